@@ -1,0 +1,753 @@
+//! `feeds.toml`: what to aggregate and how the output looks.
+//!
+//! Loading happens in two stages, as in ripgrep: serde reads a [`RawConfig`]
+//! of spanned strings (`deny_unknown_fields`, so a typo fails loudly), then
+//! [`RawConfig::validate`] turns it into a typed [`Config`] and reports *every*
+//! problem at once, each with `file:line:column` and the key, so an operator
+//! fixes a config in one pass.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::item::{is_web, ItemKey};
+
+/// The default config file, relative to the working directory.
+pub const DEFAULT_PATH: &str = "feeds.toml";
+
+/// Feeds are never polled more often than this, whatever the config says:
+/// publishers rate-limit or ban clients that hammer them.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Output names that would shadow one of our own endpoints.
+const RESERVED_OUTPUT_NAMES: &[&str] = &["healthz", "readyz", "status", "metrics", "feeds"];
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this was read from; relative paths in it are resolved against
+    /// its folder.
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub poll: PollConfig,
+    pub outputs: Vec<OutputConfig>,
+    pub feeds: Vec<FeedConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Public URL of this server, used for self links in the outputs.
+    pub base_url: Url,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageConfig {
+    /// The sled directory, already resolved against the config file's folder.
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollConfig {
+    pub interval: Duration,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub max_body: u64,
+    pub user_agent: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputConfig {
+    /// Served as `/{name}.rss` and `/{name}.atom`.
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub language: Option<String>,
+    pub max_items: usize,
+    /// Feeds whose tags intersect these; empty selects every feed.
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedConfig {
+    pub url: Url,
+    pub name: String,
+    pub tags: Vec<String>,
+    /// Per-feed override of `[poll] interval`.
+    pub interval: Option<Duration>,
+}
+
+impl Config {
+    /// Reads and validates a config file. Under systemd, a relative store
+    /// path is resolved against `$STATE_DIRECTORY` (the unit's
+    /// `StateDirectory=`), since the config folder is read-only there.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let state_dir = std::env::var_os("STATE_DIRECTORY")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
+        Config::parse_with(path, &text, state_dir.as_deref())
+    }
+
+    /// Validates config text; `path` names the file in messages and anchors
+    /// relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse_with(path, text, None)
+    }
+
+    /// As [`Config::parse`], resolving a relative store path against
+    /// `state_dir` when given.
+    pub fn parse_with(path: &Path, text: &str, state_dir: Option<&Path>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            ConfigError::Invalid(vec![Problem::at(path, text, span, e.message())])
+        })?;
+        raw.validate(path, text, state_dir).map_err(ConfigError::Invalid)
+    }
+
+    /// The poll interval of one feed.
+    pub fn interval_of(&self, feed: &FeedConfig) -> Duration {
+        feed.interval.unwrap_or(self.poll.interval)
+    }
+
+    /// The feeds an output selects by tag.
+    pub fn feeds_of<'a>(&'a self, output: &'a OutputConfig) -> impl Iterator<Item = &'a FeedConfig> {
+        self.feeds
+            .iter()
+            .filter(move |f| output.tags.is_empty() || f.tags.iter().any(|t| output.tags.contains(t)))
+    }
+
+    /// A one-line summary for `feedwire check` and the start-up log.
+    pub fn summary(&self) -> String {
+        let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
+        format!(
+            "{}: {} feeds, {} outputs ({}), store {}, listen {}",
+            self.path.display(),
+            self.feeds.len(),
+            self.outputs.len(),
+            outputs.join(", "),
+            self.storage.path.display(),
+            self.server.listen
+        )
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file was read but has one or more problems.
+    #[error("{}", ProblemList(.0))]
+    Invalid(Vec<Problem>),
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid(p) => p,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+struct ProblemList<'a>(&'a [Problem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem in a config file, located for the operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based line and column.
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key, e.g. `poll.interval` or `feed[3].url`; empty when the
+    /// problem is not about one key.
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn at(file: &Path, text: &str, span: Range<usize>, message: impl Into<String>) -> Problem {
+        let (line, column) = line_col(text, span.start);
+        Problem {
+            file: file.to_owned(),
+            line,
+            column,
+            key: key_at(text, span.start),
+            message: message.into().trim().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Names the key at a byte offset as `table.key` or `table[n].key`, read from
+/// the source text: toml's errors carry a span but not the key path.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('['))
+        .unwrap_or_default();
+
+    // The innermost table header above the line, counting array entries.
+    let mut table = String::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for l in text[..line_start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_owned();
+            let n = counts.entry(name.clone()).or_insert(0);
+            *n += 1;
+            table = format!("{name}[{}]", *n - 1);
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            table = name.trim().to_owned();
+        }
+    }
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => table,
+        (true, false) => key,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The raw, as-written shape.
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    output: Vec<Spanned<RawOutput>>,
+    #[serde(default)]
+    feed: Vec<Spanned<RawFeed>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+    base_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    max_body: Option<Spanned<String>>,
+    user_agent: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    name: Spanned<String>,
+    title: Option<String>,
+    description: Option<String>,
+    language: Option<Spanned<String>>,
+    max_items: Option<Spanned<i64>>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: Spanned<String>,
+    name: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    interval: Option<Spanned<String>>,
+}
+
+/// Collects problems while validating, so that all of them are reported.
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
+        self.problems
+            .push(Problem::at(self.file, self.text, at.span(), message));
+    }
+
+    /// Parses a duration such as "15m"; `floor` is the least allowed value.
+    fn duration(&mut self, value: &Option<Spanned<String>>, default: Duration, floor: Duration) -> Duration {
+        let Some(v) = value else { return default };
+        match humantime::parse_duration(v.get_ref()) {
+            Ok(d) if d >= floor && !d.is_zero() => d,
+            Ok(_) => {
+                self.problem(
+                    v,
+                    format!(
+                        "{:?} is shorter than the {} floor",
+                        v.get_ref(),
+                        humantime::format_duration(floor.max(Duration::from_millis(1)))
+                    ),
+                );
+                default
+            }
+            Err(e) => {
+                self.problem(
+                    v,
+                    format!("invalid duration {:?} ({e}); write e.g. \"15m\"", v.get_ref()),
+                );
+                default
+            }
+        }
+    }
+}
+
+impl RawConfig {
+    fn validate(self, file: &Path, text: &str, state_dir: Option<&Path>) -> Result<Config, Vec<Problem>> {
+        let mut c = Checker {
+            file,
+            text,
+            problems: Vec::new(),
+        };
+
+        let listen = match &self.server.listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.get_ref().parse().unwrap_or_else(|e| {
+                c.problem(
+                    v,
+                    format!(
+                        "invalid address {:?} ({e}); write e.g. \"127.0.0.1:8080\"",
+                        v.get_ref()
+                    ),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }),
+        };
+        let default_base = Url::parse(&format!("http://{listen}/")).expect("socket address is a valid host");
+        let base_url = match &self.server.base_url {
+            None => default_base,
+            Some(v) => match Url::parse(v.get_ref()) {
+                Ok(u) if is_web(&u) => u,
+                Ok(_) => {
+                    c.problem(v, "base_url must be an http or https URL");
+                    default_base
+                }
+                Err(e) => {
+                    c.problem(v, format!("invalid URL {:?} ({e})", v.get_ref()));
+                    default_base
+                }
+            },
+        };
+
+        // `StateDirectory=` is systemd's (see `systemd/feedwire.service`); on
+        // the command line, paths follow the config file.
+        let dir = state_dir.unwrap_or(file.parent().unwrap_or(Path::new(".")));
+        let storage_path = match &self.storage.path {
+            None => dir.join("data"),
+            Some(v) if v.get_ref().trim().is_empty() => {
+                c.problem(v, "storage path must not be empty");
+                dir.join("data")
+            }
+            Some(v) => dir.join(v.get_ref()),
+        };
+
+        let interval = c.duration(&self.poll.interval, Duration::from_secs(15 * 60), MIN_INTERVAL);
+        let timeout = c.duration(&self.poll.timeout, Duration::from_secs(30), Duration::ZERO);
+        let concurrency = match &self.poll.concurrency {
+            None => 16,
+            Some(v) if (1..=4096).contains(v.get_ref()) => *v.get_ref() as usize,
+            Some(v) => {
+                c.problem(v, "concurrency must be between 1 and 4096");
+                16
+            }
+        };
+        let max_body = match &self.poll.max_body {
+            None => 10 * 1024 * 1024,
+            Some(v) => match v.get_ref().parse::<bytesize::ByteSize>() {
+                Ok(b) if b.as_u64() > 0 => b.as_u64(),
+                Ok(_) => {
+                    c.problem(v, "max_body must be above zero");
+                    10 * 1024 * 1024
+                }
+                Err(e) => {
+                    c.problem(
+                        v,
+                        format!("invalid size {:?} ({e}); write e.g. \"10MiB\"", v.get_ref()),
+                    );
+                    10 * 1024 * 1024
+                }
+            },
+        };
+        let user_agent = match &self.poll.user_agent {
+            None => default_user_agent(),
+            Some(v) if v.get_ref().trim().is_empty() => {
+                c.problem(v, "user_agent must not be empty");
+                default_user_agent()
+            }
+            Some(v) => v.get_ref().replace("VERSION", env!("CARGO_PKG_VERSION")),
+        };
+
+        let mut feeds = Vec::new();
+        let mut urls: HashSet<ItemKey> = HashSet::new();
+        let mut names: HashSet<String> = HashSet::new();
+        for raw in &self.feed {
+            let f = raw.get_ref();
+            let url = match Url::parse(f.url.get_ref().trim()) {
+                Ok(u) if is_web(&u) => u,
+                Ok(u) => {
+                    c.problem(
+                        &f.url,
+                        format!("feed URL must be http or https, not {:?}", u.scheme()),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    c.problem(&f.url, format!("invalid URL {:?} ({e})", f.url.get_ref()));
+                    continue;
+                }
+            };
+            if !urls.insert(ItemKey::from_link(&url)) {
+                c.problem(&f.url, format!("duplicate feed URL {url}"));
+            }
+            let name = match &f.name {
+                Some(n) if n.get_ref().trim().is_empty() => {
+                    c.problem(n, "feed name must not be empty");
+                    url.to_string()
+                }
+                Some(n) => {
+                    if !names.insert(n.get_ref().clone()) {
+                        c.problem(n, format!("duplicate feed name {:?}", n.get_ref()));
+                    }
+                    n.get_ref().clone()
+                }
+                None => url.host_str().unwrap_or(url.as_str()).to_owned(),
+            };
+            let interval = f
+                .interval
+                .as_ref()
+                .map(|_| c.duration(&f.interval, interval, MIN_INTERVAL));
+            feeds.push(FeedConfig {
+                url,
+                name,
+                tags: f.tags.clone(),
+                interval,
+            });
+        }
+        if self.feed.is_empty() {
+            c.problems.push(Problem {
+                file: file.to_owned(),
+                line: 1,
+                column: 1,
+                key: "feed".into(),
+                message: "no [[feed]] configured; add at least one".into(),
+            });
+        }
+
+        let mut outputs = Vec::new();
+        let mut output_names = HashSet::new();
+        for raw in &self.output {
+            let o = raw.get_ref();
+            let name = o.name.get_ref();
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+            if !valid {
+                c.problem(
+                    &o.name,
+                    "output name must be letters, digits, '-' or '_' (it becomes a URL path)",
+                );
+            } else if RESERVED_OUTPUT_NAMES.contains(&name.as_str()) {
+                c.problem(
+                    &o.name,
+                    format!("output name {name:?} is reserved for an endpoint"),
+                );
+            } else if !output_names.insert(name.clone()) {
+                c.problem(&o.name, format!("duplicate output name {name:?}"));
+            }
+            let max_items = match &o.max_items {
+                None => 200,
+                Some(v) if (1..=10_000).contains(v.get_ref()) => *v.get_ref() as usize,
+                Some(v) => {
+                    c.problem(v, "max_items must be between 1 and 10000");
+                    200
+                }
+            };
+            if let Some(lang) = &o.language {
+                let ok = !lang.get_ref().is_empty()
+                    && lang
+                        .get_ref()
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+                if !ok {
+                    c.problem(
+                        lang,
+                        "language must be a language tag such as \"ar\" or \"en-GB\"",
+                    );
+                }
+            }
+            let output = OutputConfig {
+                name: name.clone(),
+                title: o.title.clone().unwrap_or_else(|| name.clone()),
+                description: o.description.clone().unwrap_or_default(),
+                language: o.language.as_ref().map(|l| l.get_ref().clone()),
+                max_items,
+                tags: o.tags.clone(),
+            };
+            let selects_any = output.tags.is_empty()
+                || feeds
+                    .iter()
+                    .any(|f: &FeedConfig| f.tags.iter().any(|t| output.tags.contains(t)));
+            if !selects_any && !feeds.is_empty() {
+                c.problem(
+                    &o.name,
+                    format!(
+                        "output {name:?} selects no feed: no feed has any of the tags {:?}",
+                        output.tags
+                    ),
+                );
+            }
+            outputs.push(output);
+        }
+        if self.output.is_empty() {
+            c.problems.push(Problem {
+                file: file.to_owned(),
+                line: 1,
+                column: 1,
+                key: "output".into(),
+                message: "no [[output]] configured; add at least one".into(),
+            });
+        }
+
+        if !c.problems.is_empty() {
+            return Err(c.problems);
+        }
+        Ok(Config {
+            path: file.to_owned(),
+            server: ServerConfig { listen, base_url },
+            storage: StorageConfig { path: storage_path },
+            poll: PollConfig {
+                interval,
+                concurrency,
+                timeout,
+                max_body,
+                user_agent,
+            },
+            outputs,
+            feeds,
+        })
+    }
+}
+
+fn default_user_agent() -> String {
+    format!(
+        "feedwire/{} (+https://github.com/feedwire/feedwire)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:9999"
+
+[poll]
+interval = "10m"
+max_body = "2MiB"
+
+[[output]]
+name = "politics"
+title = "سياسة"
+tags = ["politics"]
+
+[[feed]]
+url = "https://www.bbc.com/arabic/index.xml"
+name = "بي بي سي عربي"
+tags = ["politics"]
+interval = "20m"
+"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(Path::new("/etc/feedwire/feeds.toml"), text) {
+            Ok(_) => vec![],
+            Err(e) => e.problems().iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn good_config() {
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.server.listen.port(), 9999);
+        assert_eq!(c.server.base_url.as_str(), "http://127.0.0.1:9999/");
+        assert_eq!(c.storage.path, Path::new("/etc/feedwire/data"));
+        assert_eq!(c.poll.interval, Duration::from_secs(600));
+        assert_eq!(c.poll.max_body, 2 * 1024 * 1024);
+        assert_eq!(c.feeds[0].name, "بي بي سي عربي");
+        assert_eq!(c.interval_of(&c.feeds[0]), Duration::from_secs(1200));
+        assert_eq!(c.outputs[0].title, "سياسة");
+    }
+
+    #[test]
+    fn state_directory_anchors_relative_store_path() {
+        let c = Config::parse_with(
+            Path::new("/etc/feedwire/feeds.toml"),
+            GOOD,
+            Some(Path::new("/var/lib/feedwire")),
+        )
+        .unwrap();
+        assert_eq!(c.storage.path, Path::new("/var/lib/feedwire/data"));
+        let abs = GOOD.replace("[poll]", "[storage]\npath = \"/srv/fw\"\n\n[poll]");
+        let c = Config::parse_with(
+            Path::new("/etc/feedwire/feeds.toml"),
+            &abs,
+            Some(Path::new("/var/lib/feedwire")),
+        )
+        .unwrap();
+        assert_eq!(c.storage.path, Path::new("/srv/fw"));
+    }
+
+    #[test]
+    fn unknown_key_has_line_column_and_key() {
+        let text = GOOD.replace("max_body = \"2MiB\"", "max_bodyy = \"2MiB\"");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("/etc/feedwire/feeds.toml:7:1: poll.max_bodyy: unknown field `max_bodyy`"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = GOOD
+            .replace("\"10m\"", "\"ten minutes\"")
+            .replace("https://www.bbc.com/arabic/index.xml", "ftp://example.com/x")
+            .replace("listen = \"127.0.0.1:9999\"", "listen = \"nowhere\"");
+        let p = problems(&text);
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(p[0].contains(":3:10: server.listen: invalid address"), "{}", p[0]);
+        assert!(
+            p[1].contains(":6:12: poll.interval: invalid duration"),
+            "{}",
+            p[1]
+        );
+        assert!(
+            p[2].contains(":15:7: feed[0].url: feed URL must be http or https"),
+            "{}",
+            p[2]
+        );
+    }
+
+    #[test]
+    fn duplicates_and_floor() {
+        let text = format!(
+            "{GOOD}\n[[feed]]\nurl = \"http://www.bbc.com/arabic/index.xml?utm_source=x\"\nname = \"بي بي سي عربي\"\ninterval = \"5s\"\n"
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(p[0].contains("feed[1].url: duplicate feed URL"), "{}", p[0]);
+        assert!(p[1].contains("feed[1].name: duplicate feed name"), "{}", p[1]);
+        assert!(
+            p[2].contains("feed[1].interval: \"5s\" is shorter than the 1m floor"),
+            "{}",
+            p[2]
+        );
+    }
+
+    #[test]
+    fn output_must_select_a_feed() {
+        let text = GOOD.replace(
+            "tags = [\"politics\"]\n\n[[feed]]",
+            "tags = [\"sport\"]\n\n[[feed]]",
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].contains("output.name") || p[0].contains("output[0].name"),
+            "{}",
+            p[0]
+        );
+        assert!(p[0].contains("selects no feed"), "{}", p[0]);
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let p = problems("[poll]\ninterval = \"10m\nconcurrency = 3\n");
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("/etc/feedwire/feeds.toml:2:"), "{}", p[0]);
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml");
+        let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.feeds.len() >= 12);
+        assert!(c.outputs.iter().any(|o| o.name == "politics"));
+    }
+}

@@ -1,0 +1,47 @@
+//! feedwire: a feed aggregator daemon. It polls the RSS, Atom and JSON feeds
+//! listed in `feeds.toml`, deduplicates their items on canonical links in a
+//! sled store, and republishes merged feeds (RSS 2.0 and Atom) over HTTP.
+//!
+//! # Codemap
+//!
+//! Modules follow the data:
+//!
+//! ```text
+//! config ─► poller ─► fetch ─► parse ─► store ─► generate ─► server
+//!           (when)    (HTTP)   (bytes   (sled,   (bytes     (listener,
+//!                               → Item)  dedup)   out)       304/gzip)
+//! ```
+//!
+//! - [`config`]: `feeds.toml` schema and validation, every problem located.
+//! - [`item`]: the [`item::Item`] model and the canonical-link [`item::ItemKey`].
+//! - [`fetch`]: the only network client; conditional GET with a body cap.
+//! - [`parse`]: bytes → items via feed-rs; charset, sanitising, link choice.
+//! - [`store`]: the only sled user; insert-once items, date index, feed state.
+//! - [`generate`]: items → RSS/Atom bytes.
+//! - [`server`]: the only listener; serves pre-rendered documents.
+//! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline.
+//! - [`app`]: wiring, start-up and ordered shutdown.
+//!
+//! # Invariants
+//!
+//! - I/O lives in three modules: only `fetch` talks to the network, only
+//!   `store` touches sled, only `server` owns the listener. `parse` and
+//!   `generate` are pure and tested on fixtures.
+//! - `Item` is the one shape crossing modules: feed-rs types stop in `parse`,
+//!   `rss`/`atom_syndication` types start in `generate`.
+//! - The store alone decides "new", by canonical link; an item is stored once
+//!   and never becomes new again.
+//! - One bad feed never stops the others: its error goes to the log and to
+//!   its feed state, and it is retried with backoff.
+//! - The HTTP path never waits on upstream or on sled: it serves the last
+//!   rendered bytes.
+
+pub mod app;
+pub mod config;
+pub mod fetch;
+pub mod generate;
+pub mod item;
+pub mod parse;
+pub mod poller;
+pub mod server;
+pub mod store;

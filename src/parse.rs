@@ -1,0 +1,528 @@
+//! Turns the raw bytes of one fetched document into our [`Item`]s.
+//!
+//! Sans-IO: a pure function of the feed, the bytes, the HTTP `Content-Type`
+//! and the current time, tested on fixture files with no runtime.
+//!
+//! feed-rs does the format work (RSS 0.9x/1.0/2.0, Atom, JSON Feed). It
+//! decodes by the XML declaration only, so the charset is settled here first
+//! (BOM, then HTTP charset, then declaration) and the document handed to
+//! feed-rs as UTF-8 whenever the two disagree. Text is then cleaned: HTML
+//! sanitised with ammonia, XML-illegal characters removed, relative URLs made
+//! absolute.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use encoding_rs::Encoding;
+use feed_rs::model::{Entry, Text};
+use url::Url;
+
+use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Source};
+
+/// The feed a document came from, as configured.
+#[derive(Clone, Copy, Debug)]
+pub struct FeedRef<'a> {
+    pub url: &'a Url,
+    pub name: &'a str,
+}
+
+/// What one document yielded.
+#[derive(Debug)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    pub language: Option<String>,
+    /// The charset the document was decoded with, for the feed's status.
+    pub charset: &'static str,
+    pub items: Vec<Item>,
+}
+
+/// Why a document could not be read as a feed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a feed ({charset}): {detail}")]
+    Invalid { charset: &'static str, detail: String },
+}
+
+/// Parses one document. `now` is the first-seen time given to its items.
+pub fn parse_feed(
+    feed: FeedRef<'_>,
+    body: &[u8],
+    content_type: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<ParsedFeed, ParseError> {
+    let decoded = decode(body, content_type.and_then(charset_param));
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(feed.url.as_str()))
+        .build();
+    let parsed = match parser.parse(&decoded.bytes[..]) {
+        Ok(f) => f,
+        Err(first) => {
+            // A document in a legacy Arabic charset that claims to be UTF-8
+            // (or says nothing) is common; retry as windows-1256, which
+            // decodes every byte, before giving up.
+            let fallback = encoding_rs::WINDOWS_1256;
+            if decoded.encoding == encoding_rs::UTF_8 && std::str::from_utf8(body).is_err() {
+                let retry = transcode(body, fallback);
+                match parser.parse(&retry[..]) {
+                    Ok(f) => {
+                        return Ok(build(feed, f, fallback.name(), now));
+                    }
+                    Err(_) => {
+                        return Err(ParseError::Invalid {
+                            charset: decoded.encoding.name(),
+                            detail: first.to_string(),
+                        })
+                    }
+                }
+            }
+            return Err(ParseError::Invalid {
+                charset: decoded.encoding.name(),
+                detail: first.to_string(),
+            });
+        }
+    };
+    Ok(build(feed, parsed, decoded.encoding.name(), now))
+}
+
+fn build(
+    feed: FeedRef<'_>,
+    parsed: feed_rs::model::Feed,
+    charset: &'static str,
+    now: DateTime<Utc>,
+) -> ParsedFeed {
+    let language = parsed.language.as_deref().map(clean_text);
+    let now = now.timestamp();
+    let items = parsed
+        .entries
+        .into_iter()
+        .filter_map(|e| entry_to_item(feed, e, language.as_deref(), now))
+        .collect();
+    ParsedFeed {
+        title: parsed.title.map(|t| clean_text(&t.content)),
+        language,
+        charset,
+        items,
+    }
+}
+
+fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, now: i64) -> Option<Item> {
+    let original_link = pick_link(&entry, feed.url);
+    let link = original_link.as_ref().map(clean_link);
+    let key = match &original_link {
+        Some(l) => ItemKey::from_link(l),
+        None if !entry.id.trim().is_empty() => ItemKey::from_guid(&entry.id, feed.url),
+        // No link and no id: nothing stable to deduplicate on.
+        None => return None,
+    };
+    let base = link.clone().unwrap_or_else(|| feed.url.clone());
+    let base = &base;
+
+    let title = entry
+        .title
+        .as_ref()
+        .map(text_to_plain)
+        .filter(|t| !t.is_empty())
+        .unwrap_or_default();
+    let summary = entry.summary.as_ref().map(|t| text_to_html(t, base));
+    let content = entry.content.as_ref().and_then(|c| {
+        let body = c.body.as_deref()?;
+        let html = if c.content_type.to_string().contains("html") {
+            sanitize(body, base)
+        } else {
+            escape_html(&clean_text(body))
+        };
+        Some(html)
+    });
+    let summary = summary.filter(|s| !s.trim().is_empty());
+    let content = content.filter(|s| !s.trim().is_empty());
+    if title.is_empty() && summary.is_none() && content.is_none() && link.is_none() {
+        return None;
+    }
+
+    let published = entry.published.map(|d| d.timestamp());
+    let updated = entry.updated.map(|d| d.timestamp());
+    let authors = entry
+        .authors
+        .iter()
+        .filter_map(|p| {
+            let name = clean_text(p.name.as_deref().unwrap_or_default());
+            (!name.is_empty()).then_some(name)
+        })
+        .collect();
+    let mut categories: Vec<String> = Vec::new();
+    for c in &entry.categories {
+        let name = clean_text(c.label.as_deref().unwrap_or(&c.term));
+        if !name.is_empty() && !categories.contains(&name) {
+            categories.push(name);
+        }
+    }
+
+    Some(Item {
+        key,
+        link: link.map(String::from),
+        title,
+        summary,
+        content,
+        authors,
+        categories,
+        published,
+        updated,
+        first_seen: now,
+        date: Item::pick_date(published, updated, now),
+        language: entry
+            .language
+            .as_deref()
+            .map(clean_text)
+            .or_else(|| feed_language.map(str::to_owned)),
+        enclosure: pick_enclosure(&entry, base),
+        sources: vec![Source {
+            feed_url: feed.url.to_string(),
+            feed_name: feed.name.to_owned(),
+            link: original_link.map(String::from),
+        }],
+    })
+}
+
+/// The item's web page: an Atom `alternate` link (HTML preferred), else an
+/// RSS `<link>`, else a guid that is itself an http(s) URL.
+fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
+    let resolve = |href: &str| {
+        let base = entry
+            .base
+            .as_deref()
+            .and_then(|b| feed_url.join(b).ok())
+            .unwrap_or_else(|| feed_url.clone());
+        base.join(href.trim()).ok().filter(is_web)
+    };
+    let alternates = entry
+        .links
+        .iter()
+        .filter(|l| matches!(l.rel.as_deref(), None | Some("alternate")));
+    let html_first = alternates
+        .clone()
+        .filter(|l| l.media_type.as_deref().is_none_or(|t| t.contains("html")))
+        .chain(alternates);
+    for l in html_first {
+        if let Some(url) = resolve(&l.href) {
+            return Some(url);
+        }
+    }
+    Url::parse(entry.id.trim()).ok().filter(is_web)
+}
+
+fn pick_enclosure(entry: &Entry, base: &Url) -> Option<Enclosure> {
+    let from_links = entry
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("enclosure"))
+        .filter_map(|l| {
+            Some(Enclosure {
+                url: base.join(&l.href).ok().filter(is_web)?.to_string(),
+                mime_type: l.media_type.clone(),
+                length: l.length,
+            })
+        });
+    let from_media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        let url = c.url.as_ref().filter(|u| is_web(u))?;
+        Some(Enclosure {
+            url: url.to_string(),
+            mime_type: c.content_type.as_ref().map(|t| t.to_string()),
+            length: c.size,
+        })
+    });
+    from_links.chain(from_media).next()
+}
+
+/// Plain text of a feed `Text`, whatever its declared type.
+fn text_to_plain(text: &Text) -> String {
+    let s = if text.content_type.to_string().contains("html") {
+        // Titles marked as HTML: keep the words, drop the markup.
+        html_to_text(&text.content)
+    } else {
+        text.content.clone()
+    };
+    collapse_whitespace(&clean_text(&s))
+}
+
+/// A feed `Text` as sanitised HTML.
+fn text_to_html(text: &Text, base: &Url) -> String {
+    if text.content_type.to_string().contains("html") {
+        sanitize(&text.content, base)
+    } else {
+        escape_html(&clean_text(&text.content))
+    }
+}
+
+/// Sanitises HTML with ammonia's allow-list, keeping `dir` and `lang` (Arabic
+/// content depends on them) and making relative URLs absolute against `base`.
+pub fn sanitize(html: &str, base: &Url) -> String {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_generic_attributes(["dir", "lang"])
+        .url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+    clean_text(&builder.clean(html).to_string())
+}
+
+fn html_to_text(html: &str) -> String {
+    // ammonia with no tags allowed keeps only text; it re-escapes that text,
+    // so unescape the five XML entities it produces.
+    let escaped = ammonia::Builder::empty().clean(html).to_string();
+    escaped
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Removes characters that XML 1.0 forbids (C0 controls other than tab,
+/// newline and carriage return, lone surrogates cannot occur in a `str`, and
+/// the non-characters U+FFFE/U+FFFF). Readers reject documents with them.
+pub fn clean_text(s: &str) -> String {
+    s.chars()
+        .filter(|&c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}'))
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The document after charset decisions: bytes feed-rs will read correctly.
+struct Decoded<'a> {
+    bytes: Cow<'a, [u8]>,
+    encoding: &'static Encoding,
+}
+
+/// Settles the charset: BOM first, then the HTTP charset, then the XML
+/// declaration (which feed-rs reads itself). When we override the
+/// declaration, the document is transcoded to UTF-8 and its declaration
+/// rewritten, since feed-rs offers no way to pass an external charset.
+fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
+    if let Some((enc, _)) = Encoding::for_bom(body) {
+        return Decoded {
+            bytes: Cow::Owned(transcode(body, enc)),
+            encoding: enc,
+        };
+    }
+    let declared = xml_declared_encoding(body).and_then(|l| Encoding::for_label(l.as_bytes()));
+    let http = http_charset.and_then(|l| Encoding::for_label(l.as_bytes()));
+    match (http, declared) {
+        (Some(h), d) if Some(h) != d && !(d.is_none() && h == encoding_rs::UTF_8) => Decoded {
+            bytes: Cow::Owned(transcode(body, h)),
+            encoding: h,
+        },
+        (h, d) => Decoded {
+            bytes: Cow::Borrowed(body),
+            encoding: d.or(h).unwrap_or(encoding_rs::UTF_8),
+        },
+    }
+}
+
+/// Decodes `body` as `enc` (a BOM wins, as the XML spec says) and returns
+/// UTF-8 bytes with the declaration rewritten to say so.
+fn transcode(body: &[u8], enc: &'static Encoding) -> Vec<u8> {
+    let (text, _, _) = enc.decode(body);
+    let text = text.trim_start_matches('\u{FEFF}');
+    let mut out = String::with_capacity(text.len() + 40);
+    match text
+        .trim_start()
+        .strip_prefix("<?xml")
+        .and_then(|r| r.find("?>").map(|i| &r[i + 2..]))
+    {
+        Some(rest) => {
+            out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+            out.push_str(rest);
+        }
+        None => out.push_str(text),
+    }
+    out.into_bytes()
+}
+
+/// The `encoding="..."` of an XML declaration, if the document starts with
+/// one. Declarations are ASCII in every charset we care about but UTF-16,
+/// which always carries a BOM and is handled before this.
+fn xml_declared_encoding(body: &[u8]) -> Option<String> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let head = &body[start..body.len().min(start + 200)];
+    let head = std::str::from_utf8(&head[..head.iter().position(|&b| b == b'>')? + 1]).ok()?;
+    let decl = head.strip_prefix("<?xml")?;
+    let idx = decl.find("encoding")?;
+    let rest = decl[idx + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].to_owned())
+}
+
+/// The `charset` parameter of a `Content-Type` header value.
+pub fn charset_param(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TITLE: &str = "زيارة صدام حفتر للقاهرة";
+
+    fn doc(decl: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="{decl}"?><rss version="2.0"><channel><title>أخبار</title><item><title>{TITLE}</title><link>http://example.com/a?utm_source=x</link></item></channel></rss>"#
+        )
+    }
+
+    fn parse(body: &[u8], ct: Option<&str>) -> ParsedFeed {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        parse_feed(FeedRef { url: &url, name: "t" }, body, ct, Utc::now()).unwrap()
+    }
+
+    fn encode(s: &str, enc: &'static Encoding) -> Vec<u8> {
+        let (b, _, unmappable) = enc.encode(s);
+        assert!(!unmappable);
+        b.into_owned()
+    }
+
+    #[test]
+    fn charsets() {
+        let w1256 = encoding_rs::WINDOWS_1256;
+        let iso6 = encoding_rs::ISO_8859_6;
+        let cases: Vec<(&str, Vec<u8>, Option<&str>, &str)> = vec![
+            (
+                "cp1256 declared",
+                encode(&doc("windows-1256"), w1256),
+                None,
+                "windows-1256",
+            ),
+            (
+                "iso-8859-6 declared",
+                encode(&doc("ISO-8859-6"), iso6),
+                None,
+                "ISO-8859-6",
+            ),
+            (
+                "utf-8 BOM beats a wrong declaration",
+                [b"\xEF\xBB\xBF".as_slice(), doc("windows-1256").as_bytes()].concat(),
+                None,
+                "UTF-8",
+            ),
+            (
+                "HTTP charset beats a wrong declaration",
+                encode(&doc("UTF-8"), w1256),
+                Some("application/rss+xml; charset=windows-1256"),
+                "windows-1256",
+            ),
+            (
+                "HTTP charset with no declaration",
+                encode(&doc("x").replace(r#" encoding="x""#, ""), w1256),
+                Some("text/xml; charset=\"windows-1256\""),
+                "windows-1256",
+            ),
+            (
+                "cp1256 bytes mislabelled UTF-8 fall back",
+                encode(&doc("UTF-8"), w1256),
+                None,
+                "windows-1256",
+            ),
+            (
+                "utf-16 with BOM",
+                {
+                    let mut v = vec![0xFF, 0xFE];
+                    for u in doc("UTF-16").encode_utf16() {
+                        v.extend_from_slice(&u.to_le_bytes());
+                    }
+                    v
+                },
+                None,
+                "UTF-16LE",
+            ),
+        ];
+        for (what, body, ct, charset) in cases {
+            let f = parse(&body, ct);
+            assert_eq!(f.items.len(), 1, "{what}");
+            assert_eq!(f.items[0].title, TITLE, "{what}");
+            assert_eq!(f.title.as_deref(), Some("أخبار"), "{what}");
+            assert_eq!(f.charset, charset, "{what}");
+            assert_eq!(f.items[0].link.as_deref(), Some("http://example.com/a"), "{what}");
+        }
+    }
+
+    #[test]
+    fn content_is_sanitised_and_absolute() {
+        let body = r#"<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>
+<item><title>عنوان</title><link>/news/1</link>
+<description>&lt;p dir="rtl" onclick="x()"&gt;نص &lt;a href="/more"&gt;المزيد&lt;/a&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</description>
+<content:encoded><![CDATA[<div lang="ar"><img src="img/1.jpg"><a href="javascript:alert(1)">x</a>\u{1}</div>]]></content:encoded>
+</item></channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        let item = &f.items[0];
+        assert_eq!(item.link.as_deref(), Some("https://example.com/news/1"));
+        let summary = item.summary.as_deref().unwrap();
+        assert!(summary.contains(r#"dir="rtl""#), "{summary}");
+        assert!(
+            summary.contains(r#"href="https://example.com/more""#),
+            "{summary}"
+        );
+        assert!(
+            !summary.contains("onclick") && !summary.contains("script"),
+            "{summary}"
+        );
+        let content = item.content.as_deref().unwrap();
+        assert!(content.contains(r#"lang="ar""#), "{content}");
+        assert!(
+            content.contains(r#"src="https://example.com/news/img/1.jpg""#),
+            "{content}"
+        );
+        assert!(!content.contains("javascript"), "{content}");
+    }
+
+    #[test]
+    fn control_characters_removed() {
+        assert_eq!(clean_text("a\u{1}b\u{0}c\u{FFFF}\td"), "abc\td");
+    }
+
+    #[test]
+    fn charset_param_parsing() {
+        assert_eq!(
+            charset_param("text/xml; Charset=\"windows-1256\""),
+            Some("windows-1256")
+        );
+        assert_eq!(charset_param("text/xml"), None);
+    }
+
+    #[test]
+    fn not_a_feed() {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let err = parse_feed(
+            FeedRef { url: &url, name: "t" },
+            b"<html><body>Hello</body></html>",
+            Some("text/html"),
+            Utc::now(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("not a feed"), "{err}");
+    }
+}

@@ -1,0 +1,285 @@
+//! The HTTP side: owns the listener and serves pre-rendered documents.
+//!
+//! A request never waits on upstream feeds or on the store: it reads the last
+//! published [`Representation`] (bytes, a gzip copy, validators) from memory,
+//! answers `304` when the client's validators match, and picks the gzip copy
+//! when the client accepts it. Rendering and compressing happen once per
+//! change, in the app's renderer task, not per request.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// One document in the form it is served.
+#[derive(Debug)]
+pub struct Representation {
+    pub content_type: &'static str,
+    pub body: Bytes,
+    pub gzip: Bytes,
+    /// Strong ETag over the body (not the build time), quoted.
+    pub etag: String,
+    /// Newest item's first-seen time: when the document last gained content.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+impl Representation {
+    pub fn new(content_type: &'static str, body: Vec<u8>, last_modified: Option<i64>) -> Representation {
+        let digest = Sha256::digest(&body);
+        let etag = format!("\"{}\"", hex(&digest[..16]));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&body).expect("writing to a Vec cannot fail");
+        let gzip = gz.finish().expect("writing to a Vec cannot fail");
+        Representation {
+            content_type,
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            etag,
+            last_modified: last_modified.and_then(|t| Utc.timestamp_opt(t, 0).single()),
+        }
+    }
+
+    /// The ETag of the gzip copy: a different representation needs a
+    /// different strong validator.
+    fn gzip_etag(&self) -> String {
+        format!("{}-gz\"", self.etag.trim_end_matches('"'))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the server publishes, swapped whole by the renderer.
+///
+/// A `std` lock, not a tokio one: it is held only to clone an `Arc`, never
+/// across an `.await`.
+pub struct Published {
+    docs: RwLock<Arc<HashMap<String, Arc<Representation>>>>,
+    /// Counts publications, so that tests and the readiness logic can wait
+    /// for a render instead of guessing.
+    generation: watch::Sender<u64>,
+}
+
+impl Default for Published {
+    fn default() -> Published {
+        Published {
+            docs: RwLock::default(),
+            generation: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Published {
+    /// Replaces the served documents, keyed by path without the slash
+    /// (`politics.rss`).
+    pub fn publish(&self, docs: HashMap<String, Arc<Representation>>) {
+        *self.docs.write().expect("lock poisoned") = Arc::new(docs);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// A receiver of the publication count (1 after the start-up render).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Representation>> {
+        self.docs.read().expect("lock poisoned").get(name).cloned()
+    }
+}
+
+/// Liveness of the parts `/healthz` reports on.
+pub trait Health: Send + Sync + 'static {
+    /// `Err` with a short reason when the daemon is not healthy.
+    fn check(&self) -> Result<(), String>;
+}
+
+#[derive(Clone)]
+struct AppState {
+    published: Arc<Published>,
+    health: Arc<dyn Health>,
+    max_age: u64,
+}
+
+/// The router, separate from the listener so tests can drive it directly.
+pub fn router(published: Arc<Published>, health: Arc<dyn Health>, max_age: u64) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/{file}", get(document))
+        .with_state(AppState {
+            published,
+            health,
+            max_age,
+        })
+}
+
+/// Binds the listener (port 0 picks a free port).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves until `cancel` fires, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.health.check() {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {why}\n")).into_response(),
+    }
+}
+
+async fn document(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some(doc) = state.published.get(&file) else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    let gzip = accepts_gzip(&headers);
+    let etag = if gzip { doc.gzip_etag() } else { doc.etag.clone() };
+
+    let mut resp_headers = HeaderMap::new();
+    resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(doc.content_type));
+    resp_headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex etag is a valid header"),
+    );
+    resp_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    resp_headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&format!("public, max-age={}", state.max_age)).expect("valid header"),
+    );
+    if let Some(lm) = doc.last_modified {
+        let v = lm.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        resp_headers.insert(
+            header::LAST_MODIFIED,
+            HeaderValue::from_str(&v).expect("valid header"),
+        );
+    }
+
+    if not_modified(&headers, &doc, &etag) {
+        return (StatusCode::NOT_MODIFIED, resp_headers).into_response();
+    }
+    let body = if gzip {
+        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        doc.gzip.clone()
+    } else {
+        doc.body.clone()
+    };
+    (StatusCode::OK, resp_headers, body).into_response()
+}
+
+/// RFC 9110 section 13.1: `If-None-Match` wins over `If-Modified-Since`; the
+/// comparison for `If-None-Match` is weak, so `W/"x"` matches `"x"`.
+fn not_modified(headers: &HeaderMap, doc: &Representation, etag: &str) -> bool {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        return inm.split(',').map(str::trim).any(|tag| {
+            tag == "*" || tag.trim_start_matches("W/") == etag || tag.trim_start_matches("W/") == doc.etag
+        });
+    }
+    if let (Some(ims), Some(lm)) = (
+        headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok()),
+        doc.last_modified,
+    ) {
+        if let Ok(since) = DateTime::parse_from_rfc2822(ims) {
+            return lm.timestamp() <= since.timestamp();
+        }
+    }
+    false
+}
+
+/// True when `Accept-Encoding` lists gzip (or `*`) with a non-zero quality.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(&h(&[(
+            header::ACCEPT_ENCODING,
+            "gzip, deflate, br"
+        )])));
+        assert!(accepts_gzip(&h(&[(
+            header::ACCEPT_ENCODING,
+            "br;q=1.0, GZIP;q=0.5"
+        )])));
+        assert!(!accepts_gzip(&h(&[(header::ACCEPT_ENCODING, "gzip;q=0")])));
+        assert!(!accepts_gzip(&h(&[(header::ACCEPT_ENCODING, "identity")])));
+        assert!(!accepts_gzip(&h(&[])));
+    }
+
+    #[test]
+    fn conditional_requests() {
+        let doc = Representation::new("application/rss+xml", "<rss/>".into(), Some(1_700_000_000));
+        let etag = doc.etag.clone();
+        assert!(not_modified(&h(&[(header::IF_NONE_MATCH, &etag)]), &doc, &etag));
+        assert!(not_modified(
+            &h(&[(header::IF_NONE_MATCH, &format!("\"a\", W/{etag}"))]),
+            &doc,
+            &etag
+        ));
+        assert!(!not_modified(
+            &h(&[(header::IF_NONE_MATCH, "\"other\"")]),
+            &doc,
+            &etag
+        ));
+        let lm = "Tue, 14 Nov 2023 22:13:20 GMT";
+        assert!(not_modified(&h(&[(header::IF_MODIFIED_SINCE, lm)]), &doc, &etag));
+        assert!(!not_modified(
+            &h(&[(header::IF_MODIFIED_SINCE, "Tue, 14 Nov 2023 22:13:19 GMT")]),
+            &doc,
+            &etag
+        ));
+        // If-None-Match decides when both are present.
+        assert!(!not_modified(
+            &h(&[
+                (header::IF_NONE_MATCH, "\"other\""),
+                (header::IF_MODIFIED_SINCE, lm)
+            ]),
+            &doc,
+            &etag
+        ));
+    }
+}

@@ -1,0 +1,400 @@
+//! The dedup store: the only module that touches sled.
+//!
+//! Trees:
+//! - `items`: [`ItemKey`] → versioned postcard record of the [`Item`]. The
+//!   key is the canonical link, so "have we seen this story?" is one lookup.
+//! - `by_date`: big-endian sort date ‖ key → (). Newest-first reads walk this
+//!   index backwards and stop after `limit` hits instead of scanning items.
+//! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
+//!   JSON because it is small, per feed, and grows fields often.
+//! - `meta`: the schema version.
+//!
+//! Invariants: an item is inserted once and never becomes new again; both
+//! trees are written in one sled transaction per fetched document, so a crash
+//! leaves either all of a document's items (with their index entries) or none.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::item::{Item, ItemKey, Source};
+
+/// The on-disk layout this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema";
+
+/// How long `open` waits for a lock that this process may be releasing.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (usually the running daemon) holds the store.
+    #[error("store {} is in use by another process (is the feedwire daemon running? stop it, or use its HTTP endpoints)", path.display())]
+    Locked { path: PathBuf },
+    /// The store was written by a feedwire with another layout.
+    #[error("store {} has schema version {found}, this feedwire reads version {SCHEMA_VERSION}", path.display())]
+    UnknownSchema { path: PathBuf, found: u32 },
+    /// A stored record could not be decoded.
+    #[error("corrupt record in store: {0}")]
+    Corrupt(String),
+    /// sled reported an I/O or internal error.
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+/// What ingesting one document changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Items never seen before.
+    pub new: usize,
+    /// Items already stored; `merged` of them gained this feed as a source.
+    pub duplicate: usize,
+    pub merged: usize,
+}
+
+impl IngestReport {
+    /// True when outputs may need rendering again.
+    pub fn changed(&self) -> bool {
+        self.new > 0 || self.merged > 0
+    }
+}
+
+/// Per-feed state kept across restarts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeedState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Unix seconds.
+    pub last_attempt: Option<i64>,
+    pub last_success: Option<i64>,
+    pub last_status: Option<u16>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub next_due: Option<i64>,
+    pub charset: Option<String>,
+    pub items_seen: usize,
+    pub items_new: usize,
+    pub bytes: u64,
+    pub title: Option<String>,
+}
+
+/// Records are wrapped in a versioned enum: postcard is not self-describing,
+/// and a new variant lets a later layout read old records.
+#[derive(Serialize, Deserialize)]
+enum Record {
+    V1(Item),
+}
+
+/// A handle to the open store; cheap to clone (sled trees are `Arc`s).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    items: sled::Tree,
+    by_date: sled::Tree,
+    feeds: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // sled's background threads let go of the file lock a moment after
+        // the last handle in this process is dropped, so a store closed just
+        // now may still look locked; give it a bounded grace period. Another
+        // process holding the lock still fails, only later.
+        let deadline = std::time::Instant::now() + LOCK_GRACE;
+        let db = loop {
+            match Store::open_db(path) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        let meta = db.open_tree("meta")?;
+        match meta.get(SCHEMA_KEY)? {
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(u32::MAX);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::UnknownSchema {
+                        path: path.to_owned(),
+                        found,
+                    });
+                }
+            }
+        }
+        Ok(Store {
+            items: db.open_tree("items")?,
+            by_date: db.open_tree("by_date")?,
+            feeds: db.open_tree("feeds")?,
+            db,
+        })
+    }
+
+    fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+        sled::Config::new()
+            .path(path)
+            // sled's default page cache is 1 GiB; outputs read a few hundred
+            // recent items, so a small cache is enough.
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked {
+                        path: path.to_owned(),
+                    }
+                }
+                other => StoreError::Sled(other),
+            })
+    }
+
+    /// Stores the items of one document. New keys are inserted; a known key
+    /// seen through another feed gains that feed as a source. Atomic per call.
+    pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
+        if items.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        let result = (&self.items, &self.by_date).transaction(|(tx_items, tx_by_date)| {
+            let mut report = IngestReport::default();
+            for item in items {
+                let key = item.key.as_str().as_bytes();
+                match tx_items.get(key)? {
+                    None => {
+                        tx_items.insert(key, encode(item))?;
+                        tx_by_date.insert(date_key(item.date, &item.key), &[])?;
+                        report.new += 1;
+                    }
+                    Some(bytes) => {
+                        report.duplicate += 1;
+                        let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                        if add_sources(&mut stored.sources, &item.sources) {
+                            tx_items.insert(key, encode(&stored))?;
+                            report.merged += 1;
+                        }
+                    }
+                }
+            }
+            Ok(report)
+        });
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        })
+    }
+
+    /// The newest items by date (newest first) for which `keep` holds, at
+    /// most `limit` of them. Walks the date index; never scans all items.
+    pub fn recent(&self, limit: usize, mut keep: impl FnMut(&Item) -> bool) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in self.by_date.iter().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = entry?;
+            let Some(bytes) = self.items.get(&k[8..])? else {
+                continue;
+            };
+            let item = decode(&bytes)?;
+            if keep(&item) {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One item by key.
+    pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        self.items
+            .get(key.as_str().as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// The number of stored items.
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The saved state of one feed, if it was ever polled.
+    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
+        self.feeds
+            .get(feed_url.as_bytes())?
+            .map(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
+            })
+            .transpose()
+    }
+
+    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(state).expect("feed state serialises");
+        self.feeds.insert(feed_url.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// Makes every acknowledged write durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes used on disk, as sled counts them.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// Adds sources whose feed is not yet listed; true if any was added.
+fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
+    let mut changed = false;
+    for s in new {
+        if !existing.iter().any(|e| e.feed_url == s.feed_url) {
+            existing.push(s.clone());
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Sort key: the date with its sign bit flipped, so that big-endian byte order
+/// is numeric order for negative dates too, then the item key as tie-break.
+fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.as_str().len());
+    k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(key.as_str().as_bytes());
+    k
+}
+
+fn encode(item: &Item) -> Vec<u8> {
+    // `Record` borrows nothing, so clone into the envelope; items are small.
+    postcard::to_stdvec(&Record::V1(item.clone())).expect("items serialise")
+}
+
+fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    match postcard::from_bytes(bytes) {
+        Ok(Record::V1(item)) => Ok(item),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(link: &str, feed: &str, date: i64) -> Item {
+        let url = url::Url::parse(link).unwrap();
+        Item {
+            key: ItemKey::from_link(&url),
+            link: Some(link.to_owned()),
+            title: format!("عنوان {date}"),
+            summary: None,
+            content: None,
+            authors: vec![],
+            categories: vec![],
+            published: Some(date),
+            updated: None,
+            first_seen: 1000,
+            date,
+            language: Some("ar".into()),
+            enclosure: None,
+            sources: vec![Source {
+                feed_url: feed.to_owned(),
+                feed_name: feed.to_owned(),
+                link: Some(link.to_owned()),
+            }],
+        }
+    }
+
+    #[test]
+    fn insert_once_merge_sources_and_read_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r = store
+            .ingest(&[
+                item("https://a.example/1", "f1", 10),
+                item("https://a.example/2", "f1", -5),
+                item("https://a.example/3", "f1", 30),
+            ])
+            .unwrap();
+        assert_eq!(
+            r,
+            IngestReport {
+                new: 3,
+                duplicate: 0,
+                merged: 0
+            }
+        );
+        let r = store
+            .ingest(&[
+                item("http://a.example/1?utm_source=x", "f2", 10),
+                item("https://a.example/2", "f1", -5),
+            ])
+            .unwrap();
+        assert_eq!(
+            r,
+            IngestReport {
+                new: 0,
+                duplicate: 2,
+                merged: 1
+            }
+        );
+        let recent = store.recent(10, |_| true).unwrap();
+        let dates: Vec<i64> = recent.iter().map(|i| i.date).collect();
+        assert_eq!(dates, vec![30, 10, -5]);
+        assert_eq!(recent[1].sources.len(), 2);
+        assert_eq!(store.recent(1, |_| true).unwrap().len(), 1);
+        assert_eq!(store.recent(10, |i| i.date < 0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn survives_reopen_and_refuses_second_process_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
+            store
+                .put_feed_state(
+                    "f1",
+                    &FeedState {
+                        etag: Some("\"x\"".into()),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 1);
+        assert_eq!(
+            store.feed_state("f1").unwrap().unwrap().etag.as_deref(),
+            Some("\"x\"")
+        );
+        let r = store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
+        assert_eq!(r.new, 0);
+    }
+
+    #[test]
+    fn unknown_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert(SCHEMA_KEY, &99u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(
+            matches!(err, StoreError::UnknownSchema { found: 99, .. }),
+            "{err}"
+        );
+    }
+}

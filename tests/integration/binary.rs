@@ -1,0 +1,202 @@
+//! The real binary: exit codes, signals, restarts on the same store.
+
+use std::collections::BTreeSet;
+
+use reqwest::header;
+
+use crate::support::*;
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> reqwest::Response {
+    http_client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serve_sigterm_restart() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_all_fixtures(&server));
+
+    // First run: poll, render, serve, stop on SIGTERM with exit code 0.
+    let daemon = Binary::run(&config);
+    let addr = daemon.wait_listening();
+    daemon.wait_for_line("Outputs rendered. stored=8");
+    let resp = get(addr, "/politics.rss").await;
+    assert_eq!(resp.status(), 200);
+    let etag = resp.headers()[header::ETAG].clone();
+    let body = resp.bytes().await.unwrap();
+    let (ids, titles) = entries_of(&body);
+    assert_eq!(ids.len(), 8);
+    assert!(titles.contains(&"الحكومة تعلن استقالتها بعد اجتماع طارئ".to_owned()));
+    daemon.signal("TERM");
+    let status = daemon.wait();
+    assert_eq!(status.code(), Some(0), "graceful stop exits 0");
+
+    // Second run on the same store, with every upstream answer held: the
+    // outputs are served from the store before any new poll completes.
+    server.hold();
+    let requests_before = server.requests().len();
+    let daemon = Binary::run(&config);
+    let addr = daemon.wait_listening();
+    let resp = get(addr, "/politics.rss").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()[header::ETAG],
+        etag,
+        "same content, same ETag across restarts"
+    );
+    let (ids_after, _) = entries_of(&resp.bytes().await.unwrap());
+    assert_eq!(ids_after, ids, "same items, same order, none duplicated");
+    assert_eq!(ids_after.iter().collect::<BTreeSet<_>>().len(), ids_after.len());
+    // Feeds polled successfully are not due yet after a restart; only the
+    // failed feed is retried (after its backoff), so nothing was fetched.
+    assert_eq!(
+        server.requests().len(),
+        requests_before,
+        "a restart does not re-poll everything"
+    );
+    server.release();
+    daemon.signal("INT");
+    assert_eq!(daemon.wait().code(), Some(0), "SIGINT also stops gracefully");
+}
+
+#[test]
+fn check_exit_codes_and_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(
+        dir.path(),
+        &[FeedEntry {
+            name: "BBC عربي",
+            url: "https://feeds.bbci.co.uk/arabic/rss.xml".into(),
+            tags: &["politics"],
+        }],
+    );
+    let out = Binary::command()
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("ok: ") && stdout.contains("1 feeds"),
+        "{stdout}"
+    );
+
+    // FEEDWIRE_CONFIG is the fallback for --config.
+    let out = Binary::command()
+        .arg("check")
+        .env("FEEDWIRE_CONFIG", &good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let text = std::fs::read_to_string(&good).unwrap();
+    let bad_text = text
+        .replace("timeout = \"10s\"", "timeout = \"10s\"\nintervall = \"5m\"")
+        .replace("https://feeds.bbci", "feeds.bbci");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, &bad_text).unwrap();
+    let out = Binary::command()
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // serde stops at the first unknown key, so that is what is reported.
+    assert!(
+        stderr.contains(&format!(
+            "{}:8:1: poll.intervall: unknown field `intervall`",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+
+    let bad_text = text.replace("https://feeds.bbci", "feeds.bbci");
+    std::fs::write(&bad, &bad_text).unwrap();
+    let out = Binary::command()
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("{}:17:7: feed[0].url: invalid URL", bad.display())),
+        "{stderr}"
+    );
+
+    let out = Binary::command()
+        .args(["check", "--config", "/nonexistent/feeds.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/feeds.toml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_exit_codes() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut feeds = serve_all_fixtures(&server);
+
+    // Every feed fine: 0, with a summary.
+    let broken = feeds.pop().unwrap();
+    let config = write_config(dir.path(), &feeds);
+    let out = Binary::command()
+        .args(["poll-once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("feeds: 4 ok (0 not modified), 0 failed; items: 8 new, 2 duplicate"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rendered: politics.atom"), "{stdout}");
+
+    // One feed broken: 1, and the failure names it.
+    feeds.push(broken);
+    let config = write_config(dir.path(), &feeds);
+    let out = Binary::command()
+        .args(["poll-once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("failed: {}", server.url("/broken.xml"))),
+        "{stdout}"
+    );
+    assert!(stdout.contains("4 ok (4 not modified), 1 failed"), "{stdout}");
+
+    // The store held by a running daemon: 2, with a clear message.
+    let daemon = Binary::run(&config);
+    daemon.wait_listening();
+    let out = Binary::command()
+        .args(["poll-once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait().code(), Some(0));
+
+    // A bad config: 2.
+    std::fs::write(&config, "[poll]\nconcurrency = 0\n").unwrap();
+    let out = Binary::command()
+        .args(["poll-once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
