@@ -11,17 +11,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, OutputConfig};
 use crate::fetch::Fetcher;
 use crate::generate::{render_atom, render_rss, OutputMeta};
 use crate::item::Item;
-use crate::poller::{self, PollContext, PollReport};
-use crate::server::{self, Health, Published, Representation};
+use crate::poller::{self, FeedReport, PollContext, PollReport};
+use crate::server::{self, Introspect, Published, Representation};
+use crate::status;
 use crate::store::{Store, StoreError};
 
 /// Media types of the served documents.
@@ -85,10 +87,8 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// `feedwire poll-once`: every feed once, then render.
 pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
     let store = open_store(config)?;
-    let ctx = PollContext {
-        store: store.clone(),
-        fetcher: Fetcher::new(&config.poll).context("building the HTTP client")?,
-    };
+    let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
+    let ctx = PollContext::new(store.clone(), fetcher, Arc::new(SystemClock), config);
     let (report, feeds) = poller::poll_all(&ctx, config).await;
     let docs = tokio::task::spawn_blocking({
         let (config, store) = (config.clone(), store.clone());
@@ -134,19 +134,26 @@ pub struct Daemon {
     server: JoinHandle<std::io::Result<()>>,
     poller: JoinHandle<()>,
     renderer: JoinHandle<()>,
+    reports: broadcast::Sender<FeedReport>,
 }
 
-struct DaemonHealth {
+struct DaemonIntrospect {
     poller_running: Arc<AtomicBool>,
     store: Store,
+    config: Arc<Config>,
 }
 
-impl Health for DaemonHealth {
-    fn check(&self) -> Result<(), String> {
+impl Introspect for DaemonIntrospect {
+    fn health(&self) -> Result<(), String> {
         if !self.poller_running.load(Ordering::Relaxed) {
             return Err("poller stopped".into());
         }
         self.store.feed_state("").map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn status_json(&self) -> Vec<u8> {
+        let feeds = status::collect(&self.config, |url| self.store.feed_state(url).ok().flatten());
+        serde_json::to_vec_pretty(&feeds).expect("status serialises")
     }
 }
 
@@ -164,6 +171,11 @@ impl Daemon {
     /// starts polling. Outputs are served from the store before the first
     /// poll completes.
     pub async fn start(config: Config) -> anyhow::Result<Daemon> {
+        Daemon::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Daemon::start`], with the poller on the given clock.
+    pub async fn start_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Daemon> {
         let config = Arc::new(config);
         let store = open_store(&config)?;
         let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
@@ -176,24 +188,24 @@ impl Daemon {
         let addr = listener.local_addr().context("reading the bound address")?;
         let cancel = CancellationToken::new();
         let poller_running = Arc::new(AtomicBool::new(true));
-        let health = Arc::new(DaemonHealth {
+        let introspect = Arc::new(DaemonIntrospect {
             poller_running: poller_running.clone(),
             store: store.clone(),
+            config: config.clone(),
         });
         let max_age = config.poll.interval.as_secs().min(300);
-        let router = server::router(published.clone(), health, max_age);
+        let router = server::router(published.clone(), introspect, max_age);
         let server = tokio::spawn(server::serve(listener, router, cancel.clone()));
 
         let changed = Arc::new(Notify::new());
+        let (reports, _) = broadcast::channel(1024);
         let poller = tokio::spawn({
-            let ctx = PollContext {
-                store: store.clone(),
-                fetcher,
-            };
-            let (config, cancel, changed) = (config.clone(), cancel.clone(), changed.clone());
+            let ctx = PollContext::new(store.clone(), fetcher, clock, &config);
+            let (config, cancel, changed, reports) =
+                (config.clone(), cancel.clone(), changed.clone(), reports.clone());
             async move {
                 let _guard = RunningGuard(poller_running);
-                poller::run(ctx, config, cancel, changed).await
+                poller::run(ctx, config, cancel, changed, reports).await
             }
         });
         let renderer = tokio::spawn(render_loop(
@@ -212,6 +224,7 @@ impl Daemon {
             server,
             poller,
             renderer,
+            reports,
         })
     }
 
@@ -234,6 +247,11 @@ impl Daemon {
     /// The documents being served; `subscribe()` on it to wait for renders.
     pub fn published(&self) -> Arc<Published> {
         self.published.clone()
+    }
+
+    /// Every feed poll's report, as it completes.
+    pub fn reports(&self) -> broadcast::Receiver<FeedReport> {
+        self.reports.subscribe()
     }
 
     /// A token that stops the daemon when cancelled.

@@ -62,6 +62,17 @@ pub struct PollConfig {
     pub timeout: Duration,
     pub max_body: u64,
     pub user_agent: String,
+    /// Bounds on every feed's effective interval, whatever the config or
+    /// the publisher (`<ttl>`, `Cache-Control`) says.
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    /// Fetches to one host at the same time.
+    pub per_host: usize,
+    /// Entries taken from one document.
+    pub max_items: usize,
+    /// Feeds never polled before get their first poll spread over this
+    /// window, so that a first start is not a burst.
+    pub first_poll_spread: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -116,9 +127,13 @@ impl Config {
         raw.validate(path, text, state_dir).map_err(ConfigError::Invalid)
     }
 
-    /// The poll interval of one feed.
+    /// The configured poll interval of one feed, within
+    /// `[poll] min_interval` and `max_interval`.
     pub fn interval_of(&self, feed: &FeedConfig) -> Duration {
-        feed.interval.unwrap_or(self.poll.interval)
+        feed.interval.unwrap_or(self.poll.interval).clamp(
+            self.poll.min_interval,
+            self.poll.max_interval.max(self.poll.min_interval),
+        )
     }
 
     /// The feeds an output selects by tag.
@@ -296,6 +311,11 @@ struct RawStorage {
 #[serde(deny_unknown_fields)]
 struct RawPoll {
     interval: Option<Spanned<String>>,
+    min_interval: Option<Spanned<String>>,
+    max_interval: Option<Spanned<String>>,
+    first_poll_spread: Option<Spanned<String>>,
+    per_host: Option<Spanned<i64>>,
+    max_items: Option<Spanned<i64>>,
     concurrency: Option<Spanned<i64>>,
     timeout: Option<Spanned<String>>,
     max_body: Option<Spanned<String>>,
@@ -337,18 +357,39 @@ impl Checker<'_> {
             .push(Problem::at(self.file, self.text, at.span(), message));
     }
 
+    /// Reads a whole number within `range`.
+    fn count(
+        &mut self,
+        value: &Option<Spanned<i64>>,
+        default: usize,
+        range: std::ops::RangeInclusive<i64>,
+        name: &str,
+    ) -> usize {
+        match value {
+            None => default,
+            Some(v) if range.contains(v.get_ref()) => *v.get_ref() as usize,
+            Some(v) => {
+                self.problem(
+                    v,
+                    format!("{name} must be between {} and {}", range.start(), range.end()),
+                );
+                default
+            }
+        }
+    }
+
     /// Parses a duration such as "15m"; `floor` is the least allowed value.
     fn duration(&mut self, value: &Option<Spanned<String>>, default: Duration, floor: Duration) -> Duration {
         let Some(v) = value else { return default };
         match humantime::parse_duration(v.get_ref()) {
-            Ok(d) if d >= floor && !d.is_zero() => d,
+            Ok(d) if d >= floor => d,
             Ok(_) => {
                 self.problem(
                     v,
                     format!(
                         "{:?} is shorter than the {} floor",
                         v.get_ref(),
-                        humantime::format_duration(floor.max(Duration::from_millis(1)))
+                        humantime::format_duration(floor)
                     ),
                 );
                 default
@@ -414,15 +455,30 @@ impl RawConfig {
         };
 
         let interval = c.duration(&self.poll.interval, Duration::from_secs(15 * 60), MIN_INTERVAL);
-        let timeout = c.duration(&self.poll.timeout, Duration::from_secs(30), Duration::ZERO);
-        let concurrency = match &self.poll.concurrency {
-            None => 16,
-            Some(v) if (1..=4096).contains(v.get_ref()) => *v.get_ref() as usize,
-            Some(v) => {
-                c.problem(v, "concurrency must be between 1 and 4096");
-                16
+        let timeout = c.duration(
+            &self.poll.timeout,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        let min_interval = c.duration(&self.poll.min_interval, MIN_INTERVAL, MIN_INTERVAL);
+        let max_interval = c.duration(
+            &self.poll.max_interval,
+            Duration::from_secs(24 * 3600),
+            MIN_INTERVAL,
+        );
+        if max_interval < min_interval {
+            if let Some(v) = &self.poll.max_interval {
+                c.problem(v, "max_interval is shorter than min_interval");
             }
-        };
+        }
+        let first_poll_spread = c.duration(
+            &self.poll.first_poll_spread,
+            Duration::from_secs(60),
+            Duration::ZERO,
+        );
+        let concurrency = c.count(&self.poll.concurrency, 16, 1..=4096, "concurrency");
+        let per_host = c.count(&self.poll.per_host, 2, 1..=256, "per_host");
+        let max_items = c.count(&self.poll.max_items, 1000, 1..=1_000_000, "max_items");
         let max_body = match &self.poll.max_body {
             None => 10 * 1024 * 1024,
             Some(v) => match v.get_ref().parse::<bytesize::ByteSize>() {
@@ -594,6 +650,11 @@ impl RawConfig {
                 timeout,
                 max_body,
                 user_agent,
+                min_interval,
+                max_interval,
+                per_host,
+                max_items,
+                first_poll_spread,
             },
             outputs,
             feeds,

@@ -1,18 +1,25 @@
 //! The only module that talks to the network: one conditional GET per call.
 //!
-//! The body is read chunk by chunk and cut off at the configured cap, counted
+//! Redirects are followed here, by hand, so that each hop is checked (scheme,
+//! loops, count) and a permanent move (301/308) can be reported to the
+//! operator. The body is read chunk by chunk and cut off at the cap, counted
 //! after decompression, so a huge or endless body (or a gzip bomb) costs at
-//! most `max_body` bytes of memory. Bodies are returned as bytes, never as
-//! text: charset decisions belong to `parse`.
+//! most `max_body` bytes. Bodies are returned as bytes, never as text:
+//! charset decisions belong to `parse`.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{redirect, StatusCode};
 use url::Url;
 
 use crate::config::PollConfig;
+use crate::item::is_web;
+
+/// At most this many redirects per fetch.
+pub const MAX_REDIRECTS: usize = 5;
 
 /// Validators from the last successful fetch, sent back as
 /// `If-None-Match` / `If-Modified-Since`.
@@ -22,30 +29,43 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// What the publisher said about how often to come back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheHints {
+    /// `Cache-Control: max-age` (or `s-maxage`).
+    pub max_age: Option<Duration>,
+    /// `Expires`, when later than `Date`.
+    pub expires: Option<DateTime<Utc>>,
+}
+
 /// A completed exchange.
 #[derive(Debug)]
-pub enum Fetched {
-    /// 304: nothing to parse.
-    NotModified,
-    /// 200 with a body.
-    Modified {
-        body: Bytes,
-        content_type: Option<String>,
-        validators: Validators,
-    },
+pub struct Fetched {
+    /// `None` for 304 Not Modified.
+    pub body: Option<Bytes>,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+    pub cache: CacheHints,
+    /// The URL the feed now lives at, when every redirect up to it was
+    /// permanent (301/308).
+    pub moved_permanently: Option<Url>,
 }
 
 /// Why a fetch failed; each variant is something an operator can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// An HTTP error status; 429/503 may carry `Retry-After`.
     #[error("HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
     #[error("timed out")]
     Timeout,
     #[error("body larger than the {limit}-byte cap")]
     TooLarge { limit: u64 },
-    #[error("too many redirects or a redirect loop")]
-    Redirect,
+    #[error("{0}")]
+    Redirect(String),
     #[error("cannot connect: {0}")]
     Connect(String),
     #[error("{0}")]
@@ -56,16 +76,20 @@ impl FetchError {
     /// The HTTP status, when the server answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            FetchError::Status { status } => Some(*status),
+            FetchError::Status { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// True for failures that say more about our network than about the
+    /// feed (used to tell an outage from a broken feed).
+    pub fn is_network(&self) -> bool {
+        matches!(self, FetchError::Timeout | FetchError::Connect(_))
     }
 
     fn from_reqwest(e: reqwest::Error) -> FetchError {
         if e.is_timeout() {
             FetchError::Timeout
-        } else if e.is_redirect() {
-            FetchError::Redirect
         } else if e.is_connect() {
             FetchError::Connect(error_chain(&e))
         } else {
@@ -103,7 +127,7 @@ impl Fetcher {
             .user_agent(poll.user_agent.clone())
             .timeout(poll.timeout)
             .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
-            .redirect(redirect::Policy::limited(5))
+            .redirect(redirect::Policy::none())
             .gzip(true)
             .brotli(true)
             .deflate(true)
@@ -115,33 +139,73 @@ impl Fetcher {
         })
     }
 
-    /// One conditional GET.
+    /// One conditional GET, following up to [`MAX_REDIRECTS`] redirects.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let mut req = self.client.get(url.clone()).header(
-            header::ACCEPT,
-            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-        );
-        if let Some(etag) = &validators.etag {
-            req = req.header(header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &validators.last_modified {
-            req = req.header(header::IF_MODIFIED_SINCE, lm);
-        }
-        let mut resp = req.send().await.map_err(FetchError::from_reqwest)?;
+        let mut current = url.clone();
+        let mut visited = vec![url.clone()];
+        let mut permanent: Option<Url> = None;
+        let mut all_permanent = true;
+        let mut resp = loop {
+            let resp = self.request(&current, validators).await?;
+            let status = resp.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break resp;
+            }
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| FetchError::Redirect(format!("HTTP {status} without a Location")))?;
+            let next = current
+                .join(location)
+                .map_err(|e| FetchError::Redirect(format!("bad redirect Location {location:?}: {e}")))?;
+            if !is_web(&next) {
+                return Err(FetchError::Redirect(format!(
+                    "redirect to unsupported scheme {}:",
+                    next.scheme()
+                )));
+            }
+            if visited.contains(&next) {
+                return Err(FetchError::Redirect(format!("redirect loop at {next}")));
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::Redirect(format!(
+                    "more than {MAX_REDIRECTS} redirects"
+                )));
+            }
+            all_permanent &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            if all_permanent {
+                permanent = Some(next.clone());
+            }
+            visited.push(next.clone());
+            current = next;
+        };
+
         let status = resp.status();
+        let headers = resp.headers().clone();
+        let cache = cache_hints(&headers);
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Fetched {
+                body: None,
+                content_type: None,
+                validators: validators.clone(),
+                cache,
+                moved_permanently: permanent,
+            });
         }
         if !status.is_success() {
             return Err(FetchError::Status {
                 status: status.as_u16(),
+                retry_after: retry_after(&headers),
             });
         }
-        let headers = resp.headers().clone();
         if let Some(len) = resp.content_length() {
-            // Only a hint (it counts compressed bytes), but a declared length
-            // over the cap lets us stop before reading anything.
-            if len > self.max_body && !is_compressed(&headers) {
+            // reqwest drops Content-Length when it decompresses, so a length
+            // here is the real body size: refuse before reading.
+            if len > self.max_body {
                 return Err(FetchError::TooLarge { limit: self.max_body });
             }
         }
@@ -152,21 +216,145 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Modified {
-            body: body.freeze(),
+        Ok(Fetched {
+            body: Some(body.freeze()),
             content_type: header_str(&headers, header::CONTENT_TYPE),
             validators: Validators {
                 etag: header_str(&headers, header::ETAG),
                 last_modified: header_str(&headers, header::LAST_MODIFIED),
             },
+            cache,
+            moved_permanently: permanent,
         })
+    }
+
+    async fn request(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, FetchError> {
+        let mut req = self.client.get(url.clone()).header(
+            header::ACCEPT,
+            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+        );
+        if let Some(etag) = &validators.etag {
+            req = req.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            req = req.header(header::IF_MODIFIED_SINCE, lm);
+        }
+        req.send().await.map_err(FetchError::from_reqwest)
     }
 }
 
-fn is_compressed(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::CONTENT_ENCODING)
+/// A plain GET against our own daemon (`feedwire status`); no redirects,
+/// no validators.
+pub async fn get_local(url: &Url, timeout: Duration) -> Result<Bytes, FetchError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(redirect::Policy::none())
+        .build()
+        .map_err(|e| FetchError::Other(error_chain(&e)))?;
+    let resp = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(FetchError::from_reqwest)?;
+    if !resp.status().is_success() {
+        return Err(FetchError::Status {
+            status: resp.status().as_u16(),
+            retry_after: None,
+        });
+    }
+    resp.bytes().await.map_err(FetchError::from_reqwest)
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn http_date(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(s.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date, as an absolute time.
+fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let v = header_str(headers, header::RETRY_AFTER)?;
+    let now = headers
+        .get(header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(http_date)
+        .unwrap_or_else(Utc::now);
+    match v.trim().parse::<u32>() {
+        Ok(secs) => Some(now + chrono::Duration::seconds(secs.into())),
+        Err(_) => http_date(&v),
+    }
+}
+
+fn cache_hints(headers: &HeaderMap) -> CacheHints {
+    let max_age = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|d| {
+            let (k, v) = d.trim().split_once('=')?;
+            matches!(k.trim().to_ascii_lowercase().as_str(), "max-age" | "s-maxage")
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        })
+        .max()
+        .map(Duration::from_secs);
+    let date = headers
+        .get(header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(http_date);
+    let expires = header_str(headers, header::EXPIRES)
+        .as_deref()
+        .and_then(http_date)
+        .filter(|e| date.is_none_or(|d| *e > d));
+    CacheHints { max_age, expires }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let date = "Sat, 29 Nov 2025 10:00:00 GMT";
+        let h = headers(&[(header::RETRY_AFTER, "120"), (header::DATE, date)]);
+        assert_eq!(retry_after(&h).unwrap().to_rfc3339(), "2025-11-29T10:02:00+00:00");
+        let h = headers(&[(header::RETRY_AFTER, "Sat, 29 Nov 2025 12:00:00 GMT")]);
+        assert_eq!(retry_after(&h).unwrap().to_rfc3339(), "2025-11-29T12:00:00+00:00");
+        assert_eq!(retry_after(&headers(&[(header::RETRY_AFTER, "soon")])), None);
+    }
+
+    #[test]
+    fn cache_hint_forms() {
+        let h = headers(&[(header::CACHE_CONTROL, "public, max-age=1800, s-maxage=600")]);
+        assert_eq!(cache_hints(&h).max_age, Some(Duration::from_secs(1800)));
+        let h = headers(&[
+            (header::DATE, "Sat, 29 Nov 2025 10:00:00 GMT"),
+            (header::EXPIRES, "Sat, 29 Nov 2025 11:00:00 GMT"),
+        ]);
+        assert_eq!(
+            cache_hints(&h).expires.unwrap().to_rfc3339(),
+            "2025-11-29T11:00:00+00:00"
+        );
+        // `Expires: 0` and past dates mean "already stale", not a hint.
+        let h = headers(&[
+            (header::DATE, "Sat, 29 Nov 2025 10:00:00 GMT"),
+            (header::EXPIRES, "0"),
+        ]);
+        assert_eq!(cache_hints(&h), CacheHints::default());
+    }
 }

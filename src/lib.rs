@@ -20,6 +20,8 @@
 //! - [`generate`]: items → RSS/Atom bytes.
 //! - [`server`]: the only listener; serves pre-rendered documents.
 //! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline.
+//! - [`status`]: per-feed status for operators (`/status.json`, `feedwire status`).
+//! - [`clock`]: wall-clock time, injectable so schedules are tested without sleeping.
 //! - [`app`]: wiring, start-up and ordered shutdown.
 //!
 //! # Invariants
@@ -37,6 +39,7 @@
 //!   rendered bytes.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod fetch;
 pub mod generate;
@@ -44,4 +47,5 @@ pub mod item;
 pub mod parse;
 pub mod poller;
 pub mod server;
+pub mod status;
 pub mod store;

@@ -30,6 +30,8 @@ enum Command {
     Check,
     /// Poll every feed once, store, render, print a summary.
     PollOnce,
+    /// Show every feed's status, read from the running daemon.
+    Status,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,12 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Status => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            status(&config)
         }
         Command::PollOnce => {
             let Some(config) = load(&cli.config) else {
@@ -119,5 +127,45 @@ fn check(path: &std::path::Path) -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `feedwire status`: the running daemon's `/status.json` as a table. sled
+/// admits one process, so the daemon is asked rather than the store read.
+fn status(config: &Config) -> ExitCode {
+    let mut addr = config.server.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = url::Url::parse(&format!("http://{addr}/status.json")).expect("socket address makes a URL");
+    let fetched = runtime().block_on(feedwire::fetch::get_local(
+        &url,
+        std::time::Duration::from_secs(10),
+    ));
+    let feeds: Vec<feedwire::status::FeedStatus> = match fetched
+        .map_err(|e| e.to_string())
+        .and_then(|body| serde_json::from_slice(&body).map_err(|e| e.to_string()))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("feedwire: cannot read status from {url} (is the daemon running?): {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", feedwire::status::table(&feeds));
+    let broken = feeds
+        .iter()
+        .filter(|f| f.state == "failing" || f.state == "gone")
+        .count();
+    println!(
+        "{} feeds, {} ok, {} broken",
+        feeds.len(),
+        feeds.iter().filter(|f| f.state == "ok").count(),
+        broken
+    );
+    if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

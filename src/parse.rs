@@ -11,6 +11,7 @@
 //! absolute.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use encoding_rs::Encoding;
@@ -33,8 +34,33 @@ pub struct ParsedFeed {
     pub language: Option<String>,
     /// The charset the document was decoded with, for the feed's status.
     pub charset: &'static str,
+    /// How often the publisher asks to be polled at most (RSS `<ttl>`,
+    /// `sy:updatePeriod`/`sy:updateFrequency`).
+    pub min_refresh: Option<Duration>,
+    /// Entries beyond the per-document cap, dropped.
+    pub dropped: usize,
     pub items: Vec<Item>,
 }
+
+/// Caps that keep one document from costing more than its share.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Entries taken from one document (the first ones, usually the newest).
+    pub max_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_items: 1000 }
+    }
+}
+
+/// Longest title kept, in characters; longer ones are cut.
+pub const MAX_TITLE_CHARS: usize = 1_000;
+/// Longest summary kept, in characters (before sanitising).
+pub const MAX_SUMMARY_CHARS: usize = 20_000;
+/// Longest content kept, in characters (before sanitising).
+pub const MAX_CONTENT_CHARS: usize = 500_000;
 
 /// Why a document could not be read as a feed.
 #[derive(Debug, thiserror::Error)]
@@ -49,59 +75,83 @@ pub fn parse_feed(
     body: &[u8],
     content_type: Option<&str>,
     now: DateTime<Utc>,
+    limits: Limits,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, content_type.and_then(charset_param));
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed.url.as_str()))
         .build();
-    let parsed = match parser.parse(&decoded.bytes[..]) {
-        Ok(f) => f,
-        Err(first) => {
-            // A document in a legacy Arabic charset that claims to be UTF-8
-            // (or says nothing) is common; retry as windows-1256, which
-            // decodes every byte, before giving up.
-            let fallback = encoding_rs::WINDOWS_1256;
-            if decoded.encoding == encoding_rs::UTF_8 && std::str::from_utf8(body).is_err() {
-                let retry = transcode(body, fallback);
-                match parser.parse(&retry[..]) {
-                    Ok(f) => {
-                        return Ok(build(feed, f, fallback.name(), now));
-                    }
-                    Err(_) => {
-                        return Err(ParseError::Invalid {
-                            charset: decoded.encoding.name(),
-                            detail: first.to_string(),
-                        })
-                    }
-                }
-            }
-            return Err(ParseError::Invalid {
-                charset: decoded.encoding.name(),
-                detail: first.to_string(),
-            });
-        }
-    };
-    Ok(build(feed, parsed, decoded.encoding.name(), now))
+    let parsed = parser
+        .parse(&decoded.bytes[..])
+        .map_err(|e| ParseError::Invalid {
+            charset: decoded.encoding.name(),
+            detail: e.to_string(),
+        })?;
+    let hints = syndication_period(&decoded.bytes);
+    Ok(build(feed, parsed, decoded.encoding.name(), hints, now, limits))
 }
 
 fn build(
     feed: FeedRef<'_>,
     parsed: feed_rs::model::Feed,
     charset: &'static str,
+    sy_period: Option<Duration>,
     now: DateTime<Utc>,
+    limits: Limits,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
+    let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
     let now = now.timestamp();
-    let items = parsed
+    let total = parsed.entries.len();
+    let items: Vec<Item> = parsed
         .entries
         .into_iter()
+        .take(limits.max_items)
         .filter_map(|e| entry_to_item(feed, e, language.as_deref(), now))
         .collect();
     ParsedFeed {
-        title: parsed.title.map(|t| clean_text(&t.content)),
+        title: parsed
+            .title
+            .map(|t| cut(&clean_text(&t.content), MAX_TITLE_CHARS)),
         language,
         charset,
+        min_refresh: ttl.max(sy_period),
+        dropped: total.saturating_sub(limits.max_items),
         items,
+    }
+}
+
+/// `sy:updatePeriod` / `sy:updateFrequency` (RSS 1.0 syndication module),
+/// which feed-rs does not read. Looked up in the channel head only.
+fn syndication_period(doc: &[u8]) -> Option<Duration> {
+    let head = &doc[..doc.len().min(16 * 1024)];
+    let head = std::str::from_utf8(head)
+        .unwrap_or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]).expect("valid prefix"));
+    let element = |name: &str| -> Option<&str> {
+        let start = head.find(&format!(":{name}>"))? + name.len() + 2;
+        let end = head[start..].find('<')? + start;
+        Some(head[start..end].trim())
+    };
+    let period = match element("updatePeriod")? {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 7 * 86_400,
+        "monthly" => 30 * 86_400,
+        "yearly" => 365 * 86_400,
+        _ => return None,
+    };
+    let frequency = element("updateFrequency")
+        .and_then(|f| f.parse::<u64>().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
+    Some(Duration::from_secs(period / frequency))
+}
+
+/// Cuts `s` to at most `max` characters, on a character boundary.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
     }
 }
 
@@ -120,12 +170,16 @@ fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, n
     let title = entry
         .title
         .as_ref()
-        .map(text_to_plain)
+        .map(|t| cut(&text_to_plain(t), MAX_TITLE_CHARS))
         .filter(|t| !t.is_empty())
         .unwrap_or_default();
-    let summary = entry.summary.as_ref().map(|t| text_to_html(t, base));
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|t| text_to_html(&cut(&t.content, MAX_SUMMARY_CHARS), is_html(t), base));
     let content = entry.content.as_ref().and_then(|c| {
-        let body = c.body.as_deref()?;
+        let body = cut(c.body.as_deref()?, MAX_CONTENT_CHARS);
+        let body = body.as_str();
         let html = if c.content_type.to_string().contains("html") {
             sanitize(body, base)
         } else {
@@ -233,9 +287,13 @@ fn pick_enclosure(entry: &Entry, base: &Url) -> Option<Enclosure> {
     from_links.chain(from_media).next()
 }
 
+fn is_html(text: &Text) -> bool {
+    text.content_type.to_string().contains("html")
+}
+
 /// Plain text of a feed `Text`, whatever its declared type.
 fn text_to_plain(text: &Text) -> String {
-    let s = if text.content_type.to_string().contains("html") {
+    let s = if is_html(text) {
         // Titles marked as HTML: keep the words, drop the markup.
         html_to_text(&text.content)
     } else {
@@ -244,12 +302,12 @@ fn text_to_plain(text: &Text) -> String {
     collapse_whitespace(&clean_text(&s))
 }
 
-/// A feed `Text` as sanitised HTML.
-fn text_to_html(text: &Text, base: &Url) -> String {
-    if text.content_type.to_string().contains("html") {
-        sanitize(&text.content, base)
+/// Feed text as sanitised HTML.
+fn text_to_html(text: &str, html: bool, base: &Url) -> String {
+    if html {
+        sanitize(text, base)
     } else {
-        escape_html(&clean_text(&text.content))
+        escape_html(&clean_text(text))
     }
 }
 
@@ -311,27 +369,78 @@ struct Decoded<'a> {
 }
 
 /// Settles the charset: BOM first, then the HTTP charset, then the XML
-/// declaration (which feed-rs reads itself). When we override the
-/// declaration, the document is transcoded to UTF-8 and its declaration
-/// rewritten, since feed-rs offers no way to pass an external charset.
+/// declaration. A label that does not fit the bytes is overruled: valid
+/// multi-byte UTF-8 labelled as a legacy charset is UTF-8, and bytes that are
+/// not valid in the labelled charset are detected among the legacy charsets
+/// Arab outlets use. Whenever the result differs from what the declaration
+/// says, the document is transcoded to UTF-8 and its declaration rewritten,
+/// since feed-rs offers no way to pass an external charset.
 fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     if let Some((enc, _)) = Encoding::for_bom(body) {
-        return Decoded {
-            bytes: Cow::Owned(transcode(body, enc)),
-            encoding: enc,
-        };
+        return transcoded(body, enc);
     }
     let declared = xml_declared_encoding(body).and_then(|l| Encoding::for_label(l.as_bytes()));
     let http = http_charset.and_then(|l| Encoding::for_label(l.as_bytes()));
-    match (http, declared) {
-        (Some(h), d) if Some(h) != d && !(d.is_none() && h == encoding_rs::UTF_8) => Decoded {
-            bytes: Cow::Owned(transcode(body, h)),
-            encoding: h,
-        },
-        (h, d) => Decoded {
+    let label = http.or(declared).unwrap_or(encoding_rs::UTF_8);
+    let utf8_ok = std::str::from_utf8(body).is_ok();
+
+    let enc = if label == encoding_rs::UTF_8 {
+        if utf8_ok {
+            encoding_rs::UTF_8
+        } else {
+            detect_legacy(body)
+        }
+    } else if utf8_ok && !body.is_ascii() && label.is_single_byte() {
+        // Random legacy-charset text is almost never valid UTF-8.
+        encoding_rs::UTF_8
+    } else if label
+        .decode_without_bom_handling_and_without_replacement(body)
+        .is_some()
+    {
+        label
+    } else {
+        detect_legacy(body)
+    };
+    let declared_ok = declared.unwrap_or(encoding_rs::UTF_8) == enc;
+    if declared_ok && (enc == encoding_rs::UTF_8 || declared.is_some()) {
+        Decoded {
             bytes: Cow::Borrowed(body),
-            encoding: d.or(h).unwrap_or(encoding_rs::UTF_8),
-        },
+            encoding: enc,
+        }
+    } else {
+        transcoded(body, enc)
+    }
+}
+
+fn transcoded<'a>(body: &[u8], enc: &'static Encoding) -> Decoded<'a> {
+    Decoded {
+        bytes: Cow::Owned(transcode(body, enc)),
+        encoding: enc,
+    }
+}
+
+/// Picks the legacy charset under which `body` reads best: windows-1256 or
+/// ISO-8859-6 when it decodes to Arabic letters, else windows-1252.
+fn detect_legacy(body: &[u8]) -> &'static Encoding {
+    let arabic = |t: &str| {
+        t.chars()
+            .filter(|c| ('\u{0621}'..='\u{064A}').contains(c))
+            .count()
+    };
+    let latin = |t: &str| {
+        t.chars()
+            .filter(|c| ('\u{00C0}'..='\u{00FF}').contains(c))
+            .count()
+    };
+    let (as_1256, _) = encoding_rs::WINDOWS_1256.decode_without_bom_handling(body);
+    let ar_1256 = arabic(&as_1256);
+    if ar_1256 <= latin(&as_1256) {
+        return encoding_rs::WINDOWS_1252;
+    }
+    match encoding_rs::ISO_8859_6.decode_without_bom_handling_and_without_replacement(body) {
+        // Letters that ISO-8859-6 puts where windows-1256 has Latin ones.
+        Some(t) if arabic(&t) > ar_1256 => encoding_rs::ISO_8859_6,
+        _ => encoding_rs::WINDOWS_1256,
     }
 }
 
@@ -397,7 +506,14 @@ mod tests {
 
     fn parse(body: &[u8], ct: Option<&str>) -> ParsedFeed {
         let url = Url::parse("https://example.com/feed.xml").unwrap();
-        parse_feed(FeedRef { url: &url, name: "t" }, body, ct, Utc::now()).unwrap()
+        parse_feed(
+            FeedRef { url: &url, name: "t" },
+            body,
+            ct,
+            Utc::now(),
+            Limits::default(),
+        )
+        .unwrap()
     }
 
     fn encode(s: &str, enc: &'static Encoding) -> Vec<u8> {
@@ -500,6 +616,51 @@ mod tests {
     }
 
     #[test]
+    fn latin_legacy_text_is_windows_1252() {
+        let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Élection à l'Assemblée</title><item><title>Débat télévisé: le président répond</title><link>http://example.com/fr</link></item></channel></rss>";
+        let f = parse(&encode(body, encoding_rs::WINDOWS_1252), None);
+        assert_eq!(f.charset, "windows-1252");
+        assert_eq!(f.items[0].title, "Débat télévisé: le président répond");
+    }
+
+    #[test]
+    fn limits_and_refresh_hints() {
+        let long_title = "س".repeat(MAX_TITLE_CHARS + 10);
+        let items: String = (0..5)
+            .map(|i| format!("<item><title>{long_title}</title><link>http://example.com/{i}</link></item>"))
+            .collect();
+        let body = format!(
+            r#"<?xml version="1.0"?><rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel><title>t</title><ttl>30</ttl><sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>{items}</channel></rss>"#
+        );
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let f = parse_feed(
+            FeedRef { url: &url, name: "t" },
+            body.as_bytes(),
+            None,
+            Utc::now(),
+            Limits { max_items: 3 },
+        )
+        .unwrap();
+        assert_eq!(f.items.len(), 3);
+        assert_eq!(f.dropped, 2);
+        assert_eq!(f.items[0].title.chars().count(), MAX_TITLE_CHARS);
+        assert!(
+            f.items[0].title.chars().all(|c| c == 'س'),
+            "cut on a character boundary"
+        );
+        // ttl 30 min beats sy's 2 per hour.
+        assert_eq!(f.min_refresh, Some(Duration::from_secs(1800)));
+        assert_eq!(
+            syndication_period(b"<sy:updatePeriod>daily</sy:updatePeriod>"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            syndication_period(b"<sy:updatePeriod>sometimes</sy:updatePeriod>"),
+            None
+        );
+    }
+
+    #[test]
     fn control_characters_removed() {
         assert_eq!(clean_text("a\u{1}b\u{0}c\u{FFFF}\td"), "abc\td");
     }
@@ -521,6 +682,7 @@ mod tests {
             b"<html><body>Hello</body></html>",
             Some("text/html"),
             Utc::now(),
+            Limits::default(),
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("not a feed"), "{err}");

@@ -1,31 +1,47 @@
-//! The poller: when to fetch each feed, and what a fetch does to the store.
+//! The poller: when to fetch each feed, and what one fetch does.
 //!
 //! [`poll_feed`] is one feed's whole pipeline (fetch → parse → store → feed
-//! state); [`poll_all`] runs it for every feed once (`feedwire poll-once`);
-//! [`run`] is the daemon's scheduler, which keeps every feed on its own
-//! interval with a global concurrency limit. A failing feed only ever affects
-//! its own state: errors are logged with the feed URL, recorded in its
-//! [`FeedState`], and the feed is retried later with exponential backoff.
+//! state) and decides when the feed is due next; [`poll_all`] runs it for
+//! every feed once (`feedwire poll-once`); [`run`] is the daemon's scheduler.
+//!
+//! Politeness rules, all per feed so that one feed never stalls another:
+//! - never more often than the publisher asks (`<ttl>`, `sy:updatePeriod`,
+//!   `Cache-Control: max-age`, `Expires`), within `[poll] min_interval` and
+//!   `max_interval`; a little jitter so feeds do not synchronise;
+//! - at most `[poll] per_host` fetches to one host and `concurrency` overall;
+//! - 429/503 `Retry-After` honoured (capped at a day); other failures back off
+//!   exponentially (capped at six hours) and reset on the first success;
+//! - 410 Gone stops polling until a restart; 301/308 moves are followed and
+//!   remembered, and the operator is told to update `feeds.toml`;
+//! - when feeds on several hosts fail with network errors and none succeeds,
+//!   it is our network that is down: failures are not counted as backoff.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::{Notify, Semaphore};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::sync::{broadcast, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+use url::Url;
 
+use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
-use crate::fetch::{Fetched, Fetcher, Validators};
-use crate::parse::{parse_feed, FeedRef};
+use crate::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::parse::{parse_feed, FeedRef, Limits};
 use crate::store::{FeedState, IngestReport, Store};
 
-/// Errors are retried sooner than the interval would allow at first, then
-/// less often, never less than once per this cap.
-const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// Failures back off up to this long between attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// A `Retry-After` further away than this is capped to it.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// During a network outage, feeds are retried this often (or their
+/// interval, if shorter), without growing their backoff.
+pub const OUTAGE_RETRY: Duration = Duration::from_secs(5 * 60);
 
 /// What polling one feed did.
 #[derive(Clone, Debug)]
@@ -33,13 +49,15 @@ pub struct FeedReport {
     pub url: String,
     pub name: String,
     pub outcome: Outcome,
-    /// When the feed should be polled next, from now.
-    pub next_in: Duration,
+    /// When the feed is due again; `None` when it is not polled again
+    /// (410 Gone) until a restart.
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// 304 Not Modified: nothing parsed, nothing stored.
+    /// 304, or a 200 whose body is byte-identical to the last one parsed:
+    /// nothing parsed, nothing stored.
     NotModified,
     /// A document was parsed and stored.
     Updated { items: usize, ingest: IngestReport },
@@ -89,9 +107,134 @@ impl std::fmt::Display for PollReport {
 pub struct PollContext {
     pub store: Store,
     pub fetcher: Fetcher,
+    pub clock: SharedClock,
+    limits: Limits,
+    min_interval: Duration,
+    max_interval: Duration,
+    global: Arc<Semaphore>,
+    hosts: Arc<HostLimits>,
+    outage: Arc<Mutex<OutageDetector>>,
 }
 
-/// Fetches, parses and stores one feed, and records the result in its state.
+impl PollContext {
+    pub fn new(store: Store, fetcher: Fetcher, clock: SharedClock, config: &Config) -> PollContext {
+        let hosts: HashSet<&str> = config.feeds.iter().filter_map(|f| f.url.host_str()).collect();
+        PollContext {
+            store,
+            fetcher,
+            clock,
+            limits: Limits {
+                max_items: config.poll.max_items,
+            },
+            min_interval: config.poll.min_interval,
+            max_interval: config.poll.max_interval.max(config.poll.min_interval),
+            global: Arc::new(Semaphore::new(config.poll.concurrency)),
+            hosts: Arc::new(HostLimits {
+                per_host: config.poll.per_host,
+                hosts: Mutex::default(),
+            }),
+            outage: Arc::new(Mutex::new(OutageDetector {
+                hosts_total: hosts.len(),
+                failing: HashSet::new(),
+            })),
+        }
+    }
+
+    /// Waits for a slot on the feed's host, then a global one. The host
+    /// comes first so that feeds queued behind a busy host do not hold
+    /// global slots other hosts could use.
+    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        let host = self.hosts.of(url.host_str().unwrap_or_default());
+        let host = host.acquire_owned().await.expect("semaphores are never closed");
+        let global = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphores are never closed");
+        (host, global)
+    }
+}
+
+/// One semaphore per host, created on first use.
+struct HostLimits {
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl HostLimits {
+    fn of(&self, host: &str) -> Arc<Semaphore> {
+        self.hosts
+            .lock()
+            .expect("lock poisoned")
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+            .clone()
+    }
+}
+
+/// Tells "our network is down" from "this feed is broken": network-level
+/// failures on several hosts with no success in between.
+struct OutageDetector {
+    hosts_total: usize,
+    failing: HashSet<String>,
+}
+
+impl OutageDetector {
+    fn success(&mut self) {
+        self.failing.clear();
+    }
+
+    /// Records a network-level failure; true while an outage is likely.
+    fn network_failure(&mut self, host: &str) -> bool {
+        self.failing.insert(host.to_owned());
+        // One host alone proves nothing; three failing (or all, when fewer
+        // are configured) with nothing succeeding is our side.
+        let threshold = self.hosts_total.clamp(2, 3);
+        self.hosts_total >= 2 && self.failing.len() >= threshold
+    }
+}
+
+/// A stable pseudo-random fraction in [0, 1) for spreading feeds in time:
+/// derived from the feed and a salt, so tests can predict it.
+fn fraction(key: &str, salt: i64) -> f64 {
+    let mut h = std::hash::DefaultHasher::new();
+    key.hash(&mut h);
+    salt.hash(&mut h);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The wait after a failure: a quarter of the interval doubling with each
+/// consecutive failure, capped, with up to 10% jitter.
+fn backoff(interval: Duration, failures: u32, jitter: f64) -> Duration {
+    let base = (interval / 4).max(Duration::from_secs(60));
+    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
+    base.saturating_mul(factor)
+        .min(MAX_BACKOFF)
+        .mul_f64(1.0 + 0.1 * jitter)
+}
+
+/// The wait after a success: the configured interval, or longer when the
+/// publisher asks, within the bounds; up to 5% jitter.
+fn refresh(
+    interval: Duration,
+    publisher: Option<Duration>,
+    min: Duration,
+    max: Duration,
+    jitter: f64,
+) -> Duration {
+    interval
+        .max(publisher.unwrap_or_default())
+        .clamp(min, max)
+        .mul_f64(1.0 + 0.05 * jitter)
+}
+
+/// Fetches, parses and stores one feed, records the result in its state and
+/// decides when it is due next.
 pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -> FeedReport {
     let url = feed.url.to_string();
     let mut state = match ctx.store.feed_state(&url) {
@@ -101,84 +244,103 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
             FeedState::default()
         }
     };
+    // A permanent redirect is followed directly from then on.
+    let target = state
+        .permanent_redirect
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| feed.url.clone());
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
-    let started = Utc::now();
-    state.last_attempt = Some(started.timestamp());
 
-    let result = match ctx.fetcher.fetch(&feed.url, &validators).await {
-        Ok(Fetched::NotModified) => {
-            state.last_status = Some(304);
-            Ok(Outcome::NotModified)
-        }
-        Ok(Fetched::Modified {
-            body,
-            content_type,
-            validators,
-        }) => {
-            state.last_status = Some(200);
-            state.bytes = body.len() as u64;
-            let store = ctx.store.clone();
-            let feed_for_parse = feed.clone();
-            // Parsing and sled writes are CPU and blocking I/O: keep them off
-            // the async workers so that serving and other fetches go on.
-            let parsed = tokio::task::spawn_blocking(move || {
-                let parsed = parse_feed(
-                    FeedRef {
-                        url: &feed_for_parse.url,
-                        name: &feed_for_parse.name,
-                    },
-                    &body,
-                    content_type.as_deref(),
-                    started,
-                )
-                .map_err(|e| e.to_string())?;
-                let ingest = store.ingest(&parsed.items).map_err(|e| e.to_string())?;
-                Ok::<_, String>((parsed, ingest))
-            })
-            .await
-            .unwrap_or_else(|e| Err(format!("internal error while parsing: {e}")));
-            match parsed {
-                Ok((parsed, ingest)) => {
-                    state.etag = validators.etag;
-                    state.last_modified = validators.last_modified;
-                    state.charset = Some(parsed.charset.to_owned());
-                    state.title = parsed.title;
-                    state.items_seen = parsed.items.len();
-                    state.items_new = ingest.new;
-                    Ok(Outcome::Updated {
-                        items: parsed.items.len(),
-                        ingest,
-                    })
+    let permits = ctx.permits(&target).await;
+    let started = ctx.clock.now();
+    state.last_attempt = Some(started.timestamp());
+    state.gone = false;
+    let fetched = ctx.fetcher.fetch(&target, &validators).await;
+    drop(permits);
+
+    let jitter = fraction(&url, started.timestamp());
+    let result: Result<(Outcome, Duration), FeedFailure> = match fetched {
+        Ok(f) => {
+            note_redirect(feed, &mut state, f.moved_permanently.as_ref());
+            let cache = f
+                .cache
+                .max_age
+                .into_iter()
+                .chain(f.cache.expires.and_then(|e| (e - started).to_std().ok()))
+                .max();
+            match process(ctx, feed, &mut state, f, started).await {
+                Ok(outcome) => {
+                    let publisher = state.refresh_hint().max(cache);
+                    let next = refresh(interval, publisher, ctx.min_interval, ctx.max_interval, jitter);
+                    Ok((outcome, next))
                 }
-                Err(e) => Err(e),
+                Err(error) => Err(FeedFailure::Other(error)),
             }
         }
         Err(e) => {
             state.last_status = e.status();
-            Err(e.to_string())
+            Err(classify(e))
         }
     };
 
-    let outcome = match result {
-        Ok(outcome) => {
+    let (outcome, next_due) = match result {
+        Ok((outcome, next)) => {
+            ctx.outage.lock().expect("lock poisoned").success();
             state.last_success = Some(started.timestamp());
             state.consecutive_failures = 0;
             state.last_error = None;
             debug!(feed = %feed.name, url = %url, ?outcome, "Polled.");
-            outcome
+            (outcome, Some(add(started, next)))
         }
-        Err(error) => {
-            state.consecutive_failures += 1;
+        Err(failure) => {
+            let (error, next) = match failure {
+                FeedFailure::Gone => {
+                    state.gone = true;
+                    warn!(feed = %feed.name, url = %url, "Feed is gone (HTTP 410): no longer polled. Remove it from feeds.toml; a restart polls it again.");
+                    (
+                        "HTTP 410 Gone: the publisher removed this feed; not polled until restart".to_owned(),
+                        None,
+                    )
+                }
+                FeedFailure::RetryAfter(error, at) => {
+                    state.consecutive_failures += 1;
+                    let cap = add(started, MAX_RETRY_AFTER);
+                    let at = at.clamp(add(started, Duration::from_secs(1)), cap);
+                    warn!(feed = %feed.name, url = %url, %error, retry_at = %at.to_rfc3339(), "Feed asks us to wait (Retry-After).");
+                    (format!("{error}; retrying after {}", at.to_rfc3339()), Some(at))
+                }
+                FeedFailure::Network(error) => {
+                    let host = target.host_str().unwrap_or_default().to_owned();
+                    if ctx.outage.lock().expect("lock poisoned").network_failure(&host) {
+                        let wait = interval.min(OUTAGE_RETRY).mul_f64(1.0 + 0.1 * jitter);
+                        warn!(feed = %feed.name, url = %url, %error, "Fetch failed; several hosts unreachable, assuming a network outage (no backoff).");
+                        (
+                            format!("{error} (network outage suspected)"),
+                            Some(add(started, wait)),
+                        )
+                    } else {
+                        state.consecutive_failures += 1;
+                        let wait = backoff(interval, state.consecutive_failures, jitter);
+                        warn!(feed = %feed.name, url = %url, failures = state.consecutive_failures, %error, "Feed failed.");
+                        (error, Some(add(started, wait)))
+                    }
+                }
+                FeedFailure::Other(error) => {
+                    state.consecutive_failures += 1;
+                    let wait = backoff(interval, state.consecutive_failures, jitter);
+                    warn!(feed = %feed.name, url = %url, failures = state.consecutive_failures, %error, "Feed failed.");
+                    (error, Some(add(started, wait)))
+                }
+            };
             state.last_error = Some(error.clone());
-            warn!(feed = %feed.name, url = %url, failures = state.consecutive_failures, %error, "Feed failed.");
-            Outcome::Failed { error }
+            (Outcome::Failed { error }, next)
         }
     };
-    let next_in = next_delay(interval, state.consecutive_failures);
-    state.next_due = Some(started.timestamp() + next_in.as_secs() as i64);
+    state.next_due = next_due.map(|t| t.timestamp());
     if let Err(e) = ctx.store.put_feed_state(&url, &state) {
         warn!(feed = %feed.name, url = %url, error = %e, "Cannot save feed state.");
     }
@@ -186,32 +348,105 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
         url,
         name: feed.name.clone(),
         outcome,
-        next_in,
+        next_due,
     }
 }
 
-/// The wait before the next poll: the interval after a success; after
-/// failures, a quarter of it doubling with each failure, capped.
-fn next_delay(interval: Duration, failures: u32) -> Duration {
-    if failures == 0 {
-        return interval;
-    }
-    let base = interval / 4;
-    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-    base.saturating_mul(factor).min(MAX_BACKOFF.max(interval))
+enum FeedFailure {
+    Gone,
+    RetryAfter(String, DateTime<Utc>),
+    Network(String),
+    Other(String),
 }
 
-/// Polls every configured feed once, at most `[poll] concurrency` at a time.
+fn classify(e: FetchError) -> FeedFailure {
+    match e {
+        FetchError::Status { status: 410, .. } => FeedFailure::Gone,
+        FetchError::Status {
+            status: status @ (429 | 503),
+            retry_after: Some(at),
+        } => FeedFailure::RetryAfter(format!("HTTP {status}"), at),
+        e if e.is_network() => FeedFailure::Network(e.to_string()),
+        e => FeedFailure::Other(e.to_string()),
+    }
+}
+
+/// Logs a permanent move once, when it is first seen or changes.
+fn note_redirect(feed: &FeedConfig, state: &mut FeedState, moved: Option<&Url>) {
+    let Some(moved) = moved else { return };
+    if state.permanent_redirect.as_deref() != Some(moved.as_str()) {
+        warn!(feed = %feed.name, url = %feed.url, new_url = %moved,
+              "Feed moved permanently; polling the new URL. Update its url in feeds.toml.");
+        state.permanent_redirect = Some(moved.to_string());
+    }
+}
+
+/// Handles a completed exchange: 304, an unchanged body, or a document to
+/// parse and store.
+async fn process(
+    ctx: &PollContext,
+    feed: &FeedConfig,
+    state: &mut FeedState,
+    fetched: Fetched,
+    started: DateTime<Utc>,
+) -> Result<Outcome, String> {
+    let Some(body) = fetched.body else {
+        state.last_status = Some(304);
+        return Ok(Outcome::NotModified);
+    };
+    state.last_status = Some(200);
+    state.bytes = body.len() as u64;
+    let hash = format!("{:x}", Sha256::digest(&body));
+    if state.body_hash.as_deref() == Some(hash.as_str()) {
+        state.etag = fetched.validators.etag;
+        state.last_modified = fetched.validators.last_modified;
+        return Ok(Outcome::NotModified);
+    }
+    let store = ctx.store.clone();
+    let feed = feed.clone();
+    let limits = ctx.limits;
+    let content_type = fetched.content_type;
+    // Parsing and sled writes are CPU and blocking I/O: keep them off the
+    // async workers so that serving and other fetches go on.
+    let (parsed, ingest) = tokio::task::spawn_blocking(move || {
+        let parsed = parse_feed(
+            FeedRef {
+                url: &feed.url,
+                name: &feed.name,
+            },
+            &body,
+            content_type.as_deref(),
+            started,
+            limits,
+        )
+        .map_err(|e| e.to_string())?;
+        let ingest = store.ingest(&parsed.items).map_err(|e| e.to_string())?;
+        Ok::<_, String>((parsed, ingest))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("internal error while parsing: {e}")))?;
+
+    state.etag = fetched.validators.etag;
+    state.last_modified = fetched.validators.last_modified;
+    state.body_hash = Some(hash);
+    state.charset = Some(parsed.charset.to_owned());
+    state.title = parsed.title;
+    state.items_seen = parsed.items.len();
+    state.items_new = ingest.new;
+    state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
+    Ok(Outcome::Updated {
+        items: parsed.items.len(),
+        ingest,
+    })
+}
+
+/// Polls every configured feed once, within the concurrency limits.
 pub async fn poll_all(ctx: &PollContext, config: &Config) -> (PollReport, Vec<FeedReport>) {
-    let sem = Arc::new(Semaphore::new(config.poll.concurrency));
     let mut tasks = JoinSet::new();
     for feed in &config.feeds {
-        let (ctx, feed, sem) = (ctx.clone(), feed.clone(), sem.clone());
+        let (ctx, feed) = (ctx.clone(), feed.clone());
         let interval = config.interval_of(&feed);
-        tasks.spawn(async move {
-            let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-            poll_feed(&ctx, &feed, interval).await
-        });
+        tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
     }
     let mut report = PollReport::default();
     let mut feeds = Vec::new();
@@ -223,42 +458,57 @@ pub async fn poll_all(ctx: &PollContext, config: &Config) -> (PollReport, Vec<Fe
     (report, feeds)
 }
 
-/// The daemon's scheduler: polls each feed when it is due until `cancel`
-/// fires, and calls `changed.notify_one()` whenever the store gained items.
-///
-/// Due times come from the stored feed state, so a restart neither re-polls
-/// everything at once nor forgets a backoff; feeds never polled are due now.
-pub async fn run(ctx: PollContext, config: Arc<Config>, cancel: CancellationToken, changed: Arc<Notify>) {
-    let sem = Arc::new(Semaphore::new(config.poll.concurrency));
-    let now_wall = Utc::now().timestamp();
-    let start = Instant::now();
-    let mut due: HashMap<usize, Instant> = HashMap::new();
-    for (i, feed) in config.feeds.iter().enumerate() {
-        let next = ctx
-            .store
-            .feed_state(feed.url.as_str())
-            .ok()
-            .flatten()
-            .and_then(|s| s.next_due)
-            .map(|t| Duration::from_secs(t.saturating_sub(now_wall).max(0) as u64))
-            .unwrap_or_default();
-        due.insert(i, start + next);
-    }
+/// When each feed is first due after a start: its stored due time; a feed
+/// that was gone is tried again now; a feed never polled gets a stable slot
+/// within `[poll] first_poll_spread`.
+fn initial_due(ctx: &PollContext, config: &Config, now: DateTime<Utc>) -> HashMap<usize, DateTime<Utc>> {
+    config
+        .feeds
+        .iter()
+        .enumerate()
+        .map(|(i, feed)| {
+            let state = ctx.store.feed_state(feed.url.as_str()).ok().flatten();
+            let due = match state {
+                Some(s) if s.gone => now,
+                Some(FeedState {
+                    next_due: Some(t), ..
+                }) => DateTime::from_timestamp(t, 0).unwrap_or(now),
+                _ => add(
+                    now,
+                    config
+                        .poll
+                        .first_poll_spread
+                        .mul_f64(fraction(feed.url.as_str(), 0)),
+                ),
+            };
+            (i, due)
+        })
+        .collect()
+}
 
+/// The daemon's scheduler: polls each feed when it is due until `cancel`
+/// fires. Calls `changed.notify_one()` whenever the store gained items and
+/// sends every report to `reports` (for status, metrics and tests).
+pub async fn run(
+    ctx: PollContext,
+    config: Arc<Config>,
+    cancel: CancellationToken,
+    changed: Arc<Notify>,
+    reports: broadcast::Sender<FeedReport>,
+) {
+    let clock = ctx.clock.clone();
+    let mut due = initial_due(&ctx, &config, clock.now());
     let mut tasks: JoinSet<(usize, FeedReport)> = JoinSet::new();
     let mut round = PollReport::default();
     loop {
-        let now = Instant::now();
+        let now = clock.now();
         let ready: Vec<usize> = due.iter().filter(|(_, t)| **t <= now).map(|(i, _)| *i).collect();
         for i in ready {
             // A feed in flight has no due time until its poll ends.
             due.remove(&i);
-            let (ctx, sem, feed) = (ctx.clone(), sem.clone(), config.feeds[i].clone());
+            let (ctx, feed) = (ctx.clone(), config.feeds[i].clone());
             let interval = config.interval_of(&feed);
-            tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-                (i, poll_feed(&ctx, &feed, interval).await)
-            });
+            tasks.spawn(async move { (i, poll_feed(&ctx, &feed, interval).await) });
         }
         let next_wake = due.values().min().copied();
         tokio::select! {
@@ -270,7 +520,10 @@ pub async fn run(ctx: PollContext, config: Arc<Config>, cancel: CancellationToke
                         if matches!(&report.outcome, Outcome::Updated { ingest, .. } if ingest.changed()) {
                             changed.notify_one();
                         }
-                        due.insert(i, Instant::now() + report.next_in);
+                        if let Some(t) = report.next_due {
+                            due.insert(i, t);
+                        }
+                        let _ = reports.send(report);
                     }
                     Err(e) => warn!(error = %e, "Poll task ended abnormally."),
                 }
@@ -280,15 +533,15 @@ pub async fn run(ctx: PollContext, config: Arc<Config>, cancel: CancellationToke
                     round = PollReport::default();
                 }
             }
-            _ = sleep_until_opt(next_wake) => {}
+            _ = sleep_until(&clock, next_wake) => {}
         }
     }
     debug!("Poller stopped.");
 }
 
-async fn sleep_until_opt(t: Option<Instant>) {
+async fn sleep_until(clock: &SharedClock, t: Option<DateTime<Utc>>) {
     match t {
-        Some(t) => tokio::time::sleep_until(t).await,
+        Some(t) => clock.sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
@@ -298,12 +551,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_and_is_capped() {
+    fn backoff_grows_is_capped_and_jittered() {
         let i = Duration::from_secs(900);
-        assert_eq!(next_delay(i, 0), i);
-        assert_eq!(next_delay(i, 1), Duration::from_secs(225));
-        assert_eq!(next_delay(i, 2), Duration::from_secs(450));
-        assert_eq!(next_delay(i, 3), Duration::from_secs(900));
-        assert_eq!(next_delay(i, 30), MAX_BACKOFF);
+        assert_eq!(backoff(i, 1, 0.0), Duration::from_secs(225));
+        assert_eq!(backoff(i, 2, 0.0), Duration::from_secs(450));
+        assert_eq!(backoff(i, 3, 0.0), Duration::from_secs(900));
+        assert_eq!(backoff(i, 30, 0.0), MAX_BACKOFF);
+        assert_eq!(backoff(i, 30, 0.999), MAX_BACKOFF.mul_f64(1.0999));
+        // Short intervals still wait at least a minute.
+        assert_eq!(backoff(Duration::from_secs(60), 1, 0.0), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn refresh_respects_publisher_and_bounds() {
+        let (min, max) = (Duration::from_secs(60), Duration::from_secs(86_400));
+        let i = Duration::from_secs(600);
+        assert_eq!(refresh(i, None, min, max, 0.0), i);
+        assert_eq!(
+            refresh(i, Some(Duration::from_secs(3600)), min, max, 0.0),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            refresh(i, Some(Duration::from_secs(60)), min, max, 0.0),
+            i,
+            "never more often than configured"
+        );
+        assert_eq!(
+            refresh(i, Some(Duration::from_secs(30 * 86_400)), min, max, 0.0),
+            max
+        );
+        assert!(refresh(i, None, min, max, 0.5) > i);
+    }
+
+    #[test]
+    fn outage_needs_several_hosts() {
+        let mut d = OutageDetector {
+            hosts_total: 5,
+            failing: HashSet::new(),
+        };
+        assert!(!d.network_failure("a"));
+        assert!(!d.network_failure("a"));
+        assert!(!d.network_failure("b"));
+        assert!(d.network_failure("c"));
+        d.success();
+        assert!(!d.network_failure("c"));
+        let mut single = OutageDetector {
+            hosts_total: 1,
+            failing: HashSet::new(),
+        };
+        assert!(!single.network_failure("a"));
+    }
+
+    #[test]
+    fn fractions_are_stable_and_spread() {
+        assert_eq!(fraction("https://a/", 1), fraction("https://a/", 1));
+        let fs: Vec<f64> = (0..100)
+            .map(|i| fraction(&format!("https://feed/{i}"), 0))
+            .collect();
+        assert!(fs.iter().all(|f| (0.0..1.0).contains(f)));
+        assert!(fs.iter().any(|f| *f < 0.3) && fs.iter().any(|f| *f > 0.7));
     }
 }

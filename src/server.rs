@@ -100,27 +100,31 @@ impl Published {
     }
 }
 
-/// Liveness of the parts `/healthz` reports on.
-pub trait Health: Send + Sync + 'static {
+/// What the daemon tells about itself, beyond the documents.
+pub trait Introspect: Send + Sync + 'static {
     /// `Err` with a short reason when the daemon is not healthy.
-    fn check(&self) -> Result<(), String>;
+    fn health(&self) -> Result<(), String>;
+    /// The JSON array served as `/status.json`. May read the store, so the
+    /// server calls it off the async workers.
+    fn status_json(&self) -> Vec<u8>;
 }
 
 #[derive(Clone)]
 struct AppState {
     published: Arc<Published>,
-    health: Arc<dyn Health>,
+    introspect: Arc<dyn Introspect>,
     max_age: u64,
 }
 
 /// The router, separate from the listener so tests can drive it directly.
-pub fn router(published: Arc<Published>, health: Arc<dyn Health>, max_age: u64) -> Router {
+pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>, max_age: u64) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/status.json", get(status))
         .route("/{file}", get(document))
         .with_state(AppState {
             published,
-            health,
+            introspect,
             max_age,
         })
 }
@@ -137,8 +141,23 @@ pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationTo
         .await
 }
 
+async fn status(State(state): State<AppState>) -> Response {
+    let introspect = state.introspect.clone();
+    match tokio::task::spawn_blocking(move || introspect.status_json()).await {
+        Ok(json) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            json,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "status unavailable\n").into_response(),
+    }
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.health.check() {
+    match state.introspect.health() {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {why}\n")).into_response(),
     }

@@ -67,18 +67,36 @@ impl IngestReport {
 pub struct FeedState {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// Hex SHA-256 of the last body parsed: an identical 200 is not parsed again.
+    pub body_hash: Option<String>,
     /// Unix seconds.
     pub last_attempt: Option<i64>,
     pub last_success: Option<i64>,
     pub last_status: Option<u16>,
     pub consecutive_failures: u32,
+    /// One line, for operators.
     pub last_error: Option<String>,
+    /// Unix seconds of the next poll.
     pub next_due: Option<i64>,
+    /// Where a 301/308 chain led; polled instead of the configured URL.
+    pub permanent_redirect: Option<String>,
+    /// 410 Gone: not polled again until a restart or reload.
+    pub gone: bool,
     pub charset: Option<String>,
+    /// Items in the last document parsed, and how many were new.
     pub items_seen: usize,
     pub items_new: usize,
     pub bytes: u64,
     pub title: Option<String>,
+    /// The least interval the publisher asked for in the document, seconds
+    /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
+    pub publisher_interval: Option<u64>,
+}
+
+impl FeedState {
+    pub fn refresh_hint(&self) -> Option<std::time::Duration> {
+        self.publisher_interval.map(std::time::Duration::from_secs)
+    }
 }
 
 /// Records are wrapped in a versioned enum: postcard is not self-describing,

@@ -109,9 +109,10 @@ fn check_exit_codes_and_locations() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     // serde stops at the first unknown key, so that is what is reported.
+    let line = 1 + bad_text.lines().position(|l| l.starts_with("intervall")).unwrap();
     assert!(
         stderr.contains(&format!(
-            "{}:8:1: poll.intervall: unknown field `intervall`",
+            "{}:{line}:1: poll.intervall: unknown field `intervall`",
             bad.display()
         )),
         "{stderr}"
@@ -126,8 +127,12 @@ fn check_exit_codes_and_locations() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = 1 + bad_text
+        .lines()
+        .position(|l| l.starts_with("url = \"feeds.bbci"))
+        .unwrap();
     assert!(
-        stderr.contains(&format!("{}:17:7: feed[0].url: invalid URL", bad.display())),
+        stderr.contains(&format!("{}:{line}:7: feed[0].url: invalid URL", bad.display())),
         "{stderr}"
     );
 

@@ -161,7 +161,7 @@ pub struct FeedEntry<'a> {
 /// Writes a config listening on a free port with its store in `dir/data`.
 pub fn write_config(dir: &Path, feeds: &[FeedEntry<'_>]) -> PathBuf {
     let mut text = String::from(
-        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n[poll]\ninterval = \"15m\"\ntimeout = \"10s\"\n\n\
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n[poll]\ninterval = \"15m\"\ntimeout = \"10s\"\nfirst_poll_spread = \"0s\"\n\n\
          [[output]]\nname = \"politics\"\ntitle = \"سياسة\"\nlanguage = \"ar\"\nmax_items = 50\ntags = [\"politics\"]\n\n",
     );
     for f in feeds {

@@ -1,0 +1,165 @@
+//! Per-feed status for operators: `GET /status.json` and `feedwire status`.
+//!
+//! Built from the configured feeds and their stored [`FeedState`]. The JSON
+//! field names are an interface (documented in README): extend, never rename.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::store::FeedState;
+
+/// One feed as operators see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedStatus {
+    pub name: String,
+    /// As configured in `feeds.toml`.
+    pub url: String,
+    /// `ok`, `failing`, `gone` (410, not polled) or `pending` (never polled).
+    pub state: String,
+    pub last_attempt: Option<String>,
+    pub last_success: Option<String>,
+    pub last_status: Option<u16>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub next_due: Option<String>,
+    /// Where a 301/308 chain led: update `url` in `feeds.toml` to this.
+    pub permanent_redirect: Option<String>,
+    pub charset: Option<String>,
+    pub items_seen: usize,
+    pub items_new: usize,
+    pub bytes: u64,
+    /// The feed's own title, from its last document.
+    pub title: Option<String>,
+}
+
+fn time(t: Option<i64>) -> Option<String> {
+    t.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+impl FeedStatus {
+    pub fn new(name: &str, url: &str, state: Option<&FeedState>) -> FeedStatus {
+        let default = FeedState::default();
+        let s = state.unwrap_or(&default);
+        let label = match state {
+            None => "pending",
+            Some(s) if s.gone => "gone",
+            Some(s) if s.consecutive_failures > 0 || s.last_error.is_some() => "failing",
+            Some(s) if s.last_success.is_none() => "pending",
+            Some(_) => "ok",
+        };
+        FeedStatus {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            state: label.to_owned(),
+            last_attempt: time(s.last_attempt),
+            last_success: time(s.last_success),
+            last_status: s.last_status,
+            consecutive_failures: s.consecutive_failures,
+            last_error: s.last_error.clone(),
+            next_due: if s.gone { None } else { time(s.next_due) },
+            permanent_redirect: s.permanent_redirect.clone(),
+            charset: s.charset.clone(),
+            items_seen: s.items_seen,
+            items_new: s.items_new,
+            bytes: s.bytes,
+            title: s.title.clone(),
+        }
+    }
+}
+
+/// Status of every configured feed, in config order.
+pub fn collect(config: &Config, state_of: impl Fn(&str) -> Option<FeedState>) -> Vec<FeedStatus> {
+    config
+        .feeds
+        .iter()
+        .map(|f| FeedStatus::new(&f.name, f.url.as_str(), state_of(f.url.as_str()).as_ref()))
+        .collect()
+}
+
+/// A plain-text table for `feedwire status`, broken feeds first.
+pub fn table(feeds: &[FeedStatus]) -> String {
+    let mut rows: Vec<&FeedStatus> = feeds.iter().collect();
+    rows.sort_by_key(|f| match f.state.as_str() {
+        "failing" => 0,
+        "gone" => 1,
+        "pending" => 2,
+        _ => 3,
+    });
+    let mut out = String::new();
+    let width = rows
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    out.push_str(&format!(
+        "{:<8} {:<width$} {:>6} {:>5} {:<20} {:<20} ERROR / URL\n",
+        "STATE", "FEED", "HTTP", "NEW", "LAST SUCCESS", "NEXT POLL"
+    ));
+    for f in rows {
+        let pad = width - f.name.chars().count();
+        let detail = match (&f.last_error, &f.permanent_redirect) {
+            (Some(e), _) => format!("{e} ({})", f.url),
+            (None, Some(to)) => format!("moved to {to}: update feeds.toml ({})", f.url),
+            (None, None) => f.url.clone(),
+        };
+        out.push_str(&format!(
+            "{:<8} {}{} {:>6} {:>5} {:<20} {:<20} {}\n",
+            f.state,
+            f.name,
+            " ".repeat(pad),
+            f.last_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            f.items_new,
+            f.last_success.as_deref().unwrap_or("never"),
+            f.next_due.as_deref().unwrap_or("-"),
+            detail
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_table() {
+        let failing = FeedState {
+            consecutive_failures: 2,
+            last_error: Some("HTTP 500".into()),
+            last_attempt: Some(1_764_000_000),
+            ..Default::default()
+        };
+        let ok = FeedState {
+            last_success: Some(1_764_000_000),
+            last_status: Some(200),
+            next_due: Some(1_764_000_900),
+            items_new: 3,
+            ..Default::default()
+        };
+        let gone = FeedState {
+            gone: true,
+            next_due: Some(5),
+            ..Default::default()
+        };
+        let feeds = vec![
+            FeedStatus::new("الجزيرة", "https://a.example/rss", Some(&ok)),
+            FeedStatus::new("Broken", "https://b.example/rss", Some(&failing)),
+            FeedStatus::new("Old", "https://c.example/rss", Some(&gone)),
+            FeedStatus::new("New", "https://d.example/rss", None),
+        ];
+        let states: Vec<&str> = feeds.iter().map(|f| f.state.as_str()).collect();
+        assert_eq!(states, ["ok", "failing", "gone", "pending"]);
+        assert_eq!(feeds[0].next_due.as_deref(), Some("2025-11-24T16:15:00Z"));
+        assert_eq!(feeds[2].next_due, None);
+        let t = table(&feeds);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].starts_with("failing  Broken"), "{t}");
+        assert!(lines[1].contains("HTTP 500 (https://b.example/rss)"), "{t}");
+        assert!(lines[4].starts_with("ok       الجزيرة"), "{t}");
+        let json = serde_json::to_string(&feeds[0]).unwrap();
+        assert!(json.contains("\"consecutive_failures\":0"), "{json}");
+    }
+}
