@@ -43,5 +43,6 @@ pub mod generate;
 pub mod item;
 pub mod parse;
 pub mod poller;
+pub mod select;
 pub mod server;
 pub mod store;
