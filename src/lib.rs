@@ -46,6 +46,7 @@ pub mod generate;
 pub mod item;
 pub mod parse;
 pub mod poller;
+pub mod select;
 pub mod server;
 pub mod status;
 pub mod store;
