@@ -18,6 +18,8 @@
 //! - [`parse`]: bytes → items via feed-rs; charset, sanitising, link choice.
 //! - [`store`]: the only sled user; insert-once items, date index, feed state.
 //! - [`generate`]: items → RSS/Atom bytes.
+//! - [`opml`]: the feed list as OPML, and OPML imported into `feeds.toml`
+//!   text (pure, like `parse` and `generate`).
 //! - [`server`]: the only listener; serves pre-rendered documents.
 //! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline.
 //! - [`status`]: per-feed status for operators (`/status.json`, `feedwire status`).
@@ -44,6 +46,7 @@ pub mod config;
 pub mod fetch;
 pub mod generate;
 pub mod item;
+pub mod opml;
 pub mod parse;
 pub mod poller;
 pub mod select;
