@@ -16,6 +16,7 @@
 //! - [`item`]: the [`item::Item`] model and the canonical-link [`item::ItemKey`].
 //! - [`fetch`]: the only network client; conditional GET with a body cap.
 //! - [`parse`]: bytes → items via feed-rs; charset, sanitising, link choice.
+//! - [`dates`]: lenient date strings (Arabic included) → instants, for `parse`.
 //! - [`store`]: the only sled user; insert-once items, date index, feed state.
 //! - [`generate`]: items → RSS/Atom bytes.
 //! - [`opml`]: the feed list as OPML, and OPML imported into `feeds.toml`
@@ -43,6 +44,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod dates;
 pub mod fetch;
 pub mod generate;
 pub mod item;

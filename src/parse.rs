@@ -80,6 +80,8 @@ pub fn parse_feed(
     let decoded = decode(body, content_type.and_then(charset_param));
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed.url.as_str()))
+        // Replaces feed-rs's own lenient parser; `dates` covers RFC 2822/3339 too.
+        .timestamp_parser(crate::dates::parse_date)
         .build();
     let parsed = parser
         .parse(&decoded.bytes[..])
@@ -658,6 +660,17 @@ mod tests {
             syndication_period(b"<sy:updatePeriod>sometimes</sy:updatePeriod>"),
             None
         );
+    }
+
+    #[test]
+    fn arabic_pub_date() {
+        let body = "<rss version=\"2.0\"><channel><title>t</title><item><title>x</title>\
+<link>http://example.com/1</link><pubDate>الأحد، 23 نوفمبر 2025 - 02:30 م</pubDate></item></channel></rss>";
+        let f = parse(body.as_bytes(), None);
+        let want = DateTime::parse_from_rfc3339("2025-11-23T14:30:00Z")
+            .unwrap()
+            .timestamp();
+        assert_eq!(f.items[0].published, Some(want));
     }
 
     #[test]
