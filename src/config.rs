@@ -85,6 +85,19 @@ pub struct OutputConfig {
     pub max_items: usize,
     /// Feeds whose tags intersect these; empty selects every feed.
     pub tags: Vec<String>,
+    /// Item rules, applied in this order after `tags` (see `select`).
+    pub categories: Vec<String>,
+    pub keywords: Vec<String>,
+    pub exclude_keywords: Vec<String>,
+    pub languages: Vec<String>,
+    /// Regular expressions whose matches are removed from published summaries
+    /// and content (share-button text, "more news on our site").
+    pub strip: Vec<String>,
+    /// Path prefix of files written after each change (`{file}.rss`,
+    /// `.atom`, `.json`), resolved against the config file's folder.
+    pub file: Option<PathBuf>,
+    /// WebSub hubs advertised in the documents and pinged after each change.
+    pub hubs: Vec<Url>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -332,6 +345,19 @@ struct RawOutput {
     max_items: Option<Spanned<i64>>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    categories: Vec<Spanned<String>>,
+    #[serde(default)]
+    keywords: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude_keywords: Vec<Spanned<String>>,
+    #[serde(default)]
+    languages: Vec<Spanned<String>>,
+    #[serde(default)]
+    strip: Vec<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    #[serde(default)]
+    hubs: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -592,18 +618,37 @@ impl RawConfig {
                 }
             };
             if let Some(lang) = &o.language {
-                let ok = !lang.get_ref().is_empty()
-                    && lang
-                        .get_ref()
-                        .chars()
-                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
-                if !ok {
+                if !is_language_tag(lang.get_ref()) {
                     c.problem(
                         lang,
                         "language must be a language tag such as \"ar\" or \"en-GB\"",
                     );
                 }
             }
+            // A rule entry with no words would silently match nothing.
+            for v in o.categories.iter().chain(&o.keywords).chain(&o.exclude_keywords) {
+                if crate::select::words(v.get_ref()).is_empty() {
+                    c.problem(v, format!("{:?} has no words to match", v.get_ref()));
+                }
+            }
+            for v in &o.languages {
+                if !is_language_tag(v.get_ref()) {
+                    c.problem(v, "language must be a language tag such as \"ar\" or \"en-GB\"");
+                }
+            }
+            for v in &o.strip {
+                if let Err(e) = regex::Regex::new(v.get_ref()) {
+                    c.problem(v, format!("invalid regular expression: {e}"));
+                }
+            }
+            let mut hubs = Vec::new();
+            for v in &o.hubs {
+                match Url::parse(v.get_ref()) {
+                    Ok(u) if is_web(&u) => hubs.push(u),
+                    _ => c.problem(v, "hub must be an http or https URL"),
+                }
+            }
+            let plain = |v: &[Spanned<String>]| v.iter().map(|s| s.get_ref().clone()).collect::<Vec<_>>();
             let output = OutputConfig {
                 name: name.clone(),
                 title: o.title.clone().unwrap_or_else(|| name.clone()),
@@ -611,6 +656,20 @@ impl RawConfig {
                 language: o.language.as_ref().map(|l| l.get_ref().clone()),
                 max_items,
                 tags: o.tags.clone(),
+                categories: plain(&o.categories),
+                keywords: plain(&o.keywords),
+                exclude_keywords: plain(&o.exclude_keywords),
+                languages: plain(&o.languages),
+                strip: plain(&o.strip),
+                file: match &o.file {
+                    Some(f) if f.get_ref().trim().is_empty() => {
+                        c.problem(f, "file must not be empty");
+                        None
+                    }
+                    Some(f) => Some(file.parent().unwrap_or(Path::new(".")).join(f.get_ref())),
+                    None => None,
+                },
+                hubs,
             };
             let selects_any = output.tags.is_empty()
                 || feeds
@@ -660,6 +719,10 @@ impl RawConfig {
             feeds,
         })
     }
+}
+
+fn is_language_tag(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
 }
 
 fn default_user_agent() -> String {

@@ -228,6 +228,26 @@ impl Fetcher {
         })
     }
 
+    /// WebSub publisher ping: `hub.mode=publish` for `topic`. Any 2xx is
+    /// success.
+    pub async fn websub_publish(&self, hub: &Url, topic: &str) -> Result<(), FetchError> {
+        let resp = self
+            .client
+            .post(hub.clone())
+            .form(&[("hub.mode", "publish"), ("hub.url", topic)])
+            .send()
+            .await
+            .map_err(FetchError::from_reqwest)?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(FetchError::Status {
+                status: resp.status().as_u16(),
+                retry_after: None,
+            })
+        }
+    }
+
     async fn request(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, FetchError> {
         let mut req = self.client.get(url.clone()).header(
             header::ACCEPT,

@@ -1,16 +1,28 @@
-//! Renders stored items into the published documents: RSS 2.0 (`rss` crate)
-//! and Atom 1.0 (`atom_syndication`).
+//! Renders stored items into the published documents: RSS 2.0 (`rss` crate),
+//! Atom 1.0 (`atom_syndication`) and JSON Feed 1.1 (`serde_json`).
 //!
 //! Sans-IO: `(output, items) -> bytes`, tested by parsing the result back.
 //! The output depends only on its inputs (no build time stamped in), so that
 //! equal content gives equal bytes and an unchanged feed keeps its ETag.
+//!
+//! Attribution: every item names the feed it came from (RSS `<source>`, Atom
+//! `<source>`, JSON Feed `_feedwire.sources`). Atom and RSS allow one source,
+//! so when several outlets carried the same link the others are listed in a
+//! footer paragraph of the content and as `<feedwire:source>` elements
+//! (namespace [`NAMESPACE`]).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use regex::Regex;
+use serde_json::json;
 use url::Url;
 
 use crate::config::OutputConfig;
-use crate::item::Item;
+use crate::item::{clean_link, Item, Source};
 
+/// Namespace of our own elements (`feedwire:source`).
+pub const NAMESPACE: &str = "urn:x-feedwire:1";
 const GENERATOR: &str = concat!("feedwire ", env!("CARGO_PKG_VERSION"));
 
 /// The per-output facts a renderer needs beyond the items.
@@ -19,9 +31,20 @@ pub struct OutputMeta<'a> {
     pub output: &'a OutputConfig,
     /// The public URL of this server (`[server] base_url`).
     pub base_url: &'a Url,
+    /// Compiled `strip` patterns.
+    strip: Vec<Regex>,
 }
 
-impl OutputMeta<'_> {
+impl<'a> OutputMeta<'a> {
+    pub fn new(output: &'a OutputConfig, base_url: &'a Url) -> OutputMeta<'a> {
+        OutputMeta {
+            output,
+            base_url,
+            // Patterns are validated when the config is loaded.
+            strip: output.strip.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+        }
+    }
+
     pub fn rss_url(&self) -> String {
         self.url_of("rss")
     }
@@ -30,12 +53,84 @@ impl OutputMeta<'_> {
         self.url_of("atom")
     }
 
+    pub fn json_url(&self) -> String {
+        self.url_of("json")
+    }
+
     fn url_of(&self, ext: &str) -> String {
         self.base_url
             .join(&format!("{}.{ext}", self.output.name))
             .map(String::from)
             .unwrap_or_else(|_| format!("{}{}.{ext}", self.base_url, self.output.name))
     }
+
+    /// Summary and content as published: boilerplate removed, and for items
+    /// several outlets carried, a footer naming the others.
+    fn texts(&self, item: &Item) -> (Option<String>, Option<String>) {
+        let clean = |s: &Option<String>| {
+            s.as_ref()
+                .map(|s| {
+                    self.strip
+                        .iter()
+                        .fold(s.clone(), |acc, re| re.replace_all(&acc, "").into_owned())
+                })
+                .filter(|s| !s.trim().is_empty())
+        };
+        let summary = clean(&item.summary);
+        let mut content = clean(&item.content);
+        if item.sources.len() > 1 {
+            let footer = self.footer(&item.sources[1..]);
+            content = Some(match content.or_else(|| summary.clone()) {
+                Some(c) => format!("{c}{footer}"),
+                None => footer,
+            });
+        }
+        (summary, content)
+    }
+
+    fn footer(&self, others: &[Source]) -> String {
+        let arabic = self
+            .output
+            .language
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ar"));
+        let (label, dir) = if arabic {
+            ("ورد الخبر أيضاً في:", "rtl")
+        } else {
+            ("Also reported by:", "ltr")
+        };
+        let links: Vec<String> = others
+            .iter()
+            .map(|s| {
+                let name = escape(&s.feed_name);
+                match published_link(s) {
+                    Some(l) => format!("<a href=\"{}\">{name}</a>", escape(&l)),
+                    None => name,
+                }
+            })
+            .collect();
+        format!(
+            "<p dir=\"{dir}\" class=\"feedwire-sources\">{label} {}</p>",
+            links.join(if arabic { "، " } else { ", " })
+        )
+    }
+}
+
+/// A source's link as we publish it: without tracking parameters.
+fn published_link(s: &Source) -> Option<String> {
+    let link = s.link.as_deref()?;
+    Some(
+        Url::parse(link)
+            .map(|u| clean_link(&u).to_string())
+            .unwrap_or_else(|_| link.to_owned()),
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The date a document as a whole carries: its newest item's, so that it does
@@ -52,6 +147,15 @@ fn to_datetime(ts: i64) -> DateTime<FixedOffset> {
         .fixed_offset()
 }
 
+/// The item's last update as published: its own `updated` when it is not in
+/// the future, never before its date.
+fn updated(item: &Item) -> i64 {
+    item.updated
+        .filter(|u| *u <= item.first_seen)
+        .unwrap_or(item.date)
+        .max(item.date)
+}
+
 /// The guid/id subscribers key on: the cleaned link, or for link-less items a
 /// URN built from the dedup key (stable, but not a URL).
 fn item_id(item: &Item) -> (String, bool) {
@@ -65,14 +169,43 @@ fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+fn other_sources_rss(item: &Item) -> rss::extension::ExtensionMap {
+    let others: Vec<rss::extension::Extension> = item
+        .sources
+        .iter()
+        .skip(1)
+        .map(|s| rss::extension::Extension {
+            name: "feedwire:source".into(),
+            value: Some(s.feed_name.clone()),
+            attrs: BTreeMap::from([
+                ("url".to_owned(), s.feed_url.clone()),
+                ("link".to_owned(), published_link(s).unwrap_or_default()),
+            ]),
+            children: BTreeMap::new(),
+        })
+        .collect();
+    if others.is_empty() {
+        return BTreeMap::new();
+    }
+    BTreeMap::from([(
+        "feedwire".to_owned(),
+        BTreeMap::from([("source".to_owned(), others)]),
+    )])
+}
+
 /// RSS 2.0 with `content:encoded`, `dc:creator` and `<source>`.
 pub fn render_rss(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
-    let self_link = rss::extension::atom::Link {
+    let mut links = vec![rss::extension::atom::Link {
         href: meta.rss_url(),
         rel: "self".into(),
         mime_type: Some("application/rss+xml".into()),
         ..Default::default()
-    };
+    }];
+    links.extend(meta.output.hubs.iter().map(|h| rss::extension::atom::Link {
+        href: h.to_string(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
     let channel = rss::Channel {
         title: meta.output.title.clone(),
         link: meta.base_url.to_string(),
@@ -84,10 +217,9 @@ pub fn render_rss(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
         language: meta.output.language.clone(),
         generator: Some(GENERATOR.into()),
         last_build_date: Some(newest(items).to_rfc2822()),
-        atom_ext: Some(rss::extension::atom::AtomExtension {
-            links: vec![self_link],
-        }),
-        items: items.iter().map(rss_item).collect(),
+        atom_ext: Some(rss::extension::atom::AtomExtension { links }),
+        namespaces: BTreeMap::from([("feedwire".to_owned(), NAMESPACE.to_owned())]),
+        items: items.iter().map(|i| rss_item(meta, i)).collect(),
         ..Default::default()
     };
     channel
@@ -95,8 +227,9 @@ pub fn render_rss(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
         .expect("writing to a Vec cannot fail")
 }
 
-fn rss_item(item: &Item) -> rss::Item {
+fn rss_item(meta: &OutputMeta<'_>, item: &Item) -> rss::Item {
     let (id, permalink) = item_id(item);
+    let (summary, content) = meta.texts(item);
     let source = item.sources.first().map(|s| rss::Source {
         url: s.feed_url.clone(),
         title: Some(s.feed_name.clone()),
@@ -108,8 +241,8 @@ fn rss_item(item: &Item) -> rss::Item {
     rss::Item {
         title: Some(item.title.clone()),
         link: item.link.clone(),
-        description: item.summary.clone().or_else(|| item.content.clone()),
-        content: item.content.clone(),
+        description: summary.or_else(|| content.clone()),
+        content,
         categories: item
             .categories
             .iter()
@@ -131,6 +264,7 @@ fn rss_item(item: &Item) -> rss::Item {
         }),
         source,
         dublin_core_ext: dublin_core,
+        extensions: other_sources_rss(item),
         ..Default::default()
     }
 }
@@ -138,6 +272,24 @@ fn rss_item(item: &Item) -> rss::Item {
 /// Atom 1.0 with one `<source>` per entry (the first feed that carried it).
 pub fn render_atom(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
     use atom_syndication as atom;
+    let mut links = vec![
+        atom::Link {
+            href: meta.atom_url(),
+            rel: "self".into(),
+            mime_type: Some("application/atom+xml".into()),
+            ..Default::default()
+        },
+        atom::Link {
+            href: meta.base_url.to_string(),
+            rel: "alternate".into(),
+            ..Default::default()
+        },
+    ];
+    links.extend(meta.output.hubs.iter().map(|h| atom::Link {
+        href: h.to_string(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
     let feed = atom::Feed {
         title: atom::Text::plain(meta.output.title.clone()),
         id: meta.atom_url(),
@@ -153,31 +305,33 @@ pub fn render_atom(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
             version: Some(env!("CARGO_PKG_VERSION").into()),
             ..Default::default()
         }),
-        links: vec![
-            atom::Link {
-                href: meta.atom_url(),
-                rel: "self".into(),
-                mime_type: Some("application/atom+xml".into()),
-                ..Default::default()
-            },
-            atom::Link {
-                href: meta.base_url.to_string(),
-                rel: "alternate".into(),
-                ..Default::default()
-            },
-        ],
+        links,
         subtitle: (!meta.output.description.is_empty())
             .then(|| atom::Text::plain(meta.output.description.clone())),
         lang: meta.output.language.clone(),
-        entries: items.iter().map(atom_entry).collect(),
+        namespaces: BTreeMap::from([("feedwire".to_owned(), NAMESPACE.to_owned())]),
+        entries: items.iter().map(|i| atom_entry(meta, i)).collect(),
         ..Default::default()
     };
     feed.write_to(Vec::new()).expect("writing to a Vec cannot fail")
 }
 
-fn atom_entry(item: &Item) -> atom_syndication::Entry {
+fn atom_entry(meta: &OutputMeta<'_>, item: &Item) -> atom_syndication::Entry {
     use atom_syndication as atom;
     let (id, _) = item_id(item);
+    let (summary, content) = meta.texts(item);
+    // atom_syndication has no xml:lang on <entry>; it goes on each text
+    // construct instead, which readers honour the same way.
+    let lang = item.language.clone();
+    let text = |value: String, html: bool| {
+        let mut t = if html {
+            atom::Text::html(value)
+        } else {
+            atom::Text::plain(value)
+        };
+        t.lang = lang.clone();
+        t
+    };
     let source = item.sources.first().map(|s| atom::Source {
         title: atom::Text::plain(s.feed_name.clone()),
         id: s.feed_url.clone(),
@@ -189,15 +343,31 @@ fn atom_entry(item: &Item) -> atom_syndication::Entry {
         }],
         ..Default::default()
     });
+    let extensions = other_sources_rss(item)
+        .into_iter()
+        .map(|(prefix, by_name)| {
+            let by_name = by_name
+                .into_iter()
+                .map(|(name, exts)| {
+                    let exts = exts
+                        .into_iter()
+                        .map(|e| atom::extension::Extension {
+                            name: e.name,
+                            value: e.value,
+                            attrs: e.attrs,
+                            children: BTreeMap::new(),
+                        })
+                        .collect();
+                    (name, exts)
+                })
+                .collect();
+            (prefix, by_name)
+        })
+        .collect();
     atom::Entry {
-        title: atom::Text::plain(item.title.clone()),
+        title: text(item.title.clone(), false),
         id,
-        updated: to_datetime(
-            item.updated
-                .filter(|u| *u <= item.first_seen.max(item.date))
-                .unwrap_or(item.date)
-                .max(item.date),
-        ),
+        updated: to_datetime(updated(item)),
         published: Some(to_datetime(item.date)),
         authors: item
             .authors
@@ -230,22 +400,116 @@ fn atom_entry(item: &Item) -> atom_syndication::Entry {
                 length: e.length.map(|l| l.to_string()),
                 ..Default::default()
             }))
+            .chain(item.sources.iter().skip(1).filter_map(|s| {
+                Some(atom::Link {
+                    href: published_link(s)?,
+                    rel: "related".into(),
+                    title: Some(s.feed_name.clone()),
+                    ..Default::default()
+                })
+            }))
             .collect(),
-        summary: item.summary.clone().map(atom::Text::html),
-        content: item.content.clone().map(|c| atom::Content {
+        summary: summary.map(|s| text(s, true)),
+        content: content.map(|c| atom::Content {
             value: Some(c),
             content_type: Some("html".into()),
+            lang: lang.clone(),
             ..Default::default()
         }),
         source,
+        extensions,
         ..Default::default()
     }
+}
+
+fn rfc3339(ts: i64) -> String {
+    to_datetime(ts).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// JSON Feed 1.1, with the sources in an `_feedwire` extension.
+pub fn render_json(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
+    let items: Vec<serde_json::Value> = items
+        .iter()
+        .map(|item| {
+            let (id, _) = item_id(item);
+            let (summary, content) = meta.texts(item);
+            let mut v = json!({
+                "id": id,
+                "title": item.title,
+                "date_published": rfc3339(item.date),
+                "date_modified": rfc3339(updated(item)),
+                "_feedwire": {
+                    "sources": item.sources.iter().map(|s| json!({
+                        "name": s.feed_name, "feed_url": s.feed_url, "url": published_link(s),
+                    })).collect::<Vec<_>>(),
+                },
+            });
+            let obj = v.as_object_mut().expect("object literal");
+            if let Some(link) = &item.link {
+                obj.insert("url".into(), json!(link));
+            }
+            obj.insert(
+                "content_html".into(),
+                json!(content.or_else(|| summary.clone()).unwrap_or_default()),
+            );
+            if let Some(s) = summary {
+                obj.insert("summary".into(), json!(s));
+            }
+            if !item.authors.is_empty() {
+                obj.insert(
+                    "authors".into(),
+                    json!(item.authors.iter().map(|a| json!({ "name": a })).collect::<Vec<_>>()),
+                );
+            }
+            if !item.categories.is_empty() {
+                obj.insert("tags".into(), json!(item.categories));
+            }
+            if let Some(lang) = &item.language {
+                obj.insert("language".into(), json!(lang));
+            }
+            if let Some(e) = &item.enclosure {
+                let mut a = json!({ "url": e.url, "mime_type": e.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into()) });
+                if let Some(len) = e.length {
+                    a["size_in_bytes"] = json!(len);
+                }
+                obj.insert("attachments".into(), json!([a]));
+            }
+            v
+        })
+        .collect();
+    let mut feed = json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": meta.output.title,
+        "home_page_url": meta.base_url.as_str(),
+        "feed_url": meta.json_url(),
+        "authors": [{ "name": meta.output.title }],
+        "items": items,
+    });
+    let obj = feed.as_object_mut().expect("object literal");
+    if !meta.output.description.is_empty() {
+        obj.insert("description".into(), json!(meta.output.description));
+    }
+    if let Some(lang) = &meta.output.language {
+        obj.insert("language".into(), json!(lang));
+    }
+    if !meta.output.hubs.is_empty() {
+        obj.insert(
+            "hubs".into(),
+            json!(meta
+                .output
+                .hubs
+                .iter()
+                .map(|h| json!({ "type": "WebSub", "url": h.as_str() }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    serde_json::to_vec_pretty(&feed).expect("JSON values serialise")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::item::{ItemKey, Source};
+    use crate::item::ItemKey;
 
     fn item(n: i64, link: Option<&str>) -> Item {
         Item {
@@ -281,23 +545,31 @@ mod tests {
             language: Some("ar".into()),
             max_items: 10,
             tags: vec![],
+            categories: vec![],
+            keywords: vec![],
+            exclude_keywords: vec![],
+            languages: vec![],
+            strip: vec![],
+            file: None,
+            hubs: vec![],
         }
     }
 
     #[test]
-    fn rss_and_atom_round_trip_through_feed_rs() {
+    fn rss_atom_and_json_round_trip_through_feed_rs() {
         let base = Url::parse("https://news.example/").unwrap();
         let out = output();
-        let meta = OutputMeta {
-            output: &out,
-            base_url: &base,
-        };
+        let meta = OutputMeta::new(&out, &base);
         let items = vec![
             item(3, Some("https://a.example/3")),
             item(2, None),
             item(1, Some("https://a.example/1")),
         ];
-        for bytes in [render_rss(&meta, &items), render_atom(&meta, &items)] {
+        for bytes in [
+            render_rss(&meta, &items),
+            render_atom(&meta, &items),
+            render_json(&meta, &items),
+        ] {
             let text = String::from_utf8(bytes.clone()).unwrap();
             assert!(
                 text.contains("الانتخابات البرلمانية 3"),
@@ -338,18 +610,60 @@ mod tests {
             atom.contains("<source><title>الجزيرة</title><id>https://f.example/rss</id>"),
             "{atom}"
         );
+        assert!(atom.contains(r#"<title xml:lang="ar">الانتخابات"#), "{atom}");
+    }
+
+    #[test]
+    fn several_sources_hubs_and_strip() {
+        let base = Url::parse("https://news.example/").unwrap();
+        let mut out = output();
+        out.hubs = vec![Url::parse("https://hub.example/").unwrap()];
+        out.strip = vec!["للمزيد من الأخبار[^<]*".into()];
+        let meta = OutputMeta::new(&out, &base);
+        let mut it = item(1, Some("https://a.example/1"));
+        it.content = Some("<p>نص الخبر. للمزيد من الأخبار زوروا موقعنا</p>".into());
+        it.sources.push(Source {
+            feed_url: "https://b.example/rss".into(),
+            feed_name: "سكاي نيوز & Co".into(),
+            link: Some("https://b.example/story?x=1&y=2".into()),
+        });
+        let items = vec![it];
+        let rss = String::from_utf8(render_rss(&meta, &items)).unwrap();
+        assert!(!rss.contains("للمزيد"), "boilerplate stripped: {rss}");
+        assert!(rss.contains("ورد الخبر أيضاً في:"), "{rss}");
+        assert!(rss.contains(r#"<feedwire:source link="https://b.example/story?x=1&amp;y=2" url="https://b.example/rss">سكاي نيوز &amp; Co</feedwire:source>"#), "{rss}");
+        assert!(rss.contains(r#"xmlns:feedwire="urn:x-feedwire:1""#), "{rss}");
+        assert!(
+            rss.contains(r#"<atom:link href="https://hub.example/" rel="hub"/>"#),
+            "{rss}"
+        );
+        let atom = String::from_utf8(render_atom(&meta, &items)).unwrap();
+        assert!(
+            atom.contains(r#"rel="related""#) && atom.contains(r#"rel="hub""#),
+            "{atom}"
+        );
+        let feed = feed_rs::parser::parse(atom.as_bytes()).unwrap();
+        let content = feed.entries[0].content.as_ref().unwrap().body.clone().unwrap();
+        assert!(
+            content.contains(r#"<a href="https://b.example/story?x=1&amp;y=2">سكاي نيوز &amp; Co</a>"#),
+            "{content}"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&render_json(&meta, &items)).unwrap();
+        assert_eq!(
+            json["items"][0]["_feedwire"]["sources"][1]["name"],
+            "سكاي نيوز & Co"
+        );
+        assert_eq!(json["hubs"][0]["url"], "https://hub.example/");
     }
 
     #[test]
     fn output_is_deterministic() {
         let base = Url::parse("https://news.example/").unwrap();
         let out = output();
-        let meta = OutputMeta {
-            output: &out,
-            base_url: &base,
-        };
+        let meta = OutputMeta::new(&out, &base);
         let items = vec![item(1, Some("https://a.example/1"))];
         assert_eq!(render_rss(&meta, &items), render_rss(&meta, &items));
         assert_eq!(render_atom(&meta, &items), render_atom(&meta, &items));
+        assert_eq!(render_json(&meta, &items), render_json(&meta, &items));
     }
 }

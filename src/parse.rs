@@ -31,6 +31,8 @@ pub struct FeedRef<'a> {
 #[derive(Debug)]
 pub struct ParsedFeed {
     pub title: Option<String>,
+    /// The publisher's web site (the channel's alternate link).
+    pub site_url: Option<String>,
     pub language: Option<String>,
     /// The charset the document was decoded with, for the feed's status.
     pub charset: &'static str,
@@ -105,6 +107,12 @@ fn build(
     let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
     let now = now.timestamp();
     let total = parsed.entries.len();
+    let site_url = parsed
+        .links
+        .iter()
+        .filter(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .find_map(|l| feed.url.join(l.href.trim()).ok().filter(is_web))
+        .map(String::from);
     let items: Vec<Item> = parsed
         .entries
         .into_iter()
@@ -115,6 +123,7 @@ fn build(
         title: parsed
             .title
             .map(|t| cut(&clean_text(&t.content), MAX_TITLE_CHARS)),
+        site_url,
         language,
         charset,
         min_refresh: ttl.max(sy_period),

@@ -431,6 +431,7 @@ async fn process(
     state.body_hash = Some(hash);
     state.charset = Some(parsed.charset.to_owned());
     state.title = parsed.title;
+    state.site_url = parsed.site_url;
     state.items_seen = parsed.items.len();
     state.items_new = ingest.new;
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());

@@ -88,6 +88,8 @@ pub struct FeedState {
     pub items_new: usize,
     pub bytes: u64,
     pub title: Option<String>,
+    /// The feed's own web site (its channel link), for OPML `htmlUrl`.
+    pub site_url: Option<String>,
     /// The least interval the publisher asked for in the document, seconds
     /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
     pub publisher_interval: Option<u64>,
@@ -209,9 +211,16 @@ impl Store {
 
     /// The newest items by date (newest first) for which `keep` holds, at
     /// most `limit` of them. Walks the date index; never scans all items.
-    pub fn recent(&self, limit: usize, mut keep: impl FnMut(&Item) -> bool) -> Result<Vec<Item>, StoreError> {
+    /// Examines at most `scan_limit` index entries, so that a selective
+    /// `keep` cannot turn a read into a scan of the whole store.
+    pub fn recent(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        mut keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.by_date.iter().rev() {
+        for entry in self.by_date.iter().rev().take(scan_limit) {
             if out.len() >= limit {
                 break;
             }
@@ -363,12 +372,17 @@ mod tests {
                 merged: 1
             }
         );
-        let recent = store.recent(10, |_| true).unwrap();
+        let recent = store.recent(10, usize::MAX, |_| true).unwrap();
         let dates: Vec<i64> = recent.iter().map(|i| i.date).collect();
         assert_eq!(dates, vec![30, 10, -5]);
         assert_eq!(recent[1].sources.len(), 2);
-        assert_eq!(store.recent(1, |_| true).unwrap().len(), 1);
-        assert_eq!(store.recent(10, |i| i.date < 0).unwrap().len(), 1);
+        assert_eq!(store.recent(1, usize::MAX, |_| true).unwrap().len(), 1);
+        assert_eq!(store.recent(10, usize::MAX, |i| i.date < 0).unwrap().len(), 1);
+        assert_eq!(
+            store.recent(10, 2, |i| i.date < 0).unwrap().len(),
+            0,
+            "scan stops after two entries"
+        );
     }
 
     #[test]

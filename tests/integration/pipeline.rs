@@ -1,7 +1,7 @@
 //! The whole pipeline driven through the library: local feed server →
 //! poll → sled store → rendered outputs.
 
-use feedwire::app::{poll_once, render_outputs};
+use feedwire::app::{poll_once, render_all};
 use feedwire::store::Store;
 
 use crate::support::*;
@@ -65,7 +65,7 @@ async fn poll_dedup_and_render() {
     assert!(aj[0].user_agent.as_deref().unwrap().starts_with("feedwire/"));
 
     let store = Store::open(&config.storage.path).unwrap();
-    let items = store.recent(100, |_| true).unwrap();
+    let items = store.recent(100, usize::MAX, |_| true).unwrap();
     let shared: Vec<_> = items
         .iter()
         .filter(|i| i.key.as_str() == "//shared.example/world/summit-2025")
@@ -93,7 +93,7 @@ async fn poll_dedup_and_render() {
     );
 
     // Both outputs: parse back, newest first, Arabic byte-exact.
-    let docs = render_outputs(&config, &store).unwrap();
+    let docs = render_all(&config, &store).unwrap();
     for name in ["politics.rss", "politics.atom"] {
         let doc = &docs[name];
         let (ids, titles) = entries_of(&doc.body);
@@ -133,7 +133,7 @@ async fn output_selects_feeds_by_tag() {
     let report = poll_once(&config).await.unwrap();
     assert_eq!(report.items_stored, 5, "the shared story is one item");
     let store = Store::open(&config.storage.path).unwrap();
-    let docs = render_outputs(&config, &store).unwrap();
+    let docs = render_all(&config, &store).unwrap();
     let (_, titles) = entries_of(&docs["politics.rss"].body);
     // Only the Arabic politics feed is selected. The shared story keeps the
     // title of whichever feed stored it first, but is attributed to the
@@ -157,5 +157,11 @@ async fn output_selects_feeds_by_tag() {
         3,
         "{rss}"
     );
-    assert!(!rss.contains("Example News"), "{rss}");
+    // The other outlet that carried the shared story is named in its footer.
+    let footer = rss.find("ورد الخبر أيضاً في: <a href=\"").expect("footer");
+    assert!(
+        rss[footer..].starts_with("ورد الخبر أيضاً في: <a href=\"http"),
+        "{rss}"
+    );
+    assert_eq!(rss.matches(">Example News</a></p>").count(), 1, "{rss}");
 }
