@@ -32,6 +32,19 @@ enum Command {
     PollOnce,
     /// Show every feed's status, read from the running daemon.
     Status,
+    /// Render every output from the store into a folder and exit.
+    Render {
+        /// Folder to write `{output}.rss`, `.atom` and `.json` into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add the feeds of an OPML file to the config file, keeping its comments.
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+    },
+    /// Print the configured feeds as OPML.
+    ExportOpml,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +68,31 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Render { out } => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            match feedwire::app::render_to_dir(&config, &out) {
+                Ok(files) => {
+                    for f in files {
+                        println!("wrote {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("feedwire: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::ImportOpml { file } => import_opml(&cli.config, &file),
+        Command::ExportOpml => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            print!("{}", feedwire::opml::export(&config, &Default::default()));
+            ExitCode::SUCCESS
         }
         Command::Status => {
             let Some(config) = load(&cli.config) else {
@@ -167,5 +205,41 @@ fn status(config: &Config) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `feedwire import-opml FILE`: appends the OPML's new feeds to the config
+/// file, validates the result, and replaces the file atomically.
+fn import_opml(config_path: &std::path::Path, opml_path: &std::path::Path) -> ExitCode {
+    let run = || -> anyhow::Result<(usize, usize)> {
+        use anyhow::Context;
+        let opml = std::fs::read(opml_path).with_context(|| format!("reading {}", opml_path.display()))?;
+        // OPML files are XML: honour a legacy charset declaration or BOM.
+        let opml = feedwire::parse::decode_xml_text(&opml);
+        let feeds =
+            feedwire::opml::parse(&opml).with_context(|| format!("reading {}", opml_path.display()))?;
+        let text = std::fs::read_to_string(config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?;
+        let added = feedwire::opml::add_feeds(&text, &feeds)?;
+        if let Err(e) = Config::parse(config_path, &added.text) {
+            anyhow::bail!("the config with the imported feeds would not be valid; nothing written:\n{e}");
+        }
+        let tmp = config_path.with_extension("toml.tmp");
+        std::fs::write(&tmp, &added.text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, config_path).with_context(|| format!("replacing {}", config_path.display()))?;
+        Ok((added.added, added.skipped))
+    };
+    match run() {
+        Ok((added, skipped)) => {
+            println!(
+                "{}: {added} feeds added, {skipped} already present",
+                config_path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("feedwire: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -198,8 +198,10 @@ fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, n
         };
         Some(html)
     });
-    let summary = summary.filter(|s| !s.trim().is_empty());
     let content = content.filter(|s| !s.trim().is_empty());
+    let summary = summary
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| content.as_deref().and_then(summary_from_content));
     if title.is_empty() && summary.is_none() && content.is_none() && link.is_none() {
         return None;
     }
@@ -365,12 +367,60 @@ fn collapse_whitespace(s: &str) -> String {
 /// Removes characters that XML 1.0 forbids (C0 controls other than tab,
 /// newline and carriage return, lone surrogates cannot occur in a `str`, and
 /// the non-characters U+FFFE/U+FFFF). Readers reject documents with them.
+///
+/// The text is also put in NFC, so that the same Arabic word typed with
+/// precomposed or combining hamza is the same bytes for readers and search.
 pub fn clean_text(s: &str) -> String {
-    s.chars()
-        .filter(|&c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}'))
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    let legal =
+        |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
+    let out: String = if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s.chars().filter(legal).collect()
+    } else {
+        s.nfc().filter(legal).collect()
+    };
+    match out.trim() {
+        trimmed if trimmed.len() == out.len() => out,
+        trimmed => trimmed.to_owned(),
+    }
+}
+
+/// Characters of content text used as the summary when the feed has none.
+pub const SUMMARY_FROM_CONTENT_CHARS: usize = 300;
+
+/// A summary made from content HTML: its text, cut on a word boundary.
+fn summary_from_content(html: &str) -> Option<String> {
+    let text = collapse_whitespace(&html_to_text(html));
+    if text.is_empty() {
+        return None;
+    }
+    if text.chars().count() <= SUMMARY_FROM_CONTENT_CHARS {
+        return Some(escape_html(&text));
+    }
+    let cut_at = text
+        .char_indices()
+        .nth(SUMMARY_FROM_CONTENT_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    let head = &text[..cut_at];
+    // Back to the last space, unless that loses most of the text (one
+    // enormous word).
+    let head = match head.rfind(' ') {
+        Some(i) if i > cut_at / 2 => &head[..i],
+        _ => head,
+    };
+    Some(format!("{}…", escape_html(head.trim_end())))
+}
+
+/// Any XML document (OPML, say) as text, decoded by the same rules as feeds:
+/// BOM, declaration, then detection.
+pub fn decode_xml_text(body: &[u8]) -> String {
+    let decoded = decode(body, None);
+    let utf8 = match decoded.bytes {
+        // Transcoded already.
+        Cow::Owned(bytes) => bytes,
+        Cow::Borrowed(bytes) => transcode(bytes, decoded.encoding),
+    };
+    String::from_utf8_lossy(&utf8).into_owned()
 }
 
 /// The document after charset decisions: bytes feed-rs will read correctly.
@@ -680,6 +730,36 @@ mod tests {
             .unwrap()
             .timestamp();
         assert_eq!(f.items[0].published, Some(want));
+    }
+
+    #[test]
+    fn summary_made_from_content_and_text_in_nfc() {
+        let words = "كلمة ".repeat(100);
+        let body = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title>\u{0627}\u{0654}\u{0645}\u{0646}</title><link>http://example.com/1</link>\
+<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><![CDATA[<p>{words}</p>]]></content:encoded></item></channel></rss>"
+        );
+        let f = parse(body.as_bytes(), None);
+        let item = &f.items[0];
+        assert_eq!(item.title, "أمن", "combining hamza composed (NFC)");
+        let summary = item.summary.as_deref().unwrap();
+        assert!(summary.ends_with("كلمة…"), "cut on a word boundary: {summary}");
+        assert!(summary.chars().count() <= SUMMARY_FROM_CONTENT_CHARS + 1);
+        assert_eq!(
+            summary_from_content("<p>قصير &amp; واضح</p>").as_deref(),
+            Some("قصير &amp; واضح")
+        );
+    }
+
+    #[test]
+    fn xml_text_in_legacy_charset() {
+        let opml = "<?xml version=\"1.0\" encoding=\"windows-1256\"?><opml><body><outline text=\"أخبار\"/></body></opml>";
+        let text = decode_xml_text(&encode(opml, encoding_rs::WINDOWS_1256));
+        assert!(text.contains("text=\"أخبار\""), "{text}");
+        assert!(
+            text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{text}"
+        );
     }
 
     #[test]

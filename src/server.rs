@@ -29,6 +29,7 @@ pub struct Representation {
     pub content_type: &'static str,
     pub body: Bytes,
     pub gzip: Bytes,
+    pub brotli: Bytes,
     /// Strong ETag over the body (not the build time), quoted.
     pub etag: String,
     /// Newest item's first-seen time: when the document last gained content.
@@ -42,19 +43,57 @@ impl Representation {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&body).expect("writing to a Vec cannot fail");
         let gzip = gz.finish().expect("writing to a Vec cannot fail");
+        let mut br = Vec::new();
+        {
+            // Quality 9 of 11: close to the best ratio at a fraction of the
+            // time, and it runs once per change, not per request.
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+            w.write_all(&body).expect("writing to a Vec cannot fail");
+        }
         Representation {
             content_type,
             body: Bytes::from(body),
             gzip: Bytes::from(gzip),
+            brotli: Bytes::from(br),
             etag,
             last_modified: last_modified.and_then(|t| Utc.timestamp_opt(t, 0).single()),
         }
     }
 
-    /// The ETag of the gzip copy: a different representation needs a
+    /// The ETag of an encoded copy: a different representation needs a
     /// different strong validator.
-    fn gzip_etag(&self) -> String {
-        format!("{}-gz\"", self.etag.trim_end_matches('"'))
+    fn etag_for(&self, coding: Coding) -> String {
+        match coding {
+            Coding::Identity => self.etag.clone(),
+            Coding::Gzip => format!("{}-gz\"", self.etag.trim_end_matches('"')),
+            Coding::Brotli => format!("{}-br\"", self.etag.trim_end_matches('"')),
+        }
+    }
+
+    fn body_for(&self, coding: Coding) -> Bytes {
+        match coding {
+            Coding::Identity => self.body.clone(),
+            Coding::Gzip => self.gzip.clone(),
+            Coding::Brotli => self.brotli.clone(),
+        }
+    }
+}
+
+/// The content codings we serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Coding {
+    fn header(self) -> Option<&'static str> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some("gzip"),
+            Coding::Brotli => Some("br"),
+        }
     }
 }
 
@@ -167,8 +206,8 @@ async fn document(State(state): State<AppState>, Path(file): Path<String>, heade
     let Some(doc) = state.published.get(&file) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
-    let gzip = accepts_gzip(&headers);
-    let etag = if gzip { doc.gzip_etag() } else { doc.etag.clone() };
+    let coding = negotiate(&headers);
+    let etag = doc.etag_for(coding);
 
     let mut resp_headers = HeaderMap::new();
     resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(doc.content_type));
@@ -177,6 +216,8 @@ async fn document(State(state): State<AppState>, Path(file): Path<String>, heade
         HeaderValue::from_str(&etag).expect("hex etag is a valid header"),
     );
     resp_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    // Web-based readers fetch feeds from other origins.
+    resp_headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     resp_headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_str(&format!("public, max-age={}", state.max_age)).expect("valid header"),
@@ -192,13 +233,10 @@ async fn document(State(state): State<AppState>, Path(file): Path<String>, heade
     if not_modified(&headers, &doc, &etag) {
         return (StatusCode::NOT_MODIFIED, resp_headers).into_response();
     }
-    let body = if gzip {
-        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        doc.gzip.clone()
-    } else {
-        doc.body.clone()
-    };
-    (StatusCode::OK, resp_headers, body).into_response()
+    if let Some(name) = coding.header() {
+        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+    }
+    (StatusCode::OK, resp_headers, doc.body_for(coding)).into_response()
 }
 
 /// RFC 9110 section 13.1: `If-None-Match` wins over `If-Modified-Since`; the
@@ -222,24 +260,37 @@ fn not_modified(headers: &HeaderMap, doc: &Representation, etag: &str) -> bool {
     false
 }
 
-/// True when `Accept-Encoding` lists gzip (or `*`) with a non-zero quality.
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+/// Picks brotli, then gzip, then identity, by what `Accept-Encoding` allows
+/// (a coding or `*` with a non-zero quality).
+fn negotiate(headers: &HeaderMap) -> Coding {
+    let mut accepted: Vec<(String, bool)> = Vec::new();
+    for coding in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let q_zero = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
-        })
+    {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q_zero = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        accepted.push((name, !q_zero));
+    }
+    let allows = |name: &str| match accepted.iter().find(|(n, _)| n == name) {
+        Some((_, ok)) => *ok,
+        None => accepted.iter().any(|(n, ok)| n == "*" && *ok),
+    };
+    if allows("br") {
+        Coding::Brotli
+    } else if allows("gzip") {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
 }
 
 #[cfg(test)]
@@ -255,18 +306,15 @@ mod tests {
     }
 
     #[test]
-    fn gzip_negotiation() {
-        assert!(accepts_gzip(&h(&[(
-            header::ACCEPT_ENCODING,
-            "gzip, deflate, br"
-        )])));
-        assert!(accepts_gzip(&h(&[(
-            header::ACCEPT_ENCODING,
-            "br;q=1.0, GZIP;q=0.5"
-        )])));
-        assert!(!accepts_gzip(&h(&[(header::ACCEPT_ENCODING, "gzip;q=0")])));
-        assert!(!accepts_gzip(&h(&[(header::ACCEPT_ENCODING, "identity")])));
-        assert!(!accepts_gzip(&h(&[])));
+    fn coding_negotiation() {
+        let n = |v: &str| negotiate(&h(&[(header::ACCEPT_ENCODING, v)]));
+        assert_eq!(n("gzip, deflate, br"), Coding::Brotli);
+        assert_eq!(n("br;q=0, GZIP;q=0.5"), Coding::Gzip);
+        assert_eq!(n("gzip;q=0"), Coding::Identity);
+        assert_eq!(n("identity"), Coding::Identity);
+        assert_eq!(n("*"), Coding::Brotli);
+        assert_eq!(n("*, br;q=0"), Coding::Gzip);
+        assert_eq!(negotiate(&h(&[])), Coding::Identity);
     }
 
     #[test]

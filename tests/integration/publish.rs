@@ -1,0 +1,355 @@
+//! What subscribers get: selection rules, formats checked by two parsers,
+//! encodings, file output, WebSub pings, OPML.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::post;
+use feedwire::app::{poll_once, render_all, Daemon};
+use feedwire::store::Store;
+use reqwest::header;
+
+use crate::support::*;
+
+/// A test config with extra keys in its `[[output]]` table.
+fn config_with_output_keys(dir: &Path, feeds: &[FeedEntry<'_>], keys: &str) -> PathBuf {
+    let path = write_config(dir, feeds);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("max_items = 50\n", &format!("max_items = 50\n{keys}\n"), 1);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn titles_with_rules(keys: &str) -> Vec<String> {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = load_config(&config_with_output_keys(
+        dir.path(),
+        &serve_all_fixtures(&server),
+        keys,
+    ));
+    poll_once(&config).await.unwrap();
+    let store = Store::open(&config.storage.path).unwrap();
+    let docs = render_all(&config, &store).unwrap();
+    entries_of(&docs["politics.rss"].body).1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selection_rules_in_arabic_and_english() {
+    // "الانتخابات" in the title matches the bare keyword "انتخابات"; "election"
+    // matches the English title; the rest is left out.
+    let titles = titles_with_rules(r#"keywords = ["انتخابات", "election"]"#).await;
+    assert_eq!(
+        titles,
+        [
+            "Parliament passes election law",
+            "البرلمان يصوّت على قانون الانتخابات الجديد"
+        ]
+    );
+
+    // Category "السياسة" matches the item category "سياسة"; exclude wins.
+    let titles = titles_with_rules("categories = [\"السياسة\"]\nexclude_keywords = [\"البرلمان\"]").await;
+    assert!(titles.is_empty(), "{titles:?}");
+    let titles = titles_with_rules("categories = [\"السياسة\"]").await;
+    assert_eq!(titles, ["البرلمان يصوّت على قانون الانتخابات الجديد"]);
+
+    // Languages: the Atom feed says xml:lang="en", the Al Jazeera feed says ar;
+    // the RDF and windows-1256 feeds say nothing and take the output's "ar".
+    let titles = titles_with_rules(r#"languages = ["en"]"#).await;
+    // The shared story takes the language of whichever feed stored it first.
+    let english = [
+        "Parliament passes election law",
+        "Arab League summit opens",
+        "Strike closes ports",
+    ];
+    assert!(titles.iter().all(|t| english.contains(&t.as_str())), "{titles:?}");
+    assert!(titles.contains(&english[0].to_owned()) && titles.contains(&english[2].to_owned()));
+}
+
+/// Parses a document with Python's feedparser; `None` when feedparser is not
+/// installed (CI installs it and sets FEEDWIRE_REQUIRE_FEEDPARSER=1).
+fn feedparser(doc: &[u8], content_type: &str) -> Option<serde_json::Value> {
+    const SCRIPT: &str = r#"
+import json, sys, feedparser
+d = feedparser.parse(sys.stdin.buffer.read(), response_headers={"content-type": sys.argv[1]})
+print(json.dumps({
+    "bozo": bool(d.bozo),
+    "bozo_exception": str(d.get("bozo_exception", "")),
+    "version": d.version,
+    "title": d.feed.get("title"),
+    "titles": [e.get("title") for e in d.entries],
+    "links": [e.get("link") for e in d.entries],
+    "ids": [e.get("id") for e in d.entries],
+}))
+"#;
+    let available = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var_os("FEEDWIRE_REQUIRE_FEEDPARSER").is_none(),
+            "FEEDWIRE_REQUIRE_FEEDPARSER is set but python3 cannot import feedparser"
+        );
+        eprintln!("feedparser not installed (pip install feedparser): the cross-check is skipped");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT, content_type])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(doc).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_agree_under_feed_rs_and_feedparser() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = load_config(&config_with_output_keys(
+        dir.path(),
+        &serve_all_fixtures(&server),
+        "hubs = [\"https://hub.example/\"]",
+    ));
+    poll_once(&config).await.unwrap();
+    let store = Store::open(&config.storage.path).unwrap();
+    let docs = render_all(&config, &store).unwrap();
+    let (ids, titles) = entries_of(&docs["politics.rss"].body);
+    assert_eq!(titles.len(), 8);
+    for name in ["politics.rss", "politics.atom", "politics.json"] {
+        let doc = &docs[name];
+        let (rs_ids, rs_titles) = entries_of(&doc.body);
+        assert_eq!(
+            rs_titles, titles,
+            "{name}: same items in the same order in every format"
+        );
+        assert_eq!(rs_ids, ids, "{name}: same ids in every format");
+        // feedparser (6.0.x, the current release) does not read JSON Feed.
+        let fp = if name.ends_with(".json") {
+            None
+        } else {
+            feedparser(&doc.body, doc.content_type)
+        };
+        if let Some(fp) = fp {
+            assert_eq!(fp["bozo"], false, "{name}: {}", fp["bozo_exception"]);
+            assert_eq!(fp["title"], "سياسة", "{name}");
+            let fp_titles: Vec<String> = serde_json::from_value(fp["titles"].clone()).unwrap();
+            assert_eq!(
+                fp_titles, titles,
+                "{name}: feedparser sees the same titles in the same order"
+            );
+            let fp_ids: Vec<String> = serde_json::from_value(fp["ids"].clone()).unwrap();
+            assert_eq!(fp_ids, ids, "{name}: feedparser sees the same ids");
+        }
+    }
+    // The JSON Feed is valid JSON Feed 1.1 in its required parts.
+    let json: serde_json::Value = serde_json::from_slice(&docs["politics.json"].body).unwrap();
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(json["feed_url"], "http://feeds.test/politics.json");
+    assert!(json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["id"].is_string()));
+    // Atom: every entry carries the item's language.
+    let atom = std::str::from_utf8(&docs["politics.atom"].body).unwrap();
+    assert!(atom.contains(r#"<title xml:lang="ar">البرلمان"#), "{atom}");
+    assert!(atom.contains(r#"<title xml:lang="en">Parliament"#), "{atom}");
+    assert!(
+        atom.contains(r#"<link href="https://hub.example/" rel="hub"/>"#),
+        "{atom}"
+    );
+}
+
+async fn read_brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::Decompressor::new(bytes, 4096)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_websub_opml_and_brotli_from_the_daemon() {
+    // A WebSub hub on 127.0.0.1 that records the form bodies it is sent.
+    let pings: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let hub = {
+        let pings = pings.clone();
+        let app = axum::Router::new().route(
+            "/hub",
+            post(move |body: String| {
+                pings.lock().unwrap().push(body);
+                let _ = ping_tx.send(());
+                async { axum::http::StatusCode::NO_CONTENT }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/hub")
+    };
+
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = load_config(&config_with_output_keys(
+        dir.path(),
+        &serve_all_fixtures(&server),
+        &format!("file = \"public/politics\"\nhubs = [\"{hub}\"]"),
+    ));
+    let daemon = Daemon::start(config).await.unwrap();
+
+    // One ping per format after the first render with new items.
+    for _ in 0..3 {
+        tokio::time::timeout(WAIT, ping_rx.recv())
+            .await
+            .expect("hub pinged")
+            .unwrap();
+    }
+    let mut bodies = pings.lock().unwrap().clone();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        ["atom", "json", "rss"]
+            .map(|ext| format!("hub.mode=publish&hub.url=http%3A%2F%2Ffeeds.test%2Fpolitics.{ext}"))
+    );
+
+    // Files were written whole (no temporary left) and parse.
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    let public = dir.path().join("public");
+    tokio::time::timeout(
+        WAIT,
+        renders.wait_for(|_| {
+            std::fs::read(public.join("politics.atom"))
+                .ok()
+                .is_some_and(|b| feed_rs::parser::parse(&b[..]).is_ok_and(|f| f.entries.len() == 8))
+        }),
+    )
+    .await
+    .expect("files with every item")
+    .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&public)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["politics.atom", "politics.json", "politics.rss"]);
+
+    // Brotli and CORS on the served documents; OPML of the sources.
+    let client = http_client();
+    let base = format!("http://{}", daemon.addr);
+    let plain = client.get(format!("{base}/politics.rss")).send().await.unwrap();
+    assert_eq!(plain.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let plain_etag = plain.headers()[header::ETAG].clone();
+    let plain = plain.bytes().await.unwrap();
+    let br = client
+        .get(format!("{base}/politics.rss"))
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
+    assert_ne!(br.headers()[header::ETAG], plain_etag);
+    let br_body = br.bytes().await.unwrap();
+    assert!(br_body.len() < plain.len());
+    assert_eq!(read_brotli(&br_body).await, plain);
+
+    let opml = client.get(format!("{base}/feeds.opml")).send().await.unwrap();
+    assert!(opml.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/x-opml"));
+    let opml = opml.text().await.unwrap();
+    let feeds = feedwire::opml::parse(&opml).unwrap();
+    assert_eq!(feeds.len(), 5);
+    assert!(opml.contains("text=\"الجزيرة نت\""), "{opml}");
+    assert!(
+        opml.contains("htmlUrl=\"https://www.aljazeera.net/news/politics/\""),
+        "{opml}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_and_opml_commands() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut feeds = serve_all_fixtures(&server);
+    feeds.pop(); // the broken one
+    let config_path = write_config(dir.path(), &feeds);
+    let config = load_config(&config_path);
+    poll_once(&config).await.unwrap();
+
+    // feedwire render --out DIR
+    let out_dir = dir.path().join("out");
+    let out = Binary::command()
+        .args(["render", "--config"])
+        .arg(&config_path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for ext in ["rss", "atom", "json"] {
+        let bytes = std::fs::read(out_dir.join(format!("politics.{ext}"))).unwrap();
+        assert_eq!(entries_of(&bytes).1.len(), 8, "{ext}");
+    }
+
+    // feedwire import-opml keeps every comment and line of the config.
+    let commented = format!(
+        "# feeds for the politics wire\n{}\n# end of file: keep me\n",
+        std::fs::read_to_string(&config_path).unwrap()
+    );
+    std::fs::write(&config_path, &commented).unwrap();
+    let opml_path = dir.path().join("import.opml");
+    std::fs::write(
+        &opml_path,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>قائمة</title></head><body>
+<outline text="عربي">
+  <outline type="rss" text="سكاي نيوز عربية" xmlUrl="https://www.skynewsarabia.com/rss" category="politics"/>
+  <outline type="rss" text="Duplicate of Al Jazeera" xmlUrl="{}?utm_source=opml"/>
+</outline>
+</body></opml>"#,
+            server.url("/aj.xml")
+        ),
+    )
+    .unwrap();
+    let out = Binary::command()
+        .args(["import-opml", "--config"])
+        .arg(&config_path)
+        .arg(&opml_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stdout.contains("1 feeds added, 1 already present"), "{stdout}");
+    let after = std::fs::read_to_string(&config_path).unwrap();
+    assert!(
+        after.starts_with(&commented),
+        "the old text is kept byte for byte"
+    );
+    assert!(after.contains("سكاي نيوز عربية"));
+    let config = load_config(&config_path);
+    let added = config.feeds.iter().find(|f| f.name == "سكاي نيوز عربية").unwrap();
+    assert_eq!(added.tags, ["عربي", "politics"]);
+
+    // feedwire export-opml lists them all.
+    let out = Binary::command()
+        .args(["export-opml", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let exported = feedwire::opml::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(exported.len(), 5);
+}
