@@ -8,26 +8,27 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, OutputConfig};
+use crate::config::{Config, ConfigError, OutputConfig};
 use crate::fetch::Fetcher;
 use crate::generate::{render_atom, render_json, render_rss, OutputMeta};
 use crate::item::Item;
 use crate::opml;
-use crate::poller::{self, FeedReport, PollContext, PollReport};
+use crate::poller::{self, FeedReport, Heartbeat, PollContext, PollReport, Scheduler};
 use crate::select::Rules;
 use crate::server::{self, Introspect, Published, Representation};
 use crate::status;
 use crate::store::{Store, StoreError};
+use crate::systemd;
 
 /// Media types of the served documents.
 pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
@@ -221,34 +222,87 @@ pub struct PollOnceReport {
 
 /// A running daemon. Dropping it does not stop it; call [`Daemon::shutdown`].
 pub struct Daemon {
-    /// The address the server is bound to.
+    /// The address the server is bound to (changes when a reload rebinds).
     pub addr: SocketAddr,
+    config: watch::Sender<Arc<Config>>,
     cancel: CancellationToken,
     store: Store,
     published: Arc<Published>,
-    server: JoinHandle<std::io::Result<()>>,
+    introspect: Arc<DaemonIntrospect>,
+    /// The current server and the token that stops it alone.
+    server: (CancellationToken, JoinHandle<std::io::Result<()>>),
+    /// Servers replaced by a rebind, finishing their in-flight requests.
+    retired: Vec<JoinHandle<std::io::Result<()>>>,
     poller: JoinHandle<()>,
     renderer: JoinHandle<()>,
+    watchdog: Option<JoinHandle<()>>,
     reports: broadcast::Sender<FeedReport>,
+    reloads: broadcast::Sender<Result<String, String>>,
 }
 
+/// What the daemon says about itself (`/healthz`, `/readyz`, `/status.json`).
 struct DaemonIntrospect {
     poller_running: Arc<AtomicBool>,
+    heartbeat: Arc<Heartbeat>,
+    rounds: Arc<AtomicU64>,
     store: Store,
-    config: Arc<Config>,
+    config: watch::Receiver<Arc<Config>>,
 }
 
-impl Introspect for DaemonIntrospect {
-    fn health(&self) -> Result<(), String> {
+impl DaemonIntrospect {
+    fn poller_alive(&self) -> Result<(), String> {
         if !self.poller_running.load(Ordering::Relaxed) {
             return Err("poller stopped".into());
         }
+        let age = self.heartbeat.age();
+        if age > STALL {
+            return Err(format!("poller stalled for {}s", age.as_secs()));
+        }
+        Ok(())
+    }
+
+    /// One line for `systemctl status` and the logs.
+    fn summary(&self) -> String {
+        let config = self.config.borrow().clone();
+        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let ok = feeds.iter().filter(|f| f.state == "ok").count();
+        let failing = feeds
+            .iter()
+            .filter(|f| f.state == "failing" || f.state == "gone")
+            .count();
+        format!(
+            "{} feeds: {ok} ok, {failing} failing; {} items stored",
+            feeds.len(),
+            self.store.item_count()
+        )
+    }
+}
+
+/// The poller counts as stuck when its loop has not turned for this long.
+const STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Introspect for DaemonIntrospect {
+    fn health(&self) -> Result<(), String> {
+        self.poller_alive()?;
         self.store.feed_state("").map(|_| ()).map_err(|e| e.to_string())
     }
 
+    fn ready(&self) -> Result<(), String> {
+        self.health()?;
+        if self.rounds.load(Ordering::Relaxed) == 0 {
+            return Err("no poll round completed yet".into());
+        }
+        Ok(())
+    }
+
     fn status_json(&self) -> Vec<u8> {
-        let feeds = status::collect(&self.config, |url| self.store.feed_state(url).ok().flatten());
+        let config = self.config.borrow().clone();
+        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
         serde_json::to_vec_pretty(&feeds).expect("status serialises")
+    }
+
+    fn max_age(&self) -> u64 {
+        self.config.borrow().poll.interval.as_secs().min(300)
     }
 }
 
@@ -259,6 +313,18 @@ impl Drop for RunningGuard {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Relaxed);
     }
+}
+
+/// Binds the configured address, or takes the socket systemd passed.
+async fn listener_for(config: &Config, activated: bool) -> anyhow::Result<tokio::net::TcpListener> {
+    if activated {
+        if let Some(l) = systemd::activated_listener().context("reading LISTEN_FDS")? {
+            return tokio::net::TcpListener::from_std(l).context("using the socket from systemd");
+        }
+    }
+    server::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))
 }
 
 impl Daemon {
@@ -277,64 +343,148 @@ impl Daemon {
         let published = Arc::new(Published::default());
         let outputs = render_outputs(&config, &store).context("rendering outputs from the store")?;
         published.publish(publishable(&config, &store, &outputs));
-        let fetcher_for_hubs = fetcher.clone();
 
-        let listener = server::bind(config.server.listen)
-            .await
-            .with_context(|| format!("binding {}", config.server.listen))?;
+        let listener = listener_for(&config, true).await?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        let (config_tx, config_rx) = watch::channel(config.clone());
         let cancel = CancellationToken::new();
         let poller_running = Arc::new(AtomicBool::new(true));
+        let heartbeat = Arc::new(Heartbeat::default());
+        let rounds = Arc::new(AtomicU64::new(0));
         let introspect = Arc::new(DaemonIntrospect {
             poller_running: poller_running.clone(),
+            heartbeat: heartbeat.clone(),
+            rounds: rounds.clone(),
             store: store.clone(),
-            config: config.clone(),
+            config: config_rx.clone(),
         });
-        let max_age = config.poll.interval.as_secs().min(300);
-        let router = server::router(published.clone(), introspect, max_age);
-        let server = tokio::spawn(server::serve(listener, router, cancel.clone()));
+        let server = spawn_server(listener, &published, &introspect, &cancel);
 
         let changed = Arc::new(Notify::new());
         let (reports, _) = broadcast::channel(1024);
         let poller = tokio::spawn({
-            let ctx = PollContext::new(store.clone(), fetcher, clock, &config);
-            let (config, cancel, changed, reports) =
-                (config.clone(), cancel.clone(), changed.clone(), reports.clone());
+            let scheduler = Scheduler {
+                store: store.clone(),
+                clock,
+                changed: changed.clone(),
+                reports: reports.clone(),
+                heartbeat,
+                rounds,
+            };
+            let (config, cancel) = (config_rx.clone(), cancel.clone());
             async move {
                 let _guard = RunningGuard(poller_running);
-                poller::run(ctx, config, cancel, changed, reports).await
+                poller::run(scheduler, config, cancel).await
             }
         });
         let renderer = tokio::spawn(render_loop(
             Renderer {
-                config: config.clone(),
+                config: config_rx.clone(),
                 store: store.clone(),
                 published: published.clone(),
-                fetcher: fetcher_for_hubs,
+                fetcher,
                 last: etags(&outputs),
             },
             changed,
             cancel.clone(),
         ));
+        let watchdog = systemd::watchdog_interval()
+            .map(|every| tokio::spawn(watchdog_loop(introspect.clone(), every, cancel.clone())));
         info!(%addr, feeds = config.feeds.len(), outputs = config.outputs.len(), items = store.item_count(), "Listening.");
+        systemd::ready(&introspect.summary());
+        let (reloads, _) = broadcast::channel(16);
         Ok(Daemon {
             addr,
+            config: config_tx,
             cancel,
             store,
             published,
+            introspect,
             server,
+            retired: Vec::new(),
             poller,
             renderer,
+            watchdog,
             reports,
+            reloads,
         })
+    }
+
+    /// Re-reads the config file and applies it without a restart. On any
+    /// problem the daemon keeps running on the old config and every problem
+    /// is logged with file:line:column. Returns the one-line summary.
+    pub async fn reload(&mut self) -> Result<String, ConfigError> {
+        systemd::reloading();
+        let result = self.apply_reload().await;
+        match &result {
+            Ok(summary) => info!(changes = %summary, "Config reloaded."),
+            Err(e) => {
+                for p in e.problems() {
+                    error!(problem = %p, "Config not reloaded.");
+                }
+                if e.problems().is_empty() {
+                    error!(error = %e, "Config not reloaded.");
+                }
+                error!("Keeping the previous config.");
+            }
+        }
+        systemd::ready(&self.introspect.summary());
+        let _ = self
+            .reloads
+            .send(result.as_ref().map(Clone::clone).map_err(|e| e.to_string()));
+        result
+    }
+
+    async fn apply_reload(&mut self) -> Result<String, ConfigError> {
+        let old = self.config.borrow().clone();
+        let mut new = Config::load(&old.path)?;
+        if new.storage.path != old.storage.path {
+            warn!(old = %old.storage.path.display(), new = %new.storage.path.display(),
+                  "A new store path takes effect at the next restart; keeping the open store.");
+            new.storage = old.storage.clone();
+        }
+        let summary = new.describe_changes(&old);
+        if new.server.listen != old.server.listen {
+            match server::bind(new.server.listen).await {
+                Ok(listener) => {
+                    let addr = listener.local_addr().map_err(|e| ConfigError::Read {
+                        path: old.path.clone(),
+                        source: e,
+                    })?;
+                    let server = spawn_server(listener, &self.published, &self.introspect, &self.cancel);
+                    let (old_cancel, old_handle) = std::mem::replace(&mut self.server, server);
+                    // The old server stops accepting; its requests finish.
+                    old_cancel.cancel();
+                    self.retired.push(old_handle);
+                    info!(%addr, "Listening on the new address.");
+                    self.addr = addr;
+                }
+                Err(e) => {
+                    error!(listen = %new.server.listen, error = %e, "Cannot bind the new address; keeping the old one.");
+                    new.server.listen = old.server.listen;
+                }
+            }
+        }
+        self.config.send_replace(Arc::new(new));
+        Ok(summary)
     }
 
     /// Stops serving and polling, waits for the tasks, flushes the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        systemd::stopping();
         self.cancel.cancel();
-        let (server, _, _) = tokio::join!(self.server, self.poller, self.renderer);
+        let (server, _, _) = tokio::join!(self.server.1, self.poller, self.renderer);
         if let Ok(Err(e)) = server {
             error!(error = %e, "Server ended with an error.");
+        }
+        for handle in self.retired.into_iter().chain(self.watchdog.map(|w| {
+            let h: JoinHandle<std::io::Result<()>> = tokio::spawn(async move {
+                let _ = w.await;
+                Ok(())
+            });
+            h
+        })) {
+            let _ = handle.await;
         }
         let store = self.store;
         tokio::task::spawn_blocking(move || store.flush())
@@ -355,15 +505,73 @@ impl Daemon {
         self.reports.subscribe()
     }
 
+    /// The outcome of every reload: the change summary, or the error.
+    pub fn reloads(&self) -> broadcast::Receiver<Result<String, String>> {
+        self.reloads.subscribe()
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
     /// A token that stops the daemon when cancelled.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
     }
 }
 
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    published: &Arc<Published>,
+    introspect: &Arc<DaemonIntrospect>,
+    cancel: &CancellationToken,
+) -> (CancellationToken, JoinHandle<std::io::Result<()>>) {
+    let token = cancel.child_token();
+    let introspect: Arc<dyn Introspect> = introspect.clone();
+    let router = server::router(published.clone(), introspect);
+    (
+        token.clone(),
+        tokio::spawn(server::serve(listener, router, token)),
+    )
+}
+
+/// Pings the systemd watchdog at half its interval, but only while the
+/// poller loop turns and the store answers: a hung daemon gets restarted.
+async fn watchdog_loop(
+    introspect: Arc<DaemonIntrospect>,
+    every: std::time::Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every / 2);
+    let mut last_status = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let intro = introspect.clone();
+        let healthy = tokio::task::spawn_blocking(move || intro.health()).await;
+        match healthy {
+            Ok(Ok(())) => systemd::watchdog(),
+            Ok(Err(why)) => {
+                error!(reason = %why, "Withholding the watchdog ping; systemd will restart the service.")
+            }
+            Err(e) => error!(error = %e, "Health check failed; withholding the watchdog ping."),
+        }
+        if last_status.elapsed() >= std::time::Duration::from_secs(10) {
+            let intro = introspect.clone();
+            if let Ok(summary) = tokio::task::spawn_blocking(move || intro.summary()).await {
+                systemd::status(&summary);
+            }
+            last_status = std::time::Instant::now();
+        }
+    }
+}
+
 /// What the renderer task owns.
 struct Renderer {
-    config: Arc<Config>,
+    config: watch::Receiver<Arc<Config>>,
     store: Store,
     published: Arc<Published>,
     fetcher: Fetcher,
@@ -372,15 +580,11 @@ struct Renderer {
 }
 
 fn etags(outputs: &[RenderedOutput]) -> HashMap<String, Vec<String>> {
-    outputs
-        .iter()
-        .map(|o| {
-            (
-                o.name.clone(),
-                o.docs.iter().map(|(_, d)| d.etag.clone()).collect(),
-            )
-        })
-        .collect()
+    outputs.iter().map(|o| (o.name.clone(), etags_of(o))).collect()
+}
+
+fn etags_of(output: &RenderedOutput) -> Vec<String> {
+    output.docs.iter().map(|(_, d)| d.etag.clone()).collect()
 }
 
 /// Re-renders whenever the poller reports new items. Notifications that
@@ -392,12 +596,25 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = changed.notified() => {}
+            // A reload may change outputs: render them at once.
+            Ok(()) = r.config.changed() => {}
         }
+        let config_now = r.config.borrow_and_update().clone();
         // Counted before rendering, so the render holds at least this many.
         let stored = r.store.item_count();
-        let (config, store) = (r.config.clone(), r.store.clone());
+        let (config, store, last) = (config_now.clone(), r.store.clone(), r.last.clone());
         let rendered = tokio::task::spawn_blocking(move || {
             let outputs = render_outputs(&config, &store)?;
+            // Files first, so that once a render is published its files are
+            // on disk too.
+            for (output, rendered) in config.outputs.iter().zip(&outputs) {
+                let changed = last.get(&output.name) != Some(&etags_of(rendered));
+                if let (true, Some(prefix)) = (changed, &output.file) {
+                    if let Err(e) = write_files(prefix, rendered) {
+                        error!(output = %output.name, path = %prefix.display(), error = %e, "Cannot write output files.");
+                    }
+                }
+            }
             let docs = publishable(&config, &store, &outputs);
             Ok::<_, StoreError>((outputs, docs))
         })
@@ -418,19 +635,11 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
             }
         };
         let now = etags(&outputs);
-        for (output, rendered) in r.config.outputs.iter().zip(outputs) {
+        for output in &config_now.outputs {
             if r.last.get(&output.name) == now.get(&output.name) {
                 continue;
             }
-            if let Some(prefix) = output.file.clone() {
-                let name = output.name.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = write_files(&prefix, &rendered) {
-                        error!(output = %name, path = %prefix.display(), error = %e, "Cannot write output files.");
-                    }
-                });
-            }
-            let meta = OutputMeta::new(output, &r.config.server.base_url);
+            let meta = OutputMeta::new(output, &config_now.server.base_url);
             let topics = [meta.rss_url(), meta.atom_url(), meta.json_url()];
             for hub in &output.hubs {
                 tokio::spawn(ping_hub(r.fetcher.clone(), hub.clone(), topics.to_vec()));
@@ -464,13 +673,93 @@ async fn ping_hub(fetcher: Fetcher, hub: url::Url, topics: Vec<String>) {
     }
 }
 
-/// `feedwire run`: the daemon until SIGTERM or SIGINT.
+/// `feedwire run`: the daemon until SIGTERM or SIGINT. SIGHUP, and edits of
+/// the config file on disk (debounced), reload the config.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
     info!(config = %config.summary(), "Starting.");
-    let daemon = Daemon::start(config).await?;
-    shutdown_signal().await;
+    let path = config.path.clone();
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut daemon = Daemon::start(config).await?;
+    let (_watcher, mut edits) = watch_file(&path);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the config.");
+                let _ = daemon.reload().await;
+            }
+            Some(()) = edits.recv() => {
+                info!(path = %path.display(), "Config file changed on disk: reloading.");
+                let _ = daemon.reload().await;
+            }
+        }
+    }
     info!("Shutting down.");
     daemon.shutdown().await
+}
+
+/// How long the config file must stay unchanged after an edit before it is
+/// read: editors write in several steps, and operators save repeatedly.
+pub const RELOAD_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Watches the config file's folder (editors replace files by renaming) and
+/// yields once per burst of edits to the file, after [`RELOAD_DEBOUNCE`] of
+/// quiet. The watcher lives as long as the returned handle.
+fn watch_file(
+    path: &Path,
+) -> (
+    Option<notify::RecommendedWatcher>,
+    tokio::sync::mpsc::Receiver<()>,
+) {
+    use notify::Watcher;
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let name = path.file_name().map(|n| n.to_owned());
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            let ours = event.paths.iter().any(|p| p.file_name() == name.as_deref());
+            if ours && (event.kind.is_modify() || event.kind.is_create()) {
+                let _ = raw_tx.send(());
+            }
+        }
+    });
+    let watcher = match watcher {
+        Ok(mut w) => match w.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            Ok(()) => Some(w),
+            Err(e) => {
+                warn!(path = %dir.display(), error = %e, "Cannot watch the config folder; reload with SIGHUP.");
+                None
+            }
+        },
+        Err(e) => {
+            warn!(error = %e, "Cannot watch the config file; reload with SIGHUP.");
+            None
+        }
+    };
+    tokio::spawn(async move {
+        while raw_rx.recv().await.is_some() {
+            // Debounce: wait until no event arrives for a while.
+            loop {
+                match tokio::time::timeout(RELOAD_DEBOUNCE, raw_rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            if tx.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+    (watcher, rx)
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

@@ -156,6 +156,60 @@ impl Config {
             .filter(move |f| output.tags.is_empty() || f.tags.iter().any(|t| output.tags.contains(t)))
     }
 
+    /// One line saying what a reload from `old` to `self` changes, e.g.
+    /// `+2 feeds, -1 feed, 1 changed, output politics changed`.
+    pub fn describe_changes(&self, old: &Config) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let added = self
+            .feeds
+            .iter()
+            .filter(|f| !old.feeds.iter().any(|o| o.url == f.url))
+            .count();
+        let removed = old
+            .feeds
+            .iter()
+            .filter(|o| !self.feeds.iter().any(|f| f.url == o.url))
+            .count();
+        let changed = self
+            .feeds
+            .iter()
+            .filter(|f| old.feeds.iter().any(|o| o.url == f.url && o != *f))
+            .count();
+        let mut parts = Vec::new();
+        if added > 0 {
+            parts.push(format!("+{added} feed{}", plural(added)));
+        }
+        if removed > 0 {
+            parts.push(format!("-{removed} feed{}", plural(removed)));
+        }
+        if changed > 0 {
+            parts.push(format!("{changed} changed"));
+        }
+        for o in &self.outputs {
+            match old.outputs.iter().find(|p| p.name == o.name) {
+                None => parts.push(format!("output {} added", o.name)),
+                Some(p) if p != o => parts.push(format!("output {} changed", o.name)),
+                Some(_) => {}
+            }
+        }
+        for p in &old.outputs {
+            if !self.outputs.iter().any(|o| o.name == p.name) {
+                parts.push(format!("output {} removed", p.name));
+            }
+        }
+        if self.poll != old.poll {
+            parts.push("poll settings changed".into());
+        }
+        if self.server != old.server {
+            parts.push("server settings changed".into());
+        }
+        if parts.is_empty() {
+            "no changes".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// A one-line summary for `feedwire check` and the start-up log.
     pub fn summary(&self) -> String {
         let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
@@ -761,6 +815,24 @@ interval = "20m"
             Ok(_) => vec![],
             Err(e) => e.problems().iter().map(|p| p.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn change_summary() {
+        let path = Path::new("/etc/feedwire/feeds.toml");
+        let old = Config::parse(path, GOOD).unwrap();
+        let new_text = GOOD.replace("interval = \"20m\"", "interval = \"30m\"").replace("title = \"سياسة\"", "title = \"أخبار\"")
+            + "\n[[feed]]\nurl = \"https://a.example/rss\"\ntags = [\"politics\"]\n\n[[feed]]\nurl = \"https://b.example/rss\"\n";
+        let new = Config::parse(path, &new_text).unwrap();
+        assert_eq!(
+            new.describe_changes(&old),
+            "+2 feeds, 1 changed, output politics changed"
+        );
+        assert_eq!(
+            old.describe_changes(&new),
+            "-2 feeds, 1 changed, output politics changed"
+        );
+        assert_eq!(old.describe_changes(&old), "no changes");
     }
 
     #[test]

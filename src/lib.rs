@@ -55,3 +55,4 @@ pub mod select;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod systemd;

@@ -459,70 +459,152 @@ pub async fn poll_all(ctx: &PollContext, config: &Config) -> (PollReport, Vec<Fe
     (report, feeds)
 }
 
-/// When each feed is first due after a start: its stored due time; a feed
-/// that was gone is tried again now; a feed never polled gets a stable slot
-/// within `[poll] first_poll_spread`.
-fn initial_due(ctx: &PollContext, config: &Config, now: DateTime<Utc>) -> HashMap<usize, DateTime<Utc>> {
-    config
-        .feeds
-        .iter()
-        .enumerate()
-        .map(|(i, feed)| {
-            let state = ctx.store.feed_state(feed.url.as_str()).ok().flatten();
-            let due = match state {
-                Some(s) if s.gone => now,
-                Some(FeedState {
-                    next_due: Some(t), ..
-                }) => DateTime::from_timestamp(t, 0).unwrap_or(now),
-                _ => add(
-                    now,
-                    config
-                        .poll
-                        .first_poll_spread
-                        .mul_f64(fraction(feed.url.as_str(), 0)),
-                ),
-            };
-            (i, due)
-        })
-        .collect()
+/// When a feed is first due after a start (or after a reload adds it): its
+/// stored due time; a feed that was gone is tried again now; a feed never
+/// polled gets a stable slot within `[poll] first_poll_spread`.
+fn initial_due(store: &Store, config: &Config, feed: &FeedConfig, now: DateTime<Utc>) -> DateTime<Utc> {
+    match store.feed_state(feed.url.as_str()).ok().flatten() {
+        Some(s) if s.gone => now,
+        Some(FeedState {
+            next_due: Some(t), ..
+        }) => DateTime::from_timestamp(t, 0).unwrap_or(now),
+        _ => add(
+            now,
+            config
+                .poll
+                .first_poll_spread
+                .mul_f64(fraction(feed.url.as_str(), 0)),
+        ),
+    }
+}
+
+/// Liveness of the scheduler loop, for the systemd watchdog: the loop
+/// stamps it on every turn, and turns at least every [`HEARTBEAT`].
+#[derive(Debug)]
+pub struct Heartbeat {
+    start: std::time::Instant,
+    millis: std::sync::atomic::AtomicU64,
+}
+
+/// The scheduler loop turns at least this often, even with nothing due.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+impl Default for Heartbeat {
+    fn default() -> Heartbeat {
+        Heartbeat {
+            start: std::time::Instant::now(),
+            millis: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Heartbeat {
+    fn beat(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.millis.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since the loop last turned.
+    pub fn age(&self) -> Duration {
+        let last = Duration::from_millis(self.millis.load(std::sync::atomic::Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// What the scheduler needs besides the config.
+pub struct Scheduler {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub changed: Arc<Notify>,
+    pub reports: broadcast::Sender<FeedReport>,
+    pub heartbeat: Arc<Heartbeat>,
+    /// Counts completed poll rounds (a round ends when no poll is in flight).
+    pub rounds: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The daemon's scheduler: polls each feed when it is due until `cancel`
 /// fires. Calls `changed.notify_one()` whenever the store gained items and
 /// sends every report to `reports` (for status, metrics and tests).
+///
+/// Follows `config`: a reload adds feeds (polled promptly), drops removed
+/// ones (an in-flight poll finishes; it is not cut), reschedules feeds whose
+/// interval changed, and applies new `[poll]` limits to polls that start
+/// afterwards.
 pub async fn run(
-    ctx: PollContext,
-    config: Arc<Config>,
+    s: Scheduler,
+    mut config: tokio::sync::watch::Receiver<Arc<Config>>,
     cancel: CancellationToken,
-    changed: Arc<Notify>,
-    reports: broadcast::Sender<FeedReport>,
 ) {
-    let clock = ctx.clock.clone();
-    let mut due = initial_due(&ctx, &config, clock.now());
-    let mut tasks: JoinSet<(usize, FeedReport)> = JoinSet::new();
+    let Scheduler {
+        store,
+        clock,
+        changed,
+        reports,
+        heartbeat,
+        rounds,
+    } = s;
+    let mut current = config.borrow_and_update().clone();
+    let mut ctx = match Fetcher::new(&current.poll) {
+        Ok(f) => PollContext::new(store.clone(), f, clock.clone(), &current),
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot build the HTTP client; not polling.");
+            return;
+        }
+    };
+    let now = clock.now();
+    let mut due: HashMap<String, DateTime<Utc>> = current
+        .feeds
+        .iter()
+        .map(|f| (f.url.to_string(), initial_due(&store, &current, f, now)))
+        .collect();
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut tasks: JoinSet<FeedReport> = JoinSet::new();
     let mut round = PollReport::default();
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        heartbeat.beat();
         let now = clock.now();
-        let ready: Vec<usize> = due.iter().filter(|(_, t)| **t <= now).map(|(i, _)| *i).collect();
-        for i in ready {
+        let ready: Vec<String> = due
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(u, _)| u.clone())
+            .collect();
+        for url in ready {
             // A feed in flight has no due time until its poll ends.
-            due.remove(&i);
-            let (ctx, feed) = (ctx.clone(), config.feeds[i].clone());
-            let interval = config.interval_of(&feed);
-            tasks.spawn(async move { (i, poll_feed(&ctx, &feed, interval).await) });
+            due.remove(&url);
+            let Some(feed) = current.feeds.iter().find(|f| f.url.as_str() == url).cloned() else {
+                continue;
+            };
+            in_flight.insert(url);
+            let ctx = ctx.clone();
+            let interval = current.interval_of(&feed);
+            tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
         }
         let next_wake = due.values().min().copied();
         tokio::select! {
             _ = cancel.cancelled() => break,
+            Ok(()) = config.changed() => {
+                let new = config.borrow_and_update().clone();
+                reschedule(&store, &current, &new, &mut due, &in_flight, clock.now());
+                match Fetcher::new(&new.poll) {
+                    Ok(f) => ctx = PollContext::new(store.clone(), f, clock.clone(), &new),
+                    Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
+                }
+                current = new;
+            }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 match done {
-                    Ok((i, report)) => {
+                    Ok(report) => {
+                        in_flight.remove(&report.url);
                         round.add(&report);
                         if matches!(&report.outcome, Outcome::Updated { ingest, .. } if ingest.changed()) {
                             changed.notify_one();
                         }
-                        if let Some(t) = report.next_due {
-                            due.insert(i, t);
+                        // A feed removed by a reload while in flight is not rescheduled.
+                        let still_configured = current.feeds.iter().any(|f| f.url.as_str() == report.url);
+                        if let (Some(t), true) = (report.next_due, still_configured) {
+                            due.insert(report.url.clone(), t);
                         }
                         let _ = reports.send(report);
                     }
@@ -532,12 +614,54 @@ pub async fn run(
                     info!(ok = round.feeds_ok, failed = round.feeds_failed, not_modified = round.not_modified,
                           new = round.items_new, duplicate = round.items_duplicate, "Poll round done.");
                     round = PollReport::default();
+                    rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
             _ = sleep_until(&clock, next_wake) => {}
+            _ = tick.tick() => {}
         }
     }
     debug!("Poller stopped.");
+}
+
+/// Applies a new feed list to the schedule.
+fn reschedule(
+    store: &Store,
+    old: &Config,
+    new: &Config,
+    due: &mut HashMap<String, DateTime<Utc>>,
+    in_flight: &HashSet<String>,
+    now: DateTime<Utc>,
+) {
+    due.retain(|url, _| new.feeds.iter().any(|f| f.url.as_str() == url));
+    for feed in &new.feeds {
+        let url = feed.url.as_str();
+        if in_flight.contains(url) {
+            continue;
+        }
+        match old.feeds.iter().find(|f| f.url == feed.url) {
+            // New feeds are polled promptly.
+            None => {
+                due.insert(url.to_owned(), now);
+            }
+            Some(prev) if old.interval_of(prev) != new.interval_of(feed) => {
+                // Due one new interval after the last attempt, never in the past.
+                let last = store
+                    .feed_state(url)
+                    .ok()
+                    .flatten()
+                    .and_then(|s| s.last_attempt)
+                    .and_then(|t| DateTime::from_timestamp(t, 0));
+                let t = match last {
+                    Some(last) => add(last, new.interval_of(feed)).max(now),
+                    None => now,
+                };
+                let entry = due.entry(url.to_owned()).or_insert(t);
+                *entry = (*entry).min(t);
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 async fn sleep_until(clock: &SharedClock, t: Option<DateTime<Utc>>) {

@@ -143,28 +143,32 @@ impl Published {
 pub trait Introspect: Send + Sync + 'static {
     /// `Err` with a short reason when the daemon is not healthy.
     fn health(&self) -> Result<(), String>;
+    /// `Err` with a reason until the daemon can serve what it should
+    /// (`/readyz`): healthy, and at least one poll round done.
+    fn ready(&self) -> Result<(), String>;
     /// The JSON array served as `/status.json`. May read the store, so the
     /// server calls it off the async workers.
     fn status_json(&self) -> Vec<u8>;
+    /// `Cache-Control: max-age` of the documents, in seconds.
+    fn max_age(&self) -> u64;
 }
 
 #[derive(Clone)]
 struct AppState {
     published: Arc<Published>,
     introspect: Arc<dyn Introspect>,
-    max_age: u64,
 }
 
 /// The router, separate from the listener so tests can drive it directly.
-pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>, max_age: u64) -> Router {
+pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/status.json", get(status))
         .route("/{file}", get(document))
         .with_state(AppState {
             published,
             introspect,
-            max_age,
         })
 }
 
@@ -195,6 +199,15 @@ async fn status(State(state): State<AppState>) -> Response {
     }
 }
 
+async fn readyz(State(state): State<AppState>) -> Response {
+    let introspect = state.introspect.clone();
+    match tokio::task::spawn_blocking(move || introspect.ready()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(why)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response(),
+    }
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.introspect.health() {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
@@ -220,7 +233,8 @@ async fn document(State(state): State<AppState>, Path(file): Path<String>, heade
     resp_headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     resp_headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_str(&format!("public, max-age={}", state.max_age)).expect("valid header"),
+        HeaderValue::from_str(&format!("public, max-age={}", state.introspect.max_age()))
+            .expect("valid header"),
     );
     if let Some(lm) = doc.last_modified {
         let v = lm.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
