@@ -440,8 +440,18 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     if let Some((enc, _)) = Encoding::for_bom(body) {
         return transcoded(body, enc);
     }
-    let declared = xml_declared_encoding(body).and_then(|l| Encoding::for_label(l.as_bytes()));
-    let http = http_charset.and_then(|l| Encoding::for_label(l.as_bytes()));
+    // UTF-16 without a BOM still shows the shape of `<?` in its first bytes.
+    match body {
+        [0, b'<', 0, b'?', ..] => return transcoded(body, encoding_rs::UTF_16BE),
+        [b'<', 0, b'?', 0, ..] => return transcoded(body, encoding_rs::UTF_16LE),
+        _ => {}
+    }
+    let raw_declared = xml_declared_encoding(body);
+    let declared = raw_declared.as_deref().and_then(encoding_for);
+    let http = http_charset.and_then(encoding_for);
+    // A declaration readable as ASCII cannot be UTF-16 (that was handled
+    // above), whatever it says.
+    let declared = declared.filter(|e| *e != encoding_rs::UTF_16BE && *e != encoding_rs::UTF_16LE);
     let label = http.or(declared).unwrap_or(encoding_rs::UTF_8);
     let utf8_ok = std::str::from_utf8(body).is_ok();
 
@@ -462,8 +472,11 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     } else {
         detect_legacy(body)
     };
-    let declared_ok = declared.unwrap_or(encoding_rs::UTF_8) == enc;
-    if declared_ok && (enc == encoding_rs::UTF_8 || declared.is_some()) {
+    // feed-rs gets the raw bytes only when they are UTF-8 and the declaration
+    // (if any) says so; anything else is transcoded here, so its XML reader
+    // never has to act on a declaration itself.
+    let declaration_says_utf8 = raw_declared.is_none() || declared == Some(encoding_rs::UTF_8);
+    if enc == encoding_rs::UTF_8 && declaration_says_utf8 {
         Decoded {
             bytes: Cow::Borrowed(body),
             encoding: enc,
@@ -471,6 +484,32 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     } else {
         transcoded(body, enc)
     }
+}
+
+/// The encoding a charset label names, accepting the spellings found in
+/// feeds beside the WHATWG ones (`windows_1256`, `ms-arab`, `macroman`...).
+fn encoding_for(label: &str) -> Option<&'static Encoding> {
+    let label = label.trim().to_ascii_lowercase();
+    if let Some(e) = Encoding::for_label(label.as_bytes()) {
+        return Some(e);
+    }
+    let dashed = label.replace('_', "-");
+    if let Some(e) = Encoding::for_label(dashed.as_bytes()) {
+        return Some(e);
+    }
+    let alias = match dashed.as_str() {
+        "ms-arab" | "cp-1256" | "arabic" => "windows-1256",
+        "ms-cyrl" => "windows-1251",
+        "ms-ee" => "windows-1250",
+        "ms-greek" => "windows-1253",
+        "ms-turk" => "windows-1254",
+        "ms-hebr" => "windows-1255",
+        "ms-ansi" => "windows-1252",
+        "mac-cyrillic" | "maccyrillic" => "x-mac-cyrillic",
+        "macroman" | "mac-roman" => "macintosh",
+        _ => return None,
+    };
+    Encoding::for_label(alias.as_bytes())
 }
 
 fn transcoded<'a>(body: &[u8], enc: &'static Encoding) -> Decoded<'a> {
@@ -549,7 +588,7 @@ pub fn charset_param(content_type: &str) -> Option<&str> {
         let (k, v) = p.split_once('=')?;
         k.trim()
             .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches('"'))
+            .then(|| v.trim().trim_matches(['"', '\'']))
     })
 }
 
@@ -760,6 +799,36 @@ mod tests {
             text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn utf16_without_bom_and_label_spellings() {
+        let xml = doc("UTF-16");
+        let be: Vec<u8> = xml.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        let le: Vec<u8> = xml.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        for (what, body, charset) in [("be", be, "UTF-16BE"), ("le", le, "UTF-16LE")] {
+            let f = parse(&body, None);
+            assert_eq!(f.items[0].title, TITLE, "{what}");
+            assert_eq!(f.charset, charset);
+        }
+        // A UTF-8 document that claims UTF-16 in an ASCII-readable declaration.
+        let f = parse(doc("UTF-16").as_bytes(), None);
+        assert_eq!(f.items[0].title, TITLE);
+        for label in ["windows_1256", "MS-ARAB", "cp1256"] {
+            let f = parse(&encode(&doc(label), encoding_rs::WINDOWS_1256), None);
+            assert_eq!(f.charset, "windows-1256", "{label}");
+            assert_eq!(f.items[0].title, TITLE, "{label}");
+        }
+        let cyr = "<?xml version=\"1.0\" encoding=\"windows_1251\"?><rss version=\"2.0\"><channel><title>Новости</title></channel></rss>";
+        let f = parse(&encode(cyr, encoding_rs::WINDOWS_1251), None);
+        assert_eq!(f.title.as_deref(), Some("Новости"));
+        assert_eq!(
+            charset_param("text/xml; charset='windows-1256'"),
+            Some("windows-1256")
+        );
+        // An unknown declared charset on UTF-8 bytes is not handed to the XML reader.
+        let f = parse(doc("x-unknown").as_bytes(), None);
+        assert_eq!(f.items[0].title, TITLE);
     }
 
     #[test]
