@@ -75,7 +75,7 @@ pub struct PollConfig {
     pub first_poll_spread: Duration,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutputConfig {
     /// Served as `/{name}.rss` and `/{name}.atom`.
     pub name: String,

@@ -48,22 +48,22 @@ use url::Url;
 /// that one expectation fewer fails the test. Today (feedparser corpus as of
 /// this commit):
 ///
-/// - as our pipeline reads them: title 1/132, description 3/8, charset 34/76;
+/// - as our pipeline reads them: title 1/132, description 3/8, charset 48/76;
 ///   the title expectations sit in Atom 0.3 documents, which feed-rs does not
 ///   read (no title, no entries);
-/// - with Atom 0.3 read as Atom 1.0: title 46/132, the rest unchanged.
+/// - with Atom 0.3 read as Atom 1.0: title 51/132, the rest unchanged.
 ///
 /// Raise them when a fix makes more pass.
 const MIN_PASS_RATE: &[(Kind, f64)] = &[
     (Kind::Title, 0.005),
     (Kind::Description, 0.37),
-    (Kind::Charset, 0.44),
+    (Kind::Charset, 0.62),
 ];
 /// The same with Atom 0.3 documents read as Atom 1.0 (see [`atom03_as_atom10`]).
 const MIN_PASS_RATE_ATOM_10: &[(Kind, f64)] = &[
-    (Kind::Title, 0.345),
+    (Kind::Title, 0.38),
     (Kind::Description, 0.37),
-    (Kind::Charset, 0.44),
+    (Kind::Charset, 0.62),
 ];
 
 /// Prints to the real stderr, past the test harness's capture, so that the
@@ -464,13 +464,10 @@ fn run_file(rel: &str, bytes: &[u8], header: &Header) -> Outcome {
         description: String::new(),
         language: parsed.language.clone(),
         max_items: parsed.items.len().max(1),
-        tags: Vec::new(),
+        ..Default::default()
     };
     let base = Url::parse("http://127.0.0.1:8080/").unwrap();
-    let meta = OutputMeta {
-        output: &output,
-        base_url: &base,
-    };
+    let meta = OutputMeta::new(&output, &base);
     for (format, bytes) in [
         ("rss", render_rss(&meta, &parsed.items)),
         ("atom", render_atom(&meta, &parsed.items)),
