@@ -22,6 +22,7 @@ use crate::config::{Config, ConfigError, OutputConfig};
 use crate::fetch::Fetcher;
 use crate::generate::{render_atom, render_json, render_rss, OutputMeta};
 use crate::item::Item;
+use crate::metrics::Metrics;
 use crate::opml;
 use crate::poller::{self, FeedReport, Heartbeat, PollContext, PollReport, Scheduler};
 use crate::select::Rules;
@@ -39,6 +40,9 @@ pub const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
 /// The documents of one output, in the order of [`FORMATS`].
 pub struct RenderedOutput {
     pub name: String,
+    pub title: String,
+    /// Items the output carries.
+    pub items: usize,
     pub docs: Vec<(String, Arc<Representation>)>,
 }
 
@@ -68,6 +72,8 @@ pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutp
             .collect();
         rendered.push(RenderedOutput {
             name: output.name.clone(),
+            title: output.title.clone(),
+            items: items.len(),
             docs,
         });
     }
@@ -247,6 +253,9 @@ struct DaemonIntrospect {
     rounds: Arc<AtomicU64>,
     store: Store,
     config: watch::Receiver<Arc<Config>>,
+    metrics: Arc<Metrics>,
+    /// What the last render published, for the status page.
+    outputs: std::sync::RwLock<Vec<status::OutputSummary>>,
 }
 
 impl DaemonIntrospect {
@@ -304,6 +313,47 @@ impl Introspect for DaemonIntrospect {
     fn max_age(&self) -> u64 {
         self.config.borrow().poll.interval.as_secs().min(300)
     }
+
+    fn metrics_text(&self) -> String {
+        self.metrics
+            .encode(self.store.item_count(), self.store.size_on_disk().unwrap_or(0))
+    }
+
+    fn status_page(&self) -> String {
+        let config = self.config.borrow().clone();
+        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let outputs = self.outputs.read().expect("lock poisoned").clone();
+        status::page(&feeds, &outputs, self.store.item_count())
+    }
+
+    fn count_request(&self, route: &'static str, status: u16) {
+        self.metrics.record_request(route, status);
+    }
+}
+
+impl DaemonIntrospect {
+    /// Notes a render for the status page and the metrics.
+    fn rendered(&self, outputs: &[RenderedOutput], took: std::time::Duration) {
+        let docs: Vec<(String, String, usize)> = outputs
+            .iter()
+            .flat_map(|o| {
+                o.docs.iter().map(|(file, d)| {
+                    let format = file.rsplit('.').next().unwrap_or_default().to_owned();
+                    (o.name.clone(), format, d.body.len())
+                })
+            })
+            .collect();
+        let items: Vec<(String, usize)> = outputs.iter().map(|o| (o.name.clone(), o.items)).collect();
+        self.metrics.record_render(took, &docs, &items);
+        *self.outputs.write().expect("lock poisoned") = outputs
+            .iter()
+            .map(|o| status::OutputSummary {
+                name: o.name.clone(),
+                title: o.title.clone(),
+                items: o.items,
+            })
+            .collect();
+    }
 }
 
 /// Clears the flag when the poller task ends, however it ends.
@@ -357,11 +407,28 @@ impl Daemon {
             rounds: rounds.clone(),
             store: store.clone(),
             config: config_rx.clone(),
+            metrics: Arc::new(Metrics::new()),
+            outputs: Default::default(),
         });
+        introspect.rendered(&outputs, std::time::Duration::ZERO);
         let server = spawn_server(listener, &published, &introspect, &cancel);
 
         let changed = Arc::new(Notify::new());
         let (reports, _) = broadcast::channel(1024);
+        // Metrics follow the poller's reports.
+        tokio::spawn({
+            let mut rx: broadcast::Receiver<FeedReport> = reports.subscribe();
+            let introspect = introspect.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(report) => introspect.metrics.record_poll(&report),
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        });
         let poller = tokio::spawn({
             let scheduler = Scheduler {
                 store: store.clone(),
@@ -382,6 +449,7 @@ impl Daemon {
                 config: config_rx.clone(),
                 store: store.clone(),
                 published: published.clone(),
+                introspect: introspect.clone(),
                 fetcher,
                 last: etags(&outputs),
             },
@@ -574,6 +642,7 @@ struct Renderer {
     config: watch::Receiver<Arc<Config>>,
     store: Store,
     published: Arc<Published>,
+    introspect: Arc<DaemonIntrospect>,
     fetcher: Fetcher,
     /// Each output's ETags at its last render, to act only on real changes.
     last: HashMap<String, Vec<String>>,
@@ -603,6 +672,7 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         // Counted before rendering, so the render holds at least this many.
         let stored = r.store.item_count();
         let (config, store, last) = (config_now.clone(), r.store.clone(), r.last.clone());
+        let started = std::time::Instant::now();
         let rendered = tokio::task::spawn_blocking(move || {
             let outputs = render_outputs(&config, &store)?;
             // Files first, so that once a render is published its files are
@@ -622,6 +692,7 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         let outputs = match rendered {
             Ok(Ok((outputs, docs))) => {
                 r.published.publish(docs);
+                r.introspect.rendered(&outputs, started.elapsed());
                 info!(stored, "Outputs rendered.");
                 outputs
             }

@@ -48,6 +48,8 @@ pub mod dates;
 pub mod fetch;
 pub mod generate;
 pub mod item;
+pub mod logging;
+pub mod metrics;
 pub mod opml;
 pub mod parse;
 pub mod poller;

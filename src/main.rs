@@ -1,13 +1,11 @@
 //! The `feedwire` binary: parses the command line, sets up logging and hands
 //! over to the library. Exit codes are part of the interface (see README).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use feedwire::config::{Config, ConfigError};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +18,9 @@ struct Cli {
     /// Path of the config file.
     #[arg(long, global = true, env = "FEEDWIRE_CONFIG", default_value = feedwire::config::DEFAULT_PATH)]
     config: PathBuf,
+    /// Log format: auto (journal under systemd, else human), human, journal, json.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    log_format: feedwire::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -49,11 +50,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    feedwire::logging::init(cli.log_format);
 
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => check(&cli.config),

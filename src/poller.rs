@@ -52,6 +52,11 @@ pub struct FeedReport {
     /// When the feed is due again; `None` when it is not polled again
     /// (410 Gone) until a restart.
     pub next_due: Option<DateTime<Utc>>,
+    /// Wall time of the fetch, parse and store.
+    pub duration: Duration,
+    /// Body bytes received (0 for 304).
+    pub bytes: u64,
+    pub consecutive_failures: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -257,6 +262,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
 
     let permits = ctx.permits(&target).await;
     let started = ctx.clock.now();
+    let timer = std::time::Instant::now();
     state.last_attempt = Some(started.timestamp());
     state.gone = false;
     let fetched = ctx.fetcher.fetch(&target, &validators).await;
@@ -347,8 +353,16 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
     FeedReport {
         url,
         name: feed.name.clone(),
+        // `last_status` is set on every attempt; 200 means a body arrived.
+        bytes: if state.last_status == Some(200) {
+            state.bytes
+        } else {
+            0
+        },
         outcome,
         next_due,
+        duration: timer.elapsed(),
+        consecutive_failures: state.consecutive_failures,
     }
 }
 

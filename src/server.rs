@@ -151,6 +151,12 @@ pub trait Introspect: Send + Sync + 'static {
     fn status_json(&self) -> Vec<u8>;
     /// `Cache-Control: max-age` of the documents, in seconds.
     fn max_age(&self) -> u64;
+    /// The Prometheus exposition (`/metrics`). May read the store.
+    fn metrics_text(&self) -> String;
+    /// The operator's status page (`/`). May read the store.
+    fn status_page(&self) -> String;
+    /// Counts one answered request.
+    fn count_request(&self, route: &'static str, status: u16);
 }
 
 #[derive(Clone)]
@@ -165,7 +171,14 @@ pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>) -> Rou
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status.json", get(status))
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
         .route("/{file}", get(document))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            introspect.clone(),
+            count_requests,
+        ))
         .with_state(AppState {
             published,
             introspect,
@@ -182,6 +195,63 @@ pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationTo
     axum::serve(listener, router)
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await
+}
+
+/// Counts every answer by route kind and status, for `/metrics`.
+async fn count_requests(
+    State(introspect): State<Arc<dyn Introspect>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = match req.uri().path() {
+        "/" => "page",
+        "/healthz" | "/readyz" => "health",
+        "/status.json" => "status",
+        "/metrics" => "metrics",
+        _ => "document",
+    };
+    let resp = next.run(req).await;
+    let route = if resp.status() == StatusCode::NOT_FOUND {
+        "other"
+    } else {
+        route
+    };
+    introspect.count_request(route, resp.status().as_u16());
+    resp
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let introspect = state.introspect.clone();
+    match tokio::task::spawn_blocking(move || introspect.metrics_text()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response(),
+    }
+}
+
+async fn index(State(state): State<AppState>) -> Response {
+    let introspect = state.introspect.clone();
+    match tokio::task::spawn_blocking(move || introspect.status_page()).await {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "status unavailable\n").into_response(),
+    }
 }
 
 async fn status(State(state): State<AppState>) -> Response {

@@ -1,0 +1,278 @@
+//! Prometheus metrics (`GET /metrics`), with the official `prometheus-client`.
+//!
+//! Fed from the poller's reports, the renderer and the server; the store's
+//! size is read at scrape time. Names are an interface (README lists them).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::poller::{FeedReport, Outcome};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedLabels {
+    pub feed: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FetchLabels {
+    pub feed: String,
+    /// `updated`, `not_modified` or `failed`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ItemLabels {
+    pub feed: String,
+    /// `new` or `duplicate`.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DocumentLabels {
+    pub output: String,
+    pub format: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutputLabels {
+    pub output: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `document`, `status`, `metrics`, `health`, `page` or `other`.
+    pub route: String,
+    pub status: u16,
+}
+
+/// Every metric feedwire exports.
+pub struct Metrics {
+    registry: Registry,
+    fetches: Family<FetchLabels, Counter>,
+    fetch_seconds: Family<FeedLabels, Histogram>,
+    fetch_bytes: Family<FeedLabels, Counter>,
+    items: Family<ItemLabels, Counter>,
+    consecutive_failures: Family<FeedLabels, Gauge>,
+    store_items: Gauge,
+    store_bytes: Gauge,
+    render_seconds: Histogram,
+    output_bytes: Family<DocumentLabels, Gauge>,
+    output_items: Family<OutputLabels, Gauge>,
+    requests: Family<RequestLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("feedwire");
+        let fetches = Family::<FetchLabels, Counter>::default();
+        registry.register("fetches", "Feed fetches by result", fetches.clone());
+        let fetch_seconds = Family::<FeedLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.01, 2.0, 12))
+        });
+        registry.register(
+            "fetch_duration_seconds",
+            "Time to fetch, parse and store one feed",
+            fetch_seconds.clone(),
+        );
+        let fetch_bytes = Family::<FeedLabels, Counter>::default();
+        registry.register(
+            "fetch_bytes",
+            "Feed document bytes received (after decompression)",
+            fetch_bytes.clone(),
+        );
+        let items = Family::<ItemLabels, Counter>::default();
+        registry.register(
+            "items",
+            "Items seen in feed documents, new or duplicate",
+            items.clone(),
+        );
+        let consecutive_failures = Family::<FeedLabels, Gauge>::default();
+        registry.register(
+            "feed_consecutive_failures",
+            "Failures in a row per feed",
+            consecutive_failures.clone(),
+        );
+        let store_items = Gauge::default();
+        registry.register("store_items", "Items in the store", store_items.clone());
+        let store_bytes = Gauge::default();
+        registry.register(
+            "store_size_bytes",
+            "Store size on disk as sled counts it",
+            store_bytes.clone(),
+        );
+        let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "render_duration_seconds",
+            "Time to render every output",
+            render_seconds.clone(),
+        );
+        let output_bytes = Family::<DocumentLabels, Gauge>::default();
+        registry.register(
+            "output_size_bytes",
+            "Size of each rendered document",
+            output_bytes.clone(),
+        );
+        let output_items = Family::<OutputLabels, Gauge>::default();
+        registry.register("output_items", "Items in each output", output_items.clone());
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests served by route and status",
+            requests.clone(),
+        );
+        Metrics {
+            registry,
+            fetches,
+            fetch_seconds,
+            fetch_bytes,
+            items,
+            consecutive_failures,
+            store_items,
+            store_bytes,
+            render_seconds,
+            output_bytes,
+            output_items,
+            requests,
+        }
+    }
+
+    /// Records one feed poll.
+    pub fn record_poll(&self, r: &FeedReport) {
+        let feed = r.name.clone();
+        let result = match &r.outcome {
+            Outcome::NotModified => "not_modified",
+            Outcome::Updated { ingest, .. } => {
+                self.items
+                    .get_or_create(&ItemLabels {
+                        feed: feed.clone(),
+                        kind: "new".into(),
+                    })
+                    .inc_by(ingest.new as u64);
+                self.items
+                    .get_or_create(&ItemLabels {
+                        feed: feed.clone(),
+                        kind: "duplicate".into(),
+                    })
+                    .inc_by(ingest.duplicate as u64);
+                "updated"
+            }
+            Outcome::Failed { .. } => "failed",
+        };
+        self.fetches
+            .get_or_create(&FetchLabels {
+                feed: feed.clone(),
+                result: result.into(),
+            })
+            .inc();
+        let labels = FeedLabels { feed };
+        self.fetch_seconds
+            .get_or_create(&labels)
+            .observe(r.duration.as_secs_f64());
+        self.fetch_bytes.get_or_create(&labels).inc_by(r.bytes);
+        self.consecutive_failures
+            .get_or_create(&labels)
+            .set(i64::from(r.consecutive_failures));
+    }
+
+    /// Records a render of every output.
+    pub fn record_render(
+        &self,
+        took: Duration,
+        documents: &[(String, String, usize)],
+        items: &[(String, usize)],
+    ) {
+        self.render_seconds.observe(took.as_secs_f64());
+        for (output, format, bytes) in documents {
+            self.output_bytes
+                .get_or_create(&DocumentLabels {
+                    output: output.clone(),
+                    format: format.clone(),
+                })
+                .set(*bytes as i64);
+        }
+        for (output, n) in items {
+            self.output_items
+                .get_or_create(&OutputLabels {
+                    output: output.clone(),
+                })
+                .set(*n as i64);
+        }
+    }
+
+    pub fn record_request(&self, route: &str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.into(),
+                status,
+            })
+            .inc();
+    }
+
+    /// The exposition text, with the store figures read now.
+    pub fn encode(&self, store_items: usize, store_bytes: u64) -> String {
+        self.store_items.set(store_items as i64);
+        self.store_bytes.set(store_bytes.min(i64::MAX as u64) as i64);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::IngestReport;
+
+    #[test]
+    fn exposition_has_every_family() {
+        let m = Metrics::new();
+        m.record_poll(&FeedReport {
+            url: "https://a.example/rss".into(),
+            name: "الجزيرة".into(),
+            outcome: Outcome::Updated {
+                items: 3,
+                ingest: IngestReport {
+                    new: 2,
+                    duplicate: 1,
+                    merged: 0,
+                },
+            },
+            next_due: None,
+            duration: Duration::from_millis(30),
+            bytes: 1234,
+            consecutive_failures: 0,
+        });
+        m.record_render(
+            Duration::from_millis(5),
+            &[("politics".into(), "rss".into(), 999)],
+            &[("politics".into(), 3)],
+        );
+        m.record_request("document", 304);
+        let text = m.encode(10, 4096);
+        for line in [
+            "feedwire_fetches_total{feed=\"الجزيرة\",result=\"updated\"} 1",
+            "feedwire_items_total{feed=\"الجزيرة\",kind=\"new\"} 2",
+            "feedwire_fetch_bytes_total{feed=\"الجزيرة\"} 1234",
+            "feedwire_store_items 10",
+            "feedwire_store_size_bytes 4096",
+            "feedwire_output_size_bytes{output=\"politics\",format=\"rss\"} 999",
+            "feedwire_http_requests_total{route=\"document\",status=\"304\"} 1",
+            "feedwire_fetch_duration_seconds_count{feed=\"الجزيرة\"} 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
