@@ -115,6 +115,31 @@ pub struct Store {
     items: sled::Tree,
     by_date: sled::Tree,
     feeds: sled::Tree,
+    /// Pruned items' keys → first-seen time: a feed that still lists an old
+    /// article never brings it back as new.
+    seen: sled::Tree,
+    /// first-seen ‖ key → (), to expire `seen` without a scan.
+    seen_by_date: sled::Tree,
+}
+
+/// How long items stay (see `[storage]` in README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Items dated before `now - max_age` are pruned.
+    pub max_age: std::time::Duration,
+    /// At most this many items are kept; the oldest go first.
+    pub max_items: usize,
+    /// Seen records of pruned items are kept this long.
+    pub seen_max_age: std::time::Duration,
+}
+
+/// What one pruning pass removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub items: usize,
+    pub seen: usize,
+    /// A batch was full: call again.
+    pub more: bool,
 }
 
 impl Store {
@@ -154,6 +179,8 @@ impl Store {
             items: db.open_tree("items")?,
             by_date: db.open_tree("by_date")?,
             feeds: db.open_tree("feeds")?,
+            seen: db.open_tree("seen")?,
+            seen_by_date: db.open_tree("seen_by_date")?,
             db,
         })
     }
@@ -181,32 +208,128 @@ impl Store {
         if items.is_empty() {
             return Ok(IngestReport::default());
         }
-        let result = (&self.items, &self.by_date).transaction(|(tx_items, tx_by_date)| {
-            let mut report = IngestReport::default();
-            for item in items {
-                let key = item.key.as_str().as_bytes();
-                match tx_items.get(key)? {
-                    None => {
-                        tx_items.insert(key, encode(item))?;
-                        tx_by_date.insert(date_key(item.date, &item.key), &[])?;
-                        report.new += 1;
-                    }
-                    Some(bytes) => {
-                        report.duplicate += 1;
-                        let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                        if add_sources(&mut stored.sources, &item.sources) {
-                            tx_items.insert(key, encode(&stored))?;
-                            report.merged += 1;
+        let result =
+            (&self.items, &self.by_date, &self.seen).transaction(|(tx_items, tx_by_date, tx_seen)| {
+                let mut report = IngestReport::default();
+                for item in items {
+                    let key = item.key.as_str().as_bytes();
+                    match tx_items.get(key)? {
+                        // Stored once and pruned since: still not new.
+                        None if tx_seen.get(key)?.is_some() => report.duplicate += 1,
+                        None => {
+                            tx_items.insert(key, encode(item))?;
+                            tx_by_date.insert(date_key(item.date, &item.key), &[])?;
+                            report.new += 1;
+                        }
+                        Some(bytes) => {
+                            report.duplicate += 1;
+                            let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                            if add_sources(&mut stored.sources, &item.sources) {
+                                tx_items.insert(key, encode(&stored))?;
+                                report.merged += 1;
+                            }
                         }
                     }
                 }
-            }
-            Ok(report)
-        });
+                Ok(report)
+            });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Sled(e),
         })
+    }
+
+    /// One bounded pruning pass at time `now` (Unix seconds): items older
+    /// than the retention or beyond the count limit become seen records;
+    /// expired seen records go. At most `batch` of each per call, so a caller
+    /// can interleave passes with other work.
+    pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
+        let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(secs(policy.max_age));
+        let over = self.items.len().saturating_sub(policy.max_items);
+        let mut victims: Vec<sled::IVec> = Vec::new();
+        for entry in self.by_date.iter() {
+            if victims.len() >= batch {
+                break;
+            }
+            let (k, _) = entry?;
+            let date = date_of(&k);
+            if date >= cutoff && victims.len() >= over {
+                break;
+            }
+            victims.push(k);
+        }
+        let mut report = PruneReport {
+            more: victims.len() >= batch,
+            ..Default::default()
+        };
+        for k in &victims {
+            let key = &k[8..];
+            let moved = (&self.items, &self.by_date, &self.seen, &self.seen_by_date).transaction(
+                |(items, by_date, seen, seen_by_date)| {
+                    by_date.remove(k.as_ref())?;
+                    let Some(bytes) = items.remove(key)? else {
+                        return Ok(false);
+                    };
+                    let first_seen = decode(&bytes).map(|i| i.first_seen).unwrap_or(now);
+                    seen.insert(key, &first_seen.to_be_bytes())?;
+                    seen_by_date.insert(seen_key(first_seen, key), &[])?;
+                    Ok(true)
+                },
+            );
+            match moved {
+                Ok(true) => report.items += 1,
+                Ok(false) => {}
+                Err(TransactionError::Abort(e)) => return Err(e),
+                Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
+            }
+        }
+
+        let seen_cutoff = now.saturating_sub(secs(policy.seen_max_age));
+        let mut expired = Vec::new();
+        for entry in self.seen_by_date.iter() {
+            if expired.len() >= batch {
+                report.more = true;
+                break;
+            }
+            let (k, _) = entry?;
+            if date_of(&k) >= seen_cutoff {
+                break;
+            }
+            expired.push(k);
+        }
+        for k in &expired {
+            (&self.seen, &self.seen_by_date)
+                .transaction(|(seen, seen_by_date)| {
+                    seen_by_date.remove(k.as_ref())?;
+                    seen.remove(&k[8..])?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                })
+                .map_err(|e| match e {
+                    TransactionError::Abort(e) => e,
+                    TransactionError::Storage(e) => StoreError::Sled(e),
+                })?;
+            report.seen += 1;
+        }
+        Ok(report)
+    }
+
+    /// Seen records kept for pruned items.
+    pub fn seen_count(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Calls `f` with every stored item, oldest first, until it returns false.
+    pub fn for_each_item(&self, mut f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
+        for entry in self.by_date.iter() {
+            let (k, _) = entry?;
+            if let Some(bytes) = self.items.get(&k[8..])? {
+                if !f(decode(&bytes)?) {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The newest items by date (newest first) for which `keep` holds, at
@@ -296,6 +419,19 @@ fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + key.as_str().len());
     k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
     k.extend_from_slice(key.as_str().as_bytes());
+    k
+}
+
+fn date_of(index_key: &[u8]) -> i64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&index_key[..8]);
+    (u64::from_be_bytes(b) ^ (1 << 63)) as i64
+}
+
+fn seen_key(first_seen: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len());
+    k.extend_from_slice(&((first_seen as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(key);
     k
 }
 
@@ -410,6 +546,67 @@ mod tests {
         );
         let r = store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
         assert_eq!(r.new, 0);
+    }
+
+    #[test]
+    fn retention_prunes_to_seen_records_that_keep_items_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let day = 86_400;
+        let now = 1_000 * day;
+        let items: Vec<Item> = (0..10)
+            .map(|i| {
+                let mut it = item(&format!("https://a.example/{i}"), "f1", now - i * day);
+                it.first_seen = now - i * day;
+                it
+            })
+            .collect();
+        store.ingest(&items).unwrap();
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(5 * day as u64),
+            max_items: 100,
+            seen_max_age: std::time::Duration::from_secs(30 * day as u64),
+        };
+        // Bounded batches: 2 at a time until done.
+        let mut removed = 0;
+        loop {
+            let r = store.prune(now, &policy, 2).unwrap();
+            removed += r.items;
+            if !r.more {
+                break;
+            }
+        }
+        // Items 6..=9 days old are older than the 5-day retention (5 is on the edge and stays).
+        assert_eq!(removed, 4);
+        assert_eq!(store.item_count(), 6);
+        assert_eq!(store.seen_count(), 4);
+        // A feed that still lists a pruned article does not bring it back.
+        let r = store
+            .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
+            .unwrap();
+        assert_eq!((r.new, r.duplicate), (0, 1));
+        assert_eq!(store.item_count(), 6);
+        // The count limit removes the oldest beyond it.
+        let tight = Retention {
+            max_items: 3,
+            ..policy
+        };
+        let r = store.prune(now, &tight, 100).unwrap();
+        assert_eq!(r.items, 3);
+        let dates: Vec<i64> = store
+            .recent(10, usize::MAX, |_| true)
+            .unwrap()
+            .iter()
+            .map(|i| i.date)
+            .collect();
+        assert_eq!(dates, vec![now, now - day, now - 2 * day]);
+        // Seen records expire after their own, longer retention.
+        let r = store.prune(now + 60 * day, &tight, 100).unwrap();
+        assert_eq!(r.seen, 7 + 3, "every seen record is older than 30 days by then");
+        let r = store
+            .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
+            .unwrap();
+        assert_eq!(r.new, 1, "after seen_retention an article may come back");
     }
 
     #[test]
