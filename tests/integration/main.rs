@@ -4,4 +4,5 @@
 mod binary;
 mod http;
 mod pipeline;
+mod poller;
 mod support;
