@@ -5,5 +5,6 @@ mod binary;
 mod corpus;
 mod http;
 mod pipeline;
+mod poller;
 mod publish;
 mod support;

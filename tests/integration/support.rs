@@ -2,19 +2,24 @@
 //! an HTTP client, and the real `feedwire` binary as a child process.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio::sync::watch;
+use chrono::{DateTime, Utc};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::io::ReaderStream;
 
 /// Bound on every wait in the tests: long enough for a slow CI machine,
 /// short enough that a hang fails the test instead of the CI run.
@@ -31,13 +36,53 @@ pub fn fixture(name: &str) -> Vec<u8> {
 #[derive(Clone, Debug)]
 pub struct Route {
     pub status: u16,
+    /// Sent as `Content-Type` unless empty.
     pub content_type: String,
     pub body: Vec<u8>,
     /// Sent as `ETag`; a request whose `If-None-Match` matches gets 304.
     pub etag: Option<String>,
+    /// More response headers, sent as given (also on a 304): `Retry-After`,
+    /// `Cache-Control`, `Expires`, `Date`, `Location`, `Content-Encoding`...
+    pub headers: Vec<(String, String)>,
+    /// How the body goes out.
+    pub delivery: Delivery,
+    /// Waits this long before answering (a slow upstream).
+    pub delay: Option<Duration>,
+}
+
+/// How a route sends its body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// In one piece, with `Content-Length`.
+    #[default]
+    Whole,
+    /// In 4 KiB chunks with `Transfer-Encoding: chunked`, no `Content-Length`.
+    Chunked,
+    /// Chunked, one byte of the body per period: a stalled upstream.
+    Drip(Duration),
+    /// Chunked and never ending: the body repeated forever (64 KiB of
+    /// spaces if empty). Bytes sent are counted ([`FeedServer::endless_sent`]).
+    Endless,
+    /// The request is read and never answered.
+    Hang,
+}
+
+impl Default for Route {
+    fn default() -> Route {
+        Route {
+            status: 200,
+            content_type: String::new(),
+            body: Vec::new(),
+            etag: None,
+            headers: Vec::new(),
+            delivery: Delivery::Whole,
+            delay: None,
+        }
+    }
 }
 
 impl Route {
+    /// A 200 feed document with an ETag derived from its bytes.
     pub fn feed(body: Vec<u8>, content_type: &str) -> Route {
         let etag = format!("\"{:x}\"", fxhash(&body));
         Route {
@@ -45,8 +90,71 @@ impl Route {
             content_type: content_type.to_owned(),
             body,
             etag: Some(etag),
+            ..Route::default()
         }
     }
+
+    /// A bare status (`500`, `410`, `429`...) with a short text body.
+    pub fn status(status: u16) -> Route {
+        Route {
+            status,
+            content_type: "text/plain".into(),
+            body: format!("status {status}\n").into_bytes(),
+            ..Route::default()
+        }
+    }
+
+    /// A redirect (`301`, `302`, `307`, `308`) to `location`, sent as given
+    /// (relative or absolute, any scheme).
+    pub fn redirect(status: u16, location: &str) -> Route {
+        Route::status(status).header("Location", location)
+    }
+
+    /// A pre-compressed body sent with `Content-Encoding: gzip` that inflates
+    /// to `inflated` zero bytes.
+    pub fn gzip_bomb(inflated: usize) -> Route {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let block = vec![0u8; 1 << 20];
+        let mut left = inflated;
+        while left > 0 {
+            let n = left.min(block.len());
+            gz.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+        Route {
+            content_type: "application/rss+xml".into(),
+            body: gz.finish().unwrap(),
+            ..Route::default()
+        }
+        .header("Content-Encoding", "gzip")
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Route {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sends no `ETag` (so the client cannot ask for a 304).
+    pub fn no_etag(mut self) -> Route {
+        self.etag = None;
+        self
+    }
+
+    pub fn delivery(mut self, delivery: Delivery) -> Route {
+        self.delivery = delivery;
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Route {
+        self.delay = Some(delay);
+        self
+    }
+}
+
+/// A time as an HTTP date (`Date`, `Expires`, `Retry-After`).
+pub fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 fn fxhash(bytes: &[u8]) -> u64 {
@@ -64,15 +172,87 @@ pub struct SeenRequest {
     pub user_agent: Option<String>,
 }
 
-#[derive(Default)]
 struct ServerState {
     routes: Mutex<HashMap<String, Route>>,
     seen: Mutex<Vec<SeenRequest>>,
-    /// `false` holds every response until it turns `true`.
+    /// `false` holds every response until it turns `true` ...
     open: Option<watch::Sender<bool>>,
+    /// ... or until it gets one of these passes ([`FeedServer::release_one`]).
+    passes: Semaphore,
+    flights: Mutex<Flights>,
+    /// Requests being handled now, all paths together, to wait on.
+    in_flight: watch::Sender<usize>,
+    endless_sent: Arc<AtomicU64>,
+}
+
+impl Default for ServerState {
+    fn default() -> ServerState {
+        ServerState {
+            routes: Mutex::default(),
+            seen: Mutex::default(),
+            open: Some(watch::Sender::new(true)),
+            passes: Semaphore::new(0),
+            flights: Mutex::default(),
+            in_flight: watch::Sender::new(0),
+            endless_sent: Arc::default(),
+        }
+    }
+}
+
+/// Requests in flight (arrived, not yet answered) per path and per host,
+/// and the most seen at once. Paths start with `/`, hosts do not.
+#[derive(Default)]
+struct Flights {
+    now: HashMap<String, usize>,
+    max: HashMap<String, usize>,
+    total_max: usize,
+}
+
+/// Counts one request in flight until dropped (answered, or abandoned by
+/// the client).
+struct InFlight {
+    state: Arc<ServerState>,
+    keys: [String; 2],
+}
+
+impl InFlight {
+    fn enter(state: &Arc<ServerState>, path: &str, host: &str) -> InFlight {
+        let keys = [path.to_owned(), host.to_owned()];
+        let mut f = state.flights.lock().unwrap();
+        for k in &keys {
+            let now = f.now.entry(k.clone()).or_default();
+            *now += 1;
+            let now = *now;
+            let max = f.max.entry(k.clone()).or_default();
+            *max = (*max).max(now);
+        }
+        state.in_flight.send_modify(|n| *n += 1);
+        f.total_max = f.total_max.max(*state.in_flight.borrow());
+        InFlight {
+            state: state.clone(),
+            keys,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut f = self.state.flights.lock().unwrap();
+        for k in &self.keys {
+            *f.now.get_mut(k).unwrap() -= 1;
+        }
+        self.state.in_flight.send_modify(|n| *n -= 1);
+    }
 }
 
 /// A feed server on 127.0.0.1 with a free port.
+///
+/// Each path answers with its [`Route`] (404 when none is set). Every
+/// request is logged ([`FeedServer::requests`]) and counted in flight while
+/// its handler runs, which includes the time it is held by
+/// [`FeedServer::hold`] or hangs ([`Delivery::Hang`]); a streamed body
+/// ([`Delivery::Chunked`], `Drip`, `Endless`) is written after the handler
+/// returned, so it is not counted.
 pub struct FeedServer {
     pub addr: SocketAddr,
     state: Arc<ServerState>,
@@ -80,10 +260,7 @@ pub struct FeedServer {
 
 impl FeedServer {
     pub async fn start() -> FeedServer {
-        let state = Arc::new(ServerState {
-            open: Some(watch::Sender::new(true)),
-            ..Default::default()
-        });
+        let state = Arc::new(ServerState::default());
         let app = Router::new().fallback(answer).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -99,6 +276,12 @@ impl FeedServer {
         self.state.routes.lock().unwrap().insert(path.to_owned(), route);
     }
 
+    /// Sets a route and returns its URL.
+    pub fn route(&self, path: &str, route: Route) -> String {
+        self.set(path, route);
+        self.url(path)
+    }
+
     pub fn serve_fixture(&self, path: &str, fixture_name: &str, content_type: &str) -> String {
         self.set(path, Route::feed(fixture(fixture_name), content_type));
         self.url(path)
@@ -108,13 +291,59 @@ impl FeedServer {
         self.state.seen.lock().unwrap().clone()
     }
 
-    /// Holds every response until [`FeedServer::release`].
+    /// How many requests for `path` arrived so far.
+    pub fn requests_to(&self, path: &str) -> usize {
+        self.state
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    }
+
+    /// Holds every response until [`FeedServer::release`] (or, one at a
+    /// time, [`FeedServer::release_one`]).
     pub fn hold(&self) {
         self.state.open.as_ref().unwrap().send_replace(false);
     }
 
     pub fn release(&self) {
         self.state.open.as_ref().unwrap().send_replace(true);
+    }
+
+    /// Lets one held response (whichever takes it) go.
+    pub fn release_one(&self) {
+        self.state.passes.add_permits(1);
+    }
+
+    /// Requests in flight right now, all paths together.
+    pub fn in_flight(&self) -> usize {
+        *self.state.in_flight.borrow()
+    }
+
+    /// Waits (unbounded: wrap it in a timeout) until at least `n` requests
+    /// are in flight at once.
+    pub async fn wait_in_flight(&self, n: usize) {
+        let mut rx = self.state.in_flight.subscribe();
+        let _ = rx.wait_for(|now| *now >= n).await;
+    }
+
+    /// The most requests seen in flight at once, all paths together.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.flights.lock().unwrap().total_max
+    }
+
+    /// The most requests seen in flight at once for one path (`/a.xml`) or
+    /// one host (`127.0.0.1`).
+    pub fn max_in_flight_on(&self, path_or_host: &str) -> usize {
+        let f = self.state.flights.lock().unwrap();
+        f.max.get(path_or_host).copied().unwrap_or(0)
+    }
+
+    /// Bytes written so far by [`Delivery::Endless`] routes.
+    pub fn endless_sent(&self) -> u64 {
+        self.state.endless_sent.load(Ordering::Relaxed)
     }
 }
 
@@ -126,29 +355,83 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
     let header =
         |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let if_none_match = header(header::IF_NONE_MATCH);
+    let host = header(header::HOST).unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h).to_owned();
+    let _in_flight = InFlight::enter(&state, &path, &host);
     state.seen.lock().unwrap().push(SeenRequest {
         path: path.clone(),
         if_none_match: if_none_match.clone(),
         user_agent: header(header::USER_AGENT),
     });
     let mut open = state.open.as_ref().unwrap().subscribe();
-    let _ = open.wait_for(|o| *o).await;
+    tokio::select! {
+        _ = open.wait_for(|o| *o) => {}
+        pass = state.passes.acquire() => pass.unwrap().forget(),
+    }
 
     let Some(route) = state.routes.lock().unwrap().get(&path).cloned() else {
         return (StatusCode::NOT_FOUND, "no such feed").into_response();
     };
+    if let Some(delay) = route.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if route.delivery == Delivery::Hang {
+        return std::future::pending().await;
+    }
     let mut headers = HeaderMap::new();
+    for (name, value) in &route.headers {
+        headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
     if let Some(etag) = &route.etag {
         headers.insert(header::ETAG, HeaderValue::from_str(etag).unwrap());
         if if_none_match.as_deref() == Some(etag.as_str()) {
             return (StatusCode::NOT_MODIFIED, headers).into_response();
         }
     }
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&route.content_type).unwrap(),
-    );
-    (StatusCode::from_u16(route.status).unwrap(), headers, route.body).into_response()
+    if !route.content_type.is_empty() {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(&route.content_type).unwrap(),
+        );
+    }
+    let status = StatusCode::from_u16(route.status).unwrap();
+    let body = match route.delivery {
+        Delivery::Whole => Body::from(route.body),
+        Delivery::Chunked => Body::from_stream(ReaderStream::new(std::io::Cursor::new(route.body))),
+        Delivery::Drip(every) => {
+            let (mut tx, rx) = tokio::io::duplex(64);
+            tokio::spawn(async move {
+                for b in route.body {
+                    // Ends when the client hangs up.
+                    if tx.write_all(&[b]).await.is_err() || tx.flush().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            });
+            Body::from_stream(ReaderStream::new(rx))
+        }
+        Delivery::Endless => {
+            let (mut tx, rx) = tokio::io::duplex(64 * 1024);
+            let block = if route.body.is_empty() {
+                vec![b' '; 64 * 1024]
+            } else {
+                route.body
+            };
+            let sent = state.endless_sent.clone();
+            tokio::spawn(async move {
+                while tx.write_all(&block).await.is_ok() {
+                    sent.fetch_add(block.len() as u64, Ordering::Relaxed);
+                }
+            });
+            Body::from_stream(ReaderStream::new(rx))
+        }
+        Delivery::Hang => unreachable!("handled above"),
+    };
+    (status, headers, body).into_response()
 }
 
 /// One `[[feed]]` entry of a test config.
@@ -176,6 +459,85 @@ pub fn write_config(dir: &Path, feeds: &[FeedEntry<'_>]) -> PathBuf {
     let path = dir.join("feeds.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A test config built key by key: one `politics` output selecting every
+/// feed, the store in `dir/data`, and `[poll]` defaults that suit tests
+/// (`interval = "15m"`, `timeout = "10s"`, `first_poll_spread = "0s"`),
+/// each replaceable with [`TestConfig::poll`].
+#[derive(Clone, Debug)]
+pub struct TestConfig {
+    listen: String,
+    poll: Vec<(String, String)>,
+    feeds: Vec<String>,
+}
+
+impl Default for TestConfig {
+    fn default() -> TestConfig {
+        TestConfig {
+            listen: "127.0.0.1:0".into(),
+            poll: vec![
+                ("interval".into(), "\"15m\"".into()),
+                ("timeout".into(), "\"10s\"".into()),
+                ("first_poll_spread".into(), "\"0s\"".into()),
+            ],
+            feeds: Vec::new(),
+        }
+    }
+}
+
+impl TestConfig {
+    pub fn new() -> TestConfig {
+        TestConfig::default()
+    }
+
+    pub fn listen(mut self, addr: SocketAddr) -> TestConfig {
+        self.listen = addr.to_string();
+        self
+    }
+
+    /// Sets a `[poll]` key; `value` is TOML (`"\"10m\""`, `"2"`).
+    pub fn poll(mut self, key: &str, value: &str) -> TestConfig {
+        self.poll.retain(|(k, _)| k != key);
+        self.poll.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn feed(mut self, name: &str, url: &str) -> TestConfig {
+        self.feeds.push(format!(
+            "[[feed]]\nurl = {url:?}\nname = {name:?}\ntags = [\"politics\"]\n"
+        ));
+        self
+    }
+
+    /// A feed with its own `interval` (e.g. `"1m"`).
+    pub fn feed_every(mut self, name: &str, url: &str, interval: &str) -> TestConfig {
+        self.feeds.push(format!(
+            "[[feed]]\nurl = {url:?}\nname = {name:?}\ntags = [\"politics\"]\ninterval = {interval:?}\n"
+        ));
+        self
+    }
+
+    /// Writes `dir/feeds.toml` and returns its path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let mut text = format!(
+            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n[poll]\n",
+            self.listen
+        );
+        for (k, v) in &self.poll {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        text.push_str("\n[[output]]\nname = \"politics\"\ntags = [\"politics\"]\n\n");
+        text.push_str(&self.feeds.join("\n"));
+        let path = dir.join("feeds.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Writes the config and loads it.
+    pub fn load(&self, dir: &Path) -> feedwire::config::Config {
+        load_config(&self.write(dir))
+    }
 }
 
 /// The five fixture feeds served at fixed paths; returns their entries.
