@@ -34,8 +34,32 @@ pub struct Validators {
 pub struct CacheHints {
     /// `Cache-Control: max-age` (or `s-maxage`).
     pub max_age: Option<Duration>,
-    /// `Expires`, when later than `Date`.
+    /// `Expires`, read with `Date` by [`CacheHints::fresh_for`].
     pub expires: Option<DateTime<Utc>>,
+    /// The response's `Date`.
+    pub date: Option<DateTime<Utc>>,
+}
+
+impl CacheHints {
+    /// How long the answer stays fresh from `now` by `Expires` (RFC 9111
+    /// section 4.2: lifetime `Expires - Date`, less the apparent age
+    /// `now - Date`); without `Date`, `Expires - now`.
+    pub fn fresh_for(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let expires = self.expires?;
+        let remaining = match self.date {
+            Some(date) => (expires - date) - (now - date).max(chrono::Duration::zero()),
+            None => expires - now,
+        };
+        remaining.to_std().ok().filter(|d| !d.is_zero())
+    }
+}
+
+/// `Retry-After` as sent: delay-seconds count from when we received the
+/// answer (RFC 9110 section 10.2.3), on the poller's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    Delay(Duration),
+    At(DateTime<Utc>),
 }
 
 /// A completed exchange.
@@ -58,7 +82,7 @@ pub enum FetchError {
     #[error("HTTP {status}")]
     Status {
         status: u16,
-        retry_after: Option<DateTime<Utc>>,
+        retry_after: Option<RetryAfter>,
     },
     #[error("timed out")]
     Timeout,
@@ -116,6 +140,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub struct Fetcher {
     client: reqwest::Client,
     max_body: u64,
+    timeout: Duration,
 }
 
 impl Fetcher {
@@ -136,11 +161,19 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             max_body: poll.max_body,
+            timeout: poll.timeout,
         })
     }
 
-    /// One conditional GET, following up to [`MAX_REDIRECTS`] redirects.
+    /// One conditional GET, following up to [`MAX_REDIRECTS`] redirects, all
+    /// of it (every hop and the body) within `[poll] timeout`.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        tokio::time::timeout(self.timeout, self.fetch_inner(url, validators))
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    }
+
+    async fn fetch_inner(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut visited = vec![url.clone()];
         let mut permanent: Option<Url> = None;
@@ -296,17 +329,12 @@ fn http_date(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date, as an absolute time.
-fn retry_after(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+/// `Retry-After`: delay-seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<RetryAfter> {
     let v = header_str(headers, header::RETRY_AFTER)?;
-    let now = headers
-        .get(header::DATE)
-        .and_then(|d| d.to_str().ok())
-        .and_then(http_date)
-        .unwrap_or_else(Utc::now);
-    match v.trim().parse::<u32>() {
-        Ok(secs) => Some(now + chrono::Duration::seconds(secs.into())),
-        Err(_) => http_date(&v),
+    match v.trim().parse::<u64>() {
+        Ok(secs) => Some(RetryAfter::Delay(Duration::from_secs(secs))),
+        Err(_) => http_date(&v).map(RetryAfter::At),
     }
 }
 
@@ -330,9 +358,12 @@ fn cache_hints(headers: &HeaderMap) -> CacheHints {
         .and_then(http_date);
     let expires = header_str(headers, header::EXPIRES)
         .as_deref()
-        .and_then(http_date)
-        .filter(|e| date.is_none_or(|d| *e > d));
-    CacheHints { max_age, expires }
+        .and_then(http_date);
+    CacheHints {
+        max_age,
+        expires,
+        date,
+    }
 }
 
 #[cfg(test)]
@@ -352,9 +383,14 @@ mod tests {
     fn retry_after_forms() {
         let date = "Sat, 29 Nov 2025 10:00:00 GMT";
         let h = headers(&[(header::RETRY_AFTER, "120"), (header::DATE, date)]);
-        assert_eq!(retry_after(&h).unwrap().to_rfc3339(), "2025-11-29T10:02:00+00:00");
+        assert_eq!(retry_after(&h), Some(RetryAfter::Delay(Duration::from_secs(120))));
         let h = headers(&[(header::RETRY_AFTER, "Sat, 29 Nov 2025 12:00:00 GMT")]);
-        assert_eq!(retry_after(&h).unwrap().to_rfc3339(), "2025-11-29T12:00:00+00:00");
+        assert_eq!(
+            retry_after(&h),
+            Some(RetryAfter::At(
+                http_date("Sat, 29 Nov 2025 12:00:00 GMT").unwrap()
+            ))
+        );
         assert_eq!(retry_after(&headers(&[(header::RETRY_AFTER, "soon")])), None);
     }
 
@@ -366,15 +402,30 @@ mod tests {
             (header::DATE, "Sat, 29 Nov 2025 10:00:00 GMT"),
             (header::EXPIRES, "Sat, 29 Nov 2025 11:00:00 GMT"),
         ]);
+        let at = |s: &str| http_date(s).unwrap();
+        let hints = cache_hints(&h);
         assert_eq!(
-            cache_hints(&h).expires.unwrap().to_rfc3339(),
-            "2025-11-29T11:00:00+00:00"
+            hints.fresh_for(at("Sat, 29 Nov 2025 10:00:00 GMT")),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            hints.fresh_for(at("Sat, 29 Nov 2025 10:30:00 GMT")),
+            Some(Duration::from_secs(1800))
+        );
+        assert_eq!(hints.fresh_for(at("Sat, 29 Nov 2025 11:30:00 GMT")), None);
+        let h = headers(&[(header::EXPIRES, "Sat, 29 Nov 2025 11:00:00 GMT")]);
+        assert_eq!(
+            cache_hints(&h).fresh_for(at("Sat, 29 Nov 2025 10:00:00 GMT")),
+            Some(Duration::from_secs(3600))
         );
         // `Expires: 0` and past dates mean "already stale", not a hint.
         let h = headers(&[
             (header::DATE, "Sat, 29 Nov 2025 10:00:00 GMT"),
             (header::EXPIRES, "0"),
         ]);
-        assert_eq!(cache_hints(&h), CacheHints::default());
+        assert_eq!(
+            cache_hints(&h).fresh_for(at("Sat, 29 Nov 2025 10:00:00 GMT")),
+            None
+        );
     }
 }

@@ -31,7 +31,7 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
-use crate::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
 use crate::parse::{parse_feed, FeedRef, Limits};
 use crate::store::{FeedState, IngestReport, Store};
 
@@ -276,7 +276,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
                 .cache
                 .max_age
                 .into_iter()
-                .chain(f.cache.expires.and_then(|e| (e - started).to_std().ok()))
+                .chain(f.cache.fresh_for(started))
                 .max();
             match process(ctx, feed, &mut state, f, started).await {
                 Ok(outcome) => {
@@ -312,10 +312,15 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
                         None,
                     )
                 }
-                FeedFailure::RetryAfter(error, at) => {
+                FeedFailure::RetryAfter(error, after) => {
                     state.consecutive_failures += 1;
-                    let cap = add(started, MAX_RETRY_AFTER);
-                    let at = at.clamp(add(started, Duration::from_secs(1)), cap);
+                    let at = match after {
+                        RetryAfter::Delay(d) => add(started, d),
+                        RetryAfter::At(t) => t,
+                    };
+                    // Never sooner than min_interval: this publisher is
+                    // already telling us we come too often.
+                    let at = at.clamp(add(started, ctx.min_interval), add(started, MAX_RETRY_AFTER));
                     warn!(feed = %feed.name, url = %url, %error, retry_at = %at.to_rfc3339(), "Feed asks us to wait (Retry-After).");
                     (format!("{error}; retrying after {}", at.to_rfc3339()), Some(at))
                 }
@@ -368,7 +373,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
 
 enum FeedFailure {
     Gone,
-    RetryAfter(String, DateTime<Utc>),
+    RetryAfter(String, RetryAfter),
     Network(String),
     Other(String),
 }

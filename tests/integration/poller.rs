@@ -591,7 +591,6 @@ async fn retry_after_delays_only_the_limited_feed_and_is_capped() {
 /// RFC 9110 §10.2.3: delay-seconds count from when the response is
 /// received, i.e. from our clock, whatever the server's `Date` says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: fetch::retry_after adds delay-seconds to the server's Date (or the real clock), not to the poll's time"]
 async fn retry_after_seconds_count_from_our_clock() {
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -613,7 +612,6 @@ async fn retry_after_seconds_count_from_our_clock() {
 /// whatever the config says: publishers rate-limit or ban clients that
 /// hammer them." A 429 is exactly that publisher.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: poll_feed clamps a Retry-After to 1 s, so `Retry-After: 0` (or a past date) is retried every second"]
 async fn retry_after_never_polls_more_often_than_min_interval() {
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -949,7 +947,6 @@ async fn stalled_servers_time_out_without_stalling_other_feeds() {
 /// README: `[poll] timeout` is the "limit on one fetch"; a fetch follows
 /// the redirects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: Fetcher::fetch applies the timeout per request, so a redirect chain may take (MAX_REDIRECTS + 1) x timeout"]
 async fn timeout_covers_the_whole_redirect_chain() {
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -970,7 +967,9 @@ async fn timeout_covers_the_whole_redirect_chain() {
     let clock = Arc::new(ManualClock::new(t0()));
     let ctx = context(&config, &clock);
     let r = poll_url(&ctx, &config, &url).await;
-    assert_eq!(server.requests().len(), 3);
+    // The deadline falls while the second hop is answered: the third request
+    // is never sent.
+    assert_eq!(server.requests().len(), 2);
     assert!(
         matches!(&r.outcome, Outcome::Failed { error } if error == "timed out"),
         "{:?}",
@@ -1064,7 +1063,7 @@ async fn charsets_over_http_are_settled_and_recorded() {
         assert!(first.chars().any(|c| ('\u{0621}'..='\u{064A}').contains(&c)));
         let titles: Vec<String> = ctx
             .store
-            .recent(100, |_| true)
+            .recent(100, usize::MAX, |_| true)
             .unwrap()
             .into_iter()
             .map(|i| i.title)
