@@ -28,7 +28,7 @@ use crate::poller::{self, FeedReport, Heartbeat, PollContext, PollReport, Schedu
 use crate::select::Rules;
 use crate::server::{self, Introspect, Published, Representation};
 use crate::status;
-use crate::store::{Store, StoreError};
+use crate::store::{Retention, Store, StoreError};
 use crate::systemd;
 
 /// Media types of the served documents.
@@ -162,6 +162,58 @@ pub fn write_files(prefix: &Path, output: &RenderedOutput) -> std::io::Result<()
     Ok(())
 }
 
+/// Writes every stored item as one JSON object per line, oldest first, in
+/// chunks to `sink` (which returns false to stop). The format is what
+/// [`import_jsonl`] reads back.
+pub fn export_jsonl(store: &Store, mut sink: impl FnMut(Vec<u8>) -> bool) -> Result<usize, StoreError> {
+    let mut chunk = Vec::with_capacity(64 * 1024);
+    let mut count = 0;
+    let mut open = true;
+    store.for_each_item(|item| {
+        serde_json::to_writer(&mut chunk, &item).expect("items serialise");
+        chunk.push(b'\n');
+        count += 1;
+        if chunk.len() >= 64 * 1024 {
+            open = sink(std::mem::take(&mut chunk));
+        }
+        open
+    })?;
+    if open && !chunk.is_empty() {
+        sink(chunk);
+    }
+    Ok(count)
+}
+
+/// Loads a JSON-lines dump made by `feedwire export` into the store:
+/// items not stored yet are added with their original dates and sources;
+/// known ones gain any missing sources. Returns (new, already present).
+pub fn import_jsonl(store: &Store, input: impl std::io::BufRead) -> anyhow::Result<(usize, usize)> {
+    let mut batch = Vec::with_capacity(1000);
+    let (mut new, mut present) = (0, 0);
+    let mut flush = |batch: &mut Vec<Item>| -> anyhow::Result<()> {
+        let r = store.ingest(batch)?;
+        new += r.new;
+        present += r.duplicate;
+        batch.clear();
+        Ok(())
+    };
+    for (n, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {}", n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item: Item =
+            serde_json::from_str(&line).with_context(|| format!("line {}: not an exported item", n + 1))?;
+        batch.push(item);
+        if batch.len() == 1000 {
+            flush(&mut batch)?;
+        }
+    }
+    flush(&mut batch)?;
+    store.flush()?;
+    Ok((new, present))
+}
+
 /// `feedwire render --out DIR`: renders every output from the store into
 /// `DIR/{name}.{rss,atom,json}` and returns the files written.
 pub fn render_to_dir(config: &Config, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -241,6 +293,7 @@ pub struct Daemon {
     retired: Vec<JoinHandle<std::io::Result<()>>>,
     poller: JoinHandle<()>,
     renderer: JoinHandle<()>,
+    pruner: JoinHandle<()>,
     watchdog: Option<JoinHandle<()>>,
     reports: broadcast::Sender<FeedReport>,
     reloads: broadcast::Sender<Result<String, String>>,
@@ -329,6 +382,12 @@ impl Introspect for DaemonIntrospect {
     fn count_request(&self, route: &'static str, status: u16) {
         self.metrics.record_request(route, status);
     }
+
+    fn export_jsonl(&self, sink: &mut dyn FnMut(Vec<u8>) -> bool) {
+        if let Err(e) = export_jsonl(&self.store, sink) {
+            error!(error = %e, "Export failed.");
+        }
+    }
 }
 
 impl DaemonIntrospect {
@@ -414,6 +473,7 @@ impl Daemon {
         let server = spawn_server(listener, &published, &introspect, &cancel);
 
         let changed = Arc::new(Notify::new());
+        let clock_for_pruning = clock.clone();
         let (reports, _) = broadcast::channel(1024);
         // Metrics follow the poller's reports.
         tokio::spawn({
@@ -432,7 +492,7 @@ impl Daemon {
         let poller = tokio::spawn({
             let scheduler = Scheduler {
                 store: store.clone(),
-                clock,
+                clock: clock.clone(),
                 changed: changed.clone(),
                 reports: reports.clone(),
                 heartbeat,
@@ -444,6 +504,13 @@ impl Daemon {
                 poller::run(scheduler, config, cancel).await
             }
         });
+        let pruner = tokio::spawn(prune_loop(
+            store.clone(),
+            config_rx.clone(),
+            clock_for_pruning,
+            changed.clone(),
+            cancel.clone(),
+        ));
         let renderer = tokio::spawn(render_loop(
             Renderer {
                 config: config_rx.clone(),
@@ -472,6 +539,7 @@ impl Daemon {
             retired: Vec::new(),
             poller,
             renderer,
+            pruner,
             watchdog,
             reports,
             reloads,
@@ -541,7 +609,7 @@ impl Daemon {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         systemd::stopping();
         self.cancel.cancel();
-        let (server, _, _) = tokio::join!(self.server.1, self.poller, self.renderer);
+        let (server, _, _, _) = tokio::join!(self.server.1, self.poller, self.renderer, self.pruner);
         if let Ok(Err(e)) = server {
             error!(error = %e, "Server ended with an error.");
         }
@@ -602,6 +670,63 @@ fn spawn_server(
         token.clone(),
         tokio::spawn(server::serve(listener, router, token)),
     )
+}
+
+/// How often retention runs (and once at start).
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+/// Items moved per pruning batch; batches yield in between, so pruning
+/// never holds up serving or polling for long.
+const PRUNE_BATCH: usize = 1000;
+
+/// Applies `[storage]` retention in the background.
+async fn prune_loop(
+    store: Store,
+    config: watch::Receiver<Arc<Config>>,
+    clock: SharedClock,
+    changed: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let storage = config.borrow().storage.clone();
+        let policy = Retention {
+            max_age: storage.retention,
+            max_items: storage.max_items,
+            seen_max_age: storage.seen_retention,
+        };
+        let (mut items, mut seen) = (0, 0);
+        loop {
+            let (store, now) = (store.clone(), clock.now().timestamp());
+            match tokio::task::spawn_blocking(move || store.prune(now, &policy, PRUNE_BATCH)).await {
+                Ok(Ok(r)) => {
+                    items += r.items;
+                    seen += r.seen;
+                    if !r.more {
+                        break;
+                    }
+                }
+                Ok(Err(e)) => {
+                    error!(error = %e, "Pruning the store failed; will retry.");
+                    break;
+                }
+                Err(e) => {
+                    error!(error = %e, "Pruning task failed; will retry.");
+                    break;
+                }
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        if items > 0 || seen > 0 {
+            info!(items, seen, "Pruned the store.");
+            changed.notify_one();
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
 }
 
 /// Pings the systemd watchdog at half its interval, but only while the

@@ -27,7 +27,7 @@ pub const DEFAULT_PATH: &str = "feeds.toml";
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Output names that would shadow one of our own endpoints.
-const RESERVED_OUTPUT_NAMES: &[&str] = &["healthz", "readyz", "status", "metrics", "feeds"];
+const RESERVED_OUTPUT_NAMES: &[&str] = &["healthz", "readyz", "status", "metrics", "feeds", "export"];
 
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +53,12 @@ pub struct ServerConfig {
 pub struct StorageConfig {
     /// The sled directory, already resolved against the config file's folder.
     pub path: PathBuf,
+    /// Items dated older than this are pruned.
+    pub retention: Duration,
+    /// At most this many items are kept.
+    pub max_items: usize,
+    /// Pruned items are remembered this long so they never come back as new.
+    pub seen_retention: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -372,6 +378,9 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
+    max_items: Option<Spanned<i64>>,
+    seen_retention: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -540,6 +549,23 @@ impl RawConfig {
             Duration::from_secs(30),
             Duration::from_secs(1),
         );
+        const DAY: u64 = 86_400;
+        let retention = c.duration(
+            &self.storage.retention,
+            Duration::from_secs(30 * DAY),
+            Duration::from_secs(3600),
+        );
+        let seen_retention = c.duration(
+            &self.storage.seen_retention,
+            Duration::from_secs(365 * DAY),
+            Duration::from_secs(3600),
+        );
+        if seen_retention < retention {
+            if let Some(v) = &self.storage.seen_retention {
+                c.problem(v, "seen_retention must be at least retention");
+            }
+        }
+        let store_max_items = c.count(&self.storage.max_items, 100_000, 100..=100_000_000, "max_items");
         let min_interval = c.duration(&self.poll.min_interval, MIN_INTERVAL, MIN_INTERVAL);
         let max_interval = c.duration(
             &self.poll.max_interval,
@@ -756,7 +782,12 @@ impl RawConfig {
         Ok(Config {
             path: file.to_owned(),
             server: ServerConfig { listen, base_url },
-            storage: StorageConfig { path: storage_path },
+            storage: StorageConfig {
+                path: storage_path,
+                retention,
+                max_items: store_max_items,
+                seen_retention,
+            },
             poll: PollConfig {
                 interval,
                 concurrency,

@@ -319,6 +319,35 @@ pub async fn get_local(url: &Url, timeout: Duration) -> Result<Bytes, FetchError
     resp.bytes().await.map_err(FetchError::from_reqwest)
 }
 
+/// A streamed GET against our own daemon (`feedwire export`): each chunk
+/// goes to `sink` until it returns false. No overall timeout: a dump of a
+/// large store takes as long as it takes; connecting is bounded.
+pub async fn get_local_streaming(url: &Url, mut sink: impl FnMut(&[u8]) -> bool) -> Result<(), FetchError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(redirect::Policy::none())
+        .build()
+        .map_err(|e| FetchError::Other(error_chain(&e)))?;
+    let mut resp = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(FetchError::from_reqwest)?;
+    if !resp.status().is_success() {
+        return Err(FetchError::Status {
+            status: resp.status().as_u16(),
+            retry_after: None,
+        });
+    }
+    while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
+        if !sink(&chunk) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }

@@ -46,6 +46,23 @@ enum Command {
     },
     /// Print the configured feeds as OPML.
     ExportOpml,
+    /// Dump every stored item to stdout (through the running daemon when it
+    /// holds the store).
+    Export {
+        /// Output format; JSON lines is the one there is.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+    /// Load a dump made by `export` into the store (the daemon must be stopped).
+    Import {
+        /// The JSON-lines file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +107,37 @@ fn main() -> ExitCode {
             };
             print!("{}", feedwire::opml::export(&config, &Default::default()));
             ExitCode::SUCCESS
+        }
+        Command::Export {
+            format: ExportFormat::Jsonl,
+        } => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            export(&config)
+        }
+        Command::Import { file } => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            let run = || -> anyhow::Result<(usize, usize)> {
+                use anyhow::Context;
+                let store = feedwire::app::open_store(&config)?;
+                let input =
+                    std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+                feedwire::app::import_jsonl(&store, std::io::BufReader::new(input))
+                    .with_context(|| format!("importing {}", file.display()))
+            };
+            match run() {
+                Ok((new, present)) => {
+                    println!("{new} items imported, {present} already stored");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("feedwire: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Status => {
             let Some(config) = load(&cli.config) else {
@@ -165,14 +213,46 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-/// `feedwire status`: the running daemon's `/status.json` as a table. sled
-/// admits one process, so the daemon is asked rather than the store read.
-fn status(config: &Config) -> ExitCode {
+/// `feedwire export`: from the store, or from the daemon that holds it.
+fn export(config: &Config) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let result = match feedwire::store::Store::open(&config.storage.path) {
+        Ok(store) => feedwire::app::export_jsonl(&store, |chunk| stdout.write_all(&chunk).is_ok())
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(feedwire::store::StoreError::Locked { .. }) => {
+            let url = daemon_url(config, "export.jsonl");
+            runtime()
+                .block_on(feedwire::fetch::get_local_streaming(&url, |chunk| {
+                    stdout.write_all(chunk).is_ok()
+                }))
+                .map_err(|e| format!("from the daemon at {url}: {e}"))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match result.and_then(|()| stdout.flush().map_err(|e| e.to_string())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feedwire: export failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A URL on the local daemon, from `[server] listen`.
+fn daemon_url(config: &Config, path: &str) -> url::Url {
     let mut addr = config.server.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let url = url::Url::parse(&format!("http://{addr}/status.json")).expect("socket address makes a URL");
+    url::Url::parse(&format!("http://{addr}/{path}")).expect("socket address makes a URL")
+}
+
+/// `feedwire status`: the running daemon's `/status.json` as a table. sled
+/// admits one process, so the daemon is asked rather than the store read.
+fn status(config: &Config) -> ExitCode {
+    let url = daemon_url(config, "status.json");
     let fetched = runtime().block_on(feedwire::fetch::get_local(
         &url,
         std::time::Duration::from_secs(10),

@@ -157,6 +157,9 @@ pub trait Introspect: Send + Sync + 'static {
     fn status_page(&self) -> String;
     /// Counts one answered request.
     fn count_request(&self, route: &'static str, status: u16);
+    /// Streams every stored item as JSON lines (`/export.jsonl`), in chunks
+    /// to `sink` until it returns false. Reads the store.
+    fn export_jsonl(&self, sink: &mut dyn FnMut(Vec<u8>) -> bool);
 }
 
 #[derive(Clone)]
@@ -172,6 +175,7 @@ pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>) -> Rou
         .route("/readyz", get(readyz))
         .route("/status.json", get(status))
         .route("/metrics", get(metrics))
+        .route("/export.jsonl", get(export))
         .route("/", get(index))
         .route("/{file}", get(document))
         .fallback(not_found)
@@ -208,6 +212,7 @@ async fn count_requests(
         "/healthz" | "/readyz" => "health",
         "/status.json" => "status",
         "/metrics" => "metrics",
+        "/export.jsonl" => "export",
         _ => "document",
     };
     let resp = next.run(req).await;
@@ -218,6 +223,26 @@ async fn count_requests(
     };
     introspect.count_request(route, resp.status().as_u16());
     resp
+}
+
+async fn export(State(state): State<AppState>) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let introspect = state.introspect.clone();
+    // The store is read on a blocking thread; chunks flow through a small
+    // channel, so a large store is never held in memory whole.
+    tokio::task::spawn_blocking(move || {
+        introspect.export_jsonl(&mut |chunk| tx.blocking_send(chunk).is_ok())
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(Bytes::from(chunk)), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
