@@ -744,7 +744,17 @@ async fn watchdog_loop(
             _ = tick.tick() => {}
         }
         let intro = introspect.clone();
-        let healthy = tokio::task::spawn_blocking(move || intro.health()).await;
+        // A loop that turns every HEARTBEAT has missed a whole watchdog
+        // interval (and at least two turns) when it is this late.
+        let stall = every.max(poller::HEARTBEAT * 2);
+        let healthy = tokio::task::spawn_blocking(move || {
+            let age = intro.heartbeat.age();
+            if age > stall {
+                return Err(format!("poller loop has not turned for {}ms", age.as_millis()));
+            }
+            intro.health()
+        })
+        .await;
         match healthy {
             Ok(Ok(())) => systemd::watchdog(),
             Ok(Err(why)) => {
@@ -929,7 +939,10 @@ fn watch_file(
     });
     let watcher = match watcher {
         Ok(mut w) => match w.watch(&dir, notify::RecursiveMode::NonRecursive) {
-            Ok(()) => Some(w),
+            Ok(()) => {
+                debug!(path = %path.display(), "Watching the config file.");
+                Some(w)
+            }
             Err(e) => {
                 warn!(path = %dir.display(), error = %e, "Cannot watch the config folder; reload with SIGHUP.");
                 None

@@ -581,6 +581,13 @@ pub async fn run(
     let mut round = PollReport::default();
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if stall_requested() {
+        // Fault injection for the watchdog test: the loop stops turning (as
+        // a deadlocked poller would) but still honours shutdown.
+        warn!("FEEDWIRE_TEST_STALL_POLLER is set: the poller loop is stalled.");
+        cancel.cancelled().await;
+        return;
+    }
     loop {
         heartbeat.beat();
         let now = clock.now();
@@ -641,6 +648,13 @@ pub async fn run(
         }
     }
     debug!("Poller stopped.");
+}
+
+/// `FEEDWIRE_TEST_STALL_POLLER=1` stalls the scheduler loop, to test that
+/// the watchdog then stops being pinged. Debug builds only: a release binary
+/// ignores it.
+fn stall_requested() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("FEEDWIRE_TEST_STALL_POLLER").is_some_and(|v| v == "1")
 }
 
 /// Applies a new feed list to the schedule.

@@ -4,6 +4,7 @@
 mod binary;
 mod corpus;
 mod http;
+mod ops;
 mod pipeline;
 mod poller;
 mod publish;

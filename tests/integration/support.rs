@@ -621,7 +621,16 @@ impl Binary {
 
     /// Starts `feedwire run --config PATH`.
     pub fn run(config: &Path) -> Binary {
-        let mut child = Binary::command()
+        Binary::run_with_env(config, &[])
+    }
+
+    /// Starts `feedwire run --config PATH` with extra environment variables.
+    pub fn run_with_env(config: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Binary {
+        let mut cmd = Binary::command();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .args(["run", "--config"])
             .arg(config)
             .stdin(Stdio::null())

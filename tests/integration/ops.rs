@@ -1,0 +1,456 @@
+//! Operations: the systemd notify protocol from the real binary, the
+//! watchdog, config reloads, metrics, the status page, export and import.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::time::Duration;
+
+use feedwire::app::Daemon;
+use reqwest::StatusCode;
+
+use crate::support::*;
+
+/// A NOTIFY_SOCKET bound by the test; yields each datagram as text.
+struct NotifySocket {
+    socket: UnixDatagram,
+    path: std::path::PathBuf,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(WAIT)).unwrap();
+        NotifySocket { socket, path }
+    }
+
+    /// The next message (bounded wait).
+    fn next(&self) -> String {
+        let mut buf = vec![0u8; 4096];
+        let n = self
+            .socket
+            .recv(&mut buf)
+            .expect("a notification within the bound");
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    /// Reads messages until one contains `needle`; returns all read.
+    fn until(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let m = self.next();
+            let done = m.contains(needle);
+            seen.push(m);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Messages already waiting, without blocking.
+    fn drain(&self) -> Vec<String> {
+        self.socket.set_nonblocking(true).unwrap();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            out.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+        }
+        self.socket.set_nonblocking(false).unwrap();
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_protocol_in_order_from_the_real_binary() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_all_fixtures(&server));
+    let notify = NotifySocket::bind(dir.path());
+    let daemon = Binary::run_with_env(
+        &config,
+        &[
+            ("NOTIFY_SOCKET", notify.path.as_os_str()),
+            ("WATCHDOG_USEC", "400000".as_ref()),
+        ],
+    );
+
+    // READY with a status line, once the store is open and the port bound.
+    let first = notify.next();
+    assert!(first.contains("READY=1\n"), "{first:?}");
+    assert!(first.contains("STATUS=5 feeds: "), "{first:?}");
+    let addr = daemon.wait_listening();
+    assert_eq!(get(addr, "/healthz").await.status(), StatusCode::OK);
+    // Watchdog pings follow while the poller turns.
+    notify.until("WATCHDOG=1");
+
+    // SIGHUP: RELOADING (with the MONOTONIC_USEC systemd 253 wants), then READY.
+    daemon.signal("HUP");
+    let reload = notify.until("RELOADING=1");
+    assert!(reload.last().unwrap().contains("MONOTONIC_USEC="), "{reload:?}");
+    let after = notify.until("READY=1");
+    assert!(after.iter().all(|m| !m.contains("STOPPING")), "{after:?}");
+    daemon.wait_for_line("Config reloaded.");
+
+    // SIGTERM: STOPPING, exit 0.
+    daemon.signal("TERM");
+    notify.until("STOPPING=1");
+    assert_eq!(daemon.wait().code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_is_withheld_while_the_poller_is_stuck() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_all_fixtures(&server));
+    let notify = NotifySocket::bind(dir.path());
+    let daemon = Binary::run_with_env(
+        &config,
+        &[
+            ("NOTIFY_SOCKET", notify.path.as_os_str()),
+            ("WATCHDOG_USEC", "400000".as_ref()),
+            ("FEEDWIRE_TEST_STALL_POLLER", "1".as_ref()),
+        ],
+    );
+    notify.until("READY=1");
+    let addr = daemon.wait_listening();
+    // The daemon still serves; it just stops vouching for itself.
+    daemon.wait_for_line("Withholding the watchdog ping");
+    notify.drain();
+    daemon.wait_for_line("Withholding the watchdog ping");
+    daemon.wait_for_line("Withholding the watchdog ping");
+    let between = notify.drain();
+    assert!(
+        between.iter().all(|m| !m.contains("WATCHDOG=1")),
+        "no ping while stuck: {between:?}"
+    );
+    assert_eq!(get(addr, "/politics.rss").await.status(), StatusCode::OK);
+    // `/healthz` reports it too, once the loop is late by its own bound.
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait().code(),
+        Some(0),
+        "a stalled poller still stops cleanly"
+    );
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> reqwest::Response {
+    http_client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Replaces `from` with `to` in the config file.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from:?} not in config");
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_applies_valid_changes_and_refuses_invalid_ones() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut feeds = serve_all_fixtures(&server);
+    let atom = feeds.remove(1);
+    let path = write_config(dir.path(), &feeds);
+    let mut daemon = Daemon::start(load_config(&path)).await.unwrap();
+    let client = http_client();
+    let title_of = |body: &[u8]| feed_rs::parser::parse(body).unwrap().title.unwrap().content;
+    let old_addr = daemon.addr;
+
+    // Invalid edits (a typo, a half-written file): refused, old config kept.
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, good.replace("[poll]", "[poll]\nintervall = \"5m\"")).unwrap();
+    let err = daemon.reload().await.unwrap_err();
+    assert!(err.to_string().contains("poll.intervall: unknown field"), "{err}");
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    assert!(daemon.reload().await.is_err());
+    assert_eq!(daemon.config().feeds.len(), 4);
+
+    // A valid edit: one feed added, one removed, an output retitled, and a
+    // new listen address; all applied without a restart.
+    let mut reports = daemon.reports();
+    std::fs::write(&path, &good).unwrap();
+    let broken = server.url("/broken.xml");
+    edit(
+        &path,
+        &format!("url = {broken:?}"),
+        &format!("url = {:?}", atom.url),
+    );
+    edit(&path, "name = \"Broken\"", "name = \"Example News\"");
+    edit(&path, "title = \"سياسة\"", "title = \"أخبار سياسية\"");
+    edit(
+        &path,
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"127.0.0.1:0\"\n# moved",
+    );
+    let summary = daemon.reload().await.unwrap();
+    assert_eq!(summary, "+1 feed, -1 feed, output politics changed");
+    assert_eq!(daemon.config().feeds.len(), 4);
+
+    // The new feed is polled promptly.
+    let report = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = reports.recv().await.unwrap();
+            if r.url == atom.url {
+                return r;
+            }
+        }
+    })
+    .await
+    .expect("the added feed is polled");
+    assert!(
+        matches!(report.outcome, feedwire::poller::Outcome::Updated { .. }),
+        "{report:?}"
+    );
+
+    // The output is rendered again with its new title.
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    tokio::time::timeout(
+        WAIT,
+        renders.wait_for(|_| title_of(&published.get("politics.rss").unwrap().body) == "أخبار سياسية"),
+    )
+    .await
+    .expect("re-rendered with the new title")
+    .unwrap();
+    assert_eq!(daemon.addr, old_addr, "listen unchanged: same socket");
+
+    // A changed listen address rebinds: the new one serves.
+    let fresh = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = fresh.local_addr().unwrap().port();
+    drop(fresh);
+    edit(
+        &path,
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    let summary = daemon.reload().await.unwrap();
+    assert_eq!(summary, "server settings changed");
+    assert_eq!(daemon.addr.port(), port);
+    let r = client
+        .get(format!("http://{}/politics.atom", daemon.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rapid_edits_on_disk_reload_once_with_the_final_text() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = serve_all_fixtures(&server);
+    let path = write_config(dir.path(), &feeds[..2]);
+    let daemon = Binary::run_with_env(&path, &[("RUST_LOG", "info,feedwire::app=debug".as_ref())]);
+    daemon.wait_for_line("Watching the config file.");
+    // Several saves in a row, the middle one broken: debounced into one
+    // reload of the final, valid text.
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, good.replace("title = \"سياسة\"", "title = \"1\"")).unwrap();
+    std::fs::write(&path, good.replace("[poll]", "[poll\n")).unwrap();
+    let more = write_config(dir.path(), &feeds[..3]);
+    assert_eq!(more, path);
+    let line = daemon.wait_for_line("Config reloaded.");
+    assert!(line.contains("+1 feed"), "{line}");
+    let log = daemon.log.lock().unwrap().join("\n");
+    assert_eq!(log.matches("Config reloaded.").count(), 1, "{log}");
+    assert!(
+        !log.contains("Config not reloaded."),
+        "the broken middle save was never read: {log}"
+    );
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait().code(), Some(0));
+}
+
+/// Prometheus text exposition: `# TYPE`/`# HELP`/`# UNIT` comments, samples
+/// `name{labels} value`, `# EOF` last.
+fn parse_exposition(text: &str) -> Vec<(String, f64)> {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"));
+    let mut samples = Vec::new();
+    for line in &lines[..lines.len() - 1] {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let kind = comment.split(' ').next().unwrap();
+            assert!(["TYPE", "HELP", "UNIT"].contains(&kind), "{line}");
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad sample {line:?}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "{line}");
+        }
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        samples.push((series.to_owned(), value));
+    }
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_status_page_and_readiness() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &serve_all_fixtures(&server));
+    let daemon = Daemon::start(load_config(&path)).await.unwrap();
+    let base = format!("http://{}", daemon.addr);
+    let client = http_client();
+    // /readyz turns ready once a poll round is done.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let r = client.get(format!("{base}/readyz")).send().await.unwrap();
+            if r.status() == StatusCode::OK {
+                break;
+            }
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let mut reports = daemon.reports();
+            let _ = reports.recv().await;
+        }
+    })
+    .await
+    .expect("ready after the first round");
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    tokio::time::timeout(
+        WAIT,
+        renders.wait_for(|_| entries_of(&published.get("politics.atom").unwrap().body).0.len() == 8),
+    )
+    .await
+    .expect("every item rendered")
+    .unwrap();
+    client.get(format!("{base}/politics.rss")).send().await.unwrap();
+
+    let r = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert!(r.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let samples = parse_exposition(&r.text().await.unwrap());
+    let value = |series: &str| {
+        samples
+            .iter()
+            .find(|(s, _)| s == series)
+            .unwrap_or_else(|| panic!("no {series}"))
+            .1
+    };
+    assert_eq!(value("feedwire_store_items"), 8.0);
+    assert_eq!(
+        value("feedwire_fetches_total{feed=\"Broken\",result=\"failed\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("feedwire_fetches_total{feed=\"اليوم السابع\",result=\"updated\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("feedwire_items_total{feed=\"اليوم السابع\",kind=\"new\"}"),
+        2.0
+    );
+    assert_eq!(value("feedwire_feed_consecutive_failures{feed=\"Broken\"}"), 1.0);
+    assert!(value("feedwire_store_size_bytes") > 0.0);
+    assert!(value("feedwire_http_requests_total{route=\"document\",status=\"200\"}") >= 1.0);
+    assert!(samples
+        .iter()
+        .any(|(s, _)| s.starts_with("feedwire_output_size_bytes{output=\"politics\",format=\"atom\"}")));
+
+    let page = client.get(format!("{base}/")).send().await.unwrap();
+    assert!(page.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("<td dir=\"auto\"><a href=\"") && page.contains(">اليوم السابع</a>"),
+        "{page}"
+    );
+    assert!(page.contains("<td class=\"failing\">failing</td>"), "{page}");
+    assert!(page.contains("<td dir=\"auto\">سياسة</td><td>8</td>"), "{page}");
+    assert!(
+        page.contains("not a feed"),
+        "the broken feed's error is shown: {page}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_through_the_daemon_and_import_round_trip() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &serve_all_fixtures(&server));
+    // `feedwire export` finds the daemon at `[server] listen`: a real port.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    edit(
+        &path,
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    let daemon = Binary::run(&path);
+    daemon.wait_for_line("Outputs rendered. stored=8");
+    // The daemon holds the store: export goes through its HTTP endpoint.
+    let out = Binary::command()
+        .args(["export", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let dump = out.stdout;
+    assert_eq!(dump.iter().filter(|b| **b == b'\n').count(), 8);
+    assert!(String::from_utf8_lossy(&dump).contains("الحكومة تعلن استقالتها"));
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait().code(), Some(0));
+
+    // Import into a fresh store, then export it directly: the same items.
+    let restored = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let other = restored.path().join("feeds.toml");
+    std::fs::write(&other, &text).unwrap();
+    let dump_file = restored.path().join("dump.jsonl");
+    std::fs::write(&dump_file, &dump).unwrap();
+    let out = Binary::command()
+        .args(["import", "--config"])
+        .arg(&other)
+        .arg(&dump_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("8 items imported, 0 already stored"));
+    let out = Binary::command()
+        .args(["export", "--config"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, dump, "export → import → export is the identity");
+    // Importing again adds nothing.
+    let out = Binary::command()
+        .args(["import", "--config"])
+        .arg(&other)
+        .arg(&dump_file)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 items imported, 8 already stored"));
+    // A file that is not a dump is refused with its line.
+    std::fs::write(&dump_file, "{\"not\": \"an item\"}\n").unwrap();
+    let out = Binary::command()
+        .args(["import", "--config"])
+        .arg(&other)
+        .arg(&dump_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not an exported item"));
+}
