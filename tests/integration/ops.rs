@@ -3,7 +3,6 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::time::Duration;
 
 use feedwire::app::Daemon;
 use reqwest::StatusCode;

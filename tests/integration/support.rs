@@ -442,9 +442,13 @@ pub struct FeedEntry<'a> {
 }
 
 /// Writes a config listening on a free port with its store in `dir/data`.
+/// The fixture feeds date their items in November 2025: keep them however
+/// far the machine's clock (or a test's clock) has moved on since.
+pub const FIXTURE_STORAGE: &str = "[storage]\nretention = \"36500d\"\nseen_retention = \"36500d\"\n\n";
+
 pub fn write_config(dir: &Path, feeds: &[FeedEntry<'_>]) -> PathBuf {
-    let mut text = String::from(
-        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n[poll]\ninterval = \"15m\"\ntimeout = \"10s\"\nfirst_poll_spread = \"0s\"\n\n\
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\ninterval = \"15m\"\ntimeout = \"10s\"\nfirst_poll_spread = \"0s\"\n\n\
          [[output]]\nname = \"politics\"\ntitle = \"سياسة\"\nlanguage = \"ar\"\nmax_items = 50\ntags = [\"politics\"]\n\n",
     );
     for f in feeds {
@@ -521,7 +525,7 @@ impl TestConfig {
     /// Writes `dir/feeds.toml` and returns its path.
     pub fn write(&self, dir: &Path) -> PathBuf {
         let mut text = format!(
-            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n[poll]\n",
+            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\n",
             self.listen
         );
         for (k, v) in &self.poll {
