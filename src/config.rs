@@ -79,6 +79,9 @@ pub struct PollConfig {
     /// Feeds never polled before get their first poll spread over this
     /// window, so that a first start is not a burst.
     pub first_poll_spread: Duration,
+    /// Whether feeds may reach loopback, private and link-local addresses
+    /// (default: no; a feed can redirect anywhere).
+    pub allow_private_networks: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -113,6 +116,8 @@ pub struct FeedConfig {
     pub tags: Vec<String>,
     /// Per-feed override of `[poll] interval`.
     pub interval: Option<Duration>,
+    /// `[poll] allow_private_networks`, or this feed's own setting.
+    pub allow_private_networks: bool,
 }
 
 impl Config {
@@ -390,6 +395,7 @@ struct RawPoll {
     min_interval: Option<Spanned<String>>,
     max_interval: Option<Spanned<String>>,
     first_poll_spread: Option<Spanned<String>>,
+    allow_private_networks: Option<bool>,
     per_host: Option<Spanned<i64>>,
     max_items: Option<Spanned<i64>>,
     concurrency: Option<Spanned<i64>>,
@@ -431,6 +437,7 @@ struct RawFeed {
     #[serde(default)]
     tags: Vec<String>,
     interval: Option<Spanned<String>>,
+    allow_private_networks: Option<bool>,
 }
 
 /// Collects problems while validating, so that all of them are reported.
@@ -655,6 +662,9 @@ impl RawConfig {
                 name,
                 tags: f.tags.clone(),
                 interval,
+                allow_private_networks: f
+                    .allow_private_networks
+                    .unwrap_or(self.poll.allow_private_networks.unwrap_or(false)),
             });
         }
         if self.feed.is_empty() {
@@ -799,6 +809,7 @@ impl RawConfig {
                 per_host,
                 max_items,
                 first_poll_spread,
+                allow_private_networks: self.poll.allow_private_networks.unwrap_or(false),
             },
             outputs,
             feeds,

@@ -7,6 +7,7 @@
 //! most `max_body` bytes. Bodies are returned as bytes, never as text:
 //! charset decisions belong to `parse`.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -92,6 +93,10 @@ pub enum FetchError {
     Redirect(String),
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// Server-side request forgery guard: the target is on a private,
+    /// loopback or link-local network and `allow_private_networks` is off.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("{0}")]
     Other(String),
 }
@@ -112,6 +117,14 @@ impl FetchError {
     }
 
     fn from_reqwest(e: reqwest::Error) -> FetchError {
+        // Our resolver's refusal travels inside reqwest's connect error.
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = cur {
+            if let Some(r) = err.downcast_ref::<Refused>() {
+                return FetchError::Refused(r.0.clone());
+            }
+            cur = err.source();
+        }
         if e.is_timeout() {
             FetchError::Timeout
         } else if e.is_connect() {
@@ -135,10 +148,91 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
+/// Addresses a feed fetch may not reach unless `allow_private_networks`:
+/// loopback, private, shared (CGNAT), link-local (cloud metadata lives at
+/// 169.254.169.254), unique-local, multicast, unspecified and reserved
+/// ranges, including IPv4 addresses embedded in IPv6.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            // NAT64 (64:ff9b::/96) reaches the IPv4 address in its tail.
+            if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0, 0, 0, 0] {
+                let o = v6.octets();
+                return is_private(IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15])));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+        }
+    }
+}
+
+/// The refusal our resolver returns; recognised in reqwest's error chain.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn refusal(host: &str, ip: IpAddr) -> String {
+    format!(
+        "{host} is {ip}, a private or local address; set allow_private_networks = true for this feed if that is intended"
+    )
+}
+
+/// Resolves names and drops private addresses, so that a public name
+/// pointing inside (or DNS rebinding) cannot reach internal services: the
+/// check is on the address actually connected to.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = all.iter().copied().filter(|a| !is_private(a.ip())).collect();
+            match (public.is_empty(), all.first()) {
+                (true, Some(first)) => Err(Box::new(Refused(refusal(&host, first.ip()))) as _),
+                _ => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
+            }
+        })
+    }
+}
+
 /// An HTTP client configured for polite polling.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// Refuses private addresses (the default).
+    public: reqwest::Client,
+    /// For feeds with `allow_private_networks`.
+    any: reqwest::Client,
     max_body: u64,
     timeout: Duration,
 }
@@ -148,38 +242,53 @@ impl Fetcher {
         // reqwest is built without a default crypto provider (ring builds a
         // minute faster than aws-lc); installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(poll.user_agent.clone())
-            .timeout(poll.timeout)
-            .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
-            .redirect(redirect::Policy::none())
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
-            .build()
-            .map_err(|e| FetchError::Other(error_chain(&e)))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(poll.user_agent.clone())
+                .timeout(poll.timeout)
+                .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
+                .redirect(redirect::Policy::none())
+                // A proxy would connect for us and bypass the address check.
+                .no_proxy()
+                .gzip(true)
+                .brotli(true)
+                .deflate(true)
+        };
+        let build = |b: reqwest::ClientBuilder| b.build().map_err(|e| FetchError::Other(error_chain(&e)));
         Ok(Fetcher {
-            client,
+            public: build(builder().dns_resolver(PublicOnly))?,
+            any: build(builder())?,
             max_body: poll.max_body,
             timeout: poll.timeout,
         })
     }
 
     /// One conditional GET, following up to [`MAX_REDIRECTS`] redirects, all
-    /// of it (every hop and the body) within `[poll] timeout`.
-    pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        tokio::time::timeout(self.timeout, self.fetch_inner(url, validators))
+    /// of it (every hop and the body) within `[poll] timeout`. Unless
+    /// `allow_private` is set, every hop must reach a public address.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<Fetched, FetchError> {
+        tokio::time::timeout(self.timeout, self.fetch_inner(url, validators, allow_private))
             .await
             .unwrap_or(Err(FetchError::Timeout))
     }
 
-    async fn fetch_inner(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+    async fn fetch_inner(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut visited = vec![url.clone()];
         let mut permanent: Option<Url> = None;
         let mut all_permanent = true;
         let mut resp = loop {
-            let resp = self.request(&current, validators).await?;
+            let resp = self.request(&current, validators, allow_private).await?;
             let status = resp.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 break resp;
@@ -265,7 +374,7 @@ impl Fetcher {
     /// success.
     pub async fn websub_publish(&self, hub: &Url, topic: &str) -> Result<(), FetchError> {
         let resp = self
-            .client
+            .public
             .post(hub.clone())
             .form(&[("hub.mode", "publish"), ("hub.url", topic)])
             .send()
@@ -281,8 +390,30 @@ impl Fetcher {
         }
     }
 
-    async fn request(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, FetchError> {
-        let mut req = self.client.get(url.clone()).header(
+    async fn request(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<reqwest::Response, FetchError> {
+        let client = if allow_private {
+            &self.any
+        } else {
+            // An address written in the URL is never resolved: check it here.
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal.filter(|ip| is_private(*ip)) {
+                return Err(FetchError::Refused(refusal(
+                    url.host_str().unwrap_or_default(),
+                    ip,
+                )));
+            }
+            &self.public
+        };
+        let mut req = client.get(url.clone()).header(
             header::ACCEPT,
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
         );
@@ -406,6 +537,43 @@ mod tests {
             h.append(k.clone(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn private_addresses() {
+        let private = [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fc12::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "ff02::1",
+            "198.18.0.1",
+        ];
+        for ip in private {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
     }
 
     #[test]

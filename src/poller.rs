@@ -265,7 +265,10 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
     let timer = std::time::Instant::now();
     state.last_attempt = Some(started.timestamp());
     state.gone = false;
-    let fetched = ctx.fetcher.fetch(&target, &validators).await;
+    let fetched = ctx
+        .fetcher
+        .fetch(&target, &validators, feed.allow_private_networks)
+        .await;
     drop(permits);
 
     let jitter = fraction(&url, started.timestamp());

@@ -448,7 +448,7 @@ pub const FIXTURE_STORAGE: &str = "[storage]\nretention = \"36500d\"\nseen_reten
 
 pub fn write_config(dir: &Path, feeds: &[FeedEntry<'_>]) -> PathBuf {
     let mut text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\ninterval = \"15m\"\ntimeout = \"10s\"\nfirst_poll_spread = \"0s\"\n\n\
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\ninterval = \"15m\"\ntimeout = \"10s\"\nfirst_poll_spread = \"0s\"\n# The feed server is on 127.0.0.1.\nallow_private_networks = true\n\n\
          [[output]]\nname = \"politics\"\ntitle = \"سياسة\"\nlanguage = \"ar\"\nmax_items = 50\ntags = [\"politics\"]\n\n",
     );
     for f in feeds {
@@ -525,7 +525,7 @@ impl TestConfig {
     /// Writes `dir/feeds.toml` and returns its path.
     pub fn write(&self, dir: &Path) -> PathBuf {
         let mut text = format!(
-            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\n",
+            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\nallow_private_networks = true\n",
             self.listen
         );
         for (k, v) in &self.poll {
