@@ -26,6 +26,7 @@
 //! - [`status`]: per-feed status for operators (`/status.json`, `feedwire status`).
 //! - [`clock`]: wall-clock time, injectable so schedules are tested without sleeping.
 //! - [`app`]: wiring, start-up and ordered shutdown.
+//! - [`cli`]: the command line and its exit codes.
 //!
 //! # Invariants
 //!
@@ -42,6 +43,7 @@
 //!   rendered bytes.
 
 pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dates;

@@ -1,0 +1,319 @@
+//! The command line: subcommands, their output and exit codes (an interface:
+//! see README). `main.rs` only calls [`main`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::{Config, ConfigError};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Polls feeds, deduplicates on links, republishes one merged feed"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Path of the config file.
+    #[arg(long, global = true, env = "FEEDWIRE_CONFIG", default_value = crate::config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Log format: auto (journal under systemd, else human), human, journal, json.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    log_format: crate::logging::LogFormat,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Run,
+    /// Validate the config; print every problem with file:line:column.
+    Check,
+    /// Poll every feed once, store, render, print a summary.
+    PollOnce,
+    /// Show every feed's status, read from the running daemon.
+    Status,
+    /// Render every output from the store into a folder and exit.
+    Render {
+        /// Folder to write `{output}.rss`, `.atom` and `.json` into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add the feeds of an OPML file to the config file, keeping its comments.
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+    },
+    /// Print the configured feeds as OPML.
+    ExportOpml,
+    /// Dump every stored item to stdout (through the running daemon when it
+    /// holds the store).
+    Export {
+        /// Output format; JSON lines is the one there is.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+    /// Load a dump made by `export` into the store (the daemon must be stopped).
+    Import {
+        /// The JSON-lines file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+}
+
+/// Parses the command line, sets up logging, runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.log_format);
+
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Check => check(&cli.config),
+        Command::Run => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            match runtime().block_on(crate::app::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("feedwire: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Render { out } => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            match crate::app::render_to_dir(&config, &out) {
+                Ok(files) => {
+                    for f in files {
+                        println!("wrote {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("feedwire: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::ImportOpml { file } => import_opml(&cli.config, &file),
+        Command::ExportOpml => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            print!("{}", crate::opml::export(&config, &Default::default()));
+            ExitCode::SUCCESS
+        }
+        Command::Export {
+            format: ExportFormat::Jsonl,
+        } => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            export(&config)
+        }
+        Command::Import { file } => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            let run = || -> anyhow::Result<(usize, usize)> {
+                use anyhow::Context;
+                let store = crate::app::open_store(&config)?;
+                let input =
+                    std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+                crate::app::import_jsonl(&store, std::io::BufReader::new(input))
+                    .with_context(|| format!("importing {}", file.display()))
+            };
+            match run() {
+                Ok((new, present)) => {
+                    println!("{new} items imported, {present} already stored");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("feedwire: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Status => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            status(&config)
+        }
+        Command::PollOnce => {
+            let Some(config) = load(&cli.config) else {
+                return ExitCode::from(2);
+            };
+            match runtime().block_on(crate::app::poll_once(&config)) {
+                Ok(r) => {
+                    for (url, error) in &r.failures {
+                        println!("failed: {url}: {error}");
+                    }
+                    for (file, bytes) in &r.rendered {
+                        println!("rendered: {file} ({bytes} bytes)");
+                    }
+                    println!("{}; {} items stored", r.totals, r.items_stored);
+                    if r.failures.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("feedwire: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime")
+}
+
+fn load(path: &std::path::Path) -> Option<Config> {
+    match Config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(c) => {
+            println!("ok: {}", c.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e @ ConfigError::Read { .. }) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            let n = e.problems().len();
+            eprintln!("{e}");
+            eprintln!(
+                "{n} problem{} in {}",
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `feedwire export`: from the store, or from the daemon that holds it.
+fn export(config: &Config) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let result = match crate::store::Store::open(&config.storage.path) {
+        Ok(store) => crate::app::export_jsonl(&store, |chunk| stdout.write_all(&chunk).is_ok())
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(crate::store::StoreError::Locked { .. }) => {
+            let url = daemon_url(config, "export.jsonl");
+            runtime()
+                .block_on(crate::fetch::get_local_streaming(&url, |chunk| {
+                    stdout.write_all(chunk).is_ok()
+                }))
+                .map_err(|e| format!("from the daemon at {url}: {e}"))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match result.and_then(|()| stdout.flush().map_err(|e| e.to_string())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feedwire: export failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A URL on the local daemon, from `[server] listen`.
+fn daemon_url(config: &Config, path: &str) -> url::Url {
+    let mut addr = config.server.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    url::Url::parse(&format!("http://{addr}/{path}")).expect("socket address makes a URL")
+}
+
+/// `feedwire status`: the running daemon's `/status.json` as a table. sled
+/// admits one process, so the daemon is asked rather than the store read.
+fn status(config: &Config) -> ExitCode {
+    let url = daemon_url(config, "status.json");
+    let fetched = runtime().block_on(crate::fetch::get_local(&url, std::time::Duration::from_secs(10)));
+    let feeds: Vec<crate::status::FeedStatus> = match fetched
+        .map_err(|e| e.to_string())
+        .and_then(|body| serde_json::from_slice(&body).map_err(|e| e.to_string()))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("feedwire: cannot read status from {url} (is the daemon running?): {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", crate::status::table(&feeds));
+    let broken = feeds
+        .iter()
+        .filter(|f| f.state == "failing" || f.state == "gone")
+        .count();
+    println!(
+        "{} feeds, {} ok, {} broken",
+        feeds.len(),
+        feeds.iter().filter(|f| f.state == "ok").count(),
+        broken
+    );
+    if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `feedwire import-opml FILE`: appends the OPML's new feeds to the config
+/// file, validates the result, and replaces the file atomically.
+fn import_opml(config_path: &std::path::Path, opml_path: &std::path::Path) -> ExitCode {
+    let run = || -> anyhow::Result<(usize, usize)> {
+        use anyhow::Context;
+        let opml = std::fs::read(opml_path).with_context(|| format!("reading {}", opml_path.display()))?;
+        // OPML files are XML: honour a legacy charset declaration or BOM.
+        let opml = crate::parse::decode_xml_text(&opml);
+        let feeds = crate::opml::parse(&opml).with_context(|| format!("reading {}", opml_path.display()))?;
+        let text = std::fs::read_to_string(config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?;
+        let added = crate::opml::add_feeds(&text, &feeds)?;
+        if let Err(e) = Config::parse(config_path, &added.text) {
+            anyhow::bail!("the config with the imported feeds would not be valid; nothing written:\n{e}");
+        }
+        let tmp = config_path.with_extension("toml.tmp");
+        std::fs::write(&tmp, &added.text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, config_path).with_context(|| format!("replacing {}", config_path.display()))?;
+        Ok((added.added, added.skipped))
+    };
+    match run() {
+        Ok((added, skipped)) => {
+            println!(
+                "{}: {added} feeds added, {skipped} already present",
+                config_path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("feedwire: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
