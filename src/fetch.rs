@@ -135,17 +135,27 @@ impl FetchError {
     }
 }
 
-/// reqwest's top-level message is generic ("error sending request"); the
-/// cause chain says what really happened.
+/// reqwest's and hyper's outer messages are generic ("error sending request
+/// for url (...)", "client error (Connect)"); the causes say what happened.
+/// The URL is in the feed's status already.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        cur = s.source();
+    let mut parts = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let msg = err.to_string();
+        let generic = msg.starts_with("error sending request")
+            || msg.starts_with("client error (")
+            || msg.starts_with("error trying to connect");
+        if !generic && !parts.contains(&msg) {
+            parts.push(msg);
+        }
+        cur = err.source();
     }
-    msg
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
 }
 
 /// Addresses a feed fetch may not reach unless `allow_private_networks`:

@@ -199,7 +199,7 @@ pub fn page(feeds: &[FeedStatus], outputs: &[OutputSummary], items_stored: usize
 <meta name=\"viewport\" content=\"width=device-width\"><title>feedwire status</title>\
 <style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:2em}\
 th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-align:top}th{background:#f4f4f4}\
-.ok{color:#176d2c}.failing,.gone{color:#b00020;font-weight:bold}.pending{color:#666}td.err{color:#b00020;max-width:40em}\
+.ok{color:#176d2c}.failing,.gone{color:#b00020;font-weight:bold}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
 </style></head><body>\n",
     );
     html.push_str(&format!(
@@ -226,7 +226,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
             (None, None) => String::new(),
         };
         html.push_str(&format!(
-            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td>{last}</td><td>{next}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
+            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
             state = esc(&f.state),
             url = esc(&f.url),
             name = esc(&f.name),

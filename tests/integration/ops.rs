@@ -453,3 +453,53 @@ async fn export_through_the_daemon_and_import_round_trip() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not an exported item"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_activation_serves_on_the_passed_socket() {
+    let Ok(tool) = which("systemd-socket-activate") else {
+        // CI installs systemd; say so plainly rather than pass silently.
+        eprintln!("systemd-socket-activate not installed: socket activation not tested here");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have systemd-socket-activate"
+        );
+        return;
+    };
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // `listen` says port 0: only the passed socket can explain a fixed port.
+    let path = write_config(dir.path(), &serve_all_fixtures(&server));
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let mut cmd = std::process::Command::new(tool);
+    cmd.env("RUST_LOG", "info")
+        .arg("-l")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(env!("CARGO_BIN_EXE_feedwire"))
+        .args(["run", "--config"])
+        .arg(&path);
+    let daemon = Binary::spawn(cmd);
+    daemon.wait_for_line("Listening on");
+    // systemd-socket-activate starts the service on the first connection.
+    let r = tokio::time::timeout(
+        WAIT,
+        get(format!("127.0.0.1:{port}").parse().unwrap(), "/healthz"),
+    )
+    .await
+    .expect("answered on the activated socket");
+    assert_eq!(r.status(), StatusCode::OK);
+    let line = daemon.wait_for_line("Listening.");
+    assert!(line.contains(&format!("addr=127.0.0.1:{port}")), "{line}");
+    daemon.signal("TERM");
+    daemon.wait();
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}

@@ -634,9 +634,13 @@ impl Binary {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd.args(["run", "--config"]).arg(config);
+        Binary::spawn(cmd)
+    }
+
+    /// Starts a prepared command (feedwire, or a wrapper that starts it).
+    pub fn spawn(mut cmd: Command) -> Binary {
         let mut child = cmd
-            .args(["run", "--config"])
-            .arg(config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
