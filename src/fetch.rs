@@ -437,27 +437,20 @@ impl Fetcher {
     }
 }
 
-/// A plain GET against our own daemon (`feedwire status`); no redirects,
-/// no validators.
+/// A plain GET against our own daemon (`feedwire status`), whole answer
+/// within `timeout`.
 pub async fn get_local(url: &Url, timeout: Duration) -> Result<Bytes, FetchError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(redirect::Policy::none())
-        .build()
-        .map_err(|e| FetchError::Other(error_chain(&e)))?;
-    let resp = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(FetchError::from_reqwest)?;
-    if !resp.status().is_success() {
-        return Err(FetchError::Status {
-            status: resp.status().as_u16(),
-            retry_after: None,
-        });
-    }
-    resp.bytes().await.map_err(FetchError::from_reqwest)
+    let mut body = Vec::new();
+    tokio::time::timeout(
+        timeout,
+        get_local_streaming(url, |chunk| {
+            body.extend_from_slice(chunk);
+            true
+        }),
+    )
+    .await
+    .unwrap_or(Err(FetchError::Timeout))?;
+    Ok(Bytes::from(body))
 }
 
 /// A streamed GET against our own daemon (`feedwire export`): each chunk

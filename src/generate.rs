@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::config::OutputConfig;
 use crate::item::{clean_link, Item, Source};
+use crate::parse::escape_html;
 
 /// Namespace of our own elements (`feedwire:source`).
 pub const NAMESPACE: &str = "urn:x-feedwire:1";
@@ -102,9 +103,9 @@ impl<'a> OutputMeta<'a> {
         let links: Vec<String> = others
             .iter()
             .map(|s| {
-                let name = escape(&s.feed_name);
+                let name = escape_html(&s.feed_name);
                 match published_link(s) {
-                    Some(l) => format!("<a href=\"{}\">{name}</a>", escape(&l)),
+                    Some(l) => format!("<a href=\"{}\">{name}</a>", escape_html(&l)),
                     None => name,
                 }
             })
@@ -124,13 +125,6 @@ fn published_link(s: &Source) -> Option<String> {
             .map(|u| clean_link(&u).to_string())
             .unwrap_or_else(|_| link.to_owned()),
     )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The date a document as a whole carries: its newest item's, so that it does

@@ -346,7 +346,8 @@ fn html_to_text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn escape_html(s: &str) -> String {
+/// Escapes text for HTML content and attribute values.
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::parse::escape_html;
 use crate::store::FeedState;
 
 /// One feed as operators see it.
@@ -120,6 +121,75 @@ pub fn table(feeds: &[FeedStatus]) -> String {
     out
 }
 
+/// One output as the status page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSummary {
+    pub name: String,
+    pub title: String,
+    pub items: usize,
+}
+
+/// The operator's status page (`GET /`): plain server-rendered HTML, no
+/// script. Names and errors get `dir="auto"`, so Arabic reads right to left
+/// inside an English page.
+pub fn page(feeds: &[FeedStatus], outputs: &[OutputSummary], items_stored: usize) -> String {
+    let mut rows: Vec<&FeedStatus> = feeds.iter().collect();
+    rows.sort_by_key(|f| match f.state.as_str() {
+        "failing" => 0,
+        "gone" => 1,
+        "pending" => 2,
+        _ => 3,
+    });
+    let broken = feeds
+        .iter()
+        .filter(|f| f.state == "failing" || f.state == "gone")
+        .count();
+    let mut html = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width\"><title>feedwire status</title>\
+<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:2em}\
+th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-align:top}th{background:#f4f4f4}\
+.ok{color:#176d2c}.failing,.gone{color:#b00020;font-weight:bold}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
+</style></head><body>\n",
+    );
+    html.push_str(&format!(
+        "<h1>feedwire</h1>\n<p>{} feeds, <span class=\"{}\">{broken} broken</span>, {items_stored} items stored.</p>\n",
+        feeds.len(),
+        if broken > 0 { "failing" } else { "ok" }
+    ));
+    html.push_str(
+        "<h2>Outputs</h2>\n<table><tr><th>Output</th><th>Title</th><th>Items</th><th>Formats</th></tr>\n",
+    );
+    for o in outputs {
+        let n = escape_html(&o.name);
+        html.push_str(&format!(
+            "<tr><td>{n}</td><td dir=\"auto\">{}</td><td>{}</td><td><a href=\"/{n}.rss\">RSS</a> · <a href=\"/{n}.atom\">Atom</a> · <a href=\"/{n}.json\">JSON</a></td></tr>\n",
+            escape_html(&o.title),
+            o.items
+        ));
+    }
+    html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>New / seen</th><th>Last error</th></tr>\n");
+    for f in rows {
+        let error = match (&f.last_error, &f.permanent_redirect) {
+            (Some(e), _) => escape_html(e),
+            (None, Some(to)) => format!("moved permanently to {}: update feeds.toml", escape_html(to)),
+            (None, None) => String::new(),
+        };
+        html.push_str(&format!(
+            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
+            state = escape_html(&f.state),
+            url = escape_html(&f.url),
+            name = escape_html(&f.name),
+            last = escape_html(f.last_success.as_deref().unwrap_or("never")),
+            next = escape_html(f.next_due.as_deref().unwrap_or("-")),
+            new = f.items_new,
+            seen = f.items_seen,
+        ));
+    }
+    html.push_str("</table>\n<p><a href=\"/status.json\">status.json</a> · <a href=\"/metrics\">metrics</a> · <a href=\"/feeds.opml\">feeds.opml</a></p>\n</body></html>\n");
+    html
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,87 +232,6 @@ mod tests {
         let json = serde_json::to_string(&feeds[0]).unwrap();
         assert!(json.contains("\"consecutive_failures\":0"), "{json}");
     }
-}
-
-/// One output as the status page shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputSummary {
-    pub name: String,
-    pub title: String,
-    pub items: usize,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The operator's status page (`GET /`): plain server-rendered HTML, no
-/// script. Names and errors get `dir="auto"`, so Arabic reads right to left
-/// inside an English page.
-pub fn page(feeds: &[FeedStatus], outputs: &[OutputSummary], items_stored: usize) -> String {
-    let mut rows: Vec<&FeedStatus> = feeds.iter().collect();
-    rows.sort_by_key(|f| match f.state.as_str() {
-        "failing" => 0,
-        "gone" => 1,
-        "pending" => 2,
-        _ => 3,
-    });
-    let broken = feeds
-        .iter()
-        .filter(|f| f.state == "failing" || f.state == "gone")
-        .count();
-    let mut html = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width\"><title>feedwire status</title>\
-<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:2em}\
-th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-align:top}th{background:#f4f4f4}\
-.ok{color:#176d2c}.failing,.gone{color:#b00020;font-weight:bold}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
-</style></head><body>\n",
-    );
-    html.push_str(&format!(
-        "<h1>feedwire</h1>\n<p>{} feeds, <span class=\"{}\">{broken} broken</span>, {items_stored} items stored.</p>\n",
-        feeds.len(),
-        if broken > 0 { "failing" } else { "ok" }
-    ));
-    html.push_str(
-        "<h2>Outputs</h2>\n<table><tr><th>Output</th><th>Title</th><th>Items</th><th>Formats</th></tr>\n",
-    );
-    for o in outputs {
-        let n = esc(&o.name);
-        html.push_str(&format!(
-            "<tr><td>{n}</td><td dir=\"auto\">{}</td><td>{}</td><td><a href=\"/{n}.rss\">RSS</a> · <a href=\"/{n}.atom\">Atom</a> · <a href=\"/{n}.json\">JSON</a></td></tr>\n",
-            esc(&o.title),
-            o.items
-        ));
-    }
-    html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>New / seen</th><th>Last error</th></tr>\n");
-    for f in rows {
-        let error = match (&f.last_error, &f.permanent_redirect) {
-            (Some(e), _) => esc(e),
-            (None, Some(to)) => format!("moved permanently to {}: update feeds.toml", esc(to)),
-            (None, None) => String::new(),
-        };
-        html.push_str(&format!(
-            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
-            state = esc(&f.state),
-            url = esc(&f.url),
-            name = esc(&f.name),
-            last = esc(f.last_success.as_deref().unwrap_or("never")),
-            next = esc(f.next_due.as_deref().unwrap_or("-")),
-            new = f.items_new,
-            seen = f.items_seen,
-        ));
-    }
-    html.push_str("</table>\n<p><a href=\"/status.json\">status.json</a> · <a href=\"/metrics\">metrics</a> · <a href=\"/feeds.opml\">feeds.opml</a></p>\n</body></html>\n");
-    html
-}
-
-#[cfg(test)]
-mod page_tests {
-    use super::*;
 
     #[test]
     fn page_lists_feeds_broken_first_and_escapes() {
