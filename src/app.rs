@@ -1,13 +1,14 @@
-//! Wiring: opens the store, starts the poller, the renderer and the server,
-//! and shuts them down in order. No feed, HTML or HTTP logic lives here.
+//! Wiring: opens the store, starts the scheduler, renderer, pruner, watchdog
+//! and server tasks, applies reloads, and shuts them down in order. No feed,
+//! HTML or HTTP logic lives here.
 //!
 //! Shutdown order: stop accepting requests and stop polling (in-flight
 //! fetches are dropped; they are idempotent and retried next start), wait for
 //! the tasks, then flush the store so that nothing acknowledged is lost.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -18,219 +19,19 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, ConfigError, OutputConfig};
+use crate::config::{Config, ConfigError};
 use crate::fetch::Fetcher;
-use crate::generate::{render_atom, render_json, render_rss, OutputMeta};
-use crate::item::Item;
+use crate::generate::OutputMeta;
 use crate::metrics::Metrics;
-use crate::opml;
 use crate::poller::{self, FeedReport, Heartbeat, PollContext, PollReport, Scheduler};
-use crate::select::Rules;
-use crate::server::{self, Introspect, Published, Representation};
+use crate::server::{self, Introspect, Published};
 use crate::status;
 use crate::store::{Retention, Store, StoreError};
 use crate::systemd;
 
-/// Media types of the served documents.
-pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
-pub const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
-pub const JSON_TYPE: &str = "application/feed+json; charset=utf-8";
-pub const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
-
-/// The documents of one output, in the order of [`FORMATS`].
-pub struct RenderedOutput {
-    pub name: String,
-    pub title: String,
-    /// Items the output carries.
-    pub items: usize,
-    pub docs: Vec<(String, Arc<Representation>)>,
-}
-
-/// Served extensions and their media types.
-pub const FORMATS: [(&str, &str); 3] = [("rss", RSS_TYPE), ("atom", ATOM_TYPE), ("json", JSON_TYPE)];
-
-/// Renders every output from the store.
-pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutput>, StoreError> {
-    let mut rendered = Vec::new();
-    for output in &config.outputs {
-        let items = select(config, store, output)?;
-        let meta = OutputMeta::new(output, &config.server.base_url);
-        let last_modified = items.iter().map(|i| i.first_seen).max();
-        let docs = FORMATS
-            .iter()
-            .map(|(ext, media_type)| {
-                let body = match *ext {
-                    "rss" => render_rss(&meta, &items),
-                    "atom" => render_atom(&meta, &items),
-                    _ => render_json(&meta, &items),
-                };
-                (
-                    format!("{}.{ext}", output.name),
-                    Arc::new(Representation::new(media_type, body, last_modified)),
-                )
-            })
-            .collect();
-        rendered.push(RenderedOutput {
-            name: output.name.clone(),
-            title: output.title.clone(),
-            items: items.len(),
-            docs,
-        });
-    }
-    Ok(rendered)
-}
-
-/// Renders every document the server publishes, keyed by file name.
-pub fn render_all(
-    config: &Config,
-    store: &Store,
-) -> Result<HashMap<String, Arc<Representation>>, StoreError> {
-    Ok(publishable(config, store, &render_outputs(config, store)?))
-}
-
-/// Everything the server publishes: every output's documents and the OPML
-/// list of sources.
-fn publishable(
-    config: &Config,
-    store: &Store,
-    outputs: &[RenderedOutput],
-) -> HashMap<String, Arc<Representation>> {
-    let mut docs: HashMap<String, Arc<Representation>> =
-        outputs.iter().flat_map(|o| o.docs.iter().cloned()).collect();
-    let sites: HashMap<String, String> = config
-        .feeds
-        .iter()
-        .filter_map(|f| {
-            let site = store.feed_state(f.url.as_str()).ok()??.site_url?;
-            Some((f.url.to_string(), site))
-        })
-        .collect();
-    docs.insert(
-        "feeds.opml".into(),
-        Arc::new(Representation::new(
-            OPML_TYPE,
-            opml::export(config, &sites).into_bytes(),
-            None,
-        )),
-    );
-    docs
-}
-
-/// At most this many stored items are examined per output render, however
-/// selective its rules: a render's cost must not grow with the store.
-fn scan_limit(output: &OutputConfig) -> usize {
-    (output.max_items * 20).max(10_000)
-}
-
-/// The newest items of an output: carried by at least one feed the output
-/// selects by tag, and passing its item rules. The selected feeds come first
-/// among an item's sources, so that the output attributes the item to one of
-/// its own feeds.
-fn select(config: &Config, store: &Store, output: &OutputConfig) -> Result<Vec<Item>, StoreError> {
-    let feeds: HashSet<String> = config.feeds_of(output).map(|f| f.url.to_string()).collect();
-    let rules = Rules::new(
-        &output.categories,
-        &output.keywords,
-        &output.exclude_keywords,
-        &output.languages,
-    );
-    let mut items = store.recent(output.max_items, scan_limit(output), |item| {
-        item.sources.iter().any(|s| feeds.contains(&s.feed_url))
-            && rules.matches(item, output.language.as_deref())
-    })?;
-    for item in &mut items {
-        // Stable: keeps the order in which the feeds carried the item.
-        item.sources.sort_by_key(|s| !feeds.contains(&s.feed_url));
-    }
-    Ok(items)
-}
-
-/// Writes an output's documents next to `prefix` (`{prefix}.rss`, ...), each
-/// through a temporary file and a rename, so a web server never serves a
-/// half-written file.
-pub fn write_files(prefix: &Path, output: &RenderedOutput) -> std::io::Result<()> {
-    if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    for (name, doc) in &output.docs {
-        let ext = name.rsplit('.').next().unwrap_or_default();
-        let target = PathBuf::from(format!("{}.{ext}", prefix.display()));
-        let tmp = PathBuf::from(format!("{}.{ext}.tmp", prefix.display()));
-        std::fs::write(&tmp, &doc.body)?;
-        std::fs::rename(&tmp, &target)?;
-    }
-    Ok(())
-}
-
-/// Writes every stored item as one JSON object per line, oldest first, in
-/// chunks to `sink` (which returns false to stop). The format is what
-/// [`import_jsonl`] reads back.
-pub fn export_jsonl(store: &Store, mut sink: impl FnMut(Vec<u8>) -> bool) -> Result<usize, StoreError> {
-    let mut chunk = Vec::with_capacity(64 * 1024);
-    let mut count = 0;
-    let mut open = true;
-    store.for_each_item(|item| {
-        serde_json::to_writer(&mut chunk, &item).expect("items serialise");
-        chunk.push(b'\n');
-        count += 1;
-        if chunk.len() >= 64 * 1024 {
-            open = sink(std::mem::take(&mut chunk));
-        }
-        open
-    })?;
-    if open && !chunk.is_empty() {
-        sink(chunk);
-    }
-    Ok(count)
-}
-
-/// Loads a JSON-lines dump made by `feedwire export` into the store:
-/// items not stored yet are added with their original dates and sources;
-/// known ones gain any missing sources. Returns (new, already present).
-pub fn import_jsonl(store: &Store, input: impl std::io::BufRead) -> anyhow::Result<(usize, usize)> {
-    let mut batch = Vec::with_capacity(1000);
-    let (mut new, mut present) = (0, 0);
-    let mut flush = |batch: &mut Vec<Item>| -> anyhow::Result<()> {
-        let r = store.ingest(batch)?;
-        new += r.new;
-        present += r.duplicate;
-        batch.clear();
-        Ok(())
-    };
-    for (n, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("reading line {}", n + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let item: Item =
-            serde_json::from_str(&line).with_context(|| format!("line {}: not an exported item", n + 1))?;
-        batch.push(item);
-        if batch.len() == 1000 {
-            flush(&mut batch)?;
-        }
-    }
-    flush(&mut batch)?;
-    store.flush()?;
-    Ok((new, present))
-}
-
-/// `feedwire render --out DIR`: renders every output from the store into
-/// `DIR/{name}.{rss,atom,json}` and returns the files written.
-pub fn render_to_dir(config: &Config, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let store = open_store(config)?;
-    let outputs = render_outputs(config, &store).context("reading the store")?;
-    let mut written = Vec::new();
-    for output in &outputs {
-        let prefix = dir.join(&output.name);
-        write_files(&prefix, output).with_context(|| format!("writing {}", prefix.display()))?;
-        written.extend(
-            FORMATS
-                .iter()
-                .map(|(ext, _)| dir.join(format!("{}.{ext}", output.name))),
-        );
-    }
-    Ok(written)
-}
+pub use crate::backup::{export_jsonl, import_jsonl};
+use crate::render::publishable;
+pub use crate::render::{render_all, render_outputs, render_to_dir, write_files, RenderedOutput, FORMATS};
 
 /// Opens the store with a message that names its path.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {

@@ -25,6 +25,8 @@
 //! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline.
 //! - [`status`]: per-feed status for operators (`/status.json`, `feedwire status`).
 //! - [`clock`]: wall-clock time, injectable so schedules are tested without sleeping.
+//! - [`render`]: store → served documents, per output.
+//! - [`backup`]: export and import of items as JSON lines.
 //! - [`app`]: wiring, start-up and ordered shutdown.
 //! - [`cli`]: the command line and its exit codes.
 //!
@@ -43,6 +45,7 @@
 //!   rendered bytes.
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -55,6 +58,7 @@ pub mod metrics;
 pub mod opml;
 pub mod parse;
 pub mod poller;
+pub mod render;
 pub mod select;
 pub mod server;
 pub mod status;

@@ -287,7 +287,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
                     let next = refresh(interval, publisher, ctx.min_interval, ctx.max_interval, jitter);
                     Ok((outcome, next))
                 }
-                Err(error) => Err(FeedFailure::Other(error)),
+                Err(failure) => Err(failure),
             }
         }
         Err(e) => {
@@ -343,6 +343,12 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
                         (error, Some(add(started, wait)))
                     }
                 }
+                FeedFailure::Store(error) => {
+                    let wait = interval.min(OUTAGE_RETRY).mul_f64(1.0 + 0.1 * jitter);
+                    tracing::error!(feed = %feed.name, url = %url, %error,
+                        "Cannot store the feed's items: check the store's disk space and permissions. Serving what is stored; retrying.");
+                    (format!("store write failed: {error}"), Some(add(started, wait)))
+                }
                 FeedFailure::Other(error) => {
                     state.consecutive_failures += 1;
                     let wait = backoff(interval, state.consecutive_failures, jitter);
@@ -375,6 +381,10 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
 }
 
 enum FeedFailure {
+    /// Our store could not take the items (disk full, read-only): not the
+    /// feed's fault, so no backoff; retried soon, nothing is lost meanwhile
+    /// (the feed still has the items, and the validators are not updated).
+    Store(String),
     Gone,
     RetryAfter(String, RetryAfter),
     Network(String),
@@ -411,7 +421,7 @@ async fn process(
     state: &mut FeedState,
     fetched: Fetched,
     started: DateTime<Utc>,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, FeedFailure> {
     let Some(body) = fetched.body else {
         state.last_status = Some(304);
         return Ok(Outcome::NotModified);
@@ -441,12 +451,14 @@ async fn process(
             started,
             limits,
         )
-        .map_err(|e| e.to_string())?;
-        let ingest = store.ingest(&parsed.items).map_err(|e| e.to_string())?;
-        Ok::<_, String>((parsed, ingest))
+        .map_err(|e| FeedFailure::Other(e.to_string()))?;
+        let ingest = store
+            .ingest(&parsed.items)
+            .map_err(|e| FeedFailure::Store(e.to_string()))?;
+        Ok::<_, FeedFailure>((parsed, ingest))
     })
     .await
-    .unwrap_or_else(|e| Err(format!("internal error while parsing: {e}")))?;
+    .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
 
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;

@@ -1,0 +1,168 @@
+//! Rendering: selects each output's items from the store and turns them into
+//! the served documents (RSS, Atom, JSON Feed, OPML), with their validators
+//! and compressed copies. Reads the store; writes only the optional output
+//! files. The daemon calls it from its renderer task, the CLI from `render`
+//! and `poll-once`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::{Config, OutputConfig};
+use crate::generate::{render_atom, render_json, render_rss, OutputMeta};
+use crate::item::Item;
+use crate::opml;
+use crate::select::Rules;
+use crate::server::Representation;
+use crate::store::{Store, StoreError};
+
+/// Media types of the served documents.
+pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
+pub const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
+pub const JSON_TYPE: &str = "application/feed+json; charset=utf-8";
+pub const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
+
+/// The documents of one output, in the order of [`FORMATS`].
+pub struct RenderedOutput {
+    pub name: String,
+    pub title: String,
+    /// Items the output carries.
+    pub items: usize,
+    pub docs: Vec<(String, Arc<Representation>)>,
+}
+
+/// Served extensions and their media types.
+pub const FORMATS: [(&str, &str); 3] = [("rss", RSS_TYPE), ("atom", ATOM_TYPE), ("json", JSON_TYPE)];
+
+/// Renders every output from the store.
+pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutput>, StoreError> {
+    let mut rendered = Vec::new();
+    for output in &config.outputs {
+        let items = select(config, store, output)?;
+        let meta = OutputMeta::new(output, &config.server.base_url);
+        let last_modified = items.iter().map(|i| i.first_seen).max();
+        let docs = FORMATS
+            .iter()
+            .map(|(ext, media_type)| {
+                let body = match *ext {
+                    "rss" => render_rss(&meta, &items),
+                    "atom" => render_atom(&meta, &items),
+                    _ => render_json(&meta, &items),
+                };
+                (
+                    format!("{}.{ext}", output.name),
+                    Arc::new(Representation::new(media_type, body, last_modified)),
+                )
+            })
+            .collect();
+        rendered.push(RenderedOutput {
+            name: output.name.clone(),
+            title: output.title.clone(),
+            items: items.len(),
+            docs,
+        });
+    }
+    Ok(rendered)
+}
+
+/// Renders every document the server publishes, keyed by file name.
+pub fn render_all(
+    config: &Config,
+    store: &Store,
+) -> Result<HashMap<String, Arc<Representation>>, StoreError> {
+    Ok(publishable(config, store, &render_outputs(config, store)?))
+}
+
+/// Everything the server publishes: every output's documents and the OPML
+/// list of sources.
+pub fn publishable(
+    config: &Config,
+    store: &Store,
+    outputs: &[RenderedOutput],
+) -> HashMap<String, Arc<Representation>> {
+    let mut docs: HashMap<String, Arc<Representation>> =
+        outputs.iter().flat_map(|o| o.docs.iter().cloned()).collect();
+    let sites: HashMap<String, String> = config
+        .feeds
+        .iter()
+        .filter_map(|f| {
+            let site = store.feed_state(f.url.as_str()).ok()??.site_url?;
+            Some((f.url.to_string(), site))
+        })
+        .collect();
+    docs.insert(
+        "feeds.opml".into(),
+        Arc::new(Representation::new(
+            OPML_TYPE,
+            opml::export(config, &sites).into_bytes(),
+            None,
+        )),
+    );
+    docs
+}
+
+/// At most this many stored items are examined per output render, however
+/// selective its rules: a render's cost must not grow with the store.
+fn scan_limit(output: &OutputConfig) -> usize {
+    (output.max_items * 20).max(10_000)
+}
+
+/// The newest items of an output: carried by at least one feed the output
+/// selects by tag, and passing its item rules. The selected feeds come first
+/// among an item's sources, so that the output attributes the item to one of
+/// its own feeds.
+fn select(config: &Config, store: &Store, output: &OutputConfig) -> Result<Vec<Item>, StoreError> {
+    let feeds: HashSet<String> = config.feeds_of(output).map(|f| f.url.to_string()).collect();
+    let rules = Rules::new(
+        &output.categories,
+        &output.keywords,
+        &output.exclude_keywords,
+        &output.languages,
+    );
+    let mut items = store.recent(output.max_items, scan_limit(output), |item| {
+        item.sources.iter().any(|s| feeds.contains(&s.feed_url))
+            && rules.matches(item, output.language.as_deref())
+    })?;
+    for item in &mut items {
+        // Stable: keeps the order in which the feeds carried the item.
+        item.sources.sort_by_key(|s| !feeds.contains(&s.feed_url));
+    }
+    Ok(items)
+}
+
+/// Writes an output's documents next to `prefix` (`{prefix}.rss`, ...), each
+/// through a temporary file and a rename, so a web server never serves a
+/// half-written file.
+pub fn write_files(prefix: &Path, output: &RenderedOutput) -> std::io::Result<()> {
+    if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    for (name, doc) in &output.docs {
+        let ext = name.rsplit('.').next().unwrap_or_default();
+        let target = PathBuf::from(format!("{}.{ext}", prefix.display()));
+        let tmp = PathBuf::from(format!("{}.{ext}.tmp", prefix.display()));
+        std::fs::write(&tmp, &doc.body)?;
+        std::fs::rename(&tmp, &target)?;
+    }
+    Ok(())
+}
+
+/// `feedwire render --out DIR`: renders every output from the store into
+/// `DIR/{name}.{rss,atom,json}` and returns the files written.
+pub fn render_to_dir(config: &Config, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let store = crate::app::open_store(config)?;
+    let outputs = render_outputs(config, &store).context("reading the store")?;
+    let mut written = Vec::new();
+    for output in &outputs {
+        let prefix = dir.join(&output.name);
+        write_files(&prefix, output).with_context(|| format!("writing {}", prefix.display()))?;
+        written.extend(
+            FORMATS
+                .iter()
+                .map(|(ext, _)| dir.join(format!("{}.{ext}", output.name))),
+        );
+    }
+    Ok(written)
+}
