@@ -19,6 +19,8 @@
 //! - [`dates`]: lenient date strings (Arabic included) → instants, for `parse`.
 //! - [`store`]: the only sled user; insert-once items, date index, feed state.
 //! - [`generate`]: items → RSS/Atom bytes.
+//! - [`cluster`]: groups items of different outlets reporting the same story
+//!   (MinHash/LSH candidates, average-linkage clusters); a pure view.
 //! - [`opml`]: the feed list as OPML, and OPML imported into `feeds.toml`
 //!   text (pure, like `parse` and `generate`).
 //! - [`server`]: the only listener; serves pre-rendered documents.
@@ -48,6 +50,7 @@ pub mod app;
 pub mod backup;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod dates;
 pub mod fetch;
