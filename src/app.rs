@@ -205,6 +205,10 @@ impl DaemonIntrospect {
             .collect();
         let items: Vec<(String, usize)> = outputs.iter().map(|o| (o.name.clone(), o.items)).collect();
         self.metrics.record_render(took, &docs, &items);
+        for o in outputs {
+            self.metrics
+                .record_clusters(&o.name, o.clusters, o.clustered_items);
+        }
         *self.outputs.write().expect("lock poisoned") = outputs
             .iter()
             .map(|o| status::OutputSummary {

@@ -107,6 +107,9 @@ pub struct OutputConfig {
     pub file: Option<PathBuf>,
     /// WebSub hubs advertised in the documents and pinged after each change.
     pub hubs: Vec<Url>,
+    /// Story clustering (`cluster = true`): one entry per story across
+    /// outlets. `None` when off.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -427,6 +430,9 @@ struct RawOutput {
     file: Option<Spanned<String>>,
     #[serde(default)]
     hubs: Vec<Spanned<String>>,
+    cluster: Option<bool>,
+    cluster_window: Option<Spanned<String>>,
+    cluster_threshold: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -738,6 +744,22 @@ impl RawConfig {
                     _ => c.problem(v, "hub must be an http or https URL"),
                 }
             }
+            let cluster = {
+                let window = c.duration(
+                    &o.cluster_window,
+                    crate::cluster::DEFAULT_WINDOW,
+                    Duration::from_secs(3600),
+                );
+                let threshold = o
+                    .cluster_threshold
+                    .as_ref()
+                    .map_or(crate::cluster::DEFAULT_THRESHOLD, |t| *t.get_ref());
+                let cfg = crate::cluster::ClusterConfig { window, threshold };
+                if let (Err(e), Some(t)) = (cfg.validate(), &o.cluster_threshold) {
+                    c.problem(t, e);
+                }
+                o.cluster.unwrap_or(false).then_some(cfg)
+            };
             let plain = |v: &[Spanned<String>]| v.iter().map(|s| s.get_ref().clone()).collect::<Vec<_>>();
             let output = OutputConfig {
                 name: name.clone(),
@@ -760,6 +782,7 @@ impl RawConfig {
                     None => None,
                 },
                 hubs,
+                cluster,
             };
             let selects_any = output.tags.is_empty()
                 || feeds

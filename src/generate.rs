@@ -11,7 +11,7 @@
 //! footer paragraph of the content and as `<feedwire:source>` elements
 //! (namespace [`NAMESPACE`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use regex::Regex;
@@ -19,7 +19,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::config::OutputConfig;
-use crate::item::{clean_link, Item, Source};
+use crate::item::{clean_link, Item, ItemKey, Source};
 use crate::parse::escape_html;
 
 /// Namespace of our own elements (`feedwire:source`).
@@ -34,6 +34,18 @@ pub struct OutputMeta<'a> {
     pub base_url: &'a Url,
     /// Compiled `strip` patterns.
     strip: Vec<Regex>,
+    /// Story clustering: for each lead item, the other outlets' reports.
+    related: HashMap<ItemKey, Vec<Related>>,
+}
+
+/// Another outlet's report of the same story (story clustering).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Related {
+    pub outlet: String,
+    pub title: String,
+    pub link: Option<String>,
+    /// Similarity to the lead item, in [0, 1].
+    pub score: f64,
 }
 
 impl<'a> OutputMeta<'a> {
@@ -43,7 +55,18 @@ impl<'a> OutputMeta<'a> {
             base_url,
             // Patterns are validated when the config is loaded.
             strip: output.strip.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+            related: HashMap::new(),
         }
+    }
+
+    /// Adds clustering: each lead item's entry names the other reports.
+    pub fn with_related(mut self, related: HashMap<ItemKey, Vec<Related>>) -> OutputMeta<'a> {
+        self.related = related;
+        self
+    }
+
+    fn related_of(&self, item: &Item) -> &[Related] {
+        self.related.get(&item.key).map_or(&[], Vec::as_slice)
     }
 
     pub fn rss_url(&self) -> String {
@@ -79,8 +102,9 @@ impl<'a> OutputMeta<'a> {
         };
         let summary = clean(&item.summary);
         let mut content = clean(&item.content);
-        if item.sources.len() > 1 {
-            let footer = self.footer(&item.sources[1..]);
+        let related = self.related_of(item);
+        if item.sources.len() > 1 || !related.is_empty() {
+            let footer = self.footer(&item.sources[1..], related);
             content = Some(match content.or_else(|| summary.clone()) {
                 Some(c) => format!("{c}{footer}"),
                 None => footer,
@@ -89,7 +113,9 @@ impl<'a> OutputMeta<'a> {
         (summary, content)
     }
 
-    fn footer(&self, others: &[Source]) -> String {
+    /// "Also reported by": outlets that carried the same link (by name),
+    /// then, for a story cluster, the other outlets' headlines.
+    fn footer(&self, others: &[Source], related: &[Related]) -> String {
         let arabic = self
             .output
             .language
@@ -100,15 +126,20 @@ impl<'a> OutputMeta<'a> {
         } else {
             ("Also reported by:", "ltr")
         };
+        let linked = |text: String, link: Option<String>| match link {
+            Some(l) => format!("<a href=\"{}\">{text}</a>", escape_html(&l)),
+            None => text,
+        };
         let links: Vec<String> = others
             .iter()
-            .map(|s| {
-                let name = escape_html(&s.feed_name);
-                match published_link(s) {
-                    Some(l) => format!("<a href=\"{}\">{name}</a>", escape_html(&l)),
-                    None => name,
-                }
-            })
+            .map(|s| linked(escape_html(&s.feed_name), published_link(s)))
+            .chain(related.iter().map(|r| {
+                format!(
+                    "{}: {}",
+                    escape_html(&r.outlet),
+                    linked(escape_html(&r.title), r.link.clone())
+                )
+            }))
             .collect();
         format!(
             "<p dir=\"{dir}\" class=\"feedwire-sources\">{label} {}</p>",
@@ -152,7 +183,7 @@ fn updated(item: &Item) -> i64 {
 
 /// The guid/id subscribers key on: the cleaned link, or for link-less items a
 /// URN built from the dedup key (stable, but not a URL).
-fn item_id(item: &Item) -> (String, bool) {
+pub fn item_id(item: &Item) -> (String, bool) {
     match &item.link {
         Some(link) => (link.clone(), true),
         None => (format!("urn:feedwire:{}", urlencode(item.key.as_str())), false),
@@ -163,7 +194,19 @@ fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn other_sources_rss(item: &Item) -> rss::extension::ExtensionMap {
+fn other_sources_rss(item: &Item, related: &[Related]) -> rss::extension::ExtensionMap {
+    let related: Vec<rss::extension::Extension> = related
+        .iter()
+        .map(|r| rss::extension::Extension {
+            name: "feedwire:related".into(),
+            value: Some(r.title.clone()),
+            attrs: BTreeMap::from([
+                ("outlet".to_owned(), r.outlet.clone()),
+                ("link".to_owned(), r.link.clone().unwrap_or_default()),
+            ]),
+            children: BTreeMap::new(),
+        })
+        .collect();
     let others: Vec<rss::extension::Extension> = item
         .sources
         .iter()
@@ -178,13 +221,17 @@ fn other_sources_rss(item: &Item) -> rss::extension::ExtensionMap {
             children: BTreeMap::new(),
         })
         .collect();
-    if others.is_empty() {
+    let mut ours = BTreeMap::new();
+    if !others.is_empty() {
+        ours.insert("source".to_owned(), others);
+    }
+    if !related.is_empty() {
+        ours.insert("related".to_owned(), related);
+    }
+    if ours.is_empty() {
         return BTreeMap::new();
     }
-    BTreeMap::from([(
-        "feedwire".to_owned(),
-        BTreeMap::from([("source".to_owned(), others)]),
-    )])
+    BTreeMap::from([("feedwire".to_owned(), ours)])
 }
 
 /// RSS 2.0 with `content:encoded`, `dc:creator` and `<source>`.
@@ -258,7 +305,7 @@ fn rss_item(meta: &OutputMeta<'_>, item: &Item) -> rss::Item {
         }),
         source,
         dublin_core_ext: dublin_core,
-        extensions: other_sources_rss(item),
+        extensions: other_sources_rss(item, meta.related_of(item)),
         ..Default::default()
     }
 }
@@ -337,7 +384,7 @@ fn atom_entry(meta: &OutputMeta<'_>, item: &Item) -> atom_syndication::Entry {
         }],
         ..Default::default()
     });
-    let extensions = other_sources_rss(item)
+    let extensions = other_sources_rss(item, meta.related_of(item))
         .into_iter()
         .map(|(prefix, by_name)| {
             let by_name = by_name
@@ -402,6 +449,14 @@ fn atom_entry(meta: &OutputMeta<'_>, item: &Item) -> atom_syndication::Entry {
                     ..Default::default()
                 })
             }))
+            .chain(meta.related_of(item).iter().filter_map(|r| {
+                Some(atom::Link {
+                    href: r.link.clone()?,
+                    rel: "related".into(),
+                    title: Some(format!("{}: {}", r.outlet, r.title)),
+                    ..Default::default()
+                })
+            }))
             .collect(),
         summary: summary.map(|s| text(s, true)),
         content: content.map(|c| atom::Content {
@@ -435,6 +490,9 @@ pub fn render_json(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
                 "_feedwire": {
                     "sources": item.sources.iter().map(|s| json!({
                         "name": s.feed_name, "feed_url": s.feed_url, "url": published_link(s),
+                    })).collect::<Vec<_>>(),
+                    "related": meta.related_of(item).iter().map(|r| json!({
+                        "outlet": r.outlet, "title": r.title, "url": r.link, "score": r.score,
                     })).collect::<Vec<_>>(),
                 },
             });

@@ -64,6 +64,8 @@ pub struct Metrics {
     render_seconds: Histogram,
     output_bytes: Family<DocumentLabels, Gauge>,
     output_items: Family<OutputLabels, Gauge>,
+    output_clusters: Family<OutputLabels, Gauge>,
+    output_clustered_items: Family<OutputLabels, Gauge>,
     requests: Family<RequestLabels, Counter>,
 }
 
@@ -126,6 +128,18 @@ impl Metrics {
         );
         let output_items = Family::<OutputLabels, Gauge>::default();
         registry.register("output_items", "Items in each output", output_items.clone());
+        let output_clusters = Family::<OutputLabels, Gauge>::default();
+        registry.register(
+            "output_clusters",
+            "Stories carried by more than one outlet in each clustered output",
+            output_clusters.clone(),
+        );
+        let output_clustered_items = Family::<OutputLabels, Gauge>::default();
+        registry.register(
+            "output_clustered_items",
+            "Items merged into another outlet's story entry",
+            output_clustered_items.clone(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -144,6 +158,8 @@ impl Metrics {
             render_seconds,
             output_bytes,
             output_items,
+            output_clusters,
+            output_clustered_items,
             requests,
         }
     }
@@ -209,6 +225,17 @@ impl Metrics {
                 })
                 .set(*n as i64);
         }
+    }
+
+    /// Records an output's story clusters and merged items.
+    pub fn record_clusters(&self, output: &str, clusters: usize, merged: usize) {
+        let labels = OutputLabels {
+            output: output.into(),
+        };
+        self.output_clusters.get_or_create(&labels).set(clusters as i64);
+        self.output_clustered_items
+            .get_or_create(&labels)
+            .set(merged as i64);
     }
 
     pub fn record_request(&self, route: &str, status: u16) {

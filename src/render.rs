@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::cluster::{self, ClusterConfig};
 use crate::config::{Config, OutputConfig};
-use crate::generate::{render_atom, render_json, render_rss, OutputMeta};
-use crate::item::Item;
+use crate::generate::{item_id, render_atom, render_json, render_rss, OutputMeta, Related};
+use crate::item::{Item, ItemKey};
 use crate::opml;
 use crate::select::Rules;
 use crate::server::Representation;
@@ -31,6 +32,12 @@ pub struct RenderedOutput {
     /// Items the output carries.
     pub items: usize,
     pub docs: Vec<(String, Arc<Representation>)>,
+    /// Served but not written to files: `{output}/clusters.json`.
+    pub extra: Vec<(String, Arc<Representation>)>,
+    /// Story clusters with more than one outlet, and the items merged into
+    /// them (0 when clustering is off).
+    pub clusters: usize,
+    pub clustered_items: usize,
 }
 
 /// Served extensions and their media types.
@@ -40,8 +47,18 @@ pub const FORMATS: [(&str, &str); 3] = [("rss", RSS_TYPE), ("atom", ATOM_TYPE), 
 pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutput>, StoreError> {
     let mut rendered = Vec::new();
     for output in &config.outputs {
-        let items = select(config, store, output)?;
-        let meta = OutputMeta::new(output, &config.server.base_url);
+        let (items, meta, clustering) = match &output.cluster {
+            None => (
+                select(config, store, output, output.max_items)?,
+                OutputMeta::new(output, &config.server.base_url),
+                None,
+            ),
+            Some(cluster) => {
+                let c = clustered(config, store, output, cluster)?;
+                let meta = OutputMeta::new(output, &config.server.base_url).with_related(c.related);
+                (c.entries, meta, Some((c.listing, c.clusters, c.merged)))
+            }
+        };
         let last_modified = items.iter().map(|i| i.first_seen).max();
         let docs = FORMATS
             .iter()
@@ -57,11 +74,29 @@ pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutp
                 )
             })
             .collect();
+        let (extra, clusters, clustered_items) = match clustering {
+            None => (Vec::new(), 0, 0),
+            Some((listing, clusters, merged)) => (
+                vec![(
+                    format!("{}/clusters.json", output.name),
+                    Arc::new(Representation::new(
+                        "application/json",
+                        serde_json::to_vec_pretty(&listing).expect("JSON values serialise"),
+                        last_modified,
+                    )),
+                )],
+                clusters,
+                merged,
+            ),
+        };
         rendered.push(RenderedOutput {
             name: output.name.clone(),
             title: output.title.clone(),
             items: items.len(),
             docs,
+            extra,
+            clusters,
+            clustered_items,
         });
     }
     Ok(rendered)
@@ -82,8 +117,10 @@ pub fn publishable(
     store: &Store,
     outputs: &[RenderedOutput],
 ) -> HashMap<String, Arc<Representation>> {
-    let mut docs: HashMap<String, Arc<Representation>> =
-        outputs.iter().flat_map(|o| o.docs.iter().cloned()).collect();
+    let mut docs: HashMap<String, Arc<Representation>> = outputs
+        .iter()
+        .flat_map(|o| o.docs.iter().chain(&o.extra).cloned())
+        .collect();
     let sites: HashMap<String, String> = config
         .feeds
         .iter()
@@ -113,7 +150,12 @@ fn scan_limit(output: &OutputConfig) -> usize {
 /// selects by tag, and passing its item rules. The selected feeds come first
 /// among an item's sources, so that the output attributes the item to one of
 /// its own feeds.
-fn select(config: &Config, store: &Store, output: &OutputConfig) -> Result<Vec<Item>, StoreError> {
+fn select(
+    config: &Config,
+    store: &Store,
+    output: &OutputConfig,
+    limit: usize,
+) -> Result<Vec<Item>, StoreError> {
     let feeds: HashSet<String> = config.feeds_of(output).map(|f| f.url.to_string()).collect();
     let rules = Rules::new(
         &output.categories,
@@ -121,7 +163,7 @@ fn select(config: &Config, store: &Store, output: &OutputConfig) -> Result<Vec<I
         &output.exclude_keywords,
         &output.languages,
     );
-    let mut items = store.recent(output.max_items, scan_limit(output), |item| {
+    let mut items = store.recent(limit, scan_limit(output), |item| {
         item.sources.iter().any(|s| feeds.contains(&s.feed_url))
             && rules.matches(item, output.language.as_deref())
     })?;
@@ -130,6 +172,96 @@ fn select(config: &Config, store: &Store, output: &OutputConfig) -> Result<Vec<I
         item.sources.sort_by_key(|s| !feeds.contains(&s.feed_url));
     }
     Ok(items)
+}
+
+/// An output's entries with story clustering on.
+struct Clustered {
+    /// One entry per story: its lead item, dated by when it last grew.
+    entries: Vec<Item>,
+    /// The other outlets' reports, by lead.
+    related: HashMap<ItemKey, Vec<Related>>,
+    /// `clusters.json`: every story with more than one outlet.
+    listing: serde_json::Value,
+    clusters: usize,
+    merged: usize,
+}
+
+/// Groups an output's recent items into stories (see `cluster`). The
+/// candidates are the newest `4 × max_items` selected items; each story
+/// becomes one entry led by its earliest report, keeping that item's id (so
+/// readers do not see it as new when outlets join), with `updated` and
+/// `Last-Modified` moved to when the last outlet joined.
+fn clustered(
+    config: &Config,
+    store: &Store,
+    output: &OutputConfig,
+    cfg: &ClusterConfig,
+) -> Result<Clustered, StoreError> {
+    let candidates = select(config, store, output, (output.max_items * 4).min(10_000))?;
+    let groups = cluster::group(&candidates, cfg);
+    let mut out = Clustered {
+        entries: Vec::new(),
+        related: HashMap::new(),
+        listing: serde_json::Value::Null,
+        clusters: 0,
+        merged: 0,
+    };
+    let mut listing = Vec::new();
+    let outlet = |item: &Item| {
+        item.sources
+            .first()
+            .map(|s| s.feed_name.clone())
+            .unwrap_or_default()
+    };
+    for g in groups.iter().take(output.max_items) {
+        let mut lead = candidates[g.lead].clone();
+        if !g.others.is_empty() {
+            let grown = g.others.iter().map(|(i, _)| candidates[*i].first_seen).max();
+            if let Some(t) = grown.filter(|t| *t > lead.first_seen) {
+                lead.first_seen = t;
+                lead.updated = Some(t);
+            }
+            let related: Vec<Related> = g
+                .others
+                .iter()
+                .map(|(i, score)| {
+                    let o = &candidates[*i];
+                    Related {
+                        outlet: outlet(o),
+                        title: o.title.clone(),
+                        link: o.link.clone(),
+                        score: *score,
+                    }
+                })
+                .collect();
+            out.clusters += 1;
+            out.merged += related.len();
+            let member = |item: &Item, score: f64| {
+                serde_json::json!({
+                    "key": item.key.as_str(), "outlet": outlet(item), "title": item.title,
+                    "url": item.link, "score": score,
+                })
+            };
+            let mut members = vec![member(&candidates[g.lead], 1.0)];
+            members.extend(g.others.iter().map(|(i, score)| member(&candidates[*i], *score)));
+            listing.push(serde_json::json!({
+                "id": g.id,
+                "entry_id": item_id(&lead).0,
+                "updated": chrono::DateTime::from_timestamp(lead.first_seen, 0).map(|d| d.to_rfc3339()),
+                "members": members,
+            }));
+            out.related.insert(lead.key.clone(), related);
+        }
+        out.entries.push(lead);
+    }
+    out.listing = serde_json::json!({
+        "output": output.name,
+        "window_seconds": cfg.window.as_secs(),
+        "threshold": cfg.threshold,
+        "candidates": candidates.len(),
+        "clusters": listing,
+    });
+    Ok(out)
 }
 
 /// Writes an output's documents next to `prefix` (`{prefix}.rss`, ...), each

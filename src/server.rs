@@ -178,6 +178,7 @@ pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>) -> Rou
         .route("/export.jsonl", get(export))
         .route("/", get(index))
         .route("/{file}", get(document))
+        .route("/{output}/clusters.json", get(clusters))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             introspect.clone(),
@@ -213,6 +214,7 @@ async fn count_requests(
         "/status.json" => "status",
         "/metrics" => "metrics",
         "/export.jsonl" => "export",
+        p if p.ends_with("/clusters.json") => "clusters",
         _ => "document",
     };
     let resp = next.run(req).await;
@@ -308,6 +310,12 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {why}\n")).into_response(),
     }
+}
+
+/// `GET /{output}/clusters.json`: the story clusters of an output that has
+/// clustering on.
+async fn clusters(state: State<AppState>, Path(output): Path<String>, headers: HeaderMap) -> Response {
+    document(state, Path(format!("{output}/clusters.json")), headers).await
 }
 
 async fn document(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Response {

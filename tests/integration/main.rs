@@ -2,6 +2,7 @@
 //! Tests"): modules share the helpers in `support`.
 
 mod binary;
+mod cluster;
 mod corpus;
 mod http;
 mod ops;

@@ -70,7 +70,7 @@ async fn selection_rules_in_arabic_and_english() {
 
 /// Parses a document with Python's feedparser; `None` when feedparser is not
 /// installed (CI installs it and sets FEEDWIRE_REQUIRE_FEEDPARSER=1).
-fn feedparser(doc: &[u8], content_type: &str) -> Option<serde_json::Value> {
+pub fn feedparser(doc: &[u8], content_type: &str) -> Option<serde_json::Value> {
     const SCRIPT: &str = r#"
 import json, sys, feedparser
 d = feedparser.parse(sys.stdin.buffer.read(), response_headers={"content-type": sys.argv[1]})
