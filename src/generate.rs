@@ -596,14 +596,7 @@ mod tests {
             description: "كل الأخبار".into(),
             language: Some("ar".into()),
             max_items: 10,
-            tags: vec![],
-            categories: vec![],
-            keywords: vec![],
-            exclude_keywords: vec![],
-            languages: vec![],
-            strip: vec![],
-            file: None,
-            hubs: vec![],
+            ..Default::default()
         }
     }
 
