@@ -3,6 +3,7 @@
 
 mod binary;
 mod corpus;
+mod hostile;
 mod http;
 mod ops;
 mod pipeline;
