@@ -1380,19 +1380,36 @@ async fn disk_full_keeps_serving_and_the_store_survives() {
     tmpfs.remount("size=64m");
     let daemon = Binary::run(&config);
     let listening = daemon.wait_for_line("Listening.");
+    let at_start: usize = listening
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("items="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no items= in {listening}"));
     assert!(
-        listening.contains("items=3") || listening.contains("items=303"),
+        at_start == 3 || at_start == 303,
         "all or none of the failed document: {listening}"
     );
-    let done = daemon.wait_for_line("Poll round done.");
-    let mut links = exported_links(&config);
-    assert_eq!(links.len(), 303, "{done}");
-    links.sort();
-    links.dedup();
-    assert_eq!(links.len(), 303, "no item stored twice");
+    let stored = |links: Vec<String>| {
+        let unique: std::collections::HashSet<&String> = links.iter().collect();
+        assert_eq!(unique.len(), links.len(), "no item stored twice");
+        links.len()
+    };
+    // Whether the failure could be recorded depends on which write hit the
+    // full disk first: a feed with no saved state is polled at once and
+    // stored whole; one recorded as failing carries the disk-full error and
+    // is retried after its backoff.
     let (_, body) = get(addr, "/status.json").await;
     let statuses: Vec<FeedStatus> = serde_json::from_slice(&body).unwrap();
-    assert!(statuses.iter().all(|s| s.state == "ok"), "{statuses:?}");
+    let fill = statuses.iter().find(|s| s.name == "fill").unwrap();
+    if fill.state == "failing" {
+        let error = fill.last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("No space left on device"), "{fill:?}");
+        assert_eq!(stored(exported_links(&config)), at_start);
+    } else {
+        // Polled at start (maybe done already: the line waits in the log).
+        daemon.wait_for_line("Poll round done. ok=1");
+        assert_eq!(stored(exported_links(&config)), 303, "{fill:?}");
+    }
     daemon.signal("TERM");
     assert!(daemon.wait().success());
 }
@@ -1402,8 +1419,10 @@ fn config_addr(config: &Path) -> std::net::SocketAddr {
 }
 
 /// The operator must learn that the store cannot be written: every poll
-/// now fails, and the feed state that would say so cannot be saved either,
-/// so `/status.json` shows the failing feed as `pending` (never polled).
+/// now fails, and the feed state that would say so often cannot be saved
+/// either, so `/status.json` may show the failing feed as `pending` (never
+/// polled). Seen too: once sled has failed a write it keeps failing every
+/// write after space is freed, until a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "bug: /healthz stays 200 while every store write fails (disk full); only a read is checked"]
 async fn disk_full_shows_in_health() {
