@@ -75,7 +75,7 @@ macro_rules! say {
 }
 
 /// The corpus folder, or the places looked at.
-fn corpus_dir(env: Option<std::ffi::OsString>, root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn corpus_dir(env: Option<std::ffi::OsString>, root: &Path) -> Result<PathBuf, String> {
     let mut tried = Vec::new();
     if let Some(dir) = env.filter(|d| !d.is_empty()) {
         let dir = root.join(dir);
@@ -93,7 +93,7 @@ fn corpus_dir(env: Option<std::ffi::OsString>, root: &Path) -> Result<PathBuf, S
     Err(tried.join(" or "))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -113,11 +113,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// What a corpus file's leading comment says.
 #[derive(Debug, Default)]
-struct Header {
+pub(crate) struct Header {
     expect: Option<String>,
     /// The `Header: Content-type: ...` value, as feedparser's test server
     /// would send it.
-    content_type: Option<String>,
+    pub(crate) content_type: Option<String>,
     /// The `encoding="..."` of the XML declaration (for failure notes).
     declared: Option<String>,
 }
@@ -198,7 +198,7 @@ fn ebcdic_char(b: u8) -> char {
     char::from(ascii)
 }
 
-fn read_header(bytes: &[u8]) -> Header {
+pub(crate) fn read_header(bytes: &[u8]) -> Header {
     let text = head_text(bytes);
     let mut header = Header {
         declared: text
@@ -724,7 +724,7 @@ const ATOM_10: &[u8] = b"http://www.w3.org/2005/Atom";
 /// names it in ASCII bytes (every ASCII-compatible charset): the same bytes
 /// otherwise, so that its stated values test our charset handling rather
 /// than feed-rs's Atom 0.3 gap.
-fn atom03_as_atom10(bytes: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn atom03_as_atom10(bytes: &[u8]) -> Option<Vec<u8>> {
     let at = bytes.windows(ATOM_03.len()).position(|w| w == ATOM_03)?;
     Some([&bytes[..at], ATOM_10, &bytes[at + ATOM_03.len()..]].concat())
 }

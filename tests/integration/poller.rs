@@ -1228,11 +1228,6 @@ async fn one_unreachable_host_is_not_an_outage() {
 
 /// A free port for a daemon whose address `feedwire status` must find in
 /// the config.
-fn free_addr() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
 async fn feedwire_status(config: &std::path::Path) -> std::process::Output {
     let config = config.to_owned();
     tokio::task::spawn_blocking(move || {

@@ -63,6 +63,10 @@ pub enum Delivery {
     /// Chunked and never ending: the body repeated forever (64 KiB of
     /// spaces if empty). Bytes sent are counted ([`FeedServer::endless_sent`]).
     Endless,
+    /// Exactly this many bytes, announced in `Content-Length`: the body
+    /// repeated (64 KiB of spaces if empty) and streamed, so a 1 GiB answer
+    /// costs the test no memory. Bytes sent are counted with `Endless`'s.
+    Sized(u64),
     /// The request is read and never answered.
     Hang,
 }
@@ -127,6 +131,25 @@ impl Route {
             ..Route::default()
         }
         .header("Content-Encoding", "gzip")
+    }
+
+    /// A pre-compressed body sent with `Content-Encoding: br` that inflates
+    /// to `inflated` zero bytes.
+    pub fn brotli_bomb(inflated: usize) -> Route {
+        let mut br = brotli::CompressorWriter::new(Vec::new(), 64 * 1024, 5, 24);
+        let block = vec![0u8; 1 << 20];
+        let mut left = inflated;
+        while left > 0 {
+            let n = left.min(block.len());
+            br.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+        Route {
+            content_type: "application/rss+xml".into(),
+            body: br.into_inner(),
+            ..Route::default()
+        }
+        .header("Content-Encoding", "br")
     }
 
     /// Adds a response header.
@@ -341,7 +364,8 @@ impl FeedServer {
         f.max.get(path_or_host).copied().unwrap_or(0)
     }
 
-    /// Bytes written so far by [`Delivery::Endless`] routes.
+    /// Bytes written so far by [`Delivery::Endless`] and [`Delivery::Sized`]
+    /// routes.
     pub fn endless_sent(&self) -> u64 {
         self.state.endless_sent.load(Ordering::Relaxed)
     }
@@ -429,6 +453,28 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
             });
             Body::from_stream(ReaderStream::new(rx))
         }
+        Delivery::Sized(len) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            let (mut tx, rx) = tokio::io::duplex(64 * 1024);
+            let block = if route.body.is_empty() {
+                vec![b' '; 64 * 1024]
+            } else {
+                route.body
+            };
+            let sent = state.endless_sent.clone();
+            tokio::spawn(async move {
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(block.len() as u64) as usize;
+                    if tx.write_all(&block[..n]).await.is_err() {
+                        return;
+                    }
+                    sent.fetch_add(n as u64, Ordering::Relaxed);
+                    left -= n as u64;
+                }
+            });
+            Body::from_stream(ReaderStream::new(rx))
+        }
         Delivery::Hang => unreachable!("handled above"),
     };
     (status, headers, body).into_response()
@@ -472,6 +518,8 @@ pub fn write_config(dir: &Path, feeds: &[FeedEntry<'_>]) -> PathBuf {
 #[derive(Clone, Debug)]
 pub struct TestConfig {
     listen: String,
+    /// `[storage] path`; `dir/data` when unset.
+    store: Option<PathBuf>,
     poll: Vec<(String, String)>,
     feeds: Vec<String>,
 }
@@ -480,6 +528,7 @@ impl Default for TestConfig {
     fn default() -> TestConfig {
         TestConfig {
             listen: "127.0.0.1:0".into(),
+            store: None,
             poll: vec![
                 ("interval".into(), "\"15m\"".into()),
                 ("timeout".into(), "\"10s\"".into()),
@@ -500,6 +549,12 @@ impl TestConfig {
         self
     }
 
+    /// Puts the store at `path` instead of `dir/data`.
+    pub fn store_at(mut self, path: &Path) -> TestConfig {
+        self.store = Some(path.to_owned());
+        self
+    }
+
     /// Sets a `[poll]` key; `value` is TOML (`"\"10m\""`, `"2"`).
     pub fn poll(mut self, key: &str, value: &str) -> TestConfig {
         self.poll.retain(|(k, _)| k != key);
@@ -514,6 +569,17 @@ impl TestConfig {
         self
     }
 
+    /// A feed with more `[[feed]]` keys, each value TOML
+    /// (`("allow_private_networks", "false")`).
+    pub fn feed_with(mut self, name: &str, url: &str, keys: &[(&str, &str)]) -> TestConfig {
+        let mut entry = format!("[[feed]]\nurl = {url:?}\nname = {name:?}\ntags = [\"politics\"]\n");
+        for (k, v) in keys {
+            entry.push_str(&format!("{k} = {v}\n"));
+        }
+        self.feeds.push(entry);
+        self
+    }
+
     /// A feed with its own `interval` (e.g. `"1m"`).
     pub fn feed_every(mut self, name: &str, url: &str, interval: &str) -> TestConfig {
         self.feeds.push(format!(
@@ -524,8 +590,14 @@ impl TestConfig {
 
     /// Writes `dir/feeds.toml` and returns its path.
     pub fn write(&self, dir: &Path) -> PathBuf {
+        let storage = match &self.store {
+            Some(path) => {
+                FIXTURE_STORAGE.replacen("[storage]\n", &format!("[storage]\npath = {path:?}\n"), 1)
+            }
+            None => FIXTURE_STORAGE.to_owned(),
+        };
         let mut text = format!(
-            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n{FIXTURE_STORAGE}[poll]\nallow_private_networks = true\n",
+            "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n{storage}[poll]\nallow_private_networks = true\n",
             self.listen
         );
         for (k, v) in &self.poll {
@@ -581,6 +653,13 @@ pub fn serve_all_fixtures(server: &FeedServer) -> Vec<FeedEntry<'static>> {
 
 pub fn load_config(path: &Path) -> feedwire::config::Config {
     feedwire::config::Config::load(path).unwrap()
+}
+
+/// A port on 127.0.0.1 free a moment ago, for a daemon that must be found
+/// at a known address (`feedwire export`, `feedwire status`).
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
 }
 
 /// An HTTP client for talking to feedwire; it does not decompress, so tests
