@@ -110,6 +110,9 @@ struct DaemonIntrospect {
     metrics: Arc<Metrics>,
     /// What the last render published, for the status page.
     outputs: std::sync::RwLock<Vec<status::OutputSummary>>,
+    /// The last store write error, until a write succeeds again (a full
+    /// disk leaves reads working, so reading alone proves nothing).
+    store_failing: std::sync::Mutex<Option<String>>,
 }
 
 impl DaemonIntrospect {
@@ -141,12 +144,18 @@ impl DaemonIntrospect {
     }
 }
 
+/// How long a stop waits for the store's final flush.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The poller counts as stuck when its loop has not turned for this long.
 const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Introspect for DaemonIntrospect {
     fn health(&self) -> Result<(), String> {
         self.poller_alive()?;
+        if let Some(e) = self.store_failing.lock().expect("lock poisoned").as_ref() {
+            return Err(format!("store writes failing: {e}"));
+        }
         self.store.feed_state("").map(|_| ()).map_err(|e| e.to_string())
     }
 
@@ -192,6 +201,19 @@ impl Introspect for DaemonIntrospect {
 }
 
 impl DaemonIntrospect {
+    /// Store writes happen in polls: a failed one marks the store
+    /// unhealthy, a successful one clears it.
+    fn note_store_health(&self, report: &FeedReport) {
+        let mut failing = self.store_failing.lock().expect("lock poisoned");
+        match &report.outcome {
+            poller::Outcome::Failed { error } if error.starts_with(poller::STORE_FAILURE) => {
+                *failing = Some(error.clone());
+            }
+            poller::Outcome::Updated { .. } => *failing = None,
+            _ => {}
+        }
+    }
+
     /// Notes a render for the status page and the metrics.
     fn rendered(&self, outputs: &[RenderedOutput], took: std::time::Duration) {
         let docs: Vec<(String, String, usize)> = outputs
@@ -273,6 +295,7 @@ impl Daemon {
             config: config_rx.clone(),
             metrics: Arc::new(Metrics::new()),
             outputs: Default::default(),
+            store_failing: Default::default(),
         });
         introspect.rendered(&outputs, std::time::Duration::ZERO);
         let server = spawn_server(listener, &published, &introspect, &cancel);
@@ -287,7 +310,10 @@ impl Daemon {
             async move {
                 loop {
                     match rx.recv().await {
-                        Ok(report) => introspect.metrics.record_poll(&report),
+                        Ok(report) => {
+                            introspect.metrics.record_poll(&report);
+                            introspect.note_store_health(&report);
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return,
                     }
@@ -428,10 +454,15 @@ impl Daemon {
             let _ = handle.await;
         }
         let store = self.store;
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .context("flush task")?
-            .context("flushing the store")?;
+        // sled's flush can block for good after a write failed for lack of
+        // space: bounded, so a stop never needs systemd's SIGKILL.
+        match tokio::time::timeout(FLUSH_TIMEOUT, tokio::task::spawn_blocking(move || store.flush())).await {
+            Ok(flushed) => flushed.context("flush task")?.context("flushing the store")?,
+            Err(_) => anyhow::bail!(
+                "flushing the store did not finish within {}s (disk full?); stopping without it",
+                FLUSH_TIMEOUT.as_secs()
+            ),
+        }
         info!("Stopped.");
         Ok(())
     }

@@ -76,7 +76,7 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
-            match runtime().block_on(crate::app::run(config)) {
+            match block_on(crate::app::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("feedwire: {e:#}");
@@ -150,7 +150,7 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
-            match runtime().block_on(crate::app::poll_once(&config)) {
+            match block_on(crate::app::poll_once(&config)) {
                 Ok(r) => {
                     for (url, error) in &r.failures {
                         println!("failed: {url}: {error}");
@@ -172,6 +172,16 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Runs a future to completion, then stops the runtime without waiting
+/// for blocking tasks that hang (a flush on a full disk must not keep the
+/// process alive).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let rt = runtime();
+    let out = rt.block_on(f);
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    out
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -224,11 +234,10 @@ fn export(config: &Config) -> ExitCode {
             .map_err(|e| e.to_string()),
         Err(crate::store::StoreError::Locked { .. }) => {
             let url = daemon_url(config, "export.jsonl");
-            runtime()
-                .block_on(crate::fetch::get_local_streaming(&url, |chunk| {
-                    stdout.write_all(chunk).is_ok()
-                }))
-                .map_err(|e| format!("from the daemon at {url}: {e}"))
+            block_on(crate::fetch::get_local_streaming(&url, |chunk| {
+                stdout.write_all(chunk).is_ok()
+            }))
+            .map_err(|e| format!("from the daemon at {url}: {e}"))
         }
         Err(e) => Err(e.to_string()),
     };
@@ -254,7 +263,7 @@ fn daemon_url(config: &Config, path: &str) -> url::Url {
 /// admits one process, so the daemon is asked rather than the store read.
 fn status(config: &Config) -> ExitCode {
     let url = daemon_url(config, "status.json");
-    let fetched = runtime().block_on(crate::fetch::get_local(&url, std::time::Duration::from_secs(10)));
+    let fetched = block_on(crate::fetch::get_local(&url, std::time::Duration::from_secs(10)));
     let feeds: Vec<crate::status::FeedStatus> = match fetched
         .map_err(|e| e.to_string())
         .and_then(|body| serde_json::from_slice(&body).map_err(|e| e.to_string()))

@@ -457,7 +457,9 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     let utf8_ok = std::str::from_utf8(body).is_ok();
 
     let enc = if label == encoding_rs::UTF_8 {
-        if utf8_ok {
+        if utf8_ok || mostly_utf8(body) {
+            // A stray bad byte in a UTF-8 feed costs that byte (replaced by
+            // U+FFFD), not every Arabic letter around it.
             encoding_rs::UTF_8
         } else {
             detect_legacy(body)
@@ -477,7 +479,7 @@ fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     // (if any) says so; anything else is transcoded here, so its XML reader
     // never has to act on a declaration itself.
     let declaration_says_utf8 = raw_declared.is_none() || declared == Some(encoding_rs::UTF_8);
-    if enc == encoding_rs::UTF_8 && declaration_says_utf8 {
+    if enc == encoding_rs::UTF_8 && declaration_says_utf8 && utf8_ok {
         Decoded {
             bytes: Cow::Borrowed(body),
             encoding: enc,
@@ -518,6 +520,32 @@ fn transcoded<'a>(body: &[u8], enc: &'static Encoding) -> Decoded<'a> {
         bytes: Cow::Owned(transcode(body, enc)),
         encoding: enc,
     }
+}
+
+/// True when `body` is UTF-8 with a few bad bytes rather than a legacy
+/// charset: valid multi-byte characters far outnumber invalid sequences
+/// (legacy text almost never forms valid UTF-8 sequences by chance).
+fn mostly_utf8(body: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut rest = body;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                valid += s.chars().filter(|c| !c.is_ascii()).count();
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                valid += std::str::from_utf8(good).map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
+                invalid += 1;
+                rest = &bad[e.error_len().unwrap_or(bad.len()).max(1).min(bad.len())..];
+                if rest.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    valid > invalid * 4
 }
 
 /// Picks the legacy charset under which `body` reads best: windows-1256 or
@@ -829,6 +857,28 @@ mod tests {
         );
         // An unknown declared charset on UTF-8 bytes is not handed to the XML reader.
         let f = parse(doc("x-unknown").as_bytes(), None);
+        assert_eq!(f.items[0].title, TITLE);
+    }
+
+    #[test]
+    fn stray_bad_byte_in_utf8_loses_only_that_byte() {
+        let text = doc("UTF-8");
+        let at = text.find("</title>").unwrap();
+        let mut body = text.into_bytes();
+        body.insert(at, 0xFF);
+        let f = parse(&body, Some("application/rss+xml; charset=utf-8"));
+        assert_eq!(f.charset, "UTF-8");
+        assert_eq!(f.items[0].title, TITLE);
+        assert_eq!(f.title.as_deref(), Some("أخبار\u{FFFD}"));
+        // Legacy Arabic with no label is still detected.
+        let f = parse(
+            &encode(
+                &doc("x").replace(r#" encoding="x""#, ""),
+                encoding_rs::WINDOWS_1256,
+            ),
+            None,
+        );
+        assert_eq!(f.charset, "windows-1256");
         assert_eq!(f.items[0].title, TITLE);
     }
 

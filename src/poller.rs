@@ -35,6 +35,9 @@ use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
 use crate::parse::{parse_feed, FeedRef, Limits};
 use crate::store::{FeedState, IngestReport, Store};
 
+/// How a failed store write starts a feed's error (health checks look for it).
+pub const STORE_FAILURE: &str = "store write failed";
+
 /// Failures back off up to this long between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// A `Retry-After` further away than this is capped to it.
@@ -347,7 +350,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
                     let wait = interval.min(OUTAGE_RETRY).mul_f64(1.0 + 0.1 * jitter);
                     tracing::error!(feed = %feed.name, url = %url, %error,
                         "Cannot store the feed's items: check the store's disk space and permissions. Serving what is stored; retrying.");
-                    (format!("store write failed: {error}"), Some(add(started, wait)))
+                    (format!("{STORE_FAILURE}: {error}"), Some(add(started, wait)))
                 }
                 FeedFailure::Other(error) => {
                     state.consecutive_failures += 1;

@@ -14,6 +14,8 @@
 //! leaves either all of a document's items (with their index entries) or none.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -120,6 +122,9 @@ pub struct Store {
     seen: sled::Tree,
     /// first-seen ‖ key → (), to expire `seen` without a scan.
     seen_by_date: sled::Tree,
+    /// Items stored: sled's `len()` walks the whole tree, so the count is
+    /// taken once at open and kept up to date by ingest and prune.
+    count: Arc<AtomicUsize>,
 }
 
 /// How long items stay (see `[storage]` in README).
@@ -175,12 +180,14 @@ impl Store {
                 }
             }
         }
+        let items = db.open_tree("items")?;
         Ok(Store {
-            items: db.open_tree("items")?,
             by_date: db.open_tree("by_date")?,
             feeds: db.open_tree("feeds")?,
             seen: db.open_tree("seen")?,
             seen_by_date: db.open_tree("seen_by_date")?,
+            count: Arc::new(AtomicUsize::new(items.len())),
+            items,
             db,
         })
     }
@@ -233,10 +240,12 @@ impl Store {
                 }
                 Ok(report)
             });
-        result.map_err(|e| match e {
+        let report = result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Sled(e),
-        })
+        })?;
+        self.count.fetch_add(report.new, Ordering::Relaxed);
+        Ok(report)
     }
 
     /// One bounded pruning pass at time `now` (Unix seconds): items older
@@ -246,7 +255,7 @@ impl Store {
     pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
-        let over = self.items.len().saturating_sub(policy.max_items);
+        let over = self.item_count().saturating_sub(policy.max_items);
         let mut victims: Vec<sled::IVec> = Vec::new();
         for entry in self.by_date.iter() {
             if victims.len() >= batch {
@@ -278,7 +287,10 @@ impl Store {
                 },
             );
             match moved {
-                Ok(true) => report.items += 1,
+                Ok(true) => {
+                    report.items += 1;
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                }
                 Ok(false) => {}
                 Err(TransactionError::Abort(e)) => return Err(e),
                 Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
@@ -369,7 +381,7 @@ impl Store {
 
     /// The number of stored items.
     pub fn item_count(&self) -> usize {
-        self.items.len()
+        self.count.load(Ordering::Relaxed)
     }
 
     /// The saved state of one feed, if it was ever polled.
