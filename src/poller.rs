@@ -638,7 +638,7 @@ pub async fn run(
                 current = new;
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                match done {
+                let report = match done {
                     Ok(report) => {
                         in_flight.remove(&report.url);
                         round.add(&report);
@@ -650,15 +650,23 @@ pub async fn run(
                         if let (Some(t), true) = (report.next_due, still_configured) {
                             due.insert(report.url.clone(), t);
                         }
-                        let _ = reports.send(report);
+                        Some(report)
                     }
-                    Err(e) => warn!(error = %e, "Poll task ended abnormally."),
-                }
+                    Err(e) => {
+                        warn!(error = %e, "Poll task ended abnormally.");
+                        None
+                    }
+                };
                 if tasks.is_empty() {
                     info!(ok = round.feeds_ok, failed = round.feeds_failed, not_modified = round.not_modified,
                           new = round.items_new, duplicate = round.items_duplicate, "Poll round done.");
                     round = PollReport::default();
                     rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                // Sent last: whoever sees a round's final report also sees
+                // the round counted (readiness).
+                if let Some(report) = report {
+                    let _ = reports.send(report);
                 }
             }
             _ = sleep_until(&clock, next_wake) => {}

@@ -1353,7 +1353,10 @@ async fn fill_the_disk(server: &FeedServer, tmpfs: &Tmpfs, dir: &Path) -> (Binar
     // A store write failure is the operator's to fix, logged as an error
     // that says what to check (and not counted as the feed's fault).
     let failed = daemon.wait_for_line("Cannot store the feed's items");
-    assert!(failed.contains("feed=fill") && failed.contains("No space left on device"), "{failed}");
+    assert!(
+        failed.contains("feed=fill") && failed.contains("No space left on device"),
+        "{failed}"
+    );
     assert!(failed.contains("check the store's disk space"), "{failed}");
     (daemon, config)
 }

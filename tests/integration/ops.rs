@@ -306,7 +306,9 @@ async fn metrics_status_page_and_readiness() {
     let daemon = Daemon::start(load_config(&path)).await.unwrap();
     let base = format!("http://{}", daemon.addr);
     let client = http_client();
-    // /readyz turns ready once a poll round is done.
+    // /readyz turns ready once a poll round is done. Subscribed before each
+    // check, so a round that ends after the check is seen.
+    let mut reports = daemon.reports();
     tokio::time::timeout(WAIT, async {
         loop {
             let r = client.get(format!("{base}/readyz")).send().await.unwrap();
@@ -314,7 +316,6 @@ async fn metrics_status_page_and_readiness() {
                 break;
             }
             assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-            let mut reports = daemon.reports();
             let _ = reports.recv().await;
         }
     })
