@@ -110,9 +110,6 @@ struct DaemonIntrospect {
     metrics: Arc<Metrics>,
     /// What the last render published, for the status page.
     outputs: std::sync::RwLock<Vec<status::OutputSummary>>,
-    /// The last store write error, until a write succeeds again (a full
-    /// disk leaves reads working, so reading alone proves nothing).
-    store_failing: std::sync::Mutex<Option<String>>,
 }
 
 impl DaemonIntrospect {
@@ -153,7 +150,8 @@ const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 impl Introspect for DaemonIntrospect {
     fn health(&self) -> Result<(), String> {
         self.poller_alive()?;
-        if let Some(e) = self.store_failing.lock().expect("lock poisoned").as_ref() {
+        // A full disk leaves reads working: the last write decides.
+        if let Some(e) = self.store.write_failure() {
             return Err(format!("store writes failing: {e}"));
         }
         self.store.feed_state("").map(|_| ()).map_err(|e| e.to_string())
@@ -201,19 +199,6 @@ impl Introspect for DaemonIntrospect {
 }
 
 impl DaemonIntrospect {
-    /// Store writes happen in polls: a failed one marks the store
-    /// unhealthy, a successful one clears it.
-    fn note_store_health(&self, report: &FeedReport) {
-        let mut failing = self.store_failing.lock().expect("lock poisoned");
-        match &report.outcome {
-            poller::Outcome::Failed { error } if error.starts_with(poller::STORE_FAILURE) => {
-                *failing = Some(error.clone());
-            }
-            poller::Outcome::Updated { .. } => *failing = None,
-            _ => {}
-        }
-    }
-
     /// Notes a render for the status page and the metrics.
     fn rendered(&self, outputs: &[RenderedOutput], took: std::time::Duration) {
         let docs: Vec<(String, String, usize)> = outputs
@@ -295,7 +280,6 @@ impl Daemon {
             config: config_rx.clone(),
             metrics: Arc::new(Metrics::new()),
             outputs: Default::default(),
-            store_failing: Default::default(),
         });
         introspect.rendered(&outputs, std::time::Duration::ZERO);
         let server = spawn_server(listener, &published, &introspect, &cancel);
@@ -310,10 +294,7 @@ impl Daemon {
             async move {
                 loop {
                     match rx.recv().await {
-                        Ok(report) => {
-                            introspect.metrics.record_poll(&report);
-                            introspect.note_store_health(&report);
-                        }
+                        Ok(report) => introspect.metrics.record_poll(&report),
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return,
                     }

@@ -125,6 +125,9 @@ pub struct Store {
     /// Items stored: sled's `len()` walks the whole tree, so the count is
     /// taken once at open and kept up to date by ingest and prune.
     count: Arc<AtomicUsize>,
+    /// The last write error, until a write succeeds (a full disk leaves
+    /// reads working, so health checks need this).
+    write_failure: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// How long items stay (see `[storage]` in README).
@@ -187,6 +190,7 @@ impl Store {
             seen: db.open_tree("seen")?,
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(items.len())),
+            write_failure: Arc::default(),
             items,
             db,
         })
@@ -240,12 +244,24 @@ impl Store {
                 }
                 Ok(report)
             });
-        let report = result.map_err(|e| match e {
+        let report = self.noted(result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Sled(e),
-        })?;
+        }))?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// Records whether a write worked, for [`Store::write_failure`].
+    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut failure = self.write_failure.lock().expect("lock poisoned");
+        *failure = result.as_ref().err().map(|e| e.to_string());
+        result
+    }
+
+    /// The last write error, while writes keep failing.
+    pub fn write_failure(&self) -> Option<String> {
+        self.write_failure.lock().expect("lock poisoned").clone()
     }
 
     /// One bounded pruning pass at time `now` (Unix seconds): items older
@@ -397,7 +413,11 @@ impl Store {
 
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(state).expect("feed state serialises");
-        self.feeds.insert(feed_url.as_bytes(), bytes)?;
+        self.noted(
+            self.feeds
+                .insert(feed_url.as_bytes(), bytes)
+                .map_err(StoreError::from),
+        )?;
         Ok(())
     }
 
