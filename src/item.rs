@@ -326,11 +326,522 @@ mod tests {
         assert_eq!(normalise_escapes("/a%اب"), "/a%اب");
     }
 
+    /// Found by `props::canonicalisation_is_idempotent_with_lone_percent`
+    /// and by the `canonicalize` fuzz target (`https:a/%%42b`, minimised).
+    /// The URL parser keeps a `%` not followed by two hex digits as it is;
+    /// `normalise_escapes` then decodes the escapes after it, and the lone
+    /// `%` plus the decoded characters form a new escape: `/%%361` is
+    /// cleaned to `/%61` (a different link, `/a`), which cleans again to `/a`.
+    /// So `clean_link` is not idempotent, the key of a cleaned link differs
+    /// from the key of the link, and the republished link points elsewhere.
+    #[test]
+    #[ignore = "bug: clean_link is not idempotent when a lone % precedes an escape of a hex digit"]
+    fn lone_percent_before_decoded_escape() {
+        for input in [
+            "http://a.com/%%361",
+            "http://a.com/?q=%%37%41",
+            "http://a.com/%4%31",
+            // `https://a/%Bb`, which cleans again to `https://a/%BB`.
+            "https:a/%%42b",
+        ] {
+            let url = Url::parse(input).unwrap();
+            let clean = clean_link(&url);
+            assert_eq!(clean_link(&clean), clean, "input {input}");
+            assert_eq!(
+                ItemKey::from_link(&clean),
+                ItemKey::from_link(&url),
+                "input {input}"
+            );
+        }
+    }
+
     #[test]
     fn dates() {
         assert_eq!(Item::pick_date(Some(10), Some(20), 100), 10);
         assert_eq!(Item::pick_date(None, Some(20), 100), 20);
         assert_eq!(Item::pick_date(None, None, 100), 100);
         assert_eq!(Item::pick_date(Some(500), None, 100), 100);
+    }
+}
+
+/// Property tests of link canonicalisation, and no-panic properties of the
+/// other string-eating functions (`select::normalize`, `dates::parse_date`).
+///
+/// URLs are generated from parts (scheme, host, port, path segments, query
+/// parameters, fragment) so that a variant of the same link can be rendered
+/// with tracking parameters added, another fragment, the other scheme, an
+/// upper-case host, an explicit default port and escapes in the other case.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One piece of a path segment, query name/value or fragment.
+    #[derive(Clone, Debug)]
+    enum Piece {
+        /// Characters that stand for themselves in that part of the URL.
+        Lit(String),
+        /// `%XX`; the case of the hex digits is chosen when rendering.
+        Esc(u8),
+        /// An Arabic letter, written raw or as its escaped UTF-8 bytes.
+        Arabic(char),
+        /// A lone `%` (the URL parser tolerates it).
+        Percent,
+    }
+
+    /// How a URL is written; the link it names stays the same.
+    #[derive(Clone, Copy, Debug, Default)]
+    struct Style {
+        /// Bit `i % 64` set: the escapes of the URL's i-th piece are upper-case.
+        upper_escapes: u64,
+        /// Bit `i % 64` set: the URL's i-th piece, if an Arabic letter, is escaped.
+        escape_arabic: u64,
+    }
+
+    fn render_pieces(pieces: &[Piece], style: Style, counter: &mut u32, out: &mut String) {
+        for p in pieces {
+            let bit = 1u64 << (*counter % 64);
+            *counter += 1;
+            let upper = style.upper_escapes & bit != 0;
+            let esc = |b: u8, out: &mut String| {
+                if upper {
+                    out.push_str(&format!("%{b:02X}"));
+                } else {
+                    out.push_str(&format!("%{b:02x}"));
+                }
+            };
+            match p {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::Esc(b) => esc(*b, out),
+                Piece::Arabic(c) if style.escape_arabic & bit != 0 => {
+                    let mut buf = [0; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        esc(b, out);
+                    }
+                }
+                Piece::Arabic(c) => out.push(*c),
+                Piece::Percent => out.push('%'),
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    struct Param {
+        name: Vec<Piece>,
+        /// `None`: the parameter is written without `=`.
+        value: Option<Vec<Piece>>,
+    }
+
+    #[derive(Clone, Debug)]
+    struct Parts {
+        https: bool,
+        host: String,
+        port: Option<u16>,
+        path: Vec<Vec<Piece>>,
+        query: Vec<Param>,
+        /// Write `?` even when there are no parameters.
+        bare_question_mark: bool,
+        fragment: Option<Vec<Piece>>,
+    }
+
+    impl Parts {
+        fn render(&self, style: Style) -> String {
+            let mut n = 0;
+            let mut s = String::from(if self.https { "https://" } else { "http://" });
+            s.push_str(&self.host);
+            if let Some(port) = self.port {
+                s.push_str(&format!(":{port}"));
+            }
+            for seg in &self.path {
+                s.push('/');
+                render_pieces(seg, style, &mut n, &mut s);
+            }
+            if !self.query.is_empty() || self.bare_question_mark {
+                s.push('?');
+            }
+            for (i, p) in self.query.iter().enumerate() {
+                if i > 0 {
+                    s.push('&');
+                }
+                render_pieces(&p.name, style, &mut n, &mut s);
+                if let Some(v) = &p.value {
+                    s.push('=');
+                    render_pieces(v, style, &mut n, &mut s);
+                }
+            }
+            if let Some(f) = &self.fragment {
+                s.push('#');
+                render_pieces(f, style, &mut n, &mut s);
+            }
+            s
+        }
+
+        fn url(&self, style: Style) -> Url {
+            let s = self.render(style);
+            Url::parse(&s).unwrap_or_else(|e| panic!("generated URL {s:?} does not parse: {e}"))
+        }
+    }
+
+    fn arabic_letter() -> impl Strategy<Value = char> {
+        prop_oneof![
+            proptest::char::range('\u{0621}', '\u{063A}'),
+            proptest::char::range('\u{0641}', '\u{064A}'),
+        ]
+    }
+
+    fn host() -> impl Strategy<Value = String> {
+        let tld = prop_oneof![Just("com"), Just("net"), Just("example"), Just("eg")];
+        prop_oneof![
+            4 => ("[a-z][a-z0-9]{0,8}(\\.[a-z][a-z0-9]{0,8}){0,2}", tld.clone())
+                .prop_map(|(name, tld)| format!("{name}.{tld}")),
+            // IDN: Arabic labels, punycoded by the parser.
+            2 => (proptest::collection::vec(arabic_letter(), 1..8), tld)
+                .prop_map(|(name, tld)| format!("{}.{tld}", name.into_iter().collect::<String>())),
+            1 => any::<[u8; 4]>().prop_map(|[a, b, c, d]| format!("{a}.{b}.{c}.{d}")),
+        ]
+    }
+
+    /// Pieces whose characters stand for themselves in `literal`'s context;
+    /// `percent` allows a lone `%`.
+    fn pieces(literal: &'static str, percent: bool) -> impl Strategy<Value = Vec<Piece>> {
+        let piece = prop_oneof![
+            4 => literal.prop_map(Piece::Lit),
+            2 => any::<u8>().prop_map(Piece::Esc),
+            // Escapes of unreserved characters, which canonicalise to the character.
+            1 => prop_oneof![Just(b'A'), Just(b'z'), Just(b'7'), Just(b'-'), Just(b'.'), Just(b'_'), Just(b'~')]
+                .prop_map(Piece::Esc),
+            3 => arabic_letter().prop_map(Piece::Arabic),
+            if percent { 1 } else { 0 } => Just(Piece::Percent),
+        ];
+        proptest::collection::vec(piece, 0..5)
+    }
+
+    const PATH_LIT: &str = "[A-Za-z0-9._~!$&'()*+,;=:@-]{1,4}";
+    /// No `&`, `=` or `#`, which structure the query.
+    const QUERY_LIT: &str = "[A-Za-z0-9._~!$'()*+,;:@/?-]{1,4}";
+
+    /// Names of parameters that select content; none is a tracking name.
+    fn content_name() -> impl Strategy<Value = Vec<Piece>> {
+        "k[a-z0-9_]{0,5}".prop_map(|s| vec![Piece::Lit(s)])
+    }
+
+    /// A tracking parameter name, in any letter case.
+    fn tracking_name() -> impl Strategy<Value = Vec<Piece>> {
+        let name = prop_oneof![
+            proptest::sample::select(TRACKING_PARAMS).prop_map(str::to_owned),
+            "utm_[a-z]{1,8}",
+        ];
+        (name, any::<u64>()).prop_map(|(name, mask)| {
+            let flipped: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if mask >> (i % 64) & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            vec![Piece::Lit(flipped)]
+        })
+    }
+
+    fn param(name: impl Strategy<Value = Vec<Piece>>, percent: bool) -> impl Strategy<Value = Param> {
+        (name, proptest::option::weighted(0.9, pieces(QUERY_LIT, percent)))
+            .prop_map(|(name, value)| Param { name, value })
+    }
+
+    /// Any link: tracking parameters, any port, and lone `%` signs when
+    /// `percent` (see `canonicalisation_is_idempotent_with_lone_percent`).
+    fn any_parts(percent: bool) -> impl Strategy<Value = Parts> {
+        (
+            any::<bool>(),
+            host(),
+            proptest::option::of(prop_oneof![Just(80u16), Just(443u16), any::<u16>()]),
+            proptest::collection::vec(pieces(PATH_LIT, percent), 0..4),
+            proptest::collection::vec(
+                param(
+                    prop_oneof![content_name(), tracking_name(), pieces(QUERY_LIT, percent)],
+                    percent,
+                ),
+                0..5,
+            ),
+            any::<bool>(),
+            proptest::option::of(pieces(QUERY_LIT, percent)),
+        )
+            .prop_map(
+                |(https, host, port, path, query, bare_question_mark, fragment)| Parts {
+                    https,
+                    host,
+                    port,
+                    path,
+                    query,
+                    bare_question_mark,
+                    fragment,
+                },
+            )
+    }
+
+    /// A link without tracking parameters, lone `%` or a default port, to
+    /// derive variants from.
+    fn base_parts() -> impl Strategy<Value = Parts> {
+        (
+            any::<bool>(),
+            host(),
+            proptest::option::of(any::<u16>().prop_filter("not a default port", |p| *p != 80 && *p != 443)),
+            proptest::collection::vec(pieces(PATH_LIT, false), 0..4),
+            proptest::collection::vec(param(content_name(), false), 0..4),
+        )
+            .prop_map(|(https, host, port, path, query)| Parts {
+                https,
+                host,
+                port,
+                path,
+                query,
+                bare_question_mark: false,
+                fragment: None,
+            })
+    }
+
+    fn style() -> impl Strategy<Value = Style> {
+        (any::<u64>(), any::<u64>()).prop_map(|(upper_escapes, escape_arabic)| Style {
+            upper_escapes,
+            escape_arabic,
+        })
+    }
+
+    /// The same link written differently.
+    #[derive(Clone, Debug)]
+    struct Variant {
+        https: bool,
+        upper_host: bool,
+        default_port: bool,
+        /// Tracking parameters and where they go (index modulo length + 1).
+        tracking: Vec<(usize, Param)>,
+        bare_question_mark: bool,
+        fragment: Option<Vec<Piece>>,
+        style: Style,
+    }
+
+    fn variant() -> impl Strategy<Value = Variant> {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::collection::vec((any::<usize>(), param(tracking_name(), false)), 0..4),
+            any::<bool>(),
+            proptest::option::of(pieces(QUERY_LIT, true)),
+            style(),
+        )
+            .prop_map(
+                |(https, upper_host, default_port, tracking, bare_question_mark, fragment, style)| Variant {
+                    https,
+                    upper_host,
+                    default_port,
+                    tracking,
+                    bare_question_mark,
+                    fragment,
+                    style,
+                },
+            )
+    }
+
+    impl Variant {
+        fn apply(&self, base: &Parts) -> Parts {
+            let mut p = base.clone();
+            p.https = self.https;
+            if self.upper_host {
+                p.host = p.host.to_ascii_uppercase();
+            }
+            if self.default_port && p.port.is_none() {
+                p.port = Some(if p.https { 443 } else { 80 });
+            }
+            for (at, param) in &self.tracking {
+                let at = at % (p.query.len() + 1);
+                p.query.insert(at, param.clone());
+            }
+            p.bare_question_mark = self.bare_question_mark;
+            p.fragment = self.fragment.clone();
+            p
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn from_link_never_panics(parts in any_parts(true), style in style()) {
+            let url = parts.url(style);
+            let key = ItemKey::from_link(&url);
+            prop_assert!(key.as_str().starts_with("//"), "{url} -> {key}");
+        }
+
+        #[test]
+        fn from_link_never_panics_on_arbitrary_text(path in any::<String>(), query in any::<String>()) {
+            if let Ok(url) = Url::parse(&format!("https://example.com/{path}?{query}")) {
+                let _ = ItemKey::from_link(&url);
+                let _ = clean_link(&url);
+            }
+        }
+
+        #[test]
+        fn canonicalisation_is_idempotent(parts in any_parts(false), style in style()) {
+            let url = parts.url(style);
+            let clean = clean_link(&url);
+            let again = clean_link(&clean);
+            prop_assert_eq!(again.as_str(), clean.as_str(), "url {}", url);
+            prop_assert_eq!(ItemKey::from_link(&clean), ItemKey::from_link(&url), "url {}", url);
+        }
+    }
+
+    proptest! {
+        // Known to fail (ignored): more cases so that `--ignored` shows the
+        // failure every time, and no regressions file.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(4096) })]
+
+        /// As `canonicalisation_is_idempotent` with lone `%` signs, which the
+        /// URL parser keeps as they are; see
+        /// `tests::lone_percent_before_decoded_escape`.
+        #[test]
+        #[ignore = "bug: normalise_escapes can turn a lone % plus decoded escapes into a new escape"]
+        fn canonicalisation_is_idempotent_with_lone_percent(parts in any_parts(true), style in style()) {
+            let url = parts.url(style);
+            let clean = clean_link(&url);
+            let again = clean_link(&clean);
+            prop_assert_eq!(again.as_str(), clean.as_str(), "url {}", url);
+            prop_assert_eq!(ItemKey::from_link(&clean), ItemKey::from_link(&url), "url {}", url);
+        }
+
+        /// Normalising twice changes nothing. Fails rarely on arbitrary text;
+        /// see `select::tests::removal_after_nfc`.
+        #[test]
+        #[ignore = "bug: select::normalize drops characters after NFC, which can leave text that is not NFC"]
+        fn normalize_is_idempotent(
+            text in prop_oneof![
+                any::<String>(),
+                "[\u{0600}-\u{06FF}\u{08A0}-\u{08FF}\u{200B}-\u{200F}\u{00AD}\u{0300}-\u{036F}a-z]{0,20}",
+            ]
+        ) {
+            let n = crate::select::normalize(&text);
+            prop_assert_eq!(crate::select::normalize(&n), n);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn spellings_of_one_link_share_a_key(base in base_parts(), v in variant()) {
+            let url = base.url(Style::default());
+            let other = v.apply(&base).url(v.style);
+            prop_assert_eq!(ItemKey::from_link(&url), ItemKey::from_link(&other), "{} vs {}", url, other);
+        }
+
+        #[test]
+        fn content_parameters_tell_links_apart(
+            base in base_parts(),
+            name in content_name(),
+            at in any::<usize>(),
+            values in ("[a-z0-9]{1,6}", "[a-z0-9]{1,6}", proptest::collection::vec(arabic_letter(), 0..3))
+                .prop_filter("distinct values", |(a, b, _)| a != b),
+        ) {
+            let (a, b, arabic) = values;
+            let arabic: Vec<Piece> = arabic.into_iter().map(Piece::Arabic).collect();
+            let with = |v: &str| {
+                let mut p = base.clone();
+                let mut value = vec![Piece::Lit(v.to_owned())];
+                value.extend(arabic.iter().cloned());
+                let at = at % (p.query.len() + 1);
+                p.query.insert(at, Param { name: name.clone(), value: Some(value) });
+                p.url(Style::default())
+            };
+            let (ua, ub) = (with(&a), with(&b));
+            prop_assert_ne!(ItemKey::from_link(&ua), ItemKey::from_link(&ub), "{} vs {}", ua, ub);
+        }
+
+        #[test]
+        fn normalize_and_words_never_panic(
+            text in prop_oneof![
+                any::<String>(),
+                "[\u{0600}-\u{06FF}\u{0750}-\u{077F}\u{08A0}-\u{08FF}\u{FB50}-\u{FDFF}\u{FE70}-\u{FEFF}\u{200B}-\u{200F} a-zA-Z0-9İı.,-]{0,40}",
+            ]
+        ) {
+            let _ = crate::select::normalize(&text);
+            let _ = crate::select::words(&text);
+        }
+
+        #[test]
+        fn parse_date_never_panics(
+            text in prop_oneof![
+                any::<String>(),
+                "[\u{0600}-\u{06FF}\u{0660}-\u{0669}\u{06F0}-\u{06F9}0-9 :/.+()-]{0,40}",
+                date_like(),
+            ]
+        ) {
+            if let Some(dt) = crate::dates::parse_date(&text) {
+                use chrono::Datelike;
+                prop_assert!((1..=9999).contains(&dt.year()));
+            }
+        }
+    }
+
+    /// Strings made of the tokens the date scanner looks for, so that
+    /// generated cases reach past the lexer.
+    fn date_like() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            "[0-9]{1,5}",
+            "[\u{0660}-\u{0669}]{1,4}",
+            "[\u{06F0}-\u{06F9}]{1,4}",
+            "[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,12})?)?",
+            "[+-][0-9]{1,4}(:[0-9]{2})?",
+            proptest::sample::select(vec![
+                "Nov",
+                "november",
+                "Sept",
+                "thurs",
+                "Mon",
+                "th",
+                "at",
+                "GMT",
+                "UTC",
+                "AST",
+                "GST",
+                "IST",
+                "AEST",
+                "Z",
+                "am",
+                "p.m.",
+                "ص",
+                "م",
+                "يناير",
+                "أكتوبر",
+                "تشرين",
+                "الثاني",
+                "كانون",
+                "الأول",
+                "آب",
+                "الموافق",
+                "الساعة",
+                "(comment)",
+                "(",
+                ")",
+                "/",
+                "-",
+                ".",
+                ",",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        (
+            proptest::collection::vec(token, 0..10),
+            proptest::collection::vec(prop_oneof![Just(""), Just(" "), Just(", "), Just("-")], 10),
+        )
+            .prop_map(|(toks, seps)| {
+                toks.iter()
+                    .zip(&seps)
+                    .flat_map(|(t, s)| [t.as_str(), *s])
+                    .collect()
+            })
     }
 }

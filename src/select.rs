@@ -741,4 +741,20 @@ mod tests {
         let it = item("x", Some("<script>election</script>"), &[], None);
         assert!(!keywords(&["election"], &[]).matches(&it, None));
     }
+
+    /// Found by `item::props::normalize_is_idempotent`. `normalize` puts the
+    /// text in NFC and then drops characters (tatweel, soft hyphen, ZWJ...).
+    /// A dropped character between a letter and a combining mark was a
+    /// boundary for NFC; without it the result is no longer NFC, so the
+    /// composed and decomposed spellings the module promises to unify differ
+    /// ("cafe" + soft hyphen + U+0301 does not match "café"), and
+    /// normalising twice changes the text.
+    #[test]
+    #[ignore = "bug: characters dropped after NFC can leave text that is not NFC"]
+    fn removal_after_nfc() {
+        assert_eq!(normalize("cafe\u{AD}\u{301}"), normalize("café"));
+        assert_eq!(normalize("cafe\u{640}\u{301}"), normalize("café"));
+        let n = normalize("\u{8D4}\u{640}\u{8CF}");
+        assert_eq!(normalize(&n), n);
+    }
 }
