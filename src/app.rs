@@ -141,6 +141,9 @@ impl DaemonIntrospect {
     }
 }
 
+/// Least time between two renders.
+const RENDER_GAP: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How long a stop waits for the store's final flush.
 const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -669,6 +672,11 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
             }
         }
         r.last = now;
+        // Bursts of changes (a poll round) coalesce into fewer renders.
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(RENDER_GAP) => {}
+        }
     }
 }
 

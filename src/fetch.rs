@@ -260,6 +260,10 @@ impl Fetcher {
                 .redirect(redirect::Policy::none())
                 // A proxy would connect for us and bypass the address check.
                 .no_proxy()
+                // Feeds are polled minutes apart: an idle pooled connection
+                // only holds buffers (about 100 KB each), so keep few, briefly.
+                .pool_idle_timeout(Duration::from_secs(5))
+                .pool_max_idle_per_host(1)
                 .gzip(true)
                 .brotli(true)
                 .deflate(true)

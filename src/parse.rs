@@ -41,6 +41,8 @@ pub struct ParsedFeed {
     pub min_refresh: Option<Duration>,
     /// Entries beyond the per-document cap, dropped.
     pub dropped: usize,
+    /// Entries already known (see [`parse_feed_skipping`]), not built.
+    pub skipped: usize,
     pub items: Vec<Item>,
 }
 
@@ -79,6 +81,20 @@ pub fn parse_feed(
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_skipping(feed, body, content_type, now, limits, &|_| false)
+}
+
+/// As [`parse_feed`], but entries whose key `known` accepts are counted in
+/// [`ParsedFeed::skipped`] and not built: sanitising is most of the cost of
+/// a document, and a changed feed usually has one or two new entries.
+pub fn parse_feed_skipping(
+    feed: FeedRef<'_>,
+    body: &[u8],
+    content_type: Option<&str>,
+    now: DateTime<Utc>,
+    limits: Limits,
+    known: &dyn Fn(&ItemKey) -> bool,
+) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, content_type.and_then(charset_param));
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed.url.as_str()))
@@ -92,7 +108,15 @@ pub fn parse_feed(
             detail: e.to_string(),
         })?;
     let hints = syndication_period(&decoded.bytes);
-    Ok(build(feed, parsed, decoded.encoding.name(), hints, now, limits))
+    Ok(build(
+        feed,
+        parsed,
+        decoded.encoding.name(),
+        hints,
+        now,
+        limits,
+        known,
+    ))
 }
 
 fn build(
@@ -102,11 +126,13 @@ fn build(
     sy_period: Option<Duration>,
     now: DateTime<Utc>,
     limits: Limits,
+    known: &dyn Fn(&ItemKey) -> bool,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
     let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
     let now = now.timestamp();
     let total = parsed.entries.len();
+    let mut skipped = 0;
     let site_url = parsed
         .links
         .iter()
@@ -117,7 +143,13 @@ fn build(
         .entries
         .into_iter()
         .take(limits.max_items)
-        .filter_map(|e| entry_to_item(feed, e, language.as_deref(), now))
+        .filter_map(|e| {
+            let item = entry_to_item(feed, e, language.as_deref(), now, known);
+            if matches!(item, Some(None)) {
+                skipped += 1;
+            }
+            item.flatten()
+        })
         .collect();
     ParsedFeed {
         title: parsed
@@ -128,6 +160,7 @@ fn build(
         charset,
         min_refresh: ttl.max(sy_period),
         dropped: total.saturating_sub(limits.max_items),
+        skipped,
         items,
     }
 }
@@ -166,7 +199,14 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, now: i64) -> Option<Item> {
+/// `None`: not an item; `Some(None)`: known, skipped; `Some(Some(item))`.
+fn entry_to_item(
+    feed: FeedRef<'_>,
+    entry: Entry,
+    feed_language: Option<&str>,
+    now: i64,
+    known: &dyn Fn(&ItemKey) -> bool,
+) -> Option<Option<Item>> {
     let original_link = pick_link(&entry, feed.url);
     let link = original_link.as_ref().map(clean_link);
     let key = match &original_link {
@@ -175,6 +215,9 @@ fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, n
         // No link and no id: nothing stable to deduplicate on.
         None => return None,
     };
+    if known(&key) {
+        return Some(None);
+    }
     let base = link.clone().unwrap_or_else(|| feed.url.clone());
     let base = &base;
 
@@ -224,7 +267,7 @@ fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, n
         }
     }
 
-    Some(Item {
+    Some(Some(Item {
         key,
         link: link.map(String::from),
         title,
@@ -247,7 +290,7 @@ fn entry_to_item(feed: FeedRef<'_>, entry: Entry, feed_language: Option<&str>, n
             feed_name: feed.name.to_owned(),
             link: original_link.map(String::from),
         }],
-    })
+    }))
 }
 
 /// The item's web page: an Atom `alternate` link (HTML preferred), else an
@@ -911,6 +954,29 @@ mod tests {
         );
         assert_eq!(f.charset, "windows-1256");
         assert_eq!(f.items[0].title, TITLE);
+    }
+
+    #[test]
+    fn known_entries_are_skipped_not_built() {
+        let body = doc("UTF-8");
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        let all = parse_feed_skipping(
+            feed,
+            body.as_bytes(),
+            None,
+            Utc::now(),
+            Limits::default(),
+            &|_| false,
+        )
+        .unwrap();
+        assert_eq!((all.items.len(), all.skipped), (1, 0));
+        let key = all.items[0].key.clone();
+        let known = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
+            *k == key
+        })
+        .unwrap();
+        assert_eq!((known.items.len(), known.skipped), (0, 1));
     }
 
     #[test]

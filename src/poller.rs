@@ -32,7 +32,7 @@ use url::Url;
 use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
-use crate::parse::{parse_feed, FeedRef, Limits};
+use crate::parse::{parse_feed_skipping, FeedRef, Limits};
 use crate::store::{FeedState, IngestReport, Store};
 
 /// How a failed store write starts a feed's error (health checks look for it).
@@ -120,6 +120,9 @@ pub struct PollContext {
     min_interval: Duration,
     max_interval: Duration,
     global: Arc<Semaphore>,
+    /// Parse and store work at once: one per core, so a burst of changed
+    /// documents queues instead of piling up threads and memory.
+    cpu: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
     outage: Arc<Mutex<OutageDetector>>,
 }
@@ -137,6 +140,9 @@ impl PollContext {
             min_interval: config.poll.min_interval,
             max_interval: config.poll.max_interval.max(config.poll.min_interval),
             global: Arc::new(Semaphore::new(config.poll.concurrency)),
+            cpu: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
             hosts: Arc::new(HostLimits {
                 per_host: config.poll.per_host,
                 hosts: Mutex::default(),
@@ -443,8 +449,15 @@ async fn process(
     let content_type = fetched.content_type;
     // Parsing and sled writes are CPU and blocking I/O: keep them off the
     // async workers so that serving and other fetches go on.
+    let _cpu = ctx
+        .cpu
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("semaphores are never closed");
     let (parsed, ingest) = tokio::task::spawn_blocking(move || {
-        let parsed = parse_feed(
+        let feed_url = feed.url.to_string();
+        let parsed = parse_feed_skipping(
             FeedRef {
                 url: &feed.url,
                 name: &feed.name,
@@ -453,6 +466,7 @@ async fn process(
             content_type.as_deref(),
             started,
             limits,
+            &|key| store.knows(key, &feed_url),
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
         let ingest = store
@@ -469,12 +483,16 @@ async fn process(
     state.charset = Some(parsed.charset.to_owned());
     state.title = parsed.title;
     state.site_url = parsed.site_url;
-    state.items_seen = parsed.items.len();
+    state.items_seen = parsed.items.len() + parsed.skipped;
     state.items_new = ingest.new;
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
     Ok(Outcome::Updated {
-        items: parsed.items.len(),
-        ingest,
+        items: parsed.items.len() + parsed.skipped,
+        // Entries skipped as already known are duplicates too.
+        ingest: IngestReport {
+            duplicate: ingest.duplicate + parsed.skipped,
+            ..ingest
+        },
     })
 }
 

@@ -45,9 +45,10 @@ impl Representation {
         let gzip = gz.finish().expect("writing to a Vec cannot fail");
         let mut br = Vec::new();
         {
-            // Quality 9 of 11: close to the best ratio at a fraction of the
-            // time, and it runs once per change, not per request.
-            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+            // Quality 6, 1 MiB window: most of brotli's gain over gzip at a
+            // small fraction of quality 9's time and memory (measured in
+            // BENCHMARKS.md); it runs once per change, not per request.
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 6, 20);
             w.write_all(&body).expect("writing to a Vec cannot fail");
         }
         Representation {

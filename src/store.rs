@@ -387,6 +387,17 @@ impl Store {
         Ok(out)
     }
 
+    /// True when ingesting this key from this feed would change nothing:
+    /// the item is stored with the feed among its sources, or was pruned.
+    pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
+        let k = key.as_str().as_bytes();
+        match self.items.get(k) {
+            Ok(Some(bytes)) => decode(&bytes).is_ok_and(|i| i.sources.iter().any(|s| s.feed_url == feed_url)),
+            Ok(None) => self.seen.contains_key(k).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
     /// One item by key.
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
         self.items
