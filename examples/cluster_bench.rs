@@ -102,11 +102,32 @@ impl Lcg {
     }
 }
 
+/// A word of the long tail: news vocabulary is mostly rare words (names,
+/// places, numbers); a few common political words recur everywhere.
+fn word(rng: &mut Lcg, arabic: bool) -> String {
+    if rng.next() % 4 == 0 {
+        return rng.pick(if arabic { AR_WORDS } else { EN_WORDS }).to_owned();
+    }
+    let letters: Vec<char> = if arabic {
+        "ابتثجحخدذرزسشصضطظعغفقكلمنهوي".chars().collect()
+    } else {
+        "abcdefghijklmnopqrstuvwxyz".chars().collect()
+    };
+    // About 50,000 distinct words: 4-letter words from a seeded index.
+    let mut n = rng.next() % 50_000;
+    (0..4)
+        .map(|_| {
+            let c = letters[(n % letters.len() as u64) as usize];
+            n /= letters.len() as u64;
+            c
+        })
+        .collect()
+}
+
 fn story(rng: &mut Lcg, arabic: bool) -> (String, String) {
-    let words = if arabic { AR_WORDS } else { EN_WORDS };
-    let mut title: Vec<&str> = (0..8).map(|_| rng.pick(words)).collect();
-    title.push(rng.pick(PLACES));
-    let summary: Vec<&str> = (0..25).map(|_| rng.pick(words)).collect();
+    let mut title: Vec<String> = (0..8).map(|_| word(rng, arabic)).collect();
+    title.push(rng.pick(PLACES).to_owned());
+    let summary: Vec<String> = (0..25).map(|_| word(rng, arabic)).collect();
     (title.join(" "), summary.join(" "))
 }
 
