@@ -941,7 +941,7 @@ struct Word {
 
 impl Doc {
     fn new(item: &Item) -> Doc {
-        let summary = item.summary.as_deref().map(html_text).unwrap_or_default();
+        let summary = item.summary.as_deref().map(crate::select::html_to_text).unwrap_or_default();
         let title = normalize(&item.title);
         let summary = normalize(&summary);
 
@@ -1138,34 +1138,6 @@ fn english_stem(word: &str) -> String {
         w.pop();
     }
     w
-}
-
-/// Text of sanitised HTML: each tag becomes a space, the entities ammonia
-/// writes are decoded.
-fn html_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                out.push(' ');
-            }
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 // ---------------------------------------------------------------------------
@@ -2348,7 +2320,7 @@ mod tests {
     #[test]
     fn html_summaries() {
         assert_eq!(
-            html_text("<p>a&amp;b</p><p>c&nbsp;d &lt;e&gt;</p>")
+            crate::select::html_to_text("<p>a&amp;b</p><p>c&nbsp;d &lt;e&gt;</p>")
                 .split_whitespace()
                 .collect::<Vec<_>>(),
             ["a&b", "c", "d", "<e>"]

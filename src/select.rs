@@ -318,7 +318,7 @@ fn primary_subtag(tag: &str) -> String {
 /// (a space is put before every `<`), ammonia with no tags allowed keeps only
 /// the text (dropping `script`/`style` content), and the entities it writes
 /// back are decoded.
-fn html_to_text(html: &str) -> String {
+pub fn html_to_text(html: &str) -> String {
     let spaced = html.replace('<', " <");
     ammonia::Builder::empty()
         .clean(&spaced)

@@ -79,8 +79,8 @@ pub fn collect(config: &Config, state_of: impl Fn(&str) -> Option<FeedState>) ->
         .collect()
 }
 
-/// A plain-text table for `feedwire status`, broken feeds first.
-pub fn table(feeds: &[FeedStatus]) -> String {
+/// Feeds in the order operators want them: failing, gone, pending, ok.
+fn broken_first(feeds: &[FeedStatus]) -> Vec<&FeedStatus> {
     let mut rows: Vec<&FeedStatus> = feeds.iter().collect();
     rows.sort_by_key(|f| match f.state.as_str() {
         "failing" => 0,
@@ -88,6 +88,12 @@ pub fn table(feeds: &[FeedStatus]) -> String {
         "pending" => 2,
         _ => 3,
     });
+    rows
+}
+
+/// A plain-text table for `feedwire status`, broken feeds first.
+pub fn table(feeds: &[FeedStatus]) -> String {
+    let rows = broken_first(feeds);
     let mut out = String::new();
     let width = rows
         .iter()
@@ -133,13 +139,7 @@ pub struct OutputSummary {
 /// script. Names and errors get `dir="auto"`, so Arabic reads right to left
 /// inside an English page.
 pub fn page(feeds: &[FeedStatus], outputs: &[OutputSummary], items_stored: usize) -> String {
-    let mut rows: Vec<&FeedStatus> = feeds.iter().collect();
-    rows.sort_by_key(|f| match f.state.as_str() {
-        "failing" => 0,
-        "gone" => 1,
-        "pending" => 2,
-        _ => 3,
-    });
+    let rows = broken_first(feeds);
     let broken = feeds
         .iter()
         .filter(|f| f.state == "failing" || f.state == "gone")
