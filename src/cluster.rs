@@ -941,7 +941,11 @@ struct Word {
 
 impl Doc {
     fn new(item: &Item) -> Doc {
-        let summary = item.summary.as_deref().map(crate::select::html_to_text).unwrap_or_default();
+        let summary = item
+            .summary
+            .as_deref()
+            .map(crate::select::html_to_text)
+            .unwrap_or_default();
         let title = normalize(&item.title);
         let summary = normalize(&summary);
 
