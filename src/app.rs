@@ -641,6 +641,12 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
                 }
             }
             let docs = publishable(&config, &store, &outputs);
+            // Durable before served: everything this render read was
+            // committed before it read, so a flush now means no subscriber
+            // ever sees an item that a crash could take back.
+            if let Err(e) = store.flush() {
+                error!(error = %e, "Cannot flush the store before publishing; serving anyway.");
+            }
             Ok::<_, StoreError>((outputs, docs))
         })
         .await;
