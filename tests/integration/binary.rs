@@ -83,11 +83,7 @@ fn check_exit_codes_and_locations() {
             tags: &["politics"],
         }],
     );
-    let out = Binary::command()
-        .args(["check", "--config"])
-        .arg(&good)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["check", "--config"], &[&good]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
@@ -110,11 +106,7 @@ fn check_exit_codes_and_locations() {
         .replace("https://feeds.bbci", "feeds.bbci");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, &bad_text).unwrap();
-    let out = Binary::command()
-        .args(["check", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["check", "--config"], &[&bad]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     // serde stops at the first unknown key, so that is what is reported.
@@ -129,11 +121,7 @@ fn check_exit_codes_and_locations() {
 
     let bad_text = text.replace("https://feeds.bbci", "feeds.bbci");
     std::fs::write(&bad, &bad_text).unwrap();
-    let out = Binary::command()
-        .args(["check", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["check", "--config"], &[&bad]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     let line = 1 + bad_text
@@ -145,10 +133,7 @@ fn check_exit_codes_and_locations() {
         "{stderr}"
     );
 
-    let out = Binary::command()
-        .args(["check", "--config", "/nonexistent/feeds.toml"])
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["check", "--config", "/nonexistent/feeds.toml"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/feeds.toml"));
 }
@@ -162,11 +147,7 @@ async fn poll_once_exit_codes() {
     // Every feed fine: 0, with a summary.
     let broken = feeds.pop().unwrap();
     let config = write_config(dir.path(), &feeds);
-    let out = Binary::command()
-        .args(["poll-once", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["poll-once", "--config"], &[&config]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
@@ -178,11 +159,7 @@ async fn poll_once_exit_codes() {
     // One feed broken: 1, and the failure names it.
     feeds.push(broken);
     let config = write_config(dir.path(), &feeds);
-    let out = Binary::command()
-        .args(["poll-once", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["poll-once", "--config"], &[&config]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -194,11 +171,7 @@ async fn poll_once_exit_codes() {
     // The store held by a running daemon: 2, with a clear message.
     let daemon = Binary::run(&config);
     daemon.wait_listening();
-    let out = Binary::command()
-        .args(["poll-once", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["poll-once", "--config"], &[&config]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("in use by another process"), "{stderr}");
@@ -207,10 +180,6 @@ async fn poll_once_exit_codes() {
 
     // A bad config: 2.
     std::fs::write(&config, "[poll]\nconcurrency = 0\n").unwrap();
-    let out = Binary::command()
-        .args(["poll-once", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["poll-once", "--config"], &[&config]);
     assert_eq!(out.status.code(), Some(2));
 }

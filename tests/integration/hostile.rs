@@ -640,11 +640,7 @@ async fn external_entities_leak_into_no_log_or_export() {
         assert_eq!(status, 200, "{path}");
         assert!(!String::from_utf8_lossy(&body).contains(SECRET_MARK), "{path}");
     }
-    let export = Binary::command()
-        .args(["export", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let export = Binary::cli(&["export", "--config"], &[&config]);
     assert!(export.status.success(), "{export:?}");
     let dump = String::from_utf8_lossy(&export.stdout);
     assert!(dump.contains("http://hostile.test/xxe/bin"), "{dump}");

@@ -59,19 +59,27 @@ impl NotifySocket {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notify_protocol_in_order_from_the_real_binary() {
+/// The real binary on the fixtures, with a NOTIFY_SOCKET the test reads and
+/// a 0.4 s watchdog; `extra` adds environment variables.
+async fn notified_daemon(
+    extra: &[(&str, &std::ffi::OsStr)],
+) -> (FeedServer, tempfile::TempDir, NotifySocket, Binary) {
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &serve_all_fixtures(&server));
     let notify = NotifySocket::bind(dir.path());
-    let daemon = Binary::run_with_env(
-        &config,
-        &[
-            ("NOTIFY_SOCKET", notify.path.as_os_str()),
-            ("WATCHDOG_USEC", "400000".as_ref()),
-        ],
-    );
+    let mut env = vec![
+        ("NOTIFY_SOCKET", notify.path.as_os_str()),
+        ("WATCHDOG_USEC", "400000".as_ref()),
+    ];
+    env.extend_from_slice(extra);
+    let daemon = Binary::run_with_env(&config, &env);
+    (server, dir, notify, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_protocol_in_order_from_the_real_binary() {
+    let (_server, _dir, notify, daemon) = notified_daemon(&[]).await;
 
     // READY with a status line, once the store is open and the port bound.
     let first = notify.next();
@@ -98,18 +106,8 @@ async fn notify_protocol_in_order_from_the_real_binary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchdog_is_withheld_while_the_poller_is_stuck() {
-    let server = FeedServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &serve_all_fixtures(&server));
-    let notify = NotifySocket::bind(dir.path());
-    let daemon = Binary::run_with_env(
-        &config,
-        &[
-            ("NOTIFY_SOCKET", notify.path.as_os_str()),
-            ("WATCHDOG_USEC", "400000".as_ref()),
-            ("FEEDWIRE_TEST_STALL_POLLER", "1".as_ref()),
-        ],
-    );
+    let (_server, _dir, notify, daemon) =
+        notified_daemon(&[("FEEDWIRE_TEST_STALL_POLLER", "1".as_ref())]).await;
     notify.until("READY=1");
     let addr = daemon.wait_listening();
     // The daemon still serves; it just stops vouching for itself.
@@ -401,11 +399,7 @@ async fn export_through_the_daemon_and_import_round_trip() {
     let daemon = Binary::run(&path);
     daemon.wait_for_line("Outputs rendered. stored=8");
     // The daemon holds the store: export goes through its HTTP endpoint.
-    let out = Binary::command()
-        .args(["export", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["export", "--config"], &[&path]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let dump = out.stdout;
     assert_eq!(dump.iter().filter(|b| **b == b'\n').count(), 8);
@@ -420,37 +414,18 @@ async fn export_through_the_daemon_and_import_round_trip() {
     std::fs::write(&other, &text).unwrap();
     let dump_file = restored.path().join("dump.jsonl");
     std::fs::write(&dump_file, &dump).unwrap();
-    let out = Binary::command()
-        .args(["import", "--config"])
-        .arg(&other)
-        .arg(&dump_file)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["import", "--config"], &[&other, &dump_file]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("8 items imported, 0 already stored"));
-    let out = Binary::command()
-        .args(["export", "--config"])
-        .arg(&other)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["export", "--config"], &[&other]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, dump, "export → import → export is the identity");
     // Importing again adds nothing.
-    let out = Binary::command()
-        .args(["import", "--config"])
-        .arg(&other)
-        .arg(&dump_file)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["import", "--config"], &[&other, &dump_file]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 items imported, 8 already stored"));
     // A file that is not a dump is refused with its line.
     std::fs::write(&dump_file, "{\"not\": \"an item\"}\n").unwrap();
-    let out = Binary::command()
-        .args(["import", "--config"])
-        .arg(&other)
-        .arg(&dump_file)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["import", "--config"], &[&other, &dump_file]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not an exported item"));
 }

@@ -1230,15 +1230,9 @@ async fn one_unreachable_host_is_not_an_outage() {
 /// the config.
 async fn feedwire_status(config: &std::path::Path) -> std::process::Output {
     let config = config.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Binary::command()
-            .args(["status", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || Binary::cli(&["status", "--config"], &[&config]))
+        .await
+        .unwrap()
 }
 
 const STATUS_FIELDS: [&str; 15] = [

@@ -324,12 +324,7 @@ async fn render_and_opml_commands() {
         ),
     )
     .unwrap();
-    let out = Binary::command()
-        .args(["import-opml", "--config"])
-        .arg(&config_path)
-        .arg(&opml_path)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["import-opml", "--config"], &[&config_path, &opml_path]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(stdout.contains("1 feeds added, 1 already present"), "{stdout}");
@@ -344,11 +339,7 @@ async fn render_and_opml_commands() {
     assert_eq!(added.tags, ["عربي", "politics"]);
 
     // feedwire export-opml lists them all.
-    let out = Binary::command()
-        .args(["export-opml", "--config"])
-        .arg(&config_path)
-        .output()
-        .unwrap();
+    let out = Binary::cli(&["export-opml", "--config"], &[&config_path]);
     assert_eq!(out.status.code(), Some(0));
     let exported = feedwire::opml::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(exported.len(), 5);

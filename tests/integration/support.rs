@@ -118,13 +118,7 @@ impl Route {
     /// to `inflated` zero bytes.
     pub fn gzip_bomb(inflated: usize) -> Route {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let block = vec![0u8; 1 << 20];
-        let mut left = inflated;
-        while left > 0 {
-            let n = left.min(block.len());
-            gz.write_all(&block[..n]).unwrap();
-            left -= n;
-        }
+        write_zeros(&mut gz, inflated);
         Route {
             content_type: "application/rss+xml".into(),
             body: gz.finish().unwrap(),
@@ -137,13 +131,7 @@ impl Route {
     /// to `inflated` zero bytes.
     pub fn brotli_bomb(inflated: usize) -> Route {
         let mut br = brotli::CompressorWriter::new(Vec::new(), 64 * 1024, 5, 24);
-        let block = vec![0u8; 1 << 20];
-        let mut left = inflated;
-        while left > 0 {
-            let n = left.min(block.len());
-            br.write_all(&block[..n]).unwrap();
-            left -= n;
-        }
+        write_zeros(&mut br, inflated);
         Route {
             content_type: "application/rss+xml".into(),
             body: br.into_inner(),
@@ -702,6 +690,16 @@ impl Binary {
         cmd
     }
 
+    /// Runs a one-shot command (`check`, `poll-once`, `export`...) to the
+    /// end: `args`, then `paths`.
+    pub fn cli(args: &[&str], paths: &[&Path]) -> std::process::Output {
+        Binary::command()
+            .args(args)
+            .args(paths)
+            .output()
+            .expect("running feedwire")
+    }
+
     /// Starts `feedwire run --config PATH`.
     pub fn run(config: &Path) -> Binary {
         Binary::run_with_env(config, &[])
@@ -805,5 +803,16 @@ impl Drop for Binary {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Writes `n` zero bytes a megabyte at a time (bomb bodies).
+fn write_zeros(w: &mut impl Write, n: usize) {
+    let block = vec![0u8; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(block.len());
+        w.write_all(&block[..k]).unwrap();
+        left -= k;
     }
 }
