@@ -1020,7 +1020,7 @@ mod tests {
     /// but the feed never parses.
     #[test]
     fn later_xml_declaration_does_not_panic() {
-        let cp1256 = include_bytes!("../tests/fixtures/youm7_cp1256.xml");
+        let cp1256 = include_bytes!("../../tests/fixtures/youm7_cp1256.xml");
         let stray: Vec<u8> = cp1256
             .split(|&b| b == b'\n')
             .flat_map(|line| {
@@ -1037,7 +1037,7 @@ mod tests {
             // Minimised by `cargo fuzz tmin`: legacy bytes (so transcoded)
             // with a UTF-16 declaration after the 64-byte prefix.
             (
-                include_bytes!("../tests/fixtures/fuzz/late_xml_declaration.bin"),
+                include_bytes!("../../tests/fixtures/fuzz/late_xml_declaration.bin"),
                 Some("text/xml; charset=utf-8"),
             ),
             (
