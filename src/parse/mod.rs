@@ -20,6 +20,8 @@ use url::Url;
 
 use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Source};
 
+pub mod recover;
+
 /// The feed a document came from, as configured.
 #[derive(Clone, Copy, Debug)]
 pub struct FeedRef<'a> {
@@ -43,6 +45,12 @@ pub struct ParsedFeed {
     pub dropped: usize,
     /// Entries already known (see [`parse_feed_skipping`]), not built.
     pub skipped: usize,
+    /// What the recovery layer had to mend before the document would read
+    /// (`1 stray '&', unclosed CDATA`), for the feed's status.
+    pub repaired: Option<String>,
+    /// Why a document whose bytes show entries yielded none, so that it is
+    /// never a silent success with zero items.
+    pub no_entries: Option<String>,
     pub items: Vec<Item>,
 }
 
@@ -96,27 +104,50 @@ pub fn parse_feed_skipping(
     known: &dyn Fn(&ItemKey) -> bool,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, content_type.and_then(charset_param));
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(feed.url.as_str()))
-        // Replaces feed-rs's own lenient parser; `dates` covers RFC 2822/3339 too.
-        .timestamp_parser(crate::dates::parse_date)
-        .build();
-    let parsed = parser
-        .parse(&decoded.bytes[..])
-        .map_err(|e| ParseError::Invalid {
-            charset: decoded.encoding.name(),
-            detail: e.to_string(),
-        })?;
+    // A fresh parser per attempt: feed-rs 3.0 keeps Media RSS state in the
+    // parser and asserts that it is clear, which a failed parse leaves it not.
+    let parser = || {
+        feed_rs::parser::Builder::new()
+            .base_uri(Some(feed.url.as_str()))
+            // Replaces feed-rs's own lenient parser; `dates` covers RFC 2822/3339 too.
+            .timestamp_parser(crate::dates::parse_date)
+            .build()
+    };
+    let charset = decoded.encoding.name();
+    let strict = parser().parse(&decoded.bytes[..]);
+    let shows_entries = |bytes: &[u8]| recover::shows_entries(bytes);
+    let (parsed, repaired) = match strict {
+        // The common path: a well-formed document feed-rs reads.
+        Ok(parsed) if !parsed.entries.is_empty() || !shows_entries(&decoded.bytes) => (parsed, None),
+        strict => {
+            // Damaged XML, or a dialect feed-rs reads as nothing: one
+            // bounded repair pass, then parse again.
+            let recovered = recover::recover(&decoded.bytes);
+            match (parser().parse(recovered.xml.as_bytes()), strict) {
+                (Ok(parsed), _) => {
+                    let note = recovered.repairs.describe();
+                    (parsed, note)
+                }
+                (Err(_), Ok(parsed)) => (parsed, None),
+                (Err(_), Err(e)) => {
+                    return Err(ParseError::Invalid {
+                        charset,
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        }
+    };
     let hints = syndication_period(&decoded.bytes);
-    Ok(build(
-        feed,
-        parsed,
-        decoded.encoding.name(),
-        hints,
-        now,
-        limits,
-        known,
-    ))
+    let mut out = build(feed, parsed, charset, hints, now, limits, known);
+    out.repaired = repaired;
+    if out.items.is_empty() && out.skipped == 0 && out.dropped == 0 && shows_entries(&decoded.bytes) {
+        out.no_entries = Some(format!(
+            "the document has entry markup but no entry was understood ({})",
+            recover::describe_root(&decoded.bytes)
+        ));
+    }
+    Ok(out)
 }
 
 fn build(
@@ -161,6 +192,8 @@ fn build(
         min_refresh: ttl.max(sy_period),
         dropped: total.saturating_sub(limits.max_items),
         skipped,
+        repaired: None,
+        no_entries: None,
         items,
     }
 }

@@ -10,4 +10,5 @@ mod ops;
 mod pipeline;
 mod poller;
 mod publish;
+mod realworld;
 mod support;

@@ -1,0 +1,853 @@
+//! The recovery layer: turns a damaged or old-dialect feed document into
+//! well-formed XML that feed-rs reads, and says what it changed.
+//!
+//! feed-rs (like any XML parser) rejects a whole document for one bare `&`
+//! in a link, and reads nothing from dialects it does not know (Atom 0.3,
+//! RSS 0.90, RSS 2.0 with a default namespace). Publishers serve all of
+//! these; feedparser, the reference parser of the field, reads them. So when
+//! the strict parse fails, or succeeds with no entry although the bytes show
+//! entries, `parse` runs [`recover`] once and parses its output again.
+//!
+//! [`recover`] is a lenient tokenizer written for this job (no crate offers
+//! one for XML that re-emits well-formed text; xml5ever builds a DOM of its
+//! own, which we would then have to serialise again). It makes one pass over
+//! the bytes, keeps a stack of open elements bounded by [`MAX_DEPTH`], and
+//! every search it does is bounded, so time and memory are linear in the
+//! document, whatever a hostile one holds. It
+//!
+//! - escapes a stray `&` and resolves HTML entities (`&nbsp;`) that XML
+//!   does not define; unknown ones are kept as text;
+//! - escapes a `<` that does not start markup (`a < b`);
+//! - closes an unclosed CDATA section and elements left open, drops end
+//!   tags that close nothing, and drops a damaged tail (a tag cut short);
+//! - drops junk before the root element (`-<rss`, an IE "view source" copy)
+//!   and after it, the DOCTYPE, comments and processing instructions;
+//! - drops empty extension elements (`<media:description/>`): feed-rs 3.0
+//!   rejects the whole document for them ("missing text at position ..."),
+//!   where 2.x read them as empty text (`mediarss::handle_text` moved from
+//!   `children_as_string`, always `Some`, to `child_as_text`, `None` when
+//!   empty). 3.0.0 is the newest release, so the fix lives here;
+//! - normalises namespaces: RSS 2.0 with a default namespace on `<rss>`
+//!   (and a missing or unknown RSS version) is read as RSS 2.0, RSS 0.90's
+//!   Netscape namespaces as RSS 1.0's, Atom 0.3 as Atom 1.0 (`modified`,
+//!   `issued`, `tagline`/`info`, `copyright`, MIME `type`s and
+//!   `mode="escaped"`).
+
+use std::fmt::Write as _;
+
+/// Deepest element nesting kept; deeper elements are dropped (with their
+/// tags, not their text). Real feeds nest a dozen deep.
+pub const MAX_DEPTH: usize = 256;
+/// Longest entity name looked for after a `&`.
+const MAX_ENTITY: usize = 32;
+
+const ATOM_03: &str = "http://purl.org/atom/ns#";
+const ATOM_10: &str = "http://www.w3.org/2005/Atom";
+const RSS_090: [&str; 2] = [
+    "http://my.netscape.com/rdf/simple/0.9/",
+    "http://channel.netscape.com/rdf/simple/0.9/",
+];
+const RSS_10: &str = "http://purl.org/rss/1.0/";
+
+/// What [`recover`] had to mend. Namespace normalisation is not damage and
+/// is not listed; see [`Repairs::dialect`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Repairs {
+    pub stray_ampersands: usize,
+    pub html_entities: usize,
+    pub unknown_entities: usize,
+    pub stray_less_than: usize,
+    pub unclosed_cdata: bool,
+    pub closed_elements: usize,
+    pub stray_end_tags: usize,
+    /// Bytes dropped from a damaged tail (a tag, comment or CDATA cut short).
+    pub dropped_tail: usize,
+    pub junk_before_root: bool,
+    pub empty_elements: usize,
+    pub too_deep: usize,
+    /// The old dialect read as a current one, if any (`Atom 0.3`).
+    pub dialect: Option<&'static str>,
+}
+
+impl Repairs {
+    /// `1 stray '&', unclosed CDATA closed`, or `None` when nothing was damaged.
+    pub fn describe(&self) -> Option<String> {
+        let mut parts: Vec<String> = Vec::new();
+        let mut count = |n: usize, one: &str, many: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+            }
+        };
+        count(self.stray_ampersands, "stray '&'", "stray '&'s");
+        count(self.html_entities, "HTML entity", "HTML entities");
+        count(self.unknown_entities, "unknown entity", "unknown entities");
+        count(self.stray_less_than, "stray '<'", "stray '<'s");
+        count(self.closed_elements, "unclosed element", "unclosed elements");
+        count(self.stray_end_tags, "stray end tag", "stray end tags");
+        count(
+            self.empty_elements,
+            "empty element ignored",
+            "empty elements ignored",
+        );
+        count(
+            self.too_deep,
+            "element nested too deep",
+            "elements nested too deep",
+        );
+        if self.unclosed_cdata {
+            parts.push("unclosed CDATA".into());
+        }
+        if self.dropped_tail > 0 {
+            parts.push(format!("damaged tail of {} bytes dropped", self.dropped_tail));
+        }
+        if self.junk_before_root {
+            parts.push("junk before the root element".into());
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// A document made well-formed, and what that took.
+#[derive(Debug)]
+pub struct Recovered {
+    pub xml: String,
+    pub repairs: Repairs,
+}
+
+struct Open {
+    /// The name as the document spells it, matched by end tags.
+    name: String,
+    /// The name written out (an Atom 0.3 element renamed for Atom 1.0).
+    out_name: String,
+    /// Output length just after the start tag, to drop the element again if
+    /// it turns out empty.
+    content_at: usize,
+    /// Output length before the start tag.
+    start_at: usize,
+    droppable_if_empty: bool,
+}
+
+/// Re-emits `doc` (UTF-8, invalid sequences replaced) as well-formed XML.
+pub fn recover(doc: &[u8]) -> Recovered {
+    let text = String::from_utf8_lossy(doc);
+    let mut r = Recoverer {
+        s: &text,
+        out: String::with_capacity(text.len() + 64),
+        stack: Vec::new(),
+        repairs: Repairs::default(),
+        root_done: false,
+        atom03_prefixes: Vec::new(),
+    };
+    r.run();
+    Recovered {
+        xml: r.out,
+        repairs: r.repairs,
+    }
+}
+
+struct Recoverer<'a> {
+    s: &'a str,
+    out: String,
+    stack: Vec<Open>,
+    repairs: Repairs,
+    root_done: bool,
+    /// Prefixes bound to Atom 0.3 (`""` for the default namespace).
+    atom03_prefixes: Vec<String>,
+}
+
+fn find(hay: &str, from: usize, needle: &str) -> Option<usize> {
+    hay.get(from..)?.find(needle).map(|i| from + i)
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_' || c == ':'
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.' | '\u{B7}')
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+impl Recoverer<'_> {
+    fn inside_root(&self) -> bool {
+        !self.stack.is_empty()
+    }
+
+    fn run(&mut self) {
+        let s = self.s;
+        let mut i = 0;
+        let mut text_start = 0;
+        while i < s.len() {
+            let b = s.as_bytes()[i];
+            if b != b'<' && b != b'&' {
+                i += 1;
+                continue;
+            }
+            self.text(&s[text_start..i]);
+            let next = if b == b'&' {
+                self.reference(i)
+            } else {
+                self.markup(i)
+            };
+            match next {
+                Some(n) => {
+                    i = n;
+                    text_start = n;
+                }
+                None => {
+                    // A damaged tail: markup cut short.
+                    if self.inside_root() {
+                        self.repairs.dropped_tail = s.len() - i;
+                    }
+                    text_start = s.len();
+                    break;
+                }
+            }
+        }
+        let rest = &s[text_start.min(s.len())..];
+        self.text(rest);
+        if !self.stack.is_empty() {
+            self.repairs.closed_elements += self.stack.len();
+            while let Some(open) = self.stack.pop() {
+                self.close(open);
+            }
+        }
+    }
+
+    /// Plain text between markup.
+    fn text(&mut self, t: &str) {
+        if t.is_empty() {
+            return;
+        }
+        if !self.inside_root() {
+            if !self.root_done && !t.trim().is_empty() {
+                self.repairs.junk_before_root = true;
+            }
+            return;
+        }
+        for c in t.chars() {
+            match c {
+                '>' => self.out.push_str("&gt;"),
+                c if is_xml_char(c) => self.out.push(c),
+                _ => {}
+            }
+        }
+    }
+
+    /// A `&` at `i`: a reference kept, resolved or escaped. Returns where the
+    /// text goes on.
+    fn reference(&mut self, i: usize) -> Option<usize> {
+        let s = self.s;
+        let rest = &s[i + 1..];
+        let end = rest
+            .char_indices()
+            .take(MAX_ENTITY + 1)
+            .find(|(_, c)| !(is_name_char(*c) || *c == '#'));
+        let (consumed, fragment) = match end {
+            Some((j, ';')) if j > 0 => (j + 2, &rest[..j]),
+            _ => {
+                self.repairs.stray_ampersands += usize::from(self.inside_root());
+                if self.inside_root() {
+                    self.out.push_str("&amp;");
+                }
+                return Some(i + 1);
+            }
+        };
+        if self.inside_root() {
+            let resolved = resolve_entity(fragment);
+            match resolved {
+                Entity::Keep => {
+                    self.out.push('&');
+                    self.out.push_str(fragment);
+                    self.out.push(';');
+                }
+                Entity::Html(chars) => {
+                    self.repairs.html_entities += 1;
+                    push_escaped(&mut self.out, &chars);
+                }
+                Entity::Unknown => {
+                    self.repairs.unknown_entities += 1;
+                    self.out.push_str("&amp;");
+                    self.out.push_str(fragment);
+                    self.out.push(';');
+                }
+            }
+        }
+        Some(i + consumed)
+    }
+
+    /// Markup at `i` (a `<`). `None` when it is cut short by the end.
+    fn markup(&mut self, i: usize) -> Option<usize> {
+        let s = self.s;
+        let rest = &s[i..];
+        if rest.starts_with("<!--") {
+            return find(s, i + 4, "-->").map(|e| e + 3);
+        }
+        if rest.starts_with("<![CDATA[") {
+            let body_at = i + 9;
+            return match find(s, body_at, "]]>") {
+                Some(e) => {
+                    if self.inside_root() {
+                        self.cdata(&s[body_at..e]);
+                    }
+                    Some(e + 3)
+                }
+                None => {
+                    if self.inside_root() {
+                        self.repairs.unclosed_cdata = true;
+                        self.cdata(&s[body_at..]);
+                    }
+                    Some(s.len())
+                }
+            };
+        }
+        if rest.starts_with("<!") {
+            return self.skip_declaration(i);
+        }
+        if rest.starts_with("<?") {
+            return find(s, i + 2, "?>").map(|e| e + 2);
+        }
+        if let Some(after) = rest.strip_prefix("</") {
+            if !after.starts_with(is_name_start) {
+                return Some(self.stray_lt(i));
+            }
+            let close = find(s, i, ">")?;
+            let name = s[i + 2..close].trim();
+            self.end_tag(name);
+            return Some(close + 1);
+        }
+        if !rest[1..].starts_with(is_name_start) {
+            return Some(self.stray_lt(i));
+        }
+        self.start_tag(i)
+    }
+
+    fn stray_lt(&mut self, i: usize) -> usize {
+        if self.inside_root() {
+            self.repairs.stray_less_than += 1;
+            self.out.push_str("&lt;");
+        }
+        i + 1
+    }
+
+    fn cdata(&mut self, body: &str) {
+        self.out.push_str("<![CDATA[");
+        self.out.extend(body.chars().filter(|c| is_xml_char(*c)));
+        self.out.push_str("]]>");
+    }
+
+    /// `<!DOCTYPE ...>` with an optional internal subset in brackets.
+    fn skip_declaration(&mut self, i: usize) -> Option<usize> {
+        let s = self.s.as_bytes();
+        let mut depth = 0usize;
+        let mut j = i + 2;
+        while j < s.len() {
+            match s[j] {
+                b'[' => depth += 1,
+                b']' => depth = depth.saturating_sub(1),
+                b'>' if depth == 0 => return Some(j + 1),
+                _ => {}
+            }
+            j += 1;
+        }
+        None
+    }
+
+    fn start_tag(&mut self, i: usize) -> Option<usize> {
+        let s = self.s;
+        let name_end = s[i + 1..]
+            .char_indices()
+            .find(|(_, c)| !is_name_char(*c))
+            .map_or(s.len(), |(j, _)| i + 1 + j);
+        let name = &s[i + 1..name_end];
+        let (attrs, self_closing, end) = parse_attributes(s, name_end)?;
+        if self.root_done {
+            // Markup after the root element: ignored.
+            return Some(end);
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            self.repairs.too_deep += 1;
+            return Some(end);
+        }
+        let is_root = self.stack.is_empty();
+        let mut attrs = attrs;
+        self.normalise(name, is_root, &mut attrs);
+        let local = name.rsplit(':').next().unwrap_or(name);
+        let prefix = name
+            .strip_suffix(local)
+            .map(|p| p.trim_end_matches(':'))
+            .unwrap_or("");
+        let renamed_to = if self.atom03_prefixes.iter().any(|p| p == prefix) {
+            atom03_rename(local)
+        } else {
+            None
+        };
+        let text_construct = matches!(
+            renamed_to.unwrap_or(local),
+            "title" | "subtitle" | "summary" | "content" | "rights"
+        );
+        if text_construct && self.atom03_prefixes.iter().any(|p| p == prefix) {
+            atom03_attributes(&mut attrs);
+        }
+        let droppable_if_empty = !is_root
+            && name.contains(':')
+            && (attrs.is_empty()
+                || (prefix == "media"
+                    && matches!(
+                        local,
+                        "title" | "description" | "text" | "credit" | "keywords" | "copyright"
+                    )));
+        let start_at = self.out.len();
+        self.out.push('<');
+        let out_name = match renamed_to {
+            Some(new) if prefix.is_empty() => new.to_owned(),
+            Some(new) => format!("{prefix}:{new}"),
+            None => name.to_owned(),
+        };
+        self.out.push_str(&out_name);
+        let mut seen: Vec<&str> = Vec::with_capacity(attrs.len());
+        for (k, v) in &attrs {
+            if seen.contains(&k.as_str()) || !k.starts_with(is_name_start) {
+                continue;
+            }
+            seen.push(k);
+            let _ = write!(self.out, " {k}=\"");
+            self.attr_value(v);
+            self.out.push('"');
+        }
+        if self_closing {
+            if droppable_if_empty {
+                self.out.truncate(start_at);
+                self.repairs.empty_elements += 1;
+            } else {
+                self.out.push_str("/>");
+            }
+            if is_root {
+                self.root_done = true;
+            }
+            return Some(end);
+        }
+        self.out.push('>');
+        self.stack.push(Open {
+            name: name.to_owned(),
+            out_name,
+            content_at: self.out.len(),
+            start_at,
+            droppable_if_empty,
+        });
+        Some(end)
+    }
+
+    fn end_tag(&mut self, name: &str) {
+        match self.stack.iter().rposition(|o| o.name == name) {
+            Some(at) => {
+                let unclosed = self.stack.len() - at - 1;
+                self.repairs.closed_elements += unclosed;
+                while self.stack.len() > at {
+                    let open = self.stack.pop().expect("len > at");
+                    self.close(open);
+                }
+            }
+            None => {
+                if self.inside_root() {
+                    self.repairs.stray_end_tags += 1;
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, open: Open) {
+        if open.droppable_if_empty && self.out[open.content_at..].trim().is_empty() {
+            self.out.truncate(open.start_at);
+            self.repairs.empty_elements += 1;
+        } else {
+            self.out.push_str("</");
+            self.out.push_str(&open.out_name);
+            self.out.push('>');
+        }
+        if self.stack.is_empty() {
+            self.root_done = true;
+        }
+    }
+
+    fn attr_value(&mut self, v: &str) {
+        let mut i = 0;
+        while i < v.len() {
+            let c = v[i..].chars().next().expect("in bounds");
+            match c {
+                '&' => {
+                    let rest = &v[i + 1..];
+                    let end = rest
+                        .char_indices()
+                        .take(MAX_ENTITY + 1)
+                        .find(|(_, c)| !(is_name_char(*c) || *c == '#'));
+                    match end {
+                        Some((j, ';')) if j > 0 => {
+                            let fragment = &rest[..j];
+                            match resolve_entity(fragment) {
+                                Entity::Keep => {
+                                    self.out.push('&');
+                                    self.out.push_str(fragment);
+                                    self.out.push(';');
+                                }
+                                Entity::Html(chars) => {
+                                    self.repairs.html_entities += 1;
+                                    push_escaped(&mut self.out, &chars);
+                                }
+                                Entity::Unknown => {
+                                    self.repairs.unknown_entities += 1;
+                                    self.out.push_str("&amp;");
+                                    self.out.push_str(fragment);
+                                    self.out.push(';');
+                                }
+                            }
+                            i += j + 2;
+                            continue;
+                        }
+                        _ => {
+                            self.repairs.stray_ampersands += 1;
+                            self.out.push_str("&amp;");
+                        }
+                    }
+                }
+                '<' => self.out.push_str("&lt;"),
+                '"' => self.out.push_str("&quot;"),
+                c if is_xml_char(c) => self.out.push(c),
+                _ => {}
+            }
+            i += c.len_utf8();
+        }
+    }
+
+    /// Namespace normalisation on a start tag's attributes.
+    fn normalise(&mut self, name: &str, is_root: bool, attrs: &mut Vec<(String, String)>) {
+        for (k, v) in attrs.iter_mut() {
+            if k != "xmlns" && !k.starts_with("xmlns:") {
+                continue;
+            }
+            let prefix = k.strip_prefix("xmlns:").unwrap_or("");
+            if v.trim() == ATOM_03 {
+                *v = ATOM_10.to_owned();
+                self.atom03_prefixes.push(prefix.to_owned());
+                self.repairs.dialect = Some("Atom 0.3");
+            } else if RSS_090.contains(&v.trim()) {
+                *v = RSS_10.to_owned();
+                self.repairs.dialect = Some("RSS 0.90");
+            }
+        }
+        if is_root && name == "rss" {
+            // feed-rs reads `<rss>` children in no namespace only, and only
+            // versions 2.0, 0.91 and 0.92; 0.93/0.94 and a missing version
+            // are RSS 2.0 for every reader.
+            let before = attrs.len();
+            attrs.retain(|(k, _)| k != "xmlns");
+            if attrs.len() != before {
+                self.repairs.dialect = Some("RSS 2.0 with a default namespace");
+            }
+            match attrs.iter_mut().find(|(k, _)| k == "version") {
+                Some((_, v)) if matches!(v.trim(), "2.0" | "0.91" | "0.92") => {}
+                Some((_, v)) => *v = "2.0".into(),
+                None => attrs.push(("version".into(), "2.0".into())),
+            }
+        }
+    }
+}
+
+/// Atom 0.3 element names that Atom 1.0 renamed.
+fn atom03_rename(local: &str) -> Option<&'static str> {
+    Some(match local {
+        "modified" => "updated",
+        "issued" => "published",
+        "tagline" | "info" => "subtitle",
+        "copyright" => "rights",
+        _ => return None,
+    })
+}
+
+/// Atom 0.3 text constructs: a MIME `type` and a `mode` become Atom 1.0's
+/// `text`, `html` or `xhtml`.
+fn atom03_attributes(attrs: &mut Vec<(String, String)>) {
+    let mode = attrs
+        .iter()
+        .find(|(k, _)| k == "mode")
+        .map(|(_, v)| v.trim().to_owned());
+    let ty = attrs
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    if mode.is_none() && ty.is_none() {
+        return;
+    }
+    let new_type = match (mode.as_deref(), ty.as_deref()) {
+        (Some("base64"), _) => return,
+        (Some("xml"), _) => "xhtml",
+        (_, Some("text/html" | "html")) => "html",
+        (Some("escaped"), Some(t)) if t.contains("html") => "html",
+        (Some("escaped"), None) => "html",
+        (_, Some("application/xhtml+xml" | "xhtml")) => "xhtml",
+        (_, Some("text/plain" | "text")) => "text",
+        (_, Some(t)) if t.contains('/') && !t.starts_with("text/") => return,
+        _ => "text",
+    };
+    attrs.retain(|(k, _)| k != "mode" && k != "type");
+    attrs.push(("type".into(), new_type.into()));
+}
+
+/// The attributes of a start tag from `at` (just after its name), leniently:
+/// unquoted values, values without a name, a `<` inside are all accepted.
+/// Returns them, whether the tag closes itself, and where it ends; `None`
+/// when the document ends inside the tag.
+#[allow(clippy::type_complexity)]
+fn parse_attributes(s: &str, at: usize) -> Option<(Vec<(String, String)>, bool, usize)> {
+    let b = s.as_bytes();
+    let mut attrs = Vec::new();
+    let mut i = at;
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        match b.get(i)? {
+            b'>' => return Some((attrs, false, i + 1)),
+            b'/' if b.get(i + 1) == Some(&b'>') => return Some((attrs, true, i + 2)),
+            b'/' | b'"' | b'\'' | b'=' => {
+                i += 1;
+                continue;
+            }
+            b'<' => {
+                // A tag cut short by the next one: end it here.
+                return Some((attrs, false, i));
+            }
+            _ => {}
+        }
+        let name_start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/' | b'<') {
+            i += 1;
+        }
+        let name = &s[name_start..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            // An attribute without a value (`<td nowrap>`) is dropped.
+            continue;
+        }
+        i += 1;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let value = match b.get(i)? {
+            q @ (b'"' | b'\'') => {
+                let close = find(s, i + 1, if *q == b'"' { "\"" } else { "'" })?;
+                let v = &s[i + 1..close];
+                i = close + 1;
+                v
+            }
+            _ => {
+                let start = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                    i += 1;
+                }
+                &s[start..i]
+            }
+        };
+        if name.chars().all(is_name_char) && !name.is_empty() {
+            attrs.push((name.to_owned(), value.to_owned()));
+        }
+    }
+}
+
+enum Entity {
+    /// An XML reference (predefined or numeric, to a legal character).
+    Keep,
+    /// An HTML entity XML does not define, resolved to its text.
+    Html(String),
+    Unknown,
+}
+
+fn resolve_entity(fragment: &str) -> Entity {
+    if let Some(num) = fragment.strip_prefix('#') {
+        let n = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => num.parse().ok(),
+        };
+        return match n.and_then(char::from_u32) {
+            Some(c) if is_xml_char(c) => Entity::Keep,
+            _ => Entity::Unknown,
+        };
+    }
+    if matches!(fragment, "lt" | "gt" | "amp" | "quot" | "apos") {
+        return Entity::Keep;
+    }
+    let key = format!("{fragment};");
+    match markup5ever::data::NAMED_ENTITIES.get(key.as_str()) {
+        Some(&(a, b)) => {
+            let chars: String = [a, b]
+                .into_iter()
+                .filter(|&c| c != 0)
+                .filter_map(char::from_u32)
+                .collect();
+            Entity::Html(chars)
+        }
+        None => Entity::Unknown,
+    }
+}
+
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// True when the bytes show entry markup: an `<item` or `<entry` start tag,
+/// with or without a prefix, in any case.
+pub fn shows_entries(doc: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(j) = doc[i..].iter().position(|&b| b == b'<' || b == b':') {
+        let at = i + j + 1;
+        let rest = &doc[at..];
+        for tag in [&b"item"[..], b"entry"] {
+            if rest.len() > tag.len()
+                && rest[..tag.len()].eq_ignore_ascii_case(tag)
+                && matches!(rest[tag.len()], b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')
+            {
+                return true;
+            }
+        }
+        i = at;
+    }
+    false
+}
+
+/// The root element's name and namespace, for a `no entries understood`
+/// reason.
+pub fn describe_root(doc: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&doc[..doc.len().min(64 * 1024)]);
+    let mut rest: &str = &text;
+    loop {
+        let Some(at) = rest.find('<') else {
+            return "no root element".into();
+        };
+        rest = &rest[at..];
+        if rest.starts_with("<?") || rest.starts_with("<!") {
+            rest = &rest[1..];
+            continue;
+        }
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[1..end];
+        let name = tag.split_whitespace().next().unwrap_or_default();
+        let ns = tag.split_once("xmlns=").and_then(|(_, v)| {
+            let v = v.trim_start();
+            let q = v.chars().next()?;
+            v[1..].split(q).next().map(str::to_owned)
+        });
+        return match ns {
+            Some(ns) => format!("root <{name}> in namespace {ns}"),
+            None => format!("root <{name}>"),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(s: &str) -> Recovered {
+        recover(s.as_bytes())
+    }
+
+    #[test]
+    fn stray_ampersand_and_entities() {
+        let r = fix("<rss version=\"2.0\"><channel><item><link>http://x/?a=1&b=2</link><title>A&nbsp;B &copy &foo; &amp; &#233;</title></item></channel></rss>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><item><link>http://x/?a=1&amp;b=2</link><title>A\u{a0}B &amp;copy &amp;foo; &amp; &#233;</title></item></channel></rss>"
+        );
+        assert_eq!(r.repairs.stray_ampersands, 2);
+        assert_eq!(r.repairs.html_entities, 1);
+        assert_eq!(r.repairs.unknown_entities, 1);
+        assert_eq!(
+            r.repairs.describe().unwrap(),
+            "2 stray '&'s, 1 HTML entity, 1 unknown entity"
+        );
+    }
+
+    #[test]
+    fn truncated_tail_and_cdata() {
+        let r = fix("<rss><channel><item><title>a</title></item><item><title><![CDATA[b");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title><![CDATA[b]]></title></item></channel></rss>"
+        );
+        assert!(r.repairs.unclosed_cdata);
+        assert_eq!(r.repairs.closed_elements, 4);
+        let r = fix("<rss version=\"2.0\"><channel><item><title>a</title></item><item><tit");
+        assert!(
+            r.xml.ends_with("</item><item></item></channel></rss>"),
+            "{}",
+            r.xml
+        );
+        assert_eq!(r.repairs.dropped_tail, 4);
+    }
+
+    #[test]
+    fn junk_empty_media_and_stray_tags() {
+        let r = fix("\n -<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY x \"y\">]><rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><media:description/><media:credit role=\"author\"></media:credit><media:content url=\"http://x/i.jpg\"/>a < b</b></item></channel></rss>trailing");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><media:content url=\"http://x/i.jpg\"/>a &lt; b</item></channel></rss>"
+        );
+        assert!(r.repairs.junk_before_root);
+        assert_eq!(r.repairs.empty_elements, 2);
+        assert_eq!(r.repairs.stray_end_tags, 1);
+    }
+
+    #[test]
+    fn dialects() {
+        let r =
+            fix("<rss version=\"0.94\" xmlns=\"https://cyber.harvard.edu/rss/rss.html\"><channel/></rss>");
+        assert_eq!(r.xml, "<rss version=\"2.0\"><channel/></rss>");
+        assert_eq!(r.repairs.describe(), None);
+        let r = fix("<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"><item/></rdf:RDF>");
+        assert!(r.xml.contains("xmlns=\"http://purl.org/rss/1.0/\""), "{}", r.xml);
+        let r = fix("<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><tagline type=\"text/plain\">t</tagline><entry><issued>2004-01-01T00:00:00Z</issued><content type=\"text/html\" mode=\"escaped\">&lt;p&gt;x</content></entry></feed>");
+        assert_eq!(
+            r.xml,
+            "<feed version=\"0.3\" xmlns=\"http://www.w3.org/2005/Atom\"><subtitle type=\"text\">t</subtitle><entry><published>2004-01-01T00:00:00Z</published><content type=\"html\">&lt;p&gt;x</content></entry></feed>"
+        );
+        assert_eq!(r.repairs.dialect, Some("Atom 0.3"));
+    }
+
+    #[test]
+    fn entry_markup_and_roots() {
+        assert!(shows_entries(b"<rss><channel><item>"));
+        assert!(shows_entries(b"<rdf:RDF><rss:item rdf:about='x'>"));
+        assert!(shows_entries(b"<feed><ENTRY>"));
+        assert!(!shows_entries(b"<rss><channel><items/><entryway>"));
+        assert_eq!(
+            describe_root(b"<?xml version='1.0'?><!-- c --><rdf:RDF xmlns=\"http://x/\">"),
+            "root <rdf:RDF> in namespace http://x/"
+        );
+    }
+
+    /// Hostile shapes stay linear: deep nesting, endless `&`s and `<`s.
+    #[test]
+    fn hostile_input_is_bounded() {
+        let deep = "<a>".repeat(100_000);
+        let r = recover(deep.as_bytes());
+        assert_eq!(r.repairs.too_deep, 100_000 - MAX_DEPTH);
+        assert!(r.xml.len() < 10 * MAX_DEPTH);
+        let amps = format!("<r>{}</r>", "&".repeat(200_000));
+        assert_eq!(recover(amps.as_bytes()).repairs.stray_ampersands, 200_000);
+        let lts = format!("<r>{}</r>", "</x>".repeat(100_000));
+        assert_eq!(recover(lts.as_bytes()).repairs.stray_end_tags, 100_000);
+    }
+}

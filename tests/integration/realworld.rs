@@ -1,0 +1,269 @@
+//! Differential test against Python's feedparser, the reference parser of
+//! the field, on documents no one here wrote: the real publishers' feeds of
+//! `../shared/corpus/realworld/` and the fixture files of
+//! `../shared/corpus/feedparser/`.
+//!
+//! feedparser runs once over both folders (`scripts/feedparser-links`, one
+//! Python process) and prints the distinct entry links of every document.
+//! Each document then goes through our parse path as the poller runs it
+//! (charset, recovery, feed-rs, link choice, canonical keys; no retention),
+//! and the two sets of links are compared canonically: feedparser's links
+//! are resolved against the same base URL and keyed with [`ItemKey`], the
+//! key our store deduplicates on.
+//!
+//! It fails when
+//! - more than [`MAX_ZERO_DOCS`] of the documents in which feedparser finds
+//!   linked entries yield no item from us;
+//! - we find fewer than [`MIN_LINK_SHARE`] of feedparser's distinct links;
+//! - any document yields zero items as a plain success while its bytes hold
+//!   entries (a "silent zero": it must carry a `no entries understood`
+//!   reason instead).
+//!
+//! Totals and every document where we find fewer links are printed to
+//! stderr on every run. The corpora are not in the repository:
+//! `FEEDWIRE_REALWORLD` and `FEEDWIRE_CORPUS` point at them, else
+//! `../shared/corpus/{realworld,feedparser}` beside the package root. Without
+//! feedparser or the corpora the test says so and passes, unless
+//! `FEEDWIRE_REQUIRE_FEEDPARSER=1` (set by CI).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{TimeZone, Utc};
+use feedwire::item::ItemKey;
+use feedwire::parse::{parse_feed, FeedRef, Limits};
+use url::Url;
+
+use crate::corpus::read_header;
+
+/// Most documents (share of those where feedparser finds linked entries)
+/// that may yield no item at all.
+const MAX_ZERO_DOCS: f64 = 0.01;
+/// Least share of feedparser's distinct links that we must find.
+const MIN_LINK_SHARE: f64 = 0.98;
+
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+fn require() -> bool {
+    std::env::var_os("FEEDWIRE_REQUIRE_FEEDPARSER").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn folder(env: &str, fallback: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = match std::env::var_os(env).filter(|d| !d.is_empty()) {
+        Some(d) => root.join(d),
+        None => root.join(fallback),
+    };
+    dir.is_dir().then_some(dir)
+}
+
+/// What feedparser found in one document.
+struct Reference {
+    links: Vec<String>,
+}
+
+/// Runs `scripts/feedparser-links` once over `dirs`.
+fn feedparser_links(dirs: &[&Path]) -> Option<HashMap<PathBuf, Reference>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/feedparser-links");
+    let out = Command::new("python3").arg(&script).args(dirs).output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!require(), "feedparser-links failed: {err}");
+            say!(
+                "realworld: python3 feedparser not usable ({}); differential test skipped",
+                err.trim()
+            );
+            return None;
+        }
+        Err(e) => {
+            assert!(!require(), "cannot run python3: {e}");
+            say!("realworld: cannot run python3 ({e}); differential test skipped");
+            return None;
+        }
+    };
+    let mut map = HashMap::new();
+    for line in out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line).expect("feedparser-links prints JSON lines");
+        let file = PathBuf::from(v["file"].as_str().expect("file"));
+        let links = v["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect();
+        map.insert(file, Reference { links });
+    }
+    Some(map)
+}
+
+/// True when the bytes show entry markup (`<item`, `<entry`, any prefix).
+fn has_entry_markup(bytes: &[u8]) -> bool {
+    let needle = |n: &[u8]| bytes.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    needle(b"<item") || needle(b"<entry") || needle(b":item") || needle(b":entry")
+}
+
+#[derive(Default)]
+struct Totals {
+    docs: usize,
+    docs_with_links: usize,
+    zero_docs: Vec<String>,
+    silent_zeros: Vec<String>,
+    repaired: usize,
+    reference_links: usize,
+    found_links: usize,
+    fewer: Vec<String>,
+}
+
+#[test]
+fn realworld_parity_with_feedparser() {
+    let Some(realworld) = folder("FEEDWIRE_REALWORLD", "../shared/corpus/realworld") else {
+        assert!(
+            !require(),
+            "FEEDWIRE_REQUIRE_FEEDPARSER is set but ../shared/corpus/realworld is missing"
+        );
+        say!("realworld: corpus not found (set FEEDWIRE_REALWORLD); differential test skipped");
+        return;
+    };
+    let mut dirs = vec![realworld.clone()];
+    if let Some(fp) = folder("FEEDWIRE_CORPUS", "../shared/corpus/feedparser") {
+        dirs.push(fp);
+    }
+    let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let Some(reference) = feedparser_links(&dir_refs) else {
+        return;
+    };
+    let now = Utc.timestamp_opt(1_750_000_000, 0).unwrap();
+    let mut t = Totals::default();
+    let mut files: Vec<&PathBuf> = reference.keys().collect();
+    files.sort();
+    for path in files {
+        if path.extension().is_some_and(|e| e == "tsv" || e == "md")
+            || path
+                .file_name()
+                .is_some_and(|n| n == "SHA256SUMS" || n.to_string_lossy().starts_with("LICENSE"))
+        {
+            continue;
+        }
+        t.docs += 1;
+        let rel = dirs
+            .iter()
+            .find_map(|d| path.strip_prefix(d.parent().unwrap()).ok())
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(path).unwrap();
+        let header = read_header(&bytes);
+        let base = Url::parse(&format!("http://localhost:8097/{rel}")).unwrap();
+        let want: BTreeSet<ItemKey> = reference[path]
+            .links
+            .iter()
+            .filter_map(|l| base.join(l).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| ItemKey::from_link(&u))
+            .collect();
+        let parsed = parse_feed(
+            FeedRef {
+                url: &base,
+                name: "realworld",
+            },
+            &bytes,
+            header.content_type.as_deref(),
+            now,
+            Limits::default(),
+        );
+        let (got, note): (BTreeSet<ItemKey>, String) = match &parsed {
+            Ok(p) => {
+                if p.repaired.is_some() {
+                    t.repaired += 1;
+                }
+                if p.items.is_empty() && p.no_entries.is_none() && has_entry_markup(&bytes) {
+                    t.silent_zeros.push(rel.clone());
+                }
+                let note = match (&p.no_entries, &p.repaired) {
+                    (Some(r), _) => format!("no entries understood: {r}"),
+                    (None, Some(r)) => format!("repaired: {r}"),
+                    _ => format!("ok, {} items", p.items.len()),
+                };
+                (p.items.iter().map(|i| i.key.clone()).collect(), note)
+            }
+            Err(e) => (BTreeSet::new(), format!("error: {e}")),
+        };
+        if want.is_empty() {
+            continue;
+        }
+        t.docs_with_links += 1;
+        let found = want.intersection(&got).count();
+        t.reference_links += want.len();
+        t.found_links += found;
+        if got.is_empty() {
+            t.zero_docs.push(rel.clone());
+        }
+        if found < want.len() {
+            let missing: Vec<&str> = want.difference(&got).take(2).map(ItemKey::as_str).collect();
+            t.fewer.push(format!(
+                "  {rel}: {found}/{} ({note}); e.g. missing {missing:?}",
+                want.len()
+            ));
+        }
+    }
+    if !t.fewer.is_empty() {
+        say!(
+            "realworld: documents where feedwire finds fewer links than feedparser ({}):",
+            t.fewer.len()
+        );
+        for line in &t.fewer {
+            say!("{line}");
+        }
+    }
+    let zero_share = t.zero_docs.len() as f64 / t.docs_with_links.max(1) as f64;
+    let link_share = t.found_links as f64 / t.reference_links.max(1) as f64;
+    say!(
+        "realworld: {} documents, {} with linked entries in feedparser; no item from feedwire in {} ({:.1}%); \
+         links {}/{} ({:.1}%); {} silent zeros; {} repaired",
+        t.docs,
+        t.docs_with_links,
+        t.zero_docs.len(),
+        zero_share * 100.0,
+        t.found_links,
+        t.reference_links,
+        link_share * 100.0,
+        t.silent_zeros.len(),
+        t.repaired,
+    );
+    let mut problems = Vec::new();
+    if t.docs_with_links == 0 {
+        problems.push("feedparser found no linked entries at all: wrong corpus?".to_owned());
+    }
+    if zero_share > MAX_ZERO_DOCS {
+        problems.push(format!(
+            "{} of {} documents yield no item ({:.2}% > {:.0}%): {:?}",
+            t.zero_docs.len(),
+            t.docs_with_links,
+            zero_share * 100.0,
+            MAX_ZERO_DOCS * 100.0,
+            t.zero_docs
+        ));
+    }
+    if link_share < MIN_LINK_SHARE {
+        problems.push(format!(
+            "{:.2}% of feedparser's links found, below {:.0}%",
+            link_share * 100.0,
+            MIN_LINK_SHARE * 100.0
+        ));
+    }
+    if !t.silent_zeros.is_empty() {
+        problems.push(format!(
+            "documents with entries reported as a plain success with zero items: {:?}",
+            t.silent_zeros
+        ));
+    }
+    assert!(problems.is_empty(), "realworld: {problems:#?}");
+}
