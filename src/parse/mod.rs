@@ -335,7 +335,15 @@ fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
             .as_deref()
             .and_then(|b| feed_url.join(b).ok())
             .unwrap_or_else(|| feed_url.clone());
-        base.join(href.trim()).ok().filter(is_web)
+        // A link escaped twice (`?a=1&amp;amp;b=2` in the XML) means `&`:
+        // publishers' templates do this, and feedparser reads it so too.
+        let href = href.trim();
+        let href = if href.contains("&amp;") {
+            Cow::Owned(href.replace("&amp;", "&"))
+        } else {
+            Cow::Borrowed(href)
+        };
+        base.join(&href).ok().filter(is_web)
     };
     let alternates = entry
         .links
