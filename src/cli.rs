@@ -277,12 +277,17 @@ fn status(config: &Config) -> ExitCode {
     print!("{}", crate::status::table(&feeds));
     let broken = feeds
         .iter()
-        .filter(|f| f.state == "failing" || f.state == "gone")
+        // A feed whose documents show entries but yield none is broken
+        // too: it publishes nothing while its fetches succeed.
+        .filter(|f| matches!(f.state.as_str(), "failing" | "gone" | "no_entries"))
         .count();
     println!(
         "{} feeds, {} ok, {} broken",
         feeds.len(),
-        feeds.iter().filter(|f| f.state == "ok").count(),
+        feeds
+            .iter()
+            .filter(|f| matches!(f.state.as_str(), "ok" | "repaired"))
+            .count(),
         broken
     );
     if broken == 0 {

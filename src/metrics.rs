@@ -169,7 +169,7 @@ impl Metrics {
         let feed = r.name.clone();
         let result = match &r.outcome {
             Outcome::NotModified => "not_modified",
-            Outcome::Updated { ingest, .. } => {
+            Outcome::Updated { ingest, notes, .. } => {
                 self.items
                     .get_or_create(&ItemLabels {
                         feed: feed.clone(),
@@ -182,7 +182,21 @@ impl Metrics {
                         kind: "duplicate".into(),
                     })
                     .inc_by(ingest.duplicate as u64);
-                "updated"
+                self.items
+                    .get_or_create(&ItemLabels {
+                        feed: feed.clone(),
+                        kind: "too_old".into(),
+                    })
+                    .inc_by(notes.too_old as u64);
+                // A document with entries but none understood is not a
+                // plain success; one that needed repair says so too.
+                if notes.no_entries.is_some() {
+                    "no_entries"
+                } else if notes.repaired.is_some() {
+                    "repaired"
+                } else {
+                    "updated"
+                }
             }
             Outcome::Failed { .. } => "failed",
         };
@@ -275,6 +289,7 @@ mod tests {
                     duplicate: 1,
                     merged: 0,
                 },
+                notes: Default::default(),
             },
             next_due: None,
             duration: Duration::from_millis(30),

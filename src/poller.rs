@@ -68,9 +68,25 @@ pub enum Outcome {
     /// nothing parsed, nothing stored.
     NotModified,
     /// A document was parsed and stored.
-    Updated { items: usize, ingest: IngestReport },
+    Updated {
+        items: usize,
+        ingest: IngestReport,
+        /// What parsing had to say about the document.
+        notes: ParseNotes,
+    },
     /// Fetch or parse failed; the message is the one shown to operators.
     Failed { error: String },
+}
+
+/// What a parsed document showed besides its items.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParseNotes {
+    /// Entry markup but no entry understood: never a plain success.
+    pub no_entries: Option<String>,
+    /// Damage the recovery layer mended.
+    pub repaired: Option<String>,
+    /// Entries older than `[storage] retention`, not stored.
+    pub too_old: usize,
 }
 
 /// Totals over a set of feed reports.
@@ -81,6 +97,9 @@ pub struct PollReport {
     pub not_modified: usize,
     pub items_new: usize,
     pub items_duplicate: usize,
+    /// Feeds whose document shows entries but yielded none (counted in
+    /// `feeds_ok` too: the fetch worked).
+    pub feeds_no_entries: usize,
 }
 
 impl PollReport {
@@ -90,8 +109,9 @@ impl PollReport {
                 self.feeds_ok += 1;
                 self.not_modified += 1;
             }
-            Outcome::Updated { ingest, .. } => {
+            Outcome::Updated { ingest, notes, .. } => {
                 self.feeds_ok += 1;
+                self.feeds_no_entries += usize::from(notes.no_entries.is_some());
                 self.items_new += ingest.new;
                 self.items_duplicate += ingest.duplicate;
             }
@@ -106,7 +126,15 @@ impl std::fmt::Display for PollReport {
             f,
             "feeds: {} ok ({} not modified), {} failed; items: {} new, {} duplicate",
             self.feeds_ok, self.not_modified, self.feeds_failed, self.items_new, self.items_duplicate
-        )
+        )?;
+        if self.feeds_no_entries > 0 {
+            write!(
+                f,
+                "; {} feeds with entries none understood",
+                self.feeds_no_entries
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -117,6 +145,9 @@ pub struct PollContext {
     pub fetcher: Fetcher,
     pub clock: SharedClock,
     limits: Limits,
+    /// `[storage] retention`: entries dated older are not stored at all
+    /// (the pruner would drop them again).
+    retention: Duration,
     min_interval: Duration,
     max_interval: Duration,
     global: Arc<Semaphore>,
@@ -137,6 +168,7 @@ impl PollContext {
             limits: Limits {
                 max_items: config.poll.max_items,
             },
+            retention: config.storage.retention,
             min_interval: config.poll.min_interval,
             max_interval: config.poll.max_interval.max(config.poll.min_interval),
             global: Arc::new(Semaphore::new(config.poll.concurrency)),
@@ -444,8 +476,10 @@ async fn process(
         return Ok(Outcome::NotModified);
     }
     let store = ctx.store.clone();
+    let (feed_name, feed_url) = (feed.name.clone(), feed.url.clone());
     let feed = feed.clone();
     let limits = ctx.limits;
+    let oldest = started.timestamp() - i64::try_from(ctx.retention.as_secs()).unwrap_or(i64::MAX);
     let content_type = fetched.content_type;
     // Parsing and sled writes are CPU and blocking I/O: keep them off the
     // async workers so that serving and other fetches go on.
@@ -455,7 +489,7 @@ async fn process(
         .acquire_owned()
         .await
         .expect("semaphores are never closed");
-    let (parsed, ingest) = tokio::task::spawn_blocking(move || {
+    let (parsed, ingest, too_old) = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
         let parsed = parse_feed_skipping(
             FeedRef {
@@ -469,10 +503,16 @@ async fn process(
             &|key| store.knows(key, &feed_url),
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
+        let mut parsed = parsed;
+        // Stored, they would be pruned at the next retention pass (and
+        // `poll-once` would publish them first): counted, not stored.
+        let before = parsed.items.len();
+        parsed.items.retain(|i| i.date >= oldest);
+        let too_old = before - parsed.items.len();
         let ingest = store
             .ingest(&parsed.items)
             .map_err(|e| FeedFailure::Store(e.to_string()))?;
-        Ok::<_, FeedFailure>((parsed, ingest))
+        Ok::<_, FeedFailure>((parsed, ingest, too_old))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
@@ -486,8 +526,25 @@ async fn process(
     state.items_seen = parsed.items.len() + parsed.skipped;
     state.items_new = ingest.new;
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
+    state.no_entries = parsed.no_entries.clone();
+    state.repaired = parsed.repaired.clone();
+    state.items_too_old = too_old;
+    if let Some(reason) = &parsed.no_entries {
+        warn!(feed = %feed_name, url = %feed_url, reason = %reason, "Document shows entries but none was understood.");
+    }
+    if let Some(repairs) = &parsed.repaired {
+        warn!(feed = %feed_name, url = %feed_url, repaired = %repairs, "Document was not well-formed; read after repair.");
+    }
+    if too_old > 0 {
+        tracing::info!(feed = %feed_name, url = %feed_url, too_old, "Entries older than the retention skipped.");
+    }
     Ok(Outcome::Updated {
-        items: parsed.items.len() + parsed.skipped,
+        items: parsed.items.len() + parsed.skipped + too_old,
+        notes: ParseNotes {
+            no_entries: parsed.no_entries,
+            repaired: parsed.repaired,
+            too_old,
+        },
         // Entries skipped as already known are duplicates too.
         ingest: IngestReport {
             duplicate: ingest.duplicate + parsed.skipped,

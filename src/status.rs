@@ -16,7 +16,10 @@ pub struct FeedStatus {
     pub name: String,
     /// As configured in `feeds.toml`.
     pub url: String,
-    /// `ok`, `failing`, `gone` (410, not polled) or `pending` (never polled).
+    /// `ok`, `failing`, `gone` (410, not polled), `pending` (never polled),
+    /// `no_entries` (the last document shows entries but none was
+    /// understood; see `no_entries`) or `repaired` (it read only after the
+    /// recovery layer mended it; see `repaired`).
     pub state: String,
     pub last_attempt: Option<String>,
     pub last_success: Option<String>,
@@ -32,6 +35,16 @@ pub struct FeedStatus {
     pub bytes: u64,
     /// The feed's own title, from its last document.
     pub title: Option<String>,
+    /// Why the last document yielded no entry although it shows some.
+    #[serde(default)]
+    pub no_entries: Option<String>,
+    /// What the last document needed mended (`1 stray '&'`).
+    #[serde(default)]
+    pub repaired: Option<String>,
+    /// Entries of the last document older than `[storage] retention`, not
+    /// stored.
+    #[serde(default)]
+    pub items_too_old: usize,
 }
 
 fn time(t: Option<i64>) -> Option<String> {
@@ -48,6 +61,8 @@ impl FeedStatus {
             Some(s) if s.gone => "gone",
             Some(s) if s.consecutive_failures > 0 || s.last_error.is_some() => "failing",
             Some(s) if s.last_success.is_none() => "pending",
+            Some(s) if s.no_entries.is_some() => "no_entries",
+            Some(s) if s.repaired.is_some() => "repaired",
             Some(_) => "ok",
         };
         FeedStatus {
@@ -66,7 +81,32 @@ impl FeedStatus {
             items_new: s.items_new,
             bytes: s.bytes,
             title: s.title.clone(),
+            no_entries: s.no_entries.clone(),
+            repaired: s.repaired.clone(),
+            items_too_old: s.items_too_old,
         }
+    }
+
+    /// The line operators read beside the feed: its error, else what its
+    /// last document said (no entries understood, repaired, too old).
+    pub fn note(&self) -> Option<String> {
+        if let Some(e) = &self.last_error {
+            return Some(e.clone());
+        }
+        let mut parts = Vec::new();
+        if let Some(r) = &self.no_entries {
+            parts.push(format!("no entries understood: {r}"));
+        }
+        if let Some(r) = &self.repaired {
+            parts.push(format!("repaired: {r}"));
+        }
+        if self.items_too_old > 0 {
+            parts.push(format!(
+                "{} entries older than the retention, not stored",
+                self.items_too_old
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
 
@@ -85,8 +125,10 @@ fn broken_first(feeds: &[FeedStatus]) -> Vec<&FeedStatus> {
     rows.sort_by_key(|f| match f.state.as_str() {
         "failing" => 0,
         "gone" => 1,
-        "pending" => 2,
-        _ => 3,
+        "no_entries" => 2,
+        "pending" => 3,
+        "repaired" => 4,
+        _ => 5,
     });
     rows
 }
@@ -107,7 +149,7 @@ pub fn table(feeds: &[FeedStatus]) -> String {
     ));
     for f in rows {
         let pad = width - f.name.chars().count();
-        let detail = match (&f.last_error, &f.permanent_redirect) {
+        let detail = match (f.note(), &f.permanent_redirect) {
             (Some(e), _) => format!("{e} ({})", f.url),
             (None, Some(to)) => format!("moved to {to}: update feeds.toml ({})", f.url),
             (None, None) => f.url.clone(),
@@ -142,14 +184,14 @@ pub fn page(feeds: &[FeedStatus], outputs: &[OutputSummary], items_stored: usize
     let rows = broken_first(feeds);
     let broken = feeds
         .iter()
-        .filter(|f| f.state == "failing" || f.state == "gone")
+        .filter(|f| matches!(f.state.as_str(), "failing" | "gone" | "no_entries"))
         .count();
     let mut html = String::from(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width\"><title>feedwire status</title>\
 <style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:2em}\
 th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-align:top}th{background:#f4f4f4}\
-.ok{color:#176d2c}.failing,.gone{color:#b00020;font-weight:bold}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
+.ok{color:#176d2c}.failing,.gone,.no_entries{color:#b00020;font-weight:bold}.repaired{color:#8a5a00}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
 </style></head><body>\n",
     );
     html.push_str(&format!(
@@ -170,8 +212,8 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
     }
     html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>New / seen</th><th>Last error</th></tr>\n");
     for f in rows {
-        let error = match (&f.last_error, &f.permanent_redirect) {
-            (Some(e), _) => escape_html(e),
+        let error = match (f.note(), &f.permanent_redirect) {
+            (Some(e), _) => escape_html(&e),
             (None, Some(to)) => format!("moved permanently to {}: update feeds.toml", escape_html(to)),
             (None, None) => String::new(),
         };
@@ -231,6 +273,51 @@ mod tests {
         assert!(lines[4].starts_with("ok       الجزيرة"), "{t}");
         let json = serde_json::to_string(&feeds[0]).unwrap();
         assert!(json.contains("\"consecutive_failures\":0"), "{json}");
+    }
+
+    #[test]
+    fn documents_with_no_entries_or_repairs_say_so() {
+        let base = FeedState {
+            last_success: Some(1_764_000_000),
+            last_status: Some(200),
+            ..Default::default()
+        };
+        let empty = FeedState {
+            no_entries: Some(
+                "the document has entry markup but no entry was understood (root <rdf:RDF>)".into(),
+            ),
+            ..base.clone()
+        };
+        let mended = FeedState {
+            repaired: Some("1 stray '&'".into()),
+            items_too_old: 4,
+            ..base.clone()
+        };
+        let feeds = vec![
+            FeedStatus::new("heise", "https://h.example/rdf", Some(&empty)),
+            FeedStatus::new("اليوم السابع", "https://y.example/rss", Some(&mended)),
+            FeedStatus::new("plain", "https://p.example/rss", Some(&base)),
+        ];
+        let states: Vec<&str> = feeds.iter().map(|f| f.state.as_str()).collect();
+        assert_eq!(states, ["no_entries", "repaired", "ok"]);
+        assert_eq!(
+            feeds[1].note().as_deref(),
+            Some("repaired: 1 stray '&'; 4 entries older than the retention, not stored")
+        );
+        let t = table(&feeds);
+        assert!(
+            t.lines()
+                .nth(1)
+                .unwrap()
+                .contains("no entries understood: the document has entry markup"),
+            "{t}"
+        );
+        let html = page(&feeds, &[], 0);
+        assert!(html.contains("1 broken"), "no entries is broken");
+        assert!(html.contains("root &lt;rdf:RDF&gt;"), "escaped: {html}");
+        let json = serde_json::to_value(&feeds[1]).unwrap();
+        assert_eq!(json["repaired"], "1 stray '&'");
+        assert_eq!(json["items_too_old"], 4);
     }
 
     #[test]

@@ -95,6 +95,15 @@ pub struct FeedState {
     /// The least interval the publisher asked for in the document, seconds
     /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
     pub publisher_interval: Option<u64>,
+    /// Why the last document, which shows entries, yielded none
+    /// (`the document has entry markup but no entry was understood (...)`).
+    pub no_entries: Option<String>,
+    /// What the last document needed mended before it would read
+    /// (`1 stray '&'`).
+    pub repaired: Option<String>,
+    /// Entries of the last document dated older than `[storage] retention`:
+    /// not stored at all.
+    pub items_too_old: usize,
 }
 
 impl FeedState {

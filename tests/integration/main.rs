@@ -11,4 +11,5 @@ mod pipeline;
 mod poller;
 mod publish;
 mod realworld;
+mod recovery;
 mod support;
