@@ -183,9 +183,7 @@ fn build(
         })
         .collect();
     ParsedFeed {
-        title: parsed
-            .title
-            .map(|t| cut(&clean_text(&t.content), MAX_TITLE_CHARS)),
+        title: parsed.title.map(|t| cut(&text_to_plain(&t), MAX_TITLE_CHARS)),
         site_url,
         language,
         charset,
@@ -288,13 +286,13 @@ fn entry_to_item(
         .authors
         .iter()
         .filter_map(|p| {
-            let name = clean_text(p.name.as_deref().unwrap_or_default());
+            let name = text_only(p.name.as_deref().unwrap_or_default());
             (!name.is_empty()).then_some(name)
         })
         .collect();
     let mut categories: Vec<String> = Vec::new();
     for c in &entry.categories {
-        let name = clean_text(c.label.as_deref().unwrap_or(&c.term));
+        let name = text_only(c.label.as_deref().unwrap_or(&c.term));
         if !name.is_empty() && !categories.contains(&name) {
             categories.push(name);
         }
@@ -320,7 +318,7 @@ fn entry_to_item(
         enclosure: pick_enclosure(&entry, base),
         sources: vec![Source {
             feed_url: feed.url.to_string(),
-            feed_name: feed.name.to_owned(),
+            feed_name: text_only(feed.name),
             link: original_link.map(String::from),
         }],
     }))
@@ -392,11 +390,44 @@ fn is_html(text: &Text) -> bool {
 fn text_to_plain(text: &Text) -> String {
     let s = if is_html(text) {
         // Titles marked as HTML: keep the words, drop the markup.
-        html_to_text(&text.content)
+        text_only(&html_to_text(&text.content))
     } else {
-        text.content.clone()
+        text_only(&text.content)
     };
-    collapse_whitespace(&clean_text(&s))
+    collapse_whitespace(&s)
+}
+
+/// Most rounds of [`text_only`]: markup escaped inside markup
+/// (`&lt;script&gt;` in an HTML title) comes out as markup once more.
+const TEXT_ONLY_ROUNDS: usize = 4;
+
+/// Text for the fields readers show as titles (item and feed titles,
+/// authors, categories, source names): markup reduced to its text.
+///
+/// Many readers render an RSS `<title>` as HTML (RSS 2.0 never said which
+/// it is), so a publisher's `<img src=x onerror=alert(1)> headline`,
+/// republished as text, would run there; feedparser sanitises titles too.
+/// Only text that holds something tag-like goes through the HTML parser,
+/// so `a < b`, `5 > 3` and `AT&T` stay as written.
+pub fn text_only(s: &str) -> String {
+    let mut text = clean_text(s);
+    for _ in 0..TEXT_ONLY_ROUNDS {
+        if !looks_like_markup(&text) {
+            return text;
+        }
+        text = clean_text(&html_to_text(&text));
+    }
+    // Still tag-like after several rounds: nested escaping meant to get
+    // through. Break every tag opening.
+    text.replace('<', "‹")
+}
+
+/// True when `s` has a `<` that an HTML tokenizer would read as the start
+/// of a tag, comment or declaration.
+fn looks_like_markup(s: &str) -> bool {
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?')))
 }
 
 /// Feed text as sanitised HTML.
@@ -1018,6 +1049,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!((known.items.len(), known.skipped), (0, 1));
+    }
+
+    #[test]
+    fn titles_are_text() {
+        for (input, want) in [
+            ("<img src=x onerror=alert(1)> headline", "headline"),
+            ("a < b", "a < b"),
+            ("5 > 3 and 2 < 4", "5 > 3 and 2 < 4"),
+            ("AT&T & co", "AT&T & co"),
+            (
+                "<b>عاجل</b>: <a href=\"javascript:alert(1)\">قمة</a>",
+                "عاجل: قمة",
+            ),
+            ("<script>alert(1)</script>خبر", "خبر"),
+            // Markup escaped inside markup comes out as markup once more.
+            ("<b>&lt;img src=x onerror=alert(1)&gt;</b>x", "x"),
+        ] {
+            assert_eq!(text_only(input), want, "{input}");
+        }
+        let body = r#"<rss version="2.0"><channel><title>&lt;i&gt;قناة&lt;/i&gt;</title><item><title>&lt;img src=x onerror=alert(1)&gt; headline</title><link>http://example.com/1</link><author>&lt;b&gt;Ann&lt;/b&gt;</author><category>&lt;svg onload=alert(1)&gt;سياسة</category></item></channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        assert_eq!(f.title.as_deref(), Some("قناة"));
+        assert_eq!(f.items[0].title, "headline");
+        assert_eq!(f.items[0].categories, ["سياسة"]);
     }
 
     #[test]

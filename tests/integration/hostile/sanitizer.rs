@@ -491,3 +491,249 @@ fn the_checks_catch_what_they_look_for() {
         assert_eq!(unsafe_html(html), Vec::<String>::new(), "{html}");
     }
 }
+
+/// The markup of every hostile case of feedparser's sanitizer corpus (the
+/// HTML its entries carry, XML-decoded), for use in other fields.
+fn sanitizer_vectors(dir: &Path) -> Vec<(String, String)> {
+    let element = regex::Regex::new(r"(?s)<(content|summary|description|body|title|info|tagline)(?:\s[^>]*)?>(.*?)</(?:content|summary|description|body|title|info|tagline)>").unwrap();
+    let hostile = regex::Regex::new(r"(?i)script|\bon[a-z]+\s*=|expression\(|javascript:|vbscript:|data:|<(iframe|object|embed|style|meta|img|a|link|applet|frame)").unwrap();
+    let mut files = Vec::new();
+    walk(&dir.join("wellformed/sanitize"), &mut files);
+    let mut out = Vec::new();
+    for path in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        let body = text.split_once("-->").map_or(&*text, |(_, b)| b);
+        for cap in element.captures_iter(body) {
+            let raw = cap[2].trim();
+            let raw = raw
+                .strip_prefix("<![CDATA[")
+                .and_then(|r| r.strip_suffix("]]>"))
+                .map(str::to_owned)
+                .or_else(|| quick_xml::escape::unescape(raw).ok().map(|c| c.into_owned()));
+            if let Some(v) = raw.filter(|v| hostile.is_match(v)) {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                out.push((name, v));
+            }
+        }
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.1 == b.1);
+    out
+}
+
+/// Markup a reader rendering the field as HTML would act on: a tag, an
+/// event handler, a `javascript:` URL.
+fn markup_in_text(s: &str) -> Option<&'static str> {
+    let b = s.as_bytes();
+    if b.windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?')))
+    {
+        return Some("a tag");
+    }
+    let lower = s.to_ascii_lowercase();
+    if regex::Regex::new(r"\bon[a-z]+\s*=").unwrap().is_match(&lower) && lower.contains('<') {
+        return Some("an event handler");
+    }
+    let squeezed: String = lower
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect();
+    if squeezed.contains("javascript:") || squeezed.contains("vbscript:") {
+        return Some("a script URL");
+    }
+    None
+}
+
+/// The title-like fields of rendered RSS or Atom, XML-decoded: titles,
+/// author and source names, categories (text and `term`/`label`).
+fn title_fields(xml: &[u8]) -> Vec<(String, String)> {
+    let xml = std::str::from_utf8(xml).expect("renders are UTF-8");
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    let title_like = |p: &[String]| {
+        let last = p.last().map(String::as_str).unwrap_or_default();
+        let inside_content = p.iter().any(|e| {
+            matches!(
+                e.as_str(),
+                "content" | "summary" | "description" | "content:encoded"
+            )
+        });
+        !inside_content
+            && matches!(
+                last,
+                "title" | "name" | "author" | "dc:creator" | "category" | "source" | "feedwire:source"
+            )
+    };
+    loop {
+        let event = reader.read_event().expect("renders are XML");
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let name = e.name().as_ref().to_owned();
+                for attr in e.attributes() {
+                    let attr = attr.unwrap();
+                    let key = attr.key.as_ref().to_owned();
+                    if name == "category" && matches!(key.as_str(), "term" | "label") {
+                        let value = attr
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .into_owned();
+                        out.push((format!("category@{key}"), value));
+                    }
+                }
+                if matches!(event, Event::Start(_)) {
+                    path.push(name);
+                    texts.push(String::new());
+                }
+            }
+            Event::Text(ref t) => {
+                if let Some(s) = texts.last_mut() {
+                    s.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0));
+                }
+            }
+            Event::CData(ref t) => {
+                if let Some(s) = texts.last_mut() {
+                    s.push_str(t);
+                }
+            }
+            Event::GeneralRef(ref r) => {
+                let c = match r.resolve_char_ref().unwrap() {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(r)
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                if let Some(s) = texts.last_mut() {
+                    s.push_str(&c);
+                }
+            }
+            Event::End(_) => {
+                let text = texts.pop().unwrap_or_default();
+                if title_like(&path) {
+                    out.push((path.join("/"), text));
+                }
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Issue 11: titles are text. The XSS vectors of feedparser's sanitizer
+/// corpus, placed in item titles (as RSS text and as Atom `type="html"`),
+/// author names, categories, the feed's title and the configured feed name,
+/// never reach a reader as markup in any of those fields of the RSS, Atom
+/// or JSON Feed output. Text that only looks like markup stays.
+#[test]
+fn xss_vectors_in_titles_reach_no_reader_as_markup() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Ok(dir) = corpus_dir(std::env::var_os("FEEDWIRE_CORPUS"), root) else {
+        say("titles: feedparser corpus not found; set FEEDWIRE_CORPUS (test skipped, nothing checked)");
+        return;
+    };
+    let vectors = sanitizer_vectors(&dir);
+    assert!(vectors.len() >= 50, "only {} vectors", vectors.len());
+    let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
+    let url = Url::parse("http://localhost:8097/tests/titles.xml").unwrap();
+    let now = Utc.timestamp_opt(1_750_000_000, 0).unwrap();
+    let mut problems = Vec::new();
+    let mut items = 0;
+    for (file, v) in &vectors {
+        let x = esc(v);
+        let rss = format!(
+            "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>{x} قناة</title><link>http://example.com/</link>\
+<item><title>{x} عنوان</title><link>http://example.com/1</link><dc:creator>{x}</dc:creator><category>{x}</category></item></channel></rss>"
+        );
+        let atom = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">{x}</title><id>urn:x</id><updated>2025-01-01T00:00:00Z</updated>\
+<entry><title type=\"html\">{x} عنوان</title><link href=\"http://example.com/2\"/><id>urn:y</id><updated>2025-01-01T00:00:00Z</updated>\
+<author><name>{x}</name></author><category term=\"{x}\" label=\"{x}\"/></entry></feed>"
+        );
+        for (format, doc) in [("rss", rss), ("atom", atom)] {
+            let parsed = match parse_feed(
+                FeedRef { url: &url, name: v },
+                doc.as_bytes(),
+                None,
+                now,
+                Limits::default(),
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(format!("{file} ({format}): not read: {e}"));
+                    continue;
+                }
+            };
+            items += parsed.items.len();
+            if parsed.items.is_empty() {
+                problems.push(format!("{file} ({format}): no item"));
+                continue;
+            }
+            let mut fields: Vec<(String, String)> = Vec::new();
+            fields.extend(parsed.title.iter().map(|t| ("feed title".to_owned(), t.clone())));
+            let output = OutputConfig {
+                name: "titles".into(),
+                title: "عناوين".into(),
+                max_items: 10,
+                ..Default::default()
+            };
+            let base = Url::parse("http://127.0.0.1:8080/").unwrap();
+            let meta = OutputMeta::new(&output, &base);
+            for (f, doc) in [
+                ("rss", render_rss(&meta, &parsed.items)),
+                ("atom", render_atom(&meta, &parsed.items)),
+            ] {
+                fields.extend(
+                    title_fields(&doc)
+                        .into_iter()
+                        .map(|(k, v)| (format!("{f} {k}"), v)),
+                );
+            }
+            let json: serde_json::Value = serde_json::from_slice(&render_json(&meta, &parsed.items)).unwrap();
+            for item in json["items"].as_array().unwrap() {
+                fields.push((
+                    "json title".into(),
+                    item["title"].as_str().unwrap_or_default().into(),
+                ));
+                for a in item["authors"].as_array().into_iter().flatten() {
+                    fields.push((
+                        "json author".into(),
+                        a["name"].as_str().unwrap_or_default().into(),
+                    ));
+                }
+                for t in item["tags"].as_array().into_iter().flatten() {
+                    fields.push(("json tag".into(), t.as_str().unwrap_or_default().into()));
+                }
+                for s in item["_feedwire"]["sources"].as_array().into_iter().flatten() {
+                    fields.push((
+                        "json source".into(),
+                        s["name"].as_str().unwrap_or_default().into(),
+                    ));
+                }
+            }
+            for (field, text) in fields {
+                if let Some(what) = markup_in_text(&text) {
+                    problems.push(format!(
+                        "{file} ({format}) {field}: {what} in {:?}",
+                        snippet(&text)
+                    ));
+                }
+            }
+        }
+    }
+    say(&format!(
+        "titles: {} XSS vectors from the sanitizer corpus placed in titles, authors, categories, feed titles and names; {items} items checked; {} problems",
+        vectors.len(),
+        problems.len()
+    ));
+    for p in problems.iter().take(40) {
+        say(&format!("  {p}"));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems (listed on stderr)",
+        problems.len()
+    );
+}
