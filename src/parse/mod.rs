@@ -114,8 +114,14 @@ pub fn parse_feed_skipping(
             .build()
     };
     let charset = decoded.encoding.name();
-    let strict = parser().parse(&decoded.bytes[..]);
     let shows_entries = |bytes: &[u8]| recover::shows_entries(bytes);
+    // Atom 0.3 and RSS 0.90 parse "successfully" as nothing, feed title
+    // included: they go to the recovery layer's normalisation directly.
+    let strict = if recover::old_dialect(&decoded.bytes) {
+        Err(None)
+    } else {
+        parser().parse(&decoded.bytes[..]).map_err(Some)
+    };
     let (parsed, repaired) = match strict {
         // The common path: a well-formed document feed-rs reads.
         Ok(parsed) if !parsed.entries.is_empty() || !shows_entries(&decoded.bytes) => (parsed, None),
@@ -129,7 +135,20 @@ pub fn parse_feed_skipping(
                     (parsed, note)
                 }
                 (Err(_), Ok(parsed)) => (parsed, None),
-                (Err(_), Err(e)) => {
+                (Err(e), Err(None)) => {
+                    // An old dialect the normalisation did not save: the
+                    // document as it came decides.
+                    match parser().parse(&decoded.bytes[..]) {
+                        Ok(parsed) => (parsed, None),
+                        Err(_) => {
+                            return Err(ParseError::Invalid {
+                                charset,
+                                detail: e.to_string(),
+                            })
+                        }
+                    }
+                }
+                (Err(_), Err(Some(e))) => {
                     return Err(ParseError::Invalid {
                         charset,
                         detail: e.to_string(),

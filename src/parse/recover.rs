@@ -707,6 +707,15 @@ fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
+/// True when the document's head declares Atom 0.3 or RSS 0.90, which
+/// feed-rs reads as an empty feed (not even its title) without
+/// normalisation.
+pub fn old_dialect(doc: &[u8]) -> bool {
+    let head = &doc[..doc.len().min(4096)];
+    let has = |n: &str| head.windows(n.len()).any(|w| w == n.as_bytes());
+    has(ATOM_03) || has("/rdf/simple/0.9/")
+}
+
 /// True when the bytes show entry markup: an `<item` or `<entry` start tag,
 /// with or without a prefix, in any case.
 pub fn shows_entries(doc: &[u8]) -> bool {
