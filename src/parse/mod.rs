@@ -14,13 +14,16 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use encoding_rs::Encoding;
 use feed_rs::model::{Entry, Text};
 use url::Url;
 
 use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Source};
 
+pub mod charset;
 pub mod recover;
+
+use charset::decode;
+pub use charset::{charset_param, decode_xml_text};
 
 /// The feed a document came from, as configured.
 #[derive(Clone, Copy, Debug)]
@@ -546,248 +549,10 @@ fn summary_from_content(html: &str) -> Option<String> {
     Some(format!("{}…", escape_html(head.trim_end())))
 }
 
-/// Any XML document (OPML, say) as text, decoded by the same rules as feeds:
-/// BOM, declaration, then detection.
-pub fn decode_xml_text(body: &[u8]) -> String {
-    let decoded = decode(body, None);
-    let utf8 = match decoded.bytes {
-        // Transcoded already.
-        Cow::Owned(bytes) => bytes,
-        Cow::Borrowed(bytes) => transcode(bytes, decoded.encoding),
-    };
-    String::from_utf8_lossy(&utf8).into_owned()
-}
-
-/// The document after charset decisions: bytes feed-rs will read correctly.
-struct Decoded<'a> {
-    bytes: Cow<'a, [u8]>,
-    encoding: &'static Encoding,
-}
-
-/// Settles the charset: BOM first, then the HTTP charset, then the XML
-/// declaration. A label that does not fit the bytes is overruled: valid
-/// multi-byte UTF-8 labelled as a legacy charset is UTF-8, and bytes that are
-/// not valid in the labelled charset are detected among the legacy charsets
-/// Arab outlets use. Whenever the result differs from what the declaration
-/// says, the document is transcoded to UTF-8 and its declaration rewritten,
-/// since feed-rs offers no way to pass an external charset.
-fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
-    if let Some((enc, _)) = Encoding::for_bom(body) {
-        return transcoded(body, enc);
-    }
-    // UTF-16 without a BOM still shows the shape of `<?` in its first bytes.
-    match body {
-        [0, b'<', 0, b'?', ..] => return transcoded(body, encoding_rs::UTF_16BE),
-        [b'<', 0, b'?', 0, ..] => return transcoded(body, encoding_rs::UTF_16LE),
-        _ => {}
-    }
-    let raw_declared = xml_declared_encoding(body);
-    let declared = raw_declared.as_deref().and_then(encoding_for);
-    let http = http_charset.and_then(encoding_for);
-    // A declaration readable as ASCII cannot be UTF-16 (that was handled
-    // above), whatever it says.
-    let declared = declared.filter(|e| *e != encoding_rs::UTF_16BE && *e != encoding_rs::UTF_16LE);
-    let label = http.or(declared).unwrap_or(encoding_rs::UTF_8);
-    let utf8_ok = std::str::from_utf8(body).is_ok();
-
-    let enc = if label == encoding_rs::UTF_8 {
-        if utf8_ok || mostly_utf8(body) {
-            // A stray bad byte in a UTF-8 feed costs that byte (replaced by
-            // U+FFFD), not every Arabic letter around it.
-            encoding_rs::UTF_8
-        } else {
-            detect_legacy(body)
-        }
-    } else if utf8_ok && !body.is_ascii() && label.is_single_byte() {
-        // Random legacy-charset text is almost never valid UTF-8.
-        encoding_rs::UTF_8
-    } else if label
-        .decode_without_bom_handling_and_without_replacement(body)
-        .is_some()
-    {
-        label
-    } else {
-        detect_legacy(body)
-    };
-    // feed-rs gets the raw bytes only when they are UTF-8 and the declaration
-    // (if any) says so; anything else is transcoded here, so its XML reader
-    // never has to act on a declaration itself.
-    let declaration_says_utf8 = raw_declared.is_none() || declared == Some(encoding_rs::UTF_8);
-    if enc == encoding_rs::UTF_8 && declaration_says_utf8 && utf8_ok && !has_late_declaration(body) {
-        Decoded {
-            bytes: Cow::Borrowed(body),
-            encoding: enc,
-        }
-    } else {
-        transcoded(body, enc)
-    }
-}
-
-/// The encoding a charset label names, accepting the spellings found in
-/// feeds beside the WHATWG ones (`windows_1256`, `ms-arab`, `macroman`...).
-fn encoding_for(label: &str) -> Option<&'static Encoding> {
-    let label = label.trim().to_ascii_lowercase();
-    if let Some(e) = Encoding::for_label(label.as_bytes()) {
-        return Some(e);
-    }
-    let dashed = label.replace('_', "-");
-    if let Some(e) = Encoding::for_label(dashed.as_bytes()) {
-        return Some(e);
-    }
-    let alias = match dashed.as_str() {
-        "ms-arab" | "cp-1256" | "arabic" => "windows-1256",
-        "ms-cyrl" => "windows-1251",
-        "ms-ee" => "windows-1250",
-        "ms-greek" => "windows-1253",
-        "ms-turk" => "windows-1254",
-        "ms-hebr" => "windows-1255",
-        "ms-ansi" => "windows-1252",
-        "mac-cyrillic" | "maccyrillic" => "x-mac-cyrillic",
-        "macroman" | "mac-roman" => "macintosh",
-        _ => return None,
-    };
-    Encoding::for_label(alias.as_bytes())
-}
-
-fn transcoded<'a>(body: &[u8], enc: &'static Encoding) -> Decoded<'a> {
-    Decoded {
-        bytes: Cow::Owned(transcode(body, enc)),
-        encoding: enc,
-    }
-}
-
-/// True when `body` is UTF-8 with a few bad bytes rather than a legacy
-/// charset: valid multi-byte characters far outnumber invalid sequences
-/// (legacy text almost never forms valid UTF-8 sequences by chance).
-fn mostly_utf8(body: &[u8]) -> bool {
-    let (mut valid, mut invalid) = (0usize, 0usize);
-    let mut rest = body;
-    loop {
-        match std::str::from_utf8(rest) {
-            Ok(s) => {
-                valid += s.chars().filter(|c| !c.is_ascii()).count();
-                break;
-            }
-            Err(e) => {
-                let (good, bad) = rest.split_at(e.valid_up_to());
-                valid += std::str::from_utf8(good).map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
-                invalid += 1;
-                rest = &bad[e.error_len().unwrap_or(bad.len()).max(1).min(bad.len())..];
-                if rest.is_empty() {
-                    break;
-                }
-            }
-        }
-    }
-    valid > invalid * 4
-}
-
-/// Picks the legacy charset under which `body` reads best: windows-1256 or
-/// ISO-8859-6 when it decodes to Arabic letters, else windows-1252.
-fn detect_legacy(body: &[u8]) -> &'static Encoding {
-    let arabic = |t: &str| {
-        t.chars()
-            .filter(|c| ('\u{0621}'..='\u{064A}').contains(c))
-            .count()
-    };
-    let latin = |t: &str| {
-        t.chars()
-            .filter(|c| ('\u{00C0}'..='\u{00FF}').contains(c))
-            .count()
-    };
-    let (as_1256, _) = encoding_rs::WINDOWS_1256.decode_without_bom_handling(body);
-    let ar_1256 = arabic(&as_1256);
-    if ar_1256 <= latin(&as_1256) {
-        return encoding_rs::WINDOWS_1252;
-    }
-    match encoding_rs::ISO_8859_6.decode_without_bom_handling_and_without_replacement(body) {
-        // Letters that ISO-8859-6 puts where windows-1256 has Latin ones.
-        Some(t) if arabic(&t) > ar_1256 => encoding_rs::ISO_8859_6,
-        _ => encoding_rs::WINDOWS_1256,
-    }
-}
-
-/// Decodes `body` as `enc` (a BOM wins, as the XML spec says) and returns
-/// UTF-8 bytes with the declaration rewritten to say so.
-fn transcode(body: &[u8], enc: &'static Encoding) -> Vec<u8> {
-    let (text, _, _) = enc.decode(body);
-    let text = text.trim_start_matches('\u{FEFF}');
-    let mut out = String::with_capacity(text.len() + 40);
-    match text
-        .trim_start()
-        .strip_prefix("<?xml")
-        .and_then(|r| r.find("?>").map(|i| &r[i + 2..]))
-    {
-        Some(rest) => {
-            out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-            push_without_declarations(&mut out, rest);
-        }
-        None => push_without_declarations(&mut out, text),
-    }
-    out.into_bytes()
-}
-
-/// True for `<?xml ` anywhere past the document's start: a second
-/// declaration (concatenated templates) makes feed-rs's XML reader switch
-/// encodings mid-document, which quick-xml refuses with a panic.
-fn has_late_declaration(body: &[u8]) -> bool {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0) + 1;
-    body.get(start..).is_some_and(|rest| {
-        rest.windows(6)
-            .any(|w| w.starts_with(b"<?xml") && w[5].is_ascii_whitespace())
-    })
-}
-
-/// Appends `text` without any `<?xml ...?>` declaration in it (other
-/// processing instructions such as `<?xml-stylesheet?>` stay).
-fn push_without_declarations(out: &mut String, mut text: &str) {
-    loop {
-        let found = text
-            .match_indices("<?xml")
-            .find(|(i, _)| text[i + 5..].chars().next().is_some_and(char::is_whitespace));
-        match found.and_then(|(i, _)| text[i..].find("?>").map(|end| (i, i + end + 2))) {
-            Some((start, end)) => {
-                out.push_str(&text[..start]);
-                text = &text[end..];
-            }
-            None => {
-                out.push_str(text);
-                return;
-            }
-        }
-    }
-}
-
-/// The `encoding="..."` of an XML declaration, if the document starts with
-/// one. Declarations are ASCII in every charset we care about but UTF-16,
-/// which always carries a BOM and is handled before this.
-fn xml_declared_encoding(body: &[u8]) -> Option<String> {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    let head = &body[start..body.len().min(start + 200)];
-    let head = std::str::from_utf8(&head[..head.iter().position(|&b| b == b'>')? + 1]).ok()?;
-    let decl = head.strip_prefix("<?xml")?;
-    let idx = decl.find("encoding")?;
-    let rest = decl[idx + "encoding".len()..]
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = &rest[1..];
-    Some(value[..value.find(quote)?].to_owned())
-}
-
-/// The `charset` parameter of a `Content-Type` header value.
-pub fn charset_param(content_type: &str) -> Option<&str> {
-    content_type.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches(['"', '\'']))
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use encoding_rs::Encoding;
+
     use super::*;
 
     const TITLE: &str = "زيارة صدام حفتر للقاهرة";
