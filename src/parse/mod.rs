@@ -719,6 +719,39 @@ mod tests {
         );
     }
 
+    /// Undeclared legacy bytes are detected on evidence: Latin text is not
+    /// taken for Arabic, Arabic not for Latin, Cyrillic gets its own.
+    #[test]
+    fn undeclared_legacy_charsets_are_detected() {
+        let rss = |title: &str, item: &str| {
+            format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><item><title>{item}</title><link>http://example.com/1</link></item></channel></rss>")
+        };
+        for (text, enc, want) in [
+            (
+                rss("Notícias", "Eleição: votação começa às 8h em São Paulo"),
+                encoding_rs::WINDOWS_1252,
+                "windows-1252",
+            ),
+            (
+                rss("Nachrichten", "Größere Städte prüfen Maßnahmen für Übergänge"),
+                encoding_rs::WINDOWS_1252,
+                "windows-1252",
+            ),
+            (rss("أخبار", TITLE), encoding_rs::WINDOWS_1256, "windows-1256"),
+            (rss("أخبار", TITLE), encoding_rs::ISO_8859_6, "ISO-8859-6"),
+            (
+                rss("Новости", "Правительство обсудило бюджет на следующий год"),
+                encoding_rs::WINDOWS_1251,
+                "windows-1251",
+            ),
+        ] {
+            let bytes = encode(&text, enc);
+            let f = parse(&bytes, None);
+            assert_eq!(f.charset, want, "{text}");
+            assert!(text.contains(&f.items[0].title), "{}", f.items[0].title);
+        }
+    }
+
     #[test]
     fn arabic_pub_date() {
         let body = "<rss version=\"2.0\"><channel><title>t</title><item><title>x</title>\
