@@ -3,6 +3,13 @@
 //! RSS, Atom and JSON Feed, the RSS and Atom documents parse back with
 //! feed-rs with one entry per item, and the JSON Feed is valid JSON.
 //!
+//! The same bytes also go through the parse recovery layer on its own
+//! (`parse::recover::recover`, the repair pass `parse_feed` runs when strict
+//! parsing fails): its output must be well-formed XML (quick-xml reads it to
+//! the end with every element closed and one root at most) and stay within a
+//! constant factor of the input, so that a hostile document cannot make the
+//! repair expensive.
+//!
 //! One panic is already reported (`parse::tests::later_xml_declaration_does_not_panic`:
 //! feed-rs/quick-xml panic on a later XML declaration naming another
 //! encoding). It is caught and skipped so that a run explores further
@@ -90,10 +97,43 @@ fn skip_known_bugs() -> bool {
     })
 }
 
+/// The repair pass's promises on any input.
+fn check_recover(body: &[u8]) {
+    let r = feedwire::parse::recover::recover(body);
+    // `&` becomes `&amp;` (5 bytes), `"` in an attribute `&quot;` (6), and
+    // each open element gets an end tag no longer than its start tag.
+    assert!(
+        r.xml.len() <= 8 * body.len() + 64,
+        "repair output of {} bytes from {} input bytes",
+        r.xml.len(),
+        body.len()
+    );
+    let mut reader = quick_xml::Reader::from_str(&r.xml);
+    let (mut depth, mut roots) = (0usize, 0usize);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(_)) => {
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Ok(quick_xml::events::Event::Empty(_)) => roots += usize::from(depth == 0),
+            Ok(quick_xml::events::Event::End(_)) => {
+                depth = depth.checked_sub(1).expect("end tag with nothing open")
+            }
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("repair output is not well-formed: {e}\n{}", r.xml),
+        }
+    }
+    assert_eq!(depth, 0, "elements left open:\n{}", r.xml);
+    assert!(roots <= 1, "{roots} roots:\n{}", r.xml);
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
+    check_recover(body);
     let content_type = CONTENT_TYPES[usize::from(pick) % CONTENT_TYPES.len()];
     let f = fixed();
     let now = Utc.timestamp_opt(1_764_000_000, 0).unwrap();

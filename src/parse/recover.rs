@@ -859,4 +859,101 @@ mod tests {
         let lts = format!("<r>{}</r>", "</x>".repeat(100_000));
         assert_eq!(recover(lts.as_bytes()).repairs.stray_end_tags, 100_000);
     }
+
+    /// Reads `xml` to the end: every element closed, one root at most.
+    fn well_formed(xml: &str) -> Result<(), String> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let (mut depth, mut roots) = (0usize, 0usize);
+        loop {
+            match reader.read_event().map_err(|e| e.to_string())? {
+                Event::Start(_) => {
+                    roots += usize::from(depth == 0);
+                    depth += 1;
+                }
+                Event::Empty(_) => roots += usize::from(depth == 0),
+                Event::End(_) => depth = depth.checked_sub(1).ok_or("end tag with nothing open")?,
+                Event::GeneralRef(r) => {
+                    let ok = r.resolve_char_ref().ok().flatten().is_some()
+                        || quick_xml::escape::resolve_predefined_entity(&r).is_some();
+                    if !ok {
+                        return Err(format!("undefined entity &{};", &*r));
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        match (depth, roots) {
+            (0, 0 | 1) => Ok(()),
+            (0, n) => Err(format!("{n} roots")),
+            (n, _) => Err(format!("{n} elements open")),
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "<rss version=\"2.0\">",
+        "</rss>",
+        "<channel>",
+        "</channel>",
+        "<item>",
+        "</item>",
+        "<title>",
+        "</title>",
+        "<a b='1' c=\"x&y\" d=e>",
+        "</a>",
+        "&",
+        "&nbsp;",
+        "&amp;",
+        "&#0;",
+        "&#x41;",
+        "&bogus;",
+        "<![CDATA[",
+        "]]>",
+        "<!--",
+        "-->",
+        "<",
+        ">",
+        "\"",
+        "text",
+        "عنوان",
+        "<x/>",
+        "</x>",
+        "<?xml version='1.0'?>",
+        "<!DOCTYPE rss [",
+        "]>",
+        "<media:description/>",
+        "<media:title>",
+        "</media:title>",
+        " ",
+        "\u{1}",
+        "<feed xmlns=\"http://purl.org/atom/ns#\">",
+        "<issued>",
+        "</issued>",
+        "</feed>",
+        "<br",
+        "=\"",
+        "<<",
+        "</",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn output_is_well_formed_and_linear(picks in proptest::collection::vec(0..PIECES.len(), 0..60)) {
+            let doc: String = picks.iter().map(|&i| PIECES[i]).collect();
+            let r = recover(doc.as_bytes());
+            proptest::prop_assert!(r.xml.len() <= 8 * doc.len() + 64);
+            if let Err(e) = well_formed(&r.xml) {
+                proptest::prop_assert!(false, "{e}: {doc:?} -> {:?}", r.xml);
+            }
+        }
+
+        #[test]
+        fn any_text_is_well_formed(doc in "\\PC{0,200}") {
+            let r = recover(doc.as_bytes());
+            if let Err(e) = well_formed(&r.xml) {
+                proptest::prop_assert!(false, "{e}: {doc:?} -> {:?}", r.xml);
+            }
+        }
+    }
 }
