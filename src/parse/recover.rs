@@ -65,6 +65,10 @@ pub struct Repairs {
     pub junk_before_root: bool,
     pub empty_elements: usize,
     pub too_deep: usize,
+    /// An entry cut short before its link, dropped.
+    pub dropped_entries: usize,
+    /// Character references to characters XML forbids (`&#0;`), dropped.
+    pub illegal_references: usize,
     /// The old dialect read as a current one, if any (`Atom 0.3`).
     pub dialect: Option<&'static str>,
 }
@@ -93,6 +97,16 @@ impl Repairs {
             self.too_deep,
             "element nested too deep",
             "elements nested too deep",
+        );
+        count(
+            self.dropped_entries,
+            "entry cut short dropped",
+            "entries cut short dropped",
+        );
+        count(
+            self.illegal_references,
+            "illegal character reference dropped",
+            "illegal character references dropped",
         );
         if self.unclosed_cdata {
             parts.push("unclosed CDATA".into());
@@ -209,12 +223,37 @@ impl Recoverer<'_> {
         }
         let rest = &s[text_start.min(s.len())..];
         self.text(rest);
+        self.drop_unusable_last_entry();
         if !self.stack.is_empty() {
             self.repairs.closed_elements += self.stack.len();
             while let Some(open) = self.stack.pop() {
                 self.close(open);
             }
         }
+    }
+
+    /// An entry still open at the end of the document was cut short. It is
+    /// kept when it already holds a complete link or guid (an article a
+    /// reader can open, cut in its description), and dropped otherwise: a
+    /// title cut mid-word with nothing to link is not an item.
+    fn drop_unusable_last_entry(&mut self) {
+        let Some(at) = self.stack.iter().rposition(|o| {
+            let local = o.name.rsplit(':').next().unwrap_or_default();
+            local.eq_ignore_ascii_case("item") || local.eq_ignore_ascii_case("entry")
+        }) else {
+            return;
+        };
+        let inner = &self.out[self.stack[at].content_at..];
+        let linked = ["</link>", "<link ", "</guid>", "<link/>", "</id>"]
+            .iter()
+            .any(|t| inner.contains(t));
+        if linked {
+            return;
+        }
+        let start = self.stack[at].start_at;
+        self.out.truncate(start);
+        self.stack.truncate(at);
+        self.repairs.dropped_entries += 1;
     }
 
     /// Plain text between markup.
@@ -274,6 +313,7 @@ impl Recoverer<'_> {
                     self.out.push_str(fragment);
                     self.out.push(';');
                 }
+                Entity::Illegal => self.repairs.illegal_references += 1,
             }
         }
         Some(i + consumed)
@@ -503,6 +543,7 @@ impl Recoverer<'_> {
                                     self.out.push_str(fragment);
                                     self.out.push(';');
                                 }
+                                Entity::Illegal => self.repairs.illegal_references += 1,
                             }
                             i += j + 2;
                             continue;
@@ -665,6 +706,8 @@ enum Entity {
     /// An HTML entity XML does not define, resolved to its text.
     Html(String),
     Unknown,
+    /// A character reference to a character XML forbids (`&#0;`).
+    Illegal,
 }
 
 fn resolve_entity(fragment: &str) -> Entity {
@@ -675,7 +718,8 @@ fn resolve_entity(fragment: &str) -> Entity {
         };
         return match n.and_then(char::from_u32) {
             Some(c) if is_xml_char(c) => Entity::Keep,
-            _ => Entity::Unknown,
+            Some(_) => Entity::Illegal,
+            None => Entity::Unknown,
         };
     }
     if matches!(fragment, "lt" | "gt" | "amp" | "quot" | "apos") {
@@ -791,20 +835,30 @@ mod tests {
 
     #[test]
     fn truncated_tail_and_cdata() {
-        let r = fix("<rss><channel><item><title>a</title></item><item><title><![CDATA[b");
+        // Cut in the description of an entry that has its link: kept.
+        let r = fix(
+            "<rss><channel><item><title>a</title></item><item><link>http://x/b</link><description><![CDATA[b",
+        );
         assert_eq!(
             r.xml,
-            "<rss version=\"2.0\"><channel><item><title>a</title></item><item><title><![CDATA[b]]></title></item></channel></rss>"
+            "<rss version=\"2.0\"><channel><item><title>a</title></item><item><link>http://x/b</link><description><![CDATA[b]]></description></item></channel></rss>"
         );
         assert!(r.repairs.unclosed_cdata);
         assert_eq!(r.repairs.closed_elements, 4);
-        let r = fix("<rss version=\"2.0\"><channel><item><title>a</title></item><item><tit");
-        assert!(
-            r.xml.ends_with("</item><item></item></channel></rss>"),
-            "{}",
-            r.xml
+        // Cut before its link: the entry goes, the ones before stay.
+        let r = fix("<rss version=\"2.0\"><channel><item><title>a</title></item><item><title>hal");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>"
         );
+        assert_eq!(r.repairs.dropped_entries, 1);
+        let r = fix("<rss version=\"2.0\"><channel><item><title>a</title></item><item><tit");
+        assert!(r.xml.ends_with("</item></channel></rss>"), "{}", r.xml);
         assert_eq!(r.repairs.dropped_tail, 4);
+        // A reference to a character XML forbids is dropped, not escaped.
+        let r = fix("<r>a&#0;b&#x41;</r>");
+        assert_eq!(r.xml, "<r>ab&#x41;</r>");
+        assert_eq!(r.repairs.illegal_references, 1);
     }
 
     #[test]
