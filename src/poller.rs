@@ -523,7 +523,7 @@ async fn process(
     state.charset = Some(parsed.charset.to_owned());
     state.title = parsed.title;
     state.site_url = parsed.site_url;
-    state.items_seen = parsed.items.len() + parsed.skipped;
+    state.items_seen = parsed.items.len() + parsed.skipped + too_old;
     state.items_new = ingest.new;
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
     state.no_entries = parsed.no_entries.clone();

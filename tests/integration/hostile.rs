@@ -39,10 +39,12 @@
 //!   `parse::MAX_TITLE_CHARS` characters; a 10,000-character link kept whole.
 //! - Duplicate guids with different links: both items kept (we key on
 //!   links). A pubDate in year 9999 is kept as `published` but the item is
-//!   dated (sorted, served) at its first-seen time; one in 1900 is kept as
-//!   published and served with it, and the next retention pass prunes it
-//!   (any retention under 125 years), leaving a seen record so that the feed
-//!   listing it again does not bring it back.
+//!   dated (sorted, served) at its first-seen time; one in 1990 is kept as
+//!   published and served with it, and the next retention pass with a
+//!   shorter retention prunes it, leaving a seen record so that the feed
+//!   listing it again does not bring it back; one in 1900, older than
+//!   `[storage] retention`, is counted in the feed's `items_too_old` and
+//!   never stored.
 //! - SSRF: with `allow_private_networks = false` on a feed, loopback in any
 //!   spelling, `localhost`, `[::1]`, `0.0.0.0` and `169.254.169.254` are
 //!   refused ("refused: ..."), and the local server never sees the request.
@@ -622,7 +624,8 @@ async fn external_entities_leak_into_no_log_or_export() {
             RSS,
         ),
     );
-    // A broken variant too: an error message must not quote the secret.
+    // A broken variant too (cut short): the recovery layer reads it, and
+    // neither its repair warning nor its items may quote the secret.
     let mut broken = with_doctype(&doctype, "سر &xxe; &web;", "http://hostile.test/xxe/broken");
     broken.truncate(broken.len() - 20);
     let broken = server.route("/xxe-broken.xml", Route::feed(broken, RSS));
@@ -637,7 +640,7 @@ async fn external_entities_leak_into_no_log_or_export() {
     let daemon = Binary::run(&config);
     let addr = daemon.wait_listening();
     let done = daemon.wait_for_line("Poll round done.");
-    assert!(done.contains("ok=2") && done.contains("failed=1"), "{done}");
+    assert!(done.contains("ok=3") && done.contains("failed=0"), "{done}");
     for path in PUBLIC_PATHS {
         let (status, body) = get(addr, path).await;
         assert_eq!(status, 200, "{path}");
@@ -652,7 +655,11 @@ async fn external_entities_leak_into_no_log_or_export() {
     let log = daemon.log.clone();
     assert!(daemon.wait().success());
     let log = log.lock().unwrap().join("\n");
-    assert!(log.contains("xxe-broken.xml"), "the failure is logged: {log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("xxe-broken.xml") && l.contains("repaired")),
+        "the repair is logged: {log}"
+    );
     assert!(!log.contains(SECRET_MARK), "{log}");
     assert_eq!(server.requests_to("/xxe-entity"), 0);
 }
@@ -1018,6 +1025,7 @@ async fn duplicate_guids_and_extreme_dates() {
     let dates = rss(
         "تواريخ",
         "<item><title>من المستقبل البعيد</title><link>http://hostile.test/date/9999</link><pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>\
+         <item><title>من الماضي</title><link>http://hostile.test/date/1990</link><pubDate>Mon, 01 Jan 1990 00:00:00 GMT</pubDate></item>\
          <item><title>من الماضي البعيد</title><link>http://hostile.test/date/1900</link><pubDate>Mon, 01 Jan 1900 00:00:00 GMT</pubDate></item>",
     );
     let cases = vec![
@@ -1027,7 +1035,7 @@ async fn duplicate_guids_and_extreme_dates() {
             Route::feed(same_guid, RSS),
             Expect::Items(2),
         ),
-        Case::served(&server, "dates.xml", Route::feed(dates, RSS), Expect::Items(2)),
+        Case::served(&server, "dates.xml", Route::feed(dates, RSS), Expect::Items(3)),
     ];
     let round = round(server, TestConfig::new(), cases).await;
     let feed = feed_rs::parser::parse(round.served.get("/politics.rss")).unwrap();
@@ -1050,18 +1058,22 @@ async fn duplicate_guids_and_extreme_dates() {
 
     let first_seen = first_seen();
     let y9999 = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").unwrap();
-    let y1900 = DateTime::parse_from_rfc3339("1900-01-01T00:00:00Z").unwrap();
+    let y1990 = DateTime::parse_from_rfc3339("1990-01-01T00:00:00Z").unwrap();
     assert_eq!(
         served("http://hostile.test/date/9999").published,
         Some(first_seen)
     );
     assert_eq!(
-        served("http://hostile.test/date/1900").published,
-        Some(y1900.to_utc())
+        served("http://hostile.test/date/1990").published,
+        Some(y1990.to_utc())
     );
-    // The 1900 item is the oldest, served last.
+    // The 1990 item is the oldest served, served last; the 1900 one is older
+    // than `[storage] retention` (100 years in the test config): counted,
+    // never stored nor served.
     let links: Vec<&str> = feed.entries.iter().map(|e| e.links[0].href.as_str()).collect();
-    assert_eq!(links.last(), Some(&"http://hostile.test/date/1900"), "{links:?}");
+    assert_eq!(links.last(), Some(&"http://hostile.test/date/1990"), "{links:?}");
+    assert!(!links.contains(&"http://hostile.test/date/1900"), "{links:?}");
+    assert_eq!(round.status("dates.xml").items_too_old, 1);
 
     let (store, _dir) = round.finish().await;
     let by_link = |link: &str| {
@@ -1077,10 +1089,13 @@ async fn duplicate_guids_and_extreme_dates() {
         "the feed's date is kept"
     );
     assert_eq!(future.date, first_seen.timestamp(), "and clamped to first seen");
-    let past = by_link("http://hostile.test/date/1900");
-    assert_eq!(past.date, y1900.timestamp());
+    let past = by_link("http://hostile.test/date/1990");
+    assert_eq!(past.date, y1990.timestamp());
+    assert!(stored_items(&store)
+        .iter()
+        .all(|i| i.link.as_deref() != Some("http://hostile.test/date/1900")));
 
-    // Retention: the next pass with the default 30 days prunes the 1900
+    // Retention: the next pass with the default 30 days prunes the 1990
     // item (and no other); listed again, it is not new.
     let policy = Retention {
         max_age: Duration::from_secs(30 * 86_400),
