@@ -412,6 +412,7 @@ impl Recoverer<'_> {
             self.repairs.too_deep += 1;
             return Some(end);
         }
+        self.close_before_entry(name);
         let is_root = self.stack.is_empty();
         let mut attrs = attrs;
         self.normalise(name, is_root, &mut attrs);
@@ -479,6 +480,34 @@ impl Recoverer<'_> {
             droppable_if_empty,
         });
         Some(end)
+    }
+
+    /// An entry starts where entries live (a channel, a feed, the RDF
+    /// root): elements left open before it (`<itunes:category text='x'>`
+    /// never closed, an entry cut short by the next) are closed first, so
+    /// that the entries do not end up inside them. At most the stack's
+    /// depth of work, once per entry.
+    fn close_before_entry(&mut self, name: &str) {
+        let local = |n: &str| n.rsplit(':').next().unwrap_or(n).to_ascii_lowercase();
+        if !matches!(local(name).as_str(), "item" | "entry") {
+            return;
+        }
+        let Some(home) = self
+            .stack
+            .iter()
+            .rposition(|o| matches!(local(&o.name).as_str(), "channel" | "feed" | "rdf"))
+        else {
+            return;
+        };
+        let unclosed = self.stack.len() - home - 1;
+        if unclosed == 0 {
+            return;
+        }
+        self.repairs.closed_elements += unclosed;
+        while self.stack.len() > home + 1 {
+            let open = self.stack.pop().expect("len > home + 1");
+            self.close(open);
+        }
     }
 
     fn end_tag(&mut self, name: &str) {
@@ -859,6 +888,17 @@ mod tests {
         let r = fix("<r>a&#0;b&#x41;</r>");
         assert_eq!(r.xml, "<r>ab&#x41;</r>");
         assert_eq!(r.repairs.illegal_references, 1);
+    }
+
+    #[test]
+    fn entries_never_nest_in_what_was_left_open() {
+        let r = fix("<rss version=\"2.0\"><channel><itunes:category text='Tech'><itunes:category text='Gadgets'/><item><link>http://x/1</link></item><item><title>cut<item><link>http://x/2</link></item></channel></rss>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><itunes:category text=\"Tech\"><itunes:category text=\"Gadgets\"/></itunes:category><item><link>http://x/1</link></item><item><title>cut</title></item><item><link>http://x/2</link></item></channel></rss>"
+        );
+        assert_eq!(r.repairs.closed_elements, 3);
+        assert_eq!(r.repairs.stray_end_tags, 0);
     }
 
     #[test]
