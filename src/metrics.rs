@@ -302,6 +302,38 @@ mod tests {
             &[("politics".into(), 3)],
         );
         m.record_request("document", 304);
+        // A document with entries but none understood, and one with old entries.
+        for (name, notes) in [
+            (
+                "heise",
+                crate::poller::ParseNotes {
+                    no_entries: Some("root <rdf:RDF>".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "archive",
+                crate::poller::ParseNotes {
+                    repaired: Some("1 stray '&'".into()),
+                    too_old: 4,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            m.record_poll(&FeedReport {
+                url: format!("https://{name}.example/rss"),
+                name: name.into(),
+                outcome: Outcome::Updated {
+                    items: 0,
+                    ingest: IngestReport::default(),
+                    notes,
+                },
+                next_due: None,
+                duration: Duration::from_millis(5),
+                bytes: 10,
+                consecutive_failures: 0,
+            });
+        }
         let text = m.encode(10, 4096);
         for line in [
             "feedwire_fetches_total{feed=\"الجزيرة\",result=\"updated\"} 1",
@@ -312,6 +344,9 @@ mod tests {
             "feedwire_output_size_bytes{output=\"politics\",format=\"rss\"} 999",
             "feedwire_http_requests_total{route=\"document\",status=\"304\"} 1",
             "feedwire_fetch_duration_seconds_count{feed=\"الجزيرة\"} 1",
+            "feedwire_fetches_total{feed=\"heise\",result=\"no_entries\"} 1",
+            "feedwire_fetches_total{feed=\"archive\",result=\"repaired\"} 1",
+            "feedwire_items_total{feed=\"archive\",kind=\"too_old\"} 4",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
