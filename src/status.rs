@@ -283,9 +283,7 @@ mod tests {
             ..Default::default()
         };
         let empty = FeedState {
-            no_entries: Some(
-                "the document has entry markup but no entry was understood (root <rdf:RDF>)".into(),
-            ),
+            no_entries: Some("root <rdf:RDF> in namespace http://x.example/ (entry markup present)".into()),
             ..base.clone()
         };
         let mended = FeedState {
@@ -309,7 +307,7 @@ mod tests {
             t.lines()
                 .nth(1)
                 .unwrap()
-                .contains("no entries understood: the document has entry markup"),
+                .contains("no entries understood: root <rdf:RDF> in namespace http://x.example/"),
             "{t}"
         );
         let html = page(&feeds, &[], 0);

@@ -96,7 +96,7 @@ pub struct FeedState {
     /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
     pub publisher_interval: Option<u64>,
     /// Why the last document, which shows entries, yielded none
-    /// (`the document has entry markup but no entry was understood (...)`).
+    /// (`root <rdf:RDF> in namespace ... (entry markup present)`).
     pub no_entries: Option<String>,
     /// What the last document needed mended before it would read
     /// (`1 stray '&'`).

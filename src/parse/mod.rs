@@ -165,7 +165,7 @@ pub fn parse_feed_skipping(
     out.repaired = repaired;
     if out.items.is_empty() && out.skipped == 0 && out.dropped == 0 && shows_entries(&decoded.bytes) {
         out.no_entries = Some(format!(
-            "the document has entry markup but no entry was understood ({})",
+            "{} (entry markup present)",
             recover::describe_root(&decoded.bytes)
         ));
     }
