@@ -66,6 +66,7 @@ fn fixed() -> &'static Fixed {
             strip: vec![r"(?i)read more".into()],
             file: None,
             hubs: vec![Url::parse("https://hub.example/").unwrap()],
+            ..Default::default()
         },
     })
 }
