@@ -828,7 +828,9 @@ pub fn describe_root(doc: &[u8]) -> String {
         let name = tag.split_whitespace().next().unwrap_or_default();
         let ns = tag.split_once("xmlns=").and_then(|(_, v)| {
             let v = v.trim_start();
-            let q = v.chars().next()?;
+            // Only a quote opens the value: found by the fuzz target, a
+            // multi-byte character there made `v[1..]` cut inside it.
+            let q = v.chars().next().filter(|c| matches!(c, '"' | '\''))?;
             v[1..].split(q).next().map(str::to_owned)
         });
         return match ns {
@@ -938,6 +940,11 @@ mod tests {
         assert_eq!(
             describe_root(b"<?xml version='1.0'?><!-- c --><rdf:RDF xmlns=\"http://x/\">"),
             "root <rdf:RDF> in namespace http://x/"
+        );
+        // Found by the fuzz target: no quote, a multi-byte character instead.
+        assert_eq!(
+            describe_root("<feed xmlns=\u{FFFD}http://www.w3.org/2005/Atom\">".as_bytes()),
+            "root <feed>"
         );
     }
 
