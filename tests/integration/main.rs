@@ -4,6 +4,7 @@
 mod binary;
 mod cluster;
 mod corpus;
+mod extract_corpus;
 mod hostile;
 mod http;
 mod ops;
