@@ -510,7 +510,10 @@ impl Checker<'_> {
             }
         }
         if !on {
-            for key in [&f.full_text_selector, &f.full_text_timeout].into_iter().flatten() {
+            for key in [&f.full_text_selector, &f.full_text_timeout]
+                .into_iter()
+                .flatten()
+            {
                 self.problem(key, "has no effect without full_text = true in this [[feed]]");
             }
             return None;

@@ -82,7 +82,12 @@ pub fn extract(
     outlet: Option<&str>,
 ) -> Result<Extracted, ExtractError> {
     if let Some(ct) = content_type {
-        let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if !mime.is_empty() && !mime.contains("html") {
             return Err(ExtractError::NotHtml(mime));
         }
@@ -106,7 +111,13 @@ pub fn extract(
             if !found.exists() {
                 return Err(ExtractError::SelectorMissed(sel.to_owned()));
             }
-            Some(found.nodes().iter().map(|n| n.html().to_string()).collect::<String>())
+            Some(
+                found
+                    .nodes()
+                    .iter()
+                    .map(|n| n.html().to_string())
+                    .collect::<String>(),
+            )
         }
     };
     let mut readability = Readability::with_document(doc, Some(url.as_str()), Some(cfg))
@@ -114,11 +125,20 @@ pub fn extract(
     let (title, byline, site_name, content, article_lang, article_dir) = match selected {
         Some(content) => {
             let meta = readability.get_article_metadata(readability.parse_json_ld());
-            (meta.title, meta.byline, meta.site_name, content, meta.lang, meta.dir)
+            (
+                meta.title,
+                meta.byline,
+                meta.site_name,
+                content,
+                meta.lang,
+                meta.dir,
+            )
         }
         None => {
             let article = readability.parse().map_err(|e| match e {
-                dom_smoothie::ReadabilityError::TooManyElements(..) => ExtractError::TooComplex(e.to_string()),
+                dom_smoothie::ReadabilityError::TooManyElements(..) => {
+                    ExtractError::TooComplex(e.to_string())
+                }
                 _ => ExtractError::NoArticle,
             })?;
             (
@@ -155,7 +175,9 @@ pub fn extract(
     let html = publishable(&body, &dir, lang.as_deref(), &outlet, url);
     Ok(Extracted {
         title: crate::parse::clean_text(&title),
-        byline: byline.map(|b| crate::parse::clean_text(&b)).filter(|b| !b.is_empty()),
+        byline: byline
+            .map(|b| crate::parse::clean_text(&b))
+            .filter(|b| !b.is_empty()),
         lang,
         dir,
         outlet,
@@ -168,7 +190,9 @@ pub fn extract(
 /// attribution line in the article's language.
 fn publishable(body: &str, dir: &str, lang: Option<&str>, outlet: &str, url: &Url) -> String {
     let label = attribution_label(lang);
-    let lang_attr = lang.map(|l| format!(" lang=\"{}\"", escape_html(l))).unwrap_or_default();
+    let lang_attr = lang
+        .map(|l| format!(" lang=\"{}\"", escape_html(l)))
+        .unwrap_or_default();
     format!(
         "<div dir=\"{dir}\"{lang_attr}>{body}<p>{label} <a href=\"{}\">{}</a></p></div>",
         escape_html(url.as_str()),
@@ -189,7 +213,10 @@ fn attribution_label(lang: Option<&str>) -> &'static str {
 }
 
 fn is_rtl(lang: &str) -> bool {
-    matches!(lang, "ar" | "fa" | "he" | "ur" | "ps" | "yi" | "ckb" | "sd" | "ug" | "dv")
+    matches!(
+        lang,
+        "ar" | "fa" | "he" | "ur" | "ps" | "yi" | "ckb" | "sd" | "ug" | "dv"
+    )
 }
 
 /// The page's language: Arabic when the text is mostly Arabic script (pages
@@ -204,7 +231,13 @@ fn language(text: &str, declared: Option<&str>) -> Option<String> {
         }
     }
     let declared = declared
-        .map(|l| l.split(['-', '_']).next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|l| {
+            l.split(['-', '_'])
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|l| !l.is_empty() && l.len() <= 3 && l.chars().all(|c| c.is_ascii_alphabetic()));
     if letters > 0 && arabic * 2 > letters {
         // Persian and Urdu share the script; trust a declaration of them.
@@ -233,14 +266,18 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
         Some(enc) => enc.decode_without_bom_handling(body).0.into_owned(),
         None => match std::str::from_utf8(body) {
             Ok(s) => s.to_owned(),
-            Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0.into_owned(),
+            Err(_) => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(body)
+                .0
+                .into_owned(),
         },
     }
 }
 
 fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
     static META: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
-        regex::bytes::Regex::new(r#"(?i-u)<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_:.\-]+)"#).expect("valid regex")
+        regex::bytes::Regex::new(r#"(?i-u)<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_:.\-]+)"#)
+            .expect("valid regex")
     });
     let caps = META.captures(head)?;
     Encoding::for_label(&caps[1])
@@ -253,8 +290,13 @@ fn looks_like_html(text: &str) -> bool {
         // A feed or other XML document, not a page.
         return false;
     }
-    head.contains("<html") || head.contains("<!doctype html") || head.contains("<body") || head.contains("<p")
-        || head.contains("<div") || head.contains("<article") || head.contains("<head")
+    head.contains("<html")
+        || head.contains("<!doctype html")
+        || head.contains("<body")
+        || head.contains("<p")
+        || head.contains("<div")
+        || head.contains("<article")
+        || head.contains("<head")
 }
 
 /// Text of an HTML fragment, tags replaced by spaces.
@@ -274,13 +316,62 @@ fn html_text(html: &str) -> String {
 /// Share and social button labels, Arabic and English. A block whose whole
 /// text is made of these is debris.
 const SHARE_LABELS: &[&str] = &[
-    "share", "shares", "share this", "share this article", "share this story", "share on facebook",
-    "share on twitter", "share on whatsapp", "tweet", "pin", "pin it", "pinterest", "hidden",
-    "facebook", "twitter", "x", "whatsapp", "telegram", "linkedin", "reddit", "email", "e-mail",
-    "mail", "print", "copy", "copy link", "copied", "messenger", "comments", "comment",
-    "حصة", "شارك", "شاركها", "مشاركة", "شارك الخبر", "شارك المقال", "انشر", "فيسبوك", "فيس بوك",
-    "تويتر", "إكس", "واتساب", "واتس اب", "تلغرام", "تيليغرام", "تليجرام", "لينكدإن", "لينكد إن",
-    "بريد", "البريد الإلكتروني", "طباعة", "اطبع", "نسخ", "نسخ الرابط", "انسخ الرابط", "تم النسخ",
+    "share",
+    "shares",
+    "share this",
+    "share this article",
+    "share this story",
+    "share on facebook",
+    "share on twitter",
+    "share on whatsapp",
+    "tweet",
+    "pin",
+    "pin it",
+    "pinterest",
+    "hidden",
+    "facebook",
+    "twitter",
+    "x",
+    "whatsapp",
+    "telegram",
+    "linkedin",
+    "reddit",
+    "email",
+    "e-mail",
+    "mail",
+    "print",
+    "copy",
+    "copy link",
+    "copied",
+    "messenger",
+    "comments",
+    "comment",
+    "حصة",
+    "شارك",
+    "شاركها",
+    "مشاركة",
+    "شارك الخبر",
+    "شارك المقال",
+    "انشر",
+    "فيسبوك",
+    "فيس بوك",
+    "تويتر",
+    "إكس",
+    "واتساب",
+    "واتس اب",
+    "تلغرام",
+    "تيليغرام",
+    "تليجرام",
+    "لينكدإن",
+    "لينكد إن",
+    "بريد",
+    "البريد الإلكتروني",
+    "طباعة",
+    "اطبع",
+    "نسخ",
+    "نسخ الرابط",
+    "انسخ الرابط",
+    "تم النسخ",
 ];
 
 /// Whole lines that invite the reader elsewhere ("read more", "visit our
@@ -303,7 +394,8 @@ static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
 
 fn is_debris_text(text: &str) -> bool {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ','));
+    let text =
+        text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ','));
     if text.is_empty() {
         return false;
     }
@@ -317,7 +409,13 @@ fn is_debris_text(text: &str) -> bool {
     while !rest.is_empty() {
         let found = SHARE_LABELS
             .iter()
-            .filter(|l| rest.starts_with(*l) && rest[l.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric()))
+            .filter(|l| {
+                rest.starts_with(*l)
+                    && rest[l.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !c.is_alphanumeric())
+            })
             .max_by_key(|l| l.len());
         match found {
             Some(l) => {
@@ -347,9 +445,20 @@ fn remove_debris(html: &str) -> String {
         // "Follow the story on <a>Twitter</a>": a label inside a sentence
         // is part of the sentence.
         let in_sentence = node.ancestors_it(None).any(|a| {
-            ["p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption", "td"]
-                .iter()
-                .any(|n| a.has_name(n))
+            [
+                "p",
+                "li",
+                "h2",
+                "h3",
+                "h4",
+                "h5",
+                "h6",
+                "blockquote",
+                "figcaption",
+                "td",
+            ]
+            .iter()
+            .any(|n| a.has_name(n))
                 && a.text().trim() != node.text().trim()
         });
         if !in_sentence && !has_media(node) && is_debris_text(&node.text()) {
@@ -367,7 +476,10 @@ fn remove_debris(html: &str) -> String {
 }
 
 fn has_media(node: &dom_query::NodeRef) -> bool {
-    node.has_name("img") || Selection::from(node.clone()).select("img, video, picture, iframe").exists()
+    node.has_name("img")
+        || Selection::from(*node)
+            .select("img, video, picture, iframe")
+            .exists()
 }
 
 #[cfg(test)]
@@ -417,7 +529,11 @@ mod tests {
         .contains(arabic));
         assert!(decode(&page(""), Some("text/html; charset=windows-1256")).contains(arabic));
         // The header wins over a wrong meta.
-        assert!(decode(&page(r#"<meta charset="utf-8">"#), Some("text/html; charset=cp1256")).contains(arabic));
+        assert!(decode(
+            &page(r#"<meta charset="utf-8">"#),
+            Some("text/html; charset=cp1256")
+        )
+        .contains(arabic));
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice(format!("<p>{arabic}</p>").as_bytes());
         assert!(decode(&bom, Some("text/html; charset=windows-1252")).contains(arabic));
@@ -425,8 +541,14 @@ mod tests {
 
     #[test]
     fn language_from_script() {
-        assert_eq!(language("وصل الرئيس إلى القاهرة", Some("en")).as_deref(), Some("ar"));
-        assert_eq!(language("The president arrived", Some("en-US")).as_deref(), Some("en"));
+        assert_eq!(
+            language("وصل الرئيس إلى القاهرة", Some("en")).as_deref(),
+            Some("ar")
+        );
+        assert_eq!(
+            language("The president arrived", Some("en-US")).as_deref(),
+            Some("en")
+        );
         assert_eq!(language("The president arrived", Some("ar")), None);
         assert_eq!(language("The president arrived", None), None);
     }
@@ -439,7 +561,10 @@ mod tests {
             Err(ExtractError::NotHtml("application/pdf".into()))
         );
         let feed = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>"#;
-        assert!(matches!(extract(feed, None, &url, None, None), Err(ExtractError::NotHtml(_))));
+        assert!(matches!(
+            extract(feed, None, &url, None, None),
+            Err(ExtractError::NotHtml(_))
+        ));
     }
 
     #[test]
@@ -453,17 +578,37 @@ mod tests {
             <ul><li>{para}</li></ul><blockquote>{para}</blockquote><p>See <a href="/more">the plan</a>. {para}</p>
             <p>Share | Tweet | Email</p><p>Read more</p></article><footer>Copyright</footer></body></html>"#
         );
-        let a = extract(page.as_bytes(), Some("text/html"), &url, None, Some("Example News")).unwrap();
+        let a = extract(
+            page.as_bytes(),
+            Some("text/html"),
+            &url,
+            None,
+            Some("Example News"),
+        )
+        .unwrap();
         assert!(a.body.contains("<h2>Schools</h2>"), "{}", a.body);
         assert!(a.body.contains("https://example.com/img/a.jpg"), "{}", a.body);
         assert!(a.body.contains("alt=\"The council\""), "{}", a.body);
         assert!(a.body.contains("<figcaption>"), "{}", a.body);
-        assert!(a.body.contains("<blockquote>") && a.body.contains("<li>"), "{}", a.body);
+        assert!(
+            a.body.contains("<blockquote>") && a.body.contains("<li>"),
+            "{}",
+            a.body
+        );
         assert!(a.body.contains("href=\"https://example.com/more\""), "{}", a.body);
-        assert!(!a.body.contains("Tweet") && !a.body.contains("Read more"), "{}", a.body);
+        assert!(
+            !a.body.contains("Tweet") && !a.body.contains("Read more"),
+            "{}",
+            a.body
+        );
         assert_eq!(a.lang.as_deref(), Some("en"));
         assert_eq!(a.dir, "ltr");
-        assert!(a.html.ends_with("<p>Source: <a href=\"https://example.com/news/1\">Example News</a></p></div>"), "{}", a.html);
+        assert!(
+            a.html
+                .ends_with("<p>Source: <a href=\"https://example.com/news/1\">Example News</a></p></div>"),
+            "{}",
+            a.html
+        );
     }
 
     #[test]

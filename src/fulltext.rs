@@ -82,7 +82,12 @@ impl SiteBackoff {
 /// Starts the task; returns the sender the poller queues jobs on. Items
 /// left pending by a previous run are resumed from the store (their feed
 /// must still have `full_text = true`; others are released).
-pub fn start(ctx: PollContext, config: &Config, changed: Arc<Notify>, cancel: CancellationToken) -> JobSender {
+pub fn start(
+    ctx: PollContext,
+    config: &Config,
+    changed: Arc<Notify>,
+    cancel: CancellationToken,
+) -> JobSender {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     let backoff = Arc::new(SiteBackoff::default());
@@ -93,7 +98,13 @@ pub fn start(ctx: PollContext, config: &Config, changed: Arc<Notify>, cancel: Ca
                     .feeds
                     .iter()
                     .find(|f| f.url.as_str() == record.feed_url && f.full_text.is_some());
-                let link = ctx.store.get(&key).ok().flatten().and_then(|i| i.link).and_then(|l| Url::parse(&l).ok());
+                let link = ctx
+                    .store
+                    .get(&key)
+                    .ok()
+                    .flatten()
+                    .and_then(|i| i.link)
+                    .and_then(|l| Url::parse(&l).ok());
                 match (feed, link) {
                     (Some(feed), Some(link)) => {
                         let _ = tx.send(Job {
@@ -122,7 +133,8 @@ pub fn start(ctx: PollContext, config: &Config, changed: Arc<Notify>, cancel: Ca
                 _ = cancel.cancelled() => break,
                 job = rx.recv() => match job { Some(j) => j, None => break },
             };
-            let (slots, backoff, changed, cancel) = (slots.clone(), backoff.clone(), changed.clone(), cancel.clone());
+            let (slots, backoff, changed, cancel) =
+                (slots.clone(), backoff.clone(), changed.clone(), cancel.clone());
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
@@ -162,7 +174,9 @@ async fn run_job(job: Job, slots: Arc<Semaphore>, backoff: Arc<SiteBackoff>, cha
     let stored = tokio::task::spawn_blocking(move || store.finish_full_text(&key, outcome, now)).await;
     match stored {
         Ok(Ok(_)) => changed.notify_one(),
-        Ok(Err(e)) => warn!(feed = %job.feed.name, link = %job.link, error = %e, "Cannot store the extracted article."),
+        Ok(Err(e)) => {
+            warn!(feed = %job.feed.name, link = %job.link, error = %e, "Cannot store the extracted article.")
+        }
         Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
     }
 }
@@ -177,7 +191,10 @@ async fn extract_page(job: &Job, slots: &Semaphore, backoff: &SiteBackoff) -> Re
     }
     let host = job.link.host_str().unwrap_or_default().to_owned();
     if let Some(n) = backoff.blocked(&host) {
-        return Err(format!("{}: {host} is backing off after {n} failed page fetches", job.link));
+        return Err(format!(
+            "{}: {host} is backing off after {n} failed page fetches",
+            job.link
+        ));
     }
     let _slot = slots.acquire().await.expect("semaphores are never closed");
     let fetched = {
@@ -204,11 +221,19 @@ async fn extract_page(job: &Job, slots: &Semaphore, backoff: &SiteBackoff) -> Re
     let outlet = job.feed.name.clone();
     let content_type = fetched.content_type;
     let extracted = tokio::task::spawn_blocking(move || {
-        extract(&body, content_type.as_deref(), &link, opts.selector.as_deref(), Some(&outlet))
+        extract(
+            &body,
+            content_type.as_deref(),
+            &link,
+            opts.selector.as_deref(),
+            Some(&outlet),
+        )
     })
     .await
     .map_err(|e| format!("{}: internal error while extracting: {e}", job.link))?;
-    extracted.map(|a| a.html).map_err(|e| format!("{}: {e}", job.link))
+    extracted
+        .map(|a| a.html)
+        .map_err(|e| format!("{}: {e}", job.link))
 }
 
 /// Failures that say the site is struggling (back off), rather than that

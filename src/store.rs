@@ -549,7 +549,12 @@ impl Store {
     /// Queues a new item for extraction, held back until `hold_until`;
     /// false if it was queued before (by this feed or another), so each
     /// page is fetched once.
-    pub fn claim_full_text(&self, key: &ItemKey, feed_url: &str, hold_until: i64) -> Result<bool, StoreError> {
+    pub fn claim_full_text(
+        &self,
+        key: &ItemKey,
+        feed_url: &str,
+        hold_until: i64,
+    ) -> Result<bool, StoreError> {
         let (records, held, _) = self.full_text_trees()?;
         let record = FullTextRecord {
             feed_url: feed_url.to_owned(),
@@ -575,7 +580,9 @@ impl Store {
         let (records, _, _) = self.full_text_trees()?;
         records
             .get(key.as_str().as_bytes())?
-            .map(|b| serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(format!("full-text record: {e}"))))
+            .map(|b| {
+                serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))
+            })
             .transpose()
     }
 
@@ -585,9 +592,14 @@ impl Store {
         let mut out = Vec::new();
         for entry in records.iter() {
             let (k, v) = entry?;
-            let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else { continue };
+            let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else {
+                continue;
+            };
             if record.state == FullTextState::Pending {
-                out.push((ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()), record));
+                out.push((
+                    ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()),
+                    record,
+                ));
             }
         }
         Ok(out)
@@ -677,7 +689,9 @@ impl Store {
 
     fn bump(feeds: &sled::Tree, feed_url: &str, f: impl Fn(&mut FullTextStats)) -> Result<(), StoreError> {
         feeds.fetch_and_update(feed_url.as_bytes(), |old| {
-            let mut stats: FullTextStats = old.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+            let mut stats: FullTextStats = old
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
             f(&mut stats);
             Some(serde_json::to_vec(&stats).expect("stats serialise"))
         })?;

@@ -104,7 +104,8 @@ fn pages(root: &Path) -> Vec<Page> {
             }
             "plain-text" | "cleaneval-p" if file.contains("/html/") => {
                 let rel = note(n, "expected text: ").unwrap().split(' ').next().unwrap();
-                let text = String::from_utf8_lossy(&std::fs::read(root.join(&source).join(rel)).unwrap()).into_owned();
+                let text = String::from_utf8_lossy(&std::fs::read(root.join(&source).join(rel)).unwrap())
+                    .into_owned();
                 Page {
                     source,
                     file: root.join(file),
@@ -123,7 +124,9 @@ fn read_page(path: &Path) -> Vec<u8> {
     let raw = std::fs::read(path).unwrap();
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .unwrap();
         out
     } else {
         raw
@@ -141,13 +144,19 @@ fn tokens(text: &str) -> HashMap<String, usize> {
 
 /// Strips the `<p>` markup of CleanEval references.
 fn plain(text: &str) -> String {
-    regex::Regex::new(r"<[^>]*>").unwrap().replace_all(text, " ").into_owned()
+    regex::Regex::new(r"<[^>]*>")
+        .unwrap()
+        .replace_all(text, " ")
+        .into_owned()
 }
 
 pub fn token_f1(got: &str, expected: &str) -> f64 {
     let (g, e) = (tokens(got), tokens(expected));
     let (ng, ne): (usize, usize) = (g.values().sum(), e.values().sum());
-    let tp: usize = g.iter().map(|(k, v)| (*v).min(e.get(k).copied().unwrap_or(0))).sum();
+    let tp: usize = g
+        .iter()
+        .map(|(k, v)| (*v).min(e.get(k).copied().unwrap_or(0)))
+        .sum();
     if ng == 0 || ne == 0 || tp == 0 {
         return 0.0;
     }
