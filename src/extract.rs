@@ -611,6 +611,96 @@ mod tests {
         );
     }
 
+    /// The seed story: an Arabic report of a visit to Cairo with share
+    /// buttons, "visit our site" and "source: click here" debris.
+    #[test]
+    fn arabic_cairo_visit_comes_out_rtl_clean_and_attributed() {
+        let page = include_bytes!("../tests/fixtures/fulltext/cairo-visit.html");
+        let url = Url::parse("https://www.aljazeera.net/news/2025/11/20/haftar-cairo").unwrap();
+        let a = extract(
+            page,
+            Some("text/html; charset=utf-8"),
+            &url,
+            None,
+            Some("feed name"),
+        )
+        .unwrap();
+        assert_eq!(a.lang.as_deref(), Some("ar"));
+        assert_eq!(a.dir, "rtl");
+        assert_eq!(a.outlet, "الجزيرة نت");
+        assert!(a.title.contains("صدام حفتر يزور القاهرة"), "{}", a.title);
+        for kept in [
+            "وصل صدام حفتر",
+            "<h2>ملف الحدود والتعاون الأمني</h2>",
+            "<blockquote>",
+            "<li>عودة العمالة المصرية",
+            "alt=\"صدام حفتر لدى وصوله إلى مطار القاهرة الدولي\"",
+            "src=\"https://www.aljazeera.net/images/2025/11/haftar-cairo.jpg\"",
+            "<figcaption>",
+            "href=\"https://www.aljazeera.net/news/2025/11/libya-talks\"",
+        ] {
+            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
+        }
+        for dropped in [
+            "حصة",
+            "Pinterest",
+            "واتساب",
+            "زوروا موقعنا",
+            "اضغط هنا",
+            "سياسة الخصوصية",
+            "<script",
+        ] {
+            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
+        }
+        assert!(a.html.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{}", a.html);
+        assert!(
+            a.html.ends_with(
+                "<p>المصدر: <a href=\"https://www.aljazeera.net/news/2025/11/20/haftar-cairo\">الجزيرة نت</a></p></div>"
+            ),
+            "{}",
+            a.html
+        );
+    }
+
+    #[test]
+    fn windows_1256_page_by_meta_charset() {
+        let page = include_bytes!("../tests/fixtures/fulltext/arabic-windows-1256.html");
+        let url = Url::parse("http://wadi.example/economy/42").unwrap();
+        // No charset in the header: the meta decides.
+        let a = extract(page, Some("text/html"), &url, None, None).unwrap();
+        assert!(
+            a.body.contains("أعلنت وزارة الزراعة اليوم خطة جديدة"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("<h2>تفاصيل الدعم</h2>"), "{}", a.body);
+        assert!(
+            !a.html.contains("فيسبوك") && !a.html.contains("اقرأ المزيد"),
+            "{}",
+            a.html
+        );
+        assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
+        assert!(
+            a.html
+                .contains("المصدر: <a href=\"http://wadi.example/economy/42\">أخبار الوادي</a>"),
+            "{}",
+            a.html
+        );
+    }
+
+    #[test]
+    fn selector_picks_the_block() {
+        let page = include_bytes!("../tests/fixtures/fulltext/cairo-visit.html");
+        let url = Url::parse("https://www.aljazeera.net/a").unwrap();
+        let a = extract(page, None, &url, Some("aside.related"), None).unwrap();
+        assert!(a.body.contains("مجلس النواب الليبي"), "{}", a.body);
+        assert!(!a.body.contains("وصل صدام حفتر"), "{}", a.body);
+        assert_eq!(
+            extract(page, None, &url, Some("div.nothing-here"), None),
+            Err(ExtractError::SelectorMissed("div.nothing-here".into()))
+        );
+    }
+
     #[test]
     fn bad_selector_is_named() {
         assert!(valid_selector("article .body > p"));
