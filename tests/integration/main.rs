@@ -5,6 +5,7 @@ mod binary;
 mod cluster;
 mod corpus;
 mod extract_corpus;
+mod fulltext;
 mod hostile;
 mod http;
 mod ops;
