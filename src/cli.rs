@@ -65,7 +65,8 @@ enum Command {
         /// Outlet named in the attribution line when the page names none.
         #[arg(long)]
         outlet: Option<String>,
-        /// Allow loopback and private addresses (as `allow_private_networks`).
+        /// Allow loopback and private addresses (as `allow_private_networks`;
+        /// also on when the config's `[poll]` says so).
         #[arg(long)]
         allow_private_networks: bool,
     },
@@ -265,6 +266,7 @@ fn extract(
             return ExitCode::FAILURE;
         }
     };
+    let allow_private = allow_private || config.poll.allow_private_networks;
     let fetched = block_on(fetcher.fetch(&url, &Default::default(), allow_private));
     let fetched = match fetched {
         Ok(f) => f,

@@ -956,6 +956,59 @@ interval = "20m"
     }
 
     #[test]
+    fn full_text_keys() {
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.feeds[0].full_text, None);
+        let on = GOOD.replace("interval = \"20m\"", "full_text = true");
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &on).unwrap();
+        assert_eq!(
+            c.feeds[0].full_text,
+            Some(FullText {
+                selector: None,
+                timeout: FULL_TEXT_TIMEOUT
+            })
+        );
+        let tuned = GOOD.replace(
+            "interval = \"20m\"",
+            "full_text = true\nfull_text_selector = \"article .story-body\"\nfull_text_timeout = \"5s\"",
+        );
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &tuned).unwrap();
+        let ft = c.feeds[0].full_text.clone().unwrap();
+        assert_eq!(ft.selector.as_deref(), Some("article .story-body"));
+        assert_eq!(ft.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn full_text_problems_name_line_and_key() {
+        let bad = GOOD.replace(
+            "interval = \"20m\"",
+            "full_text = true\nfull_text_selector = \"div[[[\"\nfull_text_timeout = \"soon\"",
+        );
+        let p = problems(&bad);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("/etc/feedwire/feeds.toml:19:"), "{}", p[0]);
+        assert!(
+            p[0].contains("full_text_selector") && p[0].contains("invalid CSS selector"),
+            "{}",
+            p[0]
+        );
+        assert!(p[1].starts_with("/etc/feedwire/feeds.toml:20:"), "{}", p[1]);
+        assert!(
+            p[1].contains("full_text_timeout") && p[1].contains("invalid duration"),
+            "{}",
+            p[1]
+        );
+        let off = GOOD.replace("interval = \"20m\"", "full_text_selector = \"article\"");
+        let p = problems(&off);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("has no effect without full_text = true"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
     fn good_config() {
         let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
         assert_eq!(c.server.listen.port(), 9999);

@@ -301,3 +301,146 @@ async fn hostile_article_pages_fail_cleanly_and_keep_the_teaser() {
         .is_success());
     daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_fetches_share_the_per_host_limit_with_polls() {
+    let server = FeedServer::start().await;
+    let links: Vec<(String, &str)> = (0..4)
+        .map(|i| {
+            let route = Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_millis(200));
+            (server.route(&format!("/news/{i}"), route), "خبر")
+        })
+        .collect();
+    let feed = server.route("/rss", Route::feed(teaser_feed(&links), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        TestConfig::new()
+            .poll("per_host", "1")
+            .feed_with("الجزيرة", &feed, &[("full_text", "true")]);
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+    wait_render(&daemon, "all four articles", || {
+        links
+            .iter()
+            .all(|(l, _)| content_of(&daemon, l).is_some_and(|c| c.contains("وصل صدام حفتر")))
+    })
+    .await;
+    assert_eq!(server.max_in_flight(), 1, "one request at a time to the host");
+    daemon.shutdown().await.unwrap();
+}
+
+/// Article fetches obey the feed's `allow_private_networks`: with it off, a
+/// link to a loopback address is refused before any connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_article_addresses_are_refused() {
+    use feedwire::fetch::Fetcher;
+    use feedwire::fulltext::{start, Job};
+    use feedwire::item::ItemKey;
+    use feedwire::poller::PollContext;
+    use feedwire::store::Store;
+
+    let server = FeedServer::start().await;
+    let article = server.route("/news/inside", Route::feed(page("cairo-visit.html"), "text/html"));
+    let dir = tempfile::tempdir().unwrap();
+    let feed_url = "https://news.example/rss";
+    let mut config = TestConfig::new()
+        .feed_with("public", feed_url, &[("full_text", "true")])
+        .load(dir.path());
+    config.feeds[0].allow_private_networks = false;
+    let store = Store::open(&config.storage.path).unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let ctx = PollContext::new(store.clone(), Fetcher::new(&config.poll).unwrap(), clock, &config);
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let tx = start(ctx.clone(), &config, changed.clone(), cancel.clone());
+
+    let link = url::Url::parse(&article).unwrap();
+    let key = ItemKey::from_link(&link);
+    let hold_until = chrono::Utc::now().timestamp() + 3600;
+    assert!(store.claim_full_text(&key, feed_url, hold_until).unwrap());
+    assert!(
+        !store.claim_full_text(&key, feed_url, hold_until).unwrap(),
+        "claimed once"
+    );
+    assert!(store.full_text_held().unwrap().contains(&key));
+    tx.send(Job {
+        key: key.clone(),
+        link,
+        feed: config.feeds[0].clone(),
+        hold_until,
+        ctx,
+    })
+    .unwrap_or_else(|_| panic!("the task takes jobs"));
+    tokio::time::timeout(WAIT, changed.notified())
+        .await
+        .expect("the job ends");
+    let stats = store.full_text_stats(feed_url).unwrap();
+    assert_eq!((stats.extracted, stats.failed), (0, 1), "{stats:?}");
+    let error = stats.last_error.unwrap();
+    assert!(error.contains("private or local address"), "{error}");
+    assert_eq!(server.requests_to("/news/inside"), 0);
+    assert!(!store.full_text_held().unwrap().contains(&key), "released");
+    cancel.cancel();
+}
+
+/// `feedwire extract URL` prints what would be published; exit 1 when the
+/// page gives no article, 2 for a bad selector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_command_prints_the_article() {
+    let server = FeedServer::start().await;
+    let article = server.route("/news/cairo", Route::feed(page("cairo-visit.html"), "text/html"));
+    let photo = server.route("/news/photo", Route::feed(b"\x89PNG....".to_vec(), "image/png"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed("x", "https://news.example/rss")
+        .write(dir.path());
+    let run = |args: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<&str> = vec!["--config"];
+            let c = config.to_str().unwrap().to_owned();
+            all.push(&c);
+            all.extend(args.iter().map(String::as_str));
+            Binary::cli(&all, &[])
+        })
+    };
+    let out = run(vec!["extract".into(), article.clone()]).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("title: صدام حفتر يزور القاهرة"), "{stdout}");
+    assert!(stdout.contains("\nbyline: "), "{stdout}");
+    assert!(stdout.contains("\nlanguage: ar (rtl)\n"), "{stdout}");
+    assert!(stdout.contains("<div dir=\"rtl\" lang=\"ar\">"), "{stdout}");
+    assert!(stdout.contains("المصدر: <a href="), "{stdout}");
+    assert!(!stdout.contains("حصة"), "{stdout}");
+
+    let out = run(vec![
+        "extract".into(),
+        "--selector".into(),
+        "aside.related".into(),
+        article.clone(),
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("مجلس النواب الليبي") && !stdout.contains("وصل صدام حفتر"),
+        "{stdout}"
+    );
+
+    let out = run(vec!["extract".into(), photo]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an HTML page (image/png)"),
+        "{out:?}"
+    );
+
+    let out = run(vec![
+        "extract".into(),
+        "--selector".into(),
+        "div[[".into(),
+        article,
+    ])
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
