@@ -306,6 +306,7 @@ impl Store {
                 Ok(true) => {
                     report.items += 1;
                     self.count.fetch_sub(1, Ordering::Relaxed);
+                    self.forget_full_text(key)?;
                 }
                 Ok(false) => {}
                 Err(TransactionError::Abort(e)) => return Err(e),
@@ -678,6 +679,15 @@ impl Store {
         Ok(changed)
     }
 
+    /// Drops a pruned item's full-text record: its seen record already
+    /// keeps it from coming back as new.
+    fn forget_full_text(&self, key: &[u8]) -> Result<(), StoreError> {
+        let (records, held, _) = self.full_text_trees()?;
+        records.remove(key)?;
+        held.remove(key)?;
+        Ok(())
+    }
+
     /// A feed's full-text counts.
     pub fn full_text_stats(&self, feed_url: &str) -> Result<FullTextStats, StoreError> {
         let (_, _, feeds) = self.full_text_trees()?;
@@ -859,6 +869,63 @@ mod tests {
             .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
             .unwrap();
         assert_eq!(r.new, 1, "after seen_retention an article may come back");
+    }
+
+    #[test]
+    fn full_text_claim_hold_finish_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut it = item("https://example.com/cairo", "https://example.com/feed", 100);
+        it.content = Some("<p>التفاصيل بعد قليل..</p>".into());
+        it.summary = None;
+        let key = it.key.clone();
+        assert!(store
+            .claim_full_text(&key, "https://example.com/feed", 130)
+            .unwrap());
+        assert!(!store
+            .claim_full_text(&key, "https://other.example/feed", 130)
+            .unwrap());
+        store.ingest(std::slice::from_ref(&it)).unwrap();
+        assert!(store.full_text_held().unwrap().contains(&key));
+        assert_eq!(store.pending_full_text().unwrap().len(), 1);
+
+        store.release_full_text(&key, true).unwrap();
+        assert!(store.full_text_held().unwrap().is_empty());
+        let changed = store
+            .finish_full_text(
+                &key,
+                Ok("<div dir=\"rtl\" lang=\"ar\"><p>وصل</p></div>".into()),
+                140,
+            )
+            .unwrap();
+        assert!(changed);
+        let stored = store.get(&key).unwrap().unwrap();
+        assert_eq!(
+            stored.content.as_deref(),
+            Some("<div dir=\"rtl\" lang=\"ar\"><p>وصل</p></div>")
+        );
+        // The feed's own text stays as the summary.
+        assert_eq!(stored.summary.as_deref(), Some("<p>التفاصيل بعد قليل..</p>"));
+        assert!(store.pending_full_text().unwrap().is_empty());
+        let stats = store.full_text_stats("https://example.com/feed").unwrap();
+        assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 0, 1));
+
+        // Survives a reopen; pruning the item drops its record.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.full_text(&key).unwrap().unwrap().state,
+            FullTextState::Extracted
+        );
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(10),
+            max_items: 10,
+            seen_max_age: std::time::Duration::from_secs(1000),
+        };
+        store.prune(1000, &policy, 100).unwrap();
+        assert_eq!(store.full_text(&key).unwrap(), None);
+        // Its seen record keeps it from being new (and extracted) again.
+        assert!(store.knows(&key, "https://example.com/feed"));
     }
 
     #[test]
