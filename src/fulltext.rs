@@ -5,8 +5,10 @@
 //! It runs beside the poller and never blocks it: the poller claims new
 //! items in the store (which holds them back from outputs) and sends them
 //! here over a channel. Each item waits at most its feed's
-//! `full_text_timeout`; then it is released and published with the feed's
-//! content, and updated when the article lands. Page fetches go through the
+//! `full_text_timeout` (checked every [`RELEASE_TICK`]); then it is released
+//! and published with the feed's content, and updated when the article
+//! lands. At most [`CONCURRENCY`] pages are in flight; the backlog waits in
+//! the channel as small jobs, not as tasks. Page fetches go through the
 //! poller's `Fetcher` (same User-Agent, SSRF guard on every hop, body cap,
 //! timeout, redirect rules) and take a slot of the same per-host limit as
 //! feed polls. A site whose pages keep failing backs off exponentially, as a
@@ -31,6 +33,9 @@ use crate::poller::PollContext;
 /// Extractions running at once (fetch + parse); the per-host limit applies
 /// within it.
 pub const CONCURRENCY: usize = 8;
+
+/// How often held items are checked against their `full_text_timeout`.
+pub const RELEASE_TICK: Duration = Duration::from_secs(1);
 
 /// One item whose page is to be fetched.
 #[derive(Clone)]
@@ -127,19 +132,56 @@ pub fn start(
         }
         Err(e) => warn!(error = %e, "Cannot read pending full-text items."),
     }
+    // Holds end on a clock tick rather than a timer per item, so that a
+    // burst of new items costs a queued job each, not a sleeping task.
+    tokio::spawn({
+        let (store, clock, changed, cancel) = (
+            ctx.store.clone(),
+            ctx.clock.clone(),
+            changed.clone(),
+            cancel.clone(),
+        );
+        async move {
+            let mut tick = tokio::time::interval(RELEASE_TICK);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let (store, now) = (store.clone(), clock.now().timestamp());
+                match tokio::task::spawn_blocking(move || store.release_expired_full_text(now)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => {
+                        debug!(
+                            items = n,
+                            "Full text not ready in time; publishing the feeds' content."
+                        );
+                        changed.notify_one();
+                    }
+                    Ok(Err(e)) => warn!(error = %e, "Cannot release held full-text items."),
+                    Err(e) => warn!(error = %e, "Full-text release task ended abnormally."),
+                }
+            }
+        }
+    });
     tokio::spawn(async move {
         loop {
             let job = tokio::select! {
                 _ = cancel.cancelled() => break,
                 job = rx.recv() => match job { Some(j) => j, None => break },
             };
-            let (slots, backoff, changed, cancel) =
-                (slots.clone(), backoff.clone(), changed.clone(), cancel.clone());
+            // Waiting for a slot here leaves the backlog in the channel.
+            let slot = tokio::select! {
+                _ = cancel.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot.expect("semaphores are never closed"),
+            };
+            let (backoff, changed, cancel) = (backoff.clone(), changed.clone(), cancel.clone());
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
-                    _ = run_job(job, slots, backoff, changed) => {}
+                    _ = run_job(job, backoff, changed) => {}
                 }
+                drop(slot);
             });
         }
         debug!("Full-text task stopped.");
@@ -147,25 +189,9 @@ pub fn start(
     tx
 }
 
-async fn run_job(job: Job, slots: Arc<Semaphore>, backoff: Arc<SiteBackoff>, changed: Arc<Notify>) {
+async fn run_job(job: Job, backoff: Arc<SiteBackoff>, changed: Arc<Notify>) {
     let store = job.ctx.store.clone();
-    let now = job.ctx.clock.now().timestamp();
-    let wait = Duration::from_secs(job.hold_until.saturating_sub(now).max(0) as u64);
-    let work = extract_page(&job, &slots, &backoff);
-    tokio::pin!(work);
-    let outcome = tokio::select! {
-        outcome = &mut work => outcome,
-        _ = tokio::time::sleep(wait) => {
-            // Time is up: publish with the feed's content now, and update
-            // the item when the article lands.
-            debug!(feed = %job.feed.name, link = %job.link, "Full text not ready in time; publishing the feed's content.");
-            let store2 = store.clone();
-            let key = job.key.clone();
-            let _ = tokio::task::spawn_blocking(move || store2.release_full_text(&key, true)).await;
-            changed.notify_one();
-            work.await
-        }
-    };
+    let outcome = extract_page(&job, &backoff).await;
     if let Err(error) = &outcome {
         warn!(feed = %job.feed.name, link = %job.link, %error, "Full-text extraction failed; keeping the feed's content.");
     }
@@ -182,7 +208,7 @@ async fn run_job(job: Job, slots: Arc<Semaphore>, backoff: Arc<SiteBackoff>, cha
 }
 
 /// Fetches and extracts one page; the error is the operator's message.
-async fn extract_page(job: &Job, slots: &Semaphore, backoff: &SiteBackoff) -> Result<String, String> {
+async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String> {
     let Some(opts) = job.feed.full_text.clone() else {
         return Err("full_text is off for this feed".into());
     };
@@ -196,7 +222,6 @@ async fn extract_page(job: &Job, slots: &Semaphore, backoff: &SiteBackoff) -> Re
             job.link
         ));
     }
-    let _slot = slots.acquire().await.expect("semaphores are never closed");
     let fetched = {
         let _permits = job.ctx.permits(&job.link).await;
         job.ctx

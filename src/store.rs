@@ -571,7 +571,7 @@ impl Store {
             .map_err(StoreError::from)?
             .is_ok();
         if claimed {
-            held.insert(k, &[])?;
+            held.insert(k, &hold_until.to_be_bytes())?;
         }
         Ok(claimed)
     }
@@ -613,6 +613,26 @@ impl Store {
             .keys()
             .map(|k| Ok(ItemKey::from_stored(String::from_utf8_lossy(&k?).into_owned())))
             .collect()
+    }
+
+    /// Releases every item held past its `hold_until` (published with the
+    /// feed's content, counted as a fallback); returns how many.
+    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        let (_, held, _) = self.full_text_trees()?;
+        let mut due = Vec::new();
+        for entry in held.iter() {
+            let (k, v) = entry?;
+            let until = <[u8; 8]>::try_from(v.as_ref())
+                .map(i64::from_be_bytes)
+                .unwrap_or(0);
+            if until <= now {
+                due.push(ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()));
+            }
+        }
+        for key in &due {
+            self.release_full_text(key, true)?;
+        }
+        Ok(due.len())
     }
 
     /// Ends an item's hold: it is published with what it has. `fallback`

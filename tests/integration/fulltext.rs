@@ -186,7 +186,7 @@ async fn slow_article_is_published_with_the_teaser_then_updated() {
     let server = FeedServer::start().await;
     let slow = server.route(
         "/news/slow",
-        Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_secs(3)),
+        Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_secs(5)),
     );
     let feed = server.route(
         "/rss",
