@@ -260,7 +260,7 @@ fn extract(
         return ExitCode::from(2);
     }
     let fetcher = match crate::fetch::Fetcher::new(&config.poll) {
-        Ok(f) => f,
+        Ok(f) => f.for_pages(),
         Err(e) => {
             eprintln!("feedwire: {e}");
             return ExitCode::FAILURE;

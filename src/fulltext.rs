@@ -226,6 +226,7 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         let _permits = job.ctx.permits(&job.link).await;
         job.ctx
             .fetcher
+            .for_pages()
             .fetch(&job.link, &Validators::default(), job.feed.allow_private_networks)
             .await
     };
