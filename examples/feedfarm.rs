@@ -67,7 +67,8 @@ fn main() {
     let t = Instant::now();
     let mut farm = farm::Farm::generate(n, hosts);
     if full_text {
-        let absolute = regex::bytes::Regex::new(r"https?://[^/<>\x22\]\s]*\.example(?::\d+)?/").expect("regex");
+        let absolute =
+            regex::bytes::Regex::new(r"https?://[^/<>\x22\]\s]*\.example(?::\d+)?/").expect("regex");
         for f in &mut farm.feeds {
             f.body = absolute.replace_all(&f.body, &b"/a/"[..]).into_owned();
             f.etag = format!("\"ft-{}\"", f.etag.trim_matches('"'));
@@ -176,14 +177,63 @@ async fn feed(State(s): State<Arc<Served>>, Path(file): Path<String>, headers: H
 /// A news page for `--full-text`: the same path always gives the same page.
 async fn article(Path(path): Path<String>) -> Response {
     const AR: &[&str] = &[
-        "الحكومة", "البرلمان", "الانتخابات", "الرئيس", "المعارضة", "الاتفاق", "المفاوضات", "السلام",
-        "الاقتصاد", "الميزانية", "الإصلاح", "الدستور", "المحكمة", "الشعب", "الدولة", "القاهرة",
-        "قال", "أعلن", "أكد", "في", "على", "من", "إلى", "مع", "بعد", "خلال", "اليوم", "الأسبوع",
+        "الحكومة",
+        "البرلمان",
+        "الانتخابات",
+        "الرئيس",
+        "المعارضة",
+        "الاتفاق",
+        "المفاوضات",
+        "السلام",
+        "الاقتصاد",
+        "الميزانية",
+        "الإصلاح",
+        "الدستور",
+        "المحكمة",
+        "الشعب",
+        "الدولة",
+        "القاهرة",
+        "قال",
+        "أعلن",
+        "أكد",
+        "في",
+        "على",
+        "من",
+        "إلى",
+        "مع",
+        "بعد",
+        "خلال",
+        "اليوم",
+        "الأسبوع",
     ];
     const EN: &[&str] = &[
-        "government", "parliament", "election", "president", "opposition", "agreement", "talks",
-        "peace", "economy", "budget", "reform", "court", "people", "state", "said", "announced",
-        "the", "a", "of", "in", "on", "with", "after", "during", "today", "week", "minister",
+        "government",
+        "parliament",
+        "election",
+        "president",
+        "opposition",
+        "agreement",
+        "talks",
+        "peace",
+        "economy",
+        "budget",
+        "reform",
+        "court",
+        "people",
+        "state",
+        "said",
+        "announced",
+        "the",
+        "a",
+        "of",
+        "in",
+        "on",
+        "with",
+        "after",
+        "during",
+        "today",
+        "week",
+        "minister",
     ];
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in path.bytes() {
@@ -196,9 +246,19 @@ async fn article(Path(path): Path<String>) -> Response {
     let title = text(8);
     let paragraphs: String = (0..6).map(|_| format!("<p>{}.</p>\n", text(60))).collect();
     let (lang, dir, share, more) = if arabic {
-        ("ar", "rtl", "حصة فيسبوك تويتر واتساب", "للمزيد من الأخبار، زوروا موقعنا")
+        (
+            "ar",
+            "rtl",
+            "حصة فيسبوك تويتر واتساب",
+            "للمزيد من الأخبار، زوروا موقعنا",
+        )
     } else {
-        ("en", "ltr", "Share Facebook Twitter Email", "For more news, visit our site")
+        (
+            "en",
+            "ltr",
+            "Share Facebook Twitter Email",
+            "For more news, visit our site",
+        )
     };
     let body = format!(
         "<!doctype html><html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{title}</title>\

@@ -136,8 +136,15 @@ async fn articles_replace_teasers_once_and_survive_restart() {
 
     // Pages are fetched with the feed polls' User-Agent.
     let seen = server.requests();
-    let agent_of = |path: &str| seen.iter().find(|r| r.path == path).and_then(|r| r.user_agent.clone());
-    assert!(agent_of("/rss").is_some_and(|ua| ua.starts_with("feedwire/")), "{seen:?}");
+    let agent_of = |path: &str| {
+        seen.iter()
+            .find(|r| r.path == path)
+            .and_then(|r| r.user_agent.clone())
+    };
+    assert!(
+        agent_of("/rss").is_some_and(|ua| ua.starts_with("feedwire/")),
+        "{seen:?}"
+    );
     assert_eq!(agent_of("/news/cairo"), agent_of("/rss"));
 
     let status = status_of(&daemon, &feed).await;
