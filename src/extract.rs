@@ -96,6 +96,7 @@ pub fn extract(
     if !looks_like_html(&text) {
         return Err(ExtractError::NotHtml("no HTML markup".into()));
     }
+    check_shape(&text)?;
     let doc = Document::from(text.as_str());
     let html_lang = doc.select_single("html").attr("lang").map(|l| l.to_string());
 
@@ -297,6 +298,62 @@ fn looks_like_html(text: &str) -> bool {
         || head.contains("<div")
         || head.contains("<article")
         || head.contains("<head")
+}
+
+/// Nesting deeper than this (counted roughly, see [`check_shape`]) is
+/// refused: real pages stay under a few hundred levels.
+pub const MAX_DEPTH: usize = 2_000;
+
+/// Refuses, before parsing, pages whose shape would make the HTML parser
+/// or the scorer slow: more tags than [`MAX_ELEMENTS`] allows, or nesting
+/// deeper than [`MAX_DEPTH`] (the tree builder's scope checks walk the
+/// stack of open elements, so deep nesting costs depth² time). Depth is
+/// counted from start and end tags, leaving out void elements and the ones
+/// pages often leave open (`p`, `li`, `td`...).
+fn check_shape(html: &str) -> Result<(), ExtractError> {
+    const VOID_OR_OPEN: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+        "p", "li", "dt", "dd", "td", "th", "tr", "option", "param", "tbody", "thead", "colgroup",
+    ];
+    let bytes = html.as_bytes();
+    let (mut tags, mut depth, mut max_depth) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = memchr_lt(&bytes[i..]) {
+        i += off + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| start + n);
+        if end == start || !bytes[start].is_ascii_alphabetic() {
+            continue;
+        }
+        tags += 1;
+        let name = html[start..end].to_ascii_lowercase();
+        if VOID_OR_OPEN.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            max_depth = max_depth.max(depth);
+        }
+    }
+    if tags > MAX_ELEMENTS * 2 {
+        return Err(ExtractError::TooComplex(format!("{tags} tags")));
+    }
+    if max_depth > MAX_DEPTH {
+        return Err(ExtractError::TooComplex(format!(
+            "elements nested {max_depth} deep"
+        )));
+    }
+    Ok(())
+}
+
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'<')
 }
 
 /// Text of an HTML fragment, tags replaced by spaces.
@@ -698,6 +755,22 @@ mod tests {
         assert_eq!(
             extract(page, None, &url, Some("div.nothing-here"), None),
             Err(ExtractError::SelectorMissed("div.nothing-here".into()))
+        );
+    }
+
+    #[test]
+    fn deep_nesting_and_element_floods_do_not_crash() {
+        let url = Url::parse("https://example.com/a").unwrap();
+        // Few tags, but deep: refused before the parser's depth² cost.
+        let deep = format!("<html><body>{}<p>x</p></body></html>", "<div>".repeat(20_000));
+        assert_eq!(
+            extract(deep.as_bytes(), Some("text/html"), &url, None, None),
+            Err(ExtractError::TooComplex("elements nested 20002 deep".into()))
+        );
+        let flood = format!("<html><body>{}</body></html>", "<span>a</span>".repeat(200_000));
+        assert_eq!(
+            extract(flood.as_bytes(), Some("text/html"), &url, None, None),
+            Err(ExtractError::TooComplex("400004 tags".into()))
         );
     }
 
