@@ -481,9 +481,12 @@ async fn process(
             (Some(_), Some(opts)) => full_text_jobs(&store, &feed, opts, &parsed.items, started, &job_ctx),
             _ => Vec::new(),
         };
-        let ingest = store
-            .ingest(&parsed.items)
-            .map_err(|e| FeedFailure::Store(e.to_string()))?;
+        let ingest = store.ingest(&parsed.items).map_err(|e| {
+            for job in &jobs {
+                let _ = store.unclaim_full_text(&job.key);
+            }
+            FeedFailure::Store(e.to_string())
+        })?;
         Ok::<_, FeedFailure>((parsed, ingest, jobs))
     })
     .await

@@ -699,6 +699,12 @@ impl Store {
         Ok(changed)
     }
 
+    /// Takes back a claim whose item could not be stored, so that the next
+    /// poll claims it again.
+    pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
+        self.forget_full_text(key.as_str().as_bytes())
+    }
+
     /// Drops a pruned item's full-text record: its seen record already
     /// keeps it from coming back as new.
     fn forget_full_text(&self, key: &[u8]) -> Result<(), StoreError> {
