@@ -98,6 +98,7 @@ pub fn extract(
     }
     check_shape(&text)?;
     let doc = Document::from(text.as_str());
+    let ld_body = json_ld_body(&doc);
     let html_lang = doc.select_single("html").attr("lang").map(|l| l.to_string());
 
     let cfg = Config {
@@ -153,6 +154,13 @@ pub fn extract(
         }
     };
 
+    // Readability sometimes keeps only a fragment of the story (a teaser
+    // block, one section); the publisher's own JSON-LD `articleBody`,
+    // when much longer, is the better text.
+    let content = match (&ld_body, selector) {
+        (Some(ld), None) if ld.chars().count() > 2 * html_text(&content).chars().count() => paragraphs(ld),
+        _ => content,
+    };
     let cleaned = remove_debris(&content);
     let body = sanitize(&cleaned, url);
     if html_text(&body).trim().is_empty() {
@@ -199,6 +207,45 @@ fn publishable(body: &str, dir: &str, lang: Option<&str>, outlet: &str, url: &Ur
         escape_html(url.as_str()),
         escape_html(outlet)
     )
+}
+
+/// The longest `articleBody` in the page's JSON-LD (schema.org
+/// `NewsArticle` and kin), if any.
+fn json_ld_body(doc: &Document) -> Option<String> {
+    fn find(v: &serde_json::Value, best: &mut Option<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(body)) = map.get("articleBody") {
+                    if best.as_ref().is_none_or(|b| body.len() > b.len()) {
+                        *best = Some(body.clone());
+                    }
+                }
+                map.values().for_each(|v| find(v, best));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| find(v, best)),
+            _ => {}
+        }
+    }
+    let mut best = None;
+    for script in doc.select(r#"script[type="application/ld+json"]"#).nodes() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(script.text().trim()) {
+            find(&v, &mut best);
+        }
+    }
+    best.filter(|b| !b.trim().is_empty())
+}
+
+/// `articleBody` as HTML: kept when it already is markup, else one
+/// escaped paragraph per line.
+fn paragraphs(text: &str) -> String {
+    if text.contains("</p>") || text.contains("<br") {
+        return text.to_owned();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("<p>{}</p>", escape_html(l)))
+        .collect()
 }
 
 /// "Source:" in the article's language.
@@ -772,6 +819,25 @@ mod tests {
             extract(flood.as_bytes(), Some("text/html"), &url, None, None),
             Err(ExtractError::TooComplex("400004 tags".into()))
         );
+    }
+
+    #[test]
+    fn json_ld_article_body_when_the_page_shows_a_fragment() {
+        let url = Url::parse("https://example.com/news/1").unwrap();
+        let line =
+            "وصل الرئيس إلى القاهرة صباح اليوم في زيارة رسمية تستمر يومين يبحث خلالها ملفات الحدود والتعاون.";
+        let body = (0..8)
+            .map(|i| format!("{line} {i}"))
+            .collect::<Vec<_>>()
+            .join("\\n");
+        let page = format!(
+            r#"<html lang="ar"><head><script type="application/ld+json">{{"@context":"https://schema.org","@graph":[{{"@type":"NewsArticle","headline":"زيارة","articleBody":"{body}"}}]}}</script></head>
+            <body><article><h1>زيارة</h1><p>{line} {line}</p><p>للمزيد من الأخبار، زوروا موقعنا</p></article></body></html>"#
+        );
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        assert_eq!(a.body.matches("<p>").count(), 8, "{}", a.body);
+        assert!(a.body.contains(&format!("<p>{line} 7</p>")), "{}", a.body);
+        assert_eq!(a.dir, "rtl");
     }
 
     #[test]
