@@ -222,7 +222,7 @@ impl RealSet {
 
 /// Issue 15's bar on the real test half: pair precision ≥ 0.98 with recall
 /// ≥ 0.8. NOT MET YET (threshold 0.43: precision 0.957, recall 0.379 on the
-/// test half; 1.000 and 0.259 on the tuning half), so the test is ignored
+/// test half; 1.000 and 0.276 on the tuning half), so the test is ignored
 /// in the default run rather than deleted or loosened: run it with
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
 /// to see both halves' numbers and every wrong or missed pair.
