@@ -668,14 +668,13 @@ impl RawConfig {
                 .interval
                 .as_ref()
                 .map(|_| c.duration(&f.interval, interval, MIN_INTERVAL));
+            // Outlet names compare case-insensitively.
             let outlet = match &f.outlet {
-                Some(o) => match crate::cluster::outlet_name(o.get_ref()) {
-                    Some(name) => Some(name),
-                    None => {
-                        c.problem(o, "outlet must not be empty");
-                        None
-                    }
-                },
+                Some(o) if o.get_ref().trim().is_empty() => {
+                    c.problem(o, "outlet must not be empty");
+                    None
+                }
+                Some(o) => Some(o.get_ref().trim().to_lowercase()),
                 None => None,
             };
             feeds.push(FeedConfig {
