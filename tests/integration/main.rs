@@ -5,6 +5,8 @@ mod binary;
 mod cluster;
 mod cluster_real;
 mod corpus;
+mod extract_corpus;
+mod fulltext;
 mod hostile;
 mod http;
 mod ops;
