@@ -67,6 +67,7 @@ enum ExportFormat {
 
 /// Parses the command line, sets up logging, runs the command.
 pub fn main() -> ExitCode {
+    crate::memory::tune();
     let cli = Cli::parse();
     crate::logging::init(cli.log_format);
 
@@ -157,6 +158,9 @@ pub fn main() -> ExitCode {
                     }
                     for (file, bytes) in &r.rendered {
                         println!("rendered: {file} ({bytes} bytes)");
+                    }
+                    if r.rendered.is_empty() {
+                        println!("nothing new stored: outputs not rendered");
                     }
                     println!("{}; {} items stored", r.totals, r.items_stored);
                     if r.failures.is_empty() {

@@ -57,6 +57,7 @@ pub mod fetch;
 pub mod generate;
 pub mod item;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod opml;
 pub mod parse;

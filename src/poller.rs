@@ -123,6 +123,10 @@ pub struct PollContext {
     /// Parse and store work at once: one per core, so a burst of changed
     /// documents queues instead of piling up threads and memory.
     cpu: Arc<Semaphore>,
+    /// Bodies being read, waiting for a core, or being parsed and stored
+    /// ([`body_slots`]). Fetching outruns parsing; without this bound a cold
+    /// round held most of its documents in memory at once.
+    bodies: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
     outage: Arc<Mutex<OutageDetector>>,
 }
@@ -140,9 +144,8 @@ impl PollContext {
             min_interval: config.poll.min_interval,
             max_interval: config.poll.max_interval.max(config.poll.min_interval),
             global: Arc::new(Semaphore::new(config.poll.concurrency)),
-            cpu: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-            )),
+            cpu: Arc::new(Semaphore::new(cores())),
+            bodies: Arc::new(Semaphore::new(body_slots())),
             hosts: Arc::new(HostLimits {
                 per_host: config.poll.per_host,
                 hosts: Mutex::default(),
@@ -168,6 +171,19 @@ impl PollContext {
             .expect("semaphores are never closed");
         (host, global)
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// Fetched-but-unparsed bodies allowed in memory: two per core, so that
+/// while one is parsed the next is already read (on a slow link, being
+/// read) and no core waits for the network. The `[poll] concurrency`
+/// requests still go out and wait for their answers in parallel; only the
+/// reading of bodies waits for a slot.
+fn body_slots() -> usize {
+    2 * cores()
 }
 
 /// One semaphore per host, created on first use.
@@ -274,9 +290,16 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
     let timer = std::time::Instant::now();
     state.last_attempt = Some(started.timestamp());
     state.gone = false;
+    // The body slot comes back inside `fetched` and is held until the
+    // document is parsed and stored (see `process`).
     let fetched = ctx
         .fetcher
-        .fetch(&target, &validators, feed.allow_private_networks)
+        .fetch_gated(
+            &target,
+            &validators,
+            feed.allow_private_networks,
+            Some(&ctx.bodies),
+        )
         .await;
     drop(permits);
 
@@ -431,6 +454,8 @@ async fn process(
     fetched: Fetched,
     started: DateTime<Utc>,
 ) -> Result<Outcome, FeedFailure> {
+    // Held to the end: the next body is read only when this one is stored.
+    let _body_slot = fetched.body_slot;
     let Some(body) = fetched.body else {
         state.last_status = Some(304);
         return Ok(Outcome::NotModified);
@@ -680,6 +705,9 @@ pub async fn run(
                           new = round.items_new, duplicate = round.items_duplicate, "Poll round done.");
                     round = PollReport::default();
                     rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // The round's bodies and buffers are free now: give the
+                    // pages back, so the daemon rests at its resting size.
+                    crate::memory::release();
                 }
                 // Sent last: whoever sees a round's final report also sees
                 // the round counted (readiness).
