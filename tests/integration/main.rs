@@ -6,6 +6,7 @@ mod cluster;
 mod corpus;
 mod hostile;
 mod http;
+mod lean;
 mod ops;
 mod pipeline;
 mod poller;
