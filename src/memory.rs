@@ -31,8 +31,16 @@ mod glibc {
     }
 }
 
-/// Sets the allocator's thresholds; call once, early in `main`.
+/// Sets the allocator's thresholds; call once, early in `main`. An
+/// operator's own `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_`
+/// (glibc's environment tunables) wins: then nothing is changed here.
 pub fn tune() {
+    let overridden = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if overridden {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; both are documented
     // parameters with valid values, and no allocation is in progress on
