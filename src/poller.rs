@@ -523,20 +523,53 @@ async fn process(
 
 /// Polls every configured feed once, within the concurrency limits.
 pub async fn poll_all(ctx: &PollContext, config: &Config) -> (PollReport, Vec<FeedReport>) {
+    // Feeds are started a window at a time rather than all at once: a
+    // waiting poll is a task of a few KB (28 MB at 10,000 feeds), and only
+    // `concurrency` of them can fetch anyway. The order alternates hosts so
+    // that a window is never filled by one host's feeds waiting on its
+    // `per_host` limit while other hosts idle.
+    let window = 2 * (config.poll.concurrency + body_slots());
+    let mut pending = interleave_hosts(&config.feeds).into_iter();
     let mut tasks = JoinSet::new();
-    for feed in &config.feeds {
-        let (ctx, feed) = (ctx.clone(), feed.clone());
-        let interval = config.interval_of(&feed);
-        tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
-    }
     let mut report = PollReport::default();
     let mut feeds = Vec::new();
-    while let Some(r) = tasks.join_next().await {
+    loop {
+        while tasks.len() < window {
+            let Some(feed) = pending.next() else { break };
+            let (ctx, feed) = (ctx.clone(), feed.clone());
+            let interval = config.interval_of(&feed);
+            tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
+        }
+        let Some(r) = tasks.join_next().await else { break };
         let r = r.expect("poll tasks do not panic");
         report.add(&r);
         feeds.push(r);
     }
     (report, feeds)
+}
+
+/// The feeds in an order that takes one feed of each host in turn (hosts in
+/// order of first appearance, each host's feeds in config order).
+fn interleave_hosts(feeds: &[FeedConfig]) -> Vec<&FeedConfig> {
+    let mut hosts: Vec<std::collections::VecDeque<&FeedConfig>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for feed in feeds {
+        let host = feed.url.host_str().unwrap_or_default();
+        let i = *index.entry(host).or_insert_with(|| {
+            hosts.push(std::collections::VecDeque::new());
+            hosts.len() - 1
+        });
+        hosts[i].push_back(feed);
+    }
+    let mut out = Vec::with_capacity(feeds.len());
+    while out.len() < feeds.len() {
+        for host in &mut hosts {
+            if let Some(feed) = host.pop_front() {
+                out.push(feed);
+            }
+        }
+    }
+    out
 }
 
 /// When a feed is first due after a start (or after a reload adds it): its
@@ -830,6 +863,37 @@ mod tests {
             failing: HashSet::new(),
         };
         assert!(!single.network_failure("a"));
+    }
+
+    #[test]
+    fn interleave_takes_one_feed_per_host_in_turn() {
+        let urls = [
+            "https://a.example/1",
+            "https://a.example/2",
+            "https://a.example/3",
+            "https://b.example/1",
+            "https://xn--mgbh0fb.example/1",
+            "https://b.example/2",
+        ];
+        let mut text = String::from("[[output]]\nname = \"all\"\n\n");
+        for (i, url) in urls.iter().enumerate() {
+            text.push_str(&format!("[[feed]]\nurl = {url:?}\nname = \"مصدر {i}\"\n\n"));
+        }
+        let config = Config::parse_with(std::path::Path::new("feeds.toml"), &text, None).unwrap();
+        let feeds = config.feeds;
+        let order: Vec<&str> = interleave_hosts(&feeds).iter().map(|f| f.url.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "https://a.example/1",
+                "https://b.example/1",
+                "https://xn--mgbh0fb.example/1",
+                "https://a.example/2",
+                "https://b.example/2",
+                "https://a.example/3",
+            ]
+        );
+        assert!(interleave_hosts(&[]).is_empty());
     }
 
     #[test]
