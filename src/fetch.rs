@@ -281,7 +281,9 @@ impl Fetcher {
                 // A proxy would connect for us and bypass the address check.
                 .no_proxy()
                 // Feeds are polled minutes apart: an idle pooled connection
-                // only holds buffers (about 100 KB each), so keep few, briefly.
+                // only holds its read buffer, grown to the last body's
+                // chunks. With one per host that was 38 MB of a 1,000-host
+                // round (BENCHMARKS.md, run 3), so none is kept.
                 .pool_idle_timeout(Duration::from_secs(5))
                 .pool_max_idle_per_host(0)
                 .gzip(true)
@@ -314,10 +316,11 @@ impl Fetcher {
     /// the caller can hold it until the body has been dealt with.
     ///
     /// This is the ingest pipeline's backpressure: when parsing falls behind,
-    /// answered requests wait with their bodies still in the socket (the
-    /// kernel's buffers, and the publisher's), instead of piling up in our
-    /// heap. The wait for a permit is our own queue, not the publisher's
-    /// slowness, so it does not count against `[poll] timeout`.
+    /// answered requests wait with their bodies unread instead of piling up
+    /// whole in our heap. hyper reads ahead into its connection buffer (at
+    /// most about 400 KB); the rest waits in the kernel's socket buffers and
+    /// at the publisher. The wait for a permit is our own queue, not the
+    /// publisher's slowness, so it does not count against `[poll] timeout`.
     pub async fn fetch_gated(
         &self,
         url: &Url,

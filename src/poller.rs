@@ -15,6 +15,12 @@
 //!   remembered, and the operator is told to update `feeds.toml`;
 //! - when feeds on several hosts fail with network errors and none succeeds,
 //!   it is our network that is down: failures are not counted as backoff.
+//!
+//! The ingest is a bounded pipeline: `concurrency` requests at once; a body
+//! is read only in one of [`body_slots`] slots, held until it is parsed and
+//! stored; parse and store run on at most one blocking thread per core. So
+//! memory holds a few documents, not a round's worth, while the network
+//! stays busy.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
