@@ -663,6 +663,9 @@ pub async fn run(
         rounds,
     } = s;
     let mut current = config.borrow_and_update().clone();
+    // Feeds by URL: with tens of thousands of feeds, looking each due feed
+    // up in the list made a restart quadratic.
+    let mut by_url = index_feeds(&current);
     let mut ctx = match Fetcher::new(&current.poll) {
         Ok(f) => PollContext::new(store.clone(), f, clock.clone(), &current),
         Err(e) => {
@@ -691,15 +694,24 @@ pub async fn run(
     loop {
         heartbeat.beat();
         let now = clock.now();
-        let ready: Vec<String> = due
+        let mut ready: Vec<(DateTime<Utc>, &String)> = due
             .iter()
             .filter(|(_, t)| **t <= now)
-            .map(|(u, _)| u.clone())
+            .map(|(u, t)| (*t, u))
             .collect();
+        // At most a window of polls at once (see `poll_all`); the others stay
+        // due and start as polls finish, the longest overdue first.
+        let window = 2 * (current.poll.concurrency + body_slots());
+        let room = window.saturating_sub(tasks.len());
+        if ready.len() > room {
+            ready.select_nth_unstable(room);
+            ready.truncate(room);
+        }
+        let ready: Vec<String> = ready.into_iter().map(|(_, u)| u.clone()).collect();
         for url in ready {
             // A feed in flight has no due time until its poll ends.
             due.remove(&url);
-            let Some(feed) = current.feeds.iter().find(|f| f.url.as_str() == url).cloned() else {
+            let Some(feed) = by_url.get(url.as_str()).map(|&i| current.feeds[i].clone()) else {
                 continue;
             };
             in_flight.insert(url);
@@ -707,7 +719,13 @@ pub async fn run(
             let interval = current.interval_of(&feed);
             tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
         }
-        let next_wake = due.values().min().copied();
+        // With the window full, feeds already due wait for a poll to end
+        // (the join branch), not for their due time, which has passed.
+        let next_wake = if tasks.len() >= window {
+            None
+        } else {
+            due.values().min().copied()
+        };
         tokio::select! {
             _ = cancel.cancelled() => break,
             Ok(()) = config.changed() => {
@@ -718,6 +736,7 @@ pub async fn run(
                     Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
                 }
                 current = new;
+                by_url = index_feeds(&current);
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let report = match done {
@@ -728,7 +747,7 @@ pub async fn run(
                             changed.notify_one();
                         }
                         // A feed removed by a reload while in flight is not rescheduled.
-                        let still_configured = current.feeds.iter().any(|f| f.url.as_str() == report.url);
+                        let still_configured = by_url.contains_key(report.url.as_str());
                         if let (Some(t), true) = (report.next_due, still_configured) {
                             due.insert(report.url.clone(), t);
                         }
@@ -759,6 +778,16 @@ pub async fn run(
         }
     }
     debug!("Poller stopped.");
+}
+
+/// Positions of the configured feeds by URL.
+fn index_feeds(config: &Config) -> HashMap<String, usize> {
+    config
+        .feeds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.url.to_string(), i))
+        .collect()
 }
 
 /// `FEEDWIRE_TEST_STALL_POLLER=1` stalls the scheduler loop, to test that
