@@ -445,11 +445,16 @@ fn cleaned(s: &str) -> Option<String> {
     use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
     let legal =
         |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
-    let nfc = s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes;
-    let clean = if s.is_ascii() {
-        s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'))
+    let (nfc, clean) = if s.is_ascii() {
+        (
+            true,
+            s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r')),
+        )
     } else {
-        nfc && s.chars().all(|c| legal(&c))
+        // One pass for both checks: a `Yes` has read every character.
+        let mut legal_so_far = true;
+        let nfc = is_nfc_quick(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
+        (nfc, nfc && legal_so_far)
     };
     if clean {
         let trimmed = s.trim();
