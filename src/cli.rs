@@ -47,7 +47,7 @@ enum Command {
     Run,
     /// Validate the config; print every problem with file:line:column.
     Check,
-    /// Poll every feed once, store, render, print a summary.
+    /// Poll every feed once, store, render if anything new was stored, print a summary.
     PollOnce,
     /// Show every feed's status, read from the running daemon.
     Status,
