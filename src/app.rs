@@ -180,7 +180,10 @@ impl Introspect for DaemonIntrospect {
 
     fn status_json(&self) -> Vec<u8> {
         let config = self.config.borrow().clone();
-        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let mut feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        status::add_full_text(&mut feeds, &config, |url| {
+            self.store.full_text_stats(url).unwrap_or_default()
+        });
         serde_json::to_vec_pretty(&feeds).expect("status serialises")
     }
 
@@ -189,13 +192,21 @@ impl Introspect for DaemonIntrospect {
     }
 
     fn metrics_text(&self) -> String {
+        let config = self.config.borrow().clone();
+        for feed in config.feeds.iter().filter(|f| f.full_text.is_some()) {
+            let stats = self.store.full_text_stats(feed.url.as_str()).unwrap_or_default();
+            self.metrics.record_full_text(&feed.name, &stats);
+        }
         self.metrics
             .encode(self.store.item_count(), self.store.size_on_disk().unwrap_or(0))
     }
 
     fn status_page(&self) -> String {
         let config = self.config.borrow().clone();
-        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let mut feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        status::add_full_text(&mut feeds, &config, |url| {
+            self.store.full_text_stats(url).unwrap_or_default()
+        });
         let outputs = self.outputs.read().expect("lock poisoned").clone();
         status::page(&feeds, &outputs, self.store.item_count())
     }

@@ -265,9 +265,25 @@ pub struct Fetcher {
     any: reqwest::Client,
     max_body: u64,
     timeout: Duration,
+    /// `Accept` sent: feed types, or HTML for article pages.
+    accept: &'static str,
 }
 
+/// `Accept` for feed polls.
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
+/// `Accept` for article pages (`full_text`, `feedwire extract`).
+const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+
 impl Fetcher {
+    /// The same client (User-Agent, limits, SSRF guard, pooled
+    /// connections) asking for HTML pages instead of feeds.
+    pub fn for_pages(&self) -> Fetcher {
+        Fetcher {
+            accept: PAGE_ACCEPT,
+            ..self.clone()
+        }
+    }
+
     pub fn new(poll: &PollConfig) -> Result<Fetcher, FetchError> {
         // reqwest is built without a default crypto provider (ring builds a
         // minute faster than aws-lc); installing twice is harmless.
@@ -296,6 +312,7 @@ impl Fetcher {
             any: build(builder())?,
             max_body: poll.max_body,
             timeout: poll.timeout,
+            accept: FEED_ACCEPT,
         })
     }
 
@@ -513,10 +530,7 @@ impl Fetcher {
             }
             &self.public
         };
-        let mut req = client.get(url.clone()).header(
-            header::ACCEPT,
-            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-        );
+        let mut req = client.get(url.clone()).header(header::ACCEPT, self.accept);
         if let Some(etag) = &validators.etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }

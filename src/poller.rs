@@ -135,6 +135,9 @@ pub struct PollContext {
     bodies: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
     outage: Arc<Mutex<OutageDetector>>,
+    /// Where new items of `full_text` feeds are sent (the daemon's
+    /// full-text task); `None` for one-shot polls.
+    pub full_text: Option<crate::fulltext::JobSender>,
 }
 
 impl PollContext {
@@ -160,13 +163,14 @@ impl PollContext {
                 hosts_total: hosts.len(),
                 failing: HashSet::new(),
             })),
+            full_text: None,
         }
     }
 
     /// Waits for a slot on the feed's host, then a global one. The host
     /// comes first so that feeds queued behind a busy host do not hold
     /// global slots other hosts could use.
-    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+    pub async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
         let host = self.hosts.of(url.host_str().unwrap_or_default());
         let host = host.acquire_owned().await.expect("semaphores are never closed");
         let global = self
@@ -486,7 +490,9 @@ async fn process(
         .acquire_owned()
         .await
         .expect("semaphores are never closed");
-    let (parsed, ingest) = tokio::task::spawn_blocking(move || {
+    let full_text = ctx.full_text.clone().filter(|_| feed.full_text.is_some());
+    let job_ctx = ctx.clone();
+    let (parsed, ingest, jobs) = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
         let parsed = parse_feed_skipping(
             FeedRef {
@@ -500,14 +506,28 @@ async fn process(
             &|key| store.knows(key, &feed_url),
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
-        let ingest = store
-            .ingest(&parsed.items)
-            .map_err(|e| FeedFailure::Store(e.to_string()))?;
-        Ok::<_, FeedFailure>((parsed, ingest))
+        // Claimed before they are stored, so no render shows them before
+        // their article had its chance.
+        let jobs = match (&full_text, &feed.full_text) {
+            (Some(_), Some(opts)) => full_text_jobs(&store, &feed, opts, &parsed.items, started, &job_ctx),
+            _ => Vec::new(),
+        };
+        let ingest = store.ingest(&parsed.items).map_err(|e| {
+            for job in &jobs {
+                let _ = store.unclaim_full_text(&job.key);
+            }
+            FeedFailure::Store(e.to_string())
+        })?;
+        Ok::<_, FeedFailure>((parsed, ingest, jobs))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
 
+    if let Some(tx) = &ctx.full_text {
+        for job in jobs {
+            let _ = tx.send(job);
+        }
+    }
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;
     state.body_hash = Some(hash);
@@ -525,6 +545,41 @@ async fn process(
             ..ingest
         },
     })
+}
+
+/// Claims the new items of a `full_text` feed for extraction; each item
+/// is claimed once, whichever feed brings it.
+fn full_text_jobs(
+    store: &Store,
+    feed: &FeedConfig,
+    opts: &crate::config::FullText,
+    items: &[crate::item::Item],
+    started: DateTime<Utc>,
+    ctx: &PollContext,
+) -> Vec<crate::fulltext::Job> {
+    let hold_until = add(started, opts.timeout).timestamp();
+    let mut jobs = Vec::new();
+    for item in items {
+        let Some(link) = item.link.as_deref().and_then(|l| Url::parse(l).ok()) else {
+            continue;
+        };
+        // Only items new to the store: one already published stays as it is.
+        if !matches!(store.get(&item.key), Ok(None)) {
+            continue;
+        }
+        match store.claim_full_text(&item.key, feed.url.as_str(), hold_until) {
+            Ok(true) => jobs.push(crate::fulltext::Job {
+                key: item.key.clone(),
+                link,
+                feed: feed.clone(),
+                hold_until,
+                ctx: ctx.clone(),
+            }),
+            Ok(false) => {}
+            Err(e) => warn!(feed = %feed.name, error = %e, "Cannot queue an item for full-text extraction."),
+        }
+    }
+    jobs
 }
 
 /// Polls every configured feed once, within the concurrency limits.
@@ -673,6 +728,12 @@ pub async fn run(
             return;
         }
     };
+    ctx.full_text = Some(crate::fulltext::start(
+        ctx.clone(),
+        &current,
+        changed.clone(),
+        cancel.clone(),
+    ));
     let now = clock.now();
     let mut due: HashMap<String, DateTime<Utc>> = current
         .feeds
@@ -732,7 +793,11 @@ pub async fn run(
                 let new = config.borrow_and_update().clone();
                 reschedule(&store, &current, &new, &mut due, &in_flight, clock.now());
                 match Fetcher::new(&new.poll) {
-                    Ok(f) => ctx = PollContext::new(store.clone(), f, clock.clone(), &new),
+                    Ok(f) => {
+                        let full_text = ctx.full_text.take();
+                        ctx = PollContext::new(store.clone(), f, clock.clone(), &new);
+                        ctx.full_text = full_text;
+                    }
                     Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
                 }
                 current = new;

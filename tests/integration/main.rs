@@ -4,6 +4,8 @@
 mod binary;
 mod cluster;
 mod corpus;
+mod extract_corpus;
+mod fulltext;
 mod hostile;
 mod http;
 mod lean;
