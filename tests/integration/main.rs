@@ -9,6 +9,7 @@ mod extract_corpus;
 mod fulltext;
 mod hostile;
 mod http;
+mod lean;
 mod ops;
 mod pipeline;
 mod poller;
