@@ -45,15 +45,24 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
     let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
     let ctx = PollContext::new(store.clone(), fetcher, Arc::new(SystemClock), config);
     let (report, feeds) = poller::poll_all(&ctx, config).await;
-    let docs = tokio::task::spawn_blocking({
-        let (config, store) = (config.clone(), store.clone());
-        move || render_all(&config, &store)
-    })
-    .await
-    .context("render task")??;
+    // Nothing stored changed: the outputs would come out as they did last
+    // time, so a warm poll-once costs a process start and the conditional
+    // requests, not a render.
+    let changed = feeds
+        .iter()
+        .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
+    let mut rendered: Vec<(String, usize)> = Vec::new();
+    if changed {
+        let docs = tokio::task::spawn_blocking({
+            let (config, store) = (config.clone(), store.clone());
+            move || render_all(&config, &store)
+        })
+        .await
+        .context("render task")??;
+        rendered = docs.iter().map(|(k, v)| (k.clone(), v.body.len())).collect();
+        rendered.sort();
+    }
     store.flush().context("flushing the store")?;
-    let mut rendered: Vec<(String, usize)> = docs.iter().map(|(k, v)| (k.clone(), v.body.len())).collect();
-    rendered.sort();
     Ok(PollOnceReport {
         totals: report,
         failures: feeds
@@ -74,7 +83,8 @@ pub struct PollOnceReport {
     pub totals: PollReport,
     /// Failed feeds: (URL, error).
     pub failures: Vec<(String, String)>,
-    /// Rendered documents: (file name, bytes).
+    /// Rendered documents: (file name, bytes); empty when nothing stored
+    /// changed, so nothing was rendered.
     pub rendered: Vec<(String, usize)>,
     pub items_stored: usize,
 }
@@ -666,6 +676,9 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
                 r.published.publish(docs);
                 r.introspect.rendered(&outputs, started.elapsed());
                 info!(stored, "Outputs rendered.");
+                // A render's working memory (items, clusters, compressors)
+                // is free now; the published documents stay.
+                crate::memory::release();
                 outputs
             }
             Ok(Err(e)) => {

@@ -47,7 +47,7 @@ enum Command {
     Run,
     /// Validate the config; print every problem with file:line:column.
     Check,
-    /// Poll every feed once, store, render, print a summary.
+    /// Poll every feed once, store, render if anything new was stored, print a summary.
     PollOnce,
     /// Show every feed's status, read from the running daemon.
     Status,
@@ -102,6 +102,7 @@ enum ExportFormat {
 
 /// Parses the command line, sets up logging, runs the command.
 pub fn main() -> ExitCode {
+    crate::memory::tune();
     let cli = Cli::parse();
     crate::logging::init(cli.log_format);
 
@@ -204,6 +205,9 @@ pub fn main() -> ExitCode {
                     }
                     for (file, bytes) in &r.rendered {
                         println!("rendered: {file} ({bytes} bytes)");
+                    }
+                    if r.rendered.is_empty() {
+                        println!("nothing new stored: outputs not rendered");
                     }
                     println!("{}; {} items stored", r.totals, r.items_stored);
                     if r.failures.is_empty() {

@@ -59,6 +59,7 @@ pub mod fulltext;
 pub mod generate;
 pub mod item;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod opml;
 pub mod parse;

@@ -26,6 +26,13 @@ use crate::item::{Item, ItemKey, Source};
 pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"schema";
 
+/// sled's page cache. Its default is 1 GiB; outputs read a few hundred
+/// recent items, dedup lookups touch one page each, and everything a poll
+/// inserts passes through the cache, so a large cache mostly holds a cold
+/// round's writes. See BENCHMARKS.md ("What the store costs") for the
+/// measurements behind the size.
+pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
+
 /// How long `open` waits for a lock that this process may be releasing.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -193,12 +200,18 @@ impl Store {
             }
         }
         let items = db.open_tree("items")?;
+        let by_date = db.open_tree("by_date")?;
+        // Counted on the date index, which has exactly one small entry per
+        // item (written and removed in the same transactions): counting
+        // `items` itself pulled every record through the page cache, about
+        // 80 MB of heap at open for 36k items.
+        let count = by_date.len();
         Ok(Store {
-            by_date: db.open_tree("by_date")?,
+            by_date,
             feeds: db.open_tree("feeds")?,
             seen: db.open_tree("seen")?,
             seen_by_date: db.open_tree("seen_by_date")?,
-            count: Arc::new(AtomicUsize::new(items.len())),
+            count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
             items,
             db,
@@ -208,9 +221,7 @@ impl Store {
     fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
         sled::Config::new()
             .path(path)
-            // sled's default page cache is 1 GiB; outputs read a few hundred
-            // recent items, so a small cache is enough.
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(CACHE_CAPACITY)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {

@@ -3,11 +3,13 @@
 
 mod binary;
 mod cluster;
+mod cluster_real;
 mod corpus;
 mod extract_corpus;
 mod fulltext;
 mod hostile;
 mod http;
+mod lean;
 mod ops;
 mod pipeline;
 mod poller;
