@@ -141,6 +141,14 @@ impl RealSet {
             .drain(..)
             .filter_map(|it| Some((it.link.clone()?, it)))
             .collect();
+        // Labels were taken when a link escaped twice in the feed
+        // (`&amp;amp;`) kept its `&amp;`; parse now reads it as `&`.
+        let mut labels = labels;
+        for l in &mut labels {
+            if !by_link.contains_key(&l.link) {
+                l.link = l.link.replace("&amp;", "&");
+            }
+        }
         let missing: Vec<&str> = labels
             .iter()
             .filter(|l| !by_link.contains_key(&l.link))
