@@ -33,10 +33,9 @@ pub use crate::backup::{export_jsonl, import_jsonl};
 use crate::render::publishable;
 pub use crate::render::{render_all, render_outputs, render_to_dir, write_files, RenderedOutput, FORMATS};
 
-/// Opens the store with a message that names its path.
+/// Opens the configured store with a message that names where it is.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.storage.path)
-        .with_context(|| format!("opening store {}", config.storage.path.display()))
+    Store::open_configured(&config.storage)
 }
 
 /// `feedwire poll-once`: every feed once, then render.

@@ -59,7 +59,33 @@ pub struct StorageConfig {
     pub max_items: usize,
     /// Pruned items are remembered this long so they never come back as new.
     pub seen_retention: Duration,
+    /// Where items live: sled (embedded, default) or PostgreSQL (shared).
+    pub backend: Backend,
+    /// The PostgreSQL URL: `FEEDWIRE_DATABASE_URL` when set, else `url`.
+    pub url: Option<String>,
+    /// PostgreSQL connections per node at most.
+    pub pool_size: usize,
+    /// How long a store call waits for a free connection.
+    pub pool_timeout: Duration,
+    /// How long opening a database connection may take.
+    pub connect_timeout: Duration,
+    /// How long one store call may take in all.
+    pub query_timeout: Duration,
+    /// How long a fleet node's lease on a feed (or a per-host fetch slot)
+    /// lasts; a dead node's feeds are polled by another after this.
+    pub lease: Duration,
 }
+
+/// The store backend (`[storage] backend`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    #[default]
+    Sled,
+    Postgres,
+}
+
+/// Overrides `[storage] url`, so that secrets stay out of feeds.toml.
+pub const DATABASE_URL_ENV: &str = "FEEDWIRE_DATABASE_URL";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollConfig {
@@ -389,6 +415,13 @@ struct RawStorage {
     retention: Option<Spanned<String>>,
     max_items: Option<Spanned<i64>>,
     seen_retention: Option<Spanned<String>>,
+    backend: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    pool_size: Option<Spanned<i64>>,
+    pool_timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    query_timeout: Option<Spanned<String>>,
+    lease: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -579,6 +612,69 @@ impl RawConfig {
             }
         }
         let store_max_items = c.count(&self.storage.max_items, 100_000, 100..=100_000_000, "max_items");
+        let backend = match &self.storage.backend {
+            None => Backend::Sled,
+            Some(v) => match v.get_ref().as_str() {
+                "sled" => Backend::Sled,
+                "postgres" => Backend::Postgres,
+                other => {
+                    c.problem(
+                        v,
+                        format!("unknown backend {other:?}; use \"sled\" or \"postgres\""),
+                    );
+                    Backend::Sled
+                }
+            },
+        };
+        let env_url = std::env::var(DATABASE_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        if let Some(v) = &self.storage.url {
+            let u = v.get_ref();
+            if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                c.problem(v, "url must start with postgres:// or postgresql://");
+            }
+            if backend != Backend::Postgres {
+                c.problem(v, "url is only used with backend = \"postgres\"");
+            }
+        }
+        let storage_url = env_url.or_else(|| self.storage.url.as_ref().map(|v| v.get_ref().clone()));
+        if backend == Backend::Postgres && storage_url.is_none() {
+            if let Some(v) = &self.storage.backend {
+                c.problem(
+                    v,
+                    format!("backend = \"postgres\" needs url = \"postgres://...\" or {DATABASE_URL_ENV}"),
+                );
+            }
+        }
+        let pool_size = c.count(&self.storage.pool_size, 8, 1..=1000, "pool_size");
+        let pool_timeout = c.duration(
+            &self.storage.pool_timeout,
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+        );
+        let connect_timeout = c.duration(
+            &self.storage.connect_timeout,
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+        );
+        let query_timeout = c.duration(
+            &self.storage.query_timeout,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        // A lease must outlast a poll (fetch timeout, then parse and store),
+        // or a slow node's feed would be polled twice.
+        let lease = c.duration(
+            &self.storage.lease,
+            timeout * 2 + Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        if lease <= timeout {
+            if let Some(v) = &self.storage.lease {
+                c.problem(v, "lease must be longer than [poll] timeout");
+            }
+        }
         let min_interval = c.duration(&self.poll.min_interval, MIN_INTERVAL, MIN_INTERVAL);
         let max_interval = c.duration(
             &self.poll.max_interval,
@@ -820,6 +916,13 @@ impl RawConfig {
                 retention,
                 max_items: store_max_items,
                 seen_retention,
+                backend,
+                url: storage_url,
+                pool_size,
+                pool_timeout,
+                connect_timeout,
+                query_timeout,
+                lease,
             },
             poll: PollConfig {
                 interval,

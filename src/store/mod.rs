@@ -1,34 +1,37 @@
-//! The dedup store: the only module that touches sled.
+//! The store: the only module that touches a database. This file is the
+//! seam the rest of the crate uses; the backends live beside it:
 //!
-//! Trees:
-//! - `items`: [`ItemKey`] → versioned postcard record of the [`Item`]. The
-//!   key is the canonical link, so "have we seen this story?" is one lookup.
-//! - `by_date`: big-endian sort date ‖ key → (). Newest-first reads walk this
-//!   index backwards and stop after `limit` hits instead of scanning items.
-//! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
-//!   JSON because it is small, per feed, and grows fields often.
-//! - `meta`: the schema version.
+//! - [`sled`](self::sled): embedded, one process per store, nothing to
+//!   install (the default, `[storage] backend = "sled"`).
+//! - [`postgres`]: a shared PostgreSQL database, so that several `feedwire run`
+//!   nodes share one store, one schedule (leases) and one dedup.
 //!
-//! Invariants: an item is inserted once and never becomes new again; both
-//! trees are written in one sled transaction per fetched document, so a crash
-//! leaves either all of a document's items (with their index entries) or none.
+//! [`Store`] is an enum over the two rather than a trait object: the set of
+//! backends is closed, the methods keep the names and synchronous signatures
+//! the crate already calls, and each backend can add what only it needs.
+//!
+//! Invariants (both backends, tested by one shared suite in `suite.rs`): an
+//! item is keyed by its canonical link, inserted once, never new again (not
+//! even after pruning, while its seen record lasts); a known item seen
+//! through another feed gains that feed as a source; a document's items are
+//! stored atomically.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::item::{Item, ItemKey, Source};
 
+pub mod postgres;
+pub mod sled;
+#[cfg(test)]
+mod suite;
+
+pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
+pub use self::sled::SledStore;
+
 /// The on-disk layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
-const SCHEMA_KEY: &[u8] = b"schema";
-
-/// How long `open` waits for a lock that this process may be releasing.
-const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,7 +46,21 @@ pub enum StoreError {
     Corrupt(String),
     /// sled reported an I/O or internal error.
     #[error("store error: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(#[from] ::sled::Error),
+    /// The database cannot be reached (down, network, pool exhausted): an
+    /// outage, not a bug; callers wait and retry.
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    /// True when the database could not be reached at all.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// What ingesting one document changed.
@@ -95,6 +112,9 @@ pub struct FeedState {
     /// The least interval the publisher asked for in the document, seconds
     /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
     pub publisher_interval: Option<u64>,
+    /// The node that polled the feed last (`FEEDWIRE_NODE`, else the host
+    /// name); tells operators of a fleet who did what.
+    pub polled_by: Option<String>,
 }
 
 impl FeedState {
@@ -108,26 +128,6 @@ impl FeedState {
 #[derive(Serialize, Deserialize)]
 enum Record {
     V1(Item),
-}
-
-/// A handle to the open store; cheap to clone (sled trees are `Arc`s).
-#[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    items: sled::Tree,
-    by_date: sled::Tree,
-    feeds: sled::Tree,
-    /// Pruned items' keys → first-seen time: a feed that still lists an old
-    /// article never brings it back as new.
-    seen: sled::Tree,
-    /// first-seen ‖ key → (), to expire `seen` without a scan.
-    seen_by_date: sled::Tree,
-    /// Items stored: sled's `len()` walks the whole tree, so the count is
-    /// taken once at open and kept up to date by ingest and prune.
-    count: Arc<AtomicUsize>,
-    /// The last write error, until a write succeeds (a full disk leaves
-    /// reads working, so health checks need this).
-    write_failure: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// How long items stay (see `[storage]` in README).
@@ -150,300 +150,6 @@ pub struct PruneReport {
     pub more: bool,
 }
 
-impl Store {
-    /// Opens (or creates) the store in `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        // sled's background threads let go of the file lock a moment after
-        // the last handle in this process is dropped, so a store closed just
-        // now may still look locked; give it a bounded grace period. Another
-        // process holding the lock still fails, only later.
-        let deadline = std::time::Instant::now() + LOCK_GRACE;
-        let db = loop {
-            match Store::open_db(path) {
-                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                other => break other?,
-            }
-        };
-        let meta = db.open_tree("meta")?;
-        match meta.get(SCHEMA_KEY)? {
-            None => {
-                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .unwrap_or(u32::MAX);
-                if found != SCHEMA_VERSION {
-                    return Err(StoreError::UnknownSchema {
-                        path: path.to_owned(),
-                        found,
-                    });
-                }
-            }
-        }
-        let items = db.open_tree("items")?;
-        Ok(Store {
-            by_date: db.open_tree("by_date")?,
-            feeds: db.open_tree("feeds")?,
-            seen: db.open_tree("seen")?,
-            seen_by_date: db.open_tree("seen_by_date")?,
-            count: Arc::new(AtomicUsize::new(items.len())),
-            write_failure: Arc::default(),
-            items,
-            db,
-        })
-    }
-
-    fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
-        sled::Config::new()
-            .path(path)
-            // sled's default page cache is 1 GiB; outputs read a few hundred
-            // recent items, so a small cache is enough.
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::Locked {
-                        path: path.to_owned(),
-                    }
-                }
-                other => StoreError::Sled(other),
-            })
-    }
-
-    /// Stores the items of one document. New keys are inserted; a known key
-    /// seen through another feed gains that feed as a source. Atomic per call.
-    pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
-        if items.is_empty() {
-            return Ok(IngestReport::default());
-        }
-        let result =
-            (&self.items, &self.by_date, &self.seen).transaction(|(tx_items, tx_by_date, tx_seen)| {
-                let mut report = IngestReport::default();
-                for item in items {
-                    let key = item.key.as_str().as_bytes();
-                    match tx_items.get(key)? {
-                        // Stored once and pruned since: still not new.
-                        None if tx_seen.get(key)?.is_some() => report.duplicate += 1,
-                        None => {
-                            tx_items.insert(key, encode(item))?;
-                            tx_by_date.insert(date_key(item.date, &item.key), &[])?;
-                            report.new += 1;
-                        }
-                        Some(bytes) => {
-                            report.duplicate += 1;
-                            let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                            if add_sources(&mut stored.sources, &item.sources) {
-                                tx_items.insert(key, encode(&stored))?;
-                                report.merged += 1;
-                            }
-                        }
-                    }
-                }
-                Ok(report)
-            });
-        let report = self.noted(result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }))?;
-        self.count.fetch_add(report.new, Ordering::Relaxed);
-        Ok(report)
-    }
-
-    /// Records whether a write worked, for [`Store::write_failure`].
-    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut failure = self.write_failure.lock().expect("lock poisoned");
-        *failure = result.as_ref().err().map(|e| e.to_string());
-        result
-    }
-
-    /// The last write error, while writes keep failing.
-    pub fn write_failure(&self) -> Option<String> {
-        self.write_failure.lock().expect("lock poisoned").clone()
-    }
-
-    /// One bounded pruning pass at time `now` (Unix seconds): items older
-    /// than the retention or beyond the count limit become seen records;
-    /// expired seen records go. At most `batch` of each per call, so a caller
-    /// can interleave passes with other work.
-    pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
-        let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        let cutoff = now.saturating_sub(secs(policy.max_age));
-        let over = self.item_count().saturating_sub(policy.max_items);
-        let mut victims: Vec<sled::IVec> = Vec::new();
-        for entry in self.by_date.iter() {
-            if victims.len() >= batch {
-                break;
-            }
-            let (k, _) = entry?;
-            let date = date_of(&k);
-            if date >= cutoff && victims.len() >= over {
-                break;
-            }
-            victims.push(k);
-        }
-        let mut report = PruneReport {
-            more: victims.len() >= batch,
-            ..Default::default()
-        };
-        for k in &victims {
-            let key = &k[8..];
-            let moved = (&self.items, &self.by_date, &self.seen, &self.seen_by_date).transaction(
-                |(items, by_date, seen, seen_by_date)| {
-                    by_date.remove(k.as_ref())?;
-                    let Some(bytes) = items.remove(key)? else {
-                        return Ok(false);
-                    };
-                    let first_seen = decode(&bytes).map(|i| i.first_seen).unwrap_or(now);
-                    seen.insert(key, &first_seen.to_be_bytes())?;
-                    seen_by_date.insert(seen_key(first_seen, key), &[])?;
-                    Ok(true)
-                },
-            );
-            match moved {
-                Ok(true) => {
-                    report.items += 1;
-                    self.count.fetch_sub(1, Ordering::Relaxed);
-                }
-                Ok(false) => {}
-                Err(TransactionError::Abort(e)) => return Err(e),
-                Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
-            }
-        }
-
-        let seen_cutoff = now.saturating_sub(secs(policy.seen_max_age));
-        let mut expired = Vec::new();
-        for entry in self.seen_by_date.iter() {
-            if expired.len() >= batch {
-                report.more = true;
-                break;
-            }
-            let (k, _) = entry?;
-            if date_of(&k) >= seen_cutoff {
-                break;
-            }
-            expired.push(k);
-        }
-        for k in &expired {
-            (&self.seen, &self.seen_by_date)
-                .transaction(|(seen, seen_by_date)| {
-                    seen_by_date.remove(k.as_ref())?;
-                    seen.remove(&k[8..])?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                })
-                .map_err(|e| match e {
-                    TransactionError::Abort(e) => e,
-                    TransactionError::Storage(e) => StoreError::Sled(e),
-                })?;
-            report.seen += 1;
-        }
-        Ok(report)
-    }
-
-    /// Seen records kept for pruned items.
-    pub fn seen_count(&self) -> usize {
-        self.seen.len()
-    }
-
-    /// Calls `f` with every stored item, oldest first, until it returns false.
-    pub fn for_each_item(&self, mut f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
-        for entry in self.by_date.iter() {
-            let (k, _) = entry?;
-            if let Some(bytes) = self.items.get(&k[8..])? {
-                if !f(decode(&bytes)?) {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The newest items by date (newest first) for which `keep` holds, at
-    /// most `limit` of them. Walks the date index; never scans all items.
-    /// Examines at most `scan_limit` index entries, so that a selective
-    /// `keep` cannot turn a read into a scan of the whole store.
-    pub fn recent(
-        &self,
-        limit: usize,
-        scan_limit: usize,
-        mut keep: impl FnMut(&Item) -> bool,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.by_date.iter().rev().take(scan_limit) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = entry?;
-            let Some(bytes) = self.items.get(&k[8..])? else {
-                continue;
-            };
-            let item = decode(&bytes)?;
-            if keep(&item) {
-                out.push(item);
-            }
-        }
-        Ok(out)
-    }
-
-    /// True when ingesting this key from this feed would change nothing:
-    /// the item is stored with the feed among its sources, or was pruned.
-    pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
-        let k = key.as_str().as_bytes();
-        match self.items.get(k) {
-            Ok(Some(bytes)) => decode(&bytes).is_ok_and(|i| i.sources.iter().any(|s| s.feed_url == feed_url)),
-            Ok(None) => self.seen.contains_key(k).unwrap_or(false),
-            Err(_) => false,
-        }
-    }
-
-    /// One item by key.
-    pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
-        self.items
-            .get(key.as_str().as_bytes())?
-            .map(|b| decode(&b))
-            .transpose()
-    }
-
-    /// The number of stored items.
-    pub fn item_count(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// The saved state of one feed, if it was ever polled.
-    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
-        self.feeds
-            .get(feed_url.as_bytes())?
-            .map(|b| {
-                serde_json::from_slice(&b)
-                    .map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
-            })
-            .transpose()
-    }
-
-    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(state).expect("feed state serialises");
-        self.noted(
-            self.feeds
-                .insert(feed_url.as_bytes(), bytes)
-                .map_err(StoreError::from),
-        )?;
-        Ok(())
-    }
-
-    /// Makes every acknowledged write durable.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// Bytes used on disk, as sled counts them.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
-    }
-}
-
 /// Adds sources whose feed is not yet listed; true if any was added.
 fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
     let mut changed = false;
@@ -456,217 +162,253 @@ fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
     changed
 }
 
-/// Sort key: the date with its sign bit flipped, so that big-endian byte order
-/// is numeric order for negative dates too, then the item key as tie-break.
-fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + key.as_str().len());
-    k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
-    k.extend_from_slice(key.as_str().as_bytes());
-    k
-}
-
-fn date_of(index_key: &[u8]) -> i64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&index_key[..8]);
-    (u64::from_be_bytes(b) ^ (1 << 63)) as i64
-}
-
-fn seen_key(first_seen: i64, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + key.len());
-    k.extend_from_slice(&((first_seen as u64) ^ (1 << 63)).to_be_bytes());
-    k.extend_from_slice(key);
-    k
-}
-
-fn encode(item: &Item) -> Vec<u8> {
+pub(crate) fn encode(item: &Item) -> Vec<u8> {
     // `Record` borrows nothing, so clone into the envelope; items are small.
     postcard::to_stdvec(&Record::V1(item.clone())).expect("items serialise")
 }
 
-fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
     match postcard::from_bytes(bytes) {
         Ok(Record::V1(item)) => Ok(item),
         Err(e) => Err(StoreError::Corrupt(e.to_string())),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Whether this node may poll a feed now (see [`Store::claim`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The lease is ours until the given time (Unix seconds): poll, then
+    /// [`Store::release`].
+    Granted,
+    /// Another node polled it since; it is next due at this time.
+    NotDue(i64),
+    /// Another node holds a live lease until this time.
+    Held(i64),
+}
 
-    fn item(link: &str, feed: &str, date: i64) -> Item {
-        let url = url::Url::parse(link).unwrap();
-        Item {
-            key: ItemKey::from_link(&url),
-            link: Some(link.to_owned()),
-            title: format!("عنوان {date}"),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            published: Some(date),
-            updated: None,
-            first_seen: 1000,
-            date,
-            language: Some("ar".into()),
-            enclosure: None,
-            sources: vec![Source {
-                feed_url: feed.to_owned(),
-                feed_name: feed.to_owned(),
-                link: Some(link.to_owned()),
-            }],
+/// The open store: one of the backends. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sled(SledStore),
+    Postgres(PgStore),
+}
+
+/// Calls the same method on whichever backend is open.
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sled($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (or creates) a sled store in `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        SledStore::open(path).map(Store::Sled)
+    }
+
+    /// Connects to a PostgreSQL store, creating its tables if needed.
+    pub fn connect(url: &str, pool: &PoolSettings) -> Result<Store, StoreError> {
+        PgStore::connect(url, pool).map(Store::Postgres)
+    }
+
+    /// Opens the store `[storage]` configures.
+    pub fn open_storage(storage: &crate::config::StorageConfig) -> Result<Store, StoreError> {
+        match storage.backend {
+            crate::config::Backend::Sled => Store::open(&storage.path),
+            crate::config::Backend::Postgres => Store::connect(
+                storage.url.as_deref().unwrap_or_default(),
+                &PoolSettings::from(storage),
+            ),
         }
     }
 
-    #[test]
-    fn insert_once_merge_sources_and_read_newest_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r = store
-            .ingest(&[
-                item("https://a.example/1", "f1", 10),
-                item("https://a.example/2", "f1", -5),
-                item("https://a.example/3", "f1", 30),
-            ])
-            .unwrap();
-        assert_eq!(
-            r,
-            IngestReport {
-                new: 3,
-                duplicate: 0,
-                merged: 0
-            }
-        );
-        let r = store
-            .ingest(&[
-                item("http://a.example/1?utm_source=x", "f2", 10),
-                item("https://a.example/2", "f1", -5),
-            ])
-            .unwrap();
-        assert_eq!(
-            r,
-            IngestReport {
-                new: 0,
-                duplicate: 2,
-                merged: 1
-            }
-        );
-        let recent = store.recent(10, usize::MAX, |_| true).unwrap();
-        let dates: Vec<i64> = recent.iter().map(|i| i.date).collect();
-        assert_eq!(dates, vec![30, 10, -5]);
-        assert_eq!(recent[1].sources.len(), 2);
-        assert_eq!(store.recent(1, usize::MAX, |_| true).unwrap().len(), 1);
-        assert_eq!(store.recent(10, usize::MAX, |i| i.date < 0).unwrap().len(), 1);
-        assert_eq!(
-            store.recent(10, 2, |i| i.date < 0).unwrap().len(),
-            0,
-            "scan stops after two entries"
-        );
+    /// As [`Store::open_storage`], with a message that names where the
+    /// store is (never a password).
+    pub fn open_configured(storage: &crate::config::StorageConfig) -> anyhow::Result<Store> {
+        use anyhow::Context;
+        Store::open_storage(storage).with_context(|| match storage.backend {
+            crate::config::Backend::Sled => format!("opening store {}", storage.path.display()),
+            crate::config::Backend::Postgres => format!(
+                "opening PostgreSQL store {}",
+                postgres::redact(storage.url.as_deref().unwrap_or_default())
+            ),
+        })
     }
 
-    #[test]
-    fn survives_reopen_and_refuses_second_process_handle() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
-            store
-                .put_feed_state(
-                    "f1",
-                    &FeedState {
-                        etag: Some("\"x\"".into()),
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
-            store.flush().unwrap();
+    /// `sled` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sled(_) => "sled",
+            Store::Postgres(_) => "postgres",
         }
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.item_count(), 1);
-        assert_eq!(
-            store.feed_state("f1").unwrap().unwrap().etag.as_deref(),
-            Some("\"x\"")
-        );
-        let r = store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
-        assert_eq!(r.new, 0);
     }
 
-    #[test]
-    fn retention_prunes_to_seen_records_that_keep_items_old() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let day = 86_400;
-        let now = 1_000 * day;
-        let items: Vec<Item> = (0..10)
-            .map(|i| {
-                let mut it = item(&format!("https://a.example/{i}"), "f1", now - i * day);
-                it.first_seen = now - i * day;
-                it
-            })
-            .collect();
-        store.ingest(&items).unwrap();
-        let policy = Retention {
-            max_age: std::time::Duration::from_secs(5 * day as u64),
-            max_items: 100,
-            seen_max_age: std::time::Duration::from_secs(30 * day as u64),
-        };
-        // Bounded batches: 2 at a time until done.
-        let mut removed = 0;
-        loop {
-            let r = store.prune(now, &policy, 2).unwrap();
-            removed += r.items;
-            if !r.more {
-                break;
-            }
-        }
-        // Items 6..=9 days old are older than the 5-day retention (5 is on the edge and stays).
-        assert_eq!(removed, 4);
-        assert_eq!(store.item_count(), 6);
-        assert_eq!(store.seen_count(), 4);
-        // A feed that still lists a pruned article does not bring it back.
-        let r = store
-            .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
-            .unwrap();
-        assert_eq!((r.new, r.duplicate), (0, 1));
-        assert_eq!(store.item_count(), 6);
-        // The count limit removes the oldest beyond it.
-        let tight = Retention {
-            max_items: 3,
-            ..policy
-        };
-        let r = store.prune(now, &tight, 100).unwrap();
-        assert_eq!(r.items, 3);
-        let dates: Vec<i64> = store
-            .recent(10, usize::MAX, |_| true)
-            .unwrap()
-            .iter()
-            .map(|i| i.date)
-            .collect();
-        assert_eq!(dates, vec![now, now - day, now - 2 * day]);
-        // Seen records expire after their own, longer retention.
-        let r = store.prune(now + 60 * day, &tight, 100).unwrap();
-        assert_eq!(r.seen, 7 + 3, "every seen record is older than 30 days by then");
-        let r = store
-            .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
-            .unwrap();
-        assert_eq!(r.new, 1, "after seen_retention an article may come back");
+    /// True when other processes may share this store (a fleet).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
     }
 
-    #[test]
-    fn unknown_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let db = sled::open(dir.path()).unwrap();
-            db.open_tree("meta")
-                .unwrap()
-                .insert(SCHEMA_KEY, &99u32.to_be_bytes())
-                .unwrap();
-            db.flush().unwrap();
+    /// Stores the items of one document. New keys are inserted; a known key
+    /// seen through another feed gains that feed as a source. Atomic per call.
+    pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
+        dispatch!(self, s => s.ingest(items))
+    }
+
+    /// The last write error, while writes keep failing.
+    pub fn write_failure(&self) -> Option<String> {
+        dispatch!(self, s => s.write_failure())
+    }
+
+    /// One bounded pruning pass at time `now` (Unix seconds): items older
+    /// than the retention or beyond the count limit become seen records;
+    /// expired seen records go. At most `batch` of each per call.
+    pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
+        dispatch!(self, s => s.prune(now, policy, batch))
+    }
+
+    /// Seen records kept for pruned items.
+    pub fn seen_count(&self) -> usize {
+        dispatch!(self, s => s.seen_count())
+    }
+
+    /// Calls `f` with every stored item, oldest first, until it returns false.
+    pub fn for_each_item(&self, f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_item(f))
+    }
+
+    /// Calls `f` with every seen record (key, first seen), oldest first,
+    /// until it returns false.
+    pub fn for_each_seen(&self, f: impl FnMut(ItemKey, i64) -> bool) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_seen(f))
+    }
+
+    /// Adds seen records (an import); keys stored as items are left alone.
+    /// Returns how many were added.
+    pub fn import_seen(&self, records: &[(ItemKey, i64)]) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.import_seen(records))
+    }
+
+    /// The newest items by date (newest first) for which `keep` holds, at
+    /// most `limit` of them, examining at most `scan_limit` stored items.
+    pub fn recent(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        dispatch!(self, s => s.recent(limit, scan_limit, keep))
+    }
+
+    /// True when ingesting this key from this feed would change nothing:
+    /// the item is stored with the feed among its sources, or was pruned.
+    pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
+        dispatch!(self, s => s.knows(key, feed_url))
+    }
+
+    /// One item by key.
+    pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        dispatch!(self, s => s.get(key))
+    }
+
+    /// The number of stored items.
+    pub fn item_count(&self) -> usize {
+        dispatch!(self, s => s.item_count())
+    }
+
+    /// The saved state of one feed, if it was ever polled.
+    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
+        dispatch!(self, s => s.feed_state(feed_url))
+    }
+
+    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_feed_state(feed_url, state))
+    }
+
+    /// Makes every acknowledged write durable (PostgreSQL: already is).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.flush())
+    }
+
+    /// Bytes used on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.size_on_disk())
+    }
+
+    /// Asks to poll `feed_url` now, at `now` (Unix seconds), for at most
+    /// `ttl`. sled has one process per store and always grants; PostgreSQL
+    /// grants to one node per due time (see `postgres.rs`).
+    pub fn claim(
+        &self,
+        feed_url: &str,
+        node: &str,
+        now: i64,
+        ttl: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(Claim::Granted),
+            Store::Postgres(s) => s.claim(feed_url, node, now, ttl),
         }
-        let err = Store::open(dir.path()).err().unwrap();
-        assert!(
-            matches!(err, StoreError::UnknownSchema { found: 99, .. }),
-            "{err}"
-        );
+    }
+
+    /// Ends this node's lease on `feed_url`, which is next due at `next_due`.
+    pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.release(feed_url, node, next_due),
+        }
+    }
+
+    /// Takes one of `per_host` fleet-wide fetch slots for `host`, or None
+    /// when all are busy. sled: no fleet, always a slot (the in-process
+    /// limit applies).
+    pub fn take_host_slot(
+        &self,
+        host: &str,
+        per_host: usize,
+        holder: &str,
+        now: i64,
+        ttl: std::time::Duration,
+    ) -> Result<Option<u32>, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(Some(0)),
+            Store::Postgres(s) => s.take_host_slot(host, per_host, holder, now, ttl),
+        }
+    }
+
+    /// Gives a slot from [`Store::take_host_slot`] back.
+    pub fn free_host_slot(&self, host: &str, slot: u32, holder: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.free_host_slot(host, slot, holder),
+        }
+    }
+
+    /// Records that `node` is alive at `now`.
+    pub fn heartbeat(&self, node: &str, now: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.heartbeat(node, now),
+        }
+    }
+
+    /// The fleet's nodes with their last heartbeat (empty for sled).
+    pub fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(Vec::new()),
+            Store::Postgres(s) => s.nodes(),
+        }
+    }
+
+    /// A number that grows whenever any node changed what outputs show
+    /// (items or sources). Nodes compare it to learn of others' changes;
+    /// sled has no other writers and answers 0.
+    pub fn change_counter(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(0),
+            Store::Postgres(s) => s.change_counter(),
+        }
     }
 }
