@@ -152,6 +152,9 @@ const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 impl Introspect for DaemonIntrospect {
     fn health(&self) -> Result<(), String> {
         self.poller_alive()?;
+        if !self.store.reachable() {
+            return Err("database unreachable (serving the last documents, polling nothing)".into());
+        }
         // A full disk leaves reads working: the last write decides.
         if let Some(e) = self.store.write_failure() {
             return Err(format!("store writes failing: {e}"));
@@ -186,7 +189,16 @@ impl Introspect for DaemonIntrospect {
         let config = self.config.borrow().clone();
         let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
         let outputs = self.outputs.read().expect("lock poisoned").clone();
-        status::page(&feeds, &outputs, self.store.item_count())
+        let page = status::page(&feeds, &outputs, self.store.item_count());
+        match self.fleet() {
+            Some(fleet) => status::with_fleet(page, &fleet),
+            None => page,
+        }
+    }
+
+    fn fleet_json(&self) -> Option<Vec<u8>> {
+        self.fleet()
+            .map(|f| serde_json::to_vec_pretty(&f).expect("fleet status serialises"))
     }
 
     fn count_request(&self, route: &'static str, status: u16) {
@@ -201,6 +213,22 @@ impl Introspect for DaemonIntrospect {
 }
 
 impl DaemonIntrospect {
+    /// The fleet as operators see it; None without a shared store.
+    fn fleet(&self) -> Option<status::Fleet> {
+        if !self.store.is_shared() {
+            return None;
+        }
+        let nodes = self.store.nodes();
+        let now = chrono::Utc::now().timestamp();
+        Some(status::Fleet::new(
+            &crate::store::node_name(),
+            self.store.reachable(),
+            nodes.as_ref().map_or(&[][..], |n| &n[..]),
+            now,
+            nodes.as_ref().err().map(|e| e.to_string()),
+        ))
+    }
+
     /// Notes a render for the status page and the metrics.
     fn rendered(&self, outputs: &[RenderedOutput], took: std::time::Duration) {
         let docs: Vec<(String, String, usize)> = outputs
@@ -287,6 +315,14 @@ impl Daemon {
         let server = spawn_server(listener, &published, &introspect, &cancel);
 
         let changed = Arc::new(Notify::new());
+        if store.is_shared() {
+            tokio::spawn(fleet_loop(
+                store.clone(),
+                clock.clone(),
+                changed.clone(),
+                cancel.clone(),
+            ));
+        }
         let clock_for_pruning = clock.clone();
         let (reports, _) = broadcast::channel(1024);
         // Metrics follow the poller's reports.
@@ -587,6 +623,53 @@ async fn watchdog_loop(
                 systemd::status(&summary);
             }
             last_status = std::time::Instant::now();
+        }
+    }
+}
+
+/// How often a fleet node says it is alive and looks for other nodes'
+/// changes to the shared store.
+const FLEET_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A node of a fleet: heartbeats, and re-renders when the store's change
+/// counter moved, whichever node changed it. So all nodes serve the same
+/// documents within about a second (plus a render) of a change, learning
+/// of it through the database only.
+async fn fleet_loop(store: Store, clock: SharedClock, changed: Arc<Notify>, cancel: CancellationToken) {
+    let node = crate::store::node_name();
+    let mut tick = tokio::time::interval(FLEET_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<i64> = None;
+    let mut started = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let (s, n, now) = (store.clone(), node.clone(), clock.now().timestamp());
+        let first = !started;
+        let counter = tokio::task::spawn_blocking(move || {
+            if first {
+                s.node_started(&n, now)?;
+            } else {
+                s.heartbeat(&n, now)?;
+            }
+            s.change_counter()
+        })
+        .await;
+        match counter {
+            Ok(Ok(c)) => {
+                started = true;
+                // The first reading is the baseline: the start-up render
+                // already read the store.
+                if last.is_some_and(|l| l != c) {
+                    changed.notify_one();
+                }
+                last = Some(c);
+            }
+            // The store's probe logs outages once; nothing to add here.
+            Ok(Err(e)) => debug!(error = %e, "Fleet heartbeat failed."),
+            Err(e) => debug!(error = %e, "Fleet task failed."),
         }
     }
 }

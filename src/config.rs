@@ -27,7 +27,9 @@ pub const DEFAULT_PATH: &str = "feeds.toml";
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Output names that would shadow one of our own endpoints.
-const RESERVED_OUTPUT_NAMES: &[&str] = &["healthz", "readyz", "status", "metrics", "feeds", "export"];
+const RESERVED_OUTPUT_NAMES: &[&str] = &[
+    "healthz", "readyz", "status", "metrics", "feeds", "export", "fleet",
+];
 
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq)]

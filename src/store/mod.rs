@@ -174,6 +174,27 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
     }
 }
 
+/// Names this node in a fleet: `FEEDWIRE_NODE`, else the host name. Two
+/// processes with one name still never share a lease (a lease is only
+/// granted when none is live), but status would not tell them apart.
+pub fn node_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("FEEDWIRE_NODE")
+            .ok()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+            })
+            .unwrap_or_else(|| "feedwire".to_owned())
+    })
+    .clone()
+}
+
 /// Whether this node may poll a feed now (see [`Store::claim`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -353,6 +374,21 @@ impl Store {
         }
     }
 
+    /// Extends this node's lease on `feed_url` to `now + ttl`; false when
+    /// the lease is no longer ours (it expired and another node took it).
+    pub fn renew(
+        &self,
+        feed_url: &str,
+        node: &str,
+        now: i64,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(true),
+            Store::Postgres(s) => s.renew(feed_url, node, now, ttl),
+        }
+    }
+
     /// Ends this node's lease on `feed_url`, which is next due at `next_due`.
     pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
         match self {
@@ -391,6 +427,23 @@ impl Store {
         match self {
             Store::Sled(_) => Ok(()),
             Store::Postgres(s) => s.heartbeat(node, now),
+        }
+    }
+
+    /// Records that `node` (re)started at `now`.
+    pub fn node_started(&self, node: &str, now: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.node_started(node, now),
+        }
+    }
+
+    /// False while the database cannot be reached (sled: always true).
+    /// Cheap: a flag the backend's probe keeps.
+    pub fn reachable(&self) -> bool {
+        match self {
+            Store::Sled(_) => true,
+            Store::Postgres(s) => s.reachable(),
         }
     }
 

@@ -756,6 +756,21 @@ impl PgStore {
         })
     }
 
+    /// Extends the lease if this node still holds it.
+    pub fn renew(&self, feed_url: &str, node: &str, now: i64, ttl: Duration) -> Result<bool, StoreError> {
+        let (url, node) = (feed_url.to_owned(), node.to_owned());
+        let expires = now.saturating_add(ttl.as_secs().max(1) as i64);
+        self.call(move |c| async move {
+            Ok(c.execute(
+                "UPDATE leases SET expires = $3 WHERE url = $1 AND holder = $2",
+                &[&url, &node, &expires],
+            )
+            .await
+            .map_err(db_error)?
+                == 1)
+        })
+    }
+
     pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
         let (url, node) = (feed_url.to_owned(), node.to_owned());
         self.call(move |c| async move {

@@ -4,6 +4,7 @@
 mod binary;
 mod cluster;
 mod corpus;
+mod fleet;
 mod hostile;
 mod http;
 mod ops;
