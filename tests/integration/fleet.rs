@@ -273,3 +273,118 @@ async fn three_nodes_share_polling_and_survive_a_sigkill() {
         assert!(node.wait().success());
     }
 }
+
+/// A TCP relay to the database that the test can cut and restore: a real
+/// outage between a node and PostgreSQL, without touching the server that
+/// other tests share.
+struct Relay {
+    addr: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(upstream: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = tokio::sync::watch::Sender::new(true);
+        let watch = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut down = watch.subscribe();
+                if !*down.borrow() {
+                    continue; // dropped: connection refused, in effect
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = down.wait_for(|up| !up) => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, up }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+/// Losing the database is an outage, not a crash: the node keeps serving
+/// the last documents, `/healthz` fails and `/readyz` says why, the outage
+/// is logged once, and the node recovers by itself when the database is
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_serves_last_documents_and_recovers() {
+    let Some(db) = pg_database("database_outage_serves_last_documents_and_recovers").await else {
+        return;
+    };
+    let mut db_url = url::Url::parse(&db).unwrap();
+    let upstream: std::net::SocketAddr = format!("{}:{}", db_url.host_str().unwrap(), db_url.port().unwrap())
+        .parse()
+        .unwrap();
+    let relay = Relay::start(upstream).await;
+    db_url.set_port(Some(relay.addr.port())).unwrap();
+
+    let farm = FeedServer::start().await;
+    for i in 0..3 {
+        farm.set(
+            &format!("/feed/{i}.xml"),
+            Route::feed(farm_feed(i, 2), "application/rss+xml"),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n\
+         [storage]\nbackend = \"postgres\"\nurl = \"{db_url}\"\npool_timeout = \"1s\"\nconnect_timeout = \"1s\"\n\n\
+         [poll]\ninterval = \"1m\"\nfirst_poll_spread = \"0s\"\nallow_private_networks = true\n\n\
+         [[output]]\nname = \"politics\"\ntags = [\"politics\"]\n\n"
+    );
+    for i in 0..3 {
+        text.push_str(&format!(
+            "[[feed]]\nurl = \"{}\"\nname = \"مصدر {i}\"\ntags = [\"politics\"]\n\n",
+            farm.url(&format!("/feed/{i}.xml"))
+        ));
+    }
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(&config, text).unwrap();
+    let node = Binary::run(&config);
+    let addr = node.wait_listening();
+    // Three feeds of two own items each, and their one shared story.
+    wait_rendered(&node, 7);
+    let before = get(addr, "/politics.rss").await;
+    let etag = before.headers().get("etag").cloned();
+    let before = before.bytes().await.unwrap();
+    assert_eq!(get(addr, "/healthz").await.status(), 200);
+
+    relay.set(false);
+    node.wait_for_line("Database unreachable");
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status(), 503);
+    assert!(health.text().await.unwrap().contains("database unreachable"));
+    let ready = get(addr, "/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("database unreachable"));
+    let during = get(addr, "/politics.rss").await;
+    assert_eq!(during.status(), 200);
+    assert_eq!(during.headers().get("etag").cloned(), etag);
+    assert!(
+        during.bytes().await.unwrap() == before,
+        "the last document is served during the outage"
+    );
+
+    relay.set(true);
+    node.wait_for_line("Database reachable again");
+    assert_eq!(get(addr, "/healthz").await.status(), 200);
+    let log = node.log.lock().unwrap().clone();
+    let outages = log.iter().filter(|l| l.contains("Database unreachable")).count();
+    assert_eq!(outages, 1, "logged once:\n{}", log.join("\n"));
+    node.signal("TERM");
+    assert!(node.wait().success());
+}
