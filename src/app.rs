@@ -429,6 +429,11 @@ impl Daemon {
                   "A new store path takes effect at the next restart; keeping the open store.");
             new.storage = old.storage.clone();
         }
+        if (new.storage.backend, &new.storage.url) != (old.storage.backend, &old.storage.url) {
+            warn!("A new store backend or database URL takes effect at the next restart; keeping the open store.");
+            new.storage.backend = old.storage.backend;
+            new.storage.url = old.storage.url.clone();
+        }
         let summary = new.describe_changes(&old);
         if new.server.listen != old.server.listen {
             match server::bind(new.server.listen).await {

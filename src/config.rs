@@ -980,6 +980,47 @@ tags = ["politics"]
 interval = "20m"
 "#;
 
+    #[test]
+    fn storage_backend_keys_are_checked_and_located() {
+        let with = |storage: &str| GOOD.replace("[poll]", &format!("[storage]\n{storage}\n\n[poll]"));
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.storage.backend, Backend::Sled);
+        assert_eq!(
+            (c.storage.pool_size, c.storage.lease),
+            (8, Duration::from_secs(90))
+        );
+        if std::env::var_os(DATABASE_URL_ENV).is_none() {
+            let c = Config::parse(
+                Path::new("/etc/feedwire/feeds.toml"),
+                &with(
+                    "backend = \"postgres\"\nurl = \"postgres://fw@db/أخبار\"\npool_size = 3\nlease = \"2m\"",
+                ),
+            )
+            .unwrap();
+            assert_eq!(c.storage.backend, Backend::Postgres);
+            assert_eq!(c.storage.url.as_deref(), Some("postgres://fw@db/أخبار"));
+            assert_eq!(
+                (c.storage.pool_size, c.storage.lease),
+                (3, Duration::from_secs(120))
+            );
+            let p = problems(&with("backend = \"postgres\""));
+            assert!(
+                p[0].contains("feeds.toml:6:11: storage.backend") && p[0].contains(DATABASE_URL_ENV),
+                "{p:?}"
+            );
+        }
+        let p = problems(&with("backend = \"mysql\""));
+        assert!(p[0].contains("unknown backend \"mysql\""), "{p:?}");
+        let p = problems(&with("backend = \"sled\"\nurl = \"mysql://x\""));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains("storage.url") && p[0].contains("postgres://"),
+            "{p:?}"
+        );
+        let p = problems(&with("lease = \"5s\""));
+        assert!(p[0].contains("lease must be longer than [poll] timeout"), "{p:?}");
+    }
+
     fn problems(text: &str) -> Vec<String> {
         match Config::parse(Path::new("/etc/feedwire/feeds.toml"), text) {
             Ok(_) => vec![],
