@@ -564,6 +564,15 @@ async fn process(
         .expect("semaphores are never closed");
     let (parsed, ingest) = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
+        // A shared store answers in round trips: ask once per document for
+        // the keys this feed already brought, not once per entry. (Pruned
+        // items it still lists are then parsed in full, and the store finds
+        // them seen.)
+        let known = store
+            .is_shared()
+            .then(|| store.keys_from(&feed_url))
+            .transpose()
+            .map_err(|e| FeedFailure::Store(e.to_string()))?;
         let parsed = parse_feed_skipping(
             FeedRef {
                 url: &feed.url,
@@ -573,7 +582,10 @@ async fn process(
             content_type.as_deref(),
             started,
             limits,
-            &|key| store.knows(key, &feed_url),
+            &|key| match &known {
+                Some(keys) => keys.contains(key.as_str()),
+                None => store.knows(key, &feed_url),
+            },
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
         let ingest = store

@@ -329,6 +329,24 @@ impl Store {
         dispatch!(self, s => s.knows(key, feed_url))
     }
 
+    /// The keys of the stored items that `feed_url` is a source of (for a
+    /// shared store, one query instead of a [`Store::knows`] per entry).
+    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        match self {
+            Store::Sled(s) => {
+                let mut keys = std::collections::HashSet::new();
+                s.for_each_item(|item| {
+                    if item.sources.iter().any(|src| src.feed_url == feed_url) {
+                        keys.insert(item.key.as_str().to_owned());
+                    }
+                    true
+                })?;
+                Ok(keys)
+            }
+            Store::Postgres(s) => s.keys_from(feed_url),
+        }
+    }
+
     /// One item by key.
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
         dispatch!(self, s => s.get(key))

@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS item_sources (
     source bytea NOT NULL,
     UNIQUE (key, feed_url)
 );
+CREATE INDEX IF NOT EXISTS item_sources_by_feed ON item_sources (feed_url);
 CREATE TABLE IF NOT EXISTS seen (key text COLLATE "C" PRIMARY KEY, first_seen bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_by_date ON seen (first_seen, key);
 CREATE TABLE IF NOT EXISTS feeds (url text PRIMARY KEY, state text NOT NULL);
@@ -637,6 +638,20 @@ impl PgStore {
             .get(0))
         })
         .unwrap_or(false)
+    }
+
+    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let feed = feed_url.to_owned();
+        self.call(move |c| async move {
+            Ok(
+                c.query("SELECT key FROM item_sources WHERE feed_url = $1", &[&feed])
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+            )
+        })
     }
 
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {

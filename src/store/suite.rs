@@ -203,6 +203,9 @@ fn never_new_twice_and_knows() {
         assert!(!store.knows(&a.key, "f2"), "another feed would add a source");
         let key = ItemKey::from_link(&url::Url::parse("https://a.example/none").unwrap());
         assert!(!store.knows(&key, "f1"));
+        let keys = store.keys_from("f1").unwrap();
+        assert!(keys.contains(a.key.as_str()) && keys.len() == 1, "{keys:?}");
+        assert!(store.keys_from("f2").unwrap().is_empty());
         assert_eq!(store.get(&a.key).unwrap().unwrap().title, "عنوان 5");
         assert!(store.get(&key).unwrap().is_none());
         assert_eq!(store.item_count(), 1);
