@@ -142,6 +142,12 @@ CREATE SEQUENCE IF NOT EXISTS feedwire_changes;
 /// Arbitrary, fixed: serialises schema creation between nodes.
 const SCHEMA_LOCK: i64 = 0x6665_6564_7769_7265; // "feedwire"
 
+/// Ingests hold it shared, pruning exclusively: an item pruned (moved to
+/// `seen`) while another node ingests the same key could otherwise be
+/// inserted again, as the ingest's check of `seen` ran before the prune
+/// committed. Ingests still run side by side.
+const PRUNE_LOCK: i64 = 0x6665_6564_7072_756e; // "fedprun"
+
 /// A handle to the shared store; cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
@@ -384,6 +390,9 @@ impl PgStore {
         let total = items.len();
         let result = self.call(move |mut c| async move {
             let tx = c.transaction().await.map_err(db_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&PRUNE_LOCK])
+                .await
+                .map_err(db_error)?;
             let new: Vec<String> = tx
                 .query(
                     "INSERT INTO items (key, date, first_seen, record)
@@ -470,6 +479,9 @@ impl PgStore {
                 ..Default::default()
             };
             let tx = c.transaction().await.map_err(db_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+                .await
+                .map_err(db_error)?;
             report.items = tx
                 .execute(
                     "WITH gone AS (DELETE FROM items WHERE key = ANY($1) RETURNING key, first_seen)
