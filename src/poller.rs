@@ -198,9 +198,8 @@ impl PollContext {
                 self.hosts.per_host,
                 self.lease,
             );
-            let now = self.clock.now().timestamp();
             let taken =
-                tokio::task::spawn_blocking(move || store.take_host_slot(&h, per_host, &holder2, now, ttl))
+                tokio::task::spawn_blocking(move || store.take_host_slot(&h, per_host, &holder2, ttl))
                     .await
                     .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())));
             match taken {
@@ -680,8 +679,7 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
     // it is still ours, renewed for the fetch.
     let renewed = {
         let (store, url, node, ttl) = (ctx.store.clone(), url.clone(), ctx.node.clone(), ctx.lease);
-        let now = ctx.clock.now().timestamp();
-        tokio::task::spawn_blocking(move || store.renew(&url, &node, now, ttl))
+        tokio::task::spawn_blocking(move || store.renew(&url, &node, ttl))
             .await
             .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())))
     };

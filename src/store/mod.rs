@@ -392,18 +392,13 @@ impl Store {
         }
     }
 
-    /// Extends this node's lease on `feed_url` to `now + ttl`; false when
-    /// the lease is no longer ours (it expired and another node took it).
-    pub fn renew(
-        &self,
-        feed_url: &str,
-        node: &str,
-        now: i64,
-        ttl: std::time::Duration,
-    ) -> Result<bool, StoreError> {
+    /// Extends this node's lease on `feed_url` by `ttl` from now (on the
+    /// database's clock); false when the lease is no longer ours (it
+    /// expired and another node took it).
+    pub fn renew(&self, feed_url: &str, node: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
         match self {
             Store::Sled(_) => Ok(true),
-            Store::Postgres(s) => s.renew(feed_url, node, now, ttl),
+            Store::Postgres(s) => s.renew(feed_url, node, ttl),
         }
     }
 
@@ -423,12 +418,11 @@ impl Store {
         host: &str,
         per_host: usize,
         holder: &str,
-        now: i64,
         ttl: std::time::Duration,
     ) -> Result<Option<u32>, StoreError> {
         match self {
             Store::Sled(_) => Ok(Some(0)),
-            Store::Postgres(s) => s.take_host_slot(host, per_host, holder, now, ttl),
+            Store::Postgres(s) => s.take_host_slot(host, per_host, holder, ttl),
         }
     }
 

@@ -139,6 +139,12 @@ CREATE TABLE IF NOT EXISTS nodes (name text PRIMARY KEY, started bigint NOT NULL
 CREATE SEQUENCE IF NOT EXISTS feedwire_changes;
 "#;
 
+/// The database's clock, in Unix seconds. Lease and slot expiry are set and
+/// compared on it, so that nodes with skewed clocks still agree on when a
+/// lease ends. (Due times stay on the nodes' clocks: they only shift a
+/// poll by the skew.)
+const DB_NOW: &str = "extract(epoch FROM clock_timestamp())::int8";
+
 /// Arbitrary, fixed: serialises schema creation between nodes.
 const SCHEMA_LOCK: i64 = 0x6665_6564_7769_7265; // "feedwire"
 
@@ -745,7 +751,7 @@ impl PgStore {
     /// another moves on instead of waiting.
     pub fn claim(&self, feed_url: &str, node: &str, now: i64, ttl: Duration) -> Result<Claim, StoreError> {
         let (url, node) = (feed_url.to_owned(), node.to_owned());
-        let expires = now.saturating_add(ttl.as_secs().max(1) as i64);
+        let ttl = ttl.as_secs().max(1) as i64;
         self.call(move |c| async move {
             c.execute(
                 "INSERT INTO leases (url, next_due) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
@@ -755,12 +761,14 @@ impl PgStore {
             .map_err(db_error)?;
             let granted = c
                 .query_opt(
-                    "UPDATE leases SET holder = $2, expires = $3
-                     WHERE url = (SELECT url FROM leases
-                                  WHERE url = $1 AND next_due <= $4 AND (holder IS NULL OR expires <= $4)
-                                  FOR UPDATE SKIP LOCKED)
-                     RETURNING url",
-                    &[&url, &node, &expires, &now],
+                    &format!(
+                        "UPDATE leases SET holder = $2, expires = {DB_NOW} + $3
+                         WHERE url = (SELECT url FROM leases
+                                      WHERE url = $1 AND next_due <= $4 AND (holder IS NULL OR expires <= {DB_NOW})
+                                      FOR UPDATE SKIP LOCKED)
+                         RETURNING url"
+                    ),
+                    &[&url, &node, &ttl, &now],
                 )
                 .await
                 .map_err(db_error)?;
@@ -769,28 +777,28 @@ impl PgStore {
             }
             let row = c
                 .query_one(
-                    "SELECT next_due, holder, expires FROM leases WHERE url = $1",
+                    &format!("SELECT next_due, holder, expires - {DB_NOW} FROM leases WHERE url = $1"),
                     &[&url],
                 )
                 .await
                 .map_err(db_error)?;
-            let (next_due, holder, expires): (i64, Option<String>, i64) =
-                (row.get(0), row.get(1), row.get(2));
+            let (next_due, holder, left): (i64, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
             Ok(match holder {
-                Some(_) if expires > now => Claim::Held(expires),
+                // Told in this node's time.
+                Some(_) if left > 0 => Claim::Held(now + left),
                 _ => Claim::NotDue(next_due),
             })
         })
     }
 
     /// Extends the lease if this node still holds it.
-    pub fn renew(&self, feed_url: &str, node: &str, now: i64, ttl: Duration) -> Result<bool, StoreError> {
+    pub fn renew(&self, feed_url: &str, node: &str, ttl: Duration) -> Result<bool, StoreError> {
         let (url, node) = (feed_url.to_owned(), node.to_owned());
-        let expires = now.saturating_add(ttl.as_secs().max(1) as i64);
+        let ttl = ttl.as_secs().max(1) as i64;
         self.call(move |c| async move {
             Ok(c.execute(
-                "UPDATE leases SET expires = $3 WHERE url = $1 AND holder = $2",
-                &[&url, &node, &expires],
+                &format!("UPDATE leases SET expires = {DB_NOW} + $3 WHERE url = $1 AND holder = $2"),
+                &[&url, &node, &ttl],
             )
             .await
             .map_err(db_error)?
@@ -816,12 +824,11 @@ impl PgStore {
         host: &str,
         per_host: usize,
         holder: &str,
-        now: i64,
         ttl: Duration,
     ) -> Result<Option<u32>, StoreError> {
         let (host, holder) = (host.to_owned(), holder.to_owned());
         let slots = i32::try_from(per_host).unwrap_or(i32::MAX);
-        let expires = now.saturating_add(ttl.as_secs().max(1) as i64);
+        let ttl = ttl.as_secs().max(1) as i64;
         self.call(move |c| async move {
             c.execute(
                 "INSERT INTO host_slots (host, slot) SELECT $1, g FROM generate_series(0, $2 - 1) AS g
@@ -832,12 +839,14 @@ impl PgStore {
             .map_err(db_error)?;
             let row = c
                 .query_opt(
-                    "UPDATE host_slots SET holder = $3, expires = $4
-                     WHERE (host, slot) = (SELECT host, slot FROM host_slots
-                                           WHERE host = $1 AND slot < $2 AND (holder IS NULL OR expires <= $5)
-                                           ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
-                     RETURNING slot",
-                    &[&host, &slots, &holder, &expires, &now],
+                    &format!(
+                        "UPDATE host_slots SET holder = $3, expires = {DB_NOW} + $4
+                         WHERE (host, slot) = (SELECT host, slot FROM host_slots
+                                               WHERE host = $1 AND slot < $2 AND (holder IS NULL OR expires <= {DB_NOW})
+                                               ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+                         RETURNING slot"
+                    ),
+                    &[&host, &slots, &holder, &ttl],
                 )
                 .await
                 .map_err(db_error)?;

@@ -331,3 +331,60 @@ fn concurrent_ingest_of_one_story_stores_it_once_with_both_sources() {
         assert_eq!(store.item_count(), 20);
     });
 }
+
+#[test]
+fn postgres_leases_and_host_slots_admit_one_node_per_due_time() {
+    let Some(url) = fresh_database() else { return };
+    let store = Store::connect(&url, &PoolSettings::default()).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    let (feed, now) = ("https://a.example/أخبار.xml", 1_000_000);
+    assert_eq!(store.claim(feed, "a", now, ttl).unwrap(), Claim::Granted);
+    assert!(matches!(store.claim(feed, "b", now, ttl).unwrap(), Claim::Held(t) if t > now));
+    assert!(store.renew(feed, "a", ttl).unwrap());
+    assert!(!store.renew(feed, "b", ttl).unwrap(), "only the holder renews");
+    store.release(feed, "b", now + 5).unwrap();
+    assert!(
+        matches!(store.claim(feed, "b", now, ttl).unwrap(), Claim::Held(_)),
+        "b cannot release a's lease"
+    );
+    store.release(feed, "a", now + 900).unwrap();
+    assert_eq!(
+        store.claim(feed, "b", now + 1, ttl).unwrap(),
+        Claim::NotDue(now + 900)
+    );
+    assert_eq!(store.claim(feed, "b", now + 900, ttl).unwrap(), Claim::Granted);
+
+    let slots: Vec<Option<u32>> = ["x", "y", "z"]
+        .iter()
+        .map(|h| store.take_host_slot("news.example", 2, h, ttl).unwrap())
+        .collect();
+    assert_eq!(slots, [Some(0), Some(1), None]);
+    store.free_host_slot("news.example", 0, "x").unwrap();
+    assert_eq!(
+        store.take_host_slot("news.example", 2, "z", ttl).unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        store.take_host_slot("other.example", 2, "z", ttl).unwrap(),
+        Some(0)
+    );
+
+    store.node_started("a", now).unwrap();
+    store.heartbeat("b", now + 3).unwrap();
+    let nodes: Vec<(String, i64)> = store
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.name, n.heartbeat))
+        .collect();
+    assert_eq!(nodes, [("a".to_owned(), now), ("b".to_owned(), now + 3)]);
+    let before = store.change_counter().unwrap();
+    store.ingest(&[item("https://a.example/1", "f1", 1)]).unwrap();
+    assert!(
+        store.change_counter().unwrap() > before,
+        "a change moves the counter"
+    );
+    let c = store.change_counter().unwrap();
+    store.ingest(&[item("https://a.example/1", "f1", 1)]).unwrap();
+    assert_eq!(store.change_counter().unwrap(), c, "nothing new, no move");
+}
