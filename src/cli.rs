@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     version,
-    about = "Polls feeds, deduplicates on links, republishes one merged feed"
+    about = "Polls feeds, deduplicates on links, republishes one merged feed",
+    after_long_help = AFTER_LONG_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,6 +23,23 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value = "auto")]
     log_format: crate::logging::LogFormat,
 }
+
+/// The end of `feedwire --help` and of the man page (docs/man/feedwire.1).
+const AFTER_LONG_HELP: &str = "\
+Files:
+  /etc/feedwire/feeds.toml   the config of the Debian package's service
+  /var/lib/feedwire          its state directory (the store is data/)
+
+Environment:
+  FEEDWIRE_CONFIG   the config path when --config is not given
+  STATE_DIRECTORY   set by systemd (StateDirectory=); a relative
+                    [storage] path is resolved against it
+  RUST_LOG          log level and filters (default info)
+
+Exit codes: 0 is success. `check` exits 1 on any problem in the config;
+`run` exits 2 on a bad config and 1 on a runtime error; the other commands
+exit 1 when some part failed and 2 on a fatal error. Every command's codes
+and the config reference: /usr/share/doc/feedwire/README.md";
 
 #[derive(Subcommand)]
 enum Command {
@@ -324,5 +342,64 @@ fn import_opml(config_path: &std::path::Path, opml_path: &std::path::Path) -> Ex
             eprintln!("feedwire: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// docs/man/ is what the Debian package installs as man pages; it is
+    /// rendered from the command-line definition and must match it.
+    /// `FEEDWIRE_BLESS=1 cargo test --lib man_pages` rewrites it.
+    #[test]
+    fn man_pages_match_the_command_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        clap_mangen::generate_to(Cli::command(), tmp.path()).unwrap();
+        let fresh = read_pages(tmp.path());
+        assert!(fresh.contains_key("feedwire.1"), "{:?}", fresh.keys());
+        assert!(fresh.contains_key("feedwire-check.1"), "{:?}", fresh.keys());
+        assert!(
+            String::from_utf8_lossy(&fresh["feedwire.1"]).contains("/etc/feedwire/feeds.toml"),
+            "the main page lists the files"
+        );
+
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/man");
+        if std::env::var_os("FEEDWIRE_BLESS").is_some() {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, bytes) in &fresh {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+        }
+        let committed = read_pages(&dir);
+        assert_eq!(
+            committed.keys().collect::<Vec<_>>(),
+            fresh.keys().collect::<Vec<_>>(),
+            "docs/man/ is stale: run `FEEDWIRE_BLESS=1 cargo test --lib man_pages` and commit it"
+        );
+        for (name, bytes) in &fresh {
+            assert!(
+                committed[name] == *bytes,
+                "docs/man/{name} is stale: run `FEEDWIRE_BLESS=1 cargo test --lib man_pages` and commit it"
+            );
+        }
+    }
+
+    fn read_pages(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return BTreeMap::new();
+        };
+        entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "1"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect()
     }
 }
