@@ -86,6 +86,18 @@ pub enum Backend {
     Postgres,
 }
 
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable database URL)".into(),
+    }
+}
+
 /// Overrides `[storage] url`, so that secrets stay out of feeds.toml.
 pub const DATABASE_URL_ENV: &str = "FEEDWIRE_DATABASE_URL";
 
@@ -255,13 +267,20 @@ impl Config {
     /// A one-line summary for `feedwire check` and the start-up log.
     pub fn summary(&self) -> String {
         let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
+        let store = match self.storage.backend {
+            Backend::Sled => self.storage.path.display().to_string(),
+            Backend::Postgres => format!(
+                "postgres {}",
+                redact_url(self.storage.url.as_deref().unwrap_or_default())
+            ),
+        };
         format!(
             "{}: {} feeds, {} outputs ({}), store {}, listen {}",
             self.path.display(),
             self.feeds.len(),
             self.outputs.len(),
             outputs.join(", "),
-            self.storage.path.display(),
+            store,
             self.server.listen
         )
     }

@@ -90,17 +90,7 @@ pub struct NodeStatus {
     pub heartbeat: i64,
 }
 
-/// The URL with any password replaced, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(unparsable database URL)".into(),
-    }
-}
+pub use crate::config::redact_url as redact;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS feedwire_meta (key text PRIMARY KEY, value bigint NOT NULL);
