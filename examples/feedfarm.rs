@@ -12,6 +12,12 @@
 //! `--concurrency C` (the config's `[poll] concurrency`, default 16),
 //! `--max-secs S` (stop by itself after S seconds, default 3600).
 //!
+//! `--full-text` makes every item link a farm-served article page (its link
+//! made relative, so it resolves to the feed's own host: shared wire stories
+//! then stay one item per host) at `/a/...`, a deterministic news page with
+//! navigation, share buttons and a footer around six paragraphs, and writes
+//! `full_text = true` on every `[[feed]]` of the config.
+//!
 //! Prints one summary line, then `ready http://ADDR:PORT/f/0.xml` once every
 //! listener is up. `GET /stats` on any address answers `200=X 304=Y`.
 //! Documents are generated from a fixed seed: the same N gives the same bytes.
@@ -56,9 +62,18 @@ fn main() {
     let concurrency: usize = arg(&args, "--concurrency").unwrap_or(16);
     let store: String = arg(&args, "--store").unwrap_or_else(|| "data".into());
     let config: Option<String> = arg(&args, "--config");
+    let full_text = args.iter().any(|a| a == "--full-text");
 
     let t = Instant::now();
-    let farm = farm::Farm::generate(n, hosts);
+    let mut farm = farm::Farm::generate(n, hosts);
+    if full_text {
+        let absolute =
+            regex::bytes::Regex::new(r"https?://[^/<>\x22\]\s]*\.example(?::\d+)?/").expect("regex");
+        for f in &mut farm.feeds {
+            f.body = absolute.replace_all(&f.body, &b"/a/"[..]).into_owned();
+            f.etag = format!("\"ft-{}\"", f.etag.trim_matches('"'));
+        }
+    }
     let generated = t.elapsed();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -84,6 +99,7 @@ fn main() {
         });
         let router = Router::new()
             .route("/f/{file}", get(feed))
+            .route("/a/{*path}", get(article))
             .route("/stats", get(stats))
             .with_state(served);
         // The first address picks the port; the others take the same one.
@@ -105,7 +121,10 @@ fn main() {
             tokio::spawn(async move { axum::serve(l, router).await });
         }
         if let Some(path) = &config {
-            let text = farm.config_toml(port, &store, "127.0.0.1:0", concurrency);
+            let mut text = farm.config_toml(port, &store, "127.0.0.1:0", concurrency);
+            if full_text {
+                text = text.replace("[[feed]]\n", "[[feed]]\nfull_text = true\n");
+            }
             std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
         }
         println!(
@@ -153,6 +172,107 @@ async fn feed(State(s): State<Arc<Served>>, Path(file): Path<String>, headers: H
     s.ok.fetch_add(1, Ordering::Relaxed);
     h.insert(header::CONTENT_TYPE, ctype.clone());
     (StatusCode::OK, h, body.clone()).into_response()
+}
+
+/// A news page for `--full-text`: the same path always gives the same page.
+async fn article(Path(path): Path<String>) -> Response {
+    const AR: &[&str] = &[
+        "الحكومة",
+        "البرلمان",
+        "الانتخابات",
+        "الرئيس",
+        "المعارضة",
+        "الاتفاق",
+        "المفاوضات",
+        "السلام",
+        "الاقتصاد",
+        "الميزانية",
+        "الإصلاح",
+        "الدستور",
+        "المحكمة",
+        "الشعب",
+        "الدولة",
+        "القاهرة",
+        "قال",
+        "أعلن",
+        "أكد",
+        "في",
+        "على",
+        "من",
+        "إلى",
+        "مع",
+        "بعد",
+        "خلال",
+        "اليوم",
+        "الأسبوع",
+    ];
+    const EN: &[&str] = &[
+        "government",
+        "parliament",
+        "election",
+        "president",
+        "opposition",
+        "agreement",
+        "talks",
+        "peace",
+        "economy",
+        "budget",
+        "reform",
+        "court",
+        "people",
+        "state",
+        "said",
+        "announced",
+        "the",
+        "a",
+        "of",
+        "in",
+        "on",
+        "with",
+        "after",
+        "during",
+        "today",
+        "week",
+        "minister",
+    ];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in path.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let mut rng = farm::Rng::new(h);
+    let arabic = path.bytes().any(|b| b >= 0x80) || h % 5 < 3;
+    let words = if arabic { AR } else { EN };
+    let mut text = |n: usize| (0..n).map(|_| rng.pick(words)).collect::<Vec<_>>().join(" ");
+    let title = text(8);
+    let paragraphs: String = (0..6).map(|_| format!("<p>{}.</p>\n", text(60))).collect();
+    let (lang, dir, share, more) = if arabic {
+        (
+            "ar",
+            "rtl",
+            "حصة فيسبوك تويتر واتساب",
+            "للمزيد من الأخبار، زوروا موقعنا",
+        )
+    } else {
+        (
+            "en",
+            "ltr",
+            "Share Facebook Twitter Email",
+            "For more news, visit our site",
+        )
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta property=\"og:site_name\" content=\"Farm News\"><script>var x = 1;</script></head><body>\
+         <header><nav><a href=\"/\">Home</a> <a href=\"/world\">World</a> <a href=\"/sport\">Sport</a></nav></header>\
+         <main><article><h1>{title}</h1><div class=\"share\">{share}</div>\
+         <figure><img src=\"/img/{h}.jpg\" alt=\"{title}\"><figcaption>{title}</figcaption></figure>\
+         {paragraphs}<p>{more}</p></article>\
+         <aside><h3>Related</h3><ul><li><a href=\"/1\">{t1}</a></li><li><a href=\"/2\">{t2}</a></li></ul></aside></main>\
+         <footer>© Farm News</footer></body></html>",
+        t1 = text(6),
+        t2 = text(6),
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 async fn stats(State(s): State<Arc<Served>>) -> String {

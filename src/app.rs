@@ -44,15 +44,24 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
     let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
     let ctx = PollContext::new(store.clone(), fetcher, Arc::new(SystemClock), config);
     let (report, feeds) = poller::poll_all(&ctx, config).await;
-    let docs = tokio::task::spawn_blocking({
-        let (config, store) = (config.clone(), store.clone());
-        move || render_all(&config, &store)
-    })
-    .await
-    .context("render task")??;
+    // Nothing stored changed: the outputs would come out as they did last
+    // time, so a warm poll-once costs a process start and the conditional
+    // requests, not a render.
+    let changed = feeds
+        .iter()
+        .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
+    let mut rendered: Vec<(String, usize)> = Vec::new();
+    if changed {
+        let docs = tokio::task::spawn_blocking({
+            let (config, store) = (config.clone(), store.clone());
+            move || render_all(&config, &store)
+        })
+        .await
+        .context("render task")??;
+        rendered = docs.iter().map(|(k, v)| (k.clone(), v.body.len())).collect();
+        rendered.sort();
+    }
     store.flush().context("flushing the store")?;
-    let mut rendered: Vec<(String, usize)> = docs.iter().map(|(k, v)| (k.clone(), v.body.len())).collect();
-    rendered.sort();
     Ok(PollOnceReport {
         totals: report,
         failures: feeds
@@ -73,7 +82,8 @@ pub struct PollOnceReport {
     pub totals: PollReport,
     /// Failed feeds: (URL, error).
     pub failures: Vec<(String, String)>,
-    /// Rendered documents: (file name, bytes).
+    /// Rendered documents: (file name, bytes); empty when nothing stored
+    /// changed, so nothing was rendered.
     pub rendered: Vec<(String, usize)>,
     pub items_stored: usize,
 }
@@ -172,7 +182,10 @@ impl Introspect for DaemonIntrospect {
 
     fn status_json(&self) -> Vec<u8> {
         let config = self.config.borrow().clone();
-        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let mut feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        status::add_full_text(&mut feeds, &config, |url| {
+            self.store.full_text_stats(url).unwrap_or_default()
+        });
         serde_json::to_vec_pretty(&feeds).expect("status serialises")
     }
 
@@ -181,13 +194,21 @@ impl Introspect for DaemonIntrospect {
     }
 
     fn metrics_text(&self) -> String {
+        let config = self.config.borrow().clone();
+        for feed in config.feeds.iter().filter(|f| f.full_text.is_some()) {
+            let stats = self.store.full_text_stats(feed.url.as_str()).unwrap_or_default();
+            self.metrics.record_full_text(&feed.name, &stats);
+        }
         self.metrics
             .encode(self.store.item_count(), self.store.size_on_disk().unwrap_or(0))
     }
 
     fn status_page(&self) -> String {
         let config = self.config.borrow().clone();
-        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let mut feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        status::add_full_text(&mut feeds, &config, |url| {
+            self.store.full_text_stats(url).unwrap_or_default()
+        });
         let outputs = self.outputs.read().expect("lock poisoned").clone();
         let page = status::page(&feeds, &outputs, self.store.item_count());
         match self.fleet() {
@@ -742,6 +763,9 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
                 r.published.publish(docs);
                 r.introspect.rendered(&outputs, started.elapsed());
                 info!(stored, "Outputs rendered.");
+                // A render's working memory (items, clusters, compressors)
+                // is free now; the published documents stay.
+                crate::memory::release();
                 outputs
             }
             Ok(Err(e)) => {

@@ -47,7 +47,7 @@ enum Command {
     Run,
     /// Validate the config; print every problem with file:line:column.
     Check,
-    /// Poll every feed once, store, render, print a summary.
+    /// Poll every feed once, store, render if anything new was stored, print a summary.
     PollOnce,
     /// Show every feed's status, read from the running daemon.
     Status,
@@ -71,6 +71,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
     },
+    /// Fetch one article page and print what full_text would publish: title,
+    /// byline, language and the sanitised HTML (for tuning
+    /// `full_text_selector`). Exit 1 when the page gives no article.
+    Extract {
+        /// The article's URL.
+        url: String,
+        /// CSS selector of the article block (as `full_text_selector`).
+        #[arg(long)]
+        selector: Option<String>,
+        /// Outlet named in the attribution line when the page names none.
+        #[arg(long)]
+        outlet: Option<String>,
+        /// Allow loopback and private addresses (as `allow_private_networks`;
+        /// also on when the config's `[poll]` says so).
+        #[arg(long)]
+        allow_private_networks: bool,
+    },
     /// Load a dump made by `export` into the store (the daemon must be stopped).
     Import {
         /// The JSON-lines file.
@@ -85,6 +102,7 @@ enum ExportFormat {
 
 /// Parses the command line, sets up logging, runs the command.
 pub fn main() -> ExitCode {
+    crate::memory::tune();
     let cli = Cli::parse();
     crate::logging::init(cli.log_format);
 
@@ -120,6 +138,18 @@ pub fn main() -> ExitCode {
             }
         }
         Command::ImportOpml { file } => import_opml(&cli.config, &file),
+        Command::Extract {
+            url,
+            selector,
+            outlet,
+            allow_private_networks,
+        } => extract(
+            &cli.config,
+            &url,
+            selector.as_deref(),
+            outlet.as_deref(),
+            allow_private_networks,
+        ),
         Command::ExportOpml => {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
@@ -176,6 +206,9 @@ pub fn main() -> ExitCode {
                     for (file, bytes) in &r.rendered {
                         println!("rendered: {file} ({bytes} bytes)");
                     }
+                    if r.rendered.is_empty() {
+                        println!("nothing new stored: outputs not rendered");
+                    }
                     println!("{}; {} items stored", r.totals, r.items_stored);
                     if r.failures.is_empty() {
                         ExitCode::SUCCESS
@@ -215,6 +248,69 @@ fn load(path: &std::path::Path) -> Option<Config> {
         Err(e) => {
             eprintln!("{e}");
             None
+        }
+    }
+}
+
+/// `feedwire extract URL`: fetched with the config's `[poll]` settings
+/// (User-Agent, timeout, body cap), or the defaults when there is no config
+/// file.
+fn extract(
+    path: &std::path::Path,
+    url: &str,
+    selector: Option<&str>,
+    outlet: Option<&str>,
+    allow_private: bool,
+) -> ExitCode {
+    let config = if path.exists() {
+        load(path)
+    } else {
+        Config::parse(path, "[[feed]]\nurl = \"https://example.com/feed\"\n").ok()
+    };
+    let Some(config) = config else {
+        return ExitCode::from(2);
+    };
+    let url = match url::Url::parse(url) {
+        Ok(u) if crate::item::is_web(&u) => u,
+        _ => {
+            eprintln!("feedwire: {url:?} is not an http or https URL");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(sel) = selector.filter(|s| !crate::extract::valid_selector(s)) {
+        eprintln!("feedwire: invalid CSS selector {sel:?}");
+        return ExitCode::from(2);
+    }
+    let fetcher = match crate::fetch::Fetcher::new(&config.poll) {
+        Ok(f) => f.for_pages(),
+        Err(e) => {
+            eprintln!("feedwire: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let allow_private = allow_private || config.poll.allow_private_networks;
+    let fetched = block_on(fetcher.fetch(&url, &Default::default(), allow_private));
+    let fetched = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("feedwire: {url}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let body = fetched.body.unwrap_or_default();
+    match crate::extract::extract(&body, fetched.content_type.as_deref(), &url, selector, outlet) {
+        Ok(a) => {
+            println!("title: {}", a.title);
+            println!("byline: {}", a.byline.as_deref().unwrap_or("-"));
+            println!("language: {} ({})", a.lang.as_deref().unwrap_or("-"), a.dir);
+            println!("outlet: {}", a.outlet);
+            println!();
+            println!("{}", a.html);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("feedwire: {url}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -161,7 +161,24 @@ pub struct FeedConfig {
     pub interval: Option<Duration>,
     /// `[poll] allow_private_networks`, or this feed's own setting.
     pub allow_private_networks: bool,
+    /// `full_text = true`: each new item's page is fetched and its article
+    /// extracted (see `extract`); `None` when off.
+    pub full_text: Option<FullText>,
 }
+
+/// A feed's full-text options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullText {
+    /// `full_text_selector`: CSS selector of the article block, used
+    /// instead of readability's guess.
+    pub selector: Option<String>,
+    /// `full_text_timeout`: how long a new item waits for its article
+    /// before it is published with the feed's own content.
+    pub timeout: Duration,
+}
+
+/// Default `full_text_timeout`.
+pub const FULL_TEXT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Config {
     /// Reads and validates a config file. Under systemd, a relative store
@@ -498,6 +515,9 @@ struct RawFeed {
     tags: Vec<String>,
     interval: Option<Spanned<String>>,
     allow_private_networks: Option<bool>,
+    full_text: Option<Spanned<bool>>,
+    full_text_selector: Option<Spanned<String>>,
+    full_text_timeout: Option<Spanned<String>>,
 }
 
 /// Collects problems while validating, so that all of them are reported.
@@ -535,6 +555,39 @@ impl Checker<'_> {
     }
 
     /// Parses a duration such as "15m"; `floor` is the least allowed value.
+    /// A feed's `full_text`, `full_text_selector` and `full_text_timeout`.
+    fn full_text(&mut self, f: &RawFeed) -> Option<FullText> {
+        let on = f.full_text.as_ref().is_some_and(|v| *v.get_ref());
+        if let Some(sel) = &f.full_text_selector {
+            if sel.get_ref().trim().is_empty() || !crate::extract::valid_selector(sel.get_ref()) {
+                self.problem(sel, format!("invalid CSS selector {:?}", sel.get_ref()));
+            }
+        }
+        if !on {
+            for key in [&f.full_text_selector, &f.full_text_timeout]
+                .into_iter()
+                .flatten()
+            {
+                self.problem(key, "has no effect without full_text = true in this [[feed]]");
+            }
+            return None;
+        }
+        let timeout = self.duration(&f.full_text_timeout, FULL_TEXT_TIMEOUT, Duration::from_secs(1));
+        if timeout > Duration::from_secs(3600) {
+            if let Some(v) = &f.full_text_timeout {
+                self.problem(v, "full_text_timeout must be at most 1h");
+            }
+        }
+        Some(FullText {
+            selector: f
+                .full_text_selector
+                .as_ref()
+                .map(|s| s.get_ref().trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            timeout,
+        })
+    }
+
     fn duration(&mut self, value: &Option<Spanned<String>>, default: Duration, floor: Duration) -> Duration {
         let Some(v) = value else { return default };
         match humantime::parse_duration(v.get_ref()) {
@@ -780,6 +833,7 @@ impl RawConfig {
                 .interval
                 .as_ref()
                 .map(|_| c.duration(&f.interval, interval, MIN_INTERVAL));
+            let full_text = c.full_text(f);
             feeds.push(FeedConfig {
                 url,
                 name,
@@ -788,6 +842,7 @@ impl RawConfig {
                 allow_private_networks: f
                     .allow_private_networks
                     .unwrap_or(self.poll.allow_private_networks.unwrap_or(false)),
+                full_text,
             });
         }
         if self.feed.is_empty() {
@@ -1063,6 +1118,59 @@ interval = "20m"
             "-2 feeds, 1 changed, output politics changed"
         );
         assert_eq!(old.describe_changes(&old), "no changes");
+    }
+
+    #[test]
+    fn full_text_keys() {
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.feeds[0].full_text, None);
+        let on = GOOD.replace("interval = \"20m\"", "full_text = true");
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &on).unwrap();
+        assert_eq!(
+            c.feeds[0].full_text,
+            Some(FullText {
+                selector: None,
+                timeout: FULL_TEXT_TIMEOUT
+            })
+        );
+        let tuned = GOOD.replace(
+            "interval = \"20m\"",
+            "full_text = true\nfull_text_selector = \"article .story-body\"\nfull_text_timeout = \"5s\"",
+        );
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &tuned).unwrap();
+        let ft = c.feeds[0].full_text.clone().unwrap();
+        assert_eq!(ft.selector.as_deref(), Some("article .story-body"));
+        assert_eq!(ft.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn full_text_problems_name_line_and_key() {
+        let bad = GOOD.replace(
+            "interval = \"20m\"",
+            "full_text = true\nfull_text_selector = \"div[[[\"\nfull_text_timeout = \"soon\"",
+        );
+        let p = problems(&bad);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("/etc/feedwire/feeds.toml:19:"), "{}", p[0]);
+        assert!(
+            p[0].contains("full_text_selector") && p[0].contains("invalid CSS selector"),
+            "{}",
+            p[0]
+        );
+        assert!(p[1].starts_with("/etc/feedwire/feeds.toml:20:"), "{}", p[1]);
+        assert!(
+            p[1].contains("full_text_timeout") && p[1].contains("invalid duration"),
+            "{}",
+            p[1]
+        );
+        let off = GOOD.replace("interval = \"20m\"", "full_text_selector = \"article\"");
+        let p = problems(&off);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("has no effect without full_text = true"),
+            "{}",
+            p[0]
+        );
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! charset decisions belong to `parse`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{redirect, StatusCode};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::PollConfig;
@@ -74,6 +76,24 @@ pub struct Fetched {
     /// The URL the feed now lives at, when every redirect up to it was
     /// permanent (301/308).
     pub moved_permanently: Option<Url>,
+    /// The pipeline slot the body was read under ([`Fetcher::fetch_gated`]);
+    /// dropping it lets the next body in.
+    pub body_slot: Option<OwnedSemaphorePermit>,
+}
+
+/// How far [`Fetcher::head`] got.
+enum Head {
+    /// A 304: nothing more to read.
+    Done(Fetched),
+    /// A 200 whose body is still in the socket.
+    Body(Pending),
+}
+
+struct Pending {
+    resp: reqwest::Response,
+    headers: HeaderMap,
+    cache: CacheHints,
+    permanent: Option<Url>,
 }
 
 /// Why a fetch failed; each variant is something an operator can act on.
@@ -245,9 +265,25 @@ pub struct Fetcher {
     any: reqwest::Client,
     max_body: u64,
     timeout: Duration,
+    /// `Accept` sent: feed types, or HTML for article pages.
+    accept: &'static str,
 }
 
+/// `Accept` for feed polls.
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
+/// `Accept` for article pages (`full_text`, `feedwire extract`).
+const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+
 impl Fetcher {
+    /// The same client (User-Agent, limits, SSRF guard, pooled
+    /// connections) asking for HTML pages instead of feeds.
+    pub fn for_pages(&self) -> Fetcher {
+        Fetcher {
+            accept: PAGE_ACCEPT,
+            ..self.clone()
+        }
+    }
+
     pub fn new(poll: &PollConfig) -> Result<Fetcher, FetchError> {
         // reqwest is built without a default crypto provider (ring builds a
         // minute faster than aws-lc); installing twice is harmless.
@@ -261,9 +297,11 @@ impl Fetcher {
                 // A proxy would connect for us and bypass the address check.
                 .no_proxy()
                 // Feeds are polled minutes apart: an idle pooled connection
-                // only holds buffers (about 100 KB each), so keep few, briefly.
+                // only holds its read buffer, grown to the last body's
+                // chunks. With one per host that was 38 MB of a 1,000-host
+                // round (BENCHMARKS.md, run 3), so none is kept.
                 .pool_idle_timeout(Duration::from_secs(5))
-                .pool_max_idle_per_host(1)
+                .pool_max_idle_per_host(0)
                 .gzip(true)
                 .brotli(true)
                 .deflate(true)
@@ -274,6 +312,7 @@ impl Fetcher {
             any: build(builder())?,
             max_body: poll.max_body,
             timeout: poll.timeout,
+            accept: FEED_ACCEPT,
         })
     }
 
@@ -286,22 +325,65 @@ impl Fetcher {
         validators: &Validators,
         allow_private: bool,
     ) -> Result<Fetched, FetchError> {
-        tokio::time::timeout(self.timeout, self.fetch_inner(url, validators, allow_private))
-            .await
-            .unwrap_or(Err(FetchError::Timeout))
+        self.fetch_gated(url, validators, allow_private, None).await
     }
 
-    async fn fetch_inner(
+    /// As [`Fetcher::fetch`], but a body is only read once a permit of
+    /// `gate` is free; the permit travels in [`Fetched::body_slot`] so that
+    /// the caller can hold it until the body has been dealt with.
+    ///
+    /// This is the ingest pipeline's backpressure: when parsing falls behind,
+    /// answered requests wait with their bodies unread instead of piling up
+    /// whole in our heap. hyper reads ahead into its connection buffer (at
+    /// most about 400 KB); the rest waits in the kernel's socket buffers and
+    /// at the publisher. The wait for a permit is our own queue, not the
+    /// publisher's slowness, so it does not count against `[poll] timeout`.
+    pub async fn fetch_gated(
         &self,
         url: &Url,
         validators: &Validators,
         allow_private: bool,
+        gate: Option<&Arc<Semaphore>>,
     ) -> Result<Fetched, FetchError> {
+        let started = std::time::Instant::now();
+        let head = tokio::time::timeout(self.timeout, self.head(url, validators, allow_private))
+            .await
+            .unwrap_or(Err(FetchError::Timeout))?;
+        let pending = match head {
+            Head::Done(fetched) => return Ok(fetched),
+            Head::Body(pending) => pending,
+        };
+        let spent = started.elapsed();
+        let body_slot = match gate {
+            Some(gate) => Some(
+                gate.clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphores are never closed"),
+            ),
+            None => None,
+        };
+        let left = self.timeout.saturating_sub(spent);
+        let mut fetched = tokio::time::timeout(left, self.read_body(pending))
+            .await
+            .unwrap_or(Err(FetchError::Timeout))?;
+        fetched.body_slot = body_slot;
+        Ok(fetched)
+    }
+
+    /// Sends the request and follows redirects up to a final answer: a 304
+    /// or an error is complete here; a 200's body is still to be read.
+    async fn head(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        allow_private: bool,
+    ) -> Result<Head, FetchError> {
         let mut current = url.clone();
         let mut visited = vec![url.clone()];
         let mut permanent: Option<Url> = None;
         let mut all_permanent = true;
-        let mut resp = loop {
+        let resp = loop {
             let resp = self.request(&current, validators, allow_private).await?;
             let status = resp.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
@@ -344,13 +426,14 @@ impl Fetcher {
         let headers = resp.headers().clone();
         let cache = cache_hints(&headers);
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched {
+            return Ok(Head::Done(Fetched {
                 body: None,
                 content_type: None,
                 validators: validators.clone(),
                 cache,
                 moved_permanently: permanent,
-            });
+                body_slot: None,
+            }));
         }
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -365,7 +448,26 @@ impl Fetcher {
                 return Err(FetchError::TooLarge { limit: self.max_body });
             }
         }
-        let mut body = BytesMut::new();
+        Ok(Head::Body(Pending {
+            resp,
+            headers,
+            cache,
+            permanent,
+        }))
+    }
+
+    /// Reads a 200's body, cut off at the cap.
+    async fn read_body(&self, pending: Pending) -> Result<Fetched, FetchError> {
+        let Pending {
+            mut resp,
+            headers,
+            cache,
+            permanent,
+        } = pending;
+        // Sized once from Content-Length when the server sends one (and the
+        // body is not compressed), so the buffer does not grow by doubling.
+        let hint = resp.content_length().unwrap_or(0).min(self.max_body);
+        let mut body = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
             if (body.len() + chunk.len()) as u64 > self.max_body {
                 return Err(FetchError::TooLarge { limit: self.max_body });
@@ -381,6 +483,7 @@ impl Fetcher {
             },
             cache,
             moved_permanently: permanent,
+            body_slot: None,
         })
     }
 
@@ -427,10 +530,7 @@ impl Fetcher {
             }
             &self.public
         };
-        let mut req = client.get(url.clone()).header(
-            header::ACCEPT,
-            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-        );
+        let mut req = client.get(url.clone()).header(header::ACCEPT, self.accept);
         if let Some(etag) = &validators.etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }

@@ -67,6 +67,7 @@ pub struct Metrics {
     output_clusters: Family<OutputLabels, Gauge>,
     output_clustered_items: Family<OutputLabels, Gauge>,
     requests: Family<RequestLabels, Counter>,
+    full_text: Family<FetchLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -126,6 +127,12 @@ impl Metrics {
             "Size of each rendered document",
             output_bytes.clone(),
         );
+        let full_text = Family::<FetchLabels, Gauge>::default();
+        registry.register(
+            "full_text_items",
+            "Items of full_text feeds by extraction result (extracted, failed, fallback), since the store was created",
+            full_text.clone(),
+        );
         let output_items = Family::<OutputLabels, Gauge>::default();
         registry.register("output_items", "Items in each output", output_items.clone());
         let output_clusters = Family::<OutputLabels, Gauge>::default();
@@ -161,6 +168,24 @@ impl Metrics {
             output_clusters,
             output_clustered_items,
             requests,
+            full_text,
+        }
+    }
+
+    /// Sets a `full_text` feed's extraction counts (read from the store at
+    /// scrape time, so they survive restarts).
+    pub fn record_full_text(&self, feed: &str, stats: &crate::store::FullTextStats) {
+        for (result, n) in [
+            ("extracted", stats.extracted),
+            ("failed", stats.failed),
+            ("fallback", stats.fallback),
+        ] {
+            self.full_text
+                .get_or_create(&FetchLabels {
+                    feed: feed.to_owned(),
+                    result: result.into(),
+                })
+                .set(n.min(i64::MAX as u64) as i64);
         }
     }
 

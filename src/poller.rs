@@ -21,6 +21,12 @@
 //! store ([`Store::claim`]), so each due feed is fetched by one node, and
 //! takes one of `per_host` fleet-wide slots for its host before fetching.
 //! A node whose store is unreachable polls nothing.
+//!
+//! The ingest is a bounded pipeline: `concurrency` requests at once; a body
+//! is read only in one of [`body_slots`] slots, held until it is parsed and
+//! stored; parse and store run on at most one blocking thread per core. So
+//! memory holds a few documents, not a round's worth, while the network
+//! stays busy.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -129,12 +135,19 @@ pub struct PollContext {
     /// Parse and store work at once: one per core, so a burst of changed
     /// documents queues instead of piling up threads and memory.
     cpu: Arc<Semaphore>,
+    /// Bodies being read, waiting for a core, or being parsed and stored
+    /// ([`body_slots`]). Fetching outruns parsing; without this bound a cold
+    /// round held most of its documents in memory at once.
+    bodies: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
     outage: Arc<Mutex<OutageDetector>>,
     /// This node's name in a fleet (see [`crate::store::node_name`]).
     pub node: Arc<str>,
     /// How long a lease or fleet host slot lasts (`[storage] lease`).
     lease: Duration,
+    /// Where new items of `full_text` feeds are sent (the daemon's
+    /// full-text task); `None` for one-shot polls.
+    pub full_text: Option<crate::fulltext::JobSender>,
 }
 
 impl PollContext {
@@ -150,9 +163,8 @@ impl PollContext {
             min_interval: config.poll.min_interval,
             max_interval: config.poll.max_interval.max(config.poll.min_interval),
             global: Arc::new(Semaphore::new(config.poll.concurrency)),
-            cpu: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-            )),
+            cpu: Arc::new(Semaphore::new(cores())),
+            bodies: Arc::new(Semaphore::new(body_slots())),
             hosts: Arc::new(HostLimits {
                 per_host: config.poll.per_host,
                 hosts: Mutex::default(),
@@ -163,13 +175,14 @@ impl PollContext {
             })),
             node: crate::store::node_name().into(),
             lease: config.storage.lease,
+            full_text: None,
         }
     }
 
     /// Waits for a slot on the feed's host, then a global one. The host
     /// comes first so that feeds queued behind a busy host do not hold
     /// global slots other hosts could use.
-    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+    pub async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
         let host = self.hosts.of(url.host_str().unwrap_or_default());
         let host = host.acquire_owned().await.expect("semaphores are never closed");
         let global = self
@@ -252,6 +265,19 @@ impl Drop for FleetSlot {
             Err(_) => free(),
         }
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// Fetched-but-unparsed bodies allowed in memory: two per core, so that
+/// while one is parsed the next is already read (on a slow link, being
+/// read) and no core waits for the network. The `[poll] concurrency`
+/// requests still go out and wait for their answers in parallel; only the
+/// reading of bodies waits for a slot.
+fn body_slots() -> usize {
+    2 * cores()
 }
 
 /// One semaphore per host, created on first use.
@@ -379,9 +405,16 @@ async fn poll_with<P>(
     let timer = std::time::Instant::now();
     state.last_attempt = Some(started.timestamp());
     state.gone = false;
+    // The body slot comes back inside `fetched` and is held until the
+    // document is parsed and stored (see `process`).
     let fetched = ctx
         .fetcher
-        .fetch(&target, &validators, feed.allow_private_networks)
+        .fetch_gated(
+            &target,
+            &validators,
+            feed.allow_private_networks,
+            Some(&ctx.bodies),
+        )
         .await;
     drop(permits);
 
@@ -537,6 +570,8 @@ async fn process(
     fetched: Fetched,
     started: DateTime<Utc>,
 ) -> Result<Outcome, FeedFailure> {
+    // Held to the end: the next body is read only when this one is stored.
+    let _body_slot = fetched.body_slot;
     let Some(body) = fetched.body else {
         state.last_status = Some(304);
         return Ok(Outcome::NotModified);
@@ -561,7 +596,9 @@ async fn process(
         .acquire_owned()
         .await
         .expect("semaphores are never closed");
-    let (parsed, ingest) = tokio::task::spawn_blocking(move || {
+    let full_text = ctx.full_text.clone().filter(|_| feed.full_text.is_some());
+    let job_ctx = ctx.clone();
+    let (parsed, ingest, jobs) = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
         // A shared store answers in round trips: ask once per document for
         // the keys this feed already brought, not once per entry. (Pruned
@@ -587,14 +624,28 @@ async fn process(
             },
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
-        let ingest = store
-            .ingest(&parsed.items)
-            .map_err(|e| FeedFailure::Store(e.to_string()))?;
-        Ok::<_, FeedFailure>((parsed, ingest))
+        // Claimed before they are stored, so no render shows them before
+        // their article had its chance.
+        let jobs = match (&full_text, &feed.full_text) {
+            (Some(_), Some(opts)) => full_text_jobs(&store, &feed, opts, &parsed.items, started, &job_ctx),
+            _ => Vec::new(),
+        };
+        let ingest = store.ingest(&parsed.items).map_err(|e| {
+            for job in &jobs {
+                let _ = store.unclaim_full_text(&job.key);
+            }
+            FeedFailure::Store(e.to_string())
+        })?;
+        Ok::<_, FeedFailure>((parsed, ingest, jobs))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
 
+    if let Some(tx) = &ctx.full_text {
+        for job in jobs {
+            let _ = tx.send(job);
+        }
+    }
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;
     state.body_hash = Some(hash);
@@ -705,22 +756,90 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
     Polled::Done(report)
 }
 
+/// Claims the new items of a `full_text` feed for extraction; each item
+/// is claimed once, whichever feed brings it.
+fn full_text_jobs(
+    store: &Store,
+    feed: &FeedConfig,
+    opts: &crate::config::FullText,
+    items: &[crate::item::Item],
+    started: DateTime<Utc>,
+    ctx: &PollContext,
+) -> Vec<crate::fulltext::Job> {
+    let hold_until = add(started, opts.timeout).timestamp();
+    let mut jobs = Vec::new();
+    for item in items {
+        let Some(link) = item.link.as_deref().and_then(|l| Url::parse(l).ok()) else {
+            continue;
+        };
+        // Only items new to the store: one already published stays as it is.
+        if !matches!(store.get(&item.key), Ok(None)) {
+            continue;
+        }
+        match store.claim_full_text(&item.key, feed.url.as_str(), hold_until) {
+            Ok(true) => jobs.push(crate::fulltext::Job {
+                key: item.key.clone(),
+                link,
+                feed: feed.clone(),
+                hold_until,
+                ctx: ctx.clone(),
+            }),
+            Ok(false) => {}
+            Err(e) => warn!(feed = %feed.name, error = %e, "Cannot queue an item for full-text extraction."),
+        }
+    }
+    jobs
+}
+
 /// Polls every configured feed once, within the concurrency limits.
 pub async fn poll_all(ctx: &PollContext, config: &Config) -> (PollReport, Vec<FeedReport>) {
+    // Feeds are started a window at a time rather than all at once: a
+    // waiting poll is a task of a few KB (28 MB at 10,000 feeds), and only
+    // `concurrency` of them can fetch anyway. The order alternates hosts so
+    // that a window is never filled by one host's feeds waiting on its
+    // `per_host` limit while other hosts idle.
+    let window = 2 * (config.poll.concurrency + body_slots());
+    let mut pending = interleave_hosts(&config.feeds).into_iter();
     let mut tasks = JoinSet::new();
-    for feed in &config.feeds {
-        let (ctx, feed) = (ctx.clone(), feed.clone());
-        let interval = config.interval_of(&feed);
-        tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
-    }
     let mut report = PollReport::default();
     let mut feeds = Vec::new();
-    while let Some(r) = tasks.join_next().await {
+    loop {
+        while tasks.len() < window {
+            let Some(feed) = pending.next() else { break };
+            let (ctx, feed) = (ctx.clone(), feed.clone());
+            let interval = config.interval_of(&feed);
+            tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
+        }
+        let Some(r) = tasks.join_next().await else { break };
         let r = r.expect("poll tasks do not panic");
         report.add(&r);
         feeds.push(r);
     }
     (report, feeds)
+}
+
+/// The feeds in an order that takes one feed of each host in turn (hosts in
+/// order of first appearance, each host's feeds in config order).
+fn interleave_hosts(feeds: &[FeedConfig]) -> Vec<&FeedConfig> {
+    let mut hosts: Vec<std::collections::VecDeque<&FeedConfig>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for feed in feeds {
+        let host = feed.url.host_str().unwrap_or_default();
+        let i = *index.entry(host).or_insert_with(|| {
+            hosts.push(std::collections::VecDeque::new());
+            hosts.len() - 1
+        });
+        hosts[i].push_back(feed);
+    }
+    let mut out = Vec::with_capacity(feeds.len());
+    while out.len() < feeds.len() {
+        for host in &mut hosts {
+            if let Some(feed) = host.pop_front() {
+                out.push(feed);
+            }
+        }
+    }
+    out
 }
 
 /// When a feed is first due after a start (or after a reload adds it): its
@@ -808,6 +927,9 @@ pub async fn run(
         rounds,
     } = s;
     let mut current = config.borrow_and_update().clone();
+    // Feeds by URL: with tens of thousands of feeds, looking each due feed
+    // up in the list made a restart quadratic.
+    let mut by_url = index_feeds(&current);
     let mut ctx = match Fetcher::new(&current.poll) {
         Ok(f) => PollContext::new(store.clone(), f, clock.clone(), &current),
         Err(e) => {
@@ -815,6 +937,12 @@ pub async fn run(
             return;
         }
     };
+    ctx.full_text = Some(crate::fulltext::start(
+        ctx.clone(),
+        &current,
+        changed.clone(),
+        cancel.clone(),
+    ));
     let now = clock.now();
     let mut due: HashMap<String, DateTime<Utc>> = current
         .feeds
@@ -836,15 +964,24 @@ pub async fn run(
     loop {
         heartbeat.beat();
         let now = clock.now();
-        let ready: Vec<String> = due
+        let mut ready: Vec<(DateTime<Utc>, &String)> = due
             .iter()
             .filter(|(_, t)| **t <= now)
-            .map(|(u, _)| u.clone())
+            .map(|(u, t)| (*t, u))
             .collect();
+        // At most a window of polls at once (see `poll_all`); the others stay
+        // due and start as polls finish, the longest overdue first.
+        let window = 2 * (current.poll.concurrency + body_slots());
+        let room = window.saturating_sub(tasks.len());
+        if ready.len() > room {
+            ready.select_nth_unstable(room);
+            ready.truncate(room);
+        }
+        let ready: Vec<String> = ready.into_iter().map(|(_, u)| u.clone()).collect();
         for url in ready {
             // A feed in flight has no due time until its poll ends.
             due.remove(&url);
-            let Some(feed) = current.feeds.iter().find(|f| f.url.as_str() == url).cloned() else {
+            let Some(feed) = by_url.get(url.as_str()).map(|&i| current.feeds[i].clone()) else {
                 continue;
             };
             in_flight.insert(url);
@@ -852,17 +989,28 @@ pub async fn run(
             let interval = current.interval_of(&feed);
             tasks.spawn(async move { poll_leased(&ctx, &feed, interval).await });
         }
-        let next_wake = due.values().min().copied();
+        // With the window full, feeds already due wait for a poll to end
+        // (the join branch), not for their due time, which has passed.
+        let next_wake = if tasks.len() >= window {
+            None
+        } else {
+            due.values().min().copied()
+        };
         tokio::select! {
             _ = cancel.cancelled() => break,
             Ok(()) = config.changed() => {
                 let new = config.borrow_and_update().clone();
                 reschedule(&store, &current, &new, &mut due, &in_flight, clock.now());
                 match Fetcher::new(&new.poll) {
-                    Ok(f) => ctx = PollContext::new(store.clone(), f, clock.clone(), &new),
+                    Ok(f) => {
+                        let full_text = ctx.full_text.take();
+                        ctx = PollContext::new(store.clone(), f, clock.clone(), &new);
+                        ctx.full_text = full_text;
+                    }
                     Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
                 }
                 current = new;
+                by_url = index_feeds(&current);
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let report = match done {
@@ -880,7 +1028,7 @@ pub async fn run(
                             changed.notify_one();
                         }
                         // A feed removed by a reload while in flight is not rescheduled.
-                        let still_configured = current.feeds.iter().any(|f| f.url.as_str() == report.url);
+                        let still_configured = by_url.contains_key(report.url.as_str());
                         if let (Some(t), true) = (report.next_due, still_configured) {
                             due.insert(report.url.clone(), t);
                         }
@@ -899,6 +1047,9 @@ pub async fn run(
                     }
                     round = PollReport::default();
                     rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // The round's bodies and buffers are free now: give the
+                    // pages back, so the daemon rests at its resting size.
+                    crate::memory::release();
                 }
                 // Sent last: whoever sees a round's final report also sees
                 // the round counted (readiness).
@@ -911,6 +1062,16 @@ pub async fn run(
         }
     }
     debug!("Poller stopped.");
+}
+
+/// Positions of the configured feeds by URL.
+fn index_feeds(config: &Config) -> HashMap<String, usize> {
+    config
+        .feeds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.url.to_string(), i))
+        .collect()
 }
 
 /// `FEEDWIRE_TEST_STALL_POLLER=1` stalls the scheduler loop, to test that
@@ -1021,6 +1182,37 @@ mod tests {
             failing: HashSet::new(),
         };
         assert!(!single.network_failure("a"));
+    }
+
+    #[test]
+    fn interleave_takes_one_feed_per_host_in_turn() {
+        let urls = [
+            "https://a.example/1",
+            "https://a.example/2",
+            "https://a.example/3",
+            "https://b.example/1",
+            "https://xn--mgbh0fb.example/1",
+            "https://b.example/2",
+        ];
+        let mut text = String::from("[[output]]\nname = \"all\"\n\n");
+        for (i, url) in urls.iter().enumerate() {
+            text.push_str(&format!("[[feed]]\nurl = {url:?}\nname = \"مصدر {i}\"\n\n"));
+        }
+        let config = Config::parse_with(std::path::Path::new("feeds.toml"), &text, None).unwrap();
+        let feeds = config.feeds;
+        let order: Vec<&str> = interleave_hosts(&feeds).iter().map(|f| f.url.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "https://a.example/1",
+                "https://b.example/1",
+                "https://xn--mgbh0fb.example/1",
+                "https://a.example/2",
+                "https://b.example/2",
+                "https://a.example/3",
+            ]
+        );
+        assert!(interleave_hosts(&[]).is_empty());
     }
 
     #[test]

@@ -163,8 +163,11 @@ fn select(
         &output.exclude_keywords,
         &output.languages,
     );
+    // Items waiting for their full text (at most `full_text_timeout`).
+    let held = store.full_text_held()?;
     let mut items = store.recent(limit, scan_limit(output), |item| {
-        item.sources.iter().any(|s| feeds.contains(&s.feed_url))
+        !held.contains(&item.key)
+            && item.sources.iter().any(|s| feeds.contains(&s.feed_url))
             && rules.matches(item, output.language.as_deref())
     })?;
     for item in &mut items {

@@ -35,6 +35,56 @@ pub struct FeedStatus {
     /// The node that polled it last (fleets: which node did what).
     #[serde(default)]
     pub polled_by: Option<String>,
+    /// Full-text extraction counts; only for feeds with `full_text = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_text: Option<FullTextStatus>,
+}
+
+/// A `full_text` feed's extraction counts, as operators see them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullTextStatus {
+    /// Articles extracted and published.
+    pub extracted: u64,
+    /// Pages that gave no article: those items keep the feed's content.
+    pub failed: u64,
+    /// Items published with the feed's content because the article was not
+    /// there within `full_text_timeout` (updated if it lands later).
+    pub fallback: u64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+}
+
+impl FullTextStatus {
+    pub fn new(s: &crate::store::FullTextStats) -> FullTextStatus {
+        FullTextStatus {
+            extracted: s.extracted,
+            failed: s.failed,
+            fallback: s.fallback,
+            last_error: s.last_error.clone(),
+            last_error_at: time(s.last_error_at),
+        }
+    }
+
+    /// One cell for the table and the page.
+    fn summary(&self) -> String {
+        format!(
+            "{} extracted, {} failed, {} fallback",
+            self.extracted, self.failed, self.fallback
+        )
+    }
+}
+
+/// Fills in the full-text counts of the feeds that have `full_text = true`.
+pub fn add_full_text(
+    feeds: &mut [FeedStatus],
+    config: &Config,
+    stats_of: impl Fn(&str) -> crate::store::FullTextStats,
+) {
+    for (status, feed) in feeds.iter_mut().zip(&config.feeds) {
+        if feed.full_text.is_some() && status.url == feed.url.as_str() {
+            status.full_text = Some(FullTextStatus::new(&stats_of(feed.url.as_str())));
+        }
+    }
 }
 
 fn time(t: Option<i64>) -> Option<String> {
@@ -70,6 +120,7 @@ impl FeedStatus {
             bytes: s.bytes,
             title: s.title.clone(),
             polled_by: s.polled_by.clone(),
+            full_text: None,
         }
     }
 }
@@ -115,6 +166,13 @@ pub fn table(feeds: &[FeedStatus]) -> String {
             (Some(e), _) => format!("{e} ({})", f.url),
             (None, Some(to)) => format!("moved to {to}: update feeds.toml ({})", f.url),
             (None, None) => f.url.clone(),
+        };
+        let detail = match &f.full_text {
+            None => detail,
+            Some(ft) => match &ft.last_error {
+                Some(e) => format!("{detail}; full text: {}; last: {e}", ft.summary()),
+                None => format!("{detail}; full text: {}", ft.summary()),
+            },
         };
         out.push_str(&format!(
             "{:<8} {}{} {:>6} {:>5} {:<20} {:<20} {}\n",
@@ -178,6 +236,17 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
             (Some(e), _) => escape_html(e),
             (None, Some(to)) => format!("moved permanently to {}: update feeds.toml", escape_html(to)),
             (None, None) => String::new(),
+        };
+        let error = match &f.full_text {
+            None => error,
+            Some(ft) => {
+                let last = ft
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!("; last: {}", escape_html(e)))
+                    .unwrap_or_default();
+                format!("{error}<br>full text: {}{last}", escape_html(&ft.summary()))
+            }
         };
         html.push_str(&format!(
             "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{by}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",

@@ -28,7 +28,7 @@ pub mod sled;
 mod suite;
 
 pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
-pub use self::sled::SledStore;
+pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SledStore};
 
 /// The on-disk layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -374,6 +374,86 @@ impl Store {
     /// Bytes used on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         dispatch!(self, s => s.size_on_disk())
+    }
+
+    // Full-text extraction records (`full_text = true`, issue 13). Kept by
+    // sled only so far: on PostgreSQL nothing is queued (`claim_full_text`
+    // answers false, as for an item queued before), so items are published
+    // with the feed's content and the counts stay zero.
+
+    /// Queues a new item for extraction, held back until `hold_until`;
+    /// false if it was queued before, so each page is fetched once.
+    pub fn claim_full_text(
+        &self,
+        key: &ItemKey,
+        feed_url: &str,
+        hold_until: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(s) => s.claim_full_text(key, feed_url, hold_until),
+            Store::Postgres(_) => Ok(false),
+        }
+    }
+
+    pub fn full_text(&self, key: &ItemKey) -> Result<Option<FullTextRecord>, StoreError> {
+        match self {
+            Store::Sled(s) => s.full_text(key),
+            Store::Postgres(_) => Ok(None),
+        }
+    }
+
+    pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        match self {
+            Store::Sled(s) => s.pending_full_text(),
+            Store::Postgres(_) => Ok(Vec::new()),
+        }
+    }
+
+    pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
+        match self {
+            Store::Sled(s) => s.full_text_held(),
+            Store::Postgres(_) => Ok(Default::default()),
+        }
+    }
+
+    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        match self {
+            Store::Sled(s) => s.release_expired_full_text(now),
+            Store::Postgres(_) => Ok(0),
+        }
+    }
+
+    pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.release_full_text(key, fallback),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
+    pub fn finish_full_text(
+        &self,
+        key: &ItemKey,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(s) => s.finish_full_text(key, outcome, now),
+            Store::Postgres(_) => Ok(false),
+        }
+    }
+
+    pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.unclaim_full_text(key),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
+    pub fn full_text_stats(&self, feed_url: &str) -> Result<FullTextStats, StoreError> {
+        match self {
+            Store::Sled(s) => s.full_text_stats(feed_url),
+            Store::Postgres(_) => Ok(FullTextStats::default()),
+        }
     }
 
     /// Asks to poll `feed_url` now, at `now` (Unix seconds), for at most

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{
@@ -26,6 +27,13 @@ use super::{
 use crate::item::{Item, ItemKey};
 
 const SCHEMA_KEY: &[u8] = b"schema";
+
+/// sled's page cache. Its default is 1 GiB; outputs read a few hundred
+/// recent items, dedup lookups touch one page each, and everything a poll
+/// inserts passes through the cache, so a large cache mostly holds a cold
+/// round's writes. See BENCHMARKS.md ("What the store costs") for the
+/// measurements behind the size.
+pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 /// How long `open` waits for a lock that this process may be releasing.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -84,12 +92,18 @@ impl SledStore {
             }
         }
         let items = db.open_tree("items")?;
+        let by_date = db.open_tree("by_date")?;
+        // Counted on the date index, which has exactly one small entry per
+        // item (written and removed in the same transactions): counting
+        // `items` itself pulled every record through the page cache, about
+        // 80 MB of heap at open for 36k items.
+        let count = by_date.len();
         Ok(SledStore {
-            by_date: db.open_tree("by_date")?,
+            by_date,
             feeds: db.open_tree("feeds")?,
             seen: db.open_tree("seen")?,
             seen_by_date: db.open_tree("seen_by_date")?,
-            count: Arc::new(AtomicUsize::new(items.len())),
+            count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
             items,
             db,
@@ -99,9 +113,7 @@ impl SledStore {
     fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
         sled::Config::new()
             .path(path)
-            // sled's default page cache is 1 GiB; outputs read a few hundred
-            // recent items, so a small cache is enough.
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(CACHE_CAPACITY)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
@@ -206,6 +218,7 @@ impl SledStore {
                 Ok(true) => {
                     report.items += 1;
                     self.count.fetch_sub(1, Ordering::Relaxed);
+                    self.forget_full_text(key)?;
                 }
                 Ok(false) => {}
                 Err(TransactionError::Abort(e)) => return Err(e),
@@ -400,6 +413,250 @@ fn seen_key(first_seen: i64, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Where a new item's full-text extraction stands (`full_text = true`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FullTextState {
+    /// Queued or being fetched.
+    Pending,
+    /// The article replaced the item's content.
+    Extracted,
+    /// No article: the item keeps the feed's content.
+    Failed,
+}
+
+/// One item's full-text record, kept so that a restart neither fetches the
+/// page again nor forgets a queued one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullTextRecord {
+    pub feed_url: String,
+    pub state: FullTextState,
+    /// Unix seconds until which the item is held back from outputs while
+    /// its article is fetched (`full_text_timeout` after it was first seen).
+    pub hold_until: i64,
+    /// False once the hold is over: the item is published, with its
+    /// article or, until it lands, with the feed's content.
+    pub held: bool,
+    pub error: Option<String>,
+}
+
+/// Per-feed full-text counts, for status and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FullTextStats {
+    /// Articles extracted and published.
+    pub extracted: u64,
+    /// Pages that gave no article (fetch or extraction failed): the items
+    /// keep the feed's content.
+    pub failed: u64,
+    /// Items published with the feed's content because their article was
+    /// not there within `full_text_timeout` (it may land later).
+    pub fallback: u64,
+    pub last_error: Option<String>,
+    /// Unix seconds.
+    pub last_error_at: Option<i64>,
+}
+
+/// Full-text records live in their own trees, beside the items they belong
+/// to: `fulltext` (item key → [`FullTextRecord`], JSON), `fulltext_held`
+/// (keys still held back from outputs: small, read on every render) and
+/// `fulltext_feeds` (feed URL → [`FullTextStats`]).
+impl SledStore {
+    fn full_text_trees(&self) -> Result<(sled::Tree, sled::Tree, sled::Tree), StoreError> {
+        Ok((
+            self.db.open_tree("fulltext")?,
+            self.db.open_tree("fulltext_held")?,
+            self.db.open_tree("fulltext_feeds")?,
+        ))
+    }
+
+    /// Queues a new item for extraction, held back until `hold_until`;
+    /// false if it was queued before (by this feed or another), so each
+    /// page is fetched once.
+    pub fn claim_full_text(
+        &self,
+        key: &ItemKey,
+        feed_url: &str,
+        hold_until: i64,
+    ) -> Result<bool, StoreError> {
+        let (records, held, _) = self.full_text_trees()?;
+        let record = FullTextRecord {
+            feed_url: feed_url.to_owned(),
+            state: FullTextState::Pending,
+            hold_until,
+            held: true,
+            error: None,
+        };
+        let bytes = serde_json::to_vec(&record).expect("records serialise");
+        let k = key.as_str().as_bytes();
+        let claimed = records
+            .compare_and_swap(k, None as Option<&[u8]>, Some(bytes))
+            .map_err(StoreError::from)?
+            .is_ok();
+        if claimed {
+            held.insert(k, &hold_until.to_be_bytes())?;
+        }
+        Ok(claimed)
+    }
+
+    /// One item's full-text record.
+    pub fn full_text(&self, key: &ItemKey) -> Result<Option<FullTextRecord>, StoreError> {
+        let (records, _, _) = self.full_text_trees()?;
+        records
+            .get(key.as_str().as_bytes())?
+            .map(|b| {
+                serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Items whose extraction has not finished (to resume after a restart).
+    pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        let (records, _, _) = self.full_text_trees()?;
+        let mut out = Vec::new();
+        for entry in records.iter() {
+            let (k, v) = entry?;
+            let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else {
+                continue;
+            };
+            if record.state == FullTextState::Pending {
+                out.push((
+                    ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()),
+                    record,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keys held back from outputs while their article is fetched.
+    pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
+        let (_, held, _) = self.full_text_trees()?;
+        held.iter()
+            .keys()
+            .map(|k| Ok(ItemKey::from_stored(String::from_utf8_lossy(&k?).into_owned())))
+            .collect()
+    }
+
+    /// Releases every item held past its `hold_until` (published with the
+    /// feed's content, counted as a fallback); returns how many.
+    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        let (_, held, _) = self.full_text_trees()?;
+        let mut due = Vec::new();
+        for entry in held.iter() {
+            let (k, v) = entry?;
+            let until = <[u8; 8]>::try_from(v.as_ref())
+                .map(i64::from_be_bytes)
+                .unwrap_or(0);
+            if until <= now {
+                due.push(ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()));
+            }
+        }
+        for key in &due {
+            self.release_full_text(key, true)?;
+        }
+        Ok(due.len())
+    }
+
+    /// Ends an item's hold: it is published with what it has. `fallback`
+    /// counts it as published without its article.
+    pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
+        let (records, held, feeds) = self.full_text_trees()?;
+        let k = key.as_str().as_bytes();
+        if held.remove(k)?.is_none() {
+            return Ok(());
+        }
+        if let Some(mut record) = self.full_text(key)? {
+            record.held = false;
+            records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
+            if fallback {
+                Self::bump(&feeds, &record.feed_url, |s| s.fallback += 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the outcome of an extraction: the article becomes the item's
+    /// content (the feed's summary stays its summary), or the error is
+    /// noted. Releases the hold. True when the item changed.
+    pub fn finish_full_text(
+        &self,
+        key: &ItemKey,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (records, held, feeds) = self.full_text_trees()?;
+        let k = key.as_str().as_bytes();
+        let Some(mut record) = self.full_text(key)? else {
+            return Ok(false);
+        };
+        let mut changed = false;
+        match outcome {
+            Ok(html) => {
+                if let Some(bytes) = self.items.get(k)? {
+                    let mut item = decode(&bytes)?;
+                    if item.summary.is_none() {
+                        item.summary = item.content.take();
+                    }
+                    item.content = Some(html);
+                    self.noted(self.items.insert(k, encode(&item)).map_err(StoreError::from))?;
+                    changed = true;
+                }
+                record.state = FullTextState::Extracted;
+                record.error = None;
+                Self::bump(&feeds, &record.feed_url, |s| s.extracted += 1)?;
+            }
+            Err(error) => {
+                record.state = FullTextState::Failed;
+                Self::bump(&feeds, &record.feed_url, |s| {
+                    s.failed += 1;
+                    s.last_error = Some(error.clone());
+                    s.last_error_at = Some(now);
+                })?;
+                record.error = Some(error);
+            }
+        }
+        changed |= held.remove(k)?.is_some();
+        record.held = false;
+        records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
+        Ok(changed)
+    }
+
+    /// Takes back a claim whose item could not be stored, so that the next
+    /// poll claims it again.
+    pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
+        self.forget_full_text(key.as_str().as_bytes())
+    }
+
+    /// Drops a pruned item's full-text record: its seen record already
+    /// keeps it from coming back as new.
+    fn forget_full_text(&self, key: &[u8]) -> Result<(), StoreError> {
+        let (records, held, _) = self.full_text_trees()?;
+        records.remove(key)?;
+        held.remove(key)?;
+        Ok(())
+    }
+
+    /// A feed's full-text counts.
+    pub fn full_text_stats(&self, feed_url: &str) -> Result<FullTextStats, StoreError> {
+        let (_, _, feeds) = self.full_text_trees()?;
+        Ok(feeds
+            .get(feed_url.as_bytes())?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default())
+    }
+
+    fn bump(feeds: &sled::Tree, feed_url: &str, f: impl Fn(&mut FullTextStats)) -> Result<(), StoreError> {
+        feeds.fetch_and_update(feed_url.as_bytes(), |old| {
+            let mut stats: FullTextStats = old
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            f(&mut stats);
+            Some(serde_json::to_vec(&stats).expect("stats serialise"))
+        })?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +688,63 @@ mod tests {
         );
         let r = store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
         assert_eq!(r.new, 0);
+    }
+
+    #[test]
+    fn full_text_claim_hold_finish_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut it = item("https://example.com/cairo", "https://example.com/feed", 100);
+        it.content = Some("<p>التفاصيل بعد قليل..</p>".into());
+        it.summary = None;
+        let key = it.key.clone();
+        assert!(store
+            .claim_full_text(&key, "https://example.com/feed", 130)
+            .unwrap());
+        assert!(!store
+            .claim_full_text(&key, "https://other.example/feed", 130)
+            .unwrap());
+        store.ingest(std::slice::from_ref(&it)).unwrap();
+        assert!(store.full_text_held().unwrap().contains(&key));
+        assert_eq!(store.pending_full_text().unwrap().len(), 1);
+
+        store.release_full_text(&key, true).unwrap();
+        assert!(store.full_text_held().unwrap().is_empty());
+        let changed = store
+            .finish_full_text(
+                &key,
+                Ok("<div dir=\"rtl\" lang=\"ar\"><p>وصل</p></div>".into()),
+                140,
+            )
+            .unwrap();
+        assert!(changed);
+        let stored = store.get(&key).unwrap().unwrap();
+        assert_eq!(
+            stored.content.as_deref(),
+            Some("<div dir=\"rtl\" lang=\"ar\"><p>وصل</p></div>")
+        );
+        // The feed's own text stays as the summary.
+        assert_eq!(stored.summary.as_deref(), Some("<p>التفاصيل بعد قليل..</p>"));
+        assert!(store.pending_full_text().unwrap().is_empty());
+        let stats = store.full_text_stats("https://example.com/feed").unwrap();
+        assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 0, 1));
+
+        // Survives a reopen; pruning the item drops its record.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.full_text(&key).unwrap().unwrap().state,
+            FullTextState::Extracted
+        );
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(10),
+            max_items: 10,
+            seen_max_age: std::time::Duration::from_secs(1000),
+        };
+        store.prune(1000, &policy, 100).unwrap();
+        assert_eq!(store.full_text(&key).unwrap(), None);
+        // Its seen record keeps it from being new (and extracted) again.
+        assert!(store.knows(&key, "https://example.com/feed"));
     }
 
     #[test]

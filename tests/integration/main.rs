@@ -4,9 +4,12 @@
 mod binary;
 mod cluster;
 mod corpus;
+mod extract_corpus;
 mod fleet;
+mod fulltext;
 mod hostile;
 mod http;
+mod lean;
 mod ops;
 mod pipeline;
 mod poller;

@@ -303,6 +303,37 @@ async fn first_start_spreads_new_feeds_over_first_poll_spread() {
     daemon.shutdown().await.unwrap();
 }
 
+/// More feeds due at once than the scheduler starts at once (2 ×
+/// (concurrency + body slots): 10 with concurrency 1 on CI's 2 cores): the
+/// rest wait for polls to end, not for time to pass, and all are polled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_feeds_due_than_the_start_window_are_all_polled_at_once() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = fixture("youm7_cp1256.xml");
+    let mut cfg = TestConfig::new()
+        .poll("first_poll_spread", "\"0s\"")
+        .poll("concurrency", "1")
+        .poll("per_host", "16");
+    let feeds: Vec<String> = (0..14)
+        .map(|i| server.route(&format!("/due/{i}.xml"), Route::feed(body.clone(), "text/xml")))
+        .collect();
+    for (i, u) in feeds.iter().enumerate() {
+        cfg = cfg.feed(&format!("اليوم السابع {i}"), u);
+    }
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&server, cfg.load(dir.path()), &clock).await;
+    for r in reports.of_all(&feeds).await {
+        assert_ok(&r);
+    }
+    assert_eq!(clock.now(), t0(), "no time had to pass");
+    assert_eq!(server.max_in_flight(), 1, "concurrency 1 still holds");
+    for u in &feeds {
+        assert_eq!(server.requests_to(&path_of(u)), 1, "{u} polled once");
+    }
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_first_poll_spread_polls_every_new_feed_at_start() {
     let server = FeedServer::start().await;

@@ -1,0 +1,848 @@
+//! Full-text extraction: an article page (bytes) → the readable article as
+//! sanitised HTML, with its title, byline, language and direction.
+//!
+//! Pure, like `parse`: no network, no store. The daemon's `fulltext` task
+//! fetches pages through `fetch` and stores the result; `feedwire extract`
+//! prints it. The readability step is `dom_smoothie` (a port of Mozilla's
+//! readability.js; chosen over `readability`, `readabilityrs` and `legible` by
+//! token F1 on the shared article corpus, see README). Around it we own what
+//! a republished article needs: charset decisions (BOM, HTTP header, `<meta
+//! charset>`), an optional per-feed CSS selector, removal of share-button and
+//! "visit our site" debris in Arabic and English, the same sanitiser as feed
+//! content, `dir`/`lang` on the result, and the attribution line naming the
+//! outlet.
+
+use std::sync::LazyLock;
+
+use dom_query::{Document, Matcher, Selection};
+use dom_smoothie::{Config, Readability};
+use encoding_rs::Encoding;
+use regex::Regex;
+use url::Url;
+
+use crate::parse::{charset_param, escape_html, sanitize};
+
+/// Pages with more elements than this are refused rather than scored: real
+/// articles have a few thousand, and scoring is quadratic in the worst case.
+pub const MAX_ELEMENTS: usize = 60_000;
+
+/// The readable article of one page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extracted {
+    pub title: String,
+    pub byline: Option<String>,
+    /// Primary language subtag (`ar`, `en`), when known.
+    pub lang: Option<String>,
+    /// `rtl` or `ltr`.
+    pub dir: String,
+    /// The outlet named in the attribution line.
+    pub outlet: String,
+    /// The article body, sanitised, without the attribution line.
+    pub body: String,
+    /// What is published: the body wrapped with `dir`/`lang`, ending with
+    /// the attribution line.
+    pub html: String,
+}
+
+impl Extracted {
+    /// The body's plain text, one space between elements (for scoring and
+    /// logs).
+    pub fn text(&self) -> String {
+        html_text(&self.body)
+    }
+}
+
+/// Why a page gave no article; the message is shown to operators.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExtractError {
+    #[error("not an HTML page ({0})")]
+    NotHtml(String),
+    #[error("no article found on the page")]
+    NoArticle,
+    #[error("full_text_selector {0:?} matched nothing on the page")]
+    SelectorMissed(String),
+    #[error("invalid full_text_selector {0:?}")]
+    BadSelector(String),
+    #[error("page too complex: {0}")]
+    TooComplex(String),
+}
+
+/// Checks a `full_text_selector` (for config validation).
+pub fn valid_selector(selector: &str) -> bool {
+    Matcher::new(selector).is_ok()
+}
+
+/// Extracts the article from `body`, the page at `url`. `outlet` names the
+/// source when the page does not (`og:site_name`).
+pub fn extract(
+    body: &[u8],
+    content_type: Option<&str>,
+    url: &Url,
+    selector: Option<&str>,
+    outlet: Option<&str>,
+) -> Result<Extracted, ExtractError> {
+    if let Some(ct) = content_type {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !mime.is_empty() && !mime.contains("html") {
+            return Err(ExtractError::NotHtml(mime));
+        }
+    }
+    let text = decode(body, content_type);
+    if !looks_like_html(&text) {
+        return Err(ExtractError::NotHtml("no HTML markup".into()));
+    }
+    check_shape(&text)?;
+    let doc = Document::from(text.as_str());
+    let ld_body = json_ld_body(&doc);
+    let html_lang = doc.select_single("html").attr("lang").map(|l| l.to_string());
+
+    let cfg = Config {
+        max_elements_to_parse: MAX_ELEMENTS,
+        ..Config::default()
+    };
+    let selected = match selector {
+        None => None,
+        Some(sel) => {
+            let matcher = Matcher::new(sel).map_err(|_| ExtractError::BadSelector(sel.to_owned()))?;
+            let found = doc.select_matcher(&matcher);
+            if !found.exists() {
+                return Err(ExtractError::SelectorMissed(sel.to_owned()));
+            }
+            Some(
+                found
+                    .nodes()
+                    .iter()
+                    .map(|n| n.html().to_string())
+                    .collect::<String>(),
+            )
+        }
+    };
+    let mut readability = Readability::with_document(doc, Some(url.as_str()), Some(cfg))
+        .map_err(|e| ExtractError::TooComplex(e.to_string()))?;
+    let (title, byline, site_name, content, article_lang, article_dir) = match selected {
+        Some(content) => {
+            let meta = readability.get_article_metadata(readability.parse_json_ld());
+            (
+                meta.title,
+                meta.byline,
+                meta.site_name,
+                content,
+                meta.lang,
+                meta.dir,
+            )
+        }
+        None => {
+            let article = readability.parse().map_err(|e| match e {
+                dom_smoothie::ReadabilityError::TooManyElements(..) => {
+                    ExtractError::TooComplex(e.to_string())
+                }
+                _ => ExtractError::NoArticle,
+            })?;
+            (
+                article.title,
+                article.byline,
+                article.site_name,
+                article.content.to_string(),
+                article.lang,
+                article.dir,
+            )
+        }
+    };
+
+    // Readability sometimes keeps only a fragment of the story (a teaser
+    // block, one section); the publisher's own JSON-LD `articleBody`,
+    // when much longer, is the better text.
+    let content = match (&ld_body, selector) {
+        (Some(ld), None) if ld.chars().count() > 2 * html_text(&content).chars().count() => paragraphs(ld),
+        _ => content,
+    };
+    let cleaned = remove_debris(&content);
+    let body = sanitize(&cleaned, url);
+    if html_text(&body).trim().is_empty() {
+        return Err(ExtractError::NoArticle);
+    }
+    let text = html_text(&body);
+    let lang = language(&text, article_lang.or(html_lang).as_deref());
+    let dir = match (article_dir.as_deref(), lang.as_deref()) {
+        (Some(d @ ("rtl" | "ltr")), _) => d.to_owned(),
+        (_, Some(l)) if is_rtl(l) => "rtl".to_owned(),
+        _ => "ltr".to_owned(),
+    };
+    let outlet = site_name
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| outlet.map(str::to_owned))
+        .unwrap_or_else(|| {
+            let host = url.host_str().unwrap_or_default();
+            host.strip_prefix("www.").unwrap_or(host).to_owned()
+        });
+    let html = publishable(&body, &dir, lang.as_deref(), &outlet, url);
+    Ok(Extracted {
+        title: crate::parse::clean_text(&title),
+        byline: byline
+            .map(|b| crate::parse::clean_text(&b))
+            .filter(|b| !b.is_empty()),
+        lang,
+        dir,
+        outlet,
+        body,
+        html,
+    })
+}
+
+/// The body wrapped in its direction and language, ending with the
+/// attribution line in the article's language.
+fn publishable(body: &str, dir: &str, lang: Option<&str>, outlet: &str, url: &Url) -> String {
+    let label = attribution_label(lang);
+    let lang_attr = lang
+        .map(|l| format!(" lang=\"{}\"", escape_html(l)))
+        .unwrap_or_default();
+    format!(
+        "<div dir=\"{dir}\"{lang_attr}>{body}<p>{label} <a href=\"{}\">{}</a></p></div>",
+        escape_html(url.as_str()),
+        escape_html(outlet)
+    )
+}
+
+/// The longest `articleBody` in the page's JSON-LD (schema.org
+/// `NewsArticle` and kin), if any.
+fn json_ld_body(doc: &Document) -> Option<String> {
+    fn find(v: &serde_json::Value, best: &mut Option<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(body)) = map.get("articleBody") {
+                    if best.as_ref().is_none_or(|b| body.len() > b.len()) {
+                        *best = Some(body.clone());
+                    }
+                }
+                map.values().for_each(|v| find(v, best));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| find(v, best)),
+            _ => {}
+        }
+    }
+    let mut best = None;
+    for script in doc.select(r#"script[type="application/ld+json"]"#).nodes() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(script.text().trim()) {
+            find(&v, &mut best);
+        }
+    }
+    best.filter(|b| !b.trim().is_empty())
+}
+
+/// `articleBody` as HTML: kept when it already is markup, else one
+/// escaped paragraph per line.
+fn paragraphs(text: &str) -> String {
+    if text.contains("</p>") || text.contains("<br") {
+        return text.to_owned();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("<p>{}</p>", escape_html(l)))
+        .collect()
+}
+
+/// "Source:" in the article's language.
+fn attribution_label(lang: Option<&str>) -> &'static str {
+    match lang.unwrap_or_default() {
+        "ar" => "المصدر:",
+        "fa" | "ur" => "منبع:",
+        "fr" => "Source :",
+        "de" => "Quelle:",
+        "es" | "pt" | "it" => "Fuente:",
+        _ => "Source:",
+    }
+}
+
+fn is_rtl(lang: &str) -> bool {
+    matches!(
+        lang,
+        "ar" | "fa" | "he" | "ur" | "ps" | "yi" | "ckb" | "sd" | "ug" | "dv"
+    )
+}
+
+/// The page's language: Arabic when the text is mostly Arabic script (pages
+/// often keep a template's `lang="en"`), else the declared primary subtag.
+fn language(text: &str, declared: Option<&str>) -> Option<String> {
+    let (mut letters, mut arabic) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        if matches!(c, '\u{0600}'..='\u{06FF}' | '\u{0750}'..='\u{077F}' | '\u{08A0}'..='\u{08FF}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}')
+        {
+            arabic += 1;
+        }
+    }
+    let declared = declared
+        .map(|l| {
+            l.split(['-', '_'])
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|l| !l.is_empty() && l.len() <= 3 && l.chars().all(|c| c.is_ascii_alphabetic()));
+    if letters > 0 && arabic * 2 > letters {
+        // Persian and Urdu share the script; trust a declaration of them.
+        return Some(match declared.as_deref() {
+            Some(l @ ("fa" | "ur" | "ps" | "ckb" | "sd" | "ug")) => l.to_owned(),
+            _ => "ar".to_owned(),
+        });
+    }
+    declared.filter(|l| !(letters > 0 && arabic == 0 && is_rtl(l)))
+}
+
+/// Decodes the page: BOM, then the HTTP `charset`, then `<meta charset>` /
+/// `http-equiv` in the first 4 KiB, then UTF-8 if valid, else windows-1252
+/// (the HTML standard's fallback).
+pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    if let Some((enc, bom)) = Encoding::for_bom(body) {
+        return enc.decode_without_bom_handling(&body[bom..]).0.into_owned();
+    }
+    let declared = content_type
+        .and_then(charset_param)
+        .and_then(|l| Encoding::for_label(l.as_bytes()))
+        .or_else(|| meta_charset(&body[..body.len().min(4096)]));
+    // A page cannot really be UTF-16 once it had no BOM: the label lies.
+    let declared = declared.map(|e| e.output_encoding());
+    match declared {
+        Some(enc) => enc.decode_without_bom_handling(body).0.into_owned(),
+        None => match std::str::from_utf8(body) {
+            Ok(s) => s.to_owned(),
+            Err(_) => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(body)
+                .0
+                .into_owned(),
+        },
+    }
+}
+
+fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
+    static META: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r#"(?i-u)<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_:.\-]+)"#)
+            .expect("valid regex")
+    });
+    let caps = META.captures(head)?;
+    Encoding::for_label(&caps[1])
+}
+
+fn looks_like_html(text: &str) -> bool {
+    let head: String = text.chars().take(2048).collect::<String>().to_ascii_lowercase();
+    let t = head.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with("<?xml") && !head.contains("<html") {
+        // A feed or other XML document, not a page.
+        return false;
+    }
+    head.contains("<html")
+        || head.contains("<!doctype html")
+        || head.contains("<body")
+        || head.contains("<p")
+        || head.contains("<div")
+        || head.contains("<article")
+        || head.contains("<head")
+}
+
+/// Nesting deeper than this (counted roughly, see [`check_shape`]) is
+/// refused: real pages stay under a few hundred levels.
+pub const MAX_DEPTH: usize = 2_000;
+
+/// Refuses, before parsing, pages whose shape would make the HTML parser
+/// or the scorer slow: more tags than [`MAX_ELEMENTS`] allows, or nesting
+/// deeper than [`MAX_DEPTH`] (the tree builder's scope checks walk the
+/// stack of open elements, so deep nesting costs depth² time). Depth is
+/// counted from start and end tags, leaving out void elements and the ones
+/// pages often leave open (`p`, `li`, `td`...).
+fn check_shape(html: &str) -> Result<(), ExtractError> {
+    const VOID_OR_OPEN: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+        "p", "li", "dt", "dd", "td", "th", "tr", "option", "param", "tbody", "thead", "colgroup",
+    ];
+    let bytes = html.as_bytes();
+    let (mut tags, mut depth, mut max_depth) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = memchr_lt(&bytes[i..]) {
+        i += off + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| start + n);
+        if end == start || !bytes[start].is_ascii_alphabetic() {
+            continue;
+        }
+        tags += 1;
+        let name = html[start..end].to_ascii_lowercase();
+        if VOID_OR_OPEN.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            max_depth = max_depth.max(depth);
+        }
+    }
+    if tags > MAX_ELEMENTS * 2 {
+        return Err(ExtractError::TooComplex(format!("{tags} tags")));
+    }
+    if max_depth > MAX_DEPTH {
+        return Err(ExtractError::TooComplex(format!(
+            "elements nested {max_depth} deep"
+        )));
+    }
+    Ok(())
+}
+
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'<')
+}
+
+/// Text of an HTML fragment, tags replaced by spaces.
+fn html_text(html: &str) -> String {
+    static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<[^>]*>").expect("valid regex"));
+    let text = TAG.replace_all(html, " ");
+    let text = text
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Share and social button labels, Arabic and English. A block whose whole
+/// text is made of these is debris.
+const SHARE_LABELS: &[&str] = &[
+    "share",
+    "shares",
+    "share this",
+    "share this article",
+    "share this story",
+    "share on facebook",
+    "share on twitter",
+    "share on whatsapp",
+    "tweet",
+    "pin",
+    "pin it",
+    "pinterest",
+    "hidden",
+    "facebook",
+    "twitter",
+    "x",
+    "whatsapp",
+    "telegram",
+    "linkedin",
+    "reddit",
+    "email",
+    "e-mail",
+    "mail",
+    "print",
+    "copy",
+    "copy link",
+    "copied",
+    "messenger",
+    "comments",
+    "comment",
+    "حصة",
+    "شارك",
+    "شاركها",
+    "مشاركة",
+    "شارك الخبر",
+    "شارك المقال",
+    "انشر",
+    "فيسبوك",
+    "فيس بوك",
+    "تويتر",
+    "إكس",
+    "واتساب",
+    "واتس اب",
+    "تلغرام",
+    "تيليغرام",
+    "تليجرام",
+    "لينكدإن",
+    "لينكد إن",
+    "بريد",
+    "البريد الإلكتروني",
+    "طباعة",
+    "اطبع",
+    "نسخ",
+    "نسخ الرابط",
+    "انسخ الرابط",
+    "تم النسخ",
+];
+
+/// Whole lines that invite the reader elsewhere ("read more", "visit our
+/// site") or name no source ("source: click here").
+static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+            read\ more | read\ more\ [:»›>]?.{0,80} | continue\ reading.{0,80} | read\ the\ full\ (?:article|story).{0,40}
+          | (?:for\ more\ news,?\ )?visit\ our\ (?:web)?site.{0,80} | for\ more\ news.{0,80}
+          | (?:follow|like)\ us\ on.{0,60} | subscribe\ to\ our\ newsletter.{0,60}
+          | (?:source|via)\s*[:：]\s*(?:click\ here|here|link)?
+          | اقرأ\ (?:المزيد|أيضا|أيضاً|ايضا)\s*[:：]?.{0,100} | و?للمزيد\ من\ الأخبار.{0,100}
+          | زوروا\ موقعنا.{0,80} | (?:زوروا|زر|تصفحوا)\ موقع.{0,80} | تابعونا\ على.{0,80} | تابعوا\ آخر\ الأخبار.{0,80}
+          | المصدر\s*[:：]\s*(?:اضغط\ هنا|انقر\ هنا|هنا|رابط|الرابط)?
+          | (?:اضغط|انقر)\ هنا.{0,40}
+        )[.!…:\s]*$",
+    )
+    .expect("valid regex")
+});
+
+fn is_debris_text(text: &str) -> bool {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text =
+        text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ','));
+    if text.is_empty() {
+        return false;
+    }
+    if text.chars().count() <= 160 && DEBRIS_LINE.is_match(text) {
+        return true;
+    }
+    // A run of share labels: "حصة Pinterest Hidden Facebook".
+    let lower = text.to_lowercase();
+    let mut rest = lower.as_str();
+    let mut labels = 0;
+    while !rest.is_empty() {
+        let found = SHARE_LABELS
+            .iter()
+            .filter(|l| {
+                rest.starts_with(*l)
+                    && rest[l.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !c.is_alphanumeric())
+            })
+            .max_by_key(|l| l.len());
+        match found {
+            Some(l) => {
+                rest = rest[l.len()..].trim_start_matches(|c: char| {
+                    c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ',' | '/')
+                });
+                labels += 1;
+            }
+            None => return false,
+        }
+    }
+    labels > 0
+}
+
+/// Removes debris blocks from article HTML: elements whose whole text is
+/// share labels or an invitation elsewhere, and links with no text.
+fn remove_debris(html: &str) -> String {
+    const BLOCKS: &str = "p, li, ul, ol, div, section, aside, h2, h3, h4, h5, h6, figcaption, footer";
+    const INLINE: &str = "span, a, button, strong, b, em, small";
+    let doc = Document::from(html);
+    for node in doc.select(BLOCKS).nodes() {
+        if !has_media(node) && is_debris_text(&node.text()) {
+            node.remove_from_parent();
+        }
+    }
+    for node in doc.select(INLINE).nodes() {
+        // "Follow the story on <a>Twitter</a>": a label inside a sentence
+        // is part of the sentence.
+        let in_sentence = node.ancestors_it(None).any(|a| {
+            [
+                "p",
+                "li",
+                "h2",
+                "h3",
+                "h4",
+                "h5",
+                "h6",
+                "blockquote",
+                "figcaption",
+                "td",
+            ]
+            .iter()
+            .any(|n| a.has_name(n))
+                && a.text().trim() != node.text().trim()
+        });
+        if !in_sentence && !has_media(node) && is_debris_text(&node.text()) {
+            node.remove_from_parent();
+        }
+    }
+    // Links emptied of text ("source: <a>click here</a>" once cleaned) say
+    // nothing.
+    for a in doc.select("a").nodes() {
+        if a.text().trim().is_empty() && !has_media(a) {
+            a.remove_from_parent();
+        }
+    }
+    doc.select("body").inner_html().to_string()
+}
+
+fn has_media(node: &dom_query::NodeRef) -> bool {
+    node.has_name("img")
+        || Selection::from(*node)
+            .select("img, video, picture, iframe")
+            .exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debris_lines_in_arabic_and_english() {
+        for t in [
+            "حصة",
+            "حصة Pinterest Hidden",
+            "Share | Tweet | Email",
+            "شارك فيسبوك تويتر واتساب",
+            "للمزيد من الأخبار، زوروا موقعنا",
+            "المصدر: اضغط هنا",
+            "Source: click here",
+            "Read more",
+            "اقرأ أيضا: زيارة سابقة",
+        ] {
+            assert!(is_debris_text(t), "{t:?} should be debris");
+        }
+        for t in [
+            "وصل الرئيس إلى القاهرة صباح اليوم في زيارة رسمية تستمر يومين.",
+            "Share prices fell sharply on Monday as investors weighed the news.",
+            "المصدر الدبلوماسي قال إن المحادثات كانت صريحة",
+            "Twitter said on Tuesday it would change its rules.",
+        ] {
+            assert!(!is_debris_text(t), "{t:?} is text, not debris");
+        }
+    }
+
+    #[test]
+    fn decodes_by_bom_header_meta() {
+        let arabic = "القاهرة";
+        let (cp1256, _, _) = encoding_rs::WINDOWS_1256.encode(arabic);
+        let page = |meta: &str| {
+            let mut v = format!("<html><head>{meta}</head><body><p>").into_bytes();
+            v.extend_from_slice(&cp1256);
+            v.extend_from_slice(b"</p></body></html>");
+            v
+        };
+        assert!(decode(&page(r#"<meta charset="windows-1256">"#), None).contains(arabic));
+        assert!(decode(
+            &page(r#"<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">"#),
+            None
+        )
+        .contains(arabic));
+        assert!(decode(&page(""), Some("text/html; charset=windows-1256")).contains(arabic));
+        // The header wins over a wrong meta.
+        assert!(decode(
+            &page(r#"<meta charset="utf-8">"#),
+            Some("text/html; charset=cp1256")
+        )
+        .contains(arabic));
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(format!("<p>{arabic}</p>").as_bytes());
+        assert!(decode(&bom, Some("text/html; charset=windows-1252")).contains(arabic));
+    }
+
+    #[test]
+    fn language_from_script() {
+        assert_eq!(
+            language("وصل الرئيس إلى القاهرة", Some("en")).as_deref(),
+            Some("ar")
+        );
+        assert_eq!(
+            language("The president arrived", Some("en-US")).as_deref(),
+            Some("en")
+        );
+        assert_eq!(language("The president arrived", Some("ar")), None);
+        assert_eq!(language("The president arrived", None), None);
+    }
+
+    #[test]
+    fn not_html_is_refused() {
+        let url = Url::parse("https://example.com/a").unwrap();
+        assert_eq!(
+            extract(b"%PDF-1.4", Some("application/pdf"), &url, None, None),
+            Err(ExtractError::NotHtml("application/pdf".into()))
+        );
+        let feed = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>"#;
+        assert!(matches!(
+            extract(feed, None, &url, None, None),
+            Err(ExtractError::NotHtml(_))
+        ));
+    }
+
+    #[test]
+    fn keeps_article_structure() {
+        let url = Url::parse("https://example.com/news/1").unwrap();
+        let para = "The council met on Tuesday to discuss the new budget, which raises spending on schools and roads. ";
+        let page = format!(
+            r#"<html lang="en"><head><title>Budget passes</title></head><body><nav><a href="/">Home</a></nav>
+            <article><h1>Budget passes</h1><p>{para}{para}</p><h2>Schools</h2><p>{para}</p>
+            <figure><img src="/img/a.jpg" alt="The council"><figcaption>The council in session</figcaption></figure>
+            <ul><li>{para}</li></ul><blockquote>{para}</blockquote><p>See <a href="/more">the plan</a>. {para}</p>
+            <p>Share | Tweet | Email</p><p>Read more</p></article><footer>Copyright</footer></body></html>"#
+        );
+        let a = extract(
+            page.as_bytes(),
+            Some("text/html"),
+            &url,
+            None,
+            Some("Example News"),
+        )
+        .unwrap();
+        assert!(a.body.contains("<h2>Schools</h2>"), "{}", a.body);
+        assert!(a.body.contains("https://example.com/img/a.jpg"), "{}", a.body);
+        assert!(a.body.contains("alt=\"The council\""), "{}", a.body);
+        assert!(a.body.contains("<figcaption>"), "{}", a.body);
+        assert!(
+            a.body.contains("<blockquote>") && a.body.contains("<li>"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("href=\"https://example.com/more\""), "{}", a.body);
+        assert!(
+            !a.body.contains("Tweet") && !a.body.contains("Read more"),
+            "{}",
+            a.body
+        );
+        assert_eq!(a.lang.as_deref(), Some("en"));
+        assert_eq!(a.dir, "ltr");
+        assert!(
+            a.html
+                .ends_with("<p>Source: <a href=\"https://example.com/news/1\">Example News</a></p></div>"),
+            "{}",
+            a.html
+        );
+    }
+
+    /// The seed story: an Arabic report of a visit to Cairo with share
+    /// buttons, "visit our site" and "source: click here" debris.
+    #[test]
+    fn arabic_cairo_visit_comes_out_rtl_clean_and_attributed() {
+        let page = include_bytes!("../tests/fixtures/fulltext/cairo-visit.html");
+        let url = Url::parse("https://www.aljazeera.net/news/2025/11/20/haftar-cairo").unwrap();
+        let a = extract(
+            page,
+            Some("text/html; charset=utf-8"),
+            &url,
+            None,
+            Some("feed name"),
+        )
+        .unwrap();
+        assert_eq!(a.lang.as_deref(), Some("ar"));
+        assert_eq!(a.dir, "rtl");
+        assert_eq!(a.outlet, "الجزيرة نت");
+        assert!(a.title.contains("صدام حفتر يزور القاهرة"), "{}", a.title);
+        for kept in [
+            "وصل صدام حفتر",
+            "<h2>ملف الحدود والتعاون الأمني</h2>",
+            "<blockquote>",
+            "<li>عودة العمالة المصرية",
+            "alt=\"صدام حفتر لدى وصوله إلى مطار القاهرة الدولي\"",
+            "src=\"https://www.aljazeera.net/images/2025/11/haftar-cairo.jpg\"",
+            "<figcaption>",
+            "href=\"https://www.aljazeera.net/news/2025/11/libya-talks\"",
+        ] {
+            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
+        }
+        for dropped in [
+            "حصة",
+            "Pinterest",
+            "واتساب",
+            "زوروا موقعنا",
+            "اضغط هنا",
+            "سياسة الخصوصية",
+            "<script",
+        ] {
+            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
+        }
+        assert!(a.html.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{}", a.html);
+        assert!(
+            a.html.ends_with(
+                "<p>المصدر: <a href=\"https://www.aljazeera.net/news/2025/11/20/haftar-cairo\">الجزيرة نت</a></p></div>"
+            ),
+            "{}",
+            a.html
+        );
+    }
+
+    #[test]
+    fn windows_1256_page_by_meta_charset() {
+        let page = include_bytes!("../tests/fixtures/fulltext/arabic-windows-1256.html");
+        let url = Url::parse("http://wadi.example/economy/42").unwrap();
+        // No charset in the header: the meta decides.
+        let a = extract(page, Some("text/html"), &url, None, None).unwrap();
+        assert!(
+            a.body.contains("أعلنت وزارة الزراعة اليوم خطة جديدة"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("<h2>تفاصيل الدعم</h2>"), "{}", a.body);
+        assert!(
+            !a.html.contains("فيسبوك") && !a.html.contains("اقرأ المزيد"),
+            "{}",
+            a.html
+        );
+        assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
+        assert!(
+            a.html
+                .contains("المصدر: <a href=\"http://wadi.example/economy/42\">أخبار الوادي</a>"),
+            "{}",
+            a.html
+        );
+    }
+
+    #[test]
+    fn selector_picks_the_block() {
+        let page = include_bytes!("../tests/fixtures/fulltext/cairo-visit.html");
+        let url = Url::parse("https://www.aljazeera.net/a").unwrap();
+        let a = extract(page, None, &url, Some("aside.related"), None).unwrap();
+        assert!(a.body.contains("مجلس النواب الليبي"), "{}", a.body);
+        assert!(!a.body.contains("وصل صدام حفتر"), "{}", a.body);
+        assert_eq!(
+            extract(page, None, &url, Some("div.nothing-here"), None),
+            Err(ExtractError::SelectorMissed("div.nothing-here".into()))
+        );
+    }
+
+    #[test]
+    fn deep_nesting_and_element_floods_do_not_crash() {
+        let url = Url::parse("https://example.com/a").unwrap();
+        // Few tags, but deep: refused before the parser's depth² cost.
+        let deep = format!("<html><body>{}<p>x</p></body></html>", "<div>".repeat(20_000));
+        assert_eq!(
+            extract(deep.as_bytes(), Some("text/html"), &url, None, None),
+            Err(ExtractError::TooComplex("elements nested 20002 deep".into()))
+        );
+        let flood = format!("<html><body>{}</body></html>", "<span>a</span>".repeat(200_000));
+        assert_eq!(
+            extract(flood.as_bytes(), Some("text/html"), &url, None, None),
+            Err(ExtractError::TooComplex("400004 tags".into()))
+        );
+    }
+
+    #[test]
+    fn json_ld_article_body_when_the_page_shows_a_fragment() {
+        let url = Url::parse("https://example.com/news/1").unwrap();
+        let line =
+            "وصل الرئيس إلى القاهرة صباح اليوم في زيارة رسمية تستمر يومين يبحث خلالها ملفات الحدود والتعاون.";
+        let body = (0..8)
+            .map(|i| format!("{line} {i}"))
+            .collect::<Vec<_>>()
+            .join("\\n");
+        let page = format!(
+            r#"<html lang="ar"><head><script type="application/ld+json">{{"@context":"https://schema.org","@graph":[{{"@type":"NewsArticle","headline":"زيارة","articleBody":"{body}"}}]}}</script></head>
+            <body><article><h1>زيارة</h1><p>{line} {line}</p><p>للمزيد من الأخبار، زوروا موقعنا</p></article></body></html>"#
+        );
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        assert_eq!(a.body.matches("<p>").count(), 8, "{}", a.body);
+        assert!(a.body.contains(&format!("<p>{line} 7</p>")), "{}", a.body);
+        assert_eq!(a.dir, "rtl");
+    }
+
+    #[test]
+    fn bad_selector_is_named() {
+        assert!(valid_selector("article .body > p"));
+        assert!(!valid_selector("article[[["));
+    }
+}

@@ -1,0 +1,273 @@
+//! The full-text task: fetches each new item's page for feeds with
+//! `full_text = true`, extracts the article (`extract`) and stores it with
+//! the item (`store`).
+//!
+//! It runs beside the poller and never blocks it: the poller claims new
+//! items in the store (which holds them back from outputs) and sends them
+//! here over a channel. Each item waits at most its feed's
+//! `full_text_timeout` (checked every [`RELEASE_TICK`]); then it is released
+//! and published with the feed's content, and updated when the article
+//! lands. At most [`CONCURRENCY`] pages are in flight; the backlog waits in
+//! the channel as small jobs, not as tasks. Page fetches go through the
+//! poller's `Fetcher` (same User-Agent, SSRF guard on every hop, body cap,
+//! timeout, redirect rules) and take a slot of the same per-host limit as
+//! feed polls. A site whose pages keep failing backs off exponentially, as a
+//! failing feed does. Claims are stored, so after a restart pending items are
+//! resumed and finished ones are never fetched again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+use url::Url;
+
+use crate::config::{Config, FeedConfig};
+use crate::extract::extract;
+use crate::fetch::{FetchError, Validators};
+use crate::item::ItemKey;
+use crate::poller::PollContext;
+
+/// Extractions running at once (fetch + parse); the per-host limit applies
+/// within it.
+pub const CONCURRENCY: usize = 8;
+
+/// How often held items are checked against their `full_text_timeout`.
+pub const RELEASE_TICK: Duration = Duration::from_secs(1);
+
+/// One item whose page is to be fetched.
+#[derive(Clone)]
+pub struct Job {
+    pub key: ItemKey,
+    pub link: Url,
+    pub feed: FeedConfig,
+    /// Unix seconds until which the item is held back.
+    pub hold_until: i64,
+    /// The poller's context when the item was found: fetcher, clock and the
+    /// per-host limits shared with feed polls.
+    pub ctx: PollContext,
+}
+
+pub type JobSender = mpsc::UnboundedSender<Job>;
+
+/// Sites whose pages failed: when they may be tried again.
+#[derive(Default)]
+struct SiteBackoff {
+    sites: Mutex<HashMap<String, (u32, tokio::time::Instant)>>,
+}
+
+impl SiteBackoff {
+    fn blocked(&self, host: &str) -> Option<u32> {
+        let sites = self.sites.lock().expect("lock poisoned");
+        sites
+            .get(host)
+            .filter(|(_, until)| *until > tokio::time::Instant::now())
+            .map(|(n, _)| *n)
+    }
+
+    fn failed(&self, host: &str) {
+        let mut sites = self.sites.lock().expect("lock poisoned");
+        let entry = sites
+            .entry(host.to_owned())
+            .or_insert((0, tokio::time::Instant::now()));
+        entry.0 += 1;
+        let wait = Duration::from_secs(60)
+            .saturating_mul(2u32.saturating_pow(entry.0.saturating_sub(1).min(16)))
+            .min(crate::poller::MAX_BACKOFF);
+        entry.1 = tokio::time::Instant::now() + wait;
+    }
+
+    fn succeeded(&self, host: &str) {
+        self.sites.lock().expect("lock poisoned").remove(host);
+    }
+}
+
+/// Starts the task; returns the sender the poller queues jobs on. Items
+/// left pending by a previous run are resumed from the store (their feed
+/// must still have `full_text = true`; others are released).
+pub fn start(
+    ctx: PollContext,
+    config: &Config,
+    changed: Arc<Notify>,
+    cancel: CancellationToken,
+) -> JobSender {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let backoff = Arc::new(SiteBackoff::default());
+    match ctx.store.pending_full_text() {
+        Ok(pending) => {
+            for (key, record) in pending {
+                let feed = config
+                    .feeds
+                    .iter()
+                    .find(|f| f.url.as_str() == record.feed_url && f.full_text.is_some());
+                let link = ctx
+                    .store
+                    .get(&key)
+                    .ok()
+                    .flatten()
+                    .and_then(|i| i.link)
+                    .and_then(|l| Url::parse(&l).ok());
+                match (feed, link) {
+                    (Some(feed), Some(link)) => {
+                        let _ = tx.send(Job {
+                            key,
+                            link,
+                            feed: feed.clone(),
+                            hold_until: record.hold_until,
+                            ctx: ctx.clone(),
+                        });
+                    }
+                    _ => {
+                        let _ = ctx.store.finish_full_text(
+                            &key,
+                            Err("full_text was turned off for the feed before the page was fetched".into()),
+                            ctx.clock.now().timestamp(),
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => warn!(error = %e, "Cannot read pending full-text items."),
+    }
+    // Holds end on a clock tick rather than a timer per item, so that a
+    // burst of new items costs a queued job each, not a sleeping task.
+    tokio::spawn({
+        let (store, clock, changed, cancel) = (
+            ctx.store.clone(),
+            ctx.clock.clone(),
+            changed.clone(),
+            cancel.clone(),
+        );
+        async move {
+            let mut tick = tokio::time::interval(RELEASE_TICK);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let (store, now) = (store.clone(), clock.now().timestamp());
+                match tokio::task::spawn_blocking(move || store.release_expired_full_text(now)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => {
+                        debug!(
+                            items = n,
+                            "Full text not ready in time; publishing the feeds' content."
+                        );
+                        changed.notify_one();
+                    }
+                    Ok(Err(e)) => warn!(error = %e, "Cannot release held full-text items."),
+                    Err(e) => warn!(error = %e, "Full-text release task ended abnormally."),
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            let job = tokio::select! {
+                _ = cancel.cancelled() => break,
+                job = rx.recv() => match job { Some(j) => j, None => break },
+            };
+            // Waiting for a slot here leaves the backlog in the channel.
+            let slot = tokio::select! {
+                _ = cancel.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot.expect("semaphores are never closed"),
+            };
+            let (backoff, changed, cancel) = (backoff.clone(), changed.clone(), cancel.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = run_job(job, backoff, changed) => {}
+                }
+                drop(slot);
+            });
+        }
+        debug!("Full-text task stopped.");
+    });
+    tx
+}
+
+async fn run_job(job: Job, backoff: Arc<SiteBackoff>, changed: Arc<Notify>) {
+    let store = job.ctx.store.clone();
+    let outcome = extract_page(&job, &backoff).await;
+    if let Err(error) = &outcome {
+        warn!(feed = %job.feed.name, link = %job.link, %error, "Full-text extraction failed; keeping the feed's content.");
+    }
+    let key = job.key.clone();
+    let now = job.ctx.clock.now().timestamp();
+    let stored = tokio::task::spawn_blocking(move || store.finish_full_text(&key, outcome, now)).await;
+    match stored {
+        Ok(Ok(_)) => changed.notify_one(),
+        Ok(Err(e)) => {
+            warn!(feed = %job.feed.name, link = %job.link, error = %e, "Cannot store the extracted article.")
+        }
+        Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
+    }
+}
+
+/// Fetches and extracts one page; the error is the operator's message.
+async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String> {
+    let Some(opts) = job.feed.full_text.clone() else {
+        return Err("full_text is off for this feed".into());
+    };
+    if crate::item::ItemKey::from_link(&job.link) == crate::item::ItemKey::from_link(&job.feed.url) {
+        return Err(format!("{}: the item links to the feed itself", job.link));
+    }
+    let host = job.link.host_str().unwrap_or_default().to_owned();
+    if let Some(n) = backoff.blocked(&host) {
+        return Err(format!(
+            "{}: {host} is backing off after {n} failed page fetches",
+            job.link
+        ));
+    }
+    let fetched = {
+        let _permits = job.ctx.permits(&job.link).await;
+        job.ctx
+            .fetcher
+            .for_pages()
+            .fetch(&job.link, &Validators::default(), job.feed.allow_private_networks)
+            .await
+    };
+    let fetched = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            if site_fault(&e) {
+                backoff.failed(&host);
+            }
+            return Err(format!("{}: {e}", job.link));
+        }
+    };
+    backoff.succeeded(&host);
+    let Some(body) = fetched.body else {
+        return Err(format!("{}: HTTP 304 to an unconditional request", job.link));
+    };
+    let link = job.link.clone();
+    let outlet = job.feed.name.clone();
+    let content_type = fetched.content_type;
+    let extracted = tokio::task::spawn_blocking(move || {
+        extract(
+            &body,
+            content_type.as_deref(),
+            &link,
+            opts.selector.as_deref(),
+            Some(&outlet),
+        )
+    })
+    .await
+    .map_err(|e| format!("{}: internal error while extracting: {e}", job.link))?;
+    extracted
+        .map(|a| a.html)
+        .map_err(|e| format!("{}: {e}", job.link))
+}
+
+/// Failures that say the site is struggling (back off), rather than that
+/// this one page is unsuitable.
+fn site_fault(e: &FetchError) -> bool {
+    match e {
+        FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+        FetchError::Timeout | FetchError::Connect(_) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,459 @@
+//! `full_text = true` end to end: a feed whose items carry a teaser, their
+//! article pages on the same local server, the daemon in-process. What is
+//! checked is what subscribers get (`politics.json`) and what operators see
+//! (`/status.json`), plus the server's request log (each page fetched once).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use feedwire::app::Daemon;
+use feedwire::clock::ManualClock;
+use feedwire::status::FeedStatus;
+use serde_json::Value;
+
+use crate::support::*;
+
+const TEASER: &str = "التفاصيل بعد قليل..";
+
+/// An RSS feed with one item per link, each with the one-line teaser.
+fn teaser_feed(links: &[(String, &str)]) -> Vec<u8> {
+    let items: String = links
+        .iter()
+        .map(|(link, title)| {
+            format!(
+                "<item><title>{title}</title><link>{link}</link><description>{TEASER}</description></item>"
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>سياسة</title><link>https://www.aljazeera.net/</link><description>x</description>{items}</channel></rss>"#
+    )
+    .into_bytes()
+}
+
+fn page(name: &str) -> Vec<u8> {
+    fixture(&format!("fulltext/{name}"))
+}
+
+/// The items of the published JSON feed, by URL.
+fn items_by_url(daemon: &Daemon) -> Vec<(String, String, String)> {
+    let Some(doc) = daemon.published().get("politics.json") else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_slice(&doc.body).unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["url"].as_str().unwrap_or_default().to_owned(),
+                i["content_html"].as_str().unwrap_or_default().to_owned(),
+                i["summary"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn content_of(daemon: &Daemon, url: &str) -> Option<String> {
+    items_by_url(daemon)
+        .into_iter()
+        .find(|(u, _, _)| u == url)
+        .map(|(_, c, _)| c)
+}
+
+/// Waits (bounded) until a render satisfies `ok`.
+async fn wait_render(daemon: &Daemon, what: &str, ok: impl Fn() -> bool) {
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    tokio::time::timeout(WAIT, renders.wait_for(|_| ok()))
+        .await
+        .unwrap_or_else(|_| panic!("no render with {what} within {WAIT:?}"))
+        .unwrap();
+}
+
+async fn status_of(daemon: &Daemon, url: &str) -> FeedStatus {
+    let body = http_client()
+        .get(format!("http://{}/status.json", daemon.addr))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let all: Vec<FeedStatus> = serde_json::from_slice(&body).unwrap();
+    all.into_iter().find(|s| s.url == url).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_replace_teasers_once_and_survive_restart() {
+    let server = FeedServer::start().await;
+    let cairo = server.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let delta = server.route(
+        "/news/delta",
+        Route::feed(page("arabic-windows-1256.html"), "text/html"),
+    );
+    let feed = server.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (delta.clone(), "خطة الدلتا")]),
+            "application/rss+xml",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new().feed_with("الجزيرة", &feed, &[("full_text", "true")]);
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let daemon = Daemon::start_with_clock(config.load(dir.path()), clock.clone())
+        .await
+        .unwrap();
+
+    wait_render(&daemon, "both articles", || {
+        content_of(&daemon, &cairo).is_some_and(|c| c.contains("وصل صدام حفتر"))
+            && content_of(&daemon, &delta).is_some_and(|c| c.contains("أعلنت وزارة الزراعة"))
+    })
+    .await;
+    let items = items_by_url(&daemon);
+    let (_, content, summary) = items.iter().find(|(u, _, _)| *u == cairo).unwrap();
+    assert!(content.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{content}");
+    assert!(
+        content.contains(&format!("المصدر: <a href=\"{cairo}\">الجزيرة نت</a>")),
+        "{content}"
+    );
+    assert!(content.contains("<figcaption>"), "{content}");
+    for debris in ["حصة", "Pinterest", "زوروا موقعنا", "اضغط هنا"] {
+        assert!(!content.contains(debris), "{debris:?} in {content}");
+    }
+    // The feed's own summary stays the summary.
+    assert!(summary.contains(TEASER), "{summary}");
+    let (_, content, _) = items.iter().find(|(u, _, _)| *u == delta).unwrap();
+    assert!(
+        content.contains("المصدر: <a href=") && content.contains("أخبار الوادي"),
+        "{content}"
+    );
+
+    // Pages are fetched with the feed polls' User-Agent.
+    let seen = server.requests();
+    let agent_of = |path: &str| {
+        seen.iter()
+            .find(|r| r.path == path)
+            .and_then(|r| r.user_agent.clone())
+    };
+    assert!(
+        agent_of("/rss").is_some_and(|ua| ua.starts_with("feedwire/")),
+        "{seen:?}"
+    );
+    assert_eq!(agent_of("/news/cairo"), agent_of("/rss"));
+
+    let status = status_of(&daemon, &feed).await;
+    let ft = status.full_text.expect("full_text counts in /status.json");
+    assert_eq!((ft.extracted, ft.failed, ft.fallback), (2, 0, 0), "{ft:?}");
+    let metrics = http_client()
+        .get(format!("http://{}/metrics", daemon.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("feedwire_full_text_items{feed=\"الجزيرة\",result=\"extracted\"} 2"),
+        "{metrics}"
+    );
+    daemon.shutdown().await.unwrap();
+
+    // A restart with a changed feed: the old items are known, their pages
+    // are not fetched again, and their articles are still published.
+    let third = server.route("/news/third", Route::feed(page("cairo-visit.html"), "text/html"));
+    server.set(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[
+                (cairo.clone(), "زيارة القاهرة"),
+                (delta.clone(), "خطة الدلتا"),
+                (third.clone(), "ثالث"),
+            ]),
+            "application/rss+xml",
+        ),
+    );
+    // Past the feed's interval, so the restarted daemon polls it.
+    clock.advance(Duration::from_secs(16 * 60));
+    let daemon = Daemon::start_with_clock(config.load(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    wait_render(&daemon, "the third article", || {
+        content_of(&daemon, &third).is_some_and(|c| c.contains("وصل صدام حفتر"))
+    })
+    .await;
+    assert!(content_of(&daemon, &cairo).unwrap().contains("وصل صدام حفتر"));
+    assert_eq!(server.requests_to("/news/cairo"), 1);
+    assert_eq!(server.requests_to("/news/delta"), 1);
+    assert_eq!(server.requests_to("/news/third"), 1);
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_article_is_published_with_the_teaser_then_updated() {
+    let server = FeedServer::start().await;
+    let slow = server.route(
+        "/news/slow",
+        Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_secs(5)),
+    );
+    let feed = server.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[(slow.clone(), "زيارة القاهرة")]),
+            "application/rss+xml",
+        ),
+    );
+    let other = server.serve_fixture("/other.xml", "aljazeera_rss2.xml", "application/rss+xml");
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed_with(
+            "الجزيرة",
+            &feed,
+            &[("full_text", "true"), ("full_text_timeout", "\"1s\"")],
+        )
+        .feed("other", &other);
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+
+    // Other feeds never wait; the slow item is held, then published with
+    // the teaser while its page is still on the way.
+    wait_render(&daemon, "the held item with its teaser", || {
+        content_of(&daemon, &slow).is_some_and(|c| c.contains(TEASER))
+    })
+    .await;
+    assert_eq!(server.requests_to("/news/slow"), 1);
+    assert!(
+        items_by_url(&daemon).len() > 1,
+        "the other feed's items are out too"
+    );
+    let ft = status_of(&daemon, &feed).await.full_text.unwrap();
+    assert_eq!(ft.fallback, 1, "{ft:?}");
+
+    wait_render(&daemon, "the late article", || {
+        content_of(&daemon, &slow).is_some_and(|c| c.contains("وصل صدام حفتر"))
+    })
+    .await;
+    let ft = status_of(&daemon, &feed).await.full_text.unwrap();
+    assert_eq!((ft.extracted, ft.fallback, ft.failed), (1, 1, 0), "{ft:?}");
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_article_pages_fail_cleanly_and_keep_the_teaser() {
+    let server = FeedServer::start().await;
+    let good = server.route("/news/good", Route::feed(page("cairo-visit.html"), "text/html"));
+    let huge = server.route(
+        "/news/huge",
+        Route::feed(Vec::new(), "text/html").delivery(Delivery::Sized(50 * 1024 * 1024)),
+    );
+    let endless = server.route(
+        "/news/endless",
+        Route::feed(b"<p>".repeat(1024), "text/html").delivery(Delivery::Endless),
+    );
+    let png = server.route(
+        "/news/photo",
+        Route::feed(b"\x89PNG\r\n\x1a\n0000".to_vec(), "image/png"),
+    );
+    let loop_a = server.url("/news/loop-a");
+    server.set("/news/loop-a", Route::redirect(302, "/news/loop-b"));
+    server.set("/news/loop-b", Route::redirect(302, "/news/loop-a"));
+    let missing = server.url("/news/missing");
+    let feed_url = server.url("/rss");
+    let links = [
+        (good.clone(), "جيد"),
+        (huge.clone(), "ضخم"),
+        (endless.clone(), "بلا نهاية"),
+        (png.clone(), "صورة"),
+        (loop_a.clone(), "حلقة"),
+        (missing.clone(), "مفقود"),
+        (feed_url.clone(), "الموجز نفسه"),
+    ];
+    server.set("/rss", Route::feed(teaser_feed(&links), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new().poll("max_body", "\"1MiB\"").feed_with(
+        "hostile",
+        &feed_url,
+        &[("full_text", "true")],
+    );
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+
+    wait_render(&daemon, "every item settled", || {
+        let items = items_by_url(&daemon);
+        items.len() == links.len()
+            && items.iter().all(|(u, c, _)| {
+                if *u == good {
+                    c.contains("وصل صدام حفتر")
+                } else {
+                    c.contains(TEASER)
+                }
+            })
+    })
+    .await;
+    // Outcomes are stored before the render they trigger: final counts.
+    let ft = status_of(&daemon, &feed_url).await.full_text.unwrap();
+    assert_eq!((ft.extracted, ft.failed), (1, 6), "{ft:?}");
+    assert!(ft.last_error.is_some());
+    // The endless body was cut at the cap, not read forever.
+    assert!(
+        server.endless_sent() < 64 * 1024 * 1024,
+        "{}",
+        server.endless_sent()
+    );
+    // The feed's own URL is never fetched as an article (one poll only).
+    assert_eq!(server.requests_to("/rss"), 1);
+    assert!(http_client()
+        .get(format!("http://{}/healthz", daemon.addr))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_fetches_share_the_per_host_limit_with_polls() {
+    let server = FeedServer::start().await;
+    let links: Vec<(String, &str)> = (0..4)
+        .map(|i| {
+            let route = Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_millis(200));
+            (server.route(&format!("/news/{i}"), route), "خبر")
+        })
+        .collect();
+    let feed = server.route("/rss", Route::feed(teaser_feed(&links), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        TestConfig::new()
+            .poll("per_host", "1")
+            .feed_with("الجزيرة", &feed, &[("full_text", "true")]);
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+    wait_render(&daemon, "all four articles", || {
+        links
+            .iter()
+            .all(|(l, _)| content_of(&daemon, l).is_some_and(|c| c.contains("وصل صدام حفتر")))
+    })
+    .await;
+    assert_eq!(server.max_in_flight(), 1, "one request at a time to the host");
+    daemon.shutdown().await.unwrap();
+}
+
+/// Article fetches obey the feed's `allow_private_networks`: with it off, a
+/// link to a loopback address is refused before any connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_article_addresses_are_refused() {
+    use feedwire::fetch::Fetcher;
+    use feedwire::fulltext::{start, Job};
+    use feedwire::item::ItemKey;
+    use feedwire::poller::PollContext;
+    use feedwire::store::Store;
+
+    let server = FeedServer::start().await;
+    let article = server.route("/news/inside", Route::feed(page("cairo-visit.html"), "text/html"));
+    let dir = tempfile::tempdir().unwrap();
+    let feed_url = "https://news.example/rss";
+    let mut config = TestConfig::new()
+        .feed_with("public", feed_url, &[("full_text", "true")])
+        .load(dir.path());
+    config.feeds[0].allow_private_networks = false;
+    let store = Store::open(&config.storage.path).unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let ctx = PollContext::new(store.clone(), Fetcher::new(&config.poll).unwrap(), clock, &config);
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let tx = start(ctx.clone(), &config, changed.clone(), cancel.clone());
+
+    let link = url::Url::parse(&article).unwrap();
+    let key = ItemKey::from_link(&link);
+    let hold_until = chrono::Utc::now().timestamp() + 3600;
+    assert!(store.claim_full_text(&key, feed_url, hold_until).unwrap());
+    assert!(
+        !store.claim_full_text(&key, feed_url, hold_until).unwrap(),
+        "claimed once"
+    );
+    assert!(store.full_text_held().unwrap().contains(&key));
+    tx.send(Job {
+        key: key.clone(),
+        link,
+        feed: config.feeds[0].clone(),
+        hold_until,
+        ctx,
+    })
+    .unwrap_or_else(|_| panic!("the task takes jobs"));
+    tokio::time::timeout(WAIT, changed.notified())
+        .await
+        .expect("the job ends");
+    let stats = store.full_text_stats(feed_url).unwrap();
+    assert_eq!((stats.extracted, stats.failed), (0, 1), "{stats:?}");
+    let error = stats.last_error.unwrap();
+    assert!(error.contains("private or local address"), "{error}");
+    assert_eq!(server.requests_to("/news/inside"), 0);
+    assert!(!store.full_text_held().unwrap().contains(&key), "released");
+    cancel.cancel();
+}
+
+/// `feedwire extract URL` prints what would be published; exit 1 when the
+/// page gives no article, 2 for a bad selector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_command_prints_the_article() {
+    let server = FeedServer::start().await;
+    let article = server.route("/news/cairo", Route::feed(page("cairo-visit.html"), "text/html"));
+    let photo = server.route("/news/photo", Route::feed(b"\x89PNG....".to_vec(), "image/png"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed("x", "https://news.example/rss")
+        .write(dir.path());
+    let run = |args: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<&str> = vec!["--config"];
+            let c = config.to_str().unwrap().to_owned();
+            all.push(&c);
+            all.extend(args.iter().map(String::as_str));
+            Binary::cli(&all, &[])
+        })
+    };
+    let out = run(vec!["extract".into(), article.clone()]).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("title: صدام حفتر يزور القاهرة"), "{stdout}");
+    assert!(stdout.contains("\nbyline: "), "{stdout}");
+    assert!(stdout.contains("\nlanguage: ar (rtl)\n"), "{stdout}");
+    assert!(stdout.contains("<div dir=\"rtl\" lang=\"ar\">"), "{stdout}");
+    assert!(stdout.contains("المصدر: <a href="), "{stdout}");
+    assert!(!stdout.contains("حصة"), "{stdout}");
+
+    let out = run(vec![
+        "extract".into(),
+        "--selector".into(),
+        "aside.related".into(),
+        article.clone(),
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("مجلس النواب الليبي") && !stdout.contains("وصل صدام حفتر"),
+        "{stdout}"
+    );
+
+    let out = run(vec!["extract".into(), photo]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an HTML page (image/png)"),
+        "{out:?}"
+    );
+
+    let out = run(vec![
+        "extract".into(),
+        "--selector".into(),
+        "div[[".into(),
+        article,
+    ])
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
