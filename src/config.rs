@@ -161,6 +161,10 @@ pub struct FeedConfig {
     pub interval: Option<Duration>,
     /// `[poll] allow_private_networks`, or this feed's own setting.
     pub allow_private_networks: bool,
+    /// The publisher, for story clustering (`outlet = "..."`): feeds of one
+    /// outlet never have their items merged into one story. `None` means
+    /// the registrable domain of the feed's site (see [`crate::cluster`]).
+    pub outlet: Option<String>,
     /// `full_text = true`: each new item's page is fetched and its article
     /// extracted (see `extract`); `None` when off.
     pub full_text: Option<FullText>,
@@ -515,6 +519,7 @@ struct RawFeed {
     tags: Vec<String>,
     interval: Option<Spanned<String>>,
     allow_private_networks: Option<bool>,
+    outlet: Option<Spanned<String>>,
     full_text: Option<Spanned<bool>>,
     full_text_selector: Option<Spanned<String>>,
     full_text_timeout: Option<Spanned<String>>,
@@ -833,6 +838,15 @@ impl RawConfig {
                 .interval
                 .as_ref()
                 .map(|_| c.duration(&f.interval, interval, MIN_INTERVAL));
+            // Outlet names compare case-insensitively.
+            let outlet = match &f.outlet {
+                Some(o) if o.get_ref().trim().is_empty() => {
+                    c.problem(o, "outlet must not be empty");
+                    None
+                }
+                Some(o) => Some(o.get_ref().trim().to_lowercase()),
+                None => None,
+            };
             let full_text = c.full_text(f);
             feeds.push(FeedConfig {
                 url,
@@ -842,6 +856,7 @@ impl RawConfig {
                 allow_private_networks: f
                     .allow_private_networks
                     .unwrap_or(self.poll.allow_private_networks.unwrap_or(false)),
+                outlet,
                 full_text,
             });
         }
@@ -1236,6 +1251,29 @@ interval = "20m"
             "{}",
             p[2]
         );
+    }
+
+    #[test]
+    fn outlet_key() {
+        let path = Path::new("/etc/feedwire/feeds.toml");
+        let c = Config::parse(path, GOOD).unwrap();
+        assert_eq!(c.feeds[0].outlet, None);
+        let text = GOOD.replace(
+            "interval = \"20m\"",
+            "interval = \"20m\"\noutlet = \" BBC عربي \"",
+        );
+        let c = Config::parse(path, &text).unwrap();
+        assert_eq!(c.feeds[0].outlet.as_deref(), Some("bbc عربي"));
+        let p = problems(&GOOD.replace("interval = \"20m\"", "interval = \"20m\"\noutlet = \"  \""));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].contains(":19:10: feed[0].outlet: outlet must not be empty"),
+            "{}",
+            p[0]
+        );
+        let p = problems(&GOOD.replace("interval = \"20m\"", "interval = \"20m\"\noutlet = 3"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].contains("feed[0].outlet"), "{}", p[0]);
     }
 
     #[test]

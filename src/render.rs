@@ -177,6 +177,25 @@ fn select(
     Ok(items)
 }
 
+/// The outlet of every configured feed that has one: its `outlet` key, else
+/// the registrable domain of the site link it last gave (see
+/// [`cluster::Outlets`]).
+fn outlets(config: &Config, store: &Store) -> cluster::Outlets {
+    let mut outlets = cluster::Outlets::new();
+    for feed in &config.feeds {
+        let url = feed.url.as_str();
+        match &feed.outlet {
+            Some(name) => outlets.insert(url, name),
+            None => {
+                if let Some(site) = store.feed_state(url).ok().flatten().and_then(|s| s.site_url) {
+                    outlets.insert_site(url, &site);
+                }
+            }
+        }
+    }
+    outlets
+}
+
 /// An output's entries with story clustering on.
 struct Clustered {
     /// One entry per story: its lead item, dated by when it last grew.
@@ -201,7 +220,7 @@ fn clustered(
     cfg: &ClusterConfig,
 ) -> Result<Clustered, StoreError> {
     let candidates = select(config, store, output, (output.max_items * 4).min(10_000))?;
-    let groups = cluster::group(&candidates, cfg);
+    let groups = cluster::group(&candidates, cfg, &outlets(config, store));
     let mut out = Clustered {
         entries: Vec::new(),
         related: HashMap::new(),

@@ -214,3 +214,92 @@ async fn clustered_outputs_pass_feedparser_and_are_served() {
     }
     daemon.shutdown().await.unwrap();
 }
+
+/// Two feeds that give one site are one outlet: the same two reports are
+/// not merged when both feeds say they are example.org, nor when the
+/// configuration names them one outlet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_of_one_site_are_one_outlet() {
+    for one_outlet in ["site", "key"] {
+        let server = FeedServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let same_site = |name: &str| {
+            let text = String::from_utf8(fixture(name)).unwrap();
+            let text = text
+                .replace(
+                    "<link>https://www.aljazeera.net/</link>",
+                    "<link>https://news.example.org/</link>",
+                )
+                .replace(
+                    "<link>https://www.skynewsarabia.com/</link>",
+                    "<link>https://www.example.org/</link>",
+                );
+            if one_outlet == "site" {
+                text.into_bytes()
+            } else {
+                fixture(name)
+            }
+        };
+        let aj = server.route(
+            "/aj.xml",
+            Route::feed(same_site("cluster_aj.xml"), "application/rss+xml"),
+        );
+        let sky = server.route(
+            "/sky.xml",
+            Route::feed(same_site("cluster_sky.xml"), "application/rss+xml"),
+        );
+        let path = write_config(
+            dir.path(),
+            &[
+                FeedEntry {
+                    name: "الجزيرة",
+                    url: aj,
+                    tags: &["politics"],
+                },
+                FeedEntry {
+                    name: "سكاي نيوز عربية",
+                    url: sky,
+                    tags: &["politics"],
+                },
+            ],
+        );
+        let mut text = std::fs::read_to_string(&path).unwrap().replacen(
+            "max_items = 50\n",
+            "max_items = 50\ncluster = true\n",
+            1,
+        );
+        if one_outlet == "key" {
+            text = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("url = ") {
+                        format!("{l}\noutlet = \"Gulf Media\"\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+        }
+        std::fs::write(&path, text).unwrap();
+        let config = load_config(&path);
+        let t0 = chrono::Utc.with_ymd_and_hms(2025, 2, 1, 8, 0, 0).unwrap();
+        let store = Store::open(&config.storage.path).unwrap();
+        let ctx = PollContext::new(
+            store.clone(),
+            Fetcher::new(&config.poll).unwrap(),
+            Arc::new(ManualClock::new(t0)),
+            &config,
+        );
+        poll(&ctx, &config, 0).await;
+        poll(&ctx, &config, 1).await;
+        let out = render_all(&config, &store).unwrap();
+        let listing: serde_json::Value = serde_json::from_slice(&out["politics/clusters.json"].body).unwrap();
+        assert_eq!(
+            listing["clusters"].as_array().unwrap().len(),
+            0,
+            "{one_outlet}: {listing:#}"
+        );
+        let atom = feed_rs::parser::parse(&out["politics.atom"].body[..]).unwrap();
+        assert_eq!(atom.entries.len(), 3, "{one_outlet}: both reports are shown");
+    }
+}

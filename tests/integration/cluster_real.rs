@@ -1,0 +1,392 @@
+//! Story clustering on real feeds: the labelled set in
+//! `tests/fixtures/clusters/real_labels.tsv` (see the README there) over the
+//! real-world snapshots in `../shared/corpus/realworld`, read with our own
+//! parser; and the rule that one outlet's feeds never merge two articles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use feedwire::cluster::{similarity_with, ClusterConfig, Clusterer, Outlets, DEFAULT_THRESHOLD};
+use feedwire::item::Item;
+use feedwire::parse::{parse_feed, FeedRef, Limits};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/realworld")
+}
+
+/// One labelled item.
+struct Label {
+    file: String,
+    link: String,
+    /// `-` for an item that is the only report of its story.
+    story: String,
+    test_half: bool,
+}
+
+fn labels() -> Vec<Label> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clusters/real_labels.tsv");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 4, "{l}");
+            assert!(f[3] == "tuning" || f[3] == "test", "{l}");
+            Label {
+                file: f[0].into(),
+                link: f[1].into(),
+                story: f[2].into(),
+                test_half: f[3] == "test",
+            }
+        })
+        .collect()
+}
+
+/// Capture time of every corpus file (MANIFEST.tsv), the "now" items
+/// without a date get.
+fn capture_times() -> HashMap<String, chrono::DateTime<chrono::Utc>> {
+    let text = std::fs::read_to_string(root().join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let t = chrono::DateTime::parse_from_rfc3339(f.get(4)?).ok()?;
+            Some((f[0].to_owned(), t.with_timezone(&chrono::Utc)))
+        })
+        .collect()
+}
+
+/// The feed URL a corpus file stands for in these tests.
+fn feed_url(file: &str) -> String {
+    format!("https://corpus.invalid/{file}")
+}
+
+/// Reads corpus files as the poller would: every item once (a link carried
+/// by two feeds is one item with two sources), and the outlet of each feed
+/// from its site link.
+fn read_files<'a>(files: impl IntoIterator<Item = &'a str>) -> (Vec<Item>, Outlets) {
+    let times = capture_times();
+    let mut outlets = Outlets::new();
+    let mut items: Vec<Item> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for file in files {
+        let bytes = std::fs::read(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let url = url::Url::parse(&feed_url(file)).unwrap();
+        let parsed = parse_feed(
+            FeedRef {
+                url: &url,
+                name: file,
+            },
+            &bytes,
+            None,
+            times[file],
+            Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+        if let Some(site) = &parsed.site_url {
+            outlets.insert_site(url.as_str(), site);
+        }
+        for item in parsed.items {
+            match index.get(item.key.as_str()) {
+                Some(&i) => items[i].sources.extend(item.sources),
+                None => {
+                    index.insert(item.key.as_str().to_owned(), items.len());
+                    items.push(item);
+                }
+            }
+        }
+    }
+    (items, outlets)
+}
+
+#[derive(Default, Debug)]
+struct Score {
+    right: u32,
+    wrong: u32,
+    missed: u32,
+}
+
+impl Score {
+    fn precision(&self) -> f64 {
+        f64::from(self.right) / f64::from((self.right + self.wrong).max(1))
+    }
+    fn recall(&self) -> f64 {
+        f64::from(self.right) / f64::from((self.right + self.missed).max(1))
+    }
+}
+
+/// The labelled set read from the corpus, with the feeds' outlets.
+struct RealSet {
+    labels: Vec<Label>,
+    items: Vec<Item>,
+    outlets: Outlets,
+    files: usize,
+}
+
+impl RealSet {
+    fn load() -> RealSet {
+        assert!(
+            root().is_dir(),
+            "the real-world corpus is missing: {}",
+            root().display()
+        );
+        let labels = labels();
+        let mut files: Vec<&str> = labels.iter().map(|l| l.file.as_str()).collect();
+        files.sort_unstable();
+        files.dedup();
+        let (mut all, outlets) = read_files(files.iter().copied());
+        let n_files = files.len();
+        let mut by_link: HashMap<String, Item> = all
+            .drain(..)
+            .filter_map(|it| Some((it.link.clone()?, it)))
+            .collect();
+        let missing: Vec<&str> = labels
+            .iter()
+            .filter(|l| !by_link.contains_key(&l.link))
+            .map(|l| l.link.as_str())
+            .collect();
+        assert!(missing.is_empty(), "labelled items not read: {missing:?}");
+        let items = labels
+            .iter()
+            .map(|l| by_link.remove(&l.link).expect("one label per link"))
+            .collect();
+        RealSet {
+            labels,
+            items,
+            outlets,
+            files: n_files,
+        }
+    }
+
+    /// Pair scores of the tuning and test halves at a threshold, and the
+    /// pairs judged wrongly.
+    fn score(&self, threshold: f64) -> (Score, Score, Vec<String>, u64) {
+        let cfg = ClusterConfig {
+            threshold,
+            ..ClusterConfig::default()
+        };
+        let mut clusterer = Clusterer::with_outlets(cfg.clone(), self.outlets.clone());
+        for it in &self.items {
+            clusterer.add(it);
+        }
+        let cluster: Vec<_> = self
+            .items
+            .iter()
+            .map(|it| clusterer.cluster_of(&it.key).expect("indexed").id)
+            .collect();
+        let outlet: Vec<String> = self.items.iter().map(|it| self.outlets.of(it).unwrap()).collect();
+        let (mut tuning, mut test) = (Score::default(), Score::default());
+        let mut report = Vec::new();
+        for i in 0..self.items.len() {
+            for j in i + 1..self.items.len() {
+                let (la, lb) = (&self.labels[i], &self.labels[j]);
+                let merged = cluster[i] == cluster[j];
+                let same_outlet = outlet[i] == outlet[j];
+                if merged {
+                    assert!(!same_outlet, "one outlet merged: {} / {}", la.link, lb.link);
+                }
+                // Two items of one outlet are never merged by design, so
+                // they are no pair to find.
+                let gold = la.story != "-" && la.story == lb.story && !same_outlet;
+                // A wrong merge counts against each half it touches.
+                for (half, score) in [(false, &mut tuning), (true, &mut test)] {
+                    if la.test_half != half && lb.test_half != half {
+                        continue;
+                    }
+                    match (gold, merged) {
+                        (true, true) => score.right += 1,
+                        (false, true) => score.wrong += 1,
+                        (true, false) => score.missed += 1,
+                        (false, false) => {}
+                    }
+                }
+                if gold != merged {
+                    let (a, b) = (&self.items[i], &self.items[j]);
+                    report.push(format!(
+                        "{} [{}] {:?} / [{}] {:?} (similarity {:?})",
+                        if merged { "WRONG MERGE" } else { "missed" },
+                        la.story,
+                        a.title,
+                        lb.story,
+                        b.title,
+                        similarity_with(a, b, cfg.window, &self.outlets),
+                    ));
+                }
+            }
+        }
+        report.sort();
+        (tuning, test, report, clusterer.stats().comparisons)
+    }
+}
+
+/// Issue 15's bar on the real test half: pair precision ≥ 0.98 with recall
+/// ≥ 0.8. NOT MET YET (threshold 0.43: precision 0.957, recall 0.379 on the
+/// test half; 1.000 and 0.276 on the tuning half), so the test is ignored
+/// in the default run rather than deleted or loosened: run it with
+/// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
+/// to see both halves' numbers and every wrong or missed pair.
+#[test]
+#[ignore = "issue 15 bar not met yet: real test half precision 0.957, recall 0.379"]
+fn real_feeds_precision_and_recall() {
+    let set = RealSet::load();
+    let mut stories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (l, it) in set.labels.iter().zip(&set.items) {
+        if l.story != "-" {
+            stories
+                .entry(&l.story)
+                .or_default()
+                .push(set.outlets.of(it).unwrap());
+        }
+    }
+    let multi = stories
+        .values()
+        .filter(|o| {
+            let mut o = (*o).clone();
+            o.sort();
+            o.dedup();
+            o.len() > 1
+        })
+        .count();
+    let singletons = set.labels.iter().filter(|l| l.story == "-").count();
+
+    let (tuning, test, report, comparisons) = set.score(DEFAULT_THRESHOLD);
+    for line in &report {
+        println!("{line}");
+    }
+    for (name, s) in [("tuning", &tuning), ("test", &test)] {
+        println!(
+            "real {name} half: pair precision {:.3}, recall {:.3} ({} right, {} wrong, {} missed)",
+            s.precision(),
+            s.recall(),
+            s.right,
+            s.wrong,
+            s.missed
+        );
+    }
+    println!(
+        "real set: {} items from {} files, {} stories told by several outlets, {} singletons; \
+         threshold {DEFAULT_THRESHOLD}; {comparisons} comparisons",
+        set.items.len(),
+        set.files,
+        multi,
+        singletons,
+    );
+    assert!(set.items.len() >= 400, "{} items", set.items.len());
+    assert!(
+        test.precision() >= 0.98,
+        "test half precision {:.3}",
+        test.precision()
+    );
+    assert!(test.recall() >= 0.8, "test half recall {:.3}", test.recall());
+}
+
+/// The real set as labelled: its size, and that clustering it never puts
+/// two items of one outlet together (asserted inside `score`); prints both
+/// halves' numbers in the default run.
+#[test]
+fn real_set_is_read_and_scored() {
+    let set = RealSet::load();
+    assert!(set.items.len() >= 400, "{} items", set.items.len());
+    let (tuning, test, _, _) = set.score(DEFAULT_THRESHOLD);
+    for (name, s) in [("tuning", &tuning), ("test", &test)] {
+        println!(
+            "real {name} half: pair precision {:.3}, recall {:.3} ({} right, {} wrong, {} missed)",
+            s.precision(),
+            s.recall(),
+            s.right,
+            s.wrong,
+            s.missed
+        );
+    }
+    // Every labelled story is scored somewhere: no half is empty.
+    assert!(tuning.right + tuning.missed > 0 && test.right + test.missed > 0);
+}
+
+/// Threshold sweep on the real set, for tuning:
+/// `cargo test --test integration cluster_real::sweep -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn sweep() {
+    let set = RealSet::load();
+    for threshold in [0.2, 0.25, 0.28, 0.3, 0.32, 0.35, 0.38, 0.4, 0.43, 0.46, 0.5] {
+        let (tuning, test, _, _) = set.score(threshold);
+        println!(
+            "threshold {threshold:.2}: tuning P {:.3} R {:.3} ({} wrong) | test P {:.3} R {:.3} ({} wrong)",
+            tuning.precision(),
+            tuning.recall(),
+            tuning.wrong,
+            test.precision(),
+            test.recall(),
+            test.wrong
+        );
+    }
+}
+
+/// Pairs of items put in one cluster.
+fn merged_pairs(items: &[Item], outlets: &Outlets) -> Vec<(usize, usize)> {
+    let mut clusterer = Clusterer::with_outlets(ClusterConfig::default(), outlets.clone());
+    for it in items {
+        clusterer.add(it);
+    }
+    let ids: Vec<_> = items
+        .iter()
+        .map(|it| clusterer.cluster_of(&it.key).expect("indexed").id)
+        .collect();
+    let mut pairs = Vec::new();
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            if ids[i] == ids[j] {
+                pairs.push((i, j));
+            }
+        }
+    }
+    pairs
+}
+
+/// Two real feeds of one outlet, read the way the daemon reads them.
+const ONE_OUTLET: [[&str; 2]; 2] = [
+    // The Wall Street Journal's economy and world feeds of 2026-02-21 (as
+    // an archiver re-served them: the item links point to archive.is, the
+    // site link to wsj.com), the day after the Supreme Court struck down
+    // the tariffs.
+    [
+        "orx365-rss-arch/wsj_econ.8d4a05af.xml",
+        "orx365-rss-arch/wsj_world.8d4a05af.xml",
+    ],
+    // CNN's world feed and CNN's feed as newsisfree carried it in 2008: both
+    // give www.cnn.com as their site.
+    [
+        "AyushYadav-news_twitter_analysis/cnn.xml",
+        "AyushYadav-news_twitter_analysis/newsisfree.xml",
+    ],
+];
+
+#[test]
+fn two_feeds_of_one_outlet_never_merge() {
+    for files in ONE_OUTLET {
+        let (items, outlets) = read_files(files);
+        // What a feed-per-outlet rule did: similar articles of the two feeds
+        // end up in one story.
+        let mut per_feed = Outlets::new();
+        for f in files {
+            per_feed.insert(&feed_url(f), f);
+        }
+        let hazard = merged_pairs(&items, &per_feed);
+        for &(i, j) in &hazard {
+            println!(
+                "one feed per outlet merges {:?} / {:?}",
+                items[i].title, items[j].title
+            );
+        }
+        assert!(!hazard.is_empty(), "{files:?}: nothing to protect against");
+        // The outlet is the site: one outlet for both feeds, nothing merged.
+        let domains: Vec<String> = items.iter().map(|it| outlets.of(it).unwrap()).collect();
+        let mut distinct = domains.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 1, "{files:?}: {distinct:?}");
+        let merged = merged_pairs(&items, &outlets);
+        assert!(merged.is_empty(), "{files:?}: merged {merged:?}");
+    }
+}
