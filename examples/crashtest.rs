@@ -276,6 +276,10 @@ impl Rig {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let v: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| format!("{when}: export: {e}"))?;
+            // Seen records of pruned items follow the items.
+            if v.get("seen").is_some() {
+                continue;
+            }
             let link = v["link"].as_str().unwrap_or_default().to_owned();
             if !links.insert(link.clone()) {
                 self.problems

@@ -33,10 +33,9 @@ pub use crate::backup::{export_jsonl, import_jsonl};
 use crate::render::publishable;
 pub use crate::render::{render_all, render_outputs, render_to_dir, write_files, RenderedOutput, FORMATS};
 
-/// Opens the store with a message that names its path.
+/// Opens the configured store with a message that names where it is.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.storage.path)
-        .with_context(|| format!("opening store {}", config.storage.path.display()))
+    Store::open_configured(&config.storage)
 }
 
 /// `feedwire poll-once`: every feed once, then render.
@@ -163,6 +162,9 @@ const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 impl Introspect for DaemonIntrospect {
     fn health(&self) -> Result<(), String> {
         self.poller_alive()?;
+        if !self.store.reachable() {
+            return Err("database unreachable (serving the last documents, polling nothing)".into());
+        }
         // A full disk leaves reads working: the last write decides.
         if let Some(e) = self.store.write_failure() {
             return Err(format!("store writes failing: {e}"));
@@ -208,7 +210,16 @@ impl Introspect for DaemonIntrospect {
             self.store.full_text_stats(url).unwrap_or_default()
         });
         let outputs = self.outputs.read().expect("lock poisoned").clone();
-        status::page(&feeds, &outputs, self.store.item_count())
+        let page = status::page(&feeds, &outputs, self.store.item_count());
+        match self.fleet() {
+            Some(fleet) => status::with_fleet(page, &fleet),
+            None => page,
+        }
+    }
+
+    fn fleet_json(&self) -> Option<Vec<u8>> {
+        self.fleet()
+            .map(|f| serde_json::to_vec_pretty(&f).expect("fleet status serialises"))
     }
 
     fn count_request(&self, route: &'static str, status: u16) {
@@ -223,6 +234,22 @@ impl Introspect for DaemonIntrospect {
 }
 
 impl DaemonIntrospect {
+    /// The fleet as operators see it; None without a shared store.
+    fn fleet(&self) -> Option<status::Fleet> {
+        if !self.store.is_shared() {
+            return None;
+        }
+        let nodes = self.store.nodes();
+        let now = chrono::Utc::now().timestamp();
+        Some(status::Fleet::new(
+            &crate::store::node_name(),
+            self.store.reachable(),
+            nodes.as_ref().map_or(&[][..], |n| &n[..]),
+            now,
+            nodes.as_ref().err().map(|e| e.to_string()),
+        ))
+    }
+
     /// Notes a render for the status page and the metrics.
     fn rendered(&self, outputs: &[RenderedOutput], took: std::time::Duration) {
         let docs: Vec<(String, String, usize)> = outputs
@@ -309,6 +336,14 @@ impl Daemon {
         let server = spawn_server(listener, &published, &introspect, &cancel);
 
         let changed = Arc::new(Notify::new());
+        if store.is_shared() {
+            tokio::spawn(fleet_loop(
+                store.clone(),
+                clock.clone(),
+                changed.clone(),
+                cancel.clone(),
+            ));
+        }
         let clock_for_pruning = clock.clone();
         let (reports, _) = broadcast::channel(1024);
         // Metrics follow the poller's reports.
@@ -414,6 +449,11 @@ impl Daemon {
             warn!(old = %old.storage.path.display(), new = %new.storage.path.display(),
                   "A new store path takes effect at the next restart; keeping the open store.");
             new.storage = old.storage.clone();
+        }
+        if (new.storage.backend, &new.storage.url) != (old.storage.backend, &old.storage.url) {
+            warn!("A new store backend or database URL takes effect at the next restart; keeping the open store.");
+            new.storage.backend = old.storage.backend;
+            new.storage.url = old.storage.url.clone();
         }
         let summary = new.describe_changes(&old);
         if new.server.listen != old.server.listen {
@@ -609,6 +649,53 @@ async fn watchdog_loop(
                 systemd::status(&summary);
             }
             last_status = std::time::Instant::now();
+        }
+    }
+}
+
+/// How often a fleet node says it is alive and looks for other nodes'
+/// changes to the shared store.
+const FLEET_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A node of a fleet: heartbeats, and re-renders when the store's change
+/// counter moved, whichever node changed it. So all nodes serve the same
+/// documents within about a second (plus a render) of a change, learning
+/// of it through the database only.
+async fn fleet_loop(store: Store, clock: SharedClock, changed: Arc<Notify>, cancel: CancellationToken) {
+    let node = crate::store::node_name();
+    let mut tick = tokio::time::interval(FLEET_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<i64> = None;
+    let mut started = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let (s, n, now) = (store.clone(), node.clone(), clock.now().timestamp());
+        let first = !started;
+        let counter = tokio::task::spawn_blocking(move || {
+            if first {
+                s.node_started(&n, now)?;
+            } else {
+                s.heartbeat(&n, now)?;
+            }
+            s.change_counter()
+        })
+        .await;
+        match counter {
+            Ok(Ok(c)) => {
+                started = true;
+                // The first reading is the baseline: the start-up render
+                // already read the store.
+                if last.is_some_and(|l| l != c) {
+                    changed.notify_one();
+                }
+                last = Some(c);
+            }
+            // The store's probe logs outages once; nothing to add here.
+            Ok(Err(e)) => debug!(error = %e, "Fleet heartbeat failed."),
+            Err(e) => debug!(error = %e, "Fleet task failed."),
         }
     }
 }

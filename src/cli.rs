@@ -342,7 +342,7 @@ fn check(path: &std::path::Path) -> ExitCode {
 fn export(config: &Config) -> ExitCode {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    let result = match crate::store::Store::open(&config.storage.path) {
+    let result = match crate::store::Store::open_storage(&config.storage) {
         Ok(store) => crate::app::export_jsonl(&store, |chunk| stdout.write_all(&chunk).is_ok())
             .map(|_| ())
             .map_err(|e| e.to_string()),

@@ -27,7 +27,9 @@ pub const DEFAULT_PATH: &str = "feeds.toml";
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Output names that would shadow one of our own endpoints.
-const RESERVED_OUTPUT_NAMES: &[&str] = &["healthz", "readyz", "status", "metrics", "feeds", "export"];
+const RESERVED_OUTPUT_NAMES: &[&str] = &[
+    "healthz", "readyz", "status", "metrics", "feeds", "export", "fleet",
+];
 
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +61,45 @@ pub struct StorageConfig {
     pub max_items: usize,
     /// Pruned items are remembered this long so they never come back as new.
     pub seen_retention: Duration,
+    /// Where items live: sled (embedded, default) or PostgreSQL (shared).
+    pub backend: Backend,
+    /// The PostgreSQL URL: `FEEDWIRE_DATABASE_URL` when set, else `url`.
+    pub url: Option<String>,
+    /// PostgreSQL connections per node at most.
+    pub pool_size: usize,
+    /// How long a store call waits for a free connection.
+    pub pool_timeout: Duration,
+    /// How long opening a database connection may take.
+    pub connect_timeout: Duration,
+    /// How long one store call may take in all.
+    pub query_timeout: Duration,
+    /// How long a fleet node's lease on a feed (or a per-host fetch slot)
+    /// lasts; a dead node's feeds are polled by another after this.
+    pub lease: Duration,
 }
+
+/// The store backend (`[storage] backend`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    #[default]
+    Sled,
+    Postgres,
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable database URL)".into(),
+    }
+}
+
+/// Overrides `[storage] url`, so that secrets stay out of feeds.toml.
+pub const DATABASE_URL_ENV: &str = "FEEDWIRE_DATABASE_URL";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollConfig {
@@ -248,13 +288,20 @@ impl Config {
     /// A one-line summary for `feedwire check` and the start-up log.
     pub fn summary(&self) -> String {
         let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
+        let store = match self.storage.backend {
+            Backend::Sled => self.storage.path.display().to_string(),
+            Backend::Postgres => format!(
+                "postgres {}",
+                redact_url(self.storage.url.as_deref().unwrap_or_default())
+            ),
+        };
         format!(
             "{}: {} feeds, {} outputs ({}), store {}, listen {}",
             self.path.display(),
             self.feeds.len(),
             self.outputs.len(),
             outputs.join(", "),
-            self.storage.path.display(),
+            store,
             self.server.listen
         )
     }
@@ -410,6 +457,13 @@ struct RawStorage {
     retention: Option<Spanned<String>>,
     max_items: Option<Spanned<i64>>,
     seen_retention: Option<Spanned<String>>,
+    backend: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    pool_size: Option<Spanned<i64>>,
+    pool_timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    query_timeout: Option<Spanned<String>>,
+    lease: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -637,6 +691,69 @@ impl RawConfig {
             }
         }
         let store_max_items = c.count(&self.storage.max_items, 100_000, 100..=100_000_000, "max_items");
+        let backend = match &self.storage.backend {
+            None => Backend::Sled,
+            Some(v) => match v.get_ref().as_str() {
+                "sled" => Backend::Sled,
+                "postgres" => Backend::Postgres,
+                other => {
+                    c.problem(
+                        v,
+                        format!("unknown backend {other:?}; use \"sled\" or \"postgres\""),
+                    );
+                    Backend::Sled
+                }
+            },
+        };
+        let env_url = std::env::var(DATABASE_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        if let Some(v) = &self.storage.url {
+            let u = v.get_ref();
+            if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                c.problem(v, "url must start with postgres:// or postgresql://");
+            }
+            if backend != Backend::Postgres {
+                c.problem(v, "url is only used with backend = \"postgres\"");
+            }
+        }
+        let storage_url = env_url.or_else(|| self.storage.url.as_ref().map(|v| v.get_ref().clone()));
+        if backend == Backend::Postgres && storage_url.is_none() {
+            if let Some(v) = &self.storage.backend {
+                c.problem(
+                    v,
+                    format!("backend = \"postgres\" needs url = \"postgres://...\" or {DATABASE_URL_ENV}"),
+                );
+            }
+        }
+        let pool_size = c.count(&self.storage.pool_size, 8, 1..=1000, "pool_size");
+        let pool_timeout = c.duration(
+            &self.storage.pool_timeout,
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+        );
+        let connect_timeout = c.duration(
+            &self.storage.connect_timeout,
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+        );
+        let query_timeout = c.duration(
+            &self.storage.query_timeout,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        // A lease must outlast a poll (fetch timeout, then parse and store),
+        // or a slow node's feed would be polled twice.
+        let lease = c.duration(
+            &self.storage.lease,
+            timeout * 2 + Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        if lease <= timeout {
+            if let Some(v) = &self.storage.lease {
+                c.problem(v, "lease must be longer than [poll] timeout");
+            }
+        }
         let min_interval = c.duration(&self.poll.min_interval, MIN_INTERVAL, MIN_INTERVAL);
         let max_interval = c.duration(
             &self.poll.max_interval,
@@ -890,6 +1007,13 @@ impl RawConfig {
                 retention,
                 max_items: store_max_items,
                 seen_retention,
+                backend,
+                url: storage_url,
+                pool_size,
+                pool_timeout,
+                connect_timeout,
+                query_timeout,
+                lease,
             },
             poll: PollConfig {
                 interval,
@@ -944,6 +1068,47 @@ name = "بي بي سي عربي"
 tags = ["politics"]
 interval = "20m"
 "#;
+
+    #[test]
+    fn storage_backend_keys_are_checked_and_located() {
+        let with = |storage: &str| GOOD.replace("[poll]", &format!("[storage]\n{storage}\n\n[poll]"));
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.storage.backend, Backend::Sled);
+        assert_eq!(
+            (c.storage.pool_size, c.storage.lease),
+            (8, Duration::from_secs(90))
+        );
+        if std::env::var_os(DATABASE_URL_ENV).is_none() {
+            let c = Config::parse(
+                Path::new("/etc/feedwire/feeds.toml"),
+                &with(
+                    "backend = \"postgres\"\nurl = \"postgres://fw@db/أخبار\"\npool_size = 3\nlease = \"2m\"",
+                ),
+            )
+            .unwrap();
+            assert_eq!(c.storage.backend, Backend::Postgres);
+            assert_eq!(c.storage.url.as_deref(), Some("postgres://fw@db/أخبار"));
+            assert_eq!(
+                (c.storage.pool_size, c.storage.lease),
+                (3, Duration::from_secs(120))
+            );
+            let p = problems(&with("backend = \"postgres\""));
+            assert!(
+                p[0].contains("feeds.toml:6:11: storage.backend") && p[0].contains(DATABASE_URL_ENV),
+                "{p:?}"
+            );
+        }
+        let p = problems(&with("backend = \"mysql\""));
+        assert!(p[0].contains("unknown backend \"mysql\""), "{p:?}");
+        let p = problems(&with("backend = \"sled\"\nurl = \"mysql://x\""));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains("storage.url") && p[0].contains("postgres://"),
+            "{p:?}"
+        );
+        let p = problems(&with("lease = \"5s\""));
+        assert!(p[0].contains("lease must be longer than [poll] timeout"), "{p:?}");
+    }
 
     fn problems(text: &str) -> Vec<String> {
         match Config::parse(Path::new("/etc/feedwire/feeds.toml"), text) {

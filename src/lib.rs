@@ -17,7 +17,8 @@
 //! - [`fetch`]: the only network client; conditional GET with a body cap.
 //! - [`parse`]: bytes → items via feed-rs; charset, sanitising, link choice.
 //! - [`dates`]: lenient date strings (Arabic included) → instants, for `parse`.
-//! - [`store`]: the only sled user; insert-once items, date index, feed state.
+//! - [`store`]: the only database user, one seam over two backends (sled,
+//!   PostgreSQL); insert-once items, date index, feed state, fleet leases.
 //! - [`generate`]: items → RSS/Atom bytes.
 //! - [`cluster`]: groups items of different outlets reporting the same story
 //!   (MinHash/LSH candidates, average-linkage clusters); a pure view.
@@ -35,7 +36,7 @@
 //! # Invariants
 //!
 //! - I/O lives in three modules: only `fetch` talks to the network, only
-//!   `store` touches sled, only `server` owns the listener. `parse` and
+//!   `store` touches a database, only `server` owns the listener. `parse` and
 //!   `generate` are pure and tested on fixtures.
 //! - `Item` is the one shape crossing modules: feed-rs types stop in `parse`,
 //!   `rss`/`atom_syndication` types start in `generate`.

@@ -16,6 +16,12 @@
 //! - when feeds on several hosts fail with network errors and none succeeds,
 //!   it is our network that is down: failures are not counted as backoff.
 //!
+//! In a fleet (a shared PostgreSQL store) every node runs this scheduler on
+//! the same feeds.toml; before polling a feed a node takes its lease in the
+//! store ([`Store::claim`]), so each due feed is fetched by one node, and
+//! takes one of `per_host` fleet-wide slots for its host before fetching.
+//! A node whose store is unreachable polls nothing.
+//!
 //! The ingest is a bounded pipeline: `concurrency` requests at once; a body
 //! is read only in one of [`body_slots`] slots, held until it is parsed and
 //! stored; parse and store run on at most one blocking thread per core. So
@@ -39,7 +45,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
 use crate::parse::{parse_feed_skipping, FeedRef, Limits};
-use crate::store::{FeedState, IngestReport, Store};
+use crate::store::{Claim, FeedState, IngestReport, Store};
 
 /// How a failed store write starts a feed's error (health checks look for it).
 pub const STORE_FAILURE: &str = "store write failed";
@@ -166,6 +172,10 @@ pub struct PollContext {
     bodies: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
     outage: Arc<Mutex<OutageDetector>>,
+    /// This node's name in a fleet (see [`crate::store::node_name`]).
+    pub node: Arc<str>,
+    /// How long a lease or fleet host slot lasts (`[storage] lease`).
+    lease: Duration,
     /// Where new items of `full_text` feeds are sent (the daemon's
     /// full-text task); `None` for one-shot polls.
     pub full_text: Option<crate::fulltext::JobSender>,
@@ -195,6 +205,8 @@ impl PollContext {
                 hosts_total: hosts.len(),
                 failing: HashSet::new(),
             })),
+            node: crate::store::node_name().into(),
+            lease: config.storage.lease,
             full_text: None,
         }
     }
@@ -212,6 +224,78 @@ impl PollContext {
             .await
             .expect("semaphores are never closed");
         (host, global)
+    }
+
+    /// In a fleet, one of the host's `per_host` slots in the store, so that
+    /// politeness holds across nodes: waits (polling the store, with a
+    /// little jitter) until one is free. A slot whose node died frees
+    /// itself after the lease. `None` without a fleet, or when the store
+    /// does not answer (the in-process limit still holds).
+    async fn fleet_slot(&self, url: &Url) -> Option<FleetSlot> {
+        let host = url.host_str().unwrap_or_default();
+        let holder = format!("{}/{url}", self.node);
+        let mut wait = Duration::from_millis(20);
+        loop {
+            let (store, h, holder2, per_host, ttl) = (
+                self.store.clone(),
+                host.to_owned(),
+                holder.clone(),
+                self.hosts.per_host,
+                self.lease,
+            );
+            let taken =
+                tokio::task::spawn_blocking(move || store.take_host_slot(&h, per_host, &holder2, ttl))
+                    .await
+                    .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())));
+            match taken {
+                Ok(Some(slot)) => {
+                    return Some(FleetSlot {
+                        store: self.store.clone(),
+                        host: host.to_owned(),
+                        slot,
+                        holder,
+                    })
+                }
+                Ok(None) => {
+                    let jitter = fraction(&holder, wait.as_millis() as i64);
+                    tokio::time::sleep(wait.mul_f64(1.0 + jitter)).await;
+                    wait = (wait * 2).min(Duration::from_millis(250));
+                }
+                Err(e) => {
+                    debug!(%host, error = %e, "No fleet host slot (store unavailable); local limit only.");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A fleet-wide fetch slot on one host, given back when dropped.
+struct FleetSlot {
+    store: Store,
+    host: String,
+    slot: u32,
+    holder: String,
+}
+
+impl Drop for FleetSlot {
+    fn drop(&mut self) {
+        let (store, host, holder, slot) = (
+            self.store.clone(),
+            std::mem::take(&mut self.host),
+            std::mem::take(&mut self.holder),
+            self.slot,
+        );
+        // The store call blocks; the slot expires by itself if this fails.
+        let free = move || {
+            if let Err(e) = store.free_host_slot(&host, slot, &holder) {
+                debug!(%host, error = %e, "Cannot free a fleet host slot; it expires by itself.");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(free)),
+            Err(_) => free(),
+        }
     }
 }
 
@@ -308,26 +392,47 @@ fn refresh(
 /// Fetches, parses and stores one feed, records the result in its state and
 /// decides when it is due next.
 pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -> FeedReport {
-    let url = feed.url.to_string();
-    let mut state = match ctx.store.feed_state(&url) {
+    let state = read_state(ctx, feed);
+    let target = target_of(feed, &state);
+    let permits = ctx.permits(&target).await;
+    poll_with(ctx, feed, interval, state, target, permits).await
+}
+
+/// The feed's saved state, or a fresh one (logged) if it cannot be read.
+fn read_state(ctx: &PollContext, feed: &FeedConfig) -> FeedState {
+    match ctx.store.feed_state(feed.url.as_str()) {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => {
-            warn!(feed = %feed.name, url = %url, error = %e, "Cannot read feed state; polling without validators.");
+            warn!(feed = %feed.name, url = %feed.url, error = %e, "Cannot read feed state; polling without validators.");
             FeedState::default()
         }
-    };
-    // A permanent redirect is followed directly from then on.
-    let target = state
+    }
+}
+
+/// Where to fetch: a permanent redirect is followed directly from then on.
+fn target_of(feed: &FeedConfig, state: &FeedState) -> Url {
+    state
         .permanent_redirect
         .as_deref()
         .and_then(|u| Url::parse(u).ok())
-        .unwrap_or_else(|| feed.url.clone());
+        .unwrap_or_else(|| feed.url.clone())
+}
+
+/// The poll itself, once the caller holds the fetch `permits` (dropped
+/// when the fetch ends).
+async fn poll_with<P>(
+    ctx: &PollContext,
+    feed: &FeedConfig,
+    interval: Duration,
+    mut state: FeedState,
+    target: Url,
+    permits: P,
+) -> FeedReport {
+    let url = feed.url.to_string();
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
-
-    let permits = ctx.permits(&target).await;
     let started = ctx.clock.now();
     let timer = std::time::Instant::now();
     state.last_attempt = Some(started.timestamp());
@@ -435,6 +540,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
         }
     };
     state.next_due = next_due.map(|t| t.timestamp());
+    state.polled_by = Some(ctx.node.to_string());
     if let Err(e) = ctx.store.put_feed_state(&url, &state) {
         warn!(feed = %feed.name, url = %url, error = %e, "Cannot save feed state.");
     }
@@ -528,6 +634,15 @@ async fn process(
     let job_ctx = ctx.clone();
     let (parsed, ingest, jobs, too_old) = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
+        // A shared store answers in round trips: ask once per document for
+        // the keys this feed already brought, not once per entry. (Pruned
+        // items it still lists are then parsed in full, and the store finds
+        // them seen.)
+        let known = store
+            .is_shared()
+            .then(|| store.keys_from(&feed_url))
+            .transpose()
+            .map_err(|e| FeedFailure::Store(e.to_string()))?;
         let parsed = parse_feed_skipping(
             FeedRef {
                 url: &feed.url,
@@ -537,7 +652,10 @@ async fn process(
             content_type.as_deref(),
             started,
             limits,
-            &|key| store.knows(key, &feed_url),
+            &|key| match &known {
+                Some(keys) => keys.contains(key.as_str()),
+                None => store.knows(key, &feed_url),
+            },
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
         let mut parsed = parsed;
@@ -602,6 +720,97 @@ async fn process(
             ..ingest
         },
     })
+}
+
+/// What the scheduler gets back from one due feed.
+enum Polled {
+    Done(FeedReport),
+    /// Not polled here: another node holds its lease or polled it already,
+    /// or the store is unreachable. Due again (for this node) at `next_due`.
+    Skipped {
+        url: String,
+        next_due: DateTime<Utc>,
+    },
+}
+
+/// How soon a node retries claiming feeds while its store is unreachable.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+/// Polls a due feed if this node gets its lease (always, without a fleet),
+/// then releases the lease with the feed's next due time.
+async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -> Polled {
+    if !ctx.store.is_shared() {
+        return Polled::Done(poll_feed(ctx, feed, interval).await);
+    }
+    // This node's own limits first, so that it claims only what it can
+    // fetch now: a lease is not held while queueing behind local work.
+    let permits = ctx.permits(&feed.url).await;
+    let url = feed.url.to_string();
+    let now = ctx.clock.now();
+    let claim = {
+        let (store, url, node, ttl) = (ctx.store.clone(), url.clone(), ctx.node.clone(), ctx.lease);
+        tokio::task::spawn_blocking(move || store.claim(&url, &node, now.timestamp(), ttl))
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())))
+    };
+    let at = |t: i64| {
+        DateTime::from_timestamp(t, 0)
+            .unwrap_or(now)
+            .max(add(now, Duration::from_secs(1)))
+    };
+    match claim {
+        Ok(Claim::Granted) => {}
+        Ok(Claim::NotDue(t)) => {
+            debug!(feed = %feed.name, %url, "Polled by another node; next due then.");
+            return Polled::Skipped { url, next_due: at(t) };
+        }
+        Ok(Claim::Held(until)) => {
+            debug!(feed = %feed.name, %url, "Another node is polling it.");
+            return Polled::Skipped {
+                url,
+                next_due: at(until),
+            };
+        }
+        Err(e) => {
+            debug!(feed = %feed.name, %url, error = %e, "Store unavailable; not polling.");
+            return Polled::Skipped {
+                url,
+                next_due: add(now, STORE_RETRY),
+            };
+        }
+    }
+    // Read after the claim: the node that polled last may have been another.
+    let state = read_state(ctx, feed);
+    let target = target_of(feed, &state);
+    let slot = ctx.fleet_slot(&target).await;
+    // Waiting for a host slot may have outlasted the lease: fetch only if
+    // it is still ours, renewed for the fetch.
+    let renewed = {
+        let (store, url, node, ttl) = (ctx.store.clone(), url.clone(), ctx.node.clone(), ctx.lease);
+        tokio::task::spawn_blocking(move || store.renew(&url, &node, ttl))
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())))
+    };
+    if !matches!(renewed, Ok(true)) {
+        debug!(feed = %feed.name, %url, "Lease lost while waiting for a host slot; not polling.");
+        return Polled::Skipped {
+            url,
+            next_due: add(ctx.clock.now(), Duration::from_secs(1)),
+        };
+    }
+    let report = poll_with(ctx, feed, interval, state, target, (permits, slot)).await;
+    // A feed that is gone waits a day in the fleet's schedule (a restart
+    // polls it again, as without a fleet).
+    let next = report
+        .next_due
+        .unwrap_or_else(|| add(now, Duration::from_secs(86_400)))
+        .timestamp();
+    let (store, node) = (ctx.store.clone(), ctx.node.clone());
+    let released = tokio::task::spawn_blocking(move || store.release(&url, &node, next)).await;
+    if let Ok(Err(e)) = released {
+        warn!(feed = %feed.name, url = %report.url, error = %e, "Cannot release the feed's lease; it expires by itself.");
+    }
+    Polled::Done(report)
 }
 
 /// Claims the new items of a `full_text` feed for extraction; each item
@@ -798,7 +1007,7 @@ pub async fn run(
         .map(|f| (f.url.to_string(), initial_due(&store, &current, f, now)))
         .collect();
     let mut in_flight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<FeedReport> = JoinSet::new();
+    let mut tasks: JoinSet<Polled> = JoinSet::new();
     let mut round = PollReport::default();
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -835,7 +1044,7 @@ pub async fn run(
             in_flight.insert(url);
             let ctx = ctx.clone();
             let interval = current.interval_of(&feed);
-            tasks.spawn(async move { poll_feed(&ctx, &feed, interval).await });
+            tasks.spawn(async move { poll_leased(&ctx, &feed, interval).await });
         }
         // With the window full, feeds already due wait for a poll to end
         // (the join branch), not for their due time, which has passed.
@@ -862,7 +1071,14 @@ pub async fn run(
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let report = match done {
-                    Ok(report) => {
+                    Ok(Polled::Skipped { url, next_due }) => {
+                        in_flight.remove(&url);
+                        if current.feeds.iter().any(|f| f.url.as_str() == url) {
+                            due.insert(url, next_due);
+                        }
+                        None
+                    }
+                    Ok(Polled::Done(report)) => {
                         in_flight.remove(&report.url);
                         round.add(&report);
                         if matches!(&report.outcome, Outcome::Updated { ingest, .. } if ingest.changed()) {
@@ -881,8 +1097,11 @@ pub async fn run(
                     }
                 };
                 if tasks.is_empty() {
-                    info!(ok = round.feeds_ok, failed = round.feeds_failed, not_modified = round.not_modified,
-                          new = round.items_new, duplicate = round.items_duplicate, "Poll round done.");
+                    // In a fleet a round may be all feeds other nodes polled.
+                    if round != PollReport::default() {
+                        info!(ok = round.feeds_ok, failed = round.feeds_failed, not_modified = round.not_modified,
+                              new = round.items_new, duplicate = round.items_duplicate, "Poll round done.");
+                    }
                     round = PollReport::default();
                     rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     // The round's bodies and buffers are free now: give the

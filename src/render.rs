@@ -306,7 +306,7 @@ pub fn write_files(prefix: &Path, output: &RenderedOutput) -> std::io::Result<()
 /// `feedwire render --out DIR`: renders every output from the store into
 /// `DIR/{name}.{rss,atom,json}` and returns the files written.
 pub fn render_to_dir(config: &Config, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let store = crate::app::open_store(config)?;
+    let store = Store::open_configured(&config.storage)?;
     let outputs = render_outputs(config, &store).context("reading the store")?;
     let mut written = Vec::new();
     for output in &outputs {

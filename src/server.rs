@@ -161,6 +161,11 @@ pub trait Introspect: Send + Sync + 'static {
     /// Streams every stored item as JSON lines (`/export.jsonl`), in chunks
     /// to `sink` until it returns false. Reads the store.
     fn export_jsonl(&self, sink: &mut dyn FnMut(Vec<u8>) -> bool);
+    /// The fleet's nodes as JSON (`/fleet.json`); None (404) without a
+    /// shared store. Reads the store.
+    fn fleet_json(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -175,6 +180,7 @@ pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>) -> Rou
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status.json", get(status))
+        .route("/fleet.json", get(fleet))
         .route("/metrics", get(metrics))
         .route("/export.jsonl", get(export))
         .route("/", get(index))
@@ -307,9 +313,33 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.introspect.health() {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {why}\n")).into_response(),
+    // Health may read the store (a database round trip): off the workers.
+    let introspect = state.introspect.clone();
+    match tokio::task::spawn_blocking(move || introspect.health()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(why)) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {why}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy\n").into_response(),
+    }
+}
+
+/// `GET /fleet.json`: the nodes sharing this node's store.
+async fn fleet(State(state): State<AppState>) -> Response {
+    let introspect = state.introspect.clone();
+    match tokio::task::spawn_blocking(move || introspect.fleet_json()).await {
+        Ok(Some(json)) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            json,
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            "no fleet: this node has its own store (sled)\n",
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "fleet status unavailable\n").into_response(),
     }
 }
 

@@ -45,6 +45,9 @@ pub struct FeedStatus {
     /// stored.
     #[serde(default)]
     pub items_too_old: usize,
+    /// The node that polled it last (fleets: which node did what).
+    #[serde(default)]
+    pub polled_by: Option<String>,
     /// Full-text extraction counts; only for feeds with `full_text = true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_text: Option<FullTextStatus>,
@@ -134,6 +137,7 @@ impl FeedStatus {
             no_entries: s.no_entries.clone(),
             repaired: s.repaired.clone(),
             items_too_old: s.items_too_old,
+            polled_by: s.polled_by.clone(),
             full_text: None,
         }
     }
@@ -268,7 +272,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
             o.items
         ));
     }
-    html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>New / seen</th><th>Last error</th></tr>\n");
+    html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>Polled by</th><th>New / seen</th><th>Last error</th></tr>\n");
     for f in rows {
         let error = match (f.note(), &f.permanent_redirect) {
             (Some(e), _) => escape_html(&e),
@@ -287,18 +291,106 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
             }
         };
         html.push_str(&format!(
-            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
+            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{by}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
             state = escape_html(&f.state),
             url = escape_html(&f.url),
             name = escape_html(&f.name),
             last = escape_html(f.last_success.as_deref().unwrap_or("never")),
             next = escape_html(f.next_due.as_deref().unwrap_or("-")),
+            by = escape_html(f.polled_by.as_deref().unwrap_or("-")),
             new = f.items_new,
             seen = f.items_seen,
         ));
     }
     html.push_str("</table>\n<p><a href=\"/status.json\">status.json</a> · <a href=\"/metrics\">metrics</a> · <a href=\"/feeds.opml\">feeds.opml</a></p>\n</body></html>\n");
     html
+}
+
+/// A fleet of nodes sharing one PostgreSQL store (`/fleet.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fleet {
+    /// The node that answered.
+    pub this_node: String,
+    pub database_reachable: bool,
+    pub nodes: Vec<FleetNode>,
+    /// Why the node list could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// One node of the fleet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetNode {
+    pub name: String,
+    pub started: Option<String>,
+    pub last_heartbeat: Option<String>,
+    pub seconds_since_heartbeat: i64,
+    /// Heartbeat within [`NODE_ALIVE`] seconds.
+    pub alive: bool,
+}
+
+/// A node whose heartbeat is older than this (seconds) is shown as down.
+pub const NODE_ALIVE: i64 = 10;
+
+impl Fleet {
+    pub fn new(
+        this_node: &str,
+        reachable: bool,
+        nodes: &[crate::store::NodeStatus],
+        now: i64,
+        error: Option<String>,
+    ) -> Fleet {
+        Fleet {
+            this_node: this_node.to_owned(),
+            database_reachable: reachable,
+            nodes: nodes
+                .iter()
+                .map(|n| FleetNode {
+                    name: n.name.clone(),
+                    started: time(Some(n.started)),
+                    last_heartbeat: time(Some(n.heartbeat)),
+                    seconds_since_heartbeat: now - n.heartbeat,
+                    alive: now - n.heartbeat <= NODE_ALIVE,
+                })
+                .collect(),
+            error,
+        }
+    }
+}
+
+/// The status page with a "Fleet" section before the feeds.
+pub fn with_fleet(page: String, fleet: &Fleet) -> String {
+    let mut html = format!(
+        "<h2>Fleet</h2>\n<p>This is node <b>{}</b>; database {}.</p>\n<table><tr><th>Node</th><th>State</th><th>Last heartbeat</th><th>Started</th></tr>\n",
+        escape_html(&fleet.this_node),
+        if fleet.database_reachable {
+            "<span class=\"ok\">reachable</span>"
+        } else {
+            "<span class=\"failing\">unreachable</span>"
+        }
+    );
+    for n in &fleet.nodes {
+        let state = if n.alive { "ok" } else { "failing" };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td class=\"{state}\">{}</td><td class=\"t\">{} ({}s ago)</td><td class=\"t\">{}</td></tr>\n",
+            escape_html(&n.name),
+            if n.alive { "up" } else { "down" },
+            escape_html(n.last_heartbeat.as_deref().unwrap_or("-")),
+            n.seconds_since_heartbeat,
+            escape_html(n.started.as_deref().unwrap_or("-")),
+        ));
+    }
+    html.push_str("</table>\n");
+    match page.find("<h2>Feeds</h2>") {
+        Some(at) => {
+            let mut page = page;
+            page.insert_str(at, &html);
+            page.replace(
+                "<a href=\"/status.json\">status.json</a>",
+                "<a href=\"/status.json\">status.json</a> · <a href=\"/fleet.json\">fleet.json</a>",
+            )
+        }
+        None => page + &html,
+    }
 }
 
 #[cfg(test)]

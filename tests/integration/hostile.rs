@@ -1267,6 +1267,8 @@ fn exported_links(config: &Path) -> Vec<String> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
+        // Seen records of pruned items follow the items.
+        .filter(|l| !l.starts_with("{\"seen\""))
         .map(|l| {
             let item: feedwire::item::Item = serde_json::from_str(l).unwrap();
             item.link.unwrap()

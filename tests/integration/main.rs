@@ -6,6 +6,7 @@ mod cluster;
 mod cluster_real;
 mod corpus;
 mod extract_corpus;
+mod fleet;
 mod fulltext;
 mod hostile;
 mod http;

@@ -181,6 +181,8 @@ pub struct SeenRequest {
     pub path: String,
     pub if_none_match: Option<String>,
     pub user_agent: Option<String>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 struct ServerState {
@@ -194,6 +196,8 @@ struct ServerState {
     /// Requests being handled now, all paths together, to wait on.
     in_flight: watch::Sender<usize>,
     endless_sent: Arc<AtomicU64>,
+    /// Requests arrived so far, to wait on.
+    arrived: watch::Sender<usize>,
 }
 
 impl Default for ServerState {
@@ -206,6 +210,7 @@ impl Default for ServerState {
             flights: Mutex::default(),
             in_flight: watch::Sender::new(0),
             endless_sent: Arc::default(),
+            arrived: watch::Sender::new(0),
         }
     }
 }
@@ -303,6 +308,25 @@ impl FeedServer {
     }
 
     /// How many requests for `path` arrived so far.
+    /// Waits, at most `bound`, until the request log satisfies `done`
+    /// (checked on every arrival); panics naming `what` otherwise.
+    pub async fn wait_for_requests(
+        &self,
+        what: &str,
+        bound: Duration,
+        done: impl Fn(&[SeenRequest]) -> bool,
+    ) {
+        let mut arrived = self.state.arrived.subscribe();
+        let check = || done(&self.state.seen.lock().unwrap());
+        let waited = tokio::time::timeout(bound, async {
+            while !check() {
+                arrived.changed().await.unwrap();
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "{what}: not within {bound:?}");
+    }
+
     pub fn requests_to(&self, path: &str) -> usize {
         self.state
             .seen
@@ -374,7 +398,9 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
         path: path.clone(),
         if_none_match: if_none_match.clone(),
         user_agent: header(header::USER_AGENT),
+        at: std::time::Instant::now(),
     });
+    state.arrived.send_modify(|n| *n += 1);
     let mut open = state.open.as_ref().unwrap().subscribe();
     tokio::select! {
         _ = open.wait_for(|o| *o) => {}
@@ -815,4 +841,36 @@ fn write_zeros(w: &mut impl Write, n: usize) {
         w.write_all(&block[..k]).unwrap();
         left -= k;
     }
+}
+
+/// A fresh, empty PostgreSQL database for one test: its URL, created on the
+/// server `FEEDWIRE_TEST_DATABASE_URL` names (`scripts/test-postgres` starts
+/// a private one; CI always does). None, said plainly, when there is none;
+/// with `FEEDWIRE_REQUIRE_POSTGRES=1` (CI) that is a failure instead.
+pub async fn pg_database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("FEEDWIRE_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("FEEDWIRE_REQUIRE_POSTGRES").is_none_or(|v| v != "1"),
+            "FEEDWIRE_REQUIRE_POSTGRES=1 but FEEDWIRE_TEST_DATABASE_URL is not set"
+        );
+        eprintln!("{test}: SKIPPED, no PostgreSQL (FEEDWIRE_TEST_DATABASE_URL unset; scripts/test-postgres starts one)");
+        return None;
+    };
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "fw_it_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to FEEDWIRE_TEST_DATABASE_URL: {e}"));
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
 }

@@ -1,4 +1,4 @@
-//! The dedup store: the only module that touches sled.
+//! The embedded backend: sled, one process per store (the default).
 //!
 //! Trees:
 //! - `items`: [`ItemKey`] → versioned postcard record of the [`Item`]. The
@@ -7,23 +7,25 @@
 //!   index backwards and stop after `limit` hits instead of scanning items.
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
 //!   JSON because it is small, per feed, and grows fields often.
+//! - `seen`, `seen_by_date`: pruned items' keys, so they never come back.
 //! - `meta`: the schema version.
 //!
-//! Invariants: an item is inserted once and never becomes new again; both
+//! Invariants: an item is inserted once and never becomes new again; the
 //! trees are written in one sled transaction per fetched document, so a crash
 //! leaves either all of a document's items (with their index entries) or none.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::item::{Item, ItemKey, Source};
+use super::{
+    add_sources, decode, encode, FeedState, IngestReport, PruneReport, Retention, StoreError, SCHEMA_VERSION,
+};
+use crate::item::{Item, ItemKey};
 
-/// The on-disk layout this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
@@ -36,99 +38,9 @@ pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 /// How long `open` waits for a lock that this process may be releasing.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another process (usually the running daemon) holds the store.
-    #[error("store {} is in use by another process (is the feedwire daemon running? stop it, or use its HTTP endpoints)", path.display())]
-    Locked { path: PathBuf },
-    /// The store was written by a feedwire with another layout.
-    #[error("store {} has schema version {found}, this feedwire reads version {SCHEMA_VERSION}", path.display())]
-    UnknownSchema { path: PathBuf, found: u32 },
-    /// A stored record could not be decoded.
-    #[error("corrupt record in store: {0}")]
-    Corrupt(String),
-    /// sled reported an I/O or internal error.
-    #[error("store error: {0}")]
-    Sled(#[from] sled::Error),
-}
-
-/// What ingesting one document changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IngestReport {
-    /// Items never seen before.
-    pub new: usize,
-    /// Items already stored; `merged` of them gained this feed as a source.
-    pub duplicate: usize,
-    pub merged: usize,
-}
-
-impl IngestReport {
-    /// True when outputs may need rendering again.
-    pub fn changed(&self) -> bool {
-        self.new > 0 || self.merged > 0
-    }
-}
-
-/// Per-feed state kept across restarts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FeedState {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// Hex SHA-256 of the last body parsed: an identical 200 is not parsed again.
-    pub body_hash: Option<String>,
-    /// Unix seconds.
-    pub last_attempt: Option<i64>,
-    pub last_success: Option<i64>,
-    pub last_status: Option<u16>,
-    pub consecutive_failures: u32,
-    /// One line, for operators.
-    pub last_error: Option<String>,
-    /// Unix seconds of the next poll.
-    pub next_due: Option<i64>,
-    /// Where a 301/308 chain led; polled instead of the configured URL.
-    pub permanent_redirect: Option<String>,
-    /// 410 Gone: not polled again until a restart or reload.
-    pub gone: bool,
-    pub charset: Option<String>,
-    /// Items in the last document parsed, and how many were new.
-    pub items_seen: usize,
-    pub items_new: usize,
-    pub bytes: u64,
-    pub title: Option<String>,
-    /// The feed's own web site (its channel link), for OPML `htmlUrl`.
-    pub site_url: Option<String>,
-    /// The least interval the publisher asked for in the document, seconds
-    /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
-    pub publisher_interval: Option<u64>,
-    /// Why the last document, which shows entries, yielded none
-    /// (`root <rdf:RDF> in namespace ... (entry markup present)`).
-    pub no_entries: Option<String>,
-    /// What the last document needed mended before it would read
-    /// (`1 stray '&'`).
-    pub repaired: Option<String>,
-    /// Entries of the last document dated older than `[storage] retention`:
-    /// not stored at all.
-    pub items_too_old: usize,
-}
-
-impl FeedState {
-    pub fn refresh_hint(&self) -> Option<std::time::Duration> {
-        self.publisher_interval.map(std::time::Duration::from_secs)
-    }
-}
-
-/// Records are wrapped in a versioned enum: postcard is not self-describing,
-/// and a new variant lets a later layout read old records.
-#[derive(Serialize, Deserialize)]
-enum Record {
-    V1(Item),
-}
-
 /// A handle to the open store; cheap to clone (sled trees are `Arc`s).
 #[derive(Clone)]
-pub struct Store {
+pub struct SledStore {
     db: sled::Db,
     items: sled::Tree,
     by_date: sled::Tree,
@@ -146,36 +58,16 @@ pub struct Store {
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
 }
 
-/// How long items stay (see `[storage]` in README).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Items dated before `now - max_age` are pruned.
-    pub max_age: std::time::Duration,
-    /// At most this many items are kept; the oldest go first.
-    pub max_items: usize,
-    /// Seen records of pruned items are kept this long.
-    pub seen_max_age: std::time::Duration,
-}
-
-/// What one pruning pass removed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PruneReport {
-    pub items: usize,
-    pub seen: usize,
-    /// A batch was full: call again.
-    pub more: bool,
-}
-
-impl Store {
+impl SledStore {
     /// Opens (or creates) the store in `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
         // sled's background threads let go of the file lock a moment after
         // the last handle in this process is dropped, so a store closed just
         // now may still look locked; give it a bounded grace period. Another
         // process holding the lock still fails, only later.
         let deadline = std::time::Instant::now() + LOCK_GRACE;
         let db = loop {
-            match Store::open_db(path) {
+            match SledStore::open_db(path) {
                 Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -206,7 +98,7 @@ impl Store {
         // `items` itself pulled every record through the page cache, about
         // 80 MB of heap at open for 36k items.
         let count = by_date.len();
-        Ok(Store {
+        Ok(SledStore {
             by_date,
             feeds: db.open_tree("feeds")?,
             seen: db.open_tree("seen")?,
@@ -272,7 +164,7 @@ impl Store {
         Ok(report)
     }
 
-    /// Records whether a write worked, for [`Store::write_failure`].
+    /// Records whether a write worked, for [`SledStore::write_failure`].
     fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         let mut failure = self.write_failure.lock().expect("lock poisoned");
         *failure = result.as_ref().err().map(|e| e.to_string());
@@ -366,6 +258,40 @@ impl Store {
     /// Seen records kept for pruned items.
     pub fn seen_count(&self) -> usize {
         self.seen.len()
+    }
+
+    /// Calls `f` with every seen record, oldest first, until it returns false.
+    pub fn for_each_seen(&self, mut f: impl FnMut(ItemKey, i64) -> bool) -> Result<(), StoreError> {
+        for entry in self.seen_by_date.iter() {
+            let (k, _) = entry?;
+            let key = String::from_utf8_lossy(&k[8..]).into_owned();
+            if !f(ItemKey::from_stored(key), date_of(&k)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds seen records for keys neither stored nor seen yet.
+    pub fn import_seen(&self, records: &[(ItemKey, i64)]) -> Result<usize, StoreError> {
+        let result =
+            (&self.items, &self.seen, &self.seen_by_date).transaction(|(items, seen, seen_by_date)| {
+                let mut added = 0;
+                for (key, first_seen) in records {
+                    let k = key.as_str().as_bytes();
+                    if items.get(k)?.is_some() || seen.get(k)?.is_some() {
+                        continue;
+                    }
+                    seen.insert(k, &first_seen.to_be_bytes())?;
+                    seen_by_date.insert(seen_key(*first_seen, k), &[])?;
+                    added += 1;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(added)
+            });
+        self.noted(result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }))
     }
 
     /// Calls `f` with every stored item, oldest first, until it returns false.
@@ -465,18 +391,6 @@ impl Store {
     }
 }
 
-/// Adds sources whose feed is not yet listed; true if any was added.
-fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
-    let mut changed = false;
-    for s in new {
-        if !existing.iter().any(|e| e.feed_url == s.feed_url) {
-            existing.push(s.clone());
-            changed = true;
-        }
-    }
-    changed
-}
-
 /// Sort key: the date with its sign bit flipped, so that big-endian byte order
 /// is numeric order for negative dates too, then the item key as tie-break.
 fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
@@ -497,18 +411,6 @@ fn seen_key(first_seen: i64, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&((first_seen as u64) ^ (1 << 63)).to_be_bytes());
     k.extend_from_slice(key);
     k
-}
-
-fn encode(item: &Item) -> Vec<u8> {
-    // `Record` borrows nothing, so clone into the envelope; items are small.
-    postcard::to_stdvec(&Record::V1(item.clone())).expect("items serialise")
-}
-
-fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
-    match postcard::from_bytes(bytes) {
-        Ok(Record::V1(item)) => Ok(item),
-        Err(e) => Err(StoreError::Corrupt(e.to_string())),
-    }
 }
 
 /// Where a new item's full-text extraction stands (`full_text = true`).
@@ -558,7 +460,7 @@ pub struct FullTextStats {
 /// to: `fulltext` (item key → [`FullTextRecord`], JSON), `fulltext_held`
 /// (keys still held back from outputs: small, read on every render) and
 /// `fulltext_feeds` (feed URL → [`FullTextStats`]).
-impl Store {
+impl SledStore {
     fn full_text_trees(&self) -> Result<(sled::Tree, sled::Tree, sled::Tree), StoreError> {
         Ok((
             self.db.open_tree("fulltext")?,
@@ -758,76 +660,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn item(link: &str, feed: &str, date: i64) -> Item {
-        let url = url::Url::parse(link).unwrap();
-        Item {
-            key: ItemKey::from_link(&url),
-            link: Some(link.to_owned()),
-            title: format!("عنوان {date}"),
-            summary: None,
-            content: None,
-            authors: vec![],
-            categories: vec![],
-            published: Some(date),
-            updated: None,
-            first_seen: 1000,
-            date,
-            language: Some("ar".into()),
-            enclosure: None,
-            sources: vec![Source {
-                feed_url: feed.to_owned(),
-                feed_name: feed.to_owned(),
-                link: Some(link.to_owned()),
-            }],
-        }
-    }
-
-    #[test]
-    fn insert_once_merge_sources_and_read_newest_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r = store
-            .ingest(&[
-                item("https://a.example/1", "f1", 10),
-                item("https://a.example/2", "f1", -5),
-                item("https://a.example/3", "f1", 30),
-            ])
-            .unwrap();
-        assert_eq!(
-            r,
-            IngestReport {
-                new: 3,
-                duplicate: 0,
-                merged: 0
-            }
-        );
-        let r = store
-            .ingest(&[
-                item("http://a.example/1?utm_source=x", "f2", 10),
-                item("https://a.example/2", "f1", -5),
-            ])
-            .unwrap();
-        assert_eq!(
-            r,
-            IngestReport {
-                new: 0,
-                duplicate: 2,
-                merged: 1
-            }
-        );
-        let recent = store.recent(10, usize::MAX, |_| true).unwrap();
-        let dates: Vec<i64> = recent.iter().map(|i| i.date).collect();
-        assert_eq!(dates, vec![30, 10, -5]);
-        assert_eq!(recent[1].sources.len(), 2);
-        assert_eq!(store.recent(1, usize::MAX, |_| true).unwrap().len(), 1);
-        assert_eq!(store.recent(10, usize::MAX, |i| i.date < 0).unwrap().len(), 1);
-        assert_eq!(
-            store.recent(10, 2, |i| i.date < 0).unwrap().len(),
-            0,
-            "scan stops after two entries"
-        );
-    }
+    use crate::store::suite::item;
+    use crate::store::Store;
 
     #[test]
     fn survives_reopen_and_refuses_second_process_handle() {
@@ -854,67 +688,6 @@ mod tests {
         );
         let r = store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
         assert_eq!(r.new, 0);
-    }
-
-    #[test]
-    fn retention_prunes_to_seen_records_that_keep_items_old() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let day = 86_400;
-        let now = 1_000 * day;
-        let items: Vec<Item> = (0..10)
-            .map(|i| {
-                let mut it = item(&format!("https://a.example/{i}"), "f1", now - i * day);
-                it.first_seen = now - i * day;
-                it
-            })
-            .collect();
-        store.ingest(&items).unwrap();
-        let policy = Retention {
-            max_age: std::time::Duration::from_secs(5 * day as u64),
-            max_items: 100,
-            seen_max_age: std::time::Duration::from_secs(30 * day as u64),
-        };
-        // Bounded batches: 2 at a time until done.
-        let mut removed = 0;
-        loop {
-            let r = store.prune(now, &policy, 2).unwrap();
-            removed += r.items;
-            if !r.more {
-                break;
-            }
-        }
-        // Items 6..=9 days old are older than the 5-day retention (5 is on the edge and stays).
-        assert_eq!(removed, 4);
-        assert_eq!(store.item_count(), 6);
-        assert_eq!(store.seen_count(), 4);
-        // A feed that still lists a pruned article does not bring it back.
-        let r = store
-            .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
-            .unwrap();
-        assert_eq!((r.new, r.duplicate), (0, 1));
-        assert_eq!(store.item_count(), 6);
-        // The count limit removes the oldest beyond it.
-        let tight = Retention {
-            max_items: 3,
-            ..policy
-        };
-        let r = store.prune(now, &tight, 100).unwrap();
-        assert_eq!(r.items, 3);
-        let dates: Vec<i64> = store
-            .recent(10, usize::MAX, |_| true)
-            .unwrap()
-            .iter()
-            .map(|i| i.date)
-            .collect();
-        assert_eq!(dates, vec![now, now - day, now - 2 * day]);
-        // Seen records expire after their own, longer retention.
-        let r = store.prune(now + 60 * day, &tight, 100).unwrap();
-        assert_eq!(r.seen, 7 + 3, "every seen record is older than 30 days by then");
-        let r = store
-            .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
-            .unwrap();
-        assert_eq!(r.new, 1, "after seen_retention an article may come back");
     }
 
     #[test]

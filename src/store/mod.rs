@@ -1,0 +1,568 @@
+//! The store: the only module that touches a database. This file is the
+//! seam the rest of the crate uses; the backends live beside it:
+//!
+//! - [`sled`](self::sled): embedded, one process per store, nothing to
+//!   install (the default, `[storage] backend = "sled"`).
+//! - [`postgres`]: a shared PostgreSQL database, so that several `feedwire run`
+//!   nodes share one store, one schedule (leases) and one dedup.
+//!
+//! [`Store`] is an enum over the two rather than a trait object: the set of
+//! backends is closed, the methods keep the names and synchronous signatures
+//! the crate already calls, and each backend can add what only it needs.
+//!
+//! Invariants (both backends, tested by one shared suite in `suite.rs`): an
+//! item is keyed by its canonical link, inserted once, never new again (not
+//! even after pruning, while its seen record lasts); a known item seen
+//! through another feed gains that feed as a source; a document's items are
+//! stored atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Item, ItemKey, Source};
+
+pub mod postgres;
+pub mod sled;
+#[cfg(test)]
+mod suite;
+
+pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
+pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SledStore};
+
+/// The on-disk layout this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (usually the running daemon) holds the store.
+    #[error("store {} is in use by another process (is the feedwire daemon running? stop it, or use its HTTP endpoints)", path.display())]
+    Locked { path: PathBuf },
+    /// The store was written by a feedwire with another layout.
+    #[error("store {} has schema version {found}, this feedwire reads version {SCHEMA_VERSION}", path.display())]
+    UnknownSchema { path: PathBuf, found: u32 },
+    /// A stored record could not be decoded.
+    #[error("corrupt record in store: {0}")]
+    Corrupt(String),
+    /// sled reported an I/O or internal error.
+    #[error("store error: {0}")]
+    Sled(#[from] ::sled::Error),
+    /// The database cannot be reached (down, network, pool exhausted): an
+    /// outage, not a bug; callers wait and retry.
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    /// True when the database could not be reached at all.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// What ingesting one document changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Items never seen before.
+    pub new: usize,
+    /// Items already stored; `merged` of them gained this feed as a source.
+    pub duplicate: usize,
+    pub merged: usize,
+}
+
+impl IngestReport {
+    /// True when outputs may need rendering again.
+    pub fn changed(&self) -> bool {
+        self.new > 0 || self.merged > 0
+    }
+}
+
+/// Per-feed state kept across restarts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeedState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Hex SHA-256 of the last body parsed: an identical 200 is not parsed again.
+    pub body_hash: Option<String>,
+    /// Unix seconds.
+    pub last_attempt: Option<i64>,
+    pub last_success: Option<i64>,
+    pub last_status: Option<u16>,
+    pub consecutive_failures: u32,
+    /// One line, for operators.
+    pub last_error: Option<String>,
+    /// Unix seconds of the next poll.
+    pub next_due: Option<i64>,
+    /// Where a 301/308 chain led; polled instead of the configured URL.
+    pub permanent_redirect: Option<String>,
+    /// 410 Gone: not polled again until a restart or reload.
+    pub gone: bool,
+    pub charset: Option<String>,
+    /// Items in the last document parsed, and how many were new.
+    pub items_seen: usize,
+    pub items_new: usize,
+    pub bytes: u64,
+    pub title: Option<String>,
+    /// The feed's own web site (its channel link), for OPML `htmlUrl`.
+    pub site_url: Option<String>,
+    /// The least interval the publisher asked for in the document, seconds
+    /// (`<ttl>`, `sy:updatePeriod`); kept for the 304s that follow.
+    pub publisher_interval: Option<u64>,
+    /// Why the last document, which shows entries, yielded none
+    /// (`root <rdf:RDF> in namespace ... (entry markup present)`).
+    pub no_entries: Option<String>,
+    /// What the last document needed mended before it would read
+    /// (`1 stray '&'`).
+    pub repaired: Option<String>,
+    /// Entries of the last document dated older than `[storage] retention`:
+    /// not stored at all.
+    pub items_too_old: usize,
+    /// The node that polled the feed last (`FEEDWIRE_NODE`, else the host
+    /// name); tells operators of a fleet who did what.
+    pub polled_by: Option<String>,
+}
+
+impl FeedState {
+    pub fn refresh_hint(&self) -> Option<std::time::Duration> {
+        self.publisher_interval.map(std::time::Duration::from_secs)
+    }
+}
+
+/// Records are wrapped in a versioned enum: postcard is not self-describing,
+/// and a new variant lets a later layout read old records.
+#[derive(Serialize, Deserialize)]
+enum Record {
+    V1(Item),
+}
+
+/// How long items stay (see `[storage]` in README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Items dated before `now - max_age` are pruned.
+    pub max_age: std::time::Duration,
+    /// At most this many items are kept; the oldest go first.
+    pub max_items: usize,
+    /// Seen records of pruned items are kept this long.
+    pub seen_max_age: std::time::Duration,
+}
+
+/// What one pruning pass removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub items: usize,
+    pub seen: usize,
+    /// A batch was full: call again.
+    pub more: bool,
+}
+
+/// Adds sources whose feed is not yet listed; true if any was added.
+fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
+    let mut changed = false;
+    for s in new {
+        if !existing.iter().any(|e| e.feed_url == s.feed_url) {
+            existing.push(s.clone());
+            changed = true;
+        }
+    }
+    changed
+}
+
+pub(crate) fn encode(item: &Item) -> Vec<u8> {
+    // `Record` borrows nothing, so clone into the envelope; items are small.
+    postcard::to_stdvec(&Record::V1(item.clone())).expect("items serialise")
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    match postcard::from_bytes(bytes) {
+        Ok(Record::V1(item)) => Ok(item),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+/// Names this node in a fleet: `FEEDWIRE_NODE`, else the host name. Two
+/// processes with one name still never share a lease (a lease is only
+/// granted when none is live), but status would not tell them apart.
+pub fn node_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("FEEDWIRE_NODE")
+            .ok()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+            })
+            .unwrap_or_else(|| "feedwire".to_owned())
+    })
+    .clone()
+}
+
+/// Whether this node may poll a feed now (see [`Store::claim`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The lease is ours until the given time (Unix seconds): poll, then
+    /// [`Store::release`].
+    Granted,
+    /// Another node polled it since; it is next due at this time.
+    NotDue(i64),
+    /// Another node holds a live lease until this time.
+    Held(i64),
+}
+
+/// The open store: one of the backends. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sled(SledStore),
+    Postgres(PgStore),
+}
+
+/// Calls the same method on whichever backend is open.
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sled($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (or creates) a sled store in `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        SledStore::open(path).map(Store::Sled)
+    }
+
+    /// Connects to a PostgreSQL store, creating its tables if needed.
+    pub fn connect(url: &str, pool: &PoolSettings) -> Result<Store, StoreError> {
+        PgStore::connect(url, pool).map(Store::Postgres)
+    }
+
+    /// Opens the store `[storage]` configures.
+    pub fn open_storage(storage: &crate::config::StorageConfig) -> Result<Store, StoreError> {
+        match storage.backend {
+            crate::config::Backend::Sled => Store::open(&storage.path),
+            crate::config::Backend::Postgres => Store::connect(
+                storage.url.as_deref().unwrap_or_default(),
+                &PoolSettings::from(storage),
+            ),
+        }
+    }
+
+    /// As [`Store::open_storage`], with a message that names where the
+    /// store is (never a password).
+    pub fn open_configured(storage: &crate::config::StorageConfig) -> anyhow::Result<Store> {
+        use anyhow::Context;
+        Store::open_storage(storage).with_context(|| match storage.backend {
+            crate::config::Backend::Sled => format!("opening store {}", storage.path.display()),
+            crate::config::Backend::Postgres => format!(
+                "opening PostgreSQL store {}",
+                postgres::redact(storage.url.as_deref().unwrap_or_default())
+            ),
+        })
+    }
+
+    /// `sled` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sled(_) => "sled",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// True when other processes may share this store (a fleet).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Stores the items of one document. New keys are inserted; a known key
+    /// seen through another feed gains that feed as a source. Atomic per call.
+    pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
+        dispatch!(self, s => s.ingest(items))
+    }
+
+    /// The last write error, while writes keep failing.
+    pub fn write_failure(&self) -> Option<String> {
+        dispatch!(self, s => s.write_failure())
+    }
+
+    /// One bounded pruning pass at time `now` (Unix seconds): items older
+    /// than the retention or beyond the count limit become seen records;
+    /// expired seen records go. At most `batch` of each per call.
+    pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
+        dispatch!(self, s => s.prune(now, policy, batch))
+    }
+
+    /// Seen records kept for pruned items.
+    pub fn seen_count(&self) -> usize {
+        dispatch!(self, s => s.seen_count())
+    }
+
+    /// Calls `f` with every stored item, oldest first, until it returns false.
+    pub fn for_each_item(&self, f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_item(f))
+    }
+
+    /// Calls `f` with every seen record (key, first seen), oldest first,
+    /// until it returns false.
+    pub fn for_each_seen(&self, f: impl FnMut(ItemKey, i64) -> bool) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_seen(f))
+    }
+
+    /// Adds seen records (an import); keys stored as items are left alone.
+    /// Returns how many were added.
+    pub fn import_seen(&self, records: &[(ItemKey, i64)]) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.import_seen(records))
+    }
+
+    /// The newest items by date (newest first) for which `keep` holds, at
+    /// most `limit` of them, examining at most `scan_limit` stored items.
+    pub fn recent(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        dispatch!(self, s => s.recent(limit, scan_limit, keep))
+    }
+
+    /// True when ingesting this key from this feed would change nothing:
+    /// the item is stored with the feed among its sources, or was pruned.
+    pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
+        dispatch!(self, s => s.knows(key, feed_url))
+    }
+
+    /// The keys of the stored items that `feed_url` is a source of (for a
+    /// shared store, one query instead of a [`Store::knows`] per entry).
+    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        match self {
+            Store::Sled(s) => {
+                let mut keys = std::collections::HashSet::new();
+                s.for_each_item(|item| {
+                    if item.sources.iter().any(|src| src.feed_url == feed_url) {
+                        keys.insert(item.key.as_str().to_owned());
+                    }
+                    true
+                })?;
+                Ok(keys)
+            }
+            Store::Postgres(s) => s.keys_from(feed_url),
+        }
+    }
+
+    /// One item by key.
+    pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        dispatch!(self, s => s.get(key))
+    }
+
+    /// The number of stored items.
+    pub fn item_count(&self) -> usize {
+        dispatch!(self, s => s.item_count())
+    }
+
+    /// The saved state of one feed, if it was ever polled.
+    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
+        dispatch!(self, s => s.feed_state(feed_url))
+    }
+
+    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_feed_state(feed_url, state))
+    }
+
+    /// Makes every acknowledged write durable (PostgreSQL: already is).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.flush())
+    }
+
+    /// Bytes used on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.size_on_disk())
+    }
+
+    // Full-text extraction records (`full_text = true`, issue 13). Kept by
+    // sled only so far: on PostgreSQL nothing is queued (`claim_full_text`
+    // answers false, as for an item queued before), so items are published
+    // with the feed's content and the counts stay zero.
+
+    /// Queues a new item for extraction, held back until `hold_until`;
+    /// false if it was queued before, so each page is fetched once.
+    pub fn claim_full_text(
+        &self,
+        key: &ItemKey,
+        feed_url: &str,
+        hold_until: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(s) => s.claim_full_text(key, feed_url, hold_until),
+            Store::Postgres(_) => Ok(false),
+        }
+    }
+
+    pub fn full_text(&self, key: &ItemKey) -> Result<Option<FullTextRecord>, StoreError> {
+        match self {
+            Store::Sled(s) => s.full_text(key),
+            Store::Postgres(_) => Ok(None),
+        }
+    }
+
+    pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        match self {
+            Store::Sled(s) => s.pending_full_text(),
+            Store::Postgres(_) => Ok(Vec::new()),
+        }
+    }
+
+    pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
+        match self {
+            Store::Sled(s) => s.full_text_held(),
+            Store::Postgres(_) => Ok(Default::default()),
+        }
+    }
+
+    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        match self {
+            Store::Sled(s) => s.release_expired_full_text(now),
+            Store::Postgres(_) => Ok(0),
+        }
+    }
+
+    pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.release_full_text(key, fallback),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
+    pub fn finish_full_text(
+        &self,
+        key: &ItemKey,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(s) => s.finish_full_text(key, outcome, now),
+            Store::Postgres(_) => Ok(false),
+        }
+    }
+
+    pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.unclaim_full_text(key),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
+    pub fn full_text_stats(&self, feed_url: &str) -> Result<FullTextStats, StoreError> {
+        match self {
+            Store::Sled(s) => s.full_text_stats(feed_url),
+            Store::Postgres(_) => Ok(FullTextStats::default()),
+        }
+    }
+
+    /// Asks to poll `feed_url` now, at `now` (Unix seconds), for at most
+    /// `ttl`. sled has one process per store and always grants; PostgreSQL
+    /// grants to one node per due time (see `postgres.rs`).
+    pub fn claim(
+        &self,
+        feed_url: &str,
+        node: &str,
+        now: i64,
+        ttl: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(Claim::Granted),
+            Store::Postgres(s) => s.claim(feed_url, node, now, ttl),
+        }
+    }
+
+    /// Extends this node's lease on `feed_url` by `ttl` from now (on the
+    /// database's clock); false when the lease is no longer ours (it
+    /// expired and another node took it).
+    pub fn renew(&self, feed_url: &str, node: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(true),
+            Store::Postgres(s) => s.renew(feed_url, node, ttl),
+        }
+    }
+
+    /// Ends this node's lease on `feed_url`, which is next due at `next_due`.
+    pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.release(feed_url, node, next_due),
+        }
+    }
+
+    /// Takes one of `per_host` fleet-wide fetch slots for `host`, or None
+    /// when all are busy. sled: no fleet, always a slot (the in-process
+    /// limit applies).
+    pub fn take_host_slot(
+        &self,
+        host: &str,
+        per_host: usize,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<u32>, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(Some(0)),
+            Store::Postgres(s) => s.take_host_slot(host, per_host, holder, ttl),
+        }
+    }
+
+    /// Gives a slot from [`Store::take_host_slot`] back.
+    pub fn free_host_slot(&self, host: &str, slot: u32, holder: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.free_host_slot(host, slot, holder),
+        }
+    }
+
+    /// Records that `node` is alive at `now`.
+    pub fn heartbeat(&self, node: &str, now: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.heartbeat(node, now),
+        }
+    }
+
+    /// Records that `node` (re)started at `now`.
+    pub fn node_started(&self, node: &str, now: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(_) => Ok(()),
+            Store::Postgres(s) => s.node_started(node, now),
+        }
+    }
+
+    /// False while the database cannot be reached (sled: always true).
+    /// Cheap: a flag the backend's probe keeps.
+    pub fn reachable(&self) -> bool {
+        match self {
+            Store::Sled(_) => true,
+            Store::Postgres(s) => s.reachable(),
+        }
+    }
+
+    /// The fleet's nodes with their last heartbeat (empty for sled).
+    pub fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(Vec::new()),
+            Store::Postgres(s) => s.nodes(),
+        }
+    }
+
+    /// A number that grows whenever any node changed what outputs show
+    /// (items or sources). Nodes compare it to learn of others' changes;
+    /// sled has no other writers and answers 0.
+    pub fn change_counter(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(0),
+            Store::Postgres(s) => s.change_counter(),
+        }
+    }
+}

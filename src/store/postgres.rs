@@ -1,0 +1,963 @@
+//! The shared backend: PostgreSQL, for several `feedwire run` nodes on one
+//! database (`[storage] backend = "postgres"`).
+//!
+//! Tables (created on connect, under an advisory lock so that nodes starting
+//! together do not race):
+//! - `items`: key (canonical link, `COLLATE "C"` so it sorts bytewise as in
+//!   sled) → date, first seen, postcard record without its sources. The
+//!   primary key is the global dedup: `INSERT … ON CONFLICT DO NOTHING`
+//!   makes concurrent ingest of one story by two nodes store it once.
+//! - `item_sources`: (key, feed URL) unique, ordered by a sequence, so both
+//!   nodes' sources are kept and every node reads them in the same order.
+//! - `seen`: pruned items' keys, so they never come back as new.
+//! - `feeds`: feed URL → JSON [`FeedState`].
+//! - `leases`: the fleet's schedule. A node polls a feed only after taking
+//!   its lease (`FOR UPDATE SKIP LOCKED`), which it gets only when the feed
+//!   is due and no live lease exists; releasing stores the next due time. A
+//!   node that dies keeps its leases until they expire.
+//! - `host_slots`: `per_host` rows per host, leased the same way, so that
+//!   politeness holds across the fleet.
+//! - `nodes`: heartbeats. `feedwire_meta`: the schema version.
+//! - Sequence `feedwire_changes`: bumped after every commit that changes
+//!   what outputs show; nodes poll it to re-render.
+//!
+//! The rest of the crate calls the store synchronously (as it always called
+//! sled). The async client runs on a small runtime of its own; a call hands
+//! its future over and waits. This never nests runtimes (which would panic)
+//! and never blocks the daemon's runtime on the database for longer than
+//! one bounded round trip. A probe turns every second; while the database is
+//! unreachable, calls fail at once with [`StoreError::Unavailable`] instead
+//! of each waiting for a timeout.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tracing::{error, info};
+
+use super::{
+    decode, encode, Claim, FeedState, IngestReport, PruneReport, Retention, StoreError, SCHEMA_VERSION,
+};
+use crate::item::{Item, ItemKey, Source};
+
+/// Connection pool settings (`[storage] pool_size`, `pool_timeout`,
+/// `connect_timeout`, `query_timeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections per node at most.
+    pub size: usize,
+    /// How long a call waits for a free connection.
+    pub wait: Duration,
+    /// How long opening a connection may take.
+    pub connect: Duration,
+    /// How long one call may take in all.
+    pub query: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> PoolSettings {
+        PoolSettings {
+            size: 8,
+            wait: Duration::from_secs(5),
+            connect: Duration::from_secs(5),
+            query: Duration::from_secs(30),
+        }
+    }
+}
+
+impl From<&crate::config::StorageConfig> for PoolSettings {
+    fn from(s: &crate::config::StorageConfig) -> PoolSettings {
+        PoolSettings {
+            size: s.pool_size,
+            wait: s.pool_timeout,
+            connect: s.connect_timeout,
+            query: s.query_timeout,
+        }
+    }
+}
+
+/// One fleet node as `/fleet.json` and the status page show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    /// Unix seconds of its first heartbeat since it started.
+    pub started: i64,
+    /// Unix seconds of its last heartbeat.
+    pub heartbeat: i64,
+}
+
+pub use crate::config::redact_url as redact;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS feedwire_meta (key text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key text COLLATE "C" PRIMARY KEY,
+    date bigint NOT NULL,
+    first_seen bigint NOT NULL,
+    record bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_by_date ON items (date, key);
+CREATE TABLE IF NOT EXISTS item_sources (
+    seq bigserial PRIMARY KEY,
+    key text COLLATE "C" NOT NULL REFERENCES items (key) ON DELETE CASCADE,
+    feed_url text NOT NULL,
+    source bytea NOT NULL,
+    UNIQUE (key, feed_url)
+);
+CREATE INDEX IF NOT EXISTS item_sources_by_feed ON item_sources (feed_url);
+CREATE TABLE IF NOT EXISTS seen (key text COLLATE "C" PRIMARY KEY, first_seen bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS seen_by_date ON seen (first_seen, key);
+CREATE TABLE IF NOT EXISTS feeds (url text PRIMARY KEY, state text NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    url text PRIMARY KEY,
+    next_due bigint NOT NULL,
+    holder text,
+    expires bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS host_slots (
+    host text NOT NULL,
+    slot int NOT NULL,
+    holder text,
+    expires bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (host, slot)
+);
+CREATE TABLE IF NOT EXISTS nodes (name text PRIMARY KEY, started bigint NOT NULL, heartbeat bigint NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS feedwire_changes;
+"#;
+
+/// The database's clock, in Unix seconds. Lease and slot expiry are set and
+/// compared on it, so that nodes with skewed clocks still agree on when a
+/// lease ends. (Due times stay on the nodes' clocks: they only shift a
+/// poll by the skew.)
+const DB_NOW: &str = "extract(epoch FROM clock_timestamp())::int8";
+
+/// Arbitrary, fixed: serialises schema creation between nodes.
+const SCHEMA_LOCK: i64 = 0x6665_6564_7769_7265; // "feedwire"
+
+/// Ingests hold it shared, pruning exclusively: an item pruned (moved to
+/// `seen`) while another node ingests the same key could otherwise be
+/// inserted again, as the ingest's check of `seen` ran before the prune
+/// committed. Ingests still run side by side.
+const PRUNE_LOCK: i64 = 0x6665_6564_7072_756e; // "fedprun"
+
+/// A handle to the shared store; cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    query_timeout: Duration,
+    /// Set by the probe; false while the database cannot be reached.
+    reachable: Arc<AtomicBool>,
+    write_failure: Mutex<Option<String>>,
+    /// For messages: the URL without its password.
+    name: String,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime;
+        // the pool's connections need nothing more than being dropped.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn db_error(e: tokio_postgres::Error) -> StoreError {
+    if e.as_db_error().is_some() {
+        StoreError::Database(e.to_string())
+    } else {
+        // Closed connections, I/O, timeouts: the database is not there.
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db_error(e),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+type Client = deadpool_postgres::Object;
+
+impl PgStore {
+    /// Connects, creates the tables if needed and checks the schema version.
+    pub fn connect(url: &str, settings: &PoolSettings) -> Result<PgStore, StoreError> {
+        let name = redact(url);
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Database(format!("invalid database URL {name}: {e}")))?;
+        config.connect_timeout(settings.connect);
+        config.application_name("feedwire");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("feedwire-db")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database(format!("starting the database runtime: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(settings.wait))
+            .create_timeout(Some(settings.connect))
+            .recycle_timeout(Some(settings.connect))
+            .build()
+            .map_err(|e| StoreError::Database(format!("building the connection pool: {e}")))?;
+        let store = PgStore {
+            inner: Arc::new(Inner {
+                runtime: Some(runtime),
+                pool,
+                query_timeout: settings.query,
+                reachable: Arc::new(AtomicBool::new(true)),
+                write_failure: Mutex::new(None),
+                name: name.clone(),
+            }),
+        };
+        let found = store.call(|c| async move {
+            let mut c = c;
+            let tx = c.transaction().await.map_err(db_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                .await
+                .map_err(db_error)?;
+            tx.batch_execute(SCHEMA).await.map_err(db_error)?;
+            tx.execute(
+                "INSERT INTO feedwire_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+                &[&i64::from(SCHEMA_VERSION)],
+            )
+            .await
+            .map_err(db_error)?;
+            let found: i64 = tx
+                .query_one("SELECT value FROM feedwire_meta WHERE key = 'schema'", &[])
+                .await
+                .map_err(db_error)?
+                .get(0);
+            tx.commit().await.map_err(db_error)?;
+            Ok(found)
+        })?;
+        if found != i64::from(SCHEMA_VERSION) {
+            return Err(StoreError::UnknownSchema {
+                path: PathBuf::from(name),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        store.spawn_probe();
+        Ok(store)
+    }
+
+    /// Runs `f` with a pooled connection on the store's runtime and waits
+    /// for its result, bounded by the query timeout.
+    fn call<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Client) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        if !self.inner.reachable.load(Ordering::Relaxed) {
+            return Err(StoreError::Unavailable(format!(
+                "{} is unreachable",
+                self.inner.name
+            )));
+        }
+        let pool = self.inner.pool.clone();
+        let limit = self.inner.query_timeout;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let runtime = self
+            .inner
+            .runtime
+            .as_ref()
+            .expect("runtime lives as long as the store");
+        runtime.spawn(async move {
+            let work = async {
+                let client = pool.get().await.map_err(pool_error)?;
+                f(client).await
+            };
+            let result = match tokio::time::timeout(limit, work).await {
+                Ok(r) => r,
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "no answer within {}",
+                    humantime::format_duration(limit)
+                ))),
+            };
+            let _ = tx.send(result);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("database task ended".into())))
+    }
+
+    /// Checks every second that the database answers; logs once when it
+    /// stops and once when it is back.
+    fn spawn_probe(&self) {
+        let pool = self.inner.pool.clone();
+        let reachable = self.inner.reachable.clone();
+        let name = self.inner.name.clone();
+        let weak = Arc::downgrade(&self.inner);
+        let runtime = self
+            .inner
+            .runtime
+            .as_ref()
+            .expect("runtime lives as long as the store");
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                let probe = async {
+                    let c = pool.get().await.map_err(pool_error)?;
+                    c.simple_query("SELECT 1").await.map_err(db_error)?;
+                    Ok::<_, StoreError>(())
+                };
+                let ok = match tokio::time::timeout(Duration::from_secs(3), probe).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("no answer within 3s".to_owned()),
+                };
+                let was = reachable.swap(ok.is_ok(), Ordering::Relaxed);
+                match (was, ok) {
+                    (true, Err(e)) => {
+                        error!(database = %name, error = %e, "Database unreachable: serving the last documents, polling nothing until it is back.")
+                    }
+                    (false, Ok(())) => info!(database = %name, "Database reachable again; resuming."),
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// False while the probe cannot reach the database.
+    pub fn reachable(&self) -> bool {
+        self.inner.reachable.load(Ordering::Relaxed)
+    }
+
+    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut failure = self.inner.write_failure.lock().expect("lock poisoned");
+        *failure = result.as_ref().err().map(|e| e.to_string());
+        result
+    }
+
+    pub fn write_failure(&self) -> Option<String> {
+        self.inner.write_failure.lock().expect("lock poisoned").clone()
+    }
+
+    /// Stores one document's items in one transaction. The item insert and
+    /// the source insert both skip conflicts, so two nodes ingesting the
+    /// same story at once store it once, with both sources.
+    pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
+        if items.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        let mut keys = Vec::with_capacity(items.len());
+        let mut dates = Vec::with_capacity(items.len());
+        let mut first_seen = Vec::with_capacity(items.len());
+        let mut records = Vec::with_capacity(items.len());
+        let (mut s_keys, mut s_feeds, mut s_records) = (Vec::new(), Vec::new(), Vec::new());
+        for item in items {
+            let key = item.key.as_str().to_owned();
+            for s in &item.sources {
+                s_keys.push(key.clone());
+                s_feeds.push(s.feed_url.clone());
+                s_records.push(postcard::to_stdvec(s).expect("sources serialise"));
+            }
+            let mut bare = item.clone();
+            bare.sources.clear();
+            records.push(encode(&bare));
+            dates.push(item.date);
+            first_seen.push(item.first_seen);
+            keys.push(key);
+        }
+        let total = items.len();
+        let result = self.call(move |mut c| async move {
+            let tx = c.transaction().await.map_err(db_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&PRUNE_LOCK])
+                .await
+                .map_err(db_error)?;
+            let new: Vec<String> = tx
+                .query(
+                    "INSERT INTO items (key, date, first_seen, record)
+                     SELECT DISTINCT ON (u.key) u.key, u.date, u.first_seen, u.record
+                     FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[]) WITH ORDINALITY
+                          AS u(key, date, first_seen, record, ord)
+                     WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.key = u.key)
+                     ORDER BY u.key, u.ord
+                     ON CONFLICT (key) DO NOTHING
+                     RETURNING key",
+                    &[&keys, &dates, &first_seen, &records],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let gained: Vec<String> = tx
+                .query(
+                    "INSERT INTO item_sources (key, feed_url, source)
+                     SELECT u.key, u.feed_url, u.source
+                     FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY
+                          AS u(key, feed_url, source, ord)
+                     WHERE EXISTS (SELECT 1 FROM items i WHERE i.key = u.key)
+                     ORDER BY u.ord
+                     ON CONFLICT (key, feed_url) DO NOTHING
+                     RETURNING key",
+                    &[&s_keys, &s_feeds, &s_records],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tx.commit().await.map_err(db_error)?;
+            let new_set: std::collections::HashSet<&String> = new.iter().collect();
+            let merged: std::collections::HashSet<&String> =
+                gained.iter().filter(|k| !new_set.contains(k)).collect();
+            let report = IngestReport {
+                new: new.len(),
+                duplicate: total - new.len(),
+                merged: merged.len(),
+            };
+            if report.changed() {
+                // After the commit, so that a node that sees the counter move
+                // also sees the rows.
+                bump_changes(&c).await?;
+            }
+            Ok(report)
+        });
+        self.noted(result)
+    }
+
+    pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(secs(policy.max_age));
+        let seen_cutoff = now.saturating_sub(secs(policy.seen_max_age));
+        let max_items = i64::try_from(policy.max_items).unwrap_or(i64::MAX);
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        let result = self.call(move |mut c| async move {
+            let count: i64 = c
+                .query_one("SELECT count(*) FROM items", &[])
+                .await
+                .map_err(db_error)?
+                .get(0);
+            let over = count.saturating_sub(max_items).max(0);
+            let oldest = c
+                .query(
+                    "SELECT key, date FROM items ORDER BY date, key LIMIT $1",
+                    &[&batch],
+                )
+                .await
+                .map_err(db_error)?;
+            let mut victims: Vec<String> = Vec::new();
+            for row in &oldest {
+                let date: i64 = row.get(1);
+                if date >= cutoff && victims.len() as i64 >= over {
+                    break;
+                }
+                victims.push(row.get(0));
+            }
+            let mut report = PruneReport {
+                more: victims.len() as i64 >= batch,
+                ..Default::default()
+            };
+            let tx = c.transaction().await.map_err(db_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+                .await
+                .map_err(db_error)?;
+            report.items = tx
+                .execute(
+                    "WITH gone AS (DELETE FROM items WHERE key = ANY($1) RETURNING key, first_seen)
+                     INSERT INTO seen (key, first_seen) SELECT key, first_seen FROM gone
+                     ON CONFLICT (key) DO NOTHING",
+                    &[&victims],
+                )
+                .await
+                .map_err(db_error)? as usize;
+            let expired = tx
+                .execute(
+                    "DELETE FROM seen WHERE key IN
+                       (SELECT key FROM seen WHERE first_seen < $1 ORDER BY first_seen, key LIMIT $2)",
+                    &[&seen_cutoff, &batch],
+                )
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            report.seen = expired as usize;
+            if expired as i64 >= batch {
+                report.more = true;
+            }
+            if report.items > 0 {
+                bump_changes(&c).await?;
+            }
+            Ok(report)
+        });
+        self.noted(result)
+    }
+
+    pub fn seen_count(&self) -> usize {
+        self.call(|c| async move {
+            let n: i64 = c
+                .query_one("SELECT count(*) FROM seen", &[])
+                .await
+                .map_err(db_error)?
+                .get(0);
+            Ok(n as usize)
+        })
+        .unwrap_or(0)
+    }
+
+    /// Every item, oldest first, a page at a time.
+    pub fn for_each_item(&self, mut f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let page = self.page(after.clone(), false, 500)?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = Some((last.date, last.key.as_str().to_owned()));
+            for item in page {
+                if !f(item) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// One page of items in date order (keyset pagination on (date, key)),
+    /// with their sources.
+    fn page(
+        &self,
+        after: Option<(i64, String)>,
+        newest_first: bool,
+        size: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.call(move |c| async move {
+            let (date, key) = after.unwrap_or(if newest_first {
+                (i64::MAX, "\u{10FFFF}".repeat(2))
+            } else {
+                (i64::MIN, String::new())
+            });
+            let sql = if newest_first {
+                "SELECT key, record FROM items WHERE (date, key) < ($1, $2) ORDER BY date DESC, key DESC LIMIT $3"
+            } else {
+                "SELECT key, record FROM items WHERE (date, key) > ($1, $2) ORDER BY date, key LIMIT $3"
+            };
+            let rows = c.query(sql, &[&date, &key, &size]).await.map_err(db_error)?;
+            with_sources(&c, rows).await
+        })
+    }
+
+    pub fn for_each_seen(&self, mut f: impl FnMut(ItemKey, i64) -> bool) -> Result<(), StoreError> {
+        let mut after = (i64::MIN, String::new());
+        loop {
+            let from = after.clone();
+            let rows: Vec<(String, i64)> = self.call(move |c| async move {
+                Ok(c.query(
+                    "SELECT key, first_seen FROM seen WHERE (first_seen, key) > ($1, $2)
+                     ORDER BY first_seen, key LIMIT 1000",
+                    &[&from.0, &from.1],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+            })?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = (last.1, last.0.clone());
+            for (key, t) in rows {
+                if !f(ItemKey::from_stored(key), t) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    pub fn import_seen(&self, records: &[(ItemKey, i64)]) -> Result<usize, StoreError> {
+        let keys: Vec<String> = records.iter().map(|(k, _)| k.as_str().to_owned()).collect();
+        let times: Vec<i64> = records.iter().map(|(_, t)| *t).collect();
+        let result = self.call(move |c| async move {
+            let n = c
+                .execute(
+                    "INSERT INTO seen (key, first_seen)
+                     SELECT u.key, u.t FROM unnest($1::text[], $2::int8[]) AS u(key, t)
+                     WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.key = u.key)
+                     ON CONFLICT (key) DO NOTHING",
+                    &[&keys, &times],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(n as usize)
+        });
+        self.noted(result)
+    }
+
+    pub fn recent(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        mut keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut scanned = 0usize;
+        let mut after = None;
+        while out.len() < limit && scanned < scan_limit {
+            let size = (scan_limit - scanned)
+                .min((limit - out.len()).max(100) * 2)
+                .min(2000);
+            let page = self.page(after.take(), true, size as i64)?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.date, last.key.as_str().to_owned()));
+            scanned += page.len();
+            for item in page {
+                if out.len() >= limit {
+                    break;
+                }
+                if keep(&item) {
+                    out.push(item);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
+        let (key, feed) = (key.as_str().to_owned(), feed_url.to_owned());
+        self.call(move |c| async move {
+            Ok(c.query_one(
+                "SELECT EXISTS (SELECT 1 FROM item_sources WHERE key = $1 AND feed_url = $2)
+                     OR EXISTS (SELECT 1 FROM seen WHERE key = $1)",
+                &[&key, &feed],
+            )
+            .await
+            .map_err(db_error)?
+            .get(0))
+        })
+        .unwrap_or(false)
+    }
+
+    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let feed = feed_url.to_owned();
+        self.call(move |c| async move {
+            Ok(
+                c.query("SELECT key FROM item_sources WHERE feed_url = $1", &[&feed])
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+            )
+        })
+    }
+
+    pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        let key = key.as_str().to_owned();
+        self.call(move |c| async move {
+            let rows = c
+                .query("SELECT key, record FROM items WHERE key = $1", &[&key])
+                .await
+                .map_err(db_error)?;
+            Ok(with_sources(&c, rows).await?.pop())
+        })
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.call(|c| async move {
+            let n: i64 = c
+                .query_one("SELECT count(*) FROM items", &[])
+                .await
+                .map_err(db_error)?
+                .get(0);
+            Ok(n as usize)
+        })
+        .unwrap_or(0)
+    }
+
+    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
+        let url = feed_url.to_owned();
+        let text: Option<String> = self.call(move |c| async move {
+            Ok(c.query_opt("SELECT state FROM feeds WHERE url = $1", &[&url])
+                .await
+                .map_err(db_error)?
+                .map(|r| r.get(0)))
+        })?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
+        })
+        .transpose()
+    }
+
+    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
+        let text = serde_json::to_string(state).expect("feed state serialises");
+        let url = feed_url.to_owned();
+        let result = self.call(move |c| async move {
+            c.execute(
+                "INSERT INTO feeds (url, state) VALUES ($1, $2)
+                 ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state",
+                &[&url, &text],
+            )
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        });
+        self.noted(result)
+    }
+
+    /// A commit is durable in PostgreSQL already.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.call(|c| async move {
+            let n: i64 = c
+                .query_one(
+                    "SELECT coalesce(sum(pg_total_relation_size(t::regclass)), 0)::int8
+                     FROM unnest(ARRAY['items', 'item_sources', 'seen', 'feeds', 'leases']) AS t",
+                    &[],
+                )
+                .await
+                .map_err(db_error)?
+                .get(0);
+            Ok(n as u64)
+        })
+    }
+
+    /// Takes the feed's lease when it is due and nobody holds a live one.
+    /// `FOR UPDATE SKIP LOCKED`: a node that finds the row being claimed by
+    /// another moves on instead of waiting.
+    pub fn claim(&self, feed_url: &str, node: &str, now: i64, ttl: Duration) -> Result<Claim, StoreError> {
+        let (url, node) = (feed_url.to_owned(), node.to_owned());
+        let ttl = ttl.as_secs().max(1) as i64;
+        self.call(move |c| async move {
+            c.execute(
+                "INSERT INTO leases (url, next_due) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
+                &[&url, &now],
+            )
+            .await
+            .map_err(db_error)?;
+            let granted = c
+                .query_opt(
+                    &format!(
+                        "UPDATE leases SET holder = $2, expires = {DB_NOW} + $3
+                         WHERE url = (SELECT url FROM leases
+                                      WHERE url = $1 AND next_due <= $4 AND (holder IS NULL OR expires <= {DB_NOW})
+                                      FOR UPDATE SKIP LOCKED)
+                         RETURNING url"
+                    ),
+                    &[&url, &node, &ttl, &now],
+                )
+                .await
+                .map_err(db_error)?;
+            if granted.is_some() {
+                return Ok(Claim::Granted);
+            }
+            let row = c
+                .query_one(
+                    &format!("SELECT next_due, holder, expires - {DB_NOW} FROM leases WHERE url = $1"),
+                    &[&url],
+                )
+                .await
+                .map_err(db_error)?;
+            let (next_due, holder, left): (i64, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
+            Ok(match holder {
+                // Told in this node's time.
+                Some(_) if left > 0 => Claim::Held(now + left),
+                _ => Claim::NotDue(next_due),
+            })
+        })
+    }
+
+    /// Extends the lease if this node still holds it.
+    pub fn renew(&self, feed_url: &str, node: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (url, node) = (feed_url.to_owned(), node.to_owned());
+        let ttl = ttl.as_secs().max(1) as i64;
+        self.call(move |c| async move {
+            Ok(c.execute(
+                &format!("UPDATE leases SET expires = {DB_NOW} + $3 WHERE url = $1 AND holder = $2"),
+                &[&url, &node, &ttl],
+            )
+            .await
+            .map_err(db_error)?
+                == 1)
+        })
+    }
+
+    pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
+        let (url, node) = (feed_url.to_owned(), node.to_owned());
+        self.call(move |c| async move {
+            c.execute(
+                "UPDATE leases SET holder = NULL, expires = 0, next_due = $3 WHERE url = $1 AND holder = $2",
+                &[&url, &node, &next_due],
+            )
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    pub fn take_host_slot(
+        &self,
+        host: &str,
+        per_host: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<u32>, StoreError> {
+        let (host, holder) = (host.to_owned(), holder.to_owned());
+        let slots = i32::try_from(per_host).unwrap_or(i32::MAX);
+        let ttl = ttl.as_secs().max(1) as i64;
+        self.call(move |c| async move {
+            c.execute(
+                "INSERT INTO host_slots (host, slot) SELECT $1, g FROM generate_series(0, $2 - 1) AS g
+                 ON CONFLICT (host, slot) DO NOTHING",
+                &[&host, &slots],
+            )
+            .await
+            .map_err(db_error)?;
+            let row = c
+                .query_opt(
+                    &format!(
+                        "UPDATE host_slots SET holder = $3, expires = {DB_NOW} + $4
+                         WHERE (host, slot) = (SELECT host, slot FROM host_slots
+                                               WHERE host = $1 AND slot < $2 AND (holder IS NULL OR expires <= {DB_NOW})
+                                               ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+                         RETURNING slot"
+                    ),
+                    &[&host, &slots, &holder, &ttl],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(row.map(|r| r.get::<_, i32>(0) as u32))
+        })
+    }
+
+    pub fn free_host_slot(&self, host: &str, slot: u32, holder: &str) -> Result<(), StoreError> {
+        let (host, holder) = (host.to_owned(), holder.to_owned());
+        let slot = slot as i32;
+        self.call(move |c| async move {
+            c.execute(
+                "UPDATE host_slots SET holder = NULL, expires = 0 WHERE host = $1 AND slot = $2 AND holder = $3",
+                &[&host, &slot, &holder],
+            )
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    pub fn heartbeat(&self, node: &str, now: i64) -> Result<(), StoreError> {
+        let node = node.to_owned();
+        self.call(move |c| async move {
+            c.execute(
+                "INSERT INTO nodes (name, started, heartbeat) VALUES ($1, $2, $2)
+                 ON CONFLICT (name) DO UPDATE SET heartbeat = EXCLUDED.heartbeat",
+                &[&node, &now],
+            )
+            .await
+            .map_err(db_error)?;
+            // Nodes gone for a week leave the list.
+            c.execute("DELETE FROM nodes WHERE heartbeat < $1", &[&(now - 7 * 86_400)])
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    /// Marks `node` as (re)started at `now`.
+    pub fn node_started(&self, node: &str, now: i64) -> Result<(), StoreError> {
+        let node = node.to_owned();
+        self.call(move |c| async move {
+            c.execute(
+                "INSERT INTO nodes (name, started, heartbeat) VALUES ($1, $2, $2)
+                 ON CONFLICT (name) DO UPDATE SET started = EXCLUDED.started, heartbeat = EXCLUDED.heartbeat",
+                &[&node, &now],
+            )
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        })
+    }
+
+    pub fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError> {
+        self.call(|c| async move {
+            Ok(
+                c.query("SELECT name, started, heartbeat FROM nodes ORDER BY name", &[])
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|r| NodeStatus {
+                        name: r.get(0),
+                        started: r.get(1),
+                        heartbeat: r.get(2),
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    pub fn change_counter(&self) -> Result<i64, StoreError> {
+        self.call(|c| async move {
+            Ok(c.query_one(
+                "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM feedwire_changes",
+                &[],
+            )
+            .await
+            .map_err(db_error)?
+            .get(0))
+        })
+    }
+}
+
+async fn bump_changes(c: &Client) -> Result<(), StoreError> {
+    c.execute("SELECT nextval('feedwire_changes')", &[])
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Decodes `(key, record)` rows and attaches their sources in the order
+/// they were added.
+async fn with_sources(c: &Client, rows: Vec<tokio_postgres::Row>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let key: String = r.get(0);
+        let bytes: Vec<u8> = r.get(1);
+        items.push(decode(&bytes)?);
+        keys.push(key);
+    }
+    if items.is_empty() {
+        return Ok(items);
+    }
+    let sources = c
+        .query(
+            "SELECT key, source FROM item_sources WHERE key = ANY($1) ORDER BY seq",
+            &[&keys],
+        )
+        .await
+        .map_err(db_error)?;
+    let index: std::collections::HashMap<&str, usize> =
+        keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    for r in &sources {
+        let key: &str = r.get(0);
+        let bytes: &[u8] = r.get(1);
+        let source: Source = postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let Some(&i) = index.get(key) {
+            items[i].sources.push(source);
+        }
+    }
+    Ok(items)
+}

@@ -1,0 +1,390 @@
+//! The behaviour both backends promise, as one suite: every check runs on
+//! sled and on PostgreSQL. PostgreSQL comes from `FEEDWIRE_TEST_DATABASE_URL`
+//! (an admin URL; each check creates its own database there, see
+//! `scripts/test-postgres`). Without it the PostgreSQL half says so and is
+//! skipped, unless `FEEDWIRE_REQUIRE_POSTGRES=1` (CI), where it fails.
+
+use super::*;
+use crate::item::{Item, ItemKey, Source};
+
+pub(crate) fn item(link: &str, feed: &str, date: i64) -> Item {
+    let url = url::Url::parse(link).unwrap();
+    Item {
+        key: ItemKey::from_link(&url),
+        link: Some(link.to_owned()),
+        title: format!("عنوان {date}"),
+        summary: None,
+        content: None,
+        authors: vec![],
+        categories: vec![],
+        published: Some(date),
+        updated: None,
+        first_seen: 1000,
+        date,
+        language: Some("ar".into()),
+        enclosure: None,
+        sources: vec![Source {
+            feed_url: feed.to_owned(),
+            feed_name: feed.to_owned(),
+            link: Some(link.to_owned()),
+        }],
+    }
+}
+
+/// A fresh, empty database on the test server: its URL, or None (said
+/// plainly) when no PostgreSQL is configured.
+pub(crate) fn fresh_database() -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Ok(admin) = std::env::var("FEEDWIRE_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("FEEDWIRE_REQUIRE_POSTGRES").is_none_or(|v| v != "1"),
+            "FEEDWIRE_REQUIRE_POSTGRES=1 but FEEDWIRE_TEST_DATABASE_URL is not set"
+        );
+        eprintln!("PostgreSQL: not available (FEEDWIRE_TEST_DATABASE_URL unset; scripts/test-postgres starts one): PostgreSQL half SKIPPED");
+        return None;
+    };
+    let name = format!(
+        "fw_unit_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to FEEDWIRE_TEST_DATABASE_URL: {e}"));
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    });
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// Runs `check` on a fresh sled store and a fresh PostgreSQL store.
+fn on_both(check: impl Fn(&Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    check(&Store::open(dir.path()).unwrap());
+    if let Some(url) = fresh_database() {
+        let store = Store::connect(&url, &PoolSettings::default()).unwrap();
+        assert_eq!(store.backend(), "postgres");
+        check(&store);
+    }
+}
+
+fn insert_once_merge_sources_and_read_newest_first(store: &Store) {
+    let r = store
+        .ingest(&[
+            item("https://a.example/1", "f1", 10),
+            item("https://a.example/2", "f1", -5),
+            item("https://a.example/3", "f1", 30),
+        ])
+        .unwrap();
+    assert_eq!(
+        r,
+        IngestReport {
+            new: 3,
+            duplicate: 0,
+            merged: 0
+        }
+    );
+    let r = store
+        .ingest(&[
+            item("http://a.example/1?utm_source=x", "f2", 10),
+            item("https://a.example/2", "f1", -5),
+        ])
+        .unwrap();
+    assert_eq!(
+        r,
+        IngestReport {
+            new: 0,
+            duplicate: 2,
+            merged: 1
+        }
+    );
+    let recent = store.recent(10, usize::MAX, |_| true).unwrap();
+    let dates: Vec<i64> = recent.iter().map(|i| i.date).collect();
+    assert_eq!(dates, vec![30, 10, -5]);
+    assert_eq!(recent[1].sources.len(), 2);
+    assert_eq!(store.recent(1, usize::MAX, |_| true).unwrap().len(), 1);
+    assert_eq!(store.recent(10, usize::MAX, |i| i.date < 0).unwrap().len(), 1);
+    assert_eq!(
+        store.recent(10, 2, |i| i.date < 0).unwrap().len(),
+        0,
+        "scan stops after two entries"
+    );
+}
+
+fn retention_prunes_to_seen_records_that_keep_items_old(store: &Store) {
+    let day = 86_400;
+    let now = 1_000 * day;
+    let items: Vec<Item> = (0..10)
+        .map(|i| {
+            let mut it = item(&format!("https://a.example/{i}"), "f1", now - i * day);
+            it.first_seen = now - i * day;
+            it
+        })
+        .collect();
+    store.ingest(&items).unwrap();
+    let policy = Retention {
+        max_age: std::time::Duration::from_secs(5 * day as u64),
+        max_items: 100,
+        seen_max_age: std::time::Duration::from_secs(30 * day as u64),
+    };
+    // Bounded batches: 2 at a time until done.
+    let mut removed = 0;
+    loop {
+        let r = store.prune(now, &policy, 2).unwrap();
+        removed += r.items;
+        if !r.more {
+            break;
+        }
+    }
+    // Items 6..=9 days old are older than the 5-day retention (5 is on the edge and stays).
+    assert_eq!(removed, 4);
+    assert_eq!(store.item_count(), 6);
+    assert_eq!(store.seen_count(), 4);
+    // A feed that still lists a pruned article does not bring it back.
+    let r = store
+        .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
+        .unwrap();
+    assert_eq!((r.new, r.duplicate), (0, 1));
+    assert_eq!(store.item_count(), 6);
+    // The count limit removes the oldest beyond it.
+    let tight = Retention {
+        max_items: 3,
+        ..policy
+    };
+    let r = store.prune(now, &tight, 100).unwrap();
+    assert_eq!(r.items, 3);
+    let dates: Vec<i64> = store
+        .recent(10, usize::MAX, |_| true)
+        .unwrap()
+        .iter()
+        .map(|i| i.date)
+        .collect();
+    assert_eq!(dates, vec![now, now - day, now - 2 * day]);
+    // Seen records expire after their own, longer retention.
+    let r = store.prune(now + 60 * day, &tight, 100).unwrap();
+    assert_eq!(r.seen, 7 + 3, "every seen record is older than 30 days by then");
+    let r = store
+        .ingest(&[item("https://a.example/9", "f1", now - 9 * day)])
+        .unwrap();
+    assert_eq!(r.new, 1, "after seen_retention an article may come back");
+}
+
+#[test]
+fn dedup_sources_and_reads() {
+    on_both(insert_once_merge_sources_and_read_newest_first);
+}
+
+#[test]
+fn retention_and_seen_records() {
+    on_both(retention_prunes_to_seen_records_that_keep_items_old);
+}
+
+#[test]
+fn never_new_twice_and_knows() {
+    on_both(|store| {
+        let a = item("https://a.example/x", "f1", 5);
+        assert_eq!(
+            store.ingest(&[a.clone(), a.clone()]).unwrap().new,
+            1,
+            "twice in one document"
+        );
+        assert_eq!(store.ingest(std::slice::from_ref(&a)).unwrap().new, 0);
+        assert!(store.knows(&a.key, "f1"));
+        assert!(!store.knows(&a.key, "f2"), "another feed would add a source");
+        let key = ItemKey::from_link(&url::Url::parse("https://a.example/none").unwrap());
+        assert!(!store.knows(&key, "f1"));
+        let keys = store.keys_from("f1").unwrap();
+        assert!(keys.contains(a.key.as_str()) && keys.len() == 1, "{keys:?}");
+        assert!(store.keys_from("f2").unwrap().is_empty());
+        assert_eq!(store.get(&a.key).unwrap().unwrap().title, "عنوان 5");
+        assert!(store.get(&key).unwrap().is_none());
+        assert_eq!(store.item_count(), 1);
+    });
+}
+
+#[test]
+fn feed_state_round_trips_with_arabic() {
+    on_both(|store| {
+        assert_eq!(store.feed_state("https://a.example/feed").unwrap(), None);
+        let state = FeedState {
+            etag: Some("\"v1\"".into()),
+            title: Some("أخبار اليوم".into()),
+            consecutive_failures: 2,
+            next_due: Some(1234),
+            polled_by: Some("node-a".into()),
+            ..Default::default()
+        };
+        store.put_feed_state("https://a.example/feed", &state).unwrap();
+        assert_eq!(
+            store.feed_state("https://a.example/feed").unwrap(),
+            Some(state.clone())
+        );
+        let later = FeedState {
+            consecutive_failures: 0,
+            ..state
+        };
+        store.put_feed_state("https://a.example/feed", &later).unwrap();
+        assert_eq!(store.feed_state("https://a.example/feed").unwrap(), Some(later));
+        assert!(store.write_failure().is_none());
+    });
+}
+
+#[test]
+fn export_then_import_keeps_items_sources_and_seen_records() {
+    on_both(|from| {
+        let day = 86_400;
+        let now = 1_000 * day;
+        let mut items: Vec<Item> = (0..6)
+            .map(|i| {
+                let mut it = item(&format!("https://a.example/{i}"), "f1", now - i * day);
+                it.first_seen = now - i * day;
+                it
+            })
+            .collect();
+        items[0].sources.push(Source {
+            feed_url: "f2".into(),
+            feed_name: "ثانية".into(),
+            link: None,
+        });
+        from.ingest(&items).unwrap();
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(3 * day as u64),
+            max_items: 1000,
+            seen_max_age: std::time::Duration::from_secs(300 * day as u64),
+        };
+        while from.prune(now, &policy, 100).unwrap().more {}
+        assert_eq!((from.item_count(), from.seen_count()), (4, 2));
+        let mut dump = Vec::new();
+        crate::backup::export_jsonl(from, |chunk| {
+            dump.extend(chunk);
+            true
+        })
+        .unwrap();
+        // Into the other backend kind as well as the same one.
+        let dir = tempfile::tempdir().unwrap();
+        let mut targets = vec![Store::open(dir.path()).unwrap()];
+        if let Some(url) = fresh_database() {
+            targets.push(Store::connect(&url, &PoolSettings::default()).unwrap());
+        }
+        for to in &targets {
+            crate::backup::import_jsonl(to, &dump[..]).unwrap();
+            assert_eq!(
+                (to.item_count(), to.seen_count()),
+                (4, 2),
+                "{} from {}",
+                to.backend(),
+                from.backend()
+            );
+            let a = to.recent(10, usize::MAX, |_| true).unwrap();
+            let b = from.recent(10, usize::MAX, |_| true).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a[0].sources.len(), 2);
+            // A pruned item listed again is still not new after the move.
+            let r = to
+                .ingest(&[item("https://a.example/5", "f1", now - 5 * day)])
+                .unwrap();
+            assert_eq!(r.new, 0);
+            // Importing twice changes nothing.
+            let (new, _) = crate::backup::import_jsonl(to, &dump[..]).unwrap();
+            assert_eq!(new, 0);
+        }
+    });
+}
+
+#[test]
+fn concurrent_ingest_of_one_story_stores_it_once_with_both_sources() {
+    on_both(|store| {
+        for round in 0..20 {
+            let link = format!("https://news.example/قصة/{round}");
+            let barrier = std::sync::Barrier::new(2);
+            let reports: Vec<IngestReport> = std::thread::scope(|s| {
+                let handles: Vec<_> = ["f1", "f2"]
+                    .iter()
+                    .map(|feed| {
+                        let (store, barrier, link) = (store.clone(), &barrier, link.clone());
+                        s.spawn(move || {
+                            barrier.wait();
+                            store.ingest(&[item(&link, feed, round)]).unwrap()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(reports.iter().map(|r| r.new).sum::<usize>(), 1, "{reports:?}");
+            assert_eq!(reports.iter().map(|r| r.merged).sum::<usize>(), 1, "{reports:?}");
+            let key = ItemKey::from_link(&url::Url::parse(&link).unwrap());
+            let stored = store.get(&key).unwrap().unwrap();
+            let mut feeds: Vec<&str> = stored.sources.iter().map(|s| s.feed_url.as_str()).collect();
+            feeds.sort();
+            assert_eq!(feeds, ["f1", "f2"]);
+        }
+        assert_eq!(store.item_count(), 20);
+    });
+}
+
+#[test]
+fn postgres_leases_and_host_slots_admit_one_node_per_due_time() {
+    let Some(url) = fresh_database() else { return };
+    let store = Store::connect(&url, &PoolSettings::default()).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    let (feed, now) = ("https://a.example/أخبار.xml", 1_000_000);
+    assert_eq!(store.claim(feed, "a", now, ttl).unwrap(), Claim::Granted);
+    assert!(matches!(store.claim(feed, "b", now, ttl).unwrap(), Claim::Held(t) if t > now));
+    assert!(store.renew(feed, "a", ttl).unwrap());
+    assert!(!store.renew(feed, "b", ttl).unwrap(), "only the holder renews");
+    store.release(feed, "b", now + 5).unwrap();
+    assert!(
+        matches!(store.claim(feed, "b", now, ttl).unwrap(), Claim::Held(_)),
+        "b cannot release a's lease"
+    );
+    store.release(feed, "a", now + 900).unwrap();
+    assert_eq!(
+        store.claim(feed, "b", now + 1, ttl).unwrap(),
+        Claim::NotDue(now + 900)
+    );
+    assert_eq!(store.claim(feed, "b", now + 900, ttl).unwrap(), Claim::Granted);
+
+    let slots: Vec<Option<u32>> = ["x", "y", "z"]
+        .iter()
+        .map(|h| store.take_host_slot("news.example", 2, h, ttl).unwrap())
+        .collect();
+    assert_eq!(slots, [Some(0), Some(1), None]);
+    store.free_host_slot("news.example", 0, "x").unwrap();
+    assert_eq!(
+        store.take_host_slot("news.example", 2, "z", ttl).unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        store.take_host_slot("other.example", 2, "z", ttl).unwrap(),
+        Some(0)
+    );
+
+    store.node_started("a", now).unwrap();
+    store.heartbeat("b", now + 3).unwrap();
+    let nodes: Vec<(String, i64)> = store
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.name, n.heartbeat))
+        .collect();
+    assert_eq!(nodes, [("a".to_owned(), now), ("b".to_owned(), now + 3)]);
+    let before = store.change_counter().unwrap();
+    store.ingest(&[item("https://a.example/1", "f1", 1)]).unwrap();
+    assert!(
+        store.change_counter().unwrap() > before,
+        "a change moves the counter"
+    );
+    let c = store.change_counter().unwrap();
+    store.ingest(&[item("https://a.example/1", "f1", 1)]).unwrap();
+    assert_eq!(store.change_counter().unwrap(), c, "nothing new, no move");
+}
