@@ -1,6 +1,7 @@
 //! feedwire: a feed aggregator daemon. It polls the RSS, Atom and JSON feeds
 //! listed in `feeds.toml`, deduplicates their items on canonical links in a
-//! sled store, and republishes merged feeds (RSS 2.0 and Atom) over HTTP.
+//! store (sled embedded, or PostgreSQL shared by a fleet of nodes), and
+//! republishes merged feeds (RSS 2.0, Atom, JSON Feed) over HTTP.
 //!
 //! # Codemap
 //!
@@ -15,7 +16,9 @@
 //! - [`config`]: `feeds.toml` schema and validation, every problem located.
 //! - [`item`]: the [`item::Item`] model and the canonical-link [`item::ItemKey`].
 //! - [`fetch`]: the only network client; conditional GET with a body cap.
-//! - [`parse`]: bytes → items via feed-rs; charset, sanitising, link choice.
+//! - [`parse`]: bytes → items via feed-rs; `parse/charset.rs` decides the
+//!   charset on evidence, `parse/recover.rs` normalises old dialects (RSS 0.90,
+//!   Atom 0.3, namespaced RSS 2.0) and repairs damaged XML in one linear pass.
 //! - [`dates`]: lenient date strings (Arabic included) → instants, for `parse`.
 //! - [`store`]: the only database user, one seam over two backends (sled,
 //!   PostgreSQL); insert-once items, date index, feed state, fleet leases.
@@ -25,7 +28,12 @@
 //! - [`opml`]: the feed list as OPML, and OPML imported into `feeds.toml`
 //!   text (pure, like `parse` and `generate`).
 //! - [`server`]: the only listener; serves pre-rendered documents.
-//! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline.
+//! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline, with
+//!   bounded body slots (backpressure) and fleet leases on a shared store.
+//! - [`extract`]: article page → readable content (dom_smoothie), pure.
+//! - [`fulltext`]: the task that fetches and extracts new items' pages for
+//!   `full_text` feeds, never blocking polls or renders.
+//! - [`memory`]: allocator thresholds and trimming, so memory returns to rest.
 //! - [`status`]: per-feed status for operators (`/status.json`, `feedwire status`).
 //! - [`clock`]: wall-clock time, injectable so schedules are tested without sleeping.
 //! - [`render`]: store → served documents, per output.

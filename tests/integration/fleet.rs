@@ -342,7 +342,8 @@ async fn database_outage_serves_last_documents_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n\
-         [storage]\nbackend = \"postgres\"\nurl = \"{db_url}\"\npool_timeout = \"1s\"\nconnect_timeout = \"1s\"\n\n\
+         [storage]\nbackend = \"postgres\"\nurl = \"{db_url}\"\npool_timeout = \"1s\"\nconnect_timeout = \"1s\"\n\
+         retention = \"36500d\"\n\n\
          [poll]\ninterval = \"1m\"\nfirst_poll_spread = \"0s\"\nallow_private_networks = true\n\n\
          [[output]]\nname = \"politics\"\ntags = [\"politics\"]\n\n"
     );
