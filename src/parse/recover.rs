@@ -186,6 +186,30 @@ fn is_xml_char(c: char) -> bool {
 }
 
 impl Recoverer<'_> {
+    /// Writes the reference `&fragment;` as XML can read it (kept, resolved
+    /// from HTML's table, escaped, or dropped when it names a character XML
+    /// forbids), counting each repair.
+    fn push_entity(&mut self, fragment: &str) {
+        match resolve_entity(fragment) {
+            Entity::Keep => {
+                self.out.push('&');
+                self.out.push_str(fragment);
+                self.out.push(';');
+            }
+            Entity::Html(chars) => {
+                self.repairs.html_entities += 1;
+                push_escaped(&mut self.out, &chars);
+            }
+            Entity::Unknown => {
+                self.repairs.unknown_entities += 1;
+                self.out.push_str("&amp;");
+                self.out.push_str(fragment);
+                self.out.push(';');
+            }
+            Entity::Illegal => self.repairs.illegal_references += 1,
+        }
+    }
+
     fn inside_root(&self) -> bool {
         !self.stack.is_empty()
     }
@@ -296,25 +320,7 @@ impl Recoverer<'_> {
             }
         };
         if self.inside_root() {
-            let resolved = resolve_entity(fragment);
-            match resolved {
-                Entity::Keep => {
-                    self.out.push('&');
-                    self.out.push_str(fragment);
-                    self.out.push(';');
-                }
-                Entity::Html(chars) => {
-                    self.repairs.html_entities += 1;
-                    push_escaped(&mut self.out, &chars);
-                }
-                Entity::Unknown => {
-                    self.repairs.unknown_entities += 1;
-                    self.out.push_str("&amp;");
-                    self.out.push_str(fragment);
-                    self.out.push(';');
-                }
-                Entity::Illegal => self.repairs.illegal_references += 1,
-            }
+            self.push_entity(fragment);
         }
         Some(i + consumed)
     }
@@ -556,24 +562,7 @@ impl Recoverer<'_> {
                     match end {
                         Some((j, ';')) if j > 0 => {
                             let fragment = &rest[..j];
-                            match resolve_entity(fragment) {
-                                Entity::Keep => {
-                                    self.out.push('&');
-                                    self.out.push_str(fragment);
-                                    self.out.push(';');
-                                }
-                                Entity::Html(chars) => {
-                                    self.repairs.html_entities += 1;
-                                    push_escaped(&mut self.out, &chars);
-                                }
-                                Entity::Unknown => {
-                                    self.repairs.unknown_entities += 1;
-                                    self.out.push_str("&amp;");
-                                    self.out.push_str(fragment);
-                                    self.out.push(';');
-                                }
-                                Entity::Illegal => self.repairs.illegal_references += 1,
-                            }
+                            self.push_entity(fragment);
                             i += j + 2;
                             continue;
                         }
