@@ -262,16 +262,7 @@ fn real_feeds_precision_and_recall() {
     for line in &report {
         println!("{line}");
     }
-    for (name, s) in [("tuning", &tuning), ("test", &test)] {
-        println!(
-            "real {name} half: pair precision {:.3}, recall {:.3} ({} right, {} wrong, {} missed)",
-            s.precision(),
-            s.recall(),
-            s.right,
-            s.wrong,
-            s.missed
-        );
-    }
+    print_halves(&tuning, &test);
     println!(
         "real set: {} items from {} files, {} stories told by several outlets, {} singletons; \
          threshold {DEFAULT_THRESHOLD}; {comparisons} comparisons",
@@ -297,16 +288,7 @@ fn real_set_is_read_and_scored() {
     let set = RealSet::load();
     assert!(set.items.len() >= 400, "{} items", set.items.len());
     let (tuning, test, _, _) = set.score(DEFAULT_THRESHOLD);
-    for (name, s) in [("tuning", &tuning), ("test", &test)] {
-        println!(
-            "real {name} half: pair precision {:.3}, recall {:.3} ({} right, {} wrong, {} missed)",
-            s.precision(),
-            s.recall(),
-            s.right,
-            s.wrong,
-            s.missed
-        );
-    }
+    print_halves(&tuning, &test);
     // Every labelled story is scored somewhere: no half is empty.
     assert!(tuning.right + tuning.missed > 0 && test.right + test.missed > 0);
 }
@@ -396,5 +378,19 @@ fn two_feeds_of_one_outlet_never_merge() {
         assert_eq!(distinct.len(), 1, "{files:?}: {distinct:?}");
         let merged = merged_pairs(&items, &outlets);
         assert!(merged.is_empty(), "{files:?}: merged {merged:?}");
+    }
+}
+
+/// Prints both halves' pair scores, one line each.
+fn print_halves(tuning: &Score, test: &Score) {
+    for (name, s) in [("tuning", tuning), ("test", test)] {
+        println!(
+            "real {name} half: pair precision {:.3}, recall {:.3} ({} right, {} wrong, {} missed)",
+            s.precision(),
+            s.recall(),
+            s.right,
+            s.wrong,
+            s.missed
+        );
     }
 }
