@@ -12,6 +12,7 @@
 //! content, `dir`/`lang` on the result, and the attribution line naming the
 //! outlet.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use dom_query::{Document, Matcher, Selection};
@@ -99,6 +100,11 @@ pub fn extract(
     check_shape(&text)?;
     let doc = Document::from(text.as_str());
     let ld_body = json_ld_body(&doc);
+    let cluster = if selector.is_none() {
+        paragraph_cluster(&doc)
+    } else {
+        None
+    };
     let html_lang = doc.select_single("html").attr("lang").map(|l| l.to_string());
 
     let cfg = Config {
@@ -137,12 +143,29 @@ pub fn extract(
             )
         }
         None => {
-            let article = readability.parse().map_err(|e| match e {
-                dom_smoothie::ReadabilityError::TooManyElements(..) => {
-                    ExtractError::TooComplex(e.to_string())
+            let article = match readability.parse() {
+                Ok(a) => a,
+                Err(e @ dom_smoothie::ReadabilityError::TooManyElements(..)) => {
+                    return Err(ExtractError::TooComplex(e.to_string()))
                 }
-                _ => ExtractError::NoArticle,
-            })?;
+                Err(_) => match cluster.as_ref() {
+                    // Readability found nothing it trusts; a block of real
+                    // paragraphs is still the article.
+                    Some(c) => {
+                        return finish(
+                            c.html.clone(),
+                            title_of(&text),
+                            None,
+                            None,
+                            html_lang,
+                            None,
+                            url,
+                            outlet,
+                        )
+                    }
+                    None => return Err(ExtractError::NoArticle),
+                },
+            };
             (
                 article.title,
                 article.byline,
@@ -155,19 +178,73 @@ pub fn extract(
     };
 
     // Readability sometimes keeps only a fragment of the story (a teaser
-    // block, one section); the publisher's own JSON-LD `articleBody`,
-    // when much longer, is the better text.
-    let content = match (&ld_body, selector) {
-        (Some(ld), None) if ld.chars().count() > 2 * html_text(&content).chars().count() => paragraphs(ld),
+    // block, one of the boxes the paragraphs are spread over); the
+    // publisher's own JSON-LD `articleBody`, or the page's densest block of
+    // paragraphs, when much longer, is the better text.
+    let kept = html_text(&content).chars().count();
+    let ld_chars = ld_body.as_ref().map_or(0, |ld| ld.chars().count());
+    let cluster_chars = cluster.as_ref().map_or(0, |c| c.chars);
+    let content = match (ld_body, cluster) {
+        (Some(ld), _) if ld_chars > 2 * kept && ld_chars >= cluster_chars => paragraphs(&ld),
+        (_, Some(c)) if c.chars * 5 > kept * 9 && contains_most(&c.html, &content) => c.html,
+        // Readability settled on a block of headline links with blurbs.
+        (_, Some(c)) if c.chars * 2 >= kept && fragment_link_density(&content) > 0.3 => c.html,
         _ => content,
     };
+    finish(
+        content,
+        title,
+        byline,
+        site_name,
+        article_lang.or(html_lang),
+        article_dir,
+        url,
+        outlet,
+    )
+}
+
+/// True when most words of `part` (HTML) occur in `whole` (HTML): the
+/// paragraph block extends what readability kept rather than replacing it
+/// with another part of the page.
+fn contains_most(whole: &str, part: &str) -> bool {
+    let words = |h: &str| {
+        html_text(h)
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<std::collections::HashSet<_>>()
+    };
+    let (whole, part) = (words(whole), words(part));
+    let inside = part.iter().filter(|w| whole.contains(*w)).count();
+    inside * 10 >= part.len() * 6
+}
+
+/// The page's `<title>`, for pages readability gave up on.
+fn title_of(page: &str) -> String {
+    static TITLE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?is)<title[^>]*>(.*?)</title>").expect("valid regex"));
+    TITLE.captures(page).map(|c| html_text(&c[1])).unwrap_or_default()
+}
+
+/// Debris removal, sanitising, language, direction and attribution for
+/// the chosen content.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    content: String,
+    title: String,
+    byline: Option<String>,
+    site_name: Option<String>,
+    declared_lang: Option<String>,
+    article_dir: Option<String>,
+    url: &Url,
+    outlet: Option<&str>,
+) -> Result<Extracted, ExtractError> {
     let cleaned = remove_debris(&content);
     let body = sanitize(&cleaned, url);
     if html_text(&body).trim().is_empty() {
         return Err(ExtractError::NoArticle);
     }
     let text = html_text(&body);
-    let lang = language(&text, article_lang.or(html_lang).as_deref());
+    let lang = language(&text, declared_lang.as_deref());
     let dir = match (article_dir.as_deref(), lang.as_deref()) {
         (Some(d @ ("rtl" | "ltr")), _) => d.to_owned(),
         (_, Some(l)) if is_rtl(l) => "rtl".to_owned(),
@@ -193,6 +270,182 @@ pub fn extract(
         body,
         html,
     })
+}
+
+/// The page's densest block of paragraphs, as readable HTML.
+struct Cluster {
+    html: String,
+    /// Characters of paragraph text in it.
+    chars: usize,
+}
+
+/// Containers whose paragraphs are not the article.
+static NOT_ARTICLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)comment|related|recommend|teaser|sidebar|footer|newsletter|promo|sponsor|outbrain|taboola|share|social|cookie|consent|login|modal|popup|banner")
+        .expect("valid regex")
+});
+
+/// Finds the element holding the most paragraph text (each paragraph of
+/// 40 characters or more, not mostly links, counts fully for its parent,
+/// half for its grandparent, a third above that: articles whose paragraphs
+/// sit in one box each are found at the boxes' common parent) and returns
+/// its readable blocks in order. A second opinion for when readability
+/// keeps a fragment.
+fn paragraph_cluster(doc: &Document) -> Option<Cluster> {
+    const SKIP_ANCESTORS: &[&str] = &[
+        "nav", "aside", "footer", "header", "form", "figure", "li", "button",
+    ];
+    let mut scores: HashMap<dom_query::NodeId, (f64, dom_query::NodeRef)> = HashMap::new();
+    let mut within: HashMap<dom_query::NodeId, usize> = HashMap::new();
+    let mut total = 0usize;
+    for p in doc.select("p").nodes() {
+        let text = p.text();
+        let len = text
+            .split_whitespace()
+            .map(|w| w.chars().count() + 1)
+            .sum::<usize>();
+        if len < 40 {
+            continue;
+        }
+        let links: usize = Selection::from(*p)
+            .select("a")
+            .nodes()
+            .iter()
+            .map(|a| {
+                a.text()
+                    .split_whitespace()
+                    .map(|w| w.chars().count() + 1)
+                    .sum::<usize>()
+            })
+            .sum();
+        if links * 2 > len {
+            continue;
+        }
+        let excluded = p.ancestors_it(None).any(|a| {
+            SKIP_ANCESTORS.iter().any(|n| a.has_name(n))
+                || a.class().is_some_and(|c| NOT_ARTICLE.is_match(&c))
+                || a.id_attr().is_some_and(|i| NOT_ARTICLE.is_match(&i))
+        });
+        if excluded {
+            continue;
+        }
+        total += len;
+        for (depth, anc) in p.ancestors_it(None).enumerate() {
+            *within.entry(anc.id).or_insert(0) += len;
+            if depth < 3 {
+                let entry = scores.entry(anc.id).or_insert((0.0, anc));
+                entry.0 += len as f64 / (depth + 1) as f64;
+            }
+        }
+    }
+    if total < 500 {
+        return None;
+    }
+    let (_, mut best) = scores.into_values().max_by(|a, b| a.0.total_cmp(&b.0))?;
+    // Paragraphs spread over sibling boxes (one per paragraph or section):
+    // climb while the parent holds clearly more of them.
+    loop {
+        let mine = within.get(&best.id).copied().unwrap_or(0);
+        let larger = best
+            .ancestors_it(Some(6))
+            .take_while(|a| !a.has_name("body") && !a.has_name("html"))
+            .find(|a| within.get(&a.id).copied().unwrap_or(0) * 4 >= mine * 5)
+            // Not into a block of teasers (headline links with a blurb).
+            .filter(|a| link_density(a) <= 0.25);
+        match larger {
+            Some(a) => best = a,
+            None => break,
+        }
+    }
+    if link_density(&best) > 0.25 {
+        return None;
+    }
+    let mut html = String::new();
+    let mut chars = 0usize;
+    collect_blocks(&best, &mut html, &mut chars);
+    (chars >= 500).then_some(Cluster { html, chars })
+}
+
+/// Share of an element's text that is link text.
+fn link_density(node: &dom_query::NodeRef) -> f64 {
+    let len = |t: &str| t.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
+    let all = len(&node.text());
+    let links: usize = Selection::from(*node)
+        .select("a")
+        .nodes()
+        .iter()
+        .map(|a| len(&a.text()))
+        .sum();
+    links as f64 / all.max(1) as f64
+}
+
+fn fragment_link_density(html: &str) -> f64 {
+    let doc = Document::from(html);
+    let body = doc.select("body");
+    body.nodes().first().map_or(0.0, link_density)
+}
+
+/// Appends `node`'s readable blocks (paragraphs, headings, lists, quotes,
+/// figures, tables), leaving out navigation, forms, scripts and link lists.
+fn collect_blocks(node: &dom_query::NodeRef, out: &mut String, chars: &mut usize) {
+    const SKIP: &[&str] = &[
+        "script", "style", "noscript", "template", "nav", "aside", "footer", "header", "form", "button",
+        "svg", "iframe", "select", "input", "textarea", "h1",
+    ];
+    const KEEP: &[&str] = &[
+        "p",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "blockquote",
+        "figure",
+        "pre",
+        "table",
+        "dl",
+    ];
+    for child in node.element_children() {
+        let Some(name) = child.node_name() else { continue };
+        let name = name.to_ascii_lowercase();
+        if SKIP.contains(&name.as_str())
+            || child.class().is_some_and(|c| NOT_ARTICLE.is_match(&c))
+            || child.id_attr().is_some_and(|i| NOT_ARTICLE.is_match(&i))
+        {
+            continue;
+        }
+        if KEEP.contains(&name.as_str()) {
+            let text = child.text();
+            let len = text
+                .split_whitespace()
+                .map(|w| w.chars().count() + 1)
+                .sum::<usize>();
+            let links: usize = Selection::from(child)
+                .select("a")
+                .nodes()
+                .iter()
+                .map(|a| {
+                    a.text()
+                        .split_whitespace()
+                        .map(|w| w.chars().count() + 1)
+                        .sum::<usize>()
+                })
+                .sum();
+            let media = name == "figure" || has_media(&child);
+            if (len > 0 && links * 2 <= len) || (media && links * 2 <= len.max(1)) {
+                out.push_str(&child.html());
+                if name == "p" {
+                    *chars += len;
+                }
+            }
+        } else if name == "img" {
+            out.push_str(&child.html());
+        } else {
+            collect_blocks(&child, out, chars);
+        }
+    }
 }
 
 /// The body wrapped in its direction and language, ending with the
@@ -298,28 +551,32 @@ fn language(text: &str, declared: Option<&str>) -> Option<String> {
 }
 
 /// Decodes the page: BOM, then the HTTP `charset`, then `<meta charset>` /
-/// `http-equiv` in the first 4 KiB, then UTF-8 if valid, else windows-1252
-/// (the HTML standard's fallback).
+/// `http-equiv` in the first 16 KiB. A body that is valid UTF-8 with
+/// non-ASCII text is read as UTF-8 whatever the label says: pages saved or
+/// re-served as UTF-8 keep their old `iso-8859-1` or `gb2312` label, while
+/// legacy-charset text that happens to be valid UTF-8 does not occur in
+/// practice. With no label and bytes that are not UTF-8, chardetng
+/// (Firefox's detector for unlabelled legacy content) guesses.
 pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
     if let Some((enc, bom)) = Encoding::for_bom(body) {
         return enc.decode_without_bom_handling(&body[bom..]).0.into_owned();
     }
+    if let Ok(text) = std::str::from_utf8(body) {
+        if !text.is_ascii() {
+            return text.to_owned();
+        }
+    }
     let declared = content_type
         .and_then(charset_param)
         .and_then(|l| Encoding::for_label(l.as_bytes()))
-        .or_else(|| meta_charset(&body[..body.len().min(4096)]));
+        .or_else(|| meta_charset(&body[..body.len().min(16 * 1024)]));
     // A page cannot really be UTF-16 once it had no BOM: the label lies.
-    let declared = declared.map(|e| e.output_encoding());
-    match declared {
-        Some(enc) => enc.decode_without_bom_handling(body).0.into_owned(),
-        None => match std::str::from_utf8(body) {
-            Ok(s) => s.to_owned(),
-            Err(_) => encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(body)
-                .0
-                .into_owned(),
-        },
-    }
+    let enc = declared.map(|e| e.output_encoding()).unwrap_or_else(|| {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(body, true);
+        detector.guess(None, chardetng::Utf8Detection::Allow)
+    });
+    enc.decode_without_bom_handling(body).0.into_owned()
 }
 
 fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
@@ -638,6 +895,18 @@ mod tests {
             Some("text/html; charset=cp1256")
         )
         .contains(arabic));
+        // A UTF-8 page that kept a legacy label is read as UTF-8.
+        let relabelled =
+            format!(r#"<html><head><meta charset="windows-1256"></head><body><p>{arabic}</p></body></html>"#);
+        assert!(decode(relabelled.as_bytes(), Some("text/html")).contains(arabic));
+        assert!(decode(relabelled.as_bytes(), Some("text/html; charset=gb2312")).contains(arabic));
+        // No label at all: the bytes decide.
+        let sentence = "وصل الرئيس إلى القاهرة صباح اليوم في زيارة رسمية تستمر يومين يبحث خلالها ملفات الحدود والتعاون الأمني.";
+        let (unlabelled, _, _) = encoding_rs::WINDOWS_1256.encode(sentence);
+        let mut page = b"<html><body><p>".to_vec();
+        page.extend_from_slice(&unlabelled);
+        page.extend_from_slice(b"</p></body></html>");
+        assert!(decode(&page, Some("text/html")).contains(sentence));
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice(format!("<p>{arabic}</p>").as_bytes());
         assert!(decode(&bom, Some("text/html; charset=windows-1252")).contains(arabic));
@@ -837,6 +1106,41 @@ mod tests {
         let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
         assert_eq!(a.body.matches("<p>").count(), 8, "{}", a.body);
         assert!(a.body.contains(&format!("<p>{line} 7</p>")), "{}", a.body);
+        assert_eq!(a.dir, "rtl");
+    }
+
+    /// Streaming-rendered pages (React's `<div hidden>` chunks) and pages
+    /// that put each paragraph in its own box: readability keeps the
+    /// visible teaser only; the densest block of paragraphs brings back the
+    /// whole story, and a block of teaser links does not replace it.
+    #[test]
+    fn paragraphs_in_hidden_chunks_and_boxes_are_found() {
+        let url = Url::parse("https://example.com/news/1").unwrap();
+        let lines = [
+            "قال وزير الخارجية في مؤتمر صحفي عقده في القاهرة إن المحادثات تناولت ملفات الحدود والتجارة والطاقة بين البلدين.",
+            "وأضاف أن الجانبين اتفقا على تشكيل لجنة مشتركة تجتمع كل ثلاثة أشهر لمتابعة تنفيذ ما تم الاتفاق عليه من مشاريع.",
+            "وأشار إلى أن حجم التبادل التجاري بين البلدين ارتفع خلال العام الماضي بنسبة كبيرة رغم الظروف الاقتصادية الصعبة.",
+            "ومن المقرر أن يزور وفد من رجال الأعمال العاصمة الشهر المقبل لبحث فرص الاستثمار في قطاعات الزراعة والصناعة.",
+            "واختتم الوزير حديثه بالتأكيد على أن العلاقات بين البلدين تمر بأفضل مراحلها منذ سنوات طويلة وفق تعبيره.",
+        ];
+        let boxes: String = lines
+            .iter()
+            .map(|l| format!(r#"<div class="mod"><div class="box"><p class="text">{l}</p></div></div>"#))
+            .collect();
+        let teasers: String = (0..6)
+            .map(|i| format!(r#"<div class="item"><h3><a href="/other/{i}">عنوان خبر آخر رقم {i} في قسم الأخبار</a></h3><p>ملخص قصير لخبر آخر لا علاقة له بالموضوع الرئيسي رقم {i}.</p></div>"#))
+            .collect();
+        let page = format!(
+            r#"<html lang="ar"><head><title>محادثات في القاهرة</title></head><body>
+            <article><h1>محادثات في القاهرة</h1><p class="lead">ملخص: وزير الخارجية يتحدث عن المحادثات في القاهرة.</p></article>
+            <div hidden id="S:1"><div class="prose">{boxes}</div></div>
+            <section class="more">{teasers}</section></body></html>"#
+        );
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        for l in lines {
+            assert!(a.body.contains(l), "{l:?} missing from {}", a.body);
+        }
+        assert!(!a.body.contains("عنوان خبر آخر"), "{}", a.body);
         assert_eq!(a.dir, "rtl");
     }
 
