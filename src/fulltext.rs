@@ -12,7 +12,8 @@
 //! poller's `Fetcher` (same User-Agent, SSRF guard on every hop, body cap,
 //! timeout, redirect rules) and take a slot of the same per-host limit as
 //! feed polls. A site whose pages keep failing backs off exponentially, as a
-//! failing feed does. Claims are stored, so after a restart pending items are
+//! failing feed does, and the backoff is stored with the site (both
+//! backends), so a restart leaves it alone too. Claims are stored, so after a restart pending items are
 //! resumed and finished ones are never fetched again.
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use crate::extract::extract;
 use crate::fetch::{FetchError, Validators};
 use crate::item::ItemKey;
 use crate::poller::PollContext;
+use crate::store::SiteBackoff as StoredBackoff;
 
 /// Extractions running at once (fetch + parse); the per-host limit applies
 /// within it.
@@ -52,35 +54,69 @@ pub struct Job {
 
 pub type JobSender = mpsc::UnboundedSender<Job>;
 
-/// Sites whose pages failed: when they may be tried again.
-#[derive(Default)]
+/// Sites whose pages failed: how often in a row, and until when (Unix
+/// seconds, on the injected clock) they are left alone. Kept in memory for
+/// the checks and written through to the store, so that a restart does not
+/// hammer a struggling site again.
 struct SiteBackoff {
-    sites: Mutex<HashMap<String, (u32, tokio::time::Instant)>>,
+    sites: Mutex<HashMap<String, StoredBackoff>>,
+    store: crate::store::Store,
+    clock: crate::clock::SharedClock,
 }
 
 impl SiteBackoff {
-    fn blocked(&self, host: &str) -> Option<u32> {
+    fn load(store: crate::store::Store, clock: crate::clock::SharedClock) -> SiteBackoff {
+        let sites = store.site_backoffs().unwrap_or_else(|e| {
+            warn!(error = %e, "Cannot read the sites' full-text backoff; starting without it.");
+            Vec::new()
+        });
+        SiteBackoff {
+            sites: Mutex::new(sites.into_iter().collect()),
+            store,
+            clock,
+        }
+    }
+
+    fn blocked(&self, host: &str) -> Option<(u32, i64)> {
+        let now = self.clock.now().timestamp();
         let sites = self.sites.lock().expect("lock poisoned");
         sites
             .get(host)
-            .filter(|(_, until)| *until > tokio::time::Instant::now())
-            .map(|(n, _)| *n)
+            .filter(|b| b.until > now)
+            .map(|b| (b.failures, b.until))
     }
 
-    fn failed(&self, host: &str) {
-        let mut sites = self.sites.lock().expect("lock poisoned");
-        let entry = sites
-            .entry(host.to_owned())
-            .or_insert((0, tokio::time::Instant::now()));
-        entry.0 += 1;
-        let wait = Duration::from_secs(60)
-            .saturating_mul(2u32.saturating_pow(entry.0.saturating_sub(1).min(16)))
-            .min(crate::poller::MAX_BACKOFF);
-        entry.1 = tokio::time::Instant::now() + wait;
+    async fn failed(&self, host: &str) {
+        let now = self.clock.now().timestamp();
+        let record = {
+            let mut sites = self.sites.lock().expect("lock poisoned");
+            let entry = sites.entry(host.to_owned()).or_insert(StoredBackoff {
+                failures: 0,
+                until: now,
+            });
+            entry.failures += 1;
+            let wait = Duration::from_secs(60)
+                .saturating_mul(2u32.saturating_pow(entry.failures.saturating_sub(1).min(16)))
+                .min(crate::poller::MAX_BACKOFF);
+            entry.until = now + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
+            entry.clone()
+        };
+        self.persist(host, Some(record)).await;
     }
 
-    fn succeeded(&self, host: &str) {
-        self.sites.lock().expect("lock poisoned").remove(host);
+    async fn succeeded(&self, host: &str) {
+        let was = self.sites.lock().expect("lock poisoned").remove(host);
+        if was.is_some() {
+            self.persist(host, None).await;
+        }
+    }
+
+    async fn persist(&self, host: &str, record: Option<StoredBackoff>) {
+        let (store, h) = (self.store.clone(), host.to_owned());
+        let written = tokio::task::spawn_blocking(move || store.put_site_backoff(&h, record.as_ref())).await;
+        if let Ok(Err(e)) = written {
+            warn!(%host, error = %e, "Cannot store the site's full-text backoff.");
+        }
     }
 }
 
@@ -95,7 +131,7 @@ pub fn start(
 ) -> JobSender {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
-    let backoff = Arc::new(SiteBackoff::default());
+    let backoff = Arc::new(SiteBackoff::load(ctx.store.clone(), ctx.clock.clone()));
     match ctx.store.pending_full_text() {
         Ok(pending) => {
             for (key, record) in pending {
@@ -216,10 +252,12 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         return Err(format!("{}: the item links to the feed itself", job.link));
     }
     let host = job.link.host_str().unwrap_or_default().to_owned();
-    if let Some(n) = backoff.blocked(&host) {
+    if let Some((n, until)) = backoff.blocked(&host) {
+        let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or_default();
         return Err(format!(
-            "{}: {host} is backing off after {n} failed page fetches",
-            job.link
+            "{}: {host} is backing off after {n} failed page fetches (until {})",
+            job.link,
+            until.format("%Y-%m-%d %H:%M:%S UTC")
         ));
     }
     let fetched = {
@@ -234,12 +272,12 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         Ok(f) => f,
         Err(e) => {
             if site_fault(&e) {
-                backoff.failed(&host);
+                backoff.failed(&host).await;
             }
             return Err(format!("{}: {e}", job.link));
         }
     };
-    backoff.succeeded(&host);
+    backoff.succeeded(&host).await;
     let Some(body) = fetched.body else {
         return Err(format!("{}: HTTP 304 to an unconditional request", job.link));
     };

@@ -315,6 +315,64 @@ async fn hostile_article_pages_fail_cleanly_and_keep_the_teaser() {
     daemon.shutdown().await.unwrap();
 }
 
+/// A site whose pages answer 503 backs off, and the backoff is stored: a
+/// restarted daemon (a second opening of the store) does not fetch another
+/// page of that site until the backoff is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_site_backoff_survives_restart() {
+    let server = FeedServer::start().await;
+    let down = server.route("/news/down", Route::status(503));
+    let later = server.route("/news/later", Route::status(503));
+    let first = server.route(
+        "/rss",
+        Route::feed(teaser_feed(&[(down.clone(), "معطل")]), "application/rss+xml"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let config = TestConfig::new().feed_with("أولى", &first, &[("full_text", "true")]);
+    let daemon = Daemon::start_with_clock(config.load(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    wait_render(&daemon, "the failed item with its teaser", || {
+        content_of(&daemon, &down).is_some_and(|c| c.contains(TEASER))
+    })
+    .await;
+    let ft = status_of(&daemon, &first).await.full_text.unwrap();
+    assert_eq!(ft.failed, 1, "{ft:?}");
+    assert!(
+        ft.last_error.as_deref().is_some_and(|e| e.contains("503")),
+        "{ft:?}"
+    );
+    daemon.shutdown().await.unwrap();
+
+    // Restarted within the backoff, with a second feed of the same site:
+    // its page is not fetched, and the status says why.
+    let second = server.route(
+        "/rss2",
+        Route::feed(teaser_feed(&[(later.clone(), "لاحقا")]), "application/rss+xml"),
+    );
+    let config = config.feed_with("ثانية", &second, &[("full_text", "true")]);
+    clock.advance(Duration::from_secs(30));
+    let daemon = Daemon::start_with_clock(config.load(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    wait_render(&daemon, "the second feed's item", || {
+        content_of(&daemon, &later).is_some_and(|c| c.contains(TEASER))
+    })
+    .await;
+    assert_eq!(server.requests_to("/news/later"), 0);
+    assert_eq!(server.requests_to("/news/down"), 1);
+    let ft = status_of(&daemon, &second).await.full_text.unwrap();
+    assert_eq!(ft.failed, 1, "{ft:?}");
+    assert!(
+        ft.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("backing off after 1 failed")),
+        "{ft:?}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn article_fetches_share_the_per_host_limit_with_polls() {
     let server = FeedServer::start().await;
