@@ -515,3 +515,94 @@ async fn extract_command_prints_the_article() {
     .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// The JSON output as a fresh process would render it from the store.
+fn rendered_items(config: &feedwire::config::Config) -> Vec<(String, String)> {
+    let store = feedwire::app::open_store(config).unwrap();
+    let docs = feedwire::app::render_all(config, &store).unwrap();
+    let v: Value = serde_json::from_slice(&docs["politics.json"].body).unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["url"].as_str().unwrap_or_default().to_owned(),
+                i["content_html"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `feedwire poll-once` (cron-style use) extracts too: new items of a
+/// `full_text` feed get their articles before the render; an article that
+/// is not there within `full_text_timeout` is published with the teaser
+/// and its page stays queued, to land at a later run; pages fetched once
+/// are never fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_publishes_full_articles() {
+    let server = FeedServer::start().await;
+    let cairo = server.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let delta = server.route(
+        "/news/delta",
+        Route::feed(page("arabic-windows-1256.html"), "text/html"),
+    );
+    let slow = server.route(
+        "/news/slow",
+        Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_secs(30)),
+    );
+    let feed = server.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[
+                (cairo.clone(), "زيارة القاهرة"),
+                (delta.clone(), "خطة الدلتا"),
+                (slow.clone(), "بطيء"),
+            ]),
+            "application/rss+xml",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed_with(
+            "الجزيرة",
+            &feed,
+            &[("full_text", "true"), ("full_text_timeout", "\"1s\"")],
+        )
+        .load(dir.path());
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 3, "{report:#?}");
+    assert!(
+        report.rendered.iter().any(|(name, _)| name == "politics.json"),
+        "{report:#?}"
+    );
+
+    let items = rendered_items(&config);
+    let content = |url: &str| {
+        items
+            .iter()
+            .find(|(u, _)| u == url)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    };
+    let article = content(&cairo);
+    assert!(article.contains("وصل صدام حفتر"), "{article}");
+    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
+    assert!(article.contains("الجزيرة نت</a></p></div>"), "{article}");
+    assert!(content(&delta).contains("أعلنت وزارة الزراعة"));
+    // Not there within the timeout: the teaser, for now.
+    assert!(content(&slow).contains(TEASER));
+
+    // The next run fetches nothing twice; the slow page is tried again.
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 0, "{report:#?}");
+    assert_eq!(server.requests_to("/news/cairo"), 1);
+    assert_eq!(server.requests_to("/news/delta"), 1);
+    assert_eq!(server.requests_to("/news/slow"), 2);
+    let store = feedwire::app::open_store(&config).unwrap();
+    let stats = store.full_text_stats(&feed).unwrap();
+    assert_eq!((stats.extracted, stats.fallback), (2, 1), "{stats:?}");
+}
