@@ -32,24 +32,32 @@ use crate::item::ItemKey;
 use crate::poller::PollContext;
 use crate::store::SiteBackoff as StoredBackoff;
 
-/// Extractions running at once (fetch + parse); the per-host limit applies
-/// within it.
-pub const CONCURRENCY: usize = 8;
+/// Pages in flight at once (two per core, as feed bodies): the per-host
+/// limit applies within it. Reading a body takes one of the poller's body
+/// slots and extracting it one of its per-core CPU slots, the same ones feed
+/// documents take, so that with `full_text` on every feed the daemon holds
+/// no more documents or DOM trees at once than without.
+pub fn concurrency() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
 
 /// How often held items are checked against their `full_text_timeout`.
 pub const RELEASE_TICK: Duration = Duration::from_secs(1);
 
-/// One item whose page is to be fetched.
+/// One item whose page is to be fetched. The backlog is a queue of these:
+/// a key and a link each, with the feed's config and the poller's context
+/// shared by all jobs of one document (a burst of 40,000 new items costs a
+/// few MB, not a copy of the feed's config per item).
 #[derive(Clone)]
 pub struct Job {
     pub key: ItemKey,
     pub link: Url,
-    pub feed: FeedConfig,
+    pub feed: Arc<FeedConfig>,
     /// Unix seconds until which the item is held back.
     pub hold_until: i64,
     /// The poller's context when the item was found: fetcher, clock and the
-    /// per-host limits shared with feed polls.
-    pub ctx: PollContext,
+    /// per-host limits, body and CPU slots shared with feed polls.
+    pub ctx: Arc<PollContext>,
 }
 
 pub type JobSender = mpsc::UnboundedSender<Job>;
@@ -130,7 +138,9 @@ pub fn start(
     cancel: CancellationToken,
 ) -> JobSender {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let concurrency = concurrency();
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let shared_ctx = Arc::new(ctx.clone());
     let backoff = Arc::new(SiteBackoff::load(ctx.store.clone(), ctx.clock.clone()));
     match ctx.store.pending_full_text() {
         Ok(pending) => {
@@ -151,9 +161,9 @@ pub fn start(
                         let _ = tx.send(Job {
                             key,
                             link,
-                            feed: feed.clone(),
+                            feed: Arc::new(feed.clone()),
                             hold_until: record.hold_until,
-                            ctx: ctx.clone(),
+                            ctx: shared_ctx.clone(),
                         });
                     }
                     _ => {
@@ -201,23 +211,38 @@ pub fn start(
         }
     });
     tokio::spawn(async move {
+        // Set when a page was extracted since the allocator last gave
+        // memory back; a burst ends when the queue is empty and no page is
+        // in flight.
+        let idle = Arc::new(Notify::new());
+        let mut dirty = false;
         loop {
             let job = tokio::select! {
                 _ = cancel.cancelled() => break,
                 job = rx.recv() => match job { Some(j) => j, None => break },
+                _ = idle.notified(), if dirty => {
+                    if rx.is_empty() && slots.available_permits() == concurrency {
+                        dirty = false;
+                        tokio::task::spawn_blocking(crate::memory::release);
+                    }
+                    continue;
+                }
             };
             // Waiting for a slot here leaves the backlog in the channel.
             let slot = tokio::select! {
                 _ = cancel.cancelled() => break,
                 slot = slots.clone().acquire_owned() => slot.expect("semaphores are never closed"),
             };
-            let (backoff, changed, cancel) = (backoff.clone(), changed.clone(), cancel.clone());
+            dirty = true;
+            let (backoff, changed, cancel, idle) =
+                (backoff.clone(), changed.clone(), cancel.clone(), idle.clone());
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
                     _ = run_job(job, backoff, changed) => {}
                 }
                 drop(slot);
+                idle.notify_one();
             });
         }
         debug!("Full-text task stopped.");
@@ -265,7 +290,12 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         job.ctx
             .fetcher
             .for_pages()
-            .fetch(&job.link, &Validators::default(), job.feed.allow_private_networks)
+            .fetch_gated(
+                &job.link,
+                &Validators::default(),
+                job.feed.allow_private_networks,
+                Some(job.ctx.body_gate()),
+            )
             .await
     };
     let fetched = match fetched {
@@ -278,9 +308,18 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         }
     };
     backoff.succeeded(&host).await;
+    // Held until the page is extracted: its bytes and DOM count as one of
+    // the bodies in memory.
+    let _body_slot = fetched.body_slot;
     let Some(body) = fetched.body else {
         return Err(format!("{}: HTTP 304 to an unconditional request", job.link));
     };
+    let _cpu = job
+        .ctx
+        .cpu_gate()
+        .acquire_owned()
+        .await
+        .expect("semaphores are never closed");
     let link = job.link.clone();
     let outlet = job.feed.name.clone();
     let content_type = fetched.content_type;

@@ -436,9 +436,9 @@ async fn private_article_addresses_are_refused() {
     tx.send(Job {
         key: key.clone(),
         link,
-        feed: config.feeds[0].clone(),
+        feed: config.feeds[0].clone().into(),
         hold_until,
-        ctx,
+        ctx: ctx.into(),
     })
     .unwrap_or_else(|_| panic!("the task takes jobs"));
     tokio::time::timeout(WAIT, changed.notified())
