@@ -753,6 +753,50 @@ static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// Whole lines that only date the page or credit a photo ("Published
+/// 10:48, Tue, Nov 19, 2019 | Updated 11:05", "4 minute read", "Foto:
+/// Getty Images"): page furniture, not the article. A dated line must carry
+/// a time or a full date ([`DATE`]) and stay short, so that "Published in
+/// 1998, the book sold…" stays.
+static FURNITURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+            (?P<dated>(?:published|updated|posted|last\ updated|modified|first\ published|publiziert|veröffentlicht|aktualisiert|stand
+              |publié|mis\ à\ jour|publicado|actualizado|atualizado|pubblicato|aggiornato|opublikowano|gepubliceerd
+              |نشر|نُشر|تاريخ\ النشر|آخر\ تحديث|تم\ التحديث|محدث)\b[^.!?]{0,120})
+          | \d{1,3}\s*(?:-\s*)?(?:min(?:ute)?s?|minuten)\.?\ (?:read|lesezeit|de\ lecture|de\ lectura|قراءة)
+          | (?:read(?:ing)?\ time|lesedauer|lesezeit|temps\ de\ lecture|tiempo\ de\ lectura|مدة\ القراءة)\s*[:：]?\s*\d{1,3}\s*\w{0,8}\.?
+          | (?:photo|image|picture|foto|bild|credit|crédit|صورة|الصورة)s?\s*[:：©]\s*[^.!?]{1,80}
+          | ©\s*[^.!?]{1,80}
+        )[.\s]*$",
+    )
+    .expect("valid regex")
+});
+
+/// A time of day or a full date: `10:48`, `20/11/2025`, `2025-11-20`,
+/// `Nov 19, 2019`, `19. November 2019`, `20 نوفمبر 2025`.
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+          \b\d{1,2}[:.h]\d{2}\b
+        | \b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b
+        | (?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|januar|februar|juni|juli|märz|okt|dez|janv|févr|avr|juil|sept|déc|ene|abr|ago|dic
+            |يناير|فبراير|مارس|أبريل|ابريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|أكتوبر|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين)\w*\.?\s+\d{1,4}
+        | \b\d{1,2}\.?\s+(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|janv|févr|avr|juil|déc|ene|abr|ago|dic
+            |يناير|فبراير|مارس|أبريل|ابريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|أكتوبر|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين)",
+    )
+    .expect("valid regex")
+});
+
+fn is_furniture(text: &str) -> bool {
+    FURNITURE_LINE
+        .captures(text)
+        .is_some_and(|c| match c.name("dated") {
+            Some(d) => DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16,
+            None => true,
+        })
+}
+
 fn is_debris_text(text: &str) -> bool {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let text =
@@ -760,7 +804,7 @@ fn is_debris_text(text: &str) -> bool {
     if text.is_empty() {
         return false;
     }
-    if text.chars().count() <= 160 && DEBRIS_LINE.is_match(text) {
+    if text.chars().count() <= 160 && (DEBRIS_LINE.is_match(text) || is_furniture(text)) {
         return true;
     }
     // A run of share labels: "حصة Pinterest Hidden Facebook".
@@ -795,7 +839,7 @@ fn is_debris_text(text: &str) -> bool {
 /// share labels or an invitation elsewhere, and links with no text.
 fn remove_debris(html: &str) -> String {
     const BLOCKS: &str = "p, li, ul, ol, div, section, aside, h2, h3, h4, h5, h6, figcaption, footer";
-    const INLINE: &str = "span, a, button, strong, b, em, small";
+    const INLINE: &str = "span, a, button, strong, b, em, small, time";
     let doc = Document::from(html);
     for node in doc.select(BLOCKS).nodes() {
         if !has_media(node) && is_debris_text(&node.text()) {
@@ -859,6 +903,13 @@ mod tests {
             "Source: click here",
             "Read more",
             "اقرأ أيضا: زيارة سابقة",
+            "PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05, Tue, Nov 19, 2019",
+            "Updated 5:27 am CST Wednesday, November 20, 2019",
+            "4 minute read",
+            "Lesedauer: 4 Min.",
+            "Foto: Nicolas Economou/Getty",
+            "نشر في 20 نوفمبر 2025",
+            "آخر تحديث: 20/11/2025 10:30",
         ] {
             assert!(is_debris_text(t), "{t:?} should be debris");
         }
@@ -867,6 +918,9 @@ mod tests {
             "Share prices fell sharply on Monday as investors weighed the news.",
             "المصدر الدبلوماسي قال إن المحادثات كانت صريحة",
             "Twitter said on Tuesday it would change its rules.",
+            "Updated figures released on Monday show 40,000 more jobs than expected.",
+            "Published in 1998, the book sold 2 million copies.",
+            "نشر في الجريدة الرسمية قرار رقم 12 لسنة 2025 بشأن تنظيم الاستيراد، وبدأ العمل به أمس.",
         ] {
             assert!(!is_debris_text(t), "{t:?} is text, not debris");
         }
