@@ -161,6 +161,7 @@ pub fn extract(
                             None,
                             url,
                             outlet,
+                            selector,
                         )
                     }
                     None => return Err(ExtractError::NoArticle),
@@ -184,7 +185,7 @@ pub fn extract(
     let kept = html_text(&content).chars().count();
     let ld_chars = ld_body.as_ref().map_or(0, |ld| ld.chars().count());
     let cluster_chars = cluster.as_ref().map_or(0, |c| c.chars);
-    let content = match (ld_body, cluster) {
+    let content = match (ld_body.filter(|_| selector.is_none()), cluster) {
         (Some(ld), _) if ld_chars > 2 * kept && ld_chars >= cluster_chars => paragraphs(&ld),
         (_, Some(c)) if c.chars * 5 > kept * 9 && contains_most(&c.html, &content) => c.html,
         // Readability settled on a block of headline links with blurbs.
@@ -200,6 +201,7 @@ pub fn extract(
         article_dir,
         url,
         outlet,
+        selector,
     )
 }
 
@@ -237,8 +239,9 @@ fn finish(
     article_dir: Option<String>,
     url: &Url,
     outlet: Option<&str>,
+    selected: Option<&str>,
 ) -> Result<Extracted, ExtractError> {
-    let cleaned = remove_debris(&content);
+    let cleaned = remove_debris(&content, selected.is_none());
     let body = sanitize(&cleaned, url);
     if html_text(&body).trim().is_empty() {
         return Err(ExtractError::NoArticle);
@@ -837,12 +840,26 @@ fn is_debris_text(text: &str) -> bool {
 
 /// Removes debris blocks from article HTML: elements whose whole text is
 /// share labels or an invitation elsewhere, and links with no text.
-fn remove_debris(html: &str) -> String {
+fn remove_debris(html: &str, link_boxes: bool) -> String {
     const BLOCKS: &str = "p, li, ul, ol, div, section, aside, h2, h3, h4, h5, h6, figcaption, footer";
     const INLINE: &str = "span, a, button, strong, b, em, small, time";
     let doc = Document::from(html);
     for node in doc.select(BLOCKS).nodes() {
         if !has_media(node) && is_debris_text(&node.text()) {
+            node.remove_from_parent();
+        }
+    }
+    // Lists and boxes of headline links ("Related", "More on this") left
+    // inside the article: two links or more and little text besides.
+    // Not in what `full_text_selector` picked: the operator chose it.
+    for node in doc
+        .select("ul, ol, div, section, aside")
+        .nodes()
+        .iter()
+        .filter(|_| link_boxes)
+    {
+        let links = Selection::from(*node).select("a").length();
+        if links >= 2 && !has_media(node) && link_density(node) >= 0.6 {
             node.remove_from_parent();
         }
     }
