@@ -710,6 +710,17 @@ const SHARE_LABELS: &[&str] = &[
     "messenger",
     "comments",
     "comment",
+    "feedback",
+    "teilen",
+    "drucken",
+    "merken",
+    "fehler melden",
+    "partager",
+    "imprimer",
+    "compartir",
+    "imprimir",
+    "condividi",
+    "stampa",
     "حصة",
     "شارك",
     "شاركها",
@@ -744,6 +755,9 @@ static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^(?:
             read\ more | read\ more\ [:»›>]?.{0,80} | continue\ reading.{0,80} | read\ the\ full\ (?:article|story).{0,40}
+          | advertisement | advertising | sponsored | article\ content | (?:the\ )?(?:story|article)\ continues\ (?:below|after)(?:\ (?:the\ )?(?:ad|advertisement))?
+          | fehler\ gefunden\?\ jetzt\ melden
+          | anzeige | werbung | publicité | publicidad | pubblicità | إعلان | اعلان | محتوى\ إعلاني
           | (?:for\ more\ news,?\ )?visit\ our\ (?:web)?site.{0,80} | for\ more\ news.{0,80}
           | (?:follow|like)\ us\ on.{0,60} | subscribe\ to\ our\ newsletter.{0,60}
           | (?:source|via)\s*[:：]\s*(?:click\ here|here|link)?
@@ -771,6 +785,7 @@ static FURNITURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
           | (?:read(?:ing)?\ time|lesedauer|lesezeit|temps\ de\ lecture|tiempo\ de\ lectura|مدة\ القراءة)\s*[:：]?\s*\d{1,3}\s*\w{0,8}\.?
           | (?:photo|image|picture|foto|bild|credit|crédit|صورة|الصورة)s?\s*[:：©]\s*[^.!?]{1,80}
           | ©\s*[^.!?]{1,80}
+          | (?P<credit>[^.!?]{0,80}(?:/\s*(?:afp|reuters|ap|epa|dpa|getty|imago|keystone|anadolu|aa)\b|via\ getty\ images|\bgetty\ images|ap\ photo|\bistock(?:photo)?\b|shutterstock|picture\ alliance)[^.!?]{0,40})
         )[.\s]*$",
     )
     .expect("valid regex")
@@ -792,12 +807,14 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn is_furniture(text: &str) -> bool {
-    FURNITURE_LINE
-        .captures(text)
-        .is_some_and(|c| match c.name("dated") {
-            Some(d) => DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16,
-            None => true,
-        })
+    FURNITURE_LINE.captures(text).is_some_and(|c| {
+        if let Some(d) = c.name("dated") {
+            return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
+        }
+        // A credit is a name and an agency, not a sentence.
+        c.name("credit")
+            .is_none_or(|d| d.as_str().split_whitespace().count() <= 12)
+    })
 }
 
 fn is_debris_text(text: &str) -> bool {
@@ -927,6 +944,12 @@ mod tests {
             "Foto: Nicolas Economou/Getty",
             "نشر في 20 نوفمبر 2025",
             "آخر تحديث: 20/11/2025 10:30",
+            "GHULAM RASOOL/AFP via Getty Images",
+            "Advertisement",
+            "Story continues below advertisement",
+            "Fehler gefunden? Jetzt melden",
+            "Drucken Feedback Fehler melden",
+            "إعلان",
         ] {
             assert!(is_debris_text(t), "{t:?} should be debris");
         }
@@ -937,6 +960,8 @@ mod tests {
             "Twitter said on Tuesday it would change its rules.",
             "Updated figures released on Monday show 40,000 more jobs than expected.",
             "Published in 1998, the book sold 2 million copies.",
+            "Reuters reported the deal on Monday.",
+            "Advertisement spending rose 4% last year, the agency said.",
             "نشر في الجريدة الرسمية قرار رقم 12 لسنة 2025 بشأن تنظيم الاستيراد، وبدأ العمل به أمس.",
         ] {
             assert!(!is_debris_text(t), "{t:?} is text, not debris");
