@@ -100,6 +100,7 @@ pub fn extract(
     check_shape(&text)?;
     let doc = Document::from(text.as_str());
     let ld_body = json_ld_body(&doc);
+    let lead = lead_figure(&doc, url);
     let cluster = if selector.is_none() {
         paragraph_cluster(&doc)
     } else {
@@ -192,6 +193,12 @@ pub fn extract(
         (_, Some(c)) if c.chars * 2 >= kept && fragment_link_density(&content) > 0.3 => c.html,
         _ => content,
     };
+    // Readability often leaves the lead image out (it sits above the body,
+    // beside the headline); the reader expects it, with its caption.
+    let content = match lead {
+        Some(figure) if selector.is_none() && !content.contains("<img") => figure + &content,
+        _ => content,
+    };
     finish(
         content,
         title,
@@ -218,6 +225,43 @@ fn contains_most(whole: &str, part: &str) -> bool {
     let (whole, part) = (words(whole), words(part));
     let inside = part.iter().filter(|w| whole.contains(*w)).count();
     inside * 10 >= part.len() * 6
+}
+
+/// The page's lead image: the `figure` (with its caption) that shows the
+/// page's `og:image`, else the `og:image` alone.
+fn lead_figure(doc: &Document, url: &Url) -> Option<String> {
+    let og = doc
+        .select(r#"meta[property="og:image"], meta[name="og:image"]"#)
+        .attr("content")
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let file = |src: &str| {
+        url.join(src)
+            .ok()
+            .and_then(|u| {
+                u.path_segments()
+                    .and_then(|mut s| s.next_back().map(str::to_owned))
+            })
+            .filter(|f| !f.is_empty())
+    };
+    let og_file = og.as_deref().and_then(file);
+    let figures = doc.select("figure");
+    for fig in figures.nodes() {
+        let in_chrome = fig
+            .ancestors_it(None)
+            .any(|a| ["nav", "aside", "footer"].iter().any(|n| a.has_name(n)));
+        let img = Selection::from(*fig).select("img");
+        let Some(src) = img.attr("src").or_else(|| img.attr("data-src")) else {
+            continue;
+        };
+        if in_chrome {
+            continue;
+        }
+        if og_file.is_some() && file(&src) == og_file {
+            return Some(fig.html().to_string());
+        }
+    }
+    og.map(|src| format!("<figure><img src=\"{}\" alt=\"\"></figure>", escape_html(&src)))
 }
 
 /// The page's `<title>`, for pages readability gave up on.
@@ -1238,6 +1282,47 @@ mod tests {
         }
         assert!(!a.body.contains("عنوان خبر آخر"), "{}", a.body);
         assert_eq!(a.dir, "rtl");
+    }
+
+    /// An Arabic article spread over one box per paragraph, with ad
+    /// labels, a dateline, a "read also" box of links, tags and share
+    /// buttons between and around them: every paragraph, the sub-heading,
+    /// the quote and the captioned image come out, none of the furniture.
+    #[test]
+    fn arabic_article_in_boxes_comes_out_whole_and_clean() {
+        let page = include_bytes!("../tests/fixtures/fulltext/arabic-boxes.html");
+        let url = Url::parse("https://news.example/economy/2025/11/20/power-line").unwrap();
+        let a = extract(page, Some("text/html"), &url, None, None).unwrap();
+        for kept in [
+            "اتفقت مصر والسودان، الخميس",
+            "وقال وزير الكهرباء المصري",
+            "وأضاف أن المرحلة الأولى",
+            "<h2>تمويل المشروع</h2>",
+            "ويموَّل المشروع بقرض ميسر",
+            "وقال الوزير السوداني",
+            "<blockquote>",
+            "ويأتي الاتفاق بعد سنوات",
+            "<figcaption>أبراج خط الربط الكهربائي قرب أسوان</figcaption>",
+        ] {
+            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
+        }
+        for dropped in [
+            "إعلان",
+            "آخر تحديث",
+            "اقرأ أيضا",
+            "مصر ترفع أسعار الكهرباء",
+            "حصة",
+            "واتساب",
+            "اضغط هنا",
+            "زوروا موقعنا",
+            "الأكثر قراءة",
+            "سياسة الخصوصية",
+        ] {
+            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
+        }
+        assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
+        assert_eq!(a.outlet, "سماء الأخبار");
+        assert!(a.html.ends_with("\">سماء الأخبار</a></p></div>"), "{}", a.html);
     }
 
     #[test]
