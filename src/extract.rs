@@ -99,6 +99,7 @@ pub fn extract(
     }
     check_shape(&text)?;
     let doc = Document::from(text.as_str());
+    remove_consent_dialogs(&doc);
     let ld_body = json_ld_body(&doc);
     let lead = lead_figure(&doc, url);
     let cluster = if selector.is_none() {
@@ -225,6 +226,23 @@ fn contains_most(whole: &str, part: &str) -> bool {
     let (whole, part) = (words(whole), words(part));
     let inside = part.iter().filter(|w| whole.contains(*w)).count();
     inside * 10 >= part.len() * 6
+}
+
+/// Removes cookie and consent dialogs before anything is scored: their
+/// long legal paragraphs otherwise outweigh a short article. Wrappers that
+/// merely mention a banner in a class (`body.cookie-banner-shown`) are
+/// kept: anything holding the page's headline or an `article`.
+fn remove_consent_dialogs(doc: &Document) {
+    const DIALOGS: &str = r#"[id*="cookie" i], [class*="cookie" i], [id*="consent" i], [class*="consent" i], [id*="onetrust" i], [class*="onetrust" i], [id*="gdpr" i], [class*="gdpr" i], [id*="didomi" i], [class*="didomi" i], [id*="usercentrics" i]"#;
+    for node in doc.select(DIALOGS).nodes() {
+        let wrapper = ["html", "body", "main", "article"]
+            .iter()
+            .any(|n| node.has_name(n))
+            || Selection::from(*node).select("article, h1, main").exists();
+        if !wrapper {
+            node.remove_from_parent();
+        }
+    }
 }
 
 /// The page's lead image: the `figure` (with its caption) that shows the
