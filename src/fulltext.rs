@@ -41,6 +41,9 @@ pub fn concurrency() -> usize {
     2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// Pages extracted between two allocator trims during a long burst.
+const TRIM_EVERY: usize = 512;
+
 /// How often held items are checked against their `full_text_timeout`.
 pub const RELEASE_TICK: Duration = Duration::from_secs(1);
 
@@ -216,6 +219,7 @@ pub fn start(
         // in flight.
         let idle = Arc::new(Notify::new());
         let mut dirty = false;
+        let mut started = 0usize;
         loop {
             let job = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -234,6 +238,12 @@ pub fn start(
                 slot = slots.clone().acquire_owned() => slot.expect("semaphores are never closed"),
             };
             dirty = true;
+            // A cold start queues tens of thousands of pages: give memory
+            // back every [`TRIM_EVERY`] pages, not only once the burst ends.
+            started += 1;
+            if started % TRIM_EVERY == 0 {
+                tokio::task::spawn_blocking(crate::memory::release);
+            }
             let (backoff, changed, cancel, idle) =
                 (backoff.clone(), changed.clone(), cancel.clone(), idle.clone());
             tokio::spawn(async move {
