@@ -165,9 +165,11 @@ fn select(
     );
     // Items waiting for their full text (at most `full_text_timeout`).
     let held = store.full_text_held()?;
-    let mut items = store.recent(limit, scan_limit(output), |item| {
-        !held.contains(&item.key)
-            && item.sources.iter().any(|s| feeds.contains(&s.feed_url))
+    // Passed over before they are read: a cold round holds nearly every
+    // item, and decoding them only to drop them was the full-text farm's
+    // largest memory cost (BENCHMARKS.md).
+    let mut items = store.recent_except(limit, scan_limit(output), &held, |item| {
+        item.sources.iter().any(|s| feeds.contains(&s.feed_url))
             && rules.matches(item, output.language.as_deref())
     })?;
     for item in &mut items {

@@ -332,6 +332,20 @@ impl Store {
         dispatch!(self, s => s.recent(limit, scan_limit, keep))
     }
 
+    /// [`Store::recent`], passing over the keys in `except` (items held for
+    /// their full text) before they are read: while a cold round holds tens
+    /// of thousands of items, a render would otherwise read and decode up to
+    /// `scan_limit` items it cannot publish.
+    pub fn recent_except(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        except: &std::collections::HashSet<ItemKey>,
+        keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        dispatch!(self, s => s.recent_except(limit, scan_limit, except, keep))
+    }
+
     /// True when ingesting this key from this feed would change nothing:
     /// the item is stored with the feed among its sources, or was pruned.
     pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {

@@ -655,6 +655,19 @@ impl PgStore {
         Ok(out)
     }
 
+    /// [`Self::recent`] passing over the keys in `except`.
+    pub fn recent_except(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        except: &std::collections::HashSet<ItemKey>,
+        mut keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.recent(limit, scan_limit, |item| {
+            !except.contains(&item.key) && keep(item)
+        })
+    }
+
     pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
         let (key, feed) = (key.as_str().to_owned(), feed_url.to_owned());
         self.call(move |c| async move {

@@ -334,6 +334,38 @@ impl SledStore {
         Ok(out)
     }
 
+    /// [`Self::recent`] without reading the items whose keys are in
+    /// `except`: only their date-index entries are walked.
+    pub fn recent_except(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        except: &std::collections::HashSet<ItemKey>,
+        mut keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in self.by_date.iter().rev().take(scan_limit) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = entry?;
+            let key = &k[8..];
+            if !except.is_empty()
+                && except.contains(&ItemKey::from_stored(String::from_utf8_lossy(key).into_owned()))
+            {
+                continue;
+            }
+            let Some(bytes) = self.items.get(key)? else {
+                continue;
+            };
+            let item = decode(&bytes)?;
+            if keep(&item) {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
     /// True when ingesting this key from this feed would change nothing:
     /// the item is stored with the feed among its sources, or was pruned.
     pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {

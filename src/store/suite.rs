@@ -419,6 +419,24 @@ fn full_text_records_claim_hold_finish_and_prune() {
             .unwrap();
         assert_eq!(store.full_text_held().unwrap().len(), 3);
         assert_eq!(store.pending_full_text().unwrap().len(), 3);
+        // Renders pass over held items without reading them; the newest
+        // unheld items still come, in date order, up to the limit.
+        let held = store.full_text_held().unwrap();
+        assert!(store.recent_except(10, 100, &held, |_| true).unwrap().is_empty());
+        let only_late: std::collections::HashSet<_> = [kl.clone()].into_iter().collect();
+        let keys = |items: Vec<Item>| items.into_iter().map(|i| i.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(store.recent_except(10, 100, &only_late, |_| true).unwrap()),
+            vec![kc.clone(), kd.clone()]
+        );
+        assert_eq!(
+            keys(store.recent_except(1, 100, &only_late, |_| true).unwrap()),
+            vec![kc.clone()]
+        );
+        assert_eq!(
+            keys(store.recent_except(10, 100, &only_late, |i| i.key != kc).unwrap()),
+            vec![kd.clone()]
+        );
         assert_eq!(
             store.full_text(&kc).unwrap().unwrap().state,
             FullTextState::Pending
