@@ -114,6 +114,7 @@ pub fn parse_feed_skipping(
             .base_uri(Some(feed.url.as_str()))
             // Replaces feed-rs's own lenient parser; `dates` covers RFC 2822/3339 too.
             .timestamp_parser(crate::dates::parse_date)
+            .id_generator(generated_id)
             .build()
     };
     let charset = decoded.encoding.name();
@@ -126,6 +127,21 @@ pub fn parse_feed_skipping(
         parser().parse(&decoded.bytes[..]).map_err(Some)
     };
     let (parsed, repaired) = match strict {
+        // Entries with no link feed-rs reads, in a document that has links
+        // of other shapes (`<atom:link href>` or `<link href/>` in RSS
+        // items, CDF's `<item href>`): the normalisation pass writes them as
+        // RSS links. Well-formed, so nothing is reported as repaired.
+        Ok(parsed) if linked(&parsed) < parsed.entries.len() && has_href(&decoded.bytes) => {
+            let recovered = recover::recover(&decoded.bytes);
+            match parser().parse(recovered.xml.as_bytes()) {
+                Ok(better)
+                    if better.entries.len() >= parsed.entries.len() && linked(&better) > linked(&parsed) =>
+                {
+                    (better, None)
+                }
+                _ => (parsed, None),
+            }
+        }
         // The common path: a well-formed document feed-rs reads.
         Ok(parsed) if !parsed.entries.is_empty() || !shows_entries(&decoded.bytes) => (parsed, None),
         strict => {
@@ -161,7 +177,10 @@ pub fn parse_feed_skipping(
         }
     };
     let hints = syndication_period(&decoded.bytes);
-    let mut out = build(feed, parsed, charset, hints, now, limits, known);
+    // feedparser's rule: a guid is the item's link unless it says
+    // `isPermaLink="false"`. Looked up only when some entry needs it.
+    let guid_is_link = linked(&parsed) == parsed.entries.len() || !says_not_permalink(&decoded.bytes);
+    let mut out = build(feed, parsed, charset, hints, now, limits, guid_is_link, known);
     out.repaired = repaired;
     if out.items.is_empty() && out.skipped == 0 && out.dropped == 0 && shows_entries(&decoded.bytes) {
         out.no_entries = Some(format!(
@@ -172,6 +191,61 @@ pub fn parse_feed_skipping(
     Ok(out)
 }
 
+/// Marks the ids feed-rs makes up for entries that have none, so that
+/// they are never read as a link (see [`entry_id`]).
+const GENERATED: &str = "\u{0}generated:";
+
+/// feed-rs's id for an entry without one: a hash of its first link and
+/// title, or of the feed URL and title; both are stable across polls and
+/// keep the keys items were stored under. Where feed-rs would fall back to
+/// a random UUID (no link, no title), a new key every poll, the id is left
+/// empty and [`entry_to_item`] keys the entry on its content instead.
+fn generated_id(links: &[feed_rs::model::Link], title: &Option<Text>, uri: Option<&str>) -> String {
+    if links.is_empty() && (title.is_none() || uri.is_none()) {
+        return String::new();
+    }
+    format!("{GENERATED}{}", feed_rs::parser::generate_id(links, title, uri))
+}
+
+/// The entry's id as the document gives it, or `None` when feed-rs made
+/// it up; and the id to key on (made-up ones included).
+fn entry_id(entry: &Entry) -> (Option<&str>, &str) {
+    match entry.id.strip_prefix(GENERATED) {
+        Some(made_up) => (None, made_up),
+        None => (Some(entry.id.trim()), entry.id.trim()),
+    }
+}
+
+/// Entries with a link of their own: an alternate link, or an id that is
+/// an http(s) URL.
+fn linked(feed: &feed_rs::model::Feed) -> usize {
+    feed.entries
+        .iter()
+        .filter(|e| {
+            e.links
+                .iter()
+                .any(|l| matches!(l.rel.as_deref(), None | Some("alternate")) && !l.href.trim().is_empty())
+                || entry_id(e)
+                    .0
+                    .is_some_and(|id| Url::parse(id).is_ok_and(|u| is_web(&u)))
+        })
+        .count()
+}
+
+fn has_href(doc: &[u8]) -> bool {
+    contains_ignore_case(doc, b"href")
+}
+
+/// `isPermaLink="false"` anywhere: the publisher's guids are not links.
+fn says_not_permalink(doc: &[u8]) -> bool {
+    contains_ignore_case(doc, b"ispermalink=\"false\"") || contains_ignore_case(doc, b"ispermalink='false'")
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn build(
     feed: FeedRef<'_>,
     parsed: feed_rs::model::Feed,
@@ -179,6 +253,7 @@ fn build(
     sy_period: Option<Duration>,
     now: DateTime<Utc>,
     limits: Limits,
+    guid_is_link: bool,
     known: &dyn Fn(&ItemKey) -> bool,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
@@ -197,7 +272,7 @@ fn build(
         .into_iter()
         .take(limits.max_items)
         .filter_map(|e| {
-            let item = entry_to_item(feed, e, language.as_deref(), now, known);
+            let item = entry_to_item(feed, e, language.as_deref(), now, guid_is_link, known);
             if matches!(item, Some(None)) {
                 skipped += 1;
             }
@@ -258,16 +333,33 @@ fn entry_to_item(
     entry: Entry,
     feed_language: Option<&str>,
     now: i64,
+    guid_is_link: bool,
     known: &dyn Fn(&ItemKey) -> bool,
 ) -> Option<Option<Item>> {
     let original_link = pick_link(&entry, feed.url);
-    let link = original_link.as_ref().map(clean_link);
+    let (given_id, key_id) = entry_id(&entry);
     let key = match &original_link {
         Some(l) => ItemKey::from_link(l),
-        None if !entry.id.trim().is_empty() => ItemKey::from_guid(&entry.id, feed.url),
-        // No link and no id: nothing stable to deduplicate on.
-        None => return None,
+        None if !key_id.is_empty() => ItemKey::from_guid(key_id, feed.url),
+        // No link, no id, no title: the content is all there is to know the
+        // entry again by on the next poll.
+        None => ItemKey::from_guid(&content_digest(&entry)?, feed.url),
     };
+    // A relative guid (`<guid>/2025/11/a</guid>`, `<id>1</id>`) is the
+    // item's link as feedparser reads it, resolved against xml:base or
+    // the feed's URL. The key stays the guid's own, scoped to its feed: a
+    // relative id names nothing outside it, and two feeds of one site
+    // numbering their entries alike must not deduplicate into each other.
+    let original_link = original_link.or_else(|| {
+        let id = given_id.filter(|id| guid_is_link && !id.is_empty())?;
+        match Url::parse(id) {
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                entry_base(&entry, feed.url).join(id).ok().filter(is_web)
+            }
+            _ => None,
+        }
+    });
+    let link = original_link.as_ref().map(clean_link);
     if known(&key) {
         return Some(None);
     }
@@ -346,15 +438,45 @@ fn entry_to_item(
     }))
 }
 
+/// A key for an entry with nothing else to know it by: a digest of its
+/// text and date. `None` when it has none of these either.
+fn content_digest(entry: &Entry) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let parts = [
+        entry.summary.as_ref().map(|t| t.content.as_str()),
+        entry.content.as_ref().and_then(|c| c.body.as_deref()),
+        entry.title.as_ref().map(|t| t.content.as_str()),
+    ];
+    if parts.iter().all(|p| p.is_none_or(|t| t.trim().is_empty())) {
+        return None;
+    }
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.unwrap_or_default().trim().as_bytes());
+        hash.update([0]);
+    }
+    if let Some(date) = entry.published.or(entry.updated) {
+        hash.update(date.timestamp().to_be_bytes());
+    }
+    let hex: String = hash.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("sha256:{hex}"))
+}
+
+/// What an entry's relative references resolve against: its xml:base,
+/// itself resolved against the feed's URL, or that URL.
+fn entry_base(entry: &Entry, feed_url: &Url) -> Url {
+    entry
+        .base
+        .as_deref()
+        .and_then(|b| feed_url.join(b).ok())
+        .unwrap_or_else(|| feed_url.clone())
+}
+
 /// The item's web page: an Atom `alternate` link (HTML preferred), else an
 /// RSS `<link>`, else a guid that is itself an http(s) URL.
 fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
     let resolve = |href: &str| {
-        let base = entry
-            .base
-            .as_deref()
-            .and_then(|b| feed_url.join(b).ok())
-            .unwrap_or_else(|| feed_url.clone());
+        let base = entry_base(entry, feed_url);
         // A link escaped twice (`?a=1&amp;amp;b=2` in the XML) means `&`:
         // publishers' templates do this, and feedparser reads it so too.
         let href = href.trim();
@@ -378,7 +500,7 @@ fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
             return Some(url);
         }
     }
-    Url::parse(entry.id.trim()).ok().filter(is_web)
+    Url::parse(entry_id(entry).0?).ok().filter(is_web)
 }
 
 fn pick_enclosure(entry: &Entry, base: &Url) -> Option<Enclosure> {
@@ -932,6 +1054,99 @@ mod tests {
         assert_eq!(f.title.as_deref(), Some("قناة"));
         assert_eq!(f.items[0].title, "headline");
         assert_eq!(f.items[0].categories, ["سياسة"]);
+    }
+
+    /// Entries without a link: a guid is the link (feedparser's rule,
+    /// relative ones resolved), and every entry keeps one key from poll to
+    /// poll, whatever it lacks.
+    #[test]
+    fn entries_without_links_are_known_again() {
+        let rss = r#"<rss version="2.0"><channel><title>t</title>
+<item><guid>/2025/11/a</guid><title>نسبي</title></item>
+<item><guid>https://example.com/abs</guid></item>
+<item><description>بلا رابط ولا معرف</description></item>
+<item><description>خبر آخر بلا رابط</description></item>
+<item><title>عنوان فقط</title></item>
+<item><link>//cdn.example.org/p</link></item>
+<item><enclosure url="https://example.com/a.mp3" type="audio/mpeg" length="1"/><title>حلقة</title></item>
+</channel></rss>"#;
+        let first = parse(rss.as_bytes(), None);
+        let links: Vec<Option<&str>> = first.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://example.com/2025/11/a"),
+                Some("https://example.com/abs"),
+                None,
+                None,
+                None,
+                Some("https://cdn.example.org/p"),
+                None,
+            ]
+        );
+        let keys: Vec<&str> = first.items.iter().map(|i| i.key.as_str()).collect();
+        // A relative guid keys within its feed; an absolute one as a link.
+        assert_eq!(keys[0], "guid://example.com/feed.xml#/2025/11/a");
+        assert_eq!(keys[1], "//example.com/abs");
+        assert!(
+            keys[2].starts_with("guid://example.com/feed.xml#sha256:"),
+            "{}",
+            keys[2]
+        );
+        assert_ne!(keys[2], keys[3]);
+        let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
+        assert_eq!(unique.len(), keys.len(), "{keys:?}");
+        for _ in 0..3 {
+            let again = parse(rss.as_bytes(), None);
+            let again: Vec<&str> = again.items.iter().map(|i| i.key.as_str()).collect();
+            assert_eq!(again, keys, "the same document gives the same keys");
+        }
+        // `isPermaLink="false"`: the guid is not a link.
+        let f = parse(
+            br#"<rss version="2.0"><channel><title>t</title><item><title>x</title><guid isPermaLink="false">123</guid></item></channel></rss>"#,
+            None,
+        );
+        assert_eq!(f.items[0].link, None);
+        assert_eq!(f.items[0].key.as_str(), "guid://example.com/feed.xml#123");
+        // Atom: an id is the link when there is none, as feedparser reads
+        // it (relative against the feed's URL); a tag: URI is not.
+        let f = parse(
+            br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><id>news/1</id><title>a</title></entry>
+<entry><id>http://example.com/2</id></entry>
+<entry><id>tag:example.com,2025:3</id><title>c</title></entry></feed>"#,
+            None,
+        );
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://example.com/news/1"),
+                Some("http://example.com/2"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn rss_items_linked_in_other_shapes() {
+        let body = r#"<?xml version="1.0"?><rss xmlns:a10="http://www.w3.org/2005/Atom" version="2.0"><channel><title>t</title>
+<item><title>خبر</title><a10:link href="https://example.com/1" /><a10:updated>2020-05-14T10:00:18Z</a10:updated></item>
+<item><title>b</title><link href="/2"/></item>
+<item><title>c</title><link>https://example.com/3</link><a10:link href="https://example.com/related" /></item>
+</channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://example.com/1"),
+                Some("https://example.com/2"),
+                Some("https://example.com/3")
+            ]
+        );
+        assert_eq!(f.items[0].title, "خبر");
+        assert_eq!(f.repaired, None, "well-formed: nothing repaired");
     }
 
     #[test]

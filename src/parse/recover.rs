@@ -128,6 +128,20 @@ pub struct Recovered {
     pub repairs: Repairs,
 }
 
+/// What an RSS item links to. feed-rs reads an item's link from `<link>`
+/// text only; publishers also give it as an Atom link (`<atom:link
+/// href>`, any prefix bound to Atom 1.0, as .NET's `a10:` does), as an
+/// Atom-style `<link href/>`, or as an `href` attribute on the item (CDF,
+/// which feedparser reads on any item). The first of these is written out
+/// as `<link>` text when the item closes without one.
+#[derive(Debug, Default)]
+struct ItemLinks {
+    /// A `<link>` with text seen.
+    has_link: bool,
+    /// The first other link, escaped for element text.
+    fallback: Option<String>,
+}
+
 struct Open {
     /// The name as the document spells it, matched by end tags.
     name: String,
@@ -139,6 +153,28 @@ struct Open {
     /// Output length before the start tag.
     start_at: usize,
     droppable_if_empty: bool,
+    /// Set on RSS items.
+    item: Option<ItemLinks>,
+    /// A `<link>` (no Atom prefix) directly inside an RSS item.
+    rss_link: bool,
+    /// An element the document does not have (the `<rss>` around a CDF
+    /// channel): matched by no end tag, closed with its child.
+    synthetic: bool,
+}
+
+impl Open {
+    fn synthetic(out_name: &str) -> Open {
+        Open {
+            name: String::new(),
+            out_name: out_name.to_owned(),
+            content_at: 0,
+            start_at: 0,
+            droppable_if_empty: false,
+            item: None,
+            rss_link: false,
+            synthetic: true,
+        }
+    }
 }
 
 /// Re-emits `doc` (UTF-8, invalid sequences replaced) as well-formed XML.
@@ -151,6 +187,10 @@ pub fn recover(doc: &[u8]) -> Recovered {
         repairs: Repairs::default(),
         root_done: false,
         atom03_prefixes: Vec::new(),
+        atom10_prefixes: Vec::new(),
+        rss_prefix: None,
+        cdf: false,
+        rss_like: false,
     };
     r.run();
     Recovered {
@@ -167,6 +207,14 @@ struct Recoverer<'a> {
     root_done: bool,
     /// Prefixes bound to Atom 0.3 (`""` for the default namespace).
     atom03_prefixes: Vec<String>,
+    /// Prefixes bound to Atom 1.0.
+    atom10_prefixes: Vec<String>,
+    /// The prefix of a prefixed `<P:rss>` root: dropped from every element.
+    rss_prefix: Option<String>,
+    /// The root is a CDF `<CHANNEL>`.
+    cdf: bool,
+    /// The root is `<rss>` or `<rdf:RDF>` (or CDF): items are RSS items.
+    rss_like: bool,
 }
 
 fn find(hay: &str, from: usize, needle: &str) -> Option<usize> {
@@ -249,7 +297,7 @@ impl Recoverer<'_> {
         self.text(rest);
         self.drop_unusable_last_entry();
         if !self.stack.is_empty() {
-            self.repairs.closed_elements += self.stack.len();
+            self.repairs.closed_elements += self.stack.iter().filter(|o| !o.synthetic).count();
             while let Some(open) = self.stack.pop() {
                 self.close(open);
             }
@@ -270,7 +318,8 @@ impl Recoverer<'_> {
         let inner = &self.out[self.stack[at].content_at..];
         let linked = ["</link>", "<link ", "</guid>", "<link/>", "</id>"]
             .iter()
-            .any(|t| inner.contains(t));
+            .any(|t| inner.contains(t))
+            || self.stack[at].item.as_ref().is_some_and(|l| l.fallback.is_some());
         if linked {
             return;
         }
@@ -421,12 +470,34 @@ impl Recoverer<'_> {
         self.close_before_entry(name);
         let is_root = self.stack.is_empty();
         let mut attrs = attrs;
-        self.normalise(name, is_root, &mut attrs);
         let local = name.rsplit(':').next().unwrap_or(name);
         let prefix = name
             .strip_suffix(local)
             .map(|p| p.trim_end_matches(':'))
             .unwrap_or("");
+        if is_root && !prefix.is_empty() && local == "rss" {
+            // `<r:rss xmlns:r="http://backend.userland.com/rss2">`: RSS 2.0
+            // in a namespace of its own, which feed-rs does not know.
+            self.rss_prefix = Some(prefix.to_owned());
+            self.repairs.dialect = Some("RSS 2.0 in a prefixed namespace");
+        }
+        if is_root && prefix.is_empty() && local.eq_ignore_ascii_case("channel") {
+            // Channel Definition Format (CDF): read as the RSS 2.0 it maps to.
+            self.cdf = true;
+            self.repairs.dialect = Some("CDF");
+            self.out.push_str("<rss version=\"2.0\">");
+            self.stack.push(Open::synthetic("rss"));
+        }
+        let unprefixed = self.rss_prefix.as_deref() == Some(prefix);
+        let cdf_name = if self.cdf && prefix.is_empty() {
+            cdf_rename(local)
+        } else {
+            None
+        };
+        self.normalise(if unprefixed { local } else { name }, is_root, &mut attrs);
+        if is_root {
+            self.rss_like = self.cdf || matches!(local, "rss" | "RDF");
+        }
         let renamed_to = if self.atom03_prefixes.iter().any(|p| p == prefix) {
             atom03_rename(local)
         } else {
@@ -441,17 +512,63 @@ impl Recoverer<'_> {
         }
         let droppable_if_empty = !is_root
             && name.contains(':')
+            && !unprefixed
             && (attrs.is_empty()
                 || (prefix == "media"
                     && matches!(
                         local,
                         "title" | "description" | "text" | "credit" | "keywords" | "copyright"
                     )));
+        // The link an RSS item would otherwise lack (see `ItemLinks`).
+        let in_item = self.rss_like && self.stack.last().is_some_and(|o| o.item.is_some());
+        let link_like = in_item && local == "link" && !self.atom03_prefixes.iter().any(|p| p == prefix);
+        let atom_link = link_like && self.atom10_prefixes.iter().any(|p| p == prefix);
+        let rss_link = link_like && !atom_link;
+        if (atom_link || rss_link) && alternate(&attrs) {
+            if let Some((_, href)) = attrs.iter().find(|(k, _)| k == "href") {
+                let href = self.escaped_attr(href);
+                let item = self
+                    .stack
+                    .last_mut()
+                    .and_then(|o| o.item.as_mut())
+                    .expect("in_item");
+                item.fallback.get_or_insert(href);
+            }
+        }
+        let out_local = cdf_name.unwrap_or(local);
+        let is_item = self.rss_like && out_local == "item";
+        let mut item = is_item.then(ItemLinks::default);
+        let mut cdf_children = String::new();
+        if self.cdf && matches!(out_local, "channel" | "item") {
+            // CDF keeps in attributes what RSS keeps in elements.
+            let mut kept = Vec::new();
+            for (k, v) in std::mem::take(&mut attrs) {
+                match k.to_ascii_lowercase().as_str() {
+                    "base" => kept.push(("xml:base".to_owned(), v)),
+                    "href" if out_local == "channel" => {
+                        let _ = write!(cdf_children, "<link>{}</link>", self.escaped_attr(&v));
+                    }
+                    "lastmod" if out_local == "item" => {
+                        let _ = write!(cdf_children, "<pubDate>{}</pubDate>", self.escaped_attr(&v));
+                    }
+                    _ => kept.push((k, v)),
+                }
+            }
+            attrs = kept;
+        }
+        if let Some(item) = item.as_mut() {
+            // `<item href="...">`: CDF, and feedparser reads it on any item.
+            if let Some((_, href)) = attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case("href")) {
+                item.fallback = Some(self.escaped_attr(href));
+            }
+            attrs.retain(|(k, _)| !k.eq_ignore_ascii_case("href") && !k.eq_ignore_ascii_case("lastmod"));
+        }
         let start_at = self.out.len();
         self.out.push('<');
         let out_name = match renamed_to {
             Some(new) if prefix.is_empty() => new.to_owned(),
             Some(new) => format!("{prefix}:{new}"),
+            None if unprefixed || cdf_name.is_some() => out_local.to_owned(),
             None => name.to_owned(),
         };
         self.out.push_str(&out_name);
@@ -465,7 +582,7 @@ impl Recoverer<'_> {
             self.attr_value(v);
             self.out.push('"');
         }
-        if self_closing {
+        if self_closing && item.is_none() && cdf_children.is_empty() {
             if droppable_if_empty {
                 self.out.truncate(start_at);
                 self.repairs.empty_elements += 1;
@@ -478,14 +595,33 @@ impl Recoverer<'_> {
             return Some(end);
         }
         self.out.push('>');
+        self.out.push_str(&cdf_children);
         self.stack.push(Open {
             name: name.to_owned(),
             out_name,
             content_at: self.out.len(),
             start_at,
             droppable_if_empty,
+            item,
+            rss_link,
+            synthetic: false,
         });
+        if self_closing {
+            let open = self.stack.pop().expect("just pushed");
+            self.close(open);
+        }
         Some(end)
+    }
+
+    /// `v` as it goes between quotes or tags, references resolved; what
+    /// that repairs is counted where the value is written out.
+    fn escaped_attr(&mut self, v: &str) -> String {
+        let (start, repairs) = (self.out.len(), self.repairs.clone());
+        self.attr_value(v);
+        let escaped = self.out[start..].to_owned();
+        self.out.truncate(start);
+        self.repairs = repairs;
+        escaped
     }
 
     /// An entry starts where entries live (a channel, a feed, the RDF
@@ -535,13 +671,30 @@ impl Recoverer<'_> {
     }
 
     fn close(&mut self, open: Open) {
-        if open.droppable_if_empty && self.out[open.content_at..].trim().is_empty() {
+        let empty = self.out[open.content_at..].trim().is_empty();
+        if open.droppable_if_empty && empty {
             self.out.truncate(open.start_at);
             self.repairs.empty_elements += 1;
         } else {
+            if let Some(ItemLinks {
+                has_link: false,
+                fallback: Some(href),
+            }) = &open.item
+            {
+                let _ = write!(self.out, "<link>{href}</link>");
+            }
             self.out.push_str("</");
             self.out.push_str(&open.out_name);
             self.out.push('>');
+        }
+        if open.rss_link && !empty {
+            if let Some(item) = self.stack.last_mut().and_then(|o| o.item.as_mut()) {
+                item.has_link = true;
+            }
+        }
+        if self.stack.len() == 1 && self.stack[0].synthetic {
+            let root = self.stack.pop().expect("len 1");
+            self.close(root);
         }
         if self.stack.is_empty() {
             self.root_done = true;
@@ -588,7 +741,9 @@ impl Recoverer<'_> {
                 continue;
             }
             let prefix = k.strip_prefix("xmlns:").unwrap_or("");
-            if v.trim() == ATOM_03 {
+            if v.trim() == ATOM_10 {
+                self.atom10_prefixes.push(prefix.to_owned());
+            } else if v.trim() == ATOM_03 {
                 *v = ATOM_10.to_owned();
                 self.atom03_prefixes.push(prefix.to_owned());
                 self.repairs.dialect = Some("Atom 0.3");
@@ -613,6 +768,26 @@ impl Recoverer<'_> {
             }
         }
     }
+}
+
+/// CDF element names and the RSS 2.0 names they map to.
+fn cdf_rename(local: &str) -> Option<&'static str> {
+    Some(match local.to_ascii_lowercase().as_str() {
+        "channel" => "channel",
+        "item" => "item",
+        "title" => "title",
+        "abstract" => "description",
+        _ => return None,
+    })
+}
+
+/// A link's `rel` is absent or `alternate` (its web page, as opposed to
+/// `self`, `enclosure`, `related`, ...).
+fn alternate(attrs: &[(String, String)]) -> bool {
+    attrs
+        .iter()
+        .find(|(k, _)| k == "rel")
+        .is_none_or(|(_, v)| v.trim().eq_ignore_ascii_case("alternate"))
 }
 
 /// Atom 0.3 element names that Atom 1.0 renamed.
@@ -921,6 +1096,67 @@ mod tests {
     }
 
     #[test]
+    fn cdf_reads_as_rss() {
+        let r = fix("<!-- c --><CHANNEL BASE=\"http://base.example/\" HREF=\"http://site.example/\" LASTMOD=\"2004-04-06T23:05:43-05:00\"><TITLE>قناة</TITLE><ABSTRACT>a &amp; b</ABSTRACT><ITEM HREF=\"/item/1?a=1&b=2\" LASTMOD=\"2004-04-06T23:05:43-05:00\" PRECACHE=\"No\"><TITLE>خبر</TITLE><ABSTRACT>x</ABSTRACT></ITEM><ITEM HREF=\"/item/2\"/><LOGO HREF=\"l.gif\"/></CHANNEL>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel xml:base=\"http://base.example/\" LASTMOD=\"2004-04-06T23:05:43-05:00\"><link>http://site.example/</link><title>قناة</title><description>a &amp; b</description><item PRECACHE=\"No\"><pubDate>2004-04-06T23:05:43-05:00</pubDate><title>خبر</title><description>x</description><link>/item/1?a=1&amp;b=2</link></item><item><link>/item/2</link></item><LOGO HREF=\"l.gif\"/></channel></rss>"
+        );
+        assert_eq!(r.repairs.dialect, Some("CDF"));
+        assert_eq!(r.repairs.closed_elements, 0);
+        // Cut short: the synthetic `<rss>` is closed, not counted.
+        let r = fix("<CHANNEL><ITEM HREF=\"http://x/1\"><TITLE>a</TITLE>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><item><title>a</title><link>http://x/1</link></item></channel></rss>"
+        );
+        assert_eq!(r.repairs.closed_elements, 2);
+    }
+
+    #[test]
+    fn prefixed_rss_loses_its_prefix() {
+        let r = fix("<r:rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><r:channel><r:item><r:title>t</r:title><dc:date>2002-09-28T21:00:02Z</dc:date><r:link>http://x/1</r:link></r:item></r:channel></r:rss>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><item><title>t</title><dc:date>2002-09-28T21:00:02Z</dc:date><link>http://x/1</link></item></channel></rss>"
+        );
+        assert_eq!(r.repairs.describe(), None);
+    }
+
+    #[test]
+    fn item_links_of_other_shapes() {
+        let r = fix("<rss version=\"2.0\" xmlns:a10=\"http://www.w3.org/2005/Atom\"><channel><a10:link rel=\"self\" href=\"http://x/feed\"/>\
+<item><a10:link rel=\"related\" href=\"http://x/rel\"/><a10:link href=\"http://x/1?a&amp;b\"/><a10:link href=\"http://x/1b\"/></item>\
+<item><link>http://x/2</link><a10:link href=\"http://x/related\"/></item>\
+<item><a10:link href=\"http://x/3\"/><link>http://x/3-own</link></item>\
+<item><link href=\"http://x/4\"/><link rel=\"enclosure\" href=\"http://x/4.mp3\"/></item>\
+<item><link></link><guid>g</guid></item></channel></rss>");
+        let items: Vec<&str> = r.xml.split("<item>").skip(1).collect();
+        assert!(
+            items[0].ends_with("<link>http://x/1?a&amp;b</link></item>"),
+            "{}",
+            items[0]
+        );
+        assert!(
+            items[1].ends_with("<a10:link href=\"http://x/related\"/></item>"),
+            "{}",
+            items[1]
+        );
+        assert!(
+            items[2].ends_with("<link>http://x/3-own</link></item>"),
+            "{}",
+            items[2]
+        );
+        assert!(
+            items[3].contains("<link>http://x/4</link></item>"),
+            "{}",
+            items[3]
+        );
+        assert!(!items[4].contains("<link>h"), "{}", items[4]);
+        assert_eq!(r.repairs.describe(), None);
+    }
+
+    #[test]
     fn entry_markup_and_roots() {
         assert!(shows_entries(b"<rss><channel><item>"));
         assert!(shows_entries(b"<rdf:RDF><rss:item rdf:about='x'>"));
@@ -1025,6 +1261,21 @@ mod tests {
         "=\"",
         "<<",
         "</",
+        "<CHANNEL BASE='http://b/'>",
+        "</CHANNEL>",
+        "<ITEM HREF='/i?a&b'>",
+        "<ITEM HREF=\"x\"/>",
+        "</ITEM>",
+        "<ABSTRACT>",
+        "<r:rss xmlns:r='http://backend.userland.com/rss2'>",
+        "<r:item>",
+        "</r:item>",
+        "</r:rss>",
+        "<rss xmlns:a10=\"http://www.w3.org/2005/Atom\">",
+        "<a10:link href='http://x/&'/>",
+        "<link href=\"h\"/>",
+        "<link>",
+        "</link>",
     ];
 
     proptest::proptest! {
