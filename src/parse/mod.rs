@@ -179,8 +179,17 @@ pub fn parse_feed_skipping(
     let hints = syndication_period(&decoded.bytes);
     // feedparser's rule: a guid is the item's link unless it says
     // `isPermaLink="false"`. Looked up only when some entry needs it.
-    let guid_is_link = linked(&parsed) == parsed.entries.len() || !says_not_permalink(&decoded.bytes);
-    let mut out = build(feed, parsed, charset, hints, now, limits, guid_is_link, known);
+    let guid_links = if linked(&parsed) == parsed.entries.len() {
+        Vec::new()
+    } else {
+        match guid_permalinks(&decoded.bytes) {
+            per_item if per_item.len() == parsed.entries.len() => per_item,
+            // Items feed-rs and the scan count differently (damage): the
+            // document's habit decides.
+            _ => vec![!says_not_permalink(&decoded.bytes); parsed.entries.len()],
+        }
+    };
+    let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, known);
     out.repaired = repaired;
     if out.items.is_empty() && out.skipped == 0 && out.dropped == 0 && shows_entries(&decoded.bytes) {
         out.no_entries = Some(format!(
@@ -236,6 +245,41 @@ fn has_href(doc: &[u8]) -> bool {
     contains_ignore_case(doc, b"href")
 }
 
+/// For each RSS `<item>` in document order, whether its guid may be read
+/// as its link: not when it says `isPermaLink="false"`. feed-rs keeps the
+/// guid but not the attribute. Stops at the first XML error.
+fn guid_permalinks(doc: &[u8]) -> Vec<bool> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(doc);
+    reader.config_mut().check_end_names = false;
+    let mut per_item = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => match e.local_name().into_inner() {
+                "item" => per_item.push(true),
+                "guid" => {
+                    let not_permalink = e.attributes().flatten().any(|a| {
+                        a.key
+                            .local_name()
+                            .into_inner()
+                            .eq_ignore_ascii_case("isPermaLink")
+                            && a.value.trim().eq_ignore_ascii_case("false")
+                    });
+                    if let (true, Some(last)) = (not_permalink, per_item.last_mut()) {
+                        *last = false;
+                    }
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+    per_item
+}
+
 /// `isPermaLink="false"` anywhere: the publisher's guids are not links.
 fn says_not_permalink(doc: &[u8]) -> bool {
     contains_ignore_case(doc, b"ispermalink=\"false\"") || contains_ignore_case(doc, b"ispermalink='false'")
@@ -253,7 +297,7 @@ fn build(
     sy_period: Option<Duration>,
     now: DateTime<Utc>,
     limits: Limits,
-    guid_is_link: bool,
+    guid_links: &[bool],
     known: &dyn Fn(&ItemKey) -> bool,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
@@ -271,7 +315,9 @@ fn build(
         .entries
         .into_iter()
         .take(limits.max_items)
-        .filter_map(|e| {
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let guid_is_link = guid_links.get(i).copied().unwrap_or(true);
             let item = entry_to_item(feed, e, language.as_deref(), now, guid_is_link, known);
             if matches!(item, Some(None)) {
                 skipped += 1;
@@ -1101,13 +1147,15 @@ mod tests {
             let again: Vec<&str> = again.items.iter().map(|i| i.key.as_str()).collect();
             assert_eq!(again, keys, "the same document gives the same keys");
         }
-        // `isPermaLink="false"`: the guid is not a link.
+        // `isPermaLink="false"`: that item's guid is not a link; the next
+        // item's is.
         let f = parse(
-            br#"<rss version="2.0"><channel><title>t</title><item><title>x</title><guid isPermaLink="false">123</guid></item></channel></rss>"#,
+            br#"<rss version="2.0"><channel><title>t</title><item><title>x</title><guid isPermaLink="false">123</guid></item><item><title>y</title><guid>124</guid></item></channel></rss>"#,
             None,
         );
         assert_eq!(f.items[0].link, None);
         assert_eq!(f.items[0].key.as_str(), "guid://example.com/feed.xml#123");
+        assert_eq!(f.items[1].link.as_deref(), Some("https://example.com/124"));
         // Atom: an id is the link when there is none, as feedparser reads
         // it (relative against the feed's URL); a tag: URI is not.
         let f = parse(
