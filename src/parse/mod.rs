@@ -127,11 +127,13 @@ pub fn parse_feed_skipping(
         parser().parse(&decoded.bytes[..]).map_err(Some)
     };
     let (parsed, repaired) = match strict {
-        // Entries with no link feed-rs reads, in a document that has links
-        // of other shapes (`<atom:link href>` or `<link href/>` in RSS
-        // items, CDF's `<item href>`): the normalisation pass writes them as
-        // RSS links. Well-formed, so nothing is reported as repaired.
-        Ok(parsed) if linked(&parsed) < parsed.entries.len() && has_href(&decoded.bytes) => {
+        // Entries with no link feed-rs reads: the document may give them
+        // in other shapes (`<atom:link href>` or `<link href/>` in RSS
+        // items, CDF's `<item href>`, Atom's `<link>text</link>`), which
+        // the normalisation pass writes as feed-rs reads them. The document
+        // is well-formed, so nothing is reported as repaired. Costs a second
+        // parse, only for documents with entries lacking links.
+        Ok(parsed) if linked(&parsed) < parsed.entries.len() => {
             let recovered = recover::recover(&decoded.bytes);
             match parser().parse(recovered.xml.as_bytes()) {
                 Ok(better)
@@ -239,10 +241,6 @@ fn linked(feed: &feed_rs::model::Feed) -> usize {
                     .is_some_and(|id| Url::parse(id).is_ok_and(|u| is_web(&u)))
         })
         .count()
-}
-
-fn has_href(doc: &[u8]) -> bool {
-    contains_ignore_case(doc, b"href")
 }
 
 /// For each RSS `<item>` in document order, whether its guid may be read
@@ -1195,6 +1193,12 @@ mod tests {
         );
         assert_eq!(f.items[0].title, "خبر");
         assert_eq!(f.repaired, None, "well-formed: nothing repaired");
+        // Atom with the link as text, in a mistyped namespace.
+        let body = r#"<feed xmlns="http://www.w3.org/2005/atom"><title>t</title><entry><title>عنوان</title><link>https://example.com/a</link><id>tag:x,1</id></entry></feed>"#;
+        let f = parse(body.as_bytes(), None);
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(f.items[0].link.as_deref(), Some("https://example.com/a"));
+        assert_eq!(f.items[0].title, "عنوان");
     }
 
     #[test]

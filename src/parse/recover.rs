@@ -157,6 +157,9 @@ struct Open {
     item: Option<ItemLinks>,
     /// A `<link>` (no Atom prefix) directly inside an RSS item.
     rss_link: bool,
+    /// An Atom `<link>` without `href`: its text, if a plain URL, is
+    /// written as the `href` when it closes.
+    text_link: bool,
     /// An element the document does not have (the `<rss>` around a CDF
     /// channel): matched by no end tag, closed with its child.
     synthetic: bool,
@@ -172,6 +175,7 @@ impl Open {
             droppable_if_empty: false,
             item: None,
             rss_link: false,
+            text_link: false,
             synthetic: true,
         }
     }
@@ -535,6 +539,11 @@ impl Recoverer<'_> {
                 item.fallback.get_or_insert(href);
             }
         }
+        // Atom `<link>http://...</link>`: text where `href` belongs.
+        let text_link = !self.rss_like
+            && local == "link"
+            && (prefix.is_empty() || self.atom10_prefixes.iter().any(|p| p == prefix))
+            && !attrs.iter().any(|(k, _)| k == "href");
         let out_local = cdf_name.unwrap_or(local);
         let is_item = self.rss_like && out_local == "item";
         let mut item = is_item.then(ItemLinks::default);
@@ -604,6 +613,7 @@ impl Recoverer<'_> {
             droppable_if_empty,
             item,
             rss_link,
+            text_link,
             synthetic: false,
         });
         if self_closing {
@@ -672,6 +682,15 @@ impl Recoverer<'_> {
 
     fn close(&mut self, open: Open) {
         let empty = self.out[open.content_at..].trim().is_empty();
+        if open.text_link && !empty && !self.out[open.content_at..].contains('<') {
+            let href = self.out[open.content_at..].trim().replace('"', "&quot;");
+            self.out.truncate(open.content_at - 1);
+            let _ = write!(self.out, " href=\"{href}\"/>");
+            if self.stack.is_empty() {
+                self.root_done = true;
+            }
+            return;
+        }
         if open.droppable_if_empty && empty {
             self.out.truncate(open.start_at);
             self.repairs.empty_elements += 1;
@@ -736,6 +755,25 @@ impl Recoverer<'_> {
 
     /// Namespace normalisation on a start tag's attributes.
     fn normalise(&mut self, name: &str, is_root: bool, attrs: &mut Vec<(String, String)>) {
+        if is_root {
+            // `<feed xmlns="http://www.w3.org/2005/atom">` (a typo) or RSS
+            // 1.0 in a namespace of its own: feedparser reads the elements
+            // by their names, and so do we.
+            let (known, dialect): (&[&str], _) = match name.rsplit(':').next().unwrap_or(name) {
+                "feed" => (&[ATOM_10, ATOM_03], "Atom in an unknown namespace"),
+                "RDF" => (
+                    &[RSS_10, RSS_090[0], RSS_090[1]],
+                    "RSS 1.0 in an unknown namespace",
+                ),
+                _ => (&[], ""),
+            };
+            if let Some((_, v)) = attrs.iter_mut().find(|(k, _)| k == "xmlns") {
+                if !known.is_empty() && !known.contains(&v.trim()) {
+                    *v = known[0].to_owned();
+                    self.repairs.dialect = Some(dialect);
+                }
+            }
+        }
         for (k, v) in attrs.iter_mut() {
             if k != "xmlns" && !k.starts_with("xmlns:") {
                 continue;
@@ -1157,6 +1195,24 @@ mod tests {
     }
 
     #[test]
+    fn unknown_namespaces_and_text_links() {
+        let r = fix("<feed xmlns=\"http://www.w3.org/2005/atom\"><entry><link>http://x/1?a=\"b\"&amp;c</link><link rel=\"alternate\"> http://x/2 </link><link href=\"http://x/3\">t</link><link><![CDATA[http://x/4]]></link></entry></feed>");
+        assert_eq!(
+            r.xml,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><link href=\"http://x/1?a=&quot;b&quot;&amp;c\"/><link rel=\"alternate\" href=\"http://x/2\"/><link href=\"http://x/3\">t</link><link><![CDATA[http://x/4]]></link></entry></feed>"
+        );
+        assert_eq!(r.repairs.dialect, Some("Atom in an unknown namespace"));
+        let r = fix("<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"https://unknown.example/rss/0.1/\"><item/></rdf:RDF>");
+        assert!(r.xml.contains("xmlns=\"http://purl.org/rss/1.0/\""), "{}", r.xml);
+        // RSS keeps its `<link>` text.
+        let r = fix("<rss version=\"2.0\"><channel><link>http://x/</link></channel></rss>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><link>http://x/</link></channel></rss>"
+        );
+    }
+
+    #[test]
     fn entry_markup_and_roots() {
         assert!(shows_entries(b"<rss><channel><item>"));
         assert!(shows_entries(b"<rdf:RDF><rss:item rdf:about='x'>"));
@@ -1276,6 +1332,11 @@ mod tests {
         "<link href=\"h\"/>",
         "<link>",
         "</link>",
+        "<feed xmlns='http://www.w3.org/2005/atom'>",
+        "<entry>",
+        "</entry>",
+        "<link rel='alternate'>",
+        "http://x/\"q\"",
     ];
 
     proptest::proptest! {

@@ -192,7 +192,7 @@ async fn every_shape_yields_its_items_or_says_why_not() {
     let unknown = status(6);
     let reason = unknown.no_entries.as_deref().unwrap();
     assert!(
-        reason.contains("root <rdf:RDF> in namespace https://unknown.example/rss/0.1/"),
+        reason.contains("root <feed> in namespace http://www.w3.org/2005/Atom"),
         "{reason}"
     );
     assert!(unknown.note().unwrap().starts_with("no entries understood: "));
@@ -211,13 +211,8 @@ async fn every_shape_yields_its_items_or_says_why_not() {
     assert_eq!(cdf.published, Some(1_763_962_200), "LASTMOD read as the date");
     assert_eq!(by_link("https://prefixed.example/1").title, "خبر في فضاء أسماء");
     assert_eq!(by_link("https://dotnet.example/1").title, "أخبار الاقتصاد");
-    for i in 8..=10 {
-        assert_eq!(
-            status(i).repaired,
-            None,
-            "{}: a dialect is not damage",
-            CASES[i].fixture
-        );
+    for (i, c) in CASES.iter().enumerate().skip(8) {
+        assert_eq!(status(i).repaired, None, "{}: a dialect is not damage", c.fixture);
     }
 }
 
