@@ -1201,6 +1201,43 @@ mod tests {
         assert_eq!(f.items[0].title, "عنوان");
     }
 
+    /// Shapes for which feed-rs rejects the whole document, one entry's
+    /// fault: each is mended and said so, and every entry kept.
+    #[test]
+    fn one_entrys_fault_does_not_cost_the_document() {
+        let two = |first: &str| {
+            format!(
+                r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>{first}<link href="http://example.com/1"/></entry><entry><title>ب</title><link href="http://example.com/2"/></entry></feed>"#
+            )
+        };
+        for (body, repaired) in [
+            (
+                two(r#"<title type="text/plain">عنوان</title><summary type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">s</div></summary>"#),
+                "2 unknown text types",
+            ),
+            (two(r#"<title type="">أ</title>"#), "1 unknown text type"),
+            (
+                two(r#"<title>a &#X41;</title>"#),
+                "1 '&#X' reference",
+            ),
+            (
+                r#"<rss><item><title>أ</title><link>http://example.com/1</link></item><item><link>http://example.com/2</link></item></rss>"#.to_owned(),
+                "items outside a channel",
+            ),
+        ] {
+            let f = parse(body.as_bytes(), None);
+            let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+            assert_eq!(
+                links,
+                [Some("http://example.com/1"), Some("http://example.com/2")],
+                "{body}"
+            );
+            assert_eq!(f.repaired.as_deref(), Some(repaired), "{body}");
+        }
+        let f = parse(two(r#"<title>a &#X41;</title>"#).as_bytes(), None);
+        assert_eq!(f.items[0].title, "a A");
+    }
+
     #[test]
     fn control_characters_removed() {
         assert_eq!(clean_text("a\u{1}b\u{0}c\u{FFFF}\td"), "abc\td");

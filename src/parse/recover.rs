@@ -69,6 +69,14 @@ pub struct Repairs {
     pub dropped_entries: usize,
     /// Character references to characters XML forbids (`&#0;`), dropped.
     pub illegal_references: usize,
+    /// `&#X41;`: HTML's spelling of a hexadecimal reference, not XML's.
+    pub upper_hex_references: usize,
+    /// Atom text constructs with a `type` Atom does not define
+    /// (`text/plain`, `application/xhtml+xml`, `""`), which make feed-rs
+    /// reject the whole document: read as `text`, `html` or `xhtml`.
+    pub text_types: usize,
+    /// Items straight under `<rss>`, put in a `<channel>`.
+    pub missing_channel: bool,
     /// The old dialect read as a current one, if any (`Atom 0.3`).
     pub dialect: Option<&'static str>,
 }
@@ -108,11 +116,16 @@ impl Repairs {
             "illegal character reference dropped",
             "illegal character references dropped",
         );
+        count(self.upper_hex_references, "'&#X' reference", "'&#X' references");
+        count(self.text_types, "unknown text type", "unknown text types");
         if self.unclosed_cdata {
             parts.push("unclosed CDATA".into());
         }
         if self.dropped_tail > 0 {
             parts.push(format!("damaged tail of {} bytes dropped", self.dropped_tail));
+        }
+        if self.missing_channel {
+            parts.push("items outside a channel".into());
         }
         if self.junk_before_root {
             parts.push("junk before the root element".into());
@@ -245,7 +258,15 @@ impl Recoverer<'_> {
         match resolve_entity(fragment) {
             Entity::Keep => {
                 self.out.push('&');
-                self.out.push_str(fragment);
+                match fragment.strip_prefix("#X") {
+                    // HTML allows `&#X41;`, XML only `&#x41;`.
+                    Some(hex) => {
+                        self.repairs.upper_hex_references += 1;
+                        self.out.push_str("#x");
+                        self.out.push_str(hex);
+                    }
+                    None => self.out.push_str(fragment),
+                }
                 self.out.push(';');
             }
             Entity::Html(chars) => {
@@ -513,6 +534,23 @@ impl Recoverer<'_> {
         );
         if text_construct && self.atom03_prefixes.iter().any(|p| p == prefix) {
             atom03_attributes(&mut attrs);
+        } else if text_construct
+            && !self.rss_like
+            && (prefix.is_empty() || self.atom10_prefixes.iter().any(|p| p == prefix))
+        {
+            self.atom10_text_type(local, &mut attrs);
+        }
+        if self.rss_like
+            && !self.cdf
+            && self.stack.len() == 1
+            && self.stack[0].out_name == "rss"
+            && out_local_is(&cdf_name, local, "item")
+        {
+            // Items straight under `<rss>`, no `<channel>`: feedparser
+            // reads them, feed-rs needs the channel.
+            self.out.push_str("<channel>");
+            self.stack.push(Open::synthetic("channel"));
+            self.repairs.missing_channel = true;
         }
         let droppable_if_empty = !is_root
             && name.contains(':')
@@ -647,12 +685,12 @@ impl Recoverer<'_> {
         let Some(home) = self
             .stack
             .iter()
-            .rposition(|o| matches!(local(&o.name).as_str(), "channel" | "feed" | "rdf"))
+            .rposition(|o| matches!(local(&o.out_name).as_str(), "channel" | "feed" | "rdf"))
         else {
             return;
         };
-        let unclosed = self.stack.len() - home - 1;
-        if unclosed == 0 {
+        let unclosed = self.stack[home + 1..].iter().filter(|o| !o.synthetic).count();
+        if self.stack.len() == home + 1 {
             return;
         }
         self.repairs.closed_elements += unclosed;
@@ -665,7 +703,7 @@ impl Recoverer<'_> {
     fn end_tag(&mut self, name: &str) {
         match self.stack.iter().rposition(|o| o.name == name) {
             Some(at) => {
-                let unclosed = self.stack.len() - at - 1;
+                let unclosed = self.stack[at + 1..].iter().filter(|o| !o.synthetic).count();
                 self.repairs.closed_elements += unclosed;
                 while self.stack.len() > at {
                     let open = self.stack.pop().expect("len > at");
@@ -753,6 +791,29 @@ impl Recoverer<'_> {
         }
     }
 
+    /// An Atom 1.0 text construct's `type`: feed-rs knows `text`, `html`
+    /// and `xhtml` (and `text/html`), and rejects the whole document for
+    /// any other. Content may be any MIME type, except an empty one.
+    fn atom10_text_type(&mut self, local: &str, attrs: &mut [(String, String)]) {
+        let Some((_, ty)) = attrs.iter_mut().find(|(k, _)| k == "type") else {
+            return;
+        };
+        let t = ty.trim().to_ascii_lowercase();
+        if matches!(t.as_str(), "text" | "html" | "xhtml" | "text/html") {
+            return;
+        }
+        if local == "content" && t.contains('/') {
+            return;
+        }
+        *ty = match t.as_str() {
+            "application/xhtml+xml" => "xhtml",
+            t if t.contains("html") => "html",
+            _ => "text",
+        }
+        .to_owned();
+        self.repairs.text_types += 1;
+    }
+
     /// Namespace normalisation on a start tag's attributes.
     fn normalise(&mut self, name: &str, is_root: bool, attrs: &mut Vec<(String, String)>) {
         if is_root {
@@ -806,6 +867,11 @@ impl Recoverer<'_> {
             }
         }
     }
+}
+
+/// The element's name as written out is `want`.
+fn out_local_is(cdf_name: &Option<&str>, local: &str, want: &str) -> bool {
+    cdf_name.unwrap_or(local) == want
 }
 
 /// CDF element names and the RSS 2.0 names they map to.
@@ -1289,6 +1355,8 @@ mod tests {
         "&amp;",
         "&#0;",
         "&#x41;",
+        "&#X41;",
+        "<title type=\"text/plain\">",
         "&bogus;",
         "<![CDATA[",
         "]]>",
