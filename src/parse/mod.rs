@@ -1224,6 +1224,14 @@ mod tests {
                 r#"<rss><item><title>أ</title><link>http://example.com/1</link></item><item><link>http://example.com/2</link></item></rss>"#.to_owned(),
                 "items outside a channel",
             ),
+            (
+                two(r#"<title>أ</title><summary type="xhtml"/><content type="image/png"></content>"#),
+                "2 empty elements ignored",
+            ),
+            (
+                r#"<rss version="2.0" xmlns:m="http://search.yahoo.com/mrss/"><channel><title>t</title><item><title>أ</title><link>http://example.com/1</link><m:title type="text">صورة</m:title></item><item><link>http://example.com/2</link><m:description type="text/html">&lt;b&gt;x&lt;/b&gt;</m:description></item></channel></rss>"#.to_owned(),
+                "2 unknown text types",
+            ),
         ] {
             let f = parse(body.as_bytes(), None);
             let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();

@@ -48,6 +48,7 @@ const RSS_090: [&str; 2] = [
     "http://channel.netscape.com/rdf/simple/0.9/",
 ];
 const RSS_10: &str = "http://purl.org/rss/1.0/";
+const MRSS: &str = "http://search.yahoo.com/mrss";
 
 /// What [`recover`] had to mend. Namespace normalisation is not damage and
 /// is not listed; see [`Repairs::dialect`].
@@ -205,6 +206,7 @@ pub fn recover(doc: &[u8]) -> Recovered {
         root_done: false,
         atom03_prefixes: Vec::new(),
         atom10_prefixes: Vec::new(),
+        mrss_prefixes: Vec::new(),
         rss_prefix: None,
         cdf: false,
         rss_like: false,
@@ -226,6 +228,8 @@ struct Recoverer<'a> {
     atom03_prefixes: Vec<String>,
     /// Prefixes bound to Atom 1.0.
     atom10_prefixes: Vec<String>,
+    /// Prefixes bound to Media RSS (besides `media`).
+    mrss_prefixes: Vec<String>,
     /// The prefix of a prefixed `<P:rss>` root: dropped from every element.
     rss_prefix: Option<String>,
     /// The root is a CDF `<CHANNEL>`.
@@ -552,15 +556,27 @@ impl Recoverer<'_> {
             self.stack.push(Open::synthetic("channel"));
             self.repairs.missing_channel = true;
         }
+        let media = prefix == "media" || self.mrss_prefixes.iter().any(|p| p == prefix);
+        if media && matches!(local, "title" | "description") {
+            self.media_text_type(&mut attrs);
+        }
+        // An empty Atom text construct (`<summary type="xhtml"/>`, a
+        // `<content type="image/png"/>` with no body) makes feed-rs reject
+        // the document: dropped like empty extension elements.
+        let empty_atom_text = !self.rss_like
+            && text_construct
+            && (prefix.is_empty() || self.atom10_prefixes.iter().any(|p| p == prefix))
+            && !attrs.iter().any(|(k, _)| k == "src");
         let droppable_if_empty = !is_root
-            && name.contains(':')
-            && !unprefixed
-            && (attrs.is_empty()
-                || (prefix == "media"
-                    && matches!(
-                        local,
-                        "title" | "description" | "text" | "credit" | "keywords" | "copyright"
-                    )));
+            && (empty_atom_text
+                || (name.contains(':')
+                    && !unprefixed
+                    && (attrs.is_empty()
+                        || (media
+                            && matches!(
+                                local,
+                                "title" | "description" | "text" | "credit" | "keywords" | "copyright"
+                            )))));
         // The link an RSS item would otherwise lack (see `ItemLinks`).
         let in_item = self.rss_like && self.stack.last().is_some_and(|o| o.item.is_some());
         let link_like = in_item && local == "link" && !self.atom03_prefixes.iter().any(|p| p == prefix);
@@ -791,6 +807,25 @@ impl Recoverer<'_> {
         }
     }
 
+    /// A Media RSS `<media:title>`/`<media:description>` `type`: feed-rs
+    /// knows `plain` and `html` and rejects the whole document for any
+    /// other (`text`, `text/html`).
+    fn media_text_type(&mut self, attrs: &mut [(String, String)]) {
+        let Some((_, ty)) = attrs.iter_mut().find(|(k, _)| k == "type") else {
+            return;
+        };
+        if matches!(ty.as_str(), "plain" | "html") {
+            return;
+        }
+        *ty = if ty.to_ascii_lowercase().contains("html") {
+            "html"
+        } else {
+            "plain"
+        }
+        .to_owned();
+        self.repairs.text_types += 1;
+    }
+
     /// An Atom 1.0 text construct's `type`: feed-rs knows `text`, `html`
     /// and `xhtml` (and `text/html`), and rejects the whole document for
     /// any other. Content may be any MIME type, except an empty one.
@@ -840,6 +875,9 @@ impl Recoverer<'_> {
                 continue;
             }
             let prefix = k.strip_prefix("xmlns:").unwrap_or("");
+            if v.trim().trim_end_matches('/') == MRSS {
+                self.mrss_prefixes.push(prefix.to_owned());
+            }
             if v.trim() == ATOM_10 {
                 self.atom10_prefixes.push(prefix.to_owned());
             } else if v.trim() == ATOM_03 {
