@@ -133,7 +133,7 @@ pub fn parse_feed_skipping(
         // the normalisation pass writes as feed-rs reads them. The document
         // is well-formed, so nothing is reported as repaired. Costs a second
         // parse, only for documents with entries lacking links.
-        Ok(parsed) if linked(&parsed) < parsed.entries.len() => {
+        Ok(parsed) if linked(&parsed) < parsed.entries.len() && is_xml(&decoded.bytes) => {
             let recovered = recover::recover(&decoded.bytes);
             match parser().parse(recovered.xml.as_bytes()) {
                 Ok(better)
@@ -276,6 +276,11 @@ fn guid_permalinks(doc: &[u8]) -> Vec<bool> {
         buf.clear();
     }
     per_item
+}
+
+/// XML rather than JSON Feed: the first byte that is not white space.
+fn is_xml(doc: &[u8]) -> bool {
+    doc.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
 }
 
 /// `isPermaLink="false"` anywhere: the publisher's guids are not links.
