@@ -1221,6 +1221,10 @@ mod tests {
     /// fault: each is mended and said so, and every entry kept.
     #[test]
     fn one_entrys_fault_does_not_cost_the_document() {
+        // An RSS document with no channel is an empty feed.
+        let f = parse(br#"<rss version="0.92"></rss>"#, None);
+        assert_eq!((f.items.len(), f.no_entries.as_deref()), (0, None));
+        assert_eq!(f.repaired.as_deref(), Some("no channel"));
         let two = |first: &str| {
             format!(
                 r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>{first}<link href="http://example.com/1"/></entry><entry><title>ب</title><link href="http://example.com/2"/></entry></feed>"#
@@ -1238,7 +1242,7 @@ mod tests {
             ),
             (
                 r#"<rss><item><title>أ</title><link>http://example.com/1</link></item><item><link>http://example.com/2</link></item></rss>"#.to_owned(),
-                "items outside a channel",
+                "no channel",
             ),
             (
                 two(r#"<title>أ</title><summary type="xhtml"/><content type="image/png"></content>"#),

@@ -76,7 +76,7 @@ pub struct Repairs {
     /// (`text/plain`, `application/xhtml+xml`, `""`), which make feed-rs
     /// reject the whole document: read as `text`, `html` or `xhtml`.
     pub text_types: usize,
-    /// Items straight under `<rss>`, put in a `<channel>`.
+    /// `<rss>` without a `<channel>`: one is put around its items.
     pub missing_channel: bool,
     /// The old dialect read as a current one, if any (`Atom 0.3`).
     pub dialect: Option<&'static str>,
@@ -126,7 +126,7 @@ impl Repairs {
             parts.push(format!("damaged tail of {} bytes dropped", self.dropped_tail));
         }
         if self.missing_channel {
-            parts.push("items outside a channel".into());
+            parts.push("no channel".into());
         }
         if self.junk_before_root {
             parts.push("junk before the root element".into());
@@ -210,6 +210,7 @@ pub fn recover(doc: &[u8]) -> Recovered {
         rss_prefix: None,
         cdf: false,
         rss_like: false,
+        saw_channel: false,
     };
     r.run();
     Recovered {
@@ -236,6 +237,8 @@ struct Recoverer<'a> {
     cdf: bool,
     /// The root is `<rss>` or `<rdf:RDF>` (or CDF): items are RSS items.
     rss_like: bool,
+    /// A `<channel>` was opened.
+    saw_channel: bool,
 }
 
 fn find(hay: &str, from: usize, needle: &str) -> Option<usize> {
@@ -556,6 +559,9 @@ impl Recoverer<'_> {
             self.stack.push(Open::synthetic("channel"));
             self.repairs.missing_channel = true;
         }
+        if out_local_is(&cdf_name, local, "channel") {
+            self.saw_channel = true;
+        }
         let media = prefix == "media" || self.mrss_prefixes.iter().any(|p| p == prefix);
         if media && matches!(local, "title" | "description") {
             self.media_text_type(&mut attrs);
@@ -755,6 +761,12 @@ impl Recoverer<'_> {
             }) = &open.item
             {
                 let _ = write!(self.out, "<link>{href}</link>");
+            }
+            if self.stack.is_empty() && open.out_name == "rss" && !self.saw_channel {
+                // `<rss version="0.92"></rss>`: an empty feed, not "no
+                // root element".
+                self.out.push_str("<channel/>");
+                self.repairs.missing_channel = true;
             }
             self.out.push_str("</");
             self.out.push_str(&open.out_name);
