@@ -534,10 +534,7 @@ fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
         } else {
             Cow::Borrowed(href)
         };
-        // An empty `href` resolves to the feed's own URL (feed-rs resolves
-        // it so before we see it): that names no page, and would make every
-        // such entry one item.
-        base.join(&href).ok().filter(|u| is_web(u) && u != feed_url)
+        base.join(&href).ok().filter(is_web)
     };
     let alternates = entry
         .links
@@ -1201,14 +1198,6 @@ mod tests {
         );
         assert_eq!(f.items[0].title, "خبر");
         assert_eq!(f.repaired, None, "well-formed: nothing repaired");
-        // An empty href is no link: the id is.
-        let body = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title><link href=""/><id>https://example.com/a</id></entry><entry><title>b</title><link rel="alternate" href=""/><id>https://example.com/b</id></entry></feed>"#;
-        let f = parse(body.as_bytes(), None);
-        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
-        assert_eq!(
-            links,
-            [Some("https://example.com/a"), Some("https://example.com/b")]
-        );
         // Atom with the link as text, in a mistyped namespace.
         let body = r#"<feed xmlns="http://www.w3.org/2005/atom"><title>t</title><entry><title>عنوان</title><link>https://example.com/a</link><id>tag:x,1</id></entry></feed>"#;
         let f = parse(body.as_bytes(), None);
