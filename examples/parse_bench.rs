@@ -110,7 +110,11 @@ fn hostile(n: usize) -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "CDF",
-            format!("<CHANNEL>{}</CHANNEL>", "<ITEM HREF=\"http://x/1\"><TITLE>t</TITLE></ITEM>".repeat(n / 48)).into_bytes(),
+            format!(
+                "<CHANNEL>{}</CHANNEL>",
+                "<ITEM HREF=\"http://x/1\"><TITLE>t</TITLE></ITEM>".repeat(n / 48)
+            )
+            .into_bytes(),
         ),
         (
             "entries cut short",
