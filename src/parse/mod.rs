@@ -235,7 +235,7 @@ fn linked(feed: &feed_rs::model::Feed) -> usize {
         .filter(|e| {
             e.links
                 .iter()
-                .any(|l| matches!(l.rel.as_deref(), None | Some("alternate")) && !l.href.trim().is_empty())
+                .any(|l| is_alternate(l) && !l.href.trim().is_empty())
                 || entry_id(e)
                     .0
                     .is_some_and(|id| Url::parse(id).is_ok_and(|u| is_web(&u)))
@@ -311,7 +311,7 @@ fn build(
     let site_url = parsed
         .links
         .iter()
-        .filter(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .filter(|l| is_alternate(l))
         .find_map(|l| feed.url.join(l.href.trim()).ok().filter(is_web))
         .map(String::from);
     let items: Vec<Item> = parsed
@@ -487,6 +487,13 @@ fn entry_to_item(
     }))
 }
 
+/// A link to the entry's (or feed's) own page: `rel` absent or
+/// `alternate`, and not the RSS `<comments>` / `wfw:commentRss` links,
+/// which feed-rs gives without a `rel` but with a target.
+fn is_alternate(l: &feed_rs::model::Link) -> bool {
+    l.target.is_none() && matches!(l.rel.as_deref(), None | Some("alternate"))
+}
+
 /// A key for an entry with nothing else to know it by: a digest of its
 /// text and date. `None` when it has none of these either.
 fn content_digest(entry: &Entry) -> Option<String> {
@@ -536,10 +543,7 @@ fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
         };
         base.join(&href).ok().filter(is_web)
     };
-    let alternates = entry
-        .links
-        .iter()
-        .filter(|l| matches!(l.rel.as_deref(), None | Some("alternate")));
+    let alternates = entry.links.iter().filter(|l| is_alternate(l));
     let html_first = alternates
         .clone()
         .filter(|l| l.media_type.as_deref().is_none_or(|t| t.contains("html")))
@@ -1198,6 +1202,14 @@ mod tests {
         );
         assert_eq!(f.items[0].title, "خبر");
         assert_eq!(f.repaired, None, "well-formed: nothing repaired");
+        // `<comments>` is not the item's page, wherever it comes.
+        let body = r#"<rss version="2.0"><channel><title>t</title><item><title>a</title><comments>https://example.com/1#comments</comments><link>https://example.com/1</link></item><item><title>b</title><comments>https://example.com/c</comments><guid isPermaLink="false">https://example.com/2</guid></item></channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [Some("https://example.com/1"), Some("https://example.com/2")]
+        );
         // Atom with the link as text, in a mistyped namespace.
         let body = r#"<feed xmlns="http://www.w3.org/2005/atom"><title>t</title><entry><title>عنوان</title><link>https://example.com/a</link><id>tag:x,1</id></entry></feed>"#;
         let f = parse(body.as_bytes(), None);
