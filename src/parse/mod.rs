@@ -133,7 +133,13 @@ pub fn parse_feed_skipping(
         // the normalisation pass writes as feed-rs reads them. The document
         // is well-formed, so nothing is reported as repaired. Costs a second
         // parse, only for documents with entries lacking links.
-        Ok(parsed) if linked(&parsed) < parsed.entries.len() && is_xml(&decoded.bytes) => {
+        Ok(parsed)
+            if is_xml(&decoded.bytes)
+                && (linked(&parsed) < parsed.entries.len()
+                    // feed-rs drops RSS 1.0 items without a `<link>`.
+                    || (parsed.feed_type == feed_rs::model::FeedType::RSS1
+                        && recover::count_entries(&decoded.bytes) > parsed.entries.len())) =>
+        {
             let recovered = recover::recover(&decoded.bytes);
             match parser().parse(recovered.xml.as_bytes()) {
                 Ok(better)
@@ -1204,6 +1210,14 @@ mod tests {
         assert_eq!(f.repaired, None, "well-formed: nothing repaired");
         // `<comments>` is not the item's page, wherever it comes.
         let body = r#"<rss version="2.0"><channel><title>t</title><item><title>a</title><comments>https://example.com/1#comments</comments><link>https://example.com/1</link></item><item><title>b</title><comments>https://example.com/c</comments><guid isPermaLink="false">https://example.com/2</guid></item></channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [Some("https://example.com/1"), Some("https://example.com/2")]
+        );
+        // RSS 1.0 items known by `rdf:about` alone (feed-rs drops them).
+        let body = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://example.com/"><title>t</title><link>https://example.com/</link></channel><item rdf:about="https://example.com/1"><title>أ</title><link>https://example.com/1</link></item><item rdf:about="https://example.com/2"><title>ب</title></item></rdf:RDF>"#;
         let f = parse(body.as_bytes(), None);
         let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
         assert_eq!(

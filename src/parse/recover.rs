@@ -627,7 +627,14 @@ impl Recoverer<'_> {
         }
         if let Some(item) = item.as_mut() {
             // `<item href="...">`: CDF, and feedparser reads it on any item.
-            if let Some((_, href)) = attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case("href")) {
+            // `<item rdf:about="...">`: RSS 1.0's name for the item, its
+            // page by the spec's convention; feed-rs drops an RSS 1.0 item
+            // without a `<link>`.
+            let href = attrs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("href"))
+                .or_else(|| attrs.iter().find(|(k, _)| k == "rdf:about"));
+            if let Some((_, href)) = href {
                 item.fallback = Some(self.escaped_attr(href));
             }
             attrs.retain(|(k, _)| !k.eq_ignore_ascii_case("href") && !k.eq_ignore_ascii_case("lastmod"));
@@ -1110,21 +1117,33 @@ pub fn old_dialect(doc: &[u8]) -> bool {
 /// True when the bytes show entry markup: an `<item` or `<entry` start tag,
 /// with or without a prefix, in any case.
 pub fn shows_entries(doc: &[u8]) -> bool {
+    entry_tags(doc).next().is_some()
+}
+
+/// How many `<item`/`<entry` start tags the bytes show (see
+/// [`shows_entries`]).
+pub fn count_entries(doc: &[u8]) -> usize {
+    entry_tags(doc).count()
+}
+
+fn entry_tags(doc: &[u8]) -> impl Iterator<Item = ()> + '_ {
     let mut i = 0;
-    while let Some(j) = doc[i..].iter().position(|&b| b == b'<' || b == b':') {
-        let at = i + j + 1;
-        let rest = &doc[at..];
-        for tag in [&b"item"[..], b"entry"] {
-            if rest.len() > tag.len()
-                && rest[..tag.len()].eq_ignore_ascii_case(tag)
-                && matches!(rest[tag.len()], b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')
-            {
-                return true;
+    std::iter::from_fn(move || {
+        while let Some(j) = doc[i..].iter().position(|&b| b == b'<' || b == b':') {
+            let at = i + j + 1;
+            i = at;
+            let rest = &doc[at..];
+            for tag in [&b"item"[..], b"entry"] {
+                if rest.len() > tag.len()
+                    && rest[..tag.len()].eq_ignore_ascii_case(tag)
+                    && matches!(rest[tag.len()], b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')
+                {
+                    return Some(());
+                }
             }
         }
-        i = at;
-    }
-    false
+        None
+    })
 }
 
 /// The root element's name and namespace, for a `no entries understood`
@@ -1318,8 +1337,11 @@ mod tests {
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><link href=\"http://x/1?a=&quot;b&quot;&amp;c\"/><link rel=\"alternate\" href=\"http://x/2\"/><link href=\"http://x/3\">t</link><link><![CDATA[http://x/4]]></link></entry></feed>"
         );
         assert_eq!(r.repairs.dialect, Some("Atom in an unknown namespace"));
-        let r = fix("<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"https://unknown.example/rss/0.1/\"><item/></rdf:RDF>");
-        assert!(r.xml.contains("xmlns=\"http://purl.org/rss/1.0/\""), "{}", r.xml);
+        let r = fix("<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"https://unknown.example/rss/0.1/\"><item rdf:about=\"http://x/1\"><title>t</title></item><item rdf:about=\"http://x/2\"><link>http://x/2b</link></item></rdf:RDF>");
+        assert_eq!(
+            r.xml,
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\"><item rdf:about=\"http://x/1\"><title>t</title><link>http://x/1</link></item><item rdf:about=\"http://x/2\"><link>http://x/2b</link></item></rdf:RDF>"
+        );
         // RSS keeps its `<link>` text.
         let r = fix("<rss version=\"2.0\"><channel><link>http://x/</link></channel></rss>");
         assert_eq!(
