@@ -1189,6 +1189,35 @@ mod tests {
         );
     }
 
+    /// Relative links resolve as feedparser resolves them: against the
+    /// xml:base in scope, else the feed's URL; protocol-relative ones take
+    /// the feed's scheme.
+    #[test]
+    fn relative_links_resolve_against_xml_base_and_the_feed() {
+        for (body, want) in [
+            (
+                r#"<rss version="2.0"><channel xml:base="http://base.example/a/"><title>t</title><item><title>a</title><link>b/1</link></item><item xml:base="http://other.example/"><title>b</title><link>c/2</link></item><item><title>c</title><link>//cdn.example/3</link></item></channel></rss>"#,
+                [
+                    "http://base.example/a/b/1",
+                    "http://other.example/c/2",
+                    "https://cdn.example/3",
+                ],
+            ),
+            (
+                r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://base.example/a/"><title>t</title><entry><title>a</title><link href="b/1"/></entry><entry xml:base="/z/"><title>b</title><link href="c/2"/></entry><entry><title>c</title><link href="/news/3"/></entry></feed>"#,
+                [
+                    "http://base.example/a/b/1",
+                    "http://base.example/z/c/2",
+                    "http://base.example/news/3",
+                ],
+            ),
+        ] {
+            let f = parse(body.as_bytes(), None);
+            let links: Vec<&str> = f.items.iter().filter_map(|i| i.link.as_deref()).collect();
+            assert_eq!(links, want, "{body}");
+        }
+    }
+
     #[test]
     fn rss_items_linked_in_other_shapes() {
         let body = r#"<?xml version="1.0"?><rss xmlns:a10="http://www.w3.org/2005/Atom" version="2.0"><channel><title>t</title>
