@@ -1197,10 +1197,11 @@ mod tests {
         for (body, want) in [
             (
                 r#"<rss version="2.0"><channel xml:base="http://base.example/a/"><title>t</title><item><title>a</title><link>b/1</link></item><item xml:base="http://other.example/"><title>b</title><link>c/2</link></item><item><title>c</title><link>//cdn.example/3</link></item></channel></rss>"#,
+                // The xml:base's scheme, not the feed's (https).
                 [
                     "http://base.example/a/b/1",
                     "http://other.example/c/2",
-                    "https://cdn.example/3",
+                    "http://cdn.example/3",
                 ],
             ),
             (
