@@ -895,13 +895,13 @@ impl Recoverer<'_> {
             }
             let prefix = k.strip_prefix("xmlns:").unwrap_or("");
             if v.trim().trim_end_matches('/') == MRSS {
-                self.mrss_prefixes.push(prefix.to_owned());
+                remember(&mut self.mrss_prefixes, prefix);
             }
             if v.trim() == ATOM_10 {
-                self.atom10_prefixes.push(prefix.to_owned());
+                remember(&mut self.atom10_prefixes, prefix);
             } else if v.trim() == ATOM_03 {
                 *v = ATOM_10.to_owned();
-                self.atom03_prefixes.push(prefix.to_owned());
+                remember(&mut self.atom03_prefixes, prefix);
                 self.repairs.dialect = Some("Atom 0.3");
             } else if RSS_090.contains(&v.trim()) {
                 *v = RSS_10.to_owned();
@@ -923,6 +923,17 @@ impl Recoverer<'_> {
                 None => attrs.push(("version".into(), "2.0".into())),
             }
         }
+    }
+}
+
+/// Most prefixes remembered per namespace: each start tag looks its
+/// prefix up in these lists, so a hostile document declaring thousands must
+/// not make that quadratic. Real feeds bind a namespace to one or two.
+const MAX_PREFIXES: usize = 16;
+
+fn remember(prefixes: &mut Vec<String>, prefix: &str) {
+    if prefixes.len() < MAX_PREFIXES && !prefixes.iter().any(|p| p == prefix) {
+        prefixes.push(prefix.to_owned());
     }
 }
 
@@ -1378,6 +1389,12 @@ mod tests {
         assert_eq!(recover(amps.as_bytes()).repairs.stray_ampersands, 200_000);
         let lts = format!("<r>{}</r>", "</x>".repeat(100_000));
         assert_eq!(recover(lts.as_bytes()).repairs.stray_end_tags, 100_000);
+        // Namespace declarations by the thousand: the prefix lists stay short.
+        let decls: String = (0..20_000)
+            .map(|i| format!("<a{i}:x xmlns:a{i}=\"http://www.w3.org/2005/Atom\" xmlns:b=\"http://purl.org/atom/ns#\"/>"))
+            .collect();
+        let r = recover(format!("<feed>{decls}</feed>").as_bytes());
+        assert!(r.xml.len() > 20_000);
     }
 
     /// Reads `xml` to the end: every element closed, one root at most.
