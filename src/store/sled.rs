@@ -8,7 +8,9 @@
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
 //!   JSON because it is small, per feed, and grows fields often.
 //! - `seen`, `seen_by_date`: pruned items' keys, so they never come back.
-//! - `meta`: the schema version.
+//! - `meta`: the schema version, and the number of stored items (kept in
+//!   the same transactions that add and prune items, so that opening the
+//!   store does not walk an index).
 //!
 //! Invariants: an item is inserted once and never becomes new again; a
 //! fetched document's items are written in one sled transaction, so a crash
@@ -38,6 +40,9 @@ use super::{
 use crate::item::{Item, ItemKey, Source};
 
 const SCHEMA_KEY: &[u8] = b"schema";
+/// `meta` key of the item count (big-endian u64). A store written before
+/// it existed is counted once, at its first open by this version.
+const COUNT_KEY: &[u8] = b"items";
 
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
 /// recent items, dedup lookups touch one page each, and everything a poll
@@ -74,8 +79,18 @@ pub struct SledStore {
     /// The last write error, until a write succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
+    /// The schema version and the item count.
+    meta: sled::Tree,
     /// The group-commit thread that [`SledStore::ingest`] hands documents to.
     writer: Arc<Writer>,
+}
+
+/// The item count as `meta` holds it (absent: none yet).
+fn stored_count(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 /// One document's items, encoded by the caller, waiting for the writer.
@@ -123,7 +138,7 @@ impl Drop for Writer {
 /// The writer thread: takes the documents waiting, commits them together,
 /// answers each. A group that fails is retried one document at a time, so a
 /// bad record fails only its own document.
-fn write_groups(trees: (sled::Tree, sled::Tree, sled::Tree), queue: Receiver<Doc>) {
+fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     while let Ok(first) = queue.recv() {
         let mut items = first.entries.len();
         let mut group = vec![first];
@@ -155,15 +170,18 @@ fn write_groups(trees: (sled::Tree, sled::Tree, sled::Tree), queue: Receiver<Doc
     }
 }
 
+/// `items`, `by_date`, `seen`, `meta`: what an ingest writes.
+type WriterTrees = (sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+
 /// One transaction over the documents of a group; one report per document.
 /// A key seen twice in the group is new only the first time (a transaction
 /// reads its own writes).
 fn commit(
-    (items, by_date, seen): &(sled::Tree, sled::Tree, sled::Tree),
+    (items, by_date, seen, meta): &WriterTrees,
     group: &[Doc],
 ) -> Result<Vec<IngestReport>, StoreError> {
-    (items, by_date, seen)
-        .transaction(|(tx_items, tx_by_date, tx_seen)| {
+    (items, by_date, seen, meta)
+        .transaction(|(tx_items, tx_by_date, tx_seen, tx_meta)| {
             let mut reports = Vec::with_capacity(group.len());
             for doc in group {
                 let mut report = IngestReport::default();
@@ -188,6 +206,11 @@ fn commit(
                     }
                 }
                 reports.push(report);
+            }
+            let new: usize = reports.iter().map(|r| r.new).sum();
+            if new > 0 {
+                let count = stored_count(tx_meta.get(COUNT_KEY)?.as_deref());
+                tx_meta.insert(COUNT_KEY, &(count + new as u64).to_be_bytes())?;
             }
             Ok(reports)
         })
@@ -232,14 +255,20 @@ impl SledStore {
         }
         let items = db.open_tree("items")?;
         let by_date = db.open_tree("by_date")?;
-        // Counted on the date index, which has exactly one small entry per
-        // item (written and removed in the same transactions): counting
-        // `items` itself pulled every record through the page cache, about
-        // 80 MB of heap at open for 36k items.
-        let count = by_date.len();
+        let count = match meta.get(COUNT_KEY)? {
+            Some(v) => stored_count(Some(&v)) as usize,
+            None => {
+                // Counted once on the date index, which has exactly one
+                // small entry per item (counting `items` pulls every record
+                // through the page cache); kept in `meta` from now on.
+                let n = by_date.len();
+                meta.insert(COUNT_KEY, &(n as u64).to_be_bytes())?;
+                n
+            }
+        };
         let seen = db.open_tree("seen")?;
         let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let trees = (items.clone(), by_date.clone(), seen.clone());
+        let trees = (items.clone(), by_date.clone(), seen.clone(), meta.clone());
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
@@ -251,6 +280,7 @@ impl SledStore {
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
+            meta,
             writer: Arc::new(Writer {
                 queue: Some(queue),
                 thread: Some(thread),
@@ -345,8 +375,14 @@ impl SledStore {
         };
         for k in &victims {
             let key = &k[8..];
-            let moved = (&self.items, &self.by_date, &self.seen, &self.seen_by_date).transaction(
-                |(items, by_date, seen, seen_by_date)| {
+            let moved = (
+                &self.items,
+                &self.by_date,
+                &self.seen,
+                &self.seen_by_date,
+                &self.meta,
+            )
+                .transaction(|(items, by_date, seen, seen_by_date, meta)| {
                     by_date.remove(k.as_ref())?;
                     let Some(bytes) = items.remove(key)? else {
                         return Ok(false);
@@ -354,9 +390,10 @@ impl SledStore {
                     let first_seen = decode(&bytes).map(|i| i.first_seen).unwrap_or(now);
                     seen.insert(key, &first_seen.to_be_bytes())?;
                     seen_by_date.insert(seen_key(first_seen, key), &[])?;
+                    let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
+                    meta.insert(COUNT_KEY, &count.saturating_sub(1).to_be_bytes())?;
                     Ok(true)
-                },
-            );
+                });
             match moved {
                 Ok(true) => {
                     report.items += 1;
@@ -913,7 +950,12 @@ mod tests {
             })
             .collect();
         drop(queue);
-        let trees = (store.items.clone(), store.by_date.clone(), store.seen.clone());
+        let trees = (
+            store.items.clone(),
+            store.by_date.clone(),
+            store.seen.clone(),
+            store.meta.clone(),
+        );
         write_groups(trees, waiting);
         answers.into_iter().map(|a| a.recv().unwrap()).collect()
     }
@@ -1043,6 +1085,38 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(wire.sources.len(), 6);
+    }
+
+    #[test]
+    fn the_item_count_is_kept_in_meta_through_ingest_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(100),
+            max_items: 1000,
+            seen_max_age: std::time::Duration::from_secs(100_000),
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let items: Vec<Item> = (0..5)
+                .map(|i| item(&format!("https://a.example/خبر/{i}"), "f1", i * 100))
+                .collect();
+            assert_eq!(store.ingest(&items).unwrap().new, 5);
+            // Dated 0 and 100, older than 250 - 100: pruned.
+            assert_eq!(store.prune(250, &policy, 10).unwrap().items, 2);
+            assert_eq!(store.item_count(), 3);
+            assert_eq!(stored_count(store.meta.get(COUNT_KEY).unwrap().as_deref()), 3);
+            store.flush().unwrap();
+        }
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.item_count(), 3);
+            // A store written before the count was kept: counted at open.
+            store.meta.remove(COUNT_KEY).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 3);
+        assert_eq!(stored_count(store.meta.get(COUNT_KEY).unwrap().as_deref()), 3);
     }
 
     #[test]
