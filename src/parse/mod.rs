@@ -485,9 +485,18 @@ pub fn sanitize(html: &str, base: &Url) -> String {
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        builder.clean(html).to_string()
+        document_html(&builder.clean(html))
     });
     clean_text_owned(cleaned)
+}
+
+/// The HTML of a cleaned document. ammonia's `to_string` serialises into a
+/// buffer and then copies it through a formatter; this keeps the buffer.
+pub(crate) fn document_html(document: &ammonia::Document) -> String {
+    let mut out = Vec::new();
+    document.write_to(&mut out).expect("writing to a Vec cannot fail");
+    // html5ever writes UTF-8; a lossy copy only if that ever changed.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn html_to_text(html: &str) -> String {
@@ -496,7 +505,7 @@ fn html_to_text(html: &str) -> String {
     }
     // ammonia with no tags allowed keeps only text; it re-escapes that text,
     // so unescape the five XML entities it produces.
-    let escaped = TEXT_ONLY.with(|builder| builder.clean(html).to_string());
+    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html)));
     escaped
         .replace("&lt;", "<")
         .replace("&gt;", ">")
