@@ -227,6 +227,18 @@ impl PollContext {
         (host, global)
     }
 
+    /// The body slots ([`body_slots`]): article pages (`fulltext`) are
+    /// read in them too.
+    pub fn body_gate(&self) -> &Arc<Semaphore> {
+        &self.bodies
+    }
+
+    /// The per-core parse slots: article extraction (`fulltext`) takes them
+    /// too.
+    pub fn cpu_gate(&self) -> Arc<Semaphore> {
+        self.cpu.clone()
+    }
+
     /// In a fleet, one of the host's `per_host` slots in the store, so that
     /// politeness holds across nodes: waits (polling the store, with a
     /// little jitter) until one is free. A slot whose node died frees
@@ -836,6 +848,7 @@ fn full_text_jobs(
 ) -> Vec<crate::fulltext::Job> {
     let hold_until = add(started, opts.timeout).timestamp();
     let mut jobs = Vec::new();
+    let (shared_feed, shared_ctx) = (Arc::new(feed.clone()), Arc::new(ctx.clone()));
     for item in items {
         let Some(link) = item.link.as_deref().and_then(|l| Url::parse(l).ok()) else {
             continue;
@@ -848,9 +861,9 @@ fn full_text_jobs(
             Ok(true) => jobs.push(crate::fulltext::Job {
                 key: item.key.clone(),
                 link,
-                feed: feed.clone(),
+                feed: shared_feed.clone(),
                 hold_until,
-                ctx: ctx.clone(),
+                ctx: shared_ctx.clone(),
             }),
             Ok(false) => {}
             Err(e) => warn!(feed = %feed.name, error = %e, "Cannot queue an item for full-text extraction."),

@@ -619,6 +619,15 @@ pub struct FullTextRecord {
     pub error: Option<String>,
 }
 
+/// A site whose article pages keep failing: how many times in a row, and
+/// until when (Unix seconds) its pages are not fetched. Stored, so that a
+/// restart does not hammer a struggling site again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteBackoff {
+    pub failures: u32,
+    pub until: i64,
+}
+
 /// Per-feed full-text counts, for status and metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -823,6 +832,33 @@ impl SledStore {
             .get(feed_url.as_bytes())?
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default())
+    }
+
+    /// Sites whose pages keep failing (tree `fulltext_sites`: host → JSON
+    /// [`SiteBackoff`]).
+    pub fn site_backoffs(&self) -> Result<Vec<(String, SiteBackoff)>, StoreError> {
+        let sites = self.db.open_tree("fulltext_sites")?;
+        let mut out = Vec::new();
+        for entry in sites.iter() {
+            let (k, v) = entry?;
+            if let Ok(b) = serde_json::from_slice(&v) {
+                out.push((String::from_utf8_lossy(&k).into_owned(), b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records (or, with `None`, clears) a site's backoff.
+    pub fn put_site_backoff(&self, host: &str, backoff: Option<&SiteBackoff>) -> Result<(), StoreError> {
+        let sites = self.db.open_tree("fulltext_sites")?;
+        match backoff {
+            Some(b) => sites.insert(
+                host.as_bytes(),
+                serde_json::to_vec(b).expect("backoff serialises"),
+            )?,
+            None => sites.remove(host.as_bytes())?,
+        };
+        Ok(())
     }
 
     fn bump(feeds: &sled::Tree, feed_url: &str, f: impl Fn(&mut FullTextStats)) -> Result<(), StoreError> {
