@@ -42,14 +42,50 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
     let store = open_store(config)?;
     let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
-    let ctx = PollContext::new(store.clone(), fetcher, Arc::new(SystemClock), config);
+    let clock: crate::clock::SharedClock = Arc::new(SystemClock);
+    let mut ctx = PollContext::new(store.clone(), fetcher, clock.clone(), config);
+    // `full_text` feeds: new items' pages are fetched as in the daemon (and
+    // pages left pending by an earlier run are resumed), and the run waits
+    // for them at most the longest `full_text_timeout`, so a cron user
+    // publishes full articles.
+    let full_text = config
+        .feeds
+        .iter()
+        .filter_map(|f| f.full_text.as_ref())
+        .map(|o| o.timeout)
+        .max();
+    let landed = Arc::new(tokio::sync::Notify::new());
+    let cancel = CancellationToken::new();
+    if full_text.is_some() {
+        ctx.full_text = Some(crate::fulltext::start(
+            ctx.clone(),
+            config,
+            landed.clone(),
+            cancel.clone(),
+        ));
+    }
+    let started = tokio::time::Instant::now();
     let (report, feeds) = poller::poll_all(&ctx, config).await;
+    let mut extracted = false;
+    if let Some(timeout) = full_text {
+        extracted = wait_for_articles(&store, &landed, started + timeout).await;
+        cancel.cancel();
+        // Still held at the deadline: published with the feed's content;
+        // their pages stay queued for the next run.
+        let held = store.full_text_held().context("reading held full-text items")?;
+        for key in &held {
+            store
+                .release_full_text(key, true)
+                .context("releasing a held full-text item")?;
+        }
+    }
     // Nothing stored changed: the outputs would come out as they did last
     // time, so a warm poll-once costs a process start and the conditional
     // requests, not a render.
-    let changed = feeds
-        .iter()
-        .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
+    let changed = extracted
+        || feeds
+            .iter()
+            .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
     let mut rendered: Vec<(String, usize)> = Vec::new();
     if changed {
         let docs = tokio::task::spawn_blocking({
@@ -74,6 +110,36 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
         rendered,
         items_stored: store.item_count(),
     })
+}
+
+/// Waits until no full-text item is pending (each extracted or failed), or
+/// until `deadline`; true when any was pending (outputs may have changed).
+async fn wait_for_articles(
+    store: &Store,
+    landed: &tokio::sync::Notify,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let pending = |store: &Store| {
+        let store = store.clone();
+        async move {
+            tokio::task::spawn_blocking(move || store.pending_full_text().map(|p| p.len()).unwrap_or(0))
+                .await
+                .unwrap_or(0)
+        }
+    };
+    let mut any = false;
+    loop {
+        // Registered before the check, so that a landing between the two
+        // is not missed.
+        let notified = landed.notified();
+        if pending(store).await == 0 {
+            return any;
+        }
+        any = true;
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return true;
+        }
+    }
 }
 
 /// What `poll-once` did, for its summary.

@@ -12,7 +12,8 @@
 //! poller's `Fetcher` (same User-Agent, SSRF guard on every hop, body cap,
 //! timeout, redirect rules) and take a slot of the same per-host limit as
 //! feed polls. A site whose pages keep failing backs off exponentially, as a
-//! failing feed does. Claims are stored, so after a restart pending items are
+//! failing feed does, and the backoff is stored with the site (both
+//! backends), so a restart leaves it alone too. Claims are stored, so after a restart pending items are
 //! resumed and finished ones are never fetched again.
 
 use std::collections::HashMap;
@@ -29,58 +30,104 @@ use crate::extract::extract;
 use crate::fetch::{FetchError, Validators};
 use crate::item::ItemKey;
 use crate::poller::PollContext;
+use crate::store::SiteBackoff as StoredBackoff;
 
-/// Extractions running at once (fetch + parse); the per-host limit applies
-/// within it.
-pub const CONCURRENCY: usize = 8;
+/// Pages in flight at once (two per core, as feed bodies): the per-host
+/// limit applies within it. Reading a body takes one of the poller's body
+/// slots and extracting it one of its per-core CPU slots, the same ones feed
+/// documents take, so that with `full_text` on every feed the daemon holds
+/// no more documents or DOM trees at once than without.
+pub fn concurrency() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// Pages extracted between two allocator trims during a long burst.
+const TRIM_EVERY: usize = 512;
 
 /// How often held items are checked against their `full_text_timeout`.
 pub const RELEASE_TICK: Duration = Duration::from_secs(1);
 
-/// One item whose page is to be fetched.
+/// One item whose page is to be fetched. The backlog is a queue of these:
+/// a key and a link each, with the feed's config and the poller's context
+/// shared by all jobs of one document (a burst of 40,000 new items costs a
+/// few MB, not a copy of the feed's config per item).
 #[derive(Clone)]
 pub struct Job {
     pub key: ItemKey,
     pub link: Url,
-    pub feed: FeedConfig,
+    pub feed: Arc<FeedConfig>,
     /// Unix seconds until which the item is held back.
     pub hold_until: i64,
     /// The poller's context when the item was found: fetcher, clock and the
-    /// per-host limits shared with feed polls.
-    pub ctx: PollContext,
+    /// per-host limits, body and CPU slots shared with feed polls.
+    pub ctx: Arc<PollContext>,
 }
 
 pub type JobSender = mpsc::UnboundedSender<Job>;
 
-/// Sites whose pages failed: when they may be tried again.
-#[derive(Default)]
+/// Sites whose pages failed: how often in a row, and until when (Unix
+/// seconds, on the injected clock) they are left alone. Kept in memory for
+/// the checks and written through to the store, so that a restart does not
+/// hammer a struggling site again.
 struct SiteBackoff {
-    sites: Mutex<HashMap<String, (u32, tokio::time::Instant)>>,
+    sites: Mutex<HashMap<String, StoredBackoff>>,
+    store: crate::store::Store,
+    clock: crate::clock::SharedClock,
 }
 
 impl SiteBackoff {
-    fn blocked(&self, host: &str) -> Option<u32> {
+    fn load(store: crate::store::Store, clock: crate::clock::SharedClock) -> SiteBackoff {
+        let sites = store.site_backoffs().unwrap_or_else(|e| {
+            warn!(error = %e, "Cannot read the sites' full-text backoff; starting without it.");
+            Vec::new()
+        });
+        SiteBackoff {
+            sites: Mutex::new(sites.into_iter().collect()),
+            store,
+            clock,
+        }
+    }
+
+    fn blocked(&self, host: &str) -> Option<(u32, i64)> {
+        let now = self.clock.now().timestamp();
         let sites = self.sites.lock().expect("lock poisoned");
         sites
             .get(host)
-            .filter(|(_, until)| *until > tokio::time::Instant::now())
-            .map(|(n, _)| *n)
+            .filter(|b| b.until > now)
+            .map(|b| (b.failures, b.until))
     }
 
-    fn failed(&self, host: &str) {
-        let mut sites = self.sites.lock().expect("lock poisoned");
-        let entry = sites
-            .entry(host.to_owned())
-            .or_insert((0, tokio::time::Instant::now()));
-        entry.0 += 1;
-        let wait = Duration::from_secs(60)
-            .saturating_mul(2u32.saturating_pow(entry.0.saturating_sub(1).min(16)))
-            .min(crate::poller::MAX_BACKOFF);
-        entry.1 = tokio::time::Instant::now() + wait;
+    async fn failed(&self, host: &str) {
+        let now = self.clock.now().timestamp();
+        let record = {
+            let mut sites = self.sites.lock().expect("lock poisoned");
+            let entry = sites.entry(host.to_owned()).or_insert(StoredBackoff {
+                failures: 0,
+                until: now,
+            });
+            entry.failures += 1;
+            let wait = Duration::from_secs(60)
+                .saturating_mul(2u32.saturating_pow(entry.failures.saturating_sub(1).min(16)))
+                .min(crate::poller::MAX_BACKOFF);
+            entry.until = now + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
+            entry.clone()
+        };
+        self.persist(host, Some(record)).await;
     }
 
-    fn succeeded(&self, host: &str) {
-        self.sites.lock().expect("lock poisoned").remove(host);
+    async fn succeeded(&self, host: &str) {
+        let was = self.sites.lock().expect("lock poisoned").remove(host);
+        if was.is_some() {
+            self.persist(host, None).await;
+        }
+    }
+
+    async fn persist(&self, host: &str, record: Option<StoredBackoff>) {
+        let (store, h) = (self.store.clone(), host.to_owned());
+        let written = tokio::task::spawn_blocking(move || store.put_site_backoff(&h, record.as_ref())).await;
+        if let Ok(Err(e)) = written {
+            warn!(%host, error = %e, "Cannot store the site's full-text backoff.");
+        }
     }
 }
 
@@ -94,8 +141,10 @@ pub fn start(
     cancel: CancellationToken,
 ) -> JobSender {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-    let slots = Arc::new(Semaphore::new(CONCURRENCY));
-    let backoff = Arc::new(SiteBackoff::default());
+    let concurrency = concurrency();
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let shared_ctx = Arc::new(ctx.clone());
+    let backoff = Arc::new(SiteBackoff::load(ctx.store.clone(), ctx.clock.clone()));
     match ctx.store.pending_full_text() {
         Ok(pending) => {
             for (key, record) in pending {
@@ -115,9 +164,9 @@ pub fn start(
                         let _ = tx.send(Job {
                             key,
                             link,
-                            feed: feed.clone(),
+                            feed: Arc::new(feed.clone()),
                             hold_until: record.hold_until,
-                            ctx: ctx.clone(),
+                            ctx: shared_ctx.clone(),
                         });
                     }
                     _ => {
@@ -165,23 +214,45 @@ pub fn start(
         }
     });
     tokio::spawn(async move {
+        // Set when a page was extracted since the allocator last gave
+        // memory back; a burst ends when the queue is empty and no page is
+        // in flight.
+        let idle = Arc::new(Notify::new());
+        let mut dirty = false;
+        let mut started = 0usize;
         loop {
             let job = tokio::select! {
                 _ = cancel.cancelled() => break,
                 job = rx.recv() => match job { Some(j) => j, None => break },
+                _ = idle.notified(), if dirty => {
+                    if rx.is_empty() && slots.available_permits() == concurrency {
+                        dirty = false;
+                        tokio::task::spawn_blocking(crate::memory::release);
+                    }
+                    continue;
+                }
             };
             // Waiting for a slot here leaves the backlog in the channel.
             let slot = tokio::select! {
                 _ = cancel.cancelled() => break,
                 slot = slots.clone().acquire_owned() => slot.expect("semaphores are never closed"),
             };
-            let (backoff, changed, cancel) = (backoff.clone(), changed.clone(), cancel.clone());
+            dirty = true;
+            // A cold start queues tens of thousands of pages: give memory
+            // back every [`TRIM_EVERY`] pages, not only once the burst ends.
+            started += 1;
+            if started % TRIM_EVERY == 0 {
+                tokio::task::spawn_blocking(crate::memory::release);
+            }
+            let (backoff, changed, cancel, idle) =
+                (backoff.clone(), changed.clone(), cancel.clone(), idle.clone());
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
                     _ = run_job(job, backoff, changed) => {}
                 }
                 drop(slot);
+                idle.notify_one();
             });
         }
         debug!("Full-text task stopped.");
@@ -216,10 +287,12 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         return Err(format!("{}: the item links to the feed itself", job.link));
     }
     let host = job.link.host_str().unwrap_or_default().to_owned();
-    if let Some(n) = backoff.blocked(&host) {
+    if let Some((n, until)) = backoff.blocked(&host) {
+        let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or_default();
         return Err(format!(
-            "{}: {host} is backing off after {n} failed page fetches",
-            job.link
+            "{}: {host} is backing off after {n} failed page fetches (until {})",
+            job.link,
+            until.format("%Y-%m-%d %H:%M:%S UTC")
         ));
     }
     let fetched = {
@@ -227,22 +300,36 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
         job.ctx
             .fetcher
             .for_pages()
-            .fetch(&job.link, &Validators::default(), job.feed.allow_private_networks)
+            .fetch_gated(
+                &job.link,
+                &Validators::default(),
+                job.feed.allow_private_networks,
+                Some(job.ctx.body_gate()),
+            )
             .await
     };
     let fetched = match fetched {
         Ok(f) => f,
         Err(e) => {
             if site_fault(&e) {
-                backoff.failed(&host);
+                backoff.failed(&host).await;
             }
             return Err(format!("{}: {e}", job.link));
         }
     };
-    backoff.succeeded(&host);
+    backoff.succeeded(&host).await;
+    // Held until the page is extracted: its bytes and DOM count as one of
+    // the bodies in memory.
+    let _body_slot = fetched.body_slot;
     let Some(body) = fetched.body else {
         return Err(format!("{}: HTTP 304 to an unconditional request", job.link));
     };
+    let _cpu = job
+        .ctx
+        .cpu_gate()
+        .acquire_owned()
+        .await
+        .expect("semaphores are never closed");
     let link = job.link.clone();
     let outlet = job.feed.name.clone();
     let content_type = fetched.content_type;

@@ -246,9 +246,18 @@ fn syndication_period(doc: &[u8]) -> Option<Duration> {
 
 /// Cuts `s` to at most `max` characters, on a character boundary.
 fn cut(s: &str, max: usize) -> String {
+    cut_borrowed(s, max).to_owned()
+}
+
+/// [`cut`] without the copy. A string of at most `max` bytes has at most
+/// `max` characters: nearly every entry, answered without walking it.
+fn cut_borrowed(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
     match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_owned(),
-        None => s.to_owned(),
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
@@ -283,10 +292,9 @@ fn entry_to_item(
     let summary = entry
         .summary
         .as_ref()
-        .map(|t| text_to_html(&cut(&t.content, MAX_SUMMARY_CHARS), is_html(t), base));
+        .map(|t| text_to_html(cut_borrowed(&t.content, MAX_SUMMARY_CHARS), is_html(t), base));
     let content = entry.content.as_ref().and_then(|c| {
-        let body = cut(c.body.as_deref()?, MAX_CONTENT_CHARS);
-        let body = body.as_str();
+        let body = cut_borrowed(c.body.as_deref()?, MAX_CONTENT_CHARS);
         let html = if c.content_type.to_string().contains("html") {
             sanitize(body, base)
         } else {
@@ -477,9 +485,18 @@ pub fn sanitize(html: &str, base: &Url) -> String {
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        builder.clean(html).to_string()
+        document_html(&builder.clean(html))
     });
     clean_text_owned(cleaned)
+}
+
+/// The HTML of a cleaned document. ammonia's `to_string` serialises into a
+/// buffer and then copies it through a formatter; this keeps the buffer.
+pub(crate) fn document_html(document: &ammonia::Document) -> String {
+    let mut out = Vec::new();
+    document.write_to(&mut out).expect("writing to a Vec cannot fail");
+    // html5ever writes UTF-8; a lossy copy only if that ever changed.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn html_to_text(html: &str) -> String {
@@ -488,7 +505,7 @@ fn html_to_text(html: &str) -> String {
     }
     // ammonia with no tags allowed keeps only text; it re-escapes that text,
     // so unescape the five XML entities it produces.
-    let escaped = TEXT_ONLY.with(|builder| builder.clean(html).to_string());
+    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html)));
     escaped
         .replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -964,6 +981,16 @@ mod tests {
             assert_eq!(clean_text(input), want, "{input:?}");
             assert_eq!(clean_text_owned(input.to_owned()), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn cut_counts_characters_not_bytes() {
+        // 5 Arabic letters are 10 bytes: longer than 6 bytes, within 6 characters.
+        assert_eq!(cut_borrowed("مرحبا", 6), "مرحبا");
+        assert_eq!(cut_borrowed("مرحبا بكم", 5), "مرحبا");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "abc");
+        assert_eq!(cut_borrowed("", 0), "");
     }
 
     #[test]

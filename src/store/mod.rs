@@ -28,7 +28,7 @@ pub mod sled;
 mod suite;
 
 pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
-pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SledStore};
+pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SiteBackoff, SledStore};
 
 /// The on-disk layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -171,9 +171,16 @@ fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
     changed
 }
 
+/// [`Record`] by reference, for writing: postcard writes an enum as its
+/// variant index and then the content, so these are the same bytes as
+/// `Record::V1(item.clone())` without copying the item's HTML.
+#[derive(Serialize)]
+enum RecordRef<'a> {
+    V1(&'a Item),
+}
+
 pub(crate) fn encode(item: &Item) -> Vec<u8> {
-    // `Record` borrows nothing, so clone into the envelope; items are small.
-    postcard::to_stdvec(&Record::V1(item.clone())).expect("items serialise")
+    postcard::to_stdvec(&RecordRef::V1(item)).expect("items serialise")
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
@@ -385,10 +392,9 @@ impl Store {
         dispatch!(self, s => s.size_on_disk())
     }
 
-    // Full-text extraction records (`full_text = true`, issue 13). Kept by
-    // sled only so far: on PostgreSQL nothing is queued (`claim_full_text`
-    // answers false, as for an item queued before), so items are published
-    // with the feed's content and the counts stay zero.
+    // Full-text extraction records (`full_text = true`, issue 13), kept by
+    // both backends: on PostgreSQL the claim is fleet-wide, so each page is
+    // fetched once by the whole fleet.
 
     /// Queues a new item for extraction, held back until `hold_until`;
     /// false if it was queued before, so each page is fetched once.
@@ -398,45 +404,27 @@ impl Store {
         feed_url: &str,
         hold_until: i64,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Sled(s) => s.claim_full_text(key, feed_url, hold_until),
-            Store::Postgres(_) => Ok(false),
-        }
+        dispatch!(self, s => s.claim_full_text(key, feed_url, hold_until))
     }
 
     pub fn full_text(&self, key: &ItemKey) -> Result<Option<FullTextRecord>, StoreError> {
-        match self {
-            Store::Sled(s) => s.full_text(key),
-            Store::Postgres(_) => Ok(None),
-        }
+        dispatch!(self, s => s.full_text(key))
     }
 
     pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
-        match self {
-            Store::Sled(s) => s.pending_full_text(),
-            Store::Postgres(_) => Ok(Vec::new()),
-        }
+        dispatch!(self, s => s.pending_full_text())
     }
 
     pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
-        match self {
-            Store::Sled(s) => s.full_text_held(),
-            Store::Postgres(_) => Ok(Default::default()),
-        }
+        dispatch!(self, s => s.full_text_held())
     }
 
     pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
-        match self {
-            Store::Sled(s) => s.release_expired_full_text(now),
-            Store::Postgres(_) => Ok(0),
-        }
+        dispatch!(self, s => s.release_expired_full_text(now))
     }
 
     pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
-        match self {
-            Store::Sled(s) => s.release_full_text(key, fallback),
-            Store::Postgres(_) => Ok(()),
-        }
+        dispatch!(self, s => s.release_full_text(key, fallback))
     }
 
     pub fn finish_full_text(
@@ -445,24 +433,26 @@ impl Store {
         outcome: Result<String, String>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Sled(s) => s.finish_full_text(key, outcome, now),
-            Store::Postgres(_) => Ok(false),
-        }
+        dispatch!(self, s => s.finish_full_text(key, outcome, now))
     }
 
     pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
-        match self {
-            Store::Sled(s) => s.unclaim_full_text(key),
-            Store::Postgres(_) => Ok(()),
-        }
+        dispatch!(self, s => s.unclaim_full_text(key))
     }
 
     pub fn full_text_stats(&self, feed_url: &str) -> Result<FullTextStats, StoreError> {
-        match self {
-            Store::Sled(s) => s.full_text_stats(feed_url),
-            Store::Postgres(_) => Ok(FullTextStats::default()),
-        }
+        dispatch!(self, s => s.full_text_stats(feed_url))
+    }
+
+    /// Sites whose article pages keep failing (full text), with when they
+    /// may be tried again; read when the full-text task starts.
+    pub fn site_backoffs(&self) -> Result<Vec<(String, SiteBackoff)>, StoreError> {
+        dispatch!(self, s => s.site_backoffs())
+    }
+
+    /// Records (or, with `None`, clears) a site's backoff.
+    pub fn put_site_backoff(&self, host: &str, backoff: Option<&SiteBackoff>) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_site_backoff(host, backoff))
     }
 
     /// Asks to poll `feed_url` now, at `now` (Unix seconds), for at most

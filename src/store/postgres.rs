@@ -18,6 +18,12 @@
 //! - `host_slots`: `per_host` rows per host, leased the same way, so that
 //!   politeness holds across the fleet.
 //! - `nodes`: heartbeats. `feedwire_meta`: the schema version.
+//! - `fulltext`: item key → JSON [`FullTextRecord`] (`full_text = true`),
+//!   with `hold_until` set while the item is held back from outputs and
+//!   `pending` until its page was fetched; the key is the claim, so a page
+//!   is fetched once by the whole fleet. `fulltext_feeds`: feed URL → JSON
+//!   [`FullTextStats`]. `fulltext_sites`: host → JSON [`SiteBackoff`] of
+//!   sites whose pages keep failing.
 //! - Sequence `feedwire_changes`: bumped after every commit that changes
 //!   what outputs show; nodes poll it to re-render.
 //!
@@ -40,7 +46,8 @@ use tokio_postgres::NoTls;
 use tracing::{error, info};
 
 use super::{
-    decode, encode, Claim, FeedState, IngestReport, PruneReport, Retention, StoreError, SCHEMA_VERSION,
+    decode, encode, Claim, FeedState, FullTextRecord, FullTextState, FullTextStats, IngestReport,
+    PruneReport, Retention, SiteBackoff, StoreError, SCHEMA_VERSION,
 };
 use crate::item::{Item, ItemKey, Source};
 
@@ -127,6 +134,17 @@ CREATE TABLE IF NOT EXISTS host_slots (
 );
 CREATE TABLE IF NOT EXISTS nodes (name text PRIMARY KEY, started bigint NOT NULL, heartbeat bigint NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS feedwire_changes;
+CREATE TABLE IF NOT EXISTS fulltext (
+    key text COLLATE "C" PRIMARY KEY,
+    feed_url text NOT NULL,
+    record text NOT NULL,
+    hold_until bigint,
+    pending boolean NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fulltext_held ON fulltext (hold_until) WHERE hold_until IS NOT NULL;
+CREATE INDEX IF NOT EXISTS fulltext_pending ON fulltext (key) WHERE pending;
+CREATE TABLE IF NOT EXISTS fulltext_feeds (url text PRIMARY KEY, stats text NOT NULL);
+CREATE TABLE IF NOT EXISTS fulltext_sites (host text PRIMARY KEY, backoff text NOT NULL);
 "#;
 
 /// The database's clock, in Unix seconds. Lease and slot expiry are set and
@@ -487,6 +505,10 @@ impl PgStore {
                 )
                 .await
                 .map_err(db_error)? as usize;
+            // The seen record keeps a pruned item from coming back as new.
+            tx.execute("DELETE FROM fulltext WHERE key = ANY($1)", &[&victims])
+                .await
+                .map_err(db_error)?;
             let expired = tx
                 .execute(
                     "DELETE FROM seen WHERE key IN
@@ -908,6 +930,293 @@ impl PgStore {
         })
     }
 
+    // Full-text records (`full_text = true`): the same behaviour as sled's
+    // (see `store::sled`), kept in the shared tables so that no node of a
+    // fleet fetches a page another one fetched.
+
+    pub fn claim_full_text(
+        &self,
+        key: &ItemKey,
+        feed_url: &str,
+        hold_until: i64,
+    ) -> Result<bool, StoreError> {
+        let record = serde_json::to_string(&FullTextRecord {
+            feed_url: feed_url.to_owned(),
+            state: FullTextState::Pending,
+            hold_until,
+            held: true,
+            error: None,
+        })
+        .expect("records serialise");
+        let (key, feed_url) = (key.as_str().to_owned(), feed_url.to_owned());
+        let result = self.call(move |c| async move {
+            let n = c
+                .execute(
+                    "INSERT INTO fulltext (key, feed_url, record, hold_until, pending)
+                     VALUES ($1, $2, $3, $4, true) ON CONFLICT (key) DO NOTHING",
+                    &[&key, &feed_url, &record, &hold_until],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(n == 1)
+        });
+        self.noted(result)
+    }
+
+    pub fn full_text(&self, key: &ItemKey) -> Result<Option<FullTextRecord>, StoreError> {
+        let key = key.as_str().to_owned();
+        let text: Option<String> = self.call(move |c| async move {
+            Ok(c.query_opt("SELECT record FROM fulltext WHERE key = $1", &[&key])
+                .await
+                .map_err(db_error)?
+                .map(|r| r.get(0)))
+        })?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))
+        })
+        .transpose()
+    }
+
+    pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        let rows: Vec<(String, String)> = self.call(|c| async move {
+            Ok(
+                c.query("SELECT key, record FROM fulltext WHERE pending ORDER BY key", &[])
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect(),
+            )
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, t)| {
+                serde_json::from_str(&t)
+                    .ok()
+                    .map(|r| (ItemKey::from_stored(k), r))
+            })
+            .collect())
+    }
+
+    pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
+        let keys: Vec<String> = self.call(|c| async move {
+            Ok(
+                c.query("SELECT key FROM fulltext WHERE hold_until IS NOT NULL", &[])
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+            )
+        })?;
+        Ok(keys.into_iter().map(ItemKey::from_stored).collect())
+    }
+
+    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        let due: Vec<String> = self.call(move |c| async move {
+            Ok(c.query(
+                "SELECT key FROM fulltext WHERE hold_until IS NOT NULL AND hold_until <= $1",
+                &[&now],
+            )
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })?;
+        let mut released = 0;
+        for key in due {
+            if self.release_hold(&ItemKey::from_stored(key), true)? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
+        self.release_hold(key, fallback).map(|_| ())
+    }
+
+    /// Ends a hold; false when the item was not held (any more: another
+    /// node may have released it first).
+    fn release_hold(&self, key: &ItemKey, fallback: bool) -> Result<bool, StoreError> {
+        let key = key.as_str().to_owned();
+        let result = self.call(move |mut c| async move {
+            let tx = c.transaction().await.map_err(db_error)?;
+            let Some(row) = tx
+                .query_opt(
+                    "SELECT record FROM fulltext WHERE key = $1 AND hold_until IS NOT NULL FOR UPDATE",
+                    &[&key],
+                )
+                .await
+                .map_err(db_error)?
+            else {
+                return Ok(false);
+            };
+            let text: String = row.get(0);
+            let mut record: FullTextRecord = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))?;
+            record.held = false;
+            let text = serde_json::to_string(&record).expect("records serialise");
+            tx.execute(
+                "UPDATE fulltext SET record = $2, hold_until = NULL WHERE key = $1",
+                &[&key, &text],
+            )
+            .await
+            .map_err(db_error)?;
+            if fallback {
+                bump_full_text(&tx, &record.feed_url, |s| s.fallback += 1).await?;
+            }
+            tx.commit().await.map_err(db_error)?;
+            bump_changes(&c).await?;
+            Ok(true)
+        });
+        self.noted(result)
+    }
+
+    pub fn finish_full_text(
+        &self,
+        key: &ItemKey,
+        outcome: Result<String, String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let key = key.as_str().to_owned();
+        let result = self.call(move |mut c| async move {
+            let tx = c.transaction().await.map_err(db_error)?;
+            let Some(row) = tx
+                .query_opt(
+                    "SELECT record, hold_until IS NOT NULL FROM fulltext WHERE key = $1 FOR UPDATE",
+                    &[&key],
+                )
+                .await
+                .map_err(db_error)?
+            else {
+                return Ok(false);
+            };
+            let (text, was_held): (String, bool) = (row.get(0), row.get(1));
+            let mut record: FullTextRecord = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))?;
+            let mut changed = was_held;
+            match outcome {
+                Ok(html) => {
+                    let stored = tx
+                        .query_opt("SELECT record FROM items WHERE key = $1 FOR UPDATE", &[&key])
+                        .await
+                        .map_err(db_error)?;
+                    if let Some(row) = stored {
+                        let bytes: Vec<u8> = row.get(0);
+                        let mut item = decode(&bytes)?;
+                        if item.summary.is_none() {
+                            item.summary = item.content.take();
+                        }
+                        item.content = Some(html);
+                        tx.execute(
+                            "UPDATE items SET record = $2 WHERE key = $1",
+                            &[&key, &encode(&item)],
+                        )
+                        .await
+                        .map_err(db_error)?;
+                        changed = true;
+                    }
+                    record.state = FullTextState::Extracted;
+                    record.error = None;
+                    bump_full_text(&tx, &record.feed_url, |s| s.extracted += 1).await?;
+                }
+                Err(error) => {
+                    record.state = FullTextState::Failed;
+                    let e = error.clone();
+                    bump_full_text(&tx, &record.feed_url, move |s| {
+                        s.failed += 1;
+                        s.last_error = Some(e.clone());
+                        s.last_error_at = Some(now);
+                    })
+                    .await?;
+                    record.error = Some(error);
+                }
+            }
+            record.held = false;
+            let text = serde_json::to_string(&record).expect("records serialise");
+            tx.execute(
+                "UPDATE fulltext SET record = $2, hold_until = NULL, pending = false WHERE key = $1",
+                &[&key, &text],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            if changed {
+                bump_changes(&c).await?;
+            }
+            Ok(changed)
+        });
+        self.noted(result)
+    }
+
+    pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
+        let key = key.as_str().to_owned();
+        let result = self.call(move |c| async move {
+            c.execute("DELETE FROM fulltext WHERE key = $1", &[&key])
+                .await
+                .map_err(db_error)?;
+            Ok(())
+        });
+        self.noted(result)
+    }
+
+    pub fn full_text_stats(&self, feed_url: &str) -> Result<FullTextStats, StoreError> {
+        let url = feed_url.to_owned();
+        let text: Option<String> = self.call(move |c| async move {
+            Ok(
+                c.query_opt("SELECT stats FROM fulltext_feeds WHERE url = $1", &[&url])
+                    .await
+                    .map_err(db_error)?
+                    .map(|r| r.get(0)),
+            )
+        })?;
+        Ok(text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
+    }
+
+    /// Sites whose pages keep failing, with when they may be tried again.
+    pub fn site_backoffs(&self) -> Result<Vec<(String, SiteBackoff)>, StoreError> {
+        let rows: Vec<(String, String)> = self.call(|c| async move {
+            Ok(c.query("SELECT host, backoff FROM fulltext_sites", &[])
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(h, t)| serde_json::from_str(&t).ok().map(|b| (h, b)))
+            .collect())
+    }
+
+    /// Records (or, with `None`, clears) a site's backoff.
+    pub fn put_site_backoff(&self, host: &str, backoff: Option<&SiteBackoff>) -> Result<(), StoreError> {
+        let host = host.to_owned();
+        let text = backoff.map(|b| serde_json::to_string(b).expect("backoff serialises"));
+        let result = self.call(move |c| async move {
+            match text {
+                Some(text) => c
+                    .execute(
+                        "INSERT INTO fulltext_sites (host, backoff) VALUES ($1, $2)
+                         ON CONFLICT (host) DO UPDATE SET backoff = EXCLUDED.backoff",
+                        &[&host, &text],
+                    )
+                    .await
+                    .map_err(db_error)?,
+                None => c
+                    .execute("DELETE FROM fulltext_sites WHERE host = $1", &[&host])
+                    .await
+                    .map_err(db_error)?,
+            };
+            Ok(())
+        });
+        self.noted(result)
+    }
+
     pub fn change_counter(&self) -> Result<i64, StoreError> {
         self.call(|c| async move {
             Ok(c.query_one(
@@ -925,6 +1234,41 @@ async fn bump_changes(c: &Client) -> Result<(), StoreError> {
     c.execute("SELECT nextval('feedwire_changes')", &[])
         .await
         .map_err(db_error)?;
+    Ok(())
+}
+
+/// Updates a feed's full-text counts inside `tx`.
+async fn bump_full_text(
+    tx: &deadpool_postgres::Transaction<'_>,
+    feed_url: &str,
+    f: impl FnOnce(&mut FullTextStats),
+) -> Result<(), StoreError> {
+    // The row exists before it is locked, so that two nodes counting a
+    // feed's first outcome at once both count.
+    tx.execute(
+        "INSERT INTO fulltext_feeds (url, stats) VALUES ($1, '{}') ON CONFLICT (url) DO NOTHING",
+        &[&feed_url],
+    )
+    .await
+    .map_err(db_error)?;
+    let row = tx
+        .query_opt(
+            "SELECT stats FROM fulltext_feeds WHERE url = $1 FOR UPDATE",
+            &[&feed_url],
+        )
+        .await
+        .map_err(db_error)?;
+    let mut stats: FullTextStats = row
+        .and_then(|r| serde_json::from_str(&r.get::<_, String>(0)).ok())
+        .unwrap_or_default();
+    f(&mut stats);
+    let text = serde_json::to_string(&stats).expect("stats serialise");
+    tx.execute(
+        "UPDATE fulltext_feeds SET stats = $2 WHERE url = $1",
+        &[&feed_url, &text],
+    )
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 

@@ -388,3 +388,108 @@ fn postgres_leases_and_host_slots_admit_one_node_per_due_time() {
     store.ingest(&[item("https://a.example/1", "f1", 1)]).unwrap();
     assert_eq!(store.change_counter().unwrap(), c, "nothing new, no move");
 }
+
+/// Full-text records (`full_text = true`): a page is claimed once (so a
+/// restart or another fleet node does not fetch it again), the item is held
+/// back until its article lands or its hold expires, the article becomes
+/// the content while the feed's text stays the summary, failures and
+/// fallbacks are counted per feed, and pruning an item drops its record.
+#[test]
+fn full_text_records_claim_hold_finish_and_prune() {
+    on_both(|store| {
+        let feed = "https://example.com/feed";
+        let day = 86_400;
+        let now = 1_000 * day;
+        let mut cairo = item("https://example.com/cairo", feed, now);
+        cairo.first_seen = now;
+        cairo.content = Some("<p>التفاصيل بعد قليل..</p>".into());
+        let mut delta = item("https://example.com/delta", feed, now - day);
+        delta.first_seen = now - day;
+        let mut late = item("https://example.com/late", feed, now - 2 * day);
+        late.first_seen = now - 2 * day;
+        let (kc, kd, kl) = (cairo.key.clone(), delta.key.clone(), late.key.clone());
+        for k in [&kc, &kd, &kl] {
+            assert!(store.claim_full_text(k, feed, now + 30).unwrap());
+        }
+        assert!(!store
+            .claim_full_text(&kc, "https://other.example/feed", now + 30)
+            .unwrap());
+        store
+            .ingest(&[cairo.clone(), delta.clone(), late.clone()])
+            .unwrap();
+        assert_eq!(store.full_text_held().unwrap().len(), 3);
+        assert_eq!(store.pending_full_text().unwrap().len(), 3);
+        assert_eq!(
+            store.full_text(&kc).unwrap().unwrap().state,
+            FullTextState::Pending
+        );
+
+        let article = "<div dir=\"rtl\" lang=\"ar\"><p>وصل صدام حفتر إلى القاهرة</p></div>";
+        assert!(store.finish_full_text(&kc, Ok(article.into()), now + 5).unwrap());
+        let stored = store.get(&kc).unwrap().unwrap();
+        assert_eq!(stored.content.as_deref(), Some(article));
+        assert_eq!(stored.summary.as_deref(), Some("<p>التفاصيل بعد قليل..</p>"));
+        assert_eq!(stored.sources.len(), 1, "the sources stay with the item");
+        assert!(store
+            .finish_full_text(&kd, Err("https://example.com/delta: HTTP 404".into()), now + 6)
+            .unwrap());
+        assert_eq!(
+            store.full_text(&kd).unwrap().unwrap().state,
+            FullTextState::Failed
+        );
+        // Only the late one is still held; its hold ends at now + 30.
+        assert_eq!(
+            store.full_text_held().unwrap(),
+            [kl.clone()].into_iter().collect()
+        );
+        assert_eq!(store.release_expired_full_text(now + 29).unwrap(), 0);
+        assert_eq!(store.release_expired_full_text(now + 30).unwrap(), 1);
+        assert!(store.full_text_held().unwrap().is_empty());
+        // Released but still pending: its article may land later.
+        assert_eq!(store.pending_full_text().unwrap().len(), 1);
+        let stats = store.full_text_stats(feed).unwrap();
+        assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 1, 1));
+        assert_eq!(
+            stats.last_error.as_deref(),
+            Some("https://example.com/delta: HTTP 404")
+        );
+        assert_eq!(stats.last_error_at, Some(now + 6));
+
+        // A claim whose item could not be stored is taken back.
+        let k = item("https://example.com/lost", feed, now).key;
+        assert!(store.claim_full_text(&k, feed, now + 30).unwrap());
+        store.unclaim_full_text(&k).unwrap();
+        assert!(store.full_text(&k).unwrap().is_none());
+        assert!(store.claim_full_text(&k, feed, now + 30).unwrap());
+        store.unclaim_full_text(&k).unwrap();
+
+        // Pruning an item drops its record; its seen record keeps it old.
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(day as u64),
+            max_items: 100,
+            seen_max_age: std::time::Duration::from_secs(30 * day as u64),
+        };
+        store.prune(now, &policy, 100).unwrap();
+        assert!(store.full_text(&kl).unwrap().is_none());
+        assert!(store.full_text(&kc).unwrap().is_some());
+        assert!(store.write_failure().is_none());
+    });
+}
+
+#[test]
+fn site_backoff_round_trips() {
+    on_both(|store| {
+        assert!(store.site_backoffs().unwrap().is_empty());
+        let b = SiteBackoff {
+            failures: 3,
+            until: 1_700_000_000,
+        };
+        store.put_site_backoff("news.example", Some(&b)).unwrap();
+        store.put_site_backoff("other.example", Some(&b)).unwrap();
+        store.put_site_backoff("other.example", None).unwrap();
+        assert_eq!(
+            store.site_backoffs().unwrap(),
+            vec![("news.example".to_owned(), b)]
+        );
+    });
+}

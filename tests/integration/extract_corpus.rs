@@ -8,7 +8,8 @@
 //! tokens of what [`feedwire::extract::extract`] kept (without the
 //! attribution line) and of the expected text. Every page's score and each
 //! source's median go to stderr; the medians are held to the issue's targets
-//! (scrapinghub ≥ 0.93, fundus ≥ 0.9). Whitespace tokens say little about
+//! (scrapinghub ≥ 0.93, fundus ≥ 0.9), and the share of pages at 0.9 or more
+//! to where the extractor stands (scrapinghub ≥ 87%, fundus ≥ 82%). Whitespace tokens say little about
 //! Chinese or Japanese text, so those pages are scored but not held apart.
 
 use std::collections::{BTreeMap, HashMap};
@@ -164,6 +165,46 @@ pub fn token_f1(got: &str, expected: &str) -> f64 {
     2.0 * p * r / (p + r)
 }
 
+/// Error analysis (`FEEDWIRE_EXTRACT_ERRORS=1`): precision and recall, and
+/// the longest runs of expected text that were missed and of kept text that
+/// was not expected.
+fn explain(got: &str, expected: &str) {
+    let (g, e) = (tokens(got), tokens(expected));
+    let (ng, ne): (usize, usize) = (g.values().sum(), e.values().sum());
+    let tp: usize = g
+        .iter()
+        .map(|(k, v)| (*v).min(e.get(k).copied().unwrap_or(0)))
+        .sum();
+    say!(
+        "    precision {:.3} recall {:.3} ({ng} kept, {ne} expected)",
+        tp as f64 / ng.max(1) as f64,
+        tp as f64 / ne.max(1) as f64
+    );
+    let word = regex::Regex::new(r"\w+").unwrap();
+    for (label, from, other) in [("missed", expected, &g), ("added", got, &e)] {
+        let mut runs: Vec<(usize, String)> = Vec::new();
+        let mut run: Vec<&str> = Vec::new();
+        for t in word.find_iter(from).map(|m| m.as_str()) {
+            if other.contains_key(&t.to_lowercase()) {
+                if run.len() >= 4 {
+                    runs.push((run.len(), run.join(" ")));
+                }
+                run.clear();
+            } else {
+                run.push(t);
+            }
+        }
+        if run.len() >= 4 {
+            runs.push((run.len(), run.join(" ")));
+        }
+        runs.sort_by_key(|r| std::cmp::Reverse(r.0));
+        for (n, r) in runs.iter().take(3) {
+            let r: String = r.chars().take(160).collect();
+            say!("    {label} {n}: {r}");
+        }
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -172,22 +213,36 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[test]
 fn corpus_token_f1_medians() {
     let root = corpus();
-    let pages = pages(&root);
+    let mut pages = pages(&root);
     assert!(pages.len() >= 500, "only {} pages with expectations", pages.len());
+    // Error analysis on a few pages: `FEEDWIRE_EXTRACT_ONLY='TOnline_|WDR_'` prints
+    // what was kept from each matching page; the medians are not held then.
+    let only = std::env::var("FEEDWIRE_EXTRACT_ONLY").ok();
+    if let Some(only) = &only {
+        pages.retain(|p| only.split('|').any(|o| p.file.to_string_lossy().contains(o)));
+    }
     let mut by_source: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for page in &pages {
         let body = read_page(&page.file);
         let url = Url::parse(&page.url).unwrap();
         let got = match extract(&body, Some("text/html"), &url, None, None) {
+            Ok(a) if only.is_some() => {
+                say!("extract-corpus: {} kept:\n{}\n", page.file.display(), a.body);
+                a.text()
+            }
             Ok(a) => a.text(),
             Err(e) => {
                 say!("extract-corpus: {} failed: {e}", page.file.display());
                 String::new()
             }
         };
-        let f1 = token_f1(&got, &plain(&page.expected));
+        let expected = plain(&page.expected);
+        let f1 = token_f1(&got, &expected);
         let rel = page.file.strip_prefix(&root).unwrap_or(&page.file);
         say!("extract-corpus: page {f1:.3} {}", rel.display());
+        if f1 < 0.9 && std::env::var_os("FEEDWIRE_EXTRACT_ERRORS").is_some() {
+            explain(&got, &expected);
+        }
         by_source.entry(page.source.clone()).or_default().push(f1);
     }
     for (source, scores) in &by_source {
@@ -199,10 +254,28 @@ fn corpus_token_f1_medians() {
             scores.iter().sum::<f64>() / scores.len() as f64
         );
     }
+    if only.is_some() {
+        return;
+    }
     let aeb = median(by_source["scrapinghub-aeb"].clone());
     let fundus = median(by_source["fundus"].clone());
     assert!(aeb >= 0.93, "scrapinghub-aeb median {aeb:.3} < 0.93");
     assert!(fundus >= 0.9, "fundus median {fundus:.3} < 0.9");
+    // The share of pages at 0.9 or more, held where the extractor stands
+    // (158 of 181 and 211 of 257 pages when this was written).
+    let share = |source: &str| {
+        let scores = &by_source[source];
+        scores.iter().filter(|s| **s >= 0.9).count() as f64 / scores.len() as f64
+    };
+    let (aeb_share, fundus_share) = (share("scrapinghub-aeb"), share("fundus"));
+    assert!(
+        aeb_share >= 0.87,
+        "scrapinghub-aeb: {aeb_share:.3} of pages at 0.9 or more < 0.87"
+    );
+    assert!(
+        fundus_share >= 0.82,
+        "fundus: {fundus_share:.3} of pages at 0.9 or more < 0.82"
+    );
 }
 
 #[test]

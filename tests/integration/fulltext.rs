@@ -315,6 +315,64 @@ async fn hostile_article_pages_fail_cleanly_and_keep_the_teaser() {
     daemon.shutdown().await.unwrap();
 }
 
+/// A site whose pages answer 503 backs off, and the backoff is stored: a
+/// restarted daemon (a second opening of the store) does not fetch another
+/// page of that site until the backoff is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_site_backoff_survives_restart() {
+    let server = FeedServer::start().await;
+    let down = server.route("/news/down", Route::status(503));
+    let later = server.route("/news/later", Route::status(503));
+    let first = server.route(
+        "/rss",
+        Route::feed(teaser_feed(&[(down.clone(), "معطل")]), "application/rss+xml"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let config = TestConfig::new().feed_with("أولى", &first, &[("full_text", "true")]);
+    let daemon = Daemon::start_with_clock(config.load(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    wait_render(&daemon, "the failed item with its teaser", || {
+        content_of(&daemon, &down).is_some_and(|c| c.contains(TEASER))
+    })
+    .await;
+    let ft = status_of(&daemon, &first).await.full_text.unwrap();
+    assert_eq!(ft.failed, 1, "{ft:?}");
+    assert!(
+        ft.last_error.as_deref().is_some_and(|e| e.contains("503")),
+        "{ft:?}"
+    );
+    daemon.shutdown().await.unwrap();
+
+    // Restarted within the backoff, with a second feed of the same site:
+    // its page is not fetched, and the status says why.
+    let second = server.route(
+        "/rss2",
+        Route::feed(teaser_feed(&[(later.clone(), "لاحقا")]), "application/rss+xml"),
+    );
+    let config = config.feed_with("ثانية", &second, &[("full_text", "true")]);
+    clock.advance(Duration::from_secs(30));
+    let daemon = Daemon::start_with_clock(config.load(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    wait_render(&daemon, "the second feed's item", || {
+        content_of(&daemon, &later).is_some_and(|c| c.contains(TEASER))
+    })
+    .await;
+    assert_eq!(server.requests_to("/news/later"), 0);
+    assert_eq!(server.requests_to("/news/down"), 1);
+    let ft = status_of(&daemon, &second).await.full_text.unwrap();
+    assert_eq!(ft.failed, 1, "{ft:?}");
+    assert!(
+        ft.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("backing off after 1 failed")),
+        "{ft:?}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn article_fetches_share_the_per_host_limit_with_polls() {
     let server = FeedServer::start().await;
@@ -378,9 +436,9 @@ async fn private_article_addresses_are_refused() {
     tx.send(Job {
         key: key.clone(),
         link,
-        feed: config.feeds[0].clone(),
+        feed: config.feeds[0].clone().into(),
         hold_until,
-        ctx,
+        ctx: ctx.into(),
     })
     .unwrap_or_else(|_| panic!("the task takes jobs"));
     tokio::time::timeout(WAIT, changed.notified())
@@ -456,4 +514,97 @@ async fn extract_command_prints_the_article() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// The JSON output as a fresh process would render it from the store.
+fn rendered_items(config: &feedwire::config::Config) -> Vec<(String, String)> {
+    let store = feedwire::app::open_store(config).unwrap();
+    let docs = feedwire::app::render_all(config, &store).unwrap();
+    let v: Value = serde_json::from_slice(&docs["politics.json"].body).unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["url"].as_str().unwrap_or_default().to_owned(),
+                i["content_html"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `feedwire poll-once` (cron-style use) extracts too: new items of a
+/// `full_text` feed get their articles before the render; an article that
+/// is not there within `full_text_timeout` is published with the teaser
+/// and its page stays queued, to land at a later run; pages fetched once
+/// are never fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_publishes_full_articles() {
+    let server = FeedServer::start().await;
+    let cairo = server.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let delta = server.route(
+        "/news/delta",
+        Route::feed(page("arabic-windows-1256.html"), "text/html"),
+    );
+    let slow = server.route(
+        "/news/slow",
+        Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_secs(30)),
+    );
+    let feed = server.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[
+                (cairo.clone(), "زيارة القاهرة"),
+                (delta.clone(), "خطة الدلتا"),
+                (slow.clone(), "بطيء"),
+            ]),
+            "application/rss+xml",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed_with(
+            "الجزيرة",
+            &feed,
+            &[("full_text", "true"), ("full_text_timeout", "\"5s\"")],
+        )
+        .load(dir.path());
+    // 5 s: room for the two quick pages on a loaded machine; the slow one
+    // answers after 30.
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 3, "{report:#?}");
+    assert!(
+        report.rendered.iter().any(|(name, _)| name == "politics.json"),
+        "{report:#?}"
+    );
+
+    let items = rendered_items(&config);
+    let content = |url: &str| {
+        items
+            .iter()
+            .find(|(u, _)| u == url)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    };
+    let article = content(&cairo);
+    assert!(article.contains("وصل صدام حفتر"), "{article}");
+    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
+    assert!(article.contains("الجزيرة نت</a></p></div>"), "{article}");
+    assert!(content(&delta).contains("أعلنت وزارة الزراعة"));
+    // Not there within the timeout: the teaser, for now.
+    assert!(content(&slow).contains(TEASER));
+
+    // The next run fetches nothing twice; the slow page is tried again.
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 0, "{report:#?}");
+    assert_eq!(server.requests_to("/news/cairo"), 1);
+    assert_eq!(server.requests_to("/news/delta"), 1);
+    assert_eq!(server.requests_to("/news/slow"), 2);
+    let store = feedwire::app::open_store(&config).unwrap();
+    let stats = store.full_text_stats(&feed).unwrap();
+    assert_eq!((stats.extracted, stats.fallback), (2, 1), "{stats:?}");
 }
