@@ -3,11 +3,13 @@
 //! `Clusterer` within its window and reports items/s, how the cost of one
 //! add changes as the window fills, comparisons per item, and peak memory.
 //!
-//! `cargo run --release --example cluster_bench -- 100000`
+//! `cargo run --release --example cluster_bench -- 100000` (words weighed
+//! by their frequency among the items, as a render does), or
+//! `... -- 100000 plain` (without).
 
 use std::time::Instant;
 
-use feedwire::cluster::{ClusterConfig, Clusterer};
+use feedwire::cluster::{ClusterConfig, Clusterer, Idf};
 use feedwire::item::{Item, ItemKey, Source};
 
 const AR_WORDS: &[&str] = &[
@@ -196,7 +198,23 @@ fn main() {
         }
     }
     let rss_before = peak_rss_kib();
+    // As a render does (`cluster::group`): the words' frequencies among the
+    // items first, then the adds with words weighed by them. `plain` adds
+    // without frequencies, for comparison under the same load.
+    let plain = std::env::args().nth(2).as_deref() == Some("plain");
+    let t = Instant::now();
+    let idf = (!plain).then(|| Idf::from_items(&items));
+    if !plain {
+        println!(
+            "word frequencies of {n} items in {:.2} s ({:.1} µs/item)",
+            t.elapsed().as_secs_f64(),
+            t.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
+    }
     let mut clusterer = Clusterer::new(ClusterConfig::default());
+    if let Some(idf) = idf {
+        clusterer = clusterer.with_idf(idf);
+    }
     let mut slices = Vec::new();
     let slice = (n / 10).max(1);
     let t = Instant::now();

@@ -101,6 +101,22 @@ fn hostile(n: usize) -> Vec<(&'static str, Vec<u8>)> {
             .into_bytes(),
         ),
         (
+            "links as <a10:link>",
+            format!(
+                "<rss version=\"2.0\" xmlns:a10=\"http://www.w3.org/2005/Atom\"><channel>{}</channel></rss>",
+                "<item><title>t</title><a10:link href=\"http://x/1\"/></item>".repeat(n / 64)
+            )
+            .into_bytes(),
+        ),
+        (
+            "CDF",
+            format!(
+                "<CHANNEL>{}</CHANNEL>",
+                "<ITEM HREF=\"http://x/1\"><TITLE>t</TITLE></ITEM>".repeat(n / 48)
+            )
+            .into_bytes(),
+        ),
+        (
             "entries cut short",
             format!("<rss version=\"2.0\"><channel>{}", "<item><title>t".repeat(n / 8)).into_bytes(),
         ),

@@ -24,9 +24,10 @@
 //!
 //! The ingest is a bounded pipeline: `concurrency` requests at once; a body
 //! is read only in one of [`body_slots`] slots, held until it is parsed and
-//! stored; parse and store run on at most one blocking thread per core. So
-//! memory holds a few documents, not a round's worth, while the network
-//! stays busy.
+//! stored; parsing runs on at most one blocking thread per core, and a
+//! parsed document waits for its commit without holding a core (the store
+//! commits the documents waiting together). So memory holds a few
+//! documents, not a round's worth, while the network stays busy.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -636,7 +637,7 @@ async fn process(
     let content_type = fetched.content_type;
     // Parsing and sled writes are CPU and blocking I/O: keep them off the
     // async workers so that serving and other fetches go on.
-    let _cpu = ctx
+    let cpu = ctx
         .cpu
         .clone()
         .acquire_owned()
@@ -644,7 +645,7 @@ async fn process(
         .expect("semaphores are never closed");
     let full_text = ctx.full_text.clone().filter(|_| feed.full_text.is_some());
     let job_ctx = ctx.clone();
-    let (parsed, ingest, jobs, too_old) = tokio::task::spawn_blocking(move || {
+    let parsed = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
         // A shared store answers in round trips: ask once per document for
         // the keys this feed already brought, not once per entry. (Pruned
@@ -682,16 +683,26 @@ async fn process(
             (Some(_), Some(opts)) => full_text_jobs(&store, &feed, opts, &parsed.items, started, &job_ctx),
             _ => Vec::new(),
         };
-        let ingest = store.ingest(&parsed.items).map_err(|e| {
-            for job in &jobs {
-                let _ = store.unclaim_full_text(&job.key);
-            }
-            FeedFailure::Store(e.to_string())
-        })?;
-        Ok::<_, FeedFailure>((parsed, ingest, jobs, too_old))
+        Ok::<_, FeedFailure>((parsed, jobs, too_old, store))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
+    let (parsed, jobs, too_old, store) = parsed;
+    // The core is free for the next document while this one waits for its
+    // commit (the store groups the documents that wait together); the body
+    // slot is still held, so what is in flight stays bounded.
+    drop(cpu);
+    let (parsed, ingest, jobs) = tokio::task::spawn_blocking(move || match store.ingest(&parsed.items) {
+        Ok(ingest) => Ok((parsed, ingest, jobs)),
+        Err(e) => {
+            for job in &jobs {
+                let _ = store.unclaim_full_text(&job.key);
+            }
+            Err(FeedFailure::Store(e.to_string()))
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while storing: {e}"))))?;
 
     if let Some(tx) = &ctx.full_text {
         for job in jobs {

@@ -319,10 +319,14 @@ fn primary_subtag(tag: &str) -> String {
 /// the text (dropping `script`/`style` content), and the entities it writes
 /// back are decoded.
 pub fn html_to_text(html: &str) -> String {
+    thread_local! {
+        // One per thread: building it allocates its (empty) allow-list sets,
+        // and selection runs this on every candidate item of every render.
+        static TEXT_ONLY: ammonia::Builder<'static> = ammonia::Builder::empty();
+    }
     let spaced = html.replace('<', " <");
-    ammonia::Builder::empty()
-        .clean(&spaced)
-        .to_string()
+    TEXT_ONLY
+        .with(|builder| crate::parse::document_html(&builder.clean(&spaced)))
         .replace("&nbsp;", " ")
         .replace("&lt;", "<")
         .replace("&gt;", ">")

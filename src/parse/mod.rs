@@ -114,6 +114,7 @@ pub fn parse_feed_skipping(
             .base_uri(Some(feed.url.as_str()))
             // Replaces feed-rs's own lenient parser; `dates` covers RFC 2822/3339 too.
             .timestamp_parser(crate::dates::parse_date)
+            .id_generator(generated_id)
             .build()
     };
     let charset = decoded.encoding.name();
@@ -126,6 +127,29 @@ pub fn parse_feed_skipping(
         parser().parse(&decoded.bytes[..]).map_err(Some)
     };
     let (parsed, repaired) = match strict {
+        // Entries with no link feed-rs reads: the document may give them
+        // in other shapes (`<atom:link href>` or `<link href/>` in RSS
+        // items, CDF's `<item href>`, Atom's `<link>text</link>`), which
+        // the normalisation pass writes as feed-rs reads them. The document
+        // is well-formed, so nothing is reported as repaired. Costs a second
+        // parse, only for documents with entries lacking links.
+        Ok(parsed)
+            if is_xml(&decoded.bytes)
+                && (linked(&parsed) < parsed.entries.len()
+                    // feed-rs drops RSS 1.0 items without a `<link>`.
+                    || (parsed.feed_type == feed_rs::model::FeedType::RSS1
+                        && recover::count_entries(&decoded.bytes) > parsed.entries.len())) =>
+        {
+            let recovered = recover::recover(&decoded.bytes);
+            match parser().parse(recovered.xml.as_bytes()) {
+                Ok(better)
+                    if better.entries.len() >= parsed.entries.len() && linked(&better) > linked(&parsed) =>
+                {
+                    (better, None)
+                }
+                _ => (parsed, None),
+            }
+        }
         // The common path: a well-formed document feed-rs reads.
         Ok(parsed) if !parsed.entries.is_empty() || !shows_entries(&decoded.bytes) => (parsed, None),
         strict => {
@@ -161,7 +185,19 @@ pub fn parse_feed_skipping(
         }
     };
     let hints = syndication_period(&decoded.bytes);
-    let mut out = build(feed, parsed, charset, hints, now, limits, known);
+    // feedparser's rule: a guid is the item's link unless it says
+    // `isPermaLink="false"`. Looked up only when some entry needs it.
+    let guid_links = if linked(&parsed) == parsed.entries.len() {
+        Vec::new()
+    } else {
+        match guid_permalinks(&decoded.bytes) {
+            per_item if per_item.len() == parsed.entries.len() => per_item,
+            // Items feed-rs and the scan count differently (damage): the
+            // document's habit decides.
+            _ => vec![!says_not_permalink(&decoded.bytes); parsed.entries.len()],
+        }
+    };
+    let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, known);
     out.repaired = repaired;
     if out.items.is_empty() && out.skipped == 0 && out.dropped == 0 && shows_entries(&decoded.bytes) {
         out.no_entries = Some(format!(
@@ -172,6 +208,97 @@ pub fn parse_feed_skipping(
     Ok(out)
 }
 
+/// Marks the ids feed-rs makes up for entries that have none, so that
+/// they are never read as a link (see [`entry_id`]).
+const GENERATED: &str = "\u{0}generated:";
+
+/// feed-rs's id for an entry without one: a hash of its first link and
+/// title, or of the feed URL and title; both are stable across polls and
+/// keep the keys items were stored under. Where feed-rs would fall back to
+/// a random UUID (no link, no title), a new key every poll, the id is left
+/// empty and [`entry_to_item`] keys the entry on its content instead.
+fn generated_id(links: &[feed_rs::model::Link], title: &Option<Text>, uri: Option<&str>) -> String {
+    if links.is_empty() && (title.is_none() || uri.is_none()) {
+        return String::new();
+    }
+    format!("{GENERATED}{}", feed_rs::parser::generate_id(links, title, uri))
+}
+
+/// The entry's id as the document gives it, or `None` when feed-rs made
+/// it up; and the id to key on (made-up ones included).
+fn entry_id(entry: &Entry) -> (Option<&str>, &str) {
+    match entry.id.strip_prefix(GENERATED) {
+        Some(made_up) => (None, made_up),
+        None => (Some(entry.id.trim()), entry.id.trim()),
+    }
+}
+
+/// Entries with a link of their own: an alternate link, or an id that is
+/// an http(s) URL.
+fn linked(feed: &feed_rs::model::Feed) -> usize {
+    feed.entries
+        .iter()
+        .filter(|e| {
+            e.links
+                .iter()
+                .any(|l| is_alternate(l) && !l.href.trim().is_empty())
+                || entry_id(e)
+                    .0
+                    .is_some_and(|id| Url::parse(id).is_ok_and(|u| is_web(&u)))
+        })
+        .count()
+}
+
+/// For each RSS `<item>` in document order, whether its guid may be read
+/// as its link: not when it says `isPermaLink="false"`. feed-rs keeps the
+/// guid but not the attribute. Stops at the first XML error.
+fn guid_permalinks(doc: &[u8]) -> Vec<bool> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(doc);
+    reader.config_mut().check_end_names = false;
+    let mut per_item = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => match e.local_name().into_inner() {
+                "item" => per_item.push(true),
+                "guid" => {
+                    let not_permalink = e.attributes().flatten().any(|a| {
+                        a.key
+                            .local_name()
+                            .into_inner()
+                            .eq_ignore_ascii_case("isPermaLink")
+                            && a.value.trim().eq_ignore_ascii_case("false")
+                    });
+                    if let (true, Some(last)) = (not_permalink, per_item.last_mut()) {
+                        *last = false;
+                    }
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+    per_item
+}
+
+/// XML rather than JSON Feed: the first byte that is not white space.
+fn is_xml(doc: &[u8]) -> bool {
+    doc.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+}
+
+/// `isPermaLink="false"` anywhere: the publisher's guids are not links.
+fn says_not_permalink(doc: &[u8]) -> bool {
+    contains_ignore_case(doc, b"ispermalink=\"false\"") || contains_ignore_case(doc, b"ispermalink='false'")
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn build(
     feed: FeedRef<'_>,
     parsed: feed_rs::model::Feed,
@@ -179,6 +306,7 @@ fn build(
     sy_period: Option<Duration>,
     now: DateTime<Utc>,
     limits: Limits,
+    guid_links: &[bool],
     known: &dyn Fn(&ItemKey) -> bool,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
@@ -189,15 +317,17 @@ fn build(
     let site_url = parsed
         .links
         .iter()
-        .filter(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .filter(|l| is_alternate(l))
         .find_map(|l| feed.url.join(l.href.trim()).ok().filter(is_web))
         .map(String::from);
     let items: Vec<Item> = parsed
         .entries
         .into_iter()
         .take(limits.max_items)
-        .filter_map(|e| {
-            let item = entry_to_item(feed, e, language.as_deref(), now, known);
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let guid_is_link = guid_links.get(i).copied().unwrap_or(true);
+            let item = entry_to_item(feed, e, language.as_deref(), now, guid_is_link, known);
             if matches!(item, Some(None)) {
                 skipped += 1;
             }
@@ -246,9 +376,18 @@ fn syndication_period(doc: &[u8]) -> Option<Duration> {
 
 /// Cuts `s` to at most `max` characters, on a character boundary.
 fn cut(s: &str, max: usize) -> String {
+    cut_borrowed(s, max).to_owned()
+}
+
+/// [`cut`] without the copy. A string of at most `max` bytes has at most
+/// `max` characters: nearly every entry, answered without walking it.
+fn cut_borrowed(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
     match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_owned(),
-        None => s.to_owned(),
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
@@ -258,16 +397,33 @@ fn entry_to_item(
     entry: Entry,
     feed_language: Option<&str>,
     now: i64,
+    guid_is_link: bool,
     known: &dyn Fn(&ItemKey) -> bool,
 ) -> Option<Option<Item>> {
     let original_link = pick_link(&entry, feed.url);
-    let link = original_link.as_ref().map(clean_link);
+    let (given_id, key_id) = entry_id(&entry);
     let key = match &original_link {
         Some(l) => ItemKey::from_link(l),
-        None if !entry.id.trim().is_empty() => ItemKey::from_guid(&entry.id, feed.url),
-        // No link and no id: nothing stable to deduplicate on.
-        None => return None,
+        None if !key_id.is_empty() => ItemKey::from_guid(key_id, feed.url),
+        // No link, no id, no title: the content is all there is to know the
+        // entry again by on the next poll.
+        None => ItemKey::from_guid(&content_digest(&entry)?, feed.url),
     };
+    // A relative guid (`<guid>/2025/11/a</guid>`, `<id>1</id>`) is the
+    // item's link as feedparser reads it, resolved against xml:base or
+    // the feed's URL. The key stays the guid's own, scoped to its feed: a
+    // relative id names nothing outside it, and two feeds of one site
+    // numbering their entries alike must not deduplicate into each other.
+    let original_link = original_link.or_else(|| {
+        let id = given_id.filter(|id| guid_is_link && !id.is_empty())?;
+        match Url::parse(id) {
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                entry_base(&entry, feed.url).join(id).ok().filter(is_web)
+            }
+            _ => None,
+        }
+    });
+    let link = original_link.as_ref().map(clean_link);
     if known(&key) {
         return Some(None);
     }
@@ -283,10 +439,9 @@ fn entry_to_item(
     let summary = entry
         .summary
         .as_ref()
-        .map(|t| text_to_html(&cut(&t.content, MAX_SUMMARY_CHARS), is_html(t), base));
+        .map(|t| text_to_html(cut_borrowed(&t.content, MAX_SUMMARY_CHARS), is_html(t), base));
     let content = entry.content.as_ref().and_then(|c| {
-        let body = cut(c.body.as_deref()?, MAX_CONTENT_CHARS);
-        let body = body.as_str();
+        let body = cut_borrowed(c.body.as_deref()?, MAX_CONTENT_CHARS);
         let html = if c.content_type.to_string().contains("html") {
             sanitize(body, base)
         } else {
@@ -346,15 +501,52 @@ fn entry_to_item(
     }))
 }
 
+/// A link to the entry's (or feed's) own page: `rel` absent or
+/// `alternate`, and not the RSS `<comments>` / `wfw:commentRss` links,
+/// which feed-rs gives without a `rel` but with a target.
+fn is_alternate(l: &feed_rs::model::Link) -> bool {
+    l.target.is_none() && matches!(l.rel.as_deref(), None | Some("alternate"))
+}
+
+/// A key for an entry with nothing else to know it by: a digest of its
+/// text and date. `None` when it has none of these either.
+fn content_digest(entry: &Entry) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let parts = [
+        entry.summary.as_ref().map(|t| t.content.as_str()),
+        entry.content.as_ref().and_then(|c| c.body.as_deref()),
+        entry.title.as_ref().map(|t| t.content.as_str()),
+    ];
+    if parts.iter().all(|p| p.is_none_or(|t| t.trim().is_empty())) {
+        return None;
+    }
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.unwrap_or_default().trim().as_bytes());
+        hash.update([0]);
+    }
+    if let Some(date) = entry.published.or(entry.updated) {
+        hash.update(date.timestamp().to_be_bytes());
+    }
+    let hex: String = hash.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("sha256:{hex}"))
+}
+
+/// What an entry's relative references resolve against: its xml:base,
+/// itself resolved against the feed's URL, or that URL.
+fn entry_base(entry: &Entry, feed_url: &Url) -> Url {
+    entry
+        .base
+        .as_deref()
+        .and_then(|b| feed_url.join(b).ok())
+        .unwrap_or_else(|| feed_url.clone())
+}
+
 /// The item's web page: an Atom `alternate` link (HTML preferred), else an
 /// RSS `<link>`, else a guid that is itself an http(s) URL.
 fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
     let resolve = |href: &str| {
-        let base = entry
-            .base
-            .as_deref()
-            .and_then(|b| feed_url.join(b).ok())
-            .unwrap_or_else(|| feed_url.clone());
+        let base = entry_base(entry, feed_url);
         // A link escaped twice (`?a=1&amp;amp;b=2` in the XML) means `&`:
         // publishers' templates do this, and feedparser reads it so too.
         let href = href.trim();
@@ -365,10 +557,7 @@ fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
         };
         base.join(&href).ok().filter(is_web)
     };
-    let alternates = entry
-        .links
-        .iter()
-        .filter(|l| matches!(l.rel.as_deref(), None | Some("alternate")));
+    let alternates = entry.links.iter().filter(|l| is_alternate(l));
     let html_first = alternates
         .clone()
         .filter(|l| l.media_type.as_deref().is_none_or(|t| t.contains("html")))
@@ -378,7 +567,7 @@ fn pick_link(entry: &Entry, feed_url: &Url) -> Option<Url> {
             return Some(url);
         }
     }
-    Url::parse(entry.id.trim()).ok().filter(is_web)
+    Url::parse(entry_id(entry).0?).ok().filter(is_web)
 }
 
 fn pick_enclosure(entry: &Entry, base: &Url) -> Option<Enclosure> {
@@ -477,9 +666,18 @@ pub fn sanitize(html: &str, base: &Url) -> String {
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        builder.clean(html).to_string()
+        document_html(&builder.clean(html))
     });
     clean_text_owned(cleaned)
+}
+
+/// The HTML of a cleaned document. ammonia's `to_string` serialises into a
+/// buffer and then copies it through a formatter; this keeps the buffer.
+pub(crate) fn document_html(document: &ammonia::Document) -> String {
+    let mut out = Vec::new();
+    document.write_to(&mut out).expect("writing to a Vec cannot fail");
+    // html5ever writes UTF-8; a lossy copy only if that ever changed.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn html_to_text(html: &str) -> String {
@@ -488,7 +686,7 @@ fn html_to_text(html: &str) -> String {
     }
     // ammonia with no tags allowed keeps only text; it re-escapes that text,
     // so unescape the five XML entities it produces.
-    let escaped = TEXT_ONLY.with(|builder| builder.clean(html).to_string());
+    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html)));
     escaped
         .replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -934,6 +1132,202 @@ mod tests {
         assert_eq!(f.items[0].categories, ["سياسة"]);
     }
 
+    /// Entries without a link: a guid is the link (feedparser's rule,
+    /// relative ones resolved), and every entry keeps one key from poll to
+    /// poll, whatever it lacks.
+    #[test]
+    fn entries_without_links_are_known_again() {
+        let rss = r#"<rss version="2.0"><channel><title>t</title>
+<item><guid>/2025/11/a</guid><title>نسبي</title></item>
+<item><guid>https://example.com/abs</guid></item>
+<item><description>بلا رابط ولا معرف</description></item>
+<item><description>خبر آخر بلا رابط</description></item>
+<item><title>عنوان فقط</title></item>
+<item><link>//cdn.example.org/p</link></item>
+<item><enclosure url="https://example.com/a.mp3" type="audio/mpeg" length="1"/><title>حلقة</title></item>
+</channel></rss>"#;
+        let first = parse(rss.as_bytes(), None);
+        let links: Vec<Option<&str>> = first.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://example.com/2025/11/a"),
+                Some("https://example.com/abs"),
+                None,
+                None,
+                None,
+                Some("https://cdn.example.org/p"),
+                None,
+            ]
+        );
+        let keys: Vec<&str> = first.items.iter().map(|i| i.key.as_str()).collect();
+        // A relative guid keys within its feed; an absolute one as a link.
+        assert_eq!(keys[0], "guid://example.com/feed.xml#/2025/11/a");
+        assert_eq!(keys[1], "//example.com/abs");
+        assert!(
+            keys[2].starts_with("guid://example.com/feed.xml#sha256:"),
+            "{}",
+            keys[2]
+        );
+        assert_ne!(keys[2], keys[3]);
+        let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
+        assert_eq!(unique.len(), keys.len(), "{keys:?}");
+        for _ in 0..3 {
+            let again = parse(rss.as_bytes(), None);
+            let again: Vec<&str> = again.items.iter().map(|i| i.key.as_str()).collect();
+            assert_eq!(again, keys, "the same document gives the same keys");
+        }
+        // `isPermaLink="false"`: that item's guid is not a link; the next
+        // item's is.
+        let f = parse(
+            br#"<rss version="2.0"><channel><title>t</title><item><title>x</title><guid isPermaLink="false">123</guid></item><item><title>y</title><guid>124</guid></item></channel></rss>"#,
+            None,
+        );
+        assert_eq!(f.items[0].link, None);
+        assert_eq!(f.items[0].key.as_str(), "guid://example.com/feed.xml#123");
+        assert_eq!(f.items[1].link.as_deref(), Some("https://example.com/124"));
+        // Atom: an id is the link when there is none, as feedparser reads
+        // it (relative against the feed's URL); a tag: URI is not.
+        let f = parse(
+            br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><id>news/1</id><title>a</title></entry>
+<entry><id>http://example.com/2</id></entry>
+<entry><id>tag:example.com,2025:3</id><title>c</title></entry></feed>"#,
+            None,
+        );
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://example.com/news/1"),
+                Some("http://example.com/2"),
+                None
+            ]
+        );
+    }
+
+    /// Relative links resolve as feedparser resolves them: against the
+    /// xml:base in scope, else the feed's URL; protocol-relative ones take
+    /// the feed's scheme.
+    #[test]
+    fn relative_links_resolve_against_xml_base_and_the_feed() {
+        for (body, want) in [
+            (
+                r#"<rss version="2.0"><channel xml:base="http://base.example/a/"><title>t</title><item><title>a</title><link>b/1</link></item><item xml:base="http://other.example/"><title>b</title><link>c/2</link></item><item><title>c</title><link>//cdn.example/3</link></item></channel></rss>"#,
+                // The xml:base's scheme, not the feed's (https).
+                [
+                    "http://base.example/a/b/1",
+                    "http://other.example/c/2",
+                    "http://cdn.example/3",
+                ],
+            ),
+            (
+                r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://base.example/a/"><title>t</title><entry><title>a</title><link href="b/1"/></entry><entry xml:base="/z/"><title>b</title><link href="c/2"/></entry><entry><title>c</title><link href="/news/3"/></entry></feed>"#,
+                [
+                    "http://base.example/a/b/1",
+                    "http://base.example/z/c/2",
+                    "http://base.example/news/3",
+                ],
+            ),
+        ] {
+            let f = parse(body.as_bytes(), None);
+            let links: Vec<&str> = f.items.iter().filter_map(|i| i.link.as_deref()).collect();
+            assert_eq!(links, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn rss_items_linked_in_other_shapes() {
+        let body = r#"<?xml version="1.0"?><rss xmlns:a10="http://www.w3.org/2005/Atom" version="2.0"><channel><title>t</title>
+<item><title>خبر</title><a10:link href="https://example.com/1" /><a10:updated>2020-05-14T10:00:18Z</a10:updated></item>
+<item><title>b</title><link href="/2"/></item>
+<item><title>c</title><link>https://example.com/3</link><a10:link href="https://example.com/related" /></item>
+</channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://example.com/1"),
+                Some("https://example.com/2"),
+                Some("https://example.com/3")
+            ]
+        );
+        assert_eq!(f.items[0].title, "خبر");
+        assert_eq!(f.repaired, None, "well-formed: nothing repaired");
+        // `<comments>` is not the item's page, wherever it comes.
+        let body = r#"<rss version="2.0"><channel><title>t</title><item><title>a</title><comments>https://example.com/1#comments</comments><link>https://example.com/1</link></item><item><title>b</title><comments>https://example.com/c</comments><guid isPermaLink="false">https://example.com/2</guid></item></channel></rss>"#;
+        let f = parse(body.as_bytes(), None);
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [Some("https://example.com/1"), Some("https://example.com/2")]
+        );
+        // RSS 1.0 items known by `rdf:about` alone (feed-rs drops them).
+        let body = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://example.com/"><title>t</title><link>https://example.com/</link></channel><item rdf:about="https://example.com/1"><title>أ</title><link>https://example.com/1</link></item><item rdf:about="https://example.com/2"><title>ب</title></item></rdf:RDF>"#;
+        let f = parse(body.as_bytes(), None);
+        let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [Some("https://example.com/1"), Some("https://example.com/2")]
+        );
+        // Atom with the link as text, in a mistyped namespace.
+        let body = r#"<feed xmlns="http://www.w3.org/2005/atom"><title>t</title><entry><title>عنوان</title><link>https://example.com/a</link><id>tag:x,1</id></entry></feed>"#;
+        let f = parse(body.as_bytes(), None);
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(f.items[0].link.as_deref(), Some("https://example.com/a"));
+        assert_eq!(f.items[0].title, "عنوان");
+    }
+
+    /// Shapes for which feed-rs rejects the whole document, one entry's
+    /// fault: each is mended and said so, and every entry kept.
+    #[test]
+    fn one_entrys_fault_does_not_cost_the_document() {
+        // An RSS document with no channel is an empty feed.
+        let f = parse(br#"<rss version="0.92"></rss>"#, None);
+        assert_eq!((f.items.len(), f.no_entries.as_deref()), (0, None));
+        assert_eq!(f.repaired.as_deref(), Some("no channel"));
+        let two = |first: &str| {
+            format!(
+                r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>{first}<link href="http://example.com/1"/></entry><entry><title>ب</title><link href="http://example.com/2"/></entry></feed>"#
+            )
+        };
+        for (body, repaired) in [
+            (
+                two(r#"<title type="text/plain">عنوان</title><summary type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">s</div></summary>"#),
+                "2 unknown text types",
+            ),
+            (two(r#"<title type="">أ</title>"#), "1 unknown text type"),
+            (
+                two(r#"<title>a &#X41;</title>"#),
+                "1 '&#X' reference",
+            ),
+            (
+                r#"<rss><item><title>أ</title><link>http://example.com/1</link></item><item><link>http://example.com/2</link></item></rss>"#.to_owned(),
+                "no channel",
+            ),
+            (
+                two(r#"<title>أ</title><summary type="xhtml"/><content type="image/png"></content>"#),
+                "2 empty elements ignored",
+            ),
+            (
+                r#"<rss version="2.0" xmlns:m="http://search.yahoo.com/mrss/"><channel><title>t</title><item><title>أ</title><link>http://example.com/1</link><m:title type="text">صورة</m:title></item><item><link>http://example.com/2</link><m:description type="text/html">&lt;b&gt;x&lt;/b&gt;</m:description></item></channel></rss>"#.to_owned(),
+                "2 unknown text types",
+            ),
+        ] {
+            let f = parse(body.as_bytes(), None);
+            let links: Vec<Option<&str>> = f.items.iter().map(|i| i.link.as_deref()).collect();
+            assert_eq!(
+                links,
+                [Some("http://example.com/1"), Some("http://example.com/2")],
+                "{body}"
+            );
+            assert_eq!(f.repaired.as_deref(), Some(repaired), "{body}");
+        }
+        let f = parse(two(r#"<title>a &#X41;</title>"#).as_bytes(), None);
+        assert_eq!(f.items[0].title, "a A");
+    }
+
     #[test]
     fn control_characters_removed() {
         assert_eq!(clean_text("a\u{1}b\u{0}c\u{FFFF}\td"), "abc\td");
@@ -964,6 +1358,16 @@ mod tests {
             assert_eq!(clean_text(input), want, "{input:?}");
             assert_eq!(clean_text_owned(input.to_owned()), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn cut_counts_characters_not_bytes() {
+        // 5 Arabic letters are 10 bytes: longer than 6 bytes, within 6 characters.
+        assert_eq!(cut_borrowed("مرحبا", 6), "مرحبا");
+        assert_eq!(cut_borrowed("مرحبا بكم", 5), "مرحبا");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "abc");
+        assert_eq!(cut_borrowed("", 0), "");
     }
 
     #[test]

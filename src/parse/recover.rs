@@ -48,6 +48,7 @@ const RSS_090: [&str; 2] = [
     "http://channel.netscape.com/rdf/simple/0.9/",
 ];
 const RSS_10: &str = "http://purl.org/rss/1.0/";
+const MRSS: &str = "http://search.yahoo.com/mrss";
 
 /// What [`recover`] had to mend. Namespace normalisation is not damage and
 /// is not listed; see [`Repairs::dialect`].
@@ -69,6 +70,14 @@ pub struct Repairs {
     pub dropped_entries: usize,
     /// Character references to characters XML forbids (`&#0;`), dropped.
     pub illegal_references: usize,
+    /// `&#X41;`: HTML's spelling of a hexadecimal reference, not XML's.
+    pub upper_hex_references: usize,
+    /// Atom text constructs with a `type` Atom does not define
+    /// (`text/plain`, `application/xhtml+xml`, `""`), which make feed-rs
+    /// reject the whole document: read as `text`, `html` or `xhtml`.
+    pub text_types: usize,
+    /// `<rss>` without a `<channel>`: one is put around its items.
+    pub missing_channel: bool,
     /// The old dialect read as a current one, if any (`Atom 0.3`).
     pub dialect: Option<&'static str>,
 }
@@ -108,11 +117,16 @@ impl Repairs {
             "illegal character reference dropped",
             "illegal character references dropped",
         );
+        count(self.upper_hex_references, "'&#X' reference", "'&#X' references");
+        count(self.text_types, "unknown text type", "unknown text types");
         if self.unclosed_cdata {
             parts.push("unclosed CDATA".into());
         }
         if self.dropped_tail > 0 {
             parts.push(format!("damaged tail of {} bytes dropped", self.dropped_tail));
+        }
+        if self.missing_channel {
+            parts.push("no channel".into());
         }
         if self.junk_before_root {
             parts.push("junk before the root element".into());
@@ -128,6 +142,20 @@ pub struct Recovered {
     pub repairs: Repairs,
 }
 
+/// What an RSS item links to. feed-rs reads an item's link from `<link>`
+/// text only; publishers also give it as an Atom link (`<atom:link
+/// href>`, any prefix bound to Atom 1.0, as .NET's `a10:` does), as an
+/// Atom-style `<link href/>`, or as an `href` attribute on the item (CDF,
+/// which feedparser reads on any item). The first of these is written out
+/// as `<link>` text when the item closes without one.
+#[derive(Debug, Default)]
+struct ItemLinks {
+    /// A `<link>` with text seen.
+    has_link: bool,
+    /// The first other link, escaped for element text.
+    fallback: Option<String>,
+}
+
 struct Open {
     /// The name as the document spells it, matched by end tags.
     name: String,
@@ -139,6 +167,32 @@ struct Open {
     /// Output length before the start tag.
     start_at: usize,
     droppable_if_empty: bool,
+    /// Set on RSS items.
+    item: Option<ItemLinks>,
+    /// A `<link>` (no Atom prefix) directly inside an RSS item.
+    rss_link: bool,
+    /// An Atom `<link>` without `href`: its text, if a plain URL, is
+    /// written as the `href` when it closes.
+    text_link: bool,
+    /// An element the document does not have (the `<rss>` around a CDF
+    /// channel): matched by no end tag, closed with its child.
+    synthetic: bool,
+}
+
+impl Open {
+    fn synthetic(out_name: &str) -> Open {
+        Open {
+            name: String::new(),
+            out_name: out_name.to_owned(),
+            content_at: 0,
+            start_at: 0,
+            droppable_if_empty: false,
+            item: None,
+            rss_link: false,
+            text_link: false,
+            synthetic: true,
+        }
+    }
 }
 
 /// Re-emits `doc` (UTF-8, invalid sequences replaced) as well-formed XML.
@@ -151,6 +205,12 @@ pub fn recover(doc: &[u8]) -> Recovered {
         repairs: Repairs::default(),
         root_done: false,
         atom03_prefixes: Vec::new(),
+        atom10_prefixes: Vec::new(),
+        mrss_prefixes: Vec::new(),
+        rss_prefix: None,
+        cdf: false,
+        rss_like: false,
+        saw_channel: false,
     };
     r.run();
     Recovered {
@@ -167,6 +227,18 @@ struct Recoverer<'a> {
     root_done: bool,
     /// Prefixes bound to Atom 0.3 (`""` for the default namespace).
     atom03_prefixes: Vec<String>,
+    /// Prefixes bound to Atom 1.0.
+    atom10_prefixes: Vec<String>,
+    /// Prefixes bound to Media RSS (besides `media`).
+    mrss_prefixes: Vec<String>,
+    /// The prefix of a prefixed `<P:rss>` root: dropped from every element.
+    rss_prefix: Option<String>,
+    /// The root is a CDF `<CHANNEL>`.
+    cdf: bool,
+    /// The root is `<rss>` or `<rdf:RDF>` (or CDF): items are RSS items.
+    rss_like: bool,
+    /// A `<channel>` was opened.
+    saw_channel: bool,
 }
 
 fn find(hay: &str, from: usize, needle: &str) -> Option<usize> {
@@ -193,7 +265,15 @@ impl Recoverer<'_> {
         match resolve_entity(fragment) {
             Entity::Keep => {
                 self.out.push('&');
-                self.out.push_str(fragment);
+                match fragment.strip_prefix("#X") {
+                    // HTML allows `&#X41;`, XML only `&#x41;`.
+                    Some(hex) => {
+                        self.repairs.upper_hex_references += 1;
+                        self.out.push_str("#x");
+                        self.out.push_str(hex);
+                    }
+                    None => self.out.push_str(fragment),
+                }
                 self.out.push(';');
             }
             Entity::Html(chars) => {
@@ -249,7 +329,7 @@ impl Recoverer<'_> {
         self.text(rest);
         self.drop_unusable_last_entry();
         if !self.stack.is_empty() {
-            self.repairs.closed_elements += self.stack.len();
+            self.repairs.closed_elements += self.stack.iter().filter(|o| !o.synthetic).count();
             while let Some(open) = self.stack.pop() {
                 self.close(open);
             }
@@ -270,7 +350,8 @@ impl Recoverer<'_> {
         let inner = &self.out[self.stack[at].content_at..];
         let linked = ["</link>", "<link ", "</guid>", "<link/>", "</id>"]
             .iter()
-            .any(|t| inner.contains(t));
+            .any(|t| inner.contains(t))
+            || self.stack[at].item.as_ref().is_some_and(|l| l.fallback.is_some());
         if linked {
             return;
         }
@@ -421,12 +502,34 @@ impl Recoverer<'_> {
         self.close_before_entry(name);
         let is_root = self.stack.is_empty();
         let mut attrs = attrs;
-        self.normalise(name, is_root, &mut attrs);
         let local = name.rsplit(':').next().unwrap_or(name);
         let prefix = name
             .strip_suffix(local)
             .map(|p| p.trim_end_matches(':'))
             .unwrap_or("");
+        if is_root && !prefix.is_empty() && local == "rss" {
+            // `<r:rss xmlns:r="http://backend.userland.com/rss2">`: RSS 2.0
+            // in a namespace of its own, which feed-rs does not know.
+            self.rss_prefix = Some(prefix.to_owned());
+            self.repairs.dialect = Some("RSS 2.0 in a prefixed namespace");
+        }
+        if is_root && prefix.is_empty() && local.eq_ignore_ascii_case("channel") {
+            // Channel Definition Format (CDF): read as the RSS 2.0 it maps to.
+            self.cdf = true;
+            self.repairs.dialect = Some("CDF");
+            self.out.push_str("<rss version=\"2.0\">");
+            self.stack.push(Open::synthetic("rss"));
+        }
+        let unprefixed = self.rss_prefix.as_deref() == Some(prefix);
+        let cdf_name = if self.cdf && prefix.is_empty() {
+            cdf_rename(local)
+        } else {
+            None
+        };
+        self.normalise(if unprefixed { local } else { name }, is_root, &mut attrs);
+        if is_root {
+            self.rss_like = self.cdf || matches!(local, "rss" | "RDF");
+        }
         let renamed_to = if self.atom03_prefixes.iter().any(|p| p == prefix) {
             atom03_rename(local)
         } else {
@@ -438,20 +541,110 @@ impl Recoverer<'_> {
         );
         if text_construct && self.atom03_prefixes.iter().any(|p| p == prefix) {
             atom03_attributes(&mut attrs);
+        } else if text_construct
+            && !self.rss_like
+            && (prefix.is_empty() || self.atom10_prefixes.iter().any(|p| p == prefix))
+        {
+            self.atom10_text_type(local, &mut attrs);
         }
+        if self.rss_like
+            && !self.cdf
+            && self.stack.len() == 1
+            && self.stack[0].out_name == "rss"
+            && out_local_is(&cdf_name, local, "item")
+        {
+            // Items straight under `<rss>`, no `<channel>`: feedparser
+            // reads them, feed-rs needs the channel.
+            self.out.push_str("<channel>");
+            self.stack.push(Open::synthetic("channel"));
+            self.repairs.missing_channel = true;
+        }
+        if out_local_is(&cdf_name, local, "channel") {
+            self.saw_channel = true;
+        }
+        let media = prefix == "media" || self.mrss_prefixes.iter().any(|p| p == prefix);
+        if media && matches!(local, "title" | "description") {
+            self.media_text_type(&mut attrs);
+        }
+        // An empty Atom text construct (`<summary type="xhtml"/>`, a
+        // `<content type="image/png"/>` with no body) makes feed-rs reject
+        // the document: dropped like empty extension elements.
+        let empty_atom_text = !self.rss_like
+            && text_construct
+            && (prefix.is_empty() || self.atom10_prefixes.iter().any(|p| p == prefix))
+            && !attrs.iter().any(|(k, _)| k == "src");
         let droppable_if_empty = !is_root
-            && name.contains(':')
-            && (attrs.is_empty()
-                || (prefix == "media"
-                    && matches!(
-                        local,
-                        "title" | "description" | "text" | "credit" | "keywords" | "copyright"
-                    )));
+            && (empty_atom_text
+                || (name.contains(':')
+                    && !unprefixed
+                    && (attrs.is_empty()
+                        || (media
+                            && matches!(
+                                local,
+                                "title" | "description" | "text" | "credit" | "keywords" | "copyright"
+                            )))));
+        // The link an RSS item would otherwise lack (see `ItemLinks`).
+        let in_item = self.rss_like && self.stack.last().is_some_and(|o| o.item.is_some());
+        let link_like = in_item && local == "link" && !self.atom03_prefixes.iter().any(|p| p == prefix);
+        let atom_link = link_like && self.atom10_prefixes.iter().any(|p| p == prefix);
+        let rss_link = link_like && !atom_link;
+        if (atom_link || rss_link) && alternate(&attrs) {
+            if let Some((_, href)) = attrs.iter().find(|(k, _)| k == "href") {
+                let href = self.escaped_attr(href);
+                let item = self
+                    .stack
+                    .last_mut()
+                    .and_then(|o| o.item.as_mut())
+                    .expect("in_item");
+                item.fallback.get_or_insert(href);
+            }
+        }
+        // Atom `<link>http://...</link>`: text where `href` belongs.
+        let text_link = !self.rss_like
+            && local == "link"
+            && (prefix.is_empty() || self.atom10_prefixes.iter().any(|p| p == prefix))
+            && !attrs.iter().any(|(k, _)| k == "href");
+        let out_local = cdf_name.unwrap_or(local);
+        let is_item = self.rss_like && out_local == "item";
+        let mut item = is_item.then(ItemLinks::default);
+        let mut cdf_children = String::new();
+        if self.cdf && matches!(out_local, "channel" | "item") {
+            // CDF keeps in attributes what RSS keeps in elements.
+            let mut kept = Vec::new();
+            for (k, v) in std::mem::take(&mut attrs) {
+                match k.to_ascii_lowercase().as_str() {
+                    "base" => kept.push(("xml:base".to_owned(), v)),
+                    "href" if out_local == "channel" => {
+                        let _ = write!(cdf_children, "<link>{}</link>", self.escaped_attr(&v));
+                    }
+                    "lastmod" if out_local == "item" => {
+                        let _ = write!(cdf_children, "<pubDate>{}</pubDate>", self.escaped_attr(&v));
+                    }
+                    _ => kept.push((k, v)),
+                }
+            }
+            attrs = kept;
+        }
+        if let Some(item) = item.as_mut() {
+            // `<item href="...">`: CDF, and feedparser reads it on any item.
+            // `<item rdf:about="...">`: RSS 1.0's name for the item, its
+            // page by the spec's convention; feed-rs drops an RSS 1.0 item
+            // without a `<link>`.
+            let href = attrs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("href"))
+                .or_else(|| attrs.iter().find(|(k, _)| k == "rdf:about"));
+            if let Some((_, href)) = href {
+                item.fallback = Some(self.escaped_attr(href));
+            }
+            attrs.retain(|(k, _)| !k.eq_ignore_ascii_case("href") && !k.eq_ignore_ascii_case("lastmod"));
+        }
         let start_at = self.out.len();
         self.out.push('<');
         let out_name = match renamed_to {
             Some(new) if prefix.is_empty() => new.to_owned(),
             Some(new) => format!("{prefix}:{new}"),
+            None if unprefixed || cdf_name.is_some() => out_local.to_owned(),
             None => name.to_owned(),
         };
         self.out.push_str(&out_name);
@@ -465,7 +658,7 @@ impl Recoverer<'_> {
             self.attr_value(v);
             self.out.push('"');
         }
-        if self_closing {
+        if self_closing && item.is_none() && cdf_children.is_empty() {
             if droppable_if_empty {
                 self.out.truncate(start_at);
                 self.repairs.empty_elements += 1;
@@ -478,14 +671,34 @@ impl Recoverer<'_> {
             return Some(end);
         }
         self.out.push('>');
+        self.out.push_str(&cdf_children);
         self.stack.push(Open {
             name: name.to_owned(),
             out_name,
             content_at: self.out.len(),
             start_at,
             droppable_if_empty,
+            item,
+            rss_link,
+            text_link,
+            synthetic: false,
         });
+        if self_closing {
+            let open = self.stack.pop().expect("just pushed");
+            self.close(open);
+        }
         Some(end)
+    }
+
+    /// `v` as it goes between quotes or tags, references resolved; what
+    /// that repairs is counted where the value is written out.
+    fn escaped_attr(&mut self, v: &str) -> String {
+        let (start, repairs) = (self.out.len(), self.repairs.clone());
+        self.attr_value(v);
+        let escaped = self.out[start..].to_owned();
+        self.out.truncate(start);
+        self.repairs = repairs;
+        escaped
     }
 
     /// An entry starts where entries live (a channel, a feed, the RDF
@@ -501,12 +714,12 @@ impl Recoverer<'_> {
         let Some(home) = self
             .stack
             .iter()
-            .rposition(|o| matches!(local(&o.name).as_str(), "channel" | "feed" | "rdf"))
+            .rposition(|o| matches!(local(&o.out_name).as_str(), "channel" | "feed" | "rdf"))
         else {
             return;
         };
-        let unclosed = self.stack.len() - home - 1;
-        if unclosed == 0 {
+        let unclosed = self.stack[home + 1..].iter().filter(|o| !o.synthetic).count();
+        if self.stack.len() == home + 1 {
             return;
         }
         self.repairs.closed_elements += unclosed;
@@ -519,7 +732,7 @@ impl Recoverer<'_> {
     fn end_tag(&mut self, name: &str) {
         match self.stack.iter().rposition(|o| o.name == name) {
             Some(at) => {
-                let unclosed = self.stack.len() - at - 1;
+                let unclosed = self.stack[at + 1..].iter().filter(|o| !o.synthetic).count();
                 self.repairs.closed_elements += unclosed;
                 while self.stack.len() > at {
                     let open = self.stack.pop().expect("len > at");
@@ -535,13 +748,45 @@ impl Recoverer<'_> {
     }
 
     fn close(&mut self, open: Open) {
-        if open.droppable_if_empty && self.out[open.content_at..].trim().is_empty() {
+        let empty = self.out[open.content_at..].trim().is_empty();
+        if open.text_link && !empty && !self.out[open.content_at..].contains('<') {
+            let href = self.out[open.content_at..].trim().replace('"', "&quot;");
+            self.out.truncate(open.content_at - 1);
+            let _ = write!(self.out, " href=\"{href}\"/>");
+            if self.stack.is_empty() {
+                self.root_done = true;
+            }
+            return;
+        }
+        if open.droppable_if_empty && empty {
             self.out.truncate(open.start_at);
             self.repairs.empty_elements += 1;
         } else {
+            if let Some(ItemLinks {
+                has_link: false,
+                fallback: Some(href),
+            }) = &open.item
+            {
+                let _ = write!(self.out, "<link>{href}</link>");
+            }
+            if self.stack.is_empty() && open.out_name == "rss" && !self.saw_channel {
+                // `<rss version="0.92"></rss>`: an empty feed, not "no
+                // root element".
+                self.out.push_str("<channel/>");
+                self.repairs.missing_channel = true;
+            }
             self.out.push_str("</");
             self.out.push_str(&open.out_name);
             self.out.push('>');
+        }
+        if open.rss_link && !empty {
+            if let Some(item) = self.stack.last_mut().and_then(|o| o.item.as_mut()) {
+                item.has_link = true;
+            }
+        }
+        if self.stack.len() == 1 && self.stack[0].synthetic {
+            let root = self.stack.pop().expect("len 1");
+            self.close(root);
         }
         if self.stack.is_empty() {
             self.root_done = true;
@@ -581,16 +826,82 @@ impl Recoverer<'_> {
         }
     }
 
+    /// A Media RSS `<media:title>`/`<media:description>` `type`: feed-rs
+    /// knows `plain` and `html` and rejects the whole document for any
+    /// other (`text`, `text/html`).
+    fn media_text_type(&mut self, attrs: &mut [(String, String)]) {
+        let Some((_, ty)) = attrs.iter_mut().find(|(k, _)| k == "type") else {
+            return;
+        };
+        if matches!(ty.as_str(), "plain" | "html") {
+            return;
+        }
+        *ty = if ty.to_ascii_lowercase().contains("html") {
+            "html"
+        } else {
+            "plain"
+        }
+        .to_owned();
+        self.repairs.text_types += 1;
+    }
+
+    /// An Atom 1.0 text construct's `type`: feed-rs knows `text`, `html`
+    /// and `xhtml` (and `text/html`), and rejects the whole document for
+    /// any other. Content may be any MIME type, except an empty one.
+    fn atom10_text_type(&mut self, local: &str, attrs: &mut [(String, String)]) {
+        let Some((_, ty)) = attrs.iter_mut().find(|(k, _)| k == "type") else {
+            return;
+        };
+        let t = ty.trim().to_ascii_lowercase();
+        if matches!(t.as_str(), "text" | "html" | "xhtml" | "text/html") {
+            return;
+        }
+        if local == "content" && t.contains('/') {
+            return;
+        }
+        *ty = match t.as_str() {
+            "application/xhtml+xml" => "xhtml",
+            t if t.contains("html") => "html",
+            _ => "text",
+        }
+        .to_owned();
+        self.repairs.text_types += 1;
+    }
+
     /// Namespace normalisation on a start tag's attributes.
     fn normalise(&mut self, name: &str, is_root: bool, attrs: &mut Vec<(String, String)>) {
+        if is_root {
+            // `<feed xmlns="http://www.w3.org/2005/atom">` (a typo) or RSS
+            // 1.0 in a namespace of its own: feedparser reads the elements
+            // by their names, and so do we.
+            let (known, dialect): (&[&str], _) = match name.rsplit(':').next().unwrap_or(name) {
+                "feed" => (&[ATOM_10, ATOM_03], "Atom in an unknown namespace"),
+                "RDF" => (
+                    &[RSS_10, RSS_090[0], RSS_090[1]],
+                    "RSS 1.0 in an unknown namespace",
+                ),
+                _ => (&[], ""),
+            };
+            if let Some((_, v)) = attrs.iter_mut().find(|(k, _)| k == "xmlns") {
+                if !known.is_empty() && !known.contains(&v.trim()) {
+                    *v = known[0].to_owned();
+                    self.repairs.dialect = Some(dialect);
+                }
+            }
+        }
         for (k, v) in attrs.iter_mut() {
             if k != "xmlns" && !k.starts_with("xmlns:") {
                 continue;
             }
             let prefix = k.strip_prefix("xmlns:").unwrap_or("");
-            if v.trim() == ATOM_03 {
+            if v.trim().trim_end_matches('/') == MRSS {
+                remember(&mut self.mrss_prefixes, prefix);
+            }
+            if v.trim() == ATOM_10 {
+                remember(&mut self.atom10_prefixes, prefix);
+            } else if v.trim() == ATOM_03 {
                 *v = ATOM_10.to_owned();
-                self.atom03_prefixes.push(prefix.to_owned());
+                remember(&mut self.atom03_prefixes, prefix);
                 self.repairs.dialect = Some("Atom 0.3");
             } else if RSS_090.contains(&v.trim()) {
                 *v = RSS_10.to_owned();
@@ -613,6 +924,42 @@ impl Recoverer<'_> {
             }
         }
     }
+}
+
+/// Most prefixes remembered per namespace: each start tag looks its
+/// prefix up in these lists, so a hostile document declaring thousands must
+/// not make that quadratic. Real feeds bind a namespace to one or two.
+const MAX_PREFIXES: usize = 16;
+
+fn remember(prefixes: &mut Vec<String>, prefix: &str) {
+    if prefixes.len() < MAX_PREFIXES && !prefixes.iter().any(|p| p == prefix) {
+        prefixes.push(prefix.to_owned());
+    }
+}
+
+/// The element's name as written out is `want`.
+fn out_local_is(cdf_name: &Option<&str>, local: &str, want: &str) -> bool {
+    cdf_name.unwrap_or(local) == want
+}
+
+/// CDF element names and the RSS 2.0 names they map to.
+fn cdf_rename(local: &str) -> Option<&'static str> {
+    Some(match local.to_ascii_lowercase().as_str() {
+        "channel" => "channel",
+        "item" => "item",
+        "title" => "title",
+        "abstract" => "description",
+        _ => return None,
+    })
+}
+
+/// A link's `rel` is absent or `alternate` (its web page, as opposed to
+/// `self`, `enclosure`, `related`, ...).
+fn alternate(attrs: &[(String, String)]) -> bool {
+    attrs
+        .iter()
+        .find(|(k, _)| k == "rel")
+        .is_none_or(|(_, v)| v.trim().eq_ignore_ascii_case("alternate"))
 }
 
 /// Atom 0.3 element names that Atom 1.0 renamed.
@@ -781,21 +1128,33 @@ pub fn old_dialect(doc: &[u8]) -> bool {
 /// True when the bytes show entry markup: an `<item` or `<entry` start tag,
 /// with or without a prefix, in any case.
 pub fn shows_entries(doc: &[u8]) -> bool {
+    entry_tags(doc).next().is_some()
+}
+
+/// How many `<item`/`<entry` start tags the bytes show (see
+/// [`shows_entries`]).
+pub fn count_entries(doc: &[u8]) -> usize {
+    entry_tags(doc).count()
+}
+
+fn entry_tags(doc: &[u8]) -> impl Iterator<Item = ()> + '_ {
     let mut i = 0;
-    while let Some(j) = doc[i..].iter().position(|&b| b == b'<' || b == b':') {
-        let at = i + j + 1;
-        let rest = &doc[at..];
-        for tag in [&b"item"[..], b"entry"] {
-            if rest.len() > tag.len()
-                && rest[..tag.len()].eq_ignore_ascii_case(tag)
-                && matches!(rest[tag.len()], b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')
-            {
-                return true;
+    std::iter::from_fn(move || {
+        while let Some(j) = doc[i..].iter().position(|&b| b == b'<' || b == b':') {
+            let at = i + j + 1;
+            i = at;
+            let rest = &doc[at..];
+            for tag in [&b"item"[..], b"entry"] {
+                if rest.len() > tag.len()
+                    && rest[..tag.len()].eq_ignore_ascii_case(tag)
+                    && matches!(rest[tag.len()], b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')
+                {
+                    return Some(());
+                }
             }
         }
-        i = at;
-    }
-    false
+        None
+    })
 }
 
 /// The root element's name and namespace, for a `no entries understood`
@@ -921,6 +1280,88 @@ mod tests {
     }
 
     #[test]
+    fn cdf_reads_as_rss() {
+        let r = fix("<!-- c --><CHANNEL BASE=\"http://base.example/\" HREF=\"http://site.example/\" LASTMOD=\"2004-04-06T23:05:43-05:00\"><TITLE>قناة</TITLE><ABSTRACT>a &amp; b</ABSTRACT><ITEM HREF=\"/item/1?a=1&b=2\" LASTMOD=\"2004-04-06T23:05:43-05:00\" PRECACHE=\"No\"><TITLE>خبر</TITLE><ABSTRACT>x</ABSTRACT></ITEM><ITEM HREF=\"/item/2\"/><LOGO HREF=\"l.gif\"/></CHANNEL>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel xml:base=\"http://base.example/\" LASTMOD=\"2004-04-06T23:05:43-05:00\"><link>http://site.example/</link><title>قناة</title><description>a &amp; b</description><item PRECACHE=\"No\"><pubDate>2004-04-06T23:05:43-05:00</pubDate><title>خبر</title><description>x</description><link>/item/1?a=1&amp;b=2</link></item><item><link>/item/2</link></item><LOGO HREF=\"l.gif\"/></channel></rss>"
+        );
+        assert_eq!(r.repairs.dialect, Some("CDF"));
+        assert_eq!(r.repairs.closed_elements, 0);
+        // Cut short: the synthetic `<rss>` is closed, not counted.
+        let r = fix("<CHANNEL><ITEM HREF=\"http://x/1\"><TITLE>a</TITLE>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><item><title>a</title><link>http://x/1</link></item></channel></rss>"
+        );
+        assert_eq!(r.repairs.closed_elements, 2);
+    }
+
+    #[test]
+    fn prefixed_rss_loses_its_prefix() {
+        let r = fix("<r:rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><r:channel><r:item><r:title>t</r:title><dc:date>2002-09-28T21:00:02Z</dc:date><r:link>http://x/1</r:link></r:item></r:channel></r:rss>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><item><title>t</title><dc:date>2002-09-28T21:00:02Z</dc:date><link>http://x/1</link></item></channel></rss>"
+        );
+        assert_eq!(r.repairs.describe(), None);
+    }
+
+    #[test]
+    fn item_links_of_other_shapes() {
+        let r = fix("<rss version=\"2.0\" xmlns:a10=\"http://www.w3.org/2005/Atom\"><channel><a10:link rel=\"self\" href=\"http://x/feed\"/>\
+<item><a10:link rel=\"related\" href=\"http://x/rel\"/><a10:link href=\"http://x/1?a&amp;b\"/><a10:link href=\"http://x/1b\"/></item>\
+<item><link>http://x/2</link><a10:link href=\"http://x/related\"/></item>\
+<item><a10:link href=\"http://x/3\"/><link>http://x/3-own</link></item>\
+<item><link href=\"http://x/4\"/><link rel=\"enclosure\" href=\"http://x/4.mp3\"/></item>\
+<item><link></link><guid>g</guid></item></channel></rss>");
+        let items: Vec<&str> = r.xml.split("<item>").skip(1).collect();
+        assert!(
+            items[0].ends_with("<link>http://x/1?a&amp;b</link></item>"),
+            "{}",
+            items[0]
+        );
+        assert!(
+            items[1].ends_with("<a10:link href=\"http://x/related\"/></item>"),
+            "{}",
+            items[1]
+        );
+        assert!(
+            items[2].ends_with("<link>http://x/3-own</link></item>"),
+            "{}",
+            items[2]
+        );
+        assert!(
+            items[3].contains("<link>http://x/4</link></item>"),
+            "{}",
+            items[3]
+        );
+        assert!(!items[4].contains("<link>h"), "{}", items[4]);
+        assert_eq!(r.repairs.describe(), None);
+    }
+
+    #[test]
+    fn unknown_namespaces_and_text_links() {
+        let r = fix("<feed xmlns=\"http://www.w3.org/2005/atom\"><entry><link>http://x/1?a=\"b\"&amp;c</link><link rel=\"alternate\"> http://x/2 </link><link href=\"http://x/3\">t</link><link><![CDATA[http://x/4]]></link></entry></feed>");
+        assert_eq!(
+            r.xml,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><link href=\"http://x/1?a=&quot;b&quot;&amp;c\"/><link rel=\"alternate\" href=\"http://x/2\"/><link href=\"http://x/3\">t</link><link><![CDATA[http://x/4]]></link></entry></feed>"
+        );
+        assert_eq!(r.repairs.dialect, Some("Atom in an unknown namespace"));
+        let r = fix("<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"https://unknown.example/rss/0.1/\"><item rdf:about=\"http://x/1\"><title>t</title></item><item rdf:about=\"http://x/2\"><link>http://x/2b</link></item></rdf:RDF>");
+        assert_eq!(
+            r.xml,
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\"><item rdf:about=\"http://x/1\"><title>t</title><link>http://x/1</link></item><item rdf:about=\"http://x/2\"><link>http://x/2b</link></item></rdf:RDF>"
+        );
+        // RSS keeps its `<link>` text.
+        let r = fix("<rss version=\"2.0\"><channel><link>http://x/</link></channel></rss>");
+        assert_eq!(
+            r.xml,
+            "<rss version=\"2.0\"><channel><link>http://x/</link></channel></rss>"
+        );
+    }
+
+    #[test]
     fn entry_markup_and_roots() {
         assert!(shows_entries(b"<rss><channel><item>"));
         assert!(shows_entries(b"<rdf:RDF><rss:item rdf:about='x'>"));
@@ -948,6 +1389,12 @@ mod tests {
         assert_eq!(recover(amps.as_bytes()).repairs.stray_ampersands, 200_000);
         let lts = format!("<r>{}</r>", "</x>".repeat(100_000));
         assert_eq!(recover(lts.as_bytes()).repairs.stray_end_tags, 100_000);
+        // Namespace declarations by the thousand: the prefix lists stay short.
+        let decls: String = (0..20_000)
+            .map(|i| format!("<a{i}:x xmlns:a{i}=\"http://www.w3.org/2005/Atom\" xmlns:b=\"http://purl.org/atom/ns#\"/>"))
+            .collect();
+        let r = recover(format!("<feed>{decls}</feed>").as_bytes());
+        assert!(r.xml.len() > 20_000);
     }
 
     /// Reads `xml` to the end: every element closed, one root at most.
@@ -997,6 +1444,8 @@ mod tests {
         "&amp;",
         "&#0;",
         "&#x41;",
+        "&#X41;",
+        "<title type=\"text/plain\">",
         "&bogus;",
         "<![CDATA[",
         "]]>",
@@ -1025,6 +1474,26 @@ mod tests {
         "=\"",
         "<<",
         "</",
+        "<CHANNEL BASE='http://b/'>",
+        "</CHANNEL>",
+        "<ITEM HREF='/i?a&b'>",
+        "<ITEM HREF=\"x\"/>",
+        "</ITEM>",
+        "<ABSTRACT>",
+        "<r:rss xmlns:r='http://backend.userland.com/rss2'>",
+        "<r:item>",
+        "</r:item>",
+        "</r:rss>",
+        "<rss xmlns:a10=\"http://www.w3.org/2005/Atom\">",
+        "<a10:link href='http://x/&'/>",
+        "<link href=\"h\"/>",
+        "<link>",
+        "</link>",
+        "<feed xmlns='http://www.w3.org/2005/atom'>",
+        "<entry>",
+        "</entry>",
+        "<link rel='alternate'>",
+        "http://x/\"q\"",
     ];
 
     proptest::proptest! {

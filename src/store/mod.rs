@@ -171,9 +171,16 @@ fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
     changed
 }
 
+/// [`Record`] by reference, for writing: postcard writes an enum as its
+/// variant index and then the content, so these are the same bytes as
+/// `Record::V1(item.clone())` without copying the item's HTML.
+#[derive(Serialize)]
+enum RecordRef<'a> {
+    V1(&'a Item),
+}
+
 pub(crate) fn encode(item: &Item) -> Vec<u8> {
-    // `Record` borrows nothing, so clone into the envelope; items are small.
-    postcard::to_stdvec(&Record::V1(item.clone())).expect("items serialise")
+    postcard::to_stdvec(&RecordRef::V1(item)).expect("items serialise")
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {

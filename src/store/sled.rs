@@ -8,14 +8,27 @@
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
 //!   JSON because it is small, per feed, and grows fields often.
 //! - `seen`, `seen_by_date`: pruned items' keys, so they never come back.
-//! - `meta`: the schema version.
+//! - `meta`: the schema version, and the number of stored items (kept in
+//!   the same transactions that add and prune items, so that opening the
+//!   store does not walk an index).
 //!
-//! Invariants: an item is inserted once and never becomes new again; the
-//! trees are written in one sled transaction per fetched document, so a crash
+//! Invariants: an item is inserted once and never becomes new again; a
+//! fetched document's items are written in one sled transaction, so a crash
 //! leaves either all of a document's items (with their index entries) or none.
+//!
+//! Group commit: [`SledStore::ingest`] hands its document to one writer
+//! thread per store, which commits every document waiting at that moment (at
+//! most [`GROUP_DOCS`] documents, [`GROUP_ITEMS`] items) in one transaction,
+//! then answers each caller with its own document's report. sled runs one
+//! transaction at a time process-wide, so parse threads that committed
+//! themselves queued on that lock; now they hand over and parse on. Nothing
+//! waits to fill a group: the latency bound is one commit. Records are
+//! encoded by the caller, on its own core. Durability is unchanged: a commit
+//! is in sled's log, and `flush` (before every publish) makes it durable.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -24,9 +37,12 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use super::{
     add_sources, decode, encode, FeedState, IngestReport, PruneReport, Retention, StoreError, SCHEMA_VERSION,
 };
-use crate::item::{Item, ItemKey};
+use crate::item::{Item, ItemKey, Source};
 
 const SCHEMA_KEY: &[u8] = b"schema";
+/// `meta` key of the item count (big-endian u64). A store written before
+/// it existed is counted once, at its first open by this version.
+const COUNT_KEY: &[u8] = b"items";
 
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
 /// recent items, dedup lookups touch one page each, and everything a poll
@@ -34,6 +50,13 @@ const SCHEMA_KEY: &[u8] = b"schema";
 /// round's writes. See BENCHMARKS.md ("What the store costs") for the
 /// measurements behind the size.
 pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
+
+/// At most this many documents are committed in one transaction.
+pub const GROUP_DOCS: usize = 32;
+/// A group stops taking documents once it holds this many items.
+pub const GROUP_ITEMS: usize = 4096;
+/// Documents that may wait for the writer; callers block beyond that.
+const WRITER_QUEUE: usize = 64;
 
 /// How long `open` waits for a lock that this process may be releasing.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -56,6 +79,145 @@ pub struct SledStore {
     /// The last write error, until a write succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
+    /// The schema version and the item count.
+    meta: sled::Tree,
+    /// The group-commit thread that [`SledStore::ingest`] hands documents to.
+    writer: Arc<Writer>,
+}
+
+/// The item count as `meta` holds it (absent: none yet).
+fn stored_count(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// One document's items, encoded by the caller, waiting for the writer.
+struct Doc {
+    entries: Vec<Entry>,
+    reply: SyncSender<Result<IngestReport, StoreError>>,
+}
+
+struct Entry {
+    key: Vec<u8>,
+    date_key: Vec<u8>,
+    record: Vec<u8>,
+    /// For a key stored already: the feeds this document adds.
+    sources: Vec<Source>,
+}
+
+impl Entry {
+    fn of(item: &Item) -> Entry {
+        Entry {
+            key: item.key.as_str().as_bytes().to_vec(),
+            date_key: date_key(item.date, &item.key),
+            record: encode(item),
+            sources: item.sources.clone(),
+        }
+    }
+}
+
+/// Owns the writer thread: the last store handle to go closes its queue and
+/// waits for it, so the trees (and sled's file lock) are released when the
+/// store is dropped, not a moment later.
+struct Writer {
+    queue: Option<SyncSender<Doc>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread: takes the documents waiting, commits them together,
+/// answers each. A group that fails is retried one document at a time, so a
+/// bad record fails only its own document.
+fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
+    while let Ok(first) = queue.recv() {
+        let mut items = first.entries.len();
+        let mut group = vec![first];
+        while group.len() < GROUP_DOCS && items < GROUP_ITEMS {
+            match queue.try_recv() {
+                Ok(doc) => {
+                    items += doc.entries.len();
+                    group.push(doc);
+                }
+                Err(_) => break,
+            }
+        }
+        match commit(&trees, &group) {
+            Ok(reports) => {
+                for (doc, report) in group.iter().zip(reports) {
+                    let _ = doc.reply.send(Ok(report));
+                }
+            }
+            Err(e) if group.len() == 1 => {
+                let _ = group[0].reply.send(Err(e));
+            }
+            Err(_) => {
+                for doc in &group {
+                    let alone = commit(&trees, std::slice::from_ref(doc)).map(|r| r[0]);
+                    let _ = doc.reply.send(alone);
+                }
+            }
+        }
+    }
+}
+
+/// `items`, `by_date`, `seen`, `meta`: what an ingest writes.
+type WriterTrees = (sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+
+/// One transaction over the documents of a group; one report per document.
+/// A key seen twice in the group is new only the first time (a transaction
+/// reads its own writes).
+fn commit(
+    (items, by_date, seen, meta): &WriterTrees,
+    group: &[Doc],
+) -> Result<Vec<IngestReport>, StoreError> {
+    (items, by_date, seen, meta)
+        .transaction(|(tx_items, tx_by_date, tx_seen, tx_meta)| {
+            let mut reports = Vec::with_capacity(group.len());
+            for doc in group {
+                let mut report = IngestReport::default();
+                for entry in &doc.entries {
+                    let key = entry.key.as_slice();
+                    match tx_items.get(key)? {
+                        // Stored once and pruned since: still not new.
+                        None if tx_seen.get(key)?.is_some() => report.duplicate += 1,
+                        None => {
+                            tx_items.insert(key, entry.record.as_slice())?;
+                            tx_by_date.insert(entry.date_key.as_slice(), &[])?;
+                            report.new += 1;
+                        }
+                        Some(bytes) => {
+                            report.duplicate += 1;
+                            let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                            if add_sources(&mut stored.sources, &entry.sources) {
+                                tx_items.insert(key, encode(&stored))?;
+                                report.merged += 1;
+                            }
+                        }
+                    }
+                }
+                reports.push(report);
+            }
+            let new: usize = reports.iter().map(|r| r.new).sum();
+            if new > 0 {
+                let count = stored_count(tx_meta.get(COUNT_KEY)?.as_deref());
+                tx_meta.insert(COUNT_KEY, &(count + new as u64).to_be_bytes())?;
+            }
+            Ok(reports)
+        })
+        .map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        })
 }
 
 impl SledStore {
@@ -93,18 +255,36 @@ impl SledStore {
         }
         let items = db.open_tree("items")?;
         let by_date = db.open_tree("by_date")?;
-        // Counted on the date index, which has exactly one small entry per
-        // item (written and removed in the same transactions): counting
-        // `items` itself pulled every record through the page cache, about
-        // 80 MB of heap at open for 36k items.
-        let count = by_date.len();
+        let count = match meta.get(COUNT_KEY)? {
+            Some(v) => stored_count(Some(&v)) as usize,
+            None => {
+                // Counted once on the date index, which has exactly one
+                // small entry per item (counting `items` pulls every record
+                // through the page cache); kept in `meta` from now on.
+                let n = by_date.len();
+                meta.insert(COUNT_KEY, &(n as u64).to_be_bytes())?;
+                n
+            }
+        };
+        let seen = db.open_tree("seen")?;
+        let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
+        let trees = (items.clone(), by_date.clone(), seen.clone(), meta.clone());
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_groups(trees, waiting))
+            .map_err(|e| StoreError::Sled(e.into()))?;
         Ok(SledStore {
             by_date,
             feeds: db.open_tree("feeds")?,
-            seen: db.open_tree("seen")?,
+            seen,
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
+            meta,
+            writer: Arc::new(Writer {
+                queue: Some(queue),
+                thread: Some(thread),
+            }),
             items,
             db,
         })
@@ -126,40 +306,33 @@ impl SledStore {
     }
 
     /// Stores the items of one document. New keys are inserted; a known key
-    /// seen through another feed gains that feed as a source. Atomic per call.
+    /// seen through another feed gains that feed as a source. Atomic per
+    /// call; committed together with the documents other threads hand in
+    /// at the same moment (see the module docs).
     pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
         if items.is_empty() {
             return Ok(IngestReport::default());
         }
-        let result =
-            (&self.items, &self.by_date, &self.seen).transaction(|(tx_items, tx_by_date, tx_seen)| {
-                let mut report = IngestReport::default();
-                for item in items {
-                    let key = item.key.as_str().as_bytes();
-                    match tx_items.get(key)? {
-                        // Stored once and pruned since: still not new.
-                        None if tx_seen.get(key)?.is_some() => report.duplicate += 1,
-                        None => {
-                            tx_items.insert(key, encode(item))?;
-                            tx_by_date.insert(date_key(item.date, &item.key), &[])?;
-                            report.new += 1;
-                        }
-                        Some(bytes) => {
-                            report.duplicate += 1;
-                            let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                            if add_sources(&mut stored.sources, &item.sources) {
-                                tx_items.insert(key, encode(&stored))?;
-                                report.merged += 1;
-                            }
-                        }
-                    }
-                }
-                Ok(report)
-            });
-        let report = self.noted(result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }))?;
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let doc = Doc {
+            entries: items.iter().map(Entry::of).collect(),
+            reply,
+        };
+        let stopped = || {
+            StoreError::Sled(::sled::Error::ReportableBug(
+                "the store's writer thread stopped".into(),
+            ))
+        };
+        let queue = self
+            .writer
+            .queue
+            .as_ref()
+            .expect("the queue lives as long as the store");
+        let result = match queue.send(doc) {
+            Ok(()) => answer.recv().unwrap_or_else(|_| Err(stopped())),
+            Err(_) => Err(stopped()),
+        };
+        let report = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
         Ok(report)
     }
@@ -202,8 +375,14 @@ impl SledStore {
         };
         for k in &victims {
             let key = &k[8..];
-            let moved = (&self.items, &self.by_date, &self.seen, &self.seen_by_date).transaction(
-                |(items, by_date, seen, seen_by_date)| {
+            let moved = (
+                &self.items,
+                &self.by_date,
+                &self.seen,
+                &self.seen_by_date,
+                &self.meta,
+            )
+                .transaction(|(items, by_date, seen, seen_by_date, meta)| {
                     by_date.remove(k.as_ref())?;
                     let Some(bytes) = items.remove(key)? else {
                         return Ok(false);
@@ -211,9 +390,10 @@ impl SledStore {
                     let first_seen = decode(&bytes).map(|i| i.first_seen).unwrap_or(now);
                     seen.insert(key, &first_seen.to_be_bytes())?;
                     seen_by_date.insert(seen_key(first_seen, key), &[])?;
+                    let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
+                    meta.insert(COUNT_KEY, &count.saturating_sub(1).to_be_bytes())?;
                     Ok(true)
-                },
-            );
+                });
             match moved {
                 Ok(true) => {
                     report.items += 1;
@@ -813,6 +993,198 @@ mod tests {
         assert_eq!(store.full_text(&key).unwrap(), None);
         // Its seen record keeps it from being new (and extracted) again.
         assert!(store.knows(&key, "https://example.com/feed"));
+    }
+
+    #[test]
+    fn records_are_encoded_as_the_versioned_envelope() {
+        let mut it = item("https://example.com/القاهرة", "https://example.com/feed", 7);
+        it.content = Some("<p dir=\"rtl\">نص الخبر</p>".into());
+        let envelope = postcard::to_stdvec(&super::super::Record::V1(it.clone())).unwrap();
+        assert_eq!(encode(&it), envelope);
+        assert_eq!(decode(&envelope).unwrap(), it);
+    }
+
+    /// Queues documents, then runs the writer on this thread, so that they
+    /// are certain to be committed as one group.
+    fn commit_as_one_group(store: &SledStore, docs: Vec<Vec<Item>>) -> Vec<Result<IngestReport, StoreError>> {
+        let (queue, waiting) = std::sync::mpsc::sync_channel(docs.len());
+        let answers: Vec<_> = docs
+            .iter()
+            .map(|items| {
+                let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                let entries = items.iter().map(Entry::of).collect();
+                queue.send(Doc { entries, reply }).unwrap();
+                answer
+            })
+            .collect();
+        drop(queue);
+        let trees = (
+            store.items.clone(),
+            store.by_date.clone(),
+            store.seen.clone(),
+            store.meta.clone(),
+        );
+        write_groups(trees, waiting);
+        answers.into_iter().map(|a| a.recv().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_group_reports_per_document_and_stores_a_shared_story_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let story = "https://wire.example/خبر-عاجل";
+        let reports = commit_as_one_group(
+            &store,
+            vec![
+                vec![item(story, "f1", 10), item("https://a.example/1", "f1", 11)],
+                vec![item(story, "f2", 10)],
+                vec![item("https://b.example/1", "f3", 12)],
+            ],
+        );
+        let reports: Vec<IngestReport> = reports.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            reports,
+            vec![
+                IngestReport {
+                    new: 2,
+                    duplicate: 0,
+                    merged: 0
+                },
+                IngestReport {
+                    new: 0,
+                    duplicate: 1,
+                    merged: 1
+                },
+                IngestReport {
+                    new: 1,
+                    duplicate: 0,
+                    merged: 0
+                },
+            ]
+        );
+        let stored = store
+            .get(&ItemKey::from_link(&url::Url::parse(story).unwrap()))
+            .unwrap()
+            .unwrap();
+        let feeds: Vec<&str> = stored.sources.iter().map(|s| s.feed_url.as_str()).collect();
+        assert_eq!(feeds, ["f1", "f2"]);
+        assert_eq!(store.by_date.len(), 3);
+    }
+
+    #[test]
+    fn a_bad_document_fails_alone_and_the_rest_of_its_group_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let bad = item("https://a.example/corrupt", "f1", 5);
+        store
+            .items
+            .insert(bad.key.as_str().as_bytes(), &b"\xff\xff not postcard"[..])
+            .unwrap();
+        let reports = commit_as_one_group(
+            &store,
+            vec![
+                vec![item("https://a.example/ok-1", "f1", 6)],
+                vec![
+                    item("https://a.example/new-in-bad", "f2", 7),
+                    item("https://a.example/corrupt", "f2", 5),
+                ],
+                vec![item("https://a.example/ok-2", "f3", 8)],
+            ],
+        );
+        assert_eq!(reports[0].as_ref().unwrap().new, 1);
+        assert!(
+            matches!(reports[1], Err(StoreError::Corrupt(_))),
+            "{:?}",
+            reports[1]
+        );
+        assert_eq!(reports[2].as_ref().unwrap().new, 1);
+        // All of the bad document or none: its good item is not there either.
+        for (link, there) in [
+            ("https://a.example/ok-1", true),
+            ("https://a.example/new-in-bad", false),
+            ("https://a.example/ok-2", true),
+        ] {
+            let key = ItemKey::from_link(&url::Url::parse(link).unwrap());
+            assert_eq!(store.get(&key).unwrap().is_some(), there, "{link}");
+        }
+    }
+
+    #[test]
+    fn many_threads_ingesting_at_once_store_every_story_once() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let reports: Vec<IngestReport> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6)
+                    .map(|t| {
+                        let store = store.clone();
+                        s.spawn(move || {
+                            (0..40i64)
+                                .map(|d| {
+                                    // Every document shares a story with the other threads.
+                                    let feed = format!("https://f{t}.example/feed");
+                                    let items = vec![
+                                        item(&format!("https://wire.example/{d}"), &feed, d),
+                                        item(&format!("https://f{t}.example/{d}"), &feed, d),
+                                    ];
+                                    store.ingest(&items).unwrap()
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+            });
+            let new: usize = reports.iter().map(|r| r.new).sum();
+            let merged: usize = reports.iter().map(|r| r.merged).sum();
+            assert_eq!(new, 40 + 6 * 40);
+            assert_eq!(merged, 5 * 40);
+            assert_eq!(store.item_count(), 280);
+            store.flush().unwrap();
+        }
+        // Dropping the last handle stopped the writer and let go of the
+        // store: it opens again at once, with the same count.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 280);
+        let wire = store
+            .get(&ItemKey::from_link(
+                &url::Url::parse("https://wire.example/3").unwrap(),
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(wire.sources.len(), 6);
+    }
+
+    #[test]
+    fn the_item_count_is_kept_in_meta_through_ingest_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(100),
+            max_items: 1000,
+            seen_max_age: std::time::Duration::from_secs(100_000),
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let items: Vec<Item> = (0..5)
+                .map(|i| item(&format!("https://a.example/خبر/{i}"), "f1", i * 100))
+                .collect();
+            assert_eq!(store.ingest(&items).unwrap().new, 5);
+            // Dated 0 and 100, older than 250 - 100: pruned.
+            assert_eq!(store.prune(250, &policy, 10).unwrap().items, 2);
+            assert_eq!(store.item_count(), 3);
+            assert_eq!(stored_count(store.meta.get(COUNT_KEY).unwrap().as_deref()), 3);
+            store.flush().unwrap();
+        }
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.item_count(), 3);
+            // A store written before the count was kept: counted at open.
+            store.meta.remove(COUNT_KEY).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 3);
+        assert_eq!(stored_count(store.meta.get(COUNT_KEY).unwrap().as_deref()), 3);
     }
 
     #[test]

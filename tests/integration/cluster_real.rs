@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use feedwire::cluster::{similarity_with, ClusterConfig, Clusterer, Outlets, DEFAULT_THRESHOLD};
+use feedwire::cluster::{similarity_in, ClusterConfig, Clusterer, Idf, Outlets, DEFAULT_THRESHOLD};
 use feedwire::item::Item;
 use feedwire::parse::{parse_feed, FeedRef, Limits};
 
@@ -174,7 +174,9 @@ impl RealSet {
             threshold,
             ..ClusterConfig::default()
         };
-        let mut clusterer = Clusterer::with_outlets(cfg.clone(), self.outlets.clone());
+        // As a render does: words weighed by their rarity among the items.
+        let idf = Idf::from_items(&self.items);
+        let mut clusterer = Clusterer::with_outlets(cfg.clone(), self.outlets.clone()).with_idf(idf.clone());
         for it in &self.items {
             clusterer.add(it);
         }
@@ -218,7 +220,7 @@ impl RealSet {
                         a.title,
                         lb.story,
                         b.title,
-                        similarity_with(a, b, cfg.window, &self.outlets),
+                        similarity_in(a, b, cfg.window, &self.outlets, Some(&idf)),
                     ));
                 }
             }
@@ -229,13 +231,17 @@ impl RealSet {
 }
 
 /// Issue 15's bar on the real test half: pair precision ≥ 0.98 with recall
-/// ≥ 0.8. NOT MET YET (threshold 0.43: precision 0.957, recall 0.379 on the
-/// test half; 1.000 and 0.276 on the tuning half), so the test is ignored
-/// in the default run rather than deleted or loosened: run it with
+/// ≥ 0.8. NOT MET (threshold 0.42, 3,159 items, 75 multi-outlet stories:
+/// precision 1.000, recall 0.394 on the test half; 1.000 and 0.346 on the
+/// tuning half). Precision holds; recall does not: two outlets' headlines
+/// for one event share few words (weighted Dice 0.30 to 0.40 for most
+/// missed pairs) and as many same-subject follow-ups share as many, so no
+/// word-overlap threshold separates them. The test is ignored in the
+/// default run rather than deleted or loosened: run it with
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
 /// to see both halves' numbers and every wrong or missed pair.
 #[test]
-#[ignore = "issue 15 bar not met yet: real test half precision 0.957, recall 0.379"]
+#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.394 (needs 0.98 / 0.8)"]
 fn real_feeds_precision_and_recall() {
     let set = RealSet::load();
     let mut stories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -299,7 +305,7 @@ fn real_set_is_read_and_scored() {
 #[ignore]
 fn sweep() {
     let set = RealSet::load();
-    for threshold in [0.2, 0.25, 0.28, 0.3, 0.32, 0.35, 0.38, 0.4, 0.43, 0.46, 0.5] {
+    for threshold in [0.25, 0.3, 0.33, 0.36, 0.38, 0.4, 0.42, 0.44, 0.46, 0.5, 0.55] {
         let (tuning, test, _, _) = set.score(threshold);
         println!(
             "threshold {threshold:.2}: tuning P {:.3} R {:.3} ({} wrong) | test P {:.3} R {:.3} ({} wrong)",
@@ -313,9 +319,17 @@ fn sweep() {
     }
 }
 
-/// Pairs of items put in one cluster.
-fn merged_pairs(items: &[Item], outlets: &Outlets) -> Vec<(usize, usize)> {
-    let mut clusterer = Clusterer::with_outlets(ClusterConfig::default(), outlets.clone());
+/// Pairs of items put in one cluster at a threshold, with words weighed by
+/// their rarity among the items (as a render does) or not.
+fn merged_pairs(items: &[Item], outlets: &Outlets, threshold: f64, idf: bool) -> Vec<(usize, usize)> {
+    let cfg = ClusterConfig {
+        threshold,
+        ..ClusterConfig::default()
+    };
+    let mut clusterer = Clusterer::with_outlets(cfg, outlets.clone());
+    if idf {
+        clusterer = clusterer.with_idf(Idf::from_items(items));
+    }
     for it in items {
         clusterer.add(it);
     }
@@ -352,6 +366,9 @@ const ONE_OUTLET: [[&str; 2]; 2] = [
     ],
 ];
 
+/// A threshold well below the default.
+const LOOSE: f64 = 0.3;
+
 #[test]
 fn two_feeds_of_one_outlet_never_merge() {
     for files in ONE_OUTLET {
@@ -362,7 +379,10 @@ fn two_feeds_of_one_outlet_never_merge() {
         for f in files {
             per_feed.insert(&feed_url(f), f);
         }
-        let hazard = merged_pairs(&items, &per_feed);
+        // A loose threshold and plain word weights, so that the two feeds'
+        // look-alike articles merge under that rule: the site rule must
+        // hold whatever the weights and the threshold.
+        let hazard = merged_pairs(&items, &per_feed, LOOSE, false);
         for &(i, j) in &hazard {
             println!(
                 "one feed per outlet merges {:?} / {:?}",
@@ -376,8 +396,10 @@ fn two_feeds_of_one_outlet_never_merge() {
         distinct.sort();
         distinct.dedup();
         assert_eq!(distinct.len(), 1, "{files:?}: {distinct:?}");
-        let merged = merged_pairs(&items, &outlets);
-        assert!(merged.is_empty(), "{files:?}: merged {merged:?}");
+        for idf in [false, true] {
+            let merged = merged_pairs(&items, &outlets, LOOSE, idf);
+            assert!(merged.is_empty(), "{files:?}: merged {merged:?}");
+        }
     }
 }
 

@@ -86,6 +86,32 @@ const CASES: &[Case] = &[
         links: &[],
         state: "ok",
     },
+    Case {
+        fixture: "recover_cdf.xml",
+        content_type: "application/x-cdf",
+        links: &[
+            "https://cdf.example/akhbar/1",
+            "https://cdf.example/akhbar/2?a=1&b=2",
+        ],
+        state: "ok",
+    },
+    Case {
+        fixture: "recover_rss2_prefixed.xml",
+        content_type: RSS,
+        links: &["https://prefixed.example/1", "https://prefixed.example/2"],
+        state: "ok",
+    },
+    Case {
+        fixture: "recover_atom_links.xml",
+        content_type: RSS,
+        links: &[
+            "https://dotnet.example/1",
+            "https://dotnet.example/2",
+            "https://dotnet.example/3",
+            "https://dotnet.example/4",
+        ],
+        state: "ok",
+    },
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,12 +192,69 @@ async fn every_shape_yields_its_items_or_says_why_not() {
     let unknown = status(6);
     let reason = unknown.no_entries.as_deref().unwrap();
     assert!(
-        reason.contains("root <rdf:RDF> in namespace https://unknown.example/rss/0.1/"),
+        reason.contains("root <feed> in namespace http://www.w3.org/2005/Atom"),
         "{reason}"
     );
     assert!(unknown.note().unwrap().starts_with("no entries understood: "));
     assert_eq!(status(7).no_entries, None, "an empty channel is a plain success");
     assert_eq!(status(5).charset.as_deref(), Some("windows-1252"));
+    let cdf = by_link("https://cdf.example/akhbar/1");
+    assert_eq!(cdf.title, "قمة عربية في القاهرة");
+    assert!(
+        cdf.summary
+            .as_deref()
+            .unwrap()
+            .contains("الزعماء يجتمعون &amp; يناقشون"),
+        "{:?}",
+        cdf.summary
+    );
+    assert_eq!(cdf.published, Some(1_763_962_200), "LASTMOD read as the date");
+    assert_eq!(by_link("https://prefixed.example/1").title, "خبر في فضاء أسماء");
+    assert_eq!(by_link("https://dotnet.example/1").title, "أخبار الاقتصاد");
+    for (i, c) in CASES.iter().enumerate().skip(8) {
+        assert_eq!(status(i).repaired, None, "{}: a dialect is not damage", c.fixture);
+    }
+}
+
+/// Items known by a guid only, or by nothing at all, keep one key from
+/// poll to poll: the same entries served again (one new on top, no ETag,
+/// so the document is fetched and parsed again) store only the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_without_links_keep_their_keys_across_polls() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = String::from_utf8(fixture("recover_guid_only.xml")).unwrap();
+    let url = server.route("/guids.xml", Route::feed(doc.clone().into_bytes(), RSS).no_etag());
+    let config = TestConfig::new().feed("guids", &url).load(dir.path());
+    let first = poll_once(&config).await.unwrap();
+    assert_eq!(first.totals.items_new, 5, "{}", first.totals);
+    let again = doc.replacen(
+        "<item>",
+        "<item><title>جديد</title><guid>https://guids.example/new</guid></item>\n    <item>",
+        1,
+    );
+    server.set("/guids.xml", Route::feed(again.into_bytes(), RSS).no_etag());
+    let second = poll_once(&config).await.unwrap();
+    assert_eq!(second.totals.items_new, 1, "{}", second.totals);
+    let store = Store::open(&config.storage.path).unwrap();
+    let items = store.recent(100, 10_000, |_| true).unwrap();
+    assert_eq!(items.len(), 6);
+    let mut links: Vec<&str> = items.iter().filter_map(|i| i.link.as_deref()).collect();
+    links.sort_unstable();
+    // A guid is the link unless it says `isPermaLink="false"`; a relative
+    // one resolves against the feed's URL.
+    let relative = format!("{}/2025/11/b", url.trim_end_matches("/guids.xml"));
+    assert_eq!(
+        links,
+        [
+            relative.as_str(),
+            "https://guids.example/a",
+            "https://guids.example/new"
+        ]
+    );
+    assert!(items
+        .iter()
+        .any(|i| i.link.is_none() && i.summary.as_deref() == Some("خبر بلا عنوان ولا رابط ولا معرف")));
 }
 
 /// Entries older than `[storage] retention` are counted in the feed status
