@@ -25,7 +25,6 @@ mod glibc {
     // From <malloc.h>.
     pub const M_TRIM_THRESHOLD: i32 = -1;
     pub const M_MMAP_THRESHOLD: i32 = -3;
-    pub const M_ARENA_MAX: i32 = -8;
     extern "C" {
         pub fn mallopt(param: i32, value: i32) -> i32;
         pub fn malloc_trim(pad: usize) -> i32;
@@ -36,7 +35,6 @@ mod glibc {
 /// operator's own `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_`
 /// (glibc's environment tunables) wins: then nothing is changed here.
 pub fn tune() {
-    cap_arenas();
     let overridden = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
@@ -50,27 +48,6 @@ pub fn tune() {
     unsafe {
         glibc::mallopt(glibc::M_MMAP_THRESHOLD, THRESHOLD);
         glibc::mallopt(glibc::M_TRIM_THRESHOLD, THRESHOLD);
-    }
-}
-
-/// Malloc arenas the process may use (glibc's default is 8 per core).
-pub const ARENAS: i32 = 2;
-
-/// Caps glibc's malloc arenas at [`ARENAS`]. Parsing, extraction and store
-/// writes run on tokio's blocking threads, and each thread that meets a
-/// locked arena gets its own, which keeps its freed fragments to itself:
-/// with `full_text` on every feed of a 1,000-feed farm, about 50 MiB of the
-/// peak (BENCHMARKS.md, "Where the memory went"). An operator's own
-/// `MALLOC_ARENA_MAX` wins.
-fn cap_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-        return;
-    }
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: as in `tune`: a documented parameter with a valid value, set
-    // before other threads allocate.
-    unsafe {
-        glibc::mallopt(glibc::M_ARENA_MAX, ARENAS);
     }
 }
 
