@@ -257,7 +257,9 @@ pub fn render_rss(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
         },
         language: meta.output.language.clone(),
         generator: Some(GENERATOR.into()),
-        last_build_date: Some(newest(items).to_rfc2822()),
+        // An empty output has not been built from anything: no date rather
+        // than 1970 (the element is optional in RSS 2.0).
+        last_build_date: (!items.is_empty()).then(|| newest(items).to_rfc2822()),
         atom_ext: Some(rss::extension::atom::AtomExtension { links }),
         namespaces: BTreeMap::from([("feedwire".to_owned(), NAMESPACE.to_owned())]),
         items: items.iter().map(|i| rss_item(meta, i)).collect(),
@@ -598,6 +600,22 @@ mod tests {
             max_items: 10,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_empty_rss_output_carries_no_1970_build_date() {
+        let base = Url::parse("https://news.example/").unwrap();
+        let out = output();
+        let meta = OutputMeta::new(&out, &base);
+        let empty = String::from_utf8(render_rss(&meta, &[])).unwrap();
+        assert!(!empty.contains("<lastBuildDate>"), "{empty}");
+        assert!(empty.contains("<title>سياسة</title>"), "{empty}");
+        let one = String::from_utf8(render_rss(&meta, &[item(1, Some("https://a.example/1"))])).unwrap();
+        let built = to_datetime(1_700_000_001).to_rfc2822();
+        assert!(
+            one.contains(&format!("<lastBuildDate>{built}</lastBuildDate>")),
+            "{one}"
+        );
     }
 
     #[test]
