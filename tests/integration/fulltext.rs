@@ -85,9 +85,10 @@ async fn status_of(daemon: &Daemon, url: &str) -> FeedStatus {
     all.into_iter().find(|s| s.url == url).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn articles_replace_teasers_once_and_survive_restart() {
-    let server = FeedServer::start().await;
+/// The two Arabic article pages most tests link: the Cairo story (UTF-8,
+/// with share debris) and a windows-1256 page whose charset is only in its
+/// `<meta>`.
+fn arabic_articles(server: &FeedServer) -> (String, String) {
     let cairo = server.route(
         "/news/cairo",
         Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
@@ -96,6 +97,13 @@ async fn articles_replace_teasers_once_and_survive_restart() {
         "/news/delta",
         Route::feed(page("arabic-windows-1256.html"), "text/html"),
     );
+    (cairo, delta)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_replace_teasers_once_and_survive_restart() {
+    let server = FeedServer::start().await;
+    let (cairo, delta) = arabic_articles(&server);
     let feed = server.route(
         "/rss",
         Route::feed(
@@ -542,14 +550,7 @@ fn rendered_items(config: &feedwire::config::Config) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_once_publishes_full_articles() {
     let server = FeedServer::start().await;
-    let cairo = server.route(
-        "/news/cairo",
-        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
-    );
-    let delta = server.route(
-        "/news/delta",
-        Route::feed(page("arabic-windows-1256.html"), "text/html"),
-    );
+    let (cairo, delta) = arabic_articles(&server);
     let slow = server.route(
         "/news/slow",
         Route::feed(page("cairo-visit.html"), "text/html").delay(Duration::from_secs(30)),
