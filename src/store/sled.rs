@@ -495,23 +495,9 @@ impl SledStore {
         &self,
         limit: usize,
         scan_limit: usize,
-        mut keep: impl FnMut(&Item) -> bool,
+        keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.by_date.iter().rev().take(scan_limit) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = entry?;
-            let Some(bytes) = self.items.get(&k[8..])? else {
-                continue;
-            };
-            let item = decode(&bytes)?;
-            if keep(&item) {
-                out.push(item);
-            }
-        }
-        Ok(out)
+        self.recent_except(limit, scan_limit, &std::collections::HashSet::new(), keep)
     }
 
     /// [`Self::recent`] without reading the items whose keys are in
