@@ -100,6 +100,7 @@ pub fn extract(
     check_shape(&text)?;
     let doc = Document::from(text.as_str());
     remove_consent_dialogs(&doc);
+    remove_calls_to_action(&doc);
     let ld_body = json_ld_body(&doc);
     let lead = lead_figure(&doc, url);
     let cluster = if selector.is_none() {
@@ -242,6 +243,78 @@ fn remove_consent_dialogs(doc: &Document) {
         if !wrapper {
             node.remove_from_parent();
         }
+    }
+}
+
+/// Class and id words of boxes that sell, sign up or hide rather than
+/// tell: paywall and registration prompts ("Subscribe to unlock more
+/// articles", "Il vous reste 57% de cet article à lire"), newsletter
+/// sign-ups, author bio cards, headline carousels, and blocks a page's own
+/// CSS hides (`class="hidden"`, Bootstrap's `d-none`).
+static CALL_TO_ACTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(?:^|[\s_-])(?:
+            pay-?wall | reg-?wall | subscri\w*
+          | newsletter\w* | sign-?up\w* | sign-?in\w* | registration\w* | register\w*
+          | author-?(?:bio|profile|info|box|card|about)\w* | authorprofile | about-?the-?author
+          | carousel\w* | swiper\w* | rail
+        )(?:$|[\s_-])",
+    )
+    .expect("valid regex")
+});
+
+/// A call to action is short: prompts, benefit lists and bio cards stay
+/// under this many characters (not counting spaces).
+const CALL_TO_ACTION_MAX: usize = 1_500;
+
+/// Whole class names that hide a block (the page's own CSS says so).
+const HIDDEN_CLASSES: &[&str] = &[
+    "hidden",
+    "d-none",
+    "is-hidden",
+    "u-hidden",
+    "visually-hidden",
+    "sr-only",
+    "hide",
+];
+
+/// Removes calls to action ([`CALL_TO_ACTION`]) before anything is
+/// scored: their short lines otherwise ride along with the paragraphs
+/// around them. A box that may hold the article is kept: one with its
+/// headline or an `article`, with more than [`CALL_TO_ACTION_MAX`]
+/// characters, or with much of the page's paragraph text (sites wrap
+/// metered stories in `div.paywalled` or `div.subscriber-content`).
+fn remove_calls_to_action(doc: &Document) {
+    let para_chars = |s: &Selection| -> usize {
+        s.select("p")
+            .nodes()
+            .iter()
+            .map(|p| p.text().chars().filter(|c| !c.is_whitespace()).count())
+            .sum()
+    };
+    let total = para_chars(&doc.select("body"));
+    let boxes: Vec<_> = doc
+        .select("body [class], body [id]")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
+                && (n.class().is_some_and(|c| {
+                    CALL_TO_ACTION.is_match(&c) || c.split_whitespace().any(|t| HIDDEN_CLASSES.contains(&t))
+                }) || n.id_attr().is_some_and(|i| CALL_TO_ACTION.is_match(&i)))
+        })
+        .copied()
+        .collect();
+    for node in boxes {
+        let sel = Selection::from(node);
+        let chars = node.text().chars().filter(|c| !c.is_whitespace()).count();
+        if chars > CALL_TO_ACTION_MAX
+            || sel.select("article, h1, main").exists()
+            || para_chars(&sel) * 5 > total * 2
+        {
+            continue;
+        }
+        node.remove_from_parent();
     }
 }
 
@@ -868,15 +941,89 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// Words of datelines and bylines besides the date and the names: "By",
+/// "Updated", "Posted", weekdays, months, time zones, "Uhr", "ago".
+static DATELINE_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+            by|von|par|por|di|door|av|af|for|and|und|et|y|e|from|in
+          | published|updated|posted|last|modified|first|on|at|publiziert|veröffentlicht|aktualisiert|zuletzt|stand|am|um
+          | publié|mis|à|jour|le|publicado|actualizado|atualizado|em|el|pubblicato|aggiornato|il|opublikowano|gepubliceerd|op
+          | publisert|oppdatert|sist|publicerad|uppdaterad|senast|offentliggjort|opdateret
+          | a\.?m|p\.?m|uhr|h|est|edt|cst|cdt|mst|mdt|pst|pdt|hst|akst|et|gmt|utc|bst|cet|cest|mez|mesz|ist|aest|aedt|z
+          | ago|min|mins|minute|minutes|hour|hours|hrs|day|days|week|weeks|vor|minuten|stunden|stunde|tagen|seit
+          | mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday
+          | montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche
+          | mandag|tirsdag|onsdag|torsdag|fredag|lørdag|søndag|lunes|martes|miércoles|jueves|viernes|sábado|domingo
+          | (?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|janv|févr|avr|juil|déc|ene|abr|ago|dic)\w*\.?
+        )$",
+    )
+    .expect("valid regex")
+});
+
+/// A line that only dates the page and names its author: "By Justine
+/// Coleman - 11/18/19 11:04 PM EST", "January 28, 2025 11:30 am (Updated
+/// 11:54 am)", "03.05.2024 15:42 Uhr", "2024-02-14T16:15:30Z". It carries
+/// a time or a full date, is short, and once the date and dateline words
+/// are gone what is left is a few capitalised names (an outlet, an author):
+/// a sentence that mentions a date keeps its lower-case words.
+fn is_dateline(text: &str) -> bool {
+    static ISO: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+            .expect("valid regex")
+    });
+    if text.split_whitespace().count() > 24 || text.chars().count() > 160 {
+        return false;
+    }
+    // A time needs its colon here: "$14.99" is a price.
+    static PRICE_LIKE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\d{1,2}[.h]\d{2}$").expect("valid regex"));
+    static CLOCK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}\b").expect("valid regex"));
+    // Tweets quoted in the article end "— Name (@handle) October 9, 2018".
+    if text.contains('@') {
+        return false;
+    }
+    let dated = ISO.is_match(text)
+        || CLOCK.is_match(text)
+        || DATE.find_iter(text).any(|m| !PRICE_LIKE.is_match(m.as_str()));
+    if !dated {
+        return false;
+    }
+    let rest = ISO.replace_all(text, " ");
+    let rest = DATE.replace_all(&rest, " ");
+    let words: Vec<&str> = rest
+        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '\''))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !DATELINE_WORD.is_match(w))
+        .collect();
+    let cased = words.iter().all(|w| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || !c.is_alphabetic())
+    });
+    let caseless = words.iter().any(|w| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase())
+    });
+    if caseless {
+        words.len() <= 2
+    } else {
+        cased && words.len() <= 6
+    }
+}
+
 fn is_furniture(text: &str) -> bool {
-    FURNITURE_LINE.captures(text).is_some_and(|c| {
-        if let Some(d) = c.name("dated") {
-            return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
-        }
-        // A credit is a name and an agency, not a sentence.
-        c.name("credit")
-            .is_none_or(|d| d.as_str().split_whitespace().count() <= 12)
-    })
+    is_dateline(text)
+        || FURNITURE_LINE.captures(text).is_some_and(|c| {
+            if let Some(d) = c.name("dated") {
+                return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
+            }
+            // A credit is a name and an agency, not a sentence.
+            c.name("credit")
+                .is_none_or(|d| d.as_str().split_whitespace().count() <= 12)
+        })
 }
 
 fn is_debris_text(text: &str) -> bool {
@@ -1342,6 +1489,68 @@ mod tests {
         assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
         assert_eq!(a.outlet, "سماء الأخبار");
         assert!(a.html.ends_with("\">سماء الأخبار</a></p></div>"), "{}", a.html);
+    }
+
+    /// Calls to action around an Arabic story: a newsletter sign-up, a
+    /// block the page hides, the paywall prompt with its list of benefits,
+    /// the author's bio card and the dateline go; the story, which the page
+    /// wraps in `div.paywalled`, stays whole.
+    #[test]
+    fn arabic_calls_to_action_and_dateline_are_dropped() {
+        let page = include_bytes!("../tests/fixtures/fulltext/arabic-paywall.html");
+        let url = Url::parse("https://alghad.example/economy/2025/11/20/farmers").unwrap();
+        let a = extract(page, Some("text/html"), &url, None, None).unwrap();
+        for kept in [
+            "أطلقت وزارة الزراعة الأردنية",
+            "وقال وزير الزراعة في مؤتمر صحفي",
+            "<h2>شروط الاستفادة من البرنامج</h2>",
+            "وأوضح الوزير أن المزارع المستفيد",
+            "وأشار إلى أن الوزارة ستفتح باب التسجيل",
+            "ورحبت نقابة المزارعين بالبرنامج",
+        ] {
+            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
+        }
+        for dropped in [
+            "النشرة البريدية",
+            "أوافق على تلقي",
+            "مخصص للمشتركين",
+            "ثلاث مقالات مجانية",
+            "وصول غير محدود",
+            "صحفية متخصصة",
+            "10:30",
+        ] {
+            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
+        }
+        assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
+        assert!(
+            a.html.ends_with("\">صحيفة الغد الرقمية</a></p></div>"),
+            "{}",
+            a.html
+        );
+    }
+
+    #[test]
+    fn datelines_go_sentences_with_dates_stay() {
+        for t in [
+            "By Justine Coleman - 11/18/19 11:04 PM EST",
+            "January 28, 2025 11:30 am (Updated 11:54 am)",
+            "03.05.2024 15:42 Uhr",
+            "2024-02-14T16:15:30Z",
+            "Yasmine Hassan · CBC News · Posted: Aug 08, 2024 4:00 AM EDT | Last Updated: August 8",
+            "Publisert torsdag 09. mai 2024 - 13:26 Sist oppdatert torsdag 09. mai 2024 - 20:24",
+            "الخميس 20 نوفمبر 2025 - 10:30",
+        ] {
+            assert!(is_debris_text(t), "{t:?} is a dateline");
+        }
+        for t in [
+            "The vote is on 12 May 2024 at 10:00.",
+            "La Vieille Ferme 2025 Rosé, France ($14.99, #559393)",
+            "— The Nigerian Senate (@NGRSenate) October 9, 2018",
+            "وصل الرئيس إلى القاهرة يوم 20 نوفمبر 2025 في زيارة رسمية",
+            "By March 2020, the company had 40 employees.",
+        ] {
+            assert!(!is_debris_text(t), "{t:?} is text, not a dateline");
+        }
     }
 
     #[test]

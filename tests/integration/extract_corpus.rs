@@ -205,6 +205,22 @@ fn explain(got: &str, expected: &str) {
     }
 }
 
+/// Which half of its source a page is in (FNV-1a of its path), so that a
+/// fix found by looking at one half's errors is checked on the other.
+fn half(rel: &Path) -> char {
+    let hash = rel
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+    if hash & 1 == 0 {
+        'a'
+    } else {
+        'b'
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -222,10 +238,16 @@ fn corpus_token_f1_medians() {
         pages.retain(|p| only.split('|').any(|o| p.file.to_string_lossy().contains(o)));
     }
     let mut by_source: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut by_half: BTreeMap<(String, char), Vec<f64>> = BTreeMap::new();
+    // `FEEDWIRE_EXTRACT_DUMP=DIR` writes each page's kept body and expected
+    // text there, for error analysis outside the test.
+    let dump = std::env::var_os("FEEDWIRE_EXTRACT_DUMP").map(PathBuf::from);
     for page in &pages {
         let body = read_page(&page.file);
         let url = Url::parse(&page.url).unwrap();
-        let got = match extract(&body, Some("text/html"), &url, None, None) {
+        let rel = page.file.strip_prefix(&root).unwrap_or(&page.file);
+        let extracted = extract(&body, Some("text/html"), &url, None, None);
+        let got = match &extracted {
             Ok(a) if only.is_some() => {
                 say!("extract-corpus: {} kept:\n{}\n", page.file.display(), a.body);
                 a.text()
@@ -237,13 +259,29 @@ fn corpus_token_f1_medians() {
             }
         };
         let expected = plain(&page.expected);
+        if let Some(dir) = &dump {
+            let name = rel.to_string_lossy().replace('/', "_");
+            let kept = extracted.as_ref().map(|a| a.body.clone()).unwrap_or_default();
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.kept.html")), kept).unwrap();
+            std::fs::write(dir.join(format!("{name}.expected.txt")), &expected).unwrap();
+        }
         let f1 = token_f1(&got, &expected);
-        let rel = page.file.strip_prefix(&root).unwrap_or(&page.file);
-        say!("extract-corpus: page {f1:.3} {}", rel.display());
+        let h = half(rel);
+        say!("extract-corpus: page {f1:.3} {h} {}", rel.display());
         if f1 < 0.9 && std::env::var_os("FEEDWIRE_EXTRACT_ERRORS").is_some() {
             explain(&got, &expected);
         }
         by_source.entry(page.source.clone()).or_default().push(f1);
+        by_half.entry((page.source.clone(), h)).or_default().push(f1);
+    }
+    for ((source, h), scores) in &by_half {
+        let at_09 = scores.iter().filter(|s| **s >= 0.9).count();
+        say!(
+            "extract-corpus: half {h} of {source}: {} pages, median {:.3}, {at_09} at 0.9 or more",
+            scores.len(),
+            median(scores.clone()),
+        );
     }
     for (source, scores) in &by_source {
         let at_09 = scores.iter().filter(|s| **s >= 0.9).count();
