@@ -1064,6 +1064,19 @@ fn is_byline(text: &str) -> bool {
     }
 }
 
+/// A photo credit at the end of a caption: "Credit: EPA", "(AP
+/// Photo/David Zalubowski)", "(Image: GETTY)", "Foto: Metropolitan Police",
+/// "الصورة: رويترز".
+static CREDIT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)\s*(?:
+            \([^()]{0,60}\b(?:photo|image|foto|bild|picture|credit|getty|reuters|afp|ap|epa|dpa|pa|shutterstock)\b[^()]{0,60}\)
+          | (?:credit|credits|photo|image|picture|foto|bild|quelle|crédit|صورة|الصورة|تصوير)\s*[:：©]\s*[^.!?:()]{1,80}
+        )\s*$",
+    )
+    .expect("valid regex")
+});
+
 fn is_furniture(text: &str) -> bool {
     is_dateline(text)
         || FURNITURE_LINE.captures(text).is_some_and(|c| {
@@ -1120,6 +1133,25 @@ fn remove_debris(html: &str, link_boxes: bool) -> String {
     const BLOCKS: &str = "p, li, ul, ol, div, section, aside, h2, h3, h4, h5, h6, figcaption, footer";
     const INLINE: &str = "span, a, button, strong, b, em, small, time";
     let doc = Document::from(html);
+    // Captions keep what the picture shows, not who took it: a credit at
+    // the caption's end ("… Credit: EPA", "… (AP Photo/Alan Diaz)", "…
+    // Foto: dpa") goes, whether a span of its own or the caption's last
+    // words.
+    for cap in doc.select("figcaption").nodes() {
+        for inline in Selection::from(*cap).select(INLINE).nodes() {
+            if !has_media(inline) && is_furniture(inline.text().trim()) {
+                inline.remove_from_parent();
+            }
+        }
+        if let Some(last) = cap.last_child().filter(|n| n.is_text()) {
+            let text = last.text();
+            if let Some(m) = CREDIT_TAIL.find(&text) {
+                if m.start() > 0 && !text[..m.start()].trim().is_empty() {
+                    last.set_text(text[..m.start()].to_owned());
+                }
+            }
+        }
+    }
     for node in doc.select(BLOCKS).nodes() {
         if !has_media(node) && is_debris_text(&node.text()) {
             node.remove_from_parent();
@@ -1128,6 +1160,21 @@ fn remove_debris(html: &str, link_boxes: bool) -> String {
     // Lists and boxes of headline links ("Related", "More on this") left
     // inside the article: two links or more and little text besides.
     // Not in what `full_text_selector` picked: the operator chose it.
+    // A paragraph that is a row of three or more headline links ("DON'T
+    // MISS: … [INSIGHT] …") is such a box too; not one of short linked
+    // names (places, people, topics), which is text.
+    for node in doc.select("p").nodes().iter().filter(|_| link_boxes) {
+        let anchors = Selection::from(*node).select("a");
+        let links = anchors.length();
+        let link_chars: usize = anchors
+            .nodes()
+            .iter()
+            .map(|a| a.text().trim().chars().count())
+            .sum();
+        if links >= 3 && link_chars >= links * 25 && !has_media(node) && link_density(node) >= 0.7 {
+            node.remove_from_parent();
+        }
+    }
     for node in doc
         .select("ul, ol, div, section, aside")
         .nodes()
@@ -1607,6 +1654,46 @@ mod tests {
             "بقلم الرصاص كتب الطلاب رسائلهم إلى الوزير مطالبين بتحسين ظروف الدراسة في المدارس الحكومية",
         ] {
             assert!(!is_debris_text(t), "{t:?} is text, not a dateline");
+        }
+    }
+
+    /// Captions lose their photo credits, in Arabic and English, and keep
+    /// what the picture shows; a paragraph that is a row of headline links
+    /// goes, a paragraph with a link in it stays.
+    #[test]
+    fn caption_credits_and_link_rows_go() {
+        let url = Url::parse("https://example.com/news/1").unwrap();
+        let para = "وقال وزير الخارجية في مؤتمر صحفي عقده في القاهرة إن المحادثات تناولت ملفات الحدود والتجارة والطاقة بين البلدين. ";
+        let page = format!(
+            r#"<html lang="ar"><head><title>محادثات</title></head><body><article><h1>محادثات</h1>
+            <p>{para}{para}</p>
+            <figure><img src="/a.jpg" alt="الوزيران"><figcaption>الوزيران في القاهرة الخميس الصورة: رويترز</figcaption></figure>
+            <p>{para}</p>
+            <figure><img src="/b.jpg" alt="port"><figcaption>Containers at the port of Alexandria <span class="credit">Credit: EPA</span></figcaption></figure>
+            <figure><img src="/c.jpg" alt="map"><figcaption>The border crossing at Rafah (AP Photo/Amr Nabil)</figcaption></figure>
+            <p><a href="/1">زيارة سابقة إلى القاهرة لبحث ملف المياه</a> | <a href="/2">ملف الحدود بين البلدين يعود إلى الواجهة</a> | <a href="/3">التبادل التجاري يرتفع خلال العام الماضي</a></p>
+            <p>المدن: <a href="/c/1">القاهرة</a>، <a href="/c/2">الجيزة</a>، <a href="/c/3">أسوان</a>، <a href="/c/4">الأقصر</a></p>
+            <p>{para} <a href="/talks">المحادثات السابقة</a> {para}</p>
+            </article></body></html>"#
+        );
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        for kept in [
+            "<figcaption>الوزيران في القاهرة الخميس</figcaption>",
+            "Containers at the port of Alexandria",
+            "The border crossing at Rafah",
+            "المحادثات السابقة",
+            "الأقصر",
+        ] {
+            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
+        }
+        for dropped in [
+            "رويترز",
+            "EPA",
+            "AP Photo",
+            "زيارة سابقة",
+            "التبادل التجاري يرتفع",
+        ] {
+            assert!(!a.body.contains(dropped), "{dropped:?} left in {}", a.body);
         }
     }
 
