@@ -20,6 +20,7 @@ use url::Url;
 use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Source};
 
 pub mod charset;
+mod nfc;
 pub mod recover;
 
 use charset::decode;
@@ -666,18 +667,91 @@ pub fn sanitize(html: &str, base: &Url) -> String {
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        document_html(&builder.clean(html))
+        document_html(&builder.clean(html), html.len())
     });
     clean_text_owned(cleaned)
 }
 
 /// The HTML of a cleaned document. ammonia's `to_string` serialises into a
-/// buffer and then copies it through a formatter; this keeps the buffer.
-pub(crate) fn document_html(document: &ammonia::Document) -> String {
-    let mut out = Vec::new();
-    document.write_to(&mut out).expect("writing to a Vec cannot fail");
-    // html5ever writes UTF-8; a lossy copy only if that ever changed.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+/// buffer and then copies it through a formatter; this writes straight into
+/// the `String` returned, sized for `len_hint` bytes (the input's length).
+pub(crate) fn document_html(document: &ammonia::Document, len_hint: usize) -> String {
+    let mut sink = TextSink {
+        text: String::with_capacity(len_hint),
+        carry: Vec::new(),
+    };
+    document
+        .write_to(&mut sink)
+        .expect("writing to a String cannot fail");
+    sink.finish()
+}
+
+/// html5ever's serialised output, collected as text. Each piece is checked
+/// as it is written, with SIMD (the pieces are mostly long runs of text),
+/// instead of the whole document once more at the end with std's check,
+/// which goes a character at a time through Arabic. A piece may end inside
+/// a character: html5ever writes the lead byte of U+0080–U+00BF (`«`, `»`,
+/// `©`) alone while it looks for `&nbsp;`; such bytes wait for the rest.
+struct TextSink {
+    text: String,
+    carry: Vec<u8>,
+}
+
+impl TextSink {
+    fn push(&mut self, mut bytes: &[u8]) {
+        loop {
+            match simdutf8::compat::from_utf8(bytes) {
+                Ok(s) => return self.text.push_str(s),
+                Err(e) => {
+                    let (good, rest) = bytes.split_at(e.valid_up_to());
+                    self.text
+                        .push_str(simdutf8::basic::from_utf8(good).expect("the valid prefix"));
+                    match e.error_len() {
+                        // Cut short: the rest comes with the next piece.
+                        None => return self.carry.extend_from_slice(rest),
+                        // html5ever writes UTF-8; were that ever to change,
+                        // the bad bytes become U+FFFD as a lossy copy would.
+                        Some(bad) => {
+                            self.text.push(char::REPLACEMENT_CHARACTER);
+                            bytes = &rest[bad..];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if !self.carry.is_empty() {
+            self.text.push_str(&String::from_utf8_lossy(&self.carry));
+        }
+        self.text
+    }
+}
+
+impl std::io::Write for TextSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        if let Some(&lead) = self.carry.first() {
+            let width: usize = match lead {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            let take = width.saturating_sub(self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            let carried = std::mem::take(&mut self.carry);
+            self.push(&carried);
+        }
+        self.push(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn html_to_text(html: &str) -> String {
@@ -686,7 +760,7 @@ fn html_to_text(html: &str) -> String {
     }
     // ammonia with no tags allowed keeps only text; it re-escapes that text,
     // so unescape the five XML entities it produces.
-    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html)));
+    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html), html.len()));
     escaped
         .replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -732,9 +806,10 @@ pub fn clean_text_owned(s: String) -> String {
 
 /// The cleaned text, or `None` when `s` is clean already. The checks run
 /// fastest first: ASCII is always NFC, so it only needs the control-character
-/// scan; other text is checked with `is_nfc_quick`, which does not allocate.
+/// scan; other text is checked with `is_nfc_quick` (through [`nfc`], which
+/// answers the plain characters from a table), which does not allocate.
 fn cleaned(s: &str) -> Option<String> {
-    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    use unicode_normalization::{IsNormalized, UnicodeNormalization};
     let legal =
         |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
     let (nfc, clean) = if s.is_ascii() {
@@ -745,7 +820,7 @@ fn cleaned(s: &str) -> Option<String> {
     } else {
         // One pass for both checks: a `Yes` has read every character.
         let mut legal_so_far = true;
-        let nfc = is_nfc_quick(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
+        let nfc = nfc::quick_check(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
         (nfc, nfc && legal_so_far)
     };
     if clean {
@@ -1384,6 +1459,47 @@ mod tests {
             assert!(out.contains(r#"dir="rtl""#) && out.contains("خبر"), "{out}");
             assert!(!out.contains("onclick") && !out.contains("script"), "{out}");
         }
+    }
+
+    #[test]
+    fn text_sink_joins_characters_cut_between_writes() {
+        use std::io::Write;
+        let text = "«خبر» © €𝒜 a&b";
+        let bytes = text.as_bytes();
+        // Every way of cutting the text in two, and byte by byte.
+        for cut_at in 0..=bytes.len() {
+            let mut sink = TextSink {
+                text: String::new(),
+                carry: Vec::new(),
+            };
+            sink.write_all(&bytes[..cut_at]).unwrap();
+            sink.write_all(&bytes[cut_at..]).unwrap();
+            assert_eq!(sink.finish(), text, "cut at {cut_at}");
+        }
+        let mut sink = TextSink {
+            text: String::new(),
+            carry: Vec::new(),
+        };
+        for b in bytes {
+            sink.write_all(std::slice::from_ref(b)).unwrap();
+        }
+        assert_eq!(sink.finish(), text);
+        // Bytes that are not UTF-8 become U+FFFD, as a lossy copy gives.
+        for bad in [&b"a\xffb"[..], b"\xe2\x82", b"x\xc2", b"\xc2\xc2\xab"] {
+            let mut sink = TextSink {
+                text: String::new(),
+                carry: Vec::new(),
+            };
+            sink.write_all(bad).unwrap();
+            assert_eq!(sink.finish(), String::from_utf8_lossy(bad), "{bad:?}");
+        }
+        // Through ammonia: html5ever writes the lead byte of `«` alone.
+        let base = Url::parse("https://example.com/").unwrap();
+        let html = "<p dir=\"rtl\">قال «الوزير»\u{a0}إن ©2026 <b>€</b></p>";
+        assert_eq!(
+            sanitize(html, &base),
+            "<p dir=\"rtl\">قال «الوزير»&nbsp;إن ©2026 <b>€</b></p>"
+        );
     }
 
     #[test]
