@@ -93,19 +93,37 @@ pub fn parse_feed(
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<ParsedFeed, ParseError> {
-    parse_feed_skipping(feed, body, content_type, now, limits, &|_| false)
+    parse_feed_skipping(feed, body, content_type, now, limits, &|_| Known::New)
 }
 
-/// As [`parse_feed`], but entries whose key `known` accepts are counted in
-/// [`ParsedFeed::skipped`] and not built: sanitising is most of the cost of
-/// a document, and a changed feed usually has one or two new entries.
+/// What the store holds under an entry's key, asked before the entry is
+/// built (see [`parse_feed_skipping`]).
+#[derive(Debug)]
+pub enum Known {
+    /// Nothing: the entry is built.
+    New,
+    /// An item this feed brought already (or one pruned since): the entry
+    /// is skipped and counted in [`ParsedFeed::skipped`].
+    FromThisFeed,
+    /// An item other feeds brought. The entry is not built: the stored item
+    /// stands for it, with this feed as its only source, which is all that
+    /// storing it again adds (the store keeps what it holds and adds the
+    /// source).
+    Stored(Box<Item>),
+}
+
+/// As [`parse_feed`], but each entry's key is first put to `known`, and
+/// only entries the store does not hold are built: sanitising is most of
+/// the cost of a document, a changed feed usually has one or two new
+/// entries, and in a round one entry in six is a story another feed of the
+/// round brought already.
 pub fn parse_feed_skipping(
     feed: FeedRef<'_>,
     body: &[u8],
     content_type: Option<&str>,
     now: DateTime<Utc>,
     limits: Limits,
-    known: &dyn Fn(&ItemKey) -> bool,
+    known: &dyn Fn(&ItemKey) -> Known,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, content_type.and_then(charset_param));
     // A fresh parser per attempt: feed-rs 3.0 keeps Media RSS state in the
@@ -308,7 +326,7 @@ fn build(
     now: DateTime<Utc>,
     limits: Limits,
     guid_links: &[bool],
-    known: &dyn Fn(&ItemKey) -> bool,
+    known: &dyn Fn(&ItemKey) -> Known,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
     let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
@@ -399,7 +417,7 @@ fn entry_to_item(
     feed_language: Option<&str>,
     now: i64,
     guid_is_link: bool,
-    known: &dyn Fn(&ItemKey) -> bool,
+    known: &dyn Fn(&ItemKey) -> Known,
 ) -> Option<Option<Item>> {
     let original_link = pick_link(&entry, feed.url);
     let (given_id, key_id) = entry_id(&entry);
@@ -424,10 +442,20 @@ fn entry_to_item(
             _ => None,
         }
     });
-    let link = original_link.as_ref().map(clean_link);
-    if known(&key) {
-        return Some(None);
+    let source = || Source {
+        feed_url: feed.url.to_string(),
+        feed_name: text_only(feed.name),
+        link: original_link.as_ref().map(Url::to_string),
+    };
+    match known(&key) {
+        Known::New => {}
+        Known::FromThisFeed => return Some(None),
+        Known::Stored(mut stored) => {
+            stored.sources = vec![source()];
+            return Some(Some(*stored));
+        }
     }
+    let link = original_link.as_ref().map(clean_link);
     let base = link.clone().unwrap_or_else(|| feed.url.clone());
     let base = &base;
 
@@ -494,11 +522,7 @@ fn entry_to_item(
             .map(clean_text)
             .or_else(|| feed_language.map(str::to_owned)),
         enclosure: pick_enclosure(&entry, base),
-        sources: vec![Source {
-            feed_url: feed.url.to_string(),
-            feed_name: text_only(feed.name),
-            link: original_link.map(String::from),
-        }],
+        sources: vec![source()],
     }))
 }
 
@@ -654,6 +678,9 @@ fn text_to_html(text: &str, html: bool, base: &Url) -> String {
 /// Sanitises HTML with ammonia's allow-list, keeping `dir` and `lang` (Arabic
 /// content depends on them) and making relative URLs absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
+    if let Some(text) = markup_free(html) {
+        return clean_text_owned(text);
+    }
     thread_local! {
         // Building an ammonia allow-list (hash sets of tags, attributes and
         // schemes) cost about a sixth of sanitising a typical entry; one
@@ -670,6 +697,31 @@ pub fn sanitize(html: &str, base: &Url) -> String {
         document_html(&builder.clean(html), html.len())
     });
     clean_text_owned(cleaned)
+}
+
+/// What ammonia makes of `html` when it holds no markup at all: no tag, no
+/// character reference (no `<`, no `&`), and nothing html5ever's input
+/// stream rewrites (`\r`, NUL, a leading byte-order mark). Such text comes out as it went in, with
+/// `>` and U+00A0 written as references, so it skips the parse and the
+/// tree. `None` for anything else.
+fn markup_free(html: &str) -> Option<String> {
+    let bytes = html.as_bytes();
+    if memchr::memchr3(b'<', b'&', b'\r', bytes).is_some()
+        || memchr::memchr(0, bytes).is_some()
+        || html.starts_with('\u{feff}')
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(['>', '\u{a0}']) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().expect("found");
+        out.push_str(if c == '>' { "&gt;" } else { "&nbsp;" });
+        rest = &rest[i + c.len_utf8()..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// The HTML of a cleaned document. ammonia's `to_string` serialises into a
@@ -1171,16 +1223,36 @@ mod tests {
             None,
             Utc::now(),
             Limits::default(),
-            &|_| false,
+            &|_| Known::New,
         )
         .unwrap();
         assert_eq!((all.items.len(), all.skipped), (1, 0));
         let key = all.items[0].key.clone();
         let known = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
-            *k == key
+            if *k == key {
+                Known::FromThisFeed
+            } else {
+                Known::New
+            }
         })
         .unwrap();
         assert_eq!((known.items.len(), known.skipped), (0, 1));
+        // Stored from another feed: the stored item comes back with this
+        // feed (and the entry's own link) as its only source, not rebuilt.
+        let mut stored = all.items[0].clone();
+        stored.title = "العنوان كما خُزّن".into();
+        stored.sources[0].feed_url = "https://other.example/rss".into();
+        let other = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
+            if *k == key {
+                Known::Stored(Box::new(stored.clone()))
+            } else {
+                Known::New
+            }
+        })
+        .unwrap();
+        assert_eq!((other.items.len(), other.skipped), (1, 0));
+        assert_eq!(other.items[0].title, "العنوان كما خُزّن");
+        assert_eq!(other.items[0].sources, all.items[0].sources);
     }
 
     #[test]
@@ -1458,6 +1530,45 @@ mod tests {
         for out in [&first, &second] {
             assert!(out.contains(r#"dir="rtl""#) && out.contains("خبر"), "{out}");
             assert!(!out.contains("onclick") && !out.contains("script"), "{out}");
+        }
+    }
+
+    /// The markup-free path gives what ammonia gives, byte for byte.
+    #[test]
+    fn markup_free_text_skips_ammonia_with_the_same_result() {
+        let base = Url::parse("https://example.com/a/").unwrap();
+        let through_ammonia = |html: &str| {
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+            clean_text_owned(builder.clean(html).to_string())
+        };
+        for text in [
+            "قال الوزير إن المفاوضات ستستأنف",
+            "  leading and trailing  \n",
+            "5 > 3, x\u{a0}y «اقتباس» \"quoted\" 'single' = ok",
+            "tab\tand\nnewline\u{c}form feed \u{7f}",
+            "\u{0627}\u{0654}\u{0645}\u{0629} e\u{301}",
+            "",
+            ">>>",
+        ] {
+            assert!(markup_free(text).is_some(), "{text:?}");
+            assert_eq!(sanitize(text, &base), through_ammonia(text), "{text:?}");
+        }
+        for html in ["a &amp; b", "<b>x</b>", "a\r\nb", "a\0b", "x < y"] {
+            assert!(markup_free(html).is_none(), "{html:?}");
+            assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn markup_free_matches_ammonia_on_any_text(s in "[^<&\\r\\x00]{0,60}") {
+            let base = Url::parse("https://example.com/").unwrap();
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            let want = clean_text_owned(builder.clean(&s).to_string());
+            proptest::prop_assert_eq!(sanitize(&s, &base), want);
         }
     }
 
