@@ -30,7 +30,8 @@ mod suite;
 pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
 pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SiteBackoff, SledStore};
 
-/// The on-disk layout this build reads and writes.
+/// The PostgreSQL schema version this build reads and writes (sled has
+/// its own: [`sled::SCHEMA_VERSION`](self::sled::SCHEMA_VERSION)).
 pub const SCHEMA_VERSION: u32 = 1;
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +40,8 @@ pub enum StoreError {
     #[error("store {} is in use by another process (is the feedwire daemon running? stop it, or use its HTTP endpoints)", path.display())]
     Locked { path: PathBuf },
     /// The store was written by a feedwire with another layout.
-    #[error("store {} has schema version {found}, this feedwire reads version {SCHEMA_VERSION}", path.display())]
-    UnknownSchema { path: PathBuf, found: u32 },
+    #[error("store {} has schema version {found}, this feedwire reads version {reads}", path.display())]
+    UnknownSchema { path: PathBuf, found: u32, reads: u32 },
     /// A stored record could not be decoded.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),

@@ -272,6 +272,7 @@ impl PgStore {
             return Err(StoreError::UnknownSchema {
                 path: PathBuf::from(name),
                 found: u32::try_from(found).unwrap_or(u32::MAX),
+                reads: SCHEMA_VERSION,
             });
         }
         store.spawn_probe();

@@ -1,16 +1,32 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Trees:
-//! - `items`: [`ItemKey`] → versioned postcard record of the [`Item`]. The
-//!   key is the canonical link, so "have we seen this story?" is one lookup.
-//! - `by_date`: big-endian sort date ‖ key → (). Newest-first reads walk this
-//!   index backwards and stop after `limit` hits instead of scanning items.
+//! Layout, schema version 2 ([`SCHEMA_VERSION`]):
+//! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
+//!   sequence number and 8 bytes of the SHA-256 of each source feed's URL.
+//!   For a pruned item: when it was first seen, so that it never comes back
+//!   as new. "Have we seen this story?" and "does this feed carry it
+//!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
+//!   entries that stays in sled's cache.
+//! - `records`: sequence number (big-endian u64) → versioned postcard record
+//!   of the [`Item`], stored once. Numbers are handed out in insertion order,
+//!   so a new record is appended at the tree's right edge: inserts touch one
+//!   hot leaf instead of a random leaf of ~3 KB records each.
+//! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
+//!   reads walk it backwards and stop after `limit` hits; pruning and export
+//!   walk it forwards.
+//! - `seen_by_date`: first seen ‖ key → (), to expire pruned items' entries
+//!   in `keys` without a scan.
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
 //!   JSON because it is small, per feed, and grows fields often.
-//! - `seen`, `seen_by_date`: pruned items' keys, so they never come back.
-//! - `meta`: the schema version, and the number of stored items (kept in
-//!   the same transactions that add and prune items, so that opening the
-//!   store does not walk an index).
+//! - `meta`: the schema version, the number of stored items and the next
+//!   sequence number (kept in the transactions that add and prune items, so
+//!   that opening the store walks nothing).
+//!
+//! Version 1 kept each whole record in `items` under its canonical link, with
+//! a `by_date` index and a `seen` tree: every dedup lookup and every insert
+//! pulled a leaf of full records from a random place in the tree (the
+//! largest store cost in BENCHMARKS.md, Run 4). Opening a version-1 store
+//! rewrites it in this layout ([`migrate_v1`]).
 //!
 //! Invariants: an item is inserted once and never becomes new again; a
 //! fetched document's items are written in one sled transaction, so a crash
@@ -32,17 +48,23 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{
-    add_sources, decode, encode, FeedState, IngestReport, PruneReport, Retention, StoreError, SCHEMA_VERSION,
-};
+use super::{add_sources, decode, encode, FeedState, IngestReport, PruneReport, Retention, StoreError};
 use crate::item::{Item, ItemKey, Source};
 
+/// The sled layout this build reads and writes. Version 1 is migrated when
+/// it is opened; anything else is refused.
+pub const SCHEMA_VERSION: u32 = 2;
+
 const SCHEMA_KEY: &[u8] = b"schema";
-/// `meta` key of the item count (big-endian u64). A store written before
-/// it existed is counted once, at its first open by this version.
+/// `meta` key of the item count (big-endian u64).
 const COUNT_KEY: &[u8] = b"items";
+/// `meta` key of the next record sequence number (big-endian u64).
+const SEQ_KEY: &[u8] = b"seq";
+/// The trees of the version-1 layout, dropped once migrated.
+const V1_TREES: [&str; 3] = ["items", "by_date", "seen"];
 
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
 /// recent items, dedup lookups touch one page each, and everything a poll
@@ -65,32 +87,101 @@ const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
-    items: sled::Tree,
-    by_date: sled::Tree,
+    /// Item key → [`KeyEntry`]: dedup, sources, pruned items.
+    keys: sled::Tree,
+    /// Sequence number → record.
+    records: sled::Tree,
+    /// Sort date ‖ key → sequence number.
+    dates: sled::Tree,
     feeds: sled::Tree,
-    /// Pruned items' keys → first-seen time: a feed that still lists an old
-    /// article never brings it back as new.
-    seen: sled::Tree,
-    /// first-seen ‖ key → (), to expire `seen` without a scan.
+    /// first-seen ‖ key → (), to expire pruned items' entries without a scan.
     seen_by_date: sled::Tree,
     /// Items stored: sled's `len()` walks the whole tree, so the count is
-    /// taken once at open and kept up to date by ingest and prune.
+    /// kept in `meta` and here, up to date through ingest and prune.
     count: Arc<AtomicUsize>,
     /// The last write error, until a write succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
-    /// The schema version and the item count.
+    /// The schema version, the item count and the next sequence number.
     meta: sled::Tree,
     /// The group-commit thread that [`SledStore::ingest`] hands documents to.
     writer: Arc<Writer>,
 }
 
-/// The item count as `meta` holds it (absent: none yet).
+/// A big-endian u64 as `meta` holds it (absent: 0).
 fn stored_count(bytes: Option<&[u8]>) -> u64 {
     bytes
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0)
+}
+
+/// `keys` entry tags.
+const STORED: u8 = 0;
+const SEEN: u8 = 1;
+
+/// What `keys` keeps of a source: the first 8 bytes of the SHA-256 of its
+/// feed URL. Two feeds of one store sharing them (odds ~2⁻⁶⁴ per pair)
+/// would only cost the second its entry in the item's sources.
+fn feed_hash(feed_url: &str) -> [u8; 8] {
+    let digest = Sha256::digest(feed_url.as_bytes());
+    let mut h = [0; 8];
+    h.copy_from_slice(&digest[..8]);
+    h
+}
+
+/// One `keys` entry, read in place.
+#[derive(Debug, PartialEq, Eq)]
+enum KeyEntry<'a> {
+    /// Stored as record `seq`; `feeds` holds the 8-byte [`feed_hash`] of
+    /// each source, back to back.
+    Stored { seq: u64, feeds: &'a [u8] },
+    /// Pruned; first seen at this time (Unix seconds).
+    Seen { first_seen: i64 },
+}
+
+impl<'a> KeyEntry<'a> {
+    fn read(bytes: &'a [u8]) -> Result<KeyEntry<'a>, StoreError> {
+        let word = |b: &[u8]| <[u8; 8]>::try_from(&b[..8]).expect("8 bytes");
+        match bytes.split_first() {
+            Some((&STORED, rest)) if rest.len() >= 8 && rest.len() % 8 == 0 => Ok(KeyEntry::Stored {
+                seq: u64::from_be_bytes(word(rest)),
+                feeds: &rest[8..],
+            }),
+            Some((&SEEN, rest)) if rest.len() == 8 => Ok(KeyEntry::Seen {
+                first_seen: i64::from_be_bytes(word(rest)),
+            }),
+            _ => Err(StoreError::Corrupt(format!(
+                "key entry {:02x?}",
+                &bytes[..bytes.len().min(16)]
+            ))),
+        }
+    }
+
+    /// True when the item is stored with this feed among its sources, or
+    /// was pruned: ingesting it from that feed would change nothing.
+    fn knows(&self, feed: &[u8; 8]) -> bool {
+        match self {
+            KeyEntry::Stored { feeds, .. } => feeds.chunks_exact(8).any(|f| f == feed),
+            KeyEntry::Seen { .. } => true,
+        }
+    }
+}
+
+fn stored_entry(seq: u64, feeds: impl IntoIterator<Item = [u8; 8]>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + 8 + 8);
+    v.push(STORED);
+    v.extend_from_slice(&seq.to_be_bytes());
+    for f in feeds {
+        v.extend_from_slice(&f);
+    }
+    v
+}
+
+fn seen_entry(first_seen: i64) -> [u8; 9] {
+    let mut v = [SEEN; 9];
+    v[1..].copy_from_slice(&first_seen.to_be_bytes());
+    v
 }
 
 /// One document's items, encoded by the caller, waiting for the writer.
@@ -103,6 +194,8 @@ struct Entry {
     key: Vec<u8>,
     date_key: Vec<u8>,
     record: Vec<u8>,
+    /// The [`feed_hash`] of each source this document gives the item.
+    feeds: Vec<[u8; 8]>,
     /// For a key stored already: the feeds this document adds.
     sources: Vec<Source>,
 }
@@ -113,6 +206,7 @@ impl Entry {
             key: item.key.as_str().as_bytes().to_vec(),
             date_key: date_key(item.date, &item.key),
             record: encode(item),
+            feeds: item.sources.iter().map(|s| feed_hash(&s.feed_url)).collect(),
             sources: item.sources.clone(),
         }
     }
@@ -170,54 +264,157 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// `items`, `by_date`, `seen`, `meta`: what an ingest writes.
+/// `keys`, `records`, `dates`, `meta`: what an ingest writes.
 type WriterTrees = (sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    })
+}
 
 /// One transaction over the documents of a group; one report per document.
 /// A key seen twice in the group is new only the first time (a transaction
-/// reads its own writes).
+/// reads its own writes). A known item's record is read only when the
+/// document brings a feed its `keys` entry does not list.
 fn commit(
-    (items, by_date, seen, meta): &WriterTrees,
+    (keys, records, dates, meta): &WriterTrees,
     group: &[Doc],
 ) -> Result<Vec<IngestReport>, StoreError> {
-    (items, by_date, seen, meta)
-        .transaction(|(tx_items, tx_by_date, tx_seen, tx_meta)| {
+    unwrap_tx(
+        (keys, records, dates, meta).transaction(|(tx_keys, tx_records, tx_dates, tx_meta)| {
+            let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
+            let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
             for doc in group {
                 let mut report = IngestReport::default();
                 for entry in &doc.entries {
                     let key = entry.key.as_slice();
-                    match tx_items.get(key)? {
-                        // Stored once and pruned since: still not new.
-                        None if tx_seen.get(key)?.is_some() => report.duplicate += 1,
-                        None => {
-                            tx_items.insert(key, entry.record.as_slice())?;
-                            tx_by_date.insert(entry.date_key.as_slice(), &[])?;
-                            report.new += 1;
-                        }
-                        Some(bytes) => {
-                            report.duplicate += 1;
-                            let mut stored = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-                            if add_sources(&mut stored.sources, &entry.sources) {
-                                tx_items.insert(key, encode(&stored))?;
-                                report.merged += 1;
-                            }
-                        }
+                    let Some(found) = tx_keys.get(key)? else {
+                        let seq = next;
+                        next += 1;
+                        tx_records.insert(&seq.to_be_bytes(), entry.record.as_slice())?;
+                        tx_dates.insert(entry.date_key.as_slice(), &seq.to_be_bytes())?;
+                        tx_keys.insert(key, stored_entry(seq, entry.feeds.iter().copied()))?;
+                        report.new += 1;
+                        continue;
+                    };
+                    report.duplicate += 1;
+                    let known = KeyEntry::read(&found).map_err(abort)?;
+                    // Stored once and pruned since: still not new.
+                    let KeyEntry::Stored { seq, .. } = known else {
+                        continue;
+                    };
+                    if entry.feeds.iter().all(|f| known.knows(f)) {
+                        continue;
                     }
+                    let seq = seq.to_be_bytes();
+                    let bytes = tx_records.get(seq)?.ok_or_else(|| {
+                        abort(StoreError::Corrupt(format!(
+                            "no record {} for {}",
+                            u64::from_be_bytes(seq),
+                            String::from_utf8_lossy(key)
+                        )))
+                    })?;
+                    let mut stored = decode(&bytes).map_err(abort)?;
+                    if add_sources(&mut stored.sources, &entry.sources) {
+                        tx_records.insert(&seq, encode(&stored))?;
+                        report.merged += 1;
+                    }
+                    let feeds = stored.sources.iter().map(|s| feed_hash(&s.feed_url));
+                    tx_keys.insert(key, stored_entry(u64::from_be_bytes(seq), feeds))?;
                 }
                 reports.push(report);
             }
-            let new: usize = reports.iter().map(|r| r.new).sum();
-            if new > 0 {
+            if next > first {
+                tx_meta.insert(SEQ_KEY, &next.to_be_bytes())?;
                 let count = stored_count(tx_meta.get(COUNT_KEY)?.as_deref());
-                tx_meta.insert(COUNT_KEY, &(count + new as u64).to_be_bytes())?;
+                tx_meta.insert(COUNT_KEY, &(count + (next - first)).to_be_bytes())?;
             }
             Ok(reports)
-        })
-        .map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        })
+        }),
+    )
+}
+
+/// Rewrites a version-1 store in this layout: every record once under a
+/// new sequence number (oldest date first), its `keys` entry and date
+/// index entry, and a `keys` entry for each pruned item (`seen_by_date` is
+/// the same in both). The version-1 trees are only read until the new
+/// schema version is durable, so a migration cut short starts again from
+/// them at the next open; they are dropped last.
+fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    const CHUNK: usize = 1024;
+    for name in ["keys", "records", "dates"] {
+        db.drop_tree(name)?;
+    }
+    let (items, by_date, seen) = (
+        db.open_tree("items")?,
+        db.open_tree("by_date")?,
+        db.open_tree("seen")?,
+    );
+    let (keys, records, dates) = (
+        db.open_tree("keys")?,
+        db.open_tree("records")?,
+        db.open_tree("dates")?,
+    );
+    let mut batches = (
+        sled::Batch::default(),
+        sled::Batch::default(),
+        sled::Batch::default(),
+    );
+    let mut pending = 0;
+    let apply = |b: &mut (sled::Batch, sled::Batch, sled::Batch)| -> Result<(), StoreError> {
+        keys.apply_batch(std::mem::take(&mut b.0))?;
+        records.apply_batch(std::mem::take(&mut b.1))?;
+        dates.apply_batch(std::mem::take(&mut b.2))?;
+        Ok(())
+    };
+    let mut seq = 0u64;
+    for entry in by_date.iter() {
+        let (k, _) = entry?;
+        let key = &k[8..];
+        let Some(bytes) = items.get(key)? else {
+            continue;
+        };
+        let item = decode(&bytes)?;
+        let feeds = item.sources.iter().map(|s| feed_hash(&s.feed_url));
+        batches.0.insert(key, stored_entry(seq, feeds));
+        batches.1.insert(&seq.to_be_bytes(), bytes);
+        batches.2.insert(k.as_ref(), &seq.to_be_bytes());
+        seq += 1;
+        pending += 1;
+        if pending == CHUNK {
+            apply(&mut batches)?;
+            pending = 0;
+        }
+    }
+    let mut pruned = 0usize;
+    for entry in seen.iter() {
+        let (key, first_seen) = entry?;
+        let first_seen = <[u8; 8]>::try_from(first_seen.as_ref())
+            .map(i64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("seen record".into()))?;
+        batches.0.insert(key, &seen_entry(first_seen));
+        pruned += 1;
+        pending += 1;
+        if pending == CHUNK {
+            apply(&mut batches)?;
+            pending = 0;
+        }
+    }
+    apply(&mut batches)?;
+    meta.insert(SEQ_KEY, &seq.to_be_bytes())?;
+    meta.insert(COUNT_KEY, &seq.to_be_bytes())?;
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(items = seq, pruned, "Store migrated to schema version 2.");
+    Ok(())
 }
 
 impl SledStore {
@@ -237,46 +434,52 @@ impl SledStore {
             }
         };
         let meta = db.open_tree("meta")?;
-        match meta.get(SCHEMA_KEY)? {
+        let found = meta.get(SCHEMA_KEY)?.map(|v| {
+            <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .unwrap_or(u32::MAX)
+        });
+        match found {
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
-            Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .unwrap_or(u32::MAX);
-                if found != SCHEMA_VERSION {
-                    return Err(StoreError::UnknownSchema {
-                        path: path.to_owned(),
-                        found,
-                    });
-                }
+            Some(1) => migrate_v1(&db, &meta)?,
+            Some(SCHEMA_VERSION) => {}
+            Some(found) => {
+                return Err(StoreError::UnknownSchema {
+                    path: path.to_owned(),
+                    found,
+                    reads: SCHEMA_VERSION,
+                })
             }
         }
-        let items = db.open_tree("items")?;
-        let by_date = db.open_tree("by_date")?;
+        // Dropped only now that the new layout is durable (a migration may
+        // have stopped between the two).
+        for name in V1_TREES {
+            db.drop_tree(name)?;
+        }
+        let keys = db.open_tree("keys")?;
+        let records = db.open_tree("records")?;
+        let dates = db.open_tree("dates")?;
         let count = match meta.get(COUNT_KEY)? {
             Some(v) => stored_count(Some(&v)) as usize,
             None => {
-                // Counted once on the date index, which has exactly one
-                // small entry per item (counting `items` pulls every record
-                // through the page cache); kept in `meta` from now on.
-                let n = by_date.len();
+                let n = dates.len();
                 meta.insert(COUNT_KEY, &(n as u64).to_be_bytes())?;
                 n
             }
         };
-        let seen = db.open_tree("seen")?;
         let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let trees = (items.clone(), by_date.clone(), seen.clone(), meta.clone());
+        let trees = (keys.clone(), records.clone(), dates.clone(), meta.clone());
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
             .map_err(|e| StoreError::Sled(e.into()))?;
         Ok(SledStore {
-            by_date,
+            keys,
+            records,
+            dates,
             feeds: db.open_tree("feeds")?,
-            seen,
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
@@ -285,7 +488,6 @@ impl SledStore {
                 queue: Some(queue),
                 thread: Some(thread),
             }),
-            items,
             db,
         })
     }
@@ -357,52 +559,49 @@ impl SledStore {
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
         let over = self.item_count().saturating_sub(policy.max_items);
-        let mut victims: Vec<sled::IVec> = Vec::new();
-        for entry in self.by_date.iter() {
+        let mut victims: Vec<(sled::IVec, sled::IVec)> = Vec::new();
+        for entry in self.dates.iter() {
             if victims.len() >= batch {
                 break;
             }
-            let (k, _) = entry?;
+            let (k, seq) = entry?;
             let date = date_of(&k);
             if date >= cutoff && victims.len() >= over {
                 break;
             }
-            victims.push(k);
+            victims.push((k, seq));
         }
         let mut report = PruneReport {
             more: victims.len() >= batch,
             ..Default::default()
         };
-        for k in &victims {
+        for (k, seq) in &victims {
             let key = &k[8..];
             let moved = (
-                &self.items,
-                &self.by_date,
-                &self.seen,
+                &self.keys,
+                &self.records,
+                &self.dates,
                 &self.seen_by_date,
                 &self.meta,
             )
-                .transaction(|(items, by_date, seen, seen_by_date, meta)| {
-                    by_date.remove(k.as_ref())?;
-                    let Some(bytes) = items.remove(key)? else {
+                .transaction(|(keys, records, dates, seen_by_date, meta)| {
+                    if dates.remove(k.as_ref())?.is_none() {
                         return Ok(false);
+                    }
+                    let first_seen = match records.remove(seq.as_ref())? {
+                        Some(bytes) => decode(&bytes).map(|i| i.first_seen).unwrap_or(now),
+                        None => now,
                     };
-                    let first_seen = decode(&bytes).map(|i| i.first_seen).unwrap_or(now);
-                    seen.insert(key, &first_seen.to_be_bytes())?;
+                    keys.insert(key, &seen_entry(first_seen))?;
                     seen_by_date.insert(seen_key(first_seen, key), &[])?;
                     let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
                     meta.insert(COUNT_KEY, &count.saturating_sub(1).to_be_bytes())?;
-                    Ok(true)
+                    Ok::<_, ConflictableTransactionError<StoreError>>(true)
                 });
-            match moved {
-                Ok(true) => {
-                    report.items += 1;
-                    self.count.fetch_sub(1, Ordering::Relaxed);
-                    self.forget_full_text(key)?;
-                }
-                Ok(false) => {}
-                Err(TransactionError::Abort(e)) => return Err(e),
-                Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
+            if unwrap_tx(moved)? {
+                report.items += 1;
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                self.forget_full_text(key)?;
             }
         }
 
@@ -420,24 +619,27 @@ impl SledStore {
             expired.push(k);
         }
         for k in &expired {
-            (&self.seen, &self.seen_by_date)
-                .transaction(|(seen, seen_by_date)| {
+            unwrap_tx(
+                (&self.keys, &self.seen_by_date).transaction(|(keys, seen_by_date)| {
                     seen_by_date.remove(k.as_ref())?;
-                    seen.remove(&k[8..])?;
+                    let key = &k[8..];
+                    let pruned = keys
+                        .get(key)?
+                        .is_some_and(|e| matches!(KeyEntry::read(&e), Ok(KeyEntry::Seen { .. })));
+                    if pruned {
+                        keys.remove(key)?;
+                    }
                     Ok::<_, ConflictableTransactionError<StoreError>>(())
-                })
-                .map_err(|e| match e {
-                    TransactionError::Abort(e) => e,
-                    TransactionError::Storage(e) => StoreError::Sled(e),
-                })?;
+                }),
+            )?;
             report.seen += 1;
         }
         Ok(report)
     }
 
-    /// Seen records kept for pruned items.
+    /// Seen records kept for pruned items (walks their date index).
     pub fn seen_count(&self) -> usize {
-        self.seen.len()
+        self.seen_by_date.len()
     }
 
     /// Calls `f` with every seen record, oldest first, until it returns false.
@@ -454,32 +656,52 @@ impl SledStore {
 
     /// Adds seen records for keys neither stored nor seen yet.
     pub fn import_seen(&self, records: &[(ItemKey, i64)]) -> Result<usize, StoreError> {
-        let result =
-            (&self.items, &self.seen, &self.seen_by_date).transaction(|(items, seen, seen_by_date)| {
-                let mut added = 0;
-                for (key, first_seen) in records {
-                    let k = key.as_str().as_bytes();
-                    if items.get(k)?.is_some() || seen.get(k)?.is_some() {
-                        continue;
-                    }
-                    seen.insert(k, &first_seen.to_be_bytes())?;
-                    seen_by_date.insert(seen_key(*first_seen, k), &[])?;
-                    added += 1;
+        let result = (&self.keys, &self.seen_by_date).transaction(|(keys, seen_by_date)| {
+            let mut added = 0;
+            for (key, first_seen) in records {
+                let k = key.as_str().as_bytes();
+                if keys.get(k)?.is_some() {
+                    continue;
                 }
-                Ok::<_, ConflictableTransactionError<StoreError>>(added)
-            });
-        self.noted(result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }))
+                keys.insert(k, &seen_entry(*first_seen))?;
+                seen_by_date.insert(seen_key(*first_seen, k), &[])?;
+                added += 1;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(added)
+        });
+        self.noted(unwrap_tx(result))
+    }
+
+    /// The record numbered `seq` (big-endian bytes), decoded.
+    fn record(&self, seq: &[u8]) -> Result<Option<Item>, StoreError> {
+        self.records.get(seq)?.map(|b| decode(&b)).transpose()
+    }
+
+    /// The record number of a stored key (None: unknown or pruned).
+    fn seq_of_key(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        match self.keys.get(key)? {
+            Some(entry) => match KeyEntry::read(&entry)? {
+                KeyEntry::Stored { seq, .. } => Ok(Some(seq)),
+                KeyEntry::Seen { .. } => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// A stored item with its record number (to write it back).
+    fn stored_item(&self, key: &[u8]) -> Result<Option<(u64, Item)>, StoreError> {
+        let Some(seq) = self.seq_of_key(key)? else {
+            return Ok(None);
+        };
+        Ok(self.record(&seq.to_be_bytes())?.map(|item| (seq, item)))
     }
 
     /// Calls `f` with every stored item, oldest first, until it returns false.
     pub fn for_each_item(&self, mut f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
-        for entry in self.by_date.iter() {
-            let (k, _) = entry?;
-            if let Some(bytes) = self.items.get(&k[8..])? {
-                if !f(decode(&bytes)?) {
+        for entry in self.dates.iter() {
+            let (_, seq) = entry?;
+            if let Some(item) = self.record(&seq)? {
+                if !f(item) {
                     break;
                 }
             }
@@ -510,21 +732,20 @@ impl SledStore {
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.by_date.iter().rev().take(scan_limit) {
+        for entry in self.dates.iter().rev().take(scan_limit) {
             if out.len() >= limit {
                 break;
             }
-            let (k, _) = entry?;
+            let (k, seq) = entry?;
             let key = &k[8..];
             if !except.is_empty()
                 && except.contains(&ItemKey::from_stored(String::from_utf8_lossy(key).into_owned()))
             {
                 continue;
             }
-            let Some(bytes) = self.items.get(key)? else {
+            let Some(item) = self.record(&seq)? else {
                 continue;
             };
-            let item = decode(&bytes)?;
             if keep(&item) {
                 out.push(item);
             }
@@ -534,21 +755,17 @@ impl SledStore {
 
     /// True when ingesting this key from this feed would change nothing:
     /// the item is stored with the feed among its sources, or was pruned.
+    /// One lookup in `keys`; the record is not read.
     pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
-        let k = key.as_str().as_bytes();
-        match self.items.get(k) {
-            Ok(Some(bytes)) => decode(&bytes).is_ok_and(|i| i.sources.iter().any(|s| s.feed_url == feed_url)),
-            Ok(None) => self.seen.contains_key(k).unwrap_or(false),
-            Err(_) => false,
+        match self.keys.get(key.as_str().as_bytes()) {
+            Ok(Some(entry)) => KeyEntry::read(&entry).is_ok_and(|e| e.knows(&feed_hash(feed_url))),
+            Ok(None) | Err(_) => false,
         }
     }
 
     /// One item by key.
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
-        self.items
-            .get(key.as_str().as_bytes())?
-            .map(|b| decode(&b))
-            .transpose()
+        Ok(self.stored_item(key.as_str().as_bytes())?.map(|(_, item)| item))
     }
 
     /// The number of stored items.
@@ -799,13 +1016,13 @@ impl SledStore {
         let mut changed = false;
         match outcome {
             Ok(html) => {
-                if let Some(bytes) = self.items.get(k)? {
-                    let mut item = decode(&bytes)?;
+                if let Some((seq, mut item)) = self.stored_item(k)? {
                     if item.summary.is_none() {
                         item.summary = item.content.take();
                     }
                     item.content = Some(html);
-                    self.noted(self.items.insert(k, encode(&item)).map_err(StoreError::from))?;
+                    let written = self.records.insert(seq.to_be_bytes(), encode(&item));
+                    self.noted(written.map_err(StoreError::from))?;
                     changed = true;
                 }
                 record.state = FullTextState::Extracted;
@@ -1005,9 +1222,9 @@ mod tests {
             .collect();
         drop(queue);
         let trees = (
-            store.items.clone(),
-            store.by_date.clone(),
-            store.seen.clone(),
+            store.keys.clone(),
+            store.records.clone(),
+            store.dates.clone(),
             store.meta.clone(),
         );
         write_groups(trees, waiting);
@@ -1054,18 +1271,24 @@ mod tests {
             .unwrap();
         let feeds: Vec<&str> = stored.sources.iter().map(|s| s.feed_url.as_str()).collect();
         assert_eq!(feeds, ["f1", "f2"]);
-        assert_eq!(store.by_date.len(), 3);
+        assert_eq!(store.dates.len(), 3);
     }
 
     #[test]
     fn a_bad_document_fails_alone_and_the_rest_of_its_group_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
+        // A key whose record is not postcard: merging a feed into it fails.
         let bad = item("https://a.example/corrupt", "f1", 5);
+        let seq = 1_000u64.to_be_bytes();
         store
-            .items
-            .insert(bad.key.as_str().as_bytes(), &b"\xff\xff not postcard"[..])
+            .keys
+            .insert(
+                bad.key.as_str().as_bytes(),
+                stored_entry(1_000, [feed_hash("f1")]),
+            )
             .unwrap();
+        store.records.insert(seq, &b"\xff\xff not postcard"[..]).unwrap();
         let reports = commit_as_one_group(
             &store,
             vec![
@@ -1171,6 +1394,168 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(store.item_count(), 3);
         assert_eq!(stored_count(store.meta.get(COUNT_KEY).unwrap().as_deref()), 3);
+    }
+
+    /// Writes `items` and `seen` in the version-1 layout with sled alone:
+    /// whole records under their canonical link, a date index, seen records.
+    fn write_v1_store(path: &Path, items: &[Item], seen: &[(&str, i64)], with_count: bool) {
+        let db = sled::open(path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(SCHEMA_KEY, &1u32.to_be_bytes()).unwrap();
+        if with_count {
+            meta.insert(COUNT_KEY, &(items.len() as u64).to_be_bytes())
+                .unwrap();
+        }
+        let (v1_items, by_date) = (db.open_tree("items").unwrap(), db.open_tree("by_date").unwrap());
+        for it in items {
+            v1_items.insert(it.key.as_str().as_bytes(), encode(it)).unwrap();
+            by_date.insert(date_key(it.date, &it.key), &[]).unwrap();
+        }
+        let (v1_seen, seen_by_date) = (
+            db.open_tree("seen").unwrap(),
+            db.open_tree("seen_by_date").unwrap(),
+        );
+        for (link, first_seen) in seen {
+            let key = ItemKey::from_link(&url::Url::parse(link).unwrap());
+            let k = key.as_str().as_bytes();
+            v1_seen.insert(k, &first_seen.to_be_bytes()).unwrap();
+            seen_by_date.insert(seen_key(*first_seen, k), &[]).unwrap();
+        }
+        db.open_tree("feeds")
+            .unwrap()
+            .insert(
+                "f1",
+                serde_json::to_vec(&FeedState {
+                    etag: Some("\"v1\"".into()),
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+            .unwrap();
+        db.flush().unwrap();
+    }
+
+    fn v1_items() -> Vec<Item> {
+        let mut items: Vec<Item> = (0..40)
+            .map(|i| {
+                let mut it = item(&format!("https://news.example/خبر/{i}"), "f1", 1_000 + i * 10);
+                it.content = Some(format!("<p dir=\"rtl\">نص الخبر رقم {i}</p>"));
+                it
+            })
+            .collect();
+        items[7].sources.push(Source {
+            feed_url: "f2".into(),
+            feed_name: "الثانية".into(),
+            link: None,
+        });
+        items
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_on_open() {
+        for with_count in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let items = v1_items();
+            let pruned = "https://news.example/قديم";
+            write_v1_store(dir.path(), &items, &[(pruned, 500)], with_count);
+
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.item_count(), 40);
+            assert_eq!(store.seen_count(), 1);
+            assert_eq!(
+                store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+                Some(&SCHEMA_VERSION.to_be_bytes()[..])
+            );
+            let names: Vec<_> = store.db.tree_names();
+            for old in V1_TREES {
+                assert!(!names.iter().any(|n| n == old.as_bytes()), "{old} still there");
+            }
+            // Everything is there, newest first, byte for byte.
+            let newest = store.recent(100, usize::MAX, |_| true).unwrap();
+            let mut want = items.clone();
+            want.reverse();
+            assert_eq!(newest, want);
+            for it in &items {
+                assert_eq!(store.get(&it.key).unwrap().as_ref(), Some(it));
+                assert!(store.knows(&it.key, "f1"));
+            }
+            assert!(store.knows(&items[7].key, "f2"));
+            assert!(!store.knows(&items[6].key, "f2"));
+            assert_eq!(
+                store.feed_state("f1").unwrap().unwrap().etag.as_deref(),
+                Some("\"v1\"")
+            );
+            // Nothing new twice: neither the stored items nor the pruned one.
+            let again = store.ingest(&items).unwrap();
+            assert_eq!((again.new, again.duplicate, again.merged), (0, 40, 0));
+            let old = item(pruned, "f3", 500);
+            assert!(store.knows(&old.key, "f3"));
+            assert_eq!(store.ingest(&[old]).unwrap().new, 0);
+            // A known story from a new feed is merged; a new one is new.
+            let r = store
+                .ingest(&[
+                    item("https://news.example/خبر/3", "f3", 1_030),
+                    item("https://news.example/جديد", "f1", 2_000),
+                ])
+                .unwrap();
+            assert_eq!((r.new, r.merged), (1, 1));
+            assert_eq!(store.item_count(), 41);
+            assert!(store.knows(&items[3].key, "f3"));
+            let mut seen = Vec::new();
+            store
+                .for_each_seen(|k, t| {
+                    seen.push((k, t));
+                    true
+                })
+                .unwrap();
+            assert_eq!(
+                seen,
+                vec![(ItemKey::from_link(&url::Url::parse(pruned).unwrap()), 500)]
+            );
+            store.flush().unwrap();
+            drop(store);
+            // Opened again: already version 2, nothing migrated twice.
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.item_count(), 41);
+            assert_eq!(
+                store.recent(1, 10, |_| true).unwrap()[0].link.as_deref(),
+                Some("https://news.example/جديد")
+            );
+        }
+    }
+
+    #[test]
+    fn a_migration_cut_short_starts_again_from_the_version_1_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = v1_items();
+        write_v1_store(dir.path(), &items, &[], true);
+        {
+            // What a crash mid-migration leaves: half-written new trees and
+            // still schema version 1.
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("keys")
+                .unwrap()
+                .insert(b"//stale.example/x", stored_entry(9, []))
+                .unwrap();
+            db.open_tree("records")
+                .unwrap()
+                .insert(9u64.to_be_bytes(), &b"partial"[..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 40);
+        assert_eq!(store.keys.len(), 40);
+        assert_eq!(store.records.len(), 40);
+        let mut n = 0;
+        store
+            .for_each_item(|it| {
+                assert_eq!(it, items[n]);
+                n += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(n, 40);
     }
 
     #[test]
