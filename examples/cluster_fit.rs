@@ -1,0 +1,559 @@
+//! Fits the pair model of story clustering (`feedwire::cluster`) on the
+//! TUNING half of the real labelled set, and prints the error analysis
+//! behind it.
+//!
+//! The set is `tests/fixtures/clusters/real_labels.tsv` (see the README
+//! there) over the snapshots in `../shared/corpus/realworld`, read with
+//! feedwire's parser as `tests/integration/cluster_real.rs` reads it. Every
+//! pair of items of different outlets within the window that passes the hard
+//! rules (language, outlet, window, places) and shares a word is a sample;
+//! same-story pairs are positive. A logistic regression (Newton's method,
+//! L2 penalty [`L2`] on standardised features) is fit on the pairs whose
+//! two items are both in the tuning half; the weights it prints, on the raw
+//! features, are the constants `MODEL_BIAS` and `MODEL_WEIGHTS` in
+//! `src/cluster.rs`. The fit is deterministic: same set, same weights.
+//!
+//! ```text
+//! cargo run --release --example cluster_fit             # fit, tuning half only
+//! cargo run --release --example cluster_fit -- analyse  # missed and near-miss pairs (tuning)
+//! cargo run --release --example cluster_fit -- test     # also score the test half
+//! ```
+
+// Matrix and feature loops read as the formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use feedwire::cluster::{
+    model_score, ClusterConfig, Clusterer, Idf, Outlets, PairTable, COMMENTARY_MIN_SIMILARITY,
+    DEFAULT_WINDOW, FEATURES, FEATURE_NAMES, MIN_MODEL_COVERAGE,
+};
+use feedwire::item::{Item, ItemKey, Source};
+use feedwire::parse::{parse_feed, FeedRef, Limits};
+
+/// L2 penalty on the standardised weights (not on the bias).
+const L2: f64 = 1.0;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/realworld")
+}
+
+struct Label {
+    file: String,
+    link: String,
+    story: String,
+    test_half: bool,
+}
+
+fn labels() -> Vec<Label> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clusters/real_labels.tsv");
+    std::fs::read_to_string(path)
+        .expect("real_labels.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Label {
+                file: f[0].into(),
+                link: f[1].into(),
+                story: f[2].into(),
+                test_half: f[3] == "test",
+            }
+        })
+        .collect()
+}
+
+fn capture_times() -> HashMap<String, chrono::DateTime<chrono::Utc>> {
+    let text = std::fs::read_to_string(root().join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let t = chrono::DateTime::parse_from_rfc3339(f.get(4)?).ok()?;
+            Some((f[0].to_owned(), t.with_timezone(&chrono::Utc)))
+        })
+        .collect()
+}
+
+/// The labelled items, in label order, and the feeds' outlets.
+fn load() -> (Vec<Label>, Vec<Item>, Outlets) {
+    let mut labels = labels();
+    let times = capture_times();
+    let mut files: Vec<String> = labels.iter().map(|l| l.file.clone()).collect();
+    files.sort();
+    files.dedup();
+    let mut outlets = Outlets::new();
+    let mut by_link: HashMap<String, Item> = HashMap::new();
+    for file in &files {
+        let bytes = std::fs::read(root().join(file)).expect("corpus file");
+        let url = url::Url::parse(&format!("https://corpus.invalid/{file}")).unwrap();
+        let parsed = parse_feed(
+            FeedRef {
+                url: &url,
+                name: file,
+            },
+            &bytes,
+            None,
+            times[file],
+            Limits::default(),
+        )
+        .expect("parse");
+        if let Some(site) = &parsed.site_url {
+            outlets.insert_site(url.as_str(), site);
+        }
+        for item in parsed.items {
+            let Some(link) = item.link.clone() else { continue };
+            match by_link.get_mut(&link) {
+                Some(it) => it.sources.extend(item.sources),
+                None => {
+                    by_link.insert(link, item);
+                }
+            }
+        }
+    }
+    for l in &mut labels {
+        if !by_link.contains_key(&l.link) {
+            l.link = l.link.replace("&amp;", "&");
+        }
+    }
+    let items = labels
+        .iter()
+        .map(|l| by_link.remove(&l.link).expect("labelled item"))
+        .collect();
+    (labels, items, outlets)
+}
+
+/// The written set (`tests/fixtures/clusters/eval.jsonl`) as the unit test
+/// `cluster::tests::evaluation` builds it: ten minutes apart, one feed per
+/// outlet. Returns the items and (story, language) of each.
+fn written() -> (Vec<Item>, Vec<(String, String)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clusters/eval.jsonl");
+    let text = std::fs::read_to_string(path).expect("eval.jsonl");
+    let mut items = Vec::new();
+    let mut gold = Vec::new();
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let outlet: String = field("outlet")
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let (id, lang, summary) = (field("id"), field("lang"), field("summary"));
+        let date = 1_764_000_000 + i as i64 * 600;
+        items.push(Item {
+            key: ItemKey::from_stored(format!("//eval.example/{id}")),
+            link: Some(format!("https://{outlet}.example/{id}")),
+            title: field("title"),
+            summary: (!summary.is_empty()).then(|| format!("<p>{summary}</p>")),
+            content: None,
+            authors: vec![],
+            categories: vec![],
+            published: Some(date),
+            updated: None,
+            first_seen: date,
+            date,
+            language: Some(lang.clone()),
+            enclosure: None,
+            sources: vec![Source {
+                feed_url: format!("https://{outlet}.example/feed"),
+                feed_name: outlet.clone(),
+                link: None,
+            }],
+        });
+        gold.push((field("story"), lang));
+    }
+    (items, gold)
+}
+
+struct Sample {
+    i: usize,
+    j: usize,
+    x: [f64; FEATURES],
+    gold: bool,
+    /// 0: both tuning, 1: both test, 2: one of each.
+    half: u8,
+    old: Option<f64>,
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Solves `a x = b` (Gaussian elimination with partial pivoting).
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n)
+            .max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs()))
+            .unwrap();
+        a.swap(c, p);
+        b.swap(c, p);
+        for r in c + 1..n {
+            let f = a[r][c] / a[c][c];
+            for k in c..n {
+                a[r][k] -= f * a[c][k];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    x
+}
+
+/// Logistic regression by Newton's method; returns (bias, weights) on the
+/// raw features.
+fn fit(samples: &[&Sample]) -> (f64, [f64; FEATURES]) {
+    let n = samples.len() as f64;
+    let mut mean = [0.0; FEATURES];
+    let mut sd = [0.0; FEATURES];
+    for s in samples {
+        for k in 0..FEATURES {
+            mean[k] += s.x[k] / n;
+        }
+    }
+    for s in samples {
+        for k in 0..FEATURES {
+            sd[k] += (s.x[k] - mean[k]).powi(2) / n;
+        }
+    }
+    for v in &mut sd {
+        *v = v.sqrt().max(1e-9);
+    }
+    let z = |s: &Sample| -> Vec<f64> {
+        let mut v = vec![1.0];
+        v.extend((0..FEATURES).map(|k| (s.x[k] - mean[k]) / sd[k]));
+        v
+    };
+    let dim = FEATURES + 1;
+    let mut w = vec![0.0; dim];
+    for _ in 0..50 {
+        let mut grad = vec![0.0; dim];
+        let mut hess = vec![vec![0.0; dim]; dim];
+        for s in samples {
+            let v = z(s);
+            let p = sigmoid(v.iter().zip(&w).map(|(a, b)| a * b).sum());
+            let y = f64::from(u8::from(s.gold));
+            for a in 0..dim {
+                grad[a] += (p - y) * v[a];
+                for b in 0..dim {
+                    hess[a][b] += p * (1.0 - p) * v[a] * v[b];
+                }
+            }
+        }
+        for a in 1..dim {
+            grad[a] += L2 * w[a];
+            hess[a][a] += L2;
+        }
+        let step = solve(hess, grad);
+        let mut moved = 0.0f64;
+        for a in 0..dim {
+            w[a] -= step[a];
+            moved = moved.max(step[a].abs());
+        }
+        if moved < 1e-10 {
+            break;
+        }
+    }
+    let mut weights = [0.0; FEATURES];
+    let mut bias = w[0];
+    for k in 0..FEATURES {
+        weights[k] = w[k + 1] / sd[k];
+        bias -= w[k + 1] * mean[k] / sd[k];
+    }
+    (bias, weights)
+}
+
+/// Pair precision and recall of the pairs scoring at least `t`.
+fn pr(
+    samples: &[&Sample],
+    positives: usize,
+    score: impl Fn(&Sample) -> Option<f64>,
+    t: f64,
+) -> (f64, f64, usize, usize) {
+    let (mut right, mut wrong) = (0, 0);
+    for s in samples {
+        if score(s).is_some_and(|p| p >= t) {
+            if s.gold {
+                right += 1;
+            } else {
+                wrong += 1;
+            }
+        }
+    }
+    (
+        right as f64 / (right + wrong).max(1) as f64,
+        right as f64 / positives.max(1) as f64,
+        right,
+        wrong,
+    )
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let (labels, items, outlets) = load();
+    let idf = Idf::from_items(&items);
+    let table = PairTable::new(&items, &outlets, Some(&idf));
+    let window = DEFAULT_WINDOW;
+
+    let mut samples = Vec::new();
+    let mut positives = [0usize; 3];
+    let mut blocked = Vec::new();
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            let (a, b) = (&labels[i], &labels[j]);
+            let gold = a.story != "-" && a.story == b.story;
+            let half = match (a.test_half, b.test_half) {
+                (false, false) => 0,
+                (true, true) => 1,
+                _ => 2,
+            };
+            let f = table.features(i, j, window);
+            if gold && outlets.of(&items[i]) != outlets.of(&items[j]) {
+                positives[half as usize] += 1;
+            }
+            match f {
+                // Commentary joins a report only as a near copy: a rule,
+                // not a feature, so such pairs are no samples.
+                Ok(f) if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY => {
+                    if gold {
+                        blocked.push((i, j, "commentary".to_owned()));
+                    }
+                }
+                // So is a headline the other item barely explains.
+                Ok(f) if f.coverage < MIN_MODEL_COVERAGE => {
+                    if gold {
+                        blocked.push((i, j, "coverage".to_owned()));
+                    }
+                }
+                Ok(f) if table.share_a_word(i, j) => samples.push(Sample {
+                    i,
+                    j,
+                    x: f.values,
+                    gold,
+                    half,
+                    old: table.similarity(i, j, window),
+                }),
+                Ok(_) => {
+                    if gold {
+                        blocked.push((i, j, "no shared word".to_owned()));
+                    }
+                }
+                Err(e) => {
+                    if gold && outlets.of(&items[i]) != outlets.of(&items[j]) {
+                        blocked.push((i, j, format!("{e:?}")));
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "{} samples ({} positive); same-story pairs: tuning {}, test {}, across {}",
+        samples.len(),
+        samples.iter().filter(|s| s.gold).count(),
+        positives[0],
+        positives[1],
+        positives[2]
+    );
+    let show = |i: usize| {
+        let it = &items[i];
+        let summary: String = it
+            .summary
+            .as_deref()
+            .map(feedwire::select::html_to_text)
+            .unwrap_or_default()
+            .chars()
+            .take(160)
+            .collect();
+        format!(
+            "{} | {} | {}",
+            outlets.of(it).unwrap_or_default(),
+            it.title,
+            summary
+        )
+    };
+    for (i, j, why) in &blocked {
+        if !labels[*i].test_half {
+            println!(
+                "BLOCKED ({why}) [{}]\n  {}\n  {}",
+                labels[*i].story,
+                show(*i),
+                show(*j)
+            );
+        }
+    }
+
+    // The written set joins the fit (half 3): the real set holds no Arabic.
+    let (w_items, w_gold) = written();
+    let w_idf = Idf::from_items(&w_items);
+    let w_table = PairTable::new(&w_items, &Outlets::new(), Some(&w_idf));
+    let mut w_positives = 0;
+    for i in 0..w_items.len() {
+        for j in i + 1..w_items.len() {
+            let gold = w_gold[i] == w_gold[j];
+            w_positives += usize::from(gold);
+            match w_table.features(i, j, window) {
+                Ok(f) if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY => {}
+                Ok(f) if f.coverage < MIN_MODEL_COVERAGE => {}
+                Ok(f) if w_table.share_a_word(i, j) => samples.push(Sample {
+                    i,
+                    j,
+                    x: f.values,
+                    gold,
+                    half: 3,
+                    old: None,
+                }),
+                _ => {}
+            }
+        }
+    }
+    let with_written = std::env::var("FIT_WRITTEN").is_ok_and(|v| v == "1");
+    let tuning: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.half == 0 || (with_written && s.half == 3))
+        .collect();
+    let (bias, weights) = fit(&tuning);
+    println!("pub const MODEL_BIAS: f64 = {bias:.4};");
+    println!("pub const MODEL_WEIGHTS: [f64; FEATURES] = [");
+    for k in 0..FEATURES {
+        println!("    {:.4}, // {}", weights[k], FEATURE_NAMES[k]);
+    }
+    println!("];");
+    let fitted = |s: &Sample| -> Option<f64> {
+        Some(sigmoid(
+            bias + (0..FEATURES).map(|k| weights[k] * s.x[k]).sum::<f64>(),
+        ))
+    };
+    let shipped = |s: &Sample| -> Option<f64> { Some(model_score(&s.x)) };
+    let touches_tuning: Vec<&Sample> = samples.iter().filter(|s| s.half == 0 || s.half == 2).collect();
+    let touches_test: Vec<&Sample> = samples.iter().filter(|s| s.half == 1 || s.half == 2).collect();
+    let written_samples: Vec<&Sample> = samples.iter().filter(|s| s.half == 3).collect();
+    let pos_tuning = positives[0] + positives[2];
+    let pos_test = positives[1] + positives[2];
+    println!("pair-level scores (no clustering), tuning half:");
+    for t in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98] {
+        let (p, r, right, wrong) = pr(&touches_tuning, pos_tuning, fitted, t);
+        let (sp, sr, sright, swrong) = pr(&touches_tuning, pos_tuning, shipped, t);
+        println!(
+            "  p >= {t:.2}: fitted P {p:.3} R {r:.3} ({right} right, {wrong} wrong) | shipped P {sp:.3} R {sr:.3} ({sright}/{swrong})"
+        );
+    }
+    println!("pair-level scores (no clustering), written set:");
+    for t in [0.5, 0.8, 0.9, 0.95, 0.98] {
+        let (p, r, right, wrong) = pr(&written_samples, w_positives, fitted, t);
+        println!("  p >= {t:.2}: fitted P {p:.3} R {r:.3} ({right} right, {wrong} wrong)");
+    }
+    let (p, r, right, wrong) = pr(&touches_tuning, pos_tuning, |s| s.old, 0.42);
+    println!("  old similarity >= 0.42: P {p:.3} R {r:.3} ({right} right, {wrong} wrong)");
+    if mode == "test" {
+        println!("pair-level scores (no clustering), test half:");
+        for t in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98] {
+            let (sp, sr, sright, swrong) = pr(&touches_test, pos_test, shipped, t);
+            println!("  shipped p >= {t:.2}: P {sp:.3} R {sr:.3} ({sright} right, {swrong} wrong)");
+        }
+    }
+    if mode == "cluster" || mode == "test" {
+        println!("clustered with the shipped similarity (pairs of one predicted cluster):");
+        for t in [0.36, 0.38, 0.4, 0.42, 0.44] {
+            let cfg = ClusterConfig {
+                threshold: t,
+                ..ClusterConfig::default()
+            };
+            let mut c = Clusterer::with_outlets(cfg, outlets.clone()).with_idf(idf.clone());
+            for it in &items {
+                c.add(it);
+            }
+            let ids: Vec<_> = items.iter().map(|it| c.cluster_of(&it.key).unwrap().id).collect();
+            // [half][right, wrong, missed]; a wrong pair counts against each
+            // half it touches, as in tests/integration/cluster_real.rs.
+            let mut n = [[0usize; 3]; 2];
+            for i in 0..items.len() {
+                for j in i + 1..items.len() {
+                    let merged = ids[i] == ids[j];
+                    let gold = labels[i].story != "-"
+                        && labels[i].story == labels[j].story
+                        && outlets.of(&items[i]) != outlets.of(&items[j]);
+                    for h in 0..2 {
+                        let on = |l: &Label| l.test_half == (h == 1);
+                        if !on(&labels[i]) && !on(&labels[j]) {
+                            continue;
+                        }
+                        match (gold, merged) {
+                            (true, true) => n[h][0] += 1,
+                            (false, true) => n[h][1] += 1,
+                            (true, false) => n[h][2] += 1,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            let mut c = Clusterer::new(ClusterConfig {
+                threshold: t,
+                ..ClusterConfig::default()
+            })
+            .with_idf(w_idf.clone());
+            for it in &w_items {
+                c.add(it);
+            }
+            let ids_w: Vec<_> = w_items
+                .iter()
+                .map(|it| c.cluster_of(&it.key).unwrap().id)
+                .collect();
+            let [mut r, mut w, mut m] = [0usize; 3];
+            for i in 0..w_items.len() {
+                for j in i + 1..w_items.len() {
+                    match (w_gold[i] == w_gold[j], ids_w[i] == ids_w[j]) {
+                        (true, true) => r += 1,
+                        (false, true) => w += 1,
+                        (true, false) => m += 1,
+                        _ => {}
+                    }
+                }
+            }
+            println!(
+                "  threshold {t:.2} written: P {:.3} R {:.3} ({r} right, {w} wrong, {m} missed)",
+                r as f64 / (r + w).max(1) as f64,
+                r as f64 / (r + m).max(1) as f64
+            );
+            let halves = if mode == "test" { 2 } else { 1 };
+            for (h, name) in ["tuning", "test"].iter().enumerate().take(halves) {
+                let [r, w, m] = n[h];
+                println!(
+                    "  threshold {t:.2} {name}: P {:.3} R {:.3} ({r} right, {w} wrong, {m} missed)",
+                    r as f64 / (r + w).max(1) as f64,
+                    r as f64 / (r + m).max(1) as f64
+                );
+            }
+        }
+    }
+    if mode == "analyse" {
+        let mut ranked: Vec<&Sample> = touches_tuning.clone();
+        ranked.sort_by(|a, b| fitted(b).unwrap().total_cmp(&fitted(a).unwrap()));
+        let fmt = |s: &Sample| {
+            let parts: Vec<String> = (0..FEATURES)
+                .map(|k| format!("{}={:.2}", FEATURE_NAMES[k], s.x[k]))
+                .collect();
+            format!(
+                "p={:.3} old={:?} {}\n  {}\n  {}",
+                fitted(s).unwrap(),
+                s.old.map(|o| (o * 1000.0).round() / 1000.0),
+                parts.join(" "),
+                show(s.i),
+                show(s.j)
+            )
+        };
+        println!("=== missed same-story pairs of the tuning half (p < 0.5)");
+        for s in ranked.iter().filter(|s| s.gold && fitted(s).unwrap() < 0.5) {
+            println!("MISSED [{}] {}", labels[s.i].story, fmt(s));
+        }
+        println!("=== highest-scoring different-story pairs of the tuning half");
+        for s in ranked.iter().filter(|s| !s.gold).take(40) {
+            println!("WRONG [{}|{}] {}", labels[s.i].story, labels[s.j].story, fmt(s));
+        }
+    }
+}
