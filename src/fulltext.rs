@@ -41,6 +41,52 @@ pub fn concurrency() -> usize {
     2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// The threads extractions run on: one per core (the per-core CPU slots
+/// bound how many run at once anyway), the same threads for the life of
+/// the task. On tokio's blocking pool, a burst spread extractions over
+/// every pool thread (18 in the full-text farm), and each thread that ran
+/// the extractor's regexes got caches of its own in their pools: about
+/// 29 MB live at the farm's peak, a quarter of the heap (BENCHMARKS.md,
+/// Run 5). The threads end when the task and its jobs have let go.
+struct Extractors {
+    queue: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl Extractors {
+    fn start(threads: usize) -> Extractors {
+        let (queue, work) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let work = Arc::new(Mutex::new(work));
+        for i in 0..threads {
+            let work = work.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("extract-{i}"))
+                .spawn(move || loop {
+                    let next = work.lock().expect("lock poisoned").recv();
+                    let Ok(f) = next else { break };
+                    // A panic fails its one page (the caller sees the
+                    // answer dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                });
+            if let Err(e) = spawned {
+                warn!(error = %e, "Cannot start an extraction thread.");
+            }
+        }
+        Extractors { queue }
+    }
+
+    /// Runs `f` on one of the threads; `None` if it panicked (or no thread
+    /// could be started).
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Box::new(move || {
+                let _ = answer.send(f());
+            }))
+            .ok()?;
+        answered.await.ok()
+    }
+}
+
 /// Pages extracted between two allocator trims during a long burst.
 const TRIM_EVERY: usize = 512;
 
@@ -213,6 +259,11 @@ pub fn start(
             }
         }
     });
+    let (done, outcomes) = mpsc::channel(WRITE_QUEUE);
+    let extractors = Arc::new(Extractors::start(
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+    ));
+    tokio::spawn(write_outcomes(ctx.store.clone(), outcomes, changed));
     tokio::spawn(async move {
         // Set when a page was extracted since the allocator last gave
         // memory back; a burst ends when the queue is empty and no page is
@@ -244,12 +295,17 @@ pub fn start(
             if started % TRIM_EVERY == 0 {
                 tokio::task::spawn_blocking(crate::memory::release);
             }
-            let (backoff, changed, cancel, idle) =
-                (backoff.clone(), changed.clone(), cancel.clone(), idle.clone());
+            let (backoff, extractors, done, cancel, idle) = (
+                backoff.clone(),
+                extractors.clone(),
+                done.clone(),
+                cancel.clone(),
+                idle.clone(),
+            );
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
-                    _ = run_job(job, backoff, changed) => {}
+                    _ = run_job(job, backoff, extractors, done) => {}
                 }
                 drop(slot);
                 idle.notify_one();
@@ -260,26 +316,63 @@ pub fn start(
     tx
 }
 
-async fn run_job(job: Job, backoff: Arc<SiteBackoff>, changed: Arc<Notify>) {
-    let store = job.ctx.store.clone();
-    let outcome = extract_page(&job, &backoff).await;
+async fn run_job(job: Job, backoff: Arc<SiteBackoff>, extractors: Arc<Extractors>, done: mpsc::Sender<Done>) {
+    let outcome = extract_page(&job, &backoff, &extractors).await;
     if let Err(error) = &outcome {
         warn!(feed = %job.feed.name, link = %job.link, %error, "Full-text extraction failed; keeping the feed's content.");
     }
-    let key = job.key.clone();
-    let now = job.ctx.clock.now().timestamp();
-    let stored = tokio::task::spawn_blocking(move || store.finish_full_text(&key, outcome, now)).await;
-    match stored {
-        Ok(Ok(_)) => changed.notify_one(),
-        Ok(Err(e)) => {
-            warn!(feed = %job.feed.name, link = %job.link, error = %e, "Cannot store the extracted article.")
+    // Waits while the writer is [`WRITE_QUEUE`] outcomes behind, holding
+    // this job's page slot: extraction never runs ahead of the store.
+    let _ = done.send(Done { job, outcome }).await;
+}
+
+/// One extraction's outcome, on its way to the store.
+struct Done {
+    job: Job,
+    outcome: Result<String, String>,
+}
+
+/// Outcomes stored in one transaction at most.
+const WRITE_BATCH: usize = 64;
+/// Outcomes waiting for the writer before extractions wait for it.
+const WRITE_QUEUE: usize = 2 * WRITE_BATCH;
+
+/// The writer: stores every outcome waiting at that moment in one batch
+/// (at most [`WRITE_BATCH`]), as ingest's group commit does for documents.
+/// Nothing waits to fill a batch: an article lands one write after it was
+/// extracted. Ends when every job and the task have dropped their senders.
+async fn write_outcomes(store: crate::store::Store, mut rx: mpsc::Receiver<Done>, changed: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let now = batch[0].job.ctx.clock.now().timestamp();
+        let outcomes: Vec<(ItemKey, Result<String, String>)> = batch
+            .iter_mut()
+            .map(|d| {
+                (
+                    d.job.key.clone(),
+                    std::mem::replace(&mut d.outcome, Ok(String::new())),
+                )
+            })
+            .collect();
+        let store = store.clone();
+        let stored = tokio::task::spawn_blocking(move || store.finish_full_text_batch(&outcomes, now)).await;
+        match stored {
+            Ok(results) => {
+                for (d, result) in batch.iter().zip(results) {
+                    if let Err(e) = result {
+                        warn!(feed = %d.job.feed.name, link = %d.job.link, error = %e, "Cannot store the extracted article.");
+                    }
+                }
+                changed.notify_one();
+            }
+            Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
         }
-        Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
+        batch.clear();
     }
 }
 
 /// Fetches and extracts one page; the error is the operator's message.
-async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String> {
+async fn extract_page(job: &Job, backoff: &SiteBackoff, extractors: &Extractors) -> Result<String, String> {
     let Some(opts) = job.feed.full_text.clone() else {
         return Err("full_text is off for this feed".into());
     };
@@ -333,17 +426,18 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
     let link = job.link.clone();
     let outlet = job.feed.name.clone();
     let content_type = fetched.content_type;
-    let extracted = tokio::task::spawn_blocking(move || {
-        extract(
-            &body,
-            content_type.as_deref(),
-            &link,
-            opts.selector.as_deref(),
-            Some(&outlet),
-        )
-    })
-    .await
-    .map_err(|e| format!("{}: internal error while extracting: {e}", job.link))?;
+    let extracted = extractors
+        .run(move || {
+            extract(
+                &body,
+                content_type.as_deref(),
+                &link,
+                opts.selector.as_deref(),
+                Some(&outlet),
+            )
+        })
+        .await
+        .ok_or_else(|| format!("{}: internal error while extracting", job.link))?;
     extracted
         .map(|a| a.html)
         .map_err(|e| format!("{}: {e}", job.link))
