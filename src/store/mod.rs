@@ -444,6 +444,17 @@ impl Store {
         dispatch!(self, s => s.pending_full_text())
     }
 
+    /// At most `limit` pending full-text claims with keys after `after`, in
+    /// key order: the full-text task reads its backlog back a page at a
+    /// time instead of holding it all.
+    pub fn pending_full_text_after(
+        &self,
+        after: Option<&ItemKey>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        dispatch!(self, s => s.pending_full_text_after(after, limit))
+    }
+
     pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
         dispatch!(self, s => s.full_text_held())
     }

@@ -738,6 +738,39 @@ impl SledStore {
         Ok(out)
     }
 
+    /// At most `limit` pending claims after `after`, in key order.
+    pub fn pending_full_text_after(
+        &self,
+        after: Option<&ItemKey>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        let (records, _, _) = self.full_text_trees()?;
+        let range = match after {
+            Some(k) => records.range::<&[u8], _>((
+                std::ops::Bound::Excluded(k.as_str().as_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => records.iter(),
+        };
+        let mut out = Vec::new();
+        for entry in range {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry?;
+            let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else {
+                continue;
+            };
+            if record.state == FullTextState::Pending {
+                out.push((
+                    ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()),
+                    record,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Keys held back from outputs while their article is fetched.
     pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
         let (_, held, _) = self.full_text_trees()?;

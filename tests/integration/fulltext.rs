@@ -441,14 +441,16 @@ async fn private_article_addresses_are_refused() {
         "claimed once"
     );
     assert!(store.full_text_held().unwrap().contains(&key));
-    tx.send(Job {
-        key: key.clone(),
-        link,
-        feed: config.feeds[0].clone().into(),
-        hold_until,
-        ctx: ctx.into(),
-    })
-    .unwrap_or_else(|_| panic!("the task takes jobs"));
+    assert!(
+        tx.send(Job {
+            key: key.clone(),
+            link,
+            feed: config.feeds[0].clone().into(),
+            hold_until,
+            ctx: ctx.into(),
+        }),
+        "the task takes jobs"
+    );
     tokio::time::timeout(WAIT, changed.notified())
         .await
         .expect("the job ends");
