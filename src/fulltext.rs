@@ -133,8 +133,11 @@ struct Spill {
     on: std::sync::atomic::AtomicBool,
     /// Each feed's config and poll context, for the jobs read back (the
     /// feed's latest, as the poller last handed it over).
-    feeds: Mutex<HashMap<String, (Arc<FeedConfig>, Arc<PollContext>)>>,
+    feeds: Mutex<HashMap<String, FeedJobParts>>,
 }
+
+/// What the jobs of one feed share.
+type FeedJobParts = (Arc<FeedConfig>, Arc<PollContext>);
 
 impl Spill {
     fn remember(&self, job: &Job) {
