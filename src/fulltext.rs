@@ -41,6 +41,52 @@ pub fn concurrency() -> usize {
     2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// The threads extractions run on: one per core (the per-core CPU slots
+/// bound how many run at once anyway), the same threads for the life of
+/// the task. On tokio's blocking pool, a burst spread extractions over
+/// every pool thread (18 in the full-text farm), and each thread that ran
+/// the extractor's regexes got caches of its own in their pools: about
+/// 29 MB live at the farm's peak, a quarter of the heap (BENCHMARKS.md,
+/// Run 5). The threads end when the task and its jobs have let go.
+struct Extractors {
+    queue: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl Extractors {
+    fn start(threads: usize) -> Extractors {
+        let (queue, work) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let work = Arc::new(Mutex::new(work));
+        for i in 0..threads {
+            let work = work.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("extract-{i}"))
+                .spawn(move || loop {
+                    let next = work.lock().expect("lock poisoned").recv();
+                    let Ok(f) = next else { break };
+                    // A panic fails its one page (the caller sees the
+                    // answer dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                });
+            if let Err(e) = spawned {
+                warn!(error = %e, "Cannot start an extraction thread.");
+            }
+        }
+        Extractors { queue }
+    }
+
+    /// Runs `f` on one of the threads; `None` if it panicked (or no thread
+    /// could be started).
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Box::new(move || {
+                let _ = answer.send(f());
+            }))
+            .ok()?;
+        answered.await.ok()
+    }
+}
+
 /// Pages extracted between two allocator trims during a long burst.
 const TRIM_EVERY: usize = 512;
 
@@ -63,7 +109,74 @@ pub struct Job {
     pub ctx: Arc<PollContext>,
 }
 
-pub type JobSender = mpsc::UnboundedSender<Job>;
+/// Jobs queued in memory at most. A cold round finds tens of thousands of
+/// new items at once (44,398 in the full-text farm, 16 MB as queued jobs);
+/// beyond this bound they stay where they already are, as pending claims
+/// in the store, and the task reads them back a page at a time when the
+/// queue runs dry.
+pub const QUEUE: usize = 1024;
+/// Pending claims read back from the store at once.
+const PAGE: usize = 256;
+
+/// Where the poller hands new items' jobs to the task. Cheap to clone.
+#[derive(Clone)]
+pub struct JobSender {
+    queue: mpsc::Sender<Job>,
+    spill: Arc<Spill>,
+}
+
+/// Jobs left in the store because the queue was full.
+#[derive(Default)]
+struct Spill {
+    /// Set when a job was left in the store since the task last started a
+    /// pass over the pending claims.
+    on: std::sync::atomic::AtomicBool,
+    /// Each feed's config and poll context, for the jobs read back (the
+    /// feed's latest, as the poller last handed it over).
+    feeds: Mutex<HashMap<String, FeedJobParts>>,
+}
+
+/// What the jobs of one feed share.
+type FeedJobParts = (Arc<FeedConfig>, Arc<PollContext>);
+
+impl Spill {
+    fn remember(&self, job: &Job) {
+        let mut feeds = self.feeds.lock().expect("lock poisoned");
+        match feeds.get(job.feed.url.as_str()) {
+            Some((feed, ctx)) if Arc::ptr_eq(feed, &job.feed) && Arc::ptr_eq(ctx, &job.ctx) => {}
+            _ => {
+                feeds.insert(
+                    job.feed.url.as_str().to_owned(),
+                    (job.feed.clone(), job.ctx.clone()),
+                );
+            }
+        }
+    }
+}
+
+impl JobSender {
+    /// Queues a claimed item's job; never waits. False when the queue was
+    /// full and the job was left in the store (as its pending claim), to be
+    /// read back later.
+    pub fn send(&self, job: Job) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.spill.on.load(Ordering::SeqCst) {
+            // Behind jobs already left in the store: keep the order.
+            self.spill.remember(&job);
+            self.spill.on.store(true, Ordering::SeqCst);
+            return false;
+        }
+        match self.queue.try_send(job) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                self.spill.remember(&job);
+                self.spill.on.store(true, Ordering::SeqCst);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
 
 /// Sites whose pages failed: how often in a row, and until when (Unix
 /// seconds, on the injected clock) they are left alone. Kept in memory for
@@ -140,47 +253,28 @@ pub fn start(
     changed: Arc<Notify>,
     cancel: CancellationToken,
 ) -> JobSender {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    let (queue, mut rx) = mpsc::channel::<Job>(QUEUE);
     let concurrency = concurrency();
     let slots = Arc::new(Semaphore::new(concurrency));
     let shared_ctx = Arc::new(ctx.clone());
     let backoff = Arc::new(SiteBackoff::load(ctx.store.clone(), ctx.clock.clone()));
-    match ctx.store.pending_full_text() {
-        Ok(pending) => {
-            for (key, record) in pending {
-                let feed = config
-                    .feeds
-                    .iter()
-                    .find(|f| f.url.as_str() == record.feed_url && f.full_text.is_some());
-                let link = ctx
-                    .store
-                    .get(&key)
-                    .ok()
-                    .flatten()
-                    .and_then(|i| i.link)
-                    .and_then(|l| Url::parse(&l).ok());
-                match (feed, link) {
-                    (Some(feed), Some(link)) => {
-                        let _ = tx.send(Job {
-                            key,
-                            link,
-                            feed: Arc::new(feed.clone()),
-                            hold_until: record.hold_until,
-                            ctx: shared_ctx.clone(),
-                        });
-                    }
-                    _ => {
-                        let _ = ctx.store.finish_full_text(
-                            &key,
-                            Err("full_text was turned off for the feed before the page was fetched".into()),
-                            ctx.clock.now().timestamp(),
-                        );
-                    }
-                }
-            }
+    // Items left pending by a previous run are read back like jobs left in
+    // the store by a full queue: by a pass over the pending claims, the
+    // first one starting at once.
+    let spill = Arc::new(Spill::default());
+    {
+        let mut feeds = spill.feeds.lock().expect("lock poisoned");
+        for feed in config.feeds.iter().filter(|f| f.full_text.is_some()) {
+            feeds.insert(
+                feed.url.as_str().to_owned(),
+                (Arc::new(feed.clone()), shared_ctx.clone()),
+            );
         }
-        Err(e) => warn!(error = %e, "Cannot read pending full-text items."),
     }
+    let tx = JobSender {
+        queue,
+        spill: spill.clone(),
+    };
     // Holds end on a clock tick rather than a timer per item, so that a
     // burst of new items costs a queued job each, not a sleeping task.
     tokio::spawn({
@@ -213,6 +307,21 @@ pub fn start(
             }
         }
     });
+    let (done, outcomes) = mpsc::channel(WRITE_QUEUE);
+    let extractors = Arc::new(Extractors::start(
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+    ));
+    // Keys queued from the store or running, until their outcome is
+    // stored: a pass over the pending claims must not start them twice.
+    let running: Running = Arc::default();
+    tokio::spawn(write_outcomes(
+        ctx.store.clone(),
+        outcomes,
+        changed,
+        running.clone(),
+    ));
+    let store = ctx.store.clone();
+    let clock = ctx.clock.clone();
     tokio::spawn(async move {
         // Set when a page was extracted since the allocator last gave
         // memory back; a burst ends when the queue is empty and no page is
@@ -220,18 +329,43 @@ pub fn start(
         let idle = Arc::new(Notify::new());
         let mut dirty = false;
         let mut started = 0usize;
+        // A pass over the pending claims: where it is, and the jobs of the
+        // page read last.
+        // The first pass starts at once: claims left pending by a previous
+        // run.
+        let mut pass: Option<Option<ItemKey>> = Some(None);
+        let mut page: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
         loop {
-            let job = tokio::select! {
-                _ = cancel.cancelled() => break,
-                job = rx.recv() => match job { Some(j) => j, None => break },
-                _ = idle.notified(), if dirty => {
-                    if rx.is_empty() && slots.available_permits() == concurrency {
-                        dirty = false;
-                        tokio::task::spawn_blocking(crate::memory::release);
+            if pass.is_none() && spill.on.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                pass = Some(None);
+            }
+            let job = if let Ok(job) = rx.try_recv() {
+                job
+            } else if let Some(job) = page.pop_front() {
+                job
+            } else if let Some(after) = pass.take() {
+                let read = read_back(&store, &clock, &spill, &running, after).await;
+                if let Some((jobs, next)) = read {
+                    page.extend(jobs);
+                    pass = next.map(Some);
+                }
+                continue;
+            } else {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    job = rx.recv() => match job { Some(j) => j, None => break },
+                    _ = idle.notified(), if dirty => {
+                        if rx.is_empty() && slots.available_permits() == concurrency {
+                            dirty = false;
+                            tokio::task::spawn_blocking(crate::memory::release);
+                        }
+                        continue;
                     }
-                    continue;
                 }
             };
+            if !running.lock().expect("lock poisoned").insert(job.key.clone()) {
+                continue;
+            }
             // Waiting for a slot here leaves the backlog in the channel.
             let slot = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -244,12 +378,18 @@ pub fn start(
             if started % TRIM_EVERY == 0 {
                 tokio::task::spawn_blocking(crate::memory::release);
             }
-            let (backoff, changed, cancel, idle) =
-                (backoff.clone(), changed.clone(), cancel.clone(), idle.clone());
+            let (backoff, extractors, done, cancel, idle, running) = (
+                backoff.clone(),
+                extractors.clone(),
+                done.clone(),
+                cancel.clone(),
+                idle.clone(),
+                running.clone(),
+            );
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
-                    _ = run_job(job, backoff, changed) => {}
+                    _ = run_job(job, backoff, extractors, done, running) => {}
                 }
                 drop(slot);
                 idle.notify_one();
@@ -260,26 +400,166 @@ pub fn start(
     tx
 }
 
-async fn run_job(job: Job, backoff: Arc<SiteBackoff>, changed: Arc<Notify>) {
-    let store = job.ctx.store.clone();
-    let outcome = extract_page(&job, &backoff).await;
+/// See [`start`]: keys being worked on, until their outcome is stored.
+type Running = Arc<Mutex<std::collections::HashSet<ItemKey>>>;
+
+/// Reads the next page of pending claims (after `after`, in key order)
+/// back into jobs, passing over those queued or running. Claims of feeds
+/// that no longer have `full_text` are finished as failed. Returns the
+/// jobs and where the pass goes on (`None`: it is over).
+async fn read_back(
+    store: &crate::store::Store,
+    clock: &crate::clock::SharedClock,
+    spill: &Arc<Spill>,
+    running: &Running,
+    after: Option<ItemKey>,
+) -> Option<(Vec<Job>, Option<ItemKey>)> {
+    let (store, now, spill, running) = (
+        store.clone(),
+        clock.now().timestamp(),
+        spill.clone(),
+        running.clone(),
+    );
+    let read = tokio::task::spawn_blocking(move || {
+        let records = store.pending_full_text_after(after.as_ref(), PAGE)?;
+        let next = (records.len() >= PAGE)
+            .then(|| records.last().map(|(k, _)| k.clone()))
+            .flatten();
+        let mut jobs = Vec::with_capacity(records.len());
+        for (key, record) in records {
+            if running.lock().expect("lock poisoned").contains(&key) {
+                continue;
+            }
+            let feed = spill
+                .feeds
+                .lock()
+                .expect("lock poisoned")
+                .get(&record.feed_url)
+                .cloned();
+            // Claimed while its document is being stored: the poller hands
+            // its job over (or leaves it here again) once it is.
+            let Some(item) = store.get(&key)? else {
+                continue;
+            };
+            let link = item.link.and_then(|l| Url::parse(&l).ok());
+            match (feed, link) {
+                (Some((feed, ctx)), Some(link)) => jobs.push(Job {
+                    key,
+                    link,
+                    feed,
+                    hold_until: record.hold_until,
+                    ctx,
+                }),
+                (None, _) => {
+                    store.finish_full_text(
+                        &key,
+                        Err("full_text was turned off for the feed before the page was fetched".into()),
+                        now,
+                    )?;
+                }
+                (Some(_), _) => {
+                    store.finish_full_text(&key, Err("the item has no link to fetch".into()), now)?;
+                }
+            }
+        }
+        Ok::<_, crate::store::StoreError>((jobs, next))
+    })
+    .await;
+    match read {
+        Ok(Ok(read)) => Some(read),
+        Ok(Err(e)) => {
+            warn!(error = %e, "Cannot read pending full-text items back from the store.");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "Full-text read-back task ended abnormally.");
+            None
+        }
+    }
+}
+
+async fn run_job(
+    job: Job,
+    backoff: Arc<SiteBackoff>,
+    extractors: Arc<Extractors>,
+    done: mpsc::Sender<Done>,
+    running: Running,
+) {
+    // A job queued by the poller may have been read back from the store
+    // and finished already (its queue was full a moment before): each
+    // page is fetched once.
+    let (store, key) = (job.ctx.store.clone(), job.key.clone());
+    let pending = tokio::task::spawn_blocking(move || store.full_text(&key)).await;
+    if !matches!(pending, Ok(Ok(Some(ref r))) if r.state == crate::store::FullTextState::Pending) {
+        running.lock().expect("lock poisoned").remove(&job.key);
+        return;
+    }
+    let outcome = extract_page(&job, &backoff, &extractors).await;
     if let Err(error) = &outcome {
         warn!(feed = %job.feed.name, link = %job.link, %error, "Full-text extraction failed; keeping the feed's content.");
     }
-    let key = job.key.clone();
-    let now = job.ctx.clock.now().timestamp();
-    let stored = tokio::task::spawn_blocking(move || store.finish_full_text(&key, outcome, now)).await;
-    match stored {
-        Ok(Ok(_)) => changed.notify_one(),
-        Ok(Err(e)) => {
-            warn!(feed = %job.feed.name, link = %job.link, error = %e, "Cannot store the extracted article.")
+    // Waits while the writer is [`WRITE_QUEUE`] outcomes behind, holding
+    // this job's page slot: extraction never runs ahead of the store.
+    let _ = done.send(Done { job, outcome }).await;
+}
+
+/// One extraction's outcome, on its way to the store.
+struct Done {
+    job: Job,
+    outcome: Result<String, String>,
+}
+
+/// Outcomes stored in one transaction at most.
+const WRITE_BATCH: usize = 64;
+/// Outcomes waiting for the writer before extractions wait for it.
+const WRITE_QUEUE: usize = 2 * WRITE_BATCH;
+
+/// The writer: stores every outcome waiting at that moment in one batch
+/// (at most [`WRITE_BATCH`]), as ingest's group commit does for documents.
+/// Nothing waits to fill a batch: an article lands one write after it was
+/// extracted. Ends when every job and the task have dropped their senders.
+async fn write_outcomes(
+    store: crate::store::Store,
+    mut rx: mpsc::Receiver<Done>,
+    changed: Arc<Notify>,
+    running: Running,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let now = batch[0].job.ctx.clock.now().timestamp();
+        let outcomes: Vec<(ItemKey, Result<String, String>)> = batch
+            .iter_mut()
+            .map(|d| {
+                (
+                    d.job.key.clone(),
+                    std::mem::replace(&mut d.outcome, Ok(String::new())),
+                )
+            })
+            .collect();
+        let store = store.clone();
+        let stored = tokio::task::spawn_blocking(move || store.finish_full_text_batch(&outcomes, now)).await;
+        match stored {
+            Ok(results) => {
+                for (d, result) in batch.iter().zip(results) {
+                    if let Err(e) = result {
+                        warn!(feed = %d.job.feed.name, link = %d.job.link, error = %e, "Cannot store the extracted article.");
+                    }
+                }
+                changed.notify_one();
+            }
+            Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
         }
-        Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
+        let mut keys = running.lock().expect("lock poisoned");
+        for d in &batch {
+            keys.remove(&d.job.key);
+        }
+        drop(keys);
+        batch.clear();
     }
 }
 
 /// Fetches and extracts one page; the error is the operator's message.
-async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String> {
+async fn extract_page(job: &Job, backoff: &SiteBackoff, extractors: &Extractors) -> Result<String, String> {
     let Some(opts) = job.feed.full_text.clone() else {
         return Err("full_text is off for this feed".into());
     };
@@ -333,17 +613,18 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff) -> Result<String, String
     let link = job.link.clone();
     let outlet = job.feed.name.clone();
     let content_type = fetched.content_type;
-    let extracted = tokio::task::spawn_blocking(move || {
-        extract(
-            &body,
-            content_type.as_deref(),
-            &link,
-            opts.selector.as_deref(),
-            Some(&outlet),
-        )
-    })
-    .await
-    .map_err(|e| format!("{}: internal error while extracting: {e}", job.link))?;
+    let extracted = extractors
+        .run(move || {
+            extract(
+                &body,
+                content_type.as_deref(),
+                &link,
+                opts.selector.as_deref(),
+                Some(&outlet),
+            )
+        })
+        .await
+        .ok_or_else(|| format!("{}: internal error while extracting", job.link))?;
     extracted
         .map(|a| a.html)
         .map_err(|e| format!("{}: {e}", job.link))

@@ -163,12 +163,12 @@ fn select(
         &output.exclude_keywords,
         &output.languages,
     );
-    // Items waiting for their full text (at most `full_text_timeout`).
-    let held = store.full_text_held()?;
-    // Passed over before they are read: a cold round holds nearly every
+    // Items waiting for their full text (at most `full_text_timeout`) are
+    // passed over before they are read: a cold round holds nearly every
     // item, and decoding them only to drop them was the full-text farm's
-    // largest memory cost (BENCHMARKS.md).
-    let mut items = store.recent_except(limit, scan_limit(output), &held, |item| {
+    // largest memory cost (BENCHMARKS.md); nor is the set of held keys
+    // built for every render (Run 5).
+    let mut items = store.recent_unheld(limit, scan_limit(output), |item| {
         item.sources.iter().any(|s| feeds.contains(&s.feed_url))
             && rules.matches(item, output.language.as_deref())
     })?;

@@ -354,6 +354,21 @@ impl Store {
         dispatch!(self, s => s.recent_except(limit, scan_limit, except, keep))
     }
 
+    /// [`Store::recent`] without the items held for their full text: what
+    /// a render publishes. sled asks its held tree per entry instead of
+    /// building the set of held keys; PostgreSQL reads the set once.
+    pub fn recent_unheld(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        match self {
+            Store::Sled(s) => s.recent_unheld(limit, scan_limit, keep),
+            Store::Postgres(s) => s.recent_except(limit, scan_limit, &s.full_text_held()?, keep),
+        }
+    }
+
     /// True when ingesting this key from this feed would change nothing:
     /// the item is stored with the feed among its sources, or was pruned.
     pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
@@ -430,6 +445,17 @@ impl Store {
         dispatch!(self, s => s.pending_full_text())
     }
 
+    /// At most `limit` pending full-text claims with keys after `after`, in
+    /// key order: the full-text task reads its backlog back a page at a
+    /// time instead of holding it all.
+    pub fn pending_full_text_after(
+        &self,
+        after: Option<&ItemKey>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        dispatch!(self, s => s.pending_full_text_after(after, limit))
+    }
+
     pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
         dispatch!(self, s => s.full_text_held())
     }
@@ -449,6 +475,25 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.finish_full_text(key, outcome, now))
+    }
+
+    /// [`Store::finish_full_text`] for several items: sled writes them in
+    /// one transaction (the full-text task hands over every outcome waiting
+    /// at once, as ingest's group commit does); PostgreSQL, whose writes
+    /// are round trips of their own, one after the other. One answer per
+    /// outcome, in order.
+    pub fn finish_full_text_batch(
+        &self,
+        outcomes: &[(ItemKey, Result<String, String>)],
+        now: i64,
+    ) -> Vec<Result<bool, StoreError>> {
+        match self {
+            Store::Sled(s) => s.finish_full_text_batch(outcomes, now),
+            Store::Postgres(s) => outcomes
+                .iter()
+                .map(|(key, outcome)| s.finish_full_text(key, outcome.clone(), now))
+                .collect(),
+        }
     }
 
     pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {

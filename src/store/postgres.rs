@@ -1012,6 +1012,35 @@ impl PgStore {
             .collect())
     }
 
+    /// At most `limit` pending claims after `after`, in key order.
+    pub fn pending_full_text_after(
+        &self,
+        after: Option<&ItemKey>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        let after = after.map(|k| k.as_str().to_owned()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String)> = self.call(move |c| async move {
+            Ok(c.query(
+                "SELECT key, record FROM fulltext WHERE pending AND key > $1 ORDER BY key LIMIT $2",
+                &[&after, &limit],
+            )
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, t)| {
+                serde_json::from_str(&t)
+                    .ok()
+                    .map(|r| (ItemKey::from_stored(k), r))
+            })
+            .collect())
+    }
+
     pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
         let keys: Vec<String> = self.call(|c| async move {
             Ok(

@@ -880,6 +880,9 @@ pub struct FullTextStats {
     pub last_error_at: Option<i64>,
 }
 
+/// Held items released in one transaction at most.
+const RELEASE_BATCH: usize = 512;
+
 /// Full-text records live in their own trees, beside the items they belong
 /// to: `fulltext` (item key → [`FullTextRecord`], JSON), `fulltext_held`
 /// (keys still held back from outputs: small, read on every render) and
@@ -952,6 +955,39 @@ impl SledStore {
         Ok(out)
     }
 
+    /// At most `limit` pending claims after `after`, in key order.
+    pub fn pending_full_text_after(
+        &self,
+        after: Option<&ItemKey>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
+        let (records, _, _) = self.full_text_trees()?;
+        let range = match after {
+            Some(k) => records.range::<&[u8], _>((
+                std::ops::Bound::Excluded(k.as_str().as_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => records.iter(),
+        };
+        let mut out = Vec::new();
+        for entry in range {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry?;
+            let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else {
+                continue;
+            };
+            if record.state == FullTextState::Pending {
+                out.push((
+                    ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()),
+                    record,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Keys held back from outputs while their article is fetched.
     pub fn full_text_held(&self) -> Result<std::collections::HashSet<ItemKey>, StoreError> {
         let (_, held, _) = self.full_text_trees()?;
@@ -961,24 +997,111 @@ impl SledStore {
             .collect()
     }
 
-    /// Releases every item held past its `hold_until` (published with the
-    /// feed's content, counted as a fallback); returns how many.
-    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+    /// [`Self::recent`] without the items held for their full text, asking
+    /// the held tree about each date-index entry as it is walked: no set
+    /// of held keys is built (a cold round holds tens of thousands, and
+    /// every render took a copy of them all).
+    pub fn recent_unheld(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        mut keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let (_, held, _) = self.full_text_trees()?;
-        let mut due = Vec::new();
-        for entry in held.iter() {
-            let (k, v) = entry?;
-            let until = <[u8; 8]>::try_from(v.as_ref())
-                .map(i64::from_be_bytes)
-                .unwrap_or(0);
-            if until <= now {
-                due.push(ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()));
+        let none_held = held.is_empty();
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in self.by_date.iter().rev().take(scan_limit) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = entry?;
+            let key = &k[8..];
+            if !none_held && held.contains_key(key)? {
+                continue;
+            }
+            let Some(bytes) = self.items.get(key)? else {
+                continue;
+            };
+            let item = decode(&bytes)?;
+            if keep(&item) {
+                out.push(item);
             }
         }
-        for key in &due {
-            self.release_full_text(key, true)?;
+        Ok(out)
+    }
+
+    /// Releases every item held past its `hold_until` (published with the
+    /// feed's content, counted as a fallback); returns how many.
+    ///
+    /// A cold round's holds end together (28,000 at once in the full-text
+    /// farm): they are released [`RELEASE_BATCH`] at a time, each batch in
+    /// one transaction with one count update per feed, rather than all keys
+    /// collected first and released one write at a time.
+    pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        let (records, held, feeds) = self.full_text_trees()?;
+        let mut released = 0;
+        let mut after: Option<sled::IVec> = None;
+        loop {
+            let range = match &after {
+                Some(k) => held
+                    .range::<&[u8], _>((std::ops::Bound::Excluded(k.as_ref()), std::ops::Bound::Unbounded)),
+                None => held.iter(),
+            };
+            let mut due = Vec::new();
+            let mut last = None;
+            for entry in range {
+                let (k, v) = entry?;
+                let until = <[u8; 8]>::try_from(v.as_ref())
+                    .map(i64::from_be_bytes)
+                    .unwrap_or(0);
+                if until <= now {
+                    due.push(k.clone());
+                }
+                last = Some(k);
+                if due.len() >= RELEASE_BATCH {
+                    break;
+                }
+            }
+            if due.is_empty() {
+                return Ok(released);
+            }
+            let result = (&records, &held, &feeds).transaction(|(tx_records, tx_held, tx_feeds)| {
+                let mut n = 0;
+                let mut fallbacks: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+                for k in &due {
+                    if tx_held.remove(k)?.is_none() {
+                        continue;
+                    }
+                    n += 1;
+                    let Some(bytes) = tx_records.get(k)? else {
+                        continue;
+                    };
+                    let Ok(mut record) = serde_json::from_slice::<FullTextRecord>(&bytes) else {
+                        continue;
+                    };
+                    record.held = false;
+                    tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
+                    *fallbacks.entry(record.feed_url).or_default() += 1;
+                }
+                for (feed_url, n) in &fallbacks {
+                    let mut stats: FullTextStats = tx_feeds
+                        .get(feed_url.as_bytes())?
+                        .and_then(|b| serde_json::from_slice(&b).ok())
+                        .unwrap_or_default();
+                    stats.fallback += n;
+                    tx_feeds.insert(
+                        feed_url.as_bytes(),
+                        serde_json::to_vec(&stats).expect("stats serialise"),
+                    )?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(n)
+            });
+            released += self.noted(result.map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            }))?;
+            after = last;
         }
-        Ok(due.len())
     }
 
     /// Ends an item's hold: it is published with what it has. `fallback`
@@ -1043,6 +1166,104 @@ impl SledStore {
         record.held = false;
         records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
         Ok(changed)
+    }
+
+    /// [`Self::finish_full_text`] for several items at once, in one
+    /// transaction over the item, record, held and per-feed trees: one
+    /// commit, and one per-feed count update per feed rather than per item.
+    /// During a cold round's backlog (tens of thousands of articles, each
+    /// rewriting its item) the writes one by one were the largest memory
+    /// cost of full text (BENCHMARKS.md, Run 5). A batch that fails (a
+    /// corrupt record) is retried one item at a time, so that only the bad
+    /// item fails. One answer per outcome, in order.
+    pub fn finish_full_text_batch(
+        &self,
+        outcomes: &[(ItemKey, Result<String, String>)],
+        now: i64,
+    ) -> Vec<Result<bool, StoreError>> {
+        match self.finish_full_text_together(outcomes, now) {
+            Ok(changed) => changed.into_iter().map(Ok).collect(),
+            Err(_) if outcomes.len() > 1 => outcomes
+                .iter()
+                .map(|(key, outcome)| self.finish_full_text(key, outcome.clone(), now))
+                .collect(),
+            Err(e) => vec![self.noted(Err(e))],
+        }
+    }
+
+    fn finish_full_text_together(
+        &self,
+        outcomes: &[(ItemKey, Result<String, String>)],
+        now: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let (records, held, feeds) = self.full_text_trees()?;
+        let abort = |e: StoreError| ConflictableTransactionError::Abort(e);
+        let result = (&self.items, &records, &held, &feeds).transaction(
+            |(tx_items, tx_records, tx_held, tx_feeds)| {
+                let mut changed = Vec::with_capacity(outcomes.len());
+                // Per feed: (extracted, failed, last error).
+                let mut counts: std::collections::HashMap<String, (u64, u64, Option<&String>)> =
+                    std::collections::HashMap::new();
+                for (key, outcome) in outcomes {
+                    let k = key.as_str().as_bytes();
+                    let Some(bytes) = tx_records.get(k)? else {
+                        changed.push(false);
+                        continue;
+                    };
+                    let mut record: FullTextRecord = serde_json::from_slice(&bytes)
+                        .map_err(|e| abort(StoreError::Corrupt(format!("full-text record: {e}"))))?;
+                    let mut item_changed = false;
+                    let count = counts.entry(record.feed_url.clone()).or_default();
+                    match outcome {
+                        Ok(html) => {
+                            if let Some(bytes) = tx_items.get(k)? {
+                                let mut item = decode(&bytes).map_err(abort)?;
+                                if item.summary.is_none() {
+                                    item.summary = item.content.take();
+                                }
+                                item.content = Some(html.clone());
+                                tx_items.insert(k, encode(&item))?;
+                                item_changed = true;
+                            }
+                            record.state = FullTextState::Extracted;
+                            record.error = None;
+                            count.0 += 1;
+                        }
+                        Err(error) => {
+                            record.state = FullTextState::Failed;
+                            record.error = Some(error.clone());
+                            count.1 += 1;
+                            count.2 = Some(error);
+                        }
+                    }
+                    item_changed |= tx_held.remove(k)?.is_some();
+                    record.held = false;
+                    tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
+                    changed.push(item_changed);
+                }
+                for (feed_url, (extracted, failed, error)) in &counts {
+                    let mut stats: FullTextStats = tx_feeds
+                        .get(feed_url.as_bytes())?
+                        .and_then(|b| serde_json::from_slice(&b).ok())
+                        .unwrap_or_default();
+                    stats.extracted += extracted;
+                    stats.failed += failed;
+                    if let Some(error) = error {
+                        stats.last_error = Some((*error).clone());
+                        stats.last_error_at = Some(now);
+                    }
+                    tx_feeds.insert(
+                        feed_url.as_bytes(),
+                        serde_json::to_vec(&stats).expect("stats serialise"),
+                    )?;
+                }
+                Ok(changed)
+            },
+        );
+        self.noted(result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }))
     }
 
     /// Takes back a claim whose item could not be stored, so that the next
@@ -1196,6 +1417,52 @@ mod tests {
         assert_eq!(store.full_text(&key).unwrap(), None);
         // Its seen record keeps it from being new (and extracted) again.
         assert!(store.knows(&key, "https://example.com/feed"));
+    }
+
+    #[test]
+    fn a_corrupt_item_fails_alone_in_a_batch_of_full_text_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let feed = "https://example.com/feed";
+        let items: Vec<Item> = (0..3)
+            .map(|i| item(&format!("https://example.com/مقال/{i}"), feed, 100 + i))
+            .collect();
+        for it in &items {
+            assert!(store.claim_full_text(&it.key, feed, 130).unwrap());
+        }
+        store.ingest(&items).unwrap();
+        store
+            .items
+            .insert(items[1].key.as_str().as_bytes(), &b"\xff\xff not postcard"[..])
+            .unwrap();
+        let article = |n: usize| Ok(format!("<div dir=\"rtl\" lang=\"ar\"><p>المقال {n}</p></div>"));
+        let outcomes: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(n, it)| (it.key.clone(), article(n)))
+            .collect();
+        let answers = store.finish_full_text_batch(&outcomes, 140);
+        assert!(matches!(answers[0], Ok(true)), "{:?}", answers[0]);
+        assert!(
+            matches!(answers[1], Err(StoreError::Corrupt(_))),
+            "{:?}",
+            answers[1]
+        );
+        assert!(matches!(answers[2], Ok(true)), "{:?}", answers[2]);
+        for n in [0, 2] {
+            let stored = store.get(&items[n].key).unwrap().unwrap();
+            assert_eq!(stored.content, article(n).ok());
+            assert_eq!(
+                store.full_text(&items[n].key).unwrap().unwrap().state,
+                FullTextState::Extracted
+            );
+        }
+        // The bad one is still pending, to be tried again after a restart.
+        assert_eq!(
+            store.full_text(&items[1].key).unwrap().unwrap().state,
+            FullTextState::Pending
+        );
+        assert_eq!(store.full_text_stats(feed).unwrap().extracted, 2);
     }
 
     #[test]

@@ -511,3 +511,133 @@ fn site_backoff_round_trips() {
         );
     });
 }
+
+#[test]
+fn full_text_outcomes_stored_together_and_renders_pass_over_held_items() {
+    on_both(|store| {
+        let feed = "https://example.com/feed";
+        let other = "https://other.example/feed";
+        let now = 1_000 * 86_400;
+        let items: Vec<Item> = ["cairo", "delta", "late"]
+            .iter()
+            .enumerate()
+            .map(|(i, slug)| {
+                let mut it = item(&format!("https://example.com/{slug}"), feed, now - i as i64);
+                it.content = Some("<p>التفاصيل بعد قليل..</p>".into());
+                it
+            })
+            .collect();
+        let mut beirut = item("https://other.example/بيروت", other, now - 3);
+        beirut.content = Some("<p>خبر عاجل</p>".into());
+        let keys: Vec<ItemKey> = items.iter().map(|i| i.key.clone()).collect();
+        for k in &keys {
+            assert!(store.claim_full_text(k, feed, now + 30).unwrap());
+        }
+        assert!(store.claim_full_text(&beirut.key, other, now + 30).unwrap());
+        let mut all = items.clone();
+        all.push(beirut.clone());
+        store.ingest(&all).unwrap();
+        // Every item is held: a render publishes none of them.
+        assert!(store.recent_unheld(10, 100, |_| true).unwrap().is_empty());
+
+        let article = "<div dir=\"rtl\" lang=\"ar\"><p>وصل صدام حفتر إلى القاهرة</p></div>";
+        let never_claimed = item("https://example.com/never", feed, now).key;
+        let answers = store.finish_full_text_batch(
+            &[
+                (keys[0].clone(), Ok(article.into())),
+                (keys[1].clone(), Err("https://example.com/delta: HTTP 404".into())),
+                (never_claimed.clone(), Ok(article.into())),
+                (beirut.key.clone(), Ok("<p dir=\"rtl\">بيروت</p>".into())),
+            ],
+            now + 5,
+        );
+        let answers: Vec<bool> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, [true, true, false, true]);
+
+        let cairo = store.get(&keys[0]).unwrap().unwrap();
+        assert_eq!(cairo.content.as_deref(), Some(article));
+        assert_eq!(cairo.summary.as_deref(), Some("<p>التفاصيل بعد قليل..</p>"));
+        let delta = store.get(&keys[1]).unwrap().unwrap();
+        assert_eq!(delta.content.as_deref(), Some("<p>التفاصيل بعد قليل..</p>"));
+        assert_eq!(
+            store.full_text(&keys[1]).unwrap().unwrap().state,
+            FullTextState::Failed
+        );
+        assert_eq!(
+            store.full_text(&keys[0]).unwrap().unwrap().state,
+            FullTextState::Extracted
+        );
+        assert!(store.full_text(&never_claimed).unwrap().is_none());
+        assert!(store.get(&never_claimed).unwrap().is_none());
+        // Counts per feed, one update each.
+        let stats = store.full_text_stats(feed).unwrap();
+        assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 1, 0));
+        assert_eq!(
+            stats.last_error.as_deref(),
+            Some("https://example.com/delta: HTTP 404")
+        );
+        assert_eq!(stats.last_error_at, Some(now + 5));
+        let stats = store.full_text_stats(other).unwrap();
+        assert_eq!((stats.extracted, stats.failed, stats.last_error), (1, 0, None));
+
+        // Renders: newest first, the held one passed over, `keep` applied.
+        let keys_of = |items: Vec<Item>| items.into_iter().map(|i| i.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys_of(store.recent_unheld(10, 100, |_| true).unwrap()),
+            vec![keys[0].clone(), keys[1].clone(), beirut.key.clone()]
+        );
+        assert_eq!(
+            keys_of(store.recent_unheld(10, 100, |i| i.key != keys[0]).unwrap()),
+            vec![keys[1].clone(), beirut.key.clone()]
+        );
+        assert_eq!(
+            keys_of(store.recent_unheld(1, 100, |_| true).unwrap()),
+            vec![keys[0].clone()]
+        );
+        // Its hold over, the late one is published with the feed's content.
+        assert_eq!(store.release_expired_full_text(now + 30).unwrap(), 1);
+        assert_eq!(store.recent_unheld(10, 100, |_| true).unwrap().len(), 4);
+        assert_eq!(store.full_text_stats(feed).unwrap().fallback, 1);
+        assert!(store.write_failure().is_none());
+    });
+}
+
+#[test]
+fn expired_holds_are_released_in_batches() {
+    on_both(|store| {
+        let now = 2_000 * 86_400;
+        // More than one batch, over two feeds, with holds not yet over
+        // among them.
+        let n = 600;
+        let items: Vec<Item> = (0..n)
+            .map(|i| {
+                let feed = if i % 2 == 0 {
+                    "https://a.example/feed"
+                } else {
+                    "https://b.example/feed"
+                };
+                item(&format!("https://news.example/خبر/{i}"), feed, now - i)
+            })
+            .collect();
+        for (i, it) in items.iter().enumerate() {
+            let until = if i % 10 == 0 { now + 60 } else { now + 30 };
+            let feed = it.sources[0].feed_url.clone();
+            assert!(store.claim_full_text(&it.key, &feed, until).unwrap());
+        }
+        store.ingest(&items).unwrap();
+        assert_eq!(store.release_expired_full_text(now + 29).unwrap(), 0);
+        assert_eq!(store.release_expired_full_text(now + 30).unwrap(), 540);
+        assert_eq!(store.full_text_held().unwrap().len(), 60);
+        let a = store.full_text_stats("https://a.example/feed").unwrap();
+        let b = store.full_text_stats("https://b.example/feed").unwrap();
+        assert_eq!((a.fallback, b.fallback), (240, 300));
+        // Released, still pending: the article may land later.
+        assert_eq!(store.pending_full_text().unwrap().len(), n as usize);
+        assert_eq!(store.release_expired_full_text(now + 60).unwrap(), 60);
+        assert!(store.full_text_held().unwrap().is_empty());
+        assert_eq!(
+            store.full_text_stats("https://a.example/feed").unwrap().fallback,
+            300
+        );
+    });
+}

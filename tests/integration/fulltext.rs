@@ -441,14 +441,16 @@ async fn private_article_addresses_are_refused() {
         "claimed once"
     );
     assert!(store.full_text_held().unwrap().contains(&key));
-    tx.send(Job {
-        key: key.clone(),
-        link,
-        feed: config.feeds[0].clone().into(),
-        hold_until,
-        ctx: ctx.into(),
-    })
-    .unwrap_or_else(|_| panic!("the task takes jobs"));
+    assert!(
+        tx.send(Job {
+            key: key.clone(),
+            link,
+            feed: config.feeds[0].clone().into(),
+            hold_until,
+            ctx: ctx.into(),
+        }),
+        "the task takes jobs"
+    );
     tokio::time::timeout(WAIT, changed.notified())
         .await
         .expect("the job ends");
@@ -608,4 +610,52 @@ async fn poll_once_publishes_full_articles() {
     let store = feedwire::app::open_store(&config).unwrap();
     let stats = store.full_text_stats(&feed).unwrap();
     assert_eq!((stats.extracted, stats.fallback), (2, 1), "{stats:?}");
+}
+
+/// A burst of new items larger than the in-memory queue
+/// (`fulltext::QUEUE`): the jobs beyond it wait as pending claims in the
+/// store and are read back; every item gets its article, and each page is
+/// fetched exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_the_queue_is_read_back_and_each_page_fetched_once() {
+    let n = feedwire::fulltext::QUEUE + 276;
+    let server = FeedServer::start().await;
+    let links: Vec<(String, &str)> = (0..n)
+        .map(|i| {
+            let html = format!(
+                "<!doctype html><html lang=\"ar\" dir=\"rtl\"><head><meta charset=\"utf-8\"><title>خبر {i}</title></head>\
+                 <body><nav><a href=\"/\">الرئيسية</a></nav><article><h1>خبر رقم {i}</h1>\
+                 <p>وصل الوفد رقم {i} إلى القاهرة صباح اليوم في زيارة رسمية تستمر ثلاثة أيام، يلتقي خلالها عددا من المسؤولين.</p>\
+                 <p>وقال المتحدث باسم الوفد إن المحادثات ستتناول التعاون الاقتصادي وملفات المنطقة، وإن الجانبين يأملان في اتفاق قريب.</p>\
+                 </article><footer>جميع الحقوق محفوظة</footer></body></html>"
+            );
+            (server.route(&format!("/a/{i}"), Route::feed(html.into_bytes(), "text/html; charset=utf-8")), "خبر")
+        })
+        .collect();
+    let feed = server.route("/rss", Route::feed(teaser_feed(&links), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .poll("max_items", "5000")
+        .poll("per_host", "8")
+        .feed_with("الجزيرة", &feed, &[("full_text", "true")]);
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    let deadline = tokio::time::Instant::now() + 4 * WAIT;
+    loop {
+        let ft = status_of(&daemon, &feed).await.full_text.unwrap();
+        assert_eq!(ft.failed, 0, "{ft:?}");
+        if ft.extracted as usize >= n {
+            assert_eq!(ft.extracted as usize, n, "each article counted once");
+            break;
+        }
+        tokio::time::timeout_at(deadline, renders.changed())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {n} articles extracted in {:?}", ft.extracted, 4 * WAIT))
+            .unwrap();
+    }
+    for i in 0..n {
+        assert_eq!(server.requests_to(&format!("/a/{i}")), 1, "/a/{i} fetched once");
+    }
+    daemon.shutdown().await.unwrap();
 }
