@@ -1010,19 +1010,18 @@ impl SledStore {
         let (_, held, _) = self.full_text_trees()?;
         let none_held = held.is_empty();
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.by_date.iter().rev().take(scan_limit) {
+        for entry in self.dates.iter().rev().take(scan_limit) {
             if out.len() >= limit {
                 break;
             }
-            let (k, _) = entry?;
+            let (k, seq) = entry?;
             let key = &k[8..];
             if !none_held && held.contains_key(key)? {
                 continue;
             }
-            let Some(bytes) = self.items.get(key)? else {
+            let Some(item) = self.record(&seq)? else {
                 continue;
             };
-            let item = decode(&bytes)?;
             if keep(&item) {
                 out.push(item);
             }
@@ -1198,8 +1197,8 @@ impl SledStore {
     ) -> Result<Vec<bool>, StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
         let abort = |e: StoreError| ConflictableTransactionError::Abort(e);
-        let result = (&self.items, &records, &held, &feeds).transaction(
-            |(tx_items, tx_records, tx_held, tx_feeds)| {
+        let result = (&self.keys, &self.records, &records, &held, &feeds).transaction(
+            |(tx_keys, tx_items, tx_records, tx_held, tx_feeds)| {
                 let mut changed = Vec::with_capacity(outcomes.len());
                 // Per feed: (extracted, failed, last error).
                 let mut counts: std::collections::HashMap<String, (u64, u64, Option<&String>)> =
@@ -1216,14 +1215,23 @@ impl SledStore {
                     let count = counts.entry(record.feed_url.clone()).or_default();
                     match outcome {
                         Ok(html) => {
-                            if let Some(bytes) = tx_items.get(k)? {
-                                let mut item = decode(&bytes).map_err(abort)?;
-                                if item.summary.is_none() {
-                                    item.summary = item.content.take();
+                            let seq = match tx_keys.get(k)? {
+                                Some(entry) => match KeyEntry::read(&entry).map_err(abort)? {
+                                    KeyEntry::Stored { seq, .. } => Some(seq.to_be_bytes()),
+                                    KeyEntry::Seen { .. } => None,
+                                },
+                                None => None,
+                            };
+                            if let Some(seq) = seq {
+                                if let Some(bytes) = tx_items.get(seq)? {
+                                    let mut item = decode(&bytes).map_err(abort)?;
+                                    if item.summary.is_none() {
+                                        item.summary = item.content.take();
+                                    }
+                                    item.content = Some(html.clone());
+                                    tx_items.insert(&seq, encode(&item))?;
+                                    item_changed = true;
                                 }
-                                item.content = Some(html.clone());
-                                tx_items.insert(k, encode(&item))?;
-                                item_changed = true;
                             }
                             record.state = FullTextState::Extracted;
                             record.error = None;
@@ -1431,9 +1439,13 @@ mod tests {
             assert!(store.claim_full_text(&it.key, feed, 130).unwrap());
         }
         store.ingest(&items).unwrap();
+        let seq = store
+            .seq_of_key(items[1].key.as_str().as_bytes())
+            .unwrap()
+            .unwrap();
         store
-            .items
-            .insert(items[1].key.as_str().as_bytes(), &b"\xff\xff not postcard"[..])
+            .records
+            .insert(seq.to_be_bytes(), &b"\xff\xff not postcard"[..])
             .unwrap();
         let article = |n: usize| Ok(format!("<div dir=\"rtl\" lang=\"ar\"><p>المقال {n}</p></div>"));
         let outcomes: Vec<_> = items
