@@ -1901,7 +1901,7 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
     let restart_pid = d.child.id();
     let (rss_rest, _) = proc_mem(restart_pid);
     let restart_cpu = proc_cpu(restart_pid);
-    drop(d.stop());
+    let _ = d.stop();
     let disk = dir_size(&dir.join("data"));
 
     rep.line(format!(

@@ -705,11 +705,7 @@ fn rss_doc(i: usize, name: &str, arabic: bool, updated: i64, stories: &[Story]) 
         );
         // The small documents (`Churn`) carry summaries only.
         if !s.content.is_empty() {
-            let _ = write!(
-                x,
-                "<content:encoded><![CDATA[{}]]></content:encoded>\n",
-                s.content
-            );
+            let _ = writeln!(x, "<content:encoded><![CDATA[{}]]></content:encoded>", s.content);
         }
         x.push_str("</item>\n");
     }
