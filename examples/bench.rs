@@ -1856,6 +1856,7 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
 
     // Operator endpoints with N feeds: size and time of one request each.
     let mut endpoints = Vec::new();
+    let mut store_items = f64::NAN;
     for path in ["/status.json", "/metrics", "/"] {
         let url = d.url(path);
         let cpu0 = proc_cpu(pid);
@@ -1869,6 +1870,13 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
                 .expect("body")
         });
         let wall = t.elapsed().as_secs_f64();
+        if path == "/metrics" {
+            store_items = String::from_utf8_lossy(&body)
+                .lines()
+                .find_map(|l| l.strip_prefix("feedwire_store_items "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(f64::NAN);
+        }
         endpoints.push(format!(
             "`{path}` {:.1} MB in {} ({:.2} CPU-s of the daemon)",
             body.len() as f64 / 1e6,
@@ -1927,17 +1935,19 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
             "VmRSS at period end (MB)",
             "requests 200 / 304",
             "items new",
-            "items stored",
+            "items new, all rounds",
             "load (1/5/15)",
         ],
         &rows,
     );
     rep.line(format!(
-        "Items stored {} vs {} distinct stories the farm showed up to round {} ({}).\n",
+        "New items over all rounds {} vs {} distinct stories the farm showed up to round {} ({}); the store \
+         holds {} of them (`[storage] max_items`, default 100,000, prunes the oldest and keeps their seen records).\n",
         num(stored as f64),
         num(expected as f64),
         o.scale_rounds,
-        if stored == expected { "exact" } else { "differs" }
+        if stored == expected { "exact" } else { "differs" },
+        num(store_items)
     ));
     rep.line(format!(
         "After the rounds: {}; VmRSS {rss_end:.1} MB, VmHWM {hwm_end:.1} MB; CPU {:.1} s in all, exit {}. \
