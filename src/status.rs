@@ -167,9 +167,15 @@ impl FeedStatus {
 
 /// Status of every configured feed, in config order.
 pub fn collect(config: &Config, state_of: impl Fn(&str) -> Option<FeedState>) -> Vec<FeedStatus> {
-    config
-        .feeds
-        .iter()
+    collect_from(config.feeds.iter(), state_of)
+}
+
+/// Status of the given feeds, in the order given.
+pub fn collect_from<'a>(
+    feeds: impl Iterator<Item = &'a crate::config::FeedConfig>,
+    state_of: impl Fn(&str) -> Option<FeedState>,
+) -> Vec<FeedStatus> {
+    feeds
         .map(|f| FeedStatus::new(&f.name, f.url.as_str(), state_of(f.url.as_str()).as_ref()))
         .collect()
 }
