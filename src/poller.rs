@@ -45,7 +45,7 @@ use url::Url;
 use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
-use crate::parse::{parse_feed_skipping, FeedRef, Limits};
+use crate::parse::{parse_feed_skipping, FeedRef, Known, Limits};
 use crate::store::{Claim, FeedState, IngestReport, Store};
 
 /// How a failed store write starts a feed's error (health checks look for it).
@@ -666,8 +666,15 @@ async fn process(
             started,
             limits,
             &|key| match &known {
-                Some(keys) => keys.contains(key.as_str()),
-                None => store.knows(key, &feed_url),
+                Some(keys) if keys.contains(key.as_str()) => Known::FromThisFeed,
+                Some(_) => Known::New,
+                None if store.knows(key, &feed_url) => Known::FromThisFeed,
+                // A story another feed brought: its stored record stands for
+                // the entry, which is then not built (nor sanitised) again.
+                None => match store.get(key) {
+                    Ok(Some(item)) => Known::Stored(Box::new(item)),
+                    _ => Known::New,
+                },
             },
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;

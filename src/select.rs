@@ -326,7 +326,7 @@ pub fn html_to_text(html: &str) -> String {
     }
     let spaced = html.replace('<', " <");
     TEXT_ONLY
-        .with(|builder| crate::parse::document_html(&builder.clean(&spaced)))
+        .with(|builder| crate::parse::document_html(&builder.clean(&spaced), spaced.len()))
         .replace("&nbsp;", " ")
         .replace("&lt;", "<")
         .replace("&gt;", ">")

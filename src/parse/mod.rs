@@ -20,6 +20,7 @@ use url::Url;
 use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Source};
 
 pub mod charset;
+mod nfc;
 pub mod recover;
 
 use charset::decode;
@@ -92,19 +93,37 @@ pub fn parse_feed(
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<ParsedFeed, ParseError> {
-    parse_feed_skipping(feed, body, content_type, now, limits, &|_| false)
+    parse_feed_skipping(feed, body, content_type, now, limits, &|_| Known::New)
 }
 
-/// As [`parse_feed`], but entries whose key `known` accepts are counted in
-/// [`ParsedFeed::skipped`] and not built: sanitising is most of the cost of
-/// a document, and a changed feed usually has one or two new entries.
+/// What the store holds under an entry's key, asked before the entry is
+/// built (see [`parse_feed_skipping`]).
+#[derive(Debug)]
+pub enum Known {
+    /// Nothing: the entry is built.
+    New,
+    /// An item this feed brought already (or one pruned since): the entry
+    /// is skipped and counted in [`ParsedFeed::skipped`].
+    FromThisFeed,
+    /// An item other feeds brought. The entry is not built: the stored item
+    /// stands for it, with this feed as its only source, which is all that
+    /// storing it again adds (the store keeps what it holds and adds the
+    /// source).
+    Stored(Box<Item>),
+}
+
+/// As [`parse_feed`], but each entry's key is first put to `known`, and
+/// only entries the store does not hold are built: sanitising is most of
+/// the cost of a document, a changed feed usually has one or two new
+/// entries, and in a round one entry in six is a story another feed of the
+/// round brought already.
 pub fn parse_feed_skipping(
     feed: FeedRef<'_>,
     body: &[u8],
     content_type: Option<&str>,
     now: DateTime<Utc>,
     limits: Limits,
-    known: &dyn Fn(&ItemKey) -> bool,
+    known: &dyn Fn(&ItemKey) -> Known,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, content_type.and_then(charset_param));
     // A fresh parser per attempt: feed-rs 3.0 keeps Media RSS state in the
@@ -307,7 +326,7 @@ fn build(
     now: DateTime<Utc>,
     limits: Limits,
     guid_links: &[bool],
-    known: &dyn Fn(&ItemKey) -> bool,
+    known: &dyn Fn(&ItemKey) -> Known,
 ) -> ParsedFeed {
     let language = parsed.language.as_deref().map(clean_text);
     let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
@@ -398,7 +417,7 @@ fn entry_to_item(
     feed_language: Option<&str>,
     now: i64,
     guid_is_link: bool,
-    known: &dyn Fn(&ItemKey) -> bool,
+    known: &dyn Fn(&ItemKey) -> Known,
 ) -> Option<Option<Item>> {
     let original_link = pick_link(&entry, feed.url);
     let (given_id, key_id) = entry_id(&entry);
@@ -423,10 +442,20 @@ fn entry_to_item(
             _ => None,
         }
     });
-    let link = original_link.as_ref().map(clean_link);
-    if known(&key) {
-        return Some(None);
+    let source = || Source {
+        feed_url: feed.url.to_string(),
+        feed_name: text_only(feed.name),
+        link: original_link.as_ref().map(Url::to_string),
+    };
+    match known(&key) {
+        Known::New => {}
+        Known::FromThisFeed => return Some(None),
+        Known::Stored(mut stored) => {
+            stored.sources = vec![source()];
+            return Some(Some(*stored));
+        }
     }
+    let link = original_link.as_ref().map(clean_link);
     let base = link.clone().unwrap_or_else(|| feed.url.clone());
     let base = &base;
 
@@ -493,11 +522,7 @@ fn entry_to_item(
             .map(clean_text)
             .or_else(|| feed_language.map(str::to_owned)),
         enclosure: pick_enclosure(&entry, base),
-        sources: vec![Source {
-            feed_url: feed.url.to_string(),
-            feed_name: text_only(feed.name),
-            link: original_link.map(String::from),
-        }],
+        sources: vec![source()],
     }))
 }
 
@@ -653,6 +678,9 @@ fn text_to_html(text: &str, html: bool, base: &Url) -> String {
 /// Sanitises HTML with ammonia's allow-list, keeping `dir` and `lang` (Arabic
 /// content depends on them) and making relative URLs absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
+    if let Some(text) = markup_free(html) {
+        return clean_text_owned(text);
+    }
     thread_local! {
         // Building an ammonia allow-list (hash sets of tags, attributes and
         // schemes) cost about a sixth of sanitising a typical entry; one
@@ -666,18 +694,116 @@ pub fn sanitize(html: &str, base: &Url) -> String {
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        document_html(&builder.clean(html))
+        document_html(&builder.clean(html), html.len())
     });
     clean_text_owned(cleaned)
 }
 
+/// What ammonia makes of `html` when it holds no markup at all: no tag, no
+/// character reference (no `<`, no `&`), and nothing html5ever's input
+/// stream rewrites (`\r`, NUL, a leading byte-order mark). Such text comes out as it went in, with
+/// `>` and U+00A0 written as references, so it skips the parse and the
+/// tree. `None` for anything else.
+fn markup_free(html: &str) -> Option<String> {
+    let bytes = html.as_bytes();
+    if memchr::memchr3(b'<', b'&', b'\r', bytes).is_some()
+        || memchr::memchr(0, bytes).is_some()
+        || html.starts_with('\u{feff}')
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(['>', '\u{a0}']) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().expect("found");
+        out.push_str(if c == '>' { "&gt;" } else { "&nbsp;" });
+        rest = &rest[i + c.len_utf8()..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// The HTML of a cleaned document. ammonia's `to_string` serialises into a
-/// buffer and then copies it through a formatter; this keeps the buffer.
-pub(crate) fn document_html(document: &ammonia::Document) -> String {
-    let mut out = Vec::new();
-    document.write_to(&mut out).expect("writing to a Vec cannot fail");
-    // html5ever writes UTF-8; a lossy copy only if that ever changed.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+/// buffer and then copies it through a formatter; this writes straight into
+/// the `String` returned, sized for `len_hint` bytes (the input's length).
+pub(crate) fn document_html(document: &ammonia::Document, len_hint: usize) -> String {
+    let mut sink = TextSink {
+        text: String::with_capacity(len_hint),
+        carry: Vec::new(),
+    };
+    document
+        .write_to(&mut sink)
+        .expect("writing to a String cannot fail");
+    sink.finish()
+}
+
+/// html5ever's serialised output, collected as text. Each piece is checked
+/// as it is written, with SIMD (the pieces are mostly long runs of text),
+/// instead of the whole document once more at the end with std's check,
+/// which goes a character at a time through Arabic. A piece may end inside
+/// a character: html5ever writes the lead byte of U+0080–U+00BF (`«`, `»`,
+/// `©`) alone while it looks for `&nbsp;`; such bytes wait for the rest.
+struct TextSink {
+    text: String,
+    carry: Vec<u8>,
+}
+
+impl TextSink {
+    fn push(&mut self, mut bytes: &[u8]) {
+        loop {
+            match simdutf8::compat::from_utf8(bytes) {
+                Ok(s) => return self.text.push_str(s),
+                Err(e) => {
+                    let (good, rest) = bytes.split_at(e.valid_up_to());
+                    self.text
+                        .push_str(simdutf8::basic::from_utf8(good).expect("the valid prefix"));
+                    match e.error_len() {
+                        // Cut short: the rest comes with the next piece.
+                        None => return self.carry.extend_from_slice(rest),
+                        // html5ever writes UTF-8; were that ever to change,
+                        // the bad bytes become U+FFFD as a lossy copy would.
+                        Some(bad) => {
+                            self.text.push(char::REPLACEMENT_CHARACTER);
+                            bytes = &rest[bad..];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if !self.carry.is_empty() {
+            self.text.push_str(&String::from_utf8_lossy(&self.carry));
+        }
+        self.text
+    }
+}
+
+impl std::io::Write for TextSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        if let Some(&lead) = self.carry.first() {
+            let width: usize = match lead {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            let take = width.saturating_sub(self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            let carried = std::mem::take(&mut self.carry);
+            self.push(&carried);
+        }
+        self.push(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn html_to_text(html: &str) -> String {
@@ -686,7 +812,7 @@ fn html_to_text(html: &str) -> String {
     }
     // ammonia with no tags allowed keeps only text; it re-escapes that text,
     // so unescape the five XML entities it produces.
-    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html)));
+    let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html), html.len()));
     escaped
         .replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -732,9 +858,10 @@ pub fn clean_text_owned(s: String) -> String {
 
 /// The cleaned text, or `None` when `s` is clean already. The checks run
 /// fastest first: ASCII is always NFC, so it only needs the control-character
-/// scan; other text is checked with `is_nfc_quick`, which does not allocate.
+/// scan; other text is checked with `is_nfc_quick` (through [`nfc`], which
+/// answers the plain characters from a table), which does not allocate.
 fn cleaned(s: &str) -> Option<String> {
-    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    use unicode_normalization::{IsNormalized, UnicodeNormalization};
     let legal =
         |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
     let (nfc, clean) = if s.is_ascii() {
@@ -745,7 +872,7 @@ fn cleaned(s: &str) -> Option<String> {
     } else {
         // One pass for both checks: a `Yes` has read every character.
         let mut legal_so_far = true;
-        let nfc = is_nfc_quick(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
+        let nfc = nfc::quick_check(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
         (nfc, nfc && legal_so_far)
     };
     if clean {
@@ -1096,16 +1223,36 @@ mod tests {
             None,
             Utc::now(),
             Limits::default(),
-            &|_| false,
+            &|_| Known::New,
         )
         .unwrap();
         assert_eq!((all.items.len(), all.skipped), (1, 0));
         let key = all.items[0].key.clone();
         let known = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
-            *k == key
+            if *k == key {
+                Known::FromThisFeed
+            } else {
+                Known::New
+            }
         })
         .unwrap();
         assert_eq!((known.items.len(), known.skipped), (0, 1));
+        // Stored from another feed: the stored item comes back with this
+        // feed (and the entry's own link) as its only source, not rebuilt.
+        let mut stored = all.items[0].clone();
+        stored.title = "العنوان كما خُزّن".into();
+        stored.sources[0].feed_url = "https://other.example/rss".into();
+        let other = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
+            if *k == key {
+                Known::Stored(Box::new(stored.clone()))
+            } else {
+                Known::New
+            }
+        })
+        .unwrap();
+        assert_eq!((other.items.len(), other.skipped), (1, 0));
+        assert_eq!(other.items[0].title, "العنوان كما خُزّن");
+        assert_eq!(other.items[0].sources, all.items[0].sources);
     }
 
     #[test]
@@ -1384,6 +1531,86 @@ mod tests {
             assert!(out.contains(r#"dir="rtl""#) && out.contains("خبر"), "{out}");
             assert!(!out.contains("onclick") && !out.contains("script"), "{out}");
         }
+    }
+
+    /// The markup-free path gives what ammonia gives, byte for byte.
+    #[test]
+    fn markup_free_text_skips_ammonia_with_the_same_result() {
+        let base = Url::parse("https://example.com/a/").unwrap();
+        let through_ammonia = |html: &str| {
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+            clean_text_owned(builder.clean(html).to_string())
+        };
+        for text in [
+            "قال الوزير إن المفاوضات ستستأنف",
+            "  leading and trailing  \n",
+            "5 > 3, x\u{a0}y «اقتباس» \"quoted\" 'single' = ok",
+            "tab\tand\nnewline\u{c}form feed \u{7f}",
+            "\u{0627}\u{0654}\u{0645}\u{0629} e\u{301}",
+            "",
+            ">>>",
+        ] {
+            assert!(markup_free(text).is_some(), "{text:?}");
+            assert_eq!(sanitize(text, &base), through_ammonia(text), "{text:?}");
+        }
+        for html in ["a &amp; b", "<b>x</b>", "a\r\nb", "a\0b", "x < y"] {
+            assert!(markup_free(html).is_none(), "{html:?}");
+            assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn markup_free_matches_ammonia_on_any_text(s in "[^<&\\r\\x00]{0,60}") {
+            let base = Url::parse("https://example.com/").unwrap();
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            let want = clean_text_owned(builder.clean(&s).to_string());
+            proptest::prop_assert_eq!(sanitize(&s, &base), want);
+        }
+    }
+
+    #[test]
+    fn text_sink_joins_characters_cut_between_writes() {
+        use std::io::Write;
+        let text = "«خبر» © €𝒜 a&b";
+        let bytes = text.as_bytes();
+        // Every way of cutting the text in two, and byte by byte.
+        for cut_at in 0..=bytes.len() {
+            let mut sink = TextSink {
+                text: String::new(),
+                carry: Vec::new(),
+            };
+            sink.write_all(&bytes[..cut_at]).unwrap();
+            sink.write_all(&bytes[cut_at..]).unwrap();
+            assert_eq!(sink.finish(), text, "cut at {cut_at}");
+        }
+        let mut sink = TextSink {
+            text: String::new(),
+            carry: Vec::new(),
+        };
+        for b in bytes {
+            sink.write_all(std::slice::from_ref(b)).unwrap();
+        }
+        assert_eq!(sink.finish(), text);
+        // Bytes that are not UTF-8 become U+FFFD, as a lossy copy gives.
+        for bad in [&b"a\xffb"[..], b"\xe2\x82", b"x\xc2", b"\xc2\xc2\xab"] {
+            let mut sink = TextSink {
+                text: String::new(),
+                carry: Vec::new(),
+            };
+            sink.write_all(bad).unwrap();
+            assert_eq!(sink.finish(), String::from_utf8_lossy(bad), "{bad:?}");
+        }
+        // Through ammonia: html5ever writes the lead byte of `«` alone.
+        let base = Url::parse("https://example.com/").unwrap();
+        let html = "<p dir=\"rtl\">قال «الوزير»\u{a0}إن ©2026 <b>€</b></p>";
+        assert_eq!(
+            sanitize(html, &base),
+            "<p dir=\"rtl\">قال «الوزير»&nbsp;إن ©2026 <b>€</b></p>"
+        );
     }
 
     #[test]

@@ -1,0 +1,114 @@
+//! The NFC quick check, made cheap for the text feeds are made of.
+//!
+//! Every title, summary and content is checked for NFC on its way into the
+//! store ([`super::clean_text`]), and that check was a sixth of parsing a
+//! document: `unicode_normalization::is_nfc_quick` looks up two properties
+//! (combining class, NFC_QC) in hashed and searched tables for every
+//! non-ASCII character, and an Arabic document is mostly non-ASCII. Nearly
+//! all of those characters are *plain*: starters (combining class 0) whose
+//! NFC_QC is Yes. A plain character affects the quick check exactly as an
+//! ASCII letter does (the combining class seen last goes back to 0, the
+//! answer stays Yes), so it is handed to the crate's check as `'a'`, after
+//! one bit test in a table of the Basic Multilingual Plane built once from
+//! the crate's own data. Every other character (combining marks such as
+//! Arabic harakat, U+0653–U+0655, astral characters) goes to the crate as
+//! it is. The answer is the crate's, for every string.
+
+use std::sync::LazyLock;
+
+use unicode_normalization::char::canonical_combining_class;
+use unicode_normalization::{is_nfc_quick, IsNormalized};
+
+/// One bit per BMP code point: set for plain characters.
+struct Plain(Box<[u64; 1024]>);
+
+static PLAIN: LazyLock<Plain> = LazyLock::new(|| {
+    let mut bits = Box::new([0u64; 1024]);
+    for cp in 0..=0xFFFFu32 {
+        let Some(c) = char::from_u32(cp) else { continue };
+        if canonical_combining_class(c) == 0 && is_nfc_quick(std::iter::once(c)) == IsNormalized::Yes {
+            bits[(cp >> 6) as usize] |= 1 << (cp & 63);
+        }
+    }
+    Plain(bits)
+});
+
+impl Plain {
+    fn contains(&self, c: char) -> bool {
+        let cp = c as u32;
+        cp < 0x10000 && self.0[(cp >> 6) as usize] & (1 << (cp & 63)) != 0
+    }
+}
+
+/// `is_nfc_quick` over `chars`, with plain characters answered by the table.
+pub(crate) fn quick_check(chars: impl Iterator<Item = char>) -> IsNormalized {
+    let plain = &*PLAIN;
+    // ASCII stays ASCII; below U+0300 every character is plain (the crate's
+    // own data says so: see the test), which spares most Latin text the
+    // table lookup.
+    is_nfc_quick(chars.map(|c| {
+        if c < '\u{300}' || plain.contains(c) {
+            'a'
+        } else {
+            c
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn below_u0300_every_character_is_plain() {
+        for cp in 0..0x300u32 {
+            assert!(PLAIN.contains(char::from_u32(cp).unwrap()), "U+{cp:04X}");
+        }
+    }
+
+    #[test]
+    fn arabic_letters_are_plain_and_marks_are_not() {
+        for c in "ابتثجحخدذرزسشصضطظعغفقكلمنهوي ءآأؤإئة،؛؟٠١٢٣٤٥٦٧٨٩".chars()
+        {
+            assert!(PLAIN.contains(c), "{c:?}");
+        }
+        // Harakat (combining class > 0), madda and hamza above/below (NFC_QC Maybe).
+        for c in [
+            '\u{064B}', '\u{064E}', '\u{0651}', '\u{0652}', '\u{0653}', '\u{0654}', '\u{0655}',
+        ] {
+            assert!(!PLAIN.contains(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn same_answer_as_the_crate_on_arabic_shapes() {
+        for s in [
+            "السلام عليكم",
+            "أيضاً",                             // tanween after alef: in order
+            "\u{0627}\u{0654}\u{0645}\u{0629}", // alef + hamza above: Maybe
+            "\u{0628}\u{0651}\u{064E}",         // shadda (33) then fatha (30): out of order
+            "\u{0628}\u{064E}\u{0651}",         // in order
+            "e\u{301}",                         // Latin, combining acute: Maybe
+            "\u{0340}",                         // NFC_QC No
+            "emoji 🗞️ and 𝒜",
+            "\u{FFFF}\u{FFFE}",
+        ] {
+            assert_eq!(quick_check(s.chars()), is_nfc_quick(s.chars()), "{s:?}");
+        }
+    }
+
+    proptest! {
+        /// Any text, weighted to Arabic letters, marks and Latin combining
+        /// sequences: the table never changes the crate's answer.
+        #[test]
+        fn same_answer_as_the_crate(s in "[\\u{0}-\\u{7f}\\u{0600}-\\u{06FF}\\u{0300}-\\u{036F}\\u{00A0}-\\u{024F}\\u{FB50}-\\u{FEFF}\\u{1F300}-\\u{1F5FF}\\u{AC00}-\\u{AC10}\\u{1100}-\\u{1112}\\u{1161}-\\u{1175}]{0,40}") {
+            prop_assert_eq!(quick_check(s.chars()), is_nfc_quick(s.chars()));
+        }
+
+        #[test]
+        fn same_answer_as_the_crate_any_text(s in any::<String>()) {
+            prop_assert_eq!(quick_check(s.chars()), is_nfc_quick(s.chars()));
+        }
+    }
+}
