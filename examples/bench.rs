@@ -18,7 +18,16 @@
 //!   server answering the same bytes;
 //! - `render`: `render_all` and the newest-items read with 10k, 100k and 1M
 //!   items stored (render cost must not grow with the store), the store's
-//!   size on disk, and the daemon's start-up time and resident memory on it.
+//!   size on disk, and the daemon's start-up time and resident memory on it;
+//! - `scale` (only with `--only scale`; `scripts/bench-100k`): the real
+//!   `feedwire run` on a farm of N small feeds that change by rounds
+//!   (`feedfarm --small`): a cold round, then `--scale-rounds R` (default 2)
+//!   rounds where `--scale-share S` (0.2) of the documents changed; per
+//!   round wall, CPU-s, RSS, requests and items; then `/status.json`,
+//!   `/metrics` and `/` with N feeds, and a restart on the store. Options
+//!   `--scale-sizes N,N` (default 10000,100000), `--scale-first SECS` and
+//!   `--scale-period SECS` (the farm's round lengths; default N/250 and
+//!   N/500 seconds, at least 60).
 //!
 //! Options: `--sizes N,N` (farm sizes for `poll`), `--runs R`, `--runs-large
 //! R` (runs at N >= 10,000), `--render L,L` (store sizes), `--serve-secs S`
@@ -309,6 +318,13 @@ struct Opts {
     out: Option<PathBuf>,
     /// Keep the render section's store (for profiling) instead of deleting it.
     keep_store: bool,
+    /// `scale`: farm sizes, churn rounds after the cold one, share of
+    /// feeds changed per round, and the farm's round lengths (seconds).
+    scale_sizes: Vec<usize>,
+    scale_rounds: usize,
+    scale_share: f64,
+    scale_first: Option<u64>,
+    scale_period: Option<u64>,
 }
 
 fn opts() -> Opts {
@@ -351,6 +367,11 @@ fn opts() -> Opts {
             .unwrap_or_else(|| examples.join("feedfarm")),
         out: get("--out").map(PathBuf::from),
         keep_store: args.iter().any(|a| a == "--keep-store"),
+        scale_sizes: list("--scale-sizes", "10000,100000"),
+        scale_rounds: get("--scale-rounds").map_or(2, |v| v.parse().expect("rounds")),
+        scale_share: get("--scale-share").map_or(0.2, |v| v.parse().expect("share")),
+        scale_first: get("--scale-first").map(|v| v.parse().expect("secs")),
+        scale_period: get("--scale-period").map(|v| v.parse().expect("secs")),
     }
 }
 
@@ -380,13 +401,16 @@ fn main() {
     std::fs::create_dir_all(&o.work).expect("work dir");
     let mut rep = Report { out: String::new() };
     let t0 = Instant::now();
-    let sections: [(&str, Section); 3] = [
+    let sections: [(&str, Section); 4] = [
         ("ingest", ingest_section),
         ("poll", poll_section),
         ("render", render_section),
+        ("scale", scale_section),
     ];
     for (name, section) in sections {
-        if o.wants(name) || (name == "poll" && o.wants("daemon")) {
+        // `scale` runs for tens of minutes: only when asked for by name.
+        let asked = o.only.as_ref().is_some_and(|only| only.contains(name));
+        if (name != "scale" && o.wants(name)) || asked || (name == "poll" && o.wants("daemon")) {
             let before = loadavg();
             let t = Instant::now();
             section(&o, &mut rep);
@@ -1560,6 +1584,401 @@ fn render_section(o: &Opts, rep: &mut Report) {
             vec!["exit status after SIGTERM".into(), f.exit.to_string()],
         ],
     );
+    if !o.keep_store {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scale: the real daemon on N small feeds that change by rounds.
+
+/// The `--small` farm as a child process.
+struct ChurnFarm {
+    child: Child,
+    summary: String,
+    base: String,
+}
+
+impl ChurnFarm {
+    fn start(o: &Opts, n: usize, config: &Path, first: u64, period: u64) -> ChurnFarm {
+        let mut child = Command::new(&o.farm)
+            .arg(n.to_string())
+            .arg("--small")
+            .args(["--round-secs", &period.to_string()])
+            .args(["--first-round-secs", &first.to_string()])
+            .args(["--share", &o.scale_share.to_string()])
+            .args(["--config", config.to_str().expect("utf-8 path")])
+            .args([
+                "--max-secs",
+                &(first + period * (o.scale_rounds as u64 + 2) + 600).to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e} (build with --examples)", o.farm.display()));
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let summary = lines.next().expect("farm summary").expect("farm output");
+        let ready = lines.next().expect("farm ready line").expect("farm output");
+        let url = ready.strip_prefix("ready ").expect("ready line");
+        let base = url.strip_suffix("/f/0.xml").expect("feed 0 url").to_owned();
+        ChurnFarm { child, summary, base }
+    }
+
+    fn get(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.base);
+        runtime(1).block_on(async {
+            reqwest::get(&url)
+                .await
+                .expect("farm answers")
+                .text()
+                .await
+                .expect("farm answers")
+        })
+    }
+
+    /// `(200s, 304s, round, time of the latest feed request)`.
+    fn stats(&self) -> (u64, u64, u64, f64) {
+        let body = self.get("/stats");
+        let get = |k: &str| -> f64 {
+            body.split_whitespace()
+                .find_map(|p| p.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        (
+            get("200=") as u64,
+            get("304=") as u64,
+            get("round=") as u64,
+            get("last="),
+        )
+    }
+
+    /// Unix time of the next round's start.
+    fn next_round_at(&self) -> f64 {
+        let body = self.get("/round");
+        let left: f64 = body
+            .split_whitespace()
+            .find_map(|p| p.strip_prefix("next_in="))
+            .and_then(|v| v.parse().ok())
+            .expect("next_in");
+        unix_now() + left
+    }
+}
+
+impl Drop for ChurnFarm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+/// CPU seconds (user + system) of a process so far.
+fn proc_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the
+    // 14th field overall, the 12th after ") ".
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // USER_HZ is 100 on Linux.
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// One sample of the daemon: unix time, VmRSS MB, VmHWM MB, CPU s.
+type Sample = (f64, f64, f64, f64);
+
+/// One `Poll round done.` line: its timestamp and the items it called new.
+fn round_done(line: &str) -> Option<(f64, u64)> {
+    if !line.contains("Poll round done.") {
+        return None;
+    }
+    let ts = chrono::DateTime::parse_from_rfc3339(line.split_whitespace().next()?).ok()?;
+    let new = line
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("new="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Some((ts.timestamp_micros() as f64 / 1e6, new))
+}
+
+fn scale_section(o: &Opts, rep: &mut Report) {
+    for &n in &o.scale_sizes {
+        scale_run(o, rep, n);
+    }
+}
+
+fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
+    let dir = o.work.join(format!("scale-{n}"));
+    std::fs::create_dir_all(&dir).expect("scale dir");
+    // The cold round must end before the first churn round: long enough
+    // for the store to take every item at ~1 s per 1,000 feeds on busy cores.
+    let first = o.scale_first.unwrap_or((n as u64 / 250).max(60));
+    let period = o.scale_period.unwrap_or((n as u64 / 500).max(60));
+    let farm_config = dir.join("farm.toml");
+    note(format!(
+        "scale: {n} small feeds; round 0 {first} s, then a round every {period} s"
+    ));
+    let farm = ChurnFarm::start(o, n, &farm_config, first, period);
+    note(&farm.summary);
+    let port = free_port();
+    let config = dir.join("feeds.toml");
+    let text = std::fs::read_to_string(&farm_config).expect("farm config");
+    std::fs::write(&config, daemon_config(&text, port, "data", "0s")).expect("config");
+    let load_start = loadavg();
+    let spawned = unix_now();
+    let d = Daemon::start(o, &config, port, &dir.join("daemon.log"));
+    let pid = d.child.id();
+    let samples = Arc::new(std::sync::Mutex::new(Vec::<Sample>::new()));
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let sampler = {
+        let samples = samples.clone();
+        std::thread::spawn(move || {
+            while stop_rx.recv_timeout(Duration::from_millis(200)).is_err() {
+                let (rss, hwm) = proc_mem(pid);
+                samples
+                    .lock()
+                    .expect("samples")
+                    .push((unix_now(), rss, hwm, proc_cpu(pid)));
+            }
+        })
+    };
+    let sample_at = |t: f64| -> Sample {
+        let s = samples.lock().expect("samples");
+        s.iter()
+            .rev()
+            .find(|x| x.0 <= t)
+            .or(s.first())
+            .copied()
+            .unwrap_or((t, f64::NAN, f64::NAN, f64::NAN))
+    };
+    let peak_between = |a: f64, b: f64| -> f64 {
+        let s = samples.lock().expect("samples");
+        s.iter()
+            .filter(|x| x.0 >= a && x.0 <= b)
+            .map(|x| x.1)
+            .fold(f64::NAN, f64::max)
+    };
+
+    let mut rows = Vec::new();
+    let mut dones: Vec<(f64, u64)> = Vec::new();
+    let mut stored: u64 = 0;
+    let (mut ok0, mut nm0) = (0u64, 0u64);
+    let mut start = spawned;
+    let mut cpu_per_round = Vec::new();
+    // Round k > 0 starts at the farm's k-th boundary.
+    let first_boundary = farm.next_round_at();
+    for round in 0..=o.scale_rounds {
+        let next = first_boundary + (round as f64) * period as f64;
+        let target = n as u64 * (round as u64 + 1);
+        // Wait for every feed's request of this round, then for the first
+        // `Poll round done.` logged after the last of them.
+        let end = loop {
+            while let Ok(l) = d.lines.try_recv() {
+                if let Some(done) = round_done(&l) {
+                    dones.push(done);
+                }
+            }
+            let (ok, nm, _, last) = farm.stats();
+            if ok + nm >= target {
+                if let Some(&(t, _)) = dones.iter().find(|(t, _)| *t >= last) {
+                    break Some(t);
+                }
+            }
+            if unix_now() > next + 1.0 {
+                note(format!(
+                    "scale: round {round} did not end before the next round began"
+                ));
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let (ok, nm, _, _) = farm.stats();
+        let end_t = end.unwrap_or_else(unix_now);
+        let new: u64 = dones
+            .iter()
+            .filter(|(t, _)| *t > start && *t <= end_t)
+            .map(|(_, new)| new)
+            .sum();
+        stored += new;
+        // The rest of the round's period: renders, the memory release, idle.
+        while unix_now() < next - 1.0 {
+            while let Ok(l) = d.lines.try_recv() {
+                if let Some(done) = round_done(&l) {
+                    dones.push(done);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let (s0, s1, s_rest) = (sample_at(start), sample_at(end_t), sample_at(next - 1.0));
+        let cpu = s1.3 - s0.3;
+        cpu_per_round.push((round, s_rest.3 - s0.3, end_t - start));
+        rows.push(vec![
+            if round == 0 {
+                "0 (cold)".to_owned()
+            } else {
+                round.to_string()
+            },
+            end.map_or("did not end".to_owned(), |e| secs(e - start)),
+            format!("{cpu:.1}"),
+            format!("{:.1}", s_rest.3 - s0.3),
+            format!("{:.1}", peak_between(start, end_t)),
+            format!("{:.1}", s1.2),
+            format!("{:.1}", s_rest.1),
+            format!("{} / {}", num((ok - ok0) as f64), num((nm - nm0) as f64)),
+            num(new as f64),
+            num(stored as f64),
+            loadavg(),
+        ]);
+        note(format!(
+            "scale {n}: round {round}: {:?}",
+            rows.last().expect("row")
+        ));
+        (ok0, nm0) = (ok, nm);
+        start = next;
+    }
+    let expected: u64 = farm
+        .get(&format!("/expected?round={}", o.scale_rounds))
+        .trim()
+        .parse()
+        .unwrap_or(0);
+
+    // Operator endpoints with N feeds: size and time of one request each.
+    let mut endpoints = Vec::new();
+    let mut store_items = f64::NAN;
+    for path in ["/status.json", "/metrics", "/"] {
+        let url = d.url(path);
+        let cpu0 = proc_cpu(pid);
+        let t = Instant::now();
+        let body = runtime(1).block_on(async {
+            reqwest::get(&url)
+                .await
+                .expect("daemon answers")
+                .bytes()
+                .await
+                .expect("body")
+        });
+        let wall = t.elapsed().as_secs_f64();
+        if path == "/metrics" {
+            store_items = String::from_utf8_lossy(&body)
+                .lines()
+                .find_map(|l| l.strip_prefix("feedwire_store_items "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(f64::NAN);
+        }
+        endpoints.push(format!(
+            "`{path}` {:.1} MB in {} ({:.2} CPU-s of the daemon)",
+            body.len() as f64 / 1e6,
+            secs(wall),
+            proc_cpu(pid) - cpu0
+        ));
+    }
+    let (rss_end, hwm_end) = proc_mem(pid);
+    let _ = stop_tx.send(());
+    sampler.join().expect("sampler");
+    let f = d.stop();
+
+    // A restart on the store: start-up with N feed states to read.
+    let log = dir.join("restart.log");
+    let d = Daemon::start(o, &config, port, &log);
+    let t = Instant::now();
+    let health = d.url("/healthz");
+    let up = runtime(1).block_on(async {
+        loop {
+            if let Ok(r) = reqwest::get(&health).await {
+                if r.status().is_success() {
+                    break t.elapsed().as_secs_f64();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(t.elapsed() < Duration::from_secs(600), "daemon did not come up");
+        }
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let restart_pid = d.child.id();
+    let (rss_rest, _) = proc_mem(restart_pid);
+    let restart_cpu = proc_cpu(restart_pid);
+    let _ = d.stop();
+    let disk = dir_size(&dir.join("data"));
+
+    rep.line(format!(
+        "### {} small feeds, daemon (`feedwire run`), {} churn rounds at {:.0} %\n",
+        num(n as f64),
+        o.scale_rounds,
+        o.scale_share * 100.0
+    ));
+    rep.line(format!("Farm: {}", farm.summary));
+    rep.line(format!(
+        "Daemon: `interval = \"1m\"` (the floor), `first_poll_spread = \"0s\"`, concurrency 16, per_host 2; \
+         the farm's `Cache-Control: max-age` makes each feed due at the next farm round: round 0 (cold, empty \
+         store) lasts {first} s, then a round every {period} s. Load at start {load_start}.\n"
+    ));
+    rep.table(
+        &[
+            "round",
+            "wall: round start → last feed stored",
+            "CPU-s in that time",
+            "CPU-s over the whole period",
+            "max VmRSS (MB, sampled 200 ms)",
+            "VmHWM at round end (MB)",
+            "VmRSS at period end (MB)",
+            "requests 200 / 304",
+            "items new",
+            "items new, all rounds",
+            "load (1/5/15)",
+        ],
+        &rows,
+    );
+    rep.line(format!(
+        "New items over all rounds {} vs {} distinct stories the farm showed up to round {} ({}); the store \
+         holds {} of them (`[storage] max_items`, default 100,000, prunes the oldest and keeps their seen records).\n",
+        num(stored as f64),
+        num(expected as f64),
+        o.scale_rounds,
+        if stored == expected { "exact" } else { "differs" },
+        num(store_items)
+    ));
+    rep.line(format!(
+        "After the rounds: {}; VmRSS {rss_end:.1} MB, VmHWM {hwm_end:.1} MB; CPU {:.1} s in all, exit {}. \
+         Store on disk {:.1} MB.\n",
+        endpoints.join(", "),
+        f.cpu,
+        f.exit,
+        disk as f64 / 1e6
+    ));
+    rep.line(format!(
+        "Restart on that store ({n} feed states): `/healthz` answers after {}; 5 s later VmRSS {rss_rest:.1} MB, {restart_cpu:.2} CPU-s.\n",
+        secs(up)
+    ));
+    // What one 2-core node sustains at a 15-minute interval, from the churn
+    // rounds' CPU over the whole period (renders and idle included).
+    let churn: Vec<f64> = cpu_per_round
+        .iter()
+        .filter(|(r, _, _)| *r > 0)
+        .map(|(_, cpu, _)| *cpu)
+        .collect();
+    if !churn.is_empty() {
+        let per_feed = median(&churn) / n as f64;
+        let budget = 2.0 * 900.0 * 0.5;
+        rep.line(format!(
+            "Churn round CPU (median over the period): {:.1} CPU-s, {:.2} CPU-ms per feed. At a 15-minute interval, \
+             with half of 2 cores (900 CPU-s of 1,800) as headroom: {} feeds.\n",
+            median(&churn),
+            per_feed * 1e3,
+            num(budget / per_feed)
+        ));
+    }
     if !o.keep_store {
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -255,6 +255,38 @@ impl Introspect for DaemonIntrospect {
         serde_json::to_vec_pretty(&feeds).expect("status serialises")
     }
 
+    fn status_json_query(&self, query: &status::StatusQuery) -> Vec<u8> {
+        let config = self.config.borrow().clone();
+        let state_of = |url: &str| self.store.feed_state(url).ok().flatten();
+        let mut feeds = match query.state {
+            // A page alone reads only its feeds' states: with 100,000
+            // feeds, reading them all costs seconds.
+            None => status::collect_from(
+                config
+                    .feeds
+                    .iter()
+                    .skip(query.offset.unwrap_or(0))
+                    .take(query.limit.unwrap_or(usize::MAX)),
+                state_of,
+            ),
+            Some(_) => query.apply(status::collect(&config, state_of)),
+        };
+        if config.feeds.iter().any(|f| f.full_text.is_some()) {
+            // Full-text counts by URL: the page is no longer in config order
+            // of every feed, which `add_full_text` zips with.
+            let by_url: std::collections::HashMap<&str, &crate::config::FeedConfig> =
+                config.feeds.iter().map(|f| (f.url.as_str(), f)).collect();
+            for f in &mut feeds {
+                if by_url.get(f.url.as_str()).is_some_and(|c| c.full_text.is_some()) {
+                    f.full_text = Some(status::FullTextStatus::new(
+                        &self.store.full_text_stats(&f.url).unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        serde_json::to_vec_pretty(&feeds).expect("status serialises")
+    }
+
     fn max_age(&self) -> u64 {
         self.config.borrow().poll.interval.as_secs().min(300)
     }

@@ -235,20 +235,24 @@ impl Config {
     /// `+2 feeds, -1 feed, 1 changed, output politics changed`.
     pub fn describe_changes(&self, old: &Config) -> String {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
+        // By URL: nested scans made a reload of 100,000 feeds quadratic.
+        let before: std::collections::HashMap<&str, &FeedConfig> =
+            old.feeds.iter().map(|f| (f.url.as_str(), f)).collect();
+        let after: std::collections::HashSet<&str> = self.feeds.iter().map(|f| f.url.as_str()).collect();
         let added = self
             .feeds
             .iter()
-            .filter(|f| !old.feeds.iter().any(|o| o.url == f.url))
+            .filter(|f| !before.contains_key(f.url.as_str()))
             .count();
         let removed = old
             .feeds
             .iter()
-            .filter(|o| !self.feeds.iter().any(|f| f.url == o.url))
+            .filter(|o| !after.contains(o.url.as_str()))
             .count();
         let changed = self
             .feeds
             .iter()
-            .filter(|f| old.feeds.iter().any(|o| o.url == f.url && o != *f))
+            .filter(|f| before.get(f.url.as_str()).is_some_and(|o| *o != *f))
             .count();
         let mut parts = Vec::new();
         if added > 0 {

@@ -1032,11 +1032,11 @@ pub async fn run(
         cancel.clone(),
     ));
     let now = clock.now();
-    let mut due: HashMap<String, DateTime<Utc>> = current
-        .feeds
-        .iter()
-        .map(|f| (f.url.to_string(), initial_due(&store, &current, f, now)))
-        .collect();
+    let mut due = Schedule::default();
+    for f in &current.feeds {
+        let url = f.url.as_str();
+        due.insert(url, initial_due(&store, &current, f, now), by_url[url].rank);
+    }
     let mut in_flight: HashSet<String> = HashSet::new();
     let mut tasks: JoinSet<Polled> = JoinSet::new();
     let mut round = PollReport::default();
@@ -1052,43 +1052,30 @@ pub async fn run(
     loop {
         heartbeat.beat();
         let now = clock.now();
-        let mut ready: Vec<(DateTime<Utc>, &String)> = due
-            .iter()
-            .filter(|(_, t)| **t <= now)
-            .map(|(u, t)| (*t, u))
-            .collect();
         // At most a window of polls at once (see `poll_all`); the others stay
         // due and start as polls finish, the longest overdue first.
         let window = 2 * (current.poll.concurrency + body_slots());
         let room = window.saturating_sub(tasks.len());
-        if ready.len() > room {
-            ready.select_nth_unstable(room);
-            ready.truncate(room);
-        }
-        let ready: Vec<String> = ready.into_iter().map(|(_, u)| u.clone()).collect();
-        for url in ready {
-            // A feed in flight has no due time until its poll ends.
-            due.remove(&url);
-            let Some(feed) = by_url.get(url.as_str()).map(|&i| current.feeds[i].clone()) else {
+        // Taking a feed out of the schedule: a feed in flight has no due
+        // time until its poll ends.
+        for url in due.pop_ready(now, room) {
+            let Some(feed) = by_url.get(&*url).map(|f| current.feeds[f.pos].clone()) else {
                 continue;
             };
-            in_flight.insert(url);
+            in_flight.insert(url.to_string());
             let ctx = ctx.clone();
             let interval = current.interval_of(&feed);
             tasks.spawn(async move { poll_leased(&ctx, &feed, interval).await });
         }
         // With the window full, feeds already due wait for a poll to end
         // (the join branch), not for their due time, which has passed.
-        let next_wake = if tasks.len() >= window {
-            None
-        } else {
-            due.values().min().copied()
-        };
+        let next_wake = if tasks.len() >= window { None } else { due.next() };
         tokio::select! {
             _ = cancel.cancelled() => break,
             Ok(()) = config.changed() => {
                 let new = config.borrow_and_update().clone();
-                reschedule(&store, &current, &new, &mut due, &in_flight, clock.now());
+                let new_index = index_feeds(&new);
+                reschedule(&store, &current, &new, &new_index, &mut due, &in_flight, clock.now());
                 match Fetcher::new(&new.poll) {
                     Ok(f) => {
                         let full_text = ctx.full_text.take();
@@ -1098,14 +1085,14 @@ pub async fn run(
                     Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
                 }
                 current = new;
-                by_url = index_feeds(&current);
+                by_url = new_index;
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let report = match done {
                     Ok(Polled::Skipped { url, next_due }) => {
                         in_flight.remove(&url);
-                        if current.feeds.iter().any(|f| f.url.as_str() == url) {
-                            due.insert(url, next_due);
+                        if let Some(f) = by_url.get(url.as_str()) {
+                            due.insert(&url, next_due, f.rank);
                         }
                         None
                     }
@@ -1116,9 +1103,8 @@ pub async fn run(
                             changed.notify_one();
                         }
                         // A feed removed by a reload while in flight is not rescheduled.
-                        let still_configured = by_url.contains_key(report.url.as_str());
-                        if let (Some(t), true) = (report.next_due, still_configured) {
-                            due.insert(report.url.clone(), t);
+                        if let (Some(t), Some(f)) = (report.next_due, by_url.get(report.url.as_str())) {
+                            due.insert(&report.url, t, f.rank);
                         }
                         Some(report)
                     }
@@ -1152,14 +1138,141 @@ pub async fn run(
     debug!("Poller stopped.");
 }
 
-/// Positions of the configured feeds by URL.
-fn index_feeds(config: &Config) -> HashMap<String, usize> {
-    config
+/// Where a configured feed is in the config, and its turn among feeds due
+/// at the same moment.
+#[derive(Clone, Copy, Debug)]
+struct Indexed {
+    pos: usize,
+    /// Position in [`interleave_hosts`] order: feeds due at once (a start
+    /// with `first_poll_spread = 0`, a round after an outage) start one
+    /// host after another, so that the window is not filled by one host's
+    /// feeds queueing on its `per_host` limit while other hosts idle.
+    rank: u64,
+}
+
+/// The configured feeds by URL.
+fn index_feeds(config: &Config) -> HashMap<String, Indexed> {
+    let pos: HashMap<&str, usize> = config
         .feeds
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.url.to_string(), i))
+        .map(|(i, f)| (f.url.as_str(), i))
+        .collect();
+    interleave_hosts(&config.feeds)
+        .into_iter()
+        .enumerate()
+        .map(|(rank, f)| {
+            let url = f.url.as_str();
+            (
+                url.to_owned(),
+                Indexed {
+                    pos: pos[url],
+                    rank: rank as u64,
+                },
+            )
+        })
         .collect()
+}
+
+/// When each idle feed is due: a min-heap of due times over a map from
+/// feed to its current due time. Every poll ends with a reschedule, so the
+/// loop must not scan all feeds per poll: with a scan, a round of 100,000
+/// feeds cost 100,000 scans of 100,000 entries. Here a poll costs
+/// O(log feeds). A reschedule leaves the old heap entry behind; it is
+/// skipped when it surfaces (its generation is no longer the feed's), and
+/// the heap is rebuilt when such stale entries outnumber live ones.
+#[derive(Default)]
+struct Schedule {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Due>>,
+    due: HashMap<Arc<str>, (DateTime<Utc>, u64, u64)>,
+    generation: u64,
+}
+
+/// One heap entry; ordered by time, then rank (see [`Indexed::rank`]).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    at: DateTime<Utc>,
+    rank: u64,
+    generation: u64,
+    url: Arc<str>,
+}
+
+impl Schedule {
+    /// Sets (or moves) the feed's due time.
+    fn insert(&mut self, url: &str, at: DateTime<Utc>, rank: u64) {
+        self.generation += 1;
+        let url: Arc<str> = match self.due.get_key_value(url) {
+            Some((k, _)) => k.clone(),
+            None => url.into(),
+        };
+        self.due.insert(url.clone(), (at, rank, self.generation));
+        self.heap.push(std::cmp::Reverse(Due {
+            at,
+            rank,
+            generation: self.generation,
+            url,
+        }));
+        if self.heap.len() > 2 * self.due.len() + 1024 {
+            self.rebuild();
+        }
+    }
+
+    fn get(&self, url: &str) -> Option<DateTime<Utc>> {
+        self.due.get(url).map(|&(at, _, _)| at)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.due.retain(|url, _| keep(url));
+    }
+
+    /// Whether the heap's top entry is the feed's current due time.
+    fn live(&self, d: &Due) -> bool {
+        self.due.get(&d.url).is_some_and(|&(_, _, g)| g == d.generation)
+    }
+
+    /// Takes up to `max` feeds due at `now` out of the schedule, earliest
+    /// (then lowest rank) first.
+    fn pop_ready(&mut self, now: DateTime<Utc>, max: usize) -> Vec<Arc<str>> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.heap.peek() {
+                Some(std::cmp::Reverse(d)) if d.at <= now => {}
+                _ => break,
+            }
+            let std::cmp::Reverse(d) = self.heap.pop().expect("peeked");
+            if self.live(&d) {
+                self.due.remove(&d.url);
+                out.push(d.url);
+            }
+        }
+        out
+    }
+
+    /// The earliest due time, if any feed is scheduled.
+    fn next(&mut self) -> Option<DateTime<Utc>> {
+        while let Some(std::cmp::Reverse(d)) = self.heap.peek() {
+            if self.live(d) {
+                return Some(d.at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    fn rebuild(&mut self) {
+        self.heap = self
+            .due
+            .iter()
+            .map(|(url, &(at, rank, generation))| {
+                std::cmp::Reverse(Due {
+                    at,
+                    rank,
+                    generation,
+                    url: url.clone(),
+                })
+            })
+            .collect();
+    }
 }
 
 /// `FEEDWIRE_TEST_STALL_POLLER=1` stalls the scheduler loop, to test that
@@ -1174,21 +1287,22 @@ fn reschedule(
     store: &Store,
     old: &Config,
     new: &Config,
-    due: &mut HashMap<String, DateTime<Utc>>,
+    new_index: &HashMap<String, Indexed>,
+    due: &mut Schedule,
     in_flight: &HashSet<String>,
     now: DateTime<Utc>,
 ) {
-    due.retain(|url, _| new.feeds.iter().any(|f| f.url.as_str() == url));
+    due.retain(|url| new_index.contains_key(url));
+    let old_feeds: HashMap<&str, &FeedConfig> = old.feeds.iter().map(|f| (f.url.as_str(), f)).collect();
     for feed in &new.feeds {
         let url = feed.url.as_str();
         if in_flight.contains(url) {
             continue;
         }
-        match old.feeds.iter().find(|f| f.url == feed.url) {
+        let rank = new_index[url].rank;
+        match old_feeds.get(url) {
             // New feeds are polled promptly.
-            None => {
-                due.insert(url.to_owned(), now);
-            }
+            None => due.insert(url, now, rank),
             Some(prev) if old.interval_of(prev) != new.interval_of(feed) => {
                 // Due one new interval after the last attempt, never in the past.
                 let last = store
@@ -1201,10 +1315,16 @@ fn reschedule(
                     Some(last) => add(last, new.interval_of(feed)).max(now),
                     None => now,
                 };
-                let entry = due.entry(url.to_owned()).or_insert(t);
-                *entry = (*entry).min(t);
+                let t = due.get(url).map_or(t, |prev| prev.min(t));
+                due.insert(url, t, rank);
             }
-            Some(_) => {}
+            // Same feed, same interval: the rank may move with the new
+            // order; the due time stays.
+            Some(_) => {
+                if let Some(t) = due.get(url) {
+                    due.insert(url, t, rank);
+                }
+            }
         }
     }
 }
@@ -1301,6 +1421,59 @@ mod tests {
             ]
         );
         assert!(interleave_hosts(&[]).is_empty());
+    }
+
+    #[test]
+    fn schedule_pops_earliest_then_rank_and_skips_moved_feeds() {
+        let t0 = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let mut due = Schedule::default();
+        due.insert("https://b.example/", at(0), 2);
+        due.insert("https://a.example/", at(0), 1);
+        due.insert("https://c.example/", at(5), 0);
+        due.insert("https://d.example/أخبار", at(1), 3);
+        // Moved later: its old entry (at 0) must not make it due now.
+        due.insert("https://b.example/", at(30), 2);
+        assert_eq!(due.next(), Some(at(0)));
+        let urls = |v: Vec<Arc<str>>| v.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            urls(due.pop_ready(at(1), 10)),
+            ["https://a.example/", "https://d.example/أخبار"]
+        );
+        assert_eq!(due.next(), Some(at(5)));
+        assert_eq!(
+            due.get("https://a.example/"),
+            None,
+            "a popped feed is in flight, not due"
+        );
+        // A window of one takes one feed; the rest stay due.
+        due.insert("https://a.example/", at(2), 1);
+        assert_eq!(urls(due.pop_ready(at(10), 1)), ["https://a.example/"]);
+        assert_eq!(urls(due.pop_ready(at(10), 10)), ["https://c.example/"]);
+        due.retain(|u| u != "https://b.example/");
+        assert_eq!(due.next(), None, "a removed feed is never due");
+        assert!(due.pop_ready(at(100), 10).is_empty());
+    }
+
+    #[test]
+    fn schedule_stays_small_when_feeds_are_rescheduled_often() {
+        let t0 = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+        let mut due = Schedule::default();
+        for round in 0..50i64 {
+            for i in 0..100u64 {
+                let t = t0 + chrono::Duration::seconds(round * 1000 + i as i64);
+                due.insert(&format!("https://h{}.example/{i}", i % 7), t, i);
+            }
+        }
+        assert!(
+            due.heap.len() <= 2 * 100 + 1024,
+            "stale entries are dropped: {}",
+            due.heap.len()
+        );
+        let all = due.pop_ready(t0 + chrono::Duration::days(1), usize::MAX);
+        assert_eq!(all.len(), 100, "each feed once, at its last due time");
+        assert_eq!(&*all[0], "https://h0.example/0");
+        assert!(due.heap.is_empty() || due.next().is_none());
     }
 
     #[test]

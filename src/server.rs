@@ -150,6 +150,13 @@ pub trait Introspect: Send + Sync + 'static {
     /// The JSON array served as `/status.json`. May read the store, so the
     /// server calls it off the async workers.
     fn status_json(&self) -> Vec<u8>;
+    /// `/status.json?state=..&offset=..&limit=..`: the same objects, only
+    /// those the query selects. By default filters [`Self::status_json`].
+    fn status_json_query(&self, query: &crate::status::StatusQuery) -> Vec<u8> {
+        let all: Vec<crate::status::FeedStatus> =
+            serde_json::from_slice(&self.status_json()).expect("status parses back");
+        serde_json::to_vec_pretty(&query.apply(all)).expect("status serialises")
+    }
     /// `Cache-Control: max-age` of the documents, in seconds.
     fn max_age(&self) -> u64;
     /// The Prometheus exposition (`/metrics`). May read the store.
@@ -288,9 +295,16 @@ async fn index(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn status(State(state): State<AppState>) -> Response {
+async fn status(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<crate::status::StatusQuery>,
+) -> Response {
     let introspect = state.introspect.clone();
-    match tokio::task::spawn_blocking(move || introspect.status_json()).await {
+    let json = move || match query.is_all() {
+        true => introspect.status_json(),
+        false => introspect.status_json_query(&query),
+    };
+    match tokio::task::spawn_blocking(json).await {
         Ok(json) => (
             [
                 (header::CONTENT_TYPE, "application/json"),

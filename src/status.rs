@@ -167,11 +167,52 @@ impl FeedStatus {
 
 /// Status of every configured feed, in config order.
 pub fn collect(config: &Config, state_of: impl Fn(&str) -> Option<FeedState>) -> Vec<FeedStatus> {
-    config
-        .feeds
-        .iter()
+    collect_from(config.feeds.iter(), state_of)
+}
+
+/// Status of the given feeds, in the order given.
+pub fn collect_from<'a>(
+    feeds: impl Iterator<Item = &'a crate::config::FeedConfig>,
+    state_of: impl Fn(&str) -> Option<FeedState>,
+) -> Vec<FeedStatus> {
+    feeds
         .map(|f| FeedStatus::new(&f.name, f.url.as_str(), state_of(f.url.as_str()).as_ref()))
         .collect()
+}
+
+/// A slice of `/status.json` (`?state=failing,gone&offset=0&limit=100`):
+/// with 100,000 feeds the whole array is ~55 MB, and an operator (or a
+/// dashboard) usually wants the broken ones or one page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusQuery {
+    /// Comma-separated `state` values to keep; all when absent.
+    pub state: Option<String>,
+    /// Feeds to skip (after the `state` filter), in config order.
+    pub offset: Option<usize>,
+    /// At most this many feeds.
+    pub limit: Option<usize>,
+}
+
+impl StatusQuery {
+    /// Whether the query asks for anything but the whole array.
+    pub fn is_all(&self) -> bool {
+        *self == StatusQuery::default()
+    }
+
+    /// The feeds it selects, in the order given (config order).
+    pub fn apply(&self, feeds: Vec<FeedStatus>) -> Vec<FeedStatus> {
+        let states: Option<Vec<&str>> = self
+            .state
+            .as_deref()
+            .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).collect());
+        feeds
+            .into_iter()
+            .filter(|f| states.as_ref().is_none_or(|s| s.contains(&f.state.as_str())))
+            .skip(self.offset.unwrap_or(0))
+            .take(self.limit.unwrap_or(usize::MAX))
+            .collect()
+    }
 }
 
 /// Feeds in the order operators want them: failing, gone, pending, ok.
@@ -477,6 +518,50 @@ mod tests {
         let json = serde_json::to_value(&feeds[1]).unwrap();
         assert_eq!(json["repaired"], "1 stray '&'");
         assert_eq!(json["items_too_old"], 4);
+    }
+
+    #[test]
+    fn status_query_filters_by_state_then_pages() {
+        let mut feeds: Vec<FeedStatus> = (0..10)
+            .map(|i| FeedStatus::new(&format!("مصدر {i}"), &format!("https://h{i}.example/rss"), None))
+            .collect();
+        for i in [2, 5, 7, 9] {
+            feeds[i].state = "failing".into();
+        }
+        feeds[3].state = "gone".into();
+        let q = |s: &str| -> StatusQuery { serde_urlencoded_like(s) };
+        assert!(StatusQuery::default().is_all());
+        assert_eq!(
+            StatusQuery::default().apply(feeds.clone()),
+            feeds,
+            "no query: every feed"
+        );
+        let names = |v: Vec<FeedStatus>| v.into_iter().map(|f| f.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(q("failing,gone").apply(feeds.clone())),
+            ["مصدر 2", "مصدر 3", "مصدر 5", "مصدر 7", "مصدر 9"]
+        );
+        let page = StatusQuery {
+            state: Some("failing".into()),
+            offset: Some(1),
+            limit: Some(2),
+        };
+        assert!(!page.is_all());
+        assert_eq!(names(page.apply(feeds.clone())), ["مصدر 5", "مصدر 7"]);
+        let tail = StatusQuery {
+            offset: Some(8),
+            limit: Some(100),
+            ..StatusQuery::default()
+        };
+        assert_eq!(names(tail.apply(feeds.clone())), ["مصدر 8", "مصدر 9"]);
+        assert!(q("no_such_state").apply(feeds).is_empty());
+    }
+
+    fn serde_urlencoded_like(states: &str) -> StatusQuery {
+        StatusQuery {
+            state: Some(states.into()),
+            ..StatusQuery::default()
+        }
     }
 
     #[test]

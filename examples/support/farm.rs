@@ -696,14 +696,18 @@ fn rss_doc(i: usize, name: &str, arabic: bool, updated: i64, stories: &[Story]) 
         xml_escape(&s.link, &mut x);
         let _ = write!(
             x,
-            "</link>\n<guid isPermaLink=\"false\">{}</guid>\n<pubDate>{}</pubDate>\n<dc:creator>{}</dc:creator>\n<category>{}</category>\n<description><![CDATA[{}]]></description>\n<content:encoded><![CDATA[{}]]></content:encoded>\n</item>\n",
+            "</link>\n<guid isPermaLink=\"false\">{}</guid>\n<pubDate>{}</pubDate>\n<dc:creator>{}</dc:creator>\n<category>{}</category>\n<description><![CDATA[{}]]></description>\n",
             s.guid,
             rfc2822(s.date),
             s.author,
             s.category,
             s.summary,
-            s.content
         );
+        // The small documents (`Churn`) carry summaries only.
+        if !s.content.is_empty() {
+            let _ = writeln!(x, "<content:encoded><![CDATA[{}]]></content:encoded>", s.content);
+        }
+        x.push_str("</item>\n");
     }
     x.push_str("</channel>\n</rss>\n");
     x
@@ -737,10 +741,283 @@ fn atom_doc(i: usize, name: &str, arabic: bool, updated: i64, stories: &[Story])
             s.category
         );
         xml_escape(&s.summary, &mut x);
-        x.push_str("</summary>\n<content type=\"html\">");
-        xml_escape(&s.content, &mut x);
-        x.push_str("</content>\n</entry>\n");
+        x.push_str("</summary>\n");
+        if !s.content.is_empty() {
+            x.push_str("<content type=\"html\">");
+            xml_escape(&s.content, &mut x);
+            x.push_str("</content>\n");
+        }
+        x.push_str("</entry>\n");
     }
     x.push_str("</feed>\n");
     x
+}
+
+// ---------------------------------------------------------------------------
+// Small documents that change by rounds: the 100,000-feed simulation.
+
+/// Feeds of small headline documents (10 to 20 items of a title, a link, a
+/// one- or two-sentence summary, a date, an author and a category; 4 to
+/// 12 KB, as the RSS of a news site's section is) that change by rounds: at
+/// every round after the first a `share` of the feeds, chosen from the
+/// seed, gain one to three new items at the top and drop as many at the
+/// bottom. A fifth of the items are wire stories of that round, carried
+/// by several feeds under differently decorated links. Feed `i` at round
+/// `r` is the same bytes whoever asks, so validators (ETag, Last-Modified)
+/// give 304s for every feed that did not change.
+pub struct Churn {
+    pub n: usize,
+    pub hosts: usize,
+    pub share: f64,
+}
+
+/// One feed of a [`Churn`] farm at one round.
+pub struct SmallDoc {
+    pub body: Vec<u8>,
+    pub etag: String,
+    pub last_modified: String,
+    pub content_type: &'static str,
+}
+
+/// A virtual quarter-hour per round: new items are dated by round.
+const ROUND_SPAN: i64 = 900;
+
+impl Churn {
+    fn seed(i: usize) -> u64 {
+        SEED ^ 0x5_3a11 ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+    }
+
+    /// Whether feed `i` is Arabic, is Atom, and how many items it shows.
+    pub fn shape(&self, i: usize) -> (bool, bool, usize) {
+        let mut rng = Rng::new(Self::seed(i));
+        (rng.chance(0.6), i % 3 == 0, rng.range(10, 20))
+    }
+
+    pub fn name(&self, i: usize) -> String {
+        if self.shape(i).0 {
+            format!("موجز {i}")
+        } else {
+            format!("Briefs {i}")
+        }
+    }
+
+    /// New items feed `i` gains at round `r` (0 when unchanged).
+    pub fn added(&self, i: usize, r: u64) -> usize {
+        if r == 0 {
+            return 0;
+        }
+        let mut rng = Rng::new(Self::seed(i) ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        if rng.chance(self.share) {
+            rng.range(1, 3)
+        } else {
+            0
+        }
+    }
+
+    /// The feed's version at round `r`: how many rounds changed it.
+    pub fn version(&self, i: usize, r: u64) -> u64 {
+        (1..=r).filter(|&k| self.added(i, k) > 0).count() as u64
+    }
+
+    /// Items feed `i` has shown up to round `r`, each with its round.
+    fn items_until(&self, i: usize, r: u64) -> Vec<u64> {
+        let (_, _, shown) = self.shape(i);
+        let mut rounds = vec![0; shown];
+        for k in 1..=r {
+            rounds.extend(std::iter::repeat_n(k, self.added(i, k)));
+        }
+        rounds
+    }
+
+    /// Item `j` (added at round `r`) of feed `i`: `Some(w)` when it is wire
+    /// story `w` of that round.
+    fn wire_of(&self, i: usize, j: usize, r: u64) -> Option<u64> {
+        let mut rng = Rng::new(Self::seed(i) ^ (j as u64).wrapping_mul(0x94D0_49BB_1331_11EB) ^ 0x77);
+        if !rng.chance(0.2) {
+            return None;
+        }
+        // A pool per round and language: even ids Arabic, odd English.
+        let pool = (self.n as u64 / 25).max(10) * 2;
+        let mut w = rng.next_u64() % pool;
+        if (w % 2 == 0) != self.shape(i).0 {
+            w = (w + 1) % pool;
+        }
+        Some(r * pool + w)
+    }
+
+    /// Distinct stories shown by all feeds up to round `r`: what the
+    /// store holds after polling every feed at every round.
+    pub fn distinct_until(&self, r: u64) -> usize {
+        let mut wire = HashSet::new();
+        let mut own = 0;
+        for i in 0..self.n {
+            for (j, &k) in self.items_until(i, r).iter().enumerate() {
+                match self.wire_of(i, j, k) {
+                    Some(w) => {
+                        wire.insert(w);
+                    }
+                    None => own += 1,
+                }
+            }
+        }
+        own + wire.len()
+    }
+
+    /// The date of feed `i`'s newest item at round `r` (its
+    /// `Last-Modified`), without building the document.
+    pub fn updated(&self, i: usize, r: u64) -> i64 {
+        match (1..=r)
+            .rev()
+            .find_map(|k| Some((k, self.added(i, k))).filter(|&(_, a)| a > 0))
+        {
+            Some((k, a)) => BASE_TIME + k as i64 * ROUND_SPAN - 300 + (a as i64 - 1) * 60,
+            None => BASE_TIME - 3_600,
+        }
+    }
+
+    /// Feed `i`'s ETag at round `r`.
+    pub fn etag(&self, i: usize, r: u64) -> String {
+        format!("\"s{i:x}-{}\"", self.version(i, r))
+    }
+
+    pub fn http_date(t: i64) -> String {
+        http_date(t)
+    }
+
+    /// Feed `i` as served at round `r`.
+    pub fn doc(&self, i: usize, r: u64) -> SmallDoc {
+        let (arabic, atom, shown) = self.shape(i);
+        let rounds = self.items_until(i, r);
+        let total = rounds.len();
+        let name = self.name(i);
+        let mut stories = Vec::with_capacity(shown);
+        // Newest first, as feeds list them.
+        for j in (total - shown..total).rev() {
+            let k = rounds[j];
+            // Position within its round, for dates that grow with `j`.
+            let nth = rounds[..j].iter().rev().take_while(|&&x| x == k).count() as i64;
+            let date = if k == 0 {
+                BASE_TIME - (shown - j) as i64 * 3_600
+            } else {
+                BASE_TIME + k as i64 * ROUND_SPAN - 300 + nth * 60
+            };
+            stories.push(self.story(i, j, k, arabic, date));
+        }
+        let updated = stories.first().map_or(BASE_TIME, |s| s.date);
+        debug_assert_eq!(updated, self.updated(i, r));
+        let body = if atom {
+            atom_doc(i, &name, arabic, updated, &stories)
+        } else {
+            rss_doc(i, &name, arabic, updated, &stories)
+        };
+        SmallDoc {
+            body: body.into_bytes(),
+            etag: self.etag(i, r),
+            last_modified: http_date(updated),
+            content_type: if atom {
+                "application/atom+xml; charset=utf-8"
+            } else {
+                "application/rss+xml; charset=utf-8"
+            },
+        }
+    }
+
+    fn story(&self, i: usize, j: usize, k: u64, arabic: bool, date: i64) -> Story {
+        let mut rng = Rng::new(Self::seed(i) ^ (j as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+        let lang = if arabic { "ar" } else { "en" };
+        let summary = |rng: &mut Rng| {
+            let mut s = format!("<p>{}", sentence(rng, arabic));
+            if rng.chance(0.5) {
+                s.push(' ');
+                s.push_str(&sentence(rng, arabic));
+            }
+            s.push_str("</p>");
+            s
+        };
+        if let Some(w) = self.wire_of(i, j, k) {
+            // The same story (title, summary) in every feed that carries
+            // it; only the link's decoration differs.
+            let mut wr = Rng::new(SEED ^ 0xA11CE ^ w.wrapping_mul(0x9E37_79B9));
+            let s = slug(&mut wr, arabic);
+            let path = format!("wire.example/{lang}/{k}/{w}/{s}");
+            let link = match (i as u64 + w) % 4 {
+                0 => format!("https://{path}?utm_source=feed{i}&utm_medium=rss"),
+                1 => format!("http://{path}#via-{i}"),
+                2 => format!("https://WIRE.example:443/{lang}/{k}/{w}/{s}?fbclid=x{i}"),
+                _ => format!("https://{path}"),
+            };
+            let title = words(&mut wr, arabic, 9);
+            return Story {
+                link,
+                title,
+                summary: summary(&mut wr),
+                content: String::new(),
+                date,
+                author: if arabic {
+                    "وكالة الأنباء"
+                } else {
+                    "Wire service"
+                },
+                category: if arabic { "سياسة" } else { "Politics" },
+                guid: format!("wire-{w}-via-{i}"),
+            };
+        }
+        let s = slug(&mut rng, arabic);
+        let section = if arabic { "موجز" } else { "briefs" };
+        let mut link = format!("https://www.outlet{i}.example/{section}/{j}-{s}.html");
+        if rng.chance(0.3) {
+            link.push_str("?utm_source=rss");
+        }
+        let title_words = rng.range(6, 12);
+        Story {
+            link,
+            title: words(&mut rng, arabic, title_words),
+            summary: summary(&mut rng),
+            content: String::new(),
+            date,
+            author: rng.pick(if arabic { AR_AUTHORS } else { EN_AUTHORS }),
+            category: rng.pick(if arabic { AR_CATEGORIES } else { EN_CATEGORIES }),
+            guid: format!("outlet{i}-{j}"),
+        }
+    }
+
+    pub fn url(&self, i: usize, port: u16) -> String {
+        format!("http://{}:{port}/f/{i}.xml", host_addr(i % self.hosts))
+    }
+
+    pub fn addrs(&self) -> Vec<IpAddr> {
+        (0..self.hosts).map(host_addr).collect()
+    }
+
+    /// A `feeds.toml` for these feeds. `interval` is the floor (1m): the
+    /// farm's `Cache-Control: max-age` (the time to its next round) sets
+    /// when each feed is due again.
+    pub fn config_toml(&self, port: u16, store: &str, listen: &str, concurrency: usize) -> String {
+        let mut t = String::new();
+        let _ = write!(
+            t,
+            "# Generated by the feedwire feed farm (--small: {n} feeds on {h} loopback hosts).\n\
+             [server]\nlisten = \"{listen}\"\nbase_url = \"http://feeds.bench.test/\"\n\n\
+             [storage]\npath = {store:?}\n\
+             # The farm's dates are fixed (around BASE_TIME): keep them all.\n\
+             retention = \"36500d\"\nseen_retention = \"36500d\"\n\n\
+             # interval is the floor: the farm's Cache-Control max-age (the time\n\
+             # to its next round) decides when each feed is due again.\n\
+             [poll]\ninterval = \"1m\"\nconcurrency = {concurrency}\ntimeout = \"30s\"\nfirst_poll_spread = \"0s\"\n\
+             # The farm is on loopback addresses.\nallow_private_networks = true\n\n\
+             [[output]]\nname = \"politics\"\ntitle = \"سياسة | Politics wire\"\nlanguage = \"ar\"\nmax_items = 200\ntags = [\"politics\"]\n\n",
+            n = self.n,
+            h = self.hosts,
+        );
+        for i in 0..self.n {
+            let _ = write!(
+                t,
+                "[[feed]]\nurl = \"{}\"\nname = {:?}\ntags = [\"politics\", \"{}\"]\n\n",
+                self.url(i, port),
+                self.name(i),
+                if self.shape(i).0 { "ar" } else { "en" }
+            );
+        }
+        t
+    }
 }

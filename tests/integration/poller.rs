@@ -1357,6 +1357,36 @@ async fn status_endpoint_and_command_show_every_feed() {
     assert_eq!(s[0].title.as_deref(), Some(channel.as_str()));
     assert!(s[0].items_seen > 0 && s[0].bytes > 0);
 
+    // A slice for large fleets of feeds: by state, then a page; the same
+    // objects as the whole array.
+    let query = |q: &'static str| {
+        let url = format!("http://{}/status.json?{q}", daemon.addr);
+        async move {
+            let resp = http_client().get(url).send().await.unwrap();
+            (resp.status().as_u16(), resp.bytes().await.unwrap())
+        }
+    };
+    let page = |body: &[u8]| -> Vec<FeedStatus> { serde_json::from_slice(body).unwrap() };
+    let (code, body) = query("state=failing,gone").await;
+    assert_eq!(code, 200);
+    assert_eq!(page(&body), vec![s[2].clone(), s[3].clone()]);
+    let (_, body) = query("offset=1&limit=2").await;
+    assert_eq!(
+        page(&body),
+        vec![s[1].clone(), s[2].clone()],
+        "اليوم السابع, then Failing"
+    );
+    let (_, body) = query("state=ok&offset=2").await;
+    assert_eq!(page(&body), vec![s[4].clone()]);
+    let (_, body) = query("limit=0").await;
+    assert!(page(&body).is_empty());
+    assert_eq!(
+        query("limit=many").await.0,
+        400,
+        "a bad query is refused, not ignored"
+    );
+    assert_eq!(query("colour=red").await.0, 400);
+
     // The command: the table, broken feeds first, exit 1.
     let out = feedwire_status(&config_path).await;
     let stdout = String::from_utf8(out.stdout).unwrap();
