@@ -992,24 +992,7 @@ impl PgStore {
     }
 
     pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
-        let rows: Vec<(String, String)> = self.call(|c| async move {
-            Ok(
-                c.query("SELECT key, record FROM fulltext WHERE pending ORDER BY key", &[])
-                    .await
-                    .map_err(db_error)?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect(),
-            )
-        })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, t)| {
-                serde_json::from_str(&t)
-                    .ok()
-                    .map(|r| (ItemKey::from_stored(k), r))
-            })
-            .collect())
+        self.pending_full_text_after(None, usize::MAX)
     }
 
     /// At most `limit` pending claims after `after`, in key order.

@@ -938,21 +938,7 @@ impl SledStore {
 
     /// Items whose extraction has not finished (to resume after a restart).
     pub fn pending_full_text(&self) -> Result<Vec<(ItemKey, FullTextRecord)>, StoreError> {
-        let (records, _, _) = self.full_text_trees()?;
-        let mut out = Vec::new();
-        for entry in records.iter() {
-            let (k, v) = entry?;
-            let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else {
-                continue;
-            };
-            if record.state == FullTextState::Pending {
-                out.push((
-                    ItemKey::from_stored(String::from_utf8_lossy(&k).into_owned()),
-                    record,
-                ));
-            }
-        }
-        Ok(out)
+        self.pending_full_text_after(None, usize::MAX)
     }
 
     /// At most `limit` pending claims after `after`, in key order.
