@@ -729,6 +729,27 @@ impl SledStore {
         limit: usize,
         scan_limit: usize,
         except: &std::collections::HashSet<ItemKey>,
+        keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.recent_skipping(
+            limit,
+            scan_limit,
+            |key| {
+                Ok(!except.is_empty()
+                    && except.contains(&ItemKey::from_stored(String::from_utf8_lossy(key).into_owned())))
+            },
+            keep,
+        )
+    }
+
+    /// The newest-first walk behind [`Self::recent_except`] and
+    /// [`Self::recent_unheld`]: `skip` sees each date-index entry's key
+    /// before its record is read, so skipped items cost no decode.
+    fn recent_skipping(
+        &self,
+        limit: usize,
+        scan_limit: usize,
+        mut skip: impl FnMut(&[u8]) -> Result<bool, StoreError>,
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(limit.min(1024));
@@ -737,10 +758,7 @@ impl SledStore {
                 break;
             }
             let (k, seq) = entry?;
-            let key = &k[8..];
-            if !except.is_empty()
-                && except.contains(&ItemKey::from_stored(String::from_utf8_lossy(key).into_owned()))
-            {
+            if skip(&k[8..])? {
                 continue;
             }
             let Some(item) = self.record(&seq)? else {
@@ -991,28 +1009,16 @@ impl SledStore {
         &self,
         limit: usize,
         scan_limit: usize,
-        mut keep: impl FnMut(&Item) -> bool,
+        keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let (_, held, _) = self.full_text_trees()?;
         let none_held = held.is_empty();
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.dates.iter().rev().take(scan_limit) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, seq) = entry?;
-            let key = &k[8..];
-            if !none_held && held.contains_key(key)? {
-                continue;
-            }
-            let Some(item) = self.record(&seq)? else {
-                continue;
-            };
-            if keep(&item) {
-                out.push(item);
-            }
-        }
-        Ok(out)
+        self.recent_skipping(
+            limit,
+            scan_limit,
+            |key| Ok(!none_held && held.contains_key(key)?),
+            keep,
+        )
     }
 
     /// Releases every item held past its `hold_until` (published with the
