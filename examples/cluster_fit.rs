@@ -22,107 +22,21 @@
 // Matrix and feature loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use feedwire::cluster::{
     model_score, ClusterConfig, Clusterer, Idf, Outlets, PairTable, COMMENTARY_MIN_SIMILARITY,
     DEFAULT_WINDOW, FEATURES, FEATURE_NAMES, MIN_MODEL_COVERAGE,
 };
 use feedwire::item::{Item, ItemKey, Source};
-use feedwire::parse::{parse_feed, FeedRef, Limits};
 
 /// L2 penalty on the standardised weights (not on the bias).
 const L2: f64 = 1.0;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/realworld")
-}
+#[path = "../tests/integration/cluster_labels.rs"]
+mod cluster_labels;
 
-struct Label {
-    file: String,
-    link: String,
-    story: String,
-    test_half: bool,
-}
-
-fn labels() -> Vec<Label> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clusters/real_labels.tsv");
-    std::fs::read_to_string(path)
-        .expect("real_labels.tsv")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Label {
-                file: f[0].into(),
-                link: f[1].into(),
-                story: f[2].into(),
-                test_half: f[3] == "test",
-            }
-        })
-        .collect()
-}
-
-fn capture_times() -> HashMap<String, chrono::DateTime<chrono::Utc>> {
-    let text = std::fs::read_to_string(root().join("MANIFEST.tsv")).expect("MANIFEST.tsv");
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            let t = chrono::DateTime::parse_from_rfc3339(f.get(4)?).ok()?;
-            Some((f[0].to_owned(), t.with_timezone(&chrono::Utc)))
-        })
-        .collect()
-}
-
-/// The labelled items, in label order, and the feeds' outlets.
-fn load() -> (Vec<Label>, Vec<Item>, Outlets) {
-    let mut labels = labels();
-    let times = capture_times();
-    let mut files: Vec<String> = labels.iter().map(|l| l.file.clone()).collect();
-    files.sort();
-    files.dedup();
-    let mut outlets = Outlets::new();
-    let mut by_link: HashMap<String, Item> = HashMap::new();
-    for file in &files {
-        let bytes = std::fs::read(root().join(file)).expect("corpus file");
-        let url = url::Url::parse(&format!("https://corpus.invalid/{file}")).unwrap();
-        let parsed = parse_feed(
-            FeedRef {
-                url: &url,
-                name: file,
-            },
-            &bytes,
-            None,
-            times[file],
-            Limits::default(),
-        )
-        .expect("parse");
-        if let Some(site) = &parsed.site_url {
-            outlets.insert_site(url.as_str(), site);
-        }
-        for item in parsed.items {
-            let Some(link) = item.link.clone() else { continue };
-            match by_link.get_mut(&link) {
-                Some(it) => it.sources.extend(item.sources),
-                None => {
-                    by_link.insert(link, item);
-                }
-            }
-        }
-    }
-    for l in &mut labels {
-        if !by_link.contains_key(&l.link) {
-            l.link = l.link.replace("&amp;", "&");
-        }
-    }
-    let items = labels
-        .iter()
-        .map(|l| by_link.remove(&l.link).expect("labelled item"))
-        .collect();
-    (labels, items, outlets)
-}
+use cluster_labels::{load, Label};
 
 /// The written set (`tests/fixtures/clusters/eval.jsonl`) as the unit test
 /// `cluster::tests::evaluation` builds it: ten minutes apart, one feed per

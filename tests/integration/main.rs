@@ -3,6 +3,7 @@
 
 mod binary;
 mod cluster;
+mod cluster_labels;
 mod cluster_real;
 mod corpus;
 mod extract_corpus;
