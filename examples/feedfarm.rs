@@ -134,20 +134,8 @@ fn main() {
             .route("/a/{*path}", get(article))
             .route("/stats", get(stats))
             .with_state(served);
-        // The first address picks the port; the others take the same one.
         let addrs = farm.addrs();
-        let first = tokio::net::TcpListener::bind(SocketAddr::new(addrs[0], port))
-            .await
-            .expect("binding the first farm address");
-        let port = first.local_addr().expect("local addr").port();
-        let mut listeners = vec![first];
-        for a in &addrs[1..] {
-            listeners.push(
-                tokio::net::TcpListener::bind(SocketAddr::new(*a, port))
-                    .await
-                    .unwrap_or_else(|e| panic!("binding {a}:{port}: {e}")),
-            );
-        }
+        let (listeners, port) = bind_all(&addrs, port).await;
         for l in listeners {
             let router = router.clone();
             tokio::spawn(async move { axum::serve(l, router).await });
@@ -179,6 +167,24 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(max_secs)).await;
         eprintln!("feedfarm: --max-secs reached, stopping");
     });
+}
+
+/// Listeners on every farm address: the first picks the port (0: any free
+/// one), the others take the same one. Returns them with that port.
+async fn bind_all(addrs: &[std::net::IpAddr], port: u16) -> (Vec<tokio::net::TcpListener>, u16) {
+    let first = tokio::net::TcpListener::bind(SocketAddr::new(addrs[0], port))
+        .await
+        .expect("binding the first farm address");
+    let port = first.local_addr().expect("local addr").port();
+    let mut listeners = vec![first];
+    for a in &addrs[1..] {
+        listeners.push(
+            tokio::net::TcpListener::bind(SocketAddr::new(*a, port))
+                .await
+                .unwrap_or_else(|e| panic!("binding {a}:{port}: {e}")),
+        );
+    }
+    (listeners, port)
 }
 
 async fn feed(State(s): State<Arc<Served>>, Path(file): Path<String>, headers: HeaderMap) -> Response {
@@ -369,18 +375,7 @@ fn small_main(
         .expect("runtime");
     rt.block_on(async move {
         let addrs = small.churn.addrs();
-        let first = tokio::net::TcpListener::bind(SocketAddr::new(addrs[0], port))
-            .await
-            .expect("binding the first farm address");
-        let port = first.local_addr().expect("local addr").port();
-        let mut listeners = vec![first];
-        for a in &addrs[1..] {
-            listeners.push(
-                tokio::net::TcpListener::bind(SocketAddr::new(*a, port))
-                    .await
-                    .unwrap_or_else(|e| panic!("binding {a}:{port}: {e}")),
-            );
-        }
+        let (listeners, port) = bind_all(&addrs, port).await;
         if let Some(path) = &config {
             let text = small.churn.config_toml(port, store, "127.0.0.1:0", concurrency);
             std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
