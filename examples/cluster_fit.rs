@@ -445,6 +445,138 @@ fn main() {
             }
         }
     }
+    if mode == "sweep" || mode == "sweep-test" {
+        let real_cands: Vec<(usize, usize)> = samples
+            .iter()
+            .filter(|s| s.half != 3)
+            .map(|s| (s.i, s.j))
+            .collect();
+        let w_cands: Vec<(usize, usize)> = samples
+            .iter()
+            .filter(|s| s.half == 3)
+            .map(|s| (s.i, s.j))
+            .collect();
+        type Variant = (
+            String,
+            f64,
+            Box<dyn Fn(&feedwire::cluster::PairFeatures) -> Option<f64>>,
+        );
+        let old = |f: &feedwire::cluster::PairFeatures| -> Option<f64> {
+            if f.coverage < 0.4 || (f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY) {
+                None
+            } else {
+                Some(f.dice)
+            }
+        };
+        let mut variants: Vec<Variant> = vec![("old".into(), 0.42, Box::new(old))];
+        for c in [0.2, 0.3] {
+            for t in [0.8, 0.9, 0.95, 0.98, 0.99] {
+                variants.push((
+                    format!("model cov>={c}"),
+                    t,
+                    Box::new(move |f: &feedwire::cluster::PairFeatures| {
+                        if f.coverage < c || (f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY) {
+                            None
+                        } else {
+                            Some(model_score(&f.values))
+                        }
+                    }),
+                ));
+                for anchor in [0.5, 1.0] {
+                    variants.push((
+                        format!("anchored{anchor} cov>={c} p>={t}"),
+                        0.42,
+                        Box::new(move |f: &feedwire::cluster::PairFeatures| {
+                            if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+                                return None;
+                            }
+                            let o = old(f);
+                            if o.is_some_and(|v| v >= 0.42) {
+                                return o;
+                            }
+                            if f.coverage >= c && f.values[7] >= anchor && model_score(&f.values) >= t {
+                                return Some(0.42f64.max(f.dice));
+                            }
+                            o
+                        }),
+                    ));
+                }
+                variants.push((
+                    format!("hybrid cov>={c} p>={t}"),
+                    0.42,
+                    Box::new(move |f: &feedwire::cluster::PairFeatures| {
+                        if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+                            return None;
+                        }
+                        let o = old(f);
+                        if o.is_some_and(|v| v >= 0.42) {
+                            return o;
+                        }
+                        if f.coverage >= c && model_score(&f.values) >= t {
+                            return Some(0.42f64.max(f.dice));
+                        }
+                        o
+                    }),
+                ));
+            }
+        }
+        for (name, t, f) in &variants {
+            let g = simulate(
+                items.len(),
+                &|i, j| table.features(i, j, window).ok().and_then(|x| f(&x)),
+                &real_cands,
+                *t,
+            );
+            let n = score_real(&g, &labels, &items, &outlets);
+            let gw = simulate(
+                w_items.len(),
+                &|i, j| w_table.features(i, j, window).ok().and_then(|x| f(&x)),
+                &w_cands,
+                *t,
+            );
+            let nw = score_written(&gw, &w_gold);
+            if std::env::var("SHOW").is_ok_and(|v| *name == v) {
+                for i in 0..w_items.len() {
+                    for j in i + 1..w_items.len() {
+                        if gw[i] == gw[j] && w_gold[i] != w_gold[j] {
+                            let x = w_table.features(i, j, window).unwrap();
+                            println!(
+                                "  WRITTEN WRONG p={:.3} dice={:.3} cov={:.2} {:?}\n    {} | {}\n    {} | {}",
+                                model_score(&x.values),
+                                x.dice,
+                                x.coverage,
+                                x.values,
+                                w_gold[i].0,
+                                w_items[i].title,
+                                w_gold[j].0,
+                                w_items[j].title
+                            );
+                        }
+                    }
+                }
+                for i in 0..items.len() {
+                    for j in i + 1..items.len() {
+                        let gold = labels[i].story != "-" && labels[i].story == labels[j].story;
+                        if g[i] == g[j] && !gold && (!labels[i].test_half || !labels[j].test_half) {
+                            let x = table.features(i, j, window).unwrap();
+                            println!(
+                                "  REAL WRONG p={:.3} dice={:.3} {:?}\n    {}\n    {}",
+                                model_score(&x.values),
+                                x.dice,
+                                x.values,
+                                show(i),
+                                show(j)
+                            );
+                        }
+                    }
+                }
+            }
+            println!("{name} t={t}: tuning {} | written {}", prf(n[0]), prf(nw));
+            if mode == "sweep-test" {
+                println!("    test {}", prf(n[1]));
+            }
+        }
+    }
     if mode == "analyse" {
         let mut ranked: Vec<&Sample> = touches_tuning.clone();
         ranked.sort_by(|a, b| fitted(b).unwrap().total_cmp(&fitted(a).unwrap()));
@@ -470,4 +602,110 @@ fn main() {
             println!("WRONG [{}|{}] {}", labels[s.i].story, labels[s.j].story, fmt(s));
         }
     }
+}
+
+/// Average-linkage clustering as `Clusterer` does it, over every pair that
+/// `score` gives a value (pairs it gives `None` never share a cluster;
+/// pairs it is not asked about count 0). Returns a group number per item.
+fn simulate(
+    n: usize,
+    score: &dyn Fn(usize, usize) -> Option<f64>,
+    candidates: &[(usize, usize)],
+    t: f64,
+) -> Vec<usize> {
+    let mut group: Vec<usize> = (0..n).collect();
+    let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+    let mut cache: std::collections::HashMap<(usize, usize), Option<f64>> = Default::default();
+    let mut s = |i: usize, j: usize| -> Option<f64> {
+        let k = (i.min(j), i.max(j));
+        *cache.entry(k).or_insert_with(|| score(k.0, k.1))
+    };
+    loop {
+        let mut best: Option<(f64, usize, usize)> = None;
+        let mut seen = std::collections::HashSet::new();
+        for &(i, j) in candidates {
+            let (a, b) = (group[i], group[j]);
+            if a == b || !seen.insert((a.min(b), a.max(b))) {
+                continue;
+            }
+            let mut sum = 0.0;
+            let mut ok = true;
+            for &x in &members[a] {
+                for &y in &members[b] {
+                    match s(x, y) {
+                        Some(v) => sum += v,
+                        None => ok = false,
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let avg = sum / (members[a].len() * members[b].len()) as f64;
+            if avg >= t && best.is_none_or(|(v, _, _)| avg > v) {
+                best = Some((avg, a.min(b), a.max(b)));
+            }
+        }
+        let Some((_, a, b)) = best else { break };
+        let moved = std::mem::take(&mut members[b]);
+        for &x in &moved {
+            group[x] = a;
+        }
+        members[a].extend(moved);
+    }
+    group
+}
+
+/// Pair precision and recall of a clustering: [right, wrong, missed] per
+/// half (a wrong pair counts against each half it touches).
+fn score_real(groups: &[usize], labels: &[Label], items: &[Item], outlets: &Outlets) -> [[usize; 3]; 2] {
+    let mut n = [[0usize; 3]; 2];
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            let merged = groups[i] == groups[j];
+            let gold = labels[i].story != "-"
+                && labels[i].story == labels[j].story
+                && outlets.of(&items[i]) != outlets.of(&items[j]);
+            if !merged && !gold {
+                continue;
+            }
+            for h in 0..2 {
+                let on = |l: &Label| l.test_half == (h == 1);
+                if !on(&labels[i]) && !on(&labels[j]) {
+                    continue;
+                }
+                match (gold, merged) {
+                    (true, true) => n[h][0] += 1,
+                    (false, true) => n[h][1] += 1,
+                    (true, false) => n[h][2] += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    n
+}
+
+fn score_written(groups: &[usize], gold: &[(String, String)]) -> [usize; 3] {
+    let mut n = [0usize; 3];
+    for i in 0..gold.len() {
+        for j in i + 1..gold.len() {
+            match (gold[i] == gold[j], groups[i] == groups[j]) {
+                (true, true) => n[0] += 1,
+                (false, true) => n[1] += 1,
+                (true, false) => n[2] += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+fn prf(n: [usize; 3]) -> String {
+    let [r, w, m] = n;
+    format!(
+        "P {:.3} R {:.3} ({r} right, {w} wrong, {m} missed)",
+        r as f64 / (r + w).max(1) as f64,
+        r as f64 / (r + m).max(1) as f64
+    )
 }
