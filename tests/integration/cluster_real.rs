@@ -113,20 +113,24 @@ impl RealSet {
 
 /// Issue 15's bar on the real test half: pair precision ≥ 0.98 with recall
 /// ≥ 0.8. NOT MET (threshold 0.42, 3,159 items, 75 multi-outlet stories:
-/// precision 1.000, recall 0.394 on the test half; 1.000 and 0.346 on the
-/// tuning half). Precision holds; recall does not: two outlets' headlines
+/// precision 1.000, recall 0.470 on the test half; 1.000 and 0.500 on the
+/// tuning half, with the anchored pair-model edge of the fourth session;
+/// 0.394 and 0.346 before it). Precision holds; recall does not: two outlets' headlines
 /// for one event share few words (weighted Dice 0.30 to 0.40 for most
 /// missed pairs) and as many same-subject follow-ups share as many, so no
 /// word-overlap threshold separates them. A logistic pair model over
 /// eleven features, fit on the tuning half (`examples/cluster_fit.rs`),
 /// reached 1.000 / 0.449 there but only 0.971 / 0.500 (pair level) on the
 /// test half and lost the written set's precision; see BENCHMARKS.md,
-/// "Run 5 (third session): clustering". The test is ignored in the
+/// "Run 5 (third session): clustering". The fourth session let that model
+/// join a pair only when both headlines share a rare word (an anchor):
+/// see "Run 6 (fourth session): clustering" for the pairs still missed.
+/// The test is ignored in the
 /// default run rather than deleted or loosened: run it with
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
 /// to see both halves' numbers and every wrong or missed pair.
 #[test]
-#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.394 (needs 0.98 / 0.8)"]
+#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.470 (needs 0.98 / 0.8)"]
 fn real_feeds_precision_and_recall() {
     let set = RealSet::load();
     let mut stories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -173,15 +177,29 @@ fn real_feeds_precision_and_recall() {
 
 /// The real set as labelled: its size, and that clustering it never puts
 /// two items of one outlet together (asserted inside `score`); prints both
-/// halves' numbers in the default run.
+/// halves' numbers in the default run. Until the bar above is met, this
+/// guards what is reached: precision at the bar (≥ 0.98) on both halves,
+/// and recall not below 0.45 on either (1.000 / 0.500 tuning and
+/// 1.000 / 0.470 test when written).
 #[test]
 fn real_set_is_read_and_scored() {
     let set = RealSet::load();
     assert!(set.items.len() >= 400, "{} items", set.items.len());
-    let (tuning, test, _, _) = set.score(DEFAULT_THRESHOLD);
+    let (tuning, test, report, _) = set.score(DEFAULT_THRESHOLD);
     print_halves(&tuning, &test);
+    for line in report.iter().filter(|l| l.starts_with("WRONG")) {
+        println!("{line}");
+    }
     // Every labelled story is scored somewhere: no half is empty.
     assert!(tuning.right + tuning.missed > 0 && test.right + test.missed > 0);
+    for (name, half) in [("tuning", &tuning), ("test", &test)] {
+        assert!(
+            half.precision() >= 0.98,
+            "{name} half precision {:.3}",
+            half.precision()
+        );
+        assert!(half.recall() >= 0.45, "{name} half recall {:.3}", half.recall());
+    }
 }
 
 /// Threshold sweep on the real set, for tuning:
