@@ -28,6 +28,16 @@ pub mod sled;
 mod suite;
 
 pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
+/// What a `full_text` feed claims with one document's ingest (see
+/// [`Store::ingest_claiming`]).
+pub struct FullTextClaim<'a> {
+    pub feed_url: &'a str,
+    /// Unix seconds until which the claimed items are held back.
+    pub hold_until: i64,
+    /// Which items are to be fetched (those with a link).
+    pub wanted: &'a dyn Fn(&Item) -> bool,
+}
+
 pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SiteBackoff, SledStore};
 
 /// The PostgreSQL schema version this build reads and writes (sled has
@@ -295,6 +305,48 @@ impl Store {
         dispatch!(self, s => s.ingest(items))
     }
 
+    /// [`Store::ingest`] for a `full_text` feed: also claims for extraction
+    /// each item that `claim.wanted` and that is new to the store (as
+    /// [`Store::claim_full_text`] does), so that it is held back until its
+    /// article had its chance; each item is claimed once, whichever feed
+    /// brings it. Returns the keys claimed. sled writes the claims in the
+    /// ingest's own transaction (its group commit); PostgreSQL, whose
+    /// writes are round trips of their own, claims first and takes the
+    /// claims back if the ingest fails.
+    pub fn ingest_claiming(
+        &self,
+        items: &[Item],
+        claim: Option<&FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
+        let (s, claim) = match (self, claim) {
+            (Store::Sled(s), claim) => return s.ingest_claiming(items, claim),
+            (Store::Postgres(s), None) => return Ok((s.ingest(items)?, Vec::new())),
+            (Store::Postgres(s), Some(claim)) => (s, claim),
+        };
+        let mut claimed = Vec::new();
+        for item in items.iter().filter(|i| (claim.wanted)(i)) {
+            let claim = s.contains(&item.key).and_then(|known| {
+                Ok(!known && s.claim_full_text(&item.key, claim.feed_url, claim.hold_until)?)
+            });
+            match claim {
+                Ok(true) => claimed.push(item.key.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(key = %item.key.as_str(), error = %e, "Cannot queue an item for full-text extraction.")
+                }
+            }
+        }
+        match s.ingest(items) {
+            Ok(report) => Ok((report, claimed)),
+            Err(e) => {
+                for key in &claimed {
+                    let _ = s.unclaim_full_text(key);
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// The last write error, while writes keep failing.
     pub fn write_failure(&self) -> Option<String> {
         dispatch!(self, s => s.write_failure())
@@ -396,6 +448,12 @@ impl Store {
     /// One item by key.
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
         dispatch!(self, s => s.get(key))
+    }
+
+    /// True when the key is stored or was pruned: ingesting it again would
+    /// not make it new. The record is not read.
+    pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.contains(key))
     }
 
     /// The number of stored items.

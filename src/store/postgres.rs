@@ -709,6 +709,22 @@ impl PgStore {
         })
     }
 
+    /// True when the key is stored or was pruned (in `seen`).
+    pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        let key = key.as_str().to_owned();
+        self.call(move |c| async move {
+            let row = c
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM items WHERE key = $1)
+                         OR EXISTS (SELECT 1 FROM seen WHERE key = $1)",
+                    &[&key],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(row.get(0))
+        })
+    }
+
     pub fn item_count(&self) -> usize {
         self.call(|c| async move {
             let n: i64 = c

@@ -187,7 +187,20 @@ fn seen_entry(first_seen: i64) -> [u8; 9] {
 /// One document's items, encoded by the caller, waiting for the writer.
 struct Doc {
     entries: Vec<Entry>,
-    reply: SyncSender<Result<IngestReport, StoreError>>,
+    /// The document's full-text claim, for its entries marked `claim`.
+    claim: Option<DocClaim>,
+    /// The report, and the indexes of the entries claimed.
+    reply: SyncSender<Result<(IngestReport, Vec<usize>), StoreError>>,
+}
+
+/// A `full_text` feed's claim on the items of one document that turn out
+/// new in the commit: the same pending record (feed, hold) for each, and
+/// its held key, written in the commit's transaction (BENCHMARKS.md,
+/// Run 6: two writes of their own per item, from every parsing thread,
+/// were most of what full text added to a cold round's memory).
+struct DocClaim {
+    record: Vec<u8>,
+    hold_until: [u8; 8],
 }
 
 struct Entry {
@@ -198,11 +211,14 @@ struct Entry {
     feeds: Vec<[u8; 8]>,
     /// For a key stored already: the feeds this document adds.
     sources: Vec<Source>,
+    /// Claimed for its full text if new (see [`DocClaim`]).
+    claim: bool,
 }
 
 impl Entry {
     fn of(item: &Item) -> Entry {
         Entry {
+            claim: false,
             key: item.key.as_str().as_bytes().to_vec(),
             date_key: date_key(item.date, &item.key),
             record: encode(item),
@@ -256,7 +272,7 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
             }
             Err(_) => {
                 for doc in &group {
-                    let alone = commit(&trees, std::slice::from_ref(doc)).map(|r| r[0]);
+                    let alone = commit(&trees, std::slice::from_ref(doc)).map(|mut r| r.remove(0));
                     let _ = doc.reply.send(alone);
                 }
             }
@@ -264,8 +280,16 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// `keys`, `records`, `dates`, `meta`: what an ingest writes.
-type WriterTrees = (sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+/// `keys`, `records`, `dates`, `meta`: what an ingest writes; `fulltext`
+/// and `fulltext_held`: the claims written with it.
+type WriterTrees = (
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+);
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
@@ -283,17 +307,18 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 /// reads its own writes). A known item's record is read only when the
 /// document brings a feed its `keys` entry does not list.
 fn commit(
-    (keys, records, dates, meta): &WriterTrees,
+    (keys, records, dates, meta, fulltext, held): &WriterTrees,
     group: &[Doc],
-) -> Result<Vec<IngestReport>, StoreError> {
-    unwrap_tx(
-        (keys, records, dates, meta).transaction(|(tx_keys, tx_records, tx_dates, tx_meta)| {
+) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
+    unwrap_tx((keys, records, dates, meta, fulltext, held).transaction(
+        |(tx_keys, tx_records, tx_dates, tx_meta, tx_fulltext, tx_held)| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
             for doc in group {
                 let mut report = IngestReport::default();
-                for entry in &doc.entries {
+                let mut claimed = Vec::new();
+                for (i, entry) in doc.entries.iter().enumerate() {
                     let key = entry.key.as_slice();
                     let Some(found) = tx_keys.get(key)? else {
                         let seq = next;
@@ -302,6 +327,11 @@ fn commit(
                         tx_dates.insert(entry.date_key.as_slice(), &seq.to_be_bytes())?;
                         tx_keys.insert(key, stored_entry(seq, entry.feeds.iter().copied()))?;
                         report.new += 1;
+                        if let (true, Some(claim)) = (entry.claim, &doc.claim) {
+                            tx_fulltext.insert(key, claim.record.as_slice())?;
+                            tx_held.insert(key, &claim.hold_until)?;
+                            claimed.push(i);
+                        }
                         continue;
                     };
                     report.duplicate += 1;
@@ -329,7 +359,7 @@ fn commit(
                     let feeds = stored.sources.iter().map(|s| feed_hash(&s.feed_url));
                     tx_keys.insert(key, stored_entry(u64::from_be_bytes(seq), feeds))?;
                 }
-                reports.push(report);
+                reports.push((report, claimed));
             }
             if next > first {
                 tx_meta.insert(SEQ_KEY, &next.to_be_bytes())?;
@@ -337,8 +367,8 @@ fn commit(
                 tx_meta.insert(COUNT_KEY, &(count + (next - first)).to_be_bytes())?;
             }
             Ok(reports)
-        }),
-    )
+        },
+    ))
 }
 
 /// Rewrites a version-1 store in this layout: every record once under a
@@ -470,7 +500,14 @@ impl SledStore {
             }
         };
         let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let trees = (keys.clone(), records.clone(), dates.clone(), meta.clone());
+        let trees = (
+            keys.clone(),
+            records.clone(),
+            dates.clone(),
+            meta.clone(),
+            db.open_tree("fulltext")?,
+            db.open_tree("fulltext_held")?,
+        );
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
@@ -512,12 +549,36 @@ impl SledStore {
     /// call; committed together with the documents other threads hand in
     /// at the same moment (see the module docs).
     pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
+        self.ingest_claiming(items, None).map(|(report, _)| report)
+    }
+
+    /// [`Self::ingest`], claiming for their full text (as
+    /// [`Self::claim_full_text`] would) the items that `claim` wants and
+    /// that turn out new, in the same transaction: an item is never
+    /// published before its hold, and a failed ingest leaves no claim.
+    /// Returns the keys claimed.
+    pub fn ingest_claiming(
+        &self,
+        items: &[Item],
+        claim: Option<&super::FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
         if items.is_empty() {
-            return Ok(IngestReport::default());
+            return Ok((IngestReport::default(), Vec::new()));
         }
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let mut entries: Vec<Entry> = items.iter().map(Entry::of).collect();
+        let claim = claim.map(|c| {
+            for (entry, item) in entries.iter_mut().zip(items) {
+                entry.claim = (c.wanted)(item);
+            }
+            DocClaim {
+                record: pending_record(c.feed_url, c.hold_until),
+                hold_until: c.hold_until.to_be_bytes(),
+            }
+        });
         let doc = Doc {
-            entries: items.iter().map(Entry::of).collect(),
+            entries,
+            claim,
             reply,
         };
         let stopped = || {
@@ -534,9 +595,12 @@ impl SledStore {
             Ok(()) => answer.recv().unwrap_or_else(|_| Err(stopped())),
             Err(_) => Err(stopped()),
         };
-        let report = self.noted(result)?;
+        let (report, claimed) = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
-        Ok(report)
+        Ok((
+            report,
+            claimed.into_iter().map(|i| items[i].key.clone()).collect(),
+        ))
     }
 
     /// Records whether a write worked, for [`SledStore::write_failure`].
@@ -781,6 +845,11 @@ impl SledStore {
         }
     }
 
+    /// True when the key is stored or was pruned (its `keys` entry).
+    pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        Ok(self.keys.contains_key(key.as_str().as_bytes())?)
+    }
+
     /// One item by key.
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
         Ok(self.stored_item(key.as_str().as_bytes())?.map(|(_, item)| item))
@@ -898,6 +967,18 @@ pub struct FullTextStats {
     pub last_error_at: Option<i64>,
 }
 
+/// A new claim's record, as stored.
+fn pending_record(feed_url: &str, hold_until: i64) -> Vec<u8> {
+    let record = FullTextRecord {
+        feed_url: feed_url.to_owned(),
+        state: FullTextState::Pending,
+        hold_until,
+        held: true,
+        error: None,
+    };
+    serde_json::to_vec(&record).expect("records serialise")
+}
+
 /// Held items released in one transaction at most.
 const RELEASE_BATCH: usize = 512;
 
@@ -924,14 +1005,7 @@ impl SledStore {
         hold_until: i64,
     ) -> Result<bool, StoreError> {
         let (records, held, _) = self.full_text_trees()?;
-        let record = FullTextRecord {
-            feed_url: feed_url.to_owned(),
-            state: FullTextState::Pending,
-            hold_until,
-            held: true,
-            error: None,
-        };
-        let bytes = serde_json::to_vec(&record).expect("records serialise");
+        let bytes = pending_record(feed_url, hold_until);
         let k = key.as_str().as_bytes();
         let claimed = records
             .compare_and_swap(k, None as Option<&[u8]>, Some(bytes))
@@ -1487,7 +1561,13 @@ mod tests {
             .map(|items| {
                 let (reply, answer) = std::sync::mpsc::sync_channel(1);
                 let entries = items.iter().map(Entry::of).collect();
-                queue.send(Doc { entries, reply }).unwrap();
+                queue
+                    .send(Doc {
+                        entries,
+                        claim: None,
+                        reply,
+                    })
+                    .unwrap();
                 answer
             })
             .collect();
@@ -1497,9 +1577,14 @@ mod tests {
             store.records.clone(),
             store.dates.clone(),
             store.meta.clone(),
+            store.db.open_tree("fulltext").unwrap(),
+            store.db.open_tree("fulltext_held").unwrap(),
         );
         write_groups(trees, waiting);
-        answers.into_iter().map(|a| a.recv().unwrap()).collect()
+        answers
+            .into_iter()
+            .map(|a| a.recv().unwrap().map(|(report, _)| report))
+            .collect()
     }
 
     #[test]
