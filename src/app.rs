@@ -87,6 +87,10 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
             .iter()
             .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
     let mut rendered: Vec<(String, usize)> = Vec::new();
+    // The round's bodies and buffers are free: their pages go back before
+    // the render, which runs on another thread (another malloc arena) and
+    // otherwise stacked its own peak on the polling's (10,000 feeds).
+    crate::memory::release();
     if changed {
         let docs = tokio::task::spawn_blocking({
             let (config, store) = (config.clone(), store.clone());
