@@ -228,7 +228,7 @@ impl DaemonIntrospect {
 
     /// Every saved feed state, in one walk of the store (see
     /// [`status::collect_walked`]); a store error is logged and ends it.
-    fn walk_states(&self) -> impl FnOnce(&mut dyn FnMut(&str, crate::store::FeedState) -> bool) + '_ {
+    fn walk_states(&self) -> impl FnOnce(status::StateVisitor<'_>) + '_ {
         move |f| {
             if let Err(e) = self.store.for_each_feed_state(f) {
                 warn!(error = %e, "Reading the feed states failed.");

@@ -186,6 +186,10 @@ pub fn collect_from<'a>(
         .collect()
 }
 
+/// What a walk over the saved feed states calls with each (URL, state);
+/// it returns false to stop the walk.
+pub type StateVisitor<'a> = &'a mut dyn FnMut(&str, FeedState) -> bool;
+
 /// Status of the configured feeds whose `state` label `keep` accepts, in
 /// config order, from one walk over every saved state: `walk` calls its
 /// argument with each (URL, state) the store holds. With 100,000 feeds a
@@ -194,7 +198,7 @@ pub fn collect_from<'a>(
 pub fn collect_walked(
     config: &Config,
     keep: impl Fn(&str) -> bool,
-    walk: impl FnOnce(&mut dyn FnMut(&str, FeedState) -> bool),
+    walk: impl FnOnce(StateVisitor<'_>),
 ) -> Vec<FeedStatus> {
     let pos: std::collections::HashMap<&str, usize> = config
         .feeds
@@ -605,7 +609,7 @@ mod tests {
             ("https://h3.example/rss".into(), failing.clone()),
             ("https://h2.example/rss".into(), ok.clone()),
         ];
-        let walk = |f: &mut dyn FnMut(&str, FeedState) -> bool| {
+        let walk = |f: StateVisitor<'_>| {
             for (url, state) in &saved {
                 f(url, state.clone());
             }
