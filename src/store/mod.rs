@@ -466,6 +466,13 @@ impl Store {
         dispatch!(self, s => s.feed_state(feed_url))
     }
 
+    /// Calls `f` with every saved feed state (any order; feeds no longer
+    /// configured included) until it returns false. One walk: with 100,000
+    /// feeds, a lookup per feed costs tens of seconds on a cold cache.
+    pub fn for_each_feed_state(&self, f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_feed_state(f))
+    }
+
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_feed_state(feed_url, state))
     }

@@ -752,6 +752,35 @@ impl PgStore {
         .transpose()
     }
 
+    /// Calls `f` with every saved feed state, in URL order, until it returns
+    /// false; a thousand rows a query.
+    pub fn for_each_feed_state(&self, mut f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+        let mut after = String::new();
+        loop {
+            let from = after.clone();
+            let rows: Vec<(String, String)> = self.call(move |c| async move {
+                Ok(c.query(
+                    "SELECT url, state FROM feeds WHERE url > $1 ORDER BY url LIMIT 1000",
+                    &[&from],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+            })?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = last.0.clone();
+            for (url, text) in rows {
+                let state = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("feed state of {url}: {e}")))?;
+                if !f(&url, state) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
         let text = serde_json::to_string(state).expect("feed state serialises");
         let url = feed_url.to_owned();

@@ -871,6 +871,21 @@ impl SledStore {
             .transpose()
     }
 
+    /// Calls `f` with every saved feed state, in URL byte order, until it
+    /// returns false: one walk of the tree, not a lookup per feed.
+    pub fn for_each_feed_state(&self, mut f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+        for entry in self.feeds.iter() {
+            let (k, v) = entry?;
+            let url = String::from_utf8_lossy(&k);
+            let state = serde_json::from_slice(&v)
+                .map_err(|e| StoreError::Corrupt(format!("feed state of {url}: {e}")))?;
+            if !f(&url, state) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(state).expect("feed state serialises");
         self.noted(

@@ -240,6 +240,53 @@ fn feed_state_round_trips_with_arabic() {
 }
 
 #[test]
+fn every_feed_state_in_one_walk() {
+    on_both(|store| {
+        let mut none = 0;
+        store
+            .for_each_feed_state(|_, _| {
+                none += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(none, 0);
+        // More than one PostgreSQL page (1,000 rows), Arabic in URLs and titles.
+        let n = 2_345;
+        for i in 0..n {
+            let state = FeedState {
+                title: Some(format!("أخبار {i}")),
+                consecutive_failures: (i % 7 == 0) as u32,
+                next_due: Some(i as i64),
+                ..Default::default()
+            };
+            store
+                .put_feed_state(&format!("https://a.example/أخبار/{i}"), &state)
+                .unwrap();
+        }
+        let mut seen = std::collections::HashMap::new();
+        store
+            .for_each_feed_state(|url, state| {
+                seen.insert(url.to_owned(), state);
+                true
+            })
+            .unwrap();
+        assert_eq!(seen.len(), n);
+        for i in [0, 7, 999, 1000, 2344] {
+            let url = format!("https://a.example/أخبار/{i}");
+            assert_eq!(seen.get(&url), store.feed_state(&url).unwrap().as_ref(), "{url}");
+        }
+        let mut calls = 0;
+        store
+            .for_each_feed_state(|_, _| {
+                calls += 1;
+                calls < 10
+            })
+            .unwrap();
+        assert_eq!(calls, 10, "stops when told");
+    });
+}
+
+#[test]
 fn export_then_import_keeps_items_sources_and_seen_records() {
     on_both(|from| {
         let day = 86_400;
