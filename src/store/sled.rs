@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 2 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 3 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number and 8 bytes of the SHA-256 of each source feed's URL.
 //!   For a pruned item: when it was first seen, so that it never comes back
@@ -8,9 +8,11 @@
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
 //!   entries that stays in sled's cache.
 //! - `records`: sequence number (big-endian u64) → versioned postcard record
-//!   of the [`Item`], stored once. Numbers are handed out in insertion order,
-//!   so a new record is appended at the tree's right edge: inserts touch one
-//!   hot leaf instead of a random leaf of ~3 KB records each.
+//!   of the [`Item`], stored once, packed with zstd by the thread that
+//!   encodes it ([`encode_packed`]; version 2 kept records plain and is
+//!   packed in place on open, [`migrate_v2`]). Numbers are handed out in
+//!   insertion order, so a new record is appended at the tree's right edge:
+//!   inserts touch one hot leaf instead of a random leaf of records.
 //! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
 //!   reads walk it backwards and stop after `limit` hits; pruning and export
 //!   walk it forwards.
@@ -51,7 +53,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{add_sources, decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError};
+use super::{
+    add_sources, decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError,
+};
 use crate::item::{Item, ItemKey, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
@@ -413,7 +417,12 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     db.flush()?;
     meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
     db.flush()?;
-    tracing::info!(items = seq, pruned, version = SCHEMA_VERSION, "Store migrated from schema version 1.");
+    tracing::info!(
+        items = seq,
+        pruned,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 1."
+    );
     Ok(())
 }
 
@@ -440,7 +449,11 @@ fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     db.flush()?;
     meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
     db.flush()?;
-    tracing::info!(items = packed, version = SCHEMA_VERSION, "Store migrated from schema version 2.");
+    tracing::info!(
+        items = packed,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 2."
+    );
     Ok(())
 }
 
@@ -1514,7 +1527,12 @@ mod tests {
         it.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(40));
         let (plain, packed) = (encode(&it), encode_packed(&it));
         assert!(packed.starts_with(&super::super::ZSTD_MAGIC));
-        assert!(packed.len() * 4 < plain.len(), "{} vs {}", packed.len(), plain.len());
+        assert!(
+            packed.len() * 4 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
         assert_eq!(decode(&packed).unwrap(), it);
         assert_eq!(decode(&plain).unwrap(), it);
         // Packing never makes a record larger; a small one reads the same.
@@ -1539,7 +1557,10 @@ mod tests {
     fn make_version_2(store: &SledStore, plain: usize) {
         for entry in store.records.iter().take(plain) {
             let (seq, bytes) = entry.unwrap();
-            store.records.insert(seq, encode(&decode(&bytes).unwrap())).unwrap();
+            store
+                .records
+                .insert(seq, encode(&decode(&bytes).unwrap()))
+                .unwrap();
         }
         store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
         store.flush().unwrap();
