@@ -194,7 +194,75 @@ pub(crate) fn encode(item: &Item) -> Vec<u8> {
     postcard::to_stdvec(&RecordRef::V1(item)).expect("items serialise")
 }
 
+/// The first bytes of a zstd frame (its magic number, little-endian). A
+/// packed record starts with them; a plain one starts with its [`Record`]
+/// variant index (0), so [`decode`] reads both without a tag of its own.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// zstd level of packed records. Level 1 is zstd's fastest standard level;
+/// higher levels cost more CPU per item than they save on records of a few
+/// KB (BENCHMARKS.md, Run 6: store).
+const PACK_LEVEL: i32 = 1;
+
+/// A record larger than this after unpacking is taken as corrupt rather than
+/// allocated (items are capped far below it at parse).
+const MAX_RECORD: u64 = 64 << 20;
+
+thread_local! {
+    // One zstd context per thread, reused: creating one costs more than
+    // compressing a record of a few KB.
+    static PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static UNPACKER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`encode`], then zstd: how the sled backend stores records. Each record is
+/// compressed once, by the thread that encodes it, and never again (sled's
+/// own compression recompresses whole pages on every rewrite). A record that
+/// would not shrink stays plain.
+pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
+    let plain = encode(item);
+    let packed = PACKER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let packer = match cell.as_mut() {
+            Some(p) => p,
+            None => cell.insert(zstd::bulk::Compressor::new(PACK_LEVEL).ok()?),
+        };
+        packer.compress(&plain).ok()
+    });
+    match packed {
+        Some(packed) if packed.len() < plain.len() => packed,
+        _ => plain,
+    }
+}
+
+/// Reads a record written by [`encode`] or [`encode_packed`].
 pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    if bytes.starts_with(&ZSTD_MAGIC) {
+        return decode_plain(&unpack(bytes)?);
+    }
+    decode_plain(bytes)
+}
+
+fn unpack(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |what: &dyn std::fmt::Display| StoreError::Corrupt(format!("packed record: {what}"));
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(size)) if size <= MAX_RECORD => size as usize,
+        Ok(Some(size)) => return Err(corrupt(&format!("{size} bytes unpacked"))),
+        Ok(None) | Err(_) => return Err(corrupt(&"no content size")),
+    };
+    UNPACKER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let unpacker = match cell.as_mut() {
+            Some(u) => u,
+            None => cell.insert(zstd::bulk::Decompressor::new().map_err(|e| corrupt(&e))?),
+        };
+        unpacker.decompress(bytes, size).map_err(|e| corrupt(&e))
+    })
+}
+
+fn decode_plain(bytes: &[u8]) -> Result<Item, StoreError> {
     match postcard::from_bytes(bytes) {
         Ok(Record::V1(item)) => Ok(item),
         Err(e) => Err(StoreError::Corrupt(e.to_string())),

@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 2 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 3 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number and 8 bytes of the SHA-256 of each source feed's URL.
 //!   For a pruned item: when it was first seen, so that it never comes back
@@ -8,9 +8,11 @@
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
 //!   entries that stays in sled's cache.
 //! - `records`: sequence number (big-endian u64) → versioned postcard record
-//!   of the [`Item`], stored once. Numbers are handed out in insertion order,
-//!   so a new record is appended at the tree's right edge: inserts touch one
-//!   hot leaf instead of a random leaf of ~3 KB records each.
+//!   of the [`Item`], stored once, packed with zstd by the thread that
+//!   encodes it ([`encode_packed`]; version 2 kept records plain and is
+//!   packed in place on open, [`migrate_v2`]). Numbers are handed out in
+//!   insertion order, so a new record is appended at the tree's right edge:
+//!   inserts touch one hot leaf instead of a random leaf of records.
 //! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
 //!   reads walk it backwards and stop after `limit` hits; pruning and export
 //!   walk it forwards.
@@ -51,12 +53,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{add_sources, decode, encode, FeedState, IngestReport, PruneReport, Retention, StoreError};
+use super::{
+    add_sources, decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError,
+};
 use crate::item::{Item, ItemKey, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
 /// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -221,7 +225,7 @@ impl Entry {
             claim: false,
             key: item.key.as_str().as_bytes().to_vec(),
             date_key: date_key(item.date, &item.key),
-            record: encode(item),
+            record: encode_packed(item),
             feeds: item.sources.iter().map(|s| feed_hash(&s.feed_url)).collect(),
             sources: item.sources.clone(),
         }
@@ -353,7 +357,7 @@ fn commit(
                     })?;
                     let mut stored = decode(&bytes).map_err(abort)?;
                     if add_sources(&mut stored.sources, &entry.sources) {
-                        tx_records.insert(&seq, encode(&stored))?;
+                        tx_records.insert(&seq, encode_packed(&stored))?;
                         report.merged += 1;
                     }
                     let feeds = stored.sources.iter().map(|s| feed_hash(&s.feed_url));
@@ -414,7 +418,7 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         let item = decode(&bytes)?;
         let feeds = item.sources.iter().map(|s| feed_hash(&s.feed_url));
         batches.0.insert(key, stored_entry(seq, feeds));
-        batches.1.insert(&seq.to_be_bytes(), bytes);
+        batches.1.insert(&seq.to_be_bytes(), encode_packed(&item));
         batches.2.insert(k.as_ref(), &seq.to_be_bytes());
         seq += 1;
         pending += 1;
@@ -443,7 +447,43 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     db.flush()?;
     meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
     db.flush()?;
-    tracing::info!(items = seq, pruned, "Store migrated to schema version 2.");
+    tracing::info!(
+        items = seq,
+        pruned,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 1."
+    );
+    Ok(())
+}
+
+/// Version 2 is version 3 with plain records: packs every record in place,
+/// in batches, then writes the new version. [`decode`] reads both forms, so
+/// a migration cut short leaves a readable mix and starts again (records
+/// already packed are unpacked and packed again, unchanged).
+fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    const CHUNK: usize = 1024;
+    let records = db.open_tree("records")?;
+    let mut batch = sled::Batch::default();
+    let (mut pending, mut packed) = (0, 0usize);
+    for entry in records.iter() {
+        let (seq, bytes) = entry?;
+        batch.insert(seq, encode_packed(&decode(&bytes)?));
+        packed += 1;
+        pending += 1;
+        if pending == CHUNK {
+            records.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    records.apply_batch(batch)?;
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(
+        items = packed,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 2."
+    );
     Ok(())
 }
 
@@ -474,6 +514,7 @@ impl SledStore {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(1) => migrate_v1(&db, &meta)?,
+            Some(2) => migrate_v2(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -1224,7 +1265,7 @@ impl SledStore {
                         item.summary = item.content.take();
                     }
                     item.content = Some(html);
-                    let written = self.records.insert(seq.to_be_bytes(), encode(&item));
+                    let written = self.records.insert(seq.to_be_bytes(), encode_packed(&item));
                     self.noted(written.map_err(StoreError::from))?;
                     changed = true;
                 }
@@ -1310,7 +1351,7 @@ impl SledStore {
                                         item.summary = item.content.take();
                                     }
                                     item.content = Some(html.clone());
-                                    tx_items.insert(&seq, encode(&item))?;
+                                    tx_items.insert(&seq, encode_packed(&item))?;
                                     item_changed = true;
                                 }
                             }
@@ -1421,6 +1462,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::encode;
     use crate::store::suite::item;
     use crate::store::Store;
 
@@ -1565,6 +1607,99 @@ mod tests {
         let envelope = postcard::to_stdvec(&super::super::Record::V1(it.clone())).unwrap();
         assert_eq!(encode(&it), envelope);
         assert_eq!(decode(&envelope).unwrap(), it);
+    }
+
+    #[test]
+    fn records_are_packed_and_plain_ones_still_read() {
+        let mut it = item("https://example.com/القاهرة", "https://example.com/feed", 7);
+        it.title = "عاجل: اجتماع وزراء الخارجية العرب في القاهرة".into();
+        it.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(40));
+        let (plain, packed) = (encode(&it), encode_packed(&it));
+        assert!(packed.starts_with(&super::super::ZSTD_MAGIC));
+        assert!(
+            packed.len() * 4 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        assert_eq!(decode(&packed).unwrap(), it);
+        assert_eq!(decode(&plain).unwrap(), it);
+        // Packing never makes a record larger; a small one reads the same.
+        let tiny = item("https://e.x/ب", "f", 1);
+        assert!(encode_packed(&tiny).len() <= encode(&tiny).len());
+        assert_eq!(decode(&encode_packed(&tiny)).unwrap(), tiny);
+        // A damaged packed record is an error, not a panic nor a huge allocation.
+        let mut cut = packed.clone();
+        cut.truncate(packed.len() / 2);
+        assert!(matches!(decode(&cut), Err(StoreError::Corrupt(_))));
+        let mut flipped = packed.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x5a;
+        flipped[last - 40] ^= 0xa5;
+        assert!(decode(&flipped).map_or(true, |got| got != it));
+        let huge = zstd::bulk::compress(&vec![0u8; 65 << 20], 1).unwrap();
+        assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
+    }
+
+    /// Rewrites the first `plain` records of a store as version 2 kept them
+    /// (not packed) and marks it schema version 2.
+    fn make_version_2(store: &SledStore, plain: usize) {
+        for entry in store.records.iter().take(plain) {
+            let (seq, bytes) = entry.unwrap();
+            store
+                .records
+                .insert(seq, encode(&decode(&bytes).unwrap()))
+                .unwrap();
+        }
+        store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn a_version_2_store_is_packed_on_open() {
+        // All plain (a version-2 store), and half plain (a migration cut short).
+        for plain in [40, 20] {
+            let dir = tempfile::tempdir().unwrap();
+            let items: Vec<Item> = v1_items()
+                .into_iter()
+                .map(|mut it| {
+                    it.content = Some(it.content.unwrap().repeat(20));
+                    it
+                })
+                .collect();
+            {
+                let store = SledStore::open(dir.path()).unwrap();
+                assert_eq!(store.ingest(&items).unwrap().new, 40);
+                make_version_2(&store, plain);
+                let plain_now = store
+                    .records
+                    .iter()
+                    .filter(|e| !e.as_ref().unwrap().1.starts_with(&super::super::ZSTD_MAGIC))
+                    .count();
+                assert_eq!(plain_now, plain);
+            }
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(
+                store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+                Some(&SCHEMA_VERSION.to_be_bytes()[..])
+            );
+            for entry in store.records.iter() {
+                assert!(entry.unwrap().1.starts_with(&super::super::ZSTD_MAGIC));
+            }
+            assert_eq!(store.item_count(), 40);
+            let newest = store.recent(100, usize::MAX, |_| true).unwrap();
+            let mut want = items.clone();
+            want.reverse();
+            assert_eq!(newest, want);
+            assert!(store.knows(&items[7].key, "f2"));
+            let again = store.ingest(&items).unwrap();
+            assert_eq!((again.new, again.duplicate, again.merged), (0, 40, 0));
+            let r = store
+                .ingest(&[item("https://news.example/خبر/3", "f3", 1_030)])
+                .unwrap();
+            assert_eq!(r.merged, 1);
+            assert_eq!(store.get(&items[3].key).unwrap().unwrap().sources.len(), 2);
+        }
     }
 
     /// Queues documents, then runs the writer on this thread, so that they
@@ -1885,7 +2020,7 @@ mod tests {
             );
             store.flush().unwrap();
             drop(store);
-            // Opened again: already version 2, nothing migrated twice.
+            // Opened again: already the current version, nothing migrated twice.
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.item_count(), 41);
             assert_eq!(
