@@ -492,10 +492,12 @@ impl Daemon {
             changed,
             cancel.clone(),
         ));
-        let watchdog = systemd::watchdog_interval()
-            .map(|every| tokio::spawn(watchdog_loop(introspect.clone(), every, cancel.clone())));
         info!(%addr, feeds = config.feeds.len(), outputs = config.outputs.len(), items = store.item_count(), "Listening.");
         systemd::ready(&introspect.summary());
+        // Only after READY: a ping before it would tell systemd that a
+        // service still starting is alive, and break the protocol's order.
+        let watchdog = systemd::watchdog_interval()
+            .map(|every| tokio::spawn(watchdog_loop(introspect.clone(), every, cancel.clone())));
         let (reloads, _) = broadcast::channel(16);
         Ok(Daemon {
             addr,

@@ -828,7 +828,12 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
             next_due: add(ctx.clock.now(), Duration::from_secs(1)),
         };
     }
-    let report = poll_with(ctx, feed, interval, state, target, (permits, slot)).await;
+    let report = holding_lease(
+        ctx,
+        &url,
+        poll_with(ctx, feed, interval, state, target, (permits, slot)),
+    )
+    .await;
     // A feed that is gone waits a day in the fleet's schedule (a restart
     // polls it again, as without a fleet).
     let next = report
@@ -841,6 +846,32 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
         warn!(feed = %feed.name, url = %report.url, error = %e, "Cannot release the feed's lease; it expires by itself.");
     }
     Polled::Done(report)
+}
+
+/// Runs `poll` while renewing this node's lease on `url` every third of
+/// the lease: a live node keeps its feed however long the poll takes (a
+/// loaded machine, a slow store), so only a dead node's leases expire and
+/// no feed is fetched twice because its poll outlasted one lease.
+async fn holding_lease<T>(ctx: &PollContext, url: &str, poll: impl std::future::Future<Output = T>) -> T {
+    let period = (ctx.lease / 3).max(Duration::from_millis(100));
+    let renewing = async {
+        loop {
+            tokio::time::sleep(period).await;
+            let (store, owned, node, ttl) = (ctx.store.clone(), url.to_owned(), ctx.node.clone(), ctx.lease);
+            match tokio::task::spawn_blocking(move || store.renew(&owned, &node, ttl)).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => {
+                    warn!(%url, "Lost the feed's lease during its poll; another node may poll it too.")
+                }
+                Ok(Err(e)) => debug!(%url, error = %e, "Cannot renew the feed's lease; retrying."),
+                Err(e) => debug!(%url, error = %e, "Lease renewal task ended abnormally."),
+            }
+        }
+    };
+    tokio::select! {
+        out = poll => out,
+        () = renewing => unreachable!("lease renewal never ends"),
+    }
 }
 
 /// Claims the new items of a `full_text` feed for extraction; each item
