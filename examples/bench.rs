@@ -1857,7 +1857,7 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
     // Operator endpoints with N feeds: size and time of one request each.
     let mut endpoints = Vec::new();
     let mut store_items = f64::NAN;
-    for path in ["/status.json", "/metrics", "/"] {
+    for path in ["/status.json", "/status.json?state=failing", "/metrics", "/"] {
         let url = d.url(path);
         let cpu0 = proc_cpu(pid);
         let t = Instant::now();

@@ -87,6 +87,10 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
             .iter()
             .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
     let mut rendered: Vec<(String, usize)> = Vec::new();
+    // The round's bodies and buffers are free: their pages go back before
+    // the render, which runs on another thread (another malloc arena) and
+    // otherwise stacked its own peak on the polling's (10,000 feeds).
+    crate::memory::release();
     if changed {
         let docs = tokio::task::spawn_blocking({
             let (config, store) = (config.clone(), store.clone());
@@ -202,17 +206,34 @@ impl DaemonIntrospect {
     /// One line for `systemctl status` and the logs.
     fn summary(&self) -> String {
         let config = self.config.borrow().clone();
-        let feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
-        let ok = feeds.iter().filter(|f| f.state == "ok").count();
-        let failing = feeds
-            .iter()
-            .filter(|f| f.state == "failing" || f.state == "gone")
-            .count();
+        let configured: std::collections::HashSet<&str> =
+            config.feeds.iter().map(|f| f.url.as_str()).collect();
+        let (mut ok, mut failing) = (0, 0);
+        self.walk_states()(&mut |url, state| {
+            if configured.contains(url) {
+                match status::state_label(Some(&state)) {
+                    "ok" => ok += 1,
+                    "failing" | "gone" => failing += 1,
+                    _ => {}
+                }
+            }
+            true
+        });
         format!(
             "{} feeds: {ok} ok, {failing} failing; {} items stored",
-            feeds.len(),
+            config.feeds.len(),
             self.store.item_count()
         )
+    }
+
+    /// Every saved feed state, in one walk of the store (see
+    /// [`status::collect_walked`]); a store error is logged and ends it.
+    fn walk_states(&self) -> impl FnOnce(status::StateVisitor<'_>) + '_ {
+        move |f| {
+            if let Err(e) = self.store.for_each_feed_state(f) {
+                warn!(error = %e, "Reading the feed states failed.");
+            }
+        }
     }
 }
 
@@ -248,7 +269,7 @@ impl Introspect for DaemonIntrospect {
 
     fn status_json(&self) -> Vec<u8> {
         let config = self.config.borrow().clone();
-        let mut feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let mut feeds = status::collect_walked(&config, |_| true, self.walk_states());
         status::add_full_text(&mut feeds, &config, |url| {
             self.store.full_text_stats(url).unwrap_or_default()
         });
@@ -269,7 +290,12 @@ impl Introspect for DaemonIntrospect {
                     .take(query.limit.unwrap_or(usize::MAX)),
                 state_of,
             ),
-            Some(_) => query.apply(status::collect(&config, state_of)),
+            // Only the feeds in the asked states are kept from one walk.
+            Some(_) => query.apply(status::collect_walked(
+                &config,
+                |state| query.wants_state(state),
+                self.walk_states(),
+            )),
         };
         if config.feeds.iter().any(|f| f.full_text.is_some()) {
             // Full-text counts by URL: the page is no longer in config order
@@ -303,7 +329,7 @@ impl Introspect for DaemonIntrospect {
 
     fn status_page(&self) -> String {
         let config = self.config.borrow().clone();
-        let mut feeds = status::collect(&config, |url| self.store.feed_state(url).ok().flatten());
+        let mut feeds = status::collect_walked(&config, |_| true, self.walk_states());
         status::add_full_text(&mut feeds, &config, |url| {
             self.store.full_text_stats(url).unwrap_or_default()
         });

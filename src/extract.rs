@@ -7,10 +7,13 @@
 //! readability.js; chosen over `readability`, `readabilityrs` and `legible` by
 //! token F1 on the shared article corpus, see README). Around it we own what
 //! a republished article needs: charset decisions (BOM, HTTP header, `<meta
-//! charset>`), an optional per-feed CSS selector, removal of share-button and
-//! "visit our site" debris in Arabic and English, the same sanitiser as feed
-//! content, `dir`/`lang` on the result, and the attribution line naming the
-//! outlet.
+//! charset>`), an optional per-feed CSS selector, second opinions when
+//! readability keeps a fragment (JSON-LD `articleBody`, the densest block of
+//! paragraphs, the story's HTML in a script-rendered page's data), removal
+//! of share-button and "visit our site" debris in Arabic and English, of
+//! photo credits, gallery counters and repeated captions, the same
+//! sanitiser as feed content, `dir`/`lang` on the result, and the
+//! attribution line naming the outlet.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -102,6 +105,7 @@ pub fn extract(
     remove_consent_dialogs(&doc);
     remove_calls_to_action(&doc);
     let ld_body = json_ld_body(&doc);
+    let scripts = script_payloads(&doc);
     let lead = lead_figure(&doc, url);
     let cluster = if selector.is_none() {
         paragraph_cluster(&doc)
@@ -167,7 +171,24 @@ pub fn extract(
                             selector,
                         )
                     }
-                    None => return Err(ExtractError::NoArticle),
+                    None => match script_article(&scripts) {
+                        // The page renders its story from script data only
+                        // (a Next.js page's streamed payload).
+                        Some(html) => {
+                            return finish(
+                                html,
+                                title_of(&text),
+                                None,
+                                None,
+                                html_lang,
+                                None,
+                                url,
+                                outlet,
+                                selector,
+                            )
+                        }
+                        None => return Err(ExtractError::NoArticle),
+                    },
                 },
             };
             (
@@ -188,11 +209,25 @@ pub fn extract(
     let kept = html_text(&content).chars().count();
     let ld_chars = ld_body.as_ref().map_or(0, |ld| ld.chars().count());
     let cluster_chars = cluster.as_ref().map_or(0, |c| c.chars);
-    let content = match (ld_body.filter(|_| selector.is_none()), cluster) {
-        (Some(ld), _) if ld_chars > 2 * kept && ld_chars >= cluster_chars => paragraphs(&ld),
-        (_, Some(c)) if c.chars * 5 > kept * 9 && contains_most(&c.html, &content) => c.html,
+    // Pages that render the story from script data (Next.js' `__NEXT_DATA__`
+    // or streamed payload) show readability a shell; the data holds the
+    // story's HTML.
+    let from_script = if selector.is_none() && kept < SCRIPT_ARTICLE_BELOW {
+        script_article(&scripts).filter(|s| {
+            // Script data also holds other stories (the next one,
+            // prefetched): the data's story must hold what the page shows.
+            html_text(s).chars().count() > 2 * kept.max(250)
+                && (kept < 150 || contains_share(s, &content, 0.8))
+        })
+    } else {
+        None
+    };
+    let content = match (from_script, ld_body.filter(|_| selector.is_none()), cluster) {
+        (Some(html), _, _) => html,
+        (_, Some(ld), _) if ld_chars > 2 * kept && ld_chars >= cluster_chars => paragraphs(&ld),
+        (_, _, Some(c)) if c.chars * 5 > kept * 9 && contains_most(&c.html, &content) => c.html,
         // Readability settled on a block of headline links with blurbs.
-        (_, Some(c)) if c.chars * 2 >= kept && fragment_link_density(&content) > 0.3 => c.html,
+        (_, _, Some(c)) if c.chars * 2 >= kept && fragment_link_density(&content) > 0.3 => c.html,
         _ => content,
     };
     // Readability often leaves the lead image out (it sits above the body,
@@ -218,6 +253,12 @@ pub fn extract(
 /// paragraph block extends what readability kept rather than replacing it
 /// with another part of the page.
 fn contains_most(whole: &str, part: &str) -> bool {
+    contains_share(whole, part, 0.6)
+}
+
+/// True when at least `share` of the distinct words of `part` (HTML)
+/// occur in `whole` (HTML).
+fn contains_share(whole: &str, part: &str, share: f64) -> bool {
     let words = |h: &str| {
         html_text(h)
             .split_whitespace()
@@ -226,7 +267,7 @@ fn contains_most(whole: &str, part: &str) -> bool {
     };
     let (whole, part) = (words(whole), words(part));
     let inside = part.iter().filter(|w| whole.contains(*w)).count();
-    inside * 10 >= part.len() * 6
+    inside as f64 >= part.len() as f64 * share
 }
 
 /// Removes cookie and consent dialogs before anything is scored: their
@@ -639,6 +680,57 @@ fn paragraphs(text: &str) -> String {
         .collect()
 }
 
+/// Script data is looked at only when readability kept fewer characters
+/// than this: a page that shows its story needs none of it.
+const SCRIPT_ARTICLE_BELOW: usize = 2_000;
+
+/// Inline scripts that may carry the story as HTML (escaped `<p`
+/// markup in them), kept for [`script_article`].
+fn script_payloads(doc: &Document) -> Vec<String> {
+    doc.select("script:not([src])")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            n.attr("type")
+                .is_none_or(|t| !t.to_ascii_lowercase().contains("ld+json"))
+        })
+        .map(|n| n.text().to_string())
+        .filter(|t| {
+            t.contains("\\u003cp") || t.contains("\\u003cP") || t.contains("<p>") || t.contains("<p ")
+        })
+        .collect()
+}
+
+/// The longest HTML fragment held in a string of the page's script data
+/// (a Next.js page's `__NEXT_DATA__` or `self.__next_f.push` payload, a
+/// state object's `contentHtml`), when it has paragraphs: two `<p>` or
+/// more and 500 characters of text, not a whole document.
+fn script_article(scripts: &[String]) -> Option<String> {
+    static STRING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("valid regex"));
+    let mut best: Option<(usize, String)> = None;
+    for script in scripts {
+        for m in STRING.find_iter(script) {
+            let raw = m.as_str();
+            if raw.len() < 600 {
+                continue;
+            }
+            let Ok(html) = serde_json::from_str::<String>(raw) else {
+                continue;
+            };
+            let lower = html.to_ascii_lowercase();
+            if lower.matches("<p").count() < 2 || lower.contains("<html") || lower.contains("<body") {
+                continue;
+            }
+            let chars = html_text(&html).chars().count();
+            if chars >= 500 && best.as_ref().is_none_or(|(n, _)| chars > *n) {
+                best = Some((chars, html));
+            }
+        }
+    }
+    best.map(|(_, html)| html)
+}
+
 /// "Source:" in the article's language.
 fn attribution_label(lang: Option<&str>) -> &'static str {
     match lang.unwrap_or_default() {
@@ -824,6 +916,27 @@ const SHARE_LABELS: &[&str] = &[
     "share on twitter",
     "share on whatsapp",
     "tweet",
+    "show more",
+    "see more",
+    "view more",
+    "expand",
+    "vis mer",
+    "les mer",
+    "visa mer",
+    "läs mer",
+    "vis mere",
+    "læs mere",
+    "mehr anzeigen",
+    "mehr",
+    "weiterlesen",
+    "afficher plus",
+    "voir plus",
+    "mostrar más",
+    "ver más",
+    "mostra di più",
+    "toon meer",
+    "عرض المزيد",
+    "المزيد",
     "pin",
     "pin it",
     "pinterest",
@@ -900,6 +1013,9 @@ static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
           | زوروا\ موقعنا.{0,80} | (?:زوروا|زر|تصفحوا)\ موقع.{0,80} | تابعونا\ على.{0,80} | تابعوا\ آخر\ الأخبار.{0,80}
           | المصدر\s*[:：]\s*(?:اضغط\ هنا|انقر\ هنا|هنا|رابط|الرابط)?
           | (?:اضغط|انقر)\ هنا.{0,40}
+          | (?:(?:image|photo|picture|slide|bild|foto|imagen|immagine|صورة|الصورة)\s*)?\d{1,3}\s*(?:of|/|von|de|di|sur|av|af|من)\s*\d{1,3}
+          | (?:(?:e-?mail|twitter|x|instagram|facebook|contact|kontakt|البريد\ الإلكتروني)\s*[:：]?\s*)?(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30})
+            (?:[\s|·/,]+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30}))*
         )[.!…:\s]*$",
     )
     .expect("valid regex")
@@ -1064,18 +1180,107 @@ fn is_byline(text: &str) -> bool {
     }
 }
 
+/// Picture agencies and wires, as captions credit them: "(Reuters)",
+/// "… /AFP", "رويترز".
+const AGENCIES: &str = r"(?:ap|afp|reuters|dpa|epa|efe|ansa|getty\ images|keystone|anp|ntb|ritzau(?:\ scanpix)?|scanpix|tt|pa(?:\ wire|\ media)?|imago(?:\ images)?|shutterstock|istock|xinhua|anadolu|aa|ap\ photo|(?:the\ )?associated\ press|picture\ alliance|sipa|bloomberg|rtr|kyodo|yonhap
+  |رويترز|أ\ ?ف\ ?ب|أ\.ف\.ب|فرانس\ برس|الفرنسية|الأناضول|أسوشيتد\ برس|الأسوشيتد\ برس|د\ ?ب\ ?أ|وكالات|الأوروبية|إ\ ?ب\ ?أ|غيتي|غيتي\ إيميجز|شينخوا)";
+
 /// A photo credit at the end of a caption: "Credit: EPA", "(AP
-/// Photo/David Zalubowski)", "(Image: GETTY)", "Foto: Metropolitan Police",
-/// "الصورة: رويترز".
+/// Photo/David Zalubowski)", "(Adel Hana/The Associated Press)", "(Image:
+/// GETTY)", "Foto: Metropolitan Police", "Photo by Jean Levac / Postmedia
+/// News", "@SubasTheOne/via REUTERS", "الصورة: رويترز", "(رويترز)".
 static CREDIT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    Regex::new(&format!(
         r"(?ix)\s*(?:
-            \([^()]{0,60}\b(?:photo|image|foto|bild|picture|credit|getty|reuters|afp|ap|epa|dpa|pa|shutterstock)\b[^()]{0,60}\)
-          | (?:credit|credits|photo|image|picture|foto|bild|quelle|crédit|صورة|الصورة|تصوير)\s*[:：©]\s*[^.!?:()]{1,80}
-        )\s*$",
-    )
+            \([^()]{{0,60}}\b(?:photo|image|foto|bild|picture|credit|getty|reuters|afp|ap|epa|dpa|pa|shutterstock)\b[^()]{{0,60}}\)
+          | \([^()/]{{1,60}}/[^()]{{1,80}}\)
+          | \(\s*{AGENCIES}\s*\)
+          | [-–—|]\s*{AGENCIES}
+          | (?:credit|credits|photo|image|picture|foto|bild|video|quelle|crédit|صورة|الصورة|تصوير|المصدر)s?\s*[:：©]\s*[^.!?:()]{{1,80}}
+          | (?:photo|foto|video|image|picture)s?\ (?:by|von|de|di|av|af|par|por)\ [^.!?:()]{{1,80}}
+          | \S*\s*/\s*(?:via\ )?{AGENCIES}
+        )\s*$"
+    ))
     .expect("valid regex")
 });
+
+/// A line that only credits a picture: "Quelle: dpa", "Photo by Jean
+/// Levac / Postmedia News", "Foto: AP", "© Reuters", "رويترز".
+static CREDIT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?ix)^\(?\s*(?:
+            (?:photo|foto|bild|image|picture|video|credit|quelle|source|fonte|fuente|kilde|källa|lähde|crédit|crédito|copyright|صورة|الصورة|تصوير|المصدر)s?(?:\ (?:by|von|de|di|av|af|par|por))?\s*[:：©]
+          | (?:photo|foto|video|image|picture)s?\ (?:by|von|de|di|av|af|par|por)\s
+          | ©
+          | {AGENCIES}\s*\)?\s*$
+        )",
+    ))
+    .expect("valid regex")
+});
+
+/// A credit standing alone inside a figure: a [`CREDIT_LINE`], a name
+/// and an agency ("محمد علي/رويترز"), or a few capitalised names joined by
+/// slashes ("Mads Claus Rasmussen/Ritzau Scanpix", "Tim P.
+/// Whitby/Stringer/Getty Images"). Only asked of text
+/// inside a `figure`, where such a line names who took the picture.
+fn is_credit(text: &str) -> bool {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > 100 {
+        return false;
+    }
+    static AGENCY_AFTER_SLASH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"(?ix)^[^/]{{1,60}}/\s*(?:via\ )?{AGENCIES}\s*$")).expect("valid regex")
+    });
+    if CREDIT_LINE.is_match(t) || is_furniture(t) || AGENCY_AFTER_SLASH.is_match(t) {
+        return true;
+    }
+    let words: Vec<&str> = t
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .filter(|w| !w.is_empty())
+        .collect();
+    t.contains('/')
+        && words.len() <= 10
+        && !t.ends_with(['.', '!', '?'])
+        && words.iter().all(|w| {
+            w.chars()
+                .find(|c| c.is_alphanumeric())
+                .is_none_or(|c| c.is_uppercase() || c.is_numeric())
+        })
+}
+
+/// Cuts what follows a caption's words: photo credits ([`CREDIT_TAIL`])
+/// and trailing notes in capitals ("THIS IMAGE HAS BEEN SUPPLIED BY A
+/// THIRD PARTY. MANDATORY CREDIT."), as long as some of the caption stays.
+fn caption_without_tail(text: &str) -> Option<String> {
+    let mut t = text.trim_end().to_owned();
+    let mut changed = false;
+    loop {
+        let before = t.len();
+        if let Some(m) = CREDIT_TAIL.find(&t) {
+            if m.start() > 0 && t[..m.start()].chars().any(char::is_alphabetic) {
+                t.truncate(m.start());
+            }
+        }
+        // A last sentence all in capitals, two words or more.
+        let body = t.trim_end().trim_end_matches(['.', '!']);
+        if let Some(cut) = body.rfind(['.', '!', '?']) {
+            let last = &body[cut + 1..];
+            let words = last.split_whitespace().count();
+            if words >= 2
+                && last.chars().any(char::is_alphabetic)
+                && !last.chars().any(char::is_lowercase)
+                && t[..cut].chars().any(char::is_lowercase)
+            {
+                t.truncate(cut + 1);
+            }
+        }
+        if t.len() == before {
+            break;
+        }
+        changed = true;
+    }
+    changed.then_some(t)
+}
 
 fn is_furniture(text: &str) -> bool {
     is_dateline(text)
@@ -1139,16 +1344,34 @@ fn remove_debris(html: &str, link_boxes: bool) -> String {
     // words.
     for cap in doc.select("figcaption").nodes() {
         for inline in Selection::from(*cap).select(INLINE).nodes() {
-            if !has_media(inline) && is_furniture(inline.text().trim()) {
+            if !has_media(inline) && is_caption_debris(inline.text().trim()) {
                 inline.remove_from_parent();
             }
         }
-        if let Some(last) = cap.last_child().filter(|n| n.is_text()) {
-            let text = last.text();
-            if let Some(m) = CREDIT_TAIL.find(&text) {
-                if m.start() > 0 && !text[..m.start()].trim().is_empty() {
-                    last.set_text(text[..m.start()].to_owned());
-                }
+        if let Some(first) = cap.first_child().filter(|n| n.is_text()) {
+            let text = first.text();
+            if text.starts_with(char::is_whitespace) {
+                first.set_text(text.trim_start().to_owned());
+            }
+        }
+        let last = cap
+            .children_it(true)
+            .find(|n| !(n.is_text() && n.text().trim().is_empty()));
+        if let Some(last) = last.filter(|n| n.is_text()) {
+            if let Some(kept) = caption_without_tail(&last.text()) {
+                last.set_text(kept);
+            }
+        }
+    }
+    // Lines of their own in a figure that only credit the picture or count
+    // the gallery ("Quelle: dpa", "David M. Benett/Getty Images", "1 of 4").
+    for fig in doc.select("figure").nodes() {
+        for node in Selection::from(*fig)
+            .select("figcaption, p, span, small, div, cite, em, i, strong, b")
+            .nodes()
+        {
+            if !has_media(node) && is_caption_debris(node.text().trim()) {
+                node.remove_from_parent();
             }
         }
     }
@@ -1210,6 +1433,42 @@ fn remove_debris(html: &str, link_boxes: bool) -> String {
             node.remove_from_parent();
         }
     }
+    // A paragraph repeated word for word within one section (a gallery's
+    // caption under each picture and again under its thumbnail, a caption
+    // shown again as a paragraph, a reactions widget per button) says
+    // nothing the second time. Not in tables or quotes, not paragraphs with
+    // emphasis (an interview's questions in bold), and not across
+    // headings: a meal plan's days repeat their meals on purpose.
+    let mut section = 0usize;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for node in doc.select("p, h2, h3, h4, h5, h6, figcaption").nodes() {
+        if node.has_name("figcaption") {
+            seen.insert(normalized(&node.text()), section);
+            continue;
+        }
+        if !node.has_name("p") {
+            section += 1;
+            continue;
+        }
+        let text = normalized(&node.text());
+        if text.chars().filter(|c| c.is_alphanumeric()).count() < 20
+            || has_media(node)
+            || node.ancestors_it(None).any(|a| {
+                ["td", "th", "blockquote", "figcaption"]
+                    .iter()
+                    .any(|n| a.has_name(n))
+            })
+            || Selection::from(*node).select("strong, b, em, i").exists()
+        {
+            continue;
+        }
+        match seen.get(&text) {
+            Some(s) if *s == section => node.remove_from_parent(),
+            _ => {
+                seen.insert(text, section);
+            }
+        }
+    }
     // Links emptied of text ("source: <a>click here</a>" once cleaned) say
     // nothing.
     for a in doc.select("a").nodes() {
@@ -1218,6 +1477,19 @@ fn remove_debris(html: &str, link_boxes: bool) -> String {
         }
     }
     doc.select("body").inner_html().to_string()
+}
+
+/// Lower-cased text with single spaces.
+fn normalized(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Inside a figure: a credit, a gallery counter or a button label.
+fn is_caption_debris(text: &str) -> bool {
+    is_credit(text) || is_debris_text(text)
 }
 
 fn has_media(node: &dom_query::NodeRef) -> bool {
@@ -1692,6 +1964,127 @@ mod tests {
             "AP Photo",
             "زيارة سابقة",
             "التبادل التجاري يرتفع",
+        ] {
+            assert!(!a.body.contains(dropped), "{dropped:?} left in {}", a.body);
+        }
+    }
+
+    /// A Next.js page shows a shell ("loading…") and streams its story as
+    /// HTML inside script strings: the story comes out whole and cleaned,
+    /// from a UTF-8 page and from the same page in windows-1256; the
+    /// payload's other strings (a list of other stories) stay out.
+    #[test]
+    fn arabic_story_in_next_js_payload_comes_out() {
+        let url = Url::parse("https://rafidain.example/economy/2025/11/basra-desalination").unwrap();
+        for (page, content_type) in [
+            (
+                &include_bytes!("../tests/fixtures/fulltext/arabic-nextjs.html")[..],
+                "text/html; charset=utf-8",
+            ),
+            (
+                &include_bytes!("../tests/fixtures/fulltext/arabic-nextjs-windows-1256.html")[..],
+                "text/html",
+            ),
+        ] {
+            let a = extract(page, Some(content_type), &url, None, None).unwrap();
+            for kept in [
+                "أعلنت وزارة الموارد المائية العراقية",
+                "وقال وزير الموارد المائية في مؤتمر صحفي",
+                "<h2>المرحلة الثانية</h2>",
+                "<blockquote><p>«المياه حق لكل مواطن",
+                "وتعاني البصرة منذ سنوات",
+                "src=\"https://rafidain.example/images/2025/11/basra-plant.jpg\"",
+                "<figcaption>محطة تحلية المياه الجديدة في البصرة</figcaption>",
+            ] {
+                assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
+            }
+            for dropped in [
+                "(رويترز)",
+                "زوروا موقعنا",
+                "حصة",
+                "واتساب",
+                "عنوان خبر آخر",
+                "جار التحميل",
+                "__next_f",
+            ] {
+                assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
+            }
+            assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
+            assert_eq!(a.outlet, "شبكة الرافدين");
+            assert!(a.html.ends_with("\">شبكة الرافدين</a></p></div>"), "{}", a.html);
+        }
+        // A page that shows its story keeps it, whatever its scripts hold
+        // (here, another story prefetched).
+        let shown =
+            "وصل الرئيس إلى القاهرة صباح اليوم في زيارة رسمية تستمر يومين يبحث خلالها ملفات الحدود والتعاون. ";
+        let other = "<p>خبر آخر تماما عن أسعار النفط في الأسواق العالمية وتراجعها خلال الأسبوع الماضي بسبب المخاوف من تباطؤ الاقتصاد.</p>".repeat(12);
+        let page = format!(
+            r#"<html lang="ar"><body><article><h1>زيارة</h1><p>{shown}{shown}</p><p>{shown}</p></article>
+            <script>self.__next_f.push([1,{}])</script></body></html>"#,
+            serde_json::to_string(&other).unwrap().replace('<', "\\u003c")
+        );
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        assert!(a.body.contains("وصل الرئيس إلى القاهرة"), "{}", a.body);
+        assert!(!a.body.contains("أسعار النفط"), "{}", a.body);
+    }
+
+    /// Galleries: the counter ("1 of 4", "الصورة 2 من 5"), credits standing
+    /// alone in the figure and a caption repeated as paragraphs go; two
+    /// pictures' captions stay even when they are the same words, and
+    /// paragraphs repeated on purpose (in bold, in lists) stay.
+    #[test]
+    fn gallery_counters_credits_and_repeated_captions_go() {
+        let url = Url::parse("https://example.com/news/1").unwrap();
+        let para = "وقال وزير الخارجية في مؤتمر صحفي عقده في القاهرة إن المحادثات تناولت ملفات الحدود والتجارة والطاقة بين البلدين. ";
+        let caption = "أعضاء الوفدين خلال المحادثات في القاهرة الخميس";
+        let page = format!(
+            r#"<html lang="ar"><head><title>محادثات</title></head><body><article><h1>محادثات</h1>
+            <p>{para}{para}</p>
+            <figure><img src="/a.jpg" alt="الوفدان"><figcaption><span>1 من 4</span> {caption} - أ ف ب</figcaption><span>محمد علي/رويترز</span></figure>
+            <p>{caption}</p><p>{caption}</p>
+            <p>الصورة 2 من 5</p>
+            <figure><img src="/b.jpg" alt="port"><figcaption>Containers at the port of Alexandria. THIS IMAGE HAS BEEN SUPPLIED BY A THIRD PARTY. MANDATORY CREDIT.</figcaption><p>Quelle: dpa</p></figure>
+            <figure><img src="/c.jpg" alt="الوفدان"><figcaption>{caption}</figcaption></figure>
+            <p>{para}</p>
+            <p><strong>س: ما الذي تناولته المحادثات بين البلدين في القاهرة؟</strong></p><p>{para}</p>
+            <h2>الجولة الثانية</h2><p>{para}</p>
+            <p><strong>س: ما الذي تناولته المحادثات بين البلدين في القاهرة؟</strong></p>
+            <p>reporter@example.com</p>
+            </article></body></html>"#
+        );
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        assert_eq!(a.body.matches(caption).count(), 2, "{}", a.body);
+        assert_eq!(
+            a.body
+                .matches(&format!("<figcaption>{caption}</figcaption>"))
+                .count(),
+            2,
+            "{}",
+            a.body
+        );
+        assert!(
+            a.body
+                .contains("<figcaption>Containers at the port of Alexandria.</figcaption>"),
+            "{}",
+            a.body
+        );
+        assert_eq!(
+            a.body.matches("ما الذي تناولته المحادثات").count(),
+            2,
+            "{}",
+            a.body
+        );
+        // Repeated in its section: once; after a heading: again.
+        assert_eq!(a.body.matches(para.trim()).count(), 4, "{}", a.body);
+        for dropped in [
+            "1 من 4",
+            "أ ف ب",
+            "رويترز",
+            "محمد علي",
+            "الصورة 2 من 5",
+            "MANDATORY",
+            "dpa",
+            "reporter@",
         ] {
             assert!(!a.body.contains(dropped), "{dropped:?} left in {}", a.body);
         }

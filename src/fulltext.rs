@@ -41,25 +41,27 @@ pub fn concurrency() -> usize {
     2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
-/// The threads extractions run on: one per core (the per-core CPU slots
-/// bound how many run at once anyway), the same threads for the life of
-/// the task. On tokio's blocking pool, a burst spread extractions over
-/// every pool thread (18 in the full-text farm), and each thread that ran
-/// the extractor's regexes got caches of its own in their pools: about
-/// 29 MB live at the farm's peak, a quarter of the heap (BENCHMARKS.md,
-/// Run 5). The threads end when the task and its jobs have let go.
-struct Extractors {
+/// Threads of the task's own, the same ones for the life of the task:
+/// extractions run on one per core (the per-core CPU slots bound how many
+/// run at once anyway), the task's store reads and writes on one more.
+/// On tokio's blocking pool, a burst spread this work over every pool
+/// thread (18 in the full-text farm): each thread that ran the extractor's
+/// regexes got caches of its own in their pools (about 29 MB live at the
+/// farm's peak, BENCHMARKS.md, Run 5), and each thread that wrote to sled
+/// left the pages it built in a glibc arena of its own (Run 6). The
+/// threads end when the task and its jobs have let go.
+struct Workers {
     queue: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
 }
 
-impl Extractors {
-    fn start(threads: usize) -> Extractors {
+impl Workers {
+    fn start(name: &str, threads: usize) -> Workers {
         let (queue, work) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
         let work = Arc::new(Mutex::new(work));
         for i in 0..threads {
             let work = work.clone();
             let spawned = std::thread::Builder::new()
-                .name(format!("extract-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || loop {
                     let next = work.lock().expect("lock poisoned").recv();
                     let Ok(f) = next else { break };
@@ -68,10 +70,10 @@ impl Extractors {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
                 });
             if let Err(e) = spawned {
-                warn!(error = %e, "Cannot start an extraction thread.");
+                warn!(error = %e, thread = name, "Cannot start a full-text thread.");
             }
         }
-        Extractors { queue }
+        Workers { queue }
     }
 
     /// Runs `f` on one of the threads; `None` if it panicked (or no thread
@@ -275,14 +277,18 @@ pub fn start(
         queue,
         spill: spill.clone(),
     };
+    // The task's store reads and writes, on one thread of its own.
+    let store_thread = Arc::new(Workers::start("ft-store", 1));
+    let changed = render_requests(changed, cancel.clone());
     // Holds end on a clock tick rather than a timer per item, so that a
     // burst of new items costs a queued job each, not a sleeping task.
     tokio::spawn({
-        let (store, clock, changed, cancel) = (
+        let (store, clock, changed, cancel, store_thread) = (
             ctx.store.clone(),
             ctx.clock.clone(),
             changed.clone(),
             cancel.clone(),
+            store_thread.clone(),
         );
         async move {
             let mut tick = tokio::time::interval(RELEASE_TICK);
@@ -292,23 +298,27 @@ pub fn start(
                     _ = tick.tick() => {}
                 }
                 let (store, now) = (store.clone(), clock.now().timestamp());
-                match tokio::task::spawn_blocking(move || store.release_expired_full_text(now)).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => {
+                match store_thread
+                    .run(move || store.release_expired_full_text(now))
+                    .await
+                {
+                    Some(Ok(0)) => {}
+                    Some(Ok(n)) => {
                         debug!(
                             items = n,
                             "Full text not ready in time; publishing the feeds' content."
                         );
                         changed.notify_one();
                     }
-                    Ok(Err(e)) => warn!(error = %e, "Cannot release held full-text items."),
-                    Err(e) => warn!(error = %e, "Full-text release task ended abnormally."),
+                    Some(Err(e)) => warn!(error = %e, "Cannot release held full-text items."),
+                    None => warn!("Full-text release task ended abnormally."),
                 }
             }
         }
     });
     let (done, outcomes) = mpsc::channel(WRITE_QUEUE);
-    let extractors = Arc::new(Extractors::start(
+    let extractors = Arc::new(Workers::start(
+        "extract",
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
     ));
     // Keys queued from the store or running, until their outcome is
@@ -316,6 +326,7 @@ pub fn start(
     let running: Running = Arc::default();
     tokio::spawn(write_outcomes(
         ctx.store.clone(),
+        store_thread.clone(),
         outcomes,
         changed,
         running.clone(),
@@ -344,7 +355,7 @@ pub fn start(
             } else if let Some(job) = page.pop_front() {
                 job
             } else if let Some(after) = pass.take() {
-                let read = read_back(&store, &clock, &spill, &running, after).await;
+                let read = read_back(&store, &store_thread, &clock, &spill, &running, after).await;
                 if let Some((jobs, next)) = read {
                     page.extend(jobs);
                     pass = next.map(Some);
@@ -378,9 +389,10 @@ pub fn start(
             if started % TRIM_EVERY == 0 {
                 tokio::task::spawn_blocking(crate::memory::release);
             }
-            let (backoff, extractors, done, cancel, idle, running) = (
+            let (backoff, extractors, store_thread, done, cancel, idle, running) = (
                 backoff.clone(),
                 extractors.clone(),
+                store_thread.clone(),
                 done.clone(),
                 cancel.clone(),
                 idle.clone(),
@@ -389,7 +401,7 @@ pub fn start(
             tokio::spawn(async move {
                 tokio::select! {
                     _ = cancel.cancelled() => {}
-                    _ = run_job(job, backoff, extractors, done, running) => {}
+                    _ = run_job(job, backoff, (&extractors, &store_thread), done, running) => {}
                 }
                 drop(slot);
                 idle.notify_one();
@@ -409,6 +421,7 @@ type Running = Arc<Mutex<std::collections::HashSet<ItemKey>>>;
 /// jobs and where the pass goes on (`None`: it is over).
 async fn read_back(
     store: &crate::store::Store,
+    store_thread: &Workers,
     clock: &crate::clock::SharedClock,
     spill: &Arc<Spill>,
     running: &Running,
@@ -420,59 +433,60 @@ async fn read_back(
         spill.clone(),
         running.clone(),
     );
-    let read = tokio::task::spawn_blocking(move || {
-        let records = store.pending_full_text_after(after.as_ref(), PAGE)?;
-        let next = (records.len() >= PAGE)
-            .then(|| records.last().map(|(k, _)| k.clone()))
-            .flatten();
-        let mut jobs = Vec::with_capacity(records.len());
-        for (key, record) in records {
-            if running.lock().expect("lock poisoned").contains(&key) {
-                continue;
-            }
-            let feed = spill
-                .feeds
-                .lock()
-                .expect("lock poisoned")
-                .get(&record.feed_url)
-                .cloned();
-            // Claimed while its document is being stored: the poller hands
-            // its job over (or leaves it here again) once it is.
-            let Some(item) = store.get(&key)? else {
-                continue;
-            };
-            let link = item.link.and_then(|l| Url::parse(&l).ok());
-            match (feed, link) {
-                (Some((feed, ctx)), Some(link)) => jobs.push(Job {
-                    key,
-                    link,
-                    feed,
-                    hold_until: record.hold_until,
-                    ctx,
-                }),
-                (None, _) => {
-                    store.finish_full_text(
-                        &key,
-                        Err("full_text was turned off for the feed before the page was fetched".into()),
-                        now,
-                    )?;
+    let read = store_thread
+        .run(move || {
+            let records = store.pending_full_text_after(after.as_ref(), PAGE)?;
+            let next = (records.len() >= PAGE)
+                .then(|| records.last().map(|(k, _)| k.clone()))
+                .flatten();
+            let mut jobs = Vec::with_capacity(records.len());
+            for (key, record) in records {
+                if running.lock().expect("lock poisoned").contains(&key) {
+                    continue;
                 }
-                (Some(_), _) => {
-                    store.finish_full_text(&key, Err("the item has no link to fetch".into()), now)?;
+                let feed = spill
+                    .feeds
+                    .lock()
+                    .expect("lock poisoned")
+                    .get(&record.feed_url)
+                    .cloned();
+                // Claimed while its document is being stored: the poller hands
+                // its job over (or leaves it here again) once it is.
+                let Some(item) = store.get(&key)? else {
+                    continue;
+                };
+                let link = item.link.and_then(|l| Url::parse(&l).ok());
+                match (feed, link) {
+                    (Some((feed, ctx)), Some(link)) => jobs.push(Job {
+                        key,
+                        link,
+                        feed,
+                        hold_until: record.hold_until,
+                        ctx,
+                    }),
+                    (None, _) => {
+                        store.finish_full_text(
+                            &key,
+                            Err("full_text was turned off for the feed before the page was fetched".into()),
+                            now,
+                        )?;
+                    }
+                    (Some(_), _) => {
+                        store.finish_full_text(&key, Err("the item has no link to fetch".into()), now)?;
+                    }
                 }
             }
-        }
-        Ok::<_, crate::store::StoreError>((jobs, next))
-    })
-    .await;
+            Ok::<_, crate::store::StoreError>((jobs, next))
+        })
+        .await;
     match read {
-        Ok(Ok(read)) => Some(read),
-        Ok(Err(e)) => {
+        Some(Ok(read)) => Some(read),
+        Some(Err(e)) => {
             warn!(error = %e, "Cannot read pending full-text items back from the store.");
             None
         }
-        Err(e) => {
-            warn!(error = %e, "Full-text read-back task ended abnormally.");
+        None => {
+            warn!("Full-text read-back task ended abnormally.");
             None
         }
     }
@@ -481,7 +495,7 @@ async fn read_back(
 async fn run_job(
     job: Job,
     backoff: Arc<SiteBackoff>,
-    extractors: Arc<Extractors>,
+    (extractors, store_thread): (&Workers, &Workers),
     done: mpsc::Sender<Done>,
     running: Running,
 ) {
@@ -489,12 +503,12 @@ async fn run_job(
     // and finished already (its queue was full a moment before): each
     // page is fetched once.
     let (store, key) = (job.ctx.store.clone(), job.key.clone());
-    let pending = tokio::task::spawn_blocking(move || store.full_text(&key)).await;
-    if !matches!(pending, Ok(Ok(Some(ref r))) if r.state == crate::store::FullTextState::Pending) {
+    let pending = store_thread.run(move || store.full_text(&key)).await;
+    if !matches!(pending, Some(Ok(Some(ref r))) if r.state == crate::store::FullTextState::Pending) {
         running.lock().expect("lock poisoned").remove(&job.key);
         return;
     }
-    let outcome = extract_page(&job, &backoff, &extractors).await;
+    let outcome = extract_page(&job, &backoff, extractors).await;
     if let Err(error) = &outcome {
         warn!(feed = %job.feed.name, link = %job.link, %error, "Full-text extraction failed; keeping the feed's content.");
     }
@@ -509,17 +523,53 @@ struct Done {
     outcome: Result<String, String>,
 }
 
+/// How often, at most, the task asks for a render while articles land
+/// or holds end.
+pub const RENDER_EVERY: Duration = Duration::from_secs(1);
+
+/// Asks the renderer for a render on the task's behalf, at once for the
+/// first change and then at most once per [`RENDER_EVERY`]: returns the
+/// `Notify` the task signals its changes on. During a cold round's backlog
+/// the writer stores a batch every few milliseconds, and every render it
+/// asked for read the output's items, wrote each format and compressed it
+/// twice (gzip and brotli): the largest CPU cost of the burst, and memory
+/// held while it ran (BENCHMARKS.md, Run 6). Landings during the pause
+/// make one render after it.
+fn render_requests(changed: Arc<Notify>, cancel: CancellationToken) -> Arc<Notify> {
+    let landed = Arc::new(Notify::new());
+    tokio::spawn({
+        let landed = landed.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = landed.notified() => {}
+                }
+                changed.notify_one();
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(RENDER_EVERY) => {}
+                }
+            }
+        }
+    });
+    landed
+}
+
 /// Outcomes stored in one transaction at most.
 const WRITE_BATCH: usize = 64;
 /// Outcomes waiting for the writer before extractions wait for it.
 const WRITE_QUEUE: usize = 2 * WRITE_BATCH;
 
 /// The writer: stores every outcome waiting at that moment in one batch
-/// (at most [`WRITE_BATCH`]), as ingest's group commit does for documents.
-/// Nothing waits to fill a batch: an article lands one write after it was
-/// extracted. Ends when every job and the task have dropped their senders.
+/// (at most [`WRITE_BATCH`]), as ingest's group commit does for documents,
+/// on the task's store thread. Nothing waits to fill a batch: an article
+/// lands one write after it was extracted (and is published at the next
+/// render, see [`render_requests`]). Ends when every job and the task have
+/// dropped their senders.
 async fn write_outcomes(
     store: crate::store::Store,
+    store_thread: Arc<Workers>,
     mut rx: mpsc::Receiver<Done>,
     changed: Arc<Notify>,
     running: Running,
@@ -537,9 +587,11 @@ async fn write_outcomes(
             })
             .collect();
         let store = store.clone();
-        let stored = tokio::task::spawn_blocking(move || store.finish_full_text_batch(&outcomes, now)).await;
+        let stored = store_thread
+            .run(move || store.finish_full_text_batch(&outcomes, now))
+            .await;
         match stored {
-            Ok(results) => {
+            Some(results) => {
                 for (d, result) in batch.iter().zip(results) {
                     if let Err(e) = result {
                         warn!(feed = %d.job.feed.name, link = %d.job.link, error = %e, "Cannot store the extracted article.");
@@ -547,7 +599,7 @@ async fn write_outcomes(
                 }
                 changed.notify_one();
             }
-            Err(e) => warn!(error = %e, "Full-text store task ended abnormally."),
+            None => warn!("Full-text store task ended abnormally."),
         }
         let mut keys = running.lock().expect("lock poisoned");
         for d in &batch {
@@ -559,7 +611,7 @@ async fn write_outcomes(
 }
 
 /// Fetches and extracts one page; the error is the operator's message.
-async fn extract_page(job: &Job, backoff: &SiteBackoff, extractors: &Extractors) -> Result<String, String> {
+async fn extract_page(job: &Job, backoff: &SiteBackoff, extractors: &Workers) -> Result<String, String> {
     let Some(opts) = job.feed.full_text.clone() else {
         return Err("full_text is off for this feed".into());
     };

@@ -23,7 +23,13 @@ pub struct ItemKey(String);
 impl ItemKey {
     /// Key for an item that has a link. `http` and `https` give the same key.
     pub fn from_link(link: &Url) -> ItemKey {
-        let clean = clean_link(link);
+        ItemKey::from_clean_link(&clean_link(link))
+    }
+
+    /// [`ItemKey::from_link`] for a link that went through [`clean_link`]
+    /// already (cleaning twice changes nothing: see the idempotence tests),
+    /// so that a caller that republishes the cleaned link cleans it once.
+    pub fn from_clean_link(clean: &Url) -> ItemKey {
         // Dropping the scheme makes http and https agree; the key keeps the
         // `//` so that it still reads as a network-path reference.
         let s = clean.as_str();
@@ -104,8 +110,12 @@ const TRACKING_PARAMS: &[&str] = &[
 ];
 
 fn is_tracking_param(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("utm_") || TRACKING_PARAMS.contains(&lower.as_str())
+    // Case-insensitive without a lower-cased copy: every link's every
+    // query parameter passes here.
+    name.as_bytes()
+        .get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case(b"utm_"))
+        || TRACKING_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// The link as we republish it: tracking parameters and fragment removed,
@@ -133,20 +143,27 @@ pub fn clean_link(link: &Url) -> Url {
             })
             .collect();
         let query = normalise_escapes(&kept.join("&"));
-        url.set_query(if query.is_empty() { None } else { Some(&query) });
+        // A query that comes out as it went in is not set again: the URL
+        // parser wrote it in the form setting it would (the idempotence
+        // tests hold `clean_link` to that), and setting re-serialises the
+        // whole URL.
+        let query = (!query.is_empty()).then_some(query.as_str());
+        if url.query() != query {
+            url.set_query(query);
+        }
     }
 
-    let path = normalise_escapes(url.path());
-    if path != url.path() {
-        url.set_path(&path);
+    if url.path().contains('%') {
+        let path = normalise_escapes(url.path());
+        if path != url.path() {
+            url.set_path(&path);
+        }
     }
     url
 }
 
-fn decode_lossy(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+fn decode_lossy(s: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
 }
 
 /// Upper-cases the hex digits of every `%XX` escape and decodes escapes of
@@ -154,37 +171,31 @@ fn decode_lossy(s: &str) -> String {
 fn normalise_escapes(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && bytes[i + 1].is_ascii_hexdigit()
-            && bytes[i + 2].is_ascii_hexdigit()
-        {
+    // Text between escapes is copied a run at a time: `%` is ASCII, so
+    // every `%` found is on a character boundary.
+    let mut copied = 0;
+    while let Some(found) = memchr::memchr(b'%', &bytes[copied..]) {
+        let i = copied + found;
+        out.push_str(&s[copied..i]);
+        if i + 2 < bytes.len() && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit() {
             let hex = &s[i + 1..i + 3];
             let v = u8::from_str_radix(hex, 16).expect("two hex digits");
             if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
                 out.push(v as char);
             } else {
                 out.push('%');
-                out.push_str(&hex.to_ascii_uppercase());
+                out.push(char::from(bytes[i + 1].to_ascii_uppercase()));
+                out.push(char::from(bytes[i + 2].to_ascii_uppercase()));
             }
-            i += 3;
-            continue;
-        }
-        if bytes[i] == b'%' {
+            copied = i + 3;
+        } else {
             // A lone `%` (not an escape) is written as the escape it means,
             // so that decoding what follows can never forge a new escape.
             out.push_str("%25");
-            i += 1;
-            continue;
+            copied = i + 1;
         }
-        // Safe to index by byte: we only stop on ASCII `%`, so `i` is always
-        // on a char boundary when we push the next char.
-        let ch = s[i..].chars().next().expect("in bounds");
-        out.push(ch);
-        i += ch.len_utf8();
     }
+    out.push_str(&s[copied..]);
     out
 }
 
@@ -381,6 +392,46 @@ mod tests {
 mod props {
     use super::*;
     use proptest::prelude::*;
+
+    /// `normalise_escapes` as it was written first, a character at a time:
+    /// the run-copying version must give the same text.
+    fn normalise_escapes_by_char(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit()
+            {
+                let hex = &s[i + 1..i + 3];
+                let v = u8::from_str_radix(hex, 16).unwrap();
+                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                    out.push(v as char);
+                } else {
+                    out.push('%');
+                    out.push_str(&hex.to_ascii_uppercase());
+                }
+                i += 3;
+            } else if bytes[i] == b'%' {
+                out.push_str("%25");
+                i += 1;
+            } else {
+                let ch = s[i..].chars().next().unwrap();
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn normalise_escapes_is_the_per_character_rewrite(s in "[%0-9a-fA-FgG~\\-/ءب]{0,24}") {
+            prop_assert_eq!(normalise_escapes(&s), normalise_escapes_by_char(&s));
+        }
+    }
 
     /// One piece of a path segment, query name/value or fragment.
     #[derive(Clone, Debug)]

@@ -684,28 +684,32 @@ async fn process(
         let before = parsed.items.len();
         parsed.items.retain(|i| i.date >= oldest);
         let too_old = before - parsed.items.len();
-        // Claimed before they are stored, so no render shows them before
-        // their article had its chance.
-        let jobs = match (&full_text, &feed.full_text) {
-            (Some(_), Some(opts)) => full_text_jobs(&store, &feed, opts, &parsed.items, started, &job_ctx),
-            _ => Vec::new(),
-        };
-        Ok::<_, FeedFailure>((parsed, jobs, too_old, store))
+        Ok::<_, FeedFailure>((parsed, too_old, store, feed))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
-    let (parsed, jobs, too_old, store) = parsed;
+    let (parsed, too_old, store, feed) = parsed;
     // The core is free for the next document while this one waits for its
     // commit (the store groups the documents that wait together); the body
     // slot is still held, so what is in flight stays bounded.
     drop(cpu);
-    let (parsed, ingest, jobs) = tokio::task::spawn_blocking(move || match store.ingest(&parsed.items) {
-        Ok(ingest) => Ok((parsed, ingest, jobs)),
-        Err(e) => {
-            for job in &jobs {
-                let _ = store.unclaim_full_text(&job.key);
+    let (parsed, ingest, jobs) = tokio::task::spawn_blocking(move || {
+        // New items of a `full_text` feed are claimed with their commit,
+        // so no render shows them before their article had its chance.
+        let opts = feed.full_text.as_ref().filter(|_| full_text.is_some());
+        let hold_until = opts.map_or(0, |o| add(started, o.timeout).timestamp());
+        let has_link = |item: &crate::item::Item| item.link.as_deref().is_some_and(|l| Url::parse(l).is_ok());
+        let claim = opts.map(|_| crate::store::FullTextClaim {
+            feed_url: feed.url.as_str(),
+            hold_until,
+            wanted: &has_link,
+        });
+        match store.ingest_claiming(&parsed.items, claim.as_ref()) {
+            Ok((ingest, claimed)) => {
+                let jobs = full_text_jobs(&feed, &parsed.items, &claimed, hold_until, &job_ctx);
+                Ok((parsed, ingest, jobs))
             }
-            Err(FeedFailure::Store(e.to_string()))
+            Err(e) => Err(FeedFailure::Store(e.to_string())),
         }
     })
     .await
@@ -874,40 +878,34 @@ async fn holding_lease<T>(ctx: &PollContext, url: &str, poll: impl std::future::
     }
 }
 
-/// Claims the new items of a `full_text` feed for extraction; each item
-/// is claimed once, whichever feed brings it.
+/// The jobs of the items of a `full_text` feed that its ingest claimed
+/// (new to the store, with a link; see `Store::ingest_claiming`): the feed's
+/// config and the poll context shared by all of them.
 fn full_text_jobs(
-    store: &Store,
     feed: &FeedConfig,
-    opts: &crate::config::FullText,
     items: &[crate::item::Item],
-    started: DateTime<Utc>,
+    claimed: &[crate::item::ItemKey],
+    hold_until: i64,
     ctx: &PollContext,
 ) -> Vec<crate::fulltext::Job> {
-    let hold_until = add(started, opts.timeout).timestamp();
-    let mut jobs = Vec::new();
+    if claimed.is_empty() {
+        return Vec::new();
+    }
+    let claimed: std::collections::HashSet<&crate::item::ItemKey> = claimed.iter().collect();
     let (shared_feed, shared_ctx) = (Arc::new(feed.clone()), Arc::new(ctx.clone()));
-    for item in items {
-        let Some(link) = item.link.as_deref().and_then(|l| Url::parse(l).ok()) else {
-            continue;
-        };
-        // Only items new to the store: one already published stays as it is.
-        if !matches!(store.get(&item.key), Ok(None)) {
-            continue;
-        }
-        match store.claim_full_text(&item.key, feed.url.as_str(), hold_until) {
-            Ok(true) => jobs.push(crate::fulltext::Job {
+    items
+        .iter()
+        .filter(|item| claimed.contains(&item.key))
+        .filter_map(|item| {
+            Some(crate::fulltext::Job {
                 key: item.key.clone(),
-                link,
+                link: Url::parse(item.link.as_deref()?).ok()?,
                 feed: shared_feed.clone(),
                 hold_until,
                 ctx: shared_ctx.clone(),
-            }),
-            Ok(false) => {}
-            Err(e) => warn!(feed = %feed.name, error = %e, "Cannot queue an item for full-text extraction."),
-        }
-    }
-    jobs
+            })
+        })
+        .collect()
 }
 
 /// Polls every configured feed once, within the concurrency limits.
@@ -961,16 +959,60 @@ fn interleave_hosts(feeds: &[FeedConfig]) -> Vec<&FeedConfig> {
     out
 }
 
+/// What a start needs of a feed's saved state to schedule it.
+#[derive(Clone, Copy, Debug)]
+enum Saved {
+    Gone,
+    Due(i64),
+}
+
+/// Every feed's saved due time, from one walk of the store on a blocking
+/// thread. With 100,000 feeds a lookup per feed took about a minute on a
+/// cold store cache, on a runtime thread, while the loop (not yet turning)
+/// counted as stalled for `/healthz`; the walk beats the heartbeat as it
+/// goes.
+async fn saved_due(store: &Store, heartbeat: &Arc<Heartbeat>) -> HashMap<String, Saved> {
+    let (store, heartbeat) = (store.clone(), heartbeat.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut saved = HashMap::new();
+        let mut walked = 0usize;
+        let result = store.for_each_feed_state(|url, s| {
+            walked += 1;
+            if walked % 1024 == 0 {
+                heartbeat.beat();
+            }
+            let v = if s.gone {
+                Some(Saved::Gone)
+            } else {
+                s.next_due.map(Saved::Due)
+            };
+            if let Some(v) = v {
+                saved.insert(url.to_owned(), v);
+            }
+            true
+        });
+        if let Err(e) = result {
+            warn!(error = %e, "Cannot read the saved due times; feeds not read are scheduled as new.");
+        }
+        saved
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// When a feed is first due after a start (or after a reload adds it): its
 /// stored due time; a feed that was gone is tried again now; a feed never
 /// polled gets a stable slot within `[poll] first_poll_spread`.
-fn initial_due(store: &Store, config: &Config, feed: &FeedConfig, now: DateTime<Utc>) -> DateTime<Utc> {
-    match store.feed_state(feed.url.as_str()).ok().flatten() {
-        Some(s) if s.gone => now,
-        Some(FeedState {
-            next_due: Some(t), ..
-        }) => DateTime::from_timestamp(t, 0).unwrap_or(now),
-        _ => add(
+fn initial_due(
+    saved: Option<Saved>,
+    config: &Config,
+    feed: &FeedConfig,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match saved {
+        Some(Saved::Gone) => now,
+        Some(Saved::Due(t)) => DateTime::from_timestamp(t, 0).unwrap_or(now),
+        None => add(
             now,
             config
                 .poll
@@ -1062,12 +1104,18 @@ pub async fn run(
         changed.clone(),
         cancel.clone(),
     ));
+    let saved = tokio::select! {
+        saved = saved_due(&store, &heartbeat) => saved,
+        _ = cancel.cancelled() => return,
+    };
     let now = clock.now();
     let mut due = Schedule::default();
     for f in &current.feeds {
         let url = f.url.as_str();
-        due.insert(url, initial_due(&store, &current, f, now), by_url[url].rank);
+        let at = initial_due(saved.get(url).copied(), &current, f, now);
+        due.insert(url, at, by_url[url].rank);
     }
+    drop(saved);
     let mut in_flight: HashSet<String> = HashSet::new();
     let mut tasks: JoinSet<Polled> = JoinSet::new();
     let mut round = PollReport::default();

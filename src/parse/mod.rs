@@ -339,6 +339,12 @@ fn build(
         .filter(|l| is_alternate(l))
         .find_map(|l| feed.url.join(l.href.trim()).ok().filter(is_web))
         .map(String::from);
+    // Every item's source names the feed: cleaned once, not per entry.
+    let name = text_only(feed.name);
+    let feed = FeedRef {
+        url: feed.url,
+        name: &name,
+    };
     let items: Vec<Item> = parsed
         .entries
         .into_iter()
@@ -354,7 +360,7 @@ fn build(
         })
         .collect();
     ParsedFeed {
-        title: parsed.title.map(|t| cut(&text_to_plain(&t), MAX_TITLE_CHARS)),
+        title: parsed.title.map(|t| cut(text_to_plain(&t), MAX_TITLE_CHARS)),
         site_url,
         language,
         charset,
@@ -394,8 +400,10 @@ fn syndication_period(doc: &[u8]) -> Option<Duration> {
 }
 
 /// Cuts `s` to at most `max` characters, on a character boundary.
-fn cut(s: &str, max: usize) -> String {
-    cut_borrowed(s, max).to_owned()
+fn cut(mut s: String, max: usize) -> String {
+    let keep = cut_borrowed(&s, max).len();
+    s.truncate(keep);
+    s
 }
 
 /// [`cut`] without the copy. A string of at most `max` bytes has at most
@@ -420,9 +428,11 @@ fn entry_to_item(
     known: &dyn Fn(&ItemKey) -> Known,
 ) -> Option<Option<Item>> {
     let original_link = pick_link(&entry, feed.url);
+    // Cleaned once: the key is made from it, and it is the link published.
+    let mut link = original_link.as_ref().map(clean_link);
     let (given_id, key_id) = entry_id(&entry);
-    let key = match &original_link {
-        Some(l) => ItemKey::from_link(l),
+    let key = match &link {
+        Some(l) => ItemKey::from_clean_link(l),
         None if !key_id.is_empty() => ItemKey::from_guid(key_id, feed.url),
         // No link, no id, no title: the content is all there is to know the
         // entry again by on the next poll.
@@ -437,14 +447,17 @@ fn entry_to_item(
         let id = given_id.filter(|id| guid_is_link && !id.is_empty())?;
         match Url::parse(id) {
             Err(url::ParseError::RelativeUrlWithoutBase) => {
-                entry_base(&entry, feed.url).join(id).ok().filter(is_web)
+                let resolved = entry_base(&entry, feed.url).join(id).ok().filter(is_web)?;
+                link = Some(clean_link(&resolved));
+                Some(resolved)
             }
             _ => None,
         }
     });
     let source = || Source {
         feed_url: feed.url.to_string(),
-        feed_name: text_only(feed.name),
+        // `build` hands over the name cleaned (`text_only`).
+        feed_name: feed.name.to_owned(),
         link: original_link.as_ref().map(Url::to_string),
     };
     match known(&key) {
@@ -455,14 +468,13 @@ fn entry_to_item(
             return Some(Some(*stored));
         }
     }
-    let link = original_link.as_ref().map(clean_link);
     let base = link.clone().unwrap_or_else(|| feed.url.clone());
     let base = &base;
 
     let title = entry
         .title
         .as_ref()
-        .map(|t| cut(&text_to_plain(t), MAX_TITLE_CHARS))
+        .map(|t| cut(text_to_plain(t), MAX_TITLE_CHARS))
         .filter(|t| !t.is_empty())
         .unwrap_or_default();
     let summary = entry
@@ -630,7 +642,7 @@ fn text_to_plain(text: &Text) -> String {
     } else {
         text_only(&text.content)
     };
-    collapse_whitespace(&s)
+    collapse_whitespace_owned(s)
 }
 
 /// Most rounds of [`text_only`]: markup escaped inside markup
@@ -678,7 +690,7 @@ fn text_to_html(text: &str, html: bool, base: &Url) -> String {
 /// Sanitises HTML with ammonia's allow-list, keeping `dir` and `lang` (Arabic
 /// content depends on them) and making relative URLs absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
-    if let Some(text) = markup_free(html) {
+    if let Some(text) = markup_free(html).or_else(|| one_paragraph(html)) {
         return clean_text_owned(text);
     }
     thread_local! {
@@ -721,6 +733,24 @@ fn markup_free(html: &str) -> Option<String> {
         rest = &rest[i + c.len_utf8()..];
     }
     out.push_str(rest);
+    Some(out)
+}
+
+/// One `<p>` around markup-free text, the usual shape of a summary: what
+/// ammonia makes of it is the paragraph as it is, its text escaped as
+/// [`markup_free`] escapes it, so it skips the parse and the tree too.
+/// `None` for anything else (a byte-order mark anywhere, to keep clear of
+/// html5ever's treatment of a leading one).
+fn one_paragraph(html: &str) -> Option<String> {
+    let inner = html.strip_prefix("<p>")?.strip_suffix("</p>")?;
+    if inner.contains('\u{feff}') {
+        return None;
+    }
+    let text = markup_free(inner)?;
+    let mut out = String::with_capacity(text.len() + "<p></p>".len());
+    out.push_str("<p>");
+    out.push_str(&text);
+    out.push_str("</p>");
     Some(out)
 }
 
@@ -840,6 +870,23 @@ fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// [`collapse_whitespace`] without a copy for text that has nothing to
+/// collapse (single spaces between words, none at the ends): most titles.
+fn collapse_whitespace_owned(s: String) -> String {
+    let mut after_space = true;
+    let collapsed = s.chars().all(|c| {
+        let space = c.is_whitespace();
+        let fine = !space || (c == ' ' && !after_space);
+        after_space = space;
+        fine
+    });
+    if (collapsed && !after_space) || s.is_empty() {
+        s
+    } else {
+        collapse_whitespace(&s)
+    }
+}
+
 /// Removes characters that XML 1.0 forbids (C0 controls other than tab,
 /// newline and carriage return, lone surrogates cannot occur in a `str`, and
 /// the non-characters U+FFFE/U+FFFF). Readers reject documents with them.
@@ -864,11 +911,10 @@ fn cleaned(s: &str) -> Option<String> {
     use unicode_normalization::{IsNormalized, UnicodeNormalization};
     let legal =
         |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
-    let (nfc, clean) = if s.is_ascii() {
-        (
-            true,
-            s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r')),
-        )
+    let legal_ascii = |s: &str| s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'));
+    let (nfc, clean) = if s.is_ascii() || nfc::all_plain(s) {
+        // Plain characters are NFC, and the only illegal ones are ASCII.
+        (true, legal_ascii(s))
     } else {
         // One pass for both checks: a `Yes` has read every character.
         let mut legal_so_far = true;
@@ -1512,9 +1558,36 @@ mod tests {
         // 5 Arabic letters are 10 bytes: longer than 6 bytes, within 6 characters.
         assert_eq!(cut_borrowed("مرحبا", 6), "مرحبا");
         assert_eq!(cut_borrowed("مرحبا بكم", 5), "مرحبا");
-        assert_eq!(cut("abc", 3), "abc");
-        assert_eq!(cut("abcd", 3), "abc");
+        assert_eq!(cut("abc".into(), 3), "abc");
+        assert_eq!(cut("abcd".into(), 3), "abc");
+        assert_eq!(cut("مرحبا بكم".into(), 5), "مرحبا");
         assert_eq!(cut_borrowed("", 0), "");
+    }
+
+    #[test]
+    fn collapsing_keeps_collapsed_text_and_collapses_the_rest() {
+        for s in [
+            "",
+            " ",
+            "زيارة صدام حفتر للقاهرة",
+            " زيارة  صدام\tحفتر\n",
+            "a\u{a0}b",
+            "a \u{2003}b",
+            "trailing ",
+        ] {
+            assert_eq!(
+                collapse_whitespace_owned(s.to_owned()),
+                collapse_whitespace(s),
+                "{s:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn collapsing_owned_is_collapsing(s in "[ a\u{a0}\u{2003}\t\nب]{0,12}") {
+            proptest::prop_assert_eq!(collapse_whitespace_owned(s.clone()), collapse_whitespace(&s));
+        }
     }
 
     #[test]
@@ -1559,6 +1632,25 @@ mod tests {
             assert!(markup_free(html).is_none(), "{html:?}");
             assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
         }
+        for html in [
+            "<p>قال الوزير إن المفاوضات ستستأنف</p>",
+            "<p> 5 > 3\u{a0}«اقتباس» </p>",
+            "<p></p>",
+        ] {
+            assert!(one_paragraph(html).is_some(), "{html:?}");
+            assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
+        }
+        for html in [
+            "<p>a &amp; b</p>",
+            "<p>a</p><p>b</p>",
+            "<p dir=\"rtl\">نص</p>",
+            "<P>x</P>",
+            "<p>\u{feff}x</p>",
+            "<p>x",
+        ] {
+            assert!(one_paragraph(html).is_none(), "{html:?}");
+            assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
+        }
     }
 
     proptest::proptest! {
@@ -1569,6 +1661,16 @@ mod tests {
             builder.add_generic_attributes(["dir", "lang"]);
             let want = clean_text_owned(builder.clean(&s).to_string());
             proptest::prop_assert_eq!(sanitize(&s, &base), want);
+        }
+
+        #[test]
+        fn one_paragraph_matches_ammonia_on_any_text(s in "[^<&\\r\\x00]{0,60}") {
+            let base = Url::parse("https://example.com/").unwrap();
+            let html = format!("<p>{s}</p>");
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            let want = clean_text_owned(builder.clean(&html).to_string());
+            proptest::prop_assert_eq!(sanitize(&html, &base), want);
         }
     }
 

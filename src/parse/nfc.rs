@@ -55,6 +55,42 @@ pub(crate) fn quick_check(chars: impl Iterator<Item = char>) -> IsNormalized {
     }))
 }
 
+/// True when every character of `s` is plain and none is one of the
+/// non-characters U+FFFE/U+FFFF, which XML forbids: such text is in NFC
+/// (the quick check says Yes), and only its ASCII can still be illegal.
+/// Read a byte at a time, without decoding characters: this is what
+/// nearly all feed text is, Arabic included, and the check runs over
+/// every content's sanitised HTML. `false` (at the first other
+/// character, astral ones included) sends the text to [`quick_check`].
+pub(crate) fn all_plain(s: &str) -> bool {
+    let plain = &*PLAIN;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let lead = b[i];
+        if lead < 0x80 {
+            i += 1;
+            continue;
+        }
+        // `s` is valid UTF-8, so the continuation bytes are there.
+        let (cp, width) = match lead {
+            0xC0..=0xDF => ((u32::from(lead & 0x1F) << 6) | u32::from(b[i + 1] & 0x3F), 2),
+            0xE0..=0xEF => (
+                (u32::from(lead & 0x0F) << 12)
+                    | (u32::from(b[i + 1] & 0x3F) << 6)
+                    | u32::from(b[i + 2] & 0x3F),
+                3,
+            ),
+            _ => return false,
+        };
+        if cp >= 0xFFFE || (cp >= 0x300 && plain.0[(cp >> 6) as usize] & (1 << (cp & 63)) == 0) {
+            return false;
+        }
+        i += width;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +145,20 @@ mod tests {
         #[test]
         fn same_answer_as_the_crate_any_text(s in any::<String>()) {
             prop_assert_eq!(quick_check(s.chars()), is_nfc_quick(s.chars()));
+        }
+
+        /// The byte-level scan agrees with the table read a character at a
+        /// time, and what it passes is NFC by the crate's own check.
+        #[test]
+        fn all_plain_is_the_table_per_character(s in prop_oneof![
+            any::<String>(),
+            "[\\u{0}-\\u{7f}\\u{0600}-\\u{06FF}\\u{0300}-\\u{036F}\\u{00A0}-\\u{024F}\\u{0800}-\\u{0FFF}\\u{FB50}-\\u{FFFF}\\u{1F300}-\\u{1F310}]{0,40}",
+        ]) {
+            let per_char = s.chars().all(|c| c < '\u{FFFE}' && PLAIN.contains(c));
+            prop_assert_eq!(all_plain(&s), per_char, "{:?}", s);
+            if all_plain(&s) {
+                prop_assert_eq!(is_nfc_quick(s.chars()), IsNormalized::Yes);
+            }
         }
     }
 }

@@ -28,6 +28,16 @@ pub mod sled;
 mod suite;
 
 pub use self::postgres::{NodeStatus, PgStore, PoolSettings};
+/// What a `full_text` feed claims with one document's ingest (see
+/// [`Store::ingest_claiming`]).
+pub struct FullTextClaim<'a> {
+    pub feed_url: &'a str,
+    /// Unix seconds until which the claimed items are held back.
+    pub hold_until: i64,
+    /// Which items are to be fetched (those with a link).
+    pub wanted: &'a dyn Fn(&Item) -> bool,
+}
+
 pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SiteBackoff, SledStore};
 
 /// The PostgreSQL schema version this build reads and writes (sled has
@@ -184,7 +194,75 @@ pub(crate) fn encode(item: &Item) -> Vec<u8> {
     postcard::to_stdvec(&RecordRef::V1(item)).expect("items serialise")
 }
 
+/// The first bytes of a zstd frame (its magic number, little-endian). A
+/// packed record starts with them; a plain one starts with its [`Record`]
+/// variant index (0), so [`decode`] reads both without a tag of its own.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// zstd level of packed records. Level 1 is zstd's fastest standard level;
+/// higher levels cost more CPU per item than they save on records of a few
+/// KB (BENCHMARKS.md, Run 6: store).
+const PACK_LEVEL: i32 = 1;
+
+/// A record larger than this after unpacking is taken as corrupt rather than
+/// allocated (items are capped far below it at parse).
+const MAX_RECORD: u64 = 64 << 20;
+
+thread_local! {
+    // One zstd context per thread, reused: creating one costs more than
+    // compressing a record of a few KB.
+    static PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static UNPACKER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`encode`], then zstd: how the sled backend stores records. Each record is
+/// compressed once, by the thread that encodes it, and never again (sled's
+/// own compression recompresses whole pages on every rewrite). A record that
+/// would not shrink stays plain.
+pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
+    let plain = encode(item);
+    let packed = PACKER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let packer = match cell.as_mut() {
+            Some(p) => p,
+            None => cell.insert(zstd::bulk::Compressor::new(PACK_LEVEL).ok()?),
+        };
+        packer.compress(&plain).ok()
+    });
+    match packed {
+        Some(packed) if packed.len() < plain.len() => packed,
+        _ => plain,
+    }
+}
+
+/// Reads a record written by [`encode`] or [`encode_packed`].
 pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    if bytes.starts_with(&ZSTD_MAGIC) {
+        return decode_plain(&unpack(bytes)?);
+    }
+    decode_plain(bytes)
+}
+
+fn unpack(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |what: &dyn std::fmt::Display| StoreError::Corrupt(format!("packed record: {what}"));
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(size)) if size <= MAX_RECORD => size as usize,
+        Ok(Some(size)) => return Err(corrupt(&format!("{size} bytes unpacked"))),
+        Ok(None) | Err(_) => return Err(corrupt(&"no content size")),
+    };
+    UNPACKER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let unpacker = match cell.as_mut() {
+            Some(u) => u,
+            None => cell.insert(zstd::bulk::Decompressor::new().map_err(|e| corrupt(&e))?),
+        };
+        unpacker.decompress(bytes, size).map_err(|e| corrupt(&e))
+    })
+}
+
+fn decode_plain(bytes: &[u8]) -> Result<Item, StoreError> {
     match postcard::from_bytes(bytes) {
         Ok(Record::V1(item)) => Ok(item),
         Err(e) => Err(StoreError::Corrupt(e.to_string())),
@@ -295,6 +373,48 @@ impl Store {
         dispatch!(self, s => s.ingest(items))
     }
 
+    /// [`Store::ingest`] for a `full_text` feed: also claims for extraction
+    /// each item that `claim.wanted` and that is new to the store (as
+    /// [`Store::claim_full_text`] does), so that it is held back until its
+    /// article had its chance; each item is claimed once, whichever feed
+    /// brings it. Returns the keys claimed. sled writes the claims in the
+    /// ingest's own transaction (its group commit); PostgreSQL, whose
+    /// writes are round trips of their own, claims first and takes the
+    /// claims back if the ingest fails.
+    pub fn ingest_claiming(
+        &self,
+        items: &[Item],
+        claim: Option<&FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
+        let (s, claim) = match (self, claim) {
+            (Store::Sled(s), claim) => return s.ingest_claiming(items, claim),
+            (Store::Postgres(s), None) => return Ok((s.ingest(items)?, Vec::new())),
+            (Store::Postgres(s), Some(claim)) => (s, claim),
+        };
+        let mut claimed = Vec::new();
+        for item in items.iter().filter(|i| (claim.wanted)(i)) {
+            let claim = s.contains(&item.key).and_then(|known| {
+                Ok(!known && s.claim_full_text(&item.key, claim.feed_url, claim.hold_until)?)
+            });
+            match claim {
+                Ok(true) => claimed.push(item.key.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(key = %item.key.as_str(), error = %e, "Cannot queue an item for full-text extraction.")
+                }
+            }
+        }
+        match s.ingest(items) {
+            Ok(report) => Ok((report, claimed)),
+            Err(e) => {
+                for key in &claimed {
+                    let _ = s.unclaim_full_text(key);
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// The last write error, while writes keep failing.
     pub fn write_failure(&self) -> Option<String> {
         dispatch!(self, s => s.write_failure())
@@ -398,6 +518,12 @@ impl Store {
         dispatch!(self, s => s.get(key))
     }
 
+    /// True when the key is stored or was pruned: ingesting it again would
+    /// not make it new. The record is not read.
+    pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.contains(key))
+    }
+
     /// The number of stored items.
     pub fn item_count(&self) -> usize {
         dispatch!(self, s => s.item_count())
@@ -406,6 +532,13 @@ impl Store {
     /// The saved state of one feed, if it was ever polled.
     pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
         dispatch!(self, s => s.feed_state(feed_url))
+    }
+
+    /// Calls `f` with every saved feed state (any order; feeds no longer
+    /// configured included) until it returns false. One walk: with 100,000
+    /// feeds, a lookup per feed costs tens of seconds on a cold cache.
+    pub fn for_each_feed_state(&self, f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_feed_state(f))
     }
 
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {

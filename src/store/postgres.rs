@@ -709,6 +709,22 @@ impl PgStore {
         })
     }
 
+    /// True when the key is stored or was pruned (in `seen`).
+    pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        let key = key.as_str().to_owned();
+        self.call(move |c| async move {
+            let row = c
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM items WHERE key = $1)
+                         OR EXISTS (SELECT 1 FROM seen WHERE key = $1)",
+                    &[&key],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(row.get(0))
+        })
+    }
+
     pub fn item_count(&self) -> usize {
         self.call(|c| async move {
             let n: i64 = c
@@ -734,6 +750,35 @@ impl PgStore {
                 .map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
         })
         .transpose()
+    }
+
+    /// Calls `f` with every saved feed state, in URL order, until it returns
+    /// false; a thousand rows a query.
+    pub fn for_each_feed_state(&self, mut f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+        let mut after = String::new();
+        loop {
+            let from = after.clone();
+            let rows: Vec<(String, String)> = self.call(move |c| async move {
+                Ok(c.query(
+                    "SELECT url, state FROM feeds WHERE url > $1 ORDER BY url LIMIT 1000",
+                    &[&from],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+            })?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = last.0.clone();
+            for (url, text) in rows {
+                let state = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("feed state of {url}: {e}")))?;
+                if !f(&url, state) {
+                    return Ok(());
+                }
+            }
+        }
     }
 
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {

@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 2 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 3 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number and 8 bytes of the SHA-256 of each source feed's URL.
 //!   For a pruned item: when it was first seen, so that it never comes back
@@ -8,9 +8,11 @@
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
 //!   entries that stays in sled's cache.
 //! - `records`: sequence number (big-endian u64) → versioned postcard record
-//!   of the [`Item`], stored once. Numbers are handed out in insertion order,
-//!   so a new record is appended at the tree's right edge: inserts touch one
-//!   hot leaf instead of a random leaf of ~3 KB records each.
+//!   of the [`Item`], stored once, packed with zstd by the thread that
+//!   encodes it ([`encode_packed`]; version 2 kept records plain and is
+//!   packed in place on open, [`migrate_v2`]). Numbers are handed out in
+//!   insertion order, so a new record is appended at the tree's right edge:
+//!   inserts touch one hot leaf instead of a random leaf of records.
 //! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
 //!   reads walk it backwards and stop after `limit` hits; pruning and export
 //!   walk it forwards.
@@ -51,12 +53,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{add_sources, decode, encode, FeedState, IngestReport, PruneReport, Retention, StoreError};
+use super::{
+    add_sources, decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError,
+};
 use crate::item::{Item, ItemKey, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
 /// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -187,7 +191,20 @@ fn seen_entry(first_seen: i64) -> [u8; 9] {
 /// One document's items, encoded by the caller, waiting for the writer.
 struct Doc {
     entries: Vec<Entry>,
-    reply: SyncSender<Result<IngestReport, StoreError>>,
+    /// The document's full-text claim, for its entries marked `claim`.
+    claim: Option<DocClaim>,
+    /// The report, and the indexes of the entries claimed.
+    reply: SyncSender<Result<(IngestReport, Vec<usize>), StoreError>>,
+}
+
+/// A `full_text` feed's claim on the items of one document that turn out
+/// new in the commit: the same pending record (feed, hold) for each, and
+/// its held key, written in the commit's transaction (BENCHMARKS.md,
+/// Run 6: two writes of their own per item, from every parsing thread,
+/// were most of what full text added to a cold round's memory).
+struct DocClaim {
+    record: Vec<u8>,
+    hold_until: [u8; 8],
 }
 
 struct Entry {
@@ -198,14 +215,17 @@ struct Entry {
     feeds: Vec<[u8; 8]>,
     /// For a key stored already: the feeds this document adds.
     sources: Vec<Source>,
+    /// Claimed for its full text if new (see [`DocClaim`]).
+    claim: bool,
 }
 
 impl Entry {
     fn of(item: &Item) -> Entry {
         Entry {
+            claim: false,
             key: item.key.as_str().as_bytes().to_vec(),
             date_key: date_key(item.date, &item.key),
-            record: encode(item),
+            record: encode_packed(item),
             feeds: item.sources.iter().map(|s| feed_hash(&s.feed_url)).collect(),
             sources: item.sources.clone(),
         }
@@ -256,7 +276,7 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
             }
             Err(_) => {
                 for doc in &group {
-                    let alone = commit(&trees, std::slice::from_ref(doc)).map(|r| r[0]);
+                    let alone = commit(&trees, std::slice::from_ref(doc)).map(|mut r| r.remove(0));
                     let _ = doc.reply.send(alone);
                 }
             }
@@ -264,8 +284,16 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// `keys`, `records`, `dates`, `meta`: what an ingest writes.
-type WriterTrees = (sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+/// `keys`, `records`, `dates`, `meta`: what an ingest writes; `fulltext`
+/// and `fulltext_held`: the claims written with it.
+type WriterTrees = (
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+    sled::Tree,
+);
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
@@ -283,17 +311,18 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 /// reads its own writes). A known item's record is read only when the
 /// document brings a feed its `keys` entry does not list.
 fn commit(
-    (keys, records, dates, meta): &WriterTrees,
+    (keys, records, dates, meta, fulltext, held): &WriterTrees,
     group: &[Doc],
-) -> Result<Vec<IngestReport>, StoreError> {
-    unwrap_tx(
-        (keys, records, dates, meta).transaction(|(tx_keys, tx_records, tx_dates, tx_meta)| {
+) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
+    unwrap_tx((keys, records, dates, meta, fulltext, held).transaction(
+        |(tx_keys, tx_records, tx_dates, tx_meta, tx_fulltext, tx_held)| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
             for doc in group {
                 let mut report = IngestReport::default();
-                for entry in &doc.entries {
+                let mut claimed = Vec::new();
+                for (i, entry) in doc.entries.iter().enumerate() {
                     let key = entry.key.as_slice();
                     let Some(found) = tx_keys.get(key)? else {
                         let seq = next;
@@ -302,6 +331,11 @@ fn commit(
                         tx_dates.insert(entry.date_key.as_slice(), &seq.to_be_bytes())?;
                         tx_keys.insert(key, stored_entry(seq, entry.feeds.iter().copied()))?;
                         report.new += 1;
+                        if let (true, Some(claim)) = (entry.claim, &doc.claim) {
+                            tx_fulltext.insert(key, claim.record.as_slice())?;
+                            tx_held.insert(key, &claim.hold_until)?;
+                            claimed.push(i);
+                        }
                         continue;
                     };
                     report.duplicate += 1;
@@ -323,13 +357,13 @@ fn commit(
                     })?;
                     let mut stored = decode(&bytes).map_err(abort)?;
                     if add_sources(&mut stored.sources, &entry.sources) {
-                        tx_records.insert(&seq, encode(&stored))?;
+                        tx_records.insert(&seq, encode_packed(&stored))?;
                         report.merged += 1;
                     }
                     let feeds = stored.sources.iter().map(|s| feed_hash(&s.feed_url));
                     tx_keys.insert(key, stored_entry(u64::from_be_bytes(seq), feeds))?;
                 }
-                reports.push(report);
+                reports.push((report, claimed));
             }
             if next > first {
                 tx_meta.insert(SEQ_KEY, &next.to_be_bytes())?;
@@ -337,8 +371,8 @@ fn commit(
                 tx_meta.insert(COUNT_KEY, &(count + (next - first)).to_be_bytes())?;
             }
             Ok(reports)
-        }),
-    )
+        },
+    ))
 }
 
 /// Rewrites a version-1 store in this layout: every record once under a
@@ -384,7 +418,7 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         let item = decode(&bytes)?;
         let feeds = item.sources.iter().map(|s| feed_hash(&s.feed_url));
         batches.0.insert(key, stored_entry(seq, feeds));
-        batches.1.insert(&seq.to_be_bytes(), bytes);
+        batches.1.insert(&seq.to_be_bytes(), encode_packed(&item));
         batches.2.insert(k.as_ref(), &seq.to_be_bytes());
         seq += 1;
         pending += 1;
@@ -413,7 +447,43 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     db.flush()?;
     meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
     db.flush()?;
-    tracing::info!(items = seq, pruned, "Store migrated to schema version 2.");
+    tracing::info!(
+        items = seq,
+        pruned,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 1."
+    );
+    Ok(())
+}
+
+/// Version 2 is version 3 with plain records: packs every record in place,
+/// in batches, then writes the new version. [`decode`] reads both forms, so
+/// a migration cut short leaves a readable mix and starts again (records
+/// already packed are unpacked and packed again, unchanged).
+fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    const CHUNK: usize = 1024;
+    let records = db.open_tree("records")?;
+    let mut batch = sled::Batch::default();
+    let (mut pending, mut packed) = (0, 0usize);
+    for entry in records.iter() {
+        let (seq, bytes) = entry?;
+        batch.insert(seq, encode_packed(&decode(&bytes)?));
+        packed += 1;
+        pending += 1;
+        if pending == CHUNK {
+            records.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    records.apply_batch(batch)?;
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(
+        items = packed,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 2."
+    );
     Ok(())
 }
 
@@ -444,6 +514,7 @@ impl SledStore {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(1) => migrate_v1(&db, &meta)?,
+            Some(2) => migrate_v2(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -470,7 +541,14 @@ impl SledStore {
             }
         };
         let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let trees = (keys.clone(), records.clone(), dates.clone(), meta.clone());
+        let trees = (
+            keys.clone(),
+            records.clone(),
+            dates.clone(),
+            meta.clone(),
+            db.open_tree("fulltext")?,
+            db.open_tree("fulltext_held")?,
+        );
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
@@ -512,12 +590,36 @@ impl SledStore {
     /// call; committed together with the documents other threads hand in
     /// at the same moment (see the module docs).
     pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
+        self.ingest_claiming(items, None).map(|(report, _)| report)
+    }
+
+    /// [`Self::ingest`], claiming for their full text (as
+    /// [`Self::claim_full_text`] would) the items that `claim` wants and
+    /// that turn out new, in the same transaction: an item is never
+    /// published before its hold, and a failed ingest leaves no claim.
+    /// Returns the keys claimed.
+    pub fn ingest_claiming(
+        &self,
+        items: &[Item],
+        claim: Option<&super::FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
         if items.is_empty() {
-            return Ok(IngestReport::default());
+            return Ok((IngestReport::default(), Vec::new()));
         }
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let mut entries: Vec<Entry> = items.iter().map(Entry::of).collect();
+        let claim = claim.map(|c| {
+            for (entry, item) in entries.iter_mut().zip(items) {
+                entry.claim = (c.wanted)(item);
+            }
+            DocClaim {
+                record: pending_record(c.feed_url, c.hold_until),
+                hold_until: c.hold_until.to_be_bytes(),
+            }
+        });
         let doc = Doc {
-            entries: items.iter().map(Entry::of).collect(),
+            entries,
+            claim,
             reply,
         };
         let stopped = || {
@@ -534,9 +636,12 @@ impl SledStore {
             Ok(()) => answer.recv().unwrap_or_else(|_| Err(stopped())),
             Err(_) => Err(stopped()),
         };
-        let report = self.noted(result)?;
+        let (report, claimed) = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
-        Ok(report)
+        Ok((
+            report,
+            claimed.into_iter().map(|i| items[i].key.clone()).collect(),
+        ))
     }
 
     /// Records whether a write worked, for [`SledStore::write_failure`].
@@ -781,6 +886,11 @@ impl SledStore {
         }
     }
 
+    /// True when the key is stored or was pruned (its `keys` entry).
+    pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        Ok(self.keys.contains_key(key.as_str().as_bytes())?)
+    }
+
     /// One item by key.
     pub fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
         Ok(self.stored_item(key.as_str().as_bytes())?.map(|(_, item)| item))
@@ -800,6 +910,21 @@ impl SledStore {
                     .map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
             })
             .transpose()
+    }
+
+    /// Calls `f` with every saved feed state, in URL byte order, until it
+    /// returns false: one walk of the tree, not a lookup per feed.
+    pub fn for_each_feed_state(&self, mut f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+        for entry in self.feeds.iter() {
+            let (k, v) = entry?;
+            let url = String::from_utf8_lossy(&k);
+            let state = serde_json::from_slice(&v)
+                .map_err(|e| StoreError::Corrupt(format!("feed state of {url}: {e}")))?;
+            if !f(&url, state) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
@@ -898,6 +1023,18 @@ pub struct FullTextStats {
     pub last_error_at: Option<i64>,
 }
 
+/// A new claim's record, as stored.
+fn pending_record(feed_url: &str, hold_until: i64) -> Vec<u8> {
+    let record = FullTextRecord {
+        feed_url: feed_url.to_owned(),
+        state: FullTextState::Pending,
+        hold_until,
+        held: true,
+        error: None,
+    };
+    serde_json::to_vec(&record).expect("records serialise")
+}
+
 /// Held items released in one transaction at most.
 const RELEASE_BATCH: usize = 512;
 
@@ -924,14 +1061,7 @@ impl SledStore {
         hold_until: i64,
     ) -> Result<bool, StoreError> {
         let (records, held, _) = self.full_text_trees()?;
-        let record = FullTextRecord {
-            feed_url: feed_url.to_owned(),
-            state: FullTextState::Pending,
-            hold_until,
-            held: true,
-            error: None,
-        };
-        let bytes = serde_json::to_vec(&record).expect("records serialise");
+        let bytes = pending_record(feed_url, hold_until);
         let k = key.as_str().as_bytes();
         let claimed = records
             .compare_and_swap(k, None as Option<&[u8]>, Some(bytes))
@@ -1135,7 +1265,7 @@ impl SledStore {
                         item.summary = item.content.take();
                     }
                     item.content = Some(html);
-                    let written = self.records.insert(seq.to_be_bytes(), encode(&item));
+                    let written = self.records.insert(seq.to_be_bytes(), encode_packed(&item));
                     self.noted(written.map_err(StoreError::from))?;
                     changed = true;
                 }
@@ -1221,7 +1351,7 @@ impl SledStore {
                                         item.summary = item.content.take();
                                     }
                                     item.content = Some(html.clone());
-                                    tx_items.insert(&seq, encode(&item))?;
+                                    tx_items.insert(&seq, encode_packed(&item))?;
                                     item_changed = true;
                                 }
                             }
@@ -1332,6 +1462,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::encode;
     use crate::store::suite::item;
     use crate::store::Store;
 
@@ -1478,6 +1609,99 @@ mod tests {
         assert_eq!(decode(&envelope).unwrap(), it);
     }
 
+    #[test]
+    fn records_are_packed_and_plain_ones_still_read() {
+        let mut it = item("https://example.com/القاهرة", "https://example.com/feed", 7);
+        it.title = "عاجل: اجتماع وزراء الخارجية العرب في القاهرة".into();
+        it.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(40));
+        let (plain, packed) = (encode(&it), encode_packed(&it));
+        assert!(packed.starts_with(&super::super::ZSTD_MAGIC));
+        assert!(
+            packed.len() * 4 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        assert_eq!(decode(&packed).unwrap(), it);
+        assert_eq!(decode(&plain).unwrap(), it);
+        // Packing never makes a record larger; a small one reads the same.
+        let tiny = item("https://e.x/ب", "f", 1);
+        assert!(encode_packed(&tiny).len() <= encode(&tiny).len());
+        assert_eq!(decode(&encode_packed(&tiny)).unwrap(), tiny);
+        // A damaged packed record is an error, not a panic nor a huge allocation.
+        let mut cut = packed.clone();
+        cut.truncate(packed.len() / 2);
+        assert!(matches!(decode(&cut), Err(StoreError::Corrupt(_))));
+        let mut flipped = packed.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x5a;
+        flipped[last - 40] ^= 0xa5;
+        assert!(decode(&flipped).map_or(true, |got| got != it));
+        let huge = zstd::bulk::compress(&vec![0u8; 65 << 20], 1).unwrap();
+        assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
+    }
+
+    /// Rewrites the first `plain` records of a store as version 2 kept them
+    /// (not packed) and marks it schema version 2.
+    fn make_version_2(store: &SledStore, plain: usize) {
+        for entry in store.records.iter().take(plain) {
+            let (seq, bytes) = entry.unwrap();
+            store
+                .records
+                .insert(seq, encode(&decode(&bytes).unwrap()))
+                .unwrap();
+        }
+        store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn a_version_2_store_is_packed_on_open() {
+        // All plain (a version-2 store), and half plain (a migration cut short).
+        for plain in [40, 20] {
+            let dir = tempfile::tempdir().unwrap();
+            let items: Vec<Item> = v1_items()
+                .into_iter()
+                .map(|mut it| {
+                    it.content = Some(it.content.unwrap().repeat(20));
+                    it
+                })
+                .collect();
+            {
+                let store = SledStore::open(dir.path()).unwrap();
+                assert_eq!(store.ingest(&items).unwrap().new, 40);
+                make_version_2(&store, plain);
+                let plain_now = store
+                    .records
+                    .iter()
+                    .filter(|e| !e.as_ref().unwrap().1.starts_with(&super::super::ZSTD_MAGIC))
+                    .count();
+                assert_eq!(plain_now, plain);
+            }
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(
+                store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+                Some(&SCHEMA_VERSION.to_be_bytes()[..])
+            );
+            for entry in store.records.iter() {
+                assert!(entry.unwrap().1.starts_with(&super::super::ZSTD_MAGIC));
+            }
+            assert_eq!(store.item_count(), 40);
+            let newest = store.recent(100, usize::MAX, |_| true).unwrap();
+            let mut want = items.clone();
+            want.reverse();
+            assert_eq!(newest, want);
+            assert!(store.knows(&items[7].key, "f2"));
+            let again = store.ingest(&items).unwrap();
+            assert_eq!((again.new, again.duplicate, again.merged), (0, 40, 0));
+            let r = store
+                .ingest(&[item("https://news.example/خبر/3", "f3", 1_030)])
+                .unwrap();
+            assert_eq!(r.merged, 1);
+            assert_eq!(store.get(&items[3].key).unwrap().unwrap().sources.len(), 2);
+        }
+    }
+
     /// Queues documents, then runs the writer on this thread, so that they
     /// are certain to be committed as one group.
     fn commit_as_one_group(store: &SledStore, docs: Vec<Vec<Item>>) -> Vec<Result<IngestReport, StoreError>> {
@@ -1487,7 +1711,13 @@ mod tests {
             .map(|items| {
                 let (reply, answer) = std::sync::mpsc::sync_channel(1);
                 let entries = items.iter().map(Entry::of).collect();
-                queue.send(Doc { entries, reply }).unwrap();
+                queue
+                    .send(Doc {
+                        entries,
+                        claim: None,
+                        reply,
+                    })
+                    .unwrap();
                 answer
             })
             .collect();
@@ -1497,9 +1727,14 @@ mod tests {
             store.records.clone(),
             store.dates.clone(),
             store.meta.clone(),
+            store.db.open_tree("fulltext").unwrap(),
+            store.db.open_tree("fulltext_held").unwrap(),
         );
         write_groups(trees, waiting);
-        answers.into_iter().map(|a| a.recv().unwrap()).collect()
+        answers
+            .into_iter()
+            .map(|a| a.recv().unwrap().map(|(report, _)| report))
+            .collect()
     }
 
     #[test]
@@ -1785,7 +2020,7 @@ mod tests {
             );
             store.flush().unwrap();
             drop(store);
-            // Opened again: already version 2, nothing migrated twice.
+            // Opened again: already the current version, nothing migrated twice.
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.item_count(), 41);
             assert_eq!(

@@ -240,6 +240,53 @@ fn feed_state_round_trips_with_arabic() {
 }
 
 #[test]
+fn every_feed_state_in_one_walk() {
+    on_both(|store| {
+        let mut none = 0;
+        store
+            .for_each_feed_state(|_, _| {
+                none += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(none, 0);
+        // More than one PostgreSQL page (1,000 rows), Arabic in URLs and titles.
+        let n = 2_345;
+        for i in 0..n {
+            let state = FeedState {
+                title: Some(format!("أخبار {i}")),
+                consecutive_failures: (i % 7 == 0) as u32,
+                next_due: Some(i as i64),
+                ..Default::default()
+            };
+            store
+                .put_feed_state(&format!("https://a.example/أخبار/{i}"), &state)
+                .unwrap();
+        }
+        let mut seen = std::collections::HashMap::new();
+        store
+            .for_each_feed_state(|url, state| {
+                seen.insert(url.to_owned(), state);
+                true
+            })
+            .unwrap();
+        assert_eq!(seen.len(), n);
+        for i in [0, 7, 999, 1000, 2344] {
+            let url = format!("https://a.example/أخبار/{i}");
+            assert_eq!(seen.get(&url), store.feed_state(&url).unwrap().as_ref(), "{url}");
+        }
+        let mut calls = 0;
+        store
+            .for_each_feed_state(|_, _| {
+                calls += 1;
+                calls < 10
+            })
+            .unwrap();
+        assert_eq!(calls, 10, "stops when told");
+    });
+}
+
+#[test]
 fn export_then_import_keeps_items_sources_and_seen_records() {
     on_both(|from| {
         let day = 86_400;
@@ -639,5 +686,73 @@ fn expired_holds_are_released_in_batches() {
             store.full_text_stats("https://a.example/feed").unwrap().fallback,
             300
         );
+    });
+}
+
+#[test]
+fn ingest_claims_new_items_once_and_holds_them() {
+    on_both(|store| {
+        let now = 3_000 * 86_400;
+        let feed = "https://aljazeera.example/feed";
+        let other = "https://asharq.example/feed";
+        let mut no_link = item("https://aljazeera.example/بلا-رابط", feed, now - 5);
+        no_link.link = None;
+        let cairo = item("https://aljazeera.example/زيارة-القاهرة", feed, now - 1);
+        let old = item("https://aljazeera.example/قديم", feed, now - 2);
+        // Stored before the feed had full text: published as it is.
+        store.ingest(std::slice::from_ref(&old)).unwrap();
+        let with_link = |i: &Item| i.link.is_some();
+        let claim = crate::store::FullTextClaim {
+            feed_url: feed,
+            hold_until: now + 30,
+            wanted: &with_link,
+        };
+        let (report, claimed) = store
+            .ingest_claiming(&[cairo.clone(), old.clone(), no_link.clone()], Some(&claim))
+            .unwrap();
+        assert_eq!((report.new, report.duplicate), (2, 1));
+        // New and with a link: claimed and held; the others are published.
+        assert_eq!(claimed, std::slice::from_ref(&cairo.key));
+        let record = store.full_text(&cairo.key).unwrap().unwrap();
+        assert_eq!(record.state, crate::store::FullTextState::Pending);
+        assert_eq!(
+            (record.feed_url.as_str(), record.hold_until, record.held),
+            (feed, now + 30, true)
+        );
+        assert!(store.full_text(&old.key).unwrap().is_none());
+        assert!(store.full_text(&no_link.key).unwrap().is_none());
+        let published: Vec<ItemKey> = store
+            .recent_unheld(10, 100, |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.key)
+            .collect();
+        assert_eq!(published, [old.key.clone(), no_link.key.clone()]);
+        // Another full-text feed bringing the same story claims nothing:
+        // each page is fetched once.
+        let mut again = cairo.clone();
+        again.sources = item("https://aljazeera.example/زيارة-القاهرة", other, now).sources;
+        let claim = crate::store::FullTextClaim {
+            feed_url: other,
+            hold_until: now + 60,
+            wanted: &with_link,
+        };
+        let (report, claimed) = store.ingest_claiming(&[again], Some(&claim)).unwrap();
+        assert_eq!((report.new, report.merged), (0, 1));
+        assert!(claimed.is_empty());
+        assert_eq!(store.full_text(&cairo.key).unwrap().unwrap().feed_url, feed);
+        assert_eq!(store.pending_full_text().unwrap().len(), 1);
+        // Without a claim, an ingest claims nothing.
+        let beirut = item("https://asharq.example/بيروت", other, now);
+        let (report, claimed) = store
+            .ingest_claiming(std::slice::from_ref(&beirut), None)
+            .unwrap();
+        assert_eq!(report.new, 1);
+        assert!(claimed.is_empty());
+        assert!(store.full_text(&beirut.key).unwrap().is_none());
+        assert!(store.contains(&beirut.key).unwrap());
+        assert!(!store
+            .contains(&item("https://asharq.example/غائب", other, now).key)
+            .unwrap());
     });
 }

@@ -1348,9 +1348,27 @@ async fn read_only_store_refuses_to_start_and_names_its_path() {
 
 /// Serves a feed that cannot fit in a 2 MiB store: 300 items of 9 KB.
 fn filling_feed(server: &FeedServer) -> String {
-    let text = "نص ".repeat(1500);
+    // The store packs records (zstd), so repeated text would shrink to
+    // nothing: each item gets its own 12,000 Arabic letters, drawn by a
+    // fixed-seed generator, which pack to ~8 KB (2.4 MB for the document).
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut letters = |n: usize| -> String {
+        (0..n)
+            .map(|k| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if k % 6 == 5 {
+                    ' '
+                } else {
+                    char::from_u32(0x0621 + (state % 42) as u32).expect("Arabic letter")
+                }
+            })
+            .collect()
+    };
     let items: String = (0..300)
         .map(|i| {
+            let text = letters(12_000);
             format!(
                 "<item><title>خبر رقم {i}</title><link>http://hostile.test/fill/{i}</link><description>{text}</description></item>"
             )
