@@ -1503,6 +1503,17 @@ fn has_media(node: &dom_query::NodeRef) -> bool {
 mod tests {
     use super::*;
 
+    /// Every `kept` text is in the article's body; no `dropped` text is
+    /// anywhere in its published HTML.
+    fn assert_kept_and_dropped(a: &Extracted, kept: &[&str], dropped: &[&str]) {
+        for k in kept {
+            assert!(a.body.contains(k), "{k:?} missing from {}", a.body);
+        }
+        for d in dropped {
+            assert!(!a.html.contains(d), "{d:?} left in {}", a.html);
+        }
+    }
+
     #[test]
     fn debris_lines_in_arabic_and_english() {
         for t in [
@@ -1676,29 +1687,28 @@ mod tests {
         assert_eq!(a.dir, "rtl");
         assert_eq!(a.outlet, "الجزيرة نت");
         assert!(a.title.contains("صدام حفتر يزور القاهرة"), "{}", a.title);
-        for kept in [
-            "وصل صدام حفتر",
-            "<h2>ملف الحدود والتعاون الأمني</h2>",
-            "<blockquote>",
-            "<li>عودة العمالة المصرية",
-            "alt=\"صدام حفتر لدى وصوله إلى مطار القاهرة الدولي\"",
-            "src=\"https://www.aljazeera.net/images/2025/11/haftar-cairo.jpg\"",
-            "<figcaption>",
-            "href=\"https://www.aljazeera.net/news/2025/11/libya-talks\"",
-        ] {
-            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
-        }
-        for dropped in [
-            "حصة",
-            "Pinterest",
-            "واتساب",
-            "زوروا موقعنا",
-            "اضغط هنا",
-            "سياسة الخصوصية",
-            "<script",
-        ] {
-            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
-        }
+        assert_kept_and_dropped(
+            &a,
+            &[
+                "وصل صدام حفتر",
+                "<h2>ملف الحدود والتعاون الأمني</h2>",
+                "<blockquote>",
+                "<li>عودة العمالة المصرية",
+                "alt=\"صدام حفتر لدى وصوله إلى مطار القاهرة الدولي\"",
+                "src=\"https://www.aljazeera.net/images/2025/11/haftar-cairo.jpg\"",
+                "<figcaption>",
+                "href=\"https://www.aljazeera.net/news/2025/11/libya-talks\"",
+            ],
+            &[
+                "حصة",
+                "Pinterest",
+                "واتساب",
+                "زوروا موقعنا",
+                "اضغط هنا",
+                "سياسة الخصوصية",
+                "<script",
+            ],
+        );
         assert!(a.html.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{}", a.html);
         assert!(
             a.html.ends_with(
@@ -1827,34 +1837,33 @@ mod tests {
         let page = include_bytes!("../tests/fixtures/fulltext/arabic-boxes.html");
         let url = Url::parse("https://news.example/economy/2025/11/20/power-line").unwrap();
         let a = extract(page, Some("text/html"), &url, None, None).unwrap();
-        for kept in [
-            "اتفقت مصر والسودان، الخميس",
-            "وقال وزير الكهرباء المصري",
-            "وأضاف أن المرحلة الأولى",
-            "<h2>تمويل المشروع</h2>",
-            "ويموَّل المشروع بقرض ميسر",
-            "وقال الوزير السوداني",
-            "<blockquote>",
-            "ويأتي الاتفاق بعد سنوات",
-            "<figcaption>أبراج خط الربط الكهربائي قرب أسوان</figcaption>",
-        ] {
-            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
-        }
-        for dropped in [
-            "إعلان",
-            "آخر تحديث",
-            "اقرأ أيضا",
-            "مصر ترفع أسعار الكهرباء",
-            "حصة",
-            "واتساب",
-            "اضغط هنا",
-            "زوروا موقعنا",
-            "الأكثر قراءة",
-            "سياسة الخصوصية",
-            "ملفات تعريف الارتباط",
-        ] {
-            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
-        }
+        assert_kept_and_dropped(
+            &a,
+            &[
+                "اتفقت مصر والسودان، الخميس",
+                "وقال وزير الكهرباء المصري",
+                "وأضاف أن المرحلة الأولى",
+                "<h2>تمويل المشروع</h2>",
+                "ويموَّل المشروع بقرض ميسر",
+                "وقال الوزير السوداني",
+                "<blockquote>",
+                "ويأتي الاتفاق بعد سنوات",
+                "<figcaption>أبراج خط الربط الكهربائي قرب أسوان</figcaption>",
+            ],
+            &[
+                "إعلان",
+                "آخر تحديث",
+                "اقرأ أيضا",
+                "مصر ترفع أسعار الكهرباء",
+                "حصة",
+                "واتساب",
+                "اضغط هنا",
+                "زوروا موقعنا",
+                "الأكثر قراءة",
+                "سياسة الخصوصية",
+                "ملفات تعريف الارتباط",
+            ],
+        );
         assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
         assert_eq!(a.outlet, "سماء الأخبار");
         assert!(a.html.ends_with("\">سماء الأخبار</a></p></div>"), "{}", a.html);
@@ -1869,28 +1878,27 @@ mod tests {
         let page = include_bytes!("../tests/fixtures/fulltext/arabic-paywall.html");
         let url = Url::parse("https://alghad.example/economy/2025/11/20/farmers").unwrap();
         let a = extract(page, Some("text/html"), &url, None, None).unwrap();
-        for kept in [
-            "أطلقت وزارة الزراعة الأردنية",
-            "وقال وزير الزراعة في مؤتمر صحفي",
-            "<h2>شروط الاستفادة من البرنامج</h2>",
-            "وأوضح الوزير أن المزارع المستفيد",
-            "وأشار إلى أن الوزارة ستفتح باب التسجيل",
-            "ورحبت نقابة المزارعين بالبرنامج",
-        ] {
-            assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
-        }
-        for dropped in [
-            "النشرة البريدية",
-            "أوافق على تلقي",
-            "مخصص للمشتركين",
-            "ثلاث مقالات مجانية",
-            "وصول غير محدود",
-            "صحفية متخصصة",
-            "10:30",
-            "بقلم سارة العلي",
-        ] {
-            assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
-        }
+        assert_kept_and_dropped(
+            &a,
+            &[
+                "أطلقت وزارة الزراعة الأردنية",
+                "وقال وزير الزراعة في مؤتمر صحفي",
+                "<h2>شروط الاستفادة من البرنامج</h2>",
+                "وأوضح الوزير أن المزارع المستفيد",
+                "وأشار إلى أن الوزارة ستفتح باب التسجيل",
+                "ورحبت نقابة المزارعين بالبرنامج",
+            ],
+            &[
+                "النشرة البريدية",
+                "أوافق على تلقي",
+                "مخصص للمشتركين",
+                "ثلاث مقالات مجانية",
+                "وصول غير محدود",
+                "صحفية متخصصة",
+                "10:30",
+                "بقلم سارة العلي",
+            ],
+        );
         assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
         assert!(
             a.html.ends_with("\">صحيفة الغد الرقمية</a></p></div>"),
@@ -1987,28 +1995,27 @@ mod tests {
             ),
         ] {
             let a = extract(page, Some(content_type), &url, None, None).unwrap();
-            for kept in [
-                "أعلنت وزارة الموارد المائية العراقية",
-                "وقال وزير الموارد المائية في مؤتمر صحفي",
-                "<h2>المرحلة الثانية</h2>",
-                "<blockquote><p>«المياه حق لكل مواطن",
-                "وتعاني البصرة منذ سنوات",
-                "src=\"https://rafidain.example/images/2025/11/basra-plant.jpg\"",
-                "<figcaption>محطة تحلية المياه الجديدة في البصرة</figcaption>",
-            ] {
-                assert!(a.body.contains(kept), "{kept:?} missing from {}", a.body);
-            }
-            for dropped in [
-                "(رويترز)",
-                "زوروا موقعنا",
-                "حصة",
-                "واتساب",
-                "عنوان خبر آخر",
-                "جار التحميل",
-                "__next_f",
-            ] {
-                assert!(!a.html.contains(dropped), "{dropped:?} left in {}", a.html);
-            }
+            assert_kept_and_dropped(
+                &a,
+                &[
+                    "أعلنت وزارة الموارد المائية العراقية",
+                    "وقال وزير الموارد المائية في مؤتمر صحفي",
+                    "<h2>المرحلة الثانية</h2>",
+                    "<blockquote><p>«المياه حق لكل مواطن",
+                    "وتعاني البصرة منذ سنوات",
+                    "src=\"https://rafidain.example/images/2025/11/basra-plant.jpg\"",
+                    "<figcaption>محطة تحلية المياه الجديدة في البصرة</figcaption>",
+                ],
+                &[
+                    "(رويترز)",
+                    "زوروا موقعنا",
+                    "حصة",
+                    "واتساب",
+                    "عنوان خبر آخر",
+                    "جار التحميل",
+                    "__next_f",
+                ],
+            );
             assert_eq!((a.lang.as_deref(), a.dir.as_str()), (Some("ar"), "rtl"));
             assert_eq!(a.outlet, "شبكة الرافدين");
             assert!(a.html.ends_with("\">شبكة الرافدين</a></p></div>"), "{}", a.html);
