@@ -951,16 +951,21 @@ async fn ping_hub(fetcher: Fetcher, hub: url::Url, topics: Vec<String>) {
 /// the config file on disk (debounced), reload the config.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    info!(config = %config.summary(), "Starting.");
     let path = config.path.clone();
+    // Every handler before the daemon starts: the server answers as soon as
+    // it is bound, and a SIGTERM that came before its handler would kill
+    // the process (exit by signal, not 0) instead of stopping it cleanly.
+    // "Starting." is logged once they are in place.
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    info!(config = %config.summary(), "Starting.");
     let mut daemon = Daemon::start(config).await?;
     let (_watcher, mut edits) = watch_file(&path);
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = &mut stop => break,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the config.");
                 let _ = daemon.reload().await;
@@ -1037,14 +1042,4 @@ fn watch_file(
         }
     });
     (watcher, rx)
-}
-
-/// Resolves on the first SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -14,6 +14,23 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// A SIGTERM while the daemon is still starting (store opening, outputs
+/// rendering) is a clean stop once it can be, never a kill by the signal:
+/// systemd and package scripts stop a service as soon as it is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_start_stops_cleanly() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &serve_all_fixtures(&server));
+    for _ in 0..3 {
+        let daemon = Binary::run(&config);
+        daemon.wait_for_line("Starting.");
+        daemon.signal("TERM");
+        daemon.wait_for_line("Stopped.");
+        assert_eq!(daemon.wait().code(), Some(0), "SIGTERM during start exits 0");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_serve_sigterm_restart() {
     let server = FeedServer::start().await;
