@@ -597,6 +597,7 @@ impl Clusterer {
         let lang = language(item, &doc);
         let mut bands = band_keys(&doc.forms, lang.script);
         bands.extend(anchor_keys(&doc, lang.script));
+        bands.shrink_to_fit();
         let entry = Entry {
             key: item.key.clone(),
             outlet: self.outlets.of(item),
@@ -1256,12 +1257,12 @@ fn pair_features(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Result<PairFeatur
     let title_dice = if title_total <= 0.0 {
         0.0
     } else {
-        (da.title_matched(&db.title_forms) + db.title_matched(&da.title_forms)) / title_total
+        (da.title_matched(&db.title_forms()) + db.title_matched(&da.title_forms())) / title_total
     };
     let (sa, sb) = (da.summary_total(), db.summary_total());
     let both_summaries = sa > 0.0 && sb > 0.0;
     let summary_dice = if both_summaries {
-        (da.summary_matched(&db.summary_forms) + db.summary_matched(&da.summary_forms)) / (sa + sb)
+        (da.summary_matched(&db.summary_forms()) + db.summary_matched(&da.summary_forms())) / (sa + sb)
     } else {
         0.0
     };
@@ -1281,7 +1282,7 @@ fn pair_features(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Result<PairFeatur
         f64::from(u8::from(both_summaries)),
         rare_shared.ln_1p(),
         rare_title.min(3.0),
-        jaccard(&da.title_grams, &db.title_grams),
+        jaccard(&da.title_grams(), &db.title_grams()),
         gap as f64 / 86_400.0,
         f64::from(u8::from(numbers_conflict)),
     ];
@@ -1580,16 +1581,13 @@ struct Doc {
     /// The headline reads as analysis, opinion, an explainer, a question or
     /// a gallery rather than a report (see [`is_commentary`]).
     commentary: bool,
-    /// Forms of the headline's words only, sorted.
-    title_forms: Vec<u64>,
-    /// Character trigrams of the normalised headline (hashed, sorted,
-    /// deduplicated): they meet across clitics and inflections that the word
-    /// forms miss.
-    title_grams: Vec<u64>,
+    /// The normalised headline: the pair model's character trigrams (see
+    /// [`char_grams`]) are computed from it only for the few pairs that
+    /// need them, since a window holds many items and a trigram list is
+    /// several times the size of its headline.
+    title: Box<str>,
     /// Numbers written in the headline.
     title_numbers: Vec<u64>,
-    /// Forms of the summary's words (those not already in the headline), sorted.
-    summary_forms: Vec<u64>,
     /// Items the word frequencies were counted over (at least
     /// [`IDF_MIN_ITEMS`]).
     idf_items: usize,
@@ -1602,7 +1600,7 @@ struct Doc {
 #[derive(Debug)]
 struct Word {
     /// Hashes of the word's forms.
-    forms: Vec<u64>,
+    forms: Box<[u64]>,
     /// 1, or [`COMMON_WEIGHT`] for a common word.
     weight: f64,
     /// Items of the [`Idf`] holding the word (1 without one).
@@ -1657,27 +1655,13 @@ impl Doc {
                 }
             }
         }
+        doc.words.shrink_to_fit();
         doc.finish();
-        let mut title_forms: Vec<u64> = doc.words[..doc.title_words]
-            .iter()
-            .flat_map(|w| w.forms.iter().copied())
-            .collect();
-        title_forms.sort_unstable();
-        title_forms.dedup();
-        doc.title_forms = title_forms;
-        let mut summary_forms: Vec<u64> = doc.words[doc.title_words..]
-            .iter()
-            .flat_map(|w| w.forms.iter().copied())
-            .collect();
-        summary_forms.sort_unstable();
-        summary_forms.dedup();
-        doc.summary_forms = summary_forms;
         doc.title_numbers = title_seq
             .iter()
             .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
             .map(|w| fnv1a(w.as_bytes()))
             .collect();
-        doc.title_grams = char_grams(&title_seq);
         let mut forms: Vec<u64> = seen.into_iter().collect();
         forms.sort_unstable();
         doc.forms = forms;
@@ -1687,8 +1671,42 @@ impl Doc {
         places.extend(find_places(&summary_seq));
         places.sort_unstable();
         places.dedup();
+        places.shrink_to_fit();
         doc.places = places;
+        drop(title_seq);
+        doc.title = title.into_boxed_str();
         doc
+    }
+
+    /// Forms of the words in `words`, sorted and deduplicated.
+    fn forms_of(words: &[Word]) -> Vec<u64> {
+        let mut forms: Vec<u64> = words.iter().flat_map(|w| w.forms.iter().copied()).collect();
+        forms.sort_unstable();
+        forms.dedup();
+        forms
+    }
+
+    /// Forms of the headline's words only, sorted.
+    fn title_forms(&self) -> Vec<u64> {
+        Doc::forms_of(&self.words[..self.title_words])
+    }
+
+    /// Forms of the summary's words (those not already in the headline), sorted.
+    fn summary_forms(&self) -> Vec<u64> {
+        Doc::forms_of(&self.words[self.title_words..])
+    }
+
+    /// Whether one of the headline's words has the form `f`.
+    fn title_has_form(&self, f: u64) -> bool {
+        self.words[..self.title_words]
+            .iter()
+            .any(|w| w.forms.contains(&f))
+    }
+
+    /// Character trigrams of the headline (see [`char_grams`]).
+    fn title_grams(&self) -> Vec<u64> {
+        let seq: Vec<&str> = split_words(&self.title).take(MAX_WORDS).collect();
+        char_grams(&seq)
     }
 
     /// Computes the totals from the words' weights.
@@ -1777,7 +1795,7 @@ impl Doc {
             .filter(|w| w.df <= rare)
             .filter(|w| {
                 if titles {
-                    w.forms.iter().any(|f| other.title_forms.binary_search(f).is_ok())
+                    w.forms.iter().any(|&f| other.title_has_form(f))
                 } else {
                     other.matches(w)
                 }
@@ -1879,7 +1897,7 @@ fn content_word(word: &str) -> Option<Word> {
         1.0
     };
     Some(Word {
-        forms: hashes,
+        forms: hashes.into_boxed_slice(),
         weight,
         df: 1,
     })
