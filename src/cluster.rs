@@ -597,6 +597,7 @@ impl Clusterer {
         let lang = language(item, &doc);
         let mut bands = band_keys(&doc.forms, lang.script);
         bands.extend(anchor_keys(&doc, lang.script));
+        bands.shrink_to_fit();
         let entry = Entry {
             key: item.key.clone(),
             outlet: self.outlets.of(item),
@@ -1256,12 +1257,12 @@ fn pair_features(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Result<PairFeatur
     let title_dice = if title_total <= 0.0 {
         0.0
     } else {
-        (da.title_matched(&db.title_forms) + db.title_matched(&da.title_forms)) / title_total
+        (da.title_matched(&db.title_forms()) + db.title_matched(&da.title_forms())) / title_total
     };
     let (sa, sb) = (da.summary_total(), db.summary_total());
     let both_summaries = sa > 0.0 && sb > 0.0;
     let summary_dice = if both_summaries {
-        (da.summary_matched(&db.summary_forms) + db.summary_matched(&da.summary_forms)) / (sa + sb)
+        (da.summary_matched(&db.summary_forms()) + db.summary_matched(&da.summary_forms())) / (sa + sb)
     } else {
         0.0
     };
@@ -1281,7 +1282,7 @@ fn pair_features(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Result<PairFeatur
         f64::from(u8::from(both_summaries)),
         rare_shared.ln_1p(),
         rare_title.min(3.0),
-        jaccard(&da.title_grams, &db.title_grams),
+        jaccard(&da.title_grams(), &db.title_grams()),
         gap as f64 / 86_400.0,
         f64::from(u8::from(numbers_conflict)),
     ];
@@ -1382,7 +1383,7 @@ impl PairTable {
     /// Whether items `i` and `j` share a content word.
     pub fn share_a_word(&self, i: usize, j: usize) -> bool {
         let (a, b) = (&self.entries[i].3, &self.entries[j].3);
-        a.words.iter().any(|w| b.matches(w))
+        a.words.iter().any(|w| b.matches(a.word(w)))
     }
 }
 
@@ -1563,6 +1564,9 @@ struct Doc {
     /// Content words, deduplicated (a word whose form was already seen is
     /// skipped), title words first.
     words: Vec<Word>,
+    /// The hashed forms of all of `words`, each word's a run (see
+    /// [`Doc::word`]).
+    word_forms: Vec<u64>,
     /// `words[..title_words]` come from the title.
     title_words: usize,
     /// Every form of every word, sorted and deduplicated.
@@ -1580,16 +1584,13 @@ struct Doc {
     /// The headline reads as analysis, opinion, an explainer, a question or
     /// a gallery rather than a report (see [`is_commentary`]).
     commentary: bool,
-    /// Forms of the headline's words only, sorted.
-    title_forms: Vec<u64>,
-    /// Character trigrams of the normalised headline (hashed, sorted,
-    /// deduplicated): they meet across clitics and inflections that the word
-    /// forms miss.
-    title_grams: Vec<u64>,
+    /// The normalised headline: the pair model's character trigrams (see
+    /// [`char_grams`]) are computed from it only for the few pairs that
+    /// need them, since a window holds many items and a trigram list is
+    /// several times the size of its headline.
+    title: Box<str>,
     /// Numbers written in the headline.
     title_numbers: Vec<u64>,
-    /// Forms of the summary's words (those not already in the headline), sorted.
-    summary_forms: Vec<u64>,
     /// Items the word frequencies were counted over (at least
     /// [`IDF_MIN_ITEMS`]).
     idf_items: usize,
@@ -1601,8 +1602,11 @@ struct Doc {
 
 #[derive(Debug)]
 struct Word {
-    /// Hashes of the word's forms.
-    forms: Vec<u64>,
+    /// Where the hashes of the word's forms start in [`Doc::word_forms`]
+    /// (one list per item rather than one allocation per word).
+    start: u32,
+    /// Number of forms.
+    len: u32,
     /// 1, or [`COMMON_WEIGHT`] for a common word.
     weight: f64,
     /// Items of the [`Idf`] holding the word (1 without one).
@@ -1645,39 +1649,32 @@ impl Doc {
         let mut seen: HashSet<u64> = HashSet::new();
         for (n, seq) in [&title_seq, &summary_seq].into_iter().enumerate() {
             for w in seq {
-                if let Some(word) = content_word(w) {
-                    if word.forms.iter().any(|f| seen.contains(f)) {
+                if let Some((forms, weight)) = content_word(w) {
+                    if forms.iter().any(|f| seen.contains(f)) {
                         continue;
                     }
-                    seen.extend(word.forms.iter().copied());
+                    seen.extend(forms.iter().copied());
                     if n == 0 {
                         doc.title_words += 1;
                     }
-                    doc.words.push(word);
+                    doc.words.push(Word {
+                        start: u32::try_from(doc.word_forms.len()).unwrap_or(u32::MAX),
+                        len: u32::try_from(forms.len()).unwrap_or(u32::MAX),
+                        weight,
+                        df: 1,
+                    });
+                    doc.word_forms.extend(forms);
                 }
             }
         }
+        doc.words.shrink_to_fit();
+        doc.word_forms.shrink_to_fit();
         doc.finish();
-        let mut title_forms: Vec<u64> = doc.words[..doc.title_words]
-            .iter()
-            .flat_map(|w| w.forms.iter().copied())
-            .collect();
-        title_forms.sort_unstable();
-        title_forms.dedup();
-        doc.title_forms = title_forms;
-        let mut summary_forms: Vec<u64> = doc.words[doc.title_words..]
-            .iter()
-            .flat_map(|w| w.forms.iter().copied())
-            .collect();
-        summary_forms.sort_unstable();
-        summary_forms.dedup();
-        doc.summary_forms = summary_forms;
         doc.title_numbers = title_seq
             .iter()
             .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
             .map(|w| fnv1a(w.as_bytes()))
             .collect();
-        doc.title_grams = char_grams(&title_seq);
         let mut forms: Vec<u64> = seen.into_iter().collect();
         forms.sort_unstable();
         doc.forms = forms;
@@ -1687,8 +1684,48 @@ impl Doc {
         places.extend(find_places(&summary_seq));
         places.sort_unstable();
         places.dedup();
+        places.shrink_to_fit();
         doc.places = places;
+        drop(title_seq);
+        doc.title = title.into_boxed_str();
         doc
+    }
+
+    /// Forms of the words in `words`, sorted and deduplicated.
+    fn forms_of(&self, words: &[Word]) -> Vec<u64> {
+        let mut forms: Vec<u64> = words.iter().flat_map(|w| self.word(w).iter().copied()).collect();
+        forms.sort_unstable();
+        forms.dedup();
+        forms
+    }
+
+    /// The hashed forms of one of this document's words.
+    fn word(&self, w: &Word) -> &[u64] {
+        let start = w.start as usize;
+        &self.word_forms[start..start + w.len as usize]
+    }
+
+    /// Forms of the headline's words only, sorted.
+    fn title_forms(&self) -> Vec<u64> {
+        self.forms_of(&self.words[..self.title_words])
+    }
+
+    /// Forms of the summary's words (those not already in the headline), sorted.
+    fn summary_forms(&self) -> Vec<u64> {
+        self.forms_of(&self.words[self.title_words..])
+    }
+
+    /// Whether one of the headline's words has the form `f`.
+    fn title_has_form(&self, f: u64) -> bool {
+        self.words[..self.title_words]
+            .iter()
+            .any(|w| self.word(w).contains(&f))
+    }
+
+    /// Character trigrams of the headline (see [`char_grams`]).
+    fn title_grams(&self) -> Vec<u64> {
+        let seq: Vec<&str> = split_words(&self.title).take(MAX_WORDS).collect();
+        char_grams(&seq)
     }
 
     /// Computes the totals from the words' weights.
@@ -1707,7 +1744,11 @@ impl Doc {
     /// Multiplies each word's weight by its rarity (see [`Idf`]).
     fn reweight(&mut self, idf: &Idf) {
         for w in &mut self.words {
-            let form = w.forms.first().copied().unwrap_or_default();
+            let start = w.start as usize;
+            let form = self.word_forms[start..start + w.len as usize]
+                .first()
+                .copied()
+                .unwrap_or_default();
             w.weight *= idf.factor(form);
             w.df = idf.df(form);
         }
@@ -1719,8 +1760,9 @@ impl Doc {
         self.forms.binary_search(&f).is_ok()
     }
 
-    fn matches(&self, word: &Word) -> bool {
-        word.forms.iter().any(|&f| self.has_form(f))
+    /// Whether one of `forms` (a word's, see [`Doc::word`]) is here.
+    fn matches(&self, forms: &[u64]) -> bool {
+        forms.iter().any(|&f| self.has_form(f))
     }
 
     /// Weight of this document's words found in `other`, headline words
@@ -1729,7 +1771,7 @@ impl Doc {
         self.words
             .iter()
             .enumerate()
-            .filter(|(_, w)| other.matches(w))
+            .filter(|(_, w)| other.matches(self.word(w)))
             .map(|(i, w)| {
                 if i < self.title_words {
                     w.weight * HEADLINE_WEIGHT
@@ -1744,7 +1786,7 @@ impl Doc {
     fn title_matched(&self, forms: &[u64]) -> f64 {
         self.words[..self.title_words]
             .iter()
-            .filter(|w| w.forms.iter().any(|f| forms.binary_search(f).is_ok()))
+            .filter(|w| self.word(w).iter().any(|f| forms.binary_search(f).is_ok()))
             .map(|w| w.weight)
             .sum()
     }
@@ -1758,7 +1800,7 @@ impl Doc {
     fn summary_matched(&self, forms: &[u64]) -> f64 {
         self.words[self.title_words..]
             .iter()
-            .filter(|w| w.forms.iter().any(|f| forms.binary_search(f).is_ok()))
+            .filter(|w| self.word(w).iter().any(|f| forms.binary_search(f).is_ok()))
             .map(|w| w.weight)
             .sum()
     }
@@ -1777,9 +1819,9 @@ impl Doc {
             .filter(|w| w.df <= rare)
             .filter(|w| {
                 if titles {
-                    w.forms.iter().any(|f| other.title_forms.binary_search(f).is_ok())
+                    self.word(w).iter().any(|&f| other.title_has_form(f))
                 } else {
-                    other.matches(w)
+                    other.matches(self.word(w))
                 }
             })
             .count()
@@ -1793,7 +1835,7 @@ impl Doc {
         }
         let found: f64 = self.words[..self.title_words]
             .iter()
-            .filter(|w| other.matches(w))
+            .filter(|w| other.matches(self.word(w)))
             .map(|w| w.weight)
             .sum();
         found / self.title_total
@@ -1824,8 +1866,9 @@ impl Idf {
         let mut idf = Idf::default();
         for item in items {
             idf.items += 1;
-            for w in Doc::new(item).words {
-                if let Some(&f) = w.forms.first() {
+            let doc = Doc::new(item);
+            for w in &doc.words {
+                if let Some(&f) = doc.word(w).first() {
                     *idf.df.entry(f).or_insert(0) += 1;
                 }
             }
@@ -1869,7 +1912,7 @@ fn is_arabic_letter(c: char) -> bool {
 
 /// A content word with its forms and weight, or `None` for a stop word or a
 /// single letter.
-fn content_word(word: &str) -> Option<Word> {
+fn content_word(word: &str) -> Option<(Vec<u64>, f64)> {
     let forms = word_forms(word)?;
     let lex = lexicon();
     let hashes: Vec<u64> = forms.iter().map(|f| fnv1a(f.as_bytes())).collect();
@@ -1878,11 +1921,7 @@ fn content_word(word: &str) -> Option<Word> {
     } else {
         1.0
     };
-    Some(Word {
-        forms: hashes,
-        weight,
-        df: 1,
-    })
+    Some((hashes, weight))
 }
 
 /// The forms of one normalised word (the word or its stem first), or `None`
@@ -2035,7 +2074,7 @@ fn anchor_keys(doc: &Doc, script: Script) -> Vec<u64> {
     let mut keys: Vec<u64> = doc.words[..doc.title_words]
         .iter()
         .filter(|w| w.df <= rare)
-        .flat_map(|w| w.forms.iter().map(|&f| mix(f ^ salt)))
+        .flat_map(|w| doc.word(w).iter().map(|&f| mix(f ^ salt)))
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -3358,7 +3397,7 @@ mod tests {
         assert_eq!(english_stem("countries"), "country");
         assert_eq!(english_stem("us"), "us");
         // Common words weigh less than the rest.
-        let w = |t: &str| content_word(&normalize(t)).unwrap().weight;
+        let w = |t: &str| content_word(&normalize(t)).unwrap().1;
         assert_eq!(w("الوزير"), COMMON_WEIGHT);
         assert_eq!(w("Ministers"), COMMON_WEIGHT);
         assert_eq!(w("صفاقس"), 1.0);
