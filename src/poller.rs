@@ -46,7 +46,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
 use crate::parse::{parse_feed_skipping, FeedRef, Known, Limits};
-use crate::store::{Claim, FeedState, IngestReport, Store};
+use crate::store::{Claim, FeedState, IngestReport, Lookup, Store};
 
 /// How a failed store write starts a feed's error (health checks look for it).
 pub const STORE_FAILURE: &str = "store write failed";
@@ -668,12 +668,13 @@ async fn process(
             &|key| match &known {
                 Some(keys) if keys.contains(key.as_str()) => Known::FromThisFeed,
                 Some(_) => Known::New,
-                None if store.knows(key, &feed_url) => Known::FromThisFeed,
-                // A story another feed brought: its stored record stands for
-                // the entry, which is then not built (nor sanitised) again.
-                None => match store.get(key) {
-                    Ok(Some(item)) => Known::Stored(Box::new(item)),
-                    _ => Known::New,
+                // One lookup per entry. A story another feed brought: its
+                // stored record stands for the entry, which is then not
+                // built (nor sanitised) again.
+                None => match store.lookup(key, &feed_url) {
+                    Ok(Lookup::Known) => Known::FromThisFeed,
+                    Ok(Lookup::Stored(item)) => Known::Stored(item),
+                    Ok(Lookup::Unknown) | Err(_) => Known::New,
                 },
             },
         )

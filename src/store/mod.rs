@@ -290,6 +290,19 @@ pub fn node_name() -> String {
     .clone()
 }
 
+/// What the store holds under a key, as seen from one feed
+/// ([`Store::lookup`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// Neither stored nor pruned: ingesting it makes it new.
+    Unknown,
+    /// Stored with this feed among its sources, or pruned: ingesting it
+    /// from this feed would change nothing.
+    Known,
+    /// Stored, brought by other feeds only: the record, with its sources.
+    Stored(Box<Item>),
+}
+
 /// Whether this node may poll a feed now (see [`Store::claim`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -493,6 +506,14 @@ impl Store {
     /// the item is stored with the feed among its sources, or was pruned.
     pub fn knows(&self, key: &ItemKey, feed_url: &str) -> bool {
         dispatch!(self, s => s.knows(key, feed_url))
+    }
+
+    /// What ingesting this key from this feed would meet, in one read
+    /// (sled: one `keys` lookup, then the record only for an item other
+    /// feeds brought; PostgreSQL: one query): [`Store::knows`] and
+    /// [`Store::get`] together, for the parser's per-entry question.
+    pub fn lookup(&self, key: &ItemKey, feed_url: &str) -> Result<Lookup, StoreError> {
+        dispatch!(self, s => s.lookup(key, feed_url))
     }
 
     /// The keys of the stored items that `feed_url` is a source of (for a

@@ -684,6 +684,43 @@ impl PgStore {
         .unwrap_or(false)
     }
 
+    /// [`super::Store::lookup`] in one query: whether the feed already
+    /// brought the key (or it was pruned), else the record and its sources.
+    pub fn lookup(&self, key: &ItemKey, feed_url: &str) -> Result<super::Lookup, StoreError> {
+        let (key, feed) = (key.as_str().to_owned(), feed_url.to_owned());
+        self.call(move |c| async move {
+            let row = c
+                .query_one(
+                    "WITH k AS (
+                         SELECT EXISTS (SELECT 1 FROM item_sources WHERE key = $1 AND feed_url = $2)
+                             OR EXISTS (SELECT 1 FROM seen WHERE key = $1) AS known
+                     )
+                     SELECT k.known,
+                            CASE WHEN k.known THEN NULL
+                                 ELSE (SELECT record FROM items WHERE key = $1) END,
+                            CASE WHEN k.known THEN NULL
+                                 ELSE ARRAY(SELECT source FROM item_sources WHERE key = $1 ORDER BY seq) END
+                     FROM k",
+                    &[&key, &feed],
+                )
+                .await
+                .map_err(db_error)?;
+            if row.get::<_, bool>(0) {
+                return Ok(super::Lookup::Known);
+            }
+            let Some(record) = row.get::<_, Option<Vec<u8>>>(1) else {
+                return Ok(super::Lookup::Unknown);
+            };
+            let mut item = decode(&record)?;
+            for bytes in row.get::<_, Option<Vec<Vec<u8>>>>(2).unwrap_or_default() {
+                let source: Source =
+                    postcard::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                item.sources.push(source);
+            }
+            Ok(super::Lookup::Stored(Box::new(item)))
+        })
+    }
+
     pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
         let feed = feed_url.to_owned();
         self.call(move |c| async move {

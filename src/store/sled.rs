@@ -886,6 +886,27 @@ impl SledStore {
         }
     }
 
+    /// [`super::Store::lookup`]: one `keys` read; the record is read only
+    /// for an item this feed did not bring.
+    pub fn lookup(&self, key: &ItemKey, feed_url: &str) -> Result<super::Lookup, StoreError> {
+        let Some(bytes) = self.keys.get(key.as_str().as_bytes())? else {
+            return Ok(super::Lookup::Unknown);
+        };
+        let entry = KeyEntry::read(&bytes)?;
+        match entry {
+            KeyEntry::Stored { seq, .. } if !entry.knows(&feed_hash(feed_url)) => {
+                match self.record(&seq.to_be_bytes())? {
+                    Some(item) => Ok(super::Lookup::Stored(Box::new(item))),
+                    None => Err(StoreError::Corrupt(format!(
+                        "key {} names record {seq}, which is missing",
+                        key.as_str()
+                    ))),
+                }
+            }
+            _ => Ok(super::Lookup::Known),
+        }
+    }
+
     /// True when the key is stored or was pruned (its `keys` entry).
     pub fn contains(&self, key: &ItemKey) -> Result<bool, StoreError> {
         Ok(self.keys.contains_key(key.as_str().as_bytes())?)

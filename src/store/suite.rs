@@ -213,6 +213,65 @@ fn never_new_twice_and_knows() {
 }
 
 #[test]
+fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
+    on_both(|store| {
+        let link = "https://ar.example/أخبار/مقال-1";
+        let mut a = item(link, "https://ar.example/feed", 5);
+        a.title = "الرئيس يلتقي الوفد — «تفاصيل»".into();
+        a.summary = Some("<p>ملخص الخبر بالعربية</p>".into());
+        a.sources[0].feed_name = "أخبار عربية".into();
+        let unknown = ItemKey::from_link(&url::Url::parse("https://ar.example/أخبار/غير-موجود").unwrap());
+        assert_eq!(
+            store.lookup(&unknown, "https://ar.example/feed").unwrap(),
+            Lookup::Unknown
+        );
+        store.ingest(std::slice::from_ref(&a)).unwrap();
+        // The feed that brought it: known, the record is not needed.
+        assert_eq!(
+            store.lookup(&a.key, "https://ar.example/feed").unwrap(),
+            Lookup::Known
+        );
+        // Another feed: the record as `get` reads it, sources included.
+        let Lookup::Stored(stored) = store.lookup(&a.key, "https://other.example/rss").unwrap() else {
+            panic!("stored item expected");
+        };
+        assert_eq!(*stored, store.get(&a.key).unwrap().unwrap());
+        assert_eq!(stored.title, "الرئيس يلتقي الوفد — «تفاصيل»");
+        assert_eq!(stored.sources[0].feed_name, "أخبار عربية");
+        // A second source: both feeds know it now, a third does not.
+        let mut b = a.clone();
+        b.sources = vec![Source {
+            feed_url: "https://other.example/rss".into(),
+            feed_name: "مصدر آخر".into(),
+            link: Some(link.into()),
+        }];
+        assert_eq!(store.ingest(std::slice::from_ref(&b)).unwrap().duplicate, 1);
+        assert_eq!(
+            store.lookup(&a.key, "https://other.example/rss").unwrap(),
+            Lookup::Known
+        );
+        let Lookup::Stored(both) = store.lookup(&a.key, "https://third.example/").unwrap() else {
+            panic!("stored item expected");
+        };
+        let names: Vec<&str> = both.sources.iter().map(|s| s.feed_name.as_str()).collect();
+        assert_eq!(names, ["أخبار عربية", "مصدر آخر"]);
+        // Pruned: known to every feed, as `knows` says.
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(1),
+            max_items: 100,
+            seen_max_age: std::time::Duration::from_secs(365 * 86_400),
+        };
+        assert_eq!(store.prune(1_000_000, &policy, 100).unwrap().items, 1);
+        assert_eq!(
+            store.lookup(&a.key, "https://third.example/").unwrap(),
+            Lookup::Known
+        );
+        assert!(store.knows(&a.key, "https://third.example/"));
+        assert!(store.get(&a.key).unwrap().is_none());
+    });
+}
+
+#[test]
 fn feed_state_round_trips_with_arabic() {
     on_both(|store| {
         assert_eq!(store.feed_state("https://a.example/feed").unwrap(), None);
