@@ -400,18 +400,7 @@ fn main() {
                     let gold = labels[i].story != "-"
                         && labels[i].story == labels[j].story
                         && outlets.of(&items[i]) != outlets.of(&items[j]);
-                    for h in 0..2 {
-                        let on = |l: &Label| l.test_half == (h == 1);
-                        if !on(&labels[i]) && !on(&labels[j]) {
-                            continue;
-                        }
-                        match (gold, merged) {
-                            (true, true) => n[h][0] += 1,
-                            (false, true) => n[h][1] += 1,
-                            (true, false) => n[h][2] += 1,
-                            _ => {}
-                        }
-                    }
+                    tally(&mut n, &labels[i], &labels[j], gold, merged);
                 }
             }
             let mut c = Clusterer::new(ClusterConfig {
@@ -677,18 +666,7 @@ fn score_real(groups: &[usize], labels: &[Label], items: &[Item], outlets: &Outl
             if !merged && !gold {
                 continue;
             }
-            for h in 0..2 {
-                let on = |l: &Label| l.test_half == (h == 1);
-                if !on(&labels[i]) && !on(&labels[j]) {
-                    continue;
-                }
-                match (gold, merged) {
-                    (true, true) => n[h][0] += 1,
-                    (false, true) => n[h][1] += 1,
-                    (true, false) => n[h][2] += 1,
-                    _ => {}
-                }
-            }
+            tally(&mut n, &labels[i], &labels[j], gold, merged);
         }
     }
     n
@@ -716,4 +694,21 @@ fn prf(n: [usize; 3]) -> String {
         r as f64 / (r + w).max(1) as f64,
         r as f64 / (r + m).max(1) as f64
     )
+}
+
+/// Counts one pair into each half it touches: `[merged and same story,
+/// merged but different, same story but not merged]`.
+fn tally(n: &mut [[usize; 3]; 2], a: &Label, b: &Label, gold: bool, merged: bool) {
+    for (h, counts) in n.iter_mut().enumerate() {
+        let on = |l: &Label| l.test_half == (h == 1);
+        if !on(a) && !on(b) {
+            continue;
+        }
+        match (gold, merged) {
+            (true, true) => counts[0] += 1,
+            (false, true) => counts[1] += 1,
+            (true, false) => counts[2] += 1,
+            _ => {}
+        }
+    }
 }
