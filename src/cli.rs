@@ -112,6 +112,7 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
+            crate::fulltext::tune_allocator(&config);
             match block_on(crate::app::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -198,6 +199,7 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
+            crate::fulltext::tune_allocator(&config);
             match block_on(crate::app::poll_once(&config)) {
                 Ok(r) => {
                     for (url, error) in &r.failures {

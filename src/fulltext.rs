@@ -41,9 +41,21 @@ pub fn concurrency() -> usize {
     2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// Extraction threads: one per two cores, at least one. Each extraction
+/// also takes one of the per-core CPU slots shared with feed parsing, so
+/// this bounds how many article DOMs exist at once, and leaves the other
+/// cores to polls during a cold round's backlog. On two cores one thread
+/// extracted as many articles per second as two in the full-text farm (the
+/// cores were busy parsing anyway), with ~8 MiB less resident: one DOM
+/// and one set of the extractor's regex caches instead of two
+/// (BENCHMARKS.md, Run 7).
+fn extractors() -> usize {
+    (std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) / 2).max(1)
+}
+
 /// Threads of the task's own, the same ones for the life of the task:
-/// extractions run on one per core (the per-core CPU slots bound how many
-/// run at once anyway), the task's store reads and writes on one more.
+/// extractions run on [`extractors`] threads, the task's store reads and
+/// writes on one more.
 /// On tokio's blocking pool, a burst spread this work over every pool
 /// thread (18 in the full-text farm): each thread that ran the extractor's
 /// regexes got caches of its own in their pools (about 29 MB live at the
@@ -86,6 +98,25 @@ impl Workers {
             }))
             .ok()?;
         answered.await.ok()
+    }
+}
+
+/// glibc malloc arenas the process may use once a feed has `full_text` on
+/// (see [`tune_allocator`]).
+pub const ARENAS: i32 = 2;
+
+/// Sets the allocator up for a config with `full_text` feeds: glibc's arenas
+/// capped at [`ARENAS`] (`memory::limit_arenas`; an operator's
+/// `MALLOC_ARENA_MAX` wins). Call before the runtime starts. A cold round
+/// with full text runs parsing on the blocking pool, extraction and the
+/// task's store work on threads of their own, and renders: with an arena
+/// per thread (glibc's default, up to eight per core), each kept the free
+/// and fragmented pages of its own bursts, 20–30 MiB of the full-text farm's
+/// peak (BENCHMARKS.md, Run 7). Without `full_text` feeds nothing changes:
+/// a plain poll round costs more CPU with fewer arenas (Run 4).
+pub fn tune_allocator(config: &Config) {
+    if config.feeds.iter().any(|f| f.full_text.is_some()) {
+        crate::memory::limit_arenas(ARENAS);
     }
 }
 
@@ -317,10 +348,7 @@ pub fn start(
         }
     });
     let (done, outcomes) = mpsc::channel(WRITE_QUEUE);
-    let extractors = Arc::new(Workers::start(
-        "extract",
-        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-    ));
+    let extractors = Arc::new(Workers::start("extract", extractors()));
     // Keys queued from the store or running, until their outcome is
     // stored: a pass over the pending claims must not start them twice.
     let running: Running = Arc::default();

@@ -13,6 +13,8 @@
 //! - after every poll round, `malloc_trim` hands back free pages inside the
 //!   heap as well.
 //!
+//! With `full_text` feeds, glibc's arenas are capped too ([`limit_arenas`]).
+//!
 //! Measured in BENCHMARKS.md ("Memory"): a cold 1,000-feed `poll-once` peaks
 //! about a third lower with the thresholds than without. On other platforms
 //! and C libraries both calls do nothing.
@@ -25,6 +27,7 @@ mod glibc {
     // From <malloc.h>.
     pub const M_TRIM_THRESHOLD: i32 = -1;
     pub const M_MMAP_THRESHOLD: i32 = -3;
+    pub const M_ARENA_MAX: i32 = -8;
     extern "C" {
         pub fn mallopt(param: i32, value: i32) -> i32;
         pub fn malloc_trim(pad: usize) -> i32;
@@ -49,6 +52,28 @@ pub fn tune() {
         glibc::mallopt(glibc::M_MMAP_THRESHOLD, THRESHOLD);
         glibc::mallopt(glibc::M_TRIM_THRESHOLD, THRESHOLD);
     }
+}
+
+/// Caps glibc's malloc arenas at `n` for the rest of the process; call
+/// before the runtime starts its threads. Without a cap glibc gives up to
+/// eight arenas per core to the threads that allocate, and each arena keeps
+/// its own free and fragmented pages. Used with `full_text` feeds
+/// ([`crate::fulltext::tune_allocator`]), where the extraction backlog's
+/// threads otherwise hold about a fifth of the daemon's peak in arenas of
+/// their own (BENCHMARKS.md, Run 7: full-text memory). An operator's own
+/// `MALLOC_ARENA_MAX` wins: then nothing is changed here.
+pub fn limit_arenas(n: i32) {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator parameter, a documented one
+    // with a valid value; glibc reads it when it next creates an arena.
+    unsafe {
+        glibc::mallopt(glibc::M_ARENA_MAX, n);
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = n;
 }
 
 /// Returns the allocator's free pages to the system (after a poll round).
