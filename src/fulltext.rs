@@ -103,7 +103,7 @@ impl Workers {
 
 /// glibc malloc arenas the process may use once a feed has `full_text` on
 /// (see [`tune_allocator`]).
-pub const ARENAS: i32 = 2;
+pub const ARENAS: i32 = 1;
 
 /// Sets the allocator up for a config with `full_text` feeds: glibc's arenas
 /// capped at [`ARENAS`] (`memory::limit_arenas`; an operator's
