@@ -112,8 +112,8 @@ pub const ARENAS: i32 = 1;
 /// task's store work on threads of their own, and renders: with an arena
 /// per thread (glibc's default, up to eight per core), each kept the free
 /// and fragmented pages of its own bursts, 20–30 MiB of the full-text farm's
-/// peak (BENCHMARKS.md, Run 7). Without `full_text` feeds nothing changes:
-/// a plain poll round costs more CPU with fewer arenas (Run 4).
+/// peak (BENCHMARKS.md, Run 7). Without `full_text` feeds `memory::tune`'s
+/// cap (issue 12's choice for a plain poll round) stands.
 pub fn tune_allocator(config: &Config) {
     if config.feeds.iter().any(|f| f.full_text.is_some()) {
         crate::memory::limit_arenas(ARENAS);
