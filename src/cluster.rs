@@ -1621,8 +1621,8 @@ impl Doc {
             .map(crate::select::html_to_text)
             .unwrap_or_default();
         let commentary = is_commentary(&item.title) || summary_is_commentary(&summary);
-        let title = normalize(&initialisms(&item.title));
-        let summary = normalize(&initialisms(&summary));
+        let title = normalize(&item.title);
+        let summary = normalize(&summary);
 
         let mut doc = Doc {
             summary_scale: 1.0,
@@ -1896,46 +1896,6 @@ impl Idf {
         let full = IDF_FULL_WEIGHT_ITEMS as f64;
         ((1.0 + n / df).ln() / (1.0 + n / full).ln()).min(1.0)
     }
-}
-
-/// "U.S." and "US" (capitals) as "USA", "U.K." as "UK": split into single
-/// letters, or folded to the pronoun "us", the country never counted as a
-/// word ("US growth falls" / "U.S. Economy Grew").
-fn initialisms(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("U.") && !text.contains("US") {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut rest = text;
-    let mut prev: Option<char> = None;
-    while let Some(c) = rest.chars().next() {
-        let boundary = !prev.is_some_and(char::is_alphanumeric);
-        let next_is_boundary = |n: usize| !rest[n..].chars().next().is_some_and(char::is_alphanumeric);
-        let replaced = if !boundary {
-            None
-        } else if rest.starts_with("U.S.") && next_is_boundary(4) {
-            Some(("USA", 4))
-        } else if rest.starts_with("U.K.") && next_is_boundary(4) {
-            Some(("UK", 4))
-        } else if rest.starts_with("US") && next_is_boundary(2) {
-            Some(("USA", 2))
-        } else {
-            None
-        };
-        match replaced {
-            Some((word, len)) => {
-                out.push_str(word);
-                prev = Some('A');
-                rest = &rest[len..];
-            }
-            None => {
-                out.push(c);
-                prev = Some(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// Words of normalised text (maximal runs of alphanumeric characters, as in
