@@ -19,6 +19,8 @@
 //! cargo run --release --example cluster_fit -- test     # also score the test half
 //! cargo run --release --example cluster_fit -- sweep    # simulated clustering of edge rules (tuning + written)
 //! SHOW="hybrid cov>=0.2 p>=0.9" cargo run --release --example cluster_fit -- sweep  # and one rule's wrong pairs
+//! cargo run --release --example cluster_fit -- misses   # every tuning story with a missed pair, pair by pair (misses-test: test half)
+//! SHOW_WRONG=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # one threshold, with the wrong pairs
 //! ```
 //!
 //! `sweep` clusters by average linkage as `Clusterer` does, but compares
@@ -404,6 +406,16 @@ fn main() {
                         && labels[i].story == labels[j].story
                         && outlets.of(&items[i]) != outlets.of(&items[j]);
                     tally(&mut n, &labels[i], &labels[j], gold, merged);
+                    if merged && !gold && std::env::var("SHOW_WRONG").is_ok() {
+                        println!(
+                            "  REAL WRONG {:?} [{}|{}]\n    {}\n    {}",
+                            table.similarity(i, j, window),
+                            labels[i].story,
+                            labels[j].story,
+                            show(i),
+                            show(j)
+                        );
+                    }
                 }
             }
             let mut c = Clusterer::new(ClusterConfig {

@@ -34,7 +34,11 @@
 //!   Hebrew words also get their forms without up to two attached prefix
 //!   letters (`ו ה ב כ ל מ ש`, three letters left: `בפינוי` → `פינוי`);
 //!   English words go through a tiny stemmer (plural `s`/`ies`, then
-//!   `ing`/`ed`, then a final `e`);
+//!   `ing`/`ed`, then a final `e`), and a few English event words get one
+//!   more form shared by their class (`blast`/`explosion`/`bombing`,
+//!   `protest`/`march`/`rally`, `weighs`/`considers`, `quit`/`resign`,
+//!   `grew`/`growth`, `quake`/`earthquake`, `truce`/`ceasefire`), found in
+//!   the missed pairs of the real tuning half;
 //! - a word mixing Arabic letters and digits keeps its digits (`الـ34` → `34`);
 //! - stop words are dropped: Arabic and English function words, reporting
 //!   verbs (`قال`, `أعلن`, `says`), days of the week;
@@ -164,7 +168,7 @@
 //! test half. At the default threshold, with the window's word rarity and
 //! the anchored pair-model edge: tuning half precision 1.000, recall 0.500;
 //! test half precision 1.000, recall 0.470 (0.346 and 0.394 before the
-//! anchored edge). Precision holds; recall does not reach issue 15's 0.8.
+//! anchored edge; 0.538 and 0.485 with the event-word classes). Precision holds; recall does not reach issue 15's 0.8.
 //! Error analysis of the missed pairs: two outlets' headlines for one
 //! event share two or three content words ("Trump Considers Targeted
 //! Strike Against Iran" / "Trump Weighs Initial Limited Strike ...";
@@ -219,6 +223,17 @@
 //! clusterer then scored 1.000 / 0.500 on the tuning half (its MinHash
 //! candidates miss a few pairs the simulation compares) and, once, the
 //! test half: 1.000 / 0.470. The written set scores 0.981 / 0.884.
+//!
+//! Fifth session: English event-word classes (see Words above) joined
+//! the Kharkiv blast reports and others: 1.000 / 0.538 on the tuning half,
+//! 1.000 / 0.485 on the test half, the written set unchanged at 0.981 /
+//! 0.884. Tried and not kept: a cluster-level join on the strongest link
+//! when no cross pair is blocked and the average is within 0.02 to 0.1 of
+//! the threshold (+2 tuning pairs, but the written set fell to 0.952 to
+//! 0.964: a government toppled joined the next prime minister named,
+//! because the headline-coverage rule no longer held them apart); "U.S."
+//! and "US" read as the country (+3 tuning pairs, but one wrong merge in
+//! the test half: two reactions to one tariff ruling).
 //!
 //! **Written set**: `tests/fixtures/clusters/eval.jsonl` holds 226 hand-written items (150
 //! Arabic) from 13 outlets, labelled into 119 stories (54 told by 2 to 5
@@ -2913,6 +2928,42 @@ mod tests {
         });
         assert_ne!(c.add(&a), c.add(&b));
         assert!(similarity(&a, &b, DEFAULT_WINDOW).is_some());
+    }
+
+    #[test]
+    fn event_word_classes() {
+        // Two wordings of one event meet on the class's form...
+        for (x, y) in [
+            ("blast", "explosion"),
+            ("bombing", "explosions"),
+            ("protest", "marchers"),
+            ("weighs", "considering"),
+            ("resigns", "quit"),
+        ] {
+            let (fx, fy) = (word_forms(x).unwrap(), word_forms(y).unwrap());
+            assert!(fx.iter().any(|f| fy.contains(f)), "{x} {fx:?} / {y} {fy:?}");
+        }
+        // ...while the steps of one story stay different words.
+        for (x, y) in [
+            ("approves", "ratifies"),
+            ("arrested", "trial"),
+            ("blast", "attack"),
+        ] {
+            let (fx, fy) = (word_forms(x).unwrap(), word_forms(y).unwrap());
+            assert!(!fx.iter().any(|f| fy.contains(f)), "{x} {fx:?} / {y} {fy:?}");
+        }
+        let mut a = tariffs_aj(T0);
+        a.title = "Blast rocks Kharkiv peace protest".into();
+        a.summary = None;
+        a.language = Some("en".into());
+        let mut b = tariffs_sky(T0);
+        b.title = "Deadly explosion hits Kharkiv march".into();
+        b.summary = None;
+        b.language = Some("en".into());
+        let with_classes = similarity(&a, &b, DEFAULT_WINDOW).unwrap();
+        b.title = "Deadly fire hits Kharkiv market".into();
+        let without = similarity(&a, &b, DEFAULT_WINDOW).unwrap_or(0.0);
+        assert!(with_classes > without + 0.2, "{with_classes} / {without}");
     }
 
     #[test]
