@@ -19,6 +19,8 @@
 //! cargo run --release --example cluster_fit -- test     # also score the test half
 //! cargo run --release --example cluster_fit -- sweep    # simulated clustering of edge rules (tuning + written)
 //! SHOW="hybrid cov>=0.2 p>=0.9" cargo run --release --example cluster_fit -- sweep  # and one rule's wrong pairs
+//! cargo run --release --example cluster_fit -- misses   # every tuning story with a missed pair, pair by pair (misses-test: test half)
+//! SHOW_WRONG=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # one threshold, with the wrong pairs
 //! ```
 //!
 //! `sweep` clusters by average linkage as `Clusterer` does, but compares
@@ -381,7 +383,10 @@ fn main() {
     }
     if mode == "cluster" || mode == "test" {
         println!("clustered with the shipped similarity (pairs of one predicted cluster):");
-        for t in [0.36, 0.38, 0.4, 0.42, 0.44] {
+        let ts: Vec<f64> = std::env::var("THRESHOLDS")
+            .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_else(|_| vec![0.36, 0.38, 0.4, 0.42, 0.44]);
+        for t in ts {
             let cfg = ClusterConfig {
                 threshold: t,
                 ..ClusterConfig::default()
@@ -401,6 +406,16 @@ fn main() {
                         && labels[i].story == labels[j].story
                         && outlets.of(&items[i]) != outlets.of(&items[j]);
                     tally(&mut n, &labels[i], &labels[j], gold, merged);
+                    if merged && !gold && std::env::var("SHOW_WRONG").is_ok() {
+                        println!(
+                            "  REAL WRONG {:?} [{}|{}]\n    {}\n    {}",
+                            table.similarity(i, j, window),
+                            labels[i].story,
+                            labels[j].story,
+                            show(i),
+                            show(j)
+                        );
+                    }
                 }
             }
             let mut c = Clusterer::new(ClusterConfig {
@@ -420,7 +435,19 @@ fn main() {
                 for j in i + 1..w_items.len() {
                     match (w_gold[i] == w_gold[j], ids_w[i] == ids_w[j]) {
                         (true, true) => r += 1,
-                        (false, true) => w += 1,
+                        (false, true) => {
+                            w += 1;
+                            if std::env::var("SHOW_WRONG").is_ok() {
+                                println!(
+                                    "  WRITTEN WRONG {:?}\n    {} | {}\n    {} | {}",
+                                    w_table.similarity(i, j, window),
+                                    w_gold[i].0,
+                                    w_items[i].title,
+                                    w_gold[j].0,
+                                    w_items[j].title
+                                );
+                            }
+                        }
                         (true, false) => m += 1,
                         _ => {}
                     }
@@ -439,6 +466,60 @@ fn main() {
                     r as f64 / (r + w).max(1) as f64,
                     r as f64 / (r + m).max(1) as f64
                 );
+            }
+        }
+    }
+    if mode == "misses" || mode == "misses-test" {
+        // Every labelled story of the half with a missed pair: its reports,
+        // the cluster each landed in, and each cross-outlet pair's values.
+        let test_half = mode == "misses-test";
+        let mut c = Clusterer::with_outlets(ClusterConfig::default(), outlets.clone()).with_idf(idf.clone());
+        for it in &items {
+            c.add(it);
+        }
+        let ids: Vec<_> = items.iter().map(|it| c.cluster_of(&it.key).unwrap().id).collect();
+        let mut stories: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (i, l) in labels.iter().enumerate() {
+            if l.story != "-" && l.test_half == test_half {
+                stories.entry(&l.story).or_default().push(i);
+            }
+        }
+        for (story, members) in &stories {
+            let mut missed = 0;
+            for (x, &i) in members.iter().enumerate() {
+                for &j in &members[x + 1..] {
+                    if ids[i] != ids[j] && outlets.of(&items[i]) != outlets.of(&items[j]) {
+                        missed += 1;
+                    }
+                }
+            }
+            if missed == 0 {
+                continue;
+            }
+            println!("=== [{story}] {missed} missed");
+            for &i in members {
+                println!("  #{i} c{} {}", &ids[i].to_string()[..6], show(i));
+            }
+            for (x, &i) in members.iter().enumerate() {
+                for &j in &members[x + 1..] {
+                    let f = table.features(i, j, window);
+                    let sim = table.similarity(i, j, window);
+                    match f {
+                        Ok(f) => println!(
+                            "    #{i}-#{j} {} sim={:?} dice={:.3} cov={:.2} mincov={:.2} p={:.3} anchored={} comm={} rare={:.2}",
+                            if ids[i] == ids[j] { "MERGED" } else { "missed" },
+                            sim.map(|v| (v * 1000.0).round() / 1000.0),
+                            f.dice,
+                            f.coverage,
+                            f.values[2],
+                            model_score(&f.values),
+                            f.anchored,
+                            f.commentary,
+                            f.values[6],
+                        ),
+                        Err(e) => println!("    #{i}-#{j} blocked {e:?}"),
+                    }
+                }
             }
         }
     }

@@ -125,12 +125,17 @@ impl RealSet {
 /// "Run 5 (third session): clustering". The fourth session let that model
 /// join a pair only when both headlines share a rare word (an anchor):
 /// see "Run 6 (fourth session): clustering" for the pairs still missed.
+/// The fifth session's English event-word classes (blast / explosion,
+/// protest / march, weighs / considers) raised recall to 0.525 (tuning)
+/// and 0.471 (test; 79 stories) at precision 1.000; a cluster-level join and reading
+/// "U.S." as a word were tried and dropped for wrong merges (BENCHMARKS.md,
+/// "Run 7 (fifth session): clustering").
 /// The test is ignored in the
 /// default run rather than deleted or loosened: run it with
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
 /// to see both halves' numbers and every wrong or missed pair.
 #[test]
-#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.470 (needs 0.98 / 0.8)"]
+#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.471 (needs 0.98 / 0.8)"]
 fn real_feeds_precision_and_recall() {
     let set = RealSet::load();
     let mut stories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -179,8 +184,9 @@ fn real_feeds_precision_and_recall() {
 /// two items of one outlet together (asserted inside `score`); prints both
 /// halves' numbers in the default run. Until the bar above is met, this
 /// guards what is reached: precision at the bar (≥ 0.98) on both halves,
-/// and recall not below 0.45 on either (1.000 / 0.500 tuning and
-/// 1.000 / 0.470 test when written).
+/// and recall not below 0.46 on either (1.000 / 0.525 tuning and
+/// 1.000 / 0.471 test on the set of 79 stories, with the fifth session's
+/// event-word classes; 0.487 and 0.456 before them).
 #[test]
 fn real_set_is_read_and_scored() {
     let set = RealSet::load();
@@ -198,7 +204,7 @@ fn real_set_is_read_and_scored() {
             "{name} half precision {:.3}",
             half.precision()
         );
-        assert!(half.recall() >= 0.45, "{name} half recall {:.3}", half.recall());
+        assert!(half.recall() >= 0.46, "{name} half recall {:.3}", half.recall());
     }
 }
 
