@@ -211,6 +211,19 @@ pub struct Source {
     pub link: Option<String>,
 }
 
+/// A story the store holds already, met again in a document of a feed that
+/// is not yet among its sources: all that storing it again adds is that
+/// source, so the entry is neither built nor read back from the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    pub key: ItemKey,
+    /// The stored item's sort date (as [`Item::date`]), for the retention
+    /// check a built item would have met.
+    pub date: i64,
+    /// This feed, with the link as it gave it.
+    pub source: Source,
+}
+
 /// A media file attached to an item (RSS `<enclosure>`, Atom
 /// `rel="enclosure"`, `media:content`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -668,12 +668,12 @@ async fn process(
             &|key| match &known {
                 Some(keys) if keys.contains(key.as_str()) => Known::FromThisFeed,
                 Some(_) => Known::New,
-                // One lookup per entry. A story another feed brought: its
-                // stored record stands for the entry, which is then not
-                // built (nor sanitised) again.
+                // One lookup per entry. A story another feed brought is
+                // neither built (nor sanitised) again nor read back: the
+                // commit adds this feed to its sources.
                 None => match store.lookup(key, &feed_url) {
                     Ok(Lookup::Known) => Known::FromThisFeed,
-                    Ok(Lookup::Stored(item)) => Known::Stored(item),
+                    Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
                     Ok(Lookup::Unknown) | Err(_) => Known::New,
                 },
             },
@@ -682,9 +682,10 @@ async fn process(
         let mut parsed = parsed;
         // Stored, they would be pruned at the next retention pass (and
         // `poll-once` would publish them first): counted, not stored.
-        let before = parsed.items.len();
+        let before = parsed.items.len() + parsed.sightings.len();
         parsed.items.retain(|i| i.date >= oldest);
-        let too_old = before - parsed.items.len();
+        parsed.sightings.retain(|s| s.date >= oldest);
+        let too_old = before - parsed.items.len() - parsed.sightings.len();
         Ok::<_, FeedFailure>((parsed, too_old, store, feed))
     })
     .await
@@ -705,7 +706,7 @@ async fn process(
             hold_until,
             wanted: &has_link,
         });
-        match store.ingest_claiming(&parsed.items, claim.as_ref()) {
+        match store.ingest_document(&parsed.items, &parsed.sightings, claim.as_ref()) {
             Ok((ingest, claimed)) => {
                 let jobs = full_text_jobs(&feed, &parsed.items, &claimed, hold_until, &job_ctx);
                 Ok((parsed, ingest, jobs))
@@ -727,7 +728,7 @@ async fn process(
     state.charset = Some(parsed.charset.to_owned());
     state.title = parsed.title;
     state.site_url = parsed.site_url;
-    state.items_seen = parsed.items.len() + parsed.skipped + too_old;
+    state.items_seen = parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old;
     state.items_new = ingest.new;
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
     state.no_entries = parsed.no_entries.clone();
@@ -743,7 +744,7 @@ async fn process(
         tracing::info!(feed = %feed_name, url = %feed_url, too_old, "Entries older than the retention skipped.");
     }
     Ok(Outcome::Updated {
-        items: parsed.items.len() + parsed.skipped + too_old,
+        items: parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old,
         notes: ParseNotes {
             no_entries: parsed.no_entries,
             repaired: parsed.repaired,

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Text};
 use url::Url;
 
-use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Source};
+use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Sighting, Source};
 
 pub mod charset;
 mod nfc;
@@ -56,6 +56,9 @@ pub struct ParsedFeed {
     /// never a silent success with zero items.
     pub no_entries: Option<String>,
     pub items: Vec<Item>,
+    /// Entries other feeds brought already (see [`Known::Elsewhere`]):
+    /// the store adds this feed to their sources.
+    pub sightings: Vec<Sighting>,
 }
 
 /// Caps that keep one document from costing more than its share.
@@ -105,11 +108,20 @@ pub enum Known {
     /// An item this feed brought already (or one pruned since): the entry
     /// is skipped and counted in [`ParsedFeed::skipped`].
     FromThisFeed,
-    /// An item other feeds brought. The entry is not built: the stored item
-    /// stands for it, with this feed as its only source, which is all that
-    /// storing it again adds (the store keeps what it holds and adds the
-    /// source).
-    Stored(Box<Item>),
+    /// An item other feeds brought, with its stored sort date. The entry
+    /// is not built: storing it again would only add this feed as a
+    /// source, so it becomes a [`Sighting`] in [`ParsedFeed::sightings`].
+    Elsewhere { date: i64 },
+}
+
+/// What became of one entry. Unwrapped as soon as it is returned, so the
+/// item is not boxed (that would cost an allocation per entry).
+#[allow(clippy::large_enum_variant)]
+enum Built {
+    Item(Item),
+    /// Known from this feed (or pruned): skipped.
+    Known,
+    Sighting(Sighting),
 }
 
 /// As [`parse_feed`], but each entry's key is first put to `known`, and
@@ -218,7 +230,12 @@ pub fn parse_feed_skipping(
     };
     let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, known);
     out.repaired = repaired;
-    if out.items.is_empty() && out.skipped == 0 && out.dropped == 0 && shows_entries(&decoded.bytes) {
+    if out.items.is_empty()
+        && out.sightings.is_empty()
+        && out.skipped == 0
+        && out.dropped == 0
+        && shows_entries(&decoded.bytes)
+    {
         out.no_entries = Some(format!(
             "{} (entry markup present)",
             recover::describe_root(&decoded.bytes)
@@ -345,6 +362,7 @@ fn build(
         url: feed.url,
         name: &name,
     };
+    let mut sightings = Vec::new();
     let items: Vec<Item> = parsed
         .entries
         .into_iter()
@@ -352,11 +370,17 @@ fn build(
         .enumerate()
         .filter_map(|(i, e)| {
             let guid_is_link = guid_links.get(i).copied().unwrap_or(true);
-            let item = entry_to_item(feed, e, language.as_deref(), now, guid_is_link, known);
-            if matches!(item, Some(None)) {
-                skipped += 1;
+            match entry_to_item(feed, e, language.as_deref(), now, guid_is_link, known)? {
+                Built::Item(item) => Some(item),
+                Built::Known => {
+                    skipped += 1;
+                    None
+                }
+                Built::Sighting(sighting) => {
+                    sightings.push(sighting);
+                    None
+                }
             }
-            item.flatten()
         })
         .collect();
     ParsedFeed {
@@ -370,6 +394,7 @@ fn build(
         repaired: None,
         no_entries: None,
         items,
+        sightings,
     }
 }
 
@@ -418,7 +443,7 @@ fn cut_borrowed(s: &str, max: usize) -> &str {
     }
 }
 
-/// `None`: not an item; `Some(None)`: known, skipped; `Some(Some(item))`.
+/// `None`: not an item.
 fn entry_to_item(
     feed: FeedRef<'_>,
     entry: Entry,
@@ -426,7 +451,7 @@ fn entry_to_item(
     now: i64,
     guid_is_link: bool,
     known: &dyn Fn(&ItemKey) -> Known,
-) -> Option<Option<Item>> {
+) -> Option<Built> {
     let original_link = pick_link(&entry, feed.url);
     // Cleaned once: the key is made from it, and it is the link published.
     let mut link = original_link.as_ref().map(clean_link);
@@ -462,10 +487,13 @@ fn entry_to_item(
     };
     match known(&key) {
         Known::New => {}
-        Known::FromThisFeed => return Some(None),
-        Known::Stored(mut stored) => {
-            stored.sources = vec![source()];
-            return Some(Some(*stored));
+        Known::FromThisFeed => return Some(Built::Known),
+        Known::Elsewhere { date } => {
+            return Some(Built::Sighting(Sighting {
+                key,
+                date,
+                source: source(),
+            }))
         }
     }
     let base = link.clone().unwrap_or_else(|| feed.url.clone());
@@ -516,7 +544,7 @@ fn entry_to_item(
         }
     }
 
-    Some(Some(Item {
+    Some(Built::Item(Item {
         key,
         link: link.map(String::from),
         title,
@@ -1283,22 +1311,25 @@ mod tests {
         })
         .unwrap();
         assert_eq!((known.items.len(), known.skipped), (0, 1));
-        // Stored from another feed: the stored item comes back with this
-        // feed (and the entry's own link) as its only source, not rebuilt.
-        let mut stored = all.items[0].clone();
-        stored.title = "العنوان كما خُزّن".into();
-        stored.sources[0].feed_url = "https://other.example/rss".into();
+        // Stored from another feed: not built, a sighting with the stored
+        // date and this feed (and the entry's own link) as the source.
         let other = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
             if *k == key {
-                Known::Stored(Box::new(stored.clone()))
+                Known::Elsewhere { date: 42 }
             } else {
                 Known::New
             }
         })
         .unwrap();
-        assert_eq!((other.items.len(), other.skipped), (1, 0));
-        assert_eq!(other.items[0].title, "العنوان كما خُزّن");
-        assert_eq!(other.items[0].sources, all.items[0].sources);
+        assert_eq!((other.items.len(), other.skipped), (0, 0));
+        assert_eq!(
+            other.sightings,
+            [Sighting {
+                key: key.clone(),
+                date: 42,
+                source: all.items[0].sources[0].clone(),
+            }]
+        );
     }
 
     #[test]

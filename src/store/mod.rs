@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, ItemKey, Source};
+use crate::item::{Item, ItemKey, Sighting};
 
 pub mod postgres;
 pub mod sled;
@@ -170,18 +170,6 @@ pub struct PruneReport {
     pub more: bool,
 }
 
-/// Adds sources whose feed is not yet listed; true if any was added.
-fn add_sources(existing: &mut Vec<Source>, new: &[Source]) -> bool {
-    let mut changed = false;
-    for s in new {
-        if !existing.iter().any(|e| e.feed_url == s.feed_url) {
-            existing.push(s.clone());
-            changed = true;
-        }
-    }
-    changed
-}
-
 /// [`Record`] by reference, for writing: postcard writes an enum as its
 /// variant index and then the content, so these are the same bytes as
 /// `Record::V1(item.clone())` without copying the item's HTML.
@@ -299,8 +287,10 @@ pub enum Lookup {
     /// Stored with this feed among its sources, or pruned: ingesting it
     /// from this feed would change nothing.
     Known,
-    /// Stored, brought by other feeds only: the record, with its sources.
-    Stored(Box<Item>),
+    /// Stored, brought by other feeds only, with this sort date: ingesting
+    /// a [`Sighting`] of it adds the feed as a source. The record is not
+    /// read.
+    Elsewhere { date: i64 },
 }
 
 /// Whether this node may poll a feed now (see [`Store::claim`]).
@@ -399,9 +389,24 @@ impl Store {
         items: &[Item],
         claim: Option<&FullTextClaim<'_>>,
     ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
+        self.ingest_document(items, &[], claim)
+    }
+
+    /// [`Store::ingest_claiming`] for a whole parsed document: its built
+    /// items and its [`Sighting`]s of stories other feeds brought, in one
+    /// atomic ingest. A sighting adds its feed to the stored item's sources
+    /// (counted as a duplicate, and merged if the feed was not listed); the
+    /// item's record is not read nor written. A sighting of an item no
+    /// longer stored adds nothing.
+    pub fn ingest_document(
+        &self,
+        items: &[Item],
+        sightings: &[Sighting],
+        claim: Option<&FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
         let (s, claim) = match (self, claim) {
-            (Store::Sled(s), claim) => return s.ingest_claiming(items, claim),
-            (Store::Postgres(s), None) => return Ok((s.ingest(items)?, Vec::new())),
+            (Store::Sled(s), claim) => return s.ingest_document(items, sightings, claim),
+            (Store::Postgres(s), None) => return Ok((s.ingest_document(items, sightings)?, Vec::new())),
             (Store::Postgres(s), Some(claim)) => (s, claim),
         };
         let mut claimed = Vec::new();
@@ -417,7 +422,7 @@ impl Store {
                 }
             }
         }
-        match s.ingest(items) {
+        match s.ingest_document(items, sightings) {
             Ok(report) => Ok((report, claimed)),
             Err(e) => {
                 for key in &claimed {

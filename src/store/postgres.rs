@@ -49,7 +49,7 @@ use super::{
     decode, encode, Claim, FeedState, FullTextRecord, FullTextState, FullTextStats, IngestReport,
     PruneReport, Retention, SiteBackoff, StoreError, SCHEMA_VERSION,
 };
-use crate::item::{Item, ItemKey, Source};
+use crate::item::{Item, ItemKey, Sighting, Source};
 
 /// Connection pool settings (`[storage] pool_size`, `pool_timeout`,
 /// `connect_timeout`, `query_timeout`).
@@ -380,7 +380,17 @@ impl PgStore {
     /// the source insert both skip conflicts, so two nodes ingesting the
     /// same story at once store it once, with both sources.
     pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
-        if items.is_empty() {
+        self.ingest_document(items, &[])
+    }
+
+    /// [`Self::ingest`] with sightings: each is one `item_sources` row to
+    /// add (in the same statement as the items' sources), no record.
+    pub fn ingest_document(
+        &self,
+        items: &[Item],
+        sightings: &[Sighting],
+    ) -> Result<IngestReport, StoreError> {
+        if items.is_empty() && sightings.is_empty() {
             return Ok(IngestReport::default());
         }
         let mut keys = Vec::with_capacity(items.len());
@@ -402,7 +412,12 @@ impl PgStore {
             first_seen.push(item.first_seen);
             keys.push(key);
         }
-        let total = items.len();
+        for sighting in sightings {
+            s_keys.push(sighting.key.as_str().to_owned());
+            s_feeds.push(sighting.source.feed_url.clone());
+            s_records.push(postcard::to_stdvec(&sighting.source).expect("sources serialise"));
+        }
+        let total = items.len() + sightings.len();
         let result = self.call(move |mut c| async move {
             let tx = c.transaction().await.map_err(db_error)?;
             tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&PRUNE_LOCK])
@@ -685,7 +700,7 @@ impl PgStore {
     }
 
     /// [`super::Store::lookup`] in one query: whether the feed already
-    /// brought the key (or it was pruned), else the record and its sources.
+    /// brought the key (or it was pruned), else the item's date.
     pub fn lookup(&self, key: &ItemKey, feed_url: &str) -> Result<super::Lookup, StoreError> {
         let (key, feed) = (key.as_str().to_owned(), feed_url.to_owned());
         self.call(move |c| async move {
@@ -697,9 +712,7 @@ impl PgStore {
                      )
                      SELECT k.known,
                             CASE WHEN k.known THEN NULL
-                                 ELSE (SELECT record FROM items WHERE key = $1) END,
-                            CASE WHEN k.known THEN NULL
-                                 ELSE ARRAY(SELECT source FROM item_sources WHERE key = $1 ORDER BY seq) END
+                                 ELSE (SELECT date FROM items WHERE key = $1) END
                      FROM k",
                     &[&key, &feed],
                 )
@@ -708,16 +721,10 @@ impl PgStore {
             if row.get::<_, bool>(0) {
                 return Ok(super::Lookup::Known);
             }
-            let Some(record) = row.get::<_, Option<Vec<u8>>>(1) else {
-                return Ok(super::Lookup::Unknown);
-            };
-            let mut item = decode(&record)?;
-            for bytes in row.get::<_, Option<Vec<Vec<u8>>>>(2).unwrap_or_default() {
-                let source: Source =
-                    postcard::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                item.sources.push(source);
+            match row.get::<_, Option<i64>>(1) {
+                Some(date) => Ok(super::Lookup::Elsewhere { date }),
+                None => Ok(super::Lookup::Unknown),
             }
-            Ok(super::Lookup::Stored(Box::new(item)))
         })
     }
 

@@ -1,8 +1,9 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 3 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 4 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
-//!   sequence number and 8 bytes of the SHA-256 of each source feed's URL.
+//!   sequence number, its sort date and 8 bytes of the SHA-256 of each
+//!   source feed's URL, in the order the sources came.
 //!   For a pruned item: when it was first seen, so that it never comes back
 //!   as new. "Have we seen this story?" and "does this feed carry it
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
@@ -13,6 +14,13 @@
 //!   packed in place on open, [`migrate_v2`]). Numbers are handed out in
 //!   insertion order, so a new record is appended at the tree's right edge:
 //!   inserts touch one hot leaf instead of a random leaf of records.
+//! - `sources`: sequence number ‖ position (big-endian u32) → postcard
+//!   [`Source`]: the sources an item gained after its record was written.
+//!   A story another feed brought already costs its commit one `keys`
+//!   write and one small insert here; its record is neither read, decoded,
+//!   encoded nor rewritten (version 3 rewrote it for every new source, and
+//!   the parser read it first). Readers append these to the record's own
+//!   sources ([`SledStore::record`]).
 //! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
 //!   reads walk it backwards and stop after `limit` hits; pruning and export
 //!   walk it forwards.
@@ -28,7 +36,9 @@
 //! a `by_date` index and a `seen` tree: every dedup lookup and every insert
 //! pulled a leaf of full records from a random place in the tree (the
 //! largest store cost in BENCHMARKS.md, Run 4). Opening a version-1 store
-//! rewrites it in this layout ([`migrate_v1`]).
+//! rewrites it in this layout ([`migrate_v1`]). Version 3 kept no date in
+//! `keys` and every source in the record: its `keys` entries gain their
+//! date on open ([`migrate_v3`]); its records stay as they are.
 //!
 //! Invariants: an item is inserted once and never becomes new again; a
 //! fetched document's items are written in one sled transaction, so a crash
@@ -53,14 +63,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{
-    add_sources, decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError,
-};
-use crate::item::{Item, ItemKey, Source};
+use super::{decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError};
+use crate::item::{Item, ItemKey, Sighting, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
 /// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -97,6 +105,8 @@ pub struct SledStore {
     records: sled::Tree,
     /// Sort date ‖ key → sequence number.
     dates: sled::Tree,
+    /// Sequence number ‖ position → a source gained after the record.
+    sources: sled::Tree,
     feeds: sled::Tree,
     /// first-seen ‖ key → (), to expire pruned items' entries without a scan.
     seen_by_date: sled::Tree,
@@ -120,9 +130,11 @@ fn stored_count(bytes: Option<&[u8]>) -> u64 {
         .unwrap_or(0)
 }
 
-/// `keys` entry tags.
+/// `keys` entry tags. `STORED` (versions 2 and 3) has no date; migrated
+/// stores and every entry written since use `STORED_DATED`.
 const STORED: u8 = 0;
 const SEEN: u8 = 1;
+const STORED_DATED: u8 = 2;
 
 /// What `keys` keeps of a source: the first 8 bytes of the SHA-256 of its
 /// feed URL. Two feeds of one store sharing them (odds ~2⁻⁶⁴ per pair)
@@ -137,9 +149,14 @@ fn feed_hash(feed_url: &str) -> [u8; 8] {
 /// One `keys` entry, read in place.
 #[derive(Debug, PartialEq, Eq)]
 enum KeyEntry<'a> {
-    /// Stored as record `seq`; `feeds` holds the 8-byte [`feed_hash`] of
-    /// each source, back to back.
-    Stored { seq: u64, feeds: &'a [u8] },
+    /// Stored as record `seq`, sorted by `date` (None only in an entry
+    /// version 3 wrote); `feeds` holds the 8-byte [`feed_hash`] of each
+    /// source, back to back, in the order the sources came.
+    Stored {
+        seq: u64,
+        date: Option<i64>,
+        feeds: &'a [u8],
+    },
     /// Pruned; first seen at this time (Unix seconds).
     Seen { first_seen: i64 },
 }
@@ -150,7 +167,13 @@ impl<'a> KeyEntry<'a> {
         match bytes.split_first() {
             Some((&STORED, rest)) if rest.len() >= 8 && rest.len() % 8 == 0 => Ok(KeyEntry::Stored {
                 seq: u64::from_be_bytes(word(rest)),
+                date: None,
                 feeds: &rest[8..],
+            }),
+            Some((&STORED_DATED, rest)) if rest.len() >= 16 && rest.len() % 8 == 0 => Ok(KeyEntry::Stored {
+                seq: u64::from_be_bytes(word(rest)),
+                date: Some(i64::from_be_bytes(word(&rest[8..]))),
+                feeds: &rest[16..],
             }),
             Some((&SEEN, rest)) if rest.len() == 8 => Ok(KeyEntry::Seen {
                 first_seen: i64::from_be_bytes(word(rest)),
@@ -172,14 +195,31 @@ impl<'a> KeyEntry<'a> {
     }
 }
 
-fn stored_entry(seq: u64, feeds: impl IntoIterator<Item = [u8; 8]>) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 + 8 + 8);
-    v.push(STORED);
-    v.extend_from_slice(&seq.to_be_bytes());
+fn stored_entry(seq: u64, date: Option<i64>, feeds: impl IntoIterator<Item = [u8; 8]>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + 8 + 8 + 8);
+    match date {
+        Some(date) => {
+            v.push(STORED_DATED);
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(&date.to_be_bytes());
+        }
+        None => {
+            v.push(STORED);
+            v.extend_from_slice(&seq.to_be_bytes());
+        }
+    }
     for f in feeds {
         v.extend_from_slice(&f);
     }
     v
+}
+
+/// `sources` key of the source at `position` among an item's sources.
+fn source_key(seq: u64, position: usize) -> [u8; 12] {
+    let mut k = [0; 12];
+    k[..8].copy_from_slice(&seq.to_be_bytes());
+    k[8..].copy_from_slice(&u32::try_from(position).unwrap_or(u32::MAX).to_be_bytes());
+    k
 }
 
 fn seen_entry(first_seen: i64) -> [u8; 9] {
@@ -207,16 +247,29 @@ struct DocClaim {
     hold_until: [u8; 8],
 }
 
+/// One item or sighting of a document, prepared by the caller's thread
+/// (encoding, packing, hashing, keys): the writer only looks up and writes.
 struct Entry {
     key: Vec<u8>,
-    date_key: Vec<u8>,
-    record: Vec<u8>,
+    /// A built item: its record, to be stored if the key is new. None for a
+    /// [`Sighting`], which can only add its source.
+    new: Option<NewRecord>,
     /// The [`feed_hash`] of each source this document gives the item.
     feeds: Vec<[u8; 8]>,
-    /// For a key stored already: the feeds this document adds.
-    sources: Vec<Source>,
+    /// Those sources, encoded for `sources` (used if the key is stored).
+    sources: Vec<Vec<u8>>,
     /// Claimed for its full text if new (see [`DocClaim`]).
     claim: bool,
+}
+
+struct NewRecord {
+    date: i64,
+    date_key: Vec<u8>,
+    record: Vec<u8>,
+}
+
+fn encode_source(source: &Source) -> Vec<u8> {
+    postcard::to_stdvec(source).expect("sources serialise")
 }
 
 impl Entry {
@@ -224,10 +277,23 @@ impl Entry {
         Entry {
             claim: false,
             key: item.key.as_str().as_bytes().to_vec(),
-            date_key: date_key(item.date, &item.key),
-            record: encode_packed(item),
+            new: Some(NewRecord {
+                date: item.date,
+                date_key: date_key(item.date, &item.key),
+                record: encode_packed(item),
+            }),
             feeds: item.sources.iter().map(|s| feed_hash(&s.feed_url)).collect(),
-            sources: item.sources.clone(),
+            sources: item.sources.iter().map(encode_source).collect(),
+        }
+    }
+
+    fn sighted(sighting: &Sighting) -> Entry {
+        Entry {
+            claim: false,
+            key: sighting.key.as_str().as_bytes().to_vec(),
+            new: None,
+            feeds: vec![feed_hash(&sighting.source.feed_url)],
+            sources: vec![encode_source(&sighting.source)],
         }
     }
 }
@@ -284,16 +350,18 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// `keys`, `records`, `dates`, `meta`: what an ingest writes; `fulltext`
-/// and `fulltext_held`: the claims written with it.
-type WriterTrees = (
-    sled::Tree,
-    sled::Tree,
-    sled::Tree,
-    sled::Tree,
-    sled::Tree,
-    sled::Tree,
-);
+/// What an ingest writes: `keys`, `records`, `dates`, `sources`, `meta`;
+/// and `fulltext`, `fulltext_held`: the claims written with it.
+#[derive(Clone)]
+struct WriterTrees {
+    keys: sled::Tree,
+    records: sled::Tree,
+    dates: sled::Tree,
+    sources: sled::Tree,
+    meta: sled::Tree,
+    fulltext: sled::Tree,
+    held: sled::Tree,
+}
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
@@ -308,14 +376,24 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 
 /// One transaction over the documents of a group; one report per document.
 /// A key seen twice in the group is new only the first time (a transaction
-/// reads its own writes). A known item's record is read only when the
-/// document brings a feed its `keys` entry does not list.
-fn commit(
-    (keys, records, dates, meta, fulltext, held): &WriterTrees,
-    group: &[Doc],
-) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
-    unwrap_tx((keys, records, dates, meta, fulltext, held).transaction(
-        |(tx_keys, tx_records, tx_dates, tx_meta, tx_fulltext, tx_held)| {
+/// reads its own writes). A new item costs three tree operations: its
+/// `keys` entry is written blind and the entry it replaced, if any, says
+/// whether the key was known (sled's transactional insert returns it, so a
+/// separate lookup would only walk the tree again), then its record and
+/// date-index entry. A known item gains its new sources in `keys` and
+/// `sources`; its record is not touched.
+fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
+    let WriterTrees {
+        keys,
+        records,
+        dates,
+        sources,
+        meta,
+        fulltext,
+        held,
+    } = trees;
+    unwrap_tx((keys, records, dates, sources, meta, fulltext, held).transaction(
+        |(tx_keys, tx_records, tx_dates, tx_sources, tx_meta, tx_fulltext, tx_held)| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
@@ -324,44 +402,69 @@ fn commit(
                 let mut claimed = Vec::new();
                 for (i, entry) in doc.entries.iter().enumerate() {
                     let key = entry.key.as_slice();
-                    let Some(found) = tx_keys.get(key)? else {
-                        let seq = next;
-                        next += 1;
-                        tx_records.insert(&seq.to_be_bytes(), entry.record.as_slice())?;
-                        tx_dates.insert(entry.date_key.as_slice(), &seq.to_be_bytes())?;
-                        tx_keys.insert(key, stored_entry(seq, entry.feeds.iter().copied()))?;
-                        report.new += 1;
-                        if let (true, Some(claim)) = (entry.claim, &doc.claim) {
-                            tx_fulltext.insert(key, claim.record.as_slice())?;
-                            tx_held.insert(key, &claim.hold_until)?;
-                            claimed.push(i);
+                    // `overwrote`: the known entry was replaced by a new
+                    // one and must be written back, merged or as it was.
+                    let (found, overwrote) = match &entry.new {
+                        Some(new) => {
+                            let seq = next;
+                            let fresh = stored_entry(seq, Some(new.date), entry.feeds.iter().copied());
+                            let Some(found) = tx_keys.insert(key, fresh)? else {
+                                next += 1;
+                                tx_records.insert(&seq.to_be_bytes(), new.record.as_slice())?;
+                                tx_dates.insert(new.date_key.as_slice(), &seq.to_be_bytes())?;
+                                report.new += 1;
+                                if let (true, Some(claim)) = (entry.claim, &doc.claim) {
+                                    tx_fulltext.insert(key, claim.record.as_slice())?;
+                                    tx_held.insert(key, &claim.hold_until)?;
+                                    claimed.push(i);
+                                }
+                                continue;
+                            };
+                            (found, true)
                         }
-                        continue;
+                        // A sighting whose item went since the parser saw it
+                        // (pruned, and its seen record expired): nothing to
+                        // add a source to.
+                        None => match tx_keys.get(key)? {
+                            Some(found) => (found, false),
+                            None => {
+                                report.duplicate += 1;
+                                continue;
+                            }
+                        },
                     };
                     report.duplicate += 1;
                     let known = KeyEntry::read(&found).map_err(abort)?;
-                    // Stored once and pruned since: still not new.
-                    let KeyEntry::Stored { seq, .. } = known else {
-                        continue;
+                    let merged = match known {
+                        // Stored once and pruned since: still not new.
+                        KeyEntry::Seen { .. } => None,
+                        KeyEntry::Stored { seq, date, feeds } => {
+                            let mut all = feeds.to_vec();
+                            for (feed, source) in entry.feeds.iter().zip(&entry.sources) {
+                                if !all.chunks_exact(8).any(|f| f == feed) {
+                                    let position = all.len() / 8;
+                                    tx_sources.insert(&source_key(seq, position), source.as_slice())?;
+                                    all.extend_from_slice(feed);
+                                }
+                            }
+                            (all.len() > feeds.len()).then(|| {
+                                let hashes = all
+                                    .chunks_exact(8)
+                                    .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
+                                stored_entry(seq, date, hashes)
+                            })
+                        }
                     };
-                    if entry.feeds.iter().all(|f| known.knows(f)) {
-                        continue;
+                    match merged {
+                        Some(entry) => {
+                            tx_keys.insert(key, entry)?;
+                            report.merged += 1;
+                        }
+                        None if overwrote => {
+                            tx_keys.insert(key, found)?;
+                        }
+                        None => {}
                     }
-                    let seq = seq.to_be_bytes();
-                    let bytes = tx_records.get(seq)?.ok_or_else(|| {
-                        abort(StoreError::Corrupt(format!(
-                            "no record {} for {}",
-                            u64::from_be_bytes(seq),
-                            String::from_utf8_lossy(key)
-                        )))
-                    })?;
-                    let mut stored = decode(&bytes).map_err(abort)?;
-                    if add_sources(&mut stored.sources, &entry.sources) {
-                        tx_records.insert(&seq, encode_packed(&stored))?;
-                        report.merged += 1;
-                    }
-                    let feeds = stored.sources.iter().map(|s| feed_hash(&s.feed_url));
-                    tx_keys.insert(key, stored_entry(u64::from_be_bytes(seq), feeds))?;
                 }
                 reports.push((report, claimed));
             }
@@ -417,7 +520,7 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         };
         let item = decode(&bytes)?;
         let feeds = item.sources.iter().map(|s| feed_hash(&s.feed_url));
-        batches.0.insert(key, stored_entry(seq, feeds));
+        batches.0.insert(key, stored_entry(seq, Some(item.date), feeds));
         batches.1.insert(&seq.to_be_bytes(), encode_packed(&item));
         batches.2.insert(k.as_ref(), &seq.to_be_bytes());
         seq += 1;
@@ -457,9 +560,10 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 }
 
 /// Version 2 is version 3 with plain records: packs every record in place,
-/// in batches, then writes the new version. [`decode`] reads both forms, so
-/// a migration cut short leaves a readable mix and starts again (records
-/// already packed are unpacked and packed again, unchanged).
+/// in batches, then writes version 3 ([`migrate_v3`] follows). [`decode`]
+/// reads both forms, so a migration cut short leaves a readable mix and
+/// starts again (records already packed are unpacked and packed again,
+/// unchanged).
 fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     const CHUNK: usize = 1024;
     let records = db.open_tree("records")?;
@@ -477,12 +581,54 @@ fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     }
     records.apply_batch(batch)?;
     db.flush()?;
-    meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    meta.insert(SCHEMA_KEY, &3u32.to_be_bytes())?;
     db.flush()?;
     tracing::info!(
         items = packed,
-        version = SCHEMA_VERSION,
+        version = 3,
         "Store migrated from schema version 2."
+    );
+    Ok(())
+}
+
+/// Version 3 is version 4 without dates in `keys` and without `sources`
+/// (every source was in the record, where version 4 still reads it): walks
+/// the date index and writes each stored item's `keys` entry again with its
+/// date, in batches, then the new version. A migration cut short starts
+/// again; entries written already are written the same.
+fn migrate_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    const CHUNK: usize = 1024;
+    let (keys, dates) = (db.open_tree("keys")?, db.open_tree("dates")?);
+    let mut batch = sled::Batch::default();
+    let (mut pending, mut dated) = (0, 0usize);
+    for entry in dates.iter() {
+        let (k, _) = entry?;
+        let key = &k[8..];
+        let Some(found) = keys.get(key)? else {
+            continue;
+        };
+        let KeyEntry::Stored { seq, feeds, .. } = KeyEntry::read(&found)? else {
+            continue;
+        };
+        let hashes = feeds
+            .chunks_exact(8)
+            .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
+        batch.insert(key, stored_entry(seq, Some(date_of(&k)), hashes));
+        dated += 1;
+        pending += 1;
+        if pending == CHUNK {
+            keys.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    keys.apply_batch(batch)?;
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(
+        items = dated,
+        version = SCHEMA_VERSION,
+        "Store migrated from schema version 3."
     );
     Ok(())
 }
@@ -514,7 +660,11 @@ impl SledStore {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(1) => migrate_v1(&db, &meta)?,
-            Some(2) => migrate_v2(&db, &meta)?,
+            Some(2) => {
+                migrate_v2(&db, &meta)?;
+                migrate_v3(&db, &meta)?;
+            }
+            Some(3) => migrate_v3(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -540,15 +690,17 @@ impl SledStore {
                 n
             }
         };
+        let sources = db.open_tree("sources")?;
         let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let trees = (
-            keys.clone(),
-            records.clone(),
-            dates.clone(),
-            meta.clone(),
-            db.open_tree("fulltext")?,
-            db.open_tree("fulltext_held")?,
-        );
+        let trees = WriterTrees {
+            keys: keys.clone(),
+            records: records.clone(),
+            dates: dates.clone(),
+            sources: sources.clone(),
+            meta: meta.clone(),
+            fulltext: db.open_tree("fulltext")?,
+            held: db.open_tree("fulltext_held")?,
+        };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
@@ -557,6 +709,7 @@ impl SledStore {
             keys,
             records,
             dates,
+            sources,
             feeds: db.open_tree("feeds")?,
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
@@ -603,11 +756,24 @@ impl SledStore {
         items: &[Item],
         claim: Option<&super::FullTextClaim<'_>>,
     ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
-        if items.is_empty() {
+        self.ingest_document(items, &[], claim)
+    }
+
+    /// [`Self::ingest_claiming`] with the document's sightings (stories
+    /// other feeds brought), in the same transaction: each adds its source
+    /// to the stored item, as an item with that key would.
+    pub fn ingest_document(
+        &self,
+        items: &[Item],
+        sightings: &[Sighting],
+        claim: Option<&super::FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
+        if items.is_empty() && sightings.is_empty() {
             return Ok((IngestReport::default(), Vec::new()));
         }
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let mut entries: Vec<Entry> = items.iter().map(Entry::of).collect();
+        entries.extend(sightings.iter().map(Entry::sighted));
         let claim = claim.map(|c| {
             for (entry, item) in entries.iter_mut().zip(items) {
                 entry.claim = (c.wanted)(item);
@@ -686,10 +852,11 @@ impl SledStore {
                 &self.keys,
                 &self.records,
                 &self.dates,
+                &self.sources,
                 &self.seen_by_date,
                 &self.meta,
             )
-                .transaction(|(keys, records, dates, seen_by_date, meta)| {
+                .transaction(|(keys, records, dates, sources, seen_by_date, meta)| {
                     if dates.remove(k.as_ref())?.is_none() {
                         return Ok(false);
                     }
@@ -697,7 +864,14 @@ impl SledStore {
                         Some(bytes) => decode(&bytes).map(|i| i.first_seen).unwrap_or(now),
                         None => now,
                     };
-                    keys.insert(key, &seen_entry(first_seen))?;
+                    let was = keys.insert(key, &seen_entry(first_seen))?;
+                    // The sources gained since the record was written.
+                    if let Some(Ok(KeyEntry::Stored { seq, feeds, .. })) = was.as_deref().map(KeyEntry::read)
+                    {
+                        for position in 0..feeds.len() / 8 {
+                            sources.remove(&source_key(seq, position))?;
+                        }
+                    }
                     seen_by_date.insert(seen_key(first_seen, key), &[])?;
                     let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
                     meta.insert(COUNT_KEY, &count.saturating_sub(1).to_be_bytes())?;
@@ -777,9 +951,22 @@ impl SledStore {
         self.noted(unwrap_tx(result))
     }
 
-    /// The record numbered `seq` (big-endian bytes), decoded.
+    /// The record numbered `seq` (big-endian bytes), decoded, with the
+    /// sources it gained since it was written (`sources`, in the order they
+    /// came; one the record holds already is not repeated).
     fn record(&self, seq: &[u8]) -> Result<Option<Item>, StoreError> {
-        self.records.get(seq)?.map(|b| decode(&b)).transpose()
+        let Some(mut item) = self.records.get(seq)?.map(|b| decode(&b)).transpose()? else {
+            return Ok(None);
+        };
+        for entry in self.sources.scan_prefix(seq) {
+            let (_, bytes) = entry?;
+            let source: Source =
+                postcard::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(format!("source: {e}")))?;
+            if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
+                item.sources.push(source);
+            }
+        }
+        Ok(Some(item))
     }
 
     /// The record number of a stored key (None: unknown or pruned).
@@ -886,17 +1073,21 @@ impl SledStore {
         }
     }
 
-    /// [`super::Store::lookup`]: one `keys` read; the record is read only
-    /// for an item this feed did not bring.
+    /// [`super::Store::lookup`]: one `keys` read, which holds the date too;
+    /// the record is not read.
     pub fn lookup(&self, key: &ItemKey, feed_url: &str) -> Result<super::Lookup, StoreError> {
         let Some(bytes) = self.keys.get(key.as_str().as_bytes())? else {
             return Ok(super::Lookup::Unknown);
         };
         let entry = KeyEntry::read(&bytes)?;
         match entry {
-            KeyEntry::Stored { seq, .. } if !entry.knows(&feed_hash(feed_url)) => {
+            KeyEntry::Stored { date: Some(date), .. } if !entry.knows(&feed_hash(feed_url)) => {
+                Ok(super::Lookup::Elsewhere { date })
+            }
+            // Only in a version-3 entry, which a migration rewrites.
+            KeyEntry::Stored { seq, date: None, .. } if !entry.knows(&feed_hash(feed_url)) => {
                 match self.record(&seq.to_be_bytes())? {
-                    Some(item) => Ok(super::Lookup::Stored(Box::new(item))),
+                    Some(item) => Ok(super::Lookup::Elsewhere { date: item.date }),
                     None => Err(StoreError::Corrupt(format!(
                         "key {} names record {seq}, which is missing",
                         key.as_str()
@@ -1663,7 +1854,8 @@ mod tests {
     }
 
     /// Rewrites the first `plain` records of a store as version 2 kept them
-    /// (not packed) and marks it schema version 2.
+    /// (not packed), its `keys` entries as versions 2 and 3 did, and marks
+    /// it schema version 2.
     fn make_version_2(store: &SledStore, plain: usize) {
         for entry in store.records.iter().take(plain) {
             let (seq, bytes) = entry.unwrap();
@@ -1672,8 +1864,140 @@ mod tests {
                 .insert(seq, encode(&decode(&bytes).unwrap()))
                 .unwrap();
         }
+        undate_keys(store, usize::MAX);
         store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
         store.flush().unwrap();
+    }
+
+    /// Writes the first `n` stored `keys` entries without their date, as
+    /// versions 2 and 3 did.
+    fn undate_keys(store: &SledStore, n: usize) {
+        let stored: Vec<_> = store.keys.iter().map(Result::unwrap).collect();
+        for (key, bytes) in stored.into_iter().take(n) {
+            if let KeyEntry::Stored { seq, feeds, .. } = KeyEntry::read(&bytes).unwrap() {
+                let hashes = feeds.chunks_exact(8).map(|f| <[u8; 8]>::try_from(f).unwrap());
+                store.keys.insert(&key, stored_entry(seq, None, hashes)).unwrap();
+            }
+        }
+    }
+
+    /// (key, date) of every `keys` entry that holds one; panics on any
+    /// stored entry without it.
+    fn key_dates(store: &SledStore) -> Vec<(Vec<u8>, i64)> {
+        let mut out = Vec::new();
+        for entry in store.keys.iter() {
+            let (key, bytes) = entry.unwrap();
+            if let KeyEntry::Stored { date, .. } = KeyEntry::read(&bytes).unwrap() {
+                out.push((key.to_vec(), date.expect("a dated entry")));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_version_3_store_gains_dates_in_keys_on_open() {
+        // All entries undated (a version-3 store), and half of them (a
+        // migration cut short).
+        for undated in [usize::MAX, 20] {
+            let dir = tempfile::tempdir().unwrap();
+            // Item 7 holds two sources in its record, as version 3 wrote
+            // every merged source.
+            let items = v1_items();
+            {
+                let store = SledStore::open(dir.path()).unwrap();
+                assert_eq!(store.ingest(&items).unwrap().new, 40);
+                undate_keys(&store, undated);
+                store.meta.insert(SCHEMA_KEY, &3u32.to_be_bytes()).unwrap();
+                store.flush().unwrap();
+                // An undated entry still answers (from the record).
+                let undated_key = &items[0].key;
+                assert_eq!(
+                    store.lookup(undated_key, "f9").unwrap(),
+                    super::super::Lookup::Elsewhere { date: 1_000 }
+                );
+            }
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(
+                store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+                Some(&SCHEMA_VERSION.to_be_bytes()[..])
+            );
+            let mut dates = key_dates(&store);
+            dates.sort_by_key(|(_, d)| *d);
+            let want: Vec<(Vec<u8>, i64)> = items
+                .iter()
+                .map(|i| (i.key.as_str().as_bytes().to_vec(), i.date))
+                .collect();
+            assert_eq!(dates, want);
+            assert_eq!(
+                store.lookup(&items[3].key, "f9").unwrap(),
+                super::super::Lookup::Elsewhere { date: 1_030 }
+            );
+            assert_eq!(
+                store.lookup(&items[7].key, "f2").unwrap(),
+                super::super::Lookup::Known
+            );
+            // Sources: the record's two, then one gained after the migration.
+            let sighting = Sighting {
+                key: items[7].key.clone(),
+                date: items[7].date,
+                source: Source {
+                    feed_url: "f3".into(),
+                    feed_name: "الثالثة".into(),
+                    link: None,
+                },
+            };
+            let r = store.ingest_document(&[], &[sighting], None).unwrap().0;
+            assert_eq!((r.duplicate, r.merged), (1, 1));
+            let names: Vec<String> = store
+                .get(&items[7].key)
+                .unwrap()
+                .unwrap()
+                .sources
+                .into_iter()
+                .map(|s| s.feed_name)
+                .collect();
+            assert_eq!(names, ["f1", "الثانية", "الثالثة"]);
+            let newest = store.recent(100, usize::MAX, |_| true).unwrap();
+            assert_eq!(newest.len(), 40);
+            assert_eq!(store.item_count(), 40);
+        }
+    }
+
+    #[test]
+    fn a_sighting_writes_keys_and_sources_only_and_prune_removes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let a = item("https://ar.example/خبر/1", "f1", 10);
+        store.ingest(std::slice::from_ref(&a)).unwrap();
+        let record = store.records.iter().next().unwrap().unwrap();
+        let sighting = |feed: &str| Sighting {
+            key: a.key.clone(),
+            date: 10,
+            source: Source {
+                feed_url: feed.into(),
+                feed_name: format!("مصدر {feed}"),
+                link: Some("https://ar.example/خبر/1?ref=rss".into()),
+            },
+        };
+        store
+            .ingest_document(&[], &[sighting("f2"), sighting("f3")], None)
+            .unwrap();
+        // The record is byte for byte the one first written.
+        assert_eq!(store.records.iter().next().unwrap().unwrap(), record);
+        assert_eq!(store.sources.len(), 2);
+        let entry = store.keys.get(a.key.as_str()).unwrap().unwrap();
+        let KeyEntry::Stored { seq, date, feeds } = KeyEntry::read(&entry).unwrap() else {
+            panic!("stored entry expected")
+        };
+        assert_eq!((seq, date, feeds.len()), (0, Some(10), 24));
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(1),
+            max_items: 100,
+            seen_max_age: std::time::Duration::from_secs(365 * 86_400),
+        };
+        assert_eq!(store.prune(1_000_000, &policy, 100).unwrap().items, 1);
+        assert_eq!(store.sources.len(), 0, "pruned with its item");
+        assert_eq!(store.records.len(), 0);
     }
 
     #[test]
@@ -1743,14 +2067,15 @@ mod tests {
             })
             .collect();
         drop(queue);
-        let trees = (
-            store.keys.clone(),
-            store.records.clone(),
-            store.dates.clone(),
-            store.meta.clone(),
-            store.db.open_tree("fulltext").unwrap(),
-            store.db.open_tree("fulltext_held").unwrap(),
-        );
+        let trees = WriterTrees {
+            keys: store.keys.clone(),
+            records: store.records.clone(),
+            dates: store.dates.clone(),
+            sources: store.sources.clone(),
+            meta: store.meta.clone(),
+            fulltext: store.db.open_tree("fulltext").unwrap(),
+            held: store.db.open_tree("fulltext_held").unwrap(),
+        };
         write_groups(trees, waiting);
         answers
             .into_iter()
@@ -1805,17 +2130,13 @@ mod tests {
     fn a_bad_document_fails_alone_and_the_rest_of_its_group_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        // A key whose record is not postcard: merging a feed into it fails.
+        // A key whose `keys` entry is damaged: merging a feed into it fails
+        // (the record is not read to merge a source any more).
         let bad = item("https://a.example/corrupt", "f1", 5);
-        let seq = 1_000u64.to_be_bytes();
         store
             .keys
-            .insert(
-                bad.key.as_str().as_bytes(),
-                stored_entry(1_000, [feed_hash("f1")]),
-            )
+            .insert(bad.key.as_str().as_bytes(), &[7u8, 0, 0, 1][..])
             .unwrap();
-        store.records.insert(seq, &b"\xff\xff not postcard"[..]).unwrap();
         let reports = commit_as_one_group(
             &store,
             vec![
@@ -2062,7 +2383,7 @@ mod tests {
             let db = sled::open(dir.path()).unwrap();
             db.open_tree("keys")
                 .unwrap()
-                .insert(b"//stale.example/x", stored_entry(9, []))
+                .insert(b"//stale.example/x", stored_entry(9, None, []))
                 .unwrap();
             db.open_tree("records")
                 .unwrap()

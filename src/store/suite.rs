@@ -5,7 +5,7 @@
 //! skipped, unless `FEEDWIRE_REQUIRE_POSTGRES=1` (CI), where it fails.
 
 use super::*;
-use crate::item::{Item, ItemKey, Source};
+use crate::item::{Item, ItemKey, Sighting, Source};
 
 pub(crate) fn item(link: &str, feed: &str, date: i64) -> Item {
     let url = url::Url::parse(link).unwrap();
@@ -231,13 +231,11 @@ fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
             store.lookup(&a.key, "https://ar.example/feed").unwrap(),
             Lookup::Known
         );
-        // Another feed: the record as `get` reads it, sources included.
-        let Lookup::Stored(stored) = store.lookup(&a.key, "https://other.example/rss").unwrap() else {
-            panic!("stored item expected");
-        };
-        assert_eq!(*stored, store.get(&a.key).unwrap().unwrap());
-        assert_eq!(stored.title, "الرئيس يلتقي الوفد — «تفاصيل»");
-        assert_eq!(stored.sources[0].feed_name, "أخبار عربية");
+        // Another feed: stored elsewhere, with the item's sort date.
+        assert_eq!(
+            store.lookup(&a.key, "https://other.example/rss").unwrap(),
+            Lookup::Elsewhere { date: 5 }
+        );
         // A second source: both feeds know it now, a third does not.
         let mut b = a.clone();
         b.sources = vec![Source {
@@ -250,9 +248,11 @@ fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
             store.lookup(&a.key, "https://other.example/rss").unwrap(),
             Lookup::Known
         );
-        let Lookup::Stored(both) = store.lookup(&a.key, "https://third.example/").unwrap() else {
-            panic!("stored item expected");
-        };
+        assert_eq!(
+            store.lookup(&a.key, "https://third.example/").unwrap(),
+            Lookup::Elsewhere { date: 5 }
+        );
+        let both = store.get(&a.key).unwrap().unwrap();
         let names: Vec<&str> = both.sources.iter().map(|s| s.feed_name.as_str()).collect();
         assert_eq!(names, ["أخبار عربية", "مصدر آخر"]);
         // Pruned: known to every feed, as `knows` says.
@@ -268,6 +268,113 @@ fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
         );
         assert!(store.knows(&a.key, "https://third.example/"));
         assert!(store.get(&a.key).unwrap().is_none());
+    });
+}
+
+#[test]
+fn a_sighting_adds_its_source_to_the_stored_item_with_arabic() {
+    on_both(|store| {
+        let link = "https://ar.example/أخبار/قمة-الرياض";
+        let mut a = item(link, "https://ar.example/feed", 7);
+        a.title = "قمة الرياض: «اتفاق» على خطة مشتركة".into();
+        a.content = Some("<p>نص المقال الكامل بالعربية</p>".into());
+        a.sources[0].feed_name = "أخبار عربية".into();
+        store.ingest(std::slice::from_ref(&a)).unwrap();
+        let seen_in = |feed: &str, name: &str| Sighting {
+            key: a.key.clone(),
+            date: 7,
+            source: Source {
+                feed_url: feed.into(),
+                feed_name: name.into(),
+                link: Some(format!("{link}?utm_source=rss")),
+            },
+        };
+        // One document: a new item and a sighting, stored together.
+        let b = item("https://ar.example/أخبار/جديد", "https://wire.example/ar", 8);
+        let (report, claimed) = store
+            .ingest_document(
+                std::slice::from_ref(&b),
+                &[seen_in("https://wire.example/ar", "وكالة الأنباء")],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            report,
+            IngestReport {
+                new: 1,
+                duplicate: 1,
+                merged: 1
+            }
+        );
+        assert!(claimed.is_empty());
+        let stored = store.get(&a.key).unwrap().unwrap();
+        assert_eq!(stored.title, a.title, "the record is kept as it was");
+        assert_eq!(stored.content, a.content);
+        let names: Vec<&str> = stored.sources.iter().map(|s| s.feed_name.as_str()).collect();
+        assert_eq!(names, ["أخبار عربية", "وكالة الأنباء"]);
+        assert_eq!(
+            stored.sources[1].link.as_deref(),
+            Some("https://ar.example/أخبار/قمة-الرياض?utm_source=rss")
+        );
+        assert_eq!(
+            store.lookup(&a.key, "https://wire.example/ar").unwrap(),
+            Lookup::Known
+        );
+        assert!(store
+            .keys_from("https://wire.example/ar")
+            .unwrap()
+            .contains(a.key.as_str()));
+        // Reads that walk the store see the source too, in order.
+        let recent = store.recent(10, usize::MAX, |_| true).unwrap();
+        assert_eq!(recent[1], stored);
+        // Again from the same feed: nothing to add.
+        let again = store
+            .ingest_document(&[], &[seen_in("https://wire.example/ar", "وكالة الأنباء")], None)
+            .unwrap()
+            .0;
+        assert_eq!((again.new, again.duplicate, again.merged), (0, 1, 0));
+        // A third feed, then an item built from a fourth: sources in order.
+        store
+            .ingest_document(&[], &[seen_in("https://third.example/", "الثالث")], None)
+            .unwrap();
+        let mut built = item(link, "https://fourth.example/", 7);
+        built.sources[0].feed_name = "الرابع".into();
+        assert_eq!(store.ingest(&[built]).unwrap().merged, 1);
+        let names: Vec<String> = store
+            .get(&a.key)
+            .unwrap()
+            .unwrap()
+            .sources
+            .into_iter()
+            .map(|s| s.feed_name)
+            .collect();
+        assert_eq!(names, ["أخبار عربية", "وكالة الأنباء", "الثالث", "الرابع"]);
+        // A sighting of a story no longer stored adds nothing.
+        let gone = Sighting {
+            key: ItemKey::from_link(&url::Url::parse("https://ar.example/أخبار/محذوف").unwrap()),
+            ..seen_in("https://wire.example/ar", "وكالة الأنباء")
+        };
+        let r = store
+            .ingest_document(&[], std::slice::from_ref(&gone), None)
+            .unwrap()
+            .0;
+        assert_eq!((r.new, r.duplicate, r.merged), (0, 1, 0));
+        assert!(store.get(&gone.key).unwrap().is_none());
+        assert_eq!(store.item_count(), 2);
+        // Pruned: its sources go with it, and a sighting does not bring it back.
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(1),
+            max_items: 100,
+            seen_max_age: std::time::Duration::from_secs(365 * 86_400),
+        };
+        assert_eq!(store.prune(1_000_000, &policy, 100).unwrap().items, 2);
+        let r = store
+            .ingest_document(&[], &[seen_in("https://fifth.example/", "الخامس")], None)
+            .unwrap()
+            .0;
+        assert_eq!((r.new, r.duplicate, r.merged), (0, 1, 0));
+        assert!(store.get(&a.key).unwrap().is_none());
+        assert_eq!(store.item_count(), 0);
     });
 }
 
