@@ -1236,6 +1236,38 @@ static FURNITURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// Placeholders and notices that stand in for content or sell access:
+/// an embed held back for consent ("Empfohlener redaktioneller Inhalt …
+/// YouTube-Inhalte erlauben", "To view this content, accept cookies"),
+/// a metered paywall's note ("Il vous reste 57% de cet article à lire",
+/// "Votre abonnement n'autorise pas la lecture de cet article"), a push
+/// notification prompt. Matched on blocks of 300 characters at most.
+static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+          ^empfohlener\ (?:redaktioneller\ )?inhalt$
+        | an\ dieser\ stelle\ (?:findest\ du|finden\ sie)\ (?:einen|eine)\ externe
+        | ich\ bin\ damit\ einverstanden,?\ dass\ mir\ (?:externe\ )?inhalte
+        | ^[\w.-]+-inhalte?\ (?:erlauben|laden|aktivieren|anzeigen)$
+        | ^externe[n]?\ inhalte?\ (?:erlauben|laden|aktivieren|anzeigen)$
+        | push-nachrichten
+        | ^nein,?\ danke\b
+        | \bthis\ (?:content|embed|video|post|tweet)\ (?:is\ (?:blocked|not\ available|hosted\ by)|has\ been\ blocked|cannot\ be\ (?:shown|displayed))
+        | \bto\ (?:view|see|display|watch)\ this\ (?:content|embed|video|tweet|post)\b.{0,80}\b(?:cookies?|consent|privacy|accept)
+        | ^(?:click|tap)\ (?:here\ )?to\ (?:load|show|display)\ (?:the\ |this\ )?(?:content|embed|video|tweet)
+        | \byour\ (?:privacy|cookie|consent)\ (?:settings|preferences|choices)\b.{0,60}\b(?:prevent|block|disabled?)
+        | il\ vous\ reste\ \d+\s?%\ de\ cet\ article
+        | la\ suite\ est\ réservée\ aux\ abonnés
+        | votre\ abonnement\ n[’']autorise\ pas
+        | ce\ message\ s[’']affichera\ sur\ l[’']autre\ appareil
+        | لعرض\ هذا\ المحتوى
+        | هذا\ المحتوى\ (?:غير\ متاح|محجوب|مخفي)
+        | (?:اقبل|قبول)\ ملفات\ تعريف\ الارتباط
+        ",
+    )
+    .expect("valid regex")
+});
+
 /// A time of day or a full date: `10:48`, `20/11/2025`, `2025-11-20`,
 /// `Nov 19, 2019`, `19. November 2019`, `20 نوفمبر 2025`.
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -1502,6 +1534,9 @@ fn is_debris_text(text: &str) -> bool {
         return false;
     }
     if text.chars().count() <= 160 && (DEBRIS_LINE.is_match(text) || is_furniture(text)) {
+        return true;
+    }
+    if text.chars().count() <= 300 && NOTICE.is_match(text) {
         return true;
     }
     // A run of share labels: "حصة Pinterest Hidden Facebook".
@@ -1778,6 +1813,14 @@ mod tests {
             "Fehler gefunden? Jetzt melden",
             "Drucken Feedback Fehler melden",
             "إعلان",
+            "Empfohlener redaktioneller Inhalt",
+            "An dieser Stelle findest du einen externen Inhalt von YouTube, der den Artikel ergänzt.",
+            "YouTube-Inhalte erlauben",
+            "To view this content, please accept cookies.",
+            "Il vous reste 57% de cet article à lire. La suite est réservée aux abonnés.",
+            "لعرض هذا المحتوى يرجى قبول ملفات تعريف الارتباط",
+            "بغداد - صحيفة النهرين | 20 نوفمبر 2025",
+            "20/11/2025 آخر تحديث: 20/11/2025 14:05 (توقيت مكة)",
         ] {
             assert!(is_debris_text(t), "{t:?} should be debris");
         }
@@ -1791,6 +1834,8 @@ mod tests {
             "Reuters reported the deal on Monday.",
             "Advertisement spending rose 4% last year, the agency said.",
             "نشر في الجريدة الرسمية قرار رقم 12 لسنة 2025 بشأن تنظيم الاستيراد، وبدأ العمل به أمس.",
+            "Viewers can click to load the video on the museum's website, the curator said.",
+            "وصل الوفد إلى بغداد - العاصمة - يوم 20 نوفمبر 2025 لبحث ملفات الطاقة والمياه مع الحكومة العراقية.",
         ] {
             assert!(!is_debris_text(t), "{t:?} is text, not debris");
         }
