@@ -1256,6 +1256,8 @@ static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
         | \bto\ (?:view|see|display|watch)\ this\ (?:content|embed|video|tweet|post)\b.{0,80}\b(?:cookies?|consent|privacy|accept)
         | ^(?:click|tap)\ (?:here\ )?to\ (?:load|show|display)\ (?:the\ |this\ )?(?:content|embed|video|tweet)
         | \byour\ (?:privacy|cookie|consent)\ (?:settings|preferences|choices)\b.{0,60}\b(?:prevent|block|disabled?)
+        | \b(?:have|got)\ a\ (?:news\ )?tip\b.{0,60}\b(?:let\ us\ know|contact\ us|e-?mail\ us|get\ in\ touch)
+        | ^join\ (?:our|the)\ .{0,40}\b(?:forums?|community|discord)\b
         | il\ vous\ reste\ \d+\s?%\ de\ cet\ article
         | la\ suite\ est\ réservée\ aux\ abonnés
         | votre\ abonnement\ n[’']autorise\ pas
@@ -1817,6 +1819,7 @@ mod tests {
             "An dieser Stelle findest du einen externen Inhalt von YouTube, der den Artikel ergänzt.",
             "YouTube-Inhalte erlauben",
             "To view this content, please accept cookies.",
+            "Join our Space Forums to keep talking space on the latest missions! And if you have a news tip, correction or comment, let us know at: community@example.com.",
             "Il vous reste 57% de cet article à lire. La suite est réservée aux abonnés.",
             "لعرض هذا المحتوى يرجى قبول ملفات تعريف الارتباط",
             "بغداد - صحيفة النهرين | 20 نوفمبر 2025",
