@@ -451,6 +451,11 @@ fn standfirst(doc: &Document) -> Option<String> {
         .nodes()
         .iter()
         .find(|n| {
+            // A standfirst is a line with a few inline children; wrappers
+            // of many blocks are not (and their text is costly to gather).
+            if n.element_children().len() > 4 {
+                return false;
+            }
             let text = normalized(&n.text());
             let text = text.trim();
             (text == description
