@@ -2422,7 +2422,9 @@ mod tests {
     /// with the outlet named.
     #[test]
     fn arabic_pages_in_news_site_shapes_score_against_their_text() {
-        let cases: [(&[u8], &str, &str, &str, &[&str]); 3] = [
+        /// Page, expected text, URL, outlet, debris that must not appear.
+        type Case<'a> = (&'a [u8], &'a str, &'a str, &'a str, &'a [&'a str]);
+        let cases: [Case; 3] = [
             (
                 include_bytes!("../tests/fixtures/fulltext/arabic-summary-divs.html"),
                 include_str!("../tests/fixtures/fulltext/arabic-summary-divs.expected.txt"),
