@@ -6,7 +6,7 @@
 //! fetches are dropped; they are idempotent and retried next start), wait for
 //! the tasks, then flush the store so that nothing acknowledged is lost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -79,29 +79,58 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
                 .context("releasing a held full-text item")?;
         }
     }
-    // Nothing stored changed: the outputs would come out as they did last
-    // time, so a warm poll-once costs a process start and the conditional
-    // requests, not a render.
-    let changed = extracted
-        || feeds
-            .iter()
-            .any(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()));
-    let mut rendered: Vec<(String, usize)> = Vec::new();
+    // Only outputs that carry a feed whose items changed are rendered: the
+    // others would come out as they did last time, so a warm poll-once
+    // costs a process start and the conditional requests, not a render.
+    // An article that landed (or a hold released) may be in any output.
+    let changed: HashSet<&str> = feeds
+        .iter()
+        .filter(|f| matches!(&f.outcome, poller::Outcome::Updated { ingest, .. } if ingest.changed()))
+        .map(|f| f.url.as_str())
+        .collect();
+    let wanted = |output: &crate::config::OutputConfig| {
+        extracted || config.feeds_of(output).any(|f| changed.contains(f.url.as_str()))
+    };
+    let wanted: Vec<String> = config
+        .outputs
+        .iter()
+        .filter(|o| wanted(o))
+        .map(|o| o.name.clone())
+        .collect();
     // The round's bodies and buffers are free: their pages go back before
     // the render, which runs on another thread (another malloc arena) and
     // otherwise stacked its own peak on the polling's (10,000 feeds).
     crate::memory::release();
-    if changed {
-        let docs = tokio::task::spawn_blocking({
+    // Durable before written: the files never show an item a crash could
+    // take back.
+    store.flush().context("flushing the store")?;
+    let mut rendered: Vec<(String, usize)> = Vec::new();
+    if !wanted.is_empty() {
+        rendered = tokio::task::spawn_blocking({
             let (config, store) = (config.clone(), store.clone());
-            move || render_all(&config, &store)
+            move || {
+                let mut rendered = Vec::new();
+                crate::render::render_each(
+                    &config,
+                    &store,
+                    |o| wanted.contains(&o.name),
+                    |output, name, body| {
+                        // `clusters.json` is served, never written.
+                        if let (Some(prefix), false) = (&output.file, name.contains('/')) {
+                            crate::render::write_file(prefix, name, body)
+                                .with_context(|| format!("writing {name} to {}", prefix.display()))?;
+                        }
+                        rendered.push((name.to_owned(), body.len()));
+                        Ok::<_, anyhow::Error>(())
+                    },
+                )?;
+                Ok::<_, anyhow::Error>(rendered)
+            }
         })
         .await
         .context("render task")??;
-        rendered = docs.iter().map(|(k, v)| (k.clone(), v.body.len())).collect();
         rendered.sort();
     }
-    store.flush().context("flushing the store")?;
     Ok(PollOnceReport {
         totals: report,
         failures: feeds

@@ -19,6 +19,8 @@ use url::Url;
 
 use crate::item::{is_web, ItemKey};
 
+mod split;
+
 /// The default config file, relative to the working directory.
 pub const DEFAULT_PATH: &str = "feeds.toml";
 
@@ -208,11 +210,11 @@ impl Config {
     /// As [`Config::parse`], resolving a relative store path against
     /// `state_dir` when given.
     pub fn parse_with(path: &Path, text: &str, state_dir: Option<&Path>) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            ConfigError::Invalid(vec![Problem::at(path, text, span, e.message())])
-        })?;
-        raw.validate(path, text, state_dir).map_err(ConfigError::Invalid)
+        match RawConfig::parse_split(text) {
+            Some(raw) => raw.validate(path, text, state_dir),
+            None => RawConfig::parse_whole(path, text, state_dir),
+        }
+        .map_err(ConfigError::Invalid)
     }
 
     /// The configured poll interval of one feed, within
@@ -445,6 +447,10 @@ struct RawConfig {
     output: Vec<Spanned<RawOutput>>,
     #[serde(default)]
     feed: Vec<Spanned<RawFeed>>,
+    /// The `[[feed]]` tables not parsed yet (byte ranges of the text), when
+    /// the file was split: see [`RawConfig::parse_split`].
+    #[serde(skip)]
+    feed_tables: Vec<Range<usize>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -527,6 +533,100 @@ struct RawFeed {
     full_text: Option<Spanned<bool>>,
     full_text_selector: Option<Spanned<String>>,
     full_text_timeout: Option<Spanned<String>>,
+}
+
+/// One `[[feed]]` table parsed on its own (see [`split`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeedTable {
+    feed: Vec<Spanned<RawFeed>>,
+}
+
+/// What the rest of a split file may not hold: a root `feed` key of its
+/// own, which with `[[feed]]` tables would be an error of the whole file.
+#[derive(Deserialize)]
+struct RawRootFeed {
+    feed: Option<serde::de::IgnoredAny>,
+}
+
+impl RawConfig {
+    /// Parses and validates the file as one document.
+    fn parse_whole(file: &Path, text: &str, state_dir: Option<&Path>) -> Result<Config, Vec<Problem>> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            vec![Problem::at(file, text, span, e.message())]
+        })?;
+        raw.validate(file, text, state_dir)
+    }
+
+    /// Parses a file with `[[feed]]` tables but for those tables, which
+    /// [`RawConfig::validate`] reads one at a time (see [`split`]). `None`
+    /// when the file has no such table or the rest fails: the caller then
+    /// parses the whole file, so that a broken file gets toml's own message
+    /// at the same place (as does a table that fails later).
+    fn parse_split(text: &str) -> Option<RawConfig> {
+        let split = split::split(text)?;
+        if toml::from_str::<RawRootFeed>(&split.rest).ok()?.feed.is_some() {
+            return None;
+        }
+        let mut raw: RawConfig = toml::from_str(&split.rest).ok()?;
+        raw.feed_tables = split.feeds;
+        Some(raw)
+    }
+}
+
+/// One `[[feed]]` table of `text`, parsed alone, with spans into `text`;
+/// `None` if it does not parse as exactly one feed.
+fn parse_feed_table(text: &str, range: Range<usize>) -> Option<Spanned<RawFeed>> {
+    let mut table: RawFeedTable = toml::from_str(&text[range.clone()]).ok()?;
+    let feed = match (table.feed.pop(), table.feed.is_empty()) {
+        (Some(feed), true) => feed,
+        _ => return None,
+    };
+    let span = feed.span();
+    Some(Spanned::new(
+        span.start + range.start..span.end + range.start,
+        feed.into_inner().shifted(range.start),
+    ))
+}
+
+/// A span moved by `by` bytes: from a piece of the file to the whole.
+fn shift<T>(value: Spanned<T>, by: usize) -> Spanned<T> {
+    let span = value.span();
+    Spanned::new(span.start + by..span.end + by, value.into_inner())
+}
+
+fn shift_opt<T>(value: Option<Spanned<T>>, by: usize) -> Option<Spanned<T>> {
+    value.map(|v| shift(v, by))
+}
+
+impl RawFeed {
+    /// Every span moved by `by` bytes. Destructured whole, so that a new
+    /// key cannot be left pointing into the piece.
+    fn shifted(self, by: usize) -> RawFeed {
+        let RawFeed {
+            url,
+            name,
+            tags,
+            interval,
+            allow_private_networks,
+            outlet,
+            full_text,
+            full_text_selector,
+            full_text_timeout,
+        } = self;
+        RawFeed {
+            url: shift(url, by),
+            name: shift_opt(name, by),
+            tags,
+            interval: shift_opt(interval, by),
+            allow_private_networks,
+            outlet: shift_opt(outlet, by),
+            full_text: shift_opt(full_text, by),
+            full_text_selector: shift_opt(full_text_selector, by),
+            full_text_timeout: shift_opt(full_text_timeout, by),
+        }
+    }
 }
 
 /// Collects problems while validating, so that all of them are reported.
@@ -624,7 +724,7 @@ impl Checker<'_> {
 }
 
 impl RawConfig {
-    fn validate(self, file: &Path, text: &str, state_dir: Option<&Path>) -> Result<Config, Vec<Problem>> {
+    fn validate(mut self, file: &Path, text: &str, state_dir: Option<&Path>) -> Result<Config, Vec<Problem>> {
         let mut c = Checker {
             file,
             text,
@@ -803,10 +903,26 @@ impl RawConfig {
             Some(v) => v.get_ref().replace("VERSION", env!("CARGO_PKG_VERSION")),
         };
 
-        let mut feeds = Vec::new();
-        let mut urls: HashSet<ItemKey> = HashSet::new();
+        // Sized up front and the raw tables consumed as they are read: with
+        // 100,000 feeds, growing by doubling held both the raw and the
+        // typed feeds twice over at the peak of a restart.
+        // A split file's tables are parsed here, one at a time, so that
+        // no more than one raw table is held at once.
+        let count = self.feed.len() + self.feed_tables.len();
+        let raw_feeds = std::mem::take(&mut self.feed).into_iter().map(Some).chain(
+            std::mem::take(&mut self.feed_tables)
+                .into_iter()
+                .map(|range| parse_feed_table(text, range)),
+        );
+        let mut feeds = Vec::with_capacity(count);
+        let mut urls: HashSet<ItemKey> = HashSet::with_capacity(count);
         let mut names: HashSet<String> = HashSet::new();
-        for raw in &self.feed {
+        for raw in raw_feeds {
+            let Some(raw) = raw else {
+                // A table that does not parse alone: the whole file gets
+                // toml's message for it.
+                return RawConfig::parse_whole(file, text, state_dir);
+            };
             let f = raw.get_ref();
             let url = match Url::parse(f.url.get_ref().trim()) {
                 Ok(u) if is_web(&u) => u,
@@ -864,7 +980,7 @@ impl RawConfig {
                 full_text,
             });
         }
-        if self.feed.is_empty() {
+        if count == 0 {
             c.problems.push(Problem {
                 file: file.to_owned(),
                 line: 1,
@@ -1310,6 +1426,85 @@ interval = "20m"
             p[0]
         );
         assert!(p[0].contains("selects no feed"), "{}", p[0]);
+    }
+
+    /// The whole-document parse that [`RawConfig::parse_split`] stands in for.
+    fn parse_whole(text: &str) -> Result<Config, Vec<Problem>> {
+        RawConfig::parse_whole(Path::new("/etc/feedwire/feeds.toml"), text, None)
+    }
+
+    fn parse_either(text: &str) -> Result<Config, Vec<Problem>> {
+        Config::parse(Path::new("/etc/feedwire/feeds.toml"), text).map_err(|e| e.problems().to_vec())
+    }
+
+    /// Feeds between and after other tables, with comments, sub-keys of
+    /// every kind and Arabic names: the split parse gives the same config
+    /// as the whole document, and every problem at the same line, column
+    /// and key (each feed key is wrong in one of the feeds).
+    #[test]
+    fn feed_tables_parsed_one_at_a_time_match_the_whole_file() {
+        let good = format!(
+            "{GOOD}\n# the second wire\n[[feed]] # الجزيرة\nurl = \"https://www.aljazeera.net/rss\"\n\
+             name = \"الجزيرة\"\ntags = [\n  \"politics\",\n  \"ar\",\n]\noutlet = \"Al Jazeera\"\n\
+             full_text = true\nfull_text_selector = \"article .body\"\nfull_text_timeout = \"20s\"\n\
+             allow_private_networks = true\n\n[[output]]\nname = \"wire\"\ndescription = \"\"\"\n[[output]]\n\"\"\"\n\n\
+             [[feed]]\nurl = \"https://ج.example/rss\"\ninterval = \"1h\"\n"
+        );
+        assert!(RawConfig::parse_split(&good).is_some());
+        let split = parse_either(&good).unwrap();
+        assert_eq!(split, parse_whole(&good).unwrap());
+        assert_eq!(split.feeds.len(), 3);
+        assert_eq!(split.feeds[1].name, "الجزيرة");
+        assert_eq!(split.outputs[1].description, "[[output]]\n");
+
+        let bad = good
+            .replace("interval = \"20m\"", "interval = \"20s\"\nname = \"\"")
+            .replace("name = \"بي بي سي عربي\"\n", "")
+            .replace("\"Al Jazeera\"", "\" \"")
+            .replace("\"article .body\"", "\"<<\"")
+            .replace("\"20s\"\nallow", "\"2h\"\nallow")
+            .replace("https://ج.example/rss", "ftp://ج.example/rss");
+        assert!(RawConfig::parse_split(&bad).is_some());
+        let split = parse_either(&bad).unwrap_err();
+        assert_eq!(split, parse_whole(&bad).unwrap_err());
+        let keys: Vec<&str> = split.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "feed[0].name",
+                "feed[0].interval",
+                "feed[1].outlet",
+                "feed[1].full_text_selector",
+                "feed[1].full_text_timeout",
+                "feed[2].url",
+            ],
+            "{split:#?}"
+        );
+    }
+
+    /// A piece that fails sends the file to the whole parse: toml's own
+    /// message at the same place, whatever the cut.
+    #[test]
+    fn broken_feed_tables_get_the_whole_file_message() {
+        for text in [
+            format!("{GOOD}urll = \"x\"\n"),
+            format!("{GOOD}[feed.extra]\nx = 1\n"),
+            format!("{GOOD}[[feed]]\nurl = \"https://a.example/\n"),
+            format!("feed = []\n{GOOD}"),
+            format!("{GOOD}[[feed]]\n"),
+            format!("{GOOD}[[output]]\nname = \"o\"\n[[output.feed]]\nurl = 1\n"),
+        ] {
+            assert_eq!(
+                parse_either(&text).unwrap_err(),
+                parse_whole(&text).unwrap_err(),
+                "{text}"
+            );
+        }
+        let p = problems(&format!("{GOOD}urll = \"x\"\n"));
+        assert!(
+            p[0].starts_with("/etc/feedwire/feeds.toml:19:1: feed[0].urll: unknown field `urll`"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,13 @@
 //!   and unmapped on their own, and free memory above 128 KiB at the top of
 //!   the heap goes back to the system at once;
 //! - after every poll round, `malloc_trim` hands back free pages inside the
-//!   heap as well.
+//!   heap as well;
+//! - at most [`ARENAS`] malloc arenas. By default glibc gives each thread
+//!   that allocates its own arena, up to eight per core: parse threads,
+//!   the store's writer, sled's threads and the render each keep their own
+//!   free lists and partly used pages. Two arenas took 3 MB off a cold
+//!   1,000-feed `poll-once` (54 → 51 MB) for about 5 % more CPU
+//!   (BENCHMARKS.md, Run 7 "cold peak RSS").
 //!
 //! Measured in BENCHMARKS.md ("Memory"): a cold 1,000-feed `poll-once` peaks
 //! about a third lower with the thresholds than without. On other platforms
@@ -20,35 +26,45 @@
 /// Bytes: the mmap and trim thresholds set by [`tune`].
 pub const THRESHOLD: i32 = 128 * 1024;
 
+/// Malloc arenas allowed by [`tune`] (glibc's default: eight per core).
+pub const ARENAS: i32 = 2;
+
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod glibc {
     // From <malloc.h>.
     pub const M_TRIM_THRESHOLD: i32 = -1;
     pub const M_MMAP_THRESHOLD: i32 = -3;
+    pub const M_ARENA_MAX: i32 = -8;
     extern "C" {
         pub fn mallopt(param: i32, value: i32) -> i32;
         pub fn malloc_trim(pad: usize) -> i32;
     }
 }
 
-/// Sets the allocator's thresholds; call once, early in `main`. An
-/// operator's own `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_`
-/// (glibc's environment tunables) wins: then nothing is changed here.
+/// Sets the allocator's thresholds and arena count; call once, early in
+/// `main`, before other threads start. An operator's own
+/// `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` (glibc's
+/// environment tunables) wins over the thresholds, `MALLOC_ARENA_MAX` over
+/// the arena count: then that setting is not changed here.
 pub fn tune() {
-    let overridden = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    if overridden {
-        return;
-    }
+    let set = |v: &str| std::env::var_os(v).is_some();
+    let thresholds = !set("MALLOC_MMAP_THRESHOLD_") && !set("MALLOC_TRIM_THRESHOLD_");
+    let arenas = !set("MALLOC_ARENA_MAX");
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; both are documented
-    // parameters with valid values, and no allocation is in progress on
-    // another thread this early.
+    // SAFETY: mallopt only changes allocator parameters; these are
+    // documented parameters with valid values, and no allocation is in
+    // progress on another thread this early.
     unsafe {
-        glibc::mallopt(glibc::M_MMAP_THRESHOLD, THRESHOLD);
-        glibc::mallopt(glibc::M_TRIM_THRESHOLD, THRESHOLD);
+        if thresholds {
+            glibc::mallopt(glibc::M_MMAP_THRESHOLD, THRESHOLD);
+            glibc::mallopt(glibc::M_TRIM_THRESHOLD, THRESHOLD);
+        }
+        if arenas {
+            glibc::mallopt(glibc::M_ARENA_MAX, ARENAS);
+        }
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = (thresholds, arenas);
 }
 
 /// Returns the allocator's free pages to the system (after a poll round).

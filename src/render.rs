@@ -43,56 +43,101 @@ pub struct RenderedOutput {
 /// Served extensions and their media types.
 pub const FORMATS: [(&str, &str); 3] = [("rss", RSS_TYPE), ("atom", ATOM_TYPE), ("json", JSON_TYPE)];
 
+/// One output's items, selected from the store, and what its documents
+/// need besides them.
+struct Selected<'a> {
+    items: Vec<Item>,
+    meta: OutputMeta<'a>,
+    /// `clusters.json`, the clusters and the items merged into them, when
+    /// clustering is on.
+    clustering: Option<(serde_json::Value, usize, usize)>,
+    last_modified: Option<i64>,
+}
+
+impl Selected<'_> {
+    /// The document in format `ext` (one of [`FORMATS`]).
+    fn body(&self, ext: &str) -> Vec<u8> {
+        match ext {
+            "rss" => render_rss(&self.meta, &self.items),
+            "atom" => render_atom(&self.meta, &self.items),
+            _ => render_json(&self.meta, &self.items),
+        }
+    }
+
+    /// `{output}/clusters.json`, when clustering is on.
+    fn listing(&self, output: &OutputConfig) -> Option<(String, Vec<u8>)> {
+        self.clustering.as_ref().map(|(listing, _, _)| {
+            (
+                format!("{}/clusters.json", output.name),
+                serde_json::to_vec_pretty(listing).expect("JSON values serialise"),
+            )
+        })
+    }
+}
+
+fn select_output<'a>(
+    config: &'a Config,
+    store: &Store,
+    output: &'a OutputConfig,
+) -> Result<Selected<'a>, StoreError> {
+    let (items, meta, clustering) = match &output.cluster {
+        None => (
+            select(config, store, output, output.max_items)?,
+            OutputMeta::new(output, &config.server.base_url),
+            None,
+        ),
+        Some(cluster) => {
+            let c = clustered(config, store, output, cluster)?;
+            let meta = OutputMeta::new(output, &config.server.base_url).with_related(c.related);
+            (c.entries, meta, Some((c.listing, c.clusters, c.merged)))
+        }
+    };
+    let last_modified = items.iter().map(|i| i.first_seen).max();
+    Ok(Selected {
+        items,
+        meta,
+        clustering,
+        last_modified,
+    })
+}
+
 /// Renders every output from the store.
 pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutput>, StoreError> {
     let mut rendered = Vec::new();
     for output in &config.outputs {
-        let (items, meta, clustering) = match &output.cluster {
-            None => (
-                select(config, store, output, output.max_items)?,
-                OutputMeta::new(output, &config.server.base_url),
-                None,
-            ),
-            Some(cluster) => {
-                let c = clustered(config, store, output, cluster)?;
-                let meta = OutputMeta::new(output, &config.server.base_url).with_related(c.related);
-                (c.entries, meta, Some((c.listing, c.clusters, c.merged)))
-            }
-        };
-        let last_modified = items.iter().map(|i| i.first_seen).max();
+        let selected = select_output(config, store, output)?;
         let docs = FORMATS
             .iter()
             .map(|(ext, media_type)| {
-                let body = match *ext {
-                    "rss" => render_rss(&meta, &items),
-                    "atom" => render_atom(&meta, &items),
-                    _ => render_json(&meta, &items),
-                };
                 (
                     format!("{}.{ext}", output.name),
-                    Arc::new(Representation::new(media_type, body, last_modified)),
+                    Arc::new(Representation::new(
+                        media_type,
+                        selected.body(ext),
+                        selected.last_modified,
+                    )),
                 )
             })
             .collect();
-        let (extra, clusters, clustered_items) = match clustering {
-            None => (Vec::new(), 0, 0),
-            Some((listing, clusters, merged)) => (
-                vec![(
-                    format!("{}/clusters.json", output.name),
+        let extra = selected
+            .listing(output)
+            .map(|(name, body)| {
+                (
+                    name,
                     Arc::new(Representation::new(
                         "application/json",
-                        serde_json::to_vec_pretty(&listing).expect("JSON values serialise"),
-                        last_modified,
+                        body,
+                        selected.last_modified,
                     )),
-                )],
-                clusters,
-                merged,
-            ),
-        };
+                )
+            })
+            .into_iter()
+            .collect();
+        let (clusters, clustered_items) = selected.clustering.as_ref().map_or((0, 0), |(_, c, m)| (*c, *m));
         rendered.push(RenderedOutput {
             name: output.name.clone(),
             title: output.title.clone(),
-            items: items.len(),
+            items: selected.items.len(),
             docs,
             extra,
             clusters,
@@ -100,6 +145,35 @@ pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutp
         });
     }
     Ok(rendered)
+}
+
+/// Renders the outputs `wanted` picks one document at a time, as plain
+/// bytes, and hands each to `sink` with the output and its file name
+/// (`{name}.{ext}`, then `{name}/clusters.json` when clustering is on)
+/// before the next is built. For `poll-once`, which serves nothing: no
+/// compressed copies, no validators, and one document in memory at a time
+/// instead of every output's three with their gzip and brotli copies (the
+/// largest part of a cold `poll-once`'s peak, BENCHMARKS.md Run 7).
+pub fn render_each<E>(
+    config: &Config,
+    store: &Store,
+    wanted: impl Fn(&OutputConfig) -> bool,
+    mut sink: impl FnMut(&OutputConfig, &str, &[u8]) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<StoreError>,
+{
+    for output in config.outputs.iter().filter(|o| wanted(o)) {
+        let selected = select_output(config, store, output)?;
+        for (ext, _) in FORMATS {
+            let body = selected.body(ext);
+            sink(output, &format!("{}.{ext}", output.name), &body)?;
+        }
+        if let Some((name, body)) = selected.listing(output) {
+            sink(output, &name, &body)?;
+        }
+    }
+    Ok(())
 }
 
 /// Renders every document the server publishes, keyed by file name.
@@ -305,17 +379,23 @@ fn clustered(
 /// through a temporary file and a rename, so a web server never serves a
 /// half-written file.
 pub fn write_files(prefix: &Path, output: &RenderedOutput) -> std::io::Result<()> {
+    for (name, doc) in &output.docs {
+        write_file(prefix, name, &doc.body)?;
+    }
+    Ok(())
+}
+
+/// Writes one document of an output (`name` ends in its format's
+/// extension) as `{prefix}.{ext}`, through a temporary file and a rename.
+pub fn write_file(prefix: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    for (name, doc) in &output.docs {
-        let ext = name.rsplit('.').next().unwrap_or_default();
-        let target = PathBuf::from(format!("{}.{ext}", prefix.display()));
-        let tmp = PathBuf::from(format!("{}.{ext}.tmp", prefix.display()));
-        std::fs::write(&tmp, &doc.body)?;
-        std::fs::rename(&tmp, &target)?;
-    }
-    Ok(())
+    let ext = name.rsplit('.').next().unwrap_or_default();
+    let target = PathBuf::from(format!("{}.{ext}", prefix.display()));
+    let tmp = PathBuf::from(format!("{}.{ext}.tmp", prefix.display()));
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, &target)
 }
 
 /// `feedwire render --out DIR`: renders every output from the store into

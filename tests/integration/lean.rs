@@ -182,3 +182,69 @@ async fn poll_once_renders_only_when_something_changed() {
     assert!(!third.rendered.is_empty());
     assert_eq!(third.items_stored, first.items_stored + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_renders_and_writes_only_the_outputs_whose_feeds_changed() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let youm7 = server.serve_fixture("/youm7.xml", YOUM7, "text/xml");
+    let aj = server.serve_fixture("/aj.xml", AJ, "application/rss+xml");
+    // `politics` (the test config's) and `news` carry the windows-1256
+    // feed, `sport` the UTF-8 one; `news` and `sport` are written to files.
+    let path = TestConfig::new().feed("اليوم السابع", &youm7).write(dir.path());
+    let out = dir.path().join("out");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[[feed]]\nurl = {aj:?}\nname = \"الجزيرة\"\ntags = [\"sport\"]\n\n\
+         [[output]]\nname = \"news\"\ntags = [\"politics\"]\nfile = {:?}\n\n\
+         [[output]]\nname = \"sport\"\ntags = [\"sport\"]\nfile = {:?}\n",
+        out.join("news"),
+        out.join("sport"),
+    ));
+    std::fs::write(&path, text).unwrap();
+    let config = load_config(&path);
+    let names = |r: &feedwire::app::PollOnceReport| -> Vec<String> {
+        r.rendered.iter().map(|(n, _)| n.clone()).collect()
+    };
+    let read = |name: &str| String::from_utf8(std::fs::read(out.join(name)).unwrap()).unwrap();
+
+    let first = poll_once(&config).await.unwrap();
+    assert_eq!(first.totals.feeds_ok, 2, "{first:#?}");
+    let mut all: Vec<String> = ["news", "politics", "sport"]
+        .iter()
+        .flat_map(|o| ["atom", "json", "rss"].map(|ext| format!("{o}.{ext}")))
+        .collect();
+    all.sort();
+    assert_eq!(names(&first), all);
+    // The files are the rendered documents, Arabic decoded from windows-1256.
+    for (name, bytes) in &first.rendered {
+        if !name.starts_with("politics") {
+            assert_eq!(
+                std::fs::metadata(out.join(name)).unwrap().len() as usize,
+                *bytes,
+                "{name}"
+            );
+        }
+    }
+    let news = read("news.rss");
+    assert!(
+        news.contains("<rss") && news.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)),
+        "{news}"
+    );
+    assert!(!out.join("politics.rss").exists());
+
+    // Only the sport feed gains an item: only `sport` is rendered and written.
+    let extra = String::from_utf8(fixture(AJ)).unwrap().replacen(
+        "<item>",
+        "<item><title>هدف في الدقيقة الأخيرة</title><link>https://www.aljazeera.net/sport/lean-goal</link></item><item>",
+        1,
+    );
+    server.set("/aj.xml", Route::feed(extra.into_bytes(), "application/rss+xml"));
+    std::fs::write(out.join("news.rss"), "left alone").unwrap();
+    let second = poll_once(&config).await.unwrap();
+    assert_eq!(second.totals.items_new, 1, "{second:#?}");
+    assert_eq!(names(&second), ["sport.atom", "sport.json", "sport.rss"]);
+    assert!(read("sport.rss").contains("هدف في الدقيقة الأخيرة"));
+    assert!(read("sport.json").contains("هدف في الدقيقة الأخيرة"));
+    assert_eq!(read("news.rss"), "left alone");
+}
