@@ -1,0 +1,692 @@
+//! What is not the article inside the article's block: share-button and
+//! social labels, "read more" / "visit our site" lines, empty "source:
+//! click here" links, photo credits, gallery counters, datelines and
+//! bylines, notices that stand in for content, in Arabic, English and the
+//! corpus's other languages. Applied to readability's output before the
+//! sanitiser.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use dom_query::{Document, Selection};
+use regex::Regex;
+
+use super::decode::html_text;
+use super::link_density;
+
+/// Share and social button labels, Arabic and English. A block whose whole
+/// text is made of these is debris.
+pub(super) const SHARE_LABELS: &[&str] = &[
+    "share",
+    "shares",
+    "share this",
+    "share this article",
+    "share this story",
+    "share on facebook",
+    "share on twitter",
+    "share on whatsapp",
+    "tweet",
+    "show more",
+    "see more",
+    "view more",
+    "expand",
+    "vis mer",
+    "les mer",
+    "visa mer",
+    "läs mer",
+    "vis mere",
+    "læs mere",
+    "mehr anzeigen",
+    "mehr",
+    "weiterlesen",
+    "afficher plus",
+    "voir plus",
+    "mostrar más",
+    "ver más",
+    "mostra di più",
+    "toon meer",
+    "عرض المزيد",
+    "المزيد",
+    "pin",
+    "pin it",
+    "pinterest",
+    "hidden",
+    "facebook",
+    "twitter",
+    "x",
+    "whatsapp",
+    "telegram",
+    "linkedin",
+    "reddit",
+    "email",
+    "e-mail",
+    "mail",
+    "print",
+    "copy",
+    "copy link",
+    "copied",
+    "messenger",
+    "comments",
+    "comment",
+    "feedback",
+    "teilen",
+    "drucken",
+    "merken",
+    "fehler melden",
+    "partager",
+    "imprimer",
+    "compartir",
+    "imprimir",
+    "condividi",
+    "stampa",
+    "حصة",
+    "شارك",
+    "شاركها",
+    "مشاركة",
+    "شارك الخبر",
+    "شارك المقال",
+    "انشر",
+    "فيسبوك",
+    "فيس بوك",
+    "تويتر",
+    "إكس",
+    "واتساب",
+    "واتس اب",
+    "تلغرام",
+    "تيليغرام",
+    "تليجرام",
+    "لينكدإن",
+    "لينكد إن",
+    "بريد",
+    "البريد الإلكتروني",
+    "طباعة",
+    "اطبع",
+    "نسخ",
+    "نسخ الرابط",
+    "انسخ الرابط",
+    "تم النسخ",
+];
+
+/// Whole lines that invite the reader elsewhere ("read more", "visit our
+/// site") or name no source ("source: click here").
+pub(super) static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+            read\ more | read\ more\ [:»›>]?.{0,80} | continue\ reading.{0,80} | read\ the\ full\ (?:article|story).{0,40}
+          | advertisement | advertising | sponsored | article\ content | (?:the\ )?(?:story|article)\ continues\ (?:below|after)(?:\ (?:the\ )?(?:ad|advertisement))?
+          | fehler\ gefunden\?\ jetzt\ melden
+          | anzeige | werbung | publicité | publicidad | pubblicità | إعلان | اعلان | محتوى\ إعلاني
+          | (?:for\ more\ news,?\ )?visit\ our\ (?:web)?site.{0,80} | for\ more\ news.{0,80}
+          | (?:follow|like)\ us\ on.{0,60} | subscribe\ to\ our\ newsletter.{0,60}
+          | (?:source|via)\s*[:：]\s*(?:click\ here|here|link)?
+          | اقرأ\ (?:المزيد|أيضا|أيضاً|ايضا)\s*[:：]?.{0,100} | و?للمزيد\ من\ الأخبار.{0,100}
+          | زوروا\ موقعنا.{0,80} | (?:زوروا|زر|تصفحوا)\ موقع.{0,80} | تابعونا\ على.{0,80} | تابعوا\ آخر\ الأخبار.{0,80}
+          | المصدر\s*[:：]\s*(?:اضغط\ هنا|انقر\ هنا|هنا|رابط|الرابط)?
+          | (?:اضغط|انقر)\ هنا.{0,40}
+          | (?:(?:image|photo|picture|slide|bild|foto|imagen|immagine|صورة|الصورة)\s*)?\d{1,3}\s*(?:of|/|von|de|di|sur|av|af|من)\s*\d{1,3}
+          | (?:(?:e-?mail|twitter|x|instagram|facebook|contact|kontakt|البريد\ الإلكتروني)\s*[:：]?\s*)?(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30})
+            (?:[\s|·/,]+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30}))*
+        )[.!…:\s]*$",
+    )
+    .expect("valid regex")
+});
+
+/// Whole lines that only date the page or credit a photo ("Published
+/// 10:48, Tue, Nov 19, 2019 | Updated 11:05", "4 minute read", "Foto:
+/// Getty Images"): page furniture, not the article. A dated line must carry
+/// a time or a full date ([`DATE`]) and stay short, so that "Published in
+/// 1998, the book sold…" stays.
+pub(super) static FURNITURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+            (?P<dated>(?:published|updated|posted|last\ updated|modified|first\ published|publiziert|veröffentlicht|aktualisiert|stand
+              |publié|mis\ à\ jour|publicado|actualizado|atualizado|pubblicato|aggiornato|opublikowano|gepubliceerd
+              |نشر|نُشر|تاريخ\ النشر|آخر\ تحديث|تم\ التحديث|محدث)\b[^.!?]{0,120})
+          | \d{1,3}\s*(?:-\s*)?(?:min(?:ute)?s?|minuten)\.?\ (?:read|lesezeit|de\ lecture|de\ lectura|قراءة)
+          | (?:read(?:ing)?\ time|lesedauer|lesezeit|temps\ de\ lecture|tiempo\ de\ lectura|مدة\ القراءة)\s*[:：]?\s*\d{1,3}\s*\w{0,8}\.?
+          | (?:photo|image|picture|foto|bild|credit|crédit|صورة|الصورة)s?\s*[:：©]\s*[^.!?]{1,80}
+          | ©\s*[^.!?]{1,80}
+          | (?P<credit>[^.!?]{0,80}(?:/\s*(?:afp|reuters|ap|epa|dpa|getty|imago|keystone|anadolu|aa)\b|via\ getty\ images|\bgetty\ images|ap\ photo|\bistock(?:photo)?\b|shutterstock|picture\ alliance)[^.!?]{0,40})
+        )[.\s]*$",
+    )
+    .expect("valid regex")
+});
+
+/// Placeholders and notices that stand in for content or sell access:
+/// an embed held back for consent ("Empfohlener redaktioneller Inhalt …
+/// YouTube-Inhalte erlauben", "To view this content, accept cookies"),
+/// a metered paywall's note ("Il vous reste 57% de cet article à lire",
+/// "Votre abonnement n'autorise pas la lecture de cet article"), a push
+/// notification prompt. Matched on blocks of 300 characters at most.
+pub(super) static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+          ^empfohlener\ (?:redaktioneller\ )?inhalt$
+        | an\ dieser\ stelle\ (?:findest\ du|finden\ sie)\ (?:einen|eine)\ externe
+        | ich\ bin\ damit\ einverstanden,?\ dass\ mir\ (?:externe\ )?inhalte
+        | ^[\w.-]+-inhalte?\ (?:erlauben|laden|aktivieren|anzeigen)$
+        | ^externe[n]?\ inhalte?\ (?:erlauben|laden|aktivieren|anzeigen)$
+        | push-nachrichten
+        | ^nein,?\ danke\b
+        | \bthis\ (?:content|embed|video|post|tweet)\ (?:is\ (?:blocked|not\ available|hosted\ by)|has\ been\ blocked|cannot\ be\ (?:shown|displayed))
+        | \bto\ (?:view|see|display|watch)\ this\ (?:content|embed|video|tweet|post)\b.{0,80}\b(?:cookies?|consent|privacy|accept)
+        | ^(?:click|tap)\ (?:here\ )?to\ (?:load|show|display)\ (?:the\ |this\ )?(?:content|embed|video|tweet)
+        | \byour\ (?:privacy|cookie|consent)\ (?:settings|preferences|choices)\b.{0,60}\b(?:prevent|block|disabled?)
+        | \b(?:have|got)\ a\ (?:news\ )?tip\b.{0,60}\b(?:let\ us\ know|contact\ us|e-?mail\ us|get\ in\ touch)
+        | ^join\ (?:our|the)\ .{0,40}\b(?:forums?|community|discord)\b
+        | il\ vous\ reste\ \d+\s?%\ de\ cet\ article
+        | la\ suite\ est\ réservée\ aux\ abonnés
+        | votre\ abonnement\ n[’']autorise\ pas
+        | ce\ message\ s[’']affichera\ sur\ l[’']autre\ appareil
+        | لعرض\ هذا\ المحتوى
+        | هذا\ المحتوى\ (?:غير\ متاح|محجوب|مخفي)
+        | (?:اقبل|قبول)\ ملفات\ تعريف\ الارتباط
+        ",
+    )
+    .expect("valid regex")
+});
+
+/// A time of day or a full date: `10:48`, `20/11/2025`, `2025-11-20`,
+/// `Nov 19, 2019`, `19. November 2019`, `20 نوفمبر 2025`.
+pub(super) static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+          \b\d{1,2}[:.h]\d{2}\b
+        | \b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b
+        | (?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|januar|februar|juni|juli|märz|okt|dez|janv|févr|avr|juil|sept|déc|ene|abr|ago|dic
+            |يناير|فبراير|مارس|أبريل|ابريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|أكتوبر|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين)\w*\.?\s+\d{1,4}
+        | \b\d{1,2}\.?\s+(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|janv|févr|avr|juil|déc|ene|abr|ago|dic
+            |يناير|فبراير|مارس|أبريل|ابريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|أكتوبر|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين)",
+    )
+    .expect("valid regex")
+});
+
+/// Words of datelines and bylines besides the date and the names: "By",
+/// "Updated", "Posted", weekdays, months, time zones, "Uhr", "ago".
+pub(super) static DATELINE_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(?:
+            by|von|par|por|di|door|av|af|for|and|und|et|y|e|from|in
+          | published|updated|posted|last|modified|first|on|at|publiziert|veröffentlicht|aktualisiert|zuletzt|stand|am|um
+          | publié|mis|à|jour|le|publicado|actualizado|atualizado|em|el|pubblicato|aggiornato|il|opublikowano|gepubliceerd|op
+          | publisert|oppdatert|sist|publicerad|uppdaterad|senast|offentliggjort|opdateret
+          | a\.?m|p\.?m|uhr|h|est|edt|cst|cdt|mst|mdt|pst|pdt|hst|akst|et|gmt|utc|bst|cet|cest|mez|mesz|ist|aest|aedt|z
+          | ago|min|mins|minute|minutes|hour|hours|hrs|day|days|week|weeks|vor|minuten|stunden|stunde|tagen|seit
+          | mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday
+          | montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche
+          | mandag|tirsdag|onsdag|torsdag|fredag|lørdag|søndag|lunes|martes|miércoles|jueves|viernes|sábado|domingo
+          | (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|okt|nov|dec|dez|mai|mär|janv|févr|avr|juil|déc|ene|abr|ago|dic)\.?
+          | january|february|march|april|june|july|august|september|october|november|december
+          | januar|februar|märz|juni|juli|oktober|dezember|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre
+          | enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|januari|februari|mei|augustus
+          | آخر|اخر|تحديث|تم|التحديث|نشر|نُشر|منشور|في|بتاريخ|تاريخ|النشر|منذ|ساعة|ساعات|دقيقة|دقائق|يوم|أيام|ص|م|مساء|صباحا|صباحاً|مساءً
+          | توقيت|بتوقيت|مكة|المكرمة|غرينتش|جرينتش|القدس|القاهرة|بيروت|الأحد|الاثنين|الإثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت
+        )$",
+    )
+    .expect("valid regex")
+});
+
+/// A line that only dates the page and names its author: "By Justine
+/// Coleman - 11/18/19 11:04 PM EST", "January 28, 2025 11:30 am (Updated
+/// 11:54 am)", "03.05.2024 15:42 Uhr", "2024-02-14T16:15:30Z". It carries
+/// a time or a full date, is short, and once the date and dateline words
+/// are gone what is left is a few capitalised names (an outlet, an author):
+/// a sentence that mentions a date keeps its lower-case words.
+pub(super) fn is_dateline(text: &str) -> bool {
+    static ISO: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+            .expect("valid regex")
+    });
+    if text.split_whitespace().count() > 24 || text.chars().count() > 160 {
+        return false;
+    }
+    // A time needs its colon here: "$14.99" is a price.
+    static PRICE_LIKE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\d{1,2}[.h]\d{2}$").expect("valid regex"));
+    static CLOCK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}\b").expect("valid regex"));
+    // Tweets quoted in the article end "— Name (@handle) October 9, 2018".
+    if text.contains('@') {
+        return false;
+    }
+    let dated = ISO.is_match(text)
+        || CLOCK.is_match(text)
+        || DATE.find_iter(text).any(|m| !PRICE_LIKE.is_match(m.as_str()));
+    if !dated {
+        return is_byline(text);
+    }
+    let rest = ISO.replace_all(text, " ");
+    let rest = DATE.replace_all(&rest, " ");
+    let words: Vec<&str> = rest
+        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '\''))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !DATELINE_WORD.is_match(w))
+        .collect();
+    let cased = words.iter().all(|w| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || !c.is_alphabetic())
+    });
+    let caseless = words.iter().any(|w| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase())
+    });
+    if caseless {
+        // Scripts without case cannot tell names from words: a few words
+        // only, or a few more split by the separators of a page's meta
+        // line ("بغداد - صحيفة النهرين | 20 نوفمبر 2025").
+        let separated = text.contains('|') || text.contains(" - ") || text.contains(" – ");
+        words.len() <= if separated { 4 } else { 2 }
+    } else {
+        cased && words.len() <= 6
+    }
+}
+
+/// A line that only names the author: "By Paul Takahashi", "Von Marie
+/// Périer", "By Dolores Chang For Dailymail.Com", "بقلم سارة العلي". Names
+/// are capitalised (in scripts with case), so "By the end of May" and "By
+/// March 2020, the company had 40 employees" are sentences.
+pub(super) fn is_byline(text: &str) -> bool {
+    const BY: &[&str] = &[
+        "by",
+        "von",
+        "par",
+        "por",
+        "di",
+        "door",
+        "av",
+        "af",
+        "بقلم",
+        "كتب",
+        "كتبت",
+        "إعداد",
+        "تقرير",
+    ];
+    let mut words = text.split_whitespace();
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let first = first.trim_end_matches([':', '：']).to_lowercase();
+    if !BY.contains(&first.as_str()) {
+        return false;
+    }
+    let names: Vec<&str> = words
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty() && !DATELINE_WORD.is_match(w))
+        .collect();
+    let caseless = names.iter().any(|w| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase())
+    });
+    if caseless {
+        (1..=4).contains(&names.len())
+    } else {
+        (2..=6).contains(&names.len())
+            && names
+                .iter()
+                .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+    }
+}
+
+/// Picture agencies and wires, as captions credit them: "(Reuters)",
+/// "… /AFP", "رويترز".
+pub(super) const AGENCIES: &str = r"(?:ap|afp|reuters|dpa|epa|efe|ansa|getty\ images|keystone|anp|ntb|ritzau(?:\ scanpix)?|scanpix|tt|pa(?:\ wire|\ media)?|imago(?:\ images)?|shutterstock|istock|xinhua|anadolu|aa|ap\ photo|(?:the\ )?associated\ press|picture\ alliance|sipa|bloomberg|rtr|kyodo|yonhap
+  |رويترز|أ\ ?ف\ ?ب|أ\.ف\.ب|فرانس\ برس|الفرنسية|الأناضول|أسوشيتد\ برس|الأسوشيتد\ برس|د\ ?ب\ ?أ|وكالات|الأوروبية|إ\ ?ب\ ?أ|غيتي|غيتي\ إيميجز|شينخوا)";
+
+/// A photo credit at the end of a caption: "Credit: EPA", "(AP
+/// Photo/David Zalubowski)", "(Adel Hana/The Associated Press)", "(Image:
+/// GETTY)", "Foto: Metropolitan Police", "Photo by Jean Levac / Postmedia
+/// News", "@SubasTheOne/via REUTERS", "الصورة: رويترز", "(رويترز)".
+pub(super) static CREDIT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?ix)\s*(?:
+            \([^()]{{0,60}}\b(?:photo|image|foto|bild|picture|credit|getty|reuters|afp|ap|epa|dpa|pa|shutterstock)\b[^()]{{0,60}}\)
+          | \([^()/]{{1,60}}/[^()]{{1,80}}\)
+          | \(\s*{AGENCIES}\s*\)
+          | [-–—|]\s*{AGENCIES}
+          | (?:credit|credits|photo|image|picture|foto|bild|video|quelle|crédit|صورة|الصورة|تصوير|المصدر)s?\s*[:：©]\s*[^.!?:()]{{1,80}}
+          | (?:photo|foto|video|image|picture)s?\ (?:by|von|de|di|av|af|par|por)\ [^.!?:()]{{1,80}}
+          | \S*\s*/\s*(?:via\ )?{AGENCIES}
+        )\s*$"
+    ))
+    .expect("valid regex")
+});
+
+/// A line that only credits a picture: "Quelle: dpa", "Photo by Jean
+/// Levac / Postmedia News", "Foto: AP", "© Reuters", "رويترز".
+pub(super) static CREDIT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?ix)^\(?\s*(?:
+            (?:photo|foto|bild|image|picture|video|credit|quelle|source|fonte|fuente|kilde|källa|lähde|crédit|crédito|copyright|صورة|الصورة|تصوير|المصدر)s?(?:\ (?:by|von|de|di|av|af|par|por))?\s*[:：©]
+          | (?:photo|foto|video|image|picture)s?\ (?:by|von|de|di|av|af|par|por)\s
+          | ©
+          | {AGENCIES}\s*\)?\s*$
+        )",
+    ))
+    .expect("valid regex")
+});
+
+/// A credit standing alone inside a figure: a [`CREDIT_LINE`], a name
+/// and an agency ("محمد علي/رويترز"), or a few capitalised names joined by
+/// slashes ("Mads Claus Rasmussen/Ritzau Scanpix", "Tim P.
+/// Whitby/Stringer/Getty Images"). Only asked of text
+/// inside a `figure`, where such a line names who took the picture.
+pub(super) fn is_credit(text: &str) -> bool {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > 100 {
+        return false;
+    }
+    static AGENCY_AFTER_SLASH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"(?ix)^[^/]{{1,60}}/\s*(?:via\ )?{AGENCIES}\s*$")).expect("valid regex")
+    });
+    if CREDIT_LINE.is_match(t) || is_furniture(t) || AGENCY_AFTER_SLASH.is_match(t) {
+        return true;
+    }
+    let words: Vec<&str> = t
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .filter(|w| !w.is_empty())
+        .collect();
+    t.contains('/')
+        && words.len() <= 10
+        && !t.ends_with(['.', '!', '?'])
+        && words.iter().all(|w| {
+            w.chars()
+                .find(|c| c.is_alphanumeric())
+                .is_none_or(|c| c.is_uppercase() || c.is_numeric())
+        })
+}
+
+/// Cuts what follows a caption's words: photo credits ([`CREDIT_TAIL`])
+/// and trailing notes in capitals ("THIS IMAGE HAS BEEN SUPPLIED BY A
+/// THIRD PARTY. MANDATORY CREDIT."), as long as some of the caption stays.
+pub(super) fn caption_without_tail(text: &str) -> Option<String> {
+    let mut t = text.trim_end().to_owned();
+    let mut changed = false;
+    loop {
+        let before = t.len();
+        if let Some(m) = CREDIT_TAIL.find(&t) {
+            if m.start() > 0 && t[..m.start()].chars().any(char::is_alphabetic) {
+                t.truncate(m.start());
+            }
+        }
+        // A last sentence all in capitals, two words or more.
+        let body = t.trim_end().trim_end_matches(['.', '!']);
+        if let Some(cut) = body.rfind(['.', '!', '?']) {
+            let last = &body[cut + 1..];
+            let words = last.split_whitespace().count();
+            if words >= 2
+                && last.chars().any(char::is_alphabetic)
+                && !last.chars().any(char::is_lowercase)
+                && t[..cut].chars().any(char::is_lowercase)
+            {
+                t.truncate(cut + 1);
+            }
+        }
+        if t.len() == before {
+            break;
+        }
+        changed = true;
+    }
+    changed.then_some(t)
+}
+
+pub(super) fn is_furniture(text: &str) -> bool {
+    is_dateline(text)
+        || FURNITURE_LINE.captures(text).is_some_and(|c| {
+            if let Some(d) = c.name("dated") {
+                return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
+            }
+            // A credit is a name and an agency, not a sentence.
+            c.name("credit")
+                .is_none_or(|d| d.as_str().split_whitespace().count() <= 12)
+        })
+}
+
+pub(super) fn is_debris_text(text: &str) -> bool {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text =
+        text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ','));
+    if text.is_empty() {
+        return false;
+    }
+    if text.chars().count() <= 160 && (DEBRIS_LINE.is_match(text) || is_furniture(text)) {
+        return true;
+    }
+    if text.chars().count() <= 300 && NOTICE.is_match(text) {
+        return true;
+    }
+    // A run of share labels: "حصة Pinterest Hidden Facebook".
+    let lower = text.to_lowercase();
+    let mut rest = lower.as_str();
+    let mut labels = 0;
+    while !rest.is_empty() {
+        let found = SHARE_LABELS
+            .iter()
+            .filter(|l| {
+                rest.starts_with(*l)
+                    && rest[l.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !c.is_alphanumeric())
+            })
+            .max_by_key(|l| l.len());
+        match found {
+            Some(l) => {
+                rest = rest[l.len()..].trim_start_matches(|c: char| {
+                    c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ',' | '/')
+                });
+                labels += 1;
+            }
+            None => return false,
+        }
+    }
+    labels > 0
+}
+
+/// Removes debris blocks from article HTML: elements whose whole text is
+/// share labels or an invitation elsewhere, and links with no text.
+pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
+    const BLOCKS: &str = "p, li, ul, ol, div, section, aside, h2, h3, h4, h5, h6, figcaption, footer";
+    const INLINE: &str = "span, a, button, strong, b, em, small, time";
+    let doc = Document::from(html);
+    // Captions keep what the picture shows, not who took it: a credit at
+    // the caption's end ("… Credit: EPA", "… (AP Photo/Alan Diaz)", "…
+    // Foto: dpa") goes, whether a span of its own or the caption's last
+    // words.
+    for cap in doc.select("figcaption").nodes() {
+        for inline in Selection::from(*cap).select(INLINE).nodes() {
+            if !has_media(inline) && is_caption_debris(inline.text().trim()) {
+                inline.remove_from_parent();
+            }
+        }
+        if let Some(first) = cap.first_child().filter(|n| n.is_text()) {
+            let text = first.text();
+            if text.starts_with(char::is_whitespace) {
+                first.set_text(text.trim_start().to_owned());
+            }
+        }
+        let last = cap
+            .children_it(true)
+            .find(|n| !(n.is_text() && n.text().trim().is_empty()));
+        if let Some(last) = last.filter(|n| n.is_text()) {
+            if let Some(kept) = caption_without_tail(&last.text()) {
+                last.set_text(kept);
+            }
+        }
+    }
+    // Lines of their own in a figure that only credit the picture or count
+    // the gallery ("Quelle: dpa", "David M. Benett/Getty Images", "1 of 4").
+    for fig in doc.select("figure").nodes() {
+        for node in Selection::from(*fig)
+            .select("figcaption, p, span, small, div, cite, em, i, strong, b")
+            .nodes()
+        {
+            if !has_media(node) && is_caption_debris(node.text().trim()) {
+                node.remove_from_parent();
+            }
+        }
+    }
+    for node in doc.select(BLOCKS).nodes() {
+        if !has_media(node) && is_debris_text(&node.text()) {
+            node.remove_from_parent();
+        }
+    }
+    // Lists and boxes of headline links ("Related", "More on this") left
+    // inside the article: two links or more and little text besides.
+    // Not in what `full_text_selector` picked: the operator chose it.
+    // A paragraph that is a row of three or more headline links ("DON'T
+    // MISS: … [INSIGHT] …") is such a box too; not one of short linked
+    // names (places, people, topics), which is text.
+    for node in doc.select("p").nodes().iter().filter(|_| link_boxes) {
+        let anchors = Selection::from(*node).select("a");
+        let links = anchors.length();
+        let link_chars: usize = anchors
+            .nodes()
+            .iter()
+            .map(|a| a.text().trim().chars().count())
+            .sum();
+        if links >= 3 && link_chars >= links * 25 && !has_media(node) && link_density(node) >= 0.7 {
+            node.remove_from_parent();
+        }
+    }
+    for node in doc
+        .select("ul, ol, div, section, aside")
+        .nodes()
+        .iter()
+        .filter(|_| link_boxes)
+    {
+        let links = Selection::from(*node).select("a").length();
+        if links >= 2 && !has_media(node) && link_density(node) >= 0.6 {
+            node.remove_from_parent();
+        }
+    }
+    for node in doc.select(INLINE).nodes() {
+        // "Follow the story on <a>Twitter</a>": a label inside a sentence
+        // is part of the sentence.
+        let in_sentence = node.ancestors_it(None).any(|a| {
+            [
+                "p",
+                "li",
+                "h2",
+                "h3",
+                "h4",
+                "h5",
+                "h6",
+                "blockquote",
+                "figcaption",
+                "td",
+            ]
+            .iter()
+            .any(|n| a.has_name(n))
+                && a.text().trim() != node.text().trim()
+        });
+        if !in_sentence && !has_media(node) && is_debris_text(&node.text()) {
+            node.remove_from_parent();
+        }
+    }
+    // A paragraph repeated word for word within one section (a gallery's
+    // caption under each picture and again under its thumbnail, a caption
+    // shown again as a paragraph, a reactions widget per button) says
+    // nothing the second time. Not in tables or quotes, not paragraphs with
+    // emphasis (an interview's questions in bold), and not across
+    // headings: a meal plan's days repeat their meals on purpose.
+    let mut section = 0usize;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for node in doc.select("p, h2, h3, h4, h5, h6, figcaption").nodes() {
+        if node.has_name("figcaption") {
+            seen.insert(normalized(&node.text()), section);
+            continue;
+        }
+        if !node.has_name("p") {
+            section += 1;
+            continue;
+        }
+        let text = normalized(&node.text());
+        if text.chars().filter(|c| c.is_alphanumeric()).count() < 20
+            || has_media(node)
+            || node.ancestors_it(None).any(|a| {
+                ["td", "th", "blockquote", "figcaption"]
+                    .iter()
+                    .any(|n| a.has_name(n))
+            })
+            || Selection::from(*node).select("strong, b, em, i").exists()
+        {
+            continue;
+        }
+        match seen.get(&text) {
+            Some(s) if *s == section => node.remove_from_parent(),
+            _ => {
+                seen.insert(text, section);
+            }
+        }
+    }
+    // Links emptied of text ("source: <a>click here</a>" once cleaned) say
+    // nothing.
+    for a in doc.select("a").nodes() {
+        if a.text().trim().is_empty() && !has_media(a) {
+            a.remove_from_parent();
+        }
+    }
+    drop_orphan_headings(doc.select("body").inner_html().to_string())
+}
+
+/// Drops headings that head nothing: followed by no text and no media
+/// before the next heading of their level (or a higher one) or the end.
+/// They are what is left of boxes taken out above ("Latest news",
+/// "Comments (6)", "Read also").
+pub(super) fn drop_orphan_headings(html: String) -> String {
+    static HEADING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?is)<h([1-6])\b[^>]*>.*?</h[1-6]\s*>").expect("valid regex"));
+    static MEDIA: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)<(?:img|picture|video|audio|iframe|table|svg|object|embed)\b").expect("valid regex")
+    });
+    let found: Vec<(usize, usize, u8)> = HEADING
+        .captures_iter(&html)
+        .map(|c| {
+            let m = c.get(0).expect("whole match");
+            (m.start(), m.end(), c[1].as_bytes()[0] - b'0')
+        })
+        .collect();
+    if found.is_empty() {
+        return html;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut from = 0;
+    for (i, &(start, end, level)) in found.iter().enumerate() {
+        let next = found.get(i + 1);
+        let seg = &html[end..next.map_or(html.len(), |n| n.0)];
+        let heads_something = !html_text(seg).trim().is_empty()
+            || MEDIA.is_match(seg)
+            // A sub-heading may head what follows it; it is judged on its
+            // own turn.
+            || next.is_some_and(|n| n.2 > level);
+        if !heads_something {
+            out.push_str(&html[from..start]);
+            from = end;
+        }
+    }
+    out.push_str(&html[from..]);
+    out
+}
+
+/// Lower-cased text with single spaces.
+pub(super) fn normalized(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Inside a figure: a credit, a gallery counter or a button label.
+pub(super) fn is_caption_debris(text: &str) -> bool {
+    is_credit(text) || is_debris_text(text)
+}
+
+pub(super) fn has_media(node: &dom_query::NodeRef) -> bool {
+    node.has_name("img")
+        || Selection::from(*node)
+            .select("img, video, picture, iframe")
+            .exists()
+}
