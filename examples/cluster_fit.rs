@@ -11,7 +11,7 @@
 //! L2 penalty [`L2`] on standardised features) is fit on the pairs whose
 //! two items are both in the tuning half; the weights it prints, on the raw
 //! features, are the constants `MODEL_BIAS` and `MODEL_WEIGHTS` in
-//! `src/cluster.rs`. The fit is deterministic: same set, same weights.
+//! `src/cluster/model.rs`. The fit is deterministic: same set, same weights.
 //!
 //! ```text
 //! cargo run --release --example cluster_fit             # fit, tuning half only

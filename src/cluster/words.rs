@@ -1,0 +1,540 @@
+//! Words: splitting normalised text, the forms a word matches by (Arabic
+//! prefixes and suffixes, Hebrew prefixes, a tiny English stemmer, English
+//! event-word classes), and the word lists (stop words, common words,
+//! places).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use super::lsh::fnv1a;
+use super::COMMON_WEIGHT;
+use crate::select::{normalize, words};
+
+/// Words of normalised text (maximal runs of alphanumeric characters, as in
+/// `select`).
+pub(super) fn split_words(normalized: &str) -> impl Iterator<Item = &str> {
+    normalized
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+pub(super) fn is_arabic_letter(c: char) -> bool {
+    matches!(c, '\u{0620}'..='\u{064A}' | '\u{066E}'..='\u{06D3}' | '\u{06FA}'..='\u{06FF}')
+}
+
+/// A content word with its forms and weight, or `None` for a stop word or a
+/// single letter.
+pub(super) fn content_word(word: &str) -> Option<(Vec<u64>, f64)> {
+    let forms = word_forms(word)?;
+    let lex = lexicon();
+    let hashes: Vec<u64> = forms.iter().map(|f| fnv1a(f.as_bytes())).collect();
+    let weight = if hashes.iter().any(|h| lex.common.contains(h)) {
+        COMMON_WEIGHT
+    } else {
+        1.0
+    };
+    Some((hashes, weight))
+}
+
+/// The forms of one normalised word (the word or its stem first), or `None`
+/// for a stop word or a single letter.
+pub(super) fn word_forms(word: &str) -> Option<Vec<String>> {
+    let lex = lexicon();
+    if word.chars().any(|c| c.is_ascii_digit()) {
+        if word.chars().any(is_arabic_letter) {
+            let digits: String = word.chars().filter(char::is_ascii_digit).collect();
+            return Some(vec![digits]);
+        }
+        return Some(vec![word.to_owned()]);
+    }
+    if word.is_ascii() {
+        if word.len() < 2 || lex.stop.contains(word) {
+            return None;
+        }
+        let stem = english_stem(word);
+        if lex.stop.contains(&stem) {
+            return None;
+        }
+        // One form for a class of event words, so that outlets wording one
+        // event differently ("blast" / "explosion") meet.
+        let class = lex.synonyms.get(&stem).cloned();
+        return Some(std::iter::once(stem).chain(class).collect());
+    }
+    if word.chars().count() < 2 {
+        return None;
+    }
+    if word.chars().all(is_hebrew_letter) {
+        return hebrew_forms(word);
+    }
+    let mut forms = words(word);
+    if forms.is_empty() || forms.iter().any(|f| lex.stop.contains(f)) {
+        return None;
+    }
+    add_suffix_forms(&mut forms);
+    Some(forms)
+}
+
+pub(super) fn is_hebrew_letter(c: char) -> bool {
+    ('\u{05D0}'..='\u{05EA}').contains(&c)
+}
+
+/// A Hebrew word and its forms without attached prefixes (ו ה ב כ ל מ ש, up
+/// to two, at least three letters left): `בפינוי` and `הפינוי` meet `פינוי`.
+/// `None` for a function word.
+pub(super) fn hebrew_forms(word: &str) -> Option<Vec<String>> {
+    if HEBREW_STOP_WORDS.split_whitespace().any(|w| w == word) {
+        return None;
+    }
+    let mut forms = vec![word.to_owned()];
+    let mut rest = word;
+    for _ in 0..2 {
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some(c) if "ובהכלמש".contains(c) && chars.clone().count() >= 3 => {
+                rest = chars.as_str();
+                forms.push(rest.to_owned());
+            }
+            _ => break,
+        }
+    }
+    Some(forms)
+}
+
+/// Hebrew function words (prepositions, conjunctions, pronouns, the object
+/// marker) and reporting verbs.
+pub(super) const HEBREW_STOP_WORDS: &str = "של את על עם זה זו זאת לא כי גם אחרי לפני אל או אם היא הוא הם הן
+    אבל רק כל יש אין עוד כך כמו בין תחת מול נגד אך אשר מה מי איך למה כאשר היום אמר אמרה אומר";
+
+/// Adds to Arabic word forms their stems without a plural, nisba or
+/// accusative ending (at least 3 letters left).
+pub(super) fn add_suffix_forms(forms: &mut Vec<String>) {
+    let mut extra: Vec<String> = Vec::new();
+    for form in forms.iter() {
+        for suffix in ARABIC_SUFFIXES {
+            if let Some(stem) = form.strip_suffix(suffix) {
+                if stem.chars().count() >= 3
+                    && !forms.iter().any(|f| f == stem)
+                    && !extra.iter().any(|f| f == stem)
+                {
+                    extra.push(stem.to_owned());
+                }
+            }
+        }
+    }
+    forms.extend(extra);
+}
+
+/// Plural, nisba and accusative endings removed to make extra forms.
+pub(super) const ARABIC_SUFFIXES: [&str; 8] = ["يين", "يون", "ين", "ون", "ات", "يه", "ي", "ا"];
+
+/// A tiny English stemmer: plural `s`/`ies`, then `ing`/`ed`, then a final
+/// `e`, so "strikes", "striking" and "strike" meet. Only ever compared with
+/// itself, so it need not produce real words.
+pub(super) fn english_stem(word: &str) -> String {
+    let mut w = word.to_owned();
+    if w.len() > 4 && w.ends_with("ies") {
+        w.truncate(w.len() - 3);
+        w.push('y');
+    } else if w.len() > 3
+        && w.ends_with('s')
+        && !w.ends_with("ss")
+        && !w.ends_with("us")
+        && !w.ends_with("is")
+    {
+        w.pop();
+    }
+    if w.len() > 5 && w.ends_with("ing") {
+        w.truncate(w.len() - 3);
+    } else if w.len() > 4 && w.ends_with("ed") {
+        w.truncate(w.len() - 2);
+    }
+    if w.len() > 4 && w.ends_with('e') {
+        w.pop();
+    }
+    w
+}
+
+// ---------------------------------------------------------------------------
+// Word lists
+
+pub(super) struct Lexicon {
+    pub(super) stop: HashSet<String>,
+    /// Hashes of every form of the common words.
+    pub(super) common: HashSet<u64>,
+    /// Single-word place names: hash of a form → place.
+    pub(super) places: HashMap<u64, u16>,
+    /// Two-word place names: hashes of a form of each word → place.
+    pub(super) places2: HashMap<(u64, u64), u16>,
+    pub(super) parents: Vec<Option<u16>>,
+    /// English event words: stem → the form its class shares.
+    pub(super) synonyms: HashMap<String, String>,
+}
+
+pub(super) fn lexicon() -> &'static Lexicon {
+    pub(super) static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(build_lexicon)
+}
+
+pub(super) fn build_lexicon() -> Lexicon {
+    let mut stop: HashSet<String> = HashSet::new();
+    for w in ARABIC_STOP_WORDS
+        .split_whitespace()
+        .chain(ENGLISH_STOP_WORDS.split_whitespace())
+    {
+        stop.insert(normalize(w));
+    }
+    let mut lex = Lexicon {
+        stop,
+        common: HashSet::new(),
+        places: HashMap::new(),
+        places2: HashMap::new(),
+        parents: Vec::new(),
+        synonyms: HashMap::new(),
+    };
+    for line in EVENT_SYNONYMS.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((class, words)) = line.split_once(':') else {
+            continue;
+        };
+        for w in words.split_whitespace() {
+            lex.synonyms
+                .insert(english_stem(&normalize(w)), format!("~{}", class.trim()));
+        }
+    }
+    for w in COMMON_WORDS.split_whitespace() {
+        for f in word_forms_with(&normalize(w), &lex.stop, false) {
+            lex.common.insert(fnv1a(f.as_bytes()));
+        }
+    }
+
+    // Places: "id>parent: name, name, ...".
+    let mut ids: HashMap<&str, u16> = HashMap::new();
+    let mut parents_by_name: Vec<Option<&str>> = Vec::new();
+    for line in PLACES.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((head, names)) = line.split_once(':') else {
+            continue;
+        };
+        let (id, parent) = match head.split_once('>') {
+            Some((id, parent)) => (id.trim(), Some(parent.trim())),
+            None => (head.trim(), None),
+        };
+        let n = ids.len() as u16;
+        let place = *ids.entry(id).or_insert(n);
+        if place as usize == parents_by_name.len() {
+            parents_by_name.push(parent);
+        }
+        for name in names.split(',') {
+            let name = normalize(name);
+            let parts: Vec<&str> = split_words(&name).collect();
+            let form_hashes = |w: &str| -> Vec<u64> {
+                word_forms_with(w, &HashSet::new(), false)
+                    .iter()
+                    .map(|f| fnv1a(f.as_bytes()))
+                    .collect()
+            };
+            match parts.as_slice() {
+                [one] => {
+                    for h in form_hashes(one) {
+                        lex.places.insert(h, place);
+                    }
+                }
+                [first, second] => {
+                    for h1 in form_hashes(first) {
+                        for h2 in form_hashes(second) {
+                            lex.places2.insert((h1, h2), place);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    lex.parents = parents_by_name
+        .iter()
+        .map(|p| p.and_then(|p| ids.get(p).copied()))
+        .collect();
+    lex
+}
+
+/// Forms of a word for the word lists: like [`word_forms`] but without the
+/// stop-word filter and, when `suffixes` is false, without Arabic suffix
+/// forms (a list entry names the exact word, e.g. `تركيا`, `تركي`, `تركية`,
+/// so that `ترك` "left" is not Turkey).
+pub(super) fn word_forms_with(word: &str, stop: &HashSet<String>, suffixes: bool) -> Vec<String> {
+    if word.is_ascii() {
+        let stem = english_stem(word);
+        return if stop.contains(word) {
+            Vec::new()
+        } else {
+            vec![stem]
+        };
+    }
+    let mut forms = words(word);
+    if suffixes {
+        add_suffix_forms(&mut forms);
+    }
+    forms
+}
+
+/// Places named in a sequence of normalised words (stop words included).
+pub(super) fn find_places(seq: &[&str]) -> Vec<u16> {
+    let lex = lexicon();
+    let forms: Vec<Vec<u64>> = seq
+        .iter()
+        .map(|w| {
+            word_forms_with(w, &HashSet::new(), true)
+                .iter()
+                .map(|f| fnv1a(f.as_bytes()))
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..forms.len() {
+        if let Some(next) = forms.get(i + 1) {
+            for h1 in &forms[i] {
+                for h2 in next {
+                    if let Some(&p) = lex.places2.get(&(*h1, *h2)) {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        for h in &forms[i] {
+            if let Some(&p) = lex.places.get(h) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Same place, or one is the country of the other.
+pub(super) fn places_related(a: u16, b: u16) -> bool {
+    let parents = &lexicon().parents;
+    let parent = |p: u16| parents.get(p as usize).copied().flatten();
+    a == b || parent(a) == Some(b) || parent(b) == Some(a)
+}
+
+/// Arabic function words, pronouns, reporting verbs and time words. Written
+/// naturally; normalised when loaded.
+pub(super) const ARABIC_STOP_WORDS: &str = "
+في من إلى الى على عن مع ما لا لم لن أن إن أو أي ثم قد كما كان كانت يكون تكون
+هو هي هم هما هذا هذه ذلك تلك الذي التي الذين اللذين اللتين اللذان اللتان حيث حين
+بين بعد قبل حول خلال عند منذ حتى ضد دون غير بعض كل أكثر أقل نحو لدى إلا إذا لكن
+بل وفق وفقا بحسب حسب ضمن عبر أمام فيما بينما كذلك أيضا أنه أنها إنه إنها له لها
+لهم به بها فيه فيها منه منها عليه عليها إليه إليها عنه عنها يوم اليوم أمس غدا
+الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت قال قالت يقول تقول أعلن أعلنت
+يعلن تعلن أكد أكدت يؤكد تؤكد أفاد أفادت ذكر ذكرت أضاف أضافت أشار أشارت أوضح أوضحت
+وذلك الماضي المقبل الجاري الحالي مساء صباح فجر ظهر الآن عقب إثر سوى ليس
+كلا كلتا أيضاً جدا ومن وفي وهو وهي ولا وما وقد وأن وإن فإن فقد ولم ولن
+";
+
+/// English function words, reporting verbs and time words.
+/// Classes of English event words that outlets use for one event, found in
+/// the missed pairs of the real tuning half ("Blast rocks Ukraine peace
+/// protest" / "Deadly explosion rips through ... Kharkiv"; "Trump
+/// Considers ..." / "Trump Weighs ..."). A class is a word of its own only
+/// for matching: each word keeps its own weight and rarity. Deliberately
+/// narrow: verbs that name different steps of one story (approve, ratify,
+/// sign; arrest, charge, try) are not merged.
+pub(super) const EVENT_SYNONYMS: &str = "
+    blast: blast blasts explosion explosions explode exploded bomb bombs bombing bombings
+    protest: protest protests protesters march marches marchers rally rallies demonstration demonstrations demonstrators
+    weigh: weigh weighs considers considering consider mulls mulling
+    quit: quit quits resign resigns resignation
+    grow: grow grew grows growth
+    quake: quake earthquake tremor
+    truce: truce ceasefire
+";
+
+pub(super) const ENGLISH_STOP_WORDS: &str = "
+a an the of to in on at by for from with without into onto over under about above
+below after before since until during between among through across against amid
+and or but nor not no yes so as than then that this these those there here which
+who whom whose what when where why how is are was were be been being am do does
+did done has have had having will would shall should can could may might must it
+its he she they them their theirs his her hers him we us our you your i me my
+mine says said say saying told tells tell according also just only more most less
+least very much many some any all each every other another such own same both
+either neither one two if while because up down out off again further once new
+monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow
+week weeks day days year years month months hours hour night morning al el
+";
+
+/// Very common words of political news, kept with [`COMMON_WEIGHT`]: roles,
+/// institutions, generic nouns and verbs of meetings, votes and conflicts.
+pub(super) const COMMON_WORDS: &str = "
+رئيس الرئيس رئاسة رؤساء وزير وزيرة وزراء وزارة حكومة حكومي حكومية مجلس برلمان برلماني برلمانية نائب نواب
+الخارجية خارجية الداخلية الدفاع أمن الأمن دولة دول بلاد بلد بلدين البلدين عاصمة مدينة منطقة المنطقة محافظة
+قوات جيش عسكري عسكرية حرب هجوم هجمات قصف غارة غارات قتلى قتيل مقتل جرحى مصادر مصدر وكالة وسائل إعلام
+بيان تصريحات تصريح مؤتمر صحفي اجتماع اجتماعات لقاء زيارة مباحثات محادثات مفاوضات اتفاق اتفاقية قرار قانون
+مشروع جلسة تصويت انتخابات يلتقي التقى لقائه استقبل يستقبل بحث يبحث بحثا يبحثان ناقش يناقش تناول تناولت وصل يصل
+أجرى يجري عقد يعقد شارك يشارك دعا يدعو طالب يطالب رحب يرحب أدان اتهم حذر هدد نفى شهد شهدت بدأ بدأت انطلق
+انطلقت استضاف يستضيف العلاقات علاقات الثنائية ثنائي التعاون تعاون الأوضاع أوضاع التطورات تطورات الملف ملف
+قضية الأزمة أزمة جهود الجهود دعم الدعم مساعدات المساعدات إنسانية الإنسانية السياسية سياسي الاقتصادية اقتصادي
+الدولي دولي الدولية الإقليمية إقليمي الأطراف الجانبين الجانبان الطرفين الشعب المواطنين السلطات سلطات مسؤول
+مسؤولين المسؤولين الأمم المتحدة الولايات العالم عربي عربية العربية الأوروبي الاتحاد الأمريكي الأميركي أمريكي
+أميركي الأمريكية الأميركية إطار خطوة مرحلة المرحلة الأولى أول أولى جديد جديدة عدد عدة كبير كبيرة واسع واسعة
+عام عاما سنة شهر أسبوع ساعات حول نحو أجل سبيل بشأن إزاء بسبب نتيجة رغم وسط إضافة
+الأمين العام المتحدث باسم نظيره نظيرها وفد وفود قمة القادة قادة زعيم زعماء قائد حزب حركة جماعة
+president minister prime government parliament parliamentary foreign secretary state states united country
+countries official officials leader leaders talks talk meeting met meet meets visit visits vote votes voted law
+bill party election war military forces force attack attacks killed kill people group international national
+security agreement deal plan support call called calls first last time statement ministry capital city region
+regional news report reports percent including move end house senate congress lawmakers mps administration
+office spokesperson spokesman announced announce announces agreed agree set
+";
+
+/// Countries, capitals and major cities, with nationality adjectives:
+/// `id>parent: names`. Arabic names are listed in the forms used (country,
+/// masculine and feminine adjective); prefixes (`ال`, `و`, `ب`, ...) and
+/// plural/nisba endings of the text are handled by the word forms. Names that
+/// are also common words (`عمان` Oman/Amman, `طرابلس` Libya/Lebanon, `الأبيض`
+/// El Obeid/white, `مالي` Mali/financial, `كابل`, `صور`) are left out.
+pub(super) const PLACES: &str = "
+egypt: مصر, مصري, مصرية, egypt, egyptian
+cairo>egypt: القاهرة, cairo
+alexandria>egypt: الإسكندرية, alexandria
+sinai>egypt: سيناء, sinai
+saudi: السعودية, سعودي, saudi, saudi arabia
+riyadh>saudi: الرياض, riyadh
+mecca>saudi: مكة, mecca
+uae: الإمارات, إماراتي, إماراتية, uae, emirates, emirati
+dubai>uae: دبي, dubai
+abudhabi>uae: أبوظبي, أبو ظبي, abu dhabi
+qatar: قطر, قطري, قطرية, qatar, qatari
+doha>qatar: الدوحة, doha
+bahrain: البحرين, بحريني, بحرينية, bahrain, bahraini
+manama>bahrain: المنامة, manama
+kuwait: الكويت, كويتي, كويتية, kuwait, kuwaiti
+oman: سلطنة عمان, عماني, عمانية, oman, omani
+muscat>oman: مسقط, muscat
+yemen: اليمن, يمني, يمنية, yemen, yemeni
+sanaa>yemen: صنعاء, sanaa
+aden>yemen: عدن, aden
+hodeidah>yemen: الحديدة, hodeidah
+marib>yemen: مأرب, marib
+iraq: العراق, عراقي, عراقية, iraq, iraqi
+baghdad>iraq: بغداد, baghdad
+basra>iraq: البصرة, basra
+mosul>iraq: الموصل, mosul
+erbil>iraq: أربيل, erbil
+kirkuk>iraq: كركوك, kirkuk
+syria: سوريا, سورية, سوري, syria, syrian
+damascus>syria: دمشق, damascus
+aleppo>syria: حلب, aleppo
+homs>syria: حمص, homs
+idlib>syria: إدلب, idlib
+latakia>syria: اللاذقية, latakia
+lebanon: لبنان, لبناني, لبنانية, lebanon, lebanese
+beirut>lebanon: بيروت, beirut
+jordan: الأردن, أردني, أردنية, jordan, jordanian
+amman>jordan: amman
+palestine: فلسطين, فلسطيني, فلسطينية, palestine, palestinian
+gaza>palestine: غزة, gaza
+westbank>palestine: الضفة الغربية, west bank
+ramallah>palestine: رام الله, ramallah
+jenin>palestine: جنين, jenin
+nablus>palestine: نابلس, nablus
+rafah>palestine: رفح, rafah
+khanyounis>palestine: خان يونس, khan younis
+jerusalem: القدس, jerusalem
+israel: إسرائيل, إسرائيلي, إسرائيلية, israel, israeli
+telaviv>israel: تل أبيب, tel aviv
+haifa>israel: حيفا, haifa
+turkey: تركيا, تركي, تركية, turkey, turkish, türkiye
+ankara>turkey: أنقرة, ankara
+istanbul>turkey: إسطنبول, اسطنبول, istanbul
+iran: إيران, إيراني, إيرانية, iran, iranian
+tehran>iran: طهران, tehran
+libya: ليبيا, ليبي, ليبية, libya, libyan
+benghazi>libya: بنغازي, benghazi
+misrata>libya: مصراتة, misrata
+tunisia: تونس, تونسي, تونسية, tunisia, tunisian, tunis
+sfax>tunisia: صفاقس, sfax
+sousse>tunisia: سوسة, sousse
+kairouan>tunisia: القيروان, kairouan
+gafsa>tunisia: قفصة, gafsa
+algeria: الجزائر, جزائري, جزائرية, algeria, algerian, algiers
+oran>algeria: وهران, oran
+morocco: المغرب, مغربي, مغربية, morocco, moroccan
+rabat>morocco: الرباط, rabat
+casablanca>morocco: الدار البيضاء, casablanca
+marrakesh>morocco: مراكش, marrakesh, marrakech
+mauritania: موريتانيا, موريتاني, mauritania, mauritanian
+sudan: السودان, سوداني, سودانية, sudan, sudanese
+khartoum>sudan: الخرطوم, khartoum
+omdurman>sudan: أم درمان, omdurman
+portsudan>sudan: بورتسودان, port sudan
+darfur>sudan: دارفور, darfur
+fasher>sudan: الفاشر, fasher
+nyala>sudan: نيالا, nyala
+kordofan>sudan: كردفان, kordofan
+somalia: الصومال, صومالي, somalia, somali
+mogadishu>somalia: مقديشو, mogadishu
+djibouti: جيبوتي, djibouti
+ethiopia: إثيوبيا, إثيوبي, ethiopia, ethiopian
+addisababa>ethiopia: أديس أبابا, addis ababa
+eritrea: إريتريا, eritrea, eritrean
+kenya: كينيا, kenya, kenyan
+chad: تشاد, chad, chadian
+nigeria: نيجيريا, nigeria, nigerian
+russia: روسيا, روسي, روسية, russia, russian
+moscow>russia: موسكو, الكرملين, moscow, kremlin
+ukraine: أوكرانيا, أوكراني, أوكرانية, ukraine, ukrainian
+kyiv>ukraine: كييف, kyiv, kiev
+kharkiv>ukraine: خاركيف, kharkiv
+odesa>ukraine: أوديسا, odesa, odessa
+china: الصين, صيني, صينية, china, chinese
+beijing>china: بكين, beijing
+india: الهند, هندي, هندية, india, indian
+delhi>india: نيودلهي, new delhi, delhi
+pakistan: باكستان, باكستاني, باكستانية, pakistan, pakistani
+islamabad>pakistan: إسلام آباد, islamabad
+afghanistan: أفغانستان, أفغاني, afghanistan, afghan
+kabul>afghanistan: kabul
+japan: اليابان, ياباني, يابانية, japan, japanese
+tokyo>japan: طوكيو, tokyo
+korea: كوريا, كوري, كورية, korea, korean
+seoul>korea: سول, seoul
+usa: الولايات المتحدة, أمريكا, أميركا, أمريكي, أميركي, أمريكية, أميركية, united states, america, american, usa
+washington>usa: واشنطن, البيت الأبيض, washington, white house
+newyork>usa: نيويورك, new york
+uk: بريطانيا, بريطاني, بريطانية, المملكة المتحدة, britain, british, uk, united kingdom
+london>uk: لندن, london
+france: فرنسا, فرنسي, فرنسية, france, french
+paris>france: باريس, paris
+germany: ألمانيا, ألماني, ألمانية, germany, german
+berlin>germany: برلين, berlin
+italy: إيطاليا, إيطالي, إيطالية, italy, italian
+rome>italy: روما, rome
+spain: إسبانيا, إسباني, إسبانية, spain, spanish
+madrid>spain: مدريد, madrid
+greece: اليونان, يوناني, يونانية, greece, greek
+athens>greece: أثينا, athens
+cyprus: قبرص, قبرصي, cyprus, cypriot
+nicosia>cyprus: نيقوسيا, nicosia
+belgium: بلجيكا, بلجيكي, بلجيكية, belgium, belgian
+brussels>belgium: بروكسل, brussels
+antwerp>belgium: أنتويرب, antwerp
+netherlands: هولندا, هولندي, هولندية, netherlands, dutch, holland
+amsterdam>netherlands: أمستردام, amsterdam
+hague>netherlands: لاهاي, the hague
+rotterdam>netherlands: روتردام, rotterdam
+poland: بولندا, بولندي, poland, polish
+warsaw>poland: وارسو, warsaw
+austria: النمسا, نمساوي, austria, austrian
+vienna>austria: فيينا, vienna
+switzerland: سويسرا, سويسري, switzerland, swiss
+geneva>switzerland: جنيف, geneva
+sweden: السويد, سويدي, sweden, swedish
+norway: النرويج, نرويجي, norway, norwegian
+denmark: الدنمارك, دنماركي, denmark, danish
+canada: كندا, كندي, كندية, canada, canadian
+ottawa>canada: أوتاوا, ottawa
+mexico: المكسيك, مكسيكي, mexico, mexican
+brazil: البرازيل, برازيلي, brazil, brazilian
+venezuela: فنزويلا, فنزويلي, venezuela, venezuelan
+australia: أستراليا, أسترالي, australia, australian
+";
