@@ -102,42 +102,46 @@ fn select_output<'a>(
 }
 
 /// Renders every output from the store.
+///
+/// Each output's documents are written first and its items dropped before
+/// any is compressed: with `full_text` an output's 200 items carry whole
+/// articles (several MB decoded), and holding them through the gzip and
+/// brotli passes (brotli's encoder alone takes ~4.5 MB) put both on top of
+/// the published set at every render of a cold round's backlog
+/// (BENCHMARKS.md, Run 8).
 pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutput>, StoreError> {
     let mut rendered = Vec::new();
     for output in &config.outputs {
         let selected = select_output(config, store, output)?;
+        let bodies: Vec<Vec<u8>> = FORMATS.iter().map(|(ext, _)| selected.body(ext)).collect();
+        let listing = selected.listing(output);
+        let items = selected.items.len();
+        let last_modified = selected.last_modified;
+        let (clusters, clustered_items) = selected.clustering.as_ref().map_or((0, 0), |(_, c, m)| (*c, *m));
+        drop(selected);
         let docs = FORMATS
             .iter()
-            .map(|(ext, media_type)| {
+            .zip(bodies)
+            .map(|((ext, media_type), body)| {
                 (
                     format!("{}.{ext}", output.name),
-                    Arc::new(Representation::new(
-                        media_type,
-                        selected.body(ext),
-                        selected.last_modified,
-                    )),
+                    Arc::new(Representation::new(media_type, body, last_modified)),
                 )
             })
             .collect();
-        let extra = selected
-            .listing(output)
+        let extra = listing
             .map(|(name, body)| {
                 (
                     name,
-                    Arc::new(Representation::new(
-                        "application/json",
-                        body,
-                        selected.last_modified,
-                    )),
+                    Arc::new(Representation::new("application/json", body, last_modified)),
                 )
             })
             .into_iter()
             .collect();
-        let (clusters, clustered_items) = selected.clustering.as_ref().map_or((0, 0), |(_, c, m)| (*c, *m));
         rendered.push(RenderedOutput {
             name: output.name.clone(),
             title: output.title.clone(),
-            items: selected.items.len(),
+            items,
             docs,
             extra,
             clusters,

@@ -922,3 +922,90 @@ fn ingest_claims_new_items_once_and_holds_them() {
             .unwrap());
     });
 }
+
+/// The task reads the backlog back a page at a time, in key order
+/// (`pending_full_text_after`): only pending claims come back, whether
+/// they were claimed with their document or alone, held or released, and
+/// however many finished ones lie between them; a claim finished, failed,
+/// taken back or pruned never comes back.
+#[test]
+fn pending_claims_are_read_back_by_page_passing_over_finished_ones() {
+    on_both(|store| {
+        let now = 4_000 * 86_400;
+        let feed = "https://aljazeera.example/feed";
+        let items: Vec<Item> = (0..40)
+            .map(|i| item(&format!("https://aljazeera.example/خبر/{i:02}"), feed, now - i))
+            .collect();
+        let with_link = |i: &Item| i.link.is_some();
+        let claim = crate::store::FullTextClaim {
+            feed_url: feed,
+            hold_until: now + 30,
+            wanted: &with_link,
+        };
+        let (_, claimed) = store.ingest_claiming(&items[..30], Some(&claim)).unwrap();
+        assert_eq!(claimed.len(), 30);
+        for it in &items[30..] {
+            assert!(store.claim_full_text(&it.key, feed, now + 30).unwrap());
+        }
+        store.ingest(&items[30..]).unwrap();
+        // Every third finished (extracted or failed), in one batch and alone.
+        let outcomes: Vec<(ItemKey, Result<String, String>)> = items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == 0 && *i < 30)
+            .map(|(i, it)| {
+                let outcome = if i % 2 == 0 {
+                    Ok(format!("<div dir=\"rtl\" lang=\"ar\"><p>المقال {i}</p></div>"))
+                } else {
+                    Err("HTTP 404".to_owned())
+                };
+                (it.key.clone(), outcome)
+            })
+            .collect();
+        assert!(store
+            .finish_full_text_batch(&outcomes, now + 1)
+            .iter()
+            .all(|r| r.is_ok()));
+        for i in [30, 33, 36, 39] {
+            store
+                .finish_full_text(&items[i].key, Err("HTTP 500".into()), now + 2)
+                .unwrap();
+        }
+        // Released but still pending.
+        assert_eq!(store.release_expired_full_text(now + 30).unwrap(), 26);
+        // A claim taken back.
+        store.unclaim_full_text(&items[1].key).unwrap();
+        let mut want: Vec<ItemKey> = items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0 && *i != 1)
+            .map(|(_, it)| it.key.clone())
+            .collect();
+        want.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        let mut read = Vec::new();
+        let mut after: Option<ItemKey> = None;
+        loop {
+            let page = store.pending_full_text_after(after.as_ref(), 4).unwrap();
+            assert!(page.len() <= 4);
+            for (_, record) in &page {
+                assert_eq!(record.state, FullTextState::Pending);
+                assert_eq!(record.feed_url, feed);
+            }
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            read.extend(page.into_iter().map(|(k, _)| k));
+        }
+        assert_eq!(read, want);
+        assert_eq!(store.pending_full_text().unwrap().len(), want.len());
+        // Every one finished: nothing left to read back.
+        let rest: Vec<(ItemKey, Result<String, String>)> = want
+            .iter()
+            .map(|k| (k.clone(), Err("HTTP 410".to_owned())))
+            .collect();
+        assert!(store
+            .finish_full_text_batch(&rest, now + 40)
+            .iter()
+            .all(|r| r.is_ok()));
+        assert!(store.pending_full_text_after(None, 4).unwrap().is_empty());
+    });
+}
