@@ -362,13 +362,13 @@ fn corpus_token_f1_medians() {
         return;
     }
     // The targets are medians of 0.93 (scrapinghub) and 0.9
-    // (fundus); the floors below hold where the extractor stands (fifth
-    // session: medians 0.982, 0.969, 0.943, 0.985; 163 of 181, 225 of 257,
+    // (fundus); the floors below hold where the extractor stands (sixth
+    // session: medians 0.983, 0.969, 0.943, 0.985; 164 of 181, 226 of 257,
     // 37 of 50 and 14 of 15 pages at 0.9 or more), so that a change that
     // loses pages fails here.
     for (source, median_floor, share_floor) in [
-        ("scrapinghub-aeb", 0.98, 0.90),
-        ("fundus", 0.965, 0.875),
+        ("scrapinghub-aeb", 0.98, 0.905),
+        ("fundus", 0.965, 0.878),
         ("daniel", 0.94, 0.74),
         ("htmltotext-benchmark", 0.98, 0.93),
     ] {
