@@ -531,12 +531,28 @@ async fn run_job(
     // and finished already (its queue was full a moment before): each
     // page is fetched once.
     let (store, key) = (job.ctx.store.clone(), job.key.clone());
-    let pending = store_thread.run(move || store.full_text(&key)).await;
-    if !matches!(pending, Some(Ok(Some(ref r))) if r.state == crate::store::FullTextState::Pending) {
+    let read = store_thread
+        .run(move || {
+            let pending = store.full_text(&key);
+            // The feed's own content, to be kept when the page's article
+            // is shorter (see `extract_page`).
+            let feed = store
+                .get(&key)
+                .ok()
+                .flatten()
+                .and_then(|item| item.content.or(item.summary));
+            (pending, feed)
+        })
+        .await;
+    let Some((pending, feed_content)) = read else {
+        running.lock().expect("lock poisoned").remove(&job.key);
+        return;
+    };
+    if !matches!(pending, Ok(Some(ref r)) if r.state == crate::store::FullTextState::Pending) {
         running.lock().expect("lock poisoned").remove(&job.key);
         return;
     }
-    let outcome = extract_page(&job, &backoff, extractors).await;
+    let outcome = extract_page(&job, feed_content, &backoff, extractors).await;
     if let Err(error) = &outcome {
         warn!(feed = %job.feed.name, link = %job.link, %error, "Full-text extraction failed; keeping the feed's content.");
     }
@@ -639,7 +655,16 @@ async fn write_outcomes(
 }
 
 /// Fetches and extracts one page; the error is the operator's message.
-async fn extract_page(job: &Job, backoff: &SiteBackoff, extractors: &Workers) -> Result<String, String> {
+/// An article shorter than `feed_content` (the item's content from its
+/// feed) is not published: the page showed a fragment (a teaser block, a
+/// paywall's first lines, what readability settled on) where the feed
+/// already carries more of the story, and the feed's content stays.
+async fn extract_page(
+    job: &Job,
+    feed_content: Option<String>,
+    backoff: &SiteBackoff,
+    extractors: &Workers,
+) -> Result<String, String> {
     let Some(opts) = job.feed.full_text.clone() else {
         return Err("full_text is off for this feed".into());
     };
@@ -702,12 +727,23 @@ async fn extract_page(job: &Job, backoff: &SiteBackoff, extractors: &Workers) ->
                 opts.selector.as_deref(),
                 Some(&outlet),
             )
+            .map(|a| {
+                let shorter = feed_content
+                    .as_deref()
+                    .and_then(|feed| crate::extract::shorter_than(&a, feed));
+                (a.html, shorter)
+            })
         })
         .await
         .ok_or_else(|| format!("{}: internal error while extracting", job.link))?;
-    extracted
-        .map(|a| a.html)
-        .map_err(|e| format!("{}: {e}", job.link))
+    match extracted {
+        Ok((_, Some((kept, feed)))) => Err(format!(
+            "{}: the page's article ({kept} letters) is shorter than the feed's own content ({feed}); keeping the feed's content",
+            job.link
+        )),
+        Ok((html, None)) => Ok(html),
+        Err(e) => Err(format!("{}: {e}", job.link)),
+    }
 }
 
 /// Failures that say the site is struggling (back off), rather than that

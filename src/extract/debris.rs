@@ -105,6 +105,12 @@ pub(super) const SHARE_LABELS: &[&str] = &[
     "نسخ الرابط",
     "انسخ الرابط",
     "تم النسخ",
+    "send to a friend",
+    "email to a friend",
+    "أرسل لصديق",
+    "ارسل لصديق",
+    "أرسل إلى صديق",
+    "أرسل الخبر لصديق",
 ];
 
 /// Whole lines that invite the reader elsewhere ("read more", "visit our
@@ -123,6 +129,8 @@ pub(super) static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
           | زوروا\ موقعنا.{0,80} | (?:زوروا|زر|تصفحوا)\ موقع.{0,80} | تابعونا\ على.{0,80} | تابعوا\ آخر\ الأخبار.{0,80}
           | المصدر\s*[:：]\s*(?:اضغط\ هنا|انقر\ هنا|هنا|رابط|الرابط)?
           | (?:اضغط|انقر)\ هنا.{0,40}
+          | image\ caption | التعليق\ على\ الصورة
+          | this\ entry\ was\ posted\ (?:in|on)\ .{0,200} | bookmark\ the\ permalink
           | (?:(?:image|photo|picture|slide|bild|foto|imagen|immagine|صورة|الصورة)\s*)?\d{1,3}\s*(?:of|/|von|de|di|sur|av|af|من)\s*\d{1,3}
           | (?:(?:e-?mail|twitter|x|instagram|facebook|contact|kontakt|البريد\ الإلكتروني)\s*[:：]?\s*)?(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30})
             (?:[\s|·/,]+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30}))*
@@ -219,6 +227,7 @@ pub(super) static DATELINE_WORD: LazyLock<Regex> = LazyLock::new(|| {
           | january|february|march|april|june|july|august|september|october|november|december
           | januar|februar|märz|juni|juli|oktober|dezember|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre
           | enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|januari|februari|mei|augustus
+          | staff|reporters?|correspondents?|writers?|editors?|team
           | آخر|اخر|تحديث|تم|التحديث|نشر|نُشر|منشور|في|بتاريخ|تاريخ|النشر|منذ|ساعة|ساعات|دقيقة|دقائق|يوم|أيام|ص|م|مساء|صباحا|صباحاً|مساءً
           | توقيت|بتوقيت|مكة|المكرمة|غرينتش|جرينتش|القدس|القاهرة|بيروت|الأحد|الاثنين|الإثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت
         )$",
@@ -360,6 +369,7 @@ pub(super) static CREDIT_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"(?ix)^\(?\s*(?:
             (?:photo|foto|bild|image|picture|video|credit|quelle|source|fonte|fuente|kilde|källa|lähde|crédit|crédito|copyright|صورة|الصورة|تصوير|المصدر)s?(?:\ (?:by|von|de|di|av|af|par|por))?\s*[:：©]
+          | (?:image\ source|مصدر\ الصورة|صدر\ الصورة)\s*[:：,،]
           | (?:photo|foto|video|image|picture)s?\ (?:by|von|de|di|av|af|par|por)\s
           | ©
           | {AGENCIES}\s*\)?\s*$
@@ -434,6 +444,7 @@ pub(super) fn caption_without_tail(text: &str) -> Option<String> {
 
 pub(super) fn is_furniture(text: &str) -> bool {
     is_dateline(text)
+        || is_labelled_dateline(text)
         || FURNITURE_LINE.captures(text).is_some_and(|c| {
             if let Some(d) = c.name("dated") {
                 return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
@@ -442,6 +453,21 @@ pub(super) fn is_furniture(text: &str) -> bool {
             c.name("credit")
                 .is_none_or(|d| d.as_str().split_whitespace().count() <= 12)
         })
+}
+
+/// A meta line that labels its date ("سماء نيوز - أبوظبي نشر في: 20
+/// نوفمبر 2025 - 09:12", "Harbour Times | Published: Nov 20, 2025"): a
+/// publishing label with its colon and a date, in a short line. A sentence
+/// that mentions when something was published has no colon after the verb.
+fn is_labelled_dateline(text: &str) -> bool {
+    static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)(?:^|\s)(?:published|updated|posted|last\ updated|نشر\ في|نُشر\ في|نشر|نُشر|آخر\ تحديث|تاريخ\ النشر|تم\ التحديث)\s*[:：]")
+            .expect("valid regex")
+    });
+    text.chars().count() <= 160
+        && text.split_whitespace().count() <= 16
+        && LABEL.is_match(text)
+        && DATE.is_match(text)
 }
 
 pub(super) fn is_debris_text(text: &str) -> bool {
@@ -551,6 +577,32 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
             node.remove_from_parent();
         }
     }
+    // Paragraphs that are each one headline link, two or more in a row
+    // ("اقرأ أيضا.." and a paragraph per linked story), are such a list.
+    let whole_link = |n: &dom_query::NodeRef| {
+        let anchors = Selection::from(*n).select("a");
+        let text = normalized(&n.text());
+        n.has_name("p")
+            && anchors.length() == 1
+            && text.split_whitespace().count() >= 3
+            && normalized(&anchors.text()) == text
+            && !has_media(n)
+    };
+    let link_runs: Vec<_> = doc
+        .select("p")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            link_boxes
+                && whole_link(n)
+                && (n.prev_element_sibling().is_some_and(|s| whole_link(&s))
+                    || n.next_element_sibling().is_some_and(|s| whole_link(&s)))
+        })
+        .copied()
+        .collect();
+    for node in link_runs {
+        node.remove_from_parent();
+    }
     for node in doc
         .select("ul, ol, div, section, aside")
         .nodes()
@@ -563,6 +615,11 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
         }
     }
     for node in doc.select(INLINE).nodes() {
+        // Asked first: most inline elements are not debris, and the test
+        // below gathers the text of every ancestor.
+        if has_media(node) || !is_debris_text(&node.text()) {
+            continue;
+        }
         // "Follow the story on <a>Twitter</a>": a label inside a sentence
         // is part of the sentence.
         let in_sentence = node.ancestors_it(None).any(|a| {
@@ -582,7 +639,7 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
             .any(|n| a.has_name(n))
                 && a.text().trim() != node.text().trim()
         });
-        if !in_sentence && !has_media(node) && is_debris_text(&node.text()) {
+        if !in_sentence {
             node.remove_from_parent();
         }
     }

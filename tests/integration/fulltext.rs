@@ -250,6 +250,62 @@ async fn slow_article_is_published_with_the_teaser_then_updated() {
     daemon.shutdown().await.unwrap();
 }
 
+/// A feed that already carries the whole story (`content:encoded`) and
+/// links a page that shows only its first paragraph behind a login
+/// prompt: the fragment is not published, the feed's content stays, and
+/// operators see why. Beside it, a teaser item of the same feed gets its
+/// article.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragment_shorter_than_the_feeds_content_is_not_published() {
+    let server = FeedServer::start().await;
+    let paragraphs = [
+        "أعلنت وزارة النقل اليوم تشغيل خط جديد للحافلات الكهربائية بين وسط العاصمة والمطار اعتبارا من الأسبوع المقبل.",
+        "وقال الوزير إن الخط يضم عشرين حافلة تعمل على مدار الساعة بتذكرة موحدة يمكن شراؤها عبر تطبيق الهاتف.",
+        "وأضاف أن الوزارة تدرس مد الخط إلى المدينة الجامعية في المرحلة الثانية إذا نجحت التجربة خلال الأشهر الستة الأولى.",
+        "ورحب سكان الأحياء الشرقية بالقرار، لكنهم طالبوا بزيادة عدد المحطات على الطريق الدائري الذي يمر بأحيائهم.",
+    ];
+    let full: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+    let fragment = format!(
+        r#"<html lang="ar"><head><title>حافلات كهربائية إلى المطار</title></head><body>
+        <nav><a href="/">الرئيسية</a> <a href="/news">أخبار</a></nav>
+        <article><h1>حافلات كهربائية إلى المطار</h1><p>{}</p>
+        <div class="login-prompt"><p>سجل الدخول لمتابعة القراءة</p></div></article></body></html>"#,
+        paragraphs[0]
+    );
+    let gated = server.route(
+        "/news/buses",
+        Route::feed(fragment.into_bytes(), "text/html; charset=utf-8"),
+    );
+    let cairo = server.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let rss = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>سياسة</title><link>https://transport.example/</link><description>x</description>
+        <item><title>حافلات كهربائية إلى المطار</title><link>{gated}</link><description>{TEASER}</description><content:encoded><![CDATA[{full}]]></content:encoded></item>
+        <item><title>زيارة القاهرة</title><link>{cairo}</link><description>{TEASER}</description></item>
+        </channel></rss>"#
+    );
+    let feed = server.route("/rss", Route::feed(rss.into_bytes(), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new().feed_with("النقل", &feed, &[("full_text", "true")]);
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+    wait_render(&daemon, "the article and the feed's own content", || {
+        content_of(&daemon, &cairo).is_some_and(|c| c.contains("وصل صدام حفتر"))
+            && content_of(&daemon, &gated).is_some_and(|c| c.contains(paragraphs[3]))
+    })
+    .await;
+    let ft = status_of(&daemon, &feed).await.full_text.unwrap();
+    assert_eq!((ft.extracted, ft.failed), (1, 1), "{ft:?}");
+    let error = ft.last_error.unwrap_or_default();
+    assert!(error.contains("shorter than the feed's own content"), "{error}");
+    let content = content_of(&daemon, &gated).unwrap();
+    assert!(!content.contains("سجل الدخول"), "{content}");
+    assert!(!content.contains("المصدر:"), "{content}");
+    assert_eq!(server.requests_to("/news/buses"), 1);
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_article_pages_fail_cleanly_and_keep_the_teaser() {
     let server = FeedServer::start().await;
