@@ -496,8 +496,7 @@ fn entry_to_item(
             }))
         }
     }
-    let base = link.clone().unwrap_or_else(|| feed.url.clone());
-    let base = &base;
+    let base = link.as_ref().unwrap_or(feed.url);
 
     let title = entry
         .title
@@ -505,18 +504,20 @@ fn entry_to_item(
         .map(|t| cut(text_to_plain(t), MAX_TITLE_CHARS))
         .filter(|t| !t.is_empty())
         .unwrap_or_default();
-    let summary = entry
-        .summary
-        .as_ref()
-        .map(|t| text_to_html(cut_borrowed(&t.content, MAX_SUMMARY_CHARS), is_html(t), base));
-    let content = entry.content.as_ref().and_then(|c| {
+    let content_in = entry.content.as_ref().and_then(|c| {
         let body = cut_borrowed(c.body.as_deref()?, MAX_CONTENT_CHARS);
-        let html = if c.content_type.to_string().contains("html") {
-            sanitize(body, base)
-        } else {
-            escape_html(&clean_text(body))
-        };
-        Some(html)
+        Some((body, c.content_type.to_string().contains("html")))
+    });
+    let content = content_in.map(|(body, html)| text_to_html(body, html, base));
+    let summary = entry.summary.as_ref().map(|t| {
+        let summary_in = (cut_borrowed(&t.content, MAX_SUMMARY_CHARS), is_html(t));
+        match &content {
+            // Many feeds send the same text as summary and content
+            // (`<description>` and `<content:encoded>`): the same text
+            // sanitised against the same base is the same HTML, made once.
+            Some(same) if content_in == Some(summary_in) => same.clone(),
+            _ => text_to_html(summary_in.0, summary_in.1, base),
+        }
     });
     let content = content.filter(|s| !s.trim().is_empty());
     let summary = summary
@@ -544,6 +545,7 @@ fn entry_to_item(
         }
     }
 
+    let enclosure = pick_enclosure(&entry, base);
     Some(Built::Item(Item {
         key,
         link: link.map(String::from),
@@ -561,7 +563,7 @@ fn entry_to_item(
             .as_deref()
             .map(clean_text)
             .or_else(|| feed_language.map(str::to_owned)),
-        enclosure: pick_enclosure(&entry, base),
+        enclosure,
         sources: vec![source()],
     }))
 }
@@ -932,22 +934,23 @@ pub fn clean_text_owned(s: String) -> String {
 }
 
 /// The cleaned text, or `None` when `s` is clean already. The checks run
-/// fastest first: ASCII is always NFC, so it only needs the control-character
-/// scan; other text is checked with `is_nfc_quick` (through [`nfc`], which
+/// fastest first: text of plain characters (ASCII, Arabic letters, Latin)
+/// is always NFC, so one byte scan ([`nfc::scan`]) settles both checks;
+/// other text is checked with `is_nfc_quick` (through [`nfc`], which
 /// answers the plain characters from a table), which does not allocate.
 fn cleaned(s: &str) -> Option<String> {
     use unicode_normalization::{IsNormalized, UnicodeNormalization};
     let legal =
         |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
-    let legal_ascii = |s: &str| s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'));
-    let (nfc, clean) = if s.is_ascii() || nfc::all_plain(s) {
+    let (nfc, clean) = match nfc::scan(s) {
         // Plain characters are NFC, and the only illegal ones are ASCII.
-        (true, legal_ascii(s))
-    } else {
-        // One pass for both checks: a `Yes` has read every character.
-        let mut legal_so_far = true;
-        let nfc = nfc::quick_check(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
-        (nfc, nfc && legal_so_far)
+        Some(legal) => (true, legal),
+        None => {
+            // One pass for both checks: a `Yes` has read every character.
+            let mut legal_so_far = true;
+            let nfc = nfc::quick_check(s.chars().inspect(|c| legal_so_far &= legal(c))) == IsNormalized::Yes;
+            (nfc, nfc && legal_so_far)
+        }
     };
     if clean {
         let trimmed = s.trim();
@@ -1020,6 +1023,50 @@ mod tests {
         let (b, _, unmappable) = enc.encode(s);
         assert!(!unmappable);
         b.into_owned()
+    }
+
+    /// A summary that is the content's text (`<description>` and
+    /// `<content:encoded>` alike) is sanitised once and shared: the result
+    /// is what sanitising each would give, in UTF-8 and windows-1256. Text
+    /// that differs, or the same text declared plain, is made on its own.
+    #[test]
+    fn summary_equal_to_content_is_sanitised_once_with_arabic() {
+        let html = r#"<p dir="rtl">قال الوزير <a href="/ar/2025/بيان" onclick="x()">بيان</a></p><script>ads()</script>"#;
+        let link = Url::parse("https://example.com/ar/2025/خبر").unwrap();
+        let expected = sanitize(html, &link);
+        assert!(expected.contains("https://example.com/ar/2025/") && !expected.contains("script"));
+        let rss = |decl: &str, summary: &str| {
+            format!(
+                r#"<?xml version="1.0" encoding="{decl}"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>أخبار</title><item><title>{TITLE}</title><link>{link}</link><description><![CDATA[{summary}]]></description><content:encoded><![CDATA[{html}]]></content:encoded></item></channel></rss>"#
+            )
+        };
+        for (decl, enc) in [
+            ("UTF-8", encoding_rs::UTF_8),
+            ("windows-1256", encoding_rs::WINDOWS_1256),
+        ] {
+            let same = parse(&encode(&rss(decl, html), enc), None);
+            let item = &same.items[0];
+            assert_eq!(item.content.as_deref(), Some(expected.as_str()), "{decl}");
+            assert_eq!(item.summary.as_deref(), Some(expected.as_str()), "{decl}");
+
+            let other_text = html.replace("قال", "أعلن");
+            let other = parse(&encode(&rss(decl, &other_text), enc), None);
+            let item = &other.items[0];
+            assert_eq!(item.content.as_deref(), Some(expected.as_str()), "{decl}");
+            assert_eq!(
+                item.summary.as_deref(),
+                Some(sanitize(&other_text, &link).as_str()),
+                "{decl}"
+            );
+        }
+        // The same text as a plain-text summary is escaped, not sanitised.
+        let atom = format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>أخبار</title><entry><title>{TITLE}</title><link href="{link}"/><id>{link}</id><summary type="text">{0}</summary><content type="html">{0}</content></entry></feed>"#,
+            html.replace('&', "&amp;").replace('<', "&lt;")
+        );
+        let item = &parse(atom.as_bytes(), None).items[0];
+        assert_eq!(item.content.as_deref(), Some(expected.as_str()));
+        assert_eq!(item.summary.as_deref(), Some(escape_html(html).as_str()));
     }
 
     #[test]
