@@ -889,10 +889,15 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         let config_now = r.config.borrow_and_update().clone();
         // Counted before rendering, so the render holds at least this many.
         let stored = r.store.item_count();
-        let (config, store, last) = (config_now.clone(), r.store.clone(), r.last.clone());
+        let (config, store, last, published) = (
+            config_now.clone(),
+            r.store.clone(),
+            r.last.clone(),
+            r.published.clone(),
+        );
         let started = std::time::Instant::now();
         let rendered = tokio::task::spawn_blocking(move || {
-            let outputs = render_outputs(&config, &store)?;
+            let outputs = crate::render::render_outputs_over(&config, &store, |name| published.get(name))?;
             // Files first, so that once a render is published its files are
             // on disk too.
             for (output, rendered) in config.outputs.iter().zip(&outputs) {

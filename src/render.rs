@@ -103,41 +103,44 @@ fn select_output<'a>(
 
 /// Renders every output from the store.
 ///
-/// Each output's documents are written first and its items dropped before
-/// any is compressed: with `full_text` an output's 200 items carry whole
-/// articles (several MB decoded), and holding them through the gzip and
-/// brotli passes (brotli's encoder alone takes ~4.5 MB) put both on top of
-/// the published set at every render of a cold round's backlog
-/// (BENCHMARKS.md, Run 8).
+/// Compressed copies are not made here: the server makes each on the first
+/// request for it (see `server::Representation`).
 pub fn render_outputs(config: &Config, store: &Store) -> Result<Vec<RenderedOutput>, StoreError> {
+    render_outputs_over(config, store, |_| None)
+}
+
+/// [`render_outputs`], keeping each document of `previous` (by file name,
+/// as published) whose body comes out the same, with the compressed copies
+/// it already has: during a full-text backlog most renders change none of
+/// an output's items, and a kept document's new body is dropped as soon as
+/// it is hashed, so such a render holds one document besides the items.
+pub fn render_outputs_over(
+    config: &Config,
+    store: &Store,
+    previous: impl Fn(&str) -> Option<Arc<Representation>>,
+) -> Result<Vec<RenderedOutput>, StoreError> {
     let mut rendered = Vec::new();
     for output in &config.outputs {
         let selected = select_output(config, store, output)?;
-        let bodies: Vec<Vec<u8>> = FORMATS.iter().map(|(ext, _)| selected.body(ext)).collect();
-        let listing = selected.listing(output);
-        let items = selected.items.len();
         let last_modified = selected.last_modified;
-        let (clusters, clustered_items) = selected.clustering.as_ref().map_or((0, 0), |(_, c, m)| (*c, *m));
-        drop(selected);
+        let document = |name: String, media_type: &'static str, body: Vec<u8>| {
+            let doc = Representation::new(media_type, body, last_modified).reuse(previous(&name).as_ref());
+            (name, doc)
+        };
         let docs = FORMATS
             .iter()
-            .zip(bodies)
-            .map(|((ext, media_type), body)| {
-                (
-                    format!("{}.{ext}", output.name),
-                    Arc::new(Representation::new(media_type, body, last_modified)),
-                )
+            .map(|&(ext, media_type)| {
+                document(format!("{}.{ext}", output.name), media_type, selected.body(ext))
             })
             .collect();
-        let extra = listing
-            .map(|(name, body)| {
-                (
-                    name,
-                    Arc::new(Representation::new("application/json", body, last_modified)),
-                )
-            })
+        let extra = selected
+            .listing(output)
+            .map(|(name, body)| document(name, "application/json", body))
             .into_iter()
             .collect();
+        let items = selected.items.len();
+        let (clusters, clustered_items) = selected.clustering.as_ref().map_or((0, 0), |(_, c, m)| (*c, *m));
+        drop(selected);
         rendered.push(RenderedOutput {
             name: output.name.clone(),
             title: output.title.clone(),

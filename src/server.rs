@@ -1,15 +1,16 @@
 //! The HTTP side: owns the listener and serves pre-rendered documents.
 //!
 //! A request never waits on upstream feeds or on the store: it reads the last
-//! published [`Representation`] (bytes, a gzip copy, validators) from memory,
-//! answers `304` when the client's validators match, and picks the gzip copy
-//! when the client accepts it. Rendering and compressing happen once per
-//! change, in the app's renderer task, not per request.
+//! published [`Representation`] (bytes, validators) from memory, answers
+//! `304` when the client's validators match, and serves the brotli or gzip
+//! copy when the client accepts it. Rendering happens once per change, in
+//! the app's renderer task; each compressed copy is made once per document,
+//! by the first request that asks for it (see [`Representation`]).
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -24,41 +25,89 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// One document in the form it is served.
+///
+/// The gzip and brotli copies are made by the first request that asks for
+/// each, and then kept with the document. A full-text backlog re-renders
+/// about once a second for minutes, and most of those documents are
+/// replaced before any subscriber fetches them: compressing every one at
+/// render time was a fifth of the daemon's CPU during the backlog, and the
+/// compressors' state (brotli's ~4.5 MB) and copies sat on top of every
+/// render's peak (BENCHMARKS.md, Run 9: full-text memory). A document whose
+/// body did not change keeps its copies across renders
+/// ([`Representation::reuse`]).
 #[derive(Debug)]
 pub struct Representation {
     pub content_type: &'static str,
     pub body: Bytes,
-    pub gzip: Bytes,
-    pub brotli: Bytes,
     /// Strong ETag over the body (not the build time), quoted.
     pub etag: String,
     /// Newest item's first-seen time: when the document last gained content.
     pub last_modified: Option<DateTime<Utc>>,
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
 }
 
 impl Representation {
     pub fn new(content_type: &'static str, body: Vec<u8>, last_modified: Option<i64>) -> Representation {
         let digest = Sha256::digest(&body);
         let etag = format!("\"{}\"", hex(&digest[..16]));
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&body).expect("writing to a Vec cannot fail");
-        let gzip = gz.finish().expect("writing to a Vec cannot fail");
-        let mut br = Vec::new();
-        {
-            // Quality 6, 1 MiB window: most of brotli's gain over gzip at a
-            // small fraction of quality 9's time and memory (measured in
-            // BENCHMARKS.md); it runs once per change, not per request.
-            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 6, 20);
-            w.write_all(&body).expect("writing to a Vec cannot fail");
-        }
         Representation {
             content_type,
             body: Bytes::from(body),
-            gzip: Bytes::from(gzip),
-            brotli: Bytes::from(br),
             etag,
             last_modified: last_modified.and_then(|t| Utc.timestamp_opt(t, 0).single()),
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
         }
+    }
+
+    /// `self`, unless `previous` is the same document (same type, body and
+    /// Last-Modified): then `previous`, with the compressed copies it
+    /// already made, and `self` is dropped.
+    pub fn reuse(self, previous: Option<&Arc<Representation>>) -> Arc<Representation> {
+        match previous {
+            Some(p)
+                if p.etag == self.etag
+                    && p.content_type == self.content_type
+                    && p.last_modified == self.last_modified
+                    && p.body == self.body =>
+            {
+                p.clone()
+            }
+            _ => Arc::new(self),
+        }
+    }
+
+    /// The gzip copy of the body, made on the first call. CPU-bound for a
+    /// large document: call it off the async workers unless
+    /// [`Self::is_compressed`] says it is made.
+    pub fn gzip(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(&self.body).expect("writing to a Vec cannot fail");
+                Bytes::from(gz.finish().expect("writing to a Vec cannot fail"))
+            })
+            .clone()
+    }
+
+    /// The brotli copy of the body, made on the first call (see
+    /// [`Self::gzip`]).
+    pub fn brotli(&self) -> Bytes {
+        self.brotli
+            .get_or_init(|| {
+                let mut br = Vec::new();
+                {
+                    // Quality 6, 1 MiB window: most of brotli's gain over
+                    // gzip at a small fraction of quality 9's time and
+                    // memory (measured in BENCHMARKS.md); it runs once per
+                    // document, not per request.
+                    let mut w = brotli::CompressorWriter::new(&mut br, 4096, 6, 20);
+                    w.write_all(&self.body).expect("writing to a Vec cannot fail");
+                }
+                Bytes::from(br)
+            })
+            .clone()
     }
 
     /// The ETag of an encoded copy: a different representation needs a
@@ -74,8 +123,17 @@ impl Representation {
     fn body_for(&self, coding: Coding) -> Bytes {
         match coding {
             Coding::Identity => self.body.clone(),
-            Coding::Gzip => self.gzip.clone(),
-            Coding::Brotli => self.brotli.clone(),
+            Coding::Gzip => self.gzip(),
+            Coding::Brotli => self.brotli(),
+        }
+    }
+
+    /// True when the copy in `coding` exists (identity always does).
+    fn has(&self, coding: Coding) -> bool {
+        match coding {
+            Coding::Identity => true,
+            Coding::Gzip => self.gzip.get().is_some(),
+            Coding::Brotli => self.brotli.get().is_some(),
         }
     }
 }
@@ -398,7 +456,18 @@ async fn document(State(state): State<AppState>, Path(file): Path<String>, heade
     if let Some(name) = coding.header() {
         resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }
-    (StatusCode::OK, resp_headers, doc.body_for(coding)).into_response()
+    let body = if doc.has(coding) {
+        doc.body_for(coding)
+    } else {
+        // The first request for this copy makes it, off the async workers;
+        // requests for it meanwhile wait on the same `OnceLock`.
+        let doc = doc.clone();
+        match tokio::task::spawn_blocking(move || doc.body_for(coding)).await {
+            Ok(body) => body,
+            Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "compression failed\n").into_response(),
+        }
+    };
+    (StatusCode::OK, resp_headers, body).into_response()
 }
 
 /// RFC 9110 section 13.1: `If-None-Match` wins over `If-Modified-Since`; the
@@ -477,6 +546,26 @@ mod tests {
         assert_eq!(n("*"), Coding::Brotli);
         assert_eq!(n("*, br;q=0"), Coding::Gzip);
         assert_eq!(negotiate(&h(&[])), Coding::Identity);
+    }
+
+    #[test]
+    fn a_document_is_reused_only_when_it_is_the_same() {
+        let body = "<rss><title>البرلمان يصوّت</title></rss>";
+        let served = Arc::new(Representation::new("application/rss+xml", body.into(), Some(1)));
+        let gz = served.gzip();
+        let same = Representation::new("application/rss+xml", body.into(), Some(1)).reuse(Some(&served));
+        assert!(Arc::ptr_eq(&same, &served));
+        assert_eq!(same.gzip().as_ptr(), gz.as_ptr(), "the copy is made once");
+        let fresh = |body: &str, lm| Representation::new("application/rss+xml", body.into(), lm);
+        for other in [
+            fresh(&body.replace("يصوّت", "يصوت"), Some(1)),
+            fresh(body, Some(2)),
+            fresh(body, None),
+            Representation::new("application/atom+xml", body.into(), Some(1)),
+        ] {
+            assert!(!Arc::ptr_eq(&other.reuse(Some(&served)), &served));
+        }
+        assert!(!fresh(body, Some(1)).has(Coding::Brotli));
     }
 
     #[test]

@@ -344,3 +344,44 @@ async fn render_and_opml_commands() {
     let exported = feedwire::opml::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(exported.len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_render_keeps_the_served_documents_and_their_compressed_copies() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = load_config(&write_config(dir.path(), &serve_all_fixtures(&server)));
+    poll_once(&config).await.unwrap();
+    let store = Store::open(&config.storage.path).unwrap();
+    let published = feedwire::server::Published::default();
+    let first = feedwire::render::render_outputs(&config, &store).unwrap();
+    published.publish(feedwire::render::publishable(&config, &store, &first));
+    // A subscriber asked for the brotli copy of the RSS (Arabic items in it).
+    let rss = published.get("politics.rss").unwrap();
+    assert!(std::str::from_utf8(&rss.body).unwrap().contains("البرلمان"));
+    assert_eq!(read_brotli(&rss.brotli()).await, rss.body);
+
+    // Nothing changed in the store: every document is the one served, and
+    // the brotli copy made for the first is not made again.
+    let again = feedwire::render::render_outputs_over(&config, &store, |n| published.get(n)).unwrap();
+    for (name, doc) in again.iter().flat_map(|o| &o.docs) {
+        let served = published.get(name).unwrap();
+        assert!(Arc::ptr_eq(doc, &served), "{name} kept");
+    }
+    assert_eq!(again[0].docs[0].1.brotli().as_ptr(), rss.brotli().as_ptr());
+
+    // A change in what the output carries: new documents, compressed anew.
+    let mut fewer = config.clone();
+    fewer.outputs[0].max_items = 2;
+    let changed = feedwire::render::render_outputs_over(&fewer, &store, |n| published.get(n)).unwrap();
+    for (name, doc) in changed.iter().flat_map(|o| &o.docs) {
+        let served = published.get(name).unwrap();
+        assert!(!Arc::ptr_eq(doc, &served), "{name} rendered anew");
+        assert_ne!(doc.etag, served.etag, "{name}");
+    }
+    let rss = &changed[0].docs[0].1;
+    let mut gunzipped = Vec::new();
+    flate2::read::GzDecoder::new(&rss.gzip()[..])
+        .read_to_end(&mut gunzipped)
+        .unwrap();
+    assert_eq!(gunzipped, rss.body);
+}
