@@ -70,14 +70,14 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
     if let Some(timeout) = full_text {
         extracted = wait_for_articles(&store, &landed, started + timeout).await;
         cancel.cancel();
-        // Still held at the deadline: published with the feed's content;
-        // their pages stay queued for the next run.
-        let held = store.full_text_held().context("reading held full-text items")?;
-        for key in &held {
-            store
-                .release_full_text(key, true)
-                .context("releasing a held full-text item")?;
-        }
+        // Still held at the deadline: published with the feed's content
+        // (counted as fallbacks); their pages stay queued for the next run.
+        // Released in the store's batches: a cold run holds tens of
+        // thousands, and a set of their keys and a write each cost more
+        // than the round's polling (BENCHMARKS.md, Run 9: full-text memory).
+        store
+            .release_expired_full_text(i64::MAX)
+            .context("releasing held full-text items")?;
     }
     // Only outputs that carry a feed whose items changed are rendered: the
     // others would come out as they did last time, so a warm poll-once
@@ -152,12 +152,19 @@ async fn wait_for_articles(
     landed: &tokio::sync::Notify,
     deadline: tokio::time::Instant,
 ) -> bool {
+    // Whether one claim is pending, not the list of them: this runs at
+    // every landing, and a cold run has tens of thousands pending.
     let pending = |store: &Store| {
         let store = store.clone();
         async move {
-            tokio::task::spawn_blocking(move || store.pending_full_text().map(|p| p.len()).unwrap_or(0))
-                .await
-                .unwrap_or(0)
+            tokio::task::spawn_blocking(move || {
+                store
+                    .pending_full_text_after(None, 1)
+                    .map(|p| p.len())
+                    .unwrap_or(0)
+            })
+            .await
+            .unwrap_or(0)
         }
     };
     let mut any = false;
