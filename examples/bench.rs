@@ -50,7 +50,6 @@ use std::time::{Duration, Instant};
 
 use feedwire::config::Config;
 use feedwire::item::{Item, ItemKey};
-use feedwire::parse::{parse_feed, FeedRef, Limits};
 use feedwire::store::Store;
 
 // ---------------------------------------------------------------------------
@@ -435,23 +434,11 @@ fn main() {
 
 /// The farm's documents parsed as the poller would (feed URLs on `port`).
 fn parse_farm(f: &farm::Farm, port: u16) -> Vec<Item> {
-    let now = chrono::DateTime::from_timestamp(farm::BASE_TIME, 0).expect("time");
     f.feeds
         .iter()
         .flat_map(|d| {
-            let url = url::Url::parse(&f.url(d.index, port)).expect("url");
-            parse_feed(
-                FeedRef {
-                    url: &url,
-                    name: &d.name,
-                },
-                &d.body,
-                Some(d.content_type),
-                now,
-                Limits::default(),
-            )
-            .expect("farm documents parse")
-            .items
+            d.parse(&url::Url::parse(&f.url(d.index, port)).expect("url"))
+                .items
         })
         .collect()
 }
@@ -492,23 +479,10 @@ fn ingest_section(o: &Opts, rep: &mut Report) {
     let docs: Vec<&farm::FeedDoc> = f.feeds.iter().collect();
     let mb = f.total_bytes as f64 / 1e6;
     let items = f.total_items as f64;
-    let now = chrono::DateTime::from_timestamp(farm::BASE_TIME, 0).expect("time");
     let urls: Vec<url::Url> = (0..n)
         .map(|i| url::Url::parse(&f.url(i, 1)).expect("url"))
         .collect();
-    let parse = |d: &farm::FeedDoc| {
-        parse_feed(
-            FeedRef {
-                url: &urls[d.index],
-                name: &d.name,
-            },
-            &d.body,
-            Some(d.content_type),
-            now,
-            Limits::default(),
-        )
-        .expect("farm documents parse")
-    };
+    let parse = |d: &farm::FeedDoc| d.parse(&urls[d.index]);
     let runs = o.runs.max(3);
     // Documents parsed once, for the store-alone rows.
     let parsed: Vec<Vec<Item>> = docs.iter().map(|d| parse(d).items).collect();

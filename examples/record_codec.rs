@@ -109,20 +109,10 @@ fn feed_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 
 fn main() {
     let f = farm::Farm::generate(1000, 1000);
-    let now = chrono::DateTime::from_timestamp(farm::BASE_TIME, 0).expect("time");
     let farm_items: Vec<Item> = f
         .feeds
         .iter()
-        .flat_map(|d| {
-            let url = url::Url::parse(&f.url(d.index, 1)).expect("url");
-            let feed = FeedRef {
-                url: &url,
-                name: &d.name,
-            };
-            parse_feed(feed, &d.body, Some(d.content_type), now, Limits::default())
-                .expect("farm documents parse")
-                .items
-        })
+        .flat_map(|d| d.parse(&url::Url::parse(&f.url(d.index, 1)).expect("url")).items)
         .collect();
     let dir = std::env::var("FEEDWIRE_REALWORLD").unwrap_or_else(|_| "../shared/corpus/realworld".into());
     let mut files = Vec::new();

@@ -32,7 +32,6 @@ mod farm;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use feedwire::parse::{parse_feed, FeedRef, Limits};
 use sha2::{Digest, Sha256};
 use sled::transaction::{Transactional, TransactionalTree, UnabortableTransactionError};
 use sled::IVec;
@@ -339,7 +338,6 @@ fn main() {
     let variants: Vec<&str> = only.split(',').filter(|v| *v != "none").collect();
 
     let f = farm::Farm::generate(n, n);
-    let now = chrono::DateTime::from_timestamp(farm::BASE_TIME, 0).expect("time");
     let docs: Vec<Vec<Entry>> = f
         .feeds
         .iter()
@@ -349,17 +347,7 @@ fn main() {
                 let h = Sha256::digest(url.as_str().as_bytes());
                 <[u8; 8]>::try_from(&h[..8]).expect("8 bytes")
             };
-            let parsed = parse_feed(
-                FeedRef {
-                    url: &url,
-                    name: &d.name,
-                },
-                &d.body,
-                Some(d.content_type),
-                now,
-                Limits::default(),
-            )
-            .expect("farm documents parse");
+            let parsed = d.parse(&url);
             parsed
                 .items
                 .iter()

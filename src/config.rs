@@ -413,15 +413,13 @@ fn key_at(text: &str, offset: usize) -> String {
     // The innermost table header above the line, counting array entries.
     let mut table = String::new();
     let mut counts: HashMap<String, usize> = HashMap::new();
-    for l in text[..line_start].lines() {
-        let l = l.trim();
-        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            let name = name.trim().to_owned();
-            let n = counts.entry(name.clone()).or_insert(0);
+    for header in split::headers(&text[..line_start]) {
+        if header.array {
+            let n = counts.entry(header.name.clone()).or_insert(0);
             *n += 1;
-            table = format!("{name}[{}]", *n - 1);
-        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
-            table = name.trim().to_owned();
+            table = format!("{}[{}]", header.name, *n - 1);
+        } else {
+            table = header.name;
         }
     }
     match (table.is_empty(), key.is_empty()) {
@@ -1410,6 +1408,23 @@ interval = "20m"
             "{}",
             p[2]
         );
+    }
+
+    #[test]
+    fn keys_are_named_past_headers_inside_multi_line_strings() {
+        // A `[[feed]]` line inside a string is text, not a table: the feed
+        // after it is still feed[1].
+        let text = format!(
+            "{GOOD}\n[[feed]]\nurl = \"https://a.example/rss\"\nname = \"\"\"أخبار\n[[feed]]\n\"\"\"\n\n\
+             [[feed]]\nurl = \"https://b.example/rss\"\ninterval = \"5s\"\n"
+        );
+        let p = problems(&text);
+        assert!(
+            p.iter()
+                .any(|p| p.contains("feed[2].interval: \"5s\" is shorter than the 1m floor")),
+            "{p:#?}"
+        );
+        assert!(!p.iter().any(|p| p.contains("feed[3]")), "{p:#?}");
     }
 
     #[test]

@@ -322,6 +322,21 @@ pub struct FeedDoc {
     pub items: usize,
 }
 
+impl FeedDoc {
+    /// The document parsed as the poller parses it, fetched from `url` at
+    /// the farm's fixed time: the no-network measures start from this.
+    pub fn parse(&self, url: &url::Url) -> feedwire::parse::ParsedFeed {
+        let now = chrono::DateTime::from_timestamp(BASE_TIME, 0).expect("time");
+        let feed = feedwire::parse::FeedRef {
+            url,
+            name: &self.name,
+        };
+        let limits = feedwire::parse::Limits::default();
+        feedwire::parse::parse_feed(feed, &self.body, Some(self.content_type), now, limits)
+            .expect("farm documents parse")
+    }
+}
+
 /// The whole farm.
 pub struct Farm {
     pub feeds: Vec<FeedDoc>,

@@ -35,18 +35,25 @@ enum Header {
     Other,
 }
 
-/// Cuts `text`, or answers `None` when it has no `[[feed]]` table (nothing
-/// to gain: the caller parses it whole).
-pub(super) fn split(text: &str) -> Option<Split> {
-    let mut feeds: Vec<Range<usize>> = Vec::new();
-    // Start of the feed table being read, if any.
-    let mut open: Option<usize> = None;
-    let mut close = |open: &mut Option<usize>, end: usize| {
-        if let Some(start) = open.take() {
-            feeds.push(start..end);
-        }
-    };
+/// A top-level table header: `[name]` or `[[name]]`.
+pub(super) struct HeaderLine<'a> {
+    /// Byte offset of its first `[`.
+    pub start: usize,
+    /// `[[name]]`: one entry of an array of tables.
+    pub array: bool,
+    /// The dotted name as written, whitespace left out: `feed`, `feed.x`.
+    pub name: String,
+    /// The header's tokens, whitespace and comments left out.
+    kinds: Vec<TokenKind>,
+    /// Its first bare key.
+    key: Option<&'a str>,
+}
 
+/// The table headers of `text` in file order: only a `[` that opens a line
+/// outside any value starts one, so a `[[feed]]` line inside a multi-line
+/// string or an array is not a header.
+pub(super) fn headers(text: &str) -> Vec<HeaderLine<'_>> {
+    let mut found = Vec::new();
     let mut tokens = Source::new(text).lex();
     // Only whitespace since the last newline outside any value.
     let mut line_start = true;
@@ -57,34 +64,33 @@ pub(super) fn split(text: &str) -> Option<Split> {
         let kind = token.kind();
         if line_start && depth == 0 && kind == TokenKind::LeftSquareBracket {
             let start = token.span().start();
-            let mut line = vec![kind];
+            let mut kinds = vec![kind];
             let mut key = None;
+            let mut name = String::new();
             for t in tokens.by_ref() {
+                let piece = &text[t.span().start()..t.span().end()];
                 match t.kind() {
                     TokenKind::Newline | TokenKind::Eof => break,
                     TokenKind::Whitespace | TokenKind::Comment => {}
                     k => {
                         if k == TokenKind::Atom && key.is_none() {
-                            key = Some(&text[t.span().start()..t.span().end()]);
+                            key = Some(piece);
                         }
-                        line.push(k);
+                        if !matches!(k, TokenKind::LeftSquareBracket | TokenKind::RightSquareBracket) {
+                            name.push_str(piece);
+                        }
+                        kinds.push(k);
                     }
                 }
             }
-            use TokenKind::{Atom, Dot, LeftSquareBracket as L, RightSquareBracket as R};
-            let header = match (line.as_slice(), key) {
-                ([L, L, Atom, R, R], Some("feed")) => Header::Feed,
-                ([L, L, Atom, Dot, ..] | [L, Atom, Dot, ..], Some("feed")) => Header::FeedSub,
-                _ => Header::Other,
-            };
-            match header {
-                Header::Feed => {
-                    close(&mut open, start);
-                    open = Some(start);
-                }
-                Header::FeedSub => {}
-                Header::Other => close(&mut open, start),
-            }
+            let array = kinds.get(1) == Some(&TokenKind::LeftSquareBracket);
+            found.push(HeaderLine {
+                start,
+                array,
+                name,
+                kinds,
+                key,
+            });
             line_start = true;
             continue;
         }
@@ -100,6 +106,37 @@ pub(super) fn split(text: &str) -> Option<Split> {
                 line_start = false;
             }
             _ => line_start = false,
+        }
+    }
+    found
+}
+
+/// Cuts `text`, or answers `None` when it has no `[[feed]]` table (nothing
+/// to gain: the caller parses it whole).
+pub(super) fn split(text: &str) -> Option<Split> {
+    let mut feeds: Vec<Range<usize>> = Vec::new();
+    // Start of the feed table being read, if any.
+    let mut open: Option<usize> = None;
+    let mut close = |open: &mut Option<usize>, end: usize| {
+        if let Some(start) = open.take() {
+            feeds.push(start..end);
+        }
+    };
+
+    for h in headers(text) {
+        use TokenKind::{Atom, Dot, LeftSquareBracket as L, RightSquareBracket as R};
+        let header = match (h.kinds.as_slice(), h.key) {
+            ([L, L, Atom, R, R], Some("feed")) => Header::Feed,
+            ([L, L, Atom, Dot, ..] | [L, Atom, Dot, ..], Some("feed")) => Header::FeedSub,
+            _ => Header::Other,
+        };
+        match header {
+            Header::Feed => {
+                close(&mut open, h.start);
+                open = Some(h.start);
+            }
+            Header::FeedSub => {}
+            Header::Other => close(&mut open, h.start),
         }
     }
     close(&mut open, text.len());

@@ -819,7 +819,12 @@ impl Binary {
             Ok(status) => status.unwrap(),
             Err(_) => {
                 let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
-                panic!("feedwire (pid {pid}) did not exit within {WAIT:?}");
+                let log = self.log.lock().unwrap();
+                let tail = &log[log.len().saturating_sub(30)..];
+                panic!(
+                    "feedwire (pid {pid}) did not exit within {WAIT:?}; last log lines:\n{}",
+                    tail.join("\n")
+                );
             }
         }
     }
