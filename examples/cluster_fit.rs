@@ -36,7 +36,7 @@ use std::path::Path;
 
 use feedwire::cluster::{
     model_score, ClusterConfig, Clusterer, Idf, Outlets, PairTable, COMMENTARY_MIN_SIMILARITY,
-    DEFAULT_WINDOW, FEATURES, FEATURE_NAMES, MIN_MODEL_COVERAGE,
+    DEFAULT_WINDOW, FEATURES, FEATURE_NAMES, MIN_MODEL_COVERAGE, SUMMARY_MIN_SHARED,
 };
 use feedwire::item::{Item, ItemKey, Source};
 
@@ -598,6 +598,41 @@ fn main() {
                 ));
             }
         }
+        // Summary-agreement rules on top of the shipped anchored edge:
+        // SUMRULES="anchor,overlap,p,dice,coverage;..." (see
+        // `cluster::SUMMARY_*`).
+        let rules = std::env::var("SUMRULES").unwrap_or_else(|_| "0.5,0.3,0.7,0.3,0.3".into());
+        for rule in rules.split(';') {
+            let v: Vec<f64> = rule.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            let [a, o, p, d, c] = v[..] else { continue };
+            variants.push((
+                format!("summary anchor>={a} overlap>={o} p>={p} dice>={d} cov>={c}"),
+                0.42,
+                Box::new(move |f: &feedwire::cluster::PairFeatures| {
+                    if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+                        return None;
+                    }
+                    let o0 = old(f);
+                    if o0.is_some_and(|v| v >= 0.42) {
+                        return o0;
+                    }
+                    let score = model_score(&f.values);
+                    if f.coverage >= 0.2 && f.anchored && score >= 0.95 {
+                        return Some(0.42f64.max(f.dice));
+                    }
+                    if f.title_anchor >= a
+                        && f.summary_overlap >= o
+                        && f.summary_shared >= SUMMARY_MIN_SHARED
+                        && score >= p
+                        && f.dice >= d
+                        && f.coverage >= c
+                    {
+                        return Some(0.42f64.max(f.dice));
+                    }
+                    o0
+                }),
+            ));
+        }
         for (name, t, f) in &variants {
             let g = simulate(
                 items.len(),
@@ -653,6 +688,49 @@ fn main() {
             if mode == "sweep-test" {
                 println!("    test {}", prf(n[1]));
             }
+        }
+    }
+    if mode == "summary" {
+        // Pairs the shipped similarity leaves below the threshold, by
+        // summary agreement: what a summary rule would join (real tuning
+        // half and written set).
+        let mut rows = Vec::new();
+        for s in samples.iter().filter(|s| s.half != 1) {
+            let (f, old) = if s.half == 3 {
+                (
+                    w_table.features(s.i, s.j, window),
+                    w_table.similarity(s.i, s.j, window),
+                )
+            } else {
+                (table.features(s.i, s.j, window), s.old)
+            };
+            let Ok(f) = f else { continue };
+            if old.is_some_and(|v| v >= 0.42) || f.summary_shared <= 0.0 {
+                continue;
+            }
+            rows.push((s, f, old));
+        }
+        rows.sort_by(|a, b| b.1.summary_shared.total_cmp(&a.1.summary_shared));
+        for (s, f, old) in rows.iter().take(400) {
+            let (ta, tb) = if s.half == 3 {
+                (w_items[s.i].title.clone(), w_items[s.j].title.clone())
+            } else {
+                (show(s.i), show(s.j))
+            };
+            println!(
+                "{} {} shared={:.2} overlap={:.2} anchor={:.2} dice={:.3} cov={:.2} p={:.3} old={:?}\n    {}\n    {}",
+                if s.half == 3 { "W" } else { "R" },
+                if s.gold { "SAME" } else { "diff" },
+                f.summary_shared,
+                f.summary_overlap,
+                f.title_anchor,
+                f.dice,
+                f.coverage,
+                model_score(&f.values),
+                old.map(|v| (v * 1000.0).round() / 1000.0),
+                ta.chars().take(150).collect::<String>(),
+                tb.chars().take(150).collect::<String>()
+            );
         }
     }
     if mode == "analyse" {

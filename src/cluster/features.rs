@@ -3,7 +3,7 @@
 //! as commentary ([`is_commentary`]), the places it names, and the word
 //! rarity of a window ([`Idf`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::lsh::fnv1a;
 use super::model::char_grams;
@@ -196,6 +196,11 @@ pub(super) struct Doc {
     pub(super) title_words: usize,
     /// Every form of every word, sorted and deduplicated.
     pub(super) forms: Vec<u64>,
+    /// One bit per entry of `forms`: set for the forms of the words the
+    /// summary has (see [`Word::in_summary`]). A bit rather than a second
+    /// list of forms, so that summary agreement costs no memory per item
+    /// beyond a few words.
+    pub(super) summary_bits: Vec<u64>,
     /// Weight of all words, headline words counting [`HEADLINE_WEIGHT`] times.
     pub(super) total: f64,
     /// Weight of the headline words, each counted once.
@@ -236,6 +241,9 @@ pub(super) struct Word {
     pub(super) weight: f64,
     /// Items of the [`Idf`] holding the word (1 without one).
     pub(super) df: u32,
+    /// The summary has the word: every summary word, and a headline word
+    /// the summary repeats (what [`Doc::summary_agreement`] reads).
+    pub(super) in_summary: bool,
 }
 
 impl Doc {
@@ -271,14 +279,20 @@ impl Doc {
         let rest = MAX_WORDS - title_seq.len();
         let summary_seq: Vec<&str> = split_words(&summary).take(rest).collect();
 
-        let mut seen: HashSet<u64> = HashSet::new();
+        // Each form seen so far, with the word it belongs to.
+        let mut seen: HashMap<u64, usize> = HashMap::new();
         for (n, seq) in [&title_seq, &summary_seq].into_iter().enumerate() {
             for w in seq {
                 if let Some((forms, weight)) = content_word(w) {
-                    if forms.iter().any(|f| seen.contains(f)) {
+                    if let Some(&i) = forms.iter().find_map(|f| seen.get(f)) {
+                        // A headline word the summary repeats.
+                        if n == 1 {
+                            doc.words[i].in_summary = true;
+                        }
                         continue;
                     }
-                    seen.extend(forms.iter().copied());
+                    let index = doc.words.len();
+                    seen.extend(forms.iter().map(|&f| (f, index)));
                     if n == 0 {
                         doc.title_words += 1;
                     }
@@ -287,6 +301,7 @@ impl Doc {
                         len: u32::try_from(forms.len()).unwrap_or(u32::MAX),
                         weight,
                         df: 1,
+                        in_summary: n == 1,
                     });
                     doc.word_forms.extend(forms);
                 }
@@ -300,8 +315,17 @@ impl Doc {
             .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
             .map(|w| fnv1a(w.as_bytes()))
             .collect();
-        let mut forms: Vec<u64> = seen.into_iter().collect();
+        let mut forms: Vec<u64> = seen.into_keys().collect();
         forms.sort_unstable();
+        let mut bits = vec![0u64; forms.len().div_ceil(64)];
+        for w in doc.words.iter().filter(|w| w.in_summary) {
+            for f in doc.word(w) {
+                if let Ok(i) = forms.binary_search(f) {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        doc.summary_bits = bits;
         doc.forms = forms;
 
         doc.title_places = find_places(&title_seq);
@@ -450,6 +474,63 @@ impl Doc {
                 }
             })
             .count()
+    }
+
+    /// How rare a word is among the items of the [`Idf`]:
+    /// `ln(n / df) / ln(n)`, 1 for a word one item holds, near 0 for a word
+    /// most items hold (1 for every word without an `Idf`). Unlike the
+    /// weights, which keep every word of at most 20 items in 200 at full
+    /// weight, this tells a name two items share from a word of the day.
+    pub(super) fn rarity(&self, w: &Word) -> f64 {
+        let n = self.idf_items as f64;
+        let df = f64::from(w.df.max(1));
+        ((n / df).ln() / n.ln()).clamp(0.0, 1.0)
+    }
+
+    /// Whether the form `f` is one of the summary's words' (see
+    /// [`Word::in_summary`]).
+    pub(super) fn summary_has_form(&self, f: u64) -> bool {
+        self.forms.binary_search(&f).is_ok_and(|i| {
+            self.summary_bits
+                .get(i / 64)
+                .is_some_and(|b| b >> (i % 64) & 1 == 1)
+        })
+    }
+
+    /// Agreement of this summary with `other`'s: the rarity (see
+    /// [`Doc::rarity`]) of this summary's words found in the other summary,
+    /// and of all this summary's words, leaving out words both headlines
+    /// have (the headlines' evidence is counted elsewhere). Two reports of
+    /// one event tell it with the same names, places and figures in their
+    /// first lines even when their headlines share one name ("on suspicion
+    /// of misconduct in public office").
+    pub(super) fn summary_agreement(&self, other: &Doc) -> (f64, f64) {
+        let (mut shared, mut total) = (0.0, 0.0);
+        for (i, w) in self.words.iter().enumerate() {
+            if !w.in_summary {
+                continue;
+            }
+            let forms = self.word(w);
+            if i < self.title_words && forms.iter().any(|&f| other.title_has_form(f)) {
+                continue;
+            }
+            let r = self.rarity(w);
+            total += r;
+            if forms.iter().any(|&f| other.summary_has_form(f)) {
+                shared += r;
+            }
+        }
+        (shared, total)
+    }
+
+    /// The greatest rarity (see [`Doc::rarity`]) of a word both headlines
+    /// have: how strongly the headlines are tied by a name, number or term.
+    pub(super) fn title_anchor(&self, other: &Doc) -> f64 {
+        self.words[..self.title_words]
+            .iter()
+            .filter(|w| self.word(w).iter().any(|&f| other.title_has_form(f)))
+            .map(|w| self.rarity(w))
+            .fold(0.0, f64::max)
     }
 
     /// Weighted share of this headline's words found in `other` (1 for a

@@ -86,6 +86,15 @@ pub struct PairFeatures {
     /// 500 of the window, at least 2): a name or term that anchors the
     /// event, not the day's subject.
     pub anchored: bool,
+    /// The greatest rarity of a word both headlines have (0 to 1; see
+    /// `Doc::rarity`): 0 when they share no word.
+    pub title_anchor: f64,
+    /// Summary agreement: the rarity of each summary's words found in the
+    /// other summary, averaged over both directions, leaving out words
+    /// both headlines have (see `Doc::summary_agreement`).
+    pub summary_shared: f64,
+    /// `summary_shared` as a share of the shorter summary's rarity (0 to 1).
+    pub summary_overlap: f64,
 }
 
 /// Most items holding a word for it to count as rare in a window of `n`
@@ -161,13 +170,33 @@ pub(super) fn pair_features(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Result
         gap as f64 / 86_400.0,
         f64::from(u8::from(numbers_conflict)),
     ];
+    let (summary_shared, summary_overlap) = summary_agreement(da, db);
     Ok(PairFeatures {
         values,
         dice,
         coverage: (ca + cb) / 2.0,
         commentary: da.commentary || db.commentary,
         anchored: rare_title > 0.0,
+        title_anchor: da.title_anchor(db).max(db.title_anchor(da)),
+        summary_shared,
+        summary_overlap,
     })
+}
+
+/// Summary agreement of two items in both directions: the rarity shared,
+/// averaged, and its share of the shorter summary's (see
+/// `Doc::summary_agreement`).
+pub(super) fn summary_agreement(da: &Doc, db: &Doc) -> (f64, f64) {
+    let (ab, ta) = da.summary_agreement(db);
+    let (ba, tb) = db.summary_agreement(da);
+    let shared = (ab + ba) / 2.0;
+    let shorter = ta.min(tb);
+    let overlap = if shorter > 0.0 {
+        (shared / shorter).min(1.0)
+    } else {
+        0.0
+    };
+    (shared, overlap)
 }
 
 /// Jaccard similarity of two sorted, deduplicated lists.

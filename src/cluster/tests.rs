@@ -426,6 +426,96 @@ fn outlets_are_sites() {
 }
 
 #[test]
+fn summary_agreement() {
+    // Two reports of one decision (after the real pair of the tuning
+    // half, Reuters / WSJ on Incirlik) whose headlines share one name and
+    // whose summaries tell the same event; beside them the second headline
+    // over a summary about something else. English and Arabic.
+    let en_a = item(
+        "incirlik",
+        "reuters",
+        "en",
+        T0,
+        "Turkey opens Incirlik base to American jets",
+        "Turkey has agreed to allow U.S. planes to launch air strikes against Islamic State militants \
+         from the U.S. air base at Incirlik, close to the Syrian border, officials said.",
+    );
+    let en_b = item(
+        "soil",
+        "wsj",
+        "en",
+        T0 + HOUR,
+        "Turkey to Allow U.S. Strikes Against ISIS From Its Soil",
+        "Turkey agreed to allow the U.S. to use its soil to launch airstrikes against Islamic State \
+         forces in neighboring Syria, in a major shift long sought by Washington.",
+    );
+    let en_other = item(
+        "lira",
+        "ft",
+        "en",
+        T0 + HOUR,
+        "Turkey to Allow U.S. Strikes Against ISIS From Its Soil",
+        "The lira fell to a record low as investors weighed the central bank's surprise decision to \
+         hold interest rates despite inflation above 70 per cent.",
+    );
+    let ar_a = item(
+        "incirlik",
+        "aljazeera",
+        "ar",
+        T0,
+        "تركيا تفتح قاعدة إنجرليك أمام الطائرات الأمريكية",
+        "وافقت تركيا على السماح للطائرات الأمريكية بشن غارات على مسلحي تنظيم الدولة انطلاقا من \
+         قاعدة إنجرليك الجوية قرب الحدود السورية، وفق مسؤولين.",
+    );
+    let ar_b = item(
+        "soil",
+        "skynewsarabia",
+        "ar",
+        T0 + HOUR,
+        "واشنطن تحصل على موافقة تركيا لضرب داعش",
+        "وافقت تركيا على أن تستخدم الطائرات الأمريكية أراضيها وقاعدة إنجرليك الجوية لشن غارات على \
+         تنظيم الدولة في سوريا المجاورة، في تحول كبير طالما سعت إليه واشنطن خلال أشهر من المفاوضات \
+         الصعبة مع حكومة أردوغان.",
+    );
+    let ar_other = item(
+        "lira",
+        "alarabiya",
+        "ar",
+        T0 + HOUR,
+        "واشنطن تحصل على موافقة تركيا لضرب داعش",
+        "تراجعت الليرة إلى مستوى قياسي بعد أن أبقى البنك المركزي على أسعار الفائدة رغم تجاوز التضخم \
+         سبعين في المئة.",
+    );
+    let items = [en_a, en_b, en_other, ar_a, ar_b, ar_other];
+    let table = PairTable::new(&items, &Outlets::new(), None);
+    for (a, b, other) in [(0, 1, 2), (3, 4, 5)] {
+        let f = table.features(a, b, DEFAULT_WINDOW).unwrap();
+        // The words alone stay below the threshold ...
+        assert!(f.dice < DEFAULT_THRESHOLD, "{a}-{b}: {f:?}");
+        // ... the summaries agree, and that makes them one story.
+        assert!(summary_agrees(&f), "{a}-{b}: {f:?}");
+        assert!(f.summary_overlap >= SUMMARY_MIN_OVERLAP, "{a}-{b}: {f:?}");
+        assert!(
+            table.similarity(a, b, DEFAULT_WINDOW).unwrap() >= DEFAULT_THRESHOLD,
+            "{a}-{b}"
+        );
+        // A summary about something else shares none of the event's words.
+        let g = table.features(a, other, DEFAULT_WINDOW).unwrap();
+        assert!(!summary_agrees(&g), "{a}-{other}: {g:?}");
+        assert_eq!(g.summary_shared, 0.0, "{a}-{other}: {g:?}");
+    }
+    // Words both headlines have are the headlines' evidence, not the
+    // summaries': a summary repeating its headline agrees with nothing.
+    let echo = [
+        item("x", "one", "en", T0, "Gantz quits", "Gantz quits."),
+        item("y", "two", "en", T0, "Gantz quits", "Gantz quits."),
+    ];
+    let table = PairTable::new(&echo, &Outlets::new(), None);
+    let f = table.features(0, 1, DEFAULT_WINDOW).unwrap();
+    assert_eq!((f.summary_shared, f.summary_overlap), (0.0, 0.0), "{f:?}");
+}
+
+#[test]
 fn event_word_classes() {
     // Two wordings of one event meet on the class's form...
     for (x, y) in [

@@ -163,13 +163,17 @@ impl RealSet {
 /// protest / march, weighs / considers) raised recall to 0.525 (tuning)
 /// and 0.471 (test; 79 stories) at precision 1.000; a cluster-level join and reading
 /// "U.S." as a word were tried and dropped for wrong merges (BENCHMARKS.md,
-/// "Run 7 (fifth session): clustering").
+/// "Run 7 (fifth session): clustering"). The seventh session's summary
+/// agreement (headlines tied by a fairly rare word, summaries sharing a
+/// third of their rare words) raised it to 0.588 (tuning) and 0.544
+/// (test) at precision 1.000 (BENCHMARKS.md, "Run 9 (seventh session):
+/// clustering summaries").
 /// The test is ignored in the
 /// default run rather than deleted or loosened: run it with
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
 /// to see both halves' numbers and every wrong or missed pair.
 #[test]
-#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.471 (needs 0.98 / 0.8)"]
+#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.544 (needs 0.98 / 0.8)"]
 fn real_feeds_precision_and_recall() {
     let set = RealSet::load();
     let mut stories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -219,9 +223,10 @@ fn real_feeds_precision_and_recall() {
 /// halves' numbers in the default run, pair recall and outlet-pair recall
 /// (see [`Score::outlet_recall`] and the fixtures README, "Scoring"). Until the bar above is met, this
 /// guards what is reached: precision at the bar (≥ 0.98) on both halves,
-/// and recall not below 0.46 on either (1.000 / 0.525 tuning and
-/// 1.000 / 0.471 test on the set of 79 stories, with the fifth session's
-/// event-word classes; 0.487 and 0.456 before them).
+/// and recall not below 0.54 on either (1.000 / 0.588 tuning and
+/// 1.000 / 0.544 test on the set of 79 stories, with the seventh
+/// session's summary agreement; 0.525 and 0.471 before it, 0.487 and
+/// 0.456 before the fifth session's event-word classes).
 #[test]
 fn real_set_is_read_and_scored() {
     let set = RealSet::load();
@@ -239,7 +244,7 @@ fn real_set_is_read_and_scored() {
             "{name} half precision {:.3}",
             half.precision()
         );
-        assert!(half.recall() >= 0.46, "{name} half recall {:.3}", half.recall());
+        assert!(half.recall() >= 0.54, "{name} half recall {:.3}", half.recall());
     }
 }
 
