@@ -163,7 +163,10 @@ impl RealSet {
 /// protest / march, weighs / considers) raised recall to 0.525 (tuning)
 /// and 0.471 (test; 79 stories) at precision 1.000; a cluster-level join and reading
 /// "U.S." as a word were tried and dropped for wrong merges (BENCHMARKS.md,
-/// "Run 7 (fifth session): clustering").
+/// "Run 7 (fifth session): clustering"). The seventh session's word forms
+/// ("Razzies" / "Razzie", "ISIS" / "Islamic State") raised the tuning half
+/// to 0.550; the test half stays at 0.471 (BENCHMARKS.md, "Run 9 (seventh
+/// session): clustering words").
 /// The test is ignored in the
 /// default run rather than deleted or loosened: run it with
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
@@ -219,13 +222,21 @@ fn real_feeds_precision_and_recall() {
 /// halves' numbers in the default run, pair recall and outlet-pair recall
 /// (see [`Score::outlet_recall`] and the fixtures README, "Scoring"). Until the bar above is met, this
 /// guards what is reached: precision at the bar (≥ 0.98) on both halves,
-/// and recall not below 0.46 on either (1.000 / 0.525 tuning and
-/// 1.000 / 0.471 test on the set of 79 stories, with the fifth session's
+/// and recall not below 0.47 on either (1.000 / 0.550 tuning and
+/// 1.000 / 0.471 test on the set of 79 stories, with the seventh session's
+/// word forms; 1.000 / 0.525 and 1.000 / 0.471 with the fifth session's
 /// event-word classes; 0.487 and 0.456 before them).
 #[test]
 fn real_set_is_read_and_scored() {
     let set = RealSet::load();
     assert!(set.items.len() >= 400, "{} items", set.items.len());
+    // Items are built as the poller builds them: one item per key (a link
+    // two feeds carry is one item with two sources), so no scored pair is
+    // two copies of one article that the product would have folded.
+    let mut keys: Vec<&str> = set.items.iter().map(|it| it.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), set.items.len(), "two labelled items share a key");
     let (tuning, test, report, _) = set.score(DEFAULT_THRESHOLD);
     print_halves(&tuning, &test);
     for line in report.iter().filter(|l| l.starts_with("WRONG")) {
@@ -239,7 +250,7 @@ fn real_set_is_read_and_scored() {
             "{name} half precision {:.3}",
             half.precision()
         );
-        assert!(half.recall() >= 0.46, "{name} half recall {:.3}", half.recall());
+        assert!(half.recall() >= 0.47, "{name} half recall {:.3}", half.recall());
     }
 }
 
