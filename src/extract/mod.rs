@@ -335,7 +335,7 @@ fn remove_consent_dialogs(doc: &Document) {
         let wrapper = ["html", "body", "main", "article"]
             .iter()
             .any(|n| node.has_name(n))
-            || Selection::from(*node).select("article, h1, main").exists();
+            || may_hold_article(node);
         if !wrapper {
             node.remove_from_parent();
         }
@@ -389,29 +389,46 @@ fn remove_calls_to_action(doc: &Document) {
             .sum()
     };
     let total = para_chars(&doc.select("body"));
-    let boxes: Vec<_> = doc
-        .select("body [class], body [id]")
-        .nodes()
-        .iter()
-        .filter(|n| {
-            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
-                && (n.class().is_some_and(|c| {
-                    CALL_TO_ACTION.is_match(&c) || c.split_whitespace().any(|t| HIDDEN_CLASSES.contains(&t))
-                }) || n.id_attr().is_some_and(|i| CALL_TO_ACTION.is_match(&i)))
-        })
-        .copied()
-        .collect();
+    let boxes = named_boxes(
+        doc,
+        |c| CALL_TO_ACTION.is_match(c) || c.split_whitespace().any(|t| HIDDEN_CLASSES.contains(&t)),
+        |i| CALL_TO_ACTION.is_match(i),
+    );
     for node in boxes {
-        let sel = Selection::from(node);
         let chars = node.text().chars().filter(|c| !c.is_whitespace()).count();
         if chars > CALL_TO_ACTION_MAX
-            || sel.select("article, h1, main").exists()
-            || para_chars(&sel) * 5 > total * 2
+            || may_hold_article(&node)
+            || para_chars(&Selection::from(node)) * 5 > total * 2
         {
             continue;
         }
         node.remove_from_parent();
     }
+}
+
+/// The boxes inside `<body>` whose class (`class`) or id (`id`) names
+/// them, in document order; never `main`, `article` or `body` itself.
+/// Callers remove the ones their own test lets go.
+fn named_boxes<'a>(
+    doc: &'a Document,
+    class: impl Fn(&str) -> bool,
+    id: impl Fn(&str) -> bool,
+) -> Vec<dom_query::NodeRef<'a>> {
+    doc.select("body [class], body [id]")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
+                && (n.class().is_some_and(|c| class(&c)) || n.id_attr().is_some_and(|i| id(&i)))
+        })
+        .copied()
+        .collect()
+}
+
+/// True when `node` holds the page's headline, an `article` or `main`:
+/// it may be the article's own box, however it is named.
+fn may_hold_article(node: &dom_query::NodeRef) -> bool {
+    Selection::from(*node).select("article, h1, main").exists()
 }
 
 /// The page's lead image: the `figure` (with its caption) that shows the
@@ -608,21 +625,11 @@ fn remove_chrome_boxes(doc: &Document) {
     static MAYBE_ARTICLE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)article|body|column|content|main|story|post|entry").expect("valid regex")
     });
-    let chrome = |v: Option<&str>| v.is_some_and(|v| NOT_ARTICLE.is_match(v) && !MAYBE_ARTICLE.is_match(v));
-    let boxes: Vec<_> = doc
-        .select("body [class], body [id]")
-        .nodes()
-        .iter()
-        .filter(|n| {
-            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
-                && (chrome(n.class().as_deref()) || chrome(n.id_attr().as_deref()))
-                && !Selection::from(**n).select("article, h1, main").exists()
-                && story_paragraph_chars(n) < SHORT_STORY
-        })
-        .copied()
-        .collect();
-    for node in boxes {
-        node.remove_from_parent();
+    let chrome = |v: &str| NOT_ARTICLE.is_match(v) && !MAYBE_ARTICLE.is_match(v);
+    for node in named_boxes(doc, chrome, chrome) {
+        if !may_hold_article(&node) && story_paragraph_chars(&node) < SHORT_STORY {
+            node.remove_from_parent();
+        }
     }
 }
 
