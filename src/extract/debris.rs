@@ -445,7 +445,10 @@ pub(super) fn caption_without_tail(text: &str) -> Option<String> {
 pub(super) fn is_furniture(text: &str) -> bool {
     is_dateline(text)
         || is_labelled_dateline(text)
-        || FURNITURE_LINE.captures(text).is_some_and(|c| {
+        // `is_match` runs the lazy DFA; only a line that matches pays for
+        // the capture groups (a backtracker over this large pattern).
+        || FURNITURE_LINE.is_match(text)
+            && FURNITURE_LINE.captures(text).is_some_and(|c| {
             if let Some(d) = c.name("dated") {
                 return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
             }
@@ -470,7 +473,20 @@ fn is_labelled_dateline(text: &str) -> bool {
         && DATE.is_match(text)
 }
 
+/// Debris is short: no line, notice or run of share labels holds this
+/// many letters. Longer blocks are told apart without normalising their
+/// text (a wrapper's text can be the whole article).
+const DEBRIS_MAX_CHARS: usize = 1_000;
+
 pub(super) fn is_debris_text(text: &str) -> bool {
+    if text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .nth(DEBRIS_MAX_CHARS)
+        .is_some()
+    {
+        return false;
+    }
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let text =
         text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ','));
@@ -509,6 +525,14 @@ pub(super) fn is_debris_text(text: &str) -> bool {
         }
     }
     labels > 0
+}
+
+/// False when `node` holds too much text to be debris
+/// ([`DEBRIS_MAX_CHARS`]), told without gathering its text: wrappers of
+/// the whole article are asked for every block they hold.
+fn may_be_debris(node: &dom_query::NodeRef) -> bool {
+    // Collapsed whitespace counts once per run: more than the letters.
+    node.normalized_char_count() <= 2 * DEBRIS_MAX_CHARS
 }
 
 /// Removes debris blocks from article HTML: elements whose whole text is
@@ -555,7 +579,7 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
         }
     }
     for node in doc.select(BLOCKS).nodes() {
-        if !has_media(node) && is_debris_text(&node.text()) {
+        if may_be_debris(node) && !has_media(node) && is_debris_text(&node.text()) {
             node.remove_from_parent();
         }
     }
@@ -617,7 +641,7 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
     for node in doc.select(INLINE).nodes() {
         // Asked first: most inline elements are not debris, and the test
         // below gathers the text of every ancestor.
-        if has_media(node) || !is_debris_text(&node.text()) {
+        if !may_be_debris(node) || has_media(node) || !is_debris_text(&node.text()) {
             continue;
         }
         // "Follow the story on <a>Twitter</a>": a label inside a sentence

@@ -330,8 +330,24 @@ fn contains_share(whole: &str, part: &str, share: f64) -> bool {
 /// merely mention a banner in a class (`body.cookie-banner-shown`) are
 /// kept: anything holding the page's headline or an `article`.
 fn remove_consent_dialogs(doc: &Document) {
-    const DIALOGS: &str = r#"[id*="cookie" i], [class*="cookie" i], [id*="consent" i], [class*="consent" i], [id*="onetrust" i], [class*="onetrust" i], [id*="gdpr" i], [class*="gdpr" i], [id*="didomi" i], [class*="didomi" i], [id*="usercentrics" i]"#;
-    for node in doc.select(DIALOGS).nodes() {
+    // One regex over each class and id: eleven case-insensitive substring
+    // selectors cost eleven attribute scans per element.
+    static DIALOG: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)cookie|consent|onetrust|gdpr|didomi").expect("valid regex"));
+    static DIALOG_ID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)cookie|consent|onetrust|gdpr|didomi|usercentrics").expect("valid regex")
+    });
+    let dialogs: Vec<_> = doc
+        .select("[class], [id]")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            n.class().is_some_and(|c| DIALOG.is_match(&c))
+                || n.id_attr().is_some_and(|i| DIALOG_ID.is_match(&i))
+        })
+        .copied()
+        .collect();
+    for node in &dialogs {
         let wrapper = ["html", "body", "main", "article"]
             .iter()
             .any(|n| node.has_name(n))
@@ -414,7 +430,10 @@ fn named_boxes<'a>(
     class: impl Fn(&str) -> bool,
     id: impl Fn(&str) -> bool,
 ) -> Vec<dom_query::NodeRef<'a>> {
-    doc.select("body [class], body [id]")
+    // Selected below `body`, not with `body [class]`: a descendant
+    // combinator walks every element's ancestors.
+    doc.select("body")
+        .select("[class], [id]")
         .nodes()
         .iter()
         .filter(|n| {
@@ -490,13 +509,19 @@ fn standfirst(doc: &Document) -> Option<String> {
         return None;
     }
     let found = doc
-        .select("body p, body div, body h2, body span, body strong, body em")
+        .select("body")
+        .select("p, div, h2, span, strong, em")
         .nodes()
         .iter()
         .find(|n| {
             // A standfirst is a line with a few inline children; wrappers
             // of many blocks are not (and their text is costly to gather).
             if n.element_children().len() > 4 {
+                return false;
+            }
+            // Nor an element with much more text than the summary (counted
+            // without gathering it).
+            if n.normalized_char_count() > 3 * cut.len() + 16 {
                 return false;
             }
             let text = normalized(&n.text());
@@ -657,6 +682,10 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
     ];
     let mut scores: HashMap<dom_query::NodeId, (f64, dom_query::NodeRef)> = HashMap::new();
     let mut within: HashMap<dom_query::NodeId, usize> = HashMap::new();
+    // Per box, asked once for all the paragraphs it holds: is it chrome
+    // (`SKIP_ANCESTORS`, a `NOT_ARTICLE` class or id), is it a teaser card.
+    let mut chrome: HashMap<dom_query::NodeId, bool> = HashMap::new();
+    let mut cards = TeaserCards::default();
     let mut total = 0usize;
     for p in doc.select("p").nodes() {
         let text = p.text();
@@ -682,11 +711,13 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
             continue;
         }
         let excluded = p.ancestors_it(None).any(|a| {
-            SKIP_ANCESTORS.iter().any(|n| a.has_name(n))
-                || a.class().is_some_and(|c| NOT_ARTICLE.is_match(&c))
-                || a.id_attr().is_some_and(|i| NOT_ARTICLE.is_match(&i))
+            *chrome.entry(a.id).or_insert_with(|| {
+                SKIP_ANCESTORS.iter().any(|n| a.has_name(n))
+                    || a.class().is_some_and(|c| NOT_ARTICLE.is_match(&c))
+                    || a.id_attr().is_some_and(|i| NOT_ARTICLE.is_match(&i))
+            })
         });
-        if excluded || in_teaser_card(p) {
+        if excluded || cards.holds(p) {
             continue;
         }
         total += len;
@@ -721,7 +752,7 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
     if link_density_outside_link_lists(&best) > 0.25 {
         return None;
     }
-    let parts = story_parts(&best);
+    let parts = story_parts(&best, &mut cards);
     let joined = parts.len() > 1;
     let mut html = String::new();
     let mut chars = 0usize;
@@ -737,7 +768,7 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
 /// container after it). Not `article` siblings or boxes with their own
 /// `h1`: those are other stories (an endless-scroll page's next one), nor
 /// boxes without a paragraph of the story.
-fn story_parts<'a>(best: &dom_query::NodeRef<'a>) -> Vec<dom_query::NodeRef<'a>> {
+fn story_parts<'a>(best: &dom_query::NodeRef<'a>, cards: &mut TeaserCards) -> Vec<dom_query::NodeRef<'a>> {
     let mut node = *best;
     for _ in 0..3 {
         if ["body", "html", "main", "article"]
@@ -766,7 +797,7 @@ fn story_parts<'a>(best: &dom_query::NodeRef<'a>) -> Vec<dom_query::NodeRef<'a>>
                         && c.class()
                             .is_some_and(|k| k.split_whitespace().collect::<Vec<_>>().join(" ") == class)
                         && (own_h1 || !Selection::from(*c).select("h1").exists())
-                        && has_story_paragraph(c))
+                        && has_story_paragraph(c, cards))
             })
             .collect();
         if same.len() > 1 && !node.has_name("article") {
@@ -782,7 +813,7 @@ fn story_parts<'a>(best: &dom_query::NodeRef<'a>) -> Vec<dom_query::NodeRef<'a>>
 
 /// True when `node` holds a paragraph of the story: 40 characters or
 /// more, not mostly links, not a teaser card's blurb.
-fn has_story_paragraph(node: &dom_query::NodeRef) -> bool {
+fn has_story_paragraph(node: &dom_query::NodeRef, cards: &mut TeaserCards) -> bool {
     Selection::from(*node).select("p").nodes().iter().any(|p| {
         let len = |t: &str| t.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
         let all = len(&p.text());
@@ -792,23 +823,33 @@ fn has_story_paragraph(node: &dom_query::NodeRef) -> bool {
             .iter()
             .map(|a| len(&a.text()))
             .sum();
-        all >= 40 && links * 2 <= all && !in_teaser_card(p)
+        all >= 40 && links * 2 <= all && !cards.holds(p)
     })
 }
 
-/// True when paragraph `p` is the blurb of a teaser card: its box (parent
+/// Teaser cards: a paragraph is the blurb of one when its box (parent
 /// or grandparent, holding at most two paragraphs) also holds a headline
 /// that is a link. Lists of other stories with a blurb each ("latest
-/// news" under a short article) otherwise outweigh the story.
-fn in_teaser_card(p: &dom_query::NodeRef) -> bool {
-    p.ancestors_it(Some(2)).any(|a| {
-        let sel = Selection::from(a);
-        !["body", "html", "main", "article"].iter().any(|n| a.has_name(n))
-            && sel.select("p").length() <= 2
-            && sel
-                .select("a h2, a h3, a h4, a h5, h2 a, h3 a, h4 a, h5 a")
-                .exists()
-    })
+/// news" under a short article) otherwise outweigh the story. Each box is
+/// asked once: the paragraphs of a box share the answer, which costs a
+/// walk of the box.
+#[derive(Default)]
+struct TeaserCards(HashMap<dom_query::NodeId, bool>);
+
+impl TeaserCards {
+    /// True when paragraph `p` is the blurb of a teaser card.
+    fn holds(&mut self, p: &dom_query::NodeRef) -> bool {
+        p.ancestors_it(Some(2)).any(|a| {
+            *self.0.entry(a.id).or_insert_with(|| {
+                let sel = Selection::from(a);
+                !["body", "html", "main", "article"].iter().any(|n| a.has_name(n))
+                    && sel.select("p").length() <= 2
+                    && sel
+                        .select("a h2, a h3, a h4, a h5, h2 a, h3 a, h4 a, h5 a")
+                        .exists()
+            })
+        })
+    }
 }
 
 /// Share of an element's text that is link text.
