@@ -105,6 +105,13 @@ pub(super) const SHARE_LABELS: &[&str] = &[
     "نسخ الرابط",
     "انسخ الرابط",
     "تم النسخ",
+    "printer friendly version",
+    "printer-friendly version",
+    "print this article",
+    "print this story",
+    "print this page",
+    "email this story",
+    "email this article",
     "send to a friend",
     "email to a friend",
     "أرسل لصديق",
@@ -131,6 +138,8 @@ pub(super) static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
           | (?:اضغط|انقر)\ هنا.{0,40}
           | image\ caption | التعليق\ على\ الصورة
           | this\ entry\ was\ posted\ (?:in|on)\ .{0,200} | bookmark\ the\ permalink
+          | (?:copyright|©)\ .{0,80}\ all\ rights\ reserved | (?:©\ )?(?:جميع|كل)\ الحقوق\ محفوظة.{0,80}
+          | (?:رقم\ العدد|issue\ (?:no\.?|number))\s*[:：]?\s*\[?\d{1,6}\]?
           | (?:(?:image|photo|picture|slide|bild|foto|imagen|immagine|صورة|الصورة)\s*)?\d{1,3}\s*(?:of|/|von|de|di|sur|av|af|من)\s*\d{1,3}
           | (?:(?:e-?mail|twitter|x|instagram|facebook|contact|kontakt|البريد\ الإلكتروني)\s*[:：]?\s*)?(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30})
             (?:[\s|·/,]+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|t)\.(?:com|me)/\S+|@\w{2,30}))*
@@ -230,6 +239,7 @@ pub(super) static DATELINE_WORD: LazyLock<Regex> = LazyLock::new(|| {
           | staff|reporters?|correspondents?|writers?|editors?|team
           | آخر|اخر|تحديث|تم|التحديث|نشر|نُشر|منشور|في|بتاريخ|تاريخ|النشر|منذ|ساعة|ساعات|دقيقة|دقائق|يوم|أيام|ص|م|مساء|صباحا|صباحاً|مساءً
           | توقيت|بتوقيت|مكة|المكرمة|غرينتش|جرينتش|القدس|القاهرة|بيروت|الأحد|الاثنين|الإثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت
+          | محرم|صفر|ربيع|جمادى|رجب|شعبان|رمضان|شوال|ذو|القعدة|الحجة|الأول|الأولى|الآخر|الآخرة|الثاني|هـ|مـ
         )$",
     )
     .expect("valid regex")
@@ -445,7 +455,10 @@ pub(super) fn caption_without_tail(text: &str) -> Option<String> {
 pub(super) fn is_furniture(text: &str) -> bool {
     is_dateline(text)
         || is_labelled_dateline(text)
-        || FURNITURE_LINE.captures(text).is_some_and(|c| {
+        // `is_match` runs the lazy DFA; only a line that matches pays for
+        // the capture groups (a backtracker over this large pattern).
+        || FURNITURE_LINE.is_match(text)
+            && FURNITURE_LINE.captures(text).is_some_and(|c| {
             if let Some(d) = c.name("dated") {
                 return DATE.is_match(d.as_str()) && d.as_str().split_whitespace().count() <= 16;
             }
@@ -470,7 +483,20 @@ fn is_labelled_dateline(text: &str) -> bool {
         && DATE.is_match(text)
 }
 
+/// Debris is short: no line, notice or run of share labels holds this
+/// many letters. Longer blocks are told apart without normalising their
+/// text (a wrapper's text can be the whole article).
+const DEBRIS_MAX_CHARS: usize = 1_000;
+
 pub(super) fn is_debris_text(text: &str) -> bool {
+    if text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .nth(DEBRIS_MAX_CHARS)
+        .is_some()
+    {
+        return false;
+    }
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let text =
         text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '|' | '·' | '•' | '-' | '،' | ','));
@@ -511,12 +537,128 @@ pub(super) fn is_debris_text(text: &str) -> bool {
     labels > 0
 }
 
+/// False when `node` holds too much text to be debris
+/// ([`DEBRIS_MAX_CHARS`]), told without gathering its text: wrappers of
+/// the whole article are asked for every block they hold.
+fn may_be_debris(node: &dom_query::NodeRef) -> bool {
+    // Collapsed whitespace counts once per run: more than the letters.
+    node.normalized_char_count() <= 2 * DEBRIS_MAX_CHARS
+}
+
+/// Removes the headline when the body opens with it (a bold line or a
+/// `font` tag above the story, which readability does not know for a
+/// heading): the item carries its title already.
+fn remove_repeated_headline(doc: &Document, title: &str) {
+    let title = normalized(title);
+    if title.split_whitespace().count() < 3 {
+        return;
+    }
+    let body = doc.select("body");
+    let Some(body) = body.nodes().first() else {
+        return;
+    };
+    // The headline's line is among the first few: a short line or two
+    // (a section label, the weather) may come first, not the story.
+    let mut before = 0;
+    let mut top = None;
+    let lines = body
+        .descendants()
+        .into_iter()
+        .filter(|n| n.is_text() && !n.text().trim().is_empty());
+    for line in lines {
+        let mut node = line.parent();
+        while let Some(n) = node.filter(|n| !n.has_name("body")) {
+            if normalized(&n.text()) != title {
+                break;
+            }
+            top = Some(n);
+            node = n.parent();
+        }
+        before += line.text().split_whitespace().count();
+        if top.is_some() || before > 12 {
+            break;
+        }
+    }
+    if let Some(top) = top {
+        top.remove_from_parent();
+    }
+}
+
+/// True when `block` is a line of two pieces or more (elements, split by
+/// nothing but whitespace and separators) that are each debris: the
+/// date and the print edition's issue number as two spans of one line.
+/// A piece inside a sentence is not asked: the line would have words
+/// between its pieces.
+fn debris_pieces(block: &dom_query::NodeRef) -> bool {
+    let mut pieces = 0;
+    for child in block.children_it(false) {
+        if child.is_text() {
+            if !child
+                .text()
+                .chars()
+                .all(|c| c.is_whitespace() || SEPARATORS.contains(&c))
+            {
+                return false;
+            }
+        } else if child.is_element() {
+            if child.has_name("br") {
+                continue;
+            }
+            if !is_debris_text(&child.text()) {
+                return false;
+            }
+            pieces += 1;
+        }
+    }
+    pieces >= 2
+}
+
+/// Characters that only separate the pieces of a line.
+const SEPARATORS: &[char] = &['|', '·', '•', '-', '–', '—', '/', '،', ','];
+
+/// Removes runs of three links or more, each on its own line (split by
+/// nothing but `<br>` and whitespace): a site's menu left in the
+/// article's block (an old table layout's navigation column, "Local
+/// News<br>Sports<br>…"). Links inside a sentence have words between
+/// them, and a list of names ("المدن: القاهرة، الجيزة، أسوان") commas.
+fn remove_link_runs(doc: &Document) {
+    let mut doomed = Vec::new();
+    for parent in doc.select("body").select("*").nodes() {
+        // The current run: its nodes, its links and its line breaks.
+        let mut run = Vec::new();
+        let (mut links, mut breaks) = (0, 0);
+        for child in parent.children_it(false) {
+            let blank = child.is_text() && child.text().trim().is_empty();
+            if child.has_name("a") && !has_media(&child) {
+                links += 1;
+                run.push(child);
+            } else if (blank || child.has_name("br")) && !run.is_empty() {
+                breaks += usize::from(child.has_name("br"));
+                run.push(child);
+            } else {
+                if links >= 3 && breaks + 1 >= links {
+                    doomed.append(&mut run);
+                }
+                run.clear();
+                (links, breaks) = (0, 0);
+            }
+        }
+        if links >= 3 && breaks + 1 >= links {
+            doomed.append(&mut run);
+        }
+    }
+    for node in doomed {
+        node.remove_from_parent();
+    }
+}
+
 /// Removes debris blocks from article HTML: elements whose whole text is
 /// share labels or an invitation elsewhere, and links with no text.
-pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
+pub(super) fn remove_debris(html: &str, link_boxes: bool, title: &str) -> String {
     const BLOCKS: &str = "p, li, ul, ol, div, section, aside, h2, h3, h4, h5, h6, figcaption, footer";
     const INLINE: &str = "span, a, button, strong, b, em, small, time";
     let doc = Document::from(html);
+    remove_repeated_headline(&doc, title);
     // Captions keep what the picture shows, not who took it: a credit at
     // the caption's end ("… Credit: EPA", "… (AP Photo/Alan Diaz)", "…
     // Foto: dpa") goes, whether a span of its own or the caption's last
@@ -555,9 +697,12 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
         }
     }
     for node in doc.select(BLOCKS).nodes() {
-        if !has_media(node) && is_debris_text(&node.text()) {
+        if may_be_debris(node) && !has_media(node) && (is_debris_text(&node.text()) || debris_pieces(node)) {
             node.remove_from_parent();
         }
+    }
+    if link_boxes {
+        remove_link_runs(&doc);
     }
     // Lists and boxes of headline links ("Related", "More on this") left
     // inside the article: two links or more and little text besides.
@@ -617,7 +762,7 @@ pub(super) fn remove_debris(html: &str, link_boxes: bool) -> String {
     for node in doc.select(INLINE).nodes() {
         // Asked first: most inline elements are not debris, and the test
         // below gathers the text of every ancestor.
-        if has_media(node) || !is_debris_text(&node.text()) {
+        if !may_be_debris(node) || has_media(node) || !is_debris_text(&node.text()) {
             continue;
         }
         // "Follow the story on <a>Twitter</a>": a label inside a sentence

@@ -133,7 +133,17 @@ pub fn extract(
     } else {
         None
     };
-    let html_lang = doc.select_single("html").attr("lang").map(|l| l.to_string());
+    // Old pages declare their language in a `Content-Language` meta tag
+    // rather than on `<html>`.
+    let html_lang = doc
+        .select_single("html")
+        .attr("lang")
+        .or_else(|| {
+            doc.select_single(r#"meta[http-equiv="content-language" i]"#)
+                .attr("content")
+        })
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty());
 
     let cfg = Config {
         max_elements_to_parse: MAX_ELEMENTS,
@@ -330,12 +340,28 @@ fn contains_share(whole: &str, part: &str, share: f64) -> bool {
 /// merely mention a banner in a class (`body.cookie-banner-shown`) are
 /// kept: anything holding the page's headline or an `article`.
 fn remove_consent_dialogs(doc: &Document) {
-    const DIALOGS: &str = r#"[id*="cookie" i], [class*="cookie" i], [id*="consent" i], [class*="consent" i], [id*="onetrust" i], [class*="onetrust" i], [id*="gdpr" i], [class*="gdpr" i], [id*="didomi" i], [class*="didomi" i], [id*="usercentrics" i]"#;
-    for node in doc.select(DIALOGS).nodes() {
+    // One regex over each class and id: eleven case-insensitive substring
+    // selectors cost eleven attribute scans per element.
+    static DIALOG: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)cookie|consent|onetrust|gdpr|didomi").expect("valid regex"));
+    static DIALOG_ID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)cookie|consent|onetrust|gdpr|didomi|usercentrics").expect("valid regex")
+    });
+    let dialogs: Vec<_> = doc
+        .select("[class], [id]")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            n.class().is_some_and(|c| DIALOG.is_match(&c))
+                || n.id_attr().is_some_and(|i| DIALOG_ID.is_match(&i))
+        })
+        .copied()
+        .collect();
+    for node in &dialogs {
         let wrapper = ["html", "body", "main", "article"]
             .iter()
             .any(|n| node.has_name(n))
-            || Selection::from(*node).select("article, h1, main").exists();
+            || may_hold_article(node);
         if !wrapper {
             node.remove_from_parent();
         }
@@ -389,29 +415,49 @@ fn remove_calls_to_action(doc: &Document) {
             .sum()
     };
     let total = para_chars(&doc.select("body"));
-    let boxes: Vec<_> = doc
-        .select("body [class], body [id]")
-        .nodes()
-        .iter()
-        .filter(|n| {
-            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
-                && (n.class().is_some_and(|c| {
-                    CALL_TO_ACTION.is_match(&c) || c.split_whitespace().any(|t| HIDDEN_CLASSES.contains(&t))
-                }) || n.id_attr().is_some_and(|i| CALL_TO_ACTION.is_match(&i)))
-        })
-        .copied()
-        .collect();
+    let boxes = named_boxes(
+        doc,
+        |c| CALL_TO_ACTION.is_match(c) || c.split_whitespace().any(|t| HIDDEN_CLASSES.contains(&t)),
+        |i| CALL_TO_ACTION.is_match(i),
+    );
     for node in boxes {
-        let sel = Selection::from(node);
         let chars = node.text().chars().filter(|c| !c.is_whitespace()).count();
         if chars > CALL_TO_ACTION_MAX
-            || sel.select("article, h1, main").exists()
-            || para_chars(&sel) * 5 > total * 2
+            || may_hold_article(&node)
+            || para_chars(&Selection::from(node)) * 5 > total * 2
         {
             continue;
         }
         node.remove_from_parent();
     }
+}
+
+/// The boxes inside `<body>` whose class (`class`) or id (`id`) names
+/// them, in document order; never `main`, `article` or `body` itself.
+/// Callers remove the ones their own test lets go.
+fn named_boxes<'a>(
+    doc: &'a Document,
+    class: impl Fn(&str) -> bool,
+    id: impl Fn(&str) -> bool,
+) -> Vec<dom_query::NodeRef<'a>> {
+    // Selected below `body`, not with `body [class]`: a descendant
+    // combinator walks every element's ancestors.
+    doc.select("body")
+        .select("[class], [id]")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
+                && (n.class().is_some_and(|c| class(&c)) || n.id_attr().is_some_and(|i| id(&i)))
+        })
+        .copied()
+        .collect()
+}
+
+/// True when `node` holds the page's headline, an `article` or `main`:
+/// it may be the article's own box, however it is named.
+fn may_hold_article(node: &dom_query::NodeRef) -> bool {
+    Selection::from(*node).select("article, h1, main").exists()
 }
 
 /// The page's lead image: the `figure` (with its caption) that shows the
@@ -448,7 +494,51 @@ fn lead_figure(doc: &Document, url: &Url) -> Option<String> {
             return Some(fig.html().to_string());
         }
     }
+    if let Some(found) = og_file.as_ref().and_then(|f| captioned_image(doc, f, &file)) {
+        return Some(found);
+    }
     og.map(|src| format!("<figure><img src=\"{}\" alt=\"\"></figure>", escape_html(&src)))
+}
+
+/// The `og:image` shown outside a `figure`, with its caption beside it:
+/// an element named for a caption (`div.caption`, `span.img-desc`,
+/// `p.legend`) in the image's box. Old and Arabic news templates caption
+/// their lead picture this way.
+fn captioned_image(doc: &Document, og_file: &str, file: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    static CAPTION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)caption|desc|legend").expect("valid regex"));
+    for img in doc.select("body img").nodes() {
+        let Some(src) = img.attr("src").or_else(|| img.attr("data-src")) else {
+            continue;
+        };
+        if file(&src).as_deref() != Some(og_file) {
+            continue;
+        }
+        // The box: the image's parent, or above a link or `picture` round it.
+        let mut holder = img.parent()?;
+        if holder.has_name("a") || holder.has_name("picture") {
+            holder = holder.parent()?;
+        }
+        if ["body", "main", "article"].iter().any(|n| holder.has_name(n)) {
+            return None;
+        }
+        let caption = holder.element_children().into_iter().find(|c| {
+            c.id != img.id
+                && !has_media(c)
+                && (c.class().is_some_and(|k| CAPTION.is_match(&k))
+                    || c.id_attr().is_some_and(|k| CAPTION.is_match(&k)))
+        })?;
+        let text = caption.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() || text.chars().count() > 300 {
+            return None;
+        }
+        return Some(format!(
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            img.html(),
+            escape_html(&text)
+        ));
+    }
+    None
 }
 
 /// The page's standfirst: an element shown in its body whose text is the
@@ -473,13 +563,19 @@ fn standfirst(doc: &Document) -> Option<String> {
         return None;
     }
     let found = doc
-        .select("body p, body div, body h2, body span, body strong, body em")
+        .select("body")
+        .select("p, div, h2, span, strong, em")
         .nodes()
         .iter()
         .find(|n| {
             // A standfirst is a line with a few inline children; wrappers
             // of many blocks are not (and their text is costly to gather).
             if n.element_children().len() > 4 {
+                return false;
+            }
+            // Nor an element with much more text than the summary (counted
+            // without gathering it).
+            if n.normalized_char_count() > 3 * cut.len() + 16 {
                 return false;
             }
             let text = normalized(&n.text());
@@ -526,7 +622,7 @@ fn finish(
     outlet: Option<&str>,
     selected: Option<&str>,
 ) -> Result<Extracted, ExtractError> {
-    let cleaned = remove_debris(&content, selected.is_none());
+    let cleaned = remove_debris(&content, selected.is_none(), &title);
     let body = sanitize(&cleaned, url);
     if html_text(&body).trim().is_empty() {
         return Err(ExtractError::NoArticle);
@@ -608,21 +704,11 @@ fn remove_chrome_boxes(doc: &Document) {
     static MAYBE_ARTICLE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)article|body|column|content|main|story|post|entry").expect("valid regex")
     });
-    let chrome = |v: Option<&str>| v.is_some_and(|v| NOT_ARTICLE.is_match(v) && !MAYBE_ARTICLE.is_match(v));
-    let boxes: Vec<_> = doc
-        .select("body [class], body [id]")
-        .nodes()
-        .iter()
-        .filter(|n| {
-            !["html", "body", "main", "article"].iter().any(|t| n.has_name(t))
-                && (chrome(n.class().as_deref()) || chrome(n.id_attr().as_deref()))
-                && !Selection::from(**n).select("article, h1, main").exists()
-                && story_paragraph_chars(n) < SHORT_STORY
-        })
-        .copied()
-        .collect();
-    for node in boxes {
-        node.remove_from_parent();
+    let chrome = |v: &str| NOT_ARTICLE.is_match(v) && !MAYBE_ARTICLE.is_match(v);
+    for node in named_boxes(doc, chrome, chrome) {
+        if !may_hold_article(&node) && story_paragraph_chars(&node) < SHORT_STORY {
+            node.remove_from_parent();
+        }
     }
 }
 
@@ -650,6 +736,10 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
     ];
     let mut scores: HashMap<dom_query::NodeId, (f64, dom_query::NodeRef)> = HashMap::new();
     let mut within: HashMap<dom_query::NodeId, usize> = HashMap::new();
+    // Per box, asked once for all the paragraphs it holds: is it chrome
+    // (`SKIP_ANCESTORS`, a `NOT_ARTICLE` class or id), is it a teaser card.
+    let mut chrome: HashMap<dom_query::NodeId, bool> = HashMap::new();
+    let mut cards = TeaserCards::default();
     let mut total = 0usize;
     for p in doc.select("p").nodes() {
         let text = p.text();
@@ -675,11 +765,13 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
             continue;
         }
         let excluded = p.ancestors_it(None).any(|a| {
-            SKIP_ANCESTORS.iter().any(|n| a.has_name(n))
-                || a.class().is_some_and(|c| NOT_ARTICLE.is_match(&c))
-                || a.id_attr().is_some_and(|i| NOT_ARTICLE.is_match(&i))
+            *chrome.entry(a.id).or_insert_with(|| {
+                SKIP_ANCESTORS.iter().any(|n| a.has_name(n))
+                    || a.class().is_some_and(|c| NOT_ARTICLE.is_match(&c))
+                    || a.id_attr().is_some_and(|i| NOT_ARTICLE.is_match(&i))
+            })
         });
-        if excluded || in_teaser_card(p) {
+        if excluded || cards.holds(p) {
             continue;
         }
         total += len;
@@ -714,7 +806,7 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
     if link_density_outside_link_lists(&best) > 0.25 {
         return None;
     }
-    let parts = story_parts(&best);
+    let parts = story_parts(&best, &mut cards);
     let joined = parts.len() > 1;
     let mut html = String::new();
     let mut chars = 0usize;
@@ -730,7 +822,7 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
 /// container after it). Not `article` siblings or boxes with their own
 /// `h1`: those are other stories (an endless-scroll page's next one), nor
 /// boxes without a paragraph of the story.
-fn story_parts<'a>(best: &dom_query::NodeRef<'a>) -> Vec<dom_query::NodeRef<'a>> {
+fn story_parts<'a>(best: &dom_query::NodeRef<'a>, cards: &mut TeaserCards) -> Vec<dom_query::NodeRef<'a>> {
     let mut node = *best;
     for _ in 0..3 {
         if ["body", "html", "main", "article"]
@@ -759,7 +851,7 @@ fn story_parts<'a>(best: &dom_query::NodeRef<'a>) -> Vec<dom_query::NodeRef<'a>>
                         && c.class()
                             .is_some_and(|k| k.split_whitespace().collect::<Vec<_>>().join(" ") == class)
                         && (own_h1 || !Selection::from(*c).select("h1").exists())
-                        && has_story_paragraph(c))
+                        && has_story_paragraph(c, cards))
             })
             .collect();
         if same.len() > 1 && !node.has_name("article") {
@@ -775,7 +867,7 @@ fn story_parts<'a>(best: &dom_query::NodeRef<'a>) -> Vec<dom_query::NodeRef<'a>>
 
 /// True when `node` holds a paragraph of the story: 40 characters or
 /// more, not mostly links, not a teaser card's blurb.
-fn has_story_paragraph(node: &dom_query::NodeRef) -> bool {
+fn has_story_paragraph(node: &dom_query::NodeRef, cards: &mut TeaserCards) -> bool {
     Selection::from(*node).select("p").nodes().iter().any(|p| {
         let len = |t: &str| t.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
         let all = len(&p.text());
@@ -785,23 +877,33 @@ fn has_story_paragraph(node: &dom_query::NodeRef) -> bool {
             .iter()
             .map(|a| len(&a.text()))
             .sum();
-        all >= 40 && links * 2 <= all && !in_teaser_card(p)
+        all >= 40 && links * 2 <= all && !cards.holds(p)
     })
 }
 
-/// True when paragraph `p` is the blurb of a teaser card: its box (parent
+/// Teaser cards: a paragraph is the blurb of one when its box (parent
 /// or grandparent, holding at most two paragraphs) also holds a headline
 /// that is a link. Lists of other stories with a blurb each ("latest
-/// news" under a short article) otherwise outweigh the story.
-fn in_teaser_card(p: &dom_query::NodeRef) -> bool {
-    p.ancestors_it(Some(2)).any(|a| {
-        let sel = Selection::from(a);
-        !["body", "html", "main", "article"].iter().any(|n| a.has_name(n))
-            && sel.select("p").length() <= 2
-            && sel
-                .select("a h2, a h3, a h4, a h5, h2 a, h3 a, h4 a, h5 a")
-                .exists()
-    })
+/// news" under a short article) otherwise outweigh the story. Each box is
+/// asked once: the paragraphs of a box share the answer, which costs a
+/// walk of the box.
+#[derive(Default)]
+struct TeaserCards(HashMap<dom_query::NodeId, bool>);
+
+impl TeaserCards {
+    /// True when paragraph `p` is the blurb of a teaser card.
+    fn holds(&mut self, p: &dom_query::NodeRef) -> bool {
+        p.ancestors_it(Some(2)).any(|a| {
+            *self.0.entry(a.id).or_insert_with(|| {
+                let sel = Selection::from(a);
+                !["body", "html", "main", "article"].iter().any(|n| a.has_name(n))
+                    && sel.select("p").length() <= 2
+                    && sel
+                        .select("a h2, a h3, a h4, a h5, h2 a, h3 a, h4 a, h5 a")
+                        .exists()
+            })
+        })
+    }
 }
 
 /// Share of an element's text that is link text.
@@ -1804,8 +1906,22 @@ mod tests {
     /// (`arabic-table-windows-1256`); and in English a two-paragraph brief
     /// above a newsletter box and blurbs longer than it (`short-brief`), and
     /// a story that is one long paragraph above its comments
-    /// (`one-long-paragraph`). Each comes out whole (token F1 ≥ 0.9), in
-    /// its language and direction, without debris, the outlet named.
+    /// (`one-long-paragraph`). Seventh session: an Asharq-Al-Awsat-like
+    /// page with a lead figure, sub-headings, an inline "اقرأ أيضاً" box,
+    /// a date line with the Hijri date and the print issue's number, tags,
+    /// a share bar and related cards with blurbs (`arabic-asharq-subheads`);
+    /// an RT-Arabic-like page in windows-1256 with a summary, a captioned
+    /// cover image, an inline "اقرأ المزيد" link box, tags and a news feed
+    /// (`arabic-rt-windows-1256`); an Almasry-Alyoum-like page whose body
+    /// is `<br>`-separated text with a "اقرأ أيضًا:" list inside it, the lead
+    /// picture captioned by a `div.caption` beside it, a comment count and
+    /// comments (`arabic-almasry-br`); in English an old table layout with
+    /// its menu column of `<br>`-separated links, the headline in `<b>`,
+    /// the story as `<br>`-separated text in a `<font>` cell and print/e-mail
+    /// links (`en-table-br`), and a live blog of timed entries with share
+    /// buttons per entry and a newsletter box (`en-liveblog`). Each comes
+    /// out whole (token F1 ≥ 0.9), in its language and direction, without
+    /// debris, the outlet named.
     #[test]
     fn news_site_shapes_score_against_their_text() {
         struct Shape<'a> {
@@ -2006,6 +2122,95 @@ mod tests {
                     "permalink",
                     "Posted on",
                     "WordPress",
+                ],
+            ),
+            shape(
+                fixture!("arabic-asharq-subheads"),
+                "https://aawsat-yawmi.example/economy/5012345",
+                None,
+                "الشرق اليومي",
+                "ar",
+                &[
+                    "اقرأ أيضاً",
+                    "مؤتمر المياه العالمي",
+                    "رقم العدد",
+                    "جمادى",
+                    "مواضيع",
+                    "التعليقات (3)",
+                    "مقالات ذات صلة",
+                    "تدرس الحكومة المصرية",
+                    "نسخ الرابط",
+                    "الأكثر قراءة",
+                    "جميع الحقوق محفوظة",
+                ],
+            ),
+            shape(
+                fixture!("arabic-rt-windows-1256"),
+                "https://arabic.rt-jadida.example/world/1700250-grain",
+                None,
+                "روسيا اليوم الجديدة",
+                "ar",
+                &[
+                    "اقرأ المزيد",
+                    "أردوغان يدعو",
+                    "الوسوم",
+                    "تيليغرام",
+                    "المزيد من الأخبار",
+                    "الكرملين",
+                    "منذ ساعة",
+                    "14:32 GMT",
+                    "جميع الحقوق محفوظة",
+                ],
+            ),
+            shape(
+                fixture!("arabic-almasry-br"),
+                "https://www.masry-jadid.example/news/details/3500200",
+                None,
+                "المصري الجديد",
+                "ar",
+                &[
+                    "اقرأ أيضًا",
+                    "طقس الجمعة",
+                    "ميناء العريش",
+                    "(5) تعليقات",
+                    "الكلمات المفتاحية",
+                    "ربنا يستر",
+                    "واتس اب",
+                    "الأكثر قراءة",
+                    "سياسة الخصوصية",
+                ],
+            ),
+            shape(
+                fixture!("en-table-br"),
+                "http://www.ridgewaycourier.example/news/2025/1120bridge.html",
+                Some("The Ridgeway Courier"),
+                "The Ridgeway Courier",
+                "en",
+                &[
+                    "Local News",
+                    "Obituaries",
+                    "Classifieds",
+                    "Contact Us",
+                    "Printer friendly",
+                    "Email this story",
+                    "All rights reserved",
+                    "<b>Mill Creek bridge to close for repairs</b>",
+                ],
+            ),
+            shape(
+                fixture!("en-liveblog"),
+                "https://www.northernledger.example/news/live/2025/nov/20/storm-fiona",
+                None,
+                "Northern Ledger",
+                "en",
+                &[
+                    ">Share<",
+                    "Load more",
+                    "Ledger Daily",
+                    "Sign up",
+                    "Most read",
+                    "Council tax",
+                    "Registered in England",
                 ],
             ),
         ];
