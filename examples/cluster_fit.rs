@@ -21,6 +21,7 @@
 //! SHOW="hybrid cov>=0.2 p>=0.9" cargo run --release --example cluster_fit -- sweep  # and one rule's wrong pairs
 //! cargo run --release --example cluster_fit -- misses   # every tuning story with a missed pair, pair by pair (misses-test: test half)
 //! SHOW_WRONG=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # one threshold, with the wrong pairs
+//! SHOW_UNCOMPARED=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # and the pairs above it never compared
 //! ```
 //!
 //! `sweep` clusters by average linkage as `Clusterer` does, but compares
@@ -396,6 +397,35 @@ fn main() {
                 c.add(it);
             }
             let ids: Vec<_> = items.iter().map(|it| c.cluster_of(&it.key).unwrap().id).collect();
+            // Pairs above the threshold that the clusterer never linked:
+            // never candidates (no shared band or anchor key).
+            let mut uncompared = [0usize; 2];
+            for i in 0..items.len() {
+                let linked: Vec<&ItemKey> = c.neighbours(&items[i].key).into_iter().map(|(k, _)| k).collect();
+                for j in i + 1..items.len() {
+                    let Some(s) = table.similarity(i, j, window) else {
+                        continue;
+                    };
+                    if s < t || linked.contains(&&items[j].key) {
+                        continue;
+                    }
+                    let gold = labels[i].story != "-" && labels[i].story == labels[j].story;
+                    uncompared[usize::from(gold)] += 1;
+                    if std::env::var("SHOW_UNCOMPARED").is_ok() {
+                        println!(
+                            "  UNCOMPARED {s:.3} gold={gold} [{}|{}]\n    {}\n    {}",
+                            labels[i].story,
+                            labels[j].story,
+                            show(i),
+                            show(j)
+                        );
+                    }
+                }
+            }
+            println!(
+                "  threshold {t:.2}: {} same-story and {} other pairs above it were never compared",
+                uncompared[1], uncompared[0]
+            );
             // [half][right, wrong, missed]; a wrong pair counts against each
             // half it touches, as in tests/integration/cluster_real.rs.
             let mut n = [[0usize; 3]; 2];
