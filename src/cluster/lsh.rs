@@ -3,7 +3,10 @@
 
 use super::features::{Doc, Script};
 use super::model::rare_df;
-use super::{BANDS, MAX_ANCHOR_KEYS, ROWS};
+use super::{
+    BANDS, BUCKET_CAP, MAX_ANCHOR_KEYS, MAX_WIDE_ANCHORS, MAX_WIDE_ANCHOR_KEYS, MAX_WIDE_HEADLINE_ANCHORS,
+    ROWS,
+};
 
 // ---------------------------------------------------------------------------
 // Hashing, MinHash, LSH
@@ -30,13 +33,36 @@ pub(super) fn seed(i: usize) -> u64 {
     mix((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
-/// Candidate keys of a headline's rare words (at most
-/// [`MAX_ANCHOR_KEYS`]): two headlines sharing one are compared even when
-/// their word sets are too different for MinHash to pair them, since the
-/// pair model may join them (see [`MODEL_MIN_PROBABILITY`]).
+/// Candidate keys of an item's rare words: the forms of its headline's
+/// rare words (at most [`MAX_ANCHOR_KEYS`]), so that two headlines sharing
+/// one are compared even when their word sets are too different for MinHash
+/// to pair them, since the pair model may join them (see
+/// [`MODEL_MIN_PROBABILITY`]); then the forms of its [`MAX_WIDE_ANCHORS`]
+/// rarest words of headline or summary and its
+/// [`MAX_WIDE_HEADLINE_ANCHORS`] rarest headline words that other items
+/// hold too (at most [`wide_df`] of them). The second set finds same-story pairs that MinHash
+/// misses because one summary is long and the other short, and whose
+/// shared headline words are too common to be anchors (a place, a name
+/// in the news all week): on the real set 4 same-story pairs above the
+/// threshold were never compared before them. The two share one key space,
+/// so a headline's anchor meets the same word in another item's summary.
+///
+/// [`MODEL_MIN_PROBABILITY`]: super::MODEL_MIN_PROBABILITY
 pub(super) fn anchor_keys(doc: &Doc, script: Script) -> Vec<u64> {
+    let mut keys = headline_anchor_keys(doc, script);
+    let wide = wide_anchor_keys(doc, script);
+    keys.extend(wide.into_iter().filter(|k| !keys.contains(k)).collect::<Vec<_>>());
+    keys
+}
+
+fn anchor_salt(script: Script) -> u64 {
+    mix(fnv1a(format!("anchor {script:?}").as_bytes()))
+}
+
+/// The keys of the headline's rare words (sorted).
+pub(super) fn headline_anchor_keys(doc: &Doc, script: Script) -> Vec<u64> {
     let rare = rare_df(doc.idf_items);
-    let salt = mix(fnv1a(format!("anchor {script:?}").as_bytes()));
+    let salt = anchor_salt(script);
     let mut keys: Vec<u64> = doc.words[..doc.title_words]
         .iter()
         .filter(|w| w.df <= rare)
@@ -46,6 +72,52 @@ pub(super) fn anchor_keys(doc: &Doc, script: Script) -> Vec<u64> {
     keys.dedup();
     keys.truncate(MAX_ANCHOR_KEYS);
     keys
+}
+
+/// The keys of the item's rarest shared words (sorted). A word only this
+/// item holds (df 1, also every word without an [`Idf`]) cannot pair it
+/// with anything: it gives no key.
+///
+/// [`Idf`]: super::Idf
+pub(super) fn wide_anchor_keys(doc: &Doc, script: Script) -> Vec<u64> {
+    let wide = wide_df(doc.idf_items);
+    let salt = anchor_salt(script);
+    let mut shared: Vec<(u32, bool, u64, usize)> = doc
+        .words
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| (2..=wide).contains(&w.df))
+        .map(|(i, w)| {
+            let first = doc.word(w).first().copied().unwrap_or(0);
+            // Rarest first; headline words before summary words; then a
+            // fixed order, so the choice does not depend on word order.
+            (w.df, i >= doc.title_words, first, i)
+        })
+        .collect();
+    shared.sort_unstable();
+    // The rarest words of the whole item, then the rarest of its headline
+    // (a long summary's rare words can crowd out the headline's, which
+    // the other outlet's headline most likely repeats).
+    let rarest = shared.iter().take(MAX_WIDE_ANCHORS);
+    let headline = shared.iter().filter(|s| !s.1).take(MAX_WIDE_HEADLINE_ANCHORS);
+    let mut keys: Vec<u64> = rarest
+        .chain(headline)
+        .flat_map(|&(_, _, _, i)| doc.word(&doc.words[i]).iter().map(|&f| mix(f ^ salt)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.truncate(MAX_WIDE_ANCHOR_KEYS);
+    keys
+}
+
+/// Most items a word may be held by (in the [`Idf`]) and still give a
+/// wide anchor key: one in a hundred, at least [`BUCKET_CAP`]; a word that
+/// common pairs too many unrelated items, and its bucket would keep only
+/// the newest of them anyway.
+///
+/// [`Idf`]: super::Idf
+pub(super) fn wide_df(n: usize) -> u32 {
+    u32::try_from(n / 100).unwrap_or(u32::MAX).max(BUCKET_CAP as u32)
 }
 
 /// One LSH key per band; none for a document without words.

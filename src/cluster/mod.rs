@@ -153,8 +153,11 @@
 //! Each item is also filed under the forms of its headline's rare words
 //! (at most [`MAX_ANCHOR_KEYS`] keys), so that two headlines sharing an
 //! anchor are compared even when their word sets are too far apart for
-//! MinHash; an add costs at most `(BANDS + MAX_ANCHOR_KEYS) × BUCKET_CAP`
-//! comparisons. On
+//! MinHash, and under its [`MAX_WIDE_ANCHORS`] rarest words of headline or
+//! summary and [`MAX_WIDE_HEADLINE_ANCHORS`] rarest of its headline that
+//! some other item holds too (a name, a place of the story: MinHash misses
+//! a short item against a long one); an add costs at most
+//! [`MAX_CANDIDATE_KEYS`]` × BUCKET_CAP` comparisons. On
 //! the evaluation set, 226 items cost 1714 comparisons instead of 25 425
 //! pairs.
 //!
@@ -409,6 +412,25 @@ pub const ROWS: usize = 2;
 /// (see [`anchor_keys`]), besides its [`BANDS`] MinHash keys.
 pub const MAX_ANCHOR_KEYS: usize = 16;
 
+/// Most words (headline or summary) an item is also filed under as wide
+/// anchors: its rarest words that other items hold too (see
+/// [`anchor_keys`]).
+pub const MAX_WIDE_ANCHORS: usize = 6;
+
+/// Most headline words an item is also filed under as wide anchors: its
+/// headline's rarest words that other items hold too.
+pub const MAX_WIDE_HEADLINE_ANCHORS: usize = 4;
+
+/// Most wide anchor keys of one item: two per word (an Arabic word may
+/// have more forms; the keys past this bound are dropped).
+pub const MAX_WIDE_ANCHOR_KEYS: usize = 2 * (MAX_WIDE_ANCHORS + MAX_WIDE_HEADLINE_ANCHORS);
+
+/// Most candidate keys of one item: [`BANDS`] MinHash keys, at most
+/// [`MAX_ANCHOR_KEYS`] headline anchors and [`MAX_WIDE_ANCHOR_KEYS`] wide
+/// anchors. An add costs at most `MAX_CANDIDATE_KEYS × BUCKET_CAP`
+/// comparisons.
+pub const MAX_CANDIDATE_KEYS: usize = BANDS + MAX_ANCHOR_KEYS + MAX_WIDE_ANCHOR_KEYS;
+
 /// Most items kept under one band key; the oldest by date leave first.
 pub const BUCKET_CAP: usize = 32;
 
@@ -604,7 +626,7 @@ impl Clusterer {
     /// joined or founded. Adding an item whose key is already indexed
     /// replaces it (its text or sources may have changed).
     ///
-    /// Cost: one MinHash signature, at most `(BANDS + MAX_ANCHOR_KEYS) × BUCKET_CAP` candidate
+    /// Cost: one MinHash signature, at most `MAX_CANDIDATE_KEYS × BUCKET_CAP` candidate
     /// comparisons, then the re-clustering of the item's connected group.
     pub fn add(&mut self, item: &Item) -> ClusterId {
         if let Some(&old) = self.by_key.get(&item.key) {
@@ -703,6 +725,22 @@ impl Clusterer {
         let slot = *self.by_key.get(key)?;
         let lead = self.slots[slot as usize].as_ref()?.cluster.as_ref()?;
         self.clusters.get(lead)
+    }
+
+    /// The items an indexed item was compared with and found similar
+    /// enough to link (similarity at least the threshold), with that
+    /// similarity: the edges clustering works on. A pair above the
+    /// threshold that is missing here was never a candidate (see
+    /// `examples/cluster_fit.rs`, which reports such pairs).
+    pub fn neighbours(&self, key: &ItemKey) -> Vec<(&ItemKey, f64)> {
+        let Some(&slot) = self.by_key.get(key) else {
+            return Vec::new();
+        };
+        self.entry(slot)
+            .edges
+            .iter()
+            .map(|&(other, s)| (&self.entry(other).key, s))
+            .collect()
     }
 
     /// Items indexed.

@@ -227,9 +227,10 @@ fn real_feeds_precision_and_recall() {
 /// halves' numbers in the default run, pair recall and outlet-pair recall
 /// (see [`Score::outlet_recall`] and the fixtures README, "Scoring"). Until the bar above is met, this
 /// guards what is reached: precision at the bar (≥ 0.98) on both halves,
-/// and recall not below 0.54 on either (1.000 / 0.600 tuning and
-/// 1.000 / 0.544 test on the set of 79 stories, with the seventh
-/// session's summary agreement and word forms together; 0.525 and 0.471 before it, 0.487 and
+/// and recall not below 0.57 on either (1.000 / 0.613 tuning and
+/// 1.000 / 0.574 test on the set of 79 stories, with the seventh
+/// session's wide anchor keys; 0.600 and 0.544 with its summary agreement
+/// and word forms before them; 0.525 and 0.471 before those, 0.487 and
 /// 0.456 before the fifth session's event-word classes).
 #[test]
 fn real_set_is_read_and_scored() {
@@ -255,7 +256,7 @@ fn real_set_is_read_and_scored() {
             "{name} half precision {:.3}",
             half.precision()
         );
-        assert!(half.recall() >= 0.54, "{name} half recall {:.3}", half.recall());
+        assert!(half.recall() >= 0.57, "{name} half recall {:.3}", half.recall());
     }
 }
 
