@@ -712,18 +712,29 @@ fn remove_chrome_boxes(doc: &Document) {
     }
 }
 
+/// Characters of `text` with its whitespace collapsed: each word and one
+/// space after it. The measure every length in this module compares.
+fn collapsed_len(text: &str) -> usize {
+    text.split_whitespace().map(|w| w.chars().count() + 1).sum()
+}
+
+/// [`collapsed_len`] of the link text in `node`.
+fn link_chars(node: &dom_query::NodeRef) -> usize {
+    Selection::from(*node)
+        .select("a")
+        .nodes()
+        .iter()
+        .map(|a| collapsed_len(&a.text()))
+        .sum()
+}
+
 /// Characters of the paragraphs of 40 characters or more in `node`.
 fn story_paragraph_chars(node: &dom_query::NodeRef) -> usize {
     Selection::from(*node)
         .select("p")
         .nodes()
         .iter()
-        .map(|p| {
-            p.text()
-                .split_whitespace()
-                .map(|w| w.chars().count() + 1)
-                .sum::<usize>()
-        })
+        .map(|p| collapsed_len(&p.text()))
         .filter(|len| *len >= 40)
         .sum()
 }
@@ -743,24 +754,11 @@ fn densest_paragraphs(doc: &Document, total_out: &mut usize) -> Option<Cluster> 
     let mut total = 0usize;
     for p in doc.select("p").nodes() {
         let text = p.text();
-        let len = text
-            .split_whitespace()
-            .map(|w| w.chars().count() + 1)
-            .sum::<usize>();
+        let len = collapsed_len(&text);
         if len < 40 {
             continue;
         }
-        let links: usize = Selection::from(*p)
-            .select("a")
-            .nodes()
-            .iter()
-            .map(|a| {
-                a.text()
-                    .split_whitespace()
-                    .map(|w| w.chars().count() + 1)
-                    .sum::<usize>()
-            })
-            .sum();
+        let links: usize = link_chars(p);
         if links * 2 > len {
             continue;
         }
@@ -869,14 +867,8 @@ fn story_parts<'a>(best: &dom_query::NodeRef<'a>, cards: &mut TeaserCards) -> Ve
 /// more, not mostly links, not a teaser card's blurb.
 fn has_story_paragraph(node: &dom_query::NodeRef, cards: &mut TeaserCards) -> bool {
     Selection::from(*node).select("p").nodes().iter().any(|p| {
-        let len = |t: &str| t.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
-        let all = len(&p.text());
-        let links: usize = Selection::from(*p)
-            .select("a")
-            .nodes()
-            .iter()
-            .map(|a| len(&a.text()))
-            .sum();
+        let all = collapsed_len(&p.text());
+        let links: usize = link_chars(p);
         all >= 40 && links * 2 <= all && !cards.holds(p)
     })
 }
@@ -908,14 +900,8 @@ impl TeaserCards {
 
 /// Share of an element's text that is link text.
 fn link_density(node: &dom_query::NodeRef) -> f64 {
-    let len = |t: &str| t.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
-    let all = len(&node.text());
-    let links: usize = Selection::from(*node)
-        .select("a")
-        .nodes()
-        .iter()
-        .map(|a| len(&a.text()))
-        .sum();
+    let all = collapsed_len(&node.text());
+    let links: usize = link_chars(node);
     links as f64 / all.max(1) as f64
 }
 
@@ -923,22 +909,13 @@ fn link_density(node: &dom_query::NodeRef) -> f64 {
 /// stories" list inside the story's box, which [`collect_blocks`] drops
 /// anyway).
 fn link_density_outside_link_lists(node: &dom_query::NodeRef) -> f64 {
-    let len = |t: &str| t.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
-    let link_len = |n: &dom_query::NodeRef| -> usize {
-        Selection::from(*n)
-            .select("a")
-            .nodes()
-            .iter()
-            .map(|a| len(&a.text()))
-            .sum()
-    };
-    let (mut all, mut links) = (len(&node.text()), link_len(node));
+    let (mut all, mut links) = (collapsed_len(&node.text()), link_chars(node));
     for list in Selection::from(*node).select("ul, ol").nodes() {
         let nested = list
             .ancestors_it(None)
             .take_while(|a| a.id != node.id)
             .any(|a| a.has_name("ul") || a.has_name("ol"));
-        let (l_all, l_links) = (len(&list.text()), link_len(list));
+        let (l_all, l_links) = (collapsed_len(&list.text()), link_chars(list));
         if !nested && l_links * 10 >= l_all * 6 {
             all -= l_all.min(all);
             links -= l_links.min(links);
@@ -986,20 +963,12 @@ fn collect_blocks(node: &dom_query::NodeRef, out: &mut String, chars: &mut usize
         }
         if KEEP.contains(&name.as_str()) {
             let text = child.text();
-            let len = text
-                .split_whitespace()
-                .map(|w| w.chars().count() + 1)
-                .sum::<usize>();
+            let len = collapsed_len(&text);
             let links: usize = Selection::from(child)
                 .select("a")
                 .nodes()
                 .iter()
-                .map(|a| {
-                    a.text()
-                        .split_whitespace()
-                        .map(|w| w.chars().count() + 1)
-                        .sum::<usize>()
-                })
+                .map(|a| collapsed_len(&a.text()))
                 .sum();
             let media = name == "figure" || has_media(&child);
             if (len > 0 && links * 2 <= len) || (media && links * 2 <= len.max(1)) {
