@@ -271,9 +271,9 @@
 //! test half (0.471 before, scored once), the written set 0.981 / 0.908
 //! (0.884 before). With the same session's word forms (words.rs: "ie"
 //! stems, `NAME_ALIASES`) the tuning half reaches 0.600 (48 / 80); the
-//! test half and the written set do not move. Summary agreement alone separates nothing: ranked by
-//! rarity shared, different-story pairs outnumber same-story ones ten to
-//! one (same-subject follow-ups share the subject's background); the share
+//! test half and the written set do not move. Summary agreement alone
+//! separates nothing: ranked by rarity shared, different-story pairs
+//! outnumber same-story ones ten to one (same-subject follow-ups share the subject's background); the share
 //! of the shorter summary, asked only of headlines tied by a fairly rare
 //! word with words near the threshold, does. At a share of 0.25 a wrong
 //! pair joins on the tuning half and in the written set.
