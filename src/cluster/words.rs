@@ -16,12 +16,50 @@ use super::lsh::fnv1a;
 use super::COMMON_WEIGHT;
 use crate::select::{normalize, words};
 
-/// Words of normalised text (maximal runs of alphanumeric characters, as in
-/// `select`).
+/// Words of normalised text: maximal runs of alphanumeric characters, as in
+/// `select`, except that two marks join the letters around them, as their
+/// writers mean them to:
+///
+/// - a Hebrew gershayim (`"` or `״`) between two Hebrew letters: an
+///   acronym is one word (`דו"ח`, "report", is `דוח` elsewhere; `רה"מ`,
+///   `או"ם`), and so is a prefix attached to a quoted name (`ל"הארץ"`);
+/// - the apostrophe of an English `n't` (`won't`, `don't`), so that "Many
+///   Won't Benefit" is not the word `won` (see [`word_forms`]).
 pub(super) fn split_words(normalized: &str) -> impl Iterator<Item = &str> {
-    normalized
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let text = &normalized[pos..];
+        let mut start = None;
+        let mut prev = None;
+        for (i, c) in text.char_indices() {
+            let inside = c.is_alphanumeric()
+                || (start.is_some() && prev.is_some_and(|p| joins(p, c, &text[i + c.len_utf8()..])));
+            match start {
+                None if inside => start = Some(i),
+                Some(s) if !inside => {
+                    pos += i;
+                    return Some(&text[s..i]);
+                }
+                _ => {}
+            }
+            prev = Some(c);
+        }
+        pos = normalized.len();
+        start.map(|s| &text[s..])
+    })
+}
+
+/// Whether the mark `c`, after the letter `prev` and before `rest`, joins
+/// them into one word (see [`split_words`]).
+fn joins(prev: char, c: char, rest: &str) -> bool {
+    match c {
+        '"' | '\u{05F4}' => is_hebrew_letter(prev) && rest.chars().next().is_some_and(is_hebrew_letter),
+        '\'' | '\u{2019}' => {
+            let mut after = rest.chars();
+            prev == 'n' && after.next() == Some('t') && !after.next().is_some_and(char::is_alphanumeric)
+        }
+        _ => false,
+    }
 }
 
 pub(super) fn is_arabic_letter(c: char) -> bool {
@@ -46,6 +84,10 @@ pub(super) fn content_word(word: &str) -> Option<(Vec<u64>, f64)> {
 /// for a stop word or a single letter.
 pub(super) fn word_forms(word: &str) -> Option<Vec<String>> {
     let lex = lexicon();
+    if word.contains(['\'', '\u{2019}']) {
+        // Only an English `n't` keeps its apostrophe: a function word.
+        return None;
+    }
     if word.chars().any(|c| c.is_ascii_digit()) {
         if word.chars().any(is_arabic_letter) {
             let digits: String = word.chars().filter(char::is_ascii_digit).collect();
@@ -72,6 +114,14 @@ pub(super) fn word_forms(word: &str) -> Option<Vec<String>> {
     }
     if word.chars().all(is_hebrew_letter) {
         return hebrew_forms(word);
+    }
+    if word
+        .chars()
+        .all(|c| is_hebrew_letter(c) || c == '"' || c == '\u{05F4}')
+    {
+        // An acronym (`דו"ח`): the word is its letters.
+        let letters: String = word.chars().filter(|&c| is_hebrew_letter(c)).collect();
+        return hebrew_forms(&letters);
     }
     let mut forms = words(word);
     if forms.is_empty() || forms.iter().any(|f| lex.stop.contains(f)) {
@@ -136,8 +186,11 @@ pub(super) const ARABIC_SUFFIXES: [&str; 8] = ["يين", "يون", "ين", "ون
 
 /// A tiny English stemmer: plural `s`/`ies` (and a final `ie` as `y`, as
 /// `ies` is), then `ing`/`ed`, then a final `e`, so "strikes", "striking"
-/// and "strike" meet, and "Razzies" and "Razzie". Only ever compared with
-/// itself, so it need not produce real words.
+/// and "strike" meet, and "Razzies" and "Razzie"; then the American `-iz`
+/// as the British `-is` ("criticized" / "criticised"), and a verb in
+/// `-alise` as its adjective when five letters remain ("annualised" /
+/// "annual", "finalize" / "final"; not "realise" / "real"). Only ever
+/// compared with itself, so it need not produce real words.
 pub(super) fn english_stem(word: &str) -> String {
     let mut w = word.to_owned();
     if w.len() > 4 && w.ends_with("ies") {
@@ -161,6 +214,13 @@ pub(super) fn english_stem(word: &str) -> String {
     }
     if w.len() > 4 && w.ends_with('e') {
         w.pop();
+    }
+    if w.len() > 5 && w.ends_with("iz") {
+        w.pop();
+        w.push('s');
+    }
+    if w.len() >= 7 && w.ends_with("alis") {
+        w.truncate(w.len() - 2);
     }
     w
 }
@@ -347,7 +407,6 @@ pub(super) const ARABIC_STOP_WORDS: &str = "
 كلا كلتا أيضاً جدا ومن وفي وهو وهي ولا وما وقد وأن وإن فإن فقد ولم ولن
 ";
 
-/// English function words, reporting verbs and time words.
 /// Classes of English event words that outlets use for one event, found in
 /// the missed pairs of the real tuning half ("Blast rocks Ukraine peace
 /// protest" / "Deadly explosion rips through ... Kharkiv"; "Trump
@@ -373,6 +432,8 @@ pub(super) const NAME_ALIASES: &str = "
     isis: isis isil daesh islamic
 ";
 
+/// English function words, reporting verbs and time words, and the
+/// fragments `'ll`, `'ve`, `'re` leave ("he'll quit" is not the word `ll`).
 pub(super) const ENGLISH_STOP_WORDS: &str = "
 a an the of to in on at by for from with without into onto over under about above
 below after before since until during between among through across against amid
@@ -385,6 +446,7 @@ least very much many some any all each every other another such own same both
 either neither one two if while because up down out off again further once new
 monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow
 week weeks day days year years month months hours hour night morning al el
+ll ve re
 ";
 
 /// Very common words of political news, kept with [`COMMON_WEIGHT`]: roles,
@@ -593,6 +655,52 @@ mod tests {
         assert_eq!(english_stem("countries"), "country");
         // A short word keeps its `ie`.
         assert_eq!(english_stem("tie"), "tie");
+    }
+
+    #[test]
+    fn spellings_and_adjective_verbs() {
+        for (x, y) in [
+            ("criticized", "criticised"),
+            ("finalize", "final"),
+            ("annualised", "annual"),
+            ("hospitalized", "hospital"),
+        ] {
+            assert!(meet(x, y), "{x} / {y}: {:?} {:?}", forms(x), forms(y));
+        }
+        // Too short a stem: "realise" is not "real".
+        assert!(!meet("realised", "real"), "{:?}", forms("realised"));
+    }
+
+    #[test]
+    fn contractions_are_not_words() {
+        // "won't" is not "won"; "he'll" leaves no word `ll`.
+        assert_eq!(forms("Many Won't Benefit"), forms("Many Benefit"));
+        assert_eq!(forms("Many Won’t Benefit"), forms("Many Benefit"));
+        assert_eq!(forms("he'll quit, they're out, we've won"), forms("quit out won"));
+        // A possessive still leaves the name.
+        assert!(meet("Trump's tariffs", "Trump"));
+        // An apostrophe elsewhere still splits words, in Arabic too.
+        let n = normalize("rock'n'roll دار'السلام");
+        let words: Vec<&str> = split_words(&n).collect();
+        assert_eq!(words, ["rock", "n", "roll", "دار", "السلام"]);
+    }
+
+    #[test]
+    fn hebrew_acronyms_are_one_word() {
+        // The report: `הדו"ח` (with gershayim, ASCII or U+05F4) meets `דוח`.
+        for x in ["הדו\"ח", "הדו״ח", "מהדו\"ח"] {
+            assert!(meet(x, "דוח המבקר"), "{x}: {:?}", forms(x));
+        }
+        // `או"ם` (UN) with a prefix meets `האו"ם`.
+        assert!(meet("לאו\"ם", "מהאו\"ם"), "{:?}", forms("לאו\"ם"));
+        // A quoted phrase is not joined to the words around it.
+        let n = normalize("\"כשל ממשלתי מתמשך\": כך נראה");
+        let words: Vec<&str> = split_words(&n).collect();
+        assert_eq!(words, ["כשל", "ממשלתי", "מתמשך", "כך", "נראה"]);
+        // Arabic quotes keep splitting: `"مصر"و"تركيا"` is three words.
+        let n = normalize("\"مصر\"و\"تركيا\"");
+        let words: Vec<&str> = split_words(&n).collect();
+        assert_eq!(words, ["مصر", "و", "تركيا"]);
     }
 
     #[test]
