@@ -3,10 +3,11 @@
 //! event-word classes and other names of one name), and the word lists
 //! (stop words, common words, places).
 //!
-//! Every rule here was kept for pairs it joins on the real tuning half
-//! without a wrong merge there or in the written set; rules tried and
-//! dropped (numbers with decimals, `-tion`, countries and their adjectives,
-//! Hebrew plural endings) are in BENCHMARKS.md, "Run 9 (seventh session):
+//! Every rule here was kept for pairs it joins (or brings nearer) on the
+//! real tuning half without a wrong merge there or in the written set;
+//! rules tried and dropped (numbers with decimals, `-tion`, countries and
+//! their adjectives, Hebrew plural endings) are in BENCHMARKS.md, "Run 9
+//! (seventh session): clustering words" and "Run 10 (eighth session):
 //! clustering words".
 
 use std::collections::{HashMap, HashSet};
