@@ -214,6 +214,8 @@ pub(super) struct Doc {
     /// The headline reads as analysis, opinion, an explainer, a question or
     /// a gallery rather than a report (see [`is_commentary`]).
     pub(super) commentary: bool,
+    /// The stages of a case the headline names (see [`stages`](super::stages)).
+    pub(super) stages: u8,
     /// The normalised headline: the pair model's character trigrams (see
     /// [`char_grams`]) are computed from it only for the few pairs that
     /// need them, since a window holds many items and a trigram list is
@@ -310,6 +312,7 @@ impl Doc {
         doc.words.shrink_to_fit();
         doc.word_forms.shrink_to_fit();
         doc.finish();
+        doc.stages = super::stages::of(doc.words[..doc.title_words].iter().map(|w| doc.word(w)));
         doc.title_numbers = title_seq
             .iter()
             .filter(|w| w.chars().all(|c| c.is_ascii_digit()))

@@ -296,8 +296,13 @@ fn evaluation() {
         recall,
         clusterer.stats().comparisons,
     );
-    assert!(precision >= 0.98, "precision {precision:.3}");
-    assert!(recall >= 0.8, "recall {recall:.3}");
+    // Issue 15's hidden set asks that no pair judged different be merged:
+    // since the stages of a case keep an arrest from its trial, none is here.
+    assert_eq!(
+        fp, 0,
+        "{fp} pairs of different stories merged; precision {precision:.3}"
+    );
+    assert!(recall >= 0.9, "recall {recall:.3}");
 }
 
 /// A threshold sweep over the evaluation set, for tuning:
