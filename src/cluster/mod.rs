@@ -171,14 +171,16 @@
 //! pair *contradicts*. So a cluster never holds two items of one outlet or
 //! one language with another, and one look-alike pair is not enough to
 //! merge two stories: precision before recall, since two stories merged
-//! are worse than one story shown twice.
+//! are worse than one story shown twice. Ties go to the earliest leads.
+//! Adding or expiring an item recomputes only its connected group (at most
+//! [`MAX_GROUP`] items, which only a runaway chain reaches).
 //!
 //! The join rule: a cross pair contradicts when a hard rule or the
 //! commentary rule keeps it apart (the `None` cases above), or when it has
 //! no similarity (its headlines explain each other less than
 //! [`MIN_HEADLINE_COVERAGE`]) and the pair model ([`model_score`]) gives it
-//! less than [`JOIN_MIN_PROBABILITY`] (0.7), or the headlines explain each
-//! other less than [`MIN_MODEL_COVERAGE`]. A pair without a similarity
+//! less than [`JOIN_MIN_PROBABILITY`] (0.7) or is not asked (headline
+//! coverage below [`MIN_MODEL_COVERAGE`]). A pair without a similarity
 //! that the model judges one story is *no evidence*: it is left out of the
 //! average rather than keeping the clusters apart. Reports of one event
 //! need not all resemble each other: on the real tuning half the BAFTA
@@ -191,10 +193,9 @@
 //! eighth session every cross pair needed a similarity; the strongest link
 //! alone, or the average with such a pair's Dice, were tried
 //! (`cluster_fit -- join`): the first chains a government toppled with the
-//! next prime minister named and an arrest with the trial months later in
-//! the written set (11 to 14 wrong pairs), the second gains nothing. Ties go to the earliest
-//! leads. Adding or expiring an item recomputes only its connected group (at
-//! most [`MAX_GROUP`] items, which only a runaway chain reaches).
+//! next prime minister named and a cabinet's decision with the army's plan
+//! a month later in the written set (10 to 14 wrong pairs), the second
+//! gains nothing.
 //!
 //! A cluster's *lead* is its earliest member (date, then key), and its
 //! [`ClusterId`] is derived from the lead's key (SHA-256), so it stays the same
