@@ -22,7 +22,17 @@
 //! cargo run --release --example cluster_fit -- misses   # every tuning story with a missed pair, pair by pair (misses-test: test half)
 //! SHOW_WRONG=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # one threshold, with the wrong pairs
 //! SHOW_UNCOMPARED=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # and the pairs above it never compared
+//! JOIN_MIN_P=0.7 JOINRULES="avg,0,0;avgs,0,0.2,0" cargo run --release --example cluster_fit -- join  # simulated join rules (tuning + written)
+//! REFIT=1 FIT_L2=3 FIT_DROP=title_grams cargo run --release --example cluster_fit -- join  # the same with the model refit
 //! ```
+//!
+//! `join` clusters the shipped similarity's edges as `Clusterer` does, under
+//! join rules (how a cluster takes in another; `JOINRULES`, see
+//! `JoinRule`), and prints what each gains or breaks (`SHOW_GAINED=1`,
+//! `SHOW_WRONG=1`). `REFIT=1` makes it judge pairs with the model just fit
+//! (penalty `FIT_L2`, features `FIT_DROP` left out) instead of the
+//! shipped one. `misses` also counts the missed pairs whose clusters an
+//! edge links (the join rule kept them apart) against the others.
 //!
 //! `sweep` clusters by average linkage as `Clusterer` does, but compares
 //! every pair sharing a word (no MinHash candidates), for edge rules: the
@@ -157,6 +167,16 @@ fn fit(samples: &[&Sample]) -> (f64, [f64; FEATURES]) {
     };
     let dim = FEATURES + 1;
     let mut w = vec![0.0; dim];
+    let l2: f64 = std::env::var("FIT_L2")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(L2);
+    // FIT_DROP="name,name": features left out of the fit (weight 0).
+    let drop: Vec<usize> = std::env::var("FIT_DROP")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|n| FEATURE_NAMES.iter().position(|f| *f == n.trim()))
+        .collect();
     for _ in 0..50 {
         let mut grad = vec![0.0; dim];
         let mut hess = vec![vec![0.0; dim]; dim];
@@ -172,8 +192,17 @@ fn fit(samples: &[&Sample]) -> (f64, [f64; FEATURES]) {
             }
         }
         for a in 1..dim {
-            grad[a] += L2 * w[a];
-            hess[a][a] += L2;
+            grad[a] += l2 * w[a];
+            hess[a][a] += l2;
+            if drop.contains(&(a - 1)) {
+                // Pinned at 0: no gradient, and the row of a unit matrix.
+                grad[a] = 0.0;
+                for b in 0..dim {
+                    hess[a][b] = 0.0;
+                    hess[b][a] = 0.0;
+                }
+                hess[a][a] = 1.0;
+            }
         }
         let step = solve(hess, grad);
         let mut moved = 0.0f64;
@@ -343,6 +372,17 @@ fn main() {
         .filter(|s| s.half == 0 || (with_written && s.half == 3))
         .collect();
     let (bias, weights) = fit(&tuning);
+    // REFIT=1: the join and sweep modes judge pairs with the model just fit
+    // instead of the shipped one.
+    let refit = std::env::var("REFIT").is_ok_and(|v| v == "1");
+    let model = if refit {
+        Model { bias, weights }
+    } else {
+        Model {
+            bias: feedwire::cluster::MODEL_BIAS,
+            weights: feedwire::cluster::MODEL_WEIGHTS,
+        }
+    };
     println!("pub const MODEL_BIAS: f64 = {bias:.4};");
     println!("pub const MODEL_WEIGHTS: [f64; FEATURES] = [");
     for k in 0..FEATURES {
@@ -514,6 +554,32 @@ fn main() {
                 stories.entry(&l.story).or_default().push(i);
             }
         }
+        // A missed pair is blocked by the join rule when an edge (a pair at
+        // or above the threshold) links the two items' clusters; else no
+        // pair of the two clusters scores high enough.
+        let cluster_of: std::collections::HashMap<&ItemKey, feedwire::cluster::ClusterId> =
+            items.iter().zip(&ids).map(|(it, id)| (&it.key, *id)).collect();
+        let (mut by_join, mut by_score) = (0, 0);
+        for members in stories.values() {
+            for (x, &i) in members.iter().enumerate() {
+                for &j in &members[x + 1..] {
+                    if ids[i] == ids[j] || outlets.of(&items[i]) == outlets.of(&items[j]) {
+                        continue;
+                    }
+                    let linked = (0..items.len()).filter(|&k| ids[k] == ids[i]).any(|k| {
+                        c.neighbours(&items[k].key)
+                            .iter()
+                            .any(|(n, _)| cluster_of.get(n) == Some(&ids[j]))
+                    });
+                    if linked {
+                        by_join += 1;
+                    } else {
+                        by_score += 1;
+                    }
+                }
+            }
+        }
+        println!("missed pairs: {by_join} between clusters linked by an edge (join rule), {by_score} not");
         for (story, members) in &stories {
             let mut missed = 0;
             for (x, &i) in members.iter().enumerate() {
@@ -720,6 +786,159 @@ fn main() {
             }
         }
     }
+    if mode == "join" || mode == "join-test" {
+        // Join rules simulated over the shipped similarity's edges (pairs
+        // at or above the threshold): how a group of items (a cluster so
+        // far) takes in another. JOINRULES="kind,dice,cov[,avg];..." with
+        // kind `avg` (average linkage, every cross pair has a similarity:
+        // the rule before the eighth session), `avgs` (average over the
+        // cross pairs that have a similarity, none contradicting: the
+        // shipped rule with "0,0.2,0" and JOIN_MIN_P, by default
+        // `cluster::JOIN_MIN_PROBABILITY`), `avgd` (average with the Dice
+        // of a pair without a similarity) or `best` (the strongest link).
+        // A pair contradicts when blocked (hard rules, commentary), below
+        // `dice` or `cov`, or without a similarity and below JOIN_MIN_P.
+        let t = 0.42;
+        // The simulated edge rule must be the shipped one for the shipped
+        // model: count where they differ.
+        let mut differ = 0;
+        for s in samples.iter().filter(|s| s.half != 3) {
+            let shipped_model = Model {
+                bias: feedwire::cluster::MODEL_BIAS,
+                weights: feedwire::cluster::MODEL_WEIGHTS,
+            };
+            if view(&table, s.i, s.j, window, shipped_model).sim != s.old {
+                differ += 1;
+            }
+        }
+        println!("simulated edge rule differs from the shipped similarity on {differ} real pairs");
+        let real_edges: Vec<(usize, usize)> = samples
+            .iter()
+            .filter(|s| s.half != 3 && view(&table, s.i, s.j, window, model).sim.is_some_and(|v| v >= t))
+            .map(|s| (s.i, s.j))
+            .collect();
+        let w_edges: Vec<(usize, usize)> = samples
+            .iter()
+            .filter(|s| {
+                s.half == 3
+                    && view(&w_table, s.i, s.j, window, model)
+                        .sim
+                        .is_some_and(|v| v >= t)
+            })
+            .map(|s| (s.i, s.j))
+            .collect();
+        let rules =
+            std::env::var("JOINRULES").unwrap_or_else(|_| "avg,0,0;avgs,0,0.2,0;best,0,0;avgd,0,0".into());
+        for rule in rules.split(';') {
+            let v: Vec<&str> = rule.split(',').map(str::trim).collect();
+            let (kind, d, c, m) = match v[..] {
+                [k, d, c] => (k, d, c, "0"),
+                [k, d, c, m] => (k, d, c, m),
+                _ => continue,
+            };
+            let (d, c, m): (f64, f64, f64) = (
+                d.parse().unwrap_or(0.0),
+                c.parse().unwrap_or(0.0),
+                m.parse().unwrap_or(0.0),
+            );
+            let rule = JoinRule {
+                best: kind != "avg",
+                min_dice: d,
+                min_coverage: c,
+                by_average: kind == "avgd" || kind == "avgs",
+                scored_only: kind == "avgs",
+                min_average: m,
+                min_p: std::env::var("JOIN_MIN_P")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(feedwire::cluster::JOIN_MIN_PROBABILITY),
+            };
+            let g = simulate_join(
+                items.len(),
+                &|i, j| view(&table, i, j, window, model),
+                &real_edges,
+                t,
+                &rule,
+            );
+            let n = score_real(&g, &labels, &items, &outlets);
+            let gw = simulate_join(
+                w_items.len(),
+                &|i, j| view(&w_table, i, j, window, model),
+                &w_edges,
+                t,
+                &rule,
+            );
+            let nw = score_written(&gw, &w_gold);
+            println!(
+                "join {kind} dice>={d} cov>={c} avg>={m}: tuning {} | written {}",
+                prf(n[0]),
+                prf(nw)
+            );
+            if mode == "join-test" {
+                println!("    test {}", prf(n[1]));
+            }
+            if std::env::var("SHOW_WRONG").is_ok() {
+                for i in 0..w_items.len() {
+                    for j in i + 1..w_items.len() {
+                        if gw[i] == gw[j] && w_gold[i] != w_gold[j] {
+                            let x = view(&w_table, i, j, window, model);
+                            println!(
+                                "  WRITTEN WRONG {x:?}\n    {} | {}\n    {} | {}",
+                                w_gold[i].0, w_items[i].title, w_gold[j].0, w_items[j].title
+                            );
+                        }
+                    }
+                }
+                for i in 0..items.len() {
+                    for j in i + 1..items.len() {
+                        let gold = labels[i].story != "-" && labels[i].story == labels[j].story;
+                        if g[i] == g[j] && !gold && (!labels[i].test_half || !labels[j].test_half) {
+                            println!(
+                                "  REAL WRONG {:?} [{}|{}]\n    {}\n    {}",
+                                view(&table, i, j, window, model),
+                                labels[i].story,
+                                labels[j].story,
+                                show(i),
+                                show(j)
+                            );
+                        }
+                    }
+                }
+            }
+            if std::env::var("SHOW_GAINED").is_ok() {
+                let base = simulate_join(
+                    items.len(),
+                    &|i, j| view(&table, i, j, window, model),
+                    &real_edges,
+                    t,
+                    &JoinRule {
+                        best: false,
+                        min_dice: 0.0,
+                        min_coverage: 0.0,
+                        by_average: false,
+                        scored_only: false,
+                        min_average: 0.0,
+                        min_p: 0.0,
+                    },
+                );
+                for i in 0..items.len() {
+                    for j in i + 1..items.len() {
+                        if g[i] == g[j] && base[i] != base[j] && !labels[i].test_half {
+                            let gold = labels[i].story != "-" && labels[i].story == labels[j].story;
+                            println!(
+                                "  GAINED gold={gold} {:?} [{}|{}]\n    {}\n    {}",
+                                view(&table, i, j, window, model),
+                                labels[i].story,
+                                labels[j].story,
+                                show(i),
+                                show(j)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
     if mode == "summary" {
         // Pairs the shipped similarity leaves below the threshold, by
         // summary agreement: what a summary rule would join (real tuning
@@ -900,4 +1119,187 @@ fn tally(n: &mut [[usize; 3]; 2], a: &Label, b: &Label, gold: bool, merged: bool
             _ => {}
         }
     }
+}
+
+/// What a join rule reads of one pair.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    /// The shipped similarity (`None`: never in one cluster today).
+    sim: Option<f64>,
+    /// A hard rule (language, outlet, window, places) or commentary
+    /// keeps the pair apart whatever the rule.
+    blocked: bool,
+    dice: f64,
+    coverage: f64,
+    /// The pair model's probability.
+    p: f64,
+}
+
+/// A logistic pair model: the shipped one or one just fit.
+#[derive(Clone, Copy)]
+struct Model {
+    bias: f64,
+    weights: [f64; FEATURES],
+}
+
+impl Model {
+    fn p(&self, x: &[f64; FEATURES]) -> f64 {
+        sigmoid(self.bias + (0..FEATURES).map(|k| self.weights[k] * x[k]).sum::<f64>())
+    }
+}
+
+/// The shipped similarity (`cluster::similarity_probes`) with a given
+/// pair model: the weighted Dice when the headlines explain each other,
+/// lifted to the threshold by the anchored model rule or by summary
+/// agreement.
+fn edge(f: &feedwire::cluster::PairFeatures, m: Model) -> Option<f64> {
+    use feedwire::cluster::{
+        summary_agrees, DEFAULT_THRESHOLD, MIN_HEADLINE_COVERAGE, MODEL_MIN_PROBABILITY,
+        SUMMARY_MIN_PROBABILITY,
+    };
+    if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+        return None;
+    }
+    let words = (f.coverage >= MIN_HEADLINE_COVERAGE).then_some(f.dice);
+    if words.is_some_and(|s| s >= DEFAULT_THRESHOLD) || f.coverage < MIN_MODEL_COVERAGE {
+        return words;
+    }
+    let p = m.p(&f.values);
+    if f.anchored && p >= MODEL_MIN_PROBABILITY {
+        return Some(f.dice.max(DEFAULT_THRESHOLD));
+    }
+    if summary_agrees(f) && p >= SUMMARY_MIN_PROBABILITY {
+        return Some(f.dice.max(DEFAULT_THRESHOLD));
+    }
+    words
+}
+
+fn view(table: &PairTable, i: usize, j: usize, window: std::time::Duration, m: Model) -> View {
+    match table.features(i, j, window) {
+        Ok(f) => View {
+            sim: edge(&f, m),
+            blocked: f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY,
+            dice: f.dice,
+            coverage: f.coverage,
+            p: m.p(&f.values),
+        },
+        Err(_) => View {
+            sim: None,
+            blocked: true,
+            dice: 0.0,
+            coverage: 0.0,
+            p: 0.0,
+        },
+    }
+}
+
+struct JoinRule {
+    /// No cross pair may contradict (blocked, Dice below `min_dice`,
+    /// coverage below `min_coverage`) instead of every cross pair scoring
+    /// (the shipped rule); the strongest link ranks the merges.
+    best: bool,
+    min_dice: f64,
+    min_coverage: f64,
+    /// With `best`: rank by the average over cross pairs (a pair without a
+    /// similarity counts its Dice) instead.
+    by_average: bool,
+    /// With `by_average`: average over the pairs with a similarity only
+    /// (`min_average` is then the least share of such pairs).
+    scored_only: bool,
+    /// With `best`: least average over cross pairs (as `by_average`).
+    min_average: f64,
+    /// With `best`: a pair without a similarity contradicts when the pair
+    /// model gives it less than this.
+    min_p: f64,
+}
+
+/// Agglomeration over `edges` under a join rule; returns a group number per
+/// item.
+fn simulate_join(
+    n: usize,
+    pair: &dyn Fn(usize, usize) -> View,
+    edges: &[(usize, usize)],
+    t: f64,
+    rule: &JoinRule,
+) -> Vec<usize> {
+    let mut group: Vec<usize> = (0..n).collect();
+    let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+    let mut cache: std::collections::HashMap<(usize, usize), View> = Default::default();
+    let mut s = |i: usize, j: usize| -> View {
+        let k = (i.min(j), i.max(j));
+        *cache.entry(k).or_insert_with(|| pair(k.0, k.1))
+    };
+    loop {
+        // (best, average, a, b)
+        let mut chosen: Option<(f64, f64, usize, usize)> = None;
+        let mut seen = std::collections::HashSet::new();
+        for &(i, j) in edges {
+            let (a, b) = (group[i].min(group[j]), group[i].max(group[j]));
+            if a == b || !seen.insert((a, b)) {
+                continue;
+            }
+            let (mut sum, mut best, mut ok, mut scored) = (0.0, 0.0f64, true, 0usize);
+            for &x in &members[a] {
+                for &y in &members[b] {
+                    let v = s(x, y);
+                    if rule.best {
+                        if v.blocked
+                            || v.dice < rule.min_dice
+                            || v.coverage < rule.min_coverage
+                            || (v.sim.is_none() && v.p < rule.min_p)
+                        {
+                            ok = false;
+                        }
+                        if rule.scored_only {
+                            if let Some(x) = v.sim {
+                                sum += x;
+                                scored += 1;
+                            }
+                        } else {
+                            sum += v.sim.unwrap_or(v.dice);
+                        }
+                        best = best.max(v.sim.unwrap_or(0.0));
+                    } else {
+                        match v.sim {
+                            Some(x) => {
+                                sum += x;
+                                best = best.max(x);
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let pairs = members[a].len() * members[b].len();
+            let avg = if rule.scored_only {
+                if (scored as f64) < rule.min_average * pairs as f64 {
+                    continue;
+                }
+                sum / scored.max(1) as f64
+            } else {
+                sum / pairs as f64
+            };
+            let key = if rule.best && !rule.by_average {
+                (best, avg)
+            } else {
+                (avg, best)
+            };
+            if key.0 < t || (rule.best && (best < t || (!rule.scored_only && avg < rule.min_average))) {
+                continue;
+            }
+            if chosen.is_none_or(|(k0, k1, _, _)| key.0 > k0 || (key.0 == k0 && key.1 > k1)) {
+                chosen = Some((key.0, key.1, a, b));
+            }
+        }
+        let Some((_, _, a, b)) = chosen else { break };
+        let moved = std::mem::take(&mut members[b]);
+        for &x in &moved {
+            group[x] = a;
+        }
+        members[a].extend(moved);
+    }
+    group
 }

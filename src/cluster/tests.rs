@@ -1267,3 +1267,129 @@ fn wide_anchors_meet_a_headline_word_in_a_summary() {
         assert!(lsh::wide_anchor_keys(&df0, s0).is_empty(), "{lang}");
     }
 }
+
+/// Checks the join rule on one story told by three outlets whose first and
+/// third reports have no similarity (their headlines name different
+/// winners of one ceremony), and a fourth item, another story, linked to
+/// the third: the first three form one cluster in any order of adding,
+/// the fourth stays apart.
+fn assert_joins_three_not_the_fourth(items: &[Item; 4], fourth_contradicts_by_model: bool) {
+    let w = DEFAULT_WINDOW;
+    // The pair the rule is about: no similarity, and the pair model
+    // judges it one story.
+    assert_eq!(similarity(&items[0], &items[2], w), None);
+    assert!(similarity(&items[0], &items[1], w).unwrap() >= DEFAULT_THRESHOLD);
+    assert!(similarity(&items[1], &items[2], w).unwrap() >= DEFAULT_THRESHOLD);
+    // The fourth is linked to the third but kept out by the first.
+    assert!(similarity(&items[2], &items[3], w).unwrap() >= DEFAULT_THRESHOLD);
+    assert_eq!(similarity(&items[0], &items[3], w), None);
+    let table = PairTable::new(items, &Outlets::default(), None);
+    let p = |i, j| model_score(&table.features(i, j, w).unwrap().values);
+    assert!(p(0, 2) >= JOIN_MIN_PROBABILITY, "{}", p(0, 2));
+    if fourth_contradicts_by_model {
+        let f = table.features(0, 3, w).unwrap();
+        assert!(f.coverage >= MIN_MODEL_COVERAGE, "{}", f.coverage);
+        assert!(p(0, 3) < JOIN_MIN_PROBABILITY, "{}", p(0, 3));
+    }
+
+    let mut partitions = Vec::new();
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+        let mut c = Clusterer::new(ClusterConfig::default());
+        for i in order {
+            c.add(&items[i]);
+        }
+        assert!(together(&c, &items[0], &items[1]));
+        assert!(together(&c, &items[1], &items[2]));
+        assert!(
+            together(&c, &items[0], &items[2]),
+            "the pair without a similarity"
+        );
+        assert!(!together(&c, &items[2], &items[3]), "another story");
+        assert_eq!(c.cluster_of(&items[0].key).unwrap().members.len(), 3);
+        partitions.push(partition(&c));
+    }
+    assert!(partitions.windows(2).all(|p| p[0] == p[1]));
+}
+
+#[test]
+fn join_rule_english() {
+    let items = [
+        item(
+            "bafta-film",
+            "times",
+            "en",
+            T0,
+            "'One Battle After Another' named best film at the 2026 Baftas",
+            "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
+        ),
+        item(
+            "bafta-six",
+            "agency",
+            "en",
+            T0 + HOUR,
+            "'One Battle After Another' wins six Bafta awards including best film",
+            "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
+             for Hamnet and Robert Aramayo best actor.",
+        ),
+        item(
+            "bafta-actors",
+            "bbc",
+            "en",
+            T0 + 2 * HOUR,
+            "Jessie Buckley and Robert Aramayo win big at the Baftas",
+            "Hamnet star Buckley was named best actress and Aramayo best actor at the awards on Sunday night.",
+        ),
+        item(
+            "buckley-macbeth",
+            "guardian",
+            "en",
+            T0 + 3 * HOUR,
+            "Jessie Buckley to play Lady Macbeth in West End return",
+            "The Hamnet star, who won best actress at the Baftas on Sunday, will return to the stage next \
+             year in a new production.",
+        ),
+    ];
+    assert_joins_three_not_the_fourth(&items, false);
+}
+
+#[test]
+fn join_rule_arabic() {
+    let items = [
+        item(
+            "cairo-film",
+            "ahram",
+            "ar",
+            T0,
+            "فيلم «الطريق» يفوز بالهرم الذهبي في ختام مهرجان القاهرة السينمائي",
+            "حصد فيلم المخرج يسري نصر الله ست جوائز بينها أفضل إخراج في حفل الختام بدار الأوبرا.",
+        ),
+        item(
+            "cairo-six",
+            "agency",
+            "ar",
+            T0 + HOUR,
+            "«الطريق» يحصد الهرم الذهبي وست جوائز في مهرجان القاهرة السينمائي",
+            "فاز الفيلم بست جوائز في حفل الختام مساء الأحد، فيما نالت منى زكي جائزة أفضل ممثلة وأحمد مالك جائزة أفضل ممثل.",
+        ),
+        item(
+            "cairo-actors",
+            "youm7",
+            "ar",
+            T0 + 2 * HOUR,
+            "منى زكي وأحمد مالك يتوجان بجائزتي التمثيل في مهرجان القاهرة",
+            "نالت منى زكي جائزة أفضل ممثلة ونال أحمد مالك جائزة أفضل ممثل مساء الأحد.",
+        ),
+        // The next story of one winner: linked to the third report, and
+        // its pair with the first has no similarity and the pair model
+        // does not judge it one story.
+        item(
+            "zaki-series",
+            "masrawy",
+            "ar",
+            T0 + 3 * HOUR,
+            "منى زكي بعد فوزها في مهرجان القاهرة: أبدأ تصوير مسلسلي الرمضاني",
+            "تبدأ الفنانة الشهر المقبل تصوير مسلسلها الجديد الذي يعرض في رمضان.",
+        ),
+    ];
+    assert_joins_three_not_the_fourth(&items, true);
+}
