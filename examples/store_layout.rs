@@ -14,10 +14,15 @@
 //! - `tx1`: the same transaction on one tree whose keys carry a one-byte
 //!   prefix per kind;
 //! - `batch1`: one tree with prefixes, reads outside, one `apply_batch` per
-//!   group: atomic (sled recovers a batch all or nothing).
+//!   group: atomic (sled recovers a batch all or nothing);
+//! - `tx4`: schema 6's commit (BENCHMARKS.md, "Run 10 (eighth session):
+//!   store schema 6"): `tx5` without `dates`, the record keyed by sort date
+//!   ‖ sequence number and prefixed with its item key.
 //!
 //! Each is run the same way: new items write their key entry, record and
-//! date-index entry; an item met again from another feed adds its source.
+//! (all but `tx4`) date-index entry; an item met again from another feed
+//! adds its source. After the flush the store's sled page count is printed
+//! (the page cache's next page id less its free list, from its `Debug`).
 //!
 //! ```sh
 //! cargo build --release --example store_layout
@@ -77,6 +82,8 @@ struct Entry {
     date: i64,
     date_key: Vec<u8>,
     record: Vec<u8>,
+    /// The record as schema 6 stores it: key length, key, packed record.
+    keyed_record: Vec<u8>,
     feed: [u8; 8],
     source: Vec<u8>,
 }
@@ -181,8 +188,9 @@ impl View for Batched<'_> {
     }
 }
 
-/// One group's writes through `view`; (new, merged).
-fn commit<V: View>(view: &mut V, group: &[&[Entry]]) -> Result<(usize, usize), V::Err> {
+/// One group's writes through `view`; (new, merged). `dated`: schema 6,
+/// records keyed by date ‖ sequence number and no date index.
+fn commit<V: View>(view: &mut V, group: &[&[Entry]], dated: bool) -> Result<(usize, usize), V::Err> {
     let word = |b: &[u8]| u64::from_be_bytes(<[u8; 8]>::try_from(&b[..8]).expect("8 bytes"));
     let first = view.get(Kind::Meta, b"seq")?.map_or(0, |v| word(&v));
     let mut next = first;
@@ -198,8 +206,14 @@ fn commit<V: View>(view: &mut V, group: &[&[Entry]]) -> Result<(usize, usize), V
                     entry.extend_from_slice(&e.date.to_be_bytes());
                     entry.extend_from_slice(&e.feed);
                     view.put(Kind::Keys, &e.key, &entry)?;
-                    view.put(Kind::Records, &seq.to_be_bytes(), &e.record)?;
-                    view.put(Kind::Dates, &e.date_key, &seq.to_be_bytes())?;
+                    if dated {
+                        let mut k = e.date_key[..8].to_vec();
+                        k.extend_from_slice(&seq.to_be_bytes());
+                        view.put(Kind::Records, &k, &e.keyed_record)?;
+                    } else {
+                        view.put(Kind::Records, &seq.to_be_bytes(), &e.record)?;
+                        view.put(Kind::Dates, &e.date_key, &seq.to_be_bytes())?;
+                    }
                     new += 1;
                 }
                 Some(found) => {
@@ -255,9 +269,28 @@ fn dir_size(p: &Path) -> u64 {
     n
 }
 
+/// sled's page count: the page cache's `Debug` line (`PageCache { max:
+/// N free: [..] }`), which any tree prints first; `meta` is small.
+fn pages(tree: &sled::Tree) -> u64 {
+    let text = format!("{tree:?}");
+    let line = text.lines().find(|l| l.contains("PageCache")).unwrap_or("");
+    // The numbers in a piece of the line (the mutexes print as `Mutex { data: N }`).
+    let numbers = |s: &str| -> Vec<u64> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse().expect("digits"))
+            .collect()
+    };
+    let (max, free) = line.split_once("free:").unwrap_or((line, ""));
+    let max = numbers(max).first().copied().unwrap_or(0);
+    max.saturating_sub(numbers(free).len() as u64)
+}
+
 /// Runs one layout over all groups in a fresh store; (writer CPU, process
-/// CPU, new, merged, bytes on disk).
-fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize, usize, u64) {
+/// CPU, new, merged, bytes on disk, pages). Not inlined, so that callgrind
+/// can count it alone (`--toggle-collect='store_layout::run*'`).
+#[inline(never)]
+fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize, usize, u64, u64) {
     let _ = std::fs::remove_dir_all(dir);
     let db = sled::Config::new()
         .path(dir)
@@ -275,6 +308,8 @@ fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize,
             "fulltext_held",
         ],
         "tx5" | "batch5" => &["keys", "records", "dates", "sources", "meta"],
+        // `Kind` indexes the trees: `dates` is opened, never written.
+        "tx4" => &["keys", "records", "dates", "sources", "meta"],
         _ => &["items"],
     };
     let trees: Vec<sled::Tree> = names.iter().map(|n| db.open_tree(n).expect("tree")).collect();
@@ -282,12 +317,13 @@ fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize,
     let (mut new, mut merged) = (0, 0);
     for group in groups {
         let (n, m) = match variant {
-            "tx7" | "tx5" => trees
+            "tx7" | "tx5" | "tx4" => trees
                 .as_slice()
                 .transaction(|all| {
                     Ok::<_, sled::transaction::ConflictableTransactionError<()>>(commit(
                         &mut TxMany(all),
                         group,
+                        variant == "tx4",
                     )?)
                 })
                 .expect("tx"),
@@ -296,6 +332,7 @@ fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize,
                     Ok::<_, sled::transaction::ConflictableTransactionError<()>>(commit(
                         &mut TxOne(t),
                         group,
+                        false,
                     )?)
                 })
                 .expect("tx"),
@@ -307,7 +344,7 @@ fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize,
                     own: HashMap::new(),
                     batches: trees.iter().map(|_| sled::Batch::default()).collect(),
                 };
-                let r = commit(&mut view, group).expect("commit");
+                let r = commit(&mut view, group, false).expect("commit");
                 view.apply().expect("apply");
                 r
             }
@@ -318,9 +355,10 @@ fn run(variant: &str, dir: &Path, groups: &[Vec<&[Entry]>]) -> (f64, f64, usize,
     }
     db.flush().expect("flush");
     let (t1, p1) = (thread_cpu(), process_cpu());
+    let pages = pages(&db.open_tree("meta").expect("meta"));
     drop(trees);
     drop(db);
-    (t1 - t0, p1 - p0, new, merged, dir_size(dir))
+    (t1 - t0, p1 - p0, new, merged, dir_size(dir), pages)
 }
 
 fn main() {
@@ -355,11 +393,17 @@ fn main() {
                     let plain = postcard::to_stdvec(&(0u8, item)).expect("encode");
                     let mut date_key = ((item.date as u64) ^ (1 << 63)).to_be_bytes().to_vec();
                     date_key.extend_from_slice(item.key.as_str().as_bytes());
+                    let record = zstd::bulk::compress(&plain, 1).expect("zstd");
+                    let key = item.key.as_str().as_bytes();
+                    let mut keyed_record = (key.len() as u32).to_be_bytes().to_vec();
+                    keyed_record.extend_from_slice(key);
+                    keyed_record.extend_from_slice(&record);
                     Entry {
                         key: item.key.as_str().as_bytes().to_vec(),
                         date: item.date,
                         date_key,
-                        record: zstd::bulk::compress(&plain, 1).expect("zstd"),
+                        record,
+                        keyed_record,
                         feed,
                         source: postcard::to_stdvec(&item.sources[0]).expect("encode"),
                     }
@@ -380,10 +424,10 @@ fn main() {
     let mut results: HashMap<&str, Vec<(f64, f64)>> = HashMap::new();
     for pass in 0..passes {
         for v in &variants {
-            let (t, p, new, merged, bytes) = run(v, &dir, &groups);
+            let (t, p, new, merged, bytes, pages) = run(v, &dir, &groups);
             assert_eq!(new, f.expected_distinct, "{v}: new items");
             println!(
-                "pass {pass} {v:7}: writer {t:.3} s ({:.2} µs/item), process {p:.3} s, new {new}, merged {merged}, disk {:.1} MB",
+                "pass {pass} {v:7}: writer {t:.3} s ({:.2} µs/item), process {p:.3} s, new {new}, merged {merged}, disk {:.1} MB, {pages} pages",
                 t * 1e6 / items as f64,
                 bytes as f64 / 1e6
             );
