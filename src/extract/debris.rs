@@ -124,7 +124,7 @@ pub(super) const SHARE_LABELS: &[&str] = &[
 /// DFA. Their bounded repeats (`.{0,80}` after a phrase) need many DFA
 /// states; with the default 2 MiB cache the DFA is cleared over and over
 /// and the regex falls back to its far slower NFA engines (Run 10 in
-/// BENCHMARKS.md: 26× on `DEBRIS_LINE`). The cache grows only as states
+/// BENCHMARKS.md: 16× on `DEBRIS_LINE`). The cache grows only as states
 /// are met, per thread.
 fn line_regex(pattern: &str) -> Regex {
     regex::RegexBuilder::new(pattern)
