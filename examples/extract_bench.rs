@@ -10,7 +10,10 @@
 //! Each page is decompressed and read into memory first, so only extraction
 //! (charset decoding, readability, debris removal, sanitising) is timed.
 //! With `--rounds N` every page is extracted N times (the median of its
-//! rounds counts), which steadies numbers on a busy machine.
+//! rounds counts), which steadies numbers on a busy machine. With `--dump
+//! DIR` each page's published HTML (or its error) is written to
+//! `DIR/<page path with / as _>`, so two builds' outputs can be compared
+//! with `diff -r`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -61,11 +64,15 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut rounds = 1usize;
+    let mut dump: Option<PathBuf> = None;
     let mut dir = PathBuf::from("../shared/corpus/articles");
     let mut i = 0;
     while i < args.len() {
         if args[i] == "--rounds" {
             rounds = args[i + 1].parse().expect("--rounds N");
+            i += 2;
+        } else if args[i] == "--dump" {
+            dump = Some(PathBuf::from(&args[i + 1]));
             i += 2;
         } else {
             dir = PathBuf::from(&args[i]);
@@ -81,7 +88,10 @@ fn main() {
     let url = Url::parse("https://news.example/2025/11/article").unwrap();
     let mut ms = Vec::with_capacity(pages.len());
     let (mut ok, mut failed) = (0, 0);
-    for (_, body) in &pages {
+    if let Some(d) = &dump {
+        std::fs::create_dir_all(d).expect("dump dir");
+    }
+    for (path, body) in &pages {
         let mut times = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let t = Instant::now();
@@ -92,6 +102,15 @@ fn main() {
                     ok += 1
                 } else {
                     failed += 1
+                }
+                if let Some(d) = &dump {
+                    let rel = path.strip_prefix(&dir).unwrap_or(path);
+                    let name = rel.to_string_lossy().replace('/', "_");
+                    let out = match &r {
+                        Ok(a) => format!("{}\n{:?} {:?} {}\n{}\n", a.title, a.byline, a.lang, a.dir, a.html),
+                        Err(e) => format!("error: {e}\n"),
+                    };
+                    std::fs::write(d.join(name), out).expect("dump write");
                 }
             }
         }
