@@ -39,12 +39,17 @@
 //!   letters remain, so `الإسرائيلية`/`إسرائيل` and `إضرابا`/`إضراب` meet;
 //!   Hebrew words also get their forms without up to two attached prefix
 //!   letters (`ו ה ב כ ל מ ש`, three letters left: `בפינוי` → `פינוי`);
+//!   a Hebrew acronym's gershayim joins its letters (`הדו"ח` meets `דוח`);
 //!   English words go through a tiny stemmer (plural `s`/`ies`, then
-//!   `ing`/`ed`, then a final `e`), and a few English event words get one
+//!   `ing`/`ed`, then a final `e`; `-ie` read as `-y`, American `-iz` as
+//!   British `-is`, an `-alise` verb as its adjective when five letters
+//!   remain: `annualised`/`annual`), `n't` words are function words,
+//!   and a few English event words get one
 //!   more form shared by their class (`blast`/`explosion`/`bombing`,
 //!   `protest`/`march`/`rally`, `weighs`/`considers`, `quit`/`resign`,
-//!   `grew`/`growth`, `quake`/`earthquake`, `truce`/`ceasefire`), found in
-//!   the missed pairs of the real tuning half;
+//!   `grew`/`growth`, `quake`/`earthquake`, `truce`/`ceasefire`) and a few
+//!   names their other names (`ISIS`/`ISIL`/`Daesh`/`Islamic State`), found
+//!   in the missed pairs of the real tuning half (words.rs has the rules);
 //! - a word mixing Arabic letters and digits keeps its digits (`الـ34` → `34`);
 //! - stop words are dropped: Arabic and English function words, reporting
 //!   verbs (`قال`, `أعلن`, `says`), days of the week;
