@@ -184,8 +184,8 @@
 //! Adding or expiring an item recomputes only its connected group (at most
 //! [`MAX_GROUP`] items, which only a runaway chain reaches).
 //!
-//! The join rule: a cross pair contradicts when a hard rule or the
-//! commentary rule keeps it apart (the `None` cases above), or when it has
+//! The join rule: a cross pair contradicts when a hard rule, the
+//! commentary rule or the stages of a case keep it apart (the `None` cases above), or when it has
 //! no similarity (its headlines explain each other less than
 //! [`MIN_HEADLINE_COVERAGE`]) and the pair model ([`model_score`]) gives it
 //! less than [`JOIN_MIN_PROBABILITY`] (0.7) or is not asked (headline
@@ -1254,7 +1254,8 @@ struct PairScore {
     /// its own words.
     sim: Option<f64>,
     /// The pair keeps the two items' clusters apart: a hard rule
-    /// (language, outlet, window, places), commentary, or no similarity
+    /// (language, outlet, window, places), commentary or different stages
+    /// of a case ([`told_apart`]), or no similarity
     /// and the pair model does not judge it one story either
     /// ([`JOIN_MIN_PROBABILITY`]).
     contradicts: bool,
@@ -1270,7 +1271,7 @@ fn pair_score_entries(a: &Entry, b: &Entry, window: i64) -> PairScore {
         return never;
     };
     let coverage = (ca + cb) / 2.0;
-    if (a.doc.commentary || b.doc.commentary) && dice < COMMENTARY_MIN_SIMILARITY {
+    if told_apart(&a, &b, dice) {
         return never;
     }
     if let Some(sim) = similarity_scored(&a, &b, window, dice, coverage) {
@@ -1309,15 +1310,18 @@ fn similarity_probes(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Option<f64> {
 
 /// [`similarity_probes`] once the hard rules passed, with the weighted Dice
 /// and the average headline coverage known.
+/// Whether two items are two stories whatever else they share, unless
+/// their words are a near copy: an analysis of a story is not the story,
+/// nor is the next stage of a case (the trial after the arrest), however
+/// many names they share. Such a pair has no similarity, and it keeps the
+/// two items' clusters apart (see [`PairScore::contradicts`]).
+fn told_apart(a: &Probe<'_>, b: &Probe<'_>, dice: f64) -> bool {
+    (a.doc.commentary || b.doc.commentary || stages::conflict(a.doc.stages, b.doc.stages))
+        && dice < COMMENTARY_MIN_SIMILARITY
+}
+
 fn similarity_scored(a: &Probe<'_>, b: &Probe<'_>, window: i64, dice: f64, coverage: f64) -> Option<f64> {
-    // An analysis of a story is not the story: it joins only as a near
-    // copy of the report.
-    if (a.doc.commentary || b.doc.commentary) && dice < COMMENTARY_MIN_SIMILARITY {
-        return None;
-    }
-    // Nor is the next stage of a case (the trial after the arrest) the
-    // same story, however many names they share.
-    if stages::conflict(a.doc.stages, b.doc.stages) && dice < COMMENTARY_MIN_SIMILARITY {
+    if told_apart(a, b, dice) {
         return None;
     }
     let words = (coverage >= MIN_HEADLINE_COVERAGE).then_some(dice);

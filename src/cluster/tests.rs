@@ -1393,3 +1393,84 @@ fn join_rule_arabic() {
     ];
     assert_joins_three_not_the_fourth(&items, true);
 }
+
+/// The stages of a case keep clusters apart, not only pairs: an arrest and
+/// the opening of the trial stay two stories when a third report, naming
+/// neither stage, resembles both and the pair model would judge the two
+/// one story (so, without the rule, the join rule would merge them).
+#[test]
+fn stages_of_a_case_keep_clusters_apart() {
+    for items in [
+        [
+            item(
+                "arrest",
+                "agency",
+                "en",
+                T0,
+                "Istanbul mayor Ekrem Imamoglu detained in corruption probe",
+                "Police took Erdogan's main rival from his home at dawn.",
+            ),
+            item(
+                "rally",
+                "bbc",
+                "en",
+                T0 + HOUR,
+                "Istanbul mayor Ekrem Imamoglu corruption case: opposition rallies in Istanbul",
+                "Supporters of Istanbul mayor Ekrem Imamoglu rallied over the corruption case against Erdogan's rival.",
+            ),
+            item(
+                "trial",
+                "times",
+                "en",
+                T0 + 2 * HOUR,
+                "Ekrem Imamoglu's corruption trial opens in Istanbul",
+                "Hundreds of defendants appeared beside Erdogan's main rival in a courtroom near Silivri prison.",
+            ),
+        ],
+        [
+            item(
+                "arrest",
+                "agency",
+                "ar",
+                T0,
+                "تركيا: اعتقال رئيس بلدية إسطنبول أكرم إمام أوغلو في قضية فساد",
+                "داهمت الشرطة منزل المنافس الأبرز لأردوغان فجرا.",
+            ),
+            item(
+                "rally",
+                "bbc",
+                "ar",
+                T0 + HOUR,
+                "أنصار رئيس بلدية إسطنبول أكرم إمام أوغلو يتظاهرون في قضية فساد",
+                "تظاهر أنصار رئيس بلدية إسطنبول أكرم إمام أوغلو المنافس الأبرز لأردوغان في قضية الفساد.",
+            ),
+            item(
+                "trial",
+                "times",
+                "ar",
+                T0 + 2 * HOUR,
+                "بدء محاكمة أكرم إمام أوغلو في قضية فساد بإسطنبول",
+                "مثل مئات المتهمين إلى جانب المنافس الأبرز لأردوغان في قاعة قرب سجن سيليفري.",
+            ),
+        ],
+    ] {
+        let w = DEFAULT_WINDOW;
+        // The bridge resembles both; the arrest and the trial have no
+        // similarity, but the pair model alone would join them.
+        assert!(similarity(&items[0], &items[1], w).unwrap() >= DEFAULT_THRESHOLD);
+        assert!(similarity(&items[1], &items[2], w).unwrap() >= DEFAULT_THRESHOLD);
+        assert_eq!(similarity(&items[0], &items[2], w), None);
+        let table = PairTable::new(&items, &Outlets::default(), None);
+        let f = table.features(0, 2, w).unwrap();
+        assert!(f.coverage >= MIN_MODEL_COVERAGE, "{}", f.coverage);
+        assert!(model_score(&f.values) >= JOIN_MIN_PROBABILITY);
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2], [1, 2, 0]] {
+            let mut c = Clusterer::new(ClusterConfig::default());
+            for i in order {
+                c.add(&items[i]);
+            }
+            assert!(!together(&c, &items[0], &items[2]), "{order:?}");
+            assert!(together(&c, &items[1], &items[0]) || together(&c, &items[1], &items[2]));
+        }
+    }
+}
