@@ -635,14 +635,7 @@ fn main() {
             f64,
             Box<dyn Fn(&feedwire::cluster::PairFeatures) -> Option<f64>>,
         );
-        let old = |f: &feedwire::cluster::PairFeatures| -> Option<f64> {
-            if f.coverage < 0.4 || (f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY) {
-                None
-            } else {
-                Some(f.dice)
-            }
-        };
-        let mut variants: Vec<Variant> = vec![("old".into(), 0.42, Box::new(old))];
+        let mut variants: Vec<Variant> = vec![("old".into(), 0.42, Box::new(words_only))];
         for c in [0.2] {
             for t in [0.5, 0.8, 0.9, 0.95, 0.98, 0.99] {
                 variants.push((
@@ -661,17 +654,9 @@ fn main() {
                         format!("anchored{anchor} cov>={c} p>={t}"),
                         0.42,
                         Box::new(move |f: &feedwire::cluster::PairFeatures| {
-                            if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
-                                return None;
-                            }
-                            let o = old(f);
-                            if o.is_some_and(|v| v >= 0.42) {
-                                return o;
-                            }
-                            if f.coverage >= c && f.values[7] >= anchor && model_score(&f.values) >= t {
-                                return Some(0.42f64.max(f.dice));
-                            }
-                            o
+                            lifted(f, |f| {
+                                f.coverage >= c && f.values[7] >= anchor && model_score(&f.values) >= t
+                            })
                         }),
                     ));
                 }
@@ -679,17 +664,7 @@ fn main() {
                     format!("hybrid cov>={c} p>={t}"),
                     0.42,
                     Box::new(move |f: &feedwire::cluster::PairFeatures| {
-                        if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
-                            return None;
-                        }
-                        let o = old(f);
-                        if o.is_some_and(|v| v >= 0.42) {
-                            return o;
-                        }
-                        if f.coverage >= c && model_score(&f.values) >= t {
-                            return Some(0.42f64.max(f.dice));
-                        }
-                        o
+                        lifted(f, |f| f.coverage >= c && model_score(&f.values) >= t)
                     }),
                 ));
             }
@@ -705,27 +680,16 @@ fn main() {
                 format!("summary anchor>={a} overlap>={o} p>={p} dice>={d} cov>={c}"),
                 0.42,
                 Box::new(move |f: &feedwire::cluster::PairFeatures| {
-                    if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
-                        return None;
-                    }
-                    let o0 = old(f);
-                    if o0.is_some_and(|v| v >= 0.42) {
-                        return o0;
-                    }
-                    let score = model_score(&f.values);
-                    if f.coverage >= 0.2 && f.anchored && score >= 0.95 {
-                        return Some(0.42f64.max(f.dice));
-                    }
-                    if f.title_anchor >= a
-                        && f.summary_overlap >= o
-                        && f.summary_shared >= SUMMARY_MIN_SHARED
-                        && score >= p
-                        && f.dice >= d
-                        && f.coverage >= c
-                    {
-                        return Some(0.42f64.max(f.dice));
-                    }
-                    o0
+                    lifted(f, |f| {
+                        let score = model_score(&f.values);
+                        (f.coverage >= 0.2 && f.anchored && score >= 0.95)
+                            || (f.title_anchor >= a
+                                && f.summary_overlap >= o
+                                && f.summary_shared >= SUMMARY_MIN_SHARED
+                                && score >= p
+                                && f.dice >= d
+                                && f.coverage >= c)
+                    })
                 }),
             ));
         }
@@ -1007,6 +971,35 @@ fn main() {
             println!("WRONG [{}|{}] {}", labels[s.i].story, labels[s.j].story, fmt(s));
         }
     }
+}
+
+/// The shipped similarity before the pair model: the words' Dice when the
+/// headlines explain each other (coverage ≥ 0.4), never for commentary.
+fn words_only(f: &feedwire::cluster::PairFeatures) -> Option<f64> {
+    if f.coverage < 0.4 || (f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY) {
+        None
+    } else {
+        Some(f.dice)
+    }
+}
+
+/// A sweep variant: [`words_only`], with a pair below the threshold lifted
+/// to it when `rule` holds (commentary never).
+fn lifted(
+    f: &feedwire::cluster::PairFeatures,
+    rule: impl FnOnce(&feedwire::cluster::PairFeatures) -> bool,
+) -> Option<f64> {
+    if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+        return None;
+    }
+    let words = words_only(f);
+    if words.is_some_and(|v| v >= 0.42) {
+        return words;
+    }
+    if rule(f) {
+        return Some(0.42f64.max(f.dice));
+    }
+    words
 }
 
 /// Average-linkage clustering as `Clusterer` does it, over every pair that
