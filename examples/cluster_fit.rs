@@ -20,6 +20,7 @@
 //! cargo run --release --example cluster_fit -- sweep    # simulated clustering of edge rules (tuning + written)
 //! SHOW="hybrid cov>=0.2 p>=0.9" cargo run --release --example cluster_fit -- sweep  # and one rule's wrong pairs
 //! cargo run --release --example cluster_fit -- misses   # every tuning story with a missed pair, pair by pair (misses-test: test half)
+//! cargo run --release --example cluster_fit -- near     # pairs just under the threshold (tuning + written) with their evidence
 //! SHOW_WRONG=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # one threshold, with the wrong pairs
 //! SHOW_UNCOMPARED=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # and the pairs above it never compared
 //! JOIN_MIN_P=0.7 JOINRULES="avg,0,0;avgs,0,0.2,0" cargo run --release --example cluster_fit -- join  # simulated join rules (tuning + written)
@@ -602,7 +603,7 @@ fn main() {
                     let sim = table.similarity(i, j, window);
                     match f {
                         Ok(f) => println!(
-                            "    #{i}-#{j} {} sim={:?} dice={:.3} cov={:.2} mincov={:.2} p={:.3} anchored={} comm={} rare={:.2}",
+                            "    #{i}-#{j} {} sim={:?} dice={:.3} cov={:.2} mincov={:.2} p={:.3} anchored={} comm={} rare={:.2} rc={:.2} gap={:.1}h so={:.2}",
                             if ids[i] == ids[j] { "MERGED" } else { "missed" },
                             sim.map(|v| (v * 1000.0).round() / 1000.0),
                             f.dice,
@@ -612,10 +613,61 @@ fn main() {
                             f.anchored,
                             f.commentary,
                             f.values[6],
+                            f.rare_cover,
+                            f.gap_hours,
+                            f.summary_overlap,
                         ),
                         Err(e) => println!("    #{i}-#{j} blocked {e:?}"),
                     }
                 }
+            }
+        }
+    }
+    if mode == "near" {
+        // Pairs under the threshold with words near it (Dice at least 0.25,
+        // coverage at least 0.3) of the tuning half and the written set,
+        // highest Dice first, with the evidence beside them: the pair model,
+        // rare-word agreement (rc), a shared rare word, the hours apart,
+        // summary agreement (so, ss) and the headlines' rarest shared word (ta).
+        let mut rows = Vec::new();
+        for s in samples
+            .iter()
+            .filter(|s| s.half == 0 || s.half == 2 || s.half == 3)
+        {
+            let t = if s.half == 3 { &w_table } else { &table };
+            let Ok(f) = t.features(s.i, s.j, window) else {
+                continue;
+            };
+            let sim = t.similarity(s.i, s.j, window);
+            if sim.is_some_and(|v| v >= 0.42) || f.dice < 0.25 || f.coverage < 0.3 {
+                continue;
+            }
+            if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+                continue;
+            }
+            rows.push((f.dice, s.half, s.gold, s.i, s.j, f, sim));
+        }
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (dice, half, gold, i, j, f, sim) in rows {
+            println!(
+                "{} {} dice={dice:.3} sim={:?} cov={:.2} p={:.3} rc={:.2} rare={} gap={:.1}h so={:.2} ss={:.2} ta={:.2} anch={}",
+                if gold { "SAME" } else { "diff" },
+                if half == 3 { "W" } else { "T" },
+                sim.map(|v| (v * 1000.0).round() / 1000.0),
+                f.coverage,
+                model_score(&f.values),
+                f.rare_cover,
+                f.shares_rare,
+                f.gap_hours,
+                f.summary_overlap,
+                f.summary_shared,
+                f.title_anchor,
+                f.anchored,
+            );
+            if half == 3 {
+                println!("    {}\n    {}", w_items[i].title, w_items[j].title);
+            } else {
+                println!("    {}\n    {}", show(i), show(j));
             }
         }
     }
@@ -1147,8 +1199,8 @@ impl Model {
 /// agreement.
 fn edge(f: &feedwire::cluster::PairFeatures, m: Model) -> Option<f64> {
     use feedwire::cluster::{
-        summary_agrees, DEFAULT_THRESHOLD, MIN_HEADLINE_COVERAGE, MODEL_MIN_PROBABILITY,
-        SUMMARY_MIN_PROBABILITY,
+        rare_words_agree, summary_agrees, DEFAULT_THRESHOLD, MIN_HEADLINE_COVERAGE, MODEL_MIN_PROBABILITY,
+        NEAR_MIN_PROBABILITY, SUMMARY_MIN_PROBABILITY,
     };
     if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
         return None;
@@ -1162,6 +1214,9 @@ fn edge(f: &feedwire::cluster::PairFeatures, m: Model) -> Option<f64> {
         return Some(f.dice.max(DEFAULT_THRESHOLD));
     }
     if summary_agrees(f) && p >= SUMMARY_MIN_PROBABILITY {
+        return Some(f.dice.max(DEFAULT_THRESHOLD));
+    }
+    if rare_words_agree(f) && p >= NEAR_MIN_PROBABILITY {
         return Some(f.dice.max(DEFAULT_THRESHOLD));
     }
     words

@@ -343,6 +343,24 @@ impl Doc {
         doc
     }
 
+    /// The rarity (see [`Doc::rarity`]) of this item's words of at least
+    /// `min` rarity (headline and summary) found anywhere in `other`, and
+    /// of all of them.
+    pub(super) fn rare_containment(&self, other: &Doc, min: f64) -> (f64, f64) {
+        let (mut found, mut total) = (0.0, 0.0);
+        for w in &self.words {
+            let r = self.rarity(w);
+            if r < min {
+                continue;
+            }
+            total += r;
+            if other.matches(self.word(w)) {
+                found += r;
+            }
+        }
+        (found, total)
+    }
+
     /// Forms of the words in `words`, sorted and deduplicated.
     pub(super) fn forms_of(&self, words: &[Word]) -> Vec<u64> {
         let mut forms: Vec<u64> = words.iter().flat_map(|w| self.word(w).iter().copied()).collect();

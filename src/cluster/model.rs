@@ -95,7 +95,22 @@ pub struct PairFeatures {
     pub summary_shared: f64,
     /// `summary_shared` as a share of the shorter summary's rarity (0 to 1).
     pub summary_overlap: f64,
+    /// The items share a rare word (held by at most one item in 500 of the
+    /// window, at least 2), in headline or summary.
+    pub shares_rare: bool,
+    /// Rare-word agreement: the share of the item's fairly rare words
+    /// (rarity at least [`RARE_COVER_MIN_RARITY`], headline and summary,
+    /// each counting its rarity) found anywhere in the other item, for the
+    /// item with fewer of them (0 to 1; 0 when it has none).
+    pub rare_cover: f64,
+    /// Hours between the two items' dates.
+    pub gap_hours: f64,
 }
+
+/// Least rarity (see `Doc::rarity`) of a word for
+/// [`PairFeatures::rare_cover`]: the bar of [`SUMMARY_MIN_ANCHOR`](super::SUMMARY_MIN_ANCHOR),
+/// a word of at most one item in `sqrt(n)` of the window.
+pub const RARE_COVER_MIN_RARITY: f64 = 0.5;
 
 /// Most items holding a word for it to count as rare in a window of `n`
 /// items: at least 2, or one item in 500.
@@ -171,7 +186,14 @@ pub(super) fn pair_features(a: &Probe<'_>, b: &Probe<'_>, window: i64) -> Result
         f64::from(u8::from(numbers_conflict)),
     ];
     let (summary_shared, summary_overlap) = summary_agreement(da, db);
+    let (fa, ta) = da.rare_containment(db, RARE_COVER_MIN_RARITY);
+    let (fb, tb) = db.rare_containment(da, RARE_COVER_MIN_RARITY);
+    let (found, total) = if ta <= tb { (fa, ta) } else { (fb, tb) };
+    let rare_cover = if total > 0.0 { found / total } else { 0.0 };
     Ok(PairFeatures {
+        shares_rare: rare_shared > 0.0,
+        rare_cover,
+        gap_hours: gap as f64 / 3600.0,
         values,
         dice,
         coverage: (ca + cb) / 2.0,
