@@ -201,9 +201,17 @@
 //! no similarity (its headlines explain each other less than
 //! [`MIN_HEADLINE_COVERAGE`]) and the pair model ([`model_score`]) gives it
 //! less than [`JOIN_MIN_PROBABILITY`] (0.7) or is not asked (headline
-//! coverage below [`MIN_MODEL_COVERAGE`]). A pair without a similarity
-//! that the model judges one story is *no evidence*: it is left out of the
-//! average rather than keeping the clusters apart. Reports of one event
+//! coverage below [`MIN_MODEL_COVERAGE`]), or the two items share no rare
+//! word (held by at most one item in 500 of the window, at least 2;
+//! headline or summary). A pair without a similarity that the model
+//! judges one story and that shares a rare word is *no evidence*: it is
+//! left out of the average rather than keeping the clusters apart. The
+//! rare word (ninth session) guards against a next story of one person
+//! that recounts the event in the words all its reports use (its pair
+//! with the event's first report: model 0.79 to 0.87, no rare word; see
+//! `join_rule_needs_a_rare_word`); on the real tuning half and the
+//! written set every such pair that the model judges one story shares a
+//! rare word, so nothing is lost there. Reports of one event
 //! need not all resemble each other: on the real tuning half the BAFTA
 //! winners (NYT's "'One Battle After Another' Wins Best Film" with the
 //! AP's six-awards report, 0.53, but not with BBC's "Jessie Buckley and
@@ -419,8 +427,9 @@ pub const MIN_HEADLINE_COVERAGE: f64 = 0.4;
 
 /// Least pair-model probability ([`model_score`]) at which a pair of
 /// items without a similarity (headlines that explain each other less than
-/// [`MIN_HEADLINE_COVERAGE`]) leaves their clusters free to merge on
-/// their other pairs; below it the pair keeps them apart. The same bar as
+/// [`MIN_HEADLINE_COVERAGE`]) that share a rare word leaves their clusters
+/// free to merge on their other pairs; below it, or without a rare word
+/// in common, the pair keeps them apart. The same bar as
 /// summary agreement ([`SUMMARY_MIN_PROBABILITY`]); chosen on the real
 /// tuning half and the written set (`cluster_fit -- join`): at 0.8 one
 /// ceremony's reports stay apart, at 0.5 a government toppled joins the
@@ -1311,7 +1320,7 @@ struct PairScore {
     /// (language, outlet, window, places), commentary or different stages
     /// of a case ([`told_apart`]), or no similarity
     /// and the pair model does not judge it one story either
-    /// ([`JOIN_MIN_PROBABILITY`]).
+    /// ([`JOIN_MIN_PROBABILITY`]) or the items share no rare word.
     contradicts: bool,
 }
 
@@ -1336,10 +1345,14 @@ fn pair_score_entries(a: &Entry, b: &Entry, window: i64) -> PairScore {
     }
     // Headlines that explain each other too little for a similarity: no
     // evidence either way when the pair model, which reads the summaries
-    // too, still judges them one story (two reports naming different
-    // winners of one ceremony); else a contradiction.
+    // too, still judges them one story and the items share a rare word
+    // (two reports naming different winners of one ceremony, and its
+    // winning film); else a contradiction. Without the rare word, a next
+    // story of one winner that recounts the ceremony in the words every
+    // report of it uses would be no evidence either.
     let supported = coverage >= MIN_MODEL_COVERAGE
-        && pair_features(&a, &b, window).is_ok_and(|f| model_score(&f.values) >= JOIN_MIN_PROBABILITY);
+        && pair_features(&a, &b, window)
+            .is_ok_and(|f| f.shares_rare && model_score(&f.values) >= JOIN_MIN_PROBABILITY);
     PairScore {
         sim: None,
         contradicts: !supported,

@@ -1474,3 +1474,129 @@ fn stages_of_a_case_keep_clusters_apart() {
         }
     }
 }
+
+/// The join rule's guard: a pair without a similarity is no evidence
+/// (rather than keeping two clusters apart) only when the pair model
+/// judges it one story *and* the two items share a rare word. A next
+/// story of one winner, whose summary recounts the ceremony in the words
+/// every report of it uses, is judged one story by the model with the
+/// first report (0.79 to 0.87 here) but shares no rare word with it, so it
+/// never joins that report's cluster; in Arabic the first and third
+/// reports, which share the director's name, still join.
+#[test]
+fn join_rule_needs_a_rare_word() {
+    let arabic = [
+        item(
+            "cairo-film",
+            "ahram",
+            "ar",
+            T0,
+            "فيلم «الطريق» يفوز بالهرم الذهبي في ختام مهرجان القاهرة السينمائي",
+            "حصد فيلم المخرج يسري نصر الله ست جوائز بينها أفضل إخراج في حفل الختام بدار الأوبرا.",
+        ),
+        item(
+            "cairo-six",
+            "agency",
+            "ar",
+            T0 + HOUR,
+            "«الطريق» يحصد الهرم الذهبي وست جوائز في مهرجان القاهرة السينمائي",
+            "فاز الفيلم بست جوائز في حفل الختام مساء الأحد، فيما نالت منى زكي جائزة أفضل ممثلة وأحمد مالك جائزة أفضل ممثل.",
+        ),
+        item(
+            "cairo-actors",
+            "youm7",
+            "ar",
+            T0 + 2 * HOUR,
+            "منى زكي وأحمد مالك يتوجان بجائزتي التمثيل في مهرجان القاهرة",
+            "نالت منى زكي جائزة أفضل ممثلة عن فيلم يسري نصر الله ونال أحمد مالك جائزة أفضل ممثل مساء الأحد.",
+        ),
+        item(
+            "zaki-series",
+            "masrawy",
+            "ar",
+            T0 + 3 * HOUR,
+            "بعد مهرجان القاهرة السينمائي.. منى زكي تبدأ تصوير مسلسلها الرمضاني",
+            "بعد فوزها بجائزة أفضل ممثلة في حفل مهرجان القاهرة السينمائي الذي فاز فيه فيلم واحد بست جوائز \
+             مساء الأحد، تبدأ منى زكي الشهر المقبل تصوير مسلسلها الرمضاني الجديد.",
+        ),
+    ];
+    let english = [
+        item(
+            "bafta-film",
+            "times",
+            "en",
+            T0,
+            "'One Battle After Another' named best film at the 2026 Baftas",
+            "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
+        ),
+        item(
+            "bafta-six",
+            "agency",
+            "en",
+            T0 + HOUR,
+            "'One Battle After Another' wins six Bafta awards including best film",
+            "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
+             for Hamnet and Robert Aramayo best actor.",
+        ),
+        item(
+            "bafta-actors",
+            "bbc",
+            "en",
+            T0 + 2 * HOUR,
+            "Jessie Buckley and Robert Aramayo win big at the Baftas",
+            "Hamnet star Buckley was named best actress and Aramayo best actor at the awards on Sunday night, \
+             when Paul Thomas Anderson's drama took six prizes.",
+        ),
+        item(
+            "buckley-filming",
+            "guardian",
+            "en",
+            T0 + 3 * HOUR,
+            "After the Baftas, Jessie Buckley starts filming her next role",
+            "After winning best actress at the Baftas on Sunday, where one drama took six awards, the Hamnet \
+             star Buckley starts filming next month.",
+        ),
+    ];
+    let w = DEFAULT_WINDOW;
+    for (items, ceremony_joins) in [(&english, false), (&arabic, true)] {
+        // Word rarity as a render counts it (a word of at most 2 of these
+        // items is rare).
+        let idf = Idf::from_items(items.iter());
+        let table = PairTable::new(items, &Outlets::default(), Some(&idf));
+        let f = table.features(0, 3, w).unwrap();
+        assert_eq!(table.similarity(0, 3, w), None);
+        assert!(f.coverage >= MIN_MODEL_COVERAGE, "{}", f.coverage);
+        assert!(
+            model_score(&f.values) >= JOIN_MIN_PROBABILITY,
+            "{}",
+            model_score(&f.values)
+        );
+        assert!(
+            !f.shares_rare,
+            "the follow-up shares no rare word with the first report"
+        );
+        // It is linked to the ceremony's other reports.
+        assert!(table.similarity(1, 3, w).unwrap() >= DEFAULT_THRESHOLD);
+        assert!(table.similarity(2, 3, w).unwrap() >= DEFAULT_THRESHOLD);
+        if ceremony_joins {
+            let f = table.features(0, 2, w).unwrap();
+            assert_eq!(table.similarity(0, 2, w), None);
+            assert!(f.shares_rare && model_score(&f.values) >= JOIN_MIN_PROBABILITY);
+        }
+        let mut partitions = Vec::new();
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+            let mut c = Clusterer::new(ClusterConfig::default()).with_idf(idf.clone());
+            for i in order {
+                c.add(&items[i]);
+            }
+            assert!(!together(&c, &items[0], &items[3]), "{order:?}");
+            assert!(together(&c, &items[1], &items[2]), "{order:?}");
+            if ceremony_joins {
+                assert!(together(&c, &items[0], &items[1]), "{order:?}");
+                assert!(together(&c, &items[0], &items[2]), "{order:?}");
+            }
+            partitions.push(partition(&c));
+        }
+        assert!(partitions.windows(2).all(|p| p[0] == p[1]));
+    }
+}
