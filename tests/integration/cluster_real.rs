@@ -177,7 +177,7 @@ impl RealSet {
 /// `cargo test --test integration cluster_real -- --include-ignored --nocapture`
 /// to see both halves' numbers and every wrong or missed pair.
 #[test]
-#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.574 (needs 0.98 / 0.8)"]
+#[ignore = "issue 15 bar not met: real test half precision 1.000, recall 0.588 (needs 0.98 / 0.8)"]
 fn real_feeds_precision_and_recall() {
     let set = RealSet::load();
     let mut stories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -227,9 +227,10 @@ fn real_feeds_precision_and_recall() {
 /// halves' numbers in the default run, pair recall and outlet-pair recall
 /// (see [`Score::outlet_recall`] and the fixtures README, "Scoring"). Until the bar above is met, this
 /// guards what is reached: precision at the bar (≥ 0.98) on both halves,
-/// and recall not below 0.66 on the tuning half and 0.57 on the test half
-/// (1.000 / 0.662 tuning and 1.000 / 0.574 test on the set of 79 stories
-/// with the eighth session's join rule and word forms; 0.613 and 0.574 with the seventh
+/// and recall not below 0.70 on the tuning half and 0.58 on the test half
+/// (1.000 / 0.700 tuning and 1.000 / 0.588 test on the set of 79 stories
+/// with the ninth session's rare-word agreement; 0.662 and 0.574 with the
+/// eighth session's join rule and word forms; 0.613 and 0.574 with the seventh
 /// session's wide anchor keys; 0.600 and 0.544 with its summary agreement
 /// and word forms before them; 0.525 and 0.471 before those, 0.487 and
 /// 0.456 before the fifth session's event-word classes).
@@ -251,7 +252,7 @@ fn real_set_is_read_and_scored() {
     }
     // Every labelled story is scored somewhere: no half is empty.
     assert!(tuning.right + tuning.missed > 0 && test.right + test.missed > 0);
-    for (name, half, recall) in [("tuning", &tuning, 0.66), ("test", &test, 0.57)] {
+    for (name, half, recall) in [("tuning", &tuning, 0.70), ("test", &test, 0.58)] {
         assert!(
             half.precision() >= 0.98,
             "{name} half precision {:.3}",
