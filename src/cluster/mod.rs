@@ -393,6 +393,7 @@ use features::{language, Doc, Lang};
 use lsh::{anchor_keys, band_keys};
 pub use model::{
     model_score, Block, PairFeatures, PairTable, FEATURES, FEATURE_NAMES, MODEL_BIAS, MODEL_WEIGHTS,
+    RARE_COVER_MIN_RARITY,
 };
 use model::{pair_basics, pair_features, rare_df};
 pub use outlet::{outlet_name, registrable_domain, Outlets};
