@@ -56,18 +56,54 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
         .max();
     let landed = Arc::new(tokio::sync::Notify::new());
     let cancel = CancellationToken::new();
-    if full_text.is_some() {
-        ctx.full_text = Some(crate::fulltext::start(
+    // Whatever way this returns, the task stops with it.
+    let _stop = cancel.clone().drop_guard();
+    let started = tokio::time::Instant::now();
+    // Pages are fetched once the round is stored, not while it is polled:
+    // a cold round's parsing and storing, and its first thousands of
+    // extractions, each peak on their own, and together they added up
+    // (BENCHMARKS.md, Run 11). The overlap is bounded, not forbidden: a
+    // round still running when half the wait is gone lets extraction begin
+    // then, so that a slow round still publishes full articles. Items are
+    // claimed (held) as they are stored, as in the daemon; every hold ends
+    // here, after the wait (the renders that would show an earlier end
+    // happen only then).
+    let (round_stored, stored) = tokio::sync::oneshot::channel::<()>();
+    if let Some(timeout) = full_text {
+        let begin = async move {
+            tokio::select! {
+                // A dropped sender is an early return: `_stop` cancels.
+                _ = stored => {}
+                () = tokio::time::sleep_until(started + timeout / 2) => {}
+            }
+        };
+        ctx.full_text = Some(crate::fulltext::start_when(
             ctx.clone(),
             config,
             landed.clone(),
             cancel.clone(),
+            begin,
+            crate::fulltext::Holds::Caller,
         ));
     }
-    let started = tokio::time::Instant::now();
     let (report, feeds) = poller::poll_all(&ctx, config).await;
     let mut extracted = false;
     if let Some(timeout) = full_text {
+        // Every document is committed (`poll_all` returns after the last
+        // commit): its pages are written out and the round's memory given
+        // back before the first article page is fetched.
+        tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || {
+                let flushed = store.flush();
+                crate::memory::release();
+                flushed
+            }
+        })
+        .await
+        .context("flush task")?
+        .context("flushing the store")?;
+        let _ = round_stored.send(());
         extracted = wait_for_articles(&store, &landed, started + timeout).await;
         cancel.cancel();
         // Still held at the deadline: published with the feed's content

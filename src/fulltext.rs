@@ -5,7 +5,8 @@
 //! It runs beside the poller and never blocks it: the poller claims new
 //! items in the store (which holds them back from outputs) and sends them
 //! here over a channel. Each item waits at most its feed's
-//! `full_text_timeout` (checked every [`RELEASE_TICK`]); then it is released
+//! `full_text_timeout` (checked every [`RELEASE_TICK`]; `poll-once`, which
+//! renders once, ends every hold itself, see [`Holds`]); then it is released
 //! and published with the feed's content, and updated when the article
 //! lands. At most [`CONCURRENCY`] pages are in flight; the backlog waits in
 //! the channel as small jobs, not as tasks. Page fetches go through the
@@ -286,6 +287,39 @@ pub fn start(
     changed: Arc<Notify>,
     cancel: CancellationToken,
 ) -> JobSender {
+    start_when(ctx, config, changed, cancel, std::future::ready(()), Holds::Tick)
+}
+
+/// Who ends the holds of items whose article is late.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// The task, every [`RELEASE_TICK`]: the daemon, whose renders publish
+    /// a late item with its feed's content as soon as its wait is over.
+    Tick,
+    /// The caller, all together when it stops waiting: `poll-once`, which
+    /// renders once, at its end, so a hold ended earlier changes nothing
+    /// it publishes. There the tick only walked every held key each
+    /// second (tens of thousands in a cold round) to find none due, and
+    /// pulled the held tree's pages through the store's cache while the
+    /// round was storing its own (BENCHMARKS.md, Run 11).
+    Caller,
+}
+
+/// [`start`], but no page is fetched before `begin` completes: until then
+/// jobs wait as in a backlog (the first [`QUEUE`] in the channel, the rest
+/// as pending claims in the store), and `holds` says who ends the holds
+/// of late items. `poll-once` begins once its round is stored, or once
+/// half its wait is gone, so that a cold round's extraction does not stack
+/// its memory on the polling's, and ends the holds itself (BENCHMARKS.md,
+/// Run 11); the daemon begins at once and ticks.
+pub fn start_when(
+    ctx: PollContext,
+    config: &Config,
+    changed: Arc<Notify>,
+    cancel: CancellationToken,
+    begin: impl std::future::Future<Output = ()> + Send + 'static,
+    holds: Holds,
+) -> JobSender {
     let (queue, mut rx) = mpsc::channel::<Job>(QUEUE);
     let concurrency = concurrency();
     let slots = Arc::new(Semaphore::new(concurrency));
@@ -313,40 +347,42 @@ pub fn start(
     let changed = render_requests(changed, cancel.clone());
     // Holds end on a clock tick rather than a timer per item, so that a
     // burst of new items costs a queued job each, not a sleeping task.
-    tokio::spawn({
-        let (store, clock, changed, cancel, store_thread) = (
-            ctx.store.clone(),
-            ctx.clock.clone(),
-            changed.clone(),
-            cancel.clone(),
-            store_thread.clone(),
-        );
-        async move {
-            let mut tick = tokio::time::interval(RELEASE_TICK);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                let (store, now) = (store.clone(), clock.now().timestamp());
-                match store_thread
-                    .run(move || store.release_expired_full_text(now))
-                    .await
-                {
-                    Some(Ok(0)) => {}
-                    Some(Ok(n)) => {
-                        debug!(
-                            items = n,
-                            "Full text not ready in time; publishing the feeds' content."
-                        );
-                        changed.notify_one();
+    if holds == Holds::Tick {
+        tokio::spawn({
+            let (store, clock, changed, cancel, store_thread) = (
+                ctx.store.clone(),
+                ctx.clock.clone(),
+                changed.clone(),
+                cancel.clone(),
+                store_thread.clone(),
+            );
+            async move {
+                let mut tick = tokio::time::interval(RELEASE_TICK);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tick.tick() => {}
                     }
-                    Some(Err(e)) => warn!(error = %e, "Cannot release held full-text items."),
-                    None => warn!("Full-text release task ended abnormally."),
+                    let (store, now) = (store.clone(), clock.now().timestamp());
+                    match store_thread
+                        .run(move || store.release_expired_full_text(now))
+                        .await
+                    {
+                        Some(Ok(0)) => {}
+                        Some(Ok(n)) => {
+                            debug!(
+                                items = n,
+                                "Full text not ready in time; publishing the feeds' content."
+                            );
+                            changed.notify_one();
+                        }
+                        Some(Err(e)) => warn!(error = %e, "Cannot release held full-text items."),
+                        None => warn!("Full-text release task ended abnormally."),
+                    }
                 }
             }
-        }
-    });
+        });
+    }
     let (done, outcomes) = mpsc::channel(WRITE_QUEUE);
     let extractors = Arc::new(Workers::start("extract", extractors()));
     // Keys queued from the store or running, until their outcome is
@@ -362,6 +398,10 @@ pub fn start(
     let store = ctx.store.clone();
     let clock = ctx.clock.clone();
     tokio::spawn(async move {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            () = begin => {}
+        }
         // Set when a page was extracted since the allocator last gave
         // memory back; a burst ends when the queue is empty and no page is
         // in flight.

@@ -128,15 +128,88 @@ pub(super) const SHARE_LABELS: &[&str] = &[
 /// are met, per thread.
 fn line_regex(pattern: &str) -> Regex {
     regex::RegexBuilder::new(pattern)
-        .dfa_size_limit(8 << 20)
+        .dfa_size_limit(LINE_DFA_CACHE)
         .build()
         .expect("valid regex")
 }
 
+/// A line pattern that is only asked whether it matches, run on a lazy
+/// DFA of its forward NFA alone, with the same room as [`line_regex`].
+/// `regex::Regex` also compiles a reverse NFA for every pattern (to find
+/// where a match starts) and gives each thread a cache for both
+/// directions; for `DEBRIS_LINE`'s Unicode classes in bounded repeats
+/// (`\w{2,30}`, `.{0,80}`) the reverse NFA is 140,000 states (3.7 MB)
+/// against 35,000 forward, and its share of each thread's cache another
+/// 2 MB: most of the extractor's resident memory in a full-text
+/// `poll-once` (BENCHMARKS.md, Run 11). Same syntax, same answers: a
+/// search the DFA gives up on (its cache cleared over and over, as the
+/// regex crate's own limits say) is asked again of the pattern compiled
+/// by `regex`, once, on first need.
+pub(super) struct LinePattern {
+    pattern: String,
+    dfa: regex_automata::hybrid::dfa::DFA,
+    caches: regex_automata::util::pool::Pool<regex_automata::hybrid::dfa::Cache, CacheFn>,
+    fallback: std::sync::OnceLock<Regex>,
+}
+
+type CacheFn = Box<
+    dyn Fn() -> regex_automata::hybrid::dfa::Cache
+        + Send
+        + Sync
+        + std::panic::UnwindSafe
+        + std::panic::RefUnwindSafe,
+>;
+
+impl LinePattern {
+    fn new(pattern: &str) -> LinePattern {
+        LinePattern::with_cache(pattern, LINE_DFA_CACHE)
+    }
+
+    fn with_cache(pattern: &str, cache_capacity: usize) -> LinePattern {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .cache_capacity(cache_capacity)
+                    // A room below the DFA's minimum is raised to it (tests).
+                    .skip_cache_capacity_check(true)
+                    // The regex crate's own give-up rule (meta strategy).
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+            .build(pattern)
+            .expect("valid regex");
+        let for_caches = dfa.clone();
+        LinePattern {
+            pattern: pattern.to_owned(),
+            dfa,
+            caches: regex_automata::util::pool::Pool::new(Box::new(move || for_caches.create_cache())),
+            fallback: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(super) fn is_match(&self, text: &str) -> bool {
+        let input = regex_automata::Input::new(text).earliest(true);
+        let found = self.dfa.try_search_fwd(&mut self.caches.get(), &input);
+        match found {
+            Ok(found) => found.is_some(),
+            Err(_) => self
+                .fallback
+                .get_or_init(|| line_regex(&self.pattern))
+                .is_match(text),
+        }
+    }
+}
+
+/// The lazy DFA's room for [`line_regex`] and [`LinePattern`].
+const LINE_DFA_CACHE: usize = 8 << 20;
+
 /// Whole lines that invite the reader elsewhere ("read more", "visit our
 /// site") or name no source ("source: click here").
-pub(super) static DEBRIS_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    line_regex(
+pub(super) static DEBRIS_LINE: LazyLock<LinePattern> = LazyLock::new(|| {
+    LinePattern::new(
         r"(?ix)^(?:
             read\ more | read\ more\ [:»›>]?.{0,80} | continue\ reading.{0,80} | read\ the\ full\ (?:article|story).{0,40}
           | advertisement | advertising | sponsored | article\ content | (?:the\ )?(?:story|article)\ continues\ (?:below|after)(?:\ (?:the\ )?(?:ad|advertisement))?
@@ -211,8 +284,8 @@ static CREDIT_WORD: LazyLock<Regex> = LazyLock::new(|| {
 /// a metered paywall's note ("Il vous reste 57% de cet article à lire",
 /// "Votre abonnement n'autorise pas la lecture de cet article"), a push
 /// notification prompt. Matched on blocks of 300 characters at most.
-pub(super) static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
-    line_regex(
+pub(super) static NOTICE: LazyLock<LinePattern> = LazyLock::new(|| {
+    LinePattern::new(
         r"(?ix)
           ^empfohlener\ (?:redaktioneller\ )?inhalt$
         | an\ dieser\ stelle\ (?:findest\ du|finden\ sie)\ (?:einen|eine)\ externe
@@ -966,6 +1039,97 @@ pub(super) fn has_media(node: &dom_query::NodeRef) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines at the edges of `DEBRIS_LINE`'s and `NOTICE`'s bounded
+    /// repeats and classes, Latin and Arabic, matching and not.
+    fn line_samples() -> Vec<String> {
+        let mut lines: Vec<String> = [
+            "Read more",
+            "read more: the minister's visit",
+            "المصدر: اضغط هنا",
+            "المصدر : الجزيرة نت",
+            "المصدر:",
+            "للمزيد من الأخبار، زوروا موقعنا",
+            "اقرأ أيضا: الرئيس يصل إلى القاهرة",
+            "وصل الرئيس إلى القاهرة في زيارة رسمية تستمر يومين.",
+            "Follow us on Twitter @AJEnglish",
+            "@AJEnglish",
+            "@الجزيرة",
+            "@a",
+            "news@example.com | @reuters · twitter.com/AJArabic",
+            "E-mail: desk@aljazeera.net",
+            "صورة 3 من 12",
+            "© 2025 Al Jazeera. All rights reserved",
+            "جميع الحقوق محفوظة لقناة الجزيرة",
+            "Il vous reste 57% de cet article à lire",
+            "To view this content, please accept cookies.",
+            "To view this content",
+            "لعرض هذا المحتوى يرجى قبول ملفات تعريف الارتباط",
+            "Empfohlener redaktioneller Inhalt",
+            "Twitter-Inhalte erlauben",
+            "The minister said the talks would continue on Monday.",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Bounded repeats at their bounds and one past them.
+        for n in [1, 2, 29, 30, 31, 40] {
+            lines.push(format!("@{}", "a".repeat(n)));
+            lines.push(format!("@{}", "ب".repeat(n)));
+            lines.push(format!("x@y.com @{} @ab", "é".repeat(n)));
+        }
+        for n in [39, 40, 41, 79, 80, 81, 99, 100, 101] {
+            lines.push(format!("read more {}", "x".repeat(n)));
+            lines.push(format!("اقرأ المزيد {}", "ج".repeat(n)));
+            lines.push(format!("تابعونا على {}...", "ف ".repeat(n / 2)));
+            lines.push(format!("to view this content {} cookies", "y".repeat(n)));
+        }
+        lines
+    }
+
+    /// `LinePattern` answers as `regex::Regex` does for the same pattern,
+    /// on its lazy DFA and, when the DFA gives up (a cache too small to
+    /// hold its states), through the fallback.
+    #[test]
+    fn line_patterns_answer_as_the_regex_crate() {
+        let lines = line_samples();
+        for pattern in [&*DEBRIS_LINE, &*NOTICE] {
+            let regex = Regex::new(&pattern.pattern).unwrap();
+            let starved = LinePattern::with_cache(&pattern.pattern, 0);
+            for line in &lines {
+                let want = regex.is_match(line);
+                assert_eq!(pattern.is_match(line), want, "{line}");
+                assert_eq!(starved.is_match(line), want, "{line} (cache too small)");
+            }
+        }
+        assert!(starved_falls_back());
+        // What the patterns are for, so that the comparison is not of two
+        // answers that are always "no".
+        assert!(DEBRIS_LINE.is_match("المصدر: اضغط هنا"));
+        assert!(DEBRIS_LINE.is_match("@AJEnglish"));
+        assert!(DEBRIS_LINE.is_match(&format!("@{}", "ب".repeat(30))));
+        assert!(!DEBRIS_LINE.is_match(&format!("@{}", "ب".repeat(31))));
+        assert!(!DEBRIS_LINE.is_match("وصل الرئيس إلى القاهرة في زيارة رسمية تستمر يومين."));
+        assert!(NOTICE.is_match("لعرض هذا المحتوى يرجى قبول ملفات تعريف الارتباط"));
+        assert!(!NOTICE.is_match("The minister said the talks would continue on Monday."));
+    }
+
+    /// With a cache at the DFA's minimum, a long search (`NOTICE` is not
+    /// anchored: it looks at every position) clears it over and over, and
+    /// the DFA gives up: the fallback answers.
+    fn starved_falls_back() -> bool {
+        let starved = LinePattern::with_cache(&NOTICE.pattern, 0);
+        let text: String = (0..400)
+            .map(|i| {
+                format!("to view this {i} your privacy {i} have a tip {i} join our {i} هذا المحتوى {i} ")
+            })
+            .collect();
+        assert_eq!(
+            starved.is_match(&text),
+            Regex::new(&NOTICE.pattern).unwrap().is_match(&text)
+        );
+        starved.fallback.get().is_some()
+    }
 
     /// The line patterns spell their word edges without `\b` (which sends
     /// non-ASCII lines to the NFA engines): the answers at word edges, in

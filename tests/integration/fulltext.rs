@@ -715,3 +715,137 @@ async fn a_backlog_larger_than_the_queue_is_read_back_and_each_page_fetched_once
     }
     daemon.shutdown().await.unwrap();
 }
+
+/// `poll-once` fetches article pages once its round is stored, so that a
+/// cold round's extraction does not stack its memory on the polling's
+/// (BENCHMARKS.md, Run 11): while another feed of the round is still being
+/// fetched, and half the wait is not gone, no page is asked for; once it
+/// is in, the articles are fetched and published within
+/// `full_text_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_extracts_after_the_round_is_stored() {
+    let news = FeedServer::start().await;
+    let (cairo, delta) = arabic_articles(&news);
+    let feed = news.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (delta.clone(), "خطة الدلتا")]),
+            "application/rss+xml",
+        ),
+    );
+    // Another feed of the round, held until the test lets it go.
+    let other = FeedServer::start().await;
+    other.hold();
+    let slow_feed = other.serve_fixture("/rss", "youm7_cp1256.xml", "application/rss+xml");
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed_with(
+            "الجزيرة",
+            &feed,
+            &[("full_text", "true"), ("full_text_timeout", "\"60s\"")],
+        )
+        .feed("بطيء", &slow_feed)
+        .load(dir.path());
+    let run = tokio::spawn({
+        let config = config.clone();
+        async move { feedwire::app::poll_once(&config).await }
+    });
+    news.wait_for_requests("the full-text feed polled", WAIT, |r| {
+        r.iter().any(|r| r.path == "/rss")
+    })
+    .await;
+    other
+        .wait_for_requests("the other feed asked for", WAIT, |r| {
+            r.iter().any(|r| r.path == "/rss")
+        })
+        .await;
+    // A bounded look for what must not happen (the gate opens at 30 s at
+    // the latest): before this change the pages were asked for as soon as
+    // the first feed's items were stored.
+    let early = tokio::time::timeout(
+        Duration::from_secs(1),
+        news.wait_for_requests("an article page", WAIT, |r| {
+            r.iter().any(|r| r.path.starts_with("/news/"))
+        }),
+    )
+    .await;
+    assert!(
+        early.is_err(),
+        "an article page was fetched while a feed of the round was still being polled: {:?}",
+        news.requests()
+    );
+    other.release();
+    let report = tokio::time::timeout(WAIT, run).await.unwrap().unwrap().unwrap();
+    assert!(report.failures.is_empty(), "{report:#?}");
+    assert_eq!(news.requests_to("/news/cairo"), 1);
+    assert_eq!(news.requests_to("/news/delta"), 1);
+    let items = rendered_items(&config);
+    let content = |url: &str| {
+        items
+            .iter()
+            .find(|(u, _)| u == url)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    };
+    let article = content(&cairo);
+    assert!(article.contains("وصل صدام حفتر"), "{article}");
+    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
+    assert!(content(&delta).contains("أعلنت وزارة الزراعة"), "{items:?}");
+    let store = feedwire::app::open_store(&config).unwrap();
+    let stats = store.full_text_stats(&feed).unwrap();
+    assert_eq!((stats.extracted, stats.fallback), (2, 0), "{stats:?}");
+}
+
+/// A round slower than `full_text_timeout` still publishes full articles
+/// from `poll-once`: extraction waits for the round only until half the
+/// wait is gone, then runs beside it. Here a feed of the round answers
+/// after the deadline; the Arabic pages (UTF-8 and windows-1256) are
+/// fetched and extracted before it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_with_a_slow_round_still_extracts() {
+    let news = FeedServer::start().await;
+    let (cairo, delta) = arabic_articles(&news);
+    let feed = news.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (delta.clone(), "خطة الدلتا")]),
+            "application/rss+xml",
+        ),
+    );
+    let other = FeedServer::start().await;
+    let slow_feed = other.route(
+        "/rss",
+        Route::feed(fixture("youm7_cp1256.xml"), "application/rss+xml").delay(Duration::from_secs(7)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // 6 s: extraction may begin at 3 s, leaving 3 for two pages on a
+    // loaded machine; the round lasts 7.
+    let config = TestConfig::new()
+        .feed_with(
+            "الجزيرة",
+            &feed,
+            &[("full_text", "true"), ("full_text_timeout", "\"6s\"")],
+        )
+        .feed("بطيء", &slow_feed)
+        .load(dir.path());
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert!(report.failures.is_empty(), "{report:#?}");
+    assert_eq!(other.requests_to("/rss"), 1);
+    assert_eq!(news.requests_to("/news/cairo"), 1);
+    assert_eq!(news.requests_to("/news/delta"), 1);
+    let items = rendered_items(&config);
+    let content = |url: &str| {
+        items
+            .iter()
+            .find(|(u, _)| u == url)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    };
+    let article = content(&cairo);
+    assert!(article.contains("وصل صدام حفتر"), "{article}");
+    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
+    assert!(content(&delta).contains("أعلنت وزارة الزراعة"), "{items:?}");
+    let store = feedwire::app::open_store(&config).unwrap();
+    let stats = store.full_text_stats(&feed).unwrap();
+    assert_eq!((stats.extracted, stats.fallback), (2, 0), "{stats:?}");
+}
