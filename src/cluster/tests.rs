@@ -1311,26 +1311,35 @@ fn assert_joins_three_not_the_fourth(items: &[Item; 4], fourth_contradicts_by_mo
     assert!(partitions.windows(2).all(|p| p[0] == p[1]));
 }
 
+/// Two reports of one ceremony (the join rule's tests).
+fn bafta_film() -> Item {
+    item(
+        "bafta-film",
+        "times",
+        "en",
+        T0,
+        "'One Battle After Another' named best film at the 2026 Baftas",
+        "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
+    )
+}
+
+fn bafta_six() -> Item {
+    item(
+        "bafta-six",
+        "agency",
+        "en",
+        T0 + HOUR,
+        "'One Battle After Another' wins six Bafta awards including best film",
+        "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
+         for Hamnet and Robert Aramayo best actor.",
+    )
+}
+
 #[test]
 fn join_rule_english() {
     let items = [
-        item(
-            "bafta-film",
-            "times",
-            "en",
-            T0,
-            "'One Battle After Another' named best film at the 2026 Baftas",
-            "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
-        ),
-        item(
-            "bafta-six",
-            "agency",
-            "en",
-            T0 + HOUR,
-            "'One Battle After Another' wins six Bafta awards including best film",
-            "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
-             for Hamnet and Robert Aramayo best actor.",
-        ),
+        bafta_film(),
+        bafta_six(),
         item(
             "bafta-actors",
             "bbc",
@@ -1521,23 +1530,8 @@ fn join_rule_needs_a_rare_word() {
         ),
     ];
     let english = [
-        item(
-            "bafta-film",
-            "times",
-            "en",
-            T0,
-            "'One Battle After Another' named best film at the 2026 Baftas",
-            "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
-        ),
-        item(
-            "bafta-six",
-            "agency",
-            "en",
-            T0 + HOUR,
-            "'One Battle After Another' wins six Bafta awards including best film",
-            "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
-             for Hamnet and Robert Aramayo best actor.",
-        ),
+        bafta_film(),
+        bafta_six(),
         item(
             "bafta-actors",
             "bbc",
