@@ -27,6 +27,12 @@
 //! REFIT=1 FIT_L2=3 FIT_DROP=title_grams cargo run --release --example cluster_fit -- join  # the same with the model refit
 //! ```
 //!
+//! Every mode first prints the *reachable pairs* of each half: how many
+//! same-story pairs any clustering can merge at all under the rules no
+//! similarity changes (a cluster holds one report per outlet, and no two
+//! items further apart than the window or in two languages); the rest are
+//! out of reach of any scoring (see `reachable`).
+//!
 //! `join` clusters the shipped similarity's edges as `Clusterer` does, under
 //! join rules (how a cluster takes in another; `JOINRULES`, see
 //! `JoinRule`), and prints what each gains or breaks (`SHOW_GAINED=1`,
@@ -47,7 +53,7 @@
 use std::path::Path;
 
 use feedwire::cluster::{
-    model_score, ClusterConfig, Clusterer, Idf, Outlets, PairTable, COMMENTARY_MIN_SIMILARITY,
+    model_score, Block, ClusterConfig, Clusterer, Idf, Outlets, PairTable, COMMENTARY_MIN_SIMILARITY,
     DEFAULT_WINDOW, FEATURES, FEATURE_NAMES, MIN_MODEL_COVERAGE, SUMMARY_MIN_SHARED,
 };
 use feedwire::item::{Item, ItemKey, Source};
@@ -315,6 +321,18 @@ fn main() {
         positives[1],
         positives[2]
     );
+    let reach = reachable(&labels, &items, &outlets, &table, window);
+    for (h, name) in ["tuning", "test"].iter().enumerate() {
+        let [pairs, window, language, places, best] = reach[h];
+        println!(
+            "reachable pairs, {name}: {best} of {pairs} (ceiling R {:.3}); {} never: {window} more than \
+             the window apart, {language} of two languages, {} as a cluster holds one report per outlet \
+             (and no two items beyond the window); {places} reachable ones are kept apart by conflicting places",
+            best as f64 / pairs.max(1) as f64,
+            pairs - best,
+            pairs - best - window - language,
+        );
+    }
     let show = |i: usize| {
         let it = &items[i];
         let summary: String = it
@@ -1104,6 +1122,90 @@ fn simulate(
         members[a].extend(moved);
     }
     group
+}
+
+/// The ceiling of pair recall under the rules that no similarity can
+/// change, per half: `[same-story pairs, of them more than the window
+/// apart, in different languages, with conflicting places, most pairs any
+/// clustering can merge]`. Same-story pairs count as the scores count
+/// them (two outlets). A cluster never holds a pair that the outlet,
+/// window or language rule keeps apart, so a story with two reports of
+/// one outlet gives at most one of them to its cluster: the best is found
+/// by trying every partition of each story into such clusters (stories
+/// are small: at most a handful of items).
+fn reachable(
+    labels: &[Label],
+    items: &[Item],
+    outlets: &Outlets,
+    table: &PairTable,
+    window: std::time::Duration,
+) -> [[usize; 5]; 2] {
+    use std::collections::BTreeMap;
+    let mut stories: BTreeMap<(&str, bool), Vec<usize>> = BTreeMap::new();
+    for (i, l) in labels.iter().enumerate() {
+        if l.story != "-" {
+            stories
+                .entry((l.story.as_str(), l.test_half))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut out = [[0usize; 5]; 2];
+    for ((_, test), members) in stories {
+        let n = members.len();
+        assert!(n <= 16, "a story of {n} items");
+        let h = usize::from(test);
+        // ok[a] = bit mask of the members `a` may share a cluster with.
+        let mut ok = vec![0u32; n];
+        for a in 0..n {
+            for b in a + 1..n {
+                let (i, j) = (members[a], members[b]);
+                let block = table.features(i, j, window).err();
+                // One outlet's two reports are no same-story pair in the
+                // scores; the others are.
+                if outlets.of(&items[i]) != outlets.of(&items[j]) {
+                    out[h][0] += 1;
+                    match block {
+                        Some(Block::Window) => out[h][1] += 1,
+                        Some(Block::Language) => out[h][2] += 1,
+                        Some(Block::Places) => out[h][3] += 1,
+                        _ => {}
+                    }
+                }
+                if !matches!(block, Some(Block::Outlet | Block::Window | Block::Language)) {
+                    ok[a] |= 1 << b;
+                    ok[b] |= 1 << a;
+                }
+            }
+        }
+        // best[mask]: most pairs from a partition of `mask` into clusters
+        // of mutually allowed members.
+        let full = (1u32 << n) - 1;
+        let mut best = vec![0usize; 1 << n];
+        for mask in 1..=full {
+            let low = mask.trailing_zeros() as usize;
+            let rest = mask & !(1 << low) & ok[low];
+            // Every subset of `rest` joined to `low` that is a clique.
+            let mut sub = rest;
+            let mut top = 0;
+            loop {
+                let clique = (0..n)
+                    .filter(|&b| sub & (1 << b) != 0)
+                    .all(|b| (sub & !(1 << b)) & !ok[b] == 0);
+                if clique {
+                    let k = sub.count_ones() as usize + 1;
+                    top = top.max(k * (k - 1) / 2 + best[((mask & !(1 << low)) & !sub) as usize]);
+                }
+                if sub == 0 {
+                    break;
+                }
+                sub = (sub - 1) & rest;
+            }
+            best[mask as usize] = top;
+        }
+        out[h][4] += best[full as usize];
+    }
+    out
 }
 
 /// Pair precision and recall of a clustering: [right, wrong, missed] per
