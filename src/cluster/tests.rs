@@ -1589,3 +1589,37 @@ fn join_rule_needs_a_rare_word() {
         assert!(partitions.windows(2).all(|p| p[0] == p[1]));
     }
 }
+
+/// The near-miss rule's closer tier, on the features of the real pairs it
+/// was chosen by: it admits a pair a little under the near-miss rule only
+/// within hours, with strong rare-word agreement.
+#[test]
+fn close_in_time_tier_needs_hours_and_agreement() {
+    let pair = |dice: f64, coverage: f64, rare_cover: f64, gap_hours: f64| PairFeatures {
+        values: [0.0; FEATURES],
+        dice,
+        coverage,
+        commentary: false,
+        anchored: false,
+        title_anchor: 0.0,
+        summary_shared: 0.0,
+        summary_overlap: 0.0,
+        shares_rare: false,
+        rare_cover,
+        gap_hours,
+    };
+    // The Fico court reports (real tuning half): under the near-miss rule
+    // (coverage 0.37), admitted by the closer tier.
+    let fico = pair(0.351, 0.37, 0.51, 2.1);
+    assert!(!rare_words_agree(&fico));
+    assert!(close_in_time_agree(&fico));
+    // The same words a working day apart, or with weaker agreement (two
+    // oil-price reports: 0.43), or further under the threshold: not.
+    assert!(!close_in_time_agree(&pair(0.351, 0.37, 0.51, 5.5)));
+    assert!(!close_in_time_agree(&pair(0.351, 0.37, 0.43, 2.1)));
+    assert!(!close_in_time_agree(&pair(0.32, 0.37, 0.51, 2.1)));
+    assert!(!close_in_time_agree(&pair(0.351, 0.33, 0.51, 2.1)));
+    // A pair the near-miss rule admits within hours is admitted by both.
+    let near = pair(0.39, 0.45, 0.5, 1.0);
+    assert!(rare_words_agree(&near) && close_in_time_agree(&near));
+}

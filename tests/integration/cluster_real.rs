@@ -227,9 +227,12 @@ fn real_feeds_precision_and_recall() {
 /// halves' numbers in the default run, pair recall and outlet-pair recall
 /// (see [`Score::outlet_recall`] and the fixtures README, "Scoring"). Until the bar above is met, this
 /// guards what is reached: precision at the bar (≥ 0.98) on both halves,
-/// and recall not below 0.70 on the tuning half and 0.58 on the test half
-/// (1.000 / 0.700 tuning and 1.000 / 0.588 test on the set of 79 stories
-/// with the ninth session's rare-word agreement; 0.662 and 0.574 with the
+/// and recall not below 0.71 on the tuning half and 0.58 on the test half
+/// (1.000 / 0.713 tuning and 1.000 / 0.588 test with the tenth session's
+/// closer tier of rare-word agreement, items within 3 hours; the ceiling
+/// the outlet and window rules leave is 0.838 and 0.912, `cluster_fit`'s
+/// "reachable pairs"; 1.000 / 0.700 and 1.000 / 0.588 on the set of 79
+/// stories with the ninth session's rare-word agreement; 0.662 and 0.574 with the
 /// eighth session's join rule and word forms; 0.613 and 0.574 with the seventh
 /// session's wide anchor keys; 0.600 and 0.544 with its summary agreement
 /// and word forms before them; 0.525 and 0.471 before those, 0.487 and
@@ -252,7 +255,7 @@ fn real_set_is_read_and_scored() {
     }
     // Every labelled story is scored somewhere: no half is empty.
     assert!(tuning.right + tuning.missed > 0 && test.right + test.missed > 0);
-    for (name, half, recall) in [("tuning", &tuning, 0.70), ("test", &test, 0.58)] {
+    for (name, half, recall) in [("tuning", &tuning, 0.71), ("test", &test, 0.58)] {
         assert!(
             half.precision() >= 0.98,
             "{name} half precision {:.3}",
