@@ -74,7 +74,7 @@ use crate::item::{Item, ItemKey, Sighting, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
 /// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 7;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -85,6 +85,19 @@ const SEQ_KEY: &[u8] = b"seq";
 const PENDING_TREE: &str = "fulltext_pending";
 /// The trees of the version-1 layout, dropped once migrated.
 const V1_TREES: [&str; 3] = ["items", "by_date", "seen"];
+/// The record and date trees of versions 2-5 (one entry per item),
+/// dropped once version 7 is durable ([`migrate_v5`]).
+const V5_TREES: [&str; 2] = ["records", "dates"];
+/// Sequence number / [`SLOTS`] → a chunk of records (see the module docs).
+const RECORD_TREE: &str = "record_chunks";
+/// Chunks of (sort date ‖ sequence number) pairs (see the module docs).
+const DATE_TREE: &str = "date_chunks";
+/// Records per `record_chunks` entry.
+const SLOTS: u64 = 16;
+/// A date chunk grown past this many pairs is cut into pieces of ¾ of it
+/// (BENCHMARKS.md, Run 11 "store packed layout": 32 kept sled's pages
+/// per item at 0.04-0.12 with the writer's cost down).
+const DATES_MAX: usize = 32;
 
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
 /// recent items, dedup lookups touch one page each, and everything a poll
@@ -236,6 +249,116 @@ fn seen_entry(first_seen: i64) -> [u8; 9] {
     v
 }
 
+/// The `record_chunks` key of record `seq`.
+fn chunk_key(seq: u64) -> [u8; 8] {
+    (seq / SLOTS).to_be_bytes()
+}
+
+/// A big-endian u64 at the start of `b` (at least 8 bytes).
+fn word(b: &[u8]) -> u64 {
+    u64::from_be_bytes(<[u8; 8]>::try_from(&b[..8]).expect("8 bytes"))
+}
+
+/// Slot `i` of a record chunk: [`SLOTS`] big-endian u32 end offsets, then
+/// the slots back to back. None: empty (pruned, or not written yet).
+fn slot(chunk: &[u8], i: usize) -> Result<Option<&[u8]>, StoreError> {
+    let head = 4 * SLOTS as usize;
+    let corrupt = || StoreError::Corrupt(format!("record chunk of {} bytes", chunk.len()));
+    if chunk.len() < head || i >= SLOTS as usize {
+        return Err(corrupt());
+    }
+    let end = |j: usize| u32::from_be_bytes(chunk[4 * j..4 * j + 4].try_into().expect("4 bytes")) as usize;
+    let start = if i == 0 { 0 } else { end(i - 1) };
+    let stop = end(i);
+    if stop < start || head + stop > chunk.len() {
+        return Err(corrupt());
+    }
+    Ok((stop > start).then(|| &chunk[head + start..head + stop]))
+}
+
+/// Every slot of a record chunk (None: no chunk), to change some.
+fn chunk_slots(chunk: Option<&[u8]>) -> Result<Vec<Vec<u8>>, StoreError> {
+    match chunk {
+        None => Ok(vec![Vec::new(); SLOTS as usize]),
+        Some(c) => (0..SLOTS as usize)
+            .map(|i| Ok(slot(c, i)?.map_or_else(Vec::new, <[u8]>::to_vec)))
+            .collect(),
+    }
+}
+
+fn encode_chunk(slots: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 * slots.len() + slots.iter().map(Vec::len).sum::<usize>());
+    let mut end = 0u32;
+    for s in slots {
+        end += u32::try_from(s.len()).expect("a record under 4 GiB");
+        out.extend_from_slice(&end.to_be_bytes());
+    }
+    for s in slots {
+        out.extend_from_slice(s);
+    }
+    out
+}
+
+/// A record's slot: its key (big-endian u16 length, then the key), so
+/// that readers skip by key without a decode, then the packed record.
+fn record_slot(key: &[u8], record: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(2 + key.len() + record.len());
+    v.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_be_bytes());
+    v.extend_from_slice(&key[..key.len().min(usize::from(u16::MAX))]);
+    v.extend_from_slice(record);
+    v
+}
+
+/// (key, packed record) of a slot.
+fn split_slot(slot: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
+    let len = slot
+        .get(..2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .filter(|len| 2 + len <= slot.len())
+        .ok_or_else(|| StoreError::Corrupt(format!("record slot of {} bytes", slot.len())))?;
+    Ok((&slot[2..2 + len], &slot[2 + len..]))
+}
+
+/// A `date_chunks` pair: sort date (sign bit flipped) ‖ sequence number.
+fn date_pair(date: i64, seq: u64) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The pairs of a date chunk.
+fn chunk_pairs(chunk: &[u8]) -> Result<impl DoubleEndedIterator<Item = &[u8]>, StoreError> {
+    if chunk.len() % 16 != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "date chunk of {} bytes",
+            chunk.len()
+        )));
+    }
+    Ok(chunk.chunks_exact(16))
+}
+
+/// Writes `pairs` (sorted) as the chunk at `key` (its floor), cut into
+/// pieces of ¾ [`DATES_MAX`] when it holds more than that; each piece
+/// after the first goes under its own first pair.
+fn put_date_chunk(
+    tx: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    pairs: &[[u8; 16]],
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    let pieces = if pairs.len() > DATES_MAX {
+        pairs.len().div_ceil(DATES_MAX * 3 / 4)
+    } else {
+        1
+    };
+    let per = pairs.len().div_ceil(pieces).max(1);
+    for (n, piece) in pairs.chunks(per).enumerate() {
+        let k: &[u8] = if n == 0 { key } else { &piece[0] };
+        tx.insert(k, piece.concat())?;
+    }
+    Ok(())
+}
+
 /// One document's items, encoded by the caller, waiting for the writer.
 struct Doc {
     entries: Vec<Entry>,
@@ -272,7 +395,7 @@ struct Entry {
 
 struct NewRecord {
     date: i64,
-    date_key: Vec<u8>,
+    /// Its `record_chunks` slot ([`record_slot`]).
     record: Vec<u8>,
 }
 
@@ -287,8 +410,7 @@ impl Entry {
             key: item.key.as_str().as_bytes().to_vec(),
             new: Some(NewRecord {
                 date: item.date,
-                date_key: date_key(item.date, &item.key),
-                record: encode_packed(item),
+                record: record_slot(item.key.as_str().as_bytes(), &encode_packed(item)),
             }),
             feeds: item.sources.iter().map(|s| feed_hash(&s.feed_url)).collect(),
             sources: item.sources.iter().map(encode_source).collect(),
@@ -403,13 +525,40 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
         held,
         pending,
     } = trees;
+    // Each new item's date chunk, found before the transaction: sled 0.34's
+    // transactions have no range read, and a plain read inside one would
+    // wait on the lock the transaction holds. Every new sequence number is
+    // above every stored one, so the floor of date ‖ u64::MAX is the floor
+    // of the item's pair. Only this thread creates chunks; one that prune
+    // emptied and deleted since is found missing in the transaction.
+    let mut floors: Vec<Vec<Option<sled::IVec>>> = Vec::with_capacity(group.len());
+    for doc in group {
+        let mut doc_floors = Vec::with_capacity(doc.entries.len());
+        for entry in &doc.entries {
+            let floor = match &entry.new {
+                Some(new) => dates
+                    .range(..=date_pair(new.date, u64::MAX))
+                    .next_back()
+                    .transpose()?
+                    .map(|(k, _)| k),
+                None => None,
+            };
+            doc_floors.push(floor);
+        }
+        floors.push(doc_floors);
+    }
     let all = (keys, records, dates, sources, meta, fulltext, held, pending);
     unwrap_tx(all.transaction(
         |(tx_keys, tx_records, tx_dates, tx_sources, tx_meta, tx_fulltext, tx_held, tx_pending)| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
-            for doc in group {
+            // The group's new records in sequence order, and its new date
+            // pairs by the chunk they fall in: each chunk is written once.
+            let mut new_records: Vec<&[u8]> = Vec::new();
+            let mut dated: std::collections::BTreeMap<Option<&sled::IVec>, Vec<[u8; 16]>> =
+                std::collections::BTreeMap::new();
+            for (doc, doc_floors) in group.iter().zip(&floors) {
                 let mut report = IngestReport::default();
                 let mut claimed = Vec::new();
                 for (i, entry) in doc.entries.iter().enumerate() {
@@ -422,8 +571,11 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                             let fresh = stored_entry(seq, Some(new.date), entry.feeds.iter().copied());
                             let Some(found) = tx_keys.insert(key, fresh)? else {
                                 next += 1;
-                                tx_records.insert(&seq.to_be_bytes(), new.record.as_slice())?;
-                                tx_dates.insert(new.date_key.as_slice(), &seq.to_be_bytes())?;
+                                new_records.push(&new.record);
+                                dated
+                                    .entry(doc_floors[i].as_ref())
+                                    .or_default()
+                                    .push(date_pair(new.date, seq));
                                 report.new += 1;
                                 if let (true, Some(claim)) = (entry.claim, &doc.claim) {
                                     tx_fulltext.insert(key, claim.record.as_slice())?;
@@ -480,6 +632,49 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                     }
                 }
                 reports.push((report, claimed));
+            }
+            // Records: whole chunks, the first completing what the group
+            // before left (or prune deleted: then its slots start empty).
+            let mut seq = first;
+            let mut at = 0;
+            while at < new_records.len() {
+                let key = chunk_key(seq);
+                let mut slots = if seq % SLOTS == 0 {
+                    chunk_slots(None)
+                } else {
+                    chunk_slots(tx_records.get(key)?.as_deref())
+                }
+                .map_err(abort)?;
+                while at < new_records.len() && chunk_key(seq) == key {
+                    slots[(seq % SLOTS) as usize] = new_records[at].to_vec();
+                    seq += 1;
+                    at += 1;
+                }
+                tx_records.insert(&key, encode_chunk(&slots))?;
+            }
+            // Dates: each chunk touched rewritten once, cut when too large.
+            // A chunk gone (pruned empty since the floors were read) or no
+            // floor at all: the pairs start a chunk at their first pair,
+            // still in order (the chunk before holds only smaller pairs).
+            for (floor, mut pairs) in std::mem::take(&mut dated) {
+                pairs.sort_unstable();
+                let old = match floor {
+                    Some(k) => tx_dates.get(k)?.map(|old| (k.to_vec(), old)),
+                    None => None,
+                };
+                let (key, mut all) = match old {
+                    Some((key, old)) => {
+                        let pairs: Vec<[u8; 16]> = chunk_pairs(&old)
+                            .map_err(abort)?
+                            .map(|p| p.try_into().expect("16 bytes"))
+                            .collect();
+                        (key, pairs)
+                    }
+                    None => (pairs[0].to_vec(), Vec::new()),
+                };
+                all.extend_from_slice(&pairs);
+                all.sort_unstable();
+                put_date_chunk(tx_dates, &key, &all)?;
             }
             if next > first {
                 tx_meta.insert(SEQ_KEY, &next.to_be_bytes())?;
@@ -685,6 +880,101 @@ fn migrate_v4(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 5 kept one `records` entry per record and one `dates` entry
+/// (date ‖ key → sequence number) per item: rewrites them as chunks into
+/// `record_chunks` and `date_chunks` (emptied first: a migration cut short
+/// starts again), in batches, then writes version 7. The version-5 trees
+/// are only read until version 7 is durable; [`SledStore::open`] drops
+/// them after. Each record is decoded once, for its key (its slot carries
+/// it; version 5 kept it only in `dates`); its packed bytes are copied.
+fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    const BATCH: usize = 64;
+    for name in [RECORD_TREE, DATE_TREE] {
+        db.drop_tree(name)?;
+    }
+    let (old_records, old_dates) = (db.open_tree("records")?, db.open_tree("dates")?);
+    let (records, dates) = (db.open_tree(RECORD_TREE)?, db.open_tree(DATE_TREE)?);
+    let mut batch = sled::Batch::default();
+    let mut queued = 0;
+    let mut chunk: Option<(u64, Vec<Vec<u8>>)> = None;
+    let mut moved = 0usize;
+    for entry in old_records.iter() {
+        let (seq, bytes) = entry?;
+        let seq = <[u8; 8]>::try_from(seq.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("record number".into()))?;
+        let item = decode(&bytes)?;
+        if chunk.as_ref().is_some_and(|(n, _)| *n != seq / SLOTS) {
+            let (n, slots) = chunk.take().expect("a chunk");
+            batch.insert(&n.to_be_bytes(), encode_chunk(&slots));
+            queued += 1;
+        }
+        let (_, slots) = chunk.get_or_insert_with(|| (seq / SLOTS, chunk_slots(None).expect("empty")));
+        slots[(seq % SLOTS) as usize] = record_slot(item.key.as_str().as_bytes(), &bytes);
+        moved += 1;
+        if queued == BATCH {
+            records.apply_batch(std::mem::take(&mut batch))?;
+            queued = 0;
+        }
+    }
+    if let Some((n, slots)) = chunk {
+        batch.insert(&n.to_be_bytes(), encode_chunk(&slots));
+    }
+    records.apply_batch(batch)?;
+    // Dates: version 5 sorts one date's items by key, version 7 by number.
+    let per = DATES_MAX * 3 / 4;
+    let mut batch = sled::Batch::default();
+    let mut queued = 0;
+    let mut same_date: Vec<[u8; 16]> = Vec::new();
+    let mut pairs: Vec<[u8; 16]> = Vec::new();
+    // Moves one date's pairs, sorted, to `pairs`, and queues every full
+    // chunk; returns how many.
+    let flush_date = |same_date: &mut Vec<[u8; 16]>, pairs: &mut Vec<[u8; 16]>, batch: &mut sled::Batch| {
+        same_date.sort_unstable();
+        pairs.append(same_date);
+        let mut full = 0;
+        while pairs.len() >= per {
+            let rest = pairs.split_off(per);
+            batch.insert(&pairs[0], pairs.concat());
+            full += 1;
+            *pairs = rest;
+        }
+        full
+    };
+    for entry in old_dates.iter() {
+        let (k, seq) = entry?;
+        let seq = <[u8; 8]>::try_from(seq.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("date index entry".into()))?;
+        if k.len() < 8 {
+            return Err(StoreError::Corrupt("date index key".into()));
+        }
+        let pair = date_pair(date_of(&k), seq);
+        if same_date.first().is_some_and(|p| p[..8] != pair[..8]) {
+            queued += flush_date(&mut same_date, &mut pairs, &mut batch);
+        }
+        same_date.push(pair);
+        if queued >= BATCH {
+            dates.apply_batch(std::mem::take(&mut batch))?;
+            queued = 0;
+        }
+    }
+    flush_date(&mut same_date, &mut pairs, &mut batch);
+    if let Some(first) = pairs.first() {
+        batch.insert(first, pairs.concat());
+    }
+    dates.apply_batch(batch)?;
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &7u32.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(
+        items = moved,
+        version = 7,
+        "Store migrated from schema version 5."
+    );
+    Ok(())
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
@@ -714,17 +1004,24 @@ impl SledStore {
             Some(1) => {
                 migrate_v1(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
             }
             Some(2) => {
                 migrate_v2(&db, &meta)?;
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
             }
             Some(3) => {
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
             }
-            Some(4) => migrate_v4(&db, &meta)?,
+            Some(4) => {
+                migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
+            }
+            Some(5) => migrate_v5(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -736,16 +1033,19 @@ impl SledStore {
         }
         // Dropped only now that the new layout is durable (a migration may
         // have stopped between the two).
-        for name in V1_TREES {
+        for name in V1_TREES.iter().chain(&V5_TREES) {
             db.drop_tree(name)?;
         }
         let keys = db.open_tree("keys")?;
-        let records = db.open_tree("records")?;
-        let dates = db.open_tree("dates")?;
+        let records = db.open_tree(RECORD_TREE)?;
+        let dates = db.open_tree(DATE_TREE)?;
         let count = match meta.get(COUNT_KEY)? {
             Some(v) => stored_count(Some(&v)) as usize,
             None => {
-                let n = dates.len();
+                let mut n = 0;
+                for chunk in dates.iter().values() {
+                    n += chunk?.len() / 16;
+                }
                 meta.insert(COUNT_KEY, &(n as u64).to_be_bytes())?;
                 n
             }
@@ -891,40 +1191,77 @@ impl SledStore {
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
         let over = self.item_count().saturating_sub(policy.max_items);
-        let mut victims: Vec<(sled::IVec, sled::IVec)> = Vec::new();
-        for entry in self.dates.iter() {
-            if victims.len() >= batch {
-                break;
+        // (date chunk, pair) of each item to prune, oldest first.
+        let mut victims: Vec<(sled::IVec, [u8; 16])> = Vec::new();
+        'walk: for entry in self.dates.iter() {
+            let (chunk, pairs) = entry?;
+            for pair in chunk_pairs(&pairs)? {
+                if victims.len() >= batch {
+                    break 'walk;
+                }
+                if date_of(pair) >= cutoff && victims.len() >= over {
+                    break 'walk;
+                }
+                victims.push((chunk.clone(), pair.try_into().expect("16 bytes")));
             }
-            let (k, seq) = entry?;
-            let date = date_of(&k);
-            if date >= cutoff && victims.len() >= over {
-                break;
-            }
-            victims.push((k, seq));
         }
         let mut report = PruneReport {
             more: victims.len() >= batch,
             ..Default::default()
         };
-        for (k, seq) in &victims {
-            let key = &k[8..];
-            let moved = (
-                &self.keys,
-                &self.records,
-                &self.dates,
-                &self.sources,
-                &self.seen_by_date,
-                &self.meta,
-            )
-                .transaction(|(keys, records, dates, sources, seen_by_date, meta)| {
-                    if dates.remove(k.as_ref())?.is_none() {
-                        return Ok(false);
-                    }
-                    let first_seen = match records.remove(seq.as_ref())? {
-                        Some(bytes) => decode(&bytes).map(|i| i.first_seen).unwrap_or(now),
-                        None => now,
+        // One transaction for the pass: each chunk touched is rewritten
+        // once, not once per item (a record chunk holds 16 records).
+        let moved = (
+            &self.keys,
+            &self.records,
+            &self.dates,
+            &self.sources,
+            &self.seen_by_date,
+            &self.meta,
+        )
+            .transaction(|(keys, records, dates, sources, seen_by_date, meta)| {
+                // The pairs still there (another pass may have taken some).
+                let mut gone: Vec<u64> = Vec::new();
+                let mut by_chunk: std::collections::BTreeMap<&[u8], Vec<&[u8; 16]>> =
+                    std::collections::BTreeMap::new();
+                for (chunk, pair) in &victims {
+                    by_chunk.entry(chunk.as_ref()).or_default().push(pair);
+                }
+                for (chunk, pairs) in by_chunk {
+                    let Some(old) = dates.get(chunk)? else {
+                        continue;
                     };
+                    let mut kept = Vec::with_capacity(old.len());
+                    for p in chunk_pairs(&old).map_err(abort)? {
+                        if pairs.iter().any(|v| v[..] == *p) {
+                            gone.push(word(&p[8..]));
+                        } else {
+                            kept.extend_from_slice(p);
+                        }
+                    }
+                    if kept.is_empty() {
+                        dates.remove(chunk)?;
+                    } else if kept.len() < old.len() {
+                        dates.insert(chunk, kept)?;
+                    }
+                }
+                let mut chunks: std::collections::BTreeMap<[u8; 8], Vec<Vec<u8>>> =
+                    std::collections::BTreeMap::new();
+                let mut keys_gone = Vec::with_capacity(gone.len());
+                for seq in gone {
+                    let ck = chunk_key(seq);
+                    let slots = match chunks.entry(ck) {
+                        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert(chunk_slots(records.get(ck)?.as_deref()).map_err(abort)?)
+                        }
+                    };
+                    let record = std::mem::take(&mut slots[(seq % SLOTS) as usize]);
+                    // An empty slot has no key to move: only its pair goes.
+                    let Ok((key, packed)) = split_slot(&record) else {
+                        continue;
+                    };
+                    let first_seen = decode(packed).map(|i| i.first_seen).unwrap_or(now);
                     let was = keys.insert(key, &seen_entry(first_seen))?;
                     // The sources gained since the record was written.
                     if let Some(Ok(KeyEntry::Stored { seq, feeds, .. })) = was.as_deref().map(KeyEntry::read)
@@ -934,15 +1271,24 @@ impl SledStore {
                         }
                     }
                     seen_by_date.insert(seen_key(first_seen, key), &[])?;
-                    let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
-                    meta.insert(COUNT_KEY, &count.saturating_sub(1).to_be_bytes())?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(true)
-                });
-            if unwrap_tx(moved)? {
-                report.items += 1;
-                self.count.fetch_sub(1, Ordering::Relaxed);
-                self.forget_full_text(key)?;
-            }
+                    keys_gone.push(key.to_vec());
+                }
+                for (ck, slots) in &chunks {
+                    if slots.iter().all(Vec::is_empty) {
+                        records.remove(ck)?;
+                    } else {
+                        records.insert(ck, encode_chunk(slots))?;
+                    }
+                }
+                let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
+                let left = count.saturating_sub(keys_gone.len() as u64);
+                meta.insert(COUNT_KEY, &left.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(keys_gone)
+            });
+        for key in unwrap_tx(moved)? {
+            report.items += 1;
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.forget_full_text(&key)?;
         }
 
         let seen_cutoff = now.saturating_sub(secs(policy.seen_max_age));
@@ -1012,14 +1358,23 @@ impl SledStore {
         self.noted(unwrap_tx(result))
     }
 
-    /// The record numbered `seq` (big-endian bytes), decoded, with the
-    /// sources it gained since it was written (`sources`, in the order they
-    /// came; one the record holds already is not repeated).
-    fn record(&self, seq: &[u8]) -> Result<Option<Item>, StoreError> {
-        let Some(mut item) = self.records.get(seq)?.map(|b| decode(&b)).transpose()? else {
+    /// The record numbered `seq`, decoded, with the sources it gained since
+    /// it was written (`sources`, in the order they came; one the record
+    /// holds already is not repeated).
+    fn record(&self, seq: u64) -> Result<Option<Item>, StoreError> {
+        let Some(chunk) = self.records.get(chunk_key(seq))? else {
             return Ok(None);
         };
-        for entry in self.sources.scan_prefix(seq) {
+        let Some(slot) = slot(&chunk, (seq % SLOTS) as usize)? else {
+            return Ok(None);
+        };
+        let item = decode(split_slot(slot)?.1)?;
+        self.with_sources(seq, item).map(Some)
+    }
+
+    /// `item` (record `seq`) with the sources it gained since.
+    fn with_sources(&self, seq: u64, mut item: Item) -> Result<Item, StoreError> {
+        for entry in self.sources.scan_prefix(seq.to_be_bytes()) {
             let (_, bytes) = entry?;
             let source: Source =
                 postcard::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(format!("source: {e}")))?;
@@ -1027,7 +1382,34 @@ impl SledStore {
                 item.sources.push(source);
             }
         }
-        Ok(Some(item))
+        Ok(item)
+    }
+
+    /// The date pairs, oldest first or newest first, as (date, sequence
+    /// number): one read per chunk of pairs.
+    fn date_pairs(&self, newest_first: bool) -> impl Iterator<Item = Result<(i64, u64), StoreError>> + '_ {
+        let chunks: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first {
+            Box::new(self.dates.iter().rev())
+        } else {
+            Box::new(self.dates.iter())
+        };
+        chunks.flat_map(move |chunk| {
+            let pairs: Vec<Result<(i64, u64), StoreError>> = match chunk {
+                Err(e) => vec![Err(e.into())],
+                Ok((_, v)) => match chunk_pairs(&v) {
+                    Err(e) => vec![Err(e)],
+                    Ok(pairs) => {
+                        let pairs = pairs.map(|p| Ok((date_of(p), word(&p[8..]))));
+                        if newest_first {
+                            pairs.rev().collect()
+                        } else {
+                            pairs.collect()
+                        }
+                    }
+                },
+            };
+            pairs
+        })
     }
 
     /// The record number of a stored key (None: unknown or pruned).
@@ -1046,17 +1428,20 @@ impl SledStore {
         let Some(seq) = self.seq_of_key(key)? else {
             return Ok(None);
         };
-        Ok(self.record(&seq.to_be_bytes())?.map(|item| (seq, item)))
+        Ok(self.record(seq)?.map(|item| (seq, item)))
     }
 
     /// Calls `f` with every stored item, oldest first, until it returns false.
     pub fn for_each_item(&self, mut f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
-        for entry in self.dates.iter() {
-            let (_, seq) = entry?;
-            if let Some(item) = self.record(&seq)? {
-                if !f(item) {
-                    break;
-                }
+        let mut chunks = ChunkReader::new(&self.records);
+        for pair in self.date_pairs(false) {
+            let (_, seq) = pair?;
+            let Some((_, packed)) = chunks.slot(seq)? else {
+                continue;
+            };
+            let item = self.with_sources(seq, decode(packed)?)?;
+            if !f(item) {
+                break;
             }
         }
         Ok(())
@@ -1106,17 +1491,19 @@ impl SledStore {
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.dates.iter().rev().take(scan_limit) {
+        let mut chunks = ChunkReader::new(&self.records);
+        for pair in self.date_pairs(true).take(scan_limit) {
             if out.len() >= limit {
                 break;
             }
-            let (k, seq) = entry?;
-            if skip(&k[8..])? {
-                continue;
-            }
-            let Some(item) = self.record(&seq)? else {
+            let (_, seq) = pair?;
+            let Some((key, packed)) = chunks.slot(seq)? else {
                 continue;
             };
+            if skip(key)? {
+                continue;
+            }
+            let item = self.with_sources(seq, decode(packed)?)?;
             if keep(&item) {
                 out.push(item);
             }
@@ -1147,7 +1534,7 @@ impl SledStore {
             }
             // Only in a version-3 entry, which a migration rewrites.
             KeyEntry::Stored { seq, date: None, .. } if !entry.knows(&feed_hash(feed_url)) => {
-                match self.record(&seq.to_be_bytes())? {
+                match self.record(seq)? {
                     Some(item) => Ok(super::Lookup::Elsewhere { date: item.date }),
                     None => Err(StoreError::Corrupt(format!(
                         "key {} names record {seq}, which is missing",
@@ -1222,15 +1609,69 @@ impl SledStore {
     }
 }
 
-/// Sort key: the date with its sign bit flipped, so that big-endian byte order
-/// is numeric order for negative dates too, then the item key as tie-break.
-fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + key.as_str().len());
-    k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
-    k.extend_from_slice(key.as_str().as_bytes());
-    k
+/// Changes record `seq` (stored under `key`) in its chunk, inside a
+/// transaction, and rewrites the chunk: a full-text article costs the
+/// rewrite of the 16 records of its chunk (in a cold round the chunk was
+/// written in the same round, so it is most often in sled's cache; a
+/// batch of outcomes rewrites each chunk once, as the transaction keeps
+/// its writes until it commits). False if the record is gone.
+fn rewrite_slot(
+    tx: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    seq: u64,
+    change: impl FnOnce(&mut Item),
+) -> Result<bool, ConflictableTransactionError<StoreError>> {
+    let ck = chunk_key(seq);
+    let Some(chunk) = tx.get(ck)? else {
+        return Ok(false);
+    };
+    let mut slots = chunk_slots(Some(&chunk)).map_err(abort)?;
+    let i = (seq % SLOTS) as usize;
+    if slots[i].is_empty() {
+        return Ok(false);
+    }
+    let (_, packed) = split_slot(&slots[i]).map_err(abort)?;
+    let mut item = decode(packed).map_err(abort)?;
+    change(&mut item);
+    slots[i] = record_slot(key, &encode_packed(&item));
+    tx.insert(&ck, encode_chunk(&slots))?;
+    Ok(true)
 }
 
+/// A slot's (item key, packed record).
+type KeyedRecord<'a> = (&'a [u8], &'a [u8]);
+
+/// Reads records by sequence number, keeping the last chunk read: a walk
+/// of the date pairs meets records of one chunk one after the other.
+struct ChunkReader<'a> {
+    records: &'a sled::Tree,
+    last: Option<(u64, sled::IVec)>,
+}
+
+impl<'a> ChunkReader<'a> {
+    fn new(records: &'a sled::Tree) -> ChunkReader<'a> {
+        ChunkReader { records, last: None }
+    }
+
+    /// (key, packed record) of record `seq`; None if its slot is empty.
+    fn slot(&mut self, seq: u64) -> Result<Option<KeyedRecord<'_>>, StoreError> {
+        let n = seq / SLOTS;
+        if self.last.as_ref().map(|(at, _)| *at) != Some(n) {
+            self.last = self.records.get(chunk_key(seq))?.map(|c| (n, c));
+        }
+        let Some((_, chunk)) = &self.last else {
+            return Ok(None);
+        };
+        match slot(chunk, (seq % SLOTS) as usize)? {
+            Some(s) => split_slot(s).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The date of a date key or pair: its first 8 bytes, the date with its
+/// sign bit flipped, so that big-endian byte order is numeric order for
+/// negative dates too.
 fn date_of(index_key: &[u8]) -> i64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&index_key[..8]);
@@ -1555,14 +1996,20 @@ impl SledStore {
         let mut changed = false;
         match outcome {
             Ok(html) => {
-                if let Some((seq, mut item)) = self.stored_item(k)? {
-                    if item.summary.is_none() {
-                        item.summary = item.content.take();
-                    }
-                    item.content = Some(html);
-                    let written = self.records.insert(seq.to_be_bytes(), encode_packed(&item));
-                    self.noted(written.map_err(StoreError::from))?;
-                    changed = true;
+                if let Some(seq) = self.seq_of_key(k)? {
+                    // In a transaction: the writer may be filling the same
+                    // chunk. The whole chunk (16 records) is rewritten for
+                    // one; see `finish_full_text_together`.
+                    let written = self.records.transaction(|tx| {
+                        let html = html.clone();
+                        rewrite_slot(tx, k, seq, move |item| {
+                            if item.summary.is_none() {
+                                item.summary = item.content.take();
+                            }
+                            item.content = Some(html);
+                        })
+                    });
+                    changed = self.noted(unwrap_tx(written))?;
                 }
                 record.state = FullTextState::Extracted;
                 record.error = None;
@@ -1637,21 +2084,18 @@ impl SledStore {
                         Ok(html) => {
                             let seq = match tx_keys.get(k)? {
                                 Some(entry) => match KeyEntry::read(&entry).map_err(abort)? {
-                                    KeyEntry::Stored { seq, .. } => Some(seq.to_be_bytes()),
+                                    KeyEntry::Stored { seq, .. } => Some(seq),
                                     KeyEntry::Seen { .. } => None,
                                 },
                                 None => None,
                             };
                             if let Some(seq) = seq {
-                                if let Some(bytes) = tx_items.get(seq)? {
-                                    let mut item = decode(&bytes).map_err(abort)?;
+                                item_changed = rewrite_slot(tx_items, k, seq, |item| {
                                     if item.summary.is_none() {
                                         item.summary = item.content.take();
                                     }
                                     item.content = Some(html.clone());
-                                    tx_items.insert(&seq, encode_packed(&item))?;
-                                    item_changed = true;
-                                }
+                                })?;
                             }
                             record.state = FullTextState::Extracted;
                             record.error = None;
@@ -1939,6 +2383,14 @@ mod tests {
         assert!(decode(&flipped).map_or(true, |got| got != it));
         let huge = zstd::bulk::compress(&vec![0u8; 65 << 20], 1).unwrap();
         assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
+    }
+
+    /// A version-5 (and version-1) date index key: date ‖ item key.
+    fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
+        let mut k = Vec::with_capacity(8 + key.as_str().len());
+        k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
+        k.extend_from_slice(key.as_str().as_bytes());
+        k
     }
 
     /// Rewrites the first `plain` records of a store as version 2 kept them
