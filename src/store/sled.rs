@@ -2310,9 +2310,13 @@ mod tests {
             .seq_of_key(items[1].key.as_str().as_bytes())
             .unwrap()
             .unwrap();
+        let chunk = store.records.get(chunk_key(seq)).unwrap().unwrap();
+        let mut slots = chunk_slots(Some(&chunk)).unwrap();
+        slots[(seq % SLOTS) as usize] =
+            record_slot(items[1].key.as_str().as_bytes(), b"\xff\xff not postcard");
         store
             .records
-            .insert(seq.to_be_bytes(), &b"\xff\xff not postcard"[..])
+            .insert(chunk_key(seq), encode_chunk(&slots))
             .unwrap();
         let article = |n: usize| Ok(format!("<div dir=\"rtl\" lang=\"ar\"><p>المقال {n}</p></div>"));
         let outcomes: Vec<_> = items
@@ -2385,6 +2389,47 @@ mod tests {
         assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
     }
 
+    /// Rewrites a store's chunks as version 5 kept them (`records`: one
+    /// packed record per number; `dates`: date ‖ key → number), empties
+    /// the chunk trees and marks it schema version 5. Returns the
+    /// version-5 `records` tree.
+    fn downgrade_to_v5(store: &SledStore) -> sled::Tree {
+        let (records, dates) = (
+            store.db.open_tree("records").unwrap(),
+            store.db.open_tree("dates").unwrap(),
+        );
+        for pair in store.date_pairs(false) {
+            let (date, seq) = pair.unwrap();
+            let chunk = store.records.get(chunk_key(seq)).unwrap().unwrap();
+            let (key, packed) = split_slot(slot(&chunk, (seq % SLOTS) as usize).unwrap().unwrap()).unwrap();
+            let key = ItemKey::from_stored(String::from_utf8(key.to_vec()).unwrap());
+            records.insert(seq.to_be_bytes(), packed).unwrap();
+            dates.insert(date_key(date, &key), &seq.to_be_bytes()).unwrap();
+        }
+        store.records.clear().unwrap();
+        store.dates.clear().unwrap();
+        store.meta.insert(SCHEMA_KEY, &5u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+        records
+    }
+
+    /// Records held in the chunks (slots not empty).
+    fn record_count(store: &SledStore) -> usize {
+        let mut n = 0;
+        for chunk in store.records.iter().values() {
+            let chunk = chunk.unwrap();
+            n += (0..SLOTS as usize)
+                .filter(|&i| slot(&chunk, i).unwrap().is_some())
+                .count();
+        }
+        n
+    }
+
+    /// Date pairs held in the chunks.
+    fn pair_count(store: &SledStore) -> usize {
+        store.date_pairs(false).count()
+    }
+
     /// A version-5 (and version-1) date index key: date ‖ item key.
     fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
         let mut k = Vec::with_capacity(8 + key.as_str().len());
@@ -2396,17 +2441,16 @@ mod tests {
     /// Rewrites the first `plain` records of a store as version 2 kept them
     /// (not packed), its `keys` entries as versions 2 and 3 did, and marks
     /// it schema version 2.
-    fn make_version_2(store: &SledStore, plain: usize) {
-        for entry in store.records.iter().take(plain) {
+    fn make_version_2(store: &SledStore, plain: usize) -> sled::Tree {
+        let records = downgrade_to_v5(store);
+        for entry in records.iter().take(plain) {
             let (seq, bytes) = entry.unwrap();
-            store
-                .records
-                .insert(seq, encode(&decode(&bytes).unwrap()))
-                .unwrap();
+            records.insert(seq, encode(&decode(&bytes).unwrap())).unwrap();
         }
         undate_keys(store, usize::MAX);
         store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
         store.flush().unwrap();
+        records
     }
 
     /// Writes the first `n` stored `keys` entries without their date, as
@@ -2447,14 +2491,15 @@ mod tests {
                 let store = SledStore::open(dir.path()).unwrap();
                 assert_eq!(store.ingest(&items).unwrap().new, 40);
                 undate_keys(&store, undated);
-                store.meta.insert(SCHEMA_KEY, &3u32.to_be_bytes()).unwrap();
-                store.flush().unwrap();
                 // An undated entry still answers (from the record).
                 let undated_key = &items[0].key;
                 assert_eq!(
                     store.lookup(undated_key, "f9").unwrap(),
                     super::super::Lookup::Elsewhere { date: 1_000 }
                 );
+                downgrade_to_v5(&store);
+                store.meta.insert(SCHEMA_KEY, &3u32.to_be_bytes()).unwrap();
+                store.flush().unwrap();
             }
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(
@@ -2544,6 +2589,7 @@ mod tests {
                     .iter()
                     .all(|r| r.is_ok()));
                 store.release_expired_full_text(130).unwrap();
+                downgrade_to_v5(&store);
                 let pending = store.pending_tree().unwrap();
                 pending.clear().unwrap();
                 if stale {
@@ -2577,9 +2623,12 @@ mod tests {
                 .unwrap();
             assert_eq!(pending_index(&store).len(), 5);
             drop(store);
-            // Opened again: version 5 already, nothing rebuilt or lost.
+            // Opened again: version 7 already, nothing rebuilt or lost.
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.pending_full_text().unwrap().len(), 5);
+            assert_eq!(store.item_count(), 8);
+            let article = store.get(&items[0].key).unwrap().unwrap();
+            assert_eq!(article.content.as_deref(), Some("<p dir=\"rtl\">وصل</p>"));
         }
     }
 
@@ -2677,9 +2726,8 @@ mod tests {
             {
                 let store = SledStore::open(dir.path()).unwrap();
                 assert_eq!(store.ingest(&items).unwrap().new, 40);
-                make_version_2(&store, plain);
-                let plain_now = store
-                    .records
+                let records = make_version_2(&store, plain);
+                let plain_now = records
                     .iter()
                     .filter(|e| !e.as_ref().unwrap().1.starts_with(&super::super::ZSTD_MAGIC))
                     .count();
@@ -2690,9 +2738,15 @@ mod tests {
                 store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
                 Some(&SCHEMA_VERSION.to_be_bytes()[..])
             );
-            for entry in store.records.iter() {
-                assert!(entry.unwrap().1.starts_with(&super::super::ZSTD_MAGIC));
+            for chunk in store.records.iter().values() {
+                let chunk = chunk.unwrap();
+                for i in 0..SLOTS as usize {
+                    if let Some(s) = slot(&chunk, i).unwrap() {
+                        assert!(split_slot(s).unwrap().1.starts_with(&super::super::ZSTD_MAGIC));
+                    }
+                }
             }
+            assert_eq!(record_count(&store), 40);
             assert_eq!(store.item_count(), 40);
             let newest = store.recent(100, usize::MAX, |_| true).unwrap();
             let mut want = items.clone();
@@ -2786,7 +2840,7 @@ mod tests {
             .unwrap();
         let feeds: Vec<&str> = stored.sources.iter().map(|s| s.feed_url.as_str()).collect();
         assert_eq!(feeds, ["f1", "f2"]);
-        assert_eq!(store.dates.len(), 3);
+        assert_eq!(pair_count(&store), 3);
     }
 
     #[test]
@@ -3057,7 +3111,8 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(store.item_count(), 40);
         assert_eq!(store.keys.len(), 40);
-        assert_eq!(store.records.len(), 40);
+        assert_eq!(record_count(&store), 40);
+        assert_eq!(pair_count(&store), 40);
         let mut n = 0;
         store
             .for_each_item(|it| {
@@ -3067,6 +3122,220 @@ mod tests {
             })
             .unwrap();
         assert_eq!(n, 40);
+    }
+
+    /// Items for the version-5 tests: 37 Arabic stories (three record
+    /// chunks, the last one partial), dates shared in threes so that ties
+    /// are sorted again (version 5 by key, version 7 by number), item 7
+    /// with two sources in its record.
+    fn v5_items() -> Vec<Item> {
+        let mut items: Vec<Item> = (0..37)
+            .map(|i| {
+                let mut it = item(
+                    &format!("https://aljazeera.example/خبر/{}", 36 - i),
+                    "f1",
+                    2_000 + (i / 3) * 60,
+                );
+                it.title = format!("عاجل: خبر رقم {i} من القاهرة");
+                it.content = Some(
+                    format!("<p dir=\"rtl\">نص الخبر رقم {i}، فقرة بعد فقرة.</p>").repeat(i as usize % 5 + 1),
+                );
+                it
+            })
+            .collect();
+        items[7].sources.push(Source {
+            feed_url: "f2".into(),
+            feed_name: "الثانية".into(),
+            link: None,
+        });
+        items
+    }
+
+    /// Writes a version-5 store as that schema laid it out, tree by tree
+    /// (not through this build's writer): `items` numbered in order, the
+    /// date index (date ‖ key), item 3's source gained later in `sources`
+    /// and its `keys` entry, one pruned item's seen entry.
+    fn write_v5_store(path: &Path, items: &[Item], pruned: (&ItemKey, i64)) {
+        let db = sled::open(path).unwrap();
+        let tree = |n: &str| db.open_tree(n).unwrap();
+        let (meta, keys, records, dates, sources) = (
+            tree("meta"),
+            tree("keys"),
+            tree("records"),
+            tree("dates"),
+            tree("sources"),
+        );
+        for (seq, it) in items.iter().enumerate() {
+            let seq = seq as u64;
+            let mut feeds: Vec<[u8; 8]> = it.sources.iter().map(|s| feed_hash(&s.feed_url)).collect();
+            if seq == 3 {
+                let gained = Source {
+                    feed_url: "f3".into(),
+                    feed_name: "الثالثة".into(),
+                    link: Some("https://aljazeera.example/خبر?ref=f3".into()),
+                };
+                sources
+                    .insert(source_key(seq, feeds.len()), encode_source(&gained))
+                    .unwrap();
+                feeds.push(feed_hash("f3"));
+            }
+            keys.insert(it.key.as_str(), stored_entry(seq, Some(it.date), feeds))
+                .unwrap();
+            records.insert(seq.to_be_bytes(), encode_packed(it)).unwrap();
+            dates
+                .insert(date_key(it.date, &it.key), &seq.to_be_bytes())
+                .unwrap();
+        }
+        keys.insert(pruned.0.as_str(), &seen_entry(pruned.1)).unwrap();
+        tree("seen_by_date")
+            .insert(seen_key(pruned.1, pruned.0.as_str().as_bytes()), &[])
+            .unwrap();
+        let n = items.len() as u64;
+        meta.insert(SEQ_KEY, &n.to_be_bytes()).unwrap();
+        meta.insert(COUNT_KEY, &n.to_be_bytes()).unwrap();
+        meta.insert(SCHEMA_KEY, &5u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+
+    /// Every item of `items` (written by [`write_v5_store`]) reads back
+    /// from a migrated store, by key, oldest first and newest first.
+    fn assert_v5_items_read_back(store: &SledStore, items: &[Item]) {
+        let mut want = items.to_vec();
+        want[3].sources.push(Source {
+            feed_url: "f3".into(),
+            feed_name: "الثالثة".into(),
+            link: Some("https://aljazeera.example/خبر?ref=f3".into()),
+        });
+        for it in &want {
+            assert_eq!(store.get(&it.key).unwrap().as_ref(), Some(it));
+        }
+        assert_eq!(store.item_count(), items.len());
+        assert_eq!(
+            (record_count(store), pair_count(store)),
+            (items.len(), items.len())
+        );
+        // Items are ingested oldest first and ties keep that order.
+        let mut all = Vec::new();
+        store
+            .for_each_item(|it| {
+                all.push(it);
+                true
+            })
+            .unwrap();
+        assert_eq!(all, want);
+        let mut newest = store.recent(100, usize::MAX, |_| true).unwrap();
+        newest.reverse();
+        assert_eq!(newest, want);
+    }
+
+    #[test]
+    fn a_version_5_store_is_rewritten_in_chunks_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = v5_items();
+        let gone = ItemKey::from_link(&url::Url::parse("https://aljazeera.example/قديم").unwrap());
+        write_v5_store(dir.path(), &items, (&gone, 500));
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&SCHEMA_VERSION.to_be_bytes()[..])
+        );
+        let names: Vec<Vec<u8>> = store.db.tree_names().into_iter().map(|n| n.to_vec()).collect();
+        for old in V5_TREES {
+            assert!(!names.contains(&old.as_bytes().to_vec()), "{old} dropped");
+        }
+        assert_v5_items_read_back(&store, &items);
+        assert!(store.knows(&gone, "f9"), "a pruned item stays known");
+        assert!(store.knows(&items[7].key, "f2"));
+        assert_eq!(
+            store.lookup(&items[3].key, "f9").unwrap(),
+            super::super::Lookup::Elsewhere { date: items[3].date }
+        );
+        // A new item completes the last chunk; an older one joins its
+        // date's chunk.
+        let late = item("https://aljazeera.example/جديد", "f1", 9_000);
+        let early = item("https://aljazeera.example/مبكر", "f1", 2_000);
+        let r = store.ingest(&[late.clone(), early.clone()]).unwrap();
+        assert_eq!(r.new, 2);
+        assert_eq!(
+            store.recent(1, 10, |_| true).unwrap(),
+            std::slice::from_ref(&late)
+        );
+        let mut first = Vec::new();
+        store
+            .for_each_item(|it| {
+                first.push(it.key);
+                first.len() < 4
+            })
+            .unwrap();
+        assert_eq!(
+            first,
+            [
+                items[0].key.clone(),
+                items[1].key.clone(),
+                items[2].key.clone(),
+                early.key.clone()
+            ]
+        );
+        drop(store);
+        // Opened again: version 7 already, nothing rebuilt or lost.
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 39);
+        assert_eq!(store.get(&late.key).unwrap(), Some(late));
+        // Prune takes pairs out of their chunks and empties slots; chunks
+        // left empty go.
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(365 * 86_400),
+            max_items: 5,
+            seen_max_age: std::time::Duration::from_secs(365 * 86_400),
+        };
+        while store.prune(10_000, &policy, 7).unwrap().more {}
+        assert_eq!(store.item_count(), 5);
+        assert_eq!((record_count(&store), pair_count(&store)), (5, 5));
+        assert!(store.records.len() <= 2, "{} record chunks", store.records.len());
+        assert!(store.knows(&items[0].key, "f9"));
+        assert_eq!(
+            store.ingest(&items[..3]).unwrap().new,
+            0,
+            "pruned items are not new"
+        );
+        let kept: Vec<i64> = store
+            .recent(10, 100, |_| true)
+            .unwrap()
+            .iter()
+            .map(|i| i.date)
+            .collect();
+        assert_eq!(kept.len(), 5);
+        assert_eq!(kept[0], 9_000);
+    }
+
+    #[test]
+    fn a_migration_from_version_5_cut_short_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = v5_items();
+        let gone = ItemKey::from_link(&url::Url::parse("https://aljazeera.example/قديم").unwrap());
+        write_v5_store(dir.path(), &items, (&gone, 500));
+        {
+            // What a crash mid-migration leaves: part of the new trees
+            // (one chunk of each, one of them torn) and still version 5.
+            let db = sled::open(dir.path()).unwrap();
+            let records = db.open_tree(RECORD_TREE).unwrap();
+            records.insert(0u64.to_be_bytes(), &b"torn"[..]).unwrap();
+            records
+                .insert(7u64.to_be_bytes(), encode_chunk(&chunk_slots(None).unwrap()))
+                .unwrap();
+            db.open_tree(DATE_TREE)
+                .unwrap()
+                .insert(date_pair(1, 99), date_pair(1, 99).to_vec())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&SCHEMA_VERSION.to_be_bytes()[..])
+        );
+        assert_eq!(store.records.len(), 3);
+        assert_v5_items_read_back(&store, &items);
     }
 
     #[test]
