@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 5 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 7 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number, its sort date and 8 bytes of the SHA-256 of each
 //!   source feed's URL, in the order the sources came.
@@ -8,12 +8,28 @@
 //!   as new. "Have we seen this story?" and "does this feed carry it
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
 //!   entries that stays in sled's cache.
-//! - `records`: sequence number (big-endian u64) → versioned postcard record
-//!   of the [`Item`], stored once, packed with zstd by the thread that
-//!   encodes it ([`encode_packed`]; version 2 kept records plain and is
-//!   packed in place on open, [`migrate_v2`]). Numbers are handed out in
-//!   insertion order, so a new record is appended at the tree's right edge:
-//!   inserts touch one hot leaf instead of a random leaf of records.
+//! - `record_chunks`: sequence number / [`SLOTS`] (big-endian u64) → the
+//!   records of 16 consecutive numbers: 16 big-endian u32 end offsets, then
+//!   the slots back to back. A slot holds the item's key (u32 length, then
+//!   the key, so that readers skip an item by key without decoding it) and
+//!   its versioned postcard record, packed with zstd by the thread that
+//!   encodes it ([`encode_packed`]); an empty slot is a record pruned or not
+//!   written yet. Numbers are handed out in insertion order, so a group of
+//!   new records completes the chunk the group before left and appends
+//!   whole chunks at the tree's right edge. One sled entry per 16 records:
+//!   sled's pages (and the page state a cold round keeps in memory) fall
+//!   with the entries (BENCHMARKS.md, Run 11 "store packed layout").
+//!   Changing one record (a full-text article) rewrites its chunk.
+//! - `date_chunks`: chunks of sorted (big-endian sort date ‖ sequence
+//!   number) pairs, 16 bytes each, each under a key no greater than its
+//!   first pair and covering the pairs up to the next chunk's key (the
+//!   leaves of a B+ tree of our own). The writer finds each new pair's
+//!   chunk before its transaction ([`commit`]), adds the group's pairs to
+//!   the chunks they fall in, rewriting each once, and cuts a chunk grown
+//!   past [`DATES_MAX`] pairs. Items of one date sort by sequence number
+//!   (insertion order). Newest-first reads walk the chunks backwards and
+//!   stop after `limit` hits; pruning and export walk them forwards;
+//!   pruning takes pairs out and deletes a chunk it empties.
 //! - `sources`: sequence number ‖ position (big-endian u32) → postcard
 //!   [`Source`]: the sources an item gained after its record was written.
 //!   A story another feed brought already costs its commit one `keys`
@@ -21,9 +37,6 @@
 //!   encoded nor rewritten (version 3 rewrote it for every new source, and
 //!   the parser read it first). Readers append these to the record's own
 //!   sources ([`SledStore::record`]).
-//! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
-//!   reads walk it backwards and stop after `limit` hits; pruning and export
-//!   walk it forwards.
 //! - `seen_by_date`: first seen ‖ key → (), to expire pruned items' entries
 //!   in `keys` without a scan.
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
@@ -44,7 +57,12 @@
 //! rewrites it in this layout ([`migrate_v1`]). Version 3 kept no date in
 //! `keys` and every source in the record: its `keys` entries gain their
 //! date on open ([`migrate_v3`]); its records stay as they are. Version 4
-//! had no `fulltext_pending` ([`migrate_v4`]).
+//! had no `fulltext_pending` ([`migrate_v4`]). Versions 2 to 5 kept one
+//! `records` entry per record (sequence number → packed record) and one
+//! `dates` entry per item (sort date ‖ key → sequence number): opening a
+//! version-5 store rewrites them as chunks ([`migrate_v5`]); older versions
+//! migrate to 5 first. (Version 6, records keyed by date ‖ number, was
+//! built and measured, never released: BENCHMARKS.md, Run 10.)
 //!
 //! Invariants: an item is inserted once and never becomes new again; a
 //! fetched document's items are written in one sled transaction, so a crash
@@ -299,12 +317,12 @@ fn encode_chunk(slots: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// A record's slot: its key (big-endian u16 length, then the key), so
+/// A record's slot: its key (big-endian u32 length, then the key), so
 /// that readers skip by key without a decode, then the packed record.
 fn record_slot(key: &[u8], record: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + key.len() + record.len());
-    v.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_be_bytes());
-    v.extend_from_slice(&key[..key.len().min(usize::from(u16::MAX))]);
+    let mut v = Vec::with_capacity(4 + key.len() + record.len());
+    v.extend_from_slice(&u32::try_from(key.len()).expect("a key under 4 GiB").to_be_bytes());
+    v.extend_from_slice(key);
     v.extend_from_slice(record);
     v
 }
@@ -312,11 +330,11 @@ fn record_slot(key: &[u8], record: &[u8]) -> Vec<u8> {
 /// (key, packed record) of a slot.
 fn split_slot(slot: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
     let len = slot
-        .get(..2)
-        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-        .filter(|len| 2 + len <= slot.len())
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .filter(|len| len.checked_add(4).is_some_and(|end| end <= slot.len()))
         .ok_or_else(|| StoreError::Corrupt(format!("record slot of {} bytes", slot.len())))?;
-    Ok((&slot[2..2 + len], &slot[2 + len..]))
+    Ok((&slot[4..4 + len], &slot[4 + len..]))
 }
 
 /// A `date_chunks` pair: sort date (sign bit flipped) ‖ sequence number.
