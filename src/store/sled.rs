@@ -140,9 +140,9 @@ pub struct SledStore {
     db: sled::Db,
     /// Item key → [`KeyEntry`]: dedup, sources, pruned items.
     keys: sled::Tree,
-    /// Sequence number → record.
+    /// `record_chunks`: sequence number / [`SLOTS`] → 16 records.
     records: sled::Tree,
-    /// Sort date ‖ key → sequence number.
+    /// `date_chunks`: chunks of (sort date ‖ sequence number) pairs.
     dates: sled::Tree,
     /// Sequence number ‖ position → a source gained after the record.
     sources: sled::Tree,
@@ -498,7 +498,8 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// What an ingest writes: `keys`, `records`, `dates`, `sources`, `meta`;
+/// What an ingest writes: `keys`, `record_chunks`, `date_chunks`,
+/// `sources`, `meta`;
 /// and `fulltext`, `fulltext_held`, `fulltext_pending`: the claims written
 /// with it.
 #[derive(Clone)]
@@ -526,12 +527,13 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 
 /// One transaction over the documents of a group; one report per document.
 /// A key seen twice in the group is new only the first time (a transaction
-/// reads its own writes). A new item costs three tree operations: its
-/// `keys` entry is written blind and the entry it replaced, if any, says
-/// whether the key was known (sled's transactional insert returns it, so a
-/// separate lookup would only walk the tree again), then its record and
-/// date-index entry. A known item gains its new sources in `keys` and
-/// `sources`; its record is not touched.
+/// reads its own writes). A new item's `keys` entry is written blind and
+/// the entry it replaced, if any, says whether the key was known (sled's
+/// transactional insert returns it, so a separate lookup would only walk
+/// the tree again); its record and date pair are collected, and each record
+/// chunk and date chunk the group touches is written once at the end. A
+/// known item gains its new sources in `keys` and `sources`; its record is
+/// not touched.
 fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
     let WriterTrees {
         keys,
@@ -1499,8 +1501,9 @@ impl SledStore {
     }
 
     /// The newest-first walk behind [`Self::recent_except`] and
-    /// [`Self::recent_unheld`]: `skip` sees each date-index entry's key
-    /// before its record is read, so skipped items cost no decode.
+    /// [`Self::recent_unheld`]: `skip` sees each item's key (in front of
+    /// its record in the chunk) before the record is decoded, so skipped
+    /// items cost no decode.
     fn recent_skipping(
         &self,
         limit: usize,
