@@ -150,13 +150,22 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
                     &config,
                     &store,
                     |o| wanted.contains(&o.name),
-                    |output, name, body| {
-                        // `clusters.json` is served, never written.
-                        if let (Some(prefix), false) = (&output.file, name.contains('/')) {
-                            crate::render::write_file(prefix, name, body)
+                    |output, name, doc| {
+                        // `clusters.json` is served, never written; a
+                        // document that goes to no file is only counted.
+                        let bytes = match (&output.file, name.contains('/')) {
+                            (Some(prefix), false) => {
+                                let mut bytes = 0;
+                                crate::render::write_file_with(prefix, name, |file| {
+                                    bytes = doc.write_to(file)?.bytes;
+                                    Ok(())
+                                })
                                 .with_context(|| format!("writing {name} to {}", prefix.display()))?;
-                        }
-                        rendered.push((name.to_owned(), body.len()));
+                                bytes
+                            }
+                            _ => doc.write_to(std::io::sink()).context("rendering")?.bytes,
+                        };
+                        rendered.push((name.to_owned(), bytes as usize));
                         Ok::<_, anyhow::Error>(())
                     },
                 )?;

@@ -12,9 +12,11 @@
 //! (namespace [`NAMESPACE`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use regex::Regex;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::json;
 use url::Url;
 
@@ -236,6 +238,12 @@ fn other_sources_rss(item: &Item, related: &[Related]) -> rss::extension::Extens
 
 /// RSS 2.0 with `content:encoded`, `dc:creator` and `<source>`.
 pub fn render_rss(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
+    write_rss(meta, items, Vec::new()).expect("writing to a Vec cannot fail")
+}
+
+/// [`render_rss`] into `out` (a file, a byte counter), which gets the
+/// document as it is written instead of a copy of it at the end.
+pub fn write_rss<W: Write>(meta: &OutputMeta<'_>, items: &[Item], out: W) -> io::Result<W> {
     let mut links = vec![rss::extension::atom::Link {
         href: meta.rss_url(),
         rel: "self".into(),
@@ -265,9 +273,8 @@ pub fn render_rss(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
         items: items.iter().map(|i| rss_item(meta, i)).collect(),
         ..Default::default()
     };
-    channel
-        .write_to(Vec::new())
-        .expect("writing to a Vec cannot fail")
+    // The only error writing can meet is the sink's.
+    channel.write_to(out).map_err(io::Error::other)
 }
 
 fn rss_item(meta: &OutputMeta<'_>, item: &Item) -> rss::Item {
@@ -314,6 +321,11 @@ fn rss_item(meta: &OutputMeta<'_>, item: &Item) -> rss::Item {
 
 /// Atom 1.0 with one `<source>` per entry (the first feed that carried it).
 pub fn render_atom(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
+    write_atom(meta, items, Vec::new()).expect("writing to a Vec cannot fail")
+}
+
+/// [`render_atom`] into `out`.
+pub fn write_atom<W: Write>(meta: &OutputMeta<'_>, items: &[Item], out: W) -> io::Result<W> {
     use atom_syndication as atom;
     let mut links = vec![
         atom::Link {
@@ -356,7 +368,7 @@ pub fn render_atom(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
         entries: items.iter().map(|i| atom_entry(meta, i)).collect(),
         ..Default::default()
     };
-    feed.write_to(Vec::new()).expect("writing to a Vec cannot fail")
+    feed.write_to(out).map_err(io::Error::other)
 }
 
 fn atom_entry(meta: &OutputMeta<'_>, item: &Item) -> atom_syndication::Entry {
@@ -479,67 +491,23 @@ fn rfc3339(ts: i64) -> String {
 
 /// JSON Feed 1.1, with the sources in an `_feedwire` extension.
 pub fn render_json(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
-    let items: Vec<serde_json::Value> = items
-        .iter()
-        .map(|item| {
-            let (id, _) = item_id(item);
-            let (summary, content) = meta.texts(item);
-            let mut v = json!({
-                "id": id,
-                "title": item.title,
-                "date_published": rfc3339(item.date),
-                "date_modified": rfc3339(updated(item)),
-                "_feedwire": {
-                    "sources": item.sources.iter().map(|s| json!({
-                        "name": s.feed_name, "feed_url": s.feed_url, "url": published_link(s),
-                    })).collect::<Vec<_>>(),
-                    "related": meta.related_of(item).iter().map(|r| json!({
-                        "outlet": r.outlet, "title": r.title, "url": r.link, "score": r.score,
-                    })).collect::<Vec<_>>(),
-                },
-            });
-            let obj = v.as_object_mut().expect("object literal");
-            if let Some(link) = &item.link {
-                obj.insert("url".into(), json!(link));
-            }
-            obj.insert(
-                "content_html".into(),
-                json!(content.or_else(|| summary.clone()).unwrap_or_default()),
-            );
-            if let Some(s) = summary {
-                obj.insert("summary".into(), json!(s));
-            }
-            if !item.authors.is_empty() {
-                obj.insert(
-                    "authors".into(),
-                    json!(item.authors.iter().map(|a| json!({ "name": a })).collect::<Vec<_>>()),
-                );
-            }
-            if !item.categories.is_empty() {
-                obj.insert("tags".into(), json!(item.categories));
-            }
-            if let Some(lang) = &item.language {
-                obj.insert("language".into(), json!(lang));
-            }
-            if let Some(e) = &item.enclosure {
-                let mut a = json!({ "url": e.url, "mime_type": e.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into()) });
-                if let Some(len) = e.length {
-                    a["size_in_bytes"] = json!(len);
-                }
-                obj.insert("attachments".into(), json!([a]));
-            }
-            v
-        })
-        .collect();
-    let mut feed = json!({
+    write_json(meta, items, Vec::new()).expect("writing to a Vec cannot fail")
+}
+
+/// [`render_json`] into `out`. The items are built and written one at a
+/// time, not as one `Value` tree of the whole document: at 200 items the
+/// tree was larger than the document (BENCHMARKS.md, Run 11: cold peak).
+/// The bytes are those of `to_vec_pretty` of the whole tree: the same
+/// serializer, and the keys in the order a `Map` keeps them (sorted).
+pub fn write_json<W: Write>(meta: &OutputMeta<'_>, items: &[Item], mut out: W) -> io::Result<W> {
+    let mut head = json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": meta.output.title,
         "home_page_url": meta.base_url.as_str(),
         "feed_url": meta.json_url(),
         "authors": [{ "name": meta.output.title }],
-        "items": items,
     });
-    let obj = feed.as_object_mut().expect("object literal");
+    let obj = head.as_object_mut().expect("object literal");
     if !meta.output.description.is_empty() {
         obj.insert("description".into(), json!(meta.output.description));
     }
@@ -557,7 +525,106 @@ pub fn render_json(meta: &OutputMeta<'_>, items: &[Item]) -> Vec<u8> {
                 .collect::<Vec<_>>()),
         );
     }
-    serde_json::to_vec_pretty(&feed).expect("JSON values serialise")
+    let feed = JsonFeed {
+        head: std::mem::take(obj),
+        items: JsonItems { meta, items },
+    };
+    serde_json::to_writer_pretty(&mut out, &feed).map_err(io::Error::from)?;
+    Ok(out)
+}
+
+/// A JSON Feed document: `head`'s members with `items` among them, in key
+/// order, as the whole document's `Map` would have them.
+struct JsonFeed<'a> {
+    head: serde_json::Map<String, serde_json::Value>,
+    items: JsonItems<'a>,
+}
+
+impl Serialize for JsonFeed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const ITEMS: &str = "items";
+        let mut map = serializer.serialize_map(Some(self.head.len() + 1))?;
+        let mut items = Some(&self.items);
+        for (key, value) in &self.head {
+            if key.as_str() > ITEMS {
+                if let Some(items) = items.take() {
+                    map.serialize_entry(ITEMS, items)?;
+                }
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(items) = items {
+            map.serialize_entry(ITEMS, items)?;
+        }
+        map.end()
+    }
+}
+
+/// A JSON Feed's `items`, each built as it is written.
+struct JsonItems<'a> {
+    meta: &'a OutputMeta<'a>,
+    items: &'a [Item],
+}
+
+impl Serialize for JsonItems<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.items.iter().map(|item| json_item(self.meta, item)))
+    }
+}
+
+/// One JSON Feed item.
+fn json_item(meta: &OutputMeta<'_>, item: &Item) -> serde_json::Value {
+    let (id, _) = item_id(item);
+    let (summary, content) = meta.texts(item);
+    let mut v = json!({
+        "id": id,
+        "title": item.title,
+        "date_published": rfc3339(item.date),
+        "date_modified": rfc3339(updated(item)),
+        "_feedwire": {
+            "sources": item.sources.iter().map(|s| json!({
+                "name": s.feed_name, "feed_url": s.feed_url, "url": published_link(s),
+            })).collect::<Vec<_>>(),
+            "related": meta.related_of(item).iter().map(|r| json!({
+                "outlet": r.outlet, "title": r.title, "url": r.link, "score": r.score,
+            })).collect::<Vec<_>>(),
+        },
+    });
+    let obj = v.as_object_mut().expect("object literal");
+    if let Some(link) = &item.link {
+        obj.insert("url".into(), json!(link));
+    }
+    obj.insert(
+        "content_html".into(),
+        json!(content.or_else(|| summary.clone()).unwrap_or_default()),
+    );
+    if let Some(s) = summary {
+        obj.insert("summary".into(), json!(s));
+    }
+    if !item.authors.is_empty() {
+        obj.insert(
+            "authors".into(),
+            json!(item
+                .authors
+                .iter()
+                .map(|a| json!({ "name": a }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    if !item.categories.is_empty() {
+        obj.insert("tags".into(), json!(item.categories));
+    }
+    if let Some(lang) = &item.language {
+        obj.insert("language".into(), json!(lang));
+    }
+    if let Some(e) = &item.enclosure {
+        let mut a = json!({ "url": e.url, "mime_type": e.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into()) });
+        if let Some(len) = e.length {
+            a["size_in_bytes"] = json!(len);
+        }
+        obj.insert("attachments".into(), json!([a]));
+    }
+    v
 }
 
 #[cfg(test)]
@@ -616,6 +683,49 @@ mod tests {
             one.contains(&format!("<lastBuildDate>{built}</lastBuildDate>")),
             "{one}"
         );
+    }
+
+    /// The JSON Feed is written item by item; its bytes must stay those
+    /// of the whole document as one `Value` through `to_vec_pretty` (what
+    /// subscribers and ETags saw before): keys sorted, `items` in its place
+    /// whichever optional keys (`description`, `hubs`, `language`) are there.
+    #[test]
+    fn streamed_json_is_the_pretty_printed_document() {
+        let base = Url::parse("https://news.example/").unwrap();
+        let mut related = HashMap::new();
+        related.insert(
+            ItemKey::from_link(&Url::parse("https://a.example/3").unwrap()),
+            vec![Related {
+                outlet: "سكاي نيوز عربية".into(),
+                title: "قمة عربية".into(),
+                link: Some("https://b.example/1".into()),
+                score: 0.75,
+            }],
+        );
+        let mut bare = output();
+        bare.description = String::new();
+        bare.language = None;
+        let mut hubs = output();
+        hubs.hubs = vec![Url::parse("https://hub.example/").unwrap()];
+        let mut items = [item(3, Some("https://a.example/3")), item(2, None)];
+        items[1].enclosure = Some(crate::item::Enclosure {
+            url: "https://a.example/2.mp3".into(),
+            mime_type: None,
+            length: Some(1234),
+        });
+        for out in [output(), bare, hubs] {
+            let meta = OutputMeta::new(&out, &base).with_related(related.clone());
+            for items in [&items[..], &[]] {
+                let bytes = render_json(&meta, items);
+                let whole: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(
+                    String::from_utf8(serde_json::to_vec_pretty(&whole).unwrap()).unwrap(),
+                    String::from_utf8(bytes).unwrap()
+                );
+                assert_eq!(whole["items"].as_array().unwrap().len(), items.len());
+                assert_eq!(whole["title"], "سياسة");
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! and `poll-once`.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use anyhow::Context;
 
 use crate::cluster::{self, ClusterConfig};
 use crate::config::{Config, OutputConfig};
-use crate::generate::{item_id, render_atom, render_json, render_rss, OutputMeta, Related};
+use crate::generate::{item_id, write_atom, write_json, write_rss, OutputMeta, Related};
 use crate::item::{Item, ItemKey};
 use crate::opml;
 use crate::select::Rules;
@@ -57,10 +58,15 @@ struct Selected<'a> {
 impl Selected<'_> {
     /// The document in format `ext` (one of [`FORMATS`]).
     fn body(&self, ext: &str) -> Vec<u8> {
+        self.write(ext, Vec::new()).expect("writing to a Vec cannot fail")
+    }
+
+    /// [`Selected::body`] into `out`.
+    fn write<W: Write>(&self, ext: &str, out: W) -> io::Result<W> {
         match ext {
-            "rss" => render_rss(&self.meta, &self.items),
-            "atom" => render_atom(&self.meta, &self.items),
-            _ => render_json(&self.meta, &self.items),
+            "rss" => write_rss(&self.meta, &self.items, out),
+            "atom" => write_atom(&self.meta, &self.items, out),
+            _ => write_json(&self.meta, &self.items, out),
         }
     }
 
@@ -68,7 +74,7 @@ impl Selected<'_> {
     fn listing(&self, output: &OutputConfig) -> Option<(String, Vec<u8>)> {
         self.clustering.as_ref().map(|(listing, _, _)| {
             (
-                format!("{}/clusters.json", output.name),
+                format!("{}/{CLUSTERS}", output.name),
                 serde_json::to_vec_pretty(listing).expect("JSON values serialise"),
             )
         })
@@ -160,12 +166,14 @@ pub fn render_outputs_over(
 /// before the next is built. For `poll-once`, which serves nothing: no
 /// compressed copies, no validators, and one document in memory at a time
 /// instead of every output's three with their gzip and brotli copies (the
-/// largest part of a cold `poll-once`'s peak, BENCHMARKS.md Run 7).
+/// largest part of a cold `poll-once`'s peak, BENCHMARKS.md Run 7); nor is
+/// the document itself held: the sink writes it where it goes
+/// ([`Document::write_to`]).
 pub fn render_each<E>(
     config: &Config,
     store: &Store,
     wanted: impl Fn(&OutputConfig) -> bool,
-    mut sink: impl FnMut(&OutputConfig, &str, &[u8]) -> Result<(), E>,
+    mut sink: impl FnMut(&OutputConfig, &str, Document<'_>) -> Result<(), E>,
 ) -> Result<(), E>
 where
     E: From<StoreError>,
@@ -173,14 +181,65 @@ where
     for output in config.outputs.iter().filter(|o| wanted(o)) {
         let selected = select_output(config, store, output)?;
         for (ext, _) in FORMATS {
-            let body = selected.body(ext);
-            sink(output, &format!("{}.{ext}", output.name), &body)?;
+            let doc = Document {
+                selected: &selected,
+                ext,
+            };
+            sink(output, &format!("{}.{ext}", output.name), doc)?;
         }
-        if let Some((name, body)) = selected.listing(output) {
-            sink(output, &name, &body)?;
+        if selected.clustering.is_some() {
+            let doc = Document {
+                selected: &selected,
+                ext: CLUSTERS,
+            };
+            sink(output, &format!("{}/{CLUSTERS}", output.name), doc)?;
         }
     }
     Ok(())
+}
+
+/// The name of an output's cluster listing (`{output}/clusters.json`).
+const CLUSTERS: &str = "clusters.json";
+
+/// One document of an output, not yet written (see [`render_each`]).
+pub struct Document<'a> {
+    selected: &'a Selected<'a>,
+    /// One of [`FORMATS`]' extensions, or [`CLUSTERS`].
+    ext: &'static str,
+}
+
+impl Document<'_> {
+    /// Writes the document into `out` as it is generated (the same bytes
+    /// as the served document) and returns `out` with the bytes written.
+    pub fn write_to<W: Write>(&self, out: W) -> io::Result<Counted<W>> {
+        let out = Counted { inner: out, bytes: 0 };
+        match (self.ext, &self.selected.clustering) {
+            (CLUSTERS, Some((listing, _, _))) => {
+                let mut out = out;
+                serde_json::to_writer_pretty(&mut out, listing)?;
+                Ok(out)
+            }
+            (ext, _) => self.selected.write(ext, out),
+        }
+    }
+}
+
+/// A writer that counts the bytes it passes on.
+pub struct Counted<W> {
+    pub inner: W,
+    pub bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Renders every document the server publishes, keyed by file name.
@@ -395,13 +454,25 @@ pub fn write_files(prefix: &Path, output: &RenderedOutput) -> std::io::Result<()
 /// Writes one document of an output (`name` ends in its format's
 /// extension) as `{prefix}.{ext}`, through a temporary file and a rename.
 pub fn write_file(prefix: &Path, name: &str, body: &[u8]) -> std::io::Result<()> {
+    write_file_with(prefix, name, |file| file.write_all(body))
+}
+
+/// [`write_file`], the body written into the file by `write` (through a
+/// buffer) rather than held whole beforehand.
+pub fn write_file_with(
+    prefix: &Path,
+    name: &str,
+    write: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
     if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let ext = name.rsplit('.').next().unwrap_or_default();
     let target = PathBuf::from(format!("{}.{ext}", prefix.display()));
     let tmp = PathBuf::from(format!("{}.{ext}.tmp", prefix.display()));
-    std::fs::write(&tmp, body)?;
+    let mut file = io::BufWriter::new(std::fs::File::create(&tmp)?);
+    write(&mut file)?;
+    file.into_inner().map_err(io::IntoInnerError::into_error)?;
     std::fs::rename(&tmp, &target)
 }
 

@@ -1311,26 +1311,35 @@ fn assert_joins_three_not_the_fourth(items: &[Item; 4], fourth_contradicts_by_mo
     assert!(partitions.windows(2).all(|p| p[0] == p[1]));
 }
 
+/// Two reports of one ceremony (the join rule's tests).
+fn bafta_film() -> Item {
+    item(
+        "bafta-film",
+        "times",
+        "en",
+        T0,
+        "'One Battle After Another' named best film at the 2026 Baftas",
+        "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
+    )
+}
+
+fn bafta_six() -> Item {
+    item(
+        "bafta-six",
+        "agency",
+        "en",
+        T0 + HOUR,
+        "'One Battle After Another' wins six Bafta awards including best film",
+        "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
+         for Hamnet and Robert Aramayo best actor.",
+    )
+}
+
 #[test]
 fn join_rule_english() {
     let items = [
-        item(
-            "bafta-film",
-            "times",
-            "en",
-            T0,
-            "'One Battle After Another' named best film at the 2026 Baftas",
-            "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
-        ),
-        item(
-            "bafta-six",
-            "agency",
-            "en",
-            T0 + HOUR,
-            "'One Battle After Another' wins six Bafta awards including best film",
-            "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
-             for Hamnet and Robert Aramayo best actor.",
-        ),
+        bafta_film(),
+        bafta_six(),
         item(
             "bafta-actors",
             "bbc",
@@ -1352,25 +1361,34 @@ fn join_rule_english() {
     assert_joins_three_not_the_fourth(&items, false);
 }
 
+/// Two reports of one Arabic ceremony (the join rule's tests).
+fn cairo_film() -> Item {
+    item(
+        "cairo-film",
+        "ahram",
+        "ar",
+        T0,
+        "فيلم «الطريق» يفوز بالهرم الذهبي في ختام مهرجان القاهرة السينمائي",
+        "حصد فيلم المخرج يسري نصر الله ست جوائز بينها أفضل إخراج في حفل الختام بدار الأوبرا.",
+    )
+}
+
+fn cairo_six() -> Item {
+    item(
+        "cairo-six",
+        "agency",
+        "ar",
+        T0 + HOUR,
+        "«الطريق» يحصد الهرم الذهبي وست جوائز في مهرجان القاهرة السينمائي",
+        "فاز الفيلم بست جوائز في حفل الختام مساء الأحد، فيما نالت منى زكي جائزة أفضل ممثلة وأحمد مالك جائزة أفضل ممثل.",
+    )
+}
+
 #[test]
 fn join_rule_arabic() {
     let items = [
-        item(
-            "cairo-film",
-            "ahram",
-            "ar",
-            T0,
-            "فيلم «الطريق» يفوز بالهرم الذهبي في ختام مهرجان القاهرة السينمائي",
-            "حصد فيلم المخرج يسري نصر الله ست جوائز بينها أفضل إخراج في حفل الختام بدار الأوبرا.",
-        ),
-        item(
-            "cairo-six",
-            "agency",
-            "ar",
-            T0 + HOUR,
-            "«الطريق» يحصد الهرم الذهبي وست جوائز في مهرجان القاهرة السينمائي",
-            "فاز الفيلم بست جوائز في حفل الختام مساء الأحد، فيما نالت منى زكي جائزة أفضل ممثلة وأحمد مالك جائزة أفضل ممثل.",
-        ),
+        cairo_film(),
+        cairo_six(),
         item(
             "cairo-actors",
             "youm7",
@@ -1486,22 +1504,8 @@ fn stages_of_a_case_keep_clusters_apart() {
 #[test]
 fn join_rule_needs_a_rare_word() {
     let arabic = [
-        item(
-            "cairo-film",
-            "ahram",
-            "ar",
-            T0,
-            "فيلم «الطريق» يفوز بالهرم الذهبي في ختام مهرجان القاهرة السينمائي",
-            "حصد فيلم المخرج يسري نصر الله ست جوائز بينها أفضل إخراج في حفل الختام بدار الأوبرا.",
-        ),
-        item(
-            "cairo-six",
-            "agency",
-            "ar",
-            T0 + HOUR,
-            "«الطريق» يحصد الهرم الذهبي وست جوائز في مهرجان القاهرة السينمائي",
-            "فاز الفيلم بست جوائز في حفل الختام مساء الأحد، فيما نالت منى زكي جائزة أفضل ممثلة وأحمد مالك جائزة أفضل ممثل.",
-        ),
+        cairo_film(),
+        cairo_six(),
         item(
             "cairo-actors",
             "youm7",
@@ -1521,23 +1525,8 @@ fn join_rule_needs_a_rare_word() {
         ),
     ];
     let english = [
-        item(
-            "bafta-film",
-            "times",
-            "en",
-            T0,
-            "'One Battle After Another' named best film at the 2026 Baftas",
-            "Paul Thomas Anderson's drama won six awards, including best director, at the ceremony in London.",
-        ),
-        item(
-            "bafta-six",
-            "agency",
-            "en",
-            T0 + HOUR,
-            "'One Battle After Another' wins six Bafta awards including best film",
-            "The thriller took six prizes at the Baftas on Sunday, while Jessie Buckley won best actress \
-             for Hamnet and Robert Aramayo best actor.",
-        ),
+        bafta_film(),
+        bafta_six(),
         item(
             "bafta-actors",
             "bbc",

@@ -100,10 +100,10 @@ fn arabic_articles(server: &FeedServer) -> (String, String) {
     (cairo, delta)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn articles_replace_teasers_once_and_survive_restart() {
-    let server = FeedServer::start().await;
-    let (cairo, delta) = arabic_articles(&server);
+/// [`arabic_articles`] and a teaser feed at `/rss` linking both: (cairo,
+/// delta, feed).
+fn arabic_teaser_feed(server: &FeedServer) -> (String, String, String) {
+    let (cairo, delta) = arabic_articles(server);
     let feed = server.route(
         "/rss",
         Route::feed(
@@ -111,6 +111,13 @@ async fn articles_replace_teasers_once_and_survive_restart() {
             "application/rss+xml",
         ),
     );
+    (cairo, delta, feed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_replace_teasers_once_and_survive_restart() {
+    let server = FeedServer::start().await;
+    let (cairo, delta, feed) = arabic_teaser_feed(&server);
     let dir = tempfile::tempdir().unwrap();
     let config = TestConfig::new().feed_with("الجزيرة", &feed, &[("full_text", "true")]);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -583,6 +590,36 @@ async fn extract_command_prints_the_article() {
 }
 
 /// The JSON output as a fresh process would render it from the store.
+/// The published content of the item with this link (it must be there).
+fn published_content(items: &[(String, String)], url: &str) -> String {
+    items
+        .iter()
+        .find(|(u, _)| u == url)
+        .map(|(_, c)| c.clone())
+        .unwrap_or_else(|| panic!("{url} not published: {items:?}"))
+}
+
+/// Both Arabic articles of [`arabic_articles`] are published extracted
+/// (right to left, with their text), each page fetched once, and the
+/// feed's counts say so.
+fn assert_both_articles_published(
+    config: &feedwire::config::Config,
+    feed: &str,
+    (cairo, delta): (&str, &str),
+) {
+    let items = rendered_items(config);
+    let article = published_content(&items, cairo);
+    assert!(article.contains("وصل صدام حفتر"), "{article}");
+    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
+    assert!(
+        published_content(&items, delta).contains("أعلنت وزارة الزراعة"),
+        "{items:?}"
+    );
+    let store = feedwire::app::open_store(config).unwrap();
+    let stats = store.full_text_stats(feed).unwrap();
+    assert_eq!((stats.extracted, stats.fallback), (2, 0), "{stats:?}");
+}
+
 fn rendered_items(config: &feedwire::config::Config) -> Vec<(String, String)> {
     let store = feedwire::app::open_store(config).unwrap();
     let docs = feedwire::app::render_all(config, &store).unwrap();
@@ -642,13 +679,7 @@ async fn poll_once_publishes_full_articles() {
     );
 
     let items = rendered_items(&config);
-    let content = |url: &str| {
-        items
-            .iter()
-            .find(|(u, _)| u == url)
-            .map(|(_, c)| c.clone())
-            .unwrap()
-    };
+    let content = |url: &str| published_content(&items, url);
     let article = content(&cairo);
     assert!(article.contains("وصل صدام حفتر"), "{article}");
     assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
@@ -725,14 +756,7 @@ async fn a_backlog_larger_than_the_queue_is_read_back_and_each_page_fetched_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_once_extracts_after_the_round_is_stored() {
     let news = FeedServer::start().await;
-    let (cairo, delta) = arabic_articles(&news);
-    let feed = news.route(
-        "/rss",
-        Route::feed(
-            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (delta.clone(), "خطة الدلتا")]),
-            "application/rss+xml",
-        ),
-    );
+    let (cairo, delta, feed) = arabic_teaser_feed(&news);
     // Another feed of the round, held until the test lets it go.
     let other = FeedServer::start().await;
     other.hold();
@@ -779,21 +803,7 @@ async fn poll_once_extracts_after_the_round_is_stored() {
     assert!(report.failures.is_empty(), "{report:#?}");
     assert_eq!(news.requests_to("/news/cairo"), 1);
     assert_eq!(news.requests_to("/news/delta"), 1);
-    let items = rendered_items(&config);
-    let content = |url: &str| {
-        items
-            .iter()
-            .find(|(u, _)| u == url)
-            .map(|(_, c)| c.clone())
-            .unwrap()
-    };
-    let article = content(&cairo);
-    assert!(article.contains("وصل صدام حفتر"), "{article}");
-    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
-    assert!(content(&delta).contains("أعلنت وزارة الزراعة"), "{items:?}");
-    let store = feedwire::app::open_store(&config).unwrap();
-    let stats = store.full_text_stats(&feed).unwrap();
-    assert_eq!((stats.extracted, stats.fallback), (2, 0), "{stats:?}");
+    assert_both_articles_published(&config, &feed, (&cairo, &delta));
 }
 
 /// A round slower than `full_text_timeout` still publishes full articles
@@ -804,14 +814,7 @@ async fn poll_once_extracts_after_the_round_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_once_with_a_slow_round_still_extracts() {
     let news = FeedServer::start().await;
-    let (cairo, delta) = arabic_articles(&news);
-    let feed = news.route(
-        "/rss",
-        Route::feed(
-            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (delta.clone(), "خطة الدلتا")]),
-            "application/rss+xml",
-        ),
-    );
+    let (cairo, delta, feed) = arabic_teaser_feed(&news);
     let other = FeedServer::start().await;
     let slow_feed = other.route(
         "/rss",
@@ -833,19 +836,5 @@ async fn poll_once_with_a_slow_round_still_extracts() {
     assert_eq!(other.requests_to("/rss"), 1);
     assert_eq!(news.requests_to("/news/cairo"), 1);
     assert_eq!(news.requests_to("/news/delta"), 1);
-    let items = rendered_items(&config);
-    let content = |url: &str| {
-        items
-            .iter()
-            .find(|(u, _)| u == url)
-            .map(|(_, c)| c.clone())
-            .unwrap()
-    };
-    let article = content(&cairo);
-    assert!(article.contains("وصل صدام حفتر"), "{article}");
-    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
-    assert!(content(&delta).contains("أعلنت وزارة الزراعة"), "{items:?}");
-    let store = feedwire::app::open_store(&config).unwrap();
-    let stats = store.full_text_stats(&feed).unwrap();
-    assert_eq!((stats.extracted, stats.fallback), (2, 0), "{stats:?}");
+    assert_both_articles_published(&config, &feed, (&cairo, &delta));
 }

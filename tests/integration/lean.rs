@@ -248,3 +248,59 @@ async fn poll_once_renders_and_writes_only_the_outputs_whose_feeds_changed() {
     assert!(read("sport.json").contains("هدف في الدقيقة الأخيرة"));
     assert_eq!(read("news.rss"), "left alone");
 }
+
+/// What `poll-once` writes to an output's files, and counts for an output
+/// without one, is byte for byte what the server publishes from the same
+/// store: the documents go straight into their files as they are
+/// generated, from the store reopened after the round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_writes_the_documents_the_server_publishes() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let youm7 = server.serve_fixture("/youm7.xml", YOUM7, "text/xml");
+    let aj = server.serve_fixture("/aj.xml", AJ, "application/rss+xml");
+    let path = TestConfig::new()
+        .feed("اليوم السابع", &youm7)
+        .feed("الجزيرة", &aj)
+        .write(dir.path());
+    let out = dir.path().join("out");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[[output]]\nname = \"news\"\ntitle = \"أخبار\"\nmax_items = 1000\ntags = [\"politics\"]\nfile = {:?}\n",
+        out.join("news"),
+    ));
+    std::fs::write(&path, text).unwrap();
+    let config = load_config(&path);
+
+    let report = poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.feeds_ok, 2, "{report:#?}");
+    let store = Store::open(&config.storage.path).unwrap();
+    let docs = feedwire::app::render_all(&config, &store).unwrap();
+    let mut seen = 0;
+    for (name, bytes) in &report.rendered {
+        let served = &docs[name].body;
+        assert_eq!(*bytes, served.len(), "{name}");
+        if name.starts_with("news.") {
+            assert_eq!(&std::fs::read(out.join(name)).unwrap(), served, "{name}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3, "{:?}", report.rendered);
+    // Arabic decoded from windows-1256 and from UTF-8, in the written JSON.
+    let json = std::fs::read_to_string(out.join("news.json")).unwrap();
+    assert!(json.contains("\"title\": \"أخبار\""), "{json}");
+    let stored = store.recent(100, usize::MAX, |_| true).unwrap();
+    for item in &stored {
+        assert!(
+            json.contains(&serde_json::to_string(&item.title).unwrap()),
+            "{}",
+            item.title
+        );
+    }
+    assert!(
+        stored
+            .iter()
+            .any(|i| i.title.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))),
+        "no Arabic title stored"
+    );
+}
