@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 5 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 7 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number, its sort date and 8 bytes of the SHA-256 of each
 //!   source feed's URL, in the order the sources came.
@@ -8,12 +8,27 @@
 //!   as new. "Have we seen this story?" and "does this feed carry it
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
 //!   entries that stays in sled's cache.
-//! - `records`: sequence number (big-endian u64) → versioned postcard record
-//!   of the [`Item`], stored once, packed with zstd by the thread that
-//!   encodes it ([`encode_packed`]; version 2 kept records plain and is
-//!   packed in place on open, [`migrate_v2`]). Numbers are handed out in
-//!   insertion order, so a new record is appended at the tree's right edge:
-//!   inserts touch one hot leaf instead of a random leaf of records.
+//! - `keyed_records`: sequence number (big-endian u64) → the item's key
+//!   (big-endian u32 length, then the key, so that readers skip an item by
+//!   key without decoding it) and its versioned postcard record, packed
+//!   with zstd by the thread that encodes it ([`encode_packed`]). Numbers
+//!   are handed out in insertion order, so new records are appended at the
+//!   tree's right edge. One entry per record, not chunks of them: sled 0.34
+//!   splits a leaf only past 16 entries, whatever their size, and writes
+//!   any leaf over a quarter of its 512 KiB log segment (128 KiB) as a blob
+//!   file of its own, read and written whole; leaves of 16 chunks of 16
+//!   records were always blobs, and raised a cold round's peak by 20 MB
+//!   (BENCHMARKS.md, Run 11 "store schema 7 built" and Run 12).
+//! - `date_chunks`: chunks of sorted (big-endian sort date ‖ sequence
+//!   number) pairs, 16 bytes each, each under a key no greater than its
+//!   first pair and covering the pairs up to the next chunk's key (the
+//!   leaves of a B+ tree of our own). The writer finds each new pair's
+//!   chunk before its transaction ([`commit`]), adds the group's pairs to
+//!   the chunks they fall in, rewriting each once, and cuts a chunk grown
+//!   past [`DATES_MAX`] pairs. Items of one date sort by sequence number
+//!   (insertion order). Newest-first reads walk the chunks backwards and
+//!   stop after `limit` hits; pruning and export walk them forwards;
+//!   pruning takes pairs out and deletes a chunk it empties.
 //! - `sources`: sequence number ‖ position (big-endian u32) → postcard
 //!   [`Source`]: the sources an item gained after its record was written.
 //!   A story another feed brought already costs its commit one `keys`
@@ -21,9 +36,6 @@
 //!   encoded nor rewritten (version 3 rewrote it for every new source, and
 //!   the parser read it first). Readers append these to the record's own
 //!   sources ([`SledStore::record`]).
-//! - `dates`: big-endian sort date ‖ key → sequence number. Newest-first
-//!   reads walk it backwards and stop after `limit` hits; pruning and export
-//!   walk it forwards.
 //! - `seen_by_date`: first seen ‖ key → (), to expire pruned items' entries
 //!   in `keys` without a scan.
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
@@ -44,7 +56,12 @@
 //! rewrites it in this layout ([`migrate_v1`]). Version 3 kept no date in
 //! `keys` and every source in the record: its `keys` entries gain their
 //! date on open ([`migrate_v3`]); its records stay as they are. Version 4
-//! had no `fulltext_pending` ([`migrate_v4`]).
+//! had no `fulltext_pending` ([`migrate_v4`]). Versions 2 to 5 kept one
+//! `records` entry per record (sequence number → packed record) and one
+//! `dates` entry per item (sort date ‖ key → sequence number): opening a
+//! version-5 store puts each record's key in front of it and rewrites the
+//! dates as chunks ([`migrate_v5`]); older versions migrate to 5 first. (Version 6, records keyed by date ‖ number, was
+//! built and measured, never released: BENCHMARKS.md, Run 10.)
 //!
 //! Invariants: an item is inserted once and never becomes new again; a
 //! fetched document's items are written in one sled transaction, so a crash
@@ -74,7 +91,7 @@ use crate::item::{Item, ItemKey, Sighting, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
 /// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 7;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -85,6 +102,17 @@ const SEQ_KEY: &[u8] = b"seq";
 const PENDING_TREE: &str = "fulltext_pending";
 /// The trees of the version-1 layout, dropped once migrated.
 const V1_TREES: [&str; 3] = ["items", "by_date", "seen"];
+/// The record and date trees of versions 2-5 (one entry per item),
+/// dropped once version 7 is durable ([`migrate_v5`]).
+const V5_TREES: [&str; 2] = ["records", "dates"];
+/// Sequence number → key and packed record (see the module docs).
+const RECORD_TREE: &str = "keyed_records";
+/// Chunks of (sort date ‖ sequence number) pairs (see the module docs).
+const DATE_TREE: &str = "date_chunks";
+/// A date chunk grown past this many pairs is cut into pieces of ¾ of it
+/// (BENCHMARKS.md, Run 11 "store packed layout": 32 kept sled's pages
+/// per item at 0.04-0.12 with the writer's cost down).
+const DATES_MAX: usize = 32;
 
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
 /// recent items, dedup lookups touch one page each, and everything a poll
@@ -109,9 +137,9 @@ pub struct SledStore {
     db: sled::Db,
     /// Item key → [`KeyEntry`]: dedup, sources, pruned items.
     keys: sled::Tree,
-    /// Sequence number → record.
+    /// `keyed_records`: sequence number → key and packed record.
     records: sled::Tree,
-    /// Sort date ‖ key → sequence number.
+    /// `date_chunks`: chunks of (sort date ‖ sequence number) pairs.
     dates: sled::Tree,
     /// Sequence number ‖ position → a source gained after the record.
     sources: sled::Tree,
@@ -236,6 +264,72 @@ fn seen_entry(first_seen: i64) -> [u8; 9] {
     v
 }
 
+/// A big-endian u64 at the start of `b` (at least 8 bytes).
+fn word(b: &[u8]) -> u64 {
+    u64::from_be_bytes(<[u8; 8]>::try_from(&b[..8]).expect("8 bytes"))
+}
+
+/// A `keyed_records` value: the item's key (big-endian u32 length, then
+/// the key), so that readers skip by key without a decode, then the
+/// packed record.
+fn keyed_record(key: &[u8], record: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + key.len() + record.len());
+    v.extend_from_slice(&u32::try_from(key.len()).expect("a key under 4 GiB").to_be_bytes());
+    v.extend_from_slice(key);
+    v.extend_from_slice(record);
+    v
+}
+
+/// (key, packed record) of a `keyed_records` value.
+fn split_record(value: &[u8]) -> Result<KeyedRecord<'_>, StoreError> {
+    let len = value
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .filter(|len| len.checked_add(4).is_some_and(|end| end <= value.len()))
+        .ok_or_else(|| StoreError::Corrupt(format!("keyed record of {} bytes", value.len())))?;
+    Ok((&value[4..4 + len], &value[4 + len..]))
+}
+
+/// A `date_chunks` pair: sort date (sign bit flipped) ‖ sequence number.
+fn date_pair(date: i64, seq: u64) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The pairs of a date chunk.
+fn chunk_pairs(chunk: &[u8]) -> Result<impl DoubleEndedIterator<Item = &[u8]>, StoreError> {
+    if chunk.len() % 16 != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "date chunk of {} bytes",
+            chunk.len()
+        )));
+    }
+    Ok(chunk.chunks_exact(16))
+}
+
+/// Writes `pairs` (sorted) as the chunk at `key` (its floor), cut into
+/// pieces of ¾ [`DATES_MAX`] when it holds more than that; each piece
+/// after the first goes under its own first pair.
+fn put_date_chunk(
+    tx: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    pairs: &[[u8; 16]],
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    let pieces = if pairs.len() > DATES_MAX {
+        pairs.len().div_ceil(DATES_MAX * 3 / 4)
+    } else {
+        1
+    };
+    let per = pairs.len().div_ceil(pieces).max(1);
+    for (n, piece) in pairs.chunks(per).enumerate() {
+        let k: &[u8] = if n == 0 { key } else { &piece[0] };
+        tx.insert(k, piece.concat())?;
+    }
+    Ok(())
+}
+
 /// One document's items, encoded by the caller, waiting for the writer.
 struct Doc {
     entries: Vec<Entry>,
@@ -272,7 +366,7 @@ struct Entry {
 
 struct NewRecord {
     date: i64,
-    date_key: Vec<u8>,
+    /// Its `keyed_records` value ([`keyed_record`]).
     record: Vec<u8>,
 }
 
@@ -287,8 +381,7 @@ impl Entry {
             key: item.key.as_str().as_bytes().to_vec(),
             new: Some(NewRecord {
                 date: item.date,
-                date_key: date_key(item.date, &item.key),
-                record: encode_packed(item),
+                record: keyed_record(item.key.as_str().as_bytes(), &encode_packed(item)),
             }),
             feeds: item.sources.iter().map(|s| feed_hash(&s.feed_url)).collect(),
             sources: item.sources.iter().map(encode_source).collect(),
@@ -358,7 +451,8 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// What an ingest writes: `keys`, `records`, `dates`, `sources`, `meta`;
+/// What an ingest writes: `keys`, `keyed_records`, `date_chunks`,
+/// `sources`, `meta`;
 /// and `fulltext`, `fulltext_held`, `fulltext_pending`: the claims written
 /// with it.
 #[derive(Clone)]
@@ -386,12 +480,13 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
 
 /// One transaction over the documents of a group; one report per document.
 /// A key seen twice in the group is new only the first time (a transaction
-/// reads its own writes). A new item costs three tree operations: its
-/// `keys` entry is written blind and the entry it replaced, if any, says
-/// whether the key was known (sled's transactional insert returns it, so a
-/// separate lookup would only walk the tree again), then its record and
-/// date-index entry. A known item gains its new sources in `keys` and
-/// `sources`; its record is not touched.
+/// reads its own writes). A new item's `keys` entry is written blind and
+/// the entry it replaced, if any, says whether the key was known (sled's
+/// transactional insert returns it, so a separate lookup would only walk
+/// the tree again); its record and date pair are collected: the records
+/// are written in order at the end, each date chunk the group touches
+/// once. A known item gains its new sources in `keys` and `sources`; its
+/// record is not touched.
 fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
     let WriterTrees {
         keys,
@@ -403,13 +498,41 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
         held,
         pending,
     } = trees;
+    // Each new item's date chunk, found before the transaction: sled 0.34's
+    // transactions have no range read, and a plain read inside one would
+    // wait on the lock the transaction holds. Every new sequence number is
+    // above every stored one, so the floor of date ‖ u64::MAX is the floor
+    // of the item's pair. Only this thread creates chunks; one that prune
+    // emptied and deleted since is found missing in the transaction.
+    let mut floors: Vec<Vec<Option<sled::IVec>>> = Vec::with_capacity(group.len());
+    for doc in group {
+        let mut doc_floors = Vec::with_capacity(doc.entries.len());
+        for entry in &doc.entries {
+            let floor = match &entry.new {
+                Some(new) => dates
+                    .range(..=date_pair(new.date, u64::MAX))
+                    .next_back()
+                    .transpose()?
+                    .map(|(k, _)| k),
+                None => None,
+            };
+            doc_floors.push(floor);
+        }
+        floors.push(doc_floors);
+    }
     let all = (keys, records, dates, sources, meta, fulltext, held, pending);
     unwrap_tx(all.transaction(
         |(tx_keys, tx_records, tx_dates, tx_sources, tx_meta, tx_fulltext, tx_held, tx_pending)| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
-            for doc in group {
+            // The group's new records in sequence order, and its new date
+            // pairs by the chunk they fall in: each date chunk is written
+            // once.
+            let mut new_records: Vec<&[u8]> = Vec::new();
+            let mut dated: std::collections::BTreeMap<Option<&sled::IVec>, Vec<[u8; 16]>> =
+                std::collections::BTreeMap::new();
+            for (doc, doc_floors) in group.iter().zip(&floors) {
                 let mut report = IngestReport::default();
                 let mut claimed = Vec::new();
                 for (i, entry) in doc.entries.iter().enumerate() {
@@ -422,8 +545,11 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                             let fresh = stored_entry(seq, Some(new.date), entry.feeds.iter().copied());
                             let Some(found) = tx_keys.insert(key, fresh)? else {
                                 next += 1;
-                                tx_records.insert(&seq.to_be_bytes(), new.record.as_slice())?;
-                                tx_dates.insert(new.date_key.as_slice(), &seq.to_be_bytes())?;
+                                new_records.push(&new.record);
+                                dated
+                                    .entry(doc_floors[i].as_ref())
+                                    .or_default()
+                                    .push(date_pair(new.date, seq));
                                 report.new += 1;
                                 if let (true, Some(claim)) = (entry.claim, &doc.claim) {
                                     tx_fulltext.insert(key, claim.record.as_slice())?;
@@ -480,6 +606,33 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                     }
                 }
                 reports.push((report, claimed));
+            }
+            for (seq, record) in (first..).zip(new_records) {
+                tx_records.insert(&seq.to_be_bytes(), record)?;
+            }
+            // Dates: each chunk touched rewritten once, cut when too large.
+            // A chunk gone (pruned empty since the floors were read) or no
+            // floor at all: the pairs start a chunk at their first pair,
+            // still in order (the chunk before holds only smaller pairs).
+            for (floor, mut pairs) in std::mem::take(&mut dated) {
+                pairs.sort_unstable();
+                let old = match floor {
+                    Some(k) => tx_dates.get(k)?.map(|old| (k.to_vec(), old)),
+                    None => None,
+                };
+                let (key, mut all) = match old {
+                    Some((key, old)) => {
+                        let pairs: Vec<[u8; 16]> = chunk_pairs(&old)
+                            .map_err(abort)?
+                            .map(|p| p.try_into().expect("16 bytes"))
+                            .collect();
+                        (key, pairs)
+                    }
+                    None => (pairs[0].to_vec(), Vec::new()),
+                };
+                all.extend_from_slice(&pairs);
+                all.sort_unstable();
+                put_date_chunk(tx_dates, &key, &all)?;
             }
             if next > first {
                 tx_meta.insert(SEQ_KEY, &next.to_be_bytes())?;
@@ -685,6 +838,122 @@ fn migrate_v4(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 5 kept one `records` entry per record (the packed record alone)
+/// and one `dates` entry (date ‖ key → sequence number) per item: copies
+/// each record under its number into `keyed_records` with its key in front,
+/// and rewrites the dates as chunks into `date_chunks` (both emptied first:
+/// a migration cut short starts again), in batches, then writes version 7.
+/// The version-5 trees are only read until version 7 is durable;
+/// [`SledStore::open`] drops them after. Each record is decoded once, for
+/// its key (version 5 kept it only in `dates`); its packed bytes are
+/// copied.
+fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    const BATCH: usize = 1024;
+    for name in [RECORD_TREE, DATE_TREE] {
+        db.drop_tree(name)?;
+    }
+    let (old_records, old_dates) = (db.open_tree("records")?, db.open_tree("dates")?);
+    let (records, dates) = (db.open_tree(RECORD_TREE)?, db.open_tree(DATE_TREE)?);
+    let mut batch = sled::Batch::default();
+    let mut queued = 0;
+    let mut moved = 0usize;
+    for entry in old_records.iter() {
+        let (seq, bytes) = entry?;
+        if seq.len() != 8 {
+            return Err(StoreError::Corrupt("record number".into()));
+        }
+        let item = decode(&bytes)?;
+        batch.insert(seq, keyed_record(item.key.as_str().as_bytes(), &bytes));
+        moved += 1;
+        queued += 1;
+        if queued == BATCH {
+            records.apply_batch(std::mem::take(&mut batch))?;
+            queued = 0;
+        }
+    }
+    records.apply_batch(batch)?;
+    // Dates: version 5 sorts one date's items by key, version 7 by number.
+    const DATE_BATCH: usize = 64;
+    let per = DATES_MAX * 3 / 4;
+    let mut batch = sled::Batch::default();
+    let mut queued = 0;
+    let mut same_date: Vec<[u8; 16]> = Vec::new();
+    let mut pairs: Vec<[u8; 16]> = Vec::new();
+    // Moves one date's pairs, sorted, to `pairs`, and queues every full
+    // chunk; returns how many.
+    let flush_date = |same_date: &mut Vec<[u8; 16]>, pairs: &mut Vec<[u8; 16]>, batch: &mut sled::Batch| {
+        same_date.sort_unstable();
+        pairs.append(same_date);
+        let mut full = 0;
+        while pairs.len() >= per {
+            let rest = pairs.split_off(per);
+            batch.insert(&pairs[0], pairs.concat());
+            full += 1;
+            *pairs = rest;
+        }
+        full
+    };
+    for entry in old_dates.iter() {
+        let (k, seq) = entry?;
+        let seq = <[u8; 8]>::try_from(seq.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("date index entry".into()))?;
+        if k.len() < 8 {
+            return Err(StoreError::Corrupt("date index key".into()));
+        }
+        let pair = date_pair(date_of(&k), seq);
+        if same_date.first().is_some_and(|p| p[..8] != pair[..8]) {
+            queued += flush_date(&mut same_date, &mut pairs, &mut batch);
+        }
+        same_date.push(pair);
+        if queued >= DATE_BATCH {
+            dates.apply_batch(std::mem::take(&mut batch))?;
+            queued = 0;
+        }
+    }
+    flush_date(&mut same_date, &mut pairs, &mut batch);
+    if let Some(first) = pairs.first() {
+        batch.insert(first, pairs.concat());
+    }
+    dates.apply_batch(batch)?;
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &7u32.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(
+        items = moved,
+        version = 7,
+        "Store migrated from schema version 5."
+    );
+    Ok(())
+}
+
+/// Drops a tree an older layout left, if there is one, after emptying it
+/// a batch at a time: sled's `drop_tree` frees a tree's pages by reading
+/// all of them, and held a 1,000-feed store's version-5 trees in memory at
+/// once (peak 66-70 MB against 24-25 MB emptied first; BENCHMARKS.md,
+/// Run 12). A crash in between leaves a part that the next open empties.
+fn drop_emptied(db: &sled::Db, name: &str) -> Result<(), StoreError> {
+    const BATCH: usize = 1024;
+    if !db.tree_names().iter().any(|n| n == name.as_bytes()) {
+        return Ok(());
+    }
+    let tree = db.open_tree(name)?;
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for key in tree.iter().keys().take(BATCH) {
+            batch.remove(key?);
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        tree.apply_batch(batch)?;
+    }
+    db.drop_tree(name)?;
+    Ok(())
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
@@ -714,17 +983,24 @@ impl SledStore {
             Some(1) => {
                 migrate_v1(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
             }
             Some(2) => {
                 migrate_v2(&db, &meta)?;
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
             }
             Some(3) => {
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
             }
-            Some(4) => migrate_v4(&db, &meta)?,
+            Some(4) => {
+                migrate_v4(&db, &meta)?;
+                migrate_v5(&db, &meta)?;
+            }
+            Some(5) => migrate_v5(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -736,16 +1012,19 @@ impl SledStore {
         }
         // Dropped only now that the new layout is durable (a migration may
         // have stopped between the two).
-        for name in V1_TREES {
-            db.drop_tree(name)?;
+        for name in V1_TREES.iter().chain(&V5_TREES) {
+            drop_emptied(&db, name)?;
         }
         let keys = db.open_tree("keys")?;
-        let records = db.open_tree("records")?;
-        let dates = db.open_tree("dates")?;
+        let records = db.open_tree(RECORD_TREE)?;
+        let dates = db.open_tree(DATE_TREE)?;
         let count = match meta.get(COUNT_KEY)? {
             Some(v) => stored_count(Some(&v)) as usize,
             None => {
-                let n = dates.len();
+                let mut n = 0;
+                for chunk in dates.iter().values() {
+                    n += chunk?.len() / 16;
+                }
                 meta.insert(COUNT_KEY, &(n as u64).to_be_bytes())?;
                 n
             }
@@ -891,40 +1170,71 @@ impl SledStore {
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
         let over = self.item_count().saturating_sub(policy.max_items);
-        let mut victims: Vec<(sled::IVec, sled::IVec)> = Vec::new();
-        for entry in self.dates.iter() {
-            if victims.len() >= batch {
-                break;
+        // (date chunk, pair) of each item to prune, oldest first.
+        let mut victims: Vec<(sled::IVec, [u8; 16])> = Vec::new();
+        'walk: for entry in self.dates.iter() {
+            let (chunk, pairs) = entry?;
+            for pair in chunk_pairs(&pairs)? {
+                if victims.len() >= batch {
+                    break 'walk;
+                }
+                if date_of(pair) >= cutoff && victims.len() >= over {
+                    break 'walk;
+                }
+                victims.push((chunk.clone(), pair.try_into().expect("16 bytes")));
             }
-            let (k, seq) = entry?;
-            let date = date_of(&k);
-            if date >= cutoff && victims.len() >= over {
-                break;
-            }
-            victims.push((k, seq));
         }
         let mut report = PruneReport {
             more: victims.len() >= batch,
             ..Default::default()
         };
-        for (k, seq) in &victims {
-            let key = &k[8..];
-            let moved = (
-                &self.keys,
-                &self.records,
-                &self.dates,
-                &self.sources,
-                &self.seen_by_date,
-                &self.meta,
-            )
-                .transaction(|(keys, records, dates, sources, seen_by_date, meta)| {
-                    if dates.remove(k.as_ref())?.is_none() {
-                        return Ok(false);
-                    }
-                    let first_seen = match records.remove(seq.as_ref())? {
-                        Some(bytes) => decode(&bytes).map(|i| i.first_seen).unwrap_or(now),
-                        None => now,
+        // One transaction for the pass: each date chunk touched is
+        // rewritten once, not once per item.
+        let moved = (
+            &self.keys,
+            &self.records,
+            &self.dates,
+            &self.sources,
+            &self.seen_by_date,
+            &self.meta,
+        )
+            .transaction(|(keys, records, dates, sources, seen_by_date, meta)| {
+                // The pairs still there (another pass may have taken some).
+                let mut gone: Vec<u64> = Vec::new();
+                let mut by_chunk: std::collections::BTreeMap<&[u8], Vec<&[u8; 16]>> =
+                    std::collections::BTreeMap::new();
+                for (chunk, pair) in &victims {
+                    by_chunk.entry(chunk.as_ref()).or_default().push(pair);
+                }
+                for (chunk, pairs) in by_chunk {
+                    let Some(old) = dates.get(chunk)? else {
+                        continue;
                     };
+                    let mut kept = Vec::with_capacity(old.len());
+                    for p in chunk_pairs(&old).map_err(abort)? {
+                        if pairs.iter().any(|v| v[..] == *p) {
+                            gone.push(word(&p[8..]));
+                        } else {
+                            kept.extend_from_slice(p);
+                        }
+                    }
+                    if kept.is_empty() {
+                        dates.remove(chunk)?;
+                    } else if kept.len() < old.len() {
+                        dates.insert(chunk, kept)?;
+                    }
+                }
+                let mut keys_gone = Vec::with_capacity(gone.len());
+                for seq in gone {
+                    // A pair without its record (or a damaged one) has no
+                    // key to move: only its pair goes.
+                    let Some(record) = records.remove(&seq.to_be_bytes())? else {
+                        continue;
+                    };
+                    let Ok((key, packed)) = split_record(&record) else {
+                        continue;
+                    };
+                    let first_seen = decode(packed).map(|i| i.first_seen).unwrap_or(now);
                     let was = keys.insert(key, &seen_entry(first_seen))?;
                     // The sources gained since the record was written.
                     if let Some(Ok(KeyEntry::Stored { seq, feeds, .. })) = was.as_deref().map(KeyEntry::read)
@@ -934,15 +1244,17 @@ impl SledStore {
                         }
                     }
                     seen_by_date.insert(seen_key(first_seen, key), &[])?;
-                    let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
-                    meta.insert(COUNT_KEY, &count.saturating_sub(1).to_be_bytes())?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(true)
-                });
-            if unwrap_tx(moved)? {
-                report.items += 1;
-                self.count.fetch_sub(1, Ordering::Relaxed);
-                self.forget_full_text(key)?;
-            }
+                    keys_gone.push(key.to_vec());
+                }
+                let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
+                let left = count.saturating_sub(keys_gone.len() as u64);
+                meta.insert(COUNT_KEY, &left.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(keys_gone)
+            });
+        for key in unwrap_tx(moved)? {
+            report.items += 1;
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.forget_full_text(&key)?;
         }
 
         let seen_cutoff = now.saturating_sub(secs(policy.seen_max_age));
@@ -1012,14 +1324,20 @@ impl SledStore {
         self.noted(unwrap_tx(result))
     }
 
-    /// The record numbered `seq` (big-endian bytes), decoded, with the
-    /// sources it gained since it was written (`sources`, in the order they
-    /// came; one the record holds already is not repeated).
-    fn record(&self, seq: &[u8]) -> Result<Option<Item>, StoreError> {
-        let Some(mut item) = self.records.get(seq)?.map(|b| decode(&b)).transpose()? else {
+    /// The record numbered `seq`, decoded, with the sources it gained since
+    /// it was written (`sources`, in the order they came; one the record
+    /// holds already is not repeated).
+    fn record(&self, seq: u64) -> Result<Option<Item>, StoreError> {
+        let Some(value) = self.records.get(seq.to_be_bytes())? else {
             return Ok(None);
         };
-        for entry in self.sources.scan_prefix(seq) {
+        let item = decode(split_record(&value)?.1)?;
+        self.with_sources(seq, item).map(Some)
+    }
+
+    /// `item` (record `seq`) with the sources it gained since.
+    fn with_sources(&self, seq: u64, mut item: Item) -> Result<Item, StoreError> {
+        for entry in self.sources.scan_prefix(seq.to_be_bytes()) {
             let (_, bytes) = entry?;
             let source: Source =
                 postcard::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(format!("source: {e}")))?;
@@ -1027,7 +1345,34 @@ impl SledStore {
                 item.sources.push(source);
             }
         }
-        Ok(Some(item))
+        Ok(item)
+    }
+
+    /// The date pairs, oldest first or newest first, as (date, sequence
+    /// number): one read per chunk of pairs.
+    fn date_pairs(&self, newest_first: bool) -> impl Iterator<Item = Result<(i64, u64), StoreError>> + '_ {
+        let chunks: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if newest_first {
+            Box::new(self.dates.iter().rev())
+        } else {
+            Box::new(self.dates.iter())
+        };
+        chunks.flat_map(move |chunk| {
+            let pairs: Vec<Result<(i64, u64), StoreError>> = match chunk {
+                Err(e) => vec![Err(e.into())],
+                Ok((_, v)) => match chunk_pairs(&v) {
+                    Err(e) => vec![Err(e)],
+                    Ok(pairs) => {
+                        let pairs = pairs.map(|p| Ok((date_of(p), word(&p[8..]))));
+                        if newest_first {
+                            pairs.rev().collect()
+                        } else {
+                            pairs.collect()
+                        }
+                    }
+                },
+            };
+            pairs
+        })
     }
 
     /// The record number of a stored key (None: unknown or pruned).
@@ -1046,17 +1391,19 @@ impl SledStore {
         let Some(seq) = self.seq_of_key(key)? else {
             return Ok(None);
         };
-        Ok(self.record(&seq.to_be_bytes())?.map(|item| (seq, item)))
+        Ok(self.record(seq)?.map(|item| (seq, item)))
     }
 
     /// Calls `f` with every stored item, oldest first, until it returns false.
     pub fn for_each_item(&self, mut f: impl FnMut(Item) -> bool) -> Result<(), StoreError> {
-        for entry in self.dates.iter() {
-            let (_, seq) = entry?;
-            if let Some(item) = self.record(&seq)? {
-                if !f(item) {
-                    break;
-                }
+        for pair in self.date_pairs(false) {
+            let (_, seq) = pair?;
+            let Some(value) = self.records.get(seq.to_be_bytes())? else {
+                continue;
+            };
+            let item = self.with_sources(seq, decode(split_record(&value)?.1)?)?;
+            if !f(item) {
+                break;
             }
         }
         Ok(())
@@ -1096,8 +1443,9 @@ impl SledStore {
     }
 
     /// The newest-first walk behind [`Self::recent_except`] and
-    /// [`Self::recent_unheld`]: `skip` sees each date-index entry's key
-    /// before its record is read, so skipped items cost no decode.
+    /// [`Self::recent_unheld`]: `skip` sees each item's key (in front of
+    /// its record) before the record is decoded, so skipped items cost no
+    /// decode.
     fn recent_skipping(
         &self,
         limit: usize,
@@ -1106,17 +1454,19 @@ impl SledStore {
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in self.dates.iter().rev().take(scan_limit) {
+        for pair in self.date_pairs(true).take(scan_limit) {
             if out.len() >= limit {
                 break;
             }
-            let (k, seq) = entry?;
-            if skip(&k[8..])? {
-                continue;
-            }
-            let Some(item) = self.record(&seq)? else {
+            let (_, seq) = pair?;
+            let Some(value) = self.records.get(seq.to_be_bytes())? else {
                 continue;
             };
+            let (key, packed) = split_record(&value)?;
+            if skip(key)? {
+                continue;
+            }
+            let item = self.with_sources(seq, decode(packed)?)?;
             if keep(&item) {
                 out.push(item);
             }
@@ -1147,7 +1497,7 @@ impl SledStore {
             }
             // Only in a version-3 entry, which a migration rewrites.
             KeyEntry::Stored { seq, date: None, .. } if !entry.knows(&feed_hash(feed_url)) => {
-                match self.record(&seq.to_be_bytes())? {
+                match self.record(seq)? {
                     Some(item) => Ok(super::Lookup::Elsewhere { date: item.date }),
                     None => Err(StoreError::Corrupt(format!(
                         "key {} names record {seq}, which is missing",
@@ -1222,15 +1572,31 @@ impl SledStore {
     }
 }
 
-/// Sort key: the date with its sign bit flipped, so that big-endian byte order
-/// is numeric order for negative dates too, then the item key as tie-break.
-fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + key.as_str().len());
-    k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
-    k.extend_from_slice(key.as_str().as_bytes());
-    k
+/// Changes record `seq` (stored under `key`) inside a transaction, so
+/// that a prune pass cannot take it between the read and the write (and
+/// leave a record no date pair points to). False if the record is gone.
+fn rewrite_record(
+    tx: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    seq: u64,
+    change: impl FnOnce(&mut Item),
+) -> Result<bool, ConflictableTransactionError<StoreError>> {
+    let Some(value) = tx.get(seq.to_be_bytes())? else {
+        return Ok(false);
+    };
+    let (_, packed) = split_record(&value).map_err(abort)?;
+    let mut item = decode(packed).map_err(abort)?;
+    change(&mut item);
+    tx.insert(&seq.to_be_bytes(), keyed_record(key, &encode_packed(&item)))?;
+    Ok(true)
 }
 
+/// A `keyed_records` value's (item key, packed record).
+type KeyedRecord<'a> = (&'a [u8], &'a [u8]);
+
+/// The date of a date key or pair: its first 8 bytes, the date with its
+/// sign bit flipped, so that big-endian byte order is numeric order for
+/// negative dates too.
 fn date_of(index_key: &[u8]) -> i64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&index_key[..8]);
@@ -1555,14 +1921,18 @@ impl SledStore {
         let mut changed = false;
         match outcome {
             Ok(html) => {
-                if let Some((seq, mut item)) = self.stored_item(k)? {
-                    if item.summary.is_none() {
-                        item.summary = item.content.take();
-                    }
-                    item.content = Some(html);
-                    let written = self.records.insert(seq.to_be_bytes(), encode_packed(&item));
-                    self.noted(written.map_err(StoreError::from))?;
-                    changed = true;
+                if let Some(seq) = self.seq_of_key(k)? {
+                    // In a transaction: see `rewrite_record`.
+                    let written = self.records.transaction(|tx| {
+                        let html = html.clone();
+                        rewrite_record(tx, k, seq, move |item| {
+                            if item.summary.is_none() {
+                                item.summary = item.content.take();
+                            }
+                            item.content = Some(html);
+                        })
+                    });
+                    changed = self.noted(unwrap_tx(written))?;
                 }
                 record.state = FullTextState::Extracted;
                 record.error = None;
@@ -1637,21 +2007,18 @@ impl SledStore {
                         Ok(html) => {
                             let seq = match tx_keys.get(k)? {
                                 Some(entry) => match KeyEntry::read(&entry).map_err(abort)? {
-                                    KeyEntry::Stored { seq, .. } => Some(seq.to_be_bytes()),
+                                    KeyEntry::Stored { seq, .. } => Some(seq),
                                     KeyEntry::Seen { .. } => None,
                                 },
                                 None => None,
                             };
                             if let Some(seq) = seq {
-                                if let Some(bytes) = tx_items.get(seq)? {
-                                    let mut item = decode(&bytes).map_err(abort)?;
+                                item_changed = rewrite_record(tx_items, k, seq, |item| {
                                     if item.summary.is_none() {
                                         item.summary = item.content.take();
                                     }
                                     item.content = Some(html.clone());
-                                    tx_items.insert(&seq, encode_packed(&item))?;
-                                    item_changed = true;
-                                }
+                                })?;
                             }
                             record.state = FullTextState::Extracted;
                             record.error = None;
@@ -1868,7 +2235,10 @@ mod tests {
             .unwrap();
         store
             .records
-            .insert(seq.to_be_bytes(), &b"\xff\xff not postcard"[..])
+            .insert(
+                seq.to_be_bytes(),
+                keyed_record(items[1].key.as_str().as_bytes(), b"\xff\xff not postcard"),
+            )
             .unwrap();
         let article = |n: usize| Ok(format!("<div dir=\"rtl\" lang=\"ar\"><p>المقال {n}</p></div>"));
         let outcomes: Vec<_> = items
@@ -1941,20 +2311,61 @@ mod tests {
         assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
     }
 
+    /// Rewrites a store as version 5 kept it (`records`: one packed record
+    /// per number, no key; `dates`: date ‖ key → number), empties
+    /// `keyed_records` and `date_chunks` and marks it schema version 5. Returns the
+    /// version-5 `records` tree.
+    fn downgrade_to_v5(store: &SledStore) -> sled::Tree {
+        let (records, dates) = (
+            store.db.open_tree("records").unwrap(),
+            store.db.open_tree("dates").unwrap(),
+        );
+        for pair in store.date_pairs(false) {
+            let (date, seq) = pair.unwrap();
+            let value = store.records.get(seq.to_be_bytes()).unwrap().unwrap();
+            let (key, packed) = split_record(&value).unwrap();
+            let key = ItemKey::from_stored(String::from_utf8(key.to_vec()).unwrap());
+            records.insert(seq.to_be_bytes(), packed).unwrap();
+            dates.insert(date_key(date, &key), &seq.to_be_bytes()).unwrap();
+        }
+        store.records.clear().unwrap();
+        store.dates.clear().unwrap();
+        store.meta.insert(SCHEMA_KEY, &5u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+        records
+    }
+
+    /// Records held in `keyed_records`.
+    fn record_count(store: &SledStore) -> usize {
+        store.records.len()
+    }
+
+    /// Date pairs held in the chunks.
+    fn pair_count(store: &SledStore) -> usize {
+        store.date_pairs(false).count()
+    }
+
+    /// A version-5 (and version-1) date index key: date ‖ item key.
+    fn date_key(date: i64, key: &ItemKey) -> Vec<u8> {
+        let mut k = Vec::with_capacity(8 + key.as_str().len());
+        k.extend_from_slice(&((date as u64) ^ (1 << 63)).to_be_bytes());
+        k.extend_from_slice(key.as_str().as_bytes());
+        k
+    }
+
     /// Rewrites the first `plain` records of a store as version 2 kept them
     /// (not packed), its `keys` entries as versions 2 and 3 did, and marks
     /// it schema version 2.
-    fn make_version_2(store: &SledStore, plain: usize) {
-        for entry in store.records.iter().take(plain) {
+    fn make_version_2(store: &SledStore, plain: usize) -> sled::Tree {
+        let records = downgrade_to_v5(store);
+        for entry in records.iter().take(plain) {
             let (seq, bytes) = entry.unwrap();
-            store
-                .records
-                .insert(seq, encode(&decode(&bytes).unwrap()))
-                .unwrap();
+            records.insert(seq, encode(&decode(&bytes).unwrap())).unwrap();
         }
         undate_keys(store, usize::MAX);
         store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
         store.flush().unwrap();
+        records
     }
 
     /// Writes the first `n` stored `keys` entries without their date, as
@@ -1995,14 +2406,15 @@ mod tests {
                 let store = SledStore::open(dir.path()).unwrap();
                 assert_eq!(store.ingest(&items).unwrap().new, 40);
                 undate_keys(&store, undated);
-                store.meta.insert(SCHEMA_KEY, &3u32.to_be_bytes()).unwrap();
-                store.flush().unwrap();
                 // An undated entry still answers (from the record).
                 let undated_key = &items[0].key;
                 assert_eq!(
                     store.lookup(undated_key, "f9").unwrap(),
                     super::super::Lookup::Elsewhere { date: 1_000 }
                 );
+                downgrade_to_v5(&store);
+                store.meta.insert(SCHEMA_KEY, &3u32.to_be_bytes()).unwrap();
+                store.flush().unwrap();
             }
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(
@@ -2092,6 +2504,7 @@ mod tests {
                     .iter()
                     .all(|r| r.is_ok()));
                 store.release_expired_full_text(130).unwrap();
+                downgrade_to_v5(&store);
                 let pending = store.pending_tree().unwrap();
                 pending.clear().unwrap();
                 if stale {
@@ -2125,9 +2538,12 @@ mod tests {
                 .unwrap();
             assert_eq!(pending_index(&store).len(), 5);
             drop(store);
-            // Opened again: version 5 already, nothing rebuilt or lost.
+            // Opened again: version 7 already, nothing rebuilt or lost.
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.pending_full_text().unwrap().len(), 5);
+            assert_eq!(store.item_count(), 8);
+            let article = store.get(&items[0].key).unwrap().unwrap();
+            assert_eq!(article.content.as_deref(), Some("<p dir=\"rtl\">وصل</p>"));
         }
     }
 
@@ -2225,9 +2641,8 @@ mod tests {
             {
                 let store = SledStore::open(dir.path()).unwrap();
                 assert_eq!(store.ingest(&items).unwrap().new, 40);
-                make_version_2(&store, plain);
-                let plain_now = store
-                    .records
+                let records = make_version_2(&store, plain);
+                let plain_now = records
                     .iter()
                     .filter(|e| !e.as_ref().unwrap().1.starts_with(&super::super::ZSTD_MAGIC))
                     .count();
@@ -2238,9 +2653,14 @@ mod tests {
                 store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
                 Some(&SCHEMA_VERSION.to_be_bytes()[..])
             );
-            for entry in store.records.iter() {
-                assert!(entry.unwrap().1.starts_with(&super::super::ZSTD_MAGIC));
+            for value in store.records.iter().values() {
+                let value = value.unwrap();
+                assert!(split_record(&value)
+                    .unwrap()
+                    .1
+                    .starts_with(&super::super::ZSTD_MAGIC));
             }
+            assert_eq!(record_count(&store), 40);
             assert_eq!(store.item_count(), 40);
             let newest = store.recent(100, usize::MAX, |_| true).unwrap();
             let mut want = items.clone();
@@ -2334,7 +2754,7 @@ mod tests {
             .unwrap();
         let feeds: Vec<&str> = stored.sources.iter().map(|s| s.feed_url.as_str()).collect();
         assert_eq!(feeds, ["f1", "f2"]);
-        assert_eq!(store.dates.len(), 3);
+        assert_eq!(pair_count(&store), 3);
     }
 
     #[test]
@@ -2421,6 +2841,60 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(wire.sources.len(), 6);
+    }
+
+    /// sled 0.34 writes a leaf over a quarter of its 512 KiB log segment
+    /// as a blob file of its own, read and written whole, and splits a leaf
+    /// only past 16 entries, whatever their size: records of a few KB each
+    /// (long items, full-text articles) must still leave `blobs/` empty.
+    #[test]
+    fn records_of_a_few_kilobytes_never_become_blob_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let words = [
+            "القاهرة",
+            "وزير",
+            "الخارجية",
+            "اجتماع",
+            "عاجل",
+            "الحكومة",
+            "بيان",
+            "مجلس",
+        ];
+        // xorshift: text zstd cannot pack to nothing.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let items: Vec<Item> = (0..600)
+            .map(|i| {
+                let mut it = item(&format!("https://aljazeera.example/مقال/{i}"), "f1", 1_000 + i);
+                let text: Vec<String> = (0..600)
+                    .map(|_| {
+                        let n = next();
+                        format!("{} {}", words[(n % 8) as usize], (n >> 8) % 100_000)
+                    })
+                    .collect();
+                it.content = Some(format!("<p dir=\"rtl\">{}</p>", text.join(" ")));
+                it
+            })
+            .collect();
+        for doc in items.chunks(40) {
+            assert_eq!(store.ingest(doc).unwrap().new, 40);
+        }
+        store.flush().unwrap();
+        let smallest = store.records.iter().values().map(|v| v.unwrap().len()).min();
+        assert!(smallest > Some(2_000), "records of {smallest:?} bytes");
+        let blobs = std::fs::read_dir(dir.path().join("blobs")).map_or(0, |d| d.count());
+        assert_eq!(blobs, 0, "sled blob files");
+        assert_eq!(store.recent(600, usize::MAX, |_| true).unwrap(), {
+            let mut newest = items.clone();
+            newest.reverse();
+            newest
+        });
     }
 
     #[test]
@@ -2605,7 +3079,8 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(store.item_count(), 40);
         assert_eq!(store.keys.len(), 40);
-        assert_eq!(store.records.len(), 40);
+        assert_eq!(record_count(&store), 40);
+        assert_eq!(pair_count(&store), 40);
         let mut n = 0;
         store
             .for_each_item(|it| {
@@ -2615,6 +3090,224 @@ mod tests {
             })
             .unwrap();
         assert_eq!(n, 40);
+    }
+
+    /// Items for the version-5 tests: 37 Arabic stories (two date chunks
+    /// once migrated, the last one partial), dates shared in threes so that ties
+    /// are sorted again (version 5 by key, version 7 by number), item 7
+    /// with two sources in its record.
+    fn v5_items() -> Vec<Item> {
+        let mut items: Vec<Item> = (0..37)
+            .map(|i| {
+                let mut it = item(
+                    &format!("https://aljazeera.example/خبر/{}", 36 - i),
+                    "f1",
+                    2_000 + (i / 3) * 60,
+                );
+                it.title = format!("عاجل: خبر رقم {i} من القاهرة");
+                it.content = Some(
+                    format!("<p dir=\"rtl\">نص الخبر رقم {i}، فقرة بعد فقرة.</p>").repeat(i as usize % 5 + 1),
+                );
+                it
+            })
+            .collect();
+        items[7].sources.push(Source {
+            feed_url: "f2".into(),
+            feed_name: "الثانية".into(),
+            link: None,
+        });
+        items
+    }
+
+    /// Writes a version-5 store as that schema laid it out, tree by tree
+    /// (not through this build's writer): `items` numbered in order, the
+    /// date index (date ‖ key), item 3's source gained later in `sources`
+    /// and its `keys` entry, one pruned item's seen entry.
+    fn write_v5_store(path: &Path, items: &[Item], pruned: (&ItemKey, i64)) {
+        let db = sled::open(path).unwrap();
+        let tree = |n: &str| db.open_tree(n).unwrap();
+        let (meta, keys, records, dates, sources) = (
+            tree("meta"),
+            tree("keys"),
+            tree("records"),
+            tree("dates"),
+            tree("sources"),
+        );
+        for (seq, it) in items.iter().enumerate() {
+            let seq = seq as u64;
+            let mut feeds: Vec<[u8; 8]> = it.sources.iter().map(|s| feed_hash(&s.feed_url)).collect();
+            if seq == 3 {
+                let gained = Source {
+                    feed_url: "f3".into(),
+                    feed_name: "الثالثة".into(),
+                    link: Some("https://aljazeera.example/خبر?ref=f3".into()),
+                };
+                sources
+                    .insert(source_key(seq, feeds.len()), encode_source(&gained))
+                    .unwrap();
+                feeds.push(feed_hash("f3"));
+            }
+            keys.insert(it.key.as_str(), stored_entry(seq, Some(it.date), feeds))
+                .unwrap();
+            records.insert(seq.to_be_bytes(), encode_packed(it)).unwrap();
+            dates
+                .insert(date_key(it.date, &it.key), &seq.to_be_bytes())
+                .unwrap();
+        }
+        keys.insert(pruned.0.as_str(), &seen_entry(pruned.1)).unwrap();
+        tree("seen_by_date")
+            .insert(seen_key(pruned.1, pruned.0.as_str().as_bytes()), &[])
+            .unwrap();
+        let n = items.len() as u64;
+        meta.insert(SEQ_KEY, &n.to_be_bytes()).unwrap();
+        meta.insert(COUNT_KEY, &n.to_be_bytes()).unwrap();
+        meta.insert(SCHEMA_KEY, &5u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+
+    /// Every item of `items` (written by [`write_v5_store`]) reads back
+    /// from a migrated store, by key, oldest first and newest first.
+    fn assert_v5_items_read_back(store: &SledStore, items: &[Item]) {
+        let mut want = items.to_vec();
+        want[3].sources.push(Source {
+            feed_url: "f3".into(),
+            feed_name: "الثالثة".into(),
+            link: Some("https://aljazeera.example/خبر?ref=f3".into()),
+        });
+        for it in &want {
+            assert_eq!(store.get(&it.key).unwrap().as_ref(), Some(it));
+        }
+        assert_eq!(store.item_count(), items.len());
+        assert_eq!(
+            (record_count(store), pair_count(store)),
+            (items.len(), items.len())
+        );
+        // Items are ingested oldest first and ties keep that order.
+        let mut all = Vec::new();
+        store
+            .for_each_item(|it| {
+                all.push(it);
+                true
+            })
+            .unwrap();
+        assert_eq!(all, want);
+        let mut newest = store.recent(100, usize::MAX, |_| true).unwrap();
+        newest.reverse();
+        assert_eq!(newest, want);
+    }
+
+    #[test]
+    fn a_version_5_store_is_rewritten_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = v5_items();
+        let gone = ItemKey::from_link(&url::Url::parse("https://aljazeera.example/قديم").unwrap());
+        write_v5_store(dir.path(), &items, (&gone, 500));
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&SCHEMA_VERSION.to_be_bytes()[..])
+        );
+        let names: Vec<Vec<u8>> = store.db.tree_names().into_iter().map(|n| n.to_vec()).collect();
+        for old in V5_TREES {
+            assert!(!names.contains(&old.as_bytes().to_vec()), "{old} dropped");
+        }
+        assert_v5_items_read_back(&store, &items);
+        assert!(store.knows(&gone, "f9"), "a pruned item stays known");
+        assert!(store.knows(&items[7].key, "f2"));
+        assert_eq!(
+            store.lookup(&items[3].key, "f9").unwrap(),
+            super::super::Lookup::Elsewhere { date: items[3].date }
+        );
+        // A new item goes at the right edge of the records; an older one
+        // joins its date's chunk.
+        let late = item("https://aljazeera.example/جديد", "f1", 9_000);
+        let early = item("https://aljazeera.example/مبكر", "f1", 2_000);
+        let r = store.ingest(&[late.clone(), early.clone()]).unwrap();
+        assert_eq!(r.new, 2);
+        assert_eq!(
+            store.recent(1, 10, |_| true).unwrap(),
+            std::slice::from_ref(&late)
+        );
+        let mut first = Vec::new();
+        store
+            .for_each_item(|it| {
+                first.push(it.key);
+                first.len() < 4
+            })
+            .unwrap();
+        assert_eq!(
+            first,
+            [
+                items[0].key.clone(),
+                items[1].key.clone(),
+                items[2].key.clone(),
+                early.key.clone()
+            ]
+        );
+        drop(store);
+        // Opened again: version 7 already, nothing rebuilt or lost.
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.item_count(), 39);
+        assert_eq!(store.get(&late.key).unwrap(), Some(late));
+        // Prune takes pairs out of their chunks and removes the records;
+        // date chunks left empty go.
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(365 * 86_400),
+            max_items: 5,
+            seen_max_age: std::time::Duration::from_secs(365 * 86_400),
+        };
+        while store.prune(10_000, &policy, 7).unwrap().more {}
+        assert_eq!(store.item_count(), 5);
+        assert_eq!((record_count(&store), pair_count(&store)), (5, 5));
+        assert!(store.dates.len() <= 2, "{} date chunks", store.dates.len());
+        assert!(store.knows(&items[0].key, "f9"));
+        assert_eq!(
+            store.ingest(&items[..3]).unwrap().new,
+            0,
+            "pruned items are not new"
+        );
+        let kept: Vec<i64> = store
+            .recent(10, 100, |_| true)
+            .unwrap()
+            .iter()
+            .map(|i| i.date)
+            .collect();
+        assert_eq!(kept.len(), 5);
+        assert_eq!(kept[0], 9_000);
+    }
+
+    #[test]
+    fn a_migration_from_version_5_cut_short_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = v5_items();
+        let gone = ItemKey::from_link(&url::Url::parse("https://aljazeera.example/قديم").unwrap());
+        write_v5_store(dir.path(), &items, (&gone, 500));
+        {
+            // What a crash mid-migration leaves: part of the new trees
+            // (two records, one of them torn, and a date chunk) and still
+            // version 5.
+            let db = sled::open(dir.path()).unwrap();
+            let records = db.open_tree(RECORD_TREE).unwrap();
+            records.insert(0u64.to_be_bytes(), &b"torn"[..]).unwrap();
+            records
+                .insert(
+                    77u64.to_be_bytes(),
+                    keyed_record(b"https://aljazeera.example/x", b"x"),
+                )
+                .unwrap();
+            db.open_tree(DATE_TREE)
+                .unwrap()
+                .insert(date_pair(1, 99), date_pair(1, 99).to_vec())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&SCHEMA_VERSION.to_be_bytes()[..])
+        );
+        assert_eq!(store.records.len(), items.len());
+        assert_v5_items_read_back(&store, &items);
     }
 
     #[test]
