@@ -9,6 +9,8 @@
 //! article reached through different feeds, tracking parameters, schemes or
 //! percent-encodings collapses to one key.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -142,12 +144,13 @@ pub fn clean_link(link: &Url) -> Url {
                 !seg.is_empty() && !is_tracking_param(&decode_lossy(name))
             })
             .collect();
-        let query = normalise_escapes(&kept.join("&"));
+        let joined = kept.join("&");
+        let query = normalise_escapes(&joined);
         // A query that comes out as it went in is not set again: the URL
         // parser wrote it in the form setting it would (the idempotence
         // tests hold `clean_link` to that), and setting re-serialises the
         // whole URL.
-        let query = (!query.is_empty()).then_some(query.as_str());
+        let query = (!query.is_empty()).then_some(&*query);
         if url.query() != query {
             url.set_query(query);
         }
@@ -155,21 +158,47 @@ pub fn clean_link(link: &Url) -> Url {
 
     if url.path().contains('%') {
         let path = normalise_escapes(url.path());
-        if path != url.path() {
+        if let Cow::Owned(path) = path {
             url.set_path(&path);
         }
     }
     url
 }
 
-fn decode_lossy(s: &str) -> std::borrow::Cow<'_, str> {
+fn decode_lossy(s: &str) -> Cow<'_, str> {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy()
+}
+
+/// The value of the escape `%XX` at `i` of `bytes`, if there is one.
+fn escape_at(bytes: &[u8], i: usize) -> Option<u8> {
+    match bytes.get(i + 1..i + 3) {
+        Some(&[hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+            let digit = |d: u8| (d as char).to_digit(16).expect("a hex digit") as u8;
+            Some(digit(hi) << 4 | digit(lo))
+        }
+        _ => None,
+    }
+}
+
+fn is_unreserved(v: u8) -> bool {
+    v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~')
 }
 
 /// Upper-cases the hex digits of every `%XX` escape and decodes escapes of
 /// unreserved characters (RFC 3986 section 6.2.2), which never change meaning.
-fn normalise_escapes(s: &str) -> String {
+///
+/// Borrowed when there is nothing to change, which is what nearly every
+/// link is (the `url` crate writes the escapes of an Arabic path in upper
+/// case): the check goes escape by escape without writing anything.
+fn normalise_escapes(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
+    let settled = memchr::memchr_iter(b'%', bytes).all(|i| {
+        escape_at(bytes, i)
+            .is_some_and(|v| !is_unreserved(v) && !bytes[i + 1..i + 3].iter().any(u8::is_ascii_lowercase))
+    });
+    if settled {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     // Text between escapes is copied a run at a time: `%` is ASCII, so
     // every `%` found is on a character boundary.
@@ -177,10 +206,8 @@ fn normalise_escapes(s: &str) -> String {
     while let Some(found) = memchr::memchr(b'%', &bytes[copied..]) {
         let i = copied + found;
         out.push_str(&s[copied..i]);
-        if i + 2 < bytes.len() && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit() {
-            let hex = &s[i + 1..i + 3];
-            let v = u8::from_str_radix(hex, 16).expect("two hex digits");
-            if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+        if let Some(v) = escape_at(bytes, i) {
+            if is_unreserved(v) {
                 out.push(v as char);
             } else {
                 out.push('%');
@@ -196,7 +223,7 @@ fn normalise_escapes(s: &str) -> String {
         }
     }
     out.push_str(&s[copied..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Where an item was seen: one entry per feed that carried the item's link.

@@ -402,6 +402,10 @@ fn build(
 /// which feed-rs does not read. Looked up in the channel head only.
 fn syndication_period(doc: &[u8]) -> Option<Duration> {
     let head = &doc[..doc.len().min(16 * 1024)];
+    // Nearly no feed has one: the bytes are searched before the head is
+    // checked as text (std's check goes a character at a time through
+    // Arabic, and this ran over every document's first 16 KiB).
+    memchr::memmem::find(head, b":updatePeriod>")?;
     let head = std::str::from_utf8(head)
         .unwrap_or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]).expect("valid prefix"));
     let element = |name: &str| -> Option<&str> {
@@ -600,13 +604,13 @@ fn content_digest(entry: &Entry) -> Option<String> {
 }
 
 /// What an entry's relative references resolve against: its xml:base,
-/// itself resolved against the feed's URL, or that URL.
-fn entry_base(entry: &Entry, feed_url: &Url) -> Url {
-    entry
-        .base
-        .as_deref()
-        .and_then(|b| feed_url.join(b).ok())
-        .unwrap_or_else(|| feed_url.clone())
+/// itself resolved against the feed's URL, or that URL (borrowed: most
+/// entries have no xml:base, and this is asked per link).
+fn entry_base<'a>(entry: &Entry, feed_url: &'a Url) -> Cow<'a, Url> {
+    match entry.base.as_deref().and_then(|b| feed_url.join(b).ok()) {
+        Some(base) => Cow::Owned(base),
+        None => Cow::Borrowed(feed_url),
+    }
 }
 
 /// The item's web page: an Atom `alternate` link (HTML preferred), else an
@@ -720,7 +724,7 @@ fn text_to_html(text: &str, html: bool, base: &Url) -> String {
 /// Sanitises HTML with ammonia's allow-list, keeping `dir` and `lang` (Arabic
 /// content depends on them) and making relative URLs absolute against `base`.
 pub fn sanitize(html: &str, base: &Url) -> String {
-    if let Some(text) = markup_free(html).or_else(|| one_paragraph(html)) {
+    if let Some(text) = markup_free(html).or_else(|| paragraphs(html)) {
         return clean_text_owned(text);
     }
     thread_local! {
@@ -747,117 +751,119 @@ pub fn sanitize(html: &str, base: &Url) -> String {
 /// `>` and U+00A0 written as references, so it skips the parse and the
 /// tree. `None` for anything else.
 fn markup_free(html: &str) -> Option<String> {
-    let bytes = html.as_bytes();
-    if memchr::memchr3(b'<', b'&', b'\r', bytes).is_some()
-        || memchr::memchr(0, bytes).is_some()
-        || html.starts_with('\u{feff}')
-    {
+    if html.starts_with('\u{feff}') {
         return None;
     }
     let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(i) = rest.find(['>', '\u{a0}']) {
-        out.push_str(&rest[..i]);
-        let c = rest[i..].chars().next().expect("found");
-        out.push_str(if c == '>' { "&gt;" } else { "&nbsp;" });
-        rest = &rest[i + c.len_utf8()..];
-    }
-    out.push_str(rest);
-    Some(out)
+    push_markup_free(&mut out, html).then_some(out)
 }
 
-/// One `<p>` around markup-free text, the usual shape of a summary: what
-/// ammonia makes of it is the paragraph as it is, its text escaped as
-/// [`markup_free`] escapes it, so it skips the parse and the tree too.
-/// `None` for anything else (a byte-order mark anywhere, to keep clear of
-/// html5ever's treatment of a leading one).
-fn one_paragraph(html: &str) -> Option<String> {
-    let inner = html.strip_prefix("<p>")?.strip_suffix("</p>")?;
-    if inner.contains('\u{feff}') {
+/// Appends `text` to `out` as ammonia writes it if it is markup-free (see
+/// [`markup_free`], which also refuses a leading byte-order mark); false,
+/// with `out` partly written, if it is not.
+fn push_markup_free(out: &mut String, text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if memchr::memchr3(b'<', b'&', b'\r', bytes).is_some() || memchr::memchr(0, bytes).is_some() {
+        return false;
+    }
+    // `>` and U+00A0 (0xC2 0xA0) found by bytes: both are where a
+    // character starts, and a search by characters decoded every Arabic
+    // letter.
+    let mut copied = 0;
+    for i in memchr::memchr2_iter(b'>', 0xC2, bytes) {
+        let (escape, width) = match bytes[i] {
+            b'>' => ("&gt;", 1),
+            _ if bytes.get(i + 1) == Some(&0xA0) => ("&nbsp;", 2),
+            _ => continue,
+        };
+        out.push_str(&text[copied..i]);
+        out.push_str(escape);
+        copied = i + width;
+    }
+    out.push_str(&text[copied..]);
+    true
+}
+
+/// The paragraph openings [`paragraphs`] takes, each written exactly as
+/// ammonia writes it back (`dir` is one of the attributes it keeps).
+const PARAGRAPH_OPENINGS: [&str; 4] = ["<p>", "<p dir=\"rtl\">", "<p dir=\"ltr\">", "<p dir=\"auto\">"];
+
+/// Paragraphs of markup-free text, the usual shape of a summary (one `<p>`)
+/// and of much news content (`<p dir="rtl">` after `<p dir="rtl">`, a
+/// newline between): what ammonia makes of it is the paragraphs as they
+/// are, their text (and the text between them) escaped as [`markup_free`]
+/// escapes it, so it skips the parse and the tree too. `None` for anything
+/// else: another tag or attribute, an attribute written otherwise (ammonia
+/// would rewrite `dir='rtl'` as `dir="rtl"`), a paragraph not closed by
+/// `</p>`, or a byte-order mark anywhere (to keep clear of html5ever's
+/// treatment of a leading one).
+fn paragraphs(html: &str) -> Option<String> {
+    if memchr::memmem::find(html.as_bytes(), "\u{feff}".as_bytes()).is_some() {
         return None;
     }
-    let text = markup_free(inner)?;
-    let mut out = String::with_capacity(text.len() + "<p></p>".len());
-    out.push_str("<p>");
-    out.push_str(&text);
-    out.push_str("</p>");
-    Some(out)
+    let mut out = String::with_capacity(html.len() + html.len() / 16);
+    let mut rest = html;
+    loop {
+        // The text before the next tag (usually a newline, or nothing).
+        let (text, tag) = rest.split_at(memchr::memchr(b'<', rest.as_bytes()).unwrap_or(rest.len()));
+        if !push_markup_free(&mut out, text) {
+            return None;
+        }
+        if tag.is_empty() {
+            return Some(out);
+        }
+        let (opening, inner) = PARAGRAPH_OPENINGS
+            .iter()
+            .find_map(|opening| Some((*opening, tag.strip_prefix(opening)?)))?;
+        // The paragraph's text has no `<`, so its end is the first `<`.
+        let end = memchr::memchr(b'<', inner.as_bytes())?;
+        rest = inner[end..].strip_prefix("</p>")?;
+        out.push_str(opening);
+        if !push_markup_free(&mut out, &inner[..end]) {
+            return None;
+        }
+        out.push_str("</p>");
+    }
 }
 
 /// The HTML of a cleaned document. ammonia's `to_string` serialises into a
-/// buffer and then copies it through a formatter; this writes straight into
-/// the `String` returned, sized for `len_hint` bytes (the input's length).
+/// buffer and then copies it through a formatter; this collects the bytes
+/// in a buffer sized for `len_hint` bytes (the input's length) and checks
+/// them once.
 pub(crate) fn document_html(document: &ammonia::Document, len_hint: usize) -> String {
-    let mut sink = TextSink {
-        text: String::with_capacity(len_hint),
-        carry: Vec::new(),
-    };
+    let mut sink = TextSink(Vec::with_capacity(len_hint));
     document
         .write_to(&mut sink)
-        .expect("writing to a String cannot fail");
+        .expect("writing to a Vec cannot fail");
     sink.finish()
 }
 
-/// html5ever's serialised output, collected as text. Each piece is checked
-/// as it is written, with SIMD (the pieces are mostly long runs of text),
-/// instead of the whole document once more at the end with std's check,
-/// which goes a character at a time through Arabic. A piece may end inside
-/// a character: html5ever writes the lead byte of U+0080–U+00BF (`«`, `»`,
-/// `©`) alone while it looks for `&nbsp;`; such bytes wait for the rest.
-struct TextSink {
-    text: String,
-    carry: Vec<u8>,
-}
+/// html5ever's serialised output, collected as bytes and checked as UTF-8
+/// once at the end, with SIMD. html5ever writes many small pieces (a tag
+/// name, a quote, the text between two escapes), and checking each piece
+/// as it came cost more than the check itself: the whole, then one copy
+/// into the `String`, is cheaper. (std's check, which goes a character at a
+/// time through Arabic, is what the SIMD check replaces.) A piece may end
+/// inside a character (html5ever writes the lead byte of U+0080–U+00BF,
+/// `«`, `»`, `©`, alone while it looks for `&nbsp;`): the whole is checked,
+/// so that needs no care.
+#[derive(Default)]
+struct TextSink(Vec<u8>);
 
 impl TextSink {
-    fn push(&mut self, mut bytes: &[u8]) {
-        loop {
-            match simdutf8::compat::from_utf8(bytes) {
-                Ok(s) => return self.text.push_str(s),
-                Err(e) => {
-                    let (good, rest) = bytes.split_at(e.valid_up_to());
-                    self.text
-                        .push_str(simdutf8::basic::from_utf8(good).expect("the valid prefix"));
-                    match e.error_len() {
-                        // Cut short: the rest comes with the next piece.
-                        None => return self.carry.extend_from_slice(rest),
-                        // html5ever writes UTF-8; were that ever to change,
-                        // the bad bytes become U+FFFD as a lossy copy would.
-                        Some(bad) => {
-                            self.text.push(char::REPLACEMENT_CHARACTER);
-                            bytes = &rest[bad..];
-                        }
-                    }
-                }
-            }
+    fn finish(self) -> String {
+        match simdutf8::basic::from_utf8(&self.0) {
+            Ok(text) => text.to_owned(),
+            // html5ever writes UTF-8; were that ever to change, the bad
+            // bytes become U+FFFD.
+            Err(_) => String::from_utf8_lossy(&self.0).into_owned(),
         }
-    }
-
-    fn finish(mut self) -> String {
-        if !self.carry.is_empty() {
-            self.text.push_str(&String::from_utf8_lossy(&self.carry));
-        }
-        self.text
     }
 }
 
 impl std::io::Write for TextSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut rest = buf;
-        if let Some(&lead) = self.carry.first() {
-            let width: usize = match lead {
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                0xF0..=0xF7 => 4,
-                _ => 1,
-            };
-            let take = width.saturating_sub(self.carry.len()).min(rest.len());
-            self.carry.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            let carried = std::mem::take(&mut self.carry);
-            self.push(&carried);
-        }
-        self.push(rest);
+        self.0.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -1714,21 +1720,67 @@ mod tests {
             "<p>قال الوزير إن المفاوضات ستستأنف</p>",
             "<p> 5 > 3\u{a0}«اقتباس» </p>",
             "<p></p>",
+            "<p>a</p><p>b</p>",
+            "<p dir=\"rtl\">نص</p>",
+            "<p dir=\"rtl\">قال الوزير</p>\n<p dir=\"ltr\">The minister said</p>\n",
+            "\n<p dir=\"auto\">x\u{a0}> y</p>between<p></p>  ",
+            "<p>نص\u{feff}</p>x",
         ] {
-            assert!(one_paragraph(html).is_some(), "{html:?}");
+            let skipped = paragraphs(html).is_some();
+            assert_eq!(skipped, !html.contains('\u{feff}'), "{html:?}");
             assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
         }
         for html in [
             "<p>a &amp; b</p>",
-            "<p>a</p><p>b</p>",
-            "<p dir=\"rtl\">نص</p>",
+            "<p dir='rtl'>نص</p>",
+            "<p dir=rtl>نص</p>",
+            "<p dir=\"rtl\" lang=\"ar\">نص</p>",
+            "<p lang=\"ar\">نص</p>",
             "<P>x</P>",
             "<p>\u{feff}x</p>",
             "<p>x",
+            "<p>x</p><b>y</b>",
+            "<p><p>x</p>",
+            "<p>x</P>",
+            "<p>x</p >",
+            "x</p>",
+            "<p>a\r\nb</p>",
         ] {
-            assert!(one_paragraph(html).is_none(), "{html:?}");
+            assert!(paragraphs(html).is_none(), "{html:?}");
             assert_eq!(sanitize(html, &base), through_ammonia(html), "{html:?}");
         }
+        // windows-1256 Arabic paragraphs, through the whole parse: the same
+        // HTML as ammonia makes of the decoded text.
+        let html = "<p dir=\"rtl\">قال الوزير > نص</p>\n<p dir=\"rtl\">ب</p>";
+        let doc = format!(
+            "<?xml version=\"1.0\" encoding=\"windows-1256\"?><rss version=\"2.0\"><channel><title>t</title><item><title>خبر</title><link>https://example.com/a/1</link><description><![CDATA[{html}]]></description></item></channel></rss>"
+        );
+        let body = encoding_rs::WINDOWS_1256.encode(&doc).0;
+        let parsed = parse_feed(
+            FeedRef {
+                url: &base,
+                name: "n",
+            },
+            &body,
+            None,
+            Utc::now(),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(parsed.charset, "windows-1256");
+        let want = {
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            builder.url_relative(ammonia::UrlRelative::RewriteWithBase(
+                Url::parse("https://example.com/a/1").unwrap(),
+            ));
+            clean_text_owned(builder.clean(html).to_string())
+        };
+        assert_eq!(parsed.items[0].summary.as_deref(), Some(want.as_str()));
+        assert!(
+            want.starts_with("<p dir=\"rtl\">قال الوزير &gt; نص</p>"),
+            "{want}"
+        );
     }
 
     proptest::proptest! {
@@ -1750,6 +1802,28 @@ mod tests {
             let want = clean_text_owned(builder.clean(&html).to_string());
             proptest::prop_assert_eq!(sanitize(&html, &base), want);
         }
+
+        /// Paragraphs with and without `dir`, text between them, Arabic,
+        /// `>` and no-break spaces: the same bytes as ammonia's.
+        #[test]
+        fn paragraphs_match_ammonia(parts in proptest::collection::vec(
+            ("[ \\n\\tab\\u{a0}>]{0,3}", 0..PARAGRAPH_OPENINGS.len(), "[^<&\\r\\x00]{0,20}|[ابت \\u{a0}>«»]{0,20}"),
+            0..5,
+        ), tail in "[ \\nx]{0,2}") {
+            let base = Url::parse("https://example.com/").unwrap();
+            let mut html = String::new();
+            for (between, opening, text) in &parts {
+                html.push_str(between);
+                html.push_str(PARAGRAPH_OPENINGS[*opening]);
+                html.push_str(text);
+                html.push_str("</p>");
+            }
+            html.push_str(&tail);
+            let mut builder = ammonia::Builder::default();
+            builder.add_generic_attributes(["dir", "lang"]);
+            let want = clean_text_owned(builder.clean(&html).to_string());
+            proptest::prop_assert_eq!(sanitize(&html, &base), want);
+        }
     }
 
     #[test]
@@ -1759,28 +1833,19 @@ mod tests {
         let bytes = text.as_bytes();
         // Every way of cutting the text in two, and byte by byte.
         for cut_at in 0..=bytes.len() {
-            let mut sink = TextSink {
-                text: String::new(),
-                carry: Vec::new(),
-            };
+            let mut sink = TextSink::default();
             sink.write_all(&bytes[..cut_at]).unwrap();
             sink.write_all(&bytes[cut_at..]).unwrap();
             assert_eq!(sink.finish(), text, "cut at {cut_at}");
         }
-        let mut sink = TextSink {
-            text: String::new(),
-            carry: Vec::new(),
-        };
+        let mut sink = TextSink::default();
         for b in bytes {
             sink.write_all(std::slice::from_ref(b)).unwrap();
         }
         assert_eq!(sink.finish(), text);
         // Bytes that are not UTF-8 become U+FFFD, as a lossy copy gives.
         for bad in [&b"a\xffb"[..], b"\xe2\x82", b"x\xc2", b"\xc2\xc2\xab"] {
-            let mut sink = TextSink {
-                text: String::new(),
-                carry: Vec::new(),
-            };
+            let mut sink = TextSink::default();
             sink.write_all(bad).unwrap();
             assert_eq!(sink.finish(), String::from_utf8_lossy(bad), "{bad:?}");
         }

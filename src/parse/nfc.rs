@@ -67,6 +67,13 @@ pub(crate) fn quick_check(chars: impl Iterator<Item = char>) -> IsNormalized {
 /// bytes at a time: this is what nearly all feed text is, Arabic included,
 /// and the check runs over every content's sanitised HTML. (It was three
 /// passes: `is_ascii`, the plain scan, then the control-character scan.)
+/// The eight-byte step is tried only where an ASCII byte starts: in Arabic
+/// text, where most characters are two bytes, trying it at every character
+/// cost as much as the character's own check. A two-byte character is its
+/// lead byte's word of the table and its continuation byte's bit (the code
+/// point's bits, split as UTF-8 splits them), with no range test: every
+/// two-byte character is below U+FFFE, and those below U+0300 are plain
+/// in the table.
 pub(crate) fn scan(s: &str) -> Option<bool> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const SPACES: u64 = 0x2020_2020_2020_2020;
@@ -74,38 +81,42 @@ pub(crate) fn scan(s: &str) -> Option<bool> {
     let b = s.as_bytes();
     let mut legal = true;
     let mut i = 0;
-    while i < b.len() {
-        if let Some(word) = b.get(i..i + 8) {
-            let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            // No high bit: eight ASCII bytes. Then a byte below 0x20 sets
-            // its high bit in `w - SPACES` (a borrow can only add false
-            // alarms above a true one, which the byte path below settles).
-            if w & HIGH == 0 && w.wrapping_sub(SPACES) & HIGH == 0 {
-                i += 8;
-                continue;
+    while let Some(&lead) = b.get(i) {
+        match lead {
+            0..=0x7F => {
+                if let Some(word) = b.get(i..i + 8) {
+                    let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+                    // No high bit: eight ASCII bytes. Then a byte below 0x20
+                    // sets its high bit in `w - SPACES` (a borrow can only
+                    // add false alarms above a true one, which the byte
+                    // path below settles).
+                    if w & HIGH == 0 && w.wrapping_sub(SPACES) & HIGH == 0 {
+                        i += 8;
+                        continue;
+                    }
+                }
+                legal &= lead >= b' ' || matches!(lead, b'\t' | b'\n' | b'\r');
+                i += 1;
             }
-        }
-        let lead = b[i];
-        if lead < 0x80 {
-            legal &= lead >= b' ' || matches!(lead, b'\t' | b'\n' | b'\r');
-            i += 1;
-            continue;
-        }
-        // `s` is valid UTF-8, so the continuation bytes are there.
-        let (cp, width) = match lead {
-            0xC0..=0xDF => ((u32::from(lead & 0x1F) << 6) | u32::from(b[i + 1] & 0x3F), 2),
-            0xE0..=0xEF => (
-                (u32::from(lead & 0x0F) << 12)
+            // `s` is valid UTF-8, so the continuation bytes are there.
+            0xC0..=0xDF => {
+                let word = plain.0[usize::from(lead & 0x1F)];
+                if word & (1 << (b[i + 1] & 0x3F)) == 0 {
+                    return None;
+                }
+                i += 2;
+            }
+            0xE0..=0xEF => {
+                let cp = (u32::from(lead & 0x0F) << 12)
                     | (u32::from(b[i + 1] & 0x3F) << 6)
-                    | u32::from(b[i + 2] & 0x3F),
-                3,
-            ),
+                    | u32::from(b[i + 2] & 0x3F);
+                if cp >= 0xFFFE || plain.0[(cp >> 6) as usize] & (1 << (cp & 63)) == 0 {
+                    return None;
+                }
+                i += 3;
+            }
             _ => return None,
-        };
-        if cp >= 0xFFFE || (cp >= 0x300 && plain.0[(cp >> 6) as usize] & (1 << (cp & 63)) == 0) {
-            return None;
         }
-        i += width;
     }
     Some(legal)
 }
