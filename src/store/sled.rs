@@ -713,9 +713,7 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     apply(&mut batches)?;
     meta.insert(SEQ_KEY, &seq.to_be_bytes())?;
     meta.insert(COUNT_KEY, &seq.to_be_bytes())?;
-    db.flush()?;
-    meta.insert(SCHEMA_KEY, &4u32.to_be_bytes())?;
-    db.flush()?;
+    set_schema(db, meta, 4)?;
     tracing::info!(
         items = seq,
         pruned,
@@ -746,9 +744,7 @@ fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         }
     }
     records.apply_batch(batch)?;
-    db.flush()?;
-    meta.insert(SCHEMA_KEY, &3u32.to_be_bytes())?;
-    db.flush()?;
+    set_schema(db, meta, 3)?;
     tracing::info!(
         items = packed,
         version = 3,
@@ -788,9 +784,7 @@ fn migrate_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         }
     }
     keys.apply_batch(batch)?;
-    db.flush()?;
-    meta.insert(SCHEMA_KEY, &4u32.to_be_bytes())?;
-    db.flush()?;
+    set_schema(db, meta, 4)?;
     tracing::info!(
         items = dated,
         version = 4,
@@ -827,9 +821,7 @@ fn migrate_v4(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         }
     }
     pending.apply_batch(batch)?;
-    db.flush()?;
-    meta.insert(SCHEMA_KEY, &5u32.to_be_bytes())?;
-    db.flush()?;
+    set_schema(db, meta, 5)?;
     tracing::info!(
         pending = indexed,
         version = 5,
@@ -916,14 +908,22 @@ fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         batch.insert(first, pairs.concat());
     }
     dates.apply_batch(batch)?;
-    db.flush()?;
-    meta.insert(SCHEMA_KEY, &7u32.to_be_bytes())?;
-    db.flush()?;
+    set_schema(db, meta, 7)?;
     tracing::info!(
         items = moved,
         version = 7,
         "Store migrated from schema version 5."
     );
+    Ok(())
+}
+
+/// Writes schema `version` once everything a migration wrote is durable,
+/// and makes it durable itself: the number is the migration's last word, so
+/// a crash before it leaves a store whose next open runs the migration again.
+fn set_schema(db: &sled::Db, meta: &sled::Tree, version: u32) -> Result<(), StoreError> {
+    db.flush()?;
+    meta.insert(SCHEMA_KEY, &version.to_be_bytes())?;
+    db.flush()?;
     Ok(())
 }
 
