@@ -729,21 +729,13 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 /// starts again (records already packed are unpacked and packed again,
 /// unchanged).
 fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
-    const CHUNK: usize = 1024;
     let records = db.open_tree("records")?;
-    let mut batch = sled::Batch::default();
-    let (mut pending, mut packed) = (0, 0usize);
+    let mut out = Batched::new(&records);
     for entry in records.iter() {
         let (seq, bytes) = entry?;
-        batch.insert(seq, encode_packed(&decode(&bytes)?));
-        packed += 1;
-        pending += 1;
-        if pending == CHUNK {
-            records.apply_batch(std::mem::take(&mut batch))?;
-            pending = 0;
-        }
+        out.insert(seq, encode_packed(&decode(&bytes)?))?;
     }
-    records.apply_batch(batch)?;
+    let packed = out.finish()?;
     set_schema(db, meta, 3)?;
     tracing::info!(
         items = packed,
@@ -759,10 +751,8 @@ fn migrate_v2(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 /// date, in batches, then version 4 ([`migrate_v4`] follows). A migration
 /// cut short starts again; entries written already are written the same.
 fn migrate_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
-    const CHUNK: usize = 1024;
     let (keys, dates) = (db.open_tree("keys")?, db.open_tree("dates")?);
-    let mut batch = sled::Batch::default();
-    let (mut pending, mut dated) = (0, 0usize);
+    let mut out = Batched::new(&keys);
     for entry in dates.iter() {
         let (k, _) = entry?;
         let key = &k[8..];
@@ -775,15 +765,9 @@ fn migrate_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         let hashes = feeds
             .chunks_exact(8)
             .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
-        batch.insert(key, stored_entry(seq, Some(date_of(&k)), hashes));
-        dated += 1;
-        pending += 1;
-        if pending == CHUNK {
-            keys.apply_batch(std::mem::take(&mut batch))?;
-            pending = 0;
-        }
+        out.insert(key, stored_entry(seq, Some(date_of(&k)), hashes))?;
     }
-    keys.apply_batch(batch)?;
+    let dated = out.finish()?;
     set_schema(db, meta, 4)?;
     tracing::info!(
         items = dated,
@@ -799,11 +783,9 @@ fn migrate_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 /// writes each pending claim's key, in batches, then the new version. A
 /// migration cut short starts again from the records, which it only reads.
 fn migrate_v4(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
-    const CHUNK: usize = 1024;
     let (records, pending) = (db.open_tree("fulltext")?, db.open_tree(PENDING_TREE)?);
     pending.clear()?;
-    let mut batch = sled::Batch::default();
-    let (mut queued, mut indexed) = (0, 0usize);
+    let mut out = Batched::new(&pending);
     for entry in records.iter() {
         let (k, v) = entry?;
         let Ok(record) = serde_json::from_slice::<FullTextRecord>(&v) else {
@@ -812,15 +794,9 @@ fn migrate_v4(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         if record.state != FullTextState::Pending {
             continue;
         }
-        batch.insert(k, &[]);
-        indexed += 1;
-        queued += 1;
-        if queued == CHUNK {
-            pending.apply_batch(std::mem::take(&mut batch))?;
-            queued = 0;
-        }
+        out.insert(k, &[])?;
     }
-    pending.apply_batch(batch)?;
+    let indexed = out.finish()?;
     set_schema(db, meta, 5)?;
     tracing::info!(
         pending = indexed,
@@ -840,30 +816,21 @@ fn migrate_v4(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 /// its key (version 5 kept it only in `dates`); its packed bytes are
 /// copied.
 fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
-    const BATCH: usize = 1024;
     for name in [RECORD_TREE, DATE_TREE] {
         db.drop_tree(name)?;
     }
     let (old_records, old_dates) = (db.open_tree("records")?, db.open_tree("dates")?);
     let (records, dates) = (db.open_tree(RECORD_TREE)?, db.open_tree(DATE_TREE)?);
-    let mut batch = sled::Batch::default();
-    let mut queued = 0;
-    let mut moved = 0usize;
+    let mut out = Batched::new(&records);
     for entry in old_records.iter() {
         let (seq, bytes) = entry?;
         if seq.len() != 8 {
             return Err(StoreError::Corrupt("record number".into()));
         }
         let item = decode(&bytes)?;
-        batch.insert(seq, keyed_record(item.key.as_str().as_bytes(), &bytes));
-        moved += 1;
-        queued += 1;
-        if queued == BATCH {
-            records.apply_batch(std::mem::take(&mut batch))?;
-            queued = 0;
-        }
+        out.insert(seq, keyed_record(item.key.as_str().as_bytes(), &bytes))?;
     }
-    records.apply_batch(batch)?;
+    let moved = out.finish()?;
     // Dates: version 5 sorts one date's items by key, version 7 by number.
     const DATE_BATCH: usize = 64;
     let per = DATES_MAX * 3 / 4;
@@ -915,6 +882,46 @@ fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         "Store migrated from schema version 5."
     );
     Ok(())
+}
+
+/// A migration's writes into one tree, applied [`Batched::SIZE`] entries
+/// at a time: bounded in memory, each batch atomic, and a migration cut
+/// short between two batches is one that its next run writes again.
+struct Batched<'a> {
+    tree: &'a sled::Tree,
+    batch: sled::Batch,
+    queued: usize,
+    written: usize,
+}
+
+impl<'a> Batched<'a> {
+    const SIZE: usize = 1024;
+
+    fn new(tree: &'a sled::Tree) -> Self {
+        Batched {
+            tree,
+            batch: sled::Batch::default(),
+            queued: 0,
+            written: 0,
+        }
+    }
+
+    fn insert(&mut self, key: impl Into<sled::IVec>, value: impl Into<sled::IVec>) -> Result<(), StoreError> {
+        self.batch.insert(key, value);
+        self.queued += 1;
+        self.written += 1;
+        if self.queued == Self::SIZE {
+            self.tree.apply_batch(std::mem::take(&mut self.batch))?;
+            self.queued = 0;
+        }
+        Ok(())
+    }
+
+    /// Applies what is queued; the number of entries written in all.
+    fn finish(self) -> Result<usize, StoreError> {
+        self.tree.apply_batch(self.batch)?;
+        Ok(self.written)
+    }
 }
 
 /// Writes schema `version` once everything a migration wrote is durable,
