@@ -1441,6 +1441,7 @@ impl SledStore {
         self.recent_skipping(
             limit,
             scan_limit,
+            |_| false,
             |key| {
                 Ok(!except.is_empty()
                     && except.contains(&ItemKey::from_stored(String::from_utf8_lossy(key).into_owned())))
@@ -1450,13 +1451,14 @@ impl SledStore {
     }
 
     /// The newest-first walk behind [`Self::recent_except`] and
-    /// [`Self::recent_unheld`]: `skip` sees each item's key (in front of
-    /// its record) before the record is decoded, so skipped items cost no
-    /// decode.
+    /// [`Self::recent_unheld`]: `skip_seq` sees each item's number before
+    /// its record is read, `skip` its key (in front of its record) before
+    /// the record is decoded, so skipped items cost no decode.
     fn recent_skipping(
         &self,
         limit: usize,
         scan_limit: usize,
+        mut skip_seq: impl FnMut(u64) -> bool,
         mut skip: impl FnMut(&[u8]) -> Result<bool, StoreError>,
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
@@ -1466,6 +1468,9 @@ impl SledStore {
                 break;
             }
             let (_, seq) = pair?;
+            if skip_seq(seq) {
+                continue;
+            }
             let Some(value) = self.records.get(seq.to_be_bytes())? else {
                 continue;
             };
@@ -1811,9 +1816,27 @@ impl SledStore {
     ) -> Result<Vec<Item>, StoreError> {
         let (_, held, _) = self.full_text_trees()?;
         let none_held = held.is_empty();
+        // The held items' numbers, found through `keys` (small entries):
+        // the walk then skips them without reading their records. Found by
+        // their keys, in front of their records, a render during a cold
+        // round's full-text backlog (tens of thousands held) read up to
+        // `scan_limit` records, and the daemon's high rose by ~17 MB
+        // (BENCHMARKS.md, Run 12 after the merge).
+        let mut held_seqs = std::collections::HashSet::new();
+        if !none_held {
+            for key in held.iter().keys() {
+                if let Some(entry) = self.keys.get(key?)? {
+                    if let KeyEntry::Stored { seq, .. } = KeyEntry::read(&entry)? {
+                        held_seqs.insert(seq);
+                    }
+                }
+            }
+        }
         self.recent_skipping(
             limit,
             scan_limit,
+            |seq| held_seqs.contains(&seq),
+            // A hold taken after the numbers were read is still seen.
             |key| Ok(!none_held && held.contains_key(key)?),
             keep,
         )
