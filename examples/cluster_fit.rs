@@ -578,11 +578,27 @@ fn main() {
         // pair of the two clusters scores high enough.
         let cluster_of: std::collections::HashMap<&ItemKey, feedwire::cluster::ClusterId> =
             items.iter().zip(&ids).map(|(it, id)| (&it.key, *id)).collect();
-        let (mut by_join, mut by_score) = (0, 0);
+        // A missed pair is *taken* when the cluster of one item already
+        // holds another report of the other item's outlet: one outlet's
+        // reports never share a cluster, so no similarity of this pair can
+        // join it while the clusters stay as they are (the one-outlet
+        // ceiling, pair by pair).
+        let outlet_of: Vec<Option<String>> = items.iter().map(|it| outlets.of(it)).collect();
+        let taken = |i: usize, j: usize| {
+            (0..items.len()).any(|k| {
+                (k != i && ids[k] == ids[j] && outlet_of[k] == outlet_of[i])
+                    || (k != j && ids[k] == ids[i] && outlet_of[k] == outlet_of[j])
+            })
+        };
+        let (mut by_join, mut by_score, mut by_outlet) = (0, 0, 0);
         for members in stories.values() {
             for (x, &i) in members.iter().enumerate() {
                 for &j in &members[x + 1..] {
                     if ids[i] == ids[j] || outlets.of(&items[i]) == outlets.of(&items[j]) {
+                        continue;
+                    }
+                    if taken(i, j) {
+                        by_outlet += 1;
                         continue;
                     }
                     let linked = (0..items.len()).filter(|&k| ids[k] == ids[i]).any(|k| {
@@ -598,7 +614,10 @@ fn main() {
                 }
             }
         }
-        println!("missed pairs: {by_join} between clusters linked by an edge (join rule), {by_score} not");
+        println!(
+            "missed pairs: {by_outlet} taken (the other's cluster holds a report of the same outlet), \
+             {by_join} between clusters linked by an edge (join rule), {by_score} neither"
+        );
         for (story, members) in &stories {
             let mut missed = 0;
             for (x, &i) in members.iter().enumerate() {
@@ -622,7 +641,13 @@ fn main() {
                     match f {
                         Ok(f) => println!(
                             "    #{i}-#{j} {} sim={:?} dice={:.3} cov={:.2} mincov={:.2} p={:.3} anchored={} comm={} rare={:.2} rc={:.2} gap={:.1}h so={:.2}",
-                            if ids[i] == ids[j] { "MERGED" } else { "missed" },
+                            if ids[i] == ids[j] {
+                                "MERGED"
+                            } else if taken(i, j) {
+                                "taken"
+                            } else {
+                                "missed"
+                            },
                             sim.map(|v| (v * 1000.0).round() / 1000.0),
                             f.dice,
                             f.coverage,
