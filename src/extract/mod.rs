@@ -629,11 +629,7 @@ fn finish(
     }
     let text = html_text(&body);
     let lang = language(&text, declared_lang.as_deref());
-    let dir = match (article_dir.as_deref(), lang.as_deref()) {
-        (Some(d @ ("rtl" | "ltr")), _) => d.to_owned(),
-        (_, Some(l)) if is_rtl(l) => "rtl".to_owned(),
-        _ => "ltr".to_owned(),
-    };
+    let dir = direction(&text, article_dir.as_deref(), lang.as_deref());
     let outlet = site_name
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
@@ -1094,6 +1090,7 @@ fn attribution_label(lang: Option<&str>) -> &'static str {
     match lang.unwrap_or_default() {
         "ar" => "المصدر:",
         "fa" | "ur" => "منبع:",
+        "he" => "מקור:",
         "fr" => "Source :",
         "de" => "Quelle:",
         "es" | "pt" | "it" => "Fuente:",
@@ -1108,17 +1105,46 @@ fn is_rtl(lang: &str) -> bool {
     )
 }
 
-/// The page's language: Arabic when the text is mostly Arabic script (pages
-/// often keep a template's `lang="en"`), else the declared primary subtag.
-fn language(text: &str, declared: Option<&str>) -> Option<String> {
-    let (mut letters, mut arabic) = (0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
-        letters += 1;
-        if matches!(c, '\u{0600}'..='\u{06FF}' | '\u{0750}'..='\u{077F}' | '\u{08A0}'..='\u{08FF}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}')
-        {
-            arabic += 1;
+/// Letters of `text`: all, Arabic-script (Arabic, Persian, Urdu), Hebrew.
+struct Letters {
+    all: usize,
+    arabic: usize,
+    hebrew: usize,
+}
+
+impl Letters {
+    fn of(text: &str) -> Letters {
+        let mut l = Letters {
+            all: 0,
+            arabic: 0,
+            hebrew: 0,
+        };
+        for c in text.chars().filter(|c| c.is_alphabetic()) {
+            l.all += 1;
+            match c {
+                '\u{0600}'..='\u{06FF}'
+                | '\u{0750}'..='\u{077F}'
+                | '\u{08A0}'..='\u{08FF}'
+                | '\u{FB50}'..='\u{FDFF}'
+                | '\u{FE70}'..='\u{FEFF}' => l.arabic += 1,
+                '\u{0590}'..='\u{05FF}' | '\u{FB1D}'..='\u{FB4F}' => l.hebrew += 1,
+                _ => {}
+            }
         }
+        l
     }
+
+    /// Letters of right-to-left scripts, in thousandths of all letters.
+    fn rtl_share(&self) -> usize {
+        (self.arabic + self.hebrew) * 1000 / self.all.max(1)
+    }
+}
+
+/// The page's language: Arabic when the text is mostly Arabic script, Hebrew
+/// when mostly Hebrew (pages often keep a template's `lang="en"`), else the
+/// declared primary subtag.
+fn language(text: &str, declared: Option<&str>) -> Option<String> {
+    let letters = Letters::of(text);
     let declared = declared
         .map(|l| {
             l.split(['-', '_'])
@@ -1128,14 +1154,41 @@ fn language(text: &str, declared: Option<&str>) -> Option<String> {
                 .to_ascii_lowercase()
         })
         .filter(|l| !l.is_empty() && l.len() <= 3 && l.chars().all(|c| c.is_ascii_alphabetic()));
-    if letters > 0 && arabic * 2 > letters {
+    if letters.all > 0 && letters.arabic * 2 > letters.all {
         // Persian and Urdu share the script; trust a declaration of them.
         return Some(match declared.as_deref() {
             Some(l @ ("fa" | "ur" | "ps" | "ckb" | "sd" | "ug")) => l.to_owned(),
             _ => "ar".to_owned(),
         });
     }
-    declared.filter(|l| !(letters > 0 && arabic == 0 && is_rtl(l)))
+    if letters.all > 0 && letters.hebrew * 2 > letters.all {
+        // Yiddish shares the script.
+        return Some(match declared.as_deref() {
+            Some("yi") => "yi".to_owned(),
+            _ => "he".to_owned(),
+        });
+    }
+    declared.filter(|l| !(letters.all > 0 && letters.arabic + letters.hebrew == 0 && is_rtl(l)))
+}
+
+/// The published direction. The text's script decides when it is clear: an
+/// Arabic article in a template marked `dir="ltr"` reads right to left, an
+/// English one on an Arabic site's `dir="rtl"` template left to right.
+/// Mixed text keeps the page's own `dir`, else its language's.
+fn direction(text: &str, page_dir: Option<&str>, lang: Option<&str>) -> String {
+    let share = Letters::of(text).rtl_share();
+    let dir = if share >= 500 {
+        "rtl"
+    } else if share < 100 {
+        "ltr"
+    } else {
+        match (page_dir, lang) {
+            (Some(d @ ("rtl" | "ltr")), _) => d,
+            (_, Some(l)) if is_rtl(l) => "rtl",
+            _ => "ltr",
+        }
+    };
+    dir.to_owned()
 }
 
 #[cfg(test)]
@@ -1260,6 +1313,32 @@ mod tests {
         );
         assert_eq!(language("The president arrived", Some("ar")), None);
         assert_eq!(language("The president arrived", None), None);
+        assert_eq!(language("ראש הממשלה הגיע לקהיר", None).as_deref(), Some("he"));
+        assert_eq!(
+            language("ראש הממשלה הגיע לקהיר", Some("en")).as_deref(),
+            Some("he")
+        );
+        assert_eq!(
+            language("نخست وزیر به قاهره رسید", Some("fa-IR")).as_deref(),
+            Some("fa")
+        );
+    }
+
+    /// The script decides the direction when it is clear, whatever the
+    /// template says; mixed text keeps the page's `dir`.
+    #[test]
+    fn direction_from_script() {
+        let arabic = "وصل الرئيس إلى القاهرة صباح اليوم في زيارة رسمية";
+        assert_eq!(direction(arabic, Some("ltr"), Some("ar")), "rtl");
+        assert_eq!(direction("ראש הממשלה הגיע לקהיר", None, None), "rtl");
+        assert_eq!(
+            direction("The president arrived in Cairo", Some("rtl"), Some("ar")),
+            "ltr"
+        );
+        let mixed = "The president (الرئيس) arrived in Cairo القاهرة";
+        assert_eq!(direction(mixed, Some("rtl"), None), "rtl");
+        assert_eq!(direction(mixed, None, None), "ltr");
+        assert_eq!(direction(mixed, None, Some("ar")), "rtl");
     }
 
     #[test]
@@ -1318,6 +1397,62 @@ mod tests {
             "{}",
             a.html
         );
+    }
+
+    /// Tracking pixels and spacers (1×1) go; the story's picture stays, and
+    /// so does a picture whose declared size is only its aspect ratio.
+    #[test]
+    fn tracking_pixels_go() {
+        let story = "<p>وقال المرصد السوري لحقوق الإنسان إن مقاتلين سيطروا على ثلاثة مستودعات للذخيرة بالقرب من بلدة قلدون في منطقة القلمون بريف دمشق، في وقت تجددت فيه الاشتباكات في مناطق أخرى.</p>".repeat(4);
+        let page = format!(
+            r#"<html lang="ar"><head><meta charset="utf-8"><title>معارضون يسيطرون على مخازن</title></head><body>
+            <div class="story"><div class="img"><img src="/gal/syria.jpg" width="640" height="360" alt=""></div>{story}
+            <img src="/img/1.gif" width="1" height="1" alt=""><img src="/img/map.jpg" width="16" height="9" alt="خريطة"></div>
+            </body></html>"#
+        );
+        let url =
+            Url::parse("http://arabic.cnn.example/2013/middle_east/8/3/syria.clashes/index.html").unwrap();
+        let a = extract(page.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        assert!(a.body.contains("syria.jpg"), "{}", a.body);
+        assert!(a.body.contains("map.jpg"), "{}", a.body);
+        assert!(!a.body.contains("1.gif"), "{}", a.body);
+        assert_eq!(a.dir, "rtl");
+    }
+
+    /// The page tools of Arabic sites (an audio player, font-size buttons,
+    /// a short link), a meta line in Arabic-Indic digits and "اقرأ أيضًا:" go
+    /// (the "صورة أرشيفية" of a caption, which dates the picture, stays),
+    /// and the article reads right to left though
+    /// its template says `dir="ltr"`: in UTF-8 and in windows-1256 alike.
+    #[test]
+    fn arabic_page_tools_go_in_utf8_and_windows_1256() {
+        let utf8 = include_str!("../../tests/fixtures/fulltext/arabic-tools-ltr-template.html");
+        let labelled = utf8.replace(r#"<meta charset="utf-8">"#, r#"<meta charset="windows-1256">"#);
+        let (cp1256, _, _) = encoding_rs::WINDOWS_1256.encode(&labelled);
+        let url = Url::parse("https://www.arabiya-jadida.example/ar/aswaq/economy/2025/11/20/jordan-desal")
+            .unwrap();
+        let a = extract(utf8.as_bytes(), Some("text/html"), &url, None, None).unwrap();
+        let b = extract(&cp1256, Some("text/html"), &url, None, None).unwrap();
+        assert_eq!(a, b);
+        assert_eq!((a.dir.as_str(), a.lang.as_deref()), ("rtl", Some("ar")));
+        for gone in [
+            "استمع",
+            "حجم الخط",
+            "رابط مختصر",
+            "نشر في",
+            "١١:٠٥",
+            "اقرأ أيضًا",
+            "انستغرام",
+        ] {
+            assert!(!a.body.contains(gone), "{gone:?} left: {}", a.body);
+        }
+        assert!(
+            a.body
+                .contains("ميناء العقبة على البحر الأحمر - صورة أرشيفية</figcaption>"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("لخفض التكلفة."), "{}", a.body);
     }
 
     /// The seed story: an Arabic report of a visit to Cairo with share
@@ -2149,6 +2284,87 @@ mod tests {
                     "سياسة الخصوصية",
                 ],
             ),
+            // Al Jazeera's shape: an "اقرأ أيضا" box of headline links with
+            // screen-reader counters inside the body, a date label, a
+            // share bar of screen-reader labels, sub-headings.
+            shape(
+                fixture!("arabic-jazeera-moreon"),
+                "https://www.jazira-jadida.example/ebusiness/2025/11/20/egypt-sudan-grid",
+                None,
+                "الجزيرة الجديدة",
+                "ar",
+                &[
+                    "list of 4",
+                    "end of list",
+                    "نشر في",
+                    "شارك عبر",
+                    "حجم الخط",
+                    "سد النهضة",
+                    "(رويترز)",
+                    "مواضيع:",
+                    "الأكثر قراءة",
+                    "جميع الحقوق محفوظة",
+                ],
+            ),
+            // An Arabic article in a template marked `dir="ltr"`, with an
+            // audio player, font-size buttons, a short link, a meta line in
+            // Arabic-Indic digits, "اقرأ أيضًا:" (tanwin before the alef), an
+            // archive-photo caption (kept: it dates the picture), "قد يهمك
+            // أيضاً" cards, tags and a newsletter box.
+            shape(
+                fixture!("arabic-tools-ltr-template"),
+                "https://www.arabiya-jadida.example/ar/aswaq/economy/2025/11/20/jordan-desal",
+                None,
+                "العربية الجديدة",
+                "ar",
+                &[
+                    "عمّان</span>",
+                    "نشر في",
+                    "١٠:٣٠",
+                    "استمع",
+                    "حجم الخط",
+                    "رابط مختصر",
+                    "نسخ الرابط",
+                    "اقرأ أيضًا",
+                    "تعرفة المياه",
+                    "قد يهمك",
+                    "الكلمات المفتاحية",
+                    "انستغرام",
+                    "النشرة البريدية",
+                    "الأكثر مشاهدة",
+                ],
+            ),
+            // Persian: a "بیشتر بخوانید:" line, a share bar, Persian digits.
+            shape(
+                fixture!("persian-bbc-readalso"),
+                "https://www.khabarnameh.example/persian/iran-2025-12-05",
+                None,
+                "خبرنامه فارسی",
+                "fa",
+                &[
+                    "بیشتر بخوانید",
+                    "ناترازی",
+                    "اشتراک گذاری",
+                    "کپی لینک",
+                    "مطالب مرتبط",
+                ],
+            ),
+            // Hebrew: a "קראו עוד:" line, a share bar, tags.
+            shape(
+                fixture!("hebrew-readmore"),
+                "https://www.hadashot-tsafon.example/economy/haifa-port",
+                None,
+                "חדשות הצפון",
+                "he",
+                &[
+                    "קראו עוד",
+                    "השביתה",
+                    "שתפו",
+                    "העתק קישור",
+                    "הכי נקראים",
+                    "כל הזכויות",
+                ],
+            ),
             shape(
                 fixture!("en-table-br"),
                 "http://www.ridgewaycourier.example/news/2025/1120bridge.html",
@@ -2195,7 +2411,7 @@ mod tests {
             };
             let f1 = token_f1(&a.text(), s.expected);
             eprintln!("{}: {f1:.3}", s.name);
-            let dir = if s.lang == "ar" { "rtl" } else { "ltr" };
+            let dir = if is_rtl(s.lang) { "rtl" } else { "ltr" };
             let mut wrong = Vec::new();
             if f1 < 0.9 {
                 wrong.push(format!("token F1 {f1:.3}"));
@@ -2209,11 +2425,7 @@ mod tests {
             {
                 wrong.push("not wrapped in its dir and lang".into());
             }
-            let label = if s.lang == "ar" {
-                "المصدر:"
-            } else {
-                "Source:"
-            };
+            let label = attribution_label(Some(s.lang));
             if a.outlet != s.outlet
                 || !a.html.ends_with(&format!(
                     "<p>{label} <a href=\"{url}\">{}</a></p></div>",
