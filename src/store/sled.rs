@@ -1743,7 +1743,9 @@ const RELEASE_BATCH: usize = 512;
 /// one transaction, except on [`SledStore::finish_full_text`]'s one-item
 /// path, which writes the record first, so that a crash between the two
 /// leaves at most a key whose record says it is finished (read back and
-/// passed over), never a pending claim without its key.
+/// passed over), never a pending claim without its key. A claim taken
+/// without a hold (`poll-once`, [`super::FullTextClaim::hold`]) has no
+/// `fulltext_held` entry and its record says `held: false` from the start.
 impl SledStore {
     fn full_text_trees(&self) -> Result<(sled::Tree, sled::Tree, sled::Tree), StoreError> {
         Ok((
