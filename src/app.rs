@@ -65,9 +65,14 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
     // (BENCHMARKS.md, Run 11). The overlap is bounded, not forbidden: a
     // round still running when half the wait is gone lets extraction begin
     // then, so that a slow round still publishes full articles. Items are
-    // claimed (held) as they are stored, as in the daemon; every hold ends
-    // here, after the wait (the renders that would show an earlier end
-    // happen only then).
+    // claimed as they are stored, as in the daemon; the one render follows
+    // the wait, so nothing is published before the articles had their
+    // chance whether or not the claims hold their items. On a store no
+    // other process renders from meanwhile (sled's lock) they hold nothing:
+    // a held entry per new item and the release of them all at the end
+    // were the largest full-text part of a cold run's peak (BENCHMARKS.md,
+    // Run 13). On a shared store (PostgreSQL) other nodes render during the
+    // wait, so the items are held and every hold ends here, after it.
     let (round_stored, stored) = tokio::sync::oneshot::channel::<()>();
     if let Some(timeout) = full_text {
         let begin = async move {
@@ -83,7 +88,11 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
             landed.clone(),
             cancel.clone(),
             begin,
-            crate::fulltext::Holds::Caller,
+            if store.renders_alone() {
+                crate::fulltext::Holds::Never
+            } else {
+                crate::fulltext::Holds::Caller
+            },
         ));
     }
     let (report, feeds) = poller::poll_all(&ctx, config).await;
@@ -106,13 +115,14 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<PollOnceReport> {
         let _ = round_stored.send(());
         extracted = wait_for_articles(&store, &landed, started + timeout).await;
         cancel.cancel();
-        // Still held at the deadline: published with the feed's content
+        // Still pending at the deadline: published with the feed's content
         // (counted as fallbacks); their pages stay queued for the next run.
-        // Released in the store's batches: a cold run holds tens of
-        // thousands, and a set of their keys and a write each cost more
-        // than the round's polling (BENCHMARKS.md, Run 9: full-text memory).
+        // Holds (a shared store's, or a killed daemon's) end in the store's
+        // batches: a cold run holds tens of thousands, and a set of their
+        // keys and a write each cost more than the round's polling
+        // (BENCHMARKS.md, Run 9: full-text memory).
         store
-            .release_expired_full_text(i64::MAX)
+            .end_full_text_holds()
             .context("releasing held full-text items")?;
     }
     // Only outputs that carry a feed whose items changed are rendered: the

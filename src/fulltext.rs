@@ -157,6 +157,9 @@ const PAGE: usize = 256;
 pub struct JobSender {
     queue: mpsc::Sender<Job>,
     spill: Arc<Spill>,
+    /// Whether items are held back while their page is fetched (see
+    /// [`Holds::Never`]).
+    hold: bool,
 }
 
 /// Jobs left in the store because the queue was full.
@@ -189,6 +192,12 @@ impl Spill {
 }
 
 impl JobSender {
+    /// Whether the poller claims new items with a hold
+    /// ([`crate::store::FullTextClaim::hold`]).
+    pub fn holds(&self) -> bool {
+        self.hold
+    }
+
     /// Queues a claimed item's job; never waits. False when the queue was
     /// full and the job was left in the store (as its pending claim), to be
     /// read back later.
@@ -303,6 +312,15 @@ pub enum Holds {
     /// pulled the held tree's pages through the store's cache while the
     /// round was storing its own (BENCHMARKS.md, Run 11).
     Caller,
+    /// None is taken: items are claimed for their pages without a hold, and
+    /// the caller counts those still pending as fallbacks when it stops
+    /// waiting (`Store::end_full_text_holds`). `poll-once` on a store no
+    /// other process can render from meanwhile (`Store::renders_alone`):
+    /// its one render follows the wait, so a hold would change nothing it
+    /// publishes, and the held entries (one per new item, written in the
+    /// round) and their release at the end were the largest full-text part
+    /// of its peak (BENCHMARKS.md, Run 13).
+    Never,
 }
 
 /// [`start`], but no page is fetched before `begin` completes: until then
@@ -341,6 +359,7 @@ pub fn start_when(
     let tx = JobSender {
         queue,
         spill: spill.clone(),
+        hold: holds != Holds::Never,
     };
     // The task's store reads and writes, on one thread of its own.
     let store_thread = Arc::new(Workers::start("ft-store", 1));

@@ -705,6 +705,7 @@ async fn process(
             feed_url: feed.url.as_str(),
             hold_until,
             wanted: &has_link,
+            hold: full_text.as_ref().is_none_or(crate::fulltext::JobSender::holds),
         });
         match store.ingest_document(&parsed.items, &parsed.sightings, claim.as_ref()) {
             Ok((ingest, claimed)) => {

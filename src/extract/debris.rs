@@ -231,11 +231,15 @@ impl LinePattern {
         let found = self.dfa.try_search_fwd(&mut self.caches.get(), &input);
         match found {
             Ok(found) => found.is_some(),
-            Err(_) => self
-                .fallback
-                .get_or_init(|| line_regex(&self.pattern))
-                .is_match(text),
+            Err(_) => self.regex().is_match(text),
         }
+    }
+
+    /// The pattern compiled by `regex` (once, on first need), for where a
+    /// match starts or its groups: asked only of a line [`Self::is_match`]
+    /// said yes to, so a run whose lines never match never builds it.
+    pub(super) fn regex(&self) -> &Regex {
+        self.fallback.get_or_init(|| line_regex(&self.pattern))
     }
 }
 
@@ -285,8 +289,8 @@ pub(super) static DEBRIS_LINE: LazyLock<LinePattern> = LazyLock::new(|| {
 /// a time or a full date ([`DATE`]) and stay short, so that "Published in
 /// 1998, the book sold…" stays. Lines that name a picture agency are
 /// [`CREDIT_FURNITURE`].
-pub(super) static FURNITURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    line_regex(
+pub(super) static FURNITURE_LINE: LazyLock<LinePattern> = LazyLock::new(|| {
+    LinePattern::new(
         r"(?ix)^(?:
             (?P<dated>(?:published|updated|posted|last\ updated|modified|first\ published|publiziert|veröffentlicht|aktualisiert|stand
               |publié|mis\ à\ jour|publicado|actualizado|atualizado|pubblicato|aggiornato|opublikowano|gepubliceerd
@@ -552,8 +556,8 @@ pub(super) const AGENCIES: &str = r"(?:ap|afp|reuters|dpa|epa|efe|ansa|getty\ im
 /// Photo/David Zalubowski)", "(Adel Hana/The Associated Press)", "(Image:
 /// GETTY)", "Foto: Metropolitan Police", "Photo by Jean Levac / Postmedia
 /// News", "@SubasTheOne/via REUTERS", "الصورة: رويترز", "(رويترز)".
-pub(super) static CREDIT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    line_regex(&format!(
+pub(super) static CREDIT_TAIL: LazyLock<LinePattern> = LazyLock::new(|| {
+    LinePattern::new(&format!(
         r"(?ix)\s*(?:
             \((?:[^()]{{0,59}}[^\w()])?(?:photo|image|foto|bild|picture|credit|getty|reuters|afp|ap|epa|dpa|pa|shutterstock)(?:[^\w()][^()]{{0,59}})?\)
           | \([^()/]{{1,60}}/[^()]{{1,80}}\)
@@ -619,7 +623,15 @@ pub(super) fn caption_without_tail(text: &str) -> Option<String> {
     let mut changed = false;
     loop {
         let before = t.len();
-        if let Some(m) = CREDIT_TAIL.find(&t) {
+        // The lazy DFA says whether a credit ends the caption; only then
+        // is the full pattern asked where it starts (most captions carry
+        // none, and its reverse NFA and caches cost ~1 MB: BENCHMARKS.md,
+        // Run 13).
+        if let Some(m) = CREDIT_TAIL
+            .is_match(&t)
+            .then(|| CREDIT_TAIL.regex().find(&t))
+            .flatten()
+        {
             if m.start() > 0 && t[..m.start()].chars().any(char::is_alphabetic) {
                 t.truncate(m.start());
             }
@@ -649,10 +661,11 @@ pub(super) fn is_furniture(text: &str) -> bool {
     if is_dateline(text) || is_labelled_dateline(text) {
         return true;
     }
-    // `is_match` runs the lazy DFA; only a line that matches pays for the
-    // capture groups (a backtracker over this large pattern).
+    // `is_match` runs the forward lazy DFA alone; only a line that matches
+    // pays for the capture groups (the pattern compiled by `regex`, on
+    // first need: BENCHMARKS.md, Run 13).
     if FURNITURE_LINE.is_match(text) {
-        return FURNITURE_LINE.captures(text).is_some_and(|c| {
+        return FURNITURE_LINE.regex().captures(text).is_some_and(|c| {
             c.name("dated")
                 .is_none_or(|d| has_date(d.as_str()) && d.as_str().split_whitespace().count() <= 16)
         });
@@ -1135,6 +1148,19 @@ mod tests {
             "Empfohlener redaktioneller Inhalt",
             "Twitter-Inhalte erlauben",
             "The minister said the talks would continue on Monday.",
+            // Furniture lines and caption credits.
+            "Published 10:48, Tue, Nov 19, 2019 | Updated 11:05",
+            "Published in 1998, the book sold well.",
+            "4 minute read",
+            "Foto: Getty Images",
+            "محدث 20 نوفمبر 2025",
+            "نشر في: 20 نوفمبر 2025 - 09:12",
+            "الصورة: رويترز",
+            "أطفال يلعبون في غزة (رويترز)",
+            "Children play in Gaza (Adel Hana/The Associated Press)",
+            "The minister arrives (AP Photo/David Zalubowski)",
+            "Photo by Jean Levac / Postmedia News",
+            "وصل الوفد إلى القاهرة - الأناضول",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -1150,6 +1176,10 @@ mod tests {
             lines.push(format!("اقرأ المزيد {}", "ج".repeat(n)));
             lines.push(format!("تابعونا على {}...", "ف ".repeat(n / 2)));
             lines.push(format!("to view this content {} cookies", "y".repeat(n)));
+            lines.push(format!("وصل الوفد (صورة {})", "ج".repeat(n)));
+            lines.push(format!("caption ({}/{})", "x".repeat(n), "y".repeat(n)));
+            lines.push(format!("updated {} 20 نوفمبر 2025", "z".repeat(n)));
+            lines.push(format!("الصورة: {}", "ص".repeat(n)));
         }
         lines
     }
@@ -1160,7 +1190,7 @@ mod tests {
     #[test]
     fn line_patterns_answer_as_the_regex_crate() {
         let lines = line_samples();
-        for pattern in [&*DEBRIS_LINE, &*NOTICE] {
+        for pattern in [&*DEBRIS_LINE, &*NOTICE, &*FURNITURE_LINE, &*CREDIT_TAIL] {
             let regex = Regex::new(&pattern.pattern).unwrap();
             let starved = LinePattern::with_cache(&pattern.pattern, 0);
             for line in &lines {
@@ -1220,6 +1250,10 @@ mod tests {
         assert!(!DEBRIS_LINE.is_match("وصل الرئيس إلى القاهرة في زيارة رسمية تستمر يومين."));
         assert!(NOTICE.is_match("لعرض هذا المحتوى يرجى قبول ملفات تعريف الارتباط"));
         assert!(!NOTICE.is_match("The minister said the talks would continue on Monday."));
+        assert!(FURNITURE_LINE.is_match("محدث 20 نوفمبر 2025"));
+        assert!(!FURNITURE_LINE.is_match("وصل الرئيس إلى القاهرة في زيارة رسمية تستمر يومين."));
+        assert!(CREDIT_TAIL.is_match("أطفال يلعبون في غزة (رويترز)"));
+        assert!(!CREDIT_TAIL.is_match("وصل الرئيس إلى القاهرة في زيارة رسمية تستمر يومين."));
     }
 
     /// With a cache at the DFA's minimum, a long search (`NOTICE` is not

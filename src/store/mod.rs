@@ -36,6 +36,13 @@ pub struct FullTextClaim<'a> {
     pub hold_until: i64,
     /// Which items are to be fetched (those with a link).
     pub wanted: &'a dyn Fn(&Item) -> bool,
+    /// False: queue the items for their pages without holding them back
+    /// from outputs (sled only; PostgreSQL always holds, see
+    /// [`Store::renders_alone`]). For a caller that renders once, after
+    /// its wait for the articles, on a store no other process can render
+    /// from meanwhile: a hold would change nothing it publishes, and cost a
+    /// held entry per item and its release (BENCHMARKS.md, Run 13).
+    pub hold: bool,
 }
 
 pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SiteBackoff, SledStore};
@@ -370,6 +377,15 @@ impl Store {
         matches!(self, Store::Postgres(_))
     }
 
+    /// True when no other process can render from this store while this
+    /// handle is open (sled's file lock): a caller that renders once, at
+    /// its end, may then claim full-text items without holding them
+    /// ([`FullTextClaim::hold`]). On PostgreSQL other nodes render from
+    /// the same rows at any moment, so claims are always held.
+    pub fn renders_alone(&self) -> bool {
+        matches!(self, Store::Sled(_))
+    }
+
     /// Stores the items of one document. New keys are inserted; a known key
     /// seen through another feed gains that feed as a source. Atomic per call.
     pub fn ingest(&self, items: &[Item]) -> Result<IngestReport, StoreError> {
@@ -621,6 +637,21 @@ impl Store {
 
     pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
         dispatch!(self, s => s.release_expired_full_text(now))
+    }
+
+    /// The end of a one-shot run's wait for its articles (`poll-once`):
+    /// every hold ends (as [`Store::release_expired_full_text`] at the end
+    /// of time), and each claim this handle took without a hold
+    /// ([`FullTextClaim::hold`]) that is still pending is counted as a
+    /// fallback, once: it is published with its feed's content and its
+    /// page stays queued. Returns how many were released or counted.
+    pub fn end_full_text_holds(&self) -> Result<usize, StoreError> {
+        match self {
+            // Counted before the holds end: a released record reads as
+            // one never held.
+            Store::Sled(s) => Ok(s.settle_unheld_full_text()? + s.release_expired_full_text(i64::MAX)?),
+            Store::Postgres(s) => s.release_expired_full_text(i64::MAX),
+        }
     }
 
     pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {

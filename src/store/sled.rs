@@ -156,6 +156,39 @@ pub struct SledStore {
     meta: sled::Tree,
     /// The group-commit thread that [`SledStore::ingest`] hands documents to.
     writer: Arc<Writer>,
+    /// This handle's claims without a hold, not yet counted (see
+    /// [`SledStore::settle_unheld_full_text`]).
+    unheld: Arc<std::sync::Mutex<Unheld>>,
+}
+
+/// The claims a handle took without a hold ([`super::FullTextClaim::hold`])
+/// that are still pending and not yet counted as fallbacks: counted as
+/// they are taken and finished, so that the end of a `poll-once` reads
+/// nothing to count them (a walk over 40,000 pending claims, their items'
+/// numbers and records pulled as much into sled's cache as the holds'
+/// release it replaced; BENCHMARKS.md, Run 13).
+#[derive(Debug, Default)]
+struct Unheld {
+    /// The first sequence number whose items' claims are counted here (a
+    /// claim is taken only for a new item): the next one when the store
+    /// was opened, then where the last settlement ended. A claim finished
+    /// with an older item is another run's, counted by that run.
+    from: u64,
+    /// Per feed: claims taken minus claims finished. Signed: a claim's
+    /// page may be finished a moment before its ingest's caller counts it.
+    pending: std::collections::HashMap<String, i64>,
+}
+
+impl Unheld {
+    /// Pending claims finished (extracted or failed): (feed, the item's
+    /// number) each; those of this handle's claims are no longer counted.
+    fn finished(&mut self, done: &[(String, u64)]) {
+        for (feed_url, seq) in done {
+            if *seq >= self.from {
+                *self.pending.entry(feed_url.clone()).or_default() -= 1;
+            }
+        }
+    }
 }
 
 /// A big-endian u64 as `meta` holds it (absent: 0).
@@ -346,7 +379,9 @@ struct Doc {
 /// were most of what full text added to a cold round's memory).
 struct DocClaim {
     record: Vec<u8>,
-    hold_until: [u8; 8],
+    /// The held entry's value; `None` for a claim without a hold
+    /// ([`super::FullTextClaim::hold`]): no held entry is written.
+    hold_until: Option<[u8; 8]>,
 }
 
 /// One item or sighting of a document, prepared by the caller's thread
@@ -553,7 +588,9 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                                 report.new += 1;
                                 if let (true, Some(claim)) = (entry.claim, &doc.claim) {
                                     tx_fulltext.insert(key, claim.record.as_slice())?;
-                                    tx_held.insert(key, &claim.hold_until)?;
+                                    if let Some(until) = &claim.hold_until {
+                                        tx_held.insert(key, until)?;
+                                    }
                                     tx_pending.insert(key, &[])?;
                                     claimed.push(i);
                                 }
@@ -1061,6 +1098,10 @@ impl SledStore {
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
+            unheld: Arc::new(std::sync::Mutex::new(Unheld {
+                from: stored_count(meta.get(SEQ_KEY)?.as_deref()),
+                pending: std::collections::HashMap::new(),
+            })),
             meta,
             writer: Arc::new(Writer {
                 queue: Some(queue),
@@ -1121,18 +1162,18 @@ impl SledStore {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let mut entries: Vec<Entry> = items.iter().map(Entry::of).collect();
         entries.extend(sightings.iter().map(Entry::sighted));
-        let claim = claim.map(|c| {
+        let doc_claim = claim.map(|c| {
             for (entry, item) in entries.iter_mut().zip(items) {
                 entry.claim = (c.wanted)(item);
             }
             DocClaim {
-                record: pending_record(c.feed_url, c.hold_until),
-                hold_until: c.hold_until.to_be_bytes(),
+                record: pending_record(c.feed_url, c.hold_until, c.hold),
+                hold_until: c.hold.then(|| c.hold_until.to_be_bytes()),
             }
         });
         let doc = Doc {
             entries,
-            claim,
+            claim: doc_claim,
             reply,
         };
         let stopped = || {
@@ -1151,6 +1192,10 @@ impl SledStore {
         };
         let (report, claimed) = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
+        if let Some(c) = claim.filter(|c| !c.hold && !claimed.is_empty()) {
+            let mut unheld = self.unheld.lock().expect("lock poisoned");
+            *unheld.pending.entry(c.feed_url.to_owned()).or_default() += claimed.len() as i64;
+        }
         Ok((
             report,
             claimed.into_iter().map(|i| items[i].key.clone()).collect(),
@@ -1675,12 +1720,12 @@ pub struct FullTextStats {
 }
 
 /// A new claim's record, as stored.
-fn pending_record(feed_url: &str, hold_until: i64) -> Vec<u8> {
+fn pending_record(feed_url: &str, hold_until: i64, held: bool) -> Vec<u8> {
     let record = FullTextRecord {
         feed_url: feed_url.to_owned(),
         state: FullTextState::Pending,
         hold_until,
-        held: true,
+        held,
         error: None,
     };
     serde_json::to_vec(&record).expect("records serialise")
@@ -1698,7 +1743,9 @@ const RELEASE_BATCH: usize = 512;
 /// one transaction, except on [`SledStore::finish_full_text`]'s one-item
 /// path, which writes the record first, so that a crash between the two
 /// leaves at most a key whose record says it is finished (read back and
-/// passed over), never a pending claim without its key.
+/// passed over), never a pending claim without its key. A claim taken
+/// without a hold (`poll-once`, [`super::FullTextClaim::hold`]) has no
+/// `fulltext_held` entry and its record says `held: false` from the start.
 impl SledStore {
     fn full_text_trees(&self) -> Result<(sled::Tree, sled::Tree, sled::Tree), StoreError> {
         Ok((
@@ -1723,7 +1770,7 @@ impl SledStore {
     ) -> Result<bool, StoreError> {
         let (records, held, _) = self.full_text_trees()?;
         let pending = self.pending_tree()?;
-        let bytes = pending_record(feed_url, hold_until);
+        let bytes = pending_record(feed_url, hold_until, true);
         let k = key.as_str().as_bytes();
         let claimed = (&records, &held, &pending).transaction(|(tx_records, tx_held, tx_pending)| {
             if tx_records.get(k)?.is_some() {
@@ -1916,6 +1963,38 @@ impl SledStore {
         }
     }
 
+    /// Counts as fallbacks, once, the claims taken without a hold
+    /// ([`super::FullTextClaim::hold`]) through this handle that are still
+    /// pending: `poll-once`'s end, where its one render publishes them
+    /// with their feed's content; their pages stay queued. Returns how
+    /// many.
+    ///
+    /// Nothing is read: the handle counted those claims as it took and
+    /// finished them ([`Unheld`]); one count per feed is written. Claims of
+    /// earlier runs were counted then, and held claims are counted where
+    /// their hold ends, so none is counted twice. Replaces the held entries
+    /// (one per item, written in the round) and their release at the end
+    /// (a rewrite of every late record, the end's peak of a cold full-text
+    /// `poll-once`; BENCHMARKS.md, Run 13).
+    pub fn settle_unheld_full_text(&self) -> Result<usize, StoreError> {
+        let next = stored_count(self.meta.get(SEQ_KEY)?.as_deref());
+        let pending = {
+            let mut unheld = self.unheld.lock().expect("lock poisoned");
+            unheld.from = next;
+            std::mem::take(&mut unheld.pending)
+        };
+        let (_, _, feeds) = self.full_text_trees()?;
+        let mut counted = 0;
+        for (feed_url, n) in pending {
+            let Ok(n) = u64::try_from(n) else { continue };
+            if n > 0 {
+                Self::bump(&feeds, &feed_url, |s| s.fallback += n)?;
+                counted += n as usize;
+            }
+        }
+        Ok(counted)
+    }
+
     /// Ends an item's hold: it is published with what it has. `fallback`
     /// counts it as published without its article.
     pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
@@ -1948,10 +2027,12 @@ impl SledStore {
         let Some(mut record) = self.full_text(key)? else {
             return Ok(false);
         };
+        let unheld = record.state == FullTextState::Pending && !record.held;
+        let seq = self.seq_of_key(k)?;
         let mut changed = false;
         match outcome {
             Ok(html) => {
-                if let Some(seq) = self.seq_of_key(k)? {
+                if let Some(seq) = seq {
                     // In a transaction: see `rewrite_record`.
                     let written = self.records.transaction(|tx| {
                         let html = html.clone();
@@ -1983,6 +2064,10 @@ impl SledStore {
         records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
         // After the record (see the impl's docs).
         self.pending_tree()?.remove(k)?;
+        if let (true, Some(seq)) = (unheld, seq) {
+            let mut counts = self.unheld.lock().expect("lock poisoned");
+            counts.finished(&[(record.feed_url, seq)]);
+        }
         Ok(changed)
     }
 
@@ -2020,6 +2105,8 @@ impl SledStore {
         let result = (&self.keys, &self.records, &records, &held, &feeds, &pending).transaction(
             |(tx_keys, tx_items, tx_records, tx_held, tx_feeds, tx_pending)| {
                 let mut changed = Vec::with_capacity(outcomes.len());
+                // Pending claims without a hold finished: (feed, number).
+                let mut unheld = Vec::new();
                 // Per feed: (extracted, failed, last error).
                 let mut counts: std::collections::HashMap<String, (u64, u64, Option<&String>)> =
                     std::collections::HashMap::new();
@@ -2033,15 +2120,18 @@ impl SledStore {
                         .map_err(|e| abort(StoreError::Corrupt(format!("full-text record: {e}"))))?;
                     let mut item_changed = false;
                     let count = counts.entry(record.feed_url.clone()).or_default();
+                    let seq = match tx_keys.get(k)? {
+                        Some(entry) => match KeyEntry::read(&entry).map_err(abort)? {
+                            KeyEntry::Stored { seq, .. } => Some(seq),
+                            KeyEntry::Seen { .. } => None,
+                        },
+                        None => None,
+                    };
+                    if let (FullTextState::Pending, false, Some(seq)) = (record.state, record.held, seq) {
+                        unheld.push((record.feed_url.clone(), seq));
+                    }
                     match outcome {
                         Ok(html) => {
-                            let seq = match tx_keys.get(k)? {
-                                Some(entry) => match KeyEntry::read(&entry).map_err(abort)? {
-                                    KeyEntry::Stored { seq, .. } => Some(seq),
-                                    KeyEntry::Seen { .. } => None,
-                                },
-                                None => None,
-                            };
                             if let Some(seq) = seq {
                                 item_changed = rewrite_record(tx_items, k, seq, |item| {
                                     if item.summary.is_none() {
@@ -2083,13 +2173,15 @@ impl SledStore {
                         serde_json::to_vec(&stats).expect("stats serialise"),
                     )?;
                 }
-                Ok(changed)
+                Ok((changed, unheld))
             },
         );
-        self.noted(result.map_err(|e| match e {
+        let (changed, unheld) = self.noted(result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Sled(e),
-        }))
+        }))?;
+        self.unheld.lock().expect("lock poisoned").finished(&unheld);
+        Ok(changed)
     }
 
     /// Takes back a claim whose item could not be stored, so that the next
@@ -2188,6 +2280,49 @@ mod tests {
         );
         let r = store.ingest(&[item("https://a.example/1", "f1", 10)]).unwrap();
         assert_eq!(r.new, 0);
+    }
+
+    /// `poll-once`'s claims without a hold, across runs: each run counts
+    /// as fallbacks only the claims it took (the items it stored), so a
+    /// page left pending by an earlier run, counted then, is not counted
+    /// again when a later run ends with it still pending; a hold left by a
+    /// killed daemon ends and counts as before.
+    #[test]
+    fn claims_without_a_hold_are_counted_by_the_run_that_took_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = "https://aljazeera.example/feed";
+        let with_link = |i: &Item| i.link.is_some();
+        let claim = crate::store::FullTextClaim {
+            feed_url: feed,
+            hold_until: 130,
+            wanted: &with_link,
+            hold: false,
+        };
+        let first = item("https://aljazeera.example/بطيء", feed, 100);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .ingest_claiming(std::slice::from_ref(&first), Some(&claim))
+                .unwrap();
+            assert_eq!(store.end_full_text_holds().unwrap(), 1);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let second = item("https://aljazeera.example/القاهرة", feed, 101);
+        store
+            .ingest_claiming(std::slice::from_ref(&second), Some(&claim))
+            .unwrap();
+        // A daemon's hold, left by a kill.
+        let third = item("https://aljazeera.example/الدلتا", feed, 102);
+        assert!(store.claim_full_text(&third.key, feed, 130).unwrap());
+        store.ingest(std::slice::from_ref(&third)).unwrap();
+        assert_eq!(store.pending_full_text().unwrap().len(), 3);
+        assert_eq!(
+            store.end_full_text_holds().unwrap(),
+            2,
+            "the second run's claim and the hold"
+        );
+        assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
+        assert_eq!(store.pending_full_text().unwrap().len(), 3, "all still queued");
     }
 
     #[test]
@@ -2522,6 +2657,7 @@ mod tests {
                     feed_url: feed,
                     hold_until: 130,
                     wanted: &with_link,
+                    hold: true,
                 };
                 let (_, claimed) = store.ingest_claiming(&items, Some(&claim)).unwrap();
                 assert_eq!(claimed.len(), 8);

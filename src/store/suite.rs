@@ -872,6 +872,7 @@ fn ingest_claims_new_items_once_and_holds_them() {
             feed_url: feed,
             hold_until: now + 30,
             wanted: &with_link,
+            hold: true,
         };
         let (report, claimed) = store
             .ingest_claiming(&[cairo.clone(), old.clone(), no_link.clone()], Some(&claim))
@@ -902,6 +903,7 @@ fn ingest_claims_new_items_once_and_holds_them() {
             feed_url: other,
             hold_until: now + 60,
             wanted: &with_link,
+            hold: true,
         };
         let (report, claimed) = store.ingest_claiming(&[again], Some(&claim)).unwrap();
         assert_eq!((report.new, report.merged), (0, 1));
@@ -923,6 +925,81 @@ fn ingest_claims_new_items_once_and_holds_them() {
     });
 }
 
+/// `poll-once`'s claims (`FullTextClaim::hold` false): on a store only
+/// this process renders from (sled) the items are queued but not held, so
+/// no held entry is written; PostgreSQL holds them anyway (other nodes
+/// render meanwhile). Either way the end of the wait
+/// (`end_full_text_holds`) counts each claim still pending as one
+/// fallback, once, and the finished ones not at all; the pending page stays
+/// queued for the next run.
+#[test]
+fn claims_without_a_hold_are_counted_as_fallbacks_once_at_the_end() {
+    on_both(|store| {
+        let now = 5_000 * 86_400;
+        let feed = "https://aljazeera.example/feed";
+        let items: Vec<Item> = ["زيارة-القاهرة", "خطة-الدلتا", "بطيء", "مرفوض"]
+            .iter()
+            .enumerate()
+            .map(|(i, slug)| item(&format!("https://aljazeera.example/{slug}"), feed, now - i as i64))
+            .collect();
+        let with_link = |i: &Item| i.link.is_some();
+        let claim = crate::store::FullTextClaim {
+            feed_url: feed,
+            hold_until: now + 30,
+            wanted: &with_link,
+            hold: false,
+        };
+        let (report, claimed) = store.ingest_claiming(&items, Some(&claim)).unwrap();
+        assert_eq!((report.new, claimed.len()), (4, 4));
+        let published = store.recent_unheld(10, 100, |_| true).unwrap().len();
+        if store.renders_alone() {
+            assert!(store.full_text_held().unwrap().is_empty());
+            assert_eq!(published, 4, "nothing held");
+            let record = store.full_text(&items[2].key).unwrap().unwrap();
+            assert_eq!((record.state, record.held), (FullTextState::Pending, false));
+        } else {
+            assert_eq!(store.full_text_held().unwrap().len(), 4);
+            assert_eq!(published, 0, "held on a shared store");
+        }
+        let outcomes = vec![
+            (
+                items[0].key.clone(),
+                Ok("<div dir=\"rtl\" lang=\"ar\"><p>وصل الوفد</p></div>".to_owned()),
+            ),
+            (
+                items[1].key.clone(),
+                Ok("<div dir=\"rtl\"><p>أعلنت الوزارة</p></div>".to_owned()),
+            ),
+            (items[3].key.clone(), Err("HTTP 404".to_owned())),
+        ];
+        assert!(store
+            .finish_full_text_batch(&outcomes, now + 1)
+            .iter()
+            .all(|r| r.is_ok()));
+        assert_eq!(store.end_full_text_holds().unwrap(), 1);
+        let stats = store.full_text_stats(feed).unwrap();
+        assert_eq!(
+            (stats.extracted, stats.failed, stats.fallback),
+            (2, 1, 1),
+            "{stats:?}"
+        );
+        // Published now, still queued; not counted again.
+        assert!(store.full_text_held().unwrap().is_empty());
+        assert_eq!(store.recent_unheld(10, 100, |_| true).unwrap().len(), 4);
+        assert_eq!(store.pending_full_text().unwrap().len(), 1);
+        assert_eq!(store.end_full_text_holds().unwrap(), 0);
+        assert_eq!(store.full_text_stats(feed).unwrap().fallback, 1);
+        // The late article lands: extracted, still one fallback.
+        let late = (
+            items[2].key.clone(),
+            Ok("<div dir=\"rtl\"><p>متأخر</p></div>".to_owned()),
+        );
+        assert!(store.finish_full_text_batch(&[late], now + 60)[0].is_ok());
+        let stats = store.full_text_stats(feed).unwrap();
+        assert_eq!((stats.extracted, stats.fallback), (3, 1), "{stats:?}");
+    });
+}
+
 /// The task reads the backlog back a page at a time, in key order
 /// (`pending_full_text_after`): only pending claims come back, whether
 /// they were claimed with their document or alone, held or released, and
@@ -941,6 +1018,7 @@ fn pending_claims_are_read_back_by_page_passing_over_finished_ones() {
             feed_url: feed,
             hold_until: now + 30,
             wanted: &with_link,
+            hold: true,
         };
         let (_, claimed) = store.ingest_claiming(&items[..30], Some(&claim)).unwrap();
         assert_eq!(claimed.len(), 30);

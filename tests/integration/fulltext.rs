@@ -838,3 +838,69 @@ async fn poll_once_with_a_slow_round_still_extracts() {
     assert_eq!(news.requests_to("/news/delta"), 1);
     assert_both_articles_published(&config, &feed, (&cairo, &delta));
 }
+
+/// A page `poll-once` left pending (its item published with the teaser
+/// and counted as a fallback; on sled, which no other process renders
+/// from during the run, its claim held nothing) is resumed by the daemon
+/// started on the same store afterwards: the windows-1256 article is
+/// extracted and published, counted once as extracted, and the fallback is
+/// not counted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_poll_once_left_pending_is_finished_by_the_daemon() {
+    let news = FeedServer::start().await;
+    let cairo = news.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    // The late site answers nothing until the test lets it.
+    let late_site = FeedServer::start().await;
+    late_site.hold();
+    let late = late_site.route(
+        "/news/delta",
+        Route::feed(page("arabic-windows-1256.html"), "text/html"),
+    );
+    let feed = news.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (late.clone(), "خطة الدلتا")]),
+            "application/rss+xml",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed_with(
+            "الجزيرة",
+            &feed,
+            &[("full_text", "true"), ("full_text_timeout", "\"4s\"")],
+        )
+        .load(dir.path());
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 2, "{report:#?}");
+    let items = rendered_items(&config);
+    assert!(published_content(&items, &cairo).contains("وصل صدام حفتر"));
+    assert!(published_content(&items, &late).contains(TEASER));
+    {
+        let store = feedwire::app::open_store(&config).unwrap();
+        let stats = store.full_text_stats(&feed).unwrap();
+        assert_eq!(
+            (stats.extracted, stats.failed, stats.fallback),
+            (1, 0, 1),
+            "{stats:?}"
+        );
+        assert!(store.full_text_held().unwrap().is_empty());
+        assert_eq!(store.pending_full_text().unwrap().len(), 1);
+    }
+
+    late_site.release();
+    let daemon = Daemon::start(config.clone()).await.unwrap();
+    wait_render(&daemon, "the late article", || {
+        content_of(&daemon, &late).is_some_and(|c| c.contains("أعلنت وزارة الزراعة"))
+    })
+    .await;
+    let article = content_of(&daemon, &late).unwrap();
+    assert!(article.starts_with("<div dir=\"rtl\" lang=\"ar\">"), "{article}");
+    let ft = status_of(&daemon, &feed).await.full_text.unwrap();
+    assert_eq!((ft.extracted, ft.failed, ft.fallback), (2, 0, 1), "{ft:?}");
+    assert_eq!(news.requests_to("/news/cairo"), 1);
+    daemon.shutdown().await.unwrap();
+}
