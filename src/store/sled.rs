@@ -117,9 +117,12 @@ const DATES_MAX: usize = 32;
 /// sled's page cache. Its default is 1 GiB; outputs read a few hundred
 /// recent items, dedup lookups touch one page each, and everything a poll
 /// inserts passes through the cache, so a large cache mostly holds a cold
-/// round's writes. See BENCHMARKS.md ("What the store costs") for the
-/// measurements behind the size.
-pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
+/// round's writes. sled's accounting counts a node's encoded size, and
+/// the nodes it holds take about twice that in memory (BENCHMARKS.md, Run
+/// 13 "store cache"): 2 MiB against 8 took 2-3 MB off a cold full-text
+/// `poll-once` of 1,000 feeds, the last part over its 48 MiB limit, and
+/// ~5 MB off 10,000 feeds, for no CPU change beyond this machine's noise.
+pub const CACHE_CAPACITY: u64 = 2 * 1024 * 1024;
 
 /// At most this many documents are committed in one transaction.
 pub const GROUP_DOCS: usize = 32;
