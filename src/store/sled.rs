@@ -1876,10 +1876,10 @@ impl SledStore {
             .collect()
     }
 
-    /// [`Self::recent`] without the items held for their full text, asking
-    /// the held tree about each date-index entry as it is walked: no set
-    /// of held keys is built (a cold round holds tens of thousands, and
-    /// every render took a copy of them all).
+    /// [`Self::recent`] without the items held for their full text: the
+    /// held items' numbers (8 bytes each, not a copy of their keys, which
+    /// every render once took) are collected first, and the walk skips
+    /// them before reading a record.
     pub fn recent_unheld(
         &self,
         limit: usize,
@@ -1895,12 +1895,10 @@ impl SledStore {
         // `scan_limit` records, and the daemon's high rose by ~17 MB
         // (BENCHMARKS.md, Run 12 after the merge).
         let mut held_seqs = std::collections::HashSet::new();
-        if !none_held {
-            for key in held.iter().keys() {
-                if let Some(entry) = self.keys.get(key?)? {
-                    if let KeyEntry::Stored { seq, .. } = KeyEntry::read(&entry)? {
-                        held_seqs.insert(seq);
-                    }
+        for key in held.iter().keys() {
+            if let Some(entry) = self.keys.get(key?)? {
+                if let KeyEntry::Stored { seq, .. } = KeyEntry::read(&entry)? {
+                    held_seqs.insert(seq);
                 }
             }
         }
