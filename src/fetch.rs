@@ -21,6 +21,8 @@ use url::Url;
 use crate::config::PollConfig;
 use crate::item::is_web;
 
+mod tls;
+
 /// At most this many redirects per fetch.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -285,11 +287,11 @@ impl Fetcher {
     }
 
     pub fn new(poll: &PollConfig) -> Result<Fetcher, FetchError> {
-        // reqwest is built without a default crypto provider (ring builds a
-        // minute faster than aws-lc); installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = || {
             reqwest::Client::builder()
+                // The root certificates are read once, when first needed
+                // (see `tls`), not by each client as it is built.
+                .tls_backend_preconfigured(tls::client_config())
                 .user_agent(poll.user_agent.clone())
                 .timeout(poll.timeout)
                 .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
@@ -561,8 +563,8 @@ pub async fn get_local(url: &Url, timeout: Duration) -> Result<Bytes, FetchError
 /// goes to `sink` until it returns false. No overall timeout: a dump of a
 /// large store takes as long as it takes; connecting is bounded.
 pub async fn get_local_streaming(url: &Url, mut sink: impl FnMut(&[u8]) -> bool) -> Result<(), FetchError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls::client_config())
         .connect_timeout(Duration::from_secs(10))
         .redirect(redirect::Policy::none())
         .build()
