@@ -405,6 +405,65 @@ fn feed_state_round_trips_with_arabic() {
     });
 }
 
+/// A state with every field away from its default, and the state a warm
+/// 304 leaves (most fields at their defaults, which are not written).
+pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
+    let full = FeedState {
+        etag: Some("W/\"ثابت-1\"".into()),
+        last_modified: Some("Sat, 05 Dec 2026 19:00:00 GMT".into()),
+        body_hash: Some("ab".repeat(32)),
+        last_attempt: Some(1_796_000_100),
+        last_success: Some(1_796_000_000),
+        last_status: Some(503),
+        consecutive_failures: 3,
+        last_error: Some("HTTP 503: الخادم مشغول".into()),
+        next_due: Some(-5),
+        permanent_redirect: Some("https://جديد.example/feed".into()),
+        gone: true,
+        charset: Some("windows-1256".into()),
+        items_seen: 40,
+        items_new: 2,
+        bytes: 73_337,
+        title: Some("الجزيرة نت: أخبار".into()),
+        site_url: Some("https://www.aljazeera.net/".into()),
+        publisher_interval: Some(3600),
+        no_entries: Some("root <rdf:RDF> (entry markup present)".into()),
+        repaired: Some("1 stray '&'".into()),
+        items_too_old: 7,
+        polled_by: Some("عقدة-1".into()),
+    };
+    let sparse = FeedState {
+        etag: Some("\"v1\"".into()),
+        last_attempt: Some(1_796_000_100),
+        last_success: Some(1_796_000_100),
+        last_status: Some(304),
+        next_due: Some(1_796_001_000),
+        title: Some("أخبار اليوم".into()),
+        polled_by: Some("node-a".into()),
+        ..Default::default()
+    };
+    [full, sparse]
+}
+
+#[test]
+fn feed_states_read_back_whole_with_fields_at_their_defaults_left_out() {
+    on_both(|store| {
+        for (i, state) in full_and_sparse_states().into_iter().enumerate() {
+            let url = format!("https://a.example/أخبار/{i}");
+            store.put_feed_state(&url, &state).unwrap();
+            assert_eq!(store.feed_state(&url).unwrap().as_ref(), Some(&state), "{url}");
+            // The full one goes back to the sparse one: no field keeps an
+            // old value because the new one was left out.
+            store.put_feed_state(&url, &full_and_sparse_states()[1]).unwrap();
+            assert_eq!(
+                store.feed_state(&url).unwrap().as_ref(),
+                Some(&full_and_sparse_states()[1]),
+                "{url}"
+            );
+        }
+    });
+}
+
 #[test]
 fn every_feed_state_in_one_walk() {
     on_both(|store| {

@@ -1145,6 +1145,73 @@ async fn identical_body_without_validators_is_not_parsed_again() {
     assert_ne!(state(&ctx, &url).body_hash, first.body_hash);
 }
 
+/// A warm round (every feed 304) leaves each feed's state as a fresh open
+/// of the store reads it: the validators, body hash, charset and Arabic
+/// title of the cold round kept, the round's check times and next due
+/// time recorded, nothing left over from the cold round's 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_round_of_304s_leaves_every_state_durable_and_whole() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = TestConfig::new().poll("first_poll_spread", "\"0s\"");
+    let mut feeds = Vec::new();
+    for i in 0..24 {
+        // Arabic titles in UTF-8 and in windows-1256.
+        let (fixture_name, content_type) = if i % 2 == 0 {
+            ("aljazeera_rss2.xml", RSS)
+        } else {
+            ("youm7_cp1256.xml", "text/xml")
+        };
+        let url = server.route(
+            &format!("/warm/{i}.xml"),
+            Route::feed(fixture(fixture_name), content_type),
+        );
+        cfg = cfg.feed(&format!("مصدر {i}"), &url);
+        feeds.push(url);
+    }
+    let config = cfg.load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let ctx = context(&config, &clock);
+    let (cold, _) = timeout(WAIT, poll_all(&ctx, &config)).await.unwrap();
+    assert_eq!((cold.feeds_ok, cold.feeds_failed), (24, 0), "{cold}");
+    let before: Vec<FeedState> = feeds.iter().map(|u| state(&ctx, u)).collect();
+
+    let warm_at = after(t0(), Duration::from_secs(3600));
+    advance_to(&clock, warm_at);
+    let (_, reports) = timeout(WAIT, poll_all(&ctx, &config)).await.unwrap();
+    let due: std::collections::HashMap<String, i64> = reports
+        .iter()
+        .map(|r| {
+            assert_eq!(r.outcome, Outcome::NotModified, "{}", r.url);
+            (r.url.clone(), r.next_due.unwrap().timestamp())
+        })
+        .collect();
+    drop(ctx);
+    let store = Store::open(&config.storage.path).unwrap();
+    for (url, before) in feeds.iter().zip(before) {
+        let now = store.feed_state(url).unwrap().unwrap();
+        assert!(
+            before
+                .title
+                .as_deref()
+                .is_some_and(|t| t.chars().any(|c| ('\u{600}'..='\u{6ff}').contains(&c))),
+            "{url}: {:?}",
+            before.title
+        );
+        assert_eq!(
+            now,
+            FeedState {
+                last_attempt: Some(warm_at.timestamp()),
+                last_success: Some(warm_at.timestamp()),
+                last_status: Some(304),
+                next_due: Some(due[url]),
+                ..before
+            },
+            "{url}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 13. Outage
 
