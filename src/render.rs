@@ -280,8 +280,8 @@ pub fn publishable(
 fn feed_sites(config: &Config, store: &Store) -> HashMap<String, String> {
     let configured: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
     let mut sites = HashMap::new();
-    let walked = store.for_each_feed_state(|url, state| {
-        if let (true, Some(site)) = (configured.contains(url), state.site_url) {
+    let walked = store.for_each_feed_site(|url, site| {
+        if let (true, Some(site)) = (configured.contains(url), site) {
             sites.insert(url.to_owned(), site);
         }
         true

@@ -174,6 +174,13 @@ pub struct FeedState {
     pub polled_by: Option<String>,
 }
 
+/// The one field of a [`FeedState`] a render needs: decoding only it
+/// passes over the others' text without allocating it.
+#[derive(Deserialize)]
+struct FeedSite {
+    site_url: Option<String>,
+}
+
 /// For `skip_serializing_if`: a count at its default.
 fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
     *n == T::default()
@@ -616,6 +623,17 @@ impl Store {
     /// feeds, a lookup per feed costs tens of seconds on a cold cache.
     pub fn for_each_feed_state(&self, f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
         dispatch!(self, s => s.for_each_feed_state(f))
+    }
+
+    /// [`Store::for_each_feed_state`] reading only each feed's site link
+    /// (`None`: never given). Every render walks every feed for it (OPML,
+    /// story outlets); decoding the whole state allocated each of its
+    /// strings, for one of them (BENCHMARKS.md, Run 14 "warm poll").
+    pub fn for_each_feed_site(
+        &self,
+        mut f: impl FnMut(&str, Option<String>) -> bool,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.for_each_feed_state(|url, state: FeedSite| f(url, state.site_url)))
     }
 
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {

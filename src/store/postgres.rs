@@ -798,7 +798,10 @@ impl PgStore {
 
     /// Calls `f` with every saved feed state, in URL order, until it returns
     /// false; a thousand rows a query.
-    pub fn for_each_feed_state(&self, mut f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+    pub fn for_each_feed_state<T: serde::de::DeserializeOwned>(
+        &self,
+        mut f: impl FnMut(&str, T) -> bool,
+    ) -> Result<(), StoreError> {
         let mut after = String::new();
         loop {
             let from = after.clone();

@@ -1619,7 +1619,10 @@ impl SledStore {
 
     /// Calls `f` with every saved feed state, in URL byte order, until it
     /// returns false: one walk of the tree, not a lookup per feed.
-    pub fn for_each_feed_state(&self, mut f: impl FnMut(&str, FeedState) -> bool) -> Result<(), StoreError> {
+    pub fn for_each_feed_state<T: serde::de::DeserializeOwned>(
+        &self,
+        mut f: impl FnMut(&str, T) -> bool,
+    ) -> Result<(), StoreError> {
         for entry in self.feeds.iter() {
             let (k, v) = entry?;
             let url = String::from_utf8_lossy(&k);

@@ -465,6 +465,40 @@ fn feed_states_read_back_whole_with_fields_at_their_defaults_left_out() {
 }
 
 #[test]
+fn a_walk_of_site_links_reads_each_feeds_link_alone() {
+    on_both(|store| {
+        let [full, sparse] = full_and_sparse_states();
+        let with_site = |site: &str| FeedState {
+            site_url: Some(site.to_owned()),
+            ..full.clone()
+        };
+        store.put_feed_state("https://a.example/1", &full).unwrap();
+        store.put_feed_state("https://a.example/2", &sparse).unwrap();
+        store
+            .put_feed_state("https://a.example/3", &with_site("https://موقع.example/أخبار"))
+            .unwrap();
+        let mut sites = std::collections::BTreeMap::new();
+        store
+            .for_each_feed_site(|url, site| {
+                sites.insert(url.to_owned(), site);
+                true
+            })
+            .unwrap();
+        assert_eq!(
+            sites.into_iter().collect::<Vec<_>>(),
+            [
+                ("https://a.example/1".to_owned(), full.site_url.clone()),
+                ("https://a.example/2".to_owned(), None),
+                (
+                    "https://a.example/3".to_owned(),
+                    Some("https://موقع.example/أخبار".to_owned())
+                ),
+            ]
+        );
+    });
+}
+
+#[test]
 fn every_feed_state_in_one_walk() {
     on_both(|store| {
         let mut none = 0;
