@@ -48,6 +48,12 @@
 //!   `fulltext_pending`: key → () for each claim still pending, so that
 //!   reading the backlog back touches only pending claims (version 4 walked
 //!   every record, finished ones included; [`migrate_v4`] builds it).
+//! - `fulltext_held_by_time`: hold end ‖ key → () for each `fulltext_held`
+//!   entry, so that the daemon's release tick reads only the holds that
+//!   are due, not every held key each second. Added beside version 7
+//!   without a version of its own: [`SledStore::open`] indexes any held
+//!   entry it lacks (a store of an older build), and the release passes
+//!   over an entry whose hold is gone ([`SledStore::release_expired_full_text`]).
 //!
 //! Version 1 kept each whole record in `items` under its canonical link, with
 //! a `by_date` index and a `seen` tree: every dedup lookup and every insert
@@ -100,6 +106,8 @@ const COUNT_KEY: &[u8] = b"items";
 const SEQ_KEY: &[u8] = b"seq";
 /// The index of pending full-text claims (see the module docs).
 const PENDING_TREE: &str = "fulltext_pending";
+/// The held full-text claims by the end of their hold (see the module docs).
+const HELD_BY_TIME_TREE: &str = "fulltext_held_by_time";
 /// The trees of the version-1 layout, dropped once migrated.
 const V1_TREES: [&str; 3] = ["items", "by_date", "seen"];
 /// The record and date trees of versions 2-5 (one entry per item),
@@ -382,9 +390,9 @@ struct Doc {
 /// were most of what full text added to a cold round's memory).
 struct DocClaim {
     record: Vec<u8>,
-    /// The held entry's value; `None` for a claim without a hold
+    /// When the hold ends; `None` for a claim without a hold
     /// ([`super::FullTextClaim::hold`]): no held entry is written.
-    hold_until: Option<[u8; 8]>,
+    hold_until: Option<i64>,
 }
 
 /// One item or sighting of a document, prepared by the caller's thread
@@ -512,8 +520,8 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
 
 /// What an ingest writes: `keys`, `keyed_records`, `date_chunks`,
 /// `sources`, `meta`;
-/// and `fulltext`, `fulltext_held`, `fulltext_pending`: the claims written
-/// with it.
+/// and `fulltext`, `fulltext_held`, `fulltext_held_by_time`,
+/// `fulltext_pending`: the claims written with it.
 #[derive(Clone)]
 struct WriterTrees {
     keys: sled::Tree,
@@ -523,6 +531,7 @@ struct WriterTrees {
     meta: sled::Tree,
     fulltext: sled::Tree,
     held: sled::Tree,
+    held_by_time: sled::Tree,
     pending: sled::Tree,
 }
 
@@ -555,6 +564,7 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
         meta,
         fulltext,
         held,
+        held_by_time,
         pending,
     } = trees;
     // Each new item's date chunk, found before the transaction: sled 0.34's
@@ -579,9 +589,29 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
         }
         floors.push(doc_floors);
     }
-    let all = (keys, records, dates, sources, meta, fulltext, held, pending);
+    let all = (
+        keys,
+        records,
+        dates,
+        sources,
+        meta,
+        fulltext,
+        held,
+        held_by_time,
+        pending,
+    );
     unwrap_tx(all.transaction(
-        |(tx_keys, tx_records, tx_dates, tx_sources, tx_meta, tx_fulltext, tx_held, tx_pending)| {
+        |(
+            tx_keys,
+            tx_records,
+            tx_dates,
+            tx_sources,
+            tx_meta,
+            tx_fulltext,
+            tx_held,
+            tx_by_time,
+            tx_pending,
+        )| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
@@ -612,8 +642,9 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                                 report.new += 1;
                                 if let (true, Some(claim)) = (entry.claim, &doc.claim) {
                                     tx_fulltext.insert(key, claim.record.as_slice())?;
-                                    if let Some(until) = &claim.hold_until {
-                                        tx_held.insert(key, until)?;
+                                    if let Some(until) = claim.hold_until {
+                                        tx_held.insert(key, &until.to_be_bytes())?;
+                                        tx_by_time.insert(hold_key(until, key), &[])?;
                                     }
                                     tx_pending.insert(key, &[])?;
                                     claimed.push(i);
@@ -1107,6 +1138,7 @@ impl SledStore {
             meta: meta.clone(),
             fulltext: db.open_tree("fulltext")?,
             held: db.open_tree("fulltext_held")?,
+            held_by_time: index_holds(&db)?,
             pending: db.open_tree(PENDING_TREE)?,
         };
         let thread = std::thread::Builder::new()
@@ -1193,7 +1225,7 @@ impl SledStore {
             }
             DocClaim {
                 record: pending_record(c.feed_url, c.hold_until, c.hold),
-                hold_until: c.hold.then(|| c.hold_until.to_be_bytes()),
+                hold_until: c.hold.then_some(c.hold_until),
             }
         });
         let doc = Doc {
@@ -1692,6 +1724,42 @@ fn seen_key(first_seen: i64, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A `fulltext_held_by_time` key: when the hold ends, then the item's key,
+/// in the order of [`seen_key`] (signed seconds that sort bytewise).
+fn hold_key(until: i64, key: &[u8]) -> Vec<u8> {
+    seen_key(until, key)
+}
+
+/// The end of a hold as `fulltext_held` stores it (big-endian seconds).
+fn hold_end(value: &[u8]) -> i64 {
+    <[u8; 8]>::try_from(value).map(i64::from_be_bytes).unwrap_or(0)
+}
+
+/// Opens `fulltext_held_by_time` and indexes every `fulltext_held` entry it
+/// lacks: on a store written before the index existed, or by such a build
+/// since, a hold not indexed would never be released by the tick. One walk
+/// of the held keys (the holds of the items whose pages are in flight:
+/// none after a `poll-once`, a round's new items after a killed daemon)
+/// and a lookup each; written in batches. Index entries whose hold is gone
+/// are left to [`SledStore::release_expired_full_text`], which passes over
+/// them.
+fn index_holds(db: &sled::Db) -> Result<sled::Tree, StoreError> {
+    let (held, by_time) = (db.open_tree("fulltext_held")?, db.open_tree(HELD_BY_TIME_TREE)?);
+    let mut out = Batched::new(&by_time);
+    for entry in held.iter() {
+        let (k, v) = entry?;
+        let index = hold_key(hold_end(&v), &k);
+        if !by_time.contains_key(&index)? {
+            out.insert(index, &[])?;
+        }
+    }
+    let indexed = out.finish()?;
+    if indexed > 0 {
+        tracing::info!(holds = indexed, "Full-text holds indexed by their end.");
+    }
+    Ok(by_time)
+}
+
 /// Where a new item's full-text extraction stands (`full_text = true`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FullTextState {
@@ -1784,6 +1852,10 @@ impl SledStore {
         Ok(self.db.open_tree(PENDING_TREE)?)
     }
 
+    fn held_by_time(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(HELD_BY_TIME_TREE)?)
+    }
+
     /// Queues a new item for extraction, held back until `hold_until`;
     /// false if it was queued before (by this feed or another), so each
     /// page is fetched once.
@@ -1794,18 +1866,22 @@ impl SledStore {
         hold_until: i64,
     ) -> Result<bool, StoreError> {
         let (records, held, _) = self.full_text_trees()?;
-        let pending = self.pending_tree()?;
+        let (pending, by_time) = (self.pending_tree()?, self.held_by_time()?);
         let bytes = pending_record(feed_url, hold_until, true);
         let k = key.as_str().as_bytes();
-        let claimed = (&records, &held, &pending).transaction(|(tx_records, tx_held, tx_pending)| {
-            if tx_records.get(k)?.is_some() {
-                return Ok(false);
-            }
-            tx_records.insert(k, bytes.as_slice())?;
-            tx_held.insert(k, &hold_until.to_be_bytes())?;
-            tx_pending.insert(k, &[])?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(true)
-        });
+        let index = hold_key(hold_until, k);
+        let claimed = (&records, &held, &by_time, &pending).transaction(
+            |(tx_records, tx_held, tx_by_time, tx_pending)| {
+                if tx_records.get(k)?.is_some() {
+                    return Ok(false);
+                }
+                tx_records.insert(k, bytes.as_slice())?;
+                tx_held.insert(k, &hold_until.to_be_bytes())?;
+                tx_by_time.insert(index.as_slice(), &[])?;
+                tx_pending.insert(k, &[])?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(true)
+            },
+        );
         self.noted(unwrap_tx(claimed))
     }
 
@@ -1915,74 +1991,77 @@ impl SledStore {
     /// Releases every item held past its `hold_until` (published with the
     /// feed's content, counted as a fallback); returns how many.
     ///
-    /// A cold round's holds end together (28,000 at once in the full-text
-    /// farm): they are released [`RELEASE_BATCH`] at a time, each batch in
-    /// one transaction with one count update per feed, rather than all keys
-    /// collected first and released one write at a time.
+    /// Reads only the holds that are due: `fulltext_held_by_time` from its
+    /// start up to `now`. The daemon calls this every second
+    /// (`fulltext::RELEASE_TICK`), and a cold round holds tens of
+    /// thousands of items for their pages; walking every held key each
+    /// tick to find none due cost O(held) per second (BENCHMARKS.md, Run
+    /// 14). A cold round's holds end together (28,000 at once in the
+    /// full-text farm): they are released [`RELEASE_BATCH`] at a time, each
+    /// batch in one transaction with one count update per feed. An index
+    /// entry whose hold is gone (or ends at another time) is dropped
+    /// without a count: it was left by a build without the index.
     pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
+        let by_time = self.held_by_time()?;
+        // Every index key of a hold ending at `now` or before sorts below
+        // this one (`now + 1` and an empty item key); at the end of time,
+        // all of them.
+        let bound = now.checked_add(1).map(|t| hold_key(t, b""));
         let mut released = 0;
-        let mut after: Option<sled::IVec> = None;
         loop {
-            let range = match &after {
-                Some(k) => held
-                    .range::<&[u8], _>((std::ops::Bound::Excluded(k.as_ref()), std::ops::Bound::Unbounded)),
-                None => held.iter(),
+            let range = match &bound {
+                Some(b) => by_time.range::<&[u8], _>(..b.as_slice()),
+                None => by_time.iter(),
             };
-            let mut due = Vec::new();
-            let mut last = None;
-            for entry in range {
-                let (k, v) = entry?;
-                let until = <[u8; 8]>::try_from(v.as_ref())
-                    .map(i64::from_be_bytes)
-                    .unwrap_or(0);
-                if until <= now {
-                    due.push(k.clone());
-                }
-                last = Some(k);
-                if due.len() >= RELEASE_BATCH {
-                    break;
-                }
-            }
+            // Released entries leave the index, so each batch reads from
+            // its start again.
+            let due = range.keys().take(RELEASE_BATCH).collect::<Result<Vec<_>, _>>()?;
             if due.is_empty() {
                 return Ok(released);
             }
-            let result = (&records, &held, &feeds).transaction(|(tx_records, tx_held, tx_feeds)| {
-                let mut n = 0;
-                let mut fallbacks: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-                for k in &due {
-                    if tx_held.remove(k)?.is_none() {
-                        continue;
+            let result = (&records, &held, &by_time, &feeds).transaction(
+                |(tx_records, tx_held, tx_by_time, tx_feeds)| {
+                    let mut n = 0;
+                    let mut fallbacks: std::collections::HashMap<String, u64> =
+                        std::collections::HashMap::new();
+                    for index in &due {
+                        tx_by_time.remove(index)?;
+                        let Some((until, k)) = index.split_first_chunk::<8>() else {
+                            continue;
+                        };
+                        let until = (u64::from_be_bytes(*until) ^ (1 << 63)) as i64;
+                        match tx_held.get(k)? {
+                            Some(v) if hold_end(&v) == until => {}
+                            _ => continue,
+                        }
+                        tx_held.remove(k)?;
+                        n += 1;
+                        let Some(bytes) = tx_records.get(k)? else {
+                            continue;
+                        };
+                        let Ok(mut record) = serde_json::from_slice::<FullTextRecord>(&bytes) else {
+                            continue;
+                        };
+                        record.held = false;
+                        tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
+                        *fallbacks.entry(record.feed_url).or_default() += 1;
                     }
-                    n += 1;
-                    let Some(bytes) = tx_records.get(k)? else {
-                        continue;
-                    };
-                    let Ok(mut record) = serde_json::from_slice::<FullTextRecord>(&bytes) else {
-                        continue;
-                    };
-                    record.held = false;
-                    tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
-                    *fallbacks.entry(record.feed_url).or_default() += 1;
-                }
-                for (feed_url, n) in &fallbacks {
-                    let mut stats: FullTextStats = tx_feeds
-                        .get(feed_url.as_bytes())?
-                        .and_then(|b| serde_json::from_slice(&b).ok())
-                        .unwrap_or_default();
-                    stats.fallback += n;
-                    tx_feeds.insert(
-                        feed_url.as_bytes(),
-                        serde_json::to_vec(&stats).expect("stats serialise"),
-                    )?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(n)
-            });
-            released += self.noted(result.map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            }))?;
-            after = last;
+                    for (feed_url, n) in &fallbacks {
+                        let mut stats: FullTextStats = tx_feeds
+                            .get(feed_url.as_bytes())?
+                            .and_then(|b| serde_json::from_slice(&b).ok())
+                            .unwrap_or_default();
+                        stats.fallback += n;
+                        tx_feeds.insert(
+                            feed_url.as_bytes(),
+                            serde_json::to_vec(&stats).expect("stats serialise"),
+                        )?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(n)
+                },
+            );
+            released += self.noted(unwrap_tx(result))?;
         }
     }
 
@@ -2023,9 +2102,10 @@ impl SledStore {
     pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
         let k = key.as_str().as_bytes();
-        if held.remove(k)?.is_none() {
+        let Some(until) = held.remove(k)? else {
             return Ok(());
-        }
+        };
+        self.held_by_time()?.remove(hold_key(hold_end(&until), k))?;
         if let Some(mut record) = self.full_text(key)? {
             record.held = false;
             records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
@@ -2082,7 +2162,10 @@ impl SledStore {
                 record.error = Some(error);
             }
         }
-        changed |= held.remove(k)?.is_some();
+        if let Some(until) = held.remove(k)? {
+            changed = true;
+            self.held_by_time()?.remove(hold_key(hold_end(&until), k))?;
+        }
         record.held = false;
         records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
         // After the record (see the impl's docs).
@@ -2123,10 +2206,19 @@ impl SledStore {
         now: i64,
     ) -> Result<Vec<bool>, StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
-        let pending = self.pending_tree()?;
+        let (pending, by_time) = (self.pending_tree()?, self.held_by_time()?);
         let abort = |e: StoreError| ConflictableTransactionError::Abort(e);
-        let result = (&self.keys, &self.records, &records, &held, &feeds, &pending).transaction(
-            |(tx_keys, tx_items, tx_records, tx_held, tx_feeds, tx_pending)| {
+        let trees = (
+            &self.keys,
+            &self.records,
+            &records,
+            &held,
+            &by_time,
+            &feeds,
+            &pending,
+        );
+        let result = trees.transaction(
+            |(tx_keys, tx_items, tx_records, tx_held, tx_by_time, tx_feeds, tx_pending)| {
                 let mut changed = Vec::with_capacity(outcomes.len());
                 // Pending claims without a hold finished: (feed, number).
                 let mut unheld = Vec::new();
@@ -2174,7 +2266,10 @@ impl SledStore {
                             count.2 = Some(error);
                         }
                     }
-                    item_changed |= tx_held.remove(k)?.is_some();
+                    if let Some(until) = tx_held.remove(k)? {
+                        item_changed = true;
+                        tx_by_time.remove(hold_key(hold_end(&until), k))?;
+                    }
                     record.held = false;
                     tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
                     tx_pending.remove(k)?;
@@ -2218,7 +2313,9 @@ impl SledStore {
     fn forget_full_text(&self, key: &[u8]) -> Result<(), StoreError> {
         let (records, held, _) = self.full_text_trees()?;
         records.remove(key)?;
-        held.remove(key)?;
+        if let Some(until) = held.remove(key)? {
+            self.held_by_time()?.remove(hold_key(hold_end(&until), key))?;
+        }
         self.pending_tree()?.remove(key)?;
         Ok(())
     }
@@ -2346,6 +2443,47 @@ mod tests {
         );
         assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
         assert_eq!(store.pending_full_text().unwrap().len(), 3, "all still queued");
+    }
+
+    /// A store whose holds are not in `fulltext_held_by_time` (written by a
+    /// build before it, or by one since) has them indexed on open, and an
+    /// index entry whose hold is gone is passed over and dropped without a
+    /// count.
+    #[test]
+    fn holds_missing_from_the_index_are_indexed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = "https://aljazeera.example/feed";
+        let items: Vec<Item> = (0..3)
+            .map(|i| item(&format!("https://aljazeera.example/القاهرة/{i}"), feed, 100 + i))
+            .collect();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            for (i, it) in items.iter().enumerate() {
+                assert!(store.claim_full_text(&it.key, feed, 130 + i as i64).unwrap());
+            }
+            store.ingest(&items).unwrap();
+            // As an older build leaves it: holds, no index; and an index
+            // entry of a hold an older build ended.
+            let by_time = store.db.open_tree(HELD_BY_TIME_TREE).unwrap();
+            by_time.clear().unwrap();
+            by_time
+                .insert(hold_key(120, "https://aljazeera.example/انتهى".as_bytes()), &[])
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().len(), 4);
+        assert_eq!(
+            store.release_expired_full_text(129).unwrap(),
+            0,
+            "the stale entry counts nothing"
+        );
+        assert_eq!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().len(), 3);
+        assert_eq!(store.release_expired_full_text(131).unwrap(), 2);
+        assert_eq!(store.release_expired_full_text(132).unwrap(), 1);
+        assert!(store.full_text_held().unwrap().is_empty());
+        assert!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().is_empty());
+        assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
     }
 
     #[test]
@@ -2895,6 +3033,7 @@ mod tests {
             meta: store.meta.clone(),
             fulltext: store.db.open_tree("fulltext").unwrap(),
             held: store.db.open_tree("fulltext_held").unwrap(),
+            held_by_time: store.db.open_tree(HELD_BY_TIME_TREE).unwrap(),
             pending: store.db.open_tree(PENDING_TREE).unwrap(),
         };
         write_groups(trees, waiting);
