@@ -1048,6 +1048,7 @@ impl PgStore {
             state: FullTextState::Pending,
             hold_until,
             held: true,
+            unheld: false,
             error: None,
         })
         .expect("records serialise");

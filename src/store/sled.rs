@@ -104,6 +104,14 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const COUNT_KEY: &[u8] = b"items";
 /// `meta` key of the next record sequence number (big-endian u64).
 const SEQ_KEY: &[u8] = b"seq";
+/// `meta` keys of the claims taken without a hold and not yet settled
+/// (see [`SledStore::settle_unheld_full_text`]): this prefix, then the
+/// feed's URL → how many are still pending (big-endian i64).
+const UNSETTLED_PREFIX: &[u8] = b"unsettled\0";
+/// `meta` key of the first item number whose claims without a hold are not
+/// settled yet (big-endian u64; absent: 0): a claim of an older item was
+/// counted by the settlement that moved this on.
+const SETTLED_KEY: &[u8] = b"settled";
 /// The index of pending full-text claims (see the module docs).
 const PENDING_TREE: &str = "fulltext_pending";
 /// The held full-text claims by the end of their hold (see the module docs).
@@ -163,43 +171,38 @@ pub struct SledStore {
     /// The last write error, until a write succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
-    /// The schema version, the item count and the next sequence number.
+    /// The schema version, the item count, the next sequence number, and
+    /// the counts of claims without a hold not yet settled.
     meta: sled::Tree,
     /// The group-commit thread that [`SledStore::ingest`] hands documents to.
     writer: Arc<Writer>,
-    /// This handle's claims without a hold, not yet counted (see
-    /// [`SledStore::settle_unheld_full_text`]).
-    unheld: Arc<std::sync::Mutex<Unheld>>,
 }
 
-/// The claims a handle took without a hold ([`super::FullTextClaim::hold`])
-/// that are still pending and not yet counted as fallbacks: counted as
-/// they are taken and finished, so that the end of a `poll-once` reads
-/// nothing to count them (a walk over 40,000 pending claims, their items'
-/// numbers and records pulled as much into sled's cache as the holds'
-/// release it replaced; BENCHMARKS.md, Run 13).
-#[derive(Debug, Default)]
-struct Unheld {
-    /// The first sequence number whose items' claims are counted here (a
-    /// claim is taken only for a new item): the next one when the store
-    /// was opened, then where the last settlement ended. A claim finished
-    /// with an older item is another run's, counted by that run.
-    from: u64,
-    /// Per feed: claims taken minus claims finished. Signed: a claim's
-    /// page may be finished a moment before its ingest's caller counts it.
-    pending: std::collections::HashMap<String, i64>,
+/// The `meta` key of a feed's claims without a hold not yet settled.
+fn unsettled_key(feed_url: &str) -> Vec<u8> {
+    [UNSETTLED_PREFIX, feed_url.as_bytes()].concat()
 }
 
-impl Unheld {
-    /// Pending claims finished (extracted or failed): (feed, the item's
-    /// number) each; those of this handle's claims are no longer counted.
-    fn finished(&mut self, done: &[(String, u64)]) {
-        for (feed_url, seq) in done {
-            if *seq >= self.from {
-                *self.pending.entry(feed_url.clone()).or_default() -= 1;
-            }
-        }
+/// Adds `n` to a signed count in `meta` (absent: 0); removes it at 0.
+fn add_to_count(
+    meta: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    n: i64,
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    let now = signed(meta.get(key)?.as_deref()) + n;
+    if now == 0 {
+        meta.remove(key)?;
+    } else {
+        meta.insert(key, &now.to_be_bytes())?;
     }
+    Ok(())
+}
+
+/// A big-endian i64 as `meta` holds it (absent: 0).
+fn signed(bytes: Option<&[u8]>) -> i64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, i64::from_be_bytes)
 }
 
 /// A big-endian u64 as `meta` holds it (absent: 0).
@@ -393,6 +396,9 @@ struct DocClaim {
     /// When the hold ends; `None` for a claim without a hold
     /// ([`super::FullTextClaim::hold`]): no held entry is written.
     hold_until: Option<i64>,
+    /// For a claim without a hold, the feed's `meta` count of claims not
+    /// yet settled ([`unsettled_key`]), raised in the same transaction.
+    unsettled: Option<Vec<u8>>,
 }
 
 /// One item or sighting of a document, prepared by the caller's thread
@@ -696,6 +702,12 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                         }
                         None => {}
                     }
+                }
+                if let (Some(key), false) = (
+                    doc.claim.as_ref().and_then(|c| c.unsettled.as_ref()),
+                    claimed.is_empty(),
+                ) {
+                    add_to_count(tx_meta, key, claimed.len() as i64)?;
                 }
                 reports.push((report, claimed));
             }
@@ -1154,10 +1166,6 @@ impl SledStore {
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
-            unheld: Arc::new(std::sync::Mutex::new(Unheld {
-                from: stored_count(meta.get(SEQ_KEY)?.as_deref()),
-                pending: std::collections::HashMap::new(),
-            })),
             meta,
             writer: Arc::new(Writer {
                 queue: Some(queue),
@@ -1226,6 +1234,7 @@ impl SledStore {
             DocClaim {
                 record: pending_record(c.feed_url, c.hold_until, c.hold),
                 hold_until: c.hold.then_some(c.hold_until),
+                unsettled: (!c.hold).then(|| unsettled_key(c.feed_url)),
             }
         });
         let doc = Doc {
@@ -1249,10 +1258,6 @@ impl SledStore {
         };
         let (report, claimed) = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
-        if let Some(c) = claim.filter(|c| !c.hold && !claimed.is_empty()) {
-            let mut unheld = self.unheld.lock().expect("lock poisoned");
-            *unheld.pending.entry(c.feed_url.to_owned()).or_default() += claimed.len() as i64;
-        }
         Ok((
             report,
             claimed.into_iter().map(|i| items[i].key.clone()).collect(),
@@ -1783,6 +1788,12 @@ pub struct FullTextRecord {
     /// False once the hold is over: the item is published, with its
     /// article or, until it lands, with the feed's content.
     pub held: bool,
+    /// Claimed without a hold ([`super::FullTextClaim::hold`], sled's
+    /// `poll-once`): counted as a fallback when a run settles it
+    /// ([`SledStore::settle_unheld_full_text`]), not where a hold ends.
+    /// Tells such a claim from a hold that ended, which reads the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unheld: bool,
     pub error: Option<String>,
 }
 
@@ -1819,6 +1830,7 @@ fn pending_record(feed_url: &str, hold_until: i64, held: bool) -> Vec<u8> {
         state: FullTextState::Pending,
         hold_until,
         held,
+        unheld: !held,
         error: None,
     };
     serde_json::to_vec(&record).expect("records serialise")
@@ -2066,35 +2078,69 @@ impl SledStore {
     }
 
     /// Counts as fallbacks, once, the claims taken without a hold
-    /// ([`super::FullTextClaim::hold`]) through this handle that are still
-    /// pending: `poll-once`'s end, where its one render publishes them
-    /// with their feed's content; their pages stay queued. Returns how
-    /// many.
+    /// ([`super::FullTextClaim::hold`]) that are still pending and not yet
+    /// counted: those of this run, at `poll-once`'s end, where its one
+    /// render publishes them with their feed's content (their pages stay
+    /// queued); and those a `poll-once` killed before its end left, at the
+    /// end of the next `poll-once` or when the daemon starts (whose first
+    /// render publishes them). Returns how many.
     ///
-    /// Nothing is read: the handle counted those claims as it took and
-    /// finished them ([`Unheld`]); one count per feed is written. Claims of
-    /// earlier runs were counted then, and held claims are counted where
-    /// their hold ends, so none is counted twice. Replaces the held entries
-    /// (one per item, written in the round) and their release at the end
-    /// (a rewrite of every late record, the end's peak of a cold full-text
-    /// `poll-once`; BENCHMARKS.md, Run 13).
+    /// Nothing is walked: each feed's count of such claims is kept in
+    /// `meta`, raised in the transaction that takes them and lowered in
+    /// the one that finishes them ([`UNSETTLED_PREFIX`]), one entry per
+    /// feed, not a write per item. Settling moves the counts to the feeds'
+    /// `fallback` and [`SETTLED_KEY`] past the newest item, in one
+    /// transaction: a claim of an older item finished later is not taken
+    /// off again, and a run killed before it settles leaves its counts to
+    /// the next. Held claims are counted where their hold ends, so none is
+    /// counted twice. Replaces the held entries (one per item, written in
+    /// the round) and their release at the end (a rewrite of every late
+    /// record, the end's peak of a cold full-text `poll-once`;
+    /// BENCHMARKS.md, Run 13).
     pub fn settle_unheld_full_text(&self) -> Result<usize, StoreError> {
-        let next = stored_count(self.meta.get(SEQ_KEY)?.as_deref());
-        let pending = {
-            let mut unheld = self.unheld.lock().expect("lock poisoned");
-            unheld.from = next;
-            std::mem::take(&mut unheld.pending)
-        };
+        let counts = self
+            .meta
+            .scan_prefix(UNSETTLED_PREFIX)
+            .keys()
+            .collect::<Result<Vec<_>, _>>()?;
         let (_, _, feeds) = self.full_text_trees()?;
-        let mut counted = 0;
-        for (feed_url, n) in pending {
-            let Ok(n) = u64::try_from(n) else { continue };
-            if n > 0 {
-                Self::bump(&feeds, &feed_url, |s| s.fallback += n)?;
+        let settled = (&self.meta, &feeds).transaction(|(tx_meta, tx_feeds)| {
+            let mut counted = 0;
+            for key in &counts {
+                let n = signed(tx_meta.get(key)?.as_deref());
+                tx_meta.remove(key)?;
+                let (Ok(n), Ok(feed_url)) = (
+                    u64::try_from(n),
+                    std::str::from_utf8(&key[UNSETTLED_PREFIX.len()..]),
+                ) else {
+                    continue;
+                };
+                if n == 0 {
+                    continue;
+                }
+                let mut stats: FullTextStats = tx_feeds
+                    .get(feed_url.as_bytes())?
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+                stats.fallback += n;
+                tx_feeds.insert(
+                    feed_url.as_bytes(),
+                    serde_json::to_vec(&stats).expect("stats serialise"),
+                )?;
                 counted += n as usize;
             }
-        }
-        Ok(counted)
+            let next = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
+            tx_meta.insert(SETTLED_KEY, &next.to_be_bytes())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(counted)
+        });
+        self.noted(unwrap_tx(settled))
+    }
+
+    /// True when finishing this claim lowers its feed's count of claims not
+    /// yet settled: taken without a hold, still pending, and its item
+    /// (numbered `seq`) newer than the last settlement.
+    fn unsettled(record: &FullTextRecord, seq: Option<u64>, settled: u64) -> bool {
+        record.unheld && record.state == FullTextState::Pending && seq.is_some_and(|s| s >= settled)
     }
 
     /// Ends an item's hold: it is published with what it has. `fallback`
@@ -2130,8 +2176,8 @@ impl SledStore {
         let Some(mut record) = self.full_text(key)? else {
             return Ok(false);
         };
-        let unheld = record.state == FullTextState::Pending && !record.held;
         let seq = self.seq_of_key(k)?;
+        let unsettled = Self::unsettled(&record, seq, stored_count(self.meta.get(SETTLED_KEY)?.as_deref()));
         let mut changed = false;
         match outcome {
             Ok(html) => {
@@ -2170,9 +2216,14 @@ impl SledStore {
         records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
         // After the record (see the impl's docs).
         self.pending_tree()?.remove(k)?;
-        if let (true, Some(seq)) = (unheld, seq) {
-            let mut counts = self.unheld.lock().expect("lock poisoned");
-            counts.finished(&[(record.feed_url, seq)]);
+        // Last: a crash before it counts the claim as a fallback once more
+        // at the next settlement, never one too few.
+        if unsettled {
+            let count = unsettled_key(&record.feed_url);
+            let lowered = self
+                .meta
+                .transaction(|tx_meta| add_to_count(tx_meta, &count, -1).map_err(Into::into));
+            self.noted(unwrap_tx::<()>(lowered))?;
         }
         Ok(changed)
     }
@@ -2216,12 +2267,14 @@ impl SledStore {
             &by_time,
             &feeds,
             &pending,
+            &self.meta,
         );
         let result = trees.transaction(
-            |(tx_keys, tx_items, tx_records, tx_held, tx_by_time, tx_feeds, tx_pending)| {
+            |(tx_keys, tx_items, tx_records, tx_held, tx_by_time, tx_feeds, tx_pending, tx_meta)| {
                 let mut changed = Vec::with_capacity(outcomes.len());
-                // Pending claims without a hold finished: (feed, number).
-                let mut unheld = Vec::new();
+                let settled = stored_count(tx_meta.get(SETTLED_KEY)?.as_deref());
+                // Per feed: claims without a hold not yet settled, finished.
+                let mut unsettled: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
                 // Per feed: (extracted, failed, last error).
                 let mut counts: std::collections::HashMap<String, (u64, u64, Option<&String>)> =
                     std::collections::HashMap::new();
@@ -2242,8 +2295,8 @@ impl SledStore {
                         },
                         None => None,
                     };
-                    if let (FullTextState::Pending, false, Some(seq)) = (record.state, record.held, seq) {
-                        unheld.push((record.feed_url.clone(), seq));
+                    if Self::unsettled(&record, seq, settled) {
+                        *unsettled.entry(record.feed_url.clone()).or_default() += 1;
                     }
                     match outcome {
                         Ok(html) => {
@@ -2291,15 +2344,13 @@ impl SledStore {
                         serde_json::to_vec(&stats).expect("stats serialise"),
                     )?;
                 }
-                Ok((changed, unheld))
+                for (feed_url, n) in &unsettled {
+                    add_to_count(tx_meta, &unsettled_key(feed_url), -n)?;
+                }
+                Ok(changed)
             },
         );
-        let (changed, unheld) = self.noted(result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }))?;
-        self.unheld.lock().expect("lock poisoned").finished(&unheld);
-        Ok(changed)
+        self.noted(unwrap_tx(result))
     }
 
     /// Takes back a claim whose item could not be stored, so that the next
@@ -2484,6 +2535,97 @@ mod tests {
         assert!(store.full_text_held().unwrap().is_empty());
         assert!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().is_empty());
         assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
+    }
+
+    /// A `poll-once` killed before its end never settled its claims
+    /// without a hold: the next run counts those still pending (the next
+    /// `poll-once` at its end, the daemon when it starts), once, less those
+    /// finished meanwhile by either path; a hold that ended (a killed
+    /// daemon's) and is finished later lowers nothing.
+    #[test]
+    fn a_killed_poll_once_s_claims_are_counted_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = "https://aljazeera.example/feed";
+        let with_link = |i: &Item| i.link.is_some();
+        let claim = crate::store::FullTextClaim {
+            feed_url: feed,
+            hold_until: 130,
+            wanted: &with_link,
+            hold: false,
+        };
+        let items: Vec<Item> = (0..4)
+            .map(|i| item(&format!("https://aljazeera.example/الخرطوم/{i}"), feed, 100 + i))
+            .collect();
+        {
+            // The killed run: four claims, one article landed, no end.
+            let store = Store::open(dir.path()).unwrap();
+            store.ingest_claiming(&items, Some(&claim)).unwrap();
+            let landed = [(
+                items[0].key.clone(),
+                Ok("<div dir=\"rtl\"><p>المقال</p></div>".to_owned()),
+            )];
+            assert!(*store.finish_full_text_batch(&landed, 110)[0].as_ref().unwrap());
+            assert!(store.full_text(&items[1].key).unwrap().unwrap().unheld);
+        }
+        {
+            // The next poll-once: one more of them fails, one of its own
+            // stays pending with the killed run's other two.
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .finish_full_text(&items[1].key, Err("HTTP 404".into()), 120)
+                .unwrap();
+            let own = item("https://aljazeera.example/الخرطوم/جديد", feed, 200);
+            store
+                .ingest_claiming(std::slice::from_ref(&own), Some(&claim))
+                .unwrap();
+            assert_eq!(store.end_full_text_holds().unwrap(), 3);
+            let stats = store.full_text_stats(feed).unwrap();
+            assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 1, 3));
+        }
+        {
+            // Counted once: a later run finishing one counts nothing again.
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .finish_full_text(&items[2].key, Ok("<p>وصل</p>".into()), 130)
+                .unwrap();
+            assert_eq!(store.end_full_text_holds().unwrap(), 0);
+            assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
+        }
+        // A killed poll-once, then the daemon: counted when it starts; a
+        // hold of the daemon's that ends and is finished later (its record
+        // reads `held: false`, pending, as a claim without a hold does)
+        // lowers no count.
+        let other = "https://alarabiya.example/feed";
+        let claim = crate::store::FullTextClaim {
+            feed_url: other,
+            ..claim
+        };
+        let more: Vec<Item> = (0..2)
+            .map(|i| item(&format!("https://alarabiya.example/بيروت/{i}"), other, 300 + i))
+            .collect();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.ingest_claiming(&more, Some(&claim)).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.settle_unheld_full_text().unwrap(), 2);
+        let held = item("https://alarabiya.example/بيروت/محجوز", other, 400);
+        assert!(store.claim_full_text(&held.key, other, 450).unwrap());
+        store.ingest(std::slice::from_ref(&held)).unwrap();
+        assert_eq!(store.release_expired_full_text(450).unwrap(), 1);
+        let late = item("https://alarabiya.example/بيروت/متأخر", other, 500);
+        store
+            .ingest_claiming(std::slice::from_ref(&late), Some(&claim))
+            .unwrap();
+        store
+            .finish_full_text(&held.key, Ok("<p>وصل</p>".into()), 460)
+            .unwrap();
+        store
+            .finish_full_text(&more[0].key, Ok("<p>وصل</p>".into()), 460)
+            .unwrap();
+        assert_eq!(store.end_full_text_holds().unwrap(), 1, "the late claim alone");
+        let stats = store.full_text_stats(other).unwrap();
+        assert_eq!((stats.extracted, stats.fallback), (2, 4));
     }
 
     #[test]
