@@ -104,13 +104,9 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const COUNT_KEY: &[u8] = b"items";
 /// `meta` key of the next record sequence number (big-endian u64).
 const SEQ_KEY: &[u8] = b"seq";
-/// `meta` keys of the claims taken without a hold and not yet settled
-/// (see [`SledStore::settle_unheld_full_text`]): this prefix, then the
-/// feed's URL → how many are still pending (big-endian i64).
-const UNSETTLED_PREFIX: &[u8] = b"unsettled\0";
 /// `meta` key of the first item number whose claims without a hold are not
-/// settled yet (big-endian u64; absent: 0): a claim of an older item was
-/// counted by the settlement that moved this on.
+/// settled yet (big-endian u64; see [`SledStore::settle_unheld_full_text`]):
+/// a claim of an older item was counted by the settlement that moved it on.
 const SETTLED_KEY: &[u8] = b"settled";
 /// The index of pending full-text claims (see the module docs).
 const PENDING_TREE: &str = "fulltext_pending";
@@ -172,37 +168,47 @@ pub struct SledStore {
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
     /// The schema version, the item count, the next sequence number, and
-    /// the counts of claims without a hold not yet settled.
+    /// where the last settlement of claims without a hold ended.
     meta: sled::Tree,
     /// The group-commit thread that [`SledStore::ingest`] hands documents to.
     writer: Arc<Writer>,
+    /// Claims without a hold not yet counted (see
+    /// [`SledStore::settle_unheld_full_text`]).
+    unheld: Arc<std::sync::Mutex<Unheld>>,
 }
 
-/// The `meta` key of a feed's claims without a hold not yet settled.
-fn unsettled_key(feed_url: &str) -> Vec<u8> {
-    [UNSETTLED_PREFIX, feed_url.as_bytes()].concat()
+/// The claims without a hold ([`super::FullTextClaim::hold`]) that are
+/// still pending and not yet counted as fallbacks, per feed: counted in
+/// memory as this handle takes and finishes them, so that the end of a
+/// `poll-once` reads nothing to count them (a walk over 40,000 pending
+/// claims there cost as much of the peak as the holds' release it
+/// replaced; BENCHMARKS.md, Run 13), and no write per claim or per
+/// document either (per-feed counts kept in `meta` by the transactions
+/// cost a cold full-text `poll-once` 3 MB; Run 14). Those of a run killed
+/// before it settled are found when the store is opened
+/// ([`unsettled_claims`]).
+#[derive(Debug, Default)]
+struct Unheld {
+    /// The first item number whose claims are counted here (a claim is
+    /// taken only for a new item): [`SETTLED_KEY`] when the store was
+    /// opened, then where the last settlement ended. A claim finished with
+    /// an older item was counted by an earlier run.
+    from: u64,
+    /// Per feed: claims taken minus claims finished. Signed: a claim's
+    /// page may be finished a moment before its ingest's caller counts it.
+    pending: std::collections::HashMap<String, i64>,
 }
 
-/// Adds `n` to a signed count in `meta` (absent: 0); removes it at 0.
-fn add_to_count(
-    meta: &sled::transaction::TransactionalTree,
-    key: &[u8],
-    n: i64,
-) -> Result<(), sled::transaction::UnabortableTransactionError> {
-    let now = signed(meta.get(key)?.as_deref()) + n;
-    if now == 0 {
-        meta.remove(key)?;
-    } else {
-        meta.insert(key, &now.to_be_bytes())?;
+impl Unheld {
+    /// Pending claims without a hold finished (extracted or failed): (feed,
+    /// the item's number) each.
+    fn finished(&mut self, done: &[(String, u64)]) {
+        for (feed_url, seq) in done {
+            if *seq >= self.from {
+                *self.pending.entry(feed_url.clone()).or_default() -= 1;
+            }
+        }
     }
-    Ok(())
-}
-
-/// A big-endian i64 as `meta` holds it (absent: 0).
-fn signed(bytes: Option<&[u8]>) -> i64 {
-    bytes
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, i64::from_be_bytes)
 }
 
 /// A big-endian u64 as `meta` holds it (absent: 0).
@@ -396,9 +402,6 @@ struct DocClaim {
     /// When the hold ends; `None` for a claim without a hold
     /// ([`super::FullTextClaim::hold`]): no held entry is written.
     hold_until: Option<i64>,
-    /// For a claim without a hold, the feed's `meta` count of claims not
-    /// yet settled ([`unsettled_key`]), raised in the same transaction.
-    unsettled: Option<Vec<u8>>,
 }
 
 /// One item or sighting of a document, prepared by the caller's thread
@@ -702,12 +705,6 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                         }
                         None => {}
                     }
-                }
-                if let (Some(key), false) = (
-                    doc.claim.as_ref().and_then(|c| c.unsettled.as_ref()),
-                    claimed.is_empty(),
-                ) {
-                    add_to_count(tx_meta, key, claimed.len() as i64)?;
                 }
                 reports.push((report, claimed));
             }
@@ -1065,6 +1062,53 @@ fn drop_emptied(db: &sled::Db, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The claims without a hold that a run killed before it settled left
+/// uncounted ([`Unheld`]): when [`SETTLED_KEY`] is behind the next item
+/// number, the pending claims are walked (their keys and records, and the
+/// item's number for a claim without a hold) and each one of an item
+/// numbered since is counted for its feed. After a run that settled there
+/// is nothing to walk; after a daemon (which settles when it starts and
+/// then takes only held claims) its pending claims are walked and none is
+/// counted. On a store without the key (new, or of an older build) the
+/// key is written and nothing is walked.
+fn unsettled_claims(db: &sled::Db, meta: &sled::Tree, keys: &sled::Tree) -> Result<Unheld, StoreError> {
+    let next = stored_count(meta.get(SEQ_KEY)?.as_deref());
+    let Some(from) = meta.get(SETTLED_KEY)?.map(|v| stored_count(Some(&v))) else {
+        meta.insert(SETTLED_KEY, &next.to_be_bytes())?;
+        return Ok(Unheld {
+            from: next,
+            ..Unheld::default()
+        });
+    };
+    let mut unheld = Unheld {
+        from,
+        ..Unheld::default()
+    };
+    if from >= next {
+        return Ok(unheld);
+    }
+    let (records, pending) = (db.open_tree("fulltext")?, db.open_tree(PENDING_TREE)?);
+    for key in pending.iter().keys() {
+        let key = key?;
+        let Some(Ok(record)) = records
+            .get(&key)?
+            .map(|v| serde_json::from_slice::<FullTextRecord>(&v))
+        else {
+            continue;
+        };
+        if !SledStore::unsettled(&record) {
+            continue;
+        }
+        let Some(entry) = keys.get(&key)? else { continue };
+        if let KeyEntry::Stored { seq, .. } = KeyEntry::read(&entry)? {
+            if seq >= from {
+                *unheld.pending.entry(record.feed_url).or_default() += 1;
+            }
+        }
+    }
+    Ok(unheld)
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
@@ -1157,6 +1201,7 @@ impl SledStore {
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
             .map_err(|e| StoreError::Sled(e.into()))?;
+        let unheld = unsettled_claims(&db, &meta, &keys)?;
         Ok(SledStore {
             keys,
             records,
@@ -1166,6 +1211,7 @@ impl SledStore {
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
+            unheld: Arc::new(std::sync::Mutex::new(unheld)),
             meta,
             writer: Arc::new(Writer {
                 queue: Some(queue),
@@ -1234,7 +1280,6 @@ impl SledStore {
             DocClaim {
                 record: pending_record(c.feed_url, c.hold_until, c.hold),
                 hold_until: c.hold.then_some(c.hold_until),
-                unsettled: (!c.hold).then(|| unsettled_key(c.feed_url)),
             }
         });
         let doc = Doc {
@@ -1258,6 +1303,10 @@ impl SledStore {
         };
         let (report, claimed) = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
+        if let Some(c) = claim.filter(|c| !c.hold && !claimed.is_empty()) {
+            let mut unheld = self.unheld.lock().expect("lock poisoned");
+            *unheld.pending.entry(c.feed_url.to_owned()).or_default() += claimed.len() as i64;
+        }
         Ok((
             report,
             claimed.into_iter().map(|i| items[i].key.clone()).collect(),
@@ -1788,12 +1837,16 @@ pub struct FullTextRecord {
     /// False once the hold is over: the item is published, with its
     /// article or, until it lands, with the feed's content.
     pub held: bool,
-    /// Claimed without a hold ([`super::FullTextClaim::hold`], sled's
-    /// `poll-once`): counted as a fallback when a run settles it
-    /// ([`SledStore::settle_unheld_full_text`]), not where a hold ends.
-    /// Tells such a claim from a hold that ended, which reads the same.
+    /// The hold ended before the page was finished (the item was released
+    /// with the feed's content and counted then). Tells such a record from
+    /// a claim taken without a hold ([`super::FullTextClaim::hold`], sled's
+    /// `poll-once`), which is counted when a run settles it
+    /// ([`SledStore::settle_unheld_full_text`]) and otherwise reads the
+    /// same. Marked on the release, which rewrites the record anyway, not
+    /// on every claim without a hold: 14 bytes more in each of a cold
+    /// round's 40,000 records cost its peak ~1 MB (BENCHMARKS.md, Run 14).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unheld: bool,
+    pub released: bool,
     pub error: Option<String>,
 }
 
@@ -1830,7 +1883,7 @@ fn pending_record(feed_url: &str, hold_until: i64, held: bool) -> Vec<u8> {
         state: FullTextState::Pending,
         hold_until,
         held,
-        unheld: !held,
+        released: false,
         error: None,
     };
     serde_json::to_vec(&record).expect("records serialise")
@@ -2056,6 +2109,7 @@ impl SledStore {
                             continue;
                         };
                         record.held = false;
+                        record.released = true;
                         tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
                         *fallbacks.entry(record.feed_url).or_default() += 1;
                     }
@@ -2085,36 +2139,19 @@ impl SledStore {
     /// end of the next `poll-once` or when the daemon starts (whose first
     /// render publishes them). Returns how many.
     ///
-    /// Nothing is walked: each feed's count of such claims is kept in
-    /// `meta`, raised in the transaction that takes them and lowered in
-    /// the one that finishes them ([`UNSETTLED_PREFIX`]), one entry per
-    /// feed, not a write per item. Settling moves the counts to the feeds'
-    /// `fallback` and [`SETTLED_KEY`] past the newest item, in one
-    /// transaction: a claim of an older item finished later is not taken
-    /// off again, and a run killed before it settles leaves its counts to
-    /// the next. Held claims are counted where their hold ends, so none is
-    /// counted twice. Replaces the held entries (one per item, written in
-    /// the round) and their release at the end (a rewrite of every late
-    /// record, the end's peak of a cold full-text `poll-once`;
-    /// BENCHMARKS.md, Run 13).
+    /// Nothing is read: the counts are in memory ([`Unheld`]). One count
+    /// per feed is written, and [`SETTLED_KEY`] moves past the newest item
+    /// in the same transaction, so that a claim of an older item finished
+    /// later is not taken off again, and a run killed before this leaves
+    /// its claims to the next one. Held claims are counted where their hold
+    /// ends, so none is counted twice.
     pub fn settle_unheld_full_text(&self) -> Result<usize, StoreError> {
-        let counts = self
-            .meta
-            .scan_prefix(UNSETTLED_PREFIX)
-            .keys()
-            .collect::<Result<Vec<_>, _>>()?;
         let (_, _, feeds) = self.full_text_trees()?;
+        let mut unheld = self.unheld.lock().expect("lock poisoned");
         let settled = (&self.meta, &feeds).transaction(|(tx_meta, tx_feeds)| {
             let mut counted = 0;
-            for key in &counts {
-                let n = signed(tx_meta.get(key)?.as_deref());
-                tx_meta.remove(key)?;
-                let (Ok(n), Ok(feed_url)) = (
-                    u64::try_from(n),
-                    std::str::from_utf8(&key[UNSETTLED_PREFIX.len()..]),
-                ) else {
-                    continue;
-                };
+            for (feed_url, n) in &unheld.pending {
+                let Ok(n) = u64::try_from(*n) else { continue };
                 if n == 0 {
                     continue;
                 }
@@ -2131,16 +2168,19 @@ impl SledStore {
             }
             let next = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             tx_meta.insert(SETTLED_KEY, &next.to_be_bytes())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(counted)
+            Ok::<_, ConflictableTransactionError<StoreError>>((counted, next))
         });
-        self.noted(unwrap_tx(settled))
+        let (counted, next) = self.noted(unwrap_tx(settled))?;
+        unheld.pending.clear();
+        unheld.from = next;
+        Ok(counted)
     }
 
-    /// True when finishing this claim lowers its feed's count of claims not
-    /// yet settled: taken without a hold, still pending, and its item
-    /// (numbered `seq`) newer than the last settlement.
-    fn unsettled(record: &FullTextRecord, seq: Option<u64>, settled: u64) -> bool {
-        record.unheld && record.state == FullTextState::Pending && seq.is_some_and(|s| s >= settled)
+    /// True for a claim taken without a hold and still pending: finishing
+    /// it takes it off [`Unheld`]'s counts (if its item is numbered since
+    /// the last settlement).
+    fn unsettled(record: &FullTextRecord) -> bool {
+        record.state == FullTextState::Pending && !record.held && !record.released
     }
 
     /// Ends an item's hold: it is published with what it has. `fallback`
@@ -2154,6 +2194,7 @@ impl SledStore {
         self.held_by_time()?.remove(hold_key(hold_end(&until), k))?;
         if let Some(mut record) = self.full_text(key)? {
             record.held = false;
+            record.released = true;
             records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
             if fallback {
                 Self::bump(&feeds, &record.feed_url, |s| s.fallback += 1)?;
@@ -2177,7 +2218,7 @@ impl SledStore {
             return Ok(false);
         };
         let seq = self.seq_of_key(k)?;
-        let unsettled = Self::unsettled(&record, seq, stored_count(self.meta.get(SETTLED_KEY)?.as_deref()));
+        let unsettled = Self::unsettled(&record);
         let mut changed = false;
         match outcome {
             Ok(html) => {
@@ -2216,14 +2257,9 @@ impl SledStore {
         records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
         // After the record (see the impl's docs).
         self.pending_tree()?.remove(k)?;
-        // Last: a crash before it counts the claim as a fallback once more
-        // at the next settlement, never one too few.
-        if unsettled {
-            let count = unsettled_key(&record.feed_url);
-            let lowered = self
-                .meta
-                .transaction(|tx_meta| add_to_count(tx_meta, &count, -1).map_err(Into::into));
-            self.noted(unwrap_tx::<()>(lowered))?;
+        if let (true, Some(seq)) = (unsettled, seq) {
+            let mut counts = self.unheld.lock().expect("lock poisoned");
+            counts.finished(&[(record.feed_url, seq)]);
         }
         Ok(changed)
     }
@@ -2267,14 +2303,12 @@ impl SledStore {
             &by_time,
             &feeds,
             &pending,
-            &self.meta,
         );
         let result = trees.transaction(
-            |(tx_keys, tx_items, tx_records, tx_held, tx_by_time, tx_feeds, tx_pending, tx_meta)| {
+            |(tx_keys, tx_items, tx_records, tx_held, tx_by_time, tx_feeds, tx_pending)| {
                 let mut changed = Vec::with_capacity(outcomes.len());
-                let settled = stored_count(tx_meta.get(SETTLED_KEY)?.as_deref());
-                // Per feed: claims without a hold not yet settled, finished.
-                let mut unsettled: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+                // Pending claims without a hold finished: (feed, number).
+                let mut unheld = Vec::new();
                 // Per feed: (extracted, failed, last error).
                 let mut counts: std::collections::HashMap<String, (u64, u64, Option<&String>)> =
                     std::collections::HashMap::new();
@@ -2295,8 +2329,8 @@ impl SledStore {
                         },
                         None => None,
                     };
-                    if Self::unsettled(&record, seq, settled) {
-                        *unsettled.entry(record.feed_url.clone()).or_default() += 1;
+                    if let (true, Some(seq)) = (Self::unsettled(&record), seq) {
+                        unheld.push((record.feed_url.clone(), seq));
                     }
                     match outcome {
                         Ok(html) => {
@@ -2344,13 +2378,12 @@ impl SledStore {
                         serde_json::to_vec(&stats).expect("stats serialise"),
                     )?;
                 }
-                for (feed_url, n) in &unsettled {
-                    add_to_count(tx_meta, &unsettled_key(feed_url), -n)?;
-                }
-                Ok(changed)
+                Ok((changed, unheld))
             },
         );
-        self.noted(unwrap_tx(result))
+        let (changed, unheld) = self.noted(unwrap_tx(result))?;
+        self.unheld.lock().expect("lock poisoned").finished(&unheld);
+        Ok(changed)
     }
 
     /// Takes back a claim whose item could not be stored, so that the next
@@ -2565,7 +2598,8 @@ mod tests {
                 Ok("<div dir=\"rtl\"><p>المقال</p></div>".to_owned()),
             )];
             assert!(*store.finish_full_text_batch(&landed, 110)[0].as_ref().unwrap());
-            assert!(store.full_text(&items[1].key).unwrap().unwrap().unheld);
+            let record = store.full_text(&items[1].key).unwrap().unwrap();
+            assert!(!record.held && !record.released);
         }
         {
             // The next poll-once: one more of them fails, one of its own
