@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::config::{Config, FeedConfig};
@@ -314,7 +314,9 @@ pub enum Holds {
     Caller,
     /// None is taken: items are claimed for their pages without a hold, and
     /// the caller counts those still pending as fallbacks when it stops
-    /// waiting (`Store::end_full_text_holds`). `poll-once` on a store no
+    /// waiting (`Store::end_full_text_holds`); if it is killed first, the
+    /// next `poll-once` counts them at its end, or the daemon when it
+    /// starts (`Store::settle_unheld_full_text`). `poll-once` on a store no
     /// other process can render from meanwhile (`Store::renders_alone`):
     /// its one render follows the wait, so a hold would change nothing it
     /// publishes, and the held entries (one per new item, written in the
@@ -376,6 +378,20 @@ pub fn start_when(
                 store_thread.clone(),
             );
             async move {
+                // Claims a `poll-once` killed before its end took without a
+                // hold: published by the daemon's renders from the start,
+                // so counted as fallbacks now (once: the next run does not
+                // count them again).
+                let settle = store.clone();
+                match store_thread.run(move || settle.settle_unheld_full_text()).await {
+                    Some(Ok(0)) => {}
+                    Some(Ok(n)) => info!(
+                        items = n,
+                        "Pages an interrupted poll-once left queued: publishing the feeds' content until they land."
+                    ),
+                    Some(Err(e)) => warn!(error = %e, "Cannot count the pages an interrupted poll-once left queued."),
+                    None => warn!("Full-text release task ended abnormally."),
+                }
                 let mut tick = tokio::time::interval(RELEASE_TICK);
                 loop {
                     tokio::select! {

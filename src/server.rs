@@ -5,7 +5,10 @@
 //! `304` when the client's validators match, and serves the brotli or gzip
 //! copy when the client accepts it. Rendering happens once per change, in
 //! the app's renderer task; each compressed copy is made once per document,
-//! by the first request that asks for it (see [`Representation`]).
+//! by the first request that asks for it (see [`Representation`]), or ahead
+//! of it, one at a time on a thread of its own, when subscribers asked for
+//! that coding of the document since the previous publication (see
+//! [`Published`]).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -80,7 +83,7 @@ impl Representation {
 
     /// The gzip copy of the body, made on the first call. CPU-bound for a
     /// large document: call it off the async workers unless
-    /// [`Self::is_compressed`] says it is made.
+    /// [`Self::copies`] says it is made.
     pub fn gzip(&self) -> Bytes {
         self.gzip
             .get_or_init(|| {
@@ -128,6 +131,15 @@ impl Representation {
         }
     }
 
+    /// The content codings (`Content-Encoding` names) whose copy is made.
+    pub fn copies(&self) -> Vec<&'static str> {
+        [Coding::Gzip, Coding::Brotli]
+            .into_iter()
+            .filter(|c| self.has(*c))
+            .filter_map(Coding::header)
+            .collect()
+    }
+
     /// True when the copy in `coding` exists (identity always does).
     fn has(&self, coding: Coding) -> bool {
         match coding {
@@ -147,12 +159,66 @@ enum Coding {
 }
 
 impl Coding {
+    /// Its bit in [`Published`]'s notes of what was asked for.
+    fn bit(self) -> u8 {
+        match self {
+            Coding::Identity => 0,
+            Coding::Gzip => 1,
+            Coding::Brotli => 2,
+        }
+    }
+
     fn header(self) -> Option<&'static str> {
         match self {
             Coding::Identity => None,
             Coding::Gzip => Some("gzip"),
             Coding::Brotli => Some("br"),
         }
+    }
+}
+
+/// Makes compressed copies ahead of requests (see [`Published`]): one
+/// thread, started with the first batch, that makes one copy at a time, so
+/// that the renderer and the async workers never wait on it and at most
+/// one compressor's state exists at once. A document replaced before its
+/// turn (and no longer served to anyone) is passed over: the job holds it
+/// weakly.
+#[derive(Default)]
+struct Warmer {
+    queue: OnceLock<std::sync::mpsc::Sender<Vec<WarmJob>>>,
+    /// Batches done, for tests.
+    done: Arc<watch::Sender<u64>>,
+}
+
+type WarmJob = (std::sync::Weak<Representation>, Coding);
+
+impl Warmer {
+    fn queue(&self, jobs: Vec<WarmJob>) {
+        let queue = self.queue.get_or_init(|| {
+            let (queue, batches) = std::sync::mpsc::channel::<Vec<WarmJob>>();
+            let done = self.done.clone();
+            let spawned = std::thread::Builder::new()
+                .name("compress".into())
+                .spawn(move || {
+                    for jobs in batches {
+                        for (doc, coding) in jobs {
+                            if let Some(doc) = doc.upgrade() {
+                                doc.body_for(coding);
+                            }
+                        }
+                        // The compressor's state (brotli's ~4.5 MB) is
+                        // free; its pages go back, as after a render.
+                        crate::memory::release();
+                        done.send_modify(|n| *n += 1);
+                    }
+                });
+            if let Err(e) = spawned {
+                // Requests still make each copy themselves.
+                tracing::warn!(error = %e, "Cannot start the compression thread.");
+            }
+            queue
+        });
+        let _ = queue.send(jobs);
     }
 }
 
@@ -164,11 +230,28 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// A `std` lock, not a tokio one: it is held only to clone an `Arc`, never
 /// across an `.await`.
+///
+/// Compressed copies ahead of requests: each request in a coding notes
+/// the document's name and that coding ([`Published::asked`]); a
+/// publication takes those notes and has the copies of the new documents
+/// under those names made on the [`Warmer`]'s thread, so that the first
+/// subscriber after a render no longer waits for brotli (BENCHMARKS.md,
+/// Run 14: tens of milliseconds for a 1,000-item Arabic listing). Only
+/// what was asked for since the previous publication is made: during a
+/// full-text backlog the daemon renders about once a second, and making
+/// every render's copies was a fifth of its CPU (Run 9); this way the
+/// copies made ahead are at most one per request, as on demand. A request
+/// that arrives while its copy is being made waits on it (the same
+/// `OnceLock`), as before.
 pub struct Published {
     docs: RwLock<Arc<HashMap<String, Arc<Representation>>>>,
     /// Counts publications, so that tests and the readiness logic can wait
     /// for a render instead of guessing.
     generation: watch::Sender<u64>,
+    /// Document names with the codings asked for since the last
+    /// publication (bit per [`Coding::bit`]).
+    asked: std::sync::Mutex<HashMap<String, u8>>,
+    warmer: Warmer,
 }
 
 impl Default for Published {
@@ -176,16 +259,56 @@ impl Default for Published {
         Published {
             docs: RwLock::default(),
             generation: watch::Sender::new(0),
+            asked: std::sync::Mutex::default(),
+            warmer: Warmer::default(),
         }
     }
 }
 
 impl Published {
     /// Replaces the served documents, keyed by path without the slash
-    /// (`politics.rss`).
+    /// (`politics.rss`), and queues the compressed copies subscribers
+    /// asked for since the last publication, of the documents that do not
+    /// have them yet. Never waits for them. A document kept from the last
+    /// render has its copies; what was asked of it stays noted for the
+    /// render that changes it.
     pub fn publish(&self, docs: HashMap<String, Arc<Representation>>) {
+        let mut jobs = Vec::new();
+        self.asked.lock().expect("lock poisoned").retain(|name, codings| {
+            let Some(doc) = docs.get(name) else { return false };
+            for coding in [Coding::Brotli, Coding::Gzip] {
+                if *codings & coding.bit() != 0 && !doc.has(coding) {
+                    jobs.push((Arc::downgrade(doc), coding));
+                    *codings &= !coding.bit();
+                }
+            }
+            *codings != 0
+        });
         *self.docs.write().expect("lock poisoned") = Arc::new(docs);
         self.generation.send_modify(|g| *g += 1);
+        if !jobs.is_empty() {
+            self.warmer.queue(jobs);
+        }
+    }
+
+    /// Notes that a subscriber asked for `name` in `coding`.
+    fn asked(&self, name: &str, coding: Coding) {
+        if coding == Coding::Identity {
+            return;
+        }
+        let mut asked = self.asked.lock().expect("lock poisoned");
+        match asked.get_mut(name) {
+            Some(codings) => *codings |= coding.bit(),
+            None => {
+                asked.insert(name.to_owned(), coding.bit());
+            }
+        }
+    }
+
+    /// A receiver of the number of batches of copies made ahead (see
+    /// [`Published`]), for tests to wait on.
+    pub fn subscribe_warmed(&self) -> watch::Receiver<u64> {
+        self.warmer.done.subscribe()
     }
 
     /// A receiver of the publication count (1 after the start-up render).
@@ -426,6 +549,7 @@ async fn document(State(state): State<AppState>, Path(file): Path<String>, heade
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
     let coding = negotiate(&headers);
+    state.published.asked(&file, coding);
     let etag = doc.etag_for(coding);
 
     let mut resp_headers = HeaderMap::new();

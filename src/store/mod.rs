@@ -694,16 +694,30 @@ impl Store {
 
     /// The end of a one-shot run's wait for its articles (`poll-once`):
     /// every hold ends (as [`Store::release_expired_full_text`] at the end
-    /// of time), and each claim this handle took without a hold
+    /// of time), and each claim taken without a hold
     /// ([`FullTextClaim::hold`]) that is still pending is counted as a
-    /// fallback, once: it is published with its feed's content and its
-    /// page stays queued. Returns how many were released or counted.
+    /// fallback, once ([`Store::settle_unheld_full_text`]): it is published
+    /// with its feed's content and its page stays queued. Returns how many
+    /// were released or counted.
     pub fn end_full_text_holds(&self) -> Result<usize, StoreError> {
         match self {
             // Counted before the holds end: a released record reads as
             // one never held.
             Store::Sled(s) => Ok(s.settle_unheld_full_text()? + s.release_expired_full_text(i64::MAX)?),
             Store::Postgres(s) => s.release_expired_full_text(i64::MAX),
+        }
+    }
+
+    /// Counts as fallbacks, once, the claims taken without a hold that are
+    /// still pending and were not counted yet: this run's, or those a
+    /// `poll-once` killed before its end left (sled; PostgreSQL always
+    /// holds, and answers 0). The daemon calls it when it starts, since its
+    /// first render publishes them with their feeds' content; `poll-once`
+    /// at its end ([`Store::end_full_text_holds`]). Returns how many.
+    pub fn settle_unheld_full_text(&self) -> Result<usize, StoreError> {
+        match self {
+            Store::Sled(s) => s.settle_unheld_full_text(),
+            Store::Postgres(_) => Ok(0),
         }
     }
 

@@ -1051,6 +1051,7 @@ impl PgStore {
             state: FullTextState::Pending,
             hold_until,
             held: true,
+            released: false,
             error: None,
         })
         .expect("records serialise");
@@ -1175,6 +1176,7 @@ impl PgStore {
             let mut record: FullTextRecord = serde_json::from_str(&text)
                 .map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))?;
             record.held = false;
+            record.released = true;
             let text = serde_json::to_string(&record).expect("records serialise");
             tx.execute(
                 "UPDATE fulltext SET record = $2, hold_until = NULL WHERE key = $1",

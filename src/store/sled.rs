@@ -48,6 +48,12 @@
 //!   `fulltext_pending`: key → () for each claim still pending, so that
 //!   reading the backlog back touches only pending claims (version 4 walked
 //!   every record, finished ones included; [`migrate_v4`] builds it).
+//! - `fulltext_held_by_time`: hold end ‖ key → () for each `fulltext_held`
+//!   entry, so that the daemon's release tick reads only the holds that
+//!   are due, not every held key each second. Added beside version 7
+//!   without a version of its own: [`SledStore::open`] indexes any held
+//!   entry it lacks (a store of an older build), and the release passes
+//!   over an entry whose hold is gone ([`SledStore::release_expired_full_text`]).
 //!
 //! Version 1 kept each whole record in `items` under its canonical link, with
 //! a `by_date` index and a `seen` tree: every dedup lookup and every insert
@@ -98,8 +104,14 @@ const SCHEMA_KEY: &[u8] = b"schema";
 const COUNT_KEY: &[u8] = b"items";
 /// `meta` key of the next record sequence number (big-endian u64).
 const SEQ_KEY: &[u8] = b"seq";
+/// `meta` key of the first item number whose claims without a hold are not
+/// settled yet (big-endian u64; see [`SledStore::settle_unheld_full_text`]):
+/// a claim of an older item was counted by the settlement that moved it on.
+const SETTLED_KEY: &[u8] = b"settled";
 /// The index of pending full-text claims (see the module docs).
 const PENDING_TREE: &str = "fulltext_pending";
+/// The held full-text claims by the end of their hold (see the module docs).
+const HELD_BY_TIME_TREE: &str = "fulltext_held_by_time";
 /// The trees of the version-1 layout, dropped once migrated.
 const V1_TREES: [&str; 3] = ["items", "by_date", "seen"];
 /// The record and date trees of versions 2-5 (one entry per item),
@@ -155,27 +167,32 @@ pub struct SledStore {
     /// The last write error, until a write succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
-    /// The schema version, the item count and the next sequence number.
+    /// The schema version, the item count, the next sequence number, and
+    /// where the last settlement of claims without a hold ended.
     meta: sled::Tree,
     /// The group-commit thread that [`SledStore::ingest`] hands documents to.
     writer: Arc<Writer>,
-    /// This handle's claims without a hold, not yet counted (see
+    /// Claims without a hold not yet counted (see
     /// [`SledStore::settle_unheld_full_text`]).
     unheld: Arc<std::sync::Mutex<Unheld>>,
 }
 
-/// The claims a handle took without a hold ([`super::FullTextClaim::hold`])
-/// that are still pending and not yet counted as fallbacks: counted as
-/// they are taken and finished, so that the end of a `poll-once` reads
-/// nothing to count them (a walk over 40,000 pending claims, their items'
-/// numbers and records pulled as much into sled's cache as the holds'
-/// release it replaced; BENCHMARKS.md, Run 13).
+/// The claims without a hold ([`super::FullTextClaim::hold`]) that are
+/// still pending and not yet counted as fallbacks, per feed: counted in
+/// memory as this handle takes and finishes them, so that the end of a
+/// `poll-once` reads nothing to count them (a walk over 40,000 pending
+/// claims there cost as much of the peak as the holds' release it
+/// replaced; BENCHMARKS.md, Run 13), and no write per claim or per
+/// document either (per-feed counts kept in `meta` by the transactions
+/// cost a cold full-text `poll-once` 3 MB; Run 14). Those of a run killed
+/// before it settled are found when the store is opened
+/// ([`unsettled_claims`]).
 #[derive(Debug, Default)]
 struct Unheld {
-    /// The first sequence number whose items' claims are counted here (a
-    /// claim is taken only for a new item): the next one when the store
-    /// was opened, then where the last settlement ended. A claim finished
-    /// with an older item is another run's, counted by that run.
+    /// The first item number whose claims are counted here (a claim is
+    /// taken only for a new item): [`SETTLED_KEY`] when the store was
+    /// opened, then where the last settlement ended. A claim finished with
+    /// an older item was counted by an earlier run.
     from: u64,
     /// Per feed: claims taken minus claims finished. Signed: a claim's
     /// page may be finished a moment before its ingest's caller counts it.
@@ -183,8 +200,8 @@ struct Unheld {
 }
 
 impl Unheld {
-    /// Pending claims finished (extracted or failed): (feed, the item's
-    /// number) each; those of this handle's claims are no longer counted.
+    /// Pending claims without a hold finished (extracted or failed): (feed,
+    /// the item's number) each.
     fn finished(&mut self, done: &[(String, u64)]) {
         for (feed_url, seq) in done {
             if *seq >= self.from {
@@ -382,9 +399,9 @@ struct Doc {
 /// were most of what full text added to a cold round's memory).
 struct DocClaim {
     record: Vec<u8>,
-    /// The held entry's value; `None` for a claim without a hold
+    /// When the hold ends; `None` for a claim without a hold
     /// ([`super::FullTextClaim::hold`]): no held entry is written.
-    hold_until: Option<[u8; 8]>,
+    hold_until: Option<i64>,
 }
 
 /// One item or sighting of a document, prepared by the caller's thread
@@ -512,8 +529,8 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
 
 /// What an ingest writes: `keys`, `keyed_records`, `date_chunks`,
 /// `sources`, `meta`;
-/// and `fulltext`, `fulltext_held`, `fulltext_pending`: the claims written
-/// with it.
+/// and `fulltext`, `fulltext_held`, `fulltext_held_by_time`,
+/// `fulltext_pending`: the claims written with it.
 #[derive(Clone)]
 struct WriterTrees {
     keys: sled::Tree,
@@ -523,6 +540,7 @@ struct WriterTrees {
     meta: sled::Tree,
     fulltext: sled::Tree,
     held: sled::Tree,
+    held_by_time: sled::Tree,
     pending: sled::Tree,
 }
 
@@ -555,6 +573,7 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
         meta,
         fulltext,
         held,
+        held_by_time,
         pending,
     } = trees;
     // Each new item's date chunk, found before the transaction: sled 0.34's
@@ -579,9 +598,29 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
         }
         floors.push(doc_floors);
     }
-    let all = (keys, records, dates, sources, meta, fulltext, held, pending);
+    let all = (
+        keys,
+        records,
+        dates,
+        sources,
+        meta,
+        fulltext,
+        held,
+        held_by_time,
+        pending,
+    );
     unwrap_tx(all.transaction(
-        |(tx_keys, tx_records, tx_dates, tx_sources, tx_meta, tx_fulltext, tx_held, tx_pending)| {
+        |(
+            tx_keys,
+            tx_records,
+            tx_dates,
+            tx_sources,
+            tx_meta,
+            tx_fulltext,
+            tx_held,
+            tx_by_time,
+            tx_pending,
+        )| {
             let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
             let mut next = first;
             let mut reports = Vec::with_capacity(group.len());
@@ -612,8 +651,9 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<u
                                 report.new += 1;
                                 if let (true, Some(claim)) = (entry.claim, &doc.claim) {
                                     tx_fulltext.insert(key, claim.record.as_slice())?;
-                                    if let Some(until) = &claim.hold_until {
-                                        tx_held.insert(key, until)?;
+                                    if let Some(until) = claim.hold_until {
+                                        tx_held.insert(key, &until.to_be_bytes())?;
+                                        tx_by_time.insert(hold_key(until, key), &[])?;
                                     }
                                     tx_pending.insert(key, &[])?;
                                     claimed.push(i);
@@ -1022,6 +1062,53 @@ fn drop_emptied(db: &sled::Db, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The claims without a hold that a run killed before it settled left
+/// uncounted ([`Unheld`]): when [`SETTLED_KEY`] is behind the next item
+/// number, the pending claims are walked (their keys and records, and the
+/// item's number for a claim without a hold) and each one of an item
+/// numbered since is counted for its feed. After a run that settled there
+/// is nothing to walk; after a daemon (which settles when it starts and
+/// then takes only held claims) its pending claims are walked and none is
+/// counted. On a store without the key (new, or of an older build) the
+/// key is written and nothing is walked.
+fn unsettled_claims(db: &sled::Db, meta: &sled::Tree, keys: &sled::Tree) -> Result<Unheld, StoreError> {
+    let next = stored_count(meta.get(SEQ_KEY)?.as_deref());
+    let Some(from) = meta.get(SETTLED_KEY)?.map(|v| stored_count(Some(&v))) else {
+        meta.insert(SETTLED_KEY, &next.to_be_bytes())?;
+        return Ok(Unheld {
+            from: next,
+            ..Unheld::default()
+        });
+    };
+    let mut unheld = Unheld {
+        from,
+        ..Unheld::default()
+    };
+    if from >= next {
+        return Ok(unheld);
+    }
+    let (records, pending) = (db.open_tree("fulltext")?, db.open_tree(PENDING_TREE)?);
+    for key in pending.iter().keys() {
+        let key = key?;
+        let Some(Ok(record)) = records
+            .get(&key)?
+            .map(|v| serde_json::from_slice::<FullTextRecord>(&v))
+        else {
+            continue;
+        };
+        if !SledStore::unsettled(&record) {
+            continue;
+        }
+        let Some(entry) = keys.get(&key)? else { continue };
+        if let KeyEntry::Stored { seq, .. } = KeyEntry::read(&entry)? {
+            if seq >= from {
+                *unheld.pending.entry(record.feed_url).or_default() += 1;
+            }
+        }
+    }
+    Ok(unheld)
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
@@ -1107,12 +1194,14 @@ impl SledStore {
             meta: meta.clone(),
             fulltext: db.open_tree("fulltext")?,
             held: db.open_tree("fulltext_held")?,
+            held_by_time: index_holds(&db)?,
             pending: db.open_tree(PENDING_TREE)?,
         };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
             .map_err(|e| StoreError::Sled(e.into()))?;
+        let unheld = unsettled_claims(&db, &meta, &keys)?;
         Ok(SledStore {
             keys,
             records,
@@ -1122,10 +1211,7 @@ impl SledStore {
             seen_by_date: db.open_tree("seen_by_date")?,
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
-            unheld: Arc::new(std::sync::Mutex::new(Unheld {
-                from: stored_count(meta.get(SEQ_KEY)?.as_deref()),
-                pending: std::collections::HashMap::new(),
-            })),
+            unheld: Arc::new(std::sync::Mutex::new(unheld)),
             meta,
             writer: Arc::new(Writer {
                 queue: Some(queue),
@@ -1193,7 +1279,7 @@ impl SledStore {
             }
             DocClaim {
                 record: pending_record(c.feed_url, c.hold_until, c.hold),
-                hold_until: c.hold.then(|| c.hold_until.to_be_bytes()),
+                hold_until: c.hold.then_some(c.hold_until),
             }
         });
         let doc = Doc {
@@ -1695,6 +1781,42 @@ fn seen_key(first_seen: i64, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A `fulltext_held_by_time` key: when the hold ends, then the item's key,
+/// in the order of [`seen_key`] (signed seconds that sort bytewise).
+fn hold_key(until: i64, key: &[u8]) -> Vec<u8> {
+    seen_key(until, key)
+}
+
+/// The end of a hold as `fulltext_held` stores it (big-endian seconds).
+fn hold_end(value: &[u8]) -> i64 {
+    <[u8; 8]>::try_from(value).map(i64::from_be_bytes).unwrap_or(0)
+}
+
+/// Opens `fulltext_held_by_time` and indexes every `fulltext_held` entry it
+/// lacks: on a store written before the index existed, or by such a build
+/// since, a hold not indexed would never be released by the tick. One walk
+/// of the held keys (the holds of the items whose pages are in flight:
+/// none after a `poll-once`, a round's new items after a killed daemon)
+/// and a lookup each; written in batches. Index entries whose hold is gone
+/// are left to [`SledStore::release_expired_full_text`], which passes over
+/// them.
+fn index_holds(db: &sled::Db) -> Result<sled::Tree, StoreError> {
+    let (held, by_time) = (db.open_tree("fulltext_held")?, db.open_tree(HELD_BY_TIME_TREE)?);
+    let mut out = Batched::new(&by_time);
+    for entry in held.iter() {
+        let (k, v) = entry?;
+        let index = hold_key(hold_end(&v), &k);
+        if !by_time.contains_key(&index)? {
+            out.insert(index, &[])?;
+        }
+    }
+    let indexed = out.finish()?;
+    if indexed > 0 {
+        tracing::info!(holds = indexed, "Full-text holds indexed by their end.");
+    }
+    Ok(by_time)
+}
+
 /// Where a new item's full-text extraction stands (`full_text = true`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FullTextState {
@@ -1718,6 +1840,16 @@ pub struct FullTextRecord {
     /// False once the hold is over: the item is published, with its
     /// article or, until it lands, with the feed's content.
     pub held: bool,
+    /// The hold ended before the page was finished (the item was released
+    /// with the feed's content and counted then). Tells such a record from
+    /// a claim taken without a hold ([`super::FullTextClaim::hold`], sled's
+    /// `poll-once`), which is counted when a run settles it
+    /// ([`SledStore::settle_unheld_full_text`]) and otherwise reads the
+    /// same. Marked on the release, which rewrites the record anyway, not
+    /// on every claim without a hold: 14 bytes more in each of a cold
+    /// round's 40,000 records cost its peak ~1 MB (BENCHMARKS.md, Run 14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
     pub error: Option<String>,
 }
 
@@ -1754,6 +1886,7 @@ fn pending_record(feed_url: &str, hold_until: i64, held: bool) -> Vec<u8> {
         state: FullTextState::Pending,
         hold_until,
         held,
+        released: false,
         error: None,
     };
     serde_json::to_vec(&record).expect("records serialise")
@@ -1787,6 +1920,10 @@ impl SledStore {
         Ok(self.db.open_tree(PENDING_TREE)?)
     }
 
+    fn held_by_time(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(HELD_BY_TIME_TREE)?)
+    }
+
     /// Queues a new item for extraction, held back until `hold_until`;
     /// false if it was queued before (by this feed or another), so each
     /// page is fetched once.
@@ -1797,18 +1934,22 @@ impl SledStore {
         hold_until: i64,
     ) -> Result<bool, StoreError> {
         let (records, held, _) = self.full_text_trees()?;
-        let pending = self.pending_tree()?;
+        let (pending, by_time) = (self.pending_tree()?, self.held_by_time()?);
         let bytes = pending_record(feed_url, hold_until, true);
         let k = key.as_str().as_bytes();
-        let claimed = (&records, &held, &pending).transaction(|(tx_records, tx_held, tx_pending)| {
-            if tx_records.get(k)?.is_some() {
-                return Ok(false);
-            }
-            tx_records.insert(k, bytes.as_slice())?;
-            tx_held.insert(k, &hold_until.to_be_bytes())?;
-            tx_pending.insert(k, &[])?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(true)
-        });
+        let index = hold_key(hold_until, k);
+        let claimed = (&records, &held, &by_time, &pending).transaction(
+            |(tx_records, tx_held, tx_by_time, tx_pending)| {
+                if tx_records.get(k)?.is_some() {
+                    return Ok(false);
+                }
+                tx_records.insert(k, bytes.as_slice())?;
+                tx_held.insert(k, &hold_until.to_be_bytes())?;
+                tx_by_time.insert(index.as_slice(), &[])?;
+                tx_pending.insert(k, &[])?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(true)
+            },
+        );
         self.noted(unwrap_tx(claimed))
     }
 
@@ -1918,107 +2059,131 @@ impl SledStore {
     /// Releases every item held past its `hold_until` (published with the
     /// feed's content, counted as a fallback); returns how many.
     ///
-    /// A cold round's holds end together (28,000 at once in the full-text
-    /// farm): they are released [`RELEASE_BATCH`] at a time, each batch in
-    /// one transaction with one count update per feed, rather than all keys
-    /// collected first and released one write at a time.
+    /// Reads only the holds that are due: `fulltext_held_by_time` from its
+    /// start up to `now`. The daemon calls this every second
+    /// (`fulltext::RELEASE_TICK`), and a cold round holds tens of
+    /// thousands of items for their pages; walking every held key each
+    /// tick to find none due cost O(held) per second (BENCHMARKS.md, Run
+    /// 14). A cold round's holds end together (28,000 at once in the
+    /// full-text farm): they are released [`RELEASE_BATCH`] at a time, each
+    /// batch in one transaction with one count update per feed. An index
+    /// entry whose hold is gone (or ends at another time) is dropped
+    /// without a count: it was left by a build without the index.
     pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
+        let by_time = self.held_by_time()?;
+        // Every index key of a hold ending at `now` or before sorts below
+        // this one (`now + 1` and an empty item key); at the end of time,
+        // all of them.
+        let bound = now.checked_add(1).map(|t| hold_key(t, b""));
         let mut released = 0;
-        let mut after: Option<sled::IVec> = None;
         loop {
-            let range = match &after {
-                Some(k) => held
-                    .range::<&[u8], _>((std::ops::Bound::Excluded(k.as_ref()), std::ops::Bound::Unbounded)),
-                None => held.iter(),
+            let range = match &bound {
+                Some(b) => by_time.range::<&[u8], _>(..b.as_slice()),
+                None => by_time.iter(),
             };
-            let mut due = Vec::new();
-            let mut last = None;
-            for entry in range {
-                let (k, v) = entry?;
-                let until = <[u8; 8]>::try_from(v.as_ref())
-                    .map(i64::from_be_bytes)
-                    .unwrap_or(0);
-                if until <= now {
-                    due.push(k.clone());
-                }
-                last = Some(k);
-                if due.len() >= RELEASE_BATCH {
-                    break;
-                }
-            }
+            // Released entries leave the index, so each batch reads from
+            // its start again.
+            let due = range.keys().take(RELEASE_BATCH).collect::<Result<Vec<_>, _>>()?;
             if due.is_empty() {
                 return Ok(released);
             }
-            let result = (&records, &held, &feeds).transaction(|(tx_records, tx_held, tx_feeds)| {
-                let mut n = 0;
-                let mut fallbacks: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-                for k in &due {
-                    if tx_held.remove(k)?.is_none() {
-                        continue;
+            let result = (&records, &held, &by_time, &feeds).transaction(
+                |(tx_records, tx_held, tx_by_time, tx_feeds)| {
+                    let mut n = 0;
+                    let mut fallbacks: std::collections::HashMap<String, u64> =
+                        std::collections::HashMap::new();
+                    for index in &due {
+                        tx_by_time.remove(index)?;
+                        let Some((until, k)) = index.split_first_chunk::<8>() else {
+                            continue;
+                        };
+                        let until = (u64::from_be_bytes(*until) ^ (1 << 63)) as i64;
+                        match tx_held.get(k)? {
+                            Some(v) if hold_end(&v) == until => {}
+                            _ => continue,
+                        }
+                        tx_held.remove(k)?;
+                        n += 1;
+                        let Some(bytes) = tx_records.get(k)? else {
+                            continue;
+                        };
+                        let Ok(mut record) = serde_json::from_slice::<FullTextRecord>(&bytes) else {
+                            continue;
+                        };
+                        record.held = false;
+                        record.released = true;
+                        tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
+                        *fallbacks.entry(record.feed_url).or_default() += 1;
                     }
-                    n += 1;
-                    let Some(bytes) = tx_records.get(k)? else {
-                        continue;
-                    };
-                    let Ok(mut record) = serde_json::from_slice::<FullTextRecord>(&bytes) else {
-                        continue;
-                    };
-                    record.held = false;
-                    tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
-                    *fallbacks.entry(record.feed_url).or_default() += 1;
-                }
-                for (feed_url, n) in &fallbacks {
-                    let mut stats: FullTextStats = tx_feeds
-                        .get(feed_url.as_bytes())?
-                        .and_then(|b| serde_json::from_slice(&b).ok())
-                        .unwrap_or_default();
-                    stats.fallback += n;
-                    tx_feeds.insert(
-                        feed_url.as_bytes(),
-                        serde_json::to_vec(&stats).expect("stats serialise"),
-                    )?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(n)
-            });
-            released += self.noted(result.map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            }))?;
-            after = last;
+                    for (feed_url, n) in &fallbacks {
+                        let mut stats: FullTextStats = tx_feeds
+                            .get(feed_url.as_bytes())?
+                            .and_then(|b| serde_json::from_slice(&b).ok())
+                            .unwrap_or_default();
+                        stats.fallback += n;
+                        tx_feeds.insert(
+                            feed_url.as_bytes(),
+                            serde_json::to_vec(&stats).expect("stats serialise"),
+                        )?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(n)
+                },
+            );
+            released += self.noted(unwrap_tx(result))?;
         }
     }
 
     /// Counts as fallbacks, once, the claims taken without a hold
-    /// ([`super::FullTextClaim::hold`]) through this handle that are still
-    /// pending: `poll-once`'s end, where its one render publishes them
-    /// with their feed's content; their pages stay queued. Returns how
-    /// many.
+    /// ([`super::FullTextClaim::hold`]) that are still pending and not yet
+    /// counted: those of this run, at `poll-once`'s end, where its one
+    /// render publishes them with their feed's content (their pages stay
+    /// queued); and those a `poll-once` killed before its end left, at the
+    /// end of the next `poll-once` or when the daemon starts (whose first
+    /// render publishes them). Returns how many.
     ///
-    /// Nothing is read: the handle counted those claims as it took and
-    /// finished them ([`Unheld`]); one count per feed is written. Claims of
-    /// earlier runs were counted then, and held claims are counted where
-    /// their hold ends, so none is counted twice. Replaces the held entries
-    /// (one per item, written in the round) and their release at the end
-    /// (a rewrite of every late record, the end's peak of a cold full-text
-    /// `poll-once`; BENCHMARKS.md, Run 13).
+    /// Nothing is read: the counts are in memory ([`Unheld`]). One count
+    /// per feed is written, and [`SETTLED_KEY`] moves past the newest item
+    /// in the same transaction, so that a claim of an older item finished
+    /// later is not taken off again, and a run killed before this leaves
+    /// its claims to the next one. Held claims are counted where their hold
+    /// ends, so none is counted twice.
     pub fn settle_unheld_full_text(&self) -> Result<usize, StoreError> {
-        let next = stored_count(self.meta.get(SEQ_KEY)?.as_deref());
-        let pending = {
-            let mut unheld = self.unheld.lock().expect("lock poisoned");
-            unheld.from = next;
-            std::mem::take(&mut unheld.pending)
-        };
         let (_, _, feeds) = self.full_text_trees()?;
-        let mut counted = 0;
-        for (feed_url, n) in pending {
-            let Ok(n) = u64::try_from(n) else { continue };
-            if n > 0 {
-                Self::bump(&feeds, &feed_url, |s| s.fallback += n)?;
+        let mut unheld = self.unheld.lock().expect("lock poisoned");
+        let settled = (&self.meta, &feeds).transaction(|(tx_meta, tx_feeds)| {
+            let mut counted = 0;
+            for (feed_url, n) in &unheld.pending {
+                let Ok(n) = u64::try_from(*n) else { continue };
+                if n == 0 {
+                    continue;
+                }
+                let mut stats: FullTextStats = tx_feeds
+                    .get(feed_url.as_bytes())?
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+                stats.fallback += n;
+                tx_feeds.insert(
+                    feed_url.as_bytes(),
+                    serde_json::to_vec(&stats).expect("stats serialise"),
+                )?;
                 counted += n as usize;
             }
-        }
+            let next = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
+            tx_meta.insert(SETTLED_KEY, &next.to_be_bytes())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>((counted, next))
+        });
+        let (counted, next) = self.noted(unwrap_tx(settled))?;
+        unheld.pending.clear();
+        unheld.from = next;
         Ok(counted)
+    }
+
+    /// True for a claim taken without a hold and still pending: finishing
+    /// it takes it off [`Unheld`]'s counts (if its item is numbered since
+    /// the last settlement).
+    fn unsettled(record: &FullTextRecord) -> bool {
+        record.state == FullTextState::Pending && !record.held && !record.released
     }
 
     /// Ends an item's hold: it is published with what it has. `fallback`
@@ -2026,11 +2191,13 @@ impl SledStore {
     pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
         let k = key.as_str().as_bytes();
-        if held.remove(k)?.is_none() {
+        let Some(until) = held.remove(k)? else {
             return Ok(());
-        }
+        };
+        self.held_by_time()?.remove(hold_key(hold_end(&until), k))?;
         if let Some(mut record) = self.full_text(key)? {
             record.held = false;
+            record.released = true;
             records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
             if fallback {
                 Self::bump(&feeds, &record.feed_url, |s| s.fallback += 1)?;
@@ -2053,8 +2220,8 @@ impl SledStore {
         let Some(mut record) = self.full_text(key)? else {
             return Ok(false);
         };
-        let unheld = record.state == FullTextState::Pending && !record.held;
         let seq = self.seq_of_key(k)?;
+        let unsettled = Self::unsettled(&record);
         let mut changed = false;
         match outcome {
             Ok(html) => {
@@ -2085,12 +2252,15 @@ impl SledStore {
                 record.error = Some(error);
             }
         }
-        changed |= held.remove(k)?.is_some();
+        if let Some(until) = held.remove(k)? {
+            changed = true;
+            self.held_by_time()?.remove(hold_key(hold_end(&until), k))?;
+        }
         record.held = false;
         records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
         // After the record (see the impl's docs).
         self.pending_tree()?.remove(k)?;
-        if let (true, Some(seq)) = (unheld, seq) {
+        if let (true, Some(seq)) = (unsettled, seq) {
             let mut counts = self.unheld.lock().expect("lock poisoned");
             counts.finished(&[(record.feed_url, seq)]);
         }
@@ -2126,10 +2296,19 @@ impl SledStore {
         now: i64,
     ) -> Result<Vec<bool>, StoreError> {
         let (records, held, feeds) = self.full_text_trees()?;
-        let pending = self.pending_tree()?;
+        let (pending, by_time) = (self.pending_tree()?, self.held_by_time()?);
         let abort = |e: StoreError| ConflictableTransactionError::Abort(e);
-        let result = (&self.keys, &self.records, &records, &held, &feeds, &pending).transaction(
-            |(tx_keys, tx_items, tx_records, tx_held, tx_feeds, tx_pending)| {
+        let trees = (
+            &self.keys,
+            &self.records,
+            &records,
+            &held,
+            &by_time,
+            &feeds,
+            &pending,
+        );
+        let result = trees.transaction(
+            |(tx_keys, tx_items, tx_records, tx_held, tx_by_time, tx_feeds, tx_pending)| {
                 let mut changed = Vec::with_capacity(outcomes.len());
                 // Pending claims without a hold finished: (feed, number).
                 let mut unheld = Vec::new();
@@ -2153,7 +2332,7 @@ impl SledStore {
                         },
                         None => None,
                     };
-                    if let (FullTextState::Pending, false, Some(seq)) = (record.state, record.held, seq) {
+                    if let (true, Some(seq)) = (Self::unsettled(&record), seq) {
                         unheld.push((record.feed_url.clone(), seq));
                     }
                     match outcome {
@@ -2177,7 +2356,10 @@ impl SledStore {
                             count.2 = Some(error);
                         }
                     }
-                    item_changed |= tx_held.remove(k)?.is_some();
+                    if let Some(until) = tx_held.remove(k)? {
+                        item_changed = true;
+                        tx_by_time.remove(hold_key(hold_end(&until), k))?;
+                    }
                     record.held = false;
                     tx_records.insert(k, serde_json::to_vec(&record).expect("records serialise"))?;
                     tx_pending.remove(k)?;
@@ -2202,10 +2384,7 @@ impl SledStore {
                 Ok((changed, unheld))
             },
         );
-        let (changed, unheld) = self.noted(result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }))?;
+        let (changed, unheld) = self.noted(unwrap_tx(result))?;
         self.unheld.lock().expect("lock poisoned").finished(&unheld);
         Ok(changed)
     }
@@ -2221,7 +2400,9 @@ impl SledStore {
     fn forget_full_text(&self, key: &[u8]) -> Result<(), StoreError> {
         let (records, held, _) = self.full_text_trees()?;
         records.remove(key)?;
-        held.remove(key)?;
+        if let Some(until) = held.remove(key)? {
+            self.held_by_time()?.remove(hold_key(hold_end(&until), key))?;
+        }
         self.pending_tree()?.remove(key)?;
         Ok(())
     }
@@ -2349,6 +2530,139 @@ mod tests {
         );
         assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
         assert_eq!(store.pending_full_text().unwrap().len(), 3, "all still queued");
+    }
+
+    /// A store whose holds are not in `fulltext_held_by_time` (written by a
+    /// build before it, or by one since) has them indexed on open, and an
+    /// index entry whose hold is gone is passed over and dropped without a
+    /// count.
+    #[test]
+    fn holds_missing_from_the_index_are_indexed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = "https://aljazeera.example/feed";
+        let items: Vec<Item> = (0..3)
+            .map(|i| item(&format!("https://aljazeera.example/القاهرة/{i}"), feed, 100 + i))
+            .collect();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            for (i, it) in items.iter().enumerate() {
+                assert!(store.claim_full_text(&it.key, feed, 130 + i as i64).unwrap());
+            }
+            store.ingest(&items).unwrap();
+            // As an older build leaves it: holds, no index; and an index
+            // entry of a hold an older build ended.
+            let by_time = store.db.open_tree(HELD_BY_TIME_TREE).unwrap();
+            by_time.clear().unwrap();
+            by_time
+                .insert(hold_key(120, "https://aljazeera.example/انتهى".as_bytes()), &[])
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().len(), 4);
+        assert_eq!(
+            store.release_expired_full_text(129).unwrap(),
+            0,
+            "the stale entry counts nothing"
+        );
+        assert_eq!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().len(), 3);
+        assert_eq!(store.release_expired_full_text(131).unwrap(), 2);
+        assert_eq!(store.release_expired_full_text(132).unwrap(), 1);
+        assert!(store.full_text_held().unwrap().is_empty());
+        assert!(store.db.open_tree(HELD_BY_TIME_TREE).unwrap().is_empty());
+        assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
+    }
+
+    /// A `poll-once` killed before its end never settled its claims
+    /// without a hold: the next run counts those still pending (the next
+    /// `poll-once` at its end, the daemon when it starts), once, less those
+    /// finished meanwhile by either path; a hold that ended (a killed
+    /// daemon's) and is finished later lowers nothing.
+    #[test]
+    fn a_killed_poll_once_s_claims_are_counted_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = "https://aljazeera.example/feed";
+        let with_link = |i: &Item| i.link.is_some();
+        let claim = crate::store::FullTextClaim {
+            feed_url: feed,
+            hold_until: 130,
+            wanted: &with_link,
+            hold: false,
+        };
+        let items: Vec<Item> = (0..4)
+            .map(|i| item(&format!("https://aljazeera.example/الخرطوم/{i}"), feed, 100 + i))
+            .collect();
+        {
+            // The killed run: four claims, one article landed, no end.
+            let store = Store::open(dir.path()).unwrap();
+            store.ingest_claiming(&items, Some(&claim)).unwrap();
+            let landed = [(
+                items[0].key.clone(),
+                Ok("<div dir=\"rtl\"><p>المقال</p></div>".to_owned()),
+            )];
+            assert!(*store.finish_full_text_batch(&landed, 110)[0].as_ref().unwrap());
+            let record = store.full_text(&items[1].key).unwrap().unwrap();
+            assert!(!record.held && !record.released);
+        }
+        {
+            // The next poll-once: one more of them fails, one of its own
+            // stays pending with the killed run's other two.
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .finish_full_text(&items[1].key, Err("HTTP 404".into()), 120)
+                .unwrap();
+            let own = item("https://aljazeera.example/الخرطوم/جديد", feed, 200);
+            store
+                .ingest_claiming(std::slice::from_ref(&own), Some(&claim))
+                .unwrap();
+            assert_eq!(store.end_full_text_holds().unwrap(), 3);
+            let stats = store.full_text_stats(feed).unwrap();
+            assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 1, 3));
+        }
+        {
+            // Counted once: a later run finishing one counts nothing again.
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .finish_full_text(&items[2].key, Ok("<p>وصل</p>".into()), 130)
+                .unwrap();
+            assert_eq!(store.end_full_text_holds().unwrap(), 0);
+            assert_eq!(store.full_text_stats(feed).unwrap().fallback, 3);
+        }
+        // A killed poll-once, then the daemon: counted when it starts; a
+        // hold of the daemon's that ends and is finished later (its record
+        // reads `held: false`, pending, as a claim without a hold does)
+        // lowers no count.
+        let other = "https://alarabiya.example/feed";
+        let claim = crate::store::FullTextClaim {
+            feed_url: other,
+            ..claim
+        };
+        let more: Vec<Item> = (0..2)
+            .map(|i| item(&format!("https://alarabiya.example/بيروت/{i}"), other, 300 + i))
+            .collect();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.ingest_claiming(&more, Some(&claim)).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.settle_unheld_full_text().unwrap(), 2);
+        let held = item("https://alarabiya.example/بيروت/محجوز", other, 400);
+        assert!(store.claim_full_text(&held.key, other, 450).unwrap());
+        store.ingest(std::slice::from_ref(&held)).unwrap();
+        assert_eq!(store.release_expired_full_text(450).unwrap(), 1);
+        let late = item("https://alarabiya.example/بيروت/متأخر", other, 500);
+        store
+            .ingest_claiming(std::slice::from_ref(&late), Some(&claim))
+            .unwrap();
+        store
+            .finish_full_text(&held.key, Ok("<p>وصل</p>".into()), 460)
+            .unwrap();
+        store
+            .finish_full_text(&more[0].key, Ok("<p>وصل</p>".into()), 460)
+            .unwrap();
+        assert_eq!(store.end_full_text_holds().unwrap(), 1, "the late claim alone");
+        let stats = store.full_text_stats(other).unwrap();
+        assert_eq!((stats.extracted, stats.fallback), (2, 4));
     }
 
     #[test]
@@ -2898,6 +3212,7 @@ mod tests {
             meta: store.meta.clone(),
             fulltext: store.db.open_tree("fulltext").unwrap(),
             held: store.db.open_tree("fulltext_held").unwrap(),
+            held_by_time: store.db.open_tree(HELD_BY_TIME_TREE).unwrap(),
             pending: store.db.open_tree(PENDING_TREE).unwrap(),
         };
         write_groups(trees, waiting);

@@ -948,6 +948,58 @@ fn expired_holds_are_released_in_batches() {
     });
 }
 
+/// The release tick reads the holds by when they end: holds ending in
+/// another order than their keys (and than they were taken) are released
+/// exactly as each comes due, one that ended early (its article landed, or
+/// it was released by hand, or its item pruned) is not released nor
+/// counted again, and the end of time releases the rest.
+#[test]
+fn holds_are_released_as_each_comes_due_whatever_their_order() {
+    on_both(|store| {
+        let now = 2_000 * 86_400;
+        let feed = "https://aljazeera.example/feed";
+        // Ends: 50, 10, 40, 20, 30, 10, ... seconds from now, the keys in
+        // Arabic and in the order they were taken.
+        let ends = [50, 10, 40, 20, 30];
+        let items: Vec<Item> = (0..20)
+            .map(|i| item(&format!("https://aljazeera.example/عاجل/{i}"), feed, now - i))
+            .collect();
+        for (i, it) in items.iter().enumerate() {
+            let end = now + ends[i % ends.len()];
+            assert!(store.claim_full_text(&it.key, feed, end).unwrap());
+        }
+        store.ingest(&items).unwrap();
+        // One ends early with its article, one is released by hand, one
+        // (ending at +10) is finished with a failure: none of them comes
+        // due again.
+        assert!(store
+            .finish_full_text(
+                &items[0].key,
+                Ok("<div dir=\"rtl\"><p>المقال</p></div>".into()),
+                now + 1
+            )
+            .unwrap());
+        store.release_full_text(&items[2].key, false).unwrap();
+        store
+            .finish_full_text(&items[1].key, Err("HTTP 404".into()), now + 2)
+            .unwrap();
+        assert_eq!(store.release_expired_full_text(now + 9).unwrap(), 0);
+        // +10: items 1, 6, 11, 16, less item 1 (finished).
+        assert_eq!(store.release_expired_full_text(now + 10).unwrap(), 3);
+        assert_eq!(store.release_expired_full_text(now + 10).unwrap(), 0);
+        // +20: 3, 8, 13, 18; +30: 4, 9, 14, 19.
+        assert_eq!(store.release_expired_full_text(now + 30).unwrap(), 8);
+        // +40: 2 (released by hand), 7, 12, 17.
+        assert_eq!(store.release_expired_full_text(now + 45).unwrap(), 3);
+        assert_eq!(store.full_text_held().unwrap().len(), 3, "+50: 5, 10, 15");
+        assert_eq!(store.end_full_text_holds().unwrap(), 3);
+        assert!(store.full_text_held().unwrap().is_empty());
+        let stats = store.full_text_stats(feed).unwrap();
+        assert_eq!((stats.extracted, stats.failed, stats.fallback), (1, 1, 17));
+        assert_eq!(store.release_expired_full_text(i64::MAX).unwrap(), 0);
+    });
+}
+
 #[test]
 fn ingest_claims_new_items_once_and_holds_them() {
     on_both(|store| {

@@ -904,3 +904,80 @@ async fn a_page_poll_once_left_pending_is_finished_by_the_daemon() {
     assert_eq!(news.requests_to("/news/cairo"), 1);
     daemon.shutdown().await.unwrap();
 }
+
+/// A `poll-once` killed while it waits for its pages (the real binary,
+/// SIGKILL) has counted nothing: its claims, taken without a hold, are
+/// counted by the next run. The next `poll-once` resumes both pages; the
+/// one that answers now is extracted, the one that still does not is
+/// published with the teaser and counted as one fallback (not zero, as
+/// when each run counted only the claims it took itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_poll_once_s_pages_are_counted_by_the_next_run() {
+    let news = FeedServer::start().await;
+    // Answers only once the first run is killed.
+    let later = FeedServer::start().await;
+    later.hold();
+    let cairo = later.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let stuck = news.route(
+        "/news/delta",
+        Route::feed(page("arabic-windows-1256.html"), "text/html").delay(Duration::from_secs(60)),
+    );
+    let feed = news.route(
+        "/rss",
+        Route::feed(
+            teaser_feed(&[(cairo.clone(), "زيارة القاهرة"), (stuck.clone(), "خطة الدلتا")]),
+            "application/rss+xml",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let with_timeout = |timeout: &str| {
+        TestConfig::new()
+            .feed_with(
+                "الجزيرة",
+                &feed,
+                &[("full_text", "true"), ("full_text_timeout", timeout)],
+            )
+            .write(dir.path())
+    };
+    // The first run would wait 60 s; it is killed once both pages are
+    // asked for (the round is stored and flushed before any page is).
+    let path = with_timeout("\"60s\"");
+    let mut first = Binary::command();
+    first.args(["poll-once", "--config"]).arg(&path);
+    let first = Binary::spawn(first);
+    later
+        .wait_for_requests("the Cairo page", WAIT, |r| {
+            r.iter().any(|r| r.path == "/news/cairo")
+        })
+        .await;
+    news.wait_for_requests("the delta page", WAIT, |r| {
+        r.iter().any(|r| r.path == "/news/delta")
+    })
+    .await;
+    first.signal("KILL");
+    assert!(!first.wait().success());
+    {
+        let store = feedwire::app::open_store(&load_config(&path)).unwrap();
+        assert_eq!(store.pending_full_text().unwrap().len(), 2);
+        assert_eq!(store.full_text_stats(&feed).unwrap(), Default::default());
+    }
+
+    later.release();
+    let config = load_config(&with_timeout("\"4s\""));
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 0, "{report:#?}");
+    let items = rendered_items(&config);
+    assert!(published_content(&items, &cairo).contains("وصل صدام حفتر"));
+    assert!(published_content(&items, &stuck).contains(TEASER));
+    let store = feedwire::app::open_store(&config).unwrap();
+    let stats = store.full_text_stats(&feed).unwrap();
+    assert_eq!(
+        (stats.extracted, stats.failed, stats.fallback),
+        (1, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(store.pending_full_text().unwrap().len(), 1, "still queued");
+}

@@ -129,3 +129,102 @@ async fn store_is_exclusive_to_the_daemon() {
     let report = feedwire::app::poll_once(&config).await.unwrap();
     assert_eq!(report.items_stored, 8);
 }
+
+/// The compressed copies subscribers asked for since the last render are
+/// made ahead of their next request, once the render that changed the
+/// document is published; those nobody asked for are not; the headers,
+/// validators and bodies are those of a copy made on request (Arabic
+/// titles, brotli and gzip decoded and compared).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_asked_for_are_made_ahead_after_a_render() {
+    let (_server, dir, mut daemon) = daemon_with_fixtures().await;
+    let client = http_client();
+    let base = format!("http://{}", daemon.addr);
+    let published = daemon.published();
+    let get = |path: &str, coding: &str, etag: Option<&str>| {
+        let mut r = client
+            .get(format!("{base}{path}"))
+            .header(header::ACCEPT_ENCODING, coding);
+        if let Some(etag) = etag {
+            r = r.header(header::IF_NONE_MATCH, etag);
+        }
+        r.send()
+    };
+    // A brotli reader of the RSS, a gzip reader of the Atom; nobody asks
+    // for the JSON Feed compressed.
+    let r = get("/politics.rss", "br", None).await.unwrap();
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "br");
+    let r = get("/politics.atom", "gzip", None).await.unwrap();
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+    let served = published.get("politics.rss").unwrap();
+
+    // A render that changes every document: a new output title.
+    let path = dir.path().join("feeds.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("title = \"سياسة\"", "title = \"سياسة وأخبار\""),
+    )
+    .unwrap();
+    let mut warmed = published.subscribe_warmed();
+    let before = *warmed.borrow_and_update();
+    daemon.reload().await.unwrap();
+    tokio::time::timeout(WAIT, warmed.wait_for(|n| *n > before))
+        .await
+        .expect("copies made within the bound")
+        .unwrap();
+    let rss = published.get("politics.rss").unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&rss, &served), "rendered anew");
+    assert!(std::str::from_utf8(&rss.body).unwrap().contains("سياسة وأخبار"));
+    assert_eq!(rss.copies(), ["br"]);
+    assert_eq!(published.get("politics.atom").unwrap().copies(), ["gzip"]);
+    assert!(published.get("politics.json").unwrap().copies().is_empty());
+
+    // What the next readers get is what a copy made on request gives.
+    let r = get("/politics.rss", "br", None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::VARY], "Accept-Encoding");
+    let br_etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
+    assert_eq!(br_etag, format!("{}-br\"", rss.etag.trim_end_matches('"')));
+    let mut plain = Vec::new();
+    brotli::Decompressor::new(&r.bytes().await.unwrap()[..], 4096)
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, rss.body);
+    let r = get("/politics.rss", "br", Some(&br_etag)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let atom = published.get("politics.atom").unwrap();
+    let r = get("/politics.atom", "gzip", None).await.unwrap();
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&r.bytes().await.unwrap()[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, atom.body);
+
+    // Asked for once, made ahead once: a render after no request makes
+    // nothing ahead (the next reader makes its copy, as before).
+    std::fs::write(&path, text.replace("title = \"سياسة\"", "title = \"أخبار\"")).unwrap();
+    let mut renders = published.subscribe();
+    renders.borrow_and_update();
+    // The requests above asked again: this render's copies are made...
+    let before = *warmed.borrow_and_update();
+    daemon.reload().await.unwrap();
+    tokio::time::timeout(WAIT, warmed.wait_for(|n| *n > before))
+        .await
+        .expect("copies made within the bound")
+        .unwrap();
+    assert_eq!(published.get("politics.rss").unwrap().copies(), ["br"]);
+    // ...and with no request since, the next render's are not.
+    std::fs::write(&path, text).unwrap();
+    renders.borrow_and_update();
+    daemon.reload().await.unwrap();
+    tokio::time::timeout(WAIT, renders.changed())
+        .await
+        .expect("a render within the bound")
+        .unwrap();
+    let rss = published.get("politics.rss").unwrap();
+    let body = std::str::from_utf8(&rss.body).unwrap();
+    assert!(body.contains("سياسة") && !body.contains("سياسة وأخبار"));
+    assert!(rss.copies().is_empty(), "{:?}", rss.copies());
+    daemon.shutdown().await.unwrap();
+}
