@@ -270,6 +270,16 @@ fn num(x: f64) -> String {
     }
 }
 
+/// A count with thousands separators: `num` gives small values decimals
+/// (a round's "0.00" 304s).
+fn count(x: u64) -> String {
+    if x >= 100 {
+        num(x as f64)
+    } else {
+        x.to_string()
+    }
+}
+
 struct Report {
     out: String,
 }
@@ -1817,9 +1827,9 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
             format!("{:.1}", peak_between(start, end_t)),
             format!("{:.1}", s1.2),
             format!("{:.1}", s_rest.1),
-            format!("{} / {}", num((ok - ok0) as f64), num((nm - nm0) as f64)),
-            num(new as f64),
-            num(stored as f64),
+            format!("{} / {}", count(ok - ok0), count(nm - nm0)),
+            count(new),
+            count(stored),
             loadavg(),
         ]);
         note(format!(
@@ -1838,6 +1848,7 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
     // Operator endpoints with N feeds: size and time of one request each.
     let mut endpoints = Vec::new();
     let mut store_items = f64::NAN;
+    let mut renders = (f64::NAN, f64::NAN);
     for path in ["/status.json", "/status.json?state=failing", "/metrics", "/"] {
         let url = d.url(path);
         let cpu0 = proc_cpu(pid);
@@ -1852,11 +1863,18 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
         });
         let wall = t.elapsed().as_secs_f64();
         if path == "/metrics" {
-            store_items = String::from_utf8_lossy(&body)
-                .lines()
-                .find_map(|l| l.strip_prefix("feedwire_store_items "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN);
+            let text = String::from_utf8_lossy(&body);
+            let metric = |name: &str| -> f64 {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(f64::NAN)
+            };
+            store_items = metric("feedwire_store_items");
+            renders = (
+                metric("feedwire_render_duration_seconds_count"),
+                metric("feedwire_render_duration_seconds_sum"),
+            );
         }
         endpoints.push(format!(
             "`{path}` {:.1} MB in {} ({:.2} CPU-s of the daemon)",
@@ -1886,8 +1904,12 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
             assert!(t.elapsed() < Duration::from_secs(600), "daemon did not come up");
         }
     });
-    std::thread::sleep(Duration::from_secs(5));
+    // At `/healthz` the start-up is done; the 5 s after it include the
+    // polls of whatever the farm's clock made due by then.
     let restart_pid = d.child.id();
+    let (rss_up, _) = proc_mem(restart_pid);
+    let cpu_up = proc_cpu(restart_pid);
+    std::thread::sleep(Duration::from_secs(5));
     let (rss_rest, _) = proc_mem(restart_pid);
     let restart_cpu = proc_cpu(restart_pid);
     let _ = d.stop();
@@ -1924,11 +1946,19 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
     rep.line(format!(
         "New items over all rounds {} vs {} distinct stories the farm showed up to round {} ({}); the store \
          holds {} of them (`[storage] max_items`, default 100,000, prunes the oldest and keeps their seen records).\n",
-        num(stored as f64),
-        num(expected as f64),
+        count(stored),
+        count(expected),
         o.scale_rounds,
         if stored == expected { "exact" } else { "differs" },
         num(store_items)
+    ));
+    // Renders run back to back while a round brings items; their wall
+    // time (the renderer's thread) is part of every round's CPU.
+    rep.line(format!(
+        "Renders over the whole run: {:.0} taking {} of wall in all, {} each on average.\n",
+        renders.0,
+        secs(renders.1),
+        secs(renders.1 / renders.0)
     ));
     rep.line(format!(
         "After the rounds: {}; VmRSS {rss_end:.1} MB, VmHWM {hwm_end:.1} MB; CPU {:.1} s in all, exit {}. \
@@ -1939,7 +1969,8 @@ fn scale_run(o: &Opts, rep: &mut Report, n: usize) {
         disk as f64 / 1e6
     ));
     rep.line(format!(
-        "Restart on that store ({n} feed states): `/healthz` answers after {}; 5 s later VmRSS {rss_rest:.1} MB, {restart_cpu:.2} CPU-s.\n",
+        "Restart on that store ({n} feed states): `/healthz` answers after {}, VmRSS {rss_up:.1} MB, {cpu_up:.2} CPU-s; \
+         5 s later (polling again) VmRSS {rss_rest:.1} MB, {restart_cpu:.2} CPU-s.\n",
         secs(up)
     ));
     // What one 2-core node sustains at a 15-minute interval, from the churn

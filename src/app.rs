@@ -30,7 +30,7 @@ use crate::store::{Retention, Store, StoreError};
 use crate::systemd;
 
 pub use crate::backup::{export_jsonl, import_jsonl};
-use crate::render::publishable;
+use crate::render::{opml_document, publishable, publishable_with, OPML_FILE};
 pub use crate::render::{render_all, render_outputs, render_to_dir, write_files, RenderedOutput, FORMATS};
 
 /// Opens the configured store with a message that names where it is.
@@ -538,6 +538,7 @@ impl Daemon {
         let poller_running = Arc::new(AtomicBool::new(true));
         let heartbeat = Arc::new(Heartbeat::default());
         let rounds = Arc::new(AtomicU64::new(0));
+        let site_links = Arc::new(AtomicU64::new(0));
         let introspect = Arc::new(DaemonIntrospect {
             poller_running: poller_running.clone(),
             heartbeat: heartbeat.clone(),
@@ -583,6 +584,7 @@ impl Daemon {
                 reports: reports.clone(),
                 heartbeat,
                 rounds,
+                site_links: site_links.clone(),
             };
             let (config, cancel) = (config_rx.clone(), cancel.clone());
             async move {
@@ -605,6 +607,13 @@ impl Daemon {
                 introspect: introspect.clone(),
                 fetcher,
                 last: etags(&outputs),
+                // The start-up render made the OPML from the store as it is.
+                opml: published.get(OPML_FILE).map(|doc| OpmlMade {
+                    config: config.clone(),
+                    site_links: 0,
+                    doc,
+                }),
+                site_links,
             },
             changed,
             cancel.clone(),
@@ -926,6 +935,33 @@ struct Renderer {
     fetcher: Fetcher,
     /// Each output's ETags at its last render, to act only on real changes.
     last: HashMap<String, Vec<String>>,
+    /// The poller's count of site link changes (see [`Scheduler::site_links`]).
+    site_links: Arc<AtomicU64>,
+    /// The OPML last made, kept while neither the config nor a site link
+    /// changed.
+    opml: Option<OpmlMade>,
+}
+
+/// An OPML document and what it was made from.
+struct OpmlMade {
+    config: Arc<Config>,
+    /// [`Renderer::site_links`] when it was read, before the walk.
+    site_links: u64,
+    doc: Arc<server::Representation>,
+}
+
+impl Renderer {
+    /// The OPML made before, if nothing it shows can have changed since: the
+    /// same config and no new site link from this process's poller. With
+    /// a shared store other nodes save site links too, so it is made anew.
+    fn opml_kept(&self, config: &Arc<Config>, site_links: u64) -> Option<Arc<server::Representation>> {
+        self.opml
+            .as_ref()
+            .filter(|m| {
+                !self.store.is_shared() && Arc::ptr_eq(&m.config, config) && m.site_links == site_links
+            })
+            .map(|m| m.doc.clone())
+    }
 }
 
 fn etags(outputs: &[RenderedOutput]) -> HashMap<String, Vec<String>> {
@@ -951,6 +987,10 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         let config_now = r.config.borrow_and_update().clone();
         // Counted before rendering, so the render holds at least this many.
         let stored = r.store.item_count();
+        // Read before the walk: a site link saved during it moves the count
+        // again, and the next render walks.
+        let site_links = r.site_links.load(Ordering::SeqCst);
+        let kept_opml = r.opml_kept(&config_now, site_links);
         let (config, store, last, published) = (
             config_now.clone(),
             r.store.clone(),
@@ -970,19 +1010,25 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
                     }
                 }
             }
-            let docs = publishable(&config, &store, &outputs);
+            let opml = kept_opml.unwrap_or_else(|| opml_document(&config, &store));
+            let docs = publishable_with(&outputs, opml.clone());
             // Durable before served: everything this render read was
             // committed before it read, so a flush now means no subscriber
             // ever sees an item that a crash could take back.
             if let Err(e) = store.flush() {
                 error!(error = %e, "Cannot flush the store before publishing; serving anyway.");
             }
-            Ok::<_, StoreError>((outputs, docs))
+            Ok::<_, StoreError>((outputs, docs, opml))
         })
         .await;
         let outputs = match rendered {
-            Ok(Ok((outputs, docs))) => {
+            Ok(Ok((outputs, docs, opml))) => {
                 r.published.publish(docs);
+                r.opml = Some(OpmlMade {
+                    config: config_now.clone(),
+                    site_links,
+                    doc: opml,
+                });
                 r.introspect.rendered(&outputs, started.elapsed());
                 info!(stored, "Outputs rendered.");
                 // A render's working memory (items, clusters, compressors)

@@ -327,6 +327,7 @@ mod tests {
             duration: Duration::from_millis(30),
             bytes: 1234,
             consecutive_failures: 0,
+            site_changed: false,
         });
         m.record_render(
             Duration::from_millis(5),
@@ -364,6 +365,7 @@ mod tests {
                 duration: Duration::from_millis(5),
                 bytes: 10,
                 consecutive_failures: 0,
+                site_changed: false,
             });
         }
         let text = m.encode(10, 4096);
@@ -411,6 +413,7 @@ mod tests {
                     duration: Duration::from_millis(40 + i as u64),
                     bytes: 13_000,
                     consecutive_failures: 0,
+                    site_changed: false,
                 });
             }
         }

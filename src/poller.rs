@@ -73,6 +73,11 @@ pub struct FeedReport {
     /// Body bytes received (0 for 304).
     pub bytes: u64,
     pub consecutive_failures: u32,
+    /// The feed's site link (its channel link) differs from the one saved
+    /// before this poll, its first poll included: the OPML and the story
+    /// outlets read it, and the renderer re-reads every feed's site link
+    /// only after such a poll (see [`Scheduler::site_links`]).
+    pub site_changed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -442,6 +447,7 @@ async fn poll_with<P>(
     permits: P,
 ) -> FeedReport {
     let url = feed.url.to_string();
+    let site_before = state.site_url.clone();
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
@@ -570,6 +576,7 @@ async fn poll_with<P>(
         next_due,
         duration: timer.elapsed(),
         consecutive_failures: state.consecutive_failures,
+        site_changed: state.site_url != site_before,
     }
 }
 
@@ -1067,6 +1074,13 @@ pub struct Scheduler {
     pub heartbeat: Arc<Heartbeat>,
     /// Counts completed poll rounds (a round ends when no poll is in flight).
     pub rounds: Arc<std::sync::atomic::AtomicU64>,
+    /// Counts polls that saved a new site link for their feed; bumped
+    /// before `changed` is notified. The renderer reads every feed's site
+    /// link (one walk of all feed states, plus the OPML) only when this
+    /// moved: with 100,000 feeds that walk was most of every render, and
+    /// renders run back to back while a round brings items (BENCHMARKS.md,
+    /// Run 14).
+    pub site_links: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The daemon's scheduler: polls each feed when it is due until `cancel`
@@ -1089,6 +1103,7 @@ pub async fn run(
         reports,
         heartbeat,
         rounds,
+        site_links,
     } = s;
     let mut current = config.borrow_and_update().clone();
     // Feeds by URL: with tens of thousands of feeds, looking each due feed
@@ -1181,6 +1196,12 @@ pub async fn run(
                     Ok(Polled::Done(report)) => {
                         in_flight.remove(&report.url);
                         round.add(&report);
+                        if report.site_changed {
+                            // A new site link changes the OPML even when no
+                            // item is new: worth a render of its own.
+                            site_links.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            changed.notify_one();
+                        }
                         if matches!(&report.outcome, Outcome::Updated { ingest, .. } if ingest.changed()) {
                             changed.notify_one();
                         }

@@ -257,20 +257,36 @@ pub fn publishable(
     store: &Store,
     outputs: &[RenderedOutput],
 ) -> HashMap<String, Arc<Representation>> {
+    publishable_with(outputs, opml_document(config, store))
+}
+
+/// [`publishable`] with an OPML document already made (the daemon keeps
+/// one while no feed's site link changed).
+pub fn publishable_with(
+    outputs: &[RenderedOutput],
+    opml: Arc<Representation>,
+) -> HashMap<String, Arc<Representation>> {
     let mut docs: HashMap<String, Arc<Representation>> = outputs
         .iter()
         .flat_map(|o| o.docs.iter().chain(&o.extra).cloned())
         .collect();
-    let sites = feed_sites(config, store);
-    docs.insert(
-        "feeds.opml".into(),
-        Arc::new(Representation::new(
-            OPML_TYPE,
-            opml::export(config, &sites).into_bytes(),
-            None,
-        )),
-    );
+    docs.insert(OPML_FILE.into(), opml);
     docs
+}
+
+/// The name the OPML list of sources is published under.
+pub const OPML_FILE: &str = "feeds.opml";
+
+/// The OPML list of sources, with each feed's site link: one walk of every
+/// feed state, then a line per configured feed, so its cost grows with the
+/// feed count (most of a render at 100,000 feeds).
+pub fn opml_document(config: &Config, store: &Store) -> Arc<Representation> {
+    let sites = feed_sites(config, store);
+    Arc::new(Representation::new(
+        OPML_TYPE,
+        opml::export(config, &sites).into_bytes(),
+        None,
+    ))
 }
 
 /// The site link each configured feed last gave (feed URL -> site URL),

@@ -21,6 +21,7 @@ use feedwire::fetch::{Fetcher, MAX_REDIRECTS};
 use feedwire::poller::{
     poll_all, poll_feed, FeedReport, Outcome, PollContext, MAX_BACKOFF, MAX_RETRY_AFTER, OUTAGE_RETRY,
 };
+use feedwire::server::Representation;
 use feedwire::status::FeedStatus;
 use feedwire::store::{FeedState, Store};
 use tokio::sync::broadcast;
@@ -1502,4 +1503,99 @@ async fn status_endpoint_and_command_show_every_feed() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("is the daemon running?"), "{stderr}");
+}
+
+/// An RSS document whose channel links to `site`, with `items` Arabic
+/// headlines dated shortly before [`t0`].
+fn site_doc(site: &str, items: usize) -> Vec<u8> {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>أخبار الموقع</title><link>{site}</link><description>موجز الأخبار</description>"
+    );
+    for i in 0..items {
+        xml.push_str(&format!(
+            "<item><title>الخبر رقم {i} عن الانتخابات البرلمانية</title>\
+             <link>https://news.example/akhbar/{i}</link>\
+             <pubDate>Sat, 29 Nov 2025 09:{i:02}:00 GMT</pubDate></item>"
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    xml.into_bytes()
+}
+
+/// The published document `name` once its text passes `ok` (bounded wait
+/// on renders).
+async fn published_when(daemon: &Daemon, name: &str, ok: impl Fn(&str) -> bool) -> Arc<Representation> {
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    let text_of = |doc: &Representation| String::from_utf8_lossy(&doc.body).into_owned();
+    let passes = |_: &u64| published.get(name).is_some_and(|d| ok(&text_of(&d)));
+    if timeout(WAIT, renders.wait_for(passes)).await.is_err() {
+        panic!(
+            "{name} not as expected within {WAIT:?}: {:?}",
+            published.get(name).map(|d| text_of(&d))
+        );
+    }
+    published.get(name).unwrap()
+}
+
+// The renderer re-reads every feed's site link (a walk of all feed states,
+// most of a render at 100,000 feeds) only after a poll saved a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opml_follows_site_links_and_is_kept_while_none_changes() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.route(
+        "/site.xml",
+        Route::feed(site_doc("https://a.example/siyasa", 2), RSS),
+    );
+    let config = TestConfig::new().feed("موقع الأخبار", &url).load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+
+    // The first poll saves a site link; the OPML shows it.
+    let r = reports.of(&url).await;
+    assert!(r.site_changed, "{r:?}");
+    published_when(&daemon, "feeds.opml", |o| {
+        o.contains("htmlUrl=\"https://a.example/siyasa\"") && o.contains("موقع الأخبار")
+    })
+    .await;
+
+    // The channel link moves and no item is new: a render follows anyway,
+    // with the new link.
+    server.set(
+        "/site.xml",
+        Route::feed(site_doc("https://b.example/akhbar", 2), RSS),
+    );
+    clock.advance(Duration::from_secs(86_400));
+    let r = reports.of(&url).await;
+    assert!(r.site_changed, "{r:?}");
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { ingest, .. } if ingest.new == 0),
+        "{:?}",
+        r.outcome
+    );
+    published_when(&daemon, "feeds.opml", |o| {
+        o.contains("htmlUrl=\"https://b.example/akhbar\"") && !o.contains("a.example")
+    })
+    .await;
+
+    // New items under the same link: renders follow, and keep the OPML
+    // they made (the same document, not one made again).
+    let mut kept = Vec::new();
+    for items in [3, 4] {
+        server.set(
+            "/site.xml",
+            Route::feed(site_doc("https://b.example/akhbar", items), RSS),
+        );
+        clock.advance(Duration::from_secs(86_400));
+        let r = reports.of(&url).await;
+        assert!(!r.site_changed, "{r:?}");
+        let newest = format!("https://news.example/akhbar/{}", items - 1);
+        published_when(&daemon, "politics.rss", |rss| rss.contains(&newest)).await;
+        kept.push(daemon.published().get("feeds.opml").unwrap());
+    }
+    assert!(Arc::ptr_eq(&kept[0], &kept[1]), "the OPML was made again");
+    assert!(String::from_utf8_lossy(&kept[1].body).contains("htmlUrl=\"https://b.example/akhbar\""));
+    daemon.shutdown().await.unwrap();
 }
