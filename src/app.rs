@@ -30,7 +30,7 @@ use crate::store::{Retention, Store, StoreError};
 use crate::systemd;
 
 pub use crate::backup::{export_jsonl, import_jsonl};
-use crate::render::{opml_document, publishable, publishable_with, OPML_FILE};
+use crate::render::{opml_document, publishable_with, render_outputs_with, FeedSites};
 pub use crate::render::{render_all, render_outputs, render_to_dir, write_files, RenderedOutput, FORMATS};
 
 /// Opens the configured store with a message that names where it is.
@@ -528,8 +528,13 @@ impl Daemon {
         let store = open_store(&config)?;
         let fetcher = Fetcher::new(&config.poll).context("building the HTTP client")?;
         let published = Arc::new(Published::default());
-        let outputs = render_outputs(&config, &store).context("rendering outputs from the store")?;
-        published.publish(publishable(&config, &store, &outputs));
+        // The feeds' site links as the store holds them, read once for the
+        // outlets and the OPML, and kept by the renderer.
+        let sites = Arc::new(FeedSites::read(&config, &store));
+        let outputs = render_outputs_with(&config, &store, &sites, |_| None)
+            .context("rendering outputs from the store")?;
+        let opml = opml_document(&config, &sites);
+        published.publish(publishable_with(&outputs, opml.clone()));
 
         let listener = listener_for(&config, true).await?;
         let addr = listener.local_addr().context("reading the bound address")?;
@@ -607,11 +612,11 @@ impl Daemon {
                 introspect: introspect.clone(),
                 fetcher,
                 last: etags(&outputs),
-                // The start-up render made the OPML from the store as it is.
-                opml: published.get(OPML_FILE).map(|doc| OpmlMade {
+                sites: Some(SitesRead {
                     config: config.clone(),
                     site_links: 0,
-                    doc,
+                    sites,
+                    opml,
                 }),
                 site_links,
             },
@@ -741,6 +746,12 @@ impl Daemon {
     /// The documents being served; `subscribe()` on it to wait for renders.
     pub fn published(&self) -> Arc<Published> {
         self.published.clone()
+    }
+
+    /// The store the daemon reads and writes. A sled store belongs to one
+    /// process: code in the daemon's process (tests) reaches it here.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Every feed poll's report, as it completes.
@@ -937,30 +948,38 @@ struct Renderer {
     last: HashMap<String, Vec<String>>,
     /// The poller's count of site link changes (see [`Scheduler::site_links`]).
     site_links: Arc<AtomicU64>,
-    /// The OPML last made, kept while neither the config nor a site link
+    /// The feeds' site links last read (the story outlets and the OPML
+    /// made from them), kept while neither the config nor a site link
     /// changed.
-    opml: Option<OpmlMade>,
+    sites: Option<SitesRead>,
 }
 
-/// An OPML document and what it was made from.
-struct OpmlMade {
+/// The feeds' site links, what was made from them, and when they were read.
+struct SitesRead {
     config: Arc<Config>,
-    /// [`Renderer::site_links`] when it was read, before the walk.
+    /// [`Renderer::site_links`] when they were read, before the walk.
     site_links: u64,
-    doc: Arc<server::Representation>,
+    /// The site links and the story outlets.
+    sites: Arc<FeedSites>,
+    opml: Arc<server::Representation>,
 }
 
 impl Renderer {
-    /// The OPML made before, if nothing it shows can have changed since: the
-    /// same config and no new site link from this process's poller. With
-    /// a shared store other nodes save site links too, so it is made anew.
-    fn opml_kept(&self, config: &Arc<Config>, site_links: u64) -> Option<Arc<server::Representation>> {
-        self.opml
+    /// The site links read before and the OPML made from them, if nothing
+    /// they hold can have changed since: the same config and no new site
+    /// link from this process's poller. With a shared store other nodes
+    /// save site links too, so they are read anew.
+    fn sites_kept(
+        &self,
+        config: &Arc<Config>,
+        site_links: u64,
+    ) -> Option<(Arc<FeedSites>, Arc<server::Representation>)> {
+        self.sites
             .as_ref()
             .filter(|m| {
                 !self.store.is_shared() && Arc::ptr_eq(&m.config, config) && m.site_links == site_links
             })
-            .map(|m| m.doc.clone())
+            .map(|m| (m.sites.clone(), m.opml.clone()))
     }
 }
 
@@ -990,7 +1009,7 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         // Read before the walk: a site link saved during it moves the count
         // again, and the next render walks.
         let site_links = r.site_links.load(Ordering::SeqCst);
-        let kept_opml = r.opml_kept(&config_now, site_links);
+        let kept = r.sites_kept(&config_now, site_links);
         let (config, store, last, published) = (
             config_now.clone(),
             r.store.clone(),
@@ -999,7 +1018,14 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
         );
         let started = std::time::Instant::now();
         let rendered = tokio::task::spawn_blocking(move || {
-            let outputs = crate::render::render_outputs_over(&config, &store, |name| published.get(name))?;
+            // One walk of the feed states when a site link or the config
+            // changed, for both the story outlets and the OPML.
+            let (sites, opml) = kept.unwrap_or_else(|| {
+                let sites = Arc::new(FeedSites::read(&config, &store));
+                let opml = opml_document(&config, &sites);
+                (sites, opml)
+            });
+            let outputs = render_outputs_with(&config, &store, &sites, |name| published.get(name))?;
             // Files first, so that once a render is published its files are
             // on disk too.
             for (output, rendered) in config.outputs.iter().zip(&outputs) {
@@ -1010,7 +1036,6 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
                     }
                 }
             }
-            let opml = kept_opml.unwrap_or_else(|| opml_document(&config, &store));
             let docs = publishable_with(&outputs, opml.clone());
             // Durable before served: everything this render read was
             // committed before it read, so a flush now means no subscriber
@@ -1018,16 +1043,17 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
             if let Err(e) = store.flush() {
                 error!(error = %e, "Cannot flush the store before publishing; serving anyway.");
             }
-            Ok::<_, StoreError>((outputs, docs, opml))
+            Ok::<_, StoreError>((outputs, docs, sites, opml))
         })
         .await;
         let outputs = match rendered {
-            Ok(Ok((outputs, docs, opml))) => {
+            Ok(Ok((outputs, docs, sites, opml))) => {
                 r.published.publish(docs);
-                r.opml = Some(OpmlMade {
+                r.sites = Some(SitesRead {
                     config: config_now.clone(),
                     site_links,
-                    doc: opml,
+                    sites,
+                    opml,
                 });
                 r.introspect.rendered(&outputs, started.elapsed());
                 info!(stored, "Outputs rendered.");

@@ -84,6 +84,7 @@ impl Selected<'_> {
 fn select_output<'a>(
     config: &'a Config,
     store: &Store,
+    sites: &FeedSites,
     output: &'a OutputConfig,
 ) -> Result<Selected<'a>, StoreError> {
     let (items, meta, clustering) = match &output.cluster {
@@ -93,7 +94,7 @@ fn select_output<'a>(
             None,
         ),
         Some(cluster) => {
-            let c = clustered(config, store, output, cluster)?;
+            let c = clustered(config, store, &sites.outlets, output, cluster)?;
             let meta = OutputMeta::new(output, &config.server.base_url).with_related(c.related);
             (c.entries, meta, Some((c.listing, c.clusters, c.merged)))
         }
@@ -125,9 +126,20 @@ pub fn render_outputs_over(
     store: &Store,
     previous: impl Fn(&str) -> Option<Arc<Representation>>,
 ) -> Result<Vec<RenderedOutput>, StoreError> {
+    render_outputs_with(config, store, &FeedSites::for_outlets(config, store), previous)
+}
+
+/// [`render_outputs_over`] with the feeds' site links already read (the
+/// daemon keeps them while no poll saved a new one), for `config`.
+pub fn render_outputs_with(
+    config: &Config,
+    store: &Store,
+    sites: &FeedSites,
+    previous: impl Fn(&str) -> Option<Arc<Representation>>,
+) -> Result<Vec<RenderedOutput>, StoreError> {
     let mut rendered = Vec::new();
     for output in &config.outputs {
-        let selected = select_output(config, store, output)?;
+        let selected = select_output(config, store, sites, output)?;
         let last_modified = selected.last_modified;
         let document = |name: String, media_type: &'static str, body: Vec<u8>| {
             let doc = Representation::new(media_type, body, last_modified).reuse(previous(&name).as_ref());
@@ -178,8 +190,9 @@ pub fn render_each<E>(
 where
     E: From<StoreError>,
 {
+    let sites = FeedSites::for_outlets(config, store);
     for output in config.outputs.iter().filter(|o| wanted(o)) {
-        let selected = select_output(config, store, output)?;
+        let selected = select_output(config, store, &sites, output)?;
         for (ext, _) in FORMATS {
             let doc = Document {
                 selected: &selected,
@@ -247,7 +260,9 @@ pub fn render_all(
     config: &Config,
     store: &Store,
 ) -> Result<HashMap<String, Arc<Representation>>, StoreError> {
-    Ok(publishable(config, store, &render_outputs(config, store)?))
+    let sites = FeedSites::read(config, store);
+    let outputs = render_outputs_with(config, store, &sites, |_| None)?;
+    Ok(publishable_with(&outputs, opml_document(config, &sites)))
 }
 
 /// Everything the server publishes: every output's documents and the OPML
@@ -257,7 +272,7 @@ pub fn publishable(
     store: &Store,
     outputs: &[RenderedOutput],
 ) -> HashMap<String, Arc<Representation>> {
-    publishable_with(outputs, opml_document(config, store))
+    publishable_with(outputs, opml_document(config, &FeedSites::read(config, store)))
 }
 
 /// [`publishable`] with an OPML document already made (the daemon keeps
@@ -277,35 +292,72 @@ pub fn publishable_with(
 /// The name the OPML list of sources is published under.
 pub const OPML_FILE: &str = "feeds.opml";
 
-/// The OPML list of sources, with each feed's site link: one walk of every
-/// feed state, then a line per configured feed, so its cost grows with the
-/// feed count (most of a render at 100,000 feeds).
-pub fn opml_document(config: &Config, store: &Store) -> Arc<Representation> {
-    let sites = feed_sites(config, store);
+/// The OPML list of sources, with each feed's site link: a line per
+/// configured feed, so its cost grows with the feed count.
+pub fn opml_document(config: &Config, sites: &FeedSites) -> Arc<Representation> {
     Arc::new(Representation::new(
         OPML_TYPE,
-        opml::export(config, &sites).into_bytes(),
+        opml::export(config, &sites.by_feed).into_bytes(),
         None,
     ))
 }
 
-/// The site link each configured feed last gave (feed URL -> site URL),
-/// from one walk over the saved feed states: every render needs them (the
-/// OPML, story outlets), and with 100,000 feeds a lookup per feed took most
-/// of a render and held a restart's first publication for about a minute.
-fn feed_sites(config: &Config, store: &Store) -> HashMap<String, String> {
-    let configured: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
-    let mut sites = HashMap::new();
-    let walked = store.for_each_feed_site(|url, site| {
-        if let (true, Some(site)) = (configured.contains(url), site) {
-            sites.insert(url.to_owned(), site);
+/// The site link each configured feed last gave (its channel link), for
+/// the OPML, and the story outlets made from them, for clustering. Reading
+/// them walks every saved feed state: with 100,000 feeds that walk was most
+/// of a render, and renders run back to back while a round brings items,
+/// so the daemon reads them once and keeps them while neither the config
+/// nor a saved site link changed (BENCHMARKS.md, Run 14). Belongs to the
+/// config it was read for.
+#[derive(Debug, Default)]
+pub struct FeedSites {
+    /// Feed URL -> site URL, for configured feeds that gave one.
+    by_feed: HashMap<String, String>,
+    /// Each feed's outlet (see [`outlets`]); empty when no output clusters.
+    outlets: cluster::Outlets,
+}
+
+impl FeedSites {
+    /// Walks the saved feed states once. A store that cannot be read gives
+    /// no site links (logged): the documents are made without them.
+    pub fn read(config: &Config, store: &Store) -> FeedSites {
+        let configured: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+        let mut by_feed = HashMap::new();
+        let walked = store.for_each_feed_site(|url, site| {
+            if let (true, Some(site)) = (configured.contains(url), site) {
+                by_feed.insert(url.to_owned(), site);
+            }
+            true
+        });
+        if let Err(e) = walked {
+            tracing::warn!(error = %e, "Cannot read the feeds' site links; rendering without them.");
         }
-        true
-    });
-    if let Err(e) = walked {
-        tracing::warn!(error = %e, "Cannot read the feeds' site links; rendering without them.");
+        let outlets = if config.outputs.iter().any(|o| o.cluster.is_some()) {
+            outlets(config, &by_feed)
+        } else {
+            cluster::Outlets::new()
+        };
+        FeedSites { by_feed, outlets }
     }
-    sites
+
+    /// What the outputs need of the site links: read only when an output
+    /// clusters (its outlets), nothing otherwise (no OPML is made).
+    pub fn for_outlets(config: &Config, store: &Store) -> FeedSites {
+        if config.outputs.iter().any(|o| o.cluster.is_some()) {
+            FeedSites::read(config, store)
+        } else {
+            FeedSites::default()
+        }
+    }
+
+    /// The number of configured feeds with a site link.
+    pub fn len(&self) -> usize {
+        self.by_feed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_feed.is_empty()
+    }
 }
 
 /// At most this many stored items are examined per output render, however
@@ -350,9 +402,8 @@ fn select(
 /// The outlet of every configured feed that has one: its `outlet` key, else
 /// the registrable domain of the site link it last gave (see
 /// [`cluster::Outlets`]).
-fn outlets(config: &Config, store: &Store) -> cluster::Outlets {
+fn outlets(config: &Config, sites: &HashMap<String, String>) -> cluster::Outlets {
     let mut outlets = cluster::Outlets::new();
-    let sites = feed_sites(config, store);
     for feed in &config.feeds {
         let url = feed.url.as_str();
         match &feed.outlet {
@@ -387,11 +438,12 @@ struct Clustered {
 fn clustered(
     config: &Config,
     store: &Store,
+    outlets: &cluster::Outlets,
     output: &OutputConfig,
     cfg: &ClusterConfig,
 ) -> Result<Clustered, StoreError> {
     let candidates = select(config, store, output, (output.max_items * 4).min(10_000))?;
-    let groups = cluster::group(&candidates, cfg, &outlets(config, store));
+    let groups = cluster::group(&candidates, cfg, outlets);
     let mut out = Clustered {
         entries: Vec::new(),
         related: HashMap::new(),

@@ -3,6 +3,7 @@
 //! from the public-suffix list), not a feed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::item::Item;
 
@@ -24,7 +25,10 @@ use crate::item::Item;
 /// whose site link points nowhere real falls back to its item links.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outlets {
-    by_feed: HashMap<String, String>,
+    /// Shared: every render's clusterer takes a copy, and with tens of
+    /// thousands of feeds copying the map was a large part of a render
+    /// whose outlets the renderer kept (BENCHMARKS.md, Run 14).
+    by_feed: Arc<HashMap<String, String>>,
 }
 
 impl Outlets {
@@ -36,7 +40,7 @@ impl Outlets {
     /// key); names compare case-insensitively.
     pub fn insert(&mut self, feed_url: &str, name: &str) {
         if let Some(name) = outlet_name(name) {
-            self.by_feed.insert(feed_url.to_owned(), name);
+            Arc::make_mut(&mut self.by_feed).insert(feed_url.to_owned(), name);
         }
     }
 
@@ -44,7 +48,7 @@ impl Outlets {
     /// its site link; does nothing if the link has none.
     pub fn insert_site(&mut self, feed_url: &str, site_url: &str) {
         if let Some(domain) = registrable_domain(site_url) {
-            self.by_feed.insert(feed_url.to_owned(), domain);
+            Arc::make_mut(&mut self.by_feed).insert(feed_url.to_owned(), domain);
         }
     }
 

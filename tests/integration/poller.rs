@@ -1599,3 +1599,151 @@ async fn opml_follows_site_links_and_is_kept_while_none_changes() {
     assert!(String::from_utf8_lossy(&kept[1].body).contains("htmlUrl=\"https://b.example/akhbar\""));
     daemon.shutdown().await.unwrap();
 }
+
+/// The politics output's story clusters (`politics/clusters.json`) once
+/// a render published `wanted` of them and `ok` holds for the RSS.
+async fn clusters_when(daemon: &Daemon, wanted: usize, ok: impl Fn(&str) -> bool) {
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    let clusters = || {
+        published.get("politics/clusters.json").map(|d| {
+            let listing: serde_json::Value = serde_json::from_slice(&d.body).unwrap();
+            listing["clusters"].as_array().unwrap().len()
+        })
+    };
+    let rss = || {
+        published
+            .get("politics.rss")
+            .map(|d| String::from_utf8_lossy(&d.body).into_owned())
+    };
+    let passes = |_: &u64| clusters() == Some(wanted) && rss().is_some_and(|r| ok(&r));
+    if timeout(WAIT, renders.wait_for(passes)).await.is_err() {
+        panic!(
+            "not {wanted} clusters within {WAIT:?}: {:?} clusters, rss {:?}",
+            clusters(),
+            rss()
+        );
+    }
+}
+
+/// An RSS document of one outlet's report of a story (the Iraqi amnesty
+/// law), its channel linking to `site`, with `more` unrelated items.
+fn story_doc(site: &str, title: &str, link: &str, more: usize) -> Vec<u8> {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>أخبار</title><link>{site}</link><description>موجز</description><language>ar</language>\
+         <item><title>{title}</title><link>{link}</link>\
+         <description>صوّت مجلس النواب العراقي على تعديل قانون العفو العام وقانون الأحوال الشخصية \
+         وقانون إعادة العقارات إلى أصحابها، في جلسة شهدت اعتراضات وانسحاب عدد من النواب.</description>\
+         <pubDate>Sat, 29 Nov 2025 09:00:00 GMT</pubDate></item>"
+    );
+    for i in 0..more {
+        xml.push_str(&format!(
+            "<item><title>منتخب المغرب يفوز في المباراة رقم {i} من التصفيات</title>\
+             <link>{site}riyada/{i}</link><pubDate>Sat, 29 Nov 2025 08:{i:02}:00 GMT</pubDate></item>"
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    xml.into_bytes()
+}
+
+// Story outlets (cluster = true) come from the feeds' site links, read with
+// the OPML's in one walk of all feed states only after a poll saved a new
+// site link: the outlet follows such a poll, and a render for anything else
+// does not read them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn story_outlets_follow_site_links_and_are_kept_while_none_changes() {
+    const AJ: &str = "البرلمان العراقي يقر تعديل قانون العفو العام بعد جلسة صاخبة";
+    const SKY: &str = "العراق.. مجلس النواب يصوت على 3 قوانين جدلية بينها العفو العام";
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let aj_doc = |site: &str, more| story_doc(site, AJ, "https://www.aljazeera.net/news/amnesty", more);
+    let aj = server.route(
+        "/aj.xml",
+        Route::feed(aj_doc("https://www.aljazeera.net/", 0), RSS),
+    );
+    let sky = server.route(
+        "/sky.xml",
+        Route::feed(
+            story_doc(
+                "https://www.skynewsarabia.com/",
+                SKY,
+                "https://www.skynewsarabia.com/middle-east/amnesty",
+                0,
+            ),
+            RSS,
+        ),
+    );
+    let path = TestConfig::new()
+        .feed("الجزيرة", &aj)
+        .feed("سكاي نيوز عربية", &sky)
+        .write(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "tags = [\"politics\"]\n",
+            "tags = [\"politics\"]\ncluster = true\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let config = load_config(&path);
+    assert!(config.outputs[0].cluster.is_some());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+
+    // Two outlets (aljazeera.net, skynewsarabia.com): one story.
+    for url in [&aj, &sky] {
+        assert!(reports.of(url).await.site_changed);
+    }
+    clusters_when(&daemon, 1, |_| true).await;
+
+    // Al Jazeera's channel now links to a Sky News site: one outlet, whose
+    // reports never merge.
+    server.set(
+        "/aj.xml",
+        Route::feed(aj_doc("https://arabic.skynewsarabia.com/", 0), RSS),
+    );
+    clock.advance(Duration::from_secs(86_400));
+    assert!(reports.of(&aj).await.site_changed);
+    assert!(!reports.of(&sky).await.site_changed);
+    clusters_when(&daemon, 0, |_| true).await;
+
+    // Sky News' saved site link changes behind the poller's back (its
+    // polls get 304 and keep it); Al Jazeera brings a new item under the
+    // same link. The render that follows keeps the outlets it read: a walk
+    // would make Sky News bbc.com and merge the story again.
+    let mut state = daemon.store().feed_state(&sky).unwrap().unwrap();
+    state.site_url = Some("https://www.bbc.com/arabic".into());
+    daemon.store().put_feed_state(&sky, &state).unwrap();
+    server.set(
+        "/aj.xml",
+        Route::feed(aj_doc("https://arabic.skynewsarabia.com/", 1), RSS),
+    );
+    clock.advance(Duration::from_secs(86_400));
+    let r = reports.of(&aj).await;
+    assert!(!r.site_changed, "{r:?}");
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { ingest, .. } if ingest.new == 1),
+        "{:?}",
+        r.outcome
+    );
+    assert!(!reports.of(&sky).await.site_changed);
+    clusters_when(&daemon, 0, |rss| rss.contains("riyada/0")).await;
+
+    // A poll that saves a new site link (Al Jazeera's own again): the next
+    // render reads them all, Sky News' bbc.com included, and the story
+    // is one again.
+    server.set(
+        "/aj.xml",
+        Route::feed(aj_doc("https://www.aljazeera.net/", 1), RSS),
+    );
+    clock.advance(Duration::from_secs(86_400));
+    assert!(reports.of(&aj).await.site_changed);
+    clusters_when(&daemon, 1, |_| true).await;
+    let opml = daemon.published().get("feeds.opml").unwrap();
+    let opml = String::from_utf8_lossy(&opml.body);
+    assert!(opml.contains("htmlUrl=\"https://www.bbc.com/arabic\""), "{opml}");
+    daemon.shutdown().await.unwrap();
+}
