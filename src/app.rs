@@ -967,8 +967,9 @@ struct SitesRead {
 impl Renderer {
     /// The site links read before and the OPML made from them, if nothing
     /// they hold can have changed since: the same config and no new site
-    /// link from this process's poller. With a shared store other nodes
-    /// save site links too, so they are read anew.
+    /// link from this process's poller, and the last read was complete.
+    /// With a shared store other nodes save site links too, so they are
+    /// read anew.
     fn sites_kept(
         &self,
         config: &Arc<Config>,
@@ -977,7 +978,10 @@ impl Renderer {
         self.sites
             .as_ref()
             .filter(|m| {
-                !self.store.is_shared() && Arc::ptr_eq(&m.config, config) && m.site_links == site_links
+                !self.store.is_shared()
+                    && m.sites.complete()
+                    && Arc::ptr_eq(&m.config, config)
+                    && m.site_links == site_links
             })
             .map(|m| (m.sites.clone(), m.opml.clone()))
     }

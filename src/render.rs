@@ -315,6 +315,9 @@ pub struct FeedSites {
     by_feed: HashMap<String, String>,
     /// Each feed's outlet (see [`outlets`]); empty when no output clusters.
     outlets: cluster::Outlets,
+    /// False when the store could not be read: nothing to keep for later
+    /// renders (see [`FeedSites::complete`]).
+    complete: bool,
 }
 
 impl FeedSites {
@@ -329,7 +332,7 @@ impl FeedSites {
             }
             true
         });
-        if let Err(e) = walked {
+        if let Err(e) = &walked {
             tracing::warn!(error = %e, "Cannot read the feeds' site links; rendering without them.");
         }
         let outlets = if config.outputs.iter().any(|o| o.cluster.is_some()) {
@@ -337,7 +340,19 @@ impl FeedSites {
         } else {
             cluster::Outlets::new()
         };
-        FeedSites { by_feed, outlets }
+        FeedSites {
+            by_feed,
+            outlets,
+            complete: walked.is_ok(),
+        }
+    }
+
+    /// Whether every saved state was read. A render may keep these for the
+    /// next one only then: after a failed read the next render reads again,
+    /// instead of serving outlets and an OPML without site links until one
+    /// changes.
+    pub fn complete(&self) -> bool {
+        self.complete
     }
 
     /// What the outputs need of the site links: read only when an output

@@ -1112,19 +1112,7 @@ fn unsettled_claims(db: &sled::Db, meta: &sled::Tree, keys: &sled::Tree) -> Resu
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
-        // sled's background threads let go of the file lock a moment after
-        // the last handle in this process is dropped, so a store closed just
-        // now may still look locked; give it a bounded grace period. Another
-        // process holding the lock still fails, only later.
-        let deadline = std::time::Instant::now() + LOCK_GRACE;
-        let db = loop {
-            match SledStore::open_db(path) {
-                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                other => break other?,
-            }
-        };
+        let db = SledStore::open_db_with_grace(path)?;
         let meta = db.open_tree("meta")?;
         let found = meta.get(SCHEMA_KEY)?.map(|v| {
             <[u8; 4]>::try_from(v.as_ref())
@@ -1219,6 +1207,22 @@ impl SledStore {
             }),
             db,
         })
+    }
+
+    /// sled's background threads let go of the file lock a moment after
+    /// the last handle in this process is dropped, so a store closed just
+    /// now may still look locked; give it a bounded grace period. Another
+    /// process holding the lock still fails, only later.
+    fn open_db_with_grace(path: &Path) -> Result<sled::Db, StoreError> {
+        let deadline = std::time::Instant::now() + LOCK_GRACE;
+        loop {
+            match SledStore::open_db(path) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
@@ -3440,7 +3444,7 @@ mod tests {
     /// Writes `items` and `seen` in the version-1 layout with sled alone:
     /// whole records under their canonical link, a date index, seen records.
     fn write_v1_store(path: &Path, items: &[Item], seen: &[(&str, i64)], with_count: bool) {
-        let db = sled::open(path).unwrap();
+        let db = SledStore::open_db_with_grace(path).unwrap();
         let meta = db.open_tree("meta").unwrap();
         meta.insert(SCHEMA_KEY, &1u32.to_be_bytes()).unwrap();
         if with_count {
@@ -3573,7 +3577,7 @@ mod tests {
         {
             // What a crash mid-migration leaves: half-written new trees and
             // still schema version 1.
-            let db = sled::open(dir.path()).unwrap();
+            let db = SledStore::open_db_with_grace(dir.path()).unwrap();
             db.open_tree("keys")
                 .unwrap()
                 .insert(b"//stale.example/x", stored_entry(9, None, []))
@@ -3632,7 +3636,7 @@ mod tests {
     /// date index (date ‖ key), item 3's source gained later in `sources`
     /// and its `keys` entry, one pruned item's seen entry.
     fn write_v5_store(path: &Path, items: &[Item], pruned: (&ItemKey, i64)) {
-        let db = sled::open(path).unwrap();
+        let db = SledStore::open_db_with_grace(path).unwrap();
         let tree = |n: &str| db.open_tree(n).unwrap();
         let (meta, keys, records, dates, sources) = (
             tree("meta"),
@@ -3794,7 +3798,7 @@ mod tests {
             // What a crash mid-migration leaves: part of the new trees
             // (two records, one of them torn, and a date chunk) and still
             // version 5.
-            let db = sled::open(dir.path()).unwrap();
+            let db = SledStore::open_db_with_grace(dir.path()).unwrap();
             let records = db.open_tree(RECORD_TREE).unwrap();
             records.insert(0u64.to_be_bytes(), &b"torn"[..]).unwrap();
             records
@@ -3822,7 +3826,7 @@ mod tests {
     fn unknown_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = SledStore::open_db_with_grace(dir.path()).unwrap();
             db.open_tree("meta")
                 .unwrap()
                 .insert(SCHEMA_KEY, &99u32.to_be_bytes())
