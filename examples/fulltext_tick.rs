@@ -21,22 +21,9 @@ use std::time::Instant;
 use feedwire::item::{Item, ItemKey, Source};
 use feedwire::store::{FullTextClaim, PoolSettings, Store};
 
-fn thread_cpu() -> f64 {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: plain syscall with a valid pointer; 3 is CLOCK_THREAD_CPUTIME_ID.
-    unsafe {
-        clock_gettime(3, &mut ts);
-    }
-    ts.sec as f64 + ts.nsec as f64 / 1e9
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu;
 
 fn item(feed: usize, n: usize) -> Item {
     let link = format!("https://site{feed}.example/أخبار/{n}");

@@ -19,22 +19,9 @@ use feedwire::parse::{parse_feed, FeedRef, Limits};
 /// The level `store::encode_packed` uses.
 const LEVEL: i32 = 1;
 
-fn thread_cpu() -> f64 {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: plain syscall with a valid pointer; 3 is CLOCK_THREAD_CPUTIME_ID.
-    unsafe {
-        clock_gettime(3, &mut ts);
-    }
-    ts.sec as f64 + ts.nsec as f64 / 1e9
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu;
 
 /// CPU microseconds per item of `f` over `n` items (best of 3 passes).
 fn per_item(n: usize, mut f: impl FnMut()) -> f64 {
