@@ -1229,6 +1229,18 @@ impl SledStore {
         sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_CAPACITY)
+            // sled's default, kept on purpose. The flusher thread is also
+            // sled's only cleaner of log segments with time of its own (a
+            // write cleans one page besides): about one segment a tick, and
+            // it never stops while half the file's segments are free, so an
+            // idle daemon rewrites ~0.1-1 MB/s. Without it (`None`), or
+            // with 2-5 s ticks, the file grew every round and every prune
+            // (10,000 feeds: 392 MB to 1 GB in 25 rounds; 500 ms stayed at
+            // 373 MB) and memory after a prune was no lower; 1 s stepped up
+            // at prunes. Durability does not rest on it: we flush before
+            // every publish and at shutdown (BENCHMARKS.md, Run 15 "sled's
+            // flusher over many rounds").
+            .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
