@@ -29,7 +29,7 @@ use feedwire::item::Item;
 use feedwire::parse::{parse_feed, FeedRef, Limits};
 
 /// The level `store::encode_packed` uses.
-const LEVEL: i32 = 1;
+const LEVEL: i32 = -1;
 
 #[path = "support/cpu.rs"]
 mod cpu;
