@@ -19,7 +19,9 @@
 //! `litoff` / `liton` literals stored raw (no Huffman) / always
 //! Huffman-coded (zstd's fast mode turns it off), `tN` target length (the
 //! fast match finder's step), `hN` / `wN` / `mN` hash log,
-//! window log, minimum match, `minN` records under N bytes stay plain.
+//! window log, minimum match, `minN` records under N bytes stay plain,
+//! `bigN` records of N bytes and more are packed at level 1 (as the store does
+//! from 8 KiB: `l-1,big8192`).
 //! Records are `[0] ++ postcard(item)`, as `store::encode` writes them.
 
 #[path = "support/farm.rs"]
@@ -113,6 +115,8 @@ struct Variant {
     level: i32,
     params: Vec<zstd::zstd_safe::CParameter>,
     min: usize,
+    /// Records of at least this many bytes are packed at level 1.
+    big: usize,
 }
 
 impl Variant {
@@ -123,10 +127,13 @@ impl Variant {
             level: 1,
             params: Vec::new(),
             min: 0,
+            big: usize::MAX,
         };
         for part in spec.split(',') {
             let num = |prefix: &str| part[prefix.len()..].parse::<i64>().expect("number");
-            if let Some(n) = part.strip_prefix("min") {
+            if let Some(n) = part.strip_prefix("big") {
+                v.big = n.parse().expect("big");
+            } else if let Some(n) = part.strip_prefix("min") {
                 v.min = n.parse().expect("min");
             } else if part == "litoff" {
                 v.params
@@ -165,6 +172,10 @@ impl Variant {
         if plain.len() < self.min {
             return None;
         }
+        let level = if plain.len() >= self.big { 1 } else { self.level };
+        packer
+            .set_parameter(zstd::zstd_safe::CParameter::CompressionLevel(level))
+            .expect("level");
         let packed = packer.compress(plain).expect("pack");
         (packed.len() < plain.len()).then_some(packed)
     }
