@@ -164,7 +164,7 @@ pub struct SledStore {
     /// Items stored: sled's `len()` walks the whole tree, so the count is
     /// kept in `meta` and here, up to date through ingest and prune.
     count: Arc<AtomicUsize>,
-    /// The last write error, until a write succeeds (a full disk leaves
+    /// The last write error, until a flush succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
     /// The schema version, the item count, the next sequence number, and
@@ -1317,14 +1317,19 @@ impl SledStore {
         ))
     }
 
-    /// Records whether a write worked, for [`SledStore::write_failure`].
+    /// Records a failed write, for [`SledStore::write_failure`]. A write
+    /// that works does not clear it: sled takes a write into its log's
+    /// memory, so a small write (a feed state) goes through while the
+    /// document before it found the disk full. Only a flush that works
+    /// shows the disk takes writes again ([`SledStore::flush`]).
     fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut failure = self.write_failure.lock().expect("lock poisoned");
-        *failure = result.as_ref().err().map(|e| e.to_string());
+        if let Err(e) = &result {
+            *self.write_failure.lock().expect("lock poisoned") = Some(e.to_string());
+        }
         result
     }
 
-    /// The last write error, while writes keep failing.
+    /// The last write error, until a flush has made every write durable.
     pub fn write_failure(&self) -> Option<String> {
         self.write_failure.lock().expect("lock poisoned").clone()
     }
@@ -1737,8 +1742,10 @@ impl SledStore {
 
     /// Makes every acknowledged write durable.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        let result = self.db.flush().map(|_| ()).map_err(StoreError::from);
+        let mut failure = self.write_failure.lock().expect("lock poisoned");
+        *failure = result.as_ref().err().map(|e| e.to_string());
+        result
     }
 
     /// Bytes used on disk, as sled counts them.
