@@ -236,10 +236,24 @@ pub(crate) fn encode(item: &Item) -> Vec<u8> {
 /// variant index (0), so [`decode`] reads both without a tag of its own.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-/// zstd level of packed records. Level 1 is zstd's fastest standard level;
-/// higher levels cost more CPU per item than they save on records of a few
-/// KB (BENCHMARKS.md, Run 6: store).
-const PACK_LEVEL: i32 = 1;
+/// zstd level of packed records: -1, zstd's fastest standard match finder
+/// with literals left raw. Huffman-coding the literals (level 1, what every
+/// record was packed with before Run 15) took ~30 % of the instructions of
+/// packing a record of a few KB and ~35–55 % of unpacking it, for records
+/// 16–23 % smaller; the store keeps well under its disk target without
+/// them (BENCHMARKS.md, Run 6: store; Run 15: packing records). Frames of
+/// any level read alike: older records need nothing.
+const PACK_LEVEL: i32 = -1;
+
+/// Records of at least this many bytes are packed at [`LARGE_PACK_LEVEL`].
+/// They are ~1.5 % of real feeds' records but ~10 % of their bytes (long
+/// articles), and without entropy coding text with few repeats shrinks
+/// little: 22 KB of Arabic letters packs to 17.4 KB at level -1 and to
+/// 11.5 KB at level 1. The farm's records (at most 6.6 KB) are all below it.
+const LARGE_RECORD: usize = 8 << 10;
+
+/// zstd level of records from [`LARGE_RECORD`] up (see [`PACK_LEVEL`]).
+const LARGE_PACK_LEVEL: i32 = 1;
 
 /// A record larger than this after unpacking is taken as corrupt rather than
 /// allocated (items are capped far below it at parse).
@@ -266,6 +280,15 @@ pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
             Some(p) => p,
             None => cell.insert(zstd::bulk::Compressor::new(PACK_LEVEL).ok()?),
         };
+        // The context's level is a parameter read at each frame's start.
+        let level = if plain.len() >= LARGE_RECORD {
+            LARGE_PACK_LEVEL
+        } else {
+            PACK_LEVEL
+        };
+        packer
+            .set_parameter(zstd::zstd_safe::CParameter::CompressionLevel(level))
+            .ok()?;
         packer.compress(&plain).ok()
     });
     match packed {

@@ -164,7 +164,7 @@ pub struct SledStore {
     /// Items stored: sled's `len()` walks the whole tree, so the count is
     /// kept in `meta` and here, up to date through ingest and prune.
     count: Arc<AtomicUsize>,
-    /// The last write error, until a write succeeds (a full disk leaves
+    /// The last write error, until a flush succeeds (a full disk leaves
     /// reads working, so health checks need this).
     write_failure: Arc<std::sync::Mutex<Option<String>>>,
     /// The schema version, the item count, the next sequence number, and
@@ -1329,14 +1329,19 @@ impl SledStore {
         ))
     }
 
-    /// Records whether a write worked, for [`SledStore::write_failure`].
+    /// Records a failed write, for [`SledStore::write_failure`]. A write
+    /// that works does not clear it: sled takes a write into its log's
+    /// memory, so a small write (a feed state) goes through while the
+    /// document before it found the disk full. Only a flush that works
+    /// shows the disk takes writes again ([`SledStore::flush`]).
     fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut failure = self.write_failure.lock().expect("lock poisoned");
-        *failure = result.as_ref().err().map(|e| e.to_string());
+        if let Err(e) = &result {
+            *self.write_failure.lock().expect("lock poisoned") = Some(e.to_string());
+        }
         result
     }
 
-    /// The last write error, while writes keep failing.
+    /// The last write error, until a flush has made every write durable.
     pub fn write_failure(&self) -> Option<String> {
         self.write_failure.lock().expect("lock poisoned").clone()
     }
@@ -1749,8 +1754,10 @@ impl SledStore {
 
     /// Makes every acknowledged write durable.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        let result = self.db.flush().map(|_| ()).map_err(StoreError::from);
+        let mut failure = self.write_failure.lock().expect("lock poisoned");
+        *failure = result.as_ref().err().map(|e| e.to_string());
+        result
     }
 
     /// Bytes used on disk, as sled counts them.
@@ -2830,6 +2837,143 @@ mod tests {
         assert!(decode(&flipped).map_or(true, |got| got != it));
         let huge = zstd::bulk::compress(&vec![0u8; 65 << 20], 1).unwrap();
         assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
+    }
+
+    /// The literals section type of a zstd frame's first block (RFC 8878,
+    /// 3.1.1.3.1.1): 0 raw, 1 RLE, 2 Huffman-coded, 3 Huffman with the
+    /// previous block's table; `None` when the block is stored, not compressed.
+    fn literals_type(frame: &[u8]) -> Option<u8> {
+        assert!(frame.starts_with(&super::super::ZSTD_MAGIC));
+        let descriptor = frame[4];
+        let single_segment = descriptor & 0x20 != 0;
+        let content_size = match descriptor >> 6 {
+            0 => usize::from(single_segment),
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        };
+        let dict_id = [0, 1, 2, 4][usize::from(descriptor & 3)];
+        let block = 5 + usize::from(!single_segment) + dict_id + content_size;
+        let header = u32::from(frame[block]) | u32::from(frame[block + 1]) << 8;
+        ((header >> 1) & 3 == 2).then_some(frame[block + 3] & 3)
+    }
+
+    /// Items of the windows-1256 Arabic fixture, with a few KB of Arabic
+    /// words of our own (xorshift over the alphabet) as their content: a
+    /// record's literals, not its repeats, are what level 1 and level -1
+    /// pack differently.
+    fn arabic_records() -> Vec<Item> {
+        let body = include_bytes!("../../tests/fixtures/youm7_cp1256.xml");
+        let url = url::Url::parse("https://www.youm7.com/rss").unwrap();
+        let feed = crate::parse::FeedRef {
+            url: &url,
+            name: "youm7",
+        };
+        let parsed = crate::parse::parse_feed(
+            feed,
+            body,
+            None,
+            chrono::Utc::now(),
+            crate::parse::Limits::default(),
+        )
+        .unwrap();
+        assert!(parsed.items.len() >= 2);
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        parsed
+            .items
+            .into_iter()
+            .map(|mut it| {
+                assert!(it.title.chars().any(|c| ('\u{0621}'..='\u{064a}').contains(&c)));
+                let mut text = String::from("<p dir=\"rtl\">");
+                while text.len() < 3000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    for i in 0..2 + x % 6 {
+                        text.push(char::from_u32(0x0621 + ((x >> (8 * i)) % 42) as u32).unwrap());
+                    }
+                    text.push(' ');
+                }
+                text.push_str("</p>");
+                it.content = Some(text);
+                it
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_are_packed_with_raw_literals() {
+        for it in arabic_records() {
+            let (plain, packed) = (encode(&it), encode_packed(&it));
+            // Huffman-coding the literals costs more CPU than the bytes it
+            // saves are worth (BENCHMARKS.md, Run 15).
+            assert_eq!(literals_type(&packed), Some(0));
+            assert!(packed.len() < plain.len());
+            assert_eq!(decode(&packed).unwrap(), it);
+            // Level 1, which stores kept until Run 15, coded them.
+            assert_eq!(literals_type(&zstd::bulk::compress(&plain, 1).unwrap()), Some(2));
+        }
+        // A long record keeps them coded: raw, dense Arabic would barely shrink.
+        let mut long = arabic_records().remove(0);
+        let text = long.content.take().unwrap();
+        long.content = Some(text.repeat(4).chars().rev().collect::<String>() + &text.repeat(4));
+        let (plain, packed) = (encode(&long), encode_packed(&long));
+        assert!(plain.len() >= super::super::LARGE_RECORD);
+        assert_eq!(literals_type(&packed), Some(2));
+        assert!(
+            packed.len() * 10 < plain.len() * 7,
+            "{} of {}",
+            packed.len(),
+            plain.len()
+        );
+        assert_eq!(decode(&packed).unwrap(), long);
+    }
+
+    #[test]
+    fn records_packed_at_level_1_still_read() {
+        let items = arabic_records();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.ingest(&items).unwrap().new, items.len());
+            // Repack every record as a store written before Run 15 has it.
+            let values: Vec<_> = store.records.iter().map(Result::unwrap).collect();
+            for (seq, value) in values {
+                let (key, packed) = split_record(&value).unwrap();
+                assert_eq!(literals_type(packed), Some(0));
+                let old = zstd::bulk::compress(&encode(&decode(packed).unwrap()), 1).unwrap();
+                assert_eq!(literals_type(&old), Some(2));
+                store.records.insert(seq, keyed_record(key, &old)).unwrap();
+            }
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let read = |store: &SledStore| {
+            let mut got = store.recent(100, usize::MAX, |_| true).unwrap();
+            got.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+            got
+        };
+        let mut want = items.clone();
+        want.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+        assert_eq!(read(&store), want);
+        for (_, value) in store.records.iter().map(Result::unwrap) {
+            assert_eq!(literals_type(split_record(&value).unwrap().1), Some(2));
+        }
+        // A record written now, next to them, is packed the new way.
+        let mut fresh = items[0].clone();
+        fresh.key = ItemKey::from_stored("https://www.youm7.com/story/جديد".into());
+        fresh.link = Some("https://www.youm7.com/story/جديد".into());
+        assert_eq!(store.ingest(std::slice::from_ref(&fresh)).unwrap().new, 1);
+        let raw = store
+            .records
+            .iter()
+            .map(Result::unwrap)
+            .filter(|(_, value)| literals_type(split_record(value).unwrap().1) == Some(0))
+            .count();
+        assert_eq!(raw, 1);
+        want.push(fresh);
+        want.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+        assert_eq!(read(&store), want);
     }
 
     /// Rewrites a store as version 5 kept it (`records`: one packed record

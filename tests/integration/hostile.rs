@@ -1348,9 +1348,19 @@ async fn read_only_store_refuses_to_start_and_names_its_path() {
 
 /// Serves a feed that cannot fit in a 2 MiB store: 300 items of 9 KB.
 fn filling_feed(server: &FeedServer) -> String {
+    server.route("/fill.xml", Route::feed(filling_document(), RSS))
+}
+
+/// The filling feed's document: 300 items, ~2.4 MB once packed.
+fn filling_document() -> Vec<u8> {
+    filling_document_of(300, 12_000)
+}
+
+/// `count` items of `size` Arabic letters each.
+fn filling_document_of(count: usize, size: usize) -> Vec<u8> {
     // The store packs records (zstd), so repeated text would shrink to
-    // nothing: each item gets its own 12,000 Arabic letters, drawn by a
-    // fixed-seed generator, which pack to ~8 KB (2.4 MB for the document).
+    // nothing: each item gets its own letters, drawn by a fixed-seed
+    // generator (12,000 of them pack to ~8 KB).
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut letters = |n: usize| -> String {
         (0..n)
@@ -1366,15 +1376,61 @@ fn filling_feed(server: &FeedServer) -> String {
             })
             .collect()
     };
-    let items: String = (0..300)
+    let items: String = (0..count)
         .map(|i| {
-            let text = letters(12_000);
+            let text = letters(size);
             format!(
                 "<item><title>خبر رقم {i}</title><link>http://hostile.test/fill/{i}</link><description>{text}</description></item>"
             )
         })
         .collect();
-    server.route("/fill.xml", Route::feed(rss("ملء القرص", &items), RSS))
+    rss("ملء القرص", &items)
+}
+
+/// A full disk must stay visible (`/healthz` reads `write_failure`) until a
+/// flush works: the next feed's poll, with nothing new to write, succeeds
+/// without touching the disk and must not make the store look healthy; a
+/// flush that fails keeps it failing.
+#[test]
+fn a_poll_with_nothing_new_does_not_hide_a_full_disk() {
+    let Some(tmpfs) = Tmpfs::mount("2m") else {
+        return;
+    };
+    let store = Store::open(&tmpfs.path().join("data")).unwrap();
+    let parse = |feed: &str, body: &[u8]| {
+        let url = url::Url::parse(&format!("http://hostile.test/{feed}.xml")).unwrap();
+        feedwire::parse::parse_feed(
+            feedwire::parse::FeedRef {
+                url: &url,
+                name: feed,
+            },
+            body,
+            None,
+            chrono::Utc::now(),
+            feedwire::parse::Limits::default(),
+        )
+        .unwrap()
+        .items
+    };
+    let control = parse("control", &control_feed());
+    assert_eq!(store.ingest(&control).unwrap().new, CONTROL.len());
+    store.flush().unwrap();
+    assert_eq!(store.write_failure(), None);
+
+    let fill = parse("fill", &filling_document());
+    let failed = store
+        .ingest(&fill)
+        .expect_err("2.4 MB of packed items do not fit a 2 MiB store");
+    assert!(failed.to_string().contains("No space left on device"), "{failed}");
+
+    // The control feed again: its Arabic items are all known, so the
+    // parse passes none of them on.
+    let again = store.ingest(&[]).unwrap();
+    assert_eq!((again.new, again.duplicate), (0, 0));
+    let failure = store.write_failure().expect("still failing: nothing is durable");
+    assert!(failure.contains("No space left on device"), "{failure}");
+    assert!(store.flush().is_err(), "the disk is still full");
+    assert!(store.write_failure().is_some());
 }
 
 /// A daemon on a 2 MiB store holding the control items, then told (by a
