@@ -154,6 +154,14 @@ pub struct OutputConfig {
     pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
+impl OutputConfig {
+    /// Whether the output takes `feed`'s items: their tags intersect, or
+    /// the output names no tags.
+    pub fn selects(&self, feed: &FeedConfig) -> bool {
+        self.tags.is_empty() || feed.tags.iter().any(|t| self.tags.contains(t))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeedConfig {
     pub url: Url,
@@ -228,9 +236,7 @@ impl Config {
 
     /// The feeds an output selects by tag.
     pub fn feeds_of<'a>(&'a self, output: &'a OutputConfig) -> impl Iterator<Item = &'a FeedConfig> {
-        self.feeds
-            .iter()
-            .filter(move |f| output.tags.is_empty() || f.tags.iter().any(|t| output.tags.contains(t)))
+        self.feeds.iter().filter(move |f| output.selects(f))
     }
 
     /// One line saying what a reload from `old` to `self` changes, e.g.

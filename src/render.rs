@@ -4,7 +4,9 @@
 //! files. The daemon calls it from its renderer task, the CLI from `render`
 //! and `poll-once`.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,12 +91,12 @@ fn select_output<'a>(
 ) -> Result<Selected<'a>, StoreError> {
     let (items, meta, clustering) = match &output.cluster {
         None => (
-            select(config, store, output, output.max_items)?,
+            select(config, store, sites, output, output.max_items)?,
             OutputMeta::new(output, &config.server.base_url),
             None,
         ),
         Some(cluster) => {
-            let c = clustered(config, store, &sites.outlets, output, cluster)?;
+            let c = clustered(config, store, sites, output, cluster)?;
             let meta = OutputMeta::new(output, &config.server.base_url).with_related(c.related);
             (c.entries, meta, Some((c.listing, c.clusters, c.merged)))
         }
@@ -315,6 +317,9 @@ pub struct FeedSites {
     by_feed: HashMap<String, String>,
     /// Each feed's outlet (see [`outlets`]); empty when no output clusters.
     outlets: cluster::Outlets,
+    /// Which feeds each output selects; `None` in [`FeedSites::default`]
+    /// (each render then works it out itself).
+    selection: Option<Selection>,
     /// False when the store could not be read: nothing to keep for later
     /// renders (see [`FeedSites::complete`]).
     complete: bool,
@@ -343,6 +348,7 @@ impl FeedSites {
         FeedSites {
             by_feed,
             outlets,
+            selection: Selection::new(config),
             complete: walked.is_ok(),
         }
     }
@@ -356,12 +362,16 @@ impl FeedSites {
     }
 
     /// What the outputs need of the site links: read only when an output
-    /// clusters (its outlets), nothing otherwise (no OPML is made).
+    /// clusters (its outlets), nothing otherwise (no OPML is made); and
+    /// which feeds each output selects.
     pub fn for_outlets(config: &Config, store: &Store) -> FeedSites {
         if config.outputs.iter().any(|o| o.cluster.is_some()) {
             FeedSites::read(config, store)
         } else {
-            FeedSites::default()
+            FeedSites {
+                selection: Selection::new(config),
+                ..FeedSites::default()
+            }
         }
     }
 
@@ -372,6 +382,104 @@ impl FeedSites {
 
     pub fn is_empty(&self) -> bool {
         self.by_feed.is_empty()
+    }
+}
+
+/// Which configured feeds each output selects by tag, worked out with each
+/// read of the site links and kept with them ([`FeedSites`], which the
+/// daemon keeps while neither the config nor a site link changed): a set
+/// of every selected feed's URL built on each render made a render's cost
+/// grow with the feed count, though its items did not (BENCHMARKS.md,
+/// Run 15). Kept as a hash of each URL and a bit per feed and output, not
+/// as URLs: the config holds those already, and a set of them per output
+/// would keep megabytes per output at 100,000 feeds.
+#[derive(Debug)]
+struct Selection {
+    hasher: RandomState,
+    /// A feed URL's hash -> the feed's index in `Config::feeds`.
+    by_hash: HashMap<u64, u32>,
+    /// Output name -> a bit per configured feed, set when it selects it.
+    outputs: HashMap<String, Vec<u64>>,
+    /// `Config::feeds.len()` when made.
+    feeds: usize,
+}
+
+impl Selection {
+    /// `None` when two configured URLs share a hash (renders then build
+    /// their sets as before) or there are more feeds than a `u32` counts.
+    fn new(config: &Config) -> Option<Selection> {
+        let hasher = RandomState::new();
+        let mut by_hash = HashMap::with_capacity(config.feeds.len());
+        for (i, feed) in config.feeds.iter().enumerate() {
+            let i = u32::try_from(i).ok()?;
+            if by_hash.insert(hasher.hash_one(feed.url.as_str()), i).is_some() {
+                return None;
+            }
+        }
+        let words = config.feeds.len().div_ceil(64);
+        let outputs = config
+            .outputs
+            .iter()
+            .map(|output| {
+                let mut bits = vec![0u64; words];
+                for (i, feed) in config.feeds.iter().enumerate() {
+                    if output.selects(feed) {
+                        bits[i / 64] |= 1 << (i % 64);
+                    }
+                }
+                (output.name.clone(), bits)
+            })
+            .collect();
+        Some(Selection {
+            hasher,
+            by_hash,
+            outputs,
+            feeds: config.feeds.len(),
+        })
+    }
+}
+
+/// The feeds an output selects, to test an item's sources against.
+enum Selects<'a> {
+    /// From a [`Selection`] made for this config.
+    Kept {
+        config: &'a Config,
+        selection: &'a Selection,
+        bits: &'a [u64],
+    },
+    /// Built for this render.
+    Built(HashSet<&'a str>),
+}
+
+impl<'a> Selects<'a> {
+    fn new(config: &'a Config, sites: &'a FeedSites, output: &'a OutputConfig) -> Selects<'a> {
+        let kept = sites.selection.as_ref().and_then(|selection| {
+            let bits = selection.outputs.get(&output.name)?;
+            (selection.feeds == config.feeds.len()).then_some(Selects::Kept {
+                config,
+                selection,
+                bits,
+            })
+        });
+        kept.unwrap_or_else(|| Selects::Built(config.feeds_of(output).map(|f| f.url.as_str()).collect()))
+    }
+
+    fn contains(&self, url: &str) -> bool {
+        match self {
+            Selects::Kept {
+                config,
+                selection,
+                bits,
+            } => selection
+                .by_hash
+                .get(&selection.hasher.hash_one(url))
+                .map(|&i| i as usize)
+                // The hash picks the feed; its URL decides (an item's
+                // source may be a feed no longer configured).
+                .filter(|&i| config.feeds.get(i).is_some_and(|f| f.url.as_str() == url))
+                .is_some_and(|i| bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)),
+            Selects::Built(set) => set.contains(url),
+        }
     }
 }
 
@@ -388,10 +496,11 @@ fn scan_limit(output: &OutputConfig) -> usize {
 fn select(
     config: &Config,
     store: &Store,
+    sites: &FeedSites,
     output: &OutputConfig,
     limit: usize,
 ) -> Result<Vec<Item>, StoreError> {
-    let feeds: HashSet<String> = config.feeds_of(output).map(|f| f.url.to_string()).collect();
+    let feeds = Selects::new(config, sites, output);
     let rules = Rules::new(
         &output.categories,
         &output.keywords,
@@ -453,12 +562,12 @@ struct Clustered {
 fn clustered(
     config: &Config,
     store: &Store,
-    outlets: &cluster::Outlets,
+    sites: &FeedSites,
     output: &OutputConfig,
     cfg: &ClusterConfig,
 ) -> Result<Clustered, StoreError> {
-    let candidates = select(config, store, output, (output.max_items * 4).min(10_000))?;
-    let groups = cluster::group(&candidates, cfg, outlets);
+    let candidates = select(config, store, sites, output, (output.max_items * 4).min(10_000))?;
+    let groups = cluster::group(&candidates, cfg, &sites.outlets);
     let mut out = Clustered {
         entries: Vec::new(),
         related: HashMap::new(),
@@ -575,4 +684,43 @@ pub fn render_to_dir(config: &Config, dir: &Path) -> anyhow::Result<Vec<PathBuf>
         );
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kept selection and a set built for the render agree, for every
+    /// configured feed and for a source no longer configured.
+    #[test]
+    fn kept_selection_agrees_with_a_built_one() {
+        let text = "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://feeds.test/\"\n\n\
+             [[output]]\nname = \"misr\"\ntags = [\"مصر\"]\n\n\
+             [[output]]\nname = \"all\"\n\n\
+             [[feed]]\nurl = \"http://127.0.0.1:1/الجزيرة.xml\"\nname = \"الجزيرة\"\ntags = [\"سياسة\"]\n\n\
+             [[feed]]\nurl = \"http://127.0.0.1:1/youm7.xml\"\nname = \"اليوم السابع\"\ntags = [\"مصر\", \"سياسة\"]\n";
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse(&dir.path().join("feeds.toml"), text).unwrap();
+        let kept = FeedSites {
+            selection: Selection::new(&config),
+            ..FeedSites::default()
+        };
+        let built = FeedSites::default();
+        let mut urls: Vec<String> = config.feeds.iter().map(|f| f.url.to_string()).collect();
+        urls.push("http://127.0.0.1:1/removed.xml".into());
+        for output in &config.outputs {
+            let (k, b) = (
+                Selects::new(&config, &kept, output),
+                Selects::new(&config, &built, output),
+            );
+            assert!(matches!(k, Selects::Kept { .. }) && matches!(b, Selects::Built(_)));
+            for url in &urls {
+                assert_eq!(k.contains(url), b.contains(url), "{} {url}", output.name);
+            }
+        }
+        let egypt = Selects::new(&config, &kept, &config.outputs[0]);
+        assert!(egypt.contains(&urls[1]) && !egypt.contains(&urls[0]) && !egypt.contains(&urls[2]));
+        let all = Selects::new(&config, &kept, &config.outputs[1]);
+        assert!(all.contains(&urls[0]) && all.contains(&urls[1]) && !all.contains(&urls[2]));
+    }
 }

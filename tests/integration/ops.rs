@@ -479,3 +479,64 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// A reload that changes which feeds an output selects changes what it
+/// renders: which feeds each output selects is worked out once per config
+/// and kept between renders (`render::Selection`), so it must be worked
+/// out again for the new one. Two Arabic feeds, one in windows-1256.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_changing_an_outputs_feeds_changes_what_it_renders() {
+    const YOUM7_TITLE: &str = "الحكومة تعلن استقالتها بعد اجتماع طارئ";
+    const AJ_LINK: &str = "https://www.aljazeera.net/news/politics/2025/";
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let aj = server.serve_fixture("/aj.xml", "aljazeera_rss2.xml", "application/rss+xml");
+    let youm7 = server.serve_fixture("/youm7.xml", "youm7_cp1256.xml", "text/xml");
+    let path = write_config(
+        dir.path(),
+        &[
+            FeedEntry {
+                name: "الجزيرة نت",
+                url: aj,
+                tags: &["politics"],
+            },
+            FeedEntry {
+                name: "اليوم السابع",
+                url: youm7.clone(),
+                tags: &["مصر"],
+            },
+        ],
+    );
+    let mut daemon = Daemon::start(load_config(&path)).await.unwrap();
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    let rss = || String::from_utf8_lossy(&published.get("politics.rss").unwrap().body).into_owned();
+
+    // Both feeds polled; the output selects Al Jazeera only.
+    let store = daemon.store();
+    tokio::time::timeout(
+        WAIT,
+        renders.wait_for(|_| rss().contains(AJ_LINK) && store.feed_state(&youm7).unwrap().is_some()),
+    )
+    .await
+    .expect("both feeds polled and Al Jazeera rendered")
+    .unwrap();
+    assert!(!rss().contains(YOUM7_TITLE), "{}", rss());
+
+    // The output now selects Youm7's tag instead: its items replace Al
+    // Jazeera's at the next render.
+    edit(
+        &path,
+        "max_items = 50\ntags = [\"politics\"]",
+        "max_items = 50\ntags = [\"مصر\"]",
+    );
+    assert_eq!(daemon.reload().await.unwrap(), "output politics changed");
+    tokio::time::timeout(
+        WAIT,
+        renders.wait_for(|_| rss().contains(YOUM7_TITLE) && !rss().contains(AJ_LINK)),
+    )
+    .await
+    .expect("re-rendered with the new output's feeds")
+    .unwrap();
+    daemon.shutdown().await.unwrap();
+}
