@@ -1048,8 +1048,15 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
                 error!(error = %e, "Cannot flush the store before publishing; serving anyway.");
             }
             Ok::<_, StoreError>((outputs, docs, sites, opml))
-        })
-        .await;
+        });
+        // After sled failed a write for lack of space, a later write can
+        // work and the flush after it never return (gdb: blocked in
+        // `sled::pagecache::iobuf::make_stable`): a stop must not wait on
+        // it, or `Daemon::shutdown` never reaches its bounded flush.
+        let rendered = tokio::select! {
+            _ = cancel.cancelled() => return,
+            rendered = rendered => rendered,
+        };
         let outputs = match rendered {
             Ok(Ok((outputs, docs, sites, opml))) => {
                 r.published.publish(docs);

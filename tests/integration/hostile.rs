@@ -1571,7 +1571,16 @@ async fn sigterm_after_a_disk_full_error_exits() {
     )
     .unwrap();
     daemon.signal("HUP");
-    daemon.wait_for_line("feed=more");
+    // That write may fail (sled keeps failing after a write error) or
+    // work; a flush after it can then block for good (seen in gdb: the
+    // render's flush in `sled::pagecache::iobuf::make_stable`). Either way
+    // the round ends: a stop must come after it. (The round can be logged
+    // before "Config reloaded", not before the signal's line.)
+    daemon.wait_for_line("SIGHUP: reloading the config.");
+    daemon.wait_for_line("Poll round done.");
+    // When the write worked, the render after it flushes: if that flush
+    // hangs, no "Outputs rendered" comes and the stop arrives during it.
+    let _ = daemon.line_within("Outputs rendered.", Duration::from_secs(5));
     daemon.signal("TERM");
     // Binary::wait fails the test (and kills the daemon) after WAIT.
     let status = daemon.wait();

@@ -784,6 +784,20 @@ impl Binary {
         }
     }
 
+    /// Waits up to `within` for a log line containing `needle`: `None` if
+    /// none came (for an event that a bug can hold back for good).
+    pub fn line_within(&self, needle: &str, within: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Waits for the `Listening.` line and returns the bound address.
     pub fn wait_listening(&self) -> SocketAddr {
         let line = self.wait_for_line("Listening.");
