@@ -54,8 +54,9 @@
 //!   while running: the daemon keeps serving what it had and logs the
 //!   failing feed with "No space left on device"; after a crash and more
 //!   space the store holds all or none of the failed document and polls it
-//!   again. Two bugs there are kept as ignored tests: [`disk_full_shows_in_health`]
-//!   and [`sigterm_after_a_disk_full_error_exits`].
+//!   again; `/healthz` says so until a flush works
+//!   ([`disk_full_shows_in_health`]), and a stop stays bounded even when
+//!   sled's flush hangs after the failure ([`sigterm_after_a_disk_full_error_exits`]).
 //!
 //! The `sanitizer` submodule runs feedparser's sanitizer corpus through
 //! parse and the three renderers.
