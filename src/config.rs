@@ -19,6 +19,7 @@ use url::Url;
 
 use crate::item::{is_web, ItemKey};
 
+pub mod name;
 mod split;
 
 /// The default config file, relative to the working directory.
@@ -128,7 +129,8 @@ pub struct PollConfig {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutputConfig {
-    /// Served as `/{name}.rss` and `/{name}.atom`.
+    /// In NFC; served as `/{name}.rss`, `.atom` and `.json`, percent-encoded
+    /// (see [`name`]).
     pub name: String,
     pub title: String,
     pub description: String,
@@ -995,27 +997,32 @@ impl RawConfig {
         }
 
         let mut outputs = Vec::new();
-        let mut output_names = HashSet::new();
+        let mut output_names = HashMap::new();
         for raw in &self.output {
             let o = raw.get_ref();
-            let name = o.name.get_ref();
-            let valid = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
-            if !valid {
-                c.problem(
-                    &o.name,
-                    "output name must be letters, digits, '-' or '_' (it becomes a URL path)",
-                );
-            } else if RESERVED_OUTPUT_NAMES.contains(&name.as_str()) {
-                c.problem(
-                    &o.name,
-                    format!("output name {name:?} is reserved for an endpoint"),
-                );
-            } else if !output_names.insert(name.clone()) {
-                c.problem(&o.name, format!("duplicate output name {name:?}"));
-            }
+            // Names are compared, served and written in NFC: two spellings
+            // of one name are one output (see `name`).
+            let name = match name::check(o.name.get_ref()) {
+                Ok(name) => {
+                    if RESERVED_OUTPUT_NAMES.contains(&name.as_str()) {
+                        c.problem(
+                            &o.name,
+                            format!("output name {name:?} is reserved for an endpoint"),
+                        );
+                    } else if let Some(first) = output_names.insert(name.clone(), o.name.get_ref()) {
+                        let spelled = match first == o.name.get_ref() {
+                            true => "",
+                            false => " (spelled with other code points, which NFC makes one name)",
+                        };
+                        c.problem(&o.name, format!("duplicate output name {name:?}{spelled}"));
+                    }
+                    name
+                }
+                Err(why) => {
+                    c.problem(&o.name, why);
+                    o.name.get_ref().clone()
+                }
+            };
             let max_items = match &o.max_items {
                 None => 200,
                 Some(v) if (1..=10_000).contains(v.get_ref()) => *v.get_ref() as usize,
@@ -1323,6 +1330,70 @@ interval = "20m"
         assert_eq!(c.feeds[0].name, "بي بي سي عربي");
         assert_eq!(c.interval_of(&c.feeds[0]), Duration::from_secs(1200));
         assert_eq!(c.outputs[0].title, "سياسة");
+    }
+
+    #[test]
+    fn arabic_output_names_are_read_in_nfc_and_checked_with_file_line_and_key() {
+        let with = |outputs: &str| format!("{GOOD}\n{outputs}");
+        let output = |name: &str| format!("[[output]]\nname = \"{name}\"\ntags = [\"politics\"]\n\n");
+        // Written in NFD (alef + hamza above), read as U+0623.
+        let c = Config::parse(
+            Path::new("/etc/feedwire/feeds.toml"),
+            &with(&(output("سياسة") + &output("\u{0627}\u{0654}خبار-مصر"))),
+        )
+        .unwrap();
+        let names: Vec<&str> = c.outputs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["politics", "سياسة", "أخبار-مصر"]);
+        assert_eq!(
+            c.outputs[2].title, "أخبار-مصر",
+            "the title defaults to the name, as text"
+        );
+
+        // Located at the name's value: file, line, column, key.
+        let p = problems(&with(&output("أخبار\u{200F}مصر")));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("/etc/feedwire/feeds.toml:21:8: output[1].name: ")
+                && p[0].contains("U+200F is an invisible bidi control"),
+            "{}",
+            p[0]
+        );
+        let p = problems(&with(&output("أخبار مصر")));
+        assert!(
+            p.len() == 1 && p[0].contains(":21:8: output[1].name: ") && p[0].contains("whitespace (U+0020)"),
+            "{p:#?}"
+        );
+        for bad in ["a/b", "politics.v2", "a%2Fb", ""] {
+            let p = problems(&with(&output(bad)));
+            assert!(
+                p.len() == 1 && p[0].contains(":21:8: output[1].name: "),
+                "{bad:?}: {p:#?}"
+            );
+        }
+
+        // Two spellings of one name are one output: a duplicate.
+        let p = problems(&with(
+            &(output("أخبار-مصر") + &output("\u{0627}\u{0654}خبار-مصر")),
+        ));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].contains(
+                ":25:8: output[2].name: duplicate output name \"أخبار-مصر\" (spelled with other code points"
+            ),
+            "{}",
+            p[0]
+        );
+        let p = problems(&with(&output("politics")));
+        assert!(
+            p.len() == 1 && p[0].ends_with("duplicate output name \"politics\""),
+            "{p:#?}"
+        );
+        // Reserved names stay reserved.
+        let p = problems(&with(&output("status")));
+        assert!(
+            p.len() == 1 && p[0].contains("is reserved for an endpoint"),
+            "{p:#?}"
+        );
     }
 
     #[test]
