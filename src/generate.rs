@@ -83,11 +83,14 @@ impl<'a> OutputMeta<'a> {
         self.url_of("json")
     }
 
+    /// The document's public URL, the name percent-encoded (an Arabic
+    /// name's self link is `.../%D8%B3...rss`, as subscribers request it).
     fn url_of(&self, ext: &str) -> String {
+        let file = format!("{}.{ext}", crate::config::name::url_segment(&self.output.name));
         self.base_url
-            .join(&format!("{}.{ext}", self.output.name))
+            .join(&file)
             .map(String::from)
-            .unwrap_or_else(|_| format!("{}{}.{ext}", self.base_url, self.output.name))
+            .unwrap_or_else(|_| format!("{}{file}", self.base_url))
     }
 
     /// Summary and content as published: boilerplate removed, and for items

@@ -15,8 +15,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -373,7 +373,7 @@ pub fn router(published: Arc<Published>, introspect: Arc<dyn Introspect>) -> Rou
         .route("/export.jsonl", get(export))
         .route("/", get(index))
         .route("/{file}", get(document))
-        .route("/{output}/clusters.json", get(clusters))
+        .route("/{output}/clusters.json", get(document))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             introspect.clone(),
@@ -538,14 +538,16 @@ async fn fleet(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /{output}/clusters.json`: the story clusters of an output that has
-/// clustering on.
-async fn clusters(state: State<AppState>, Path(output): Path<String>, headers: HeaderMap) -> Response {
-    document(state, Path(format!("{output}/clusters.json")), headers).await
-}
-
-async fn document(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some(doc) = state.published.get(&file) else {
+/// `GET /{output}.rss` (`.atom`, `.json`) and `GET /{output}/clusters.json`:
+/// a published document, named by the request path percent-decoded and in
+/// NFC, as output names are (`config::name`): an Arabic output answers at
+/// `/%D8%B3...rss`, at its NFD spelling's encoding and at the decoded path.
+/// A path that does not decode (bad escapes, not UTF-8) names nothing:
+/// `404`, not axum's `400` for a path parameter it cannot decode.
+async fn document(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let Some((file, doc)) = crate::config::name::from_url_path(uri.path())
+        .and_then(|file| state.published.get(&file).map(|doc| (file, doc)))
+    else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
     let coding = negotiate(&headers);

@@ -368,9 +368,12 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
         "<h2>Outputs</h2>\n<table><tr><th>Output</th><th>Title</th><th>Items</th><th>Formats</th></tr>\n",
     );
     for o in outputs {
-        let n = escape_html(&o.name);
+        // Links carry the name percent-encoded, as the server reads it;
+        // the cell shows it as text (an Arabic name reads right to left).
+        let href = escape_html(&crate::config::name::url_segment(&o.name));
         html.push_str(&format!(
-            "<tr><td>{n}</td><td dir=\"auto\">{}</td><td>{}</td><td><a href=\"/{n}.rss\">RSS</a> · <a href=\"/{n}.atom\">Atom</a> · <a href=\"/{n}.json\">JSON</a></td></tr>\n",
+            "<tr><td dir=\"auto\">{}</td><td dir=\"auto\">{}</td><td>{}</td><td><a href=\"/{href}.rss\">RSS</a> · <a href=\"/{href}.atom\">Atom</a> · <a href=\"/{href}.json\">JSON</a></td></tr>\n",
+            escape_html(&o.name),
             escape_html(&o.title),
             o.items
         ));
@@ -691,12 +694,32 @@ mod tests {
             FeedStatus::new("BBC عربي", "https://feeds.bbci.co.uk/arabic/rss.xml", None),
             FeedStatus::new("سكاي نيوز", "https://www.skynewsarabia.com/rss", Some(&failing)),
         ];
-        let outputs = vec![OutputSummary {
-            name: "politics".into(),
-            title: "سياسة".into(),
-            items: 42,
-        }];
+        let outputs = vec![
+            OutputSummary {
+                name: "politics".into(),
+                title: "سياسة".into(),
+                items: 42,
+            },
+            OutputSummary {
+                name: "أخبار-مصر".into(),
+                title: "أخبار <مصر>".into(),
+                items: 7,
+            },
+        ];
         let html = page(&feeds, &outputs, 100);
+        assert!(html.contains("<td dir=\"auto\">politics</td>"));
+        assert!(html.contains("<a href=\"/politics.rss\">RSS</a> · <a href=\"/politics.atom\">Atom</a>"));
+        // An Arabic name is shown as text and linked percent-encoded.
+        assert!(
+            html.contains(
+                "<tr><td dir=\"auto\">أخبار-مصر</td><td dir=\"auto\">أخبار &lt;مصر&gt;</td><td>7</td>"
+            ),
+            "{html}"
+        );
+        let encoded = "%D8%A3%D8%AE%D8%A8%D8%A7%D8%B1-%D9%85%D8%B5%D8%B1";
+        for ext in ["rss", "atom", "json"] {
+            assert!(html.contains(&format!("<a href=\"/{encoded}.{ext}\">")), "{ext}");
+        }
         let failing_at = html.find("سكاي نيوز").unwrap();
         let pending_at = html.find("BBC عربي").unwrap();
         assert!(failing_at < pending_at, "broken feeds first");
