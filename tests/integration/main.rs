@@ -12,6 +12,7 @@ mod fulltext;
 mod hostile;
 mod http;
 mod lean;
+mod names;
 mod ops;
 mod pipeline;
 mod poller;
