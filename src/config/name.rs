@@ -253,6 +253,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Every name `check` accepts is found again at the path written
+        /// for it, in its NFC and its NFD spelling; nothing panics.
+        #[test]
+        fn accepted_names_round_trip(raw in "[a-zA-Z0-9_\\-\u{0621}-\u{065F}\u{0660}-\u{0669}\u{0670}\u{200E}\u{200F} ./%]{0,12}") {
+            if let Ok(name) = check(&raw) {
+                for spelling in [name.clone(), name.nfd().collect::<String>()] {
+                    let path = format!("/{}.json", url_segment(&spelling));
+                    let found = from_url_path(&path);
+                    proptest::prop_assert_eq!(found.as_deref(), Some(&*format!("{name}.json")));
+                }
+            }
+        }
+
+        #[test]
+        fn any_path_decodes_or_names_nothing(path in "(/|%[0-9A-Fa-fZ]{0,2}|[a-z\u{0627}-\u{064A}]|\\PC)*") {
+            let _ = from_url_path(&path);
+        }
+    }
+
     #[test]
     fn bad_paths_name_nothing() {
         for bad in [
