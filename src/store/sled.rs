@@ -100,9 +100,10 @@
 //! `sources`, date chunks, `meta`'s counters, the claims' `fulltext`,
 //! `fulltext_held`, `fulltext_held_by_time` and `fulltext_pending`
 //! entries) is written to `journal`, the last part marked: the commit
-//! point (a group whose journal would pass [`JOURNAL_MAX`] is committed in
-//! halves, so that the journal's leaf stays under sled's blob size; only a
-//! single document that large passes it); (4) those values are applied; (5)
+//! point (parts of at most [`JOURNAL_PART`] bytes, so that no journal leaf
+//! reaches sled's blob size whatever a document holds; a group whose
+//! journal would pass [`JOURNAL_MAX`] is committed in halves, which bounds
+//! what one group holds and writes twice); (4) those values are applied; (5)
 //! the journal is removed. [`SledStore::open`] replays a journal whose last
 //! part is there (final values: applying twice is applying once), drops
 //! one without it, and removes records at or above `meta`'s next number,
@@ -643,16 +644,20 @@ const J_HELD: u8 = 5;
 const J_HELD_BY_TIME: u8 = 6;
 const J_PENDING: u8 = 7;
 
-/// A group's journal stays under this many bytes (a group that would pass
-/// it is committed in halves; a document alone may pass it, in parts of
-/// this size). sled writes a leaf over a quarter of its 512 KiB segment
-/// (131,052 bytes) as a blob file of its own, and neither fsyncs a blob
-/// nor stops its recovery at a missing one ("dangling blob"): the journal's
-/// leaf, which holds one group's parts, must stay inline for the prefix
-/// argument (module docs) to hold after a power loss.
+/// A group's journal stays under this many bytes: a group that would pass
+/// it is committed in halves (a document alone may pass it), which bounds
+/// the bytes one group holds in memory and writes twice.
 const JOURNAL_MAX: usize = 96 * 1024;
-/// A journal part is closed once it holds this many bytes.
-const JOURNAL_PART: usize = JOURNAL_MAX;
+/// A journal part holds at most this many bytes (before packing; zstd
+/// never grows it by more than a few bytes), unless one value alone is
+/// larger. sled writes a node over a
+/// quarter of its 512 KiB segment (131,052 bytes) as a blob file of its
+/// own, and neither fsyncs a blob nor stops its recovery at a missing one
+/// ("dangling blob"), so every journal leaf must stay inline for the prefix
+/// argument (module docs) to hold after a power loss. A leaf splits past
+/// 16 entries, so it holds at most 17 parts: 17 × 6 KiB = 102 KiB, inline
+/// however large a single document's journal is.
+const JOURNAL_PART: usize = 6 * 1024;
 /// First byte of a journal part: more parts follow, or this is the last
 /// (the group's commit point).
 const PART_MORE: u8 = 0;
@@ -688,7 +693,14 @@ impl Journal {
     }
 
     fn put(&mut self, tree: u8, key: &[u8], value: &[u8]) {
-        if self.parts.last().is_none_or(|p| p.len() >= JOURNAL_PART) {
+        // Closed before the value that would take it past the bound (a
+        // part holds at least one value, whatever its size).
+        let size = 1 + 4 + key.len() + 4 + value.len();
+        if self
+            .parts
+            .last()
+            .is_none_or(|p| p.len() > 1 && p.len() + size > JOURNAL_PART)
+        {
             self.parts.push(vec![PART_MORE]);
         }
         let part = self.parts.last_mut().expect("a part");
@@ -4377,6 +4389,38 @@ mod tests {
                 it
             })
             .collect()
+    }
+
+    /// A document at the parser's cap (1,000 items) whose links are
+    /// Arabic text that packs badly: every journal part stays small enough
+    /// that a journal leaf (at most 17 entries: sled splits past 16) stays
+    /// under sled's blob size, so that recovery's prefix argument holds for
+    /// it after a power loss too.
+    #[test]
+    fn journal_parts_keep_a_leaf_inline_whatever_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let feed = "https://www.youm7.com/rss";
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut letter = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            char::from_u32(0x0621 + ((state >> 33) % 26) as u32).unwrap()
+        };
+        let items: Vec<Item> = (0..1000)
+            .map(|i| {
+                let words: String = (0..160).map(|_| letter()).collect();
+                item(&format!("https://big.example/{i}/{words}"), feed, 3_000 + i)
+            })
+            .collect();
+        let trees = writer_trees(&store, Some(Step::Journal));
+        assert!(commit(&trees, &[doc_of(&items, feed, Some(9_000))]).is_err());
+        let parts: Vec<usize> = trees.journal.iter().values().map(|v| v.unwrap().len()).collect();
+        let largest = parts.iter().copied().max().unwrap();
+        assert!(parts.len() > 17, "{} parts", parts.len());
+        assert!(
+            17 * (largest + 64) < 131_052,
+            "largest stored part {largest} bytes"
+        );
     }
 
     #[test]
