@@ -559,7 +559,7 @@ fn ingest_section(o: &Opts, rep: &mut Report) {
             (format!("XML tokenise only (lower bound), {threads} thread{plural}"), &scan),
             (format!("parse alone, {threads} thread{plural}"), &parse_t),
             (
-                format!("store alone: `Store::ingest` of parsed items (dedup + sled transaction), {threads} thread{plural}"),
+                format!("store alone: `Store::ingest` of parsed items (dedup + group commit), {threads} thread{plural}"),
                 &store_t,
             ),
             (

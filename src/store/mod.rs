@@ -462,7 +462,7 @@ impl Store {
     /// [`Store::claim_full_text`] does), so that it is held back until its
     /// article had its chance; each item is claimed once, whichever feed
     /// brings it. Returns the keys claimed. sled writes the claims in the
-    /// ingest's own transaction (its group commit); PostgreSQL, whose
+    /// ingest's own group commit (all or none with its items); PostgreSQL, whose
     /// writes are round trips of their own, claims first and takes the
     /// claims back if the ingest fails.
     pub fn ingest_claiming(

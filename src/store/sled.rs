@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 7 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 8 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number, its sort date and 8 bytes of the SHA-256 of each
 //!   source feed's URL, in the order the sources came.
@@ -23,7 +23,7 @@
 //!   number) pairs, 16 bytes each, each under a key no greater than its
 //!   first pair and covering the pairs up to the next chunk's key (the
 //!   leaves of a B+ tree of our own). The writer finds each new pair's
-//!   chunk before its transaction ([`commit`]), adds the group's pairs to
+//!   chunk ([`commit`]), adds the group's pairs to
 //!   the chunks they fall in, rewriting each once, and cuts a chunk grown
 //!   past [`DATES_MAX`] pairs. Items of one date sort by sequence number
 //!   (insertion order). Newest-first reads walk the chunks backwards and
@@ -41,8 +41,12 @@
 //! - `feeds`: feed URL → JSON [`FeedState`] (validators, last fetch, schedule).
 //!   JSON because it is small, per feed, and grows fields often.
 //! - `meta`: the schema version, the number of stored items and the next
-//!   sequence number (kept in the transactions that add and prune items, so
-//!   that opening the store walks nothing).
+//!   sequence number (kept by the group commits that add items and the
+//!   transactions that prune them, so that opening the store walks nothing).
+//! - `journal`: part number (big-endian u32) → a part of one group's final
+//!   values, packed with zstd (see "Group commit" below); empty between
+//!   groups. Version 8 is
+//!   version 7 with this tree ([`migrate_v7`]).
 //! - `fulltext`, `fulltext_held`, `fulltext_feeds`, `fulltext_sites`: the
 //!   full-text claims and counts (see [`FullTextRecord`]), and
 //!   `fulltext_pending`: key → () for each claim still pending, so that
@@ -70,18 +74,70 @@
 //! built and measured, never released: BENCHMARKS.md, Run 10.)
 //!
 //! Invariants: an item is inserted once and never becomes new again; a
-//! fetched document's items are written in one sled transaction, so a crash
-//! leaves either all of a document's items (with their index entries) or none.
+//! crash (SIGKILL or power loss, at any point) leaves either all of a
+//! fetched document's items (with their index entries, sources, claims and
+//! counts) or none: each group of documents reaches one commit point, the
+//! last part of its journal (below).
 //!
 //! Group commit: [`SledStore::ingest`] hands its document to one writer
 //! thread per store, which commits every document waiting at that moment (at
-//! most [`GROUP_DOCS`] documents, [`GROUP_ITEMS`] items) in one transaction,
-//! then answers each caller with its own document's report. sled runs one
-//! transaction at a time process-wide, so parse threads that committed
-//! themselves queued on that lock; now they hand over and parse on. Nothing
-//! waits to fill a group: the latency bound is one commit. Records are
-//! encoded by the caller, on its own core. Durability is unchanged: a commit
-//! is in sled's log, and `flush` (before every publish) makes it durable.
+//! most [`GROUP_DOCS`] documents, [`GROUP_ITEMS`] items) together, then
+//! answers each caller with its own document's report. Nothing waits to
+//! fill a group: the latency bound is one commit. Records are encoded by the
+//! caller, on its own core. Durability is unchanged: a commit is in sled's
+//! log when its callers are answered, and `flush` (before every publish)
+//! makes it durable.
+//!
+//! The commit is plain sled writes, not a transaction ([`commit`]): sled
+//! 0.34 holds its process-wide concurrency lock exclusively for a whole
+//! transaction, so every parse lookup and feed-state read queued behind
+//! the writer (~65 % of a cold round), and each transaction forced log
+//! writes (BENCHMARKS.md, Run 15 "the cold round's idle core", Run 16).
+//! Plain writes take that lock shared (not at all until some transaction
+//! has run). Instead: (1) the group's outcome is computed with plain reads;
+//! (2) its new records are written under numbers from `meta`'s next one,
+//! which nothing refers to yet; (3) every other final value (`keys`,
+//! `sources`, date chunks, `meta`'s counters, the claims' `fulltext`,
+//! `fulltext_held`, `fulltext_held_by_time` and `fulltext_pending`
+//! entries) is written to `journal`, the last part marked: the commit
+//! point (parts of at most [`JOURNAL_PART`] bytes, so that no journal leaf
+//! reaches sled's blob size whatever a document holds; a group whose
+//! journal would pass [`JOURNAL_MAX`] is committed in halves, which bounds
+//! what one group holds and writes twice); (4) those values are applied; (5)
+//! the journal is removed. [`SledStore::open`] replays a journal whose last
+//! part is there (final values: applying twice is applying once), drops
+//! one without it, and removes records at or above `meta`'s next number,
+//! before anything reads the store.
+//!
+//! This rests on sled recovering a prefix of its log: recovery reads the
+//! log in LSN order and stops at the first torn or corrupt message (every
+//! message carries a CRC; `LogIter::next` and
+//! `check_contiguity_in_unstable_tail` in sled 0.34.7's
+//! `src/pagecache/iterator.rs`), so no write survives a crash without the
+//! writes this thread made before it. sled's own transactions rely on the
+//! same: a torn batch cuts recovery short there ("cutting recovery short
+//! due to torn batch"), nothing after it is replayed.
+//!
+//! Apply order, for readers that see a group half applied (parse lookups,
+//! renders, `get`): claims first (an item is held before a render can find
+//! it), then sources, date chunks, `keys`, `meta`. Records are written
+//! before any of them, so a date pair or a `keys` entry names only a record
+//! that exists; a reader may see a new source before the `keys` entry that
+//! lists its feed (a parse builds that sighting again, and the next group
+//! finds it known), or a group's date pairs before its `keys` entries.
+//!
+//! Mutual exclusion: the writer holds [`SledStore::writes`] from a group's
+//! first read to its journal's removal, and every other method writing a
+//! tree a group writes takes it too: [`SledStore::prune`],
+//! [`SledStore::import_seen`], [`SledStore::claim_full_text`],
+//! [`SledStore::release_expired_full_text`],
+//! [`SledStore::settle_unheld_full_text`], [`SledStore::release_full_text`],
+//! [`SledStore::finish_full_text`], [`SledStore::finish_full_text_batch`]
+//! and [`SledStore::unclaim_full_text`]. sled's lock used to give this for
+//! free; now it also keeps a replayed journal from overwriting a later
+//! write (a claim finished between a group's apply and its journal's
+//! removal). Feed states, site backoffs and `seen_by_date` reads do not
+//! take it.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,7 +153,7 @@ use crate::item::{Item, ItemKey, Sighting, Source};
 
 /// The sled layout this build reads and writes. Version 1 is migrated when
 /// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -114,6 +170,9 @@ const PENDING_TREE: &str = "fulltext_pending";
 const HELD_BY_TIME_TREE: &str = "fulltext_held_by_time";
 /// The trees of the version-1 layout, dropped once migrated.
 const V1_TREES: [&str; 3] = ["items", "by_date", "seen"];
+/// A group's final values between its records and their apply (see the
+/// module docs).
+const JOURNAL_TREE: &str = "journal";
 /// The record and date trees of versions 2-5 (one entry per item),
 /// dropped once version 7 is durable ([`migrate_v5`]).
 const V5_TREES: [&str; 2] = ["records", "dates"];
@@ -136,7 +195,7 @@ const DATES_MAX: usize = 32;
 /// ~5 MB off 10,000 feeds, for no CPU change beyond this machine's noise.
 pub const CACHE_CAPACITY: u64 = 2 * 1024 * 1024;
 
-/// At most this many documents are committed in one transaction.
+/// At most this many documents are committed together.
 pub const GROUP_DOCS: usize = 32;
 /// A group stops taking documents once it holds this many items.
 pub const GROUP_ITEMS: usize = 4096;
@@ -175,6 +234,12 @@ pub struct SledStore {
     /// Claims without a hold not yet counted (see
     /// [`SledStore::settle_unheld_full_text`]).
     unheld: Arc<std::sync::Mutex<Unheld>>,
+    /// The write lock: held by the writer thread for a whole group (reads,
+    /// records, journal, apply, the journal's removal) and by every other
+    /// method that writes a tree a group writes (see the module docs), so
+    /// that none interleaves with a group, and a journal replayed after a
+    /// crash overwrites nothing written after it.
+    writes: Arc<std::sync::Mutex<()>>,
 }
 
 /// The claims without a hold ([`super::FullTextClaim::hold`]) that are
@@ -362,25 +427,20 @@ fn chunk_pairs(chunk: &[u8]) -> Result<impl DoubleEndedIterator<Item = &[u8]>, S
     Ok(chunk.chunks_exact(16))
 }
 
-/// Writes `pairs` (sorted) as the chunk at `key` (its floor), cut into
+/// The chunks `pairs` (sorted) make at `key` (their floor), cut into
 /// pieces of ¾ [`DATES_MAX`] when it holds more than that; each piece
 /// after the first goes under its own first pair.
-fn put_date_chunk(
-    tx: &sled::transaction::TransactionalTree,
-    key: &[u8],
-    pairs: &[[u8; 16]],
-) -> Result<(), sled::transaction::UnabortableTransactionError> {
+fn date_chunk_pieces<'a>(key: &'a [u8], pairs: &'a [[u8; 16]]) -> impl Iterator<Item = (&'a [u8], Vec<u8>)> {
     let pieces = if pairs.len() > DATES_MAX {
         pairs.len().div_ceil(DATES_MAX * 3 / 4)
     } else {
         1
     };
     let per = pairs.len().div_ceil(pieces).max(1);
-    for (n, piece) in pairs.chunks(per).enumerate() {
+    pairs.chunks(per).enumerate().map(move |(n, piece)| {
         let k: &[u8] = if n == 0 { key } else { &piece[0] };
-        tx.insert(k, piece.concat())?;
-    }
-    Ok(())
+        (k, piece.concat())
+    })
 }
 
 /// One document's items, encoded by the caller, waiting for the writer.
@@ -508,29 +568,41 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
                 Err(_) => break,
             }
         }
-        match commit(&trees, &group) {
-            Ok(reports) => {
-                for (doc, report) in group.iter().zip(reports) {
-                    let _ = doc.reply.send(Ok(report));
-                }
-            }
-            Err(e) if group.len() == 1 => {
-                let _ = group[0].reply.send(Err(e));
-            }
-            Err(_) => {
-                for doc in &group {
-                    let alone = commit(&trees, std::slice::from_ref(doc)).map(|mut r| r.remove(0));
-                    let _ = doc.reply.send(alone);
-                }
-            }
+        for (doc, answer) in group.iter().zip(commit_docs(&trees, &group)) {
+            let _ = doc.reply.send(answer);
         }
+    }
+}
+
+/// A document's report, and the indexes of its entries claimed.
+type DocReport = (IngestReport, Vec<usize>);
+
+/// One answer per document of `group`: committed together, or in halves
+/// when their journal would pass [`JOURNAL_MAX`], or one by one when the
+/// group fails.
+fn commit_docs(trees: &WriterTrees, group: &[Doc]) -> Vec<Result<DocReport, StoreError>> {
+    match commit(trees, group) {
+        Ok(Some(reports)) => reports.into_iter().map(Ok).collect(),
+        Ok(None) => {
+            let (first, rest) = group.split_at(group.len() / 2);
+            let mut answers = commit_docs(trees, first);
+            answers.extend(commit_docs(trees, rest));
+            answers
+        }
+        Err(e) if group.len() == 1 => vec![Err(e)],
+        Err(_) => group
+            .iter()
+            .flat_map(|doc| commit_docs(trees, std::slice::from_ref(doc)))
+            .collect(),
     }
 }
 
 /// What an ingest writes: `keys`, `keyed_records`, `date_chunks`,
 /// `sources`, `meta`;
 /// and `fulltext`, `fulltext_held`, `fulltext_held_by_time`,
-/// `fulltext_pending`: the claims written with it.
+/// `fulltext_pending`: the claims written with it. `journal` holds a
+/// group's final values between its records and their apply (see the
+/// module docs).
 #[derive(Clone)]
 struct WriterTrees {
     keys: sled::Tree,
@@ -542,6 +614,429 @@ struct WriterTrees {
     held: sled::Tree,
     held_by_time: sled::Tree,
     pending: sled::Tree,
+    journal: sled::Tree,
+    /// The store's write lock ([`SledStore::writes`]), held by a group from
+    /// its first read to its journal's removal.
+    writes: Arc<std::sync::Mutex<()>>,
+    /// A group failed after its journal was begun: the next one replays
+    /// (or clears) it first.
+    dirty: Arc<std::sync::atomic::AtomicBool>,
+    /// Tests: stop a group after this step, as a crash there would.
+    #[cfg(test)]
+    stop_after: Option<Step>,
+}
+
+/// The steps of a group's commit that a test can stop after.
+#[cfg(test)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Step {
+    Records,
+    Journal,
+}
+
+/// The trees a journal entry names, by number.
+const J_KEYS: u8 = 0;
+const J_SOURCES: u8 = 1;
+const J_DATES: u8 = 2;
+const J_META: u8 = 3;
+const J_FULLTEXT: u8 = 4;
+const J_HELD: u8 = 5;
+const J_HELD_BY_TIME: u8 = 6;
+const J_PENDING: u8 = 7;
+
+/// A group's journal stays under this many bytes: a group that would pass
+/// it is committed in halves (a document alone may pass it), which bounds
+/// the bytes one group holds in memory and writes twice.
+const JOURNAL_MAX: usize = 96 * 1024;
+/// A journal part holds at most this many bytes (before packing; zstd
+/// never grows it by more than a few bytes), unless one value alone is
+/// larger. sled writes a node over a
+/// quarter of its 512 KiB segment (131,052 bytes) as a blob file of its
+/// own, and neither fsyncs a blob nor stops its recovery at a missing one
+/// ("dangling blob"), so every journal leaf must stay inline for the prefix
+/// argument (module docs) to hold after a power loss. A leaf splits past
+/// 16 entries, so it holds at most 17 parts: 17 × 6 KiB = 102 KiB, inline
+/// however large a single document's journal is.
+const JOURNAL_PART: usize = 6 * 1024;
+/// First byte of a journal part: more parts follow, or this is the last
+/// (the group's commit point).
+const PART_MORE: u8 = 0;
+const PART_LAST: u8 = 1;
+
+impl WriterTrees {
+    fn tree(&self, id: u8) -> Result<&sled::Tree, StoreError> {
+        Ok(match id {
+            J_KEYS => &self.keys,
+            J_SOURCES => &self.sources,
+            J_DATES => &self.dates,
+            J_META => &self.meta,
+            J_FULLTEXT => &self.fulltext,
+            J_HELD => &self.held,
+            J_HELD_BY_TIME => &self.held_by_time,
+            J_PENDING => &self.pending,
+            _ => return Err(StoreError::Corrupt(format!("journal tree {id}"))),
+        })
+    }
+}
+
+/// A group's final values, in the order they are applied, cut into parts
+/// of about [`JOURNAL_PART`] bytes: each part is a flag byte, then
+/// (tree, big-endian u32 key length, key, big-endian u32 value length,
+/// value) per value.
+struct Journal {
+    parts: Vec<Vec<u8>>,
+}
+
+impl Journal {
+    fn new() -> Journal {
+        Journal { parts: Vec::new() }
+    }
+
+    fn put(&mut self, tree: u8, key: &[u8], value: &[u8]) {
+        // Closed before the value that would take it past the bound (a
+        // part holds at least one value, whatever its size).
+        let size = 1 + 4 + key.len() + 4 + value.len();
+        if self
+            .parts
+            .last()
+            .is_none_or(|p| p.len() > 1 && p.len() + size > JOURNAL_PART)
+        {
+            self.parts.push(vec![PART_MORE]);
+        }
+        let part = self.parts.last_mut().expect("a part");
+        part.push(tree);
+        for bytes in [key, value] {
+            part.extend_from_slice(&u32::try_from(bytes.len()).expect("under 4 GiB").to_be_bytes());
+            part.extend_from_slice(bytes);
+        }
+    }
+
+    /// Bytes in all parts.
+    fn len(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum()
+    }
+
+    /// The parts, the last one marked.
+    fn finish(mut self) -> Vec<Vec<u8>> {
+        if let Some(last) = self.parts.last_mut() {
+            last[0] = PART_LAST;
+        }
+        self.parts
+    }
+}
+
+/// A journal value: (tree, key, value).
+type JournalValue<'a> = (u8, &'a [u8], &'a [u8]);
+
+/// The values of one journal part.
+fn journal_values(part: &[u8]) -> Result<Vec<JournalValue<'_>>, StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("journal part of {} bytes", part.len()));
+    fn take<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let (len, tail) = rest.split_first_chunk::<4>()?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if tail.len() < len {
+            return None;
+        }
+        let (bytes, tail) = tail.split_at(len);
+        *rest = tail;
+        Some(bytes)
+    }
+    let mut rest = part.get(1..).ok_or_else(corrupt)?;
+    let mut out = Vec::new();
+    while let Some((&tree, tail)) = rest.split_first() {
+        rest = tail;
+        let key = take(&mut rest).ok_or_else(corrupt)?;
+        let value = take(&mut rest).ok_or_else(corrupt)?;
+        out.push((tree, key, value));
+    }
+    Ok(out)
+}
+
+/// zstd level of a journal part as stored: keys and date pairs pack to
+/// about a third, and every byte the journal writes is a byte sled's log
+/// writes, then cleans (BENCHMARKS.md, Run 16).
+const JOURNAL_LEVEL: i32 = 1;
+
+thread_local! {
+    /// The writer's zstd context, reused (creating one per group cost more
+    /// than packing a part).
+    static JOURNAL_PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A part as `journal` stores it: its flag byte, then its values packed.
+fn pack_part(part: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let (flag, values) = part.split_first().expect("a part starts with its flag");
+    let packed = JOURNAL_PACKER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let packer = match cell.as_mut() {
+            Some(p) => p,
+            None => cell.insert(zstd::bulk::Compressor::new(JOURNAL_LEVEL)?),
+        };
+        packer.compress(values)
+    });
+    let packed = packed.map_err(|e| StoreError::Sled(e.into()))?;
+    let mut out = Vec::with_capacity(1 + packed.len());
+    out.push(*flag);
+    out.extend_from_slice(&packed);
+    Ok(out)
+}
+
+/// A stored part as [`pack_part`] wrote it, unpacked.
+fn unpack_part(stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |e: std::io::Error| StoreError::Corrupt(format!("journal part: {e}"));
+    let (flag, packed) = stored
+        .split_first()
+        .ok_or_else(|| StoreError::Corrupt("empty journal part".into()))?;
+    let mut part = vec![*flag];
+    part.extend_from_slice(&zstd::stream::decode_all(packed).map_err(corrupt)?);
+    Ok(part)
+}
+
+/// `journal` key of part `n`.
+fn part_key(n: usize) -> [u8; 4] {
+    u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes()
+}
+
+/// Writes every value of the journal's parts to its tree, in order.
+fn apply_parts(trees: &WriterTrees, parts: &[impl AsRef<[u8]>]) -> Result<(), StoreError> {
+    for part in parts {
+        for (tree, key, value) in journal_values(part.as_ref())? {
+            trees.tree(tree)?.insert(key, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a crash left in `journal`: a group whose last part is there is
+/// applied again (its values are final values, so applying twice is
+/// applying once); parts without their last one are a group that never
+/// reached its commit point, and go. Then the journal is emptied. Called
+/// with the store's write lock held, or before anyone else has the store.
+fn replay_journal(trees: &WriterTrees) -> Result<usize, StoreError> {
+    let parts: Vec<sled::IVec> = trees.journal.iter().values().collect::<Result<_, _>>()?;
+    let complete = parts.last().is_some_and(|p| p.first() == Some(&PART_LAST));
+    if complete {
+        let parts = parts
+            .iter()
+            .map(|p| unpack_part(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        apply_parts(trees, &parts)?;
+    }
+    for key in trees.journal.iter().keys() {
+        trees.journal.remove(key?)?;
+    }
+    trees.dirty.store(false, Ordering::Relaxed);
+    Ok(if complete { parts.len() } else { 0 })
+}
+
+/// Records at or above `meta`'s next sequence number: written by a group
+/// that a crash stopped before its commit point, referred to by nothing.
+/// The next group would overwrite them; they go now so that nothing
+/// walking `keyed_records` meets them.
+fn sweep_unreachable(trees: &WriterTrees) -> Result<usize, StoreError> {
+    let next = stored_count(trees.meta.get(SEQ_KEY)?.as_deref());
+    let mut swept = 0;
+    for key in trees.records.range(next.to_be_bytes()..).keys() {
+        trees.records.remove(key?)?;
+        swept += 1;
+    }
+    Ok(swept)
+}
+
+/// One group's commit, with plain writes (no sled transaction, which would
+/// hold sled's process-wide lock exclusively and force log writes; see the
+/// module docs); one report per document. Under the store's write lock:
+///
+/// 1. reads and computes: each entry's `keys` entry (this group's own
+///    writes first: a key seen twice in the group is new only the first
+///    time), each new pair's date chunk, `meta`'s counters;
+/// 2. writes the new records under numbers from `meta`'s next one: nothing
+///    refers to them yet;
+/// 3. writes every other final value as the journal (the last part is the
+///    commit point);
+/// 4. applies the journal, claims first, then sources, date chunks, `keys`
+///    and `meta`, so that a reader sees a date pair or a `keys` entry only
+///    for a record that exists, and a held item only once held;
+/// 5. removes the journal.
+///
+/// A known item gains its new sources in `keys` and `sources`; its record
+/// is not touched.
+/// `None` (before anything is written) when the group holds more than one
+/// document and its journal would pass [`JOURNAL_MAX`].
+fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, StoreError> {
+    let _writing = trees.writes.lock().expect("lock poisoned");
+    if trees.dirty.load(Ordering::Relaxed) {
+        replay_journal(trees)?;
+    }
+    let WriterTrees {
+        keys,
+        records,
+        dates,
+        meta,
+        ..
+    } = trees;
+    let first = stored_count(meta.get(SEQ_KEY)?.as_deref());
+    let mut next = first;
+    let mut reports = Vec::with_capacity(group.len());
+    let mut new_records: Vec<&[u8]> = Vec::new();
+    // New date pairs by the chunk they fall in (its key, found in the
+    // stored tree: every new number is above every stored one, so the
+    // floor of date ‖ u64::MAX is the floor of the pair), so that each
+    // chunk is written once.
+    let mut dated: std::collections::BTreeMap<Option<sled::IVec>, Vec<[u8; 16]>> =
+        std::collections::BTreeMap::new();
+    // `keys` values this group writes (read back by its later entries).
+    let mut key_values: std::collections::BTreeMap<&[u8], Vec<u8>> = std::collections::BTreeMap::new();
+    let mut source_values: Vec<([u8; 12], &[u8])> = Vec::new();
+    let mut claims = Journal::new();
+    for doc in group {
+        let mut report = IngestReport::default();
+        let mut claimed = Vec::new();
+        for (i, entry) in doc.entries.iter().enumerate() {
+            let key = entry.key.as_slice();
+            let found: Option<sled::IVec> = match key_values.get(key) {
+                Some(v) => Some(v.as_slice().into()),
+                None => keys.get(key)?,
+            };
+            let Some(found) = found else {
+                let Some(new) = &entry.new else {
+                    // A sighting whose item went since the parser saw it
+                    // (pruned, and its seen record expired): nothing to add
+                    // a source to.
+                    report.duplicate += 1;
+                    continue;
+                };
+                let seq = next;
+                next += 1;
+                key_values.insert(
+                    key,
+                    stored_entry(seq, Some(new.date), entry.feeds.iter().copied()),
+                );
+                new_records.push(&new.record);
+                let floor = dates
+                    .range(..=date_pair(new.date, u64::MAX))
+                    .next_back()
+                    .transpose()?
+                    .map(|(k, _)| k);
+                dated.entry(floor).or_default().push(date_pair(new.date, seq));
+                report.new += 1;
+                if let (true, Some(claim)) = (entry.claim, &doc.claim) {
+                    claims.put(J_FULLTEXT, key, &claim.record);
+                    if let Some(until) = claim.hold_until {
+                        claims.put(J_HELD, key, &until.to_be_bytes());
+                        claims.put(J_HELD_BY_TIME, &hold_key(until, key), &[]);
+                    }
+                    claims.put(J_PENDING, key, &[]);
+                    claimed.push(i);
+                }
+                continue;
+            };
+            report.duplicate += 1;
+            // Stored once and pruned since (`Seen`): still not new.
+            if let KeyEntry::Stored { seq, date, feeds } = KeyEntry::read(&found)? {
+                let mut all = feeds.to_vec();
+                for (feed, source) in entry.feeds.iter().zip(&entry.sources) {
+                    if !all.chunks_exact(8).any(|f| f == feed) {
+                        let position = all.len() / 8;
+                        source_values.push((source_key(seq, position), source.as_slice()));
+                        all.extend_from_slice(feed);
+                    }
+                }
+                if all.len() > feeds.len() {
+                    let hashes = all
+                        .chunks_exact(8)
+                        .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
+                    key_values.insert(key, stored_entry(seq, date, hashes));
+                    report.merged += 1;
+                }
+            }
+        }
+        reports.push((report, claimed));
+    }
+    // The journal, in apply order: claims (an item is held before a render
+    // can find it), sources, dates, keys, meta.
+    let mut journal = claims;
+    for (k, v) in &source_values {
+        journal.put(J_SOURCES, k, v);
+    }
+    // Dates: each chunk touched rewritten once, cut when too large. No
+    // floor: the pairs start a chunk at their first pair, still in order
+    // (the chunk before holds only smaller pairs).
+    for (floor, mut pairs) in dated {
+        pairs.sort_unstable();
+        let old = match floor {
+            Some(k) => dates.get(&k)?.map(|old| (k.to_vec(), old)),
+            None => None,
+        };
+        let (key, mut all) = match old {
+            Some((key, old)) => {
+                let pairs: Vec<[u8; 16]> = chunk_pairs(&old)?
+                    .map(|p| p.try_into().expect("16 bytes"))
+                    .collect();
+                (key, pairs)
+            }
+            None => (pairs[0].to_vec(), Vec::new()),
+        };
+        all.extend_from_slice(&pairs);
+        all.sort_unstable();
+        for (k, v) in date_chunk_pieces(&key, &all) {
+            journal.put(J_DATES, k, &v);
+        }
+    }
+    for (k, v) in &key_values {
+        journal.put(J_KEYS, k, v);
+    }
+    if next > first {
+        let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
+        journal.put(J_META, SEQ_KEY, &next.to_be_bytes());
+        journal.put(J_META, COUNT_KEY, &(count + (next - first)).to_be_bytes());
+    }
+    let journal_bytes = journal.len();
+    if group.len() > 1 && journal_bytes > JOURNAL_MAX {
+        return Ok(None);
+    }
+    tracing::debug!(
+        docs = group.len(),
+        new = next - first,
+        journal_bytes,
+        "Group committed."
+    );
+    for (seq, record) in (first..).zip(new_records) {
+        records.insert(seq.to_be_bytes(), record)?;
+    }
+    #[cfg(test)]
+    if trees.stop_after == Some(Step::Records) {
+        return Err(StoreError::Corrupt("stopped after the records (test)".into()));
+    }
+    let parts = journal.finish();
+    if parts.is_empty() {
+        return Ok(Some(reports));
+    }
+    // From here a failure leaves a journal for the next group to settle.
+    trees.dirty.store(true, Ordering::Relaxed);
+    for (n, part) in parts.iter().enumerate() {
+        trees.journal.insert(part_key(n), pack_part(part)?)?;
+    }
+    #[cfg(test)]
+    if trees.stop_after == Some(Step::Journal) {
+        return Err(StoreError::Corrupt("stopped after the journal (test)".into()));
+    }
+    // Past the commit point the group is stored, as a reopen would show:
+    // a failure to apply leaves the journal to the next group (or the next
+    // open) and still answers the callers with their reports. A disk that
+    // takes no writes fails the next flush, before anything is published.
+    let applied = apply_parts(trees, &parts).and_then(|()| {
+        for n in 0..parts.len() {
+            trees.journal.remove(part_key(n))?;
+        }
+        Ok(())
+    });
+    match applied {
+        Ok(()) => trees.dirty.store(false, Ordering::Relaxed),
+        Err(e) => tracing::warn!(error = %e, "A committed group is left to its journal."),
+    }
+    Ok(Some(reports))
 }
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
@@ -553,196 +1048,6 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => StoreError::Sled(e),
     })
-}
-
-/// One transaction over the documents of a group; one report per document.
-/// A key seen twice in the group is new only the first time (a transaction
-/// reads its own writes). A new item's `keys` entry is written blind and
-/// the entry it replaced, if any, says whether the key was known (sled's
-/// transactional insert returns it, so a separate lookup would only walk
-/// the tree again); its record and date pair are collected: the records
-/// are written in order at the end, each date chunk the group touches
-/// once. A known item gains its new sources in `keys` and `sources`; its
-/// record is not touched.
-fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Vec<(IngestReport, Vec<usize>)>, StoreError> {
-    let WriterTrees {
-        keys,
-        records,
-        dates,
-        sources,
-        meta,
-        fulltext,
-        held,
-        held_by_time,
-        pending,
-    } = trees;
-    // Each new item's date chunk, found before the transaction: sled 0.34's
-    // transactions have no range read, and a plain read inside one would
-    // wait on the lock the transaction holds. Every new sequence number is
-    // above every stored one, so the floor of date ‖ u64::MAX is the floor
-    // of the item's pair. Only this thread creates chunks; one that prune
-    // emptied and deleted since is found missing in the transaction.
-    let mut floors: Vec<Vec<Option<sled::IVec>>> = Vec::with_capacity(group.len());
-    for doc in group {
-        let mut doc_floors = Vec::with_capacity(doc.entries.len());
-        for entry in &doc.entries {
-            let floor = match &entry.new {
-                Some(new) => dates
-                    .range(..=date_pair(new.date, u64::MAX))
-                    .next_back()
-                    .transpose()?
-                    .map(|(k, _)| k),
-                None => None,
-            };
-            doc_floors.push(floor);
-        }
-        floors.push(doc_floors);
-    }
-    let all = (
-        keys,
-        records,
-        dates,
-        sources,
-        meta,
-        fulltext,
-        held,
-        held_by_time,
-        pending,
-    );
-    unwrap_tx(all.transaction(
-        |(
-            tx_keys,
-            tx_records,
-            tx_dates,
-            tx_sources,
-            tx_meta,
-            tx_fulltext,
-            tx_held,
-            tx_by_time,
-            tx_pending,
-        )| {
-            let first = stored_count(tx_meta.get(SEQ_KEY)?.as_deref());
-            let mut next = first;
-            let mut reports = Vec::with_capacity(group.len());
-            // The group's new records in sequence order, and its new date
-            // pairs by the chunk they fall in: each date chunk is written
-            // once.
-            let mut new_records: Vec<&[u8]> = Vec::new();
-            let mut dated: std::collections::BTreeMap<Option<&sled::IVec>, Vec<[u8; 16]>> =
-                std::collections::BTreeMap::new();
-            for (doc, doc_floors) in group.iter().zip(&floors) {
-                let mut report = IngestReport::default();
-                let mut claimed = Vec::new();
-                for (i, entry) in doc.entries.iter().enumerate() {
-                    let key = entry.key.as_slice();
-                    // `overwrote`: the known entry was replaced by a new
-                    // one and must be written back, merged or as it was.
-                    let (found, overwrote) = match &entry.new {
-                        Some(new) => {
-                            let seq = next;
-                            let fresh = stored_entry(seq, Some(new.date), entry.feeds.iter().copied());
-                            let Some(found) = tx_keys.insert(key, fresh)? else {
-                                next += 1;
-                                new_records.push(&new.record);
-                                dated
-                                    .entry(doc_floors[i].as_ref())
-                                    .or_default()
-                                    .push(date_pair(new.date, seq));
-                                report.new += 1;
-                                if let (true, Some(claim)) = (entry.claim, &doc.claim) {
-                                    tx_fulltext.insert(key, claim.record.as_slice())?;
-                                    if let Some(until) = claim.hold_until {
-                                        tx_held.insert(key, &until.to_be_bytes())?;
-                                        tx_by_time.insert(hold_key(until, key), &[])?;
-                                    }
-                                    tx_pending.insert(key, &[])?;
-                                    claimed.push(i);
-                                }
-                                continue;
-                            };
-                            (found, true)
-                        }
-                        // A sighting whose item went since the parser saw it
-                        // (pruned, and its seen record expired): nothing to
-                        // add a source to.
-                        None => match tx_keys.get(key)? {
-                            Some(found) => (found, false),
-                            None => {
-                                report.duplicate += 1;
-                                continue;
-                            }
-                        },
-                    };
-                    report.duplicate += 1;
-                    let known = KeyEntry::read(&found).map_err(abort)?;
-                    let merged = match known {
-                        // Stored once and pruned since: still not new.
-                        KeyEntry::Seen { .. } => None,
-                        KeyEntry::Stored { seq, date, feeds } => {
-                            let mut all = feeds.to_vec();
-                            for (feed, source) in entry.feeds.iter().zip(&entry.sources) {
-                                if !all.chunks_exact(8).any(|f| f == feed) {
-                                    let position = all.len() / 8;
-                                    tx_sources.insert(&source_key(seq, position), source.as_slice())?;
-                                    all.extend_from_slice(feed);
-                                }
-                            }
-                            (all.len() > feeds.len()).then(|| {
-                                let hashes = all
-                                    .chunks_exact(8)
-                                    .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
-                                stored_entry(seq, date, hashes)
-                            })
-                        }
-                    };
-                    match merged {
-                        Some(entry) => {
-                            tx_keys.insert(key, entry)?;
-                            report.merged += 1;
-                        }
-                        None if overwrote => {
-                            tx_keys.insert(key, found)?;
-                        }
-                        None => {}
-                    }
-                }
-                reports.push((report, claimed));
-            }
-            for (seq, record) in (first..).zip(new_records) {
-                tx_records.insert(&seq.to_be_bytes(), record)?;
-            }
-            // Dates: each chunk touched rewritten once, cut when too large.
-            // A chunk gone (pruned empty since the floors were read) or no
-            // floor at all: the pairs start a chunk at their first pair,
-            // still in order (the chunk before holds only smaller pairs).
-            for (floor, mut pairs) in std::mem::take(&mut dated) {
-                pairs.sort_unstable();
-                let old = match floor {
-                    Some(k) => tx_dates.get(k)?.map(|old| (k.to_vec(), old)),
-                    None => None,
-                };
-                let (key, mut all) = match old {
-                    Some((key, old)) => {
-                        let pairs: Vec<[u8; 16]> = chunk_pairs(&old)
-                            .map_err(abort)?
-                            .map(|p| p.try_into().expect("16 bytes"))
-                            .collect();
-                        (key, pairs)
-                    }
-                    None => (pairs[0].to_vec(), Vec::new()),
-                };
-                all.extend_from_slice(&pairs);
-                all.sort_unstable();
-                put_date_chunk(tx_dates, &key, &all)?;
-            }
-            if next > first {
-                tx_meta.insert(SEQ_KEY, &next.to_be_bytes())?;
-                let count = stored_count(tx_meta.get(COUNT_KEY)?.as_deref());
-                tx_meta.insert(COUNT_KEY, &(count + (next - first)).to_be_bytes())?;
-            }
-            Ok(reports)
-        },
-    ))
 }
 
 /// Rewrites a version-1 store in this layout: every record once under a
@@ -985,6 +1290,17 @@ fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 8 is version 7 with the group commit's `journal` tree: nothing
+/// to rewrite. The number changes so that a build of version 7, which
+/// would not replay a journal a crash left (and could then number new
+/// records over those a half-applied group's `keys` entries name), refuses
+/// the store.
+fn migrate_v7(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    set_schema(db, meta, 8)?;
+    tracing::info!(version = 8, "Store migrated from schema version 7.");
+    Ok(())
+}
+
 /// A migration's writes into one tree, applied [`Batched::SIZE`] entries
 /// at a time: bounded in memory, each batch atomic, and a migration cut
 /// short between two batches is one that its next run writes again.
@@ -1127,23 +1443,31 @@ impl SledStore {
                 migrate_v1(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
+                migrate_v7(&db, &meta)?;
             }
             Some(2) => {
                 migrate_v2(&db, &meta)?;
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
+                migrate_v7(&db, &meta)?;
             }
             Some(3) => {
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
+                migrate_v7(&db, &meta)?;
             }
             Some(4) => {
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
+                migrate_v7(&db, &meta)?;
             }
-            Some(5) => migrate_v5(&db, &meta)?,
+            Some(5) => {
+                migrate_v5(&db, &meta)?;
+                migrate_v7(&db, &meta)?;
+            }
+            Some(7) => migrate_v7(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -1161,6 +1485,34 @@ impl SledStore {
         let keys = db.open_tree("keys")?;
         let records = db.open_tree(RECORD_TREE)?;
         let dates = db.open_tree(DATE_TREE)?;
+        let sources = db.open_tree("sources")?;
+        let writes = Arc::new(std::sync::Mutex::new(()));
+        let trees = WriterTrees {
+            keys: keys.clone(),
+            records: records.clone(),
+            dates: dates.clone(),
+            sources: sources.clone(),
+            meta: meta.clone(),
+            fulltext: db.open_tree("fulltext")?,
+            held: db.open_tree("fulltext_held")?,
+            held_by_time: index_holds(&db)?,
+            pending: db.open_tree(PENDING_TREE)?,
+            journal: db.open_tree(JOURNAL_TREE)?,
+            writes: writes.clone(),
+            dirty: Arc::default(),
+            #[cfg(test)]
+            stop_after: None,
+        };
+        // What a crash left of a group, before anything reads the store.
+        let replayed = replay_journal(&trees)?;
+        let swept = sweep_unreachable(&trees)?;
+        if replayed > 0 || swept > 0 {
+            tracing::info!(
+                journal_parts = replayed,
+                records_swept = swept,
+                "Store recovered a group a crash stopped."
+            );
+        }
         let count = match meta.get(COUNT_KEY)? {
             Some(v) => stored_count(Some(&v)) as usize,
             None => {
@@ -1172,19 +1524,7 @@ impl SledStore {
                 n
             }
         };
-        let sources = db.open_tree("sources")?;
         let (queue, waiting) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let trees = WriterTrees {
-            keys: keys.clone(),
-            records: records.clone(),
-            dates: dates.clone(),
-            sources: sources.clone(),
-            meta: meta.clone(),
-            fulltext: db.open_tree("fulltext")?,
-            held: db.open_tree("fulltext_held")?,
-            held_by_time: index_holds(&db)?,
-            pending: db.open_tree(PENDING_TREE)?,
-        };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_groups(trees, waiting))
@@ -1200,6 +1540,7 @@ impl SledStore {
             count: Arc::new(AtomicUsize::new(count)),
             write_failure: Arc::default(),
             unheld: Arc::new(std::sync::Mutex::new(unheld)),
+            writes,
             meta,
             writer: Arc::new(Writer {
                 queue: Some(queue),
@@ -1262,8 +1603,9 @@ impl SledStore {
 
     /// [`Self::ingest`], claiming for their full text (as
     /// [`Self::claim_full_text`] would) the items that `claim` wants and
-    /// that turn out new, in the same transaction: an item is never
-    /// published before its hold, and a failed ingest leaves no claim.
+    /// that turn out new, in the same group commit: an item is never
+    /// published before its hold, and a failed ingest leaves no claim (an
+    /// ingest fails only before its group's commit point).
     /// Returns the keys claimed.
     pub fn ingest_claiming(
         &self,
@@ -1274,7 +1616,7 @@ impl SledStore {
     }
 
     /// [`Self::ingest_claiming`] with the document's sightings (stories
-    /// other feeds brought), in the same transaction: each adds its source
+    /// other feeds brought), in the same group commit: each adds its source
     /// to the stored item, as an item with that key would.
     pub fn ingest_document(
         &self,
@@ -1351,6 +1693,7 @@ impl SledStore {
     /// expired seen records go. At most `batch` of each per call, so a caller
     /// can interleave passes with other work.
     pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
         let over = self.item_count().saturating_sub(policy.max_items);
@@ -1492,6 +1835,7 @@ impl SledStore {
 
     /// Adds seen records for keys neither stored nor seen yet.
     pub fn import_seen(&self, records: &[(ItemKey, i64)]) -> Result<usize, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let result = (&self.keys, &self.seen_by_date).transaction(|(keys, seen_by_date)| {
             let mut added = 0;
             for (key, first_seen) in records {
@@ -1956,6 +2300,7 @@ impl SledStore {
         feed_url: &str,
         hold_until: i64,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let (records, held, _) = self.full_text_trees()?;
         let (pending, by_time) = (self.pending_tree()?, self.held_by_time()?);
         let bytes = pending_record(feed_url, hold_until, true);
@@ -2093,6 +2438,7 @@ impl SledStore {
     /// entry whose hold is gone (or ends at another time) is dropped
     /// without a count: it was left by a build without the index.
     pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let (records, held, feeds) = self.full_text_trees()?;
         let by_time = self.held_by_time()?;
         // Every index key of a hold ending at `now` or before sorts below
@@ -2172,6 +2518,7 @@ impl SledStore {
     /// its claims to the next one. Held claims are counted where their hold
     /// ends, so none is counted twice.
     pub fn settle_unheld_full_text(&self) -> Result<usize, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let (_, _, feeds) = self.full_text_trees()?;
         let mut unheld = self.unheld.lock().expect("lock poisoned");
         let settled = (&self.meta, &feeds).transaction(|(tx_meta, tx_feeds)| {
@@ -2212,6 +2559,7 @@ impl SledStore {
     /// Ends an item's hold: it is published with what it has. `fallback`
     /// counts it as published without its article.
     pub fn release_full_text(&self, key: &ItemKey, fallback: bool) -> Result<(), StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let (records, held, feeds) = self.full_text_trees()?;
         let k = key.as_str().as_bytes();
         let Some(until) = held.remove(k)? else {
@@ -2238,6 +2586,7 @@ impl SledStore {
         outcome: Result<String, String>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let (records, held, feeds) = self.full_text_trees()?;
         let k = key.as_str().as_bytes();
         let Some(mut record) = self.full_text(key)? else {
@@ -2318,6 +2667,7 @@ impl SledStore {
         outcomes: &[(ItemKey, Result<String, String>)],
         now: i64,
     ) -> Result<Vec<bool>, StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         let (records, held, feeds) = self.full_text_trees()?;
         let (pending, by_time) = (self.pending_tree()?, self.held_by_time()?);
         let abort = |e: StoreError| ConflictableTransactionError::Abort(e);
@@ -2415,6 +2765,7 @@ impl SledStore {
     /// Takes back a claim whose item could not be stored, so that the next
     /// poll claims it again.
     pub fn unclaim_full_text(&self, key: &ItemKey) -> Result<(), StoreError> {
+        let _writing = self.writes.lock().expect("lock poisoned");
         self.forget_full_text(key.as_str().as_bytes())
     }
 
@@ -3364,17 +3715,7 @@ mod tests {
             })
             .collect();
         drop(queue);
-        let trees = WriterTrees {
-            keys: store.keys.clone(),
-            records: store.records.clone(),
-            dates: store.dates.clone(),
-            sources: store.sources.clone(),
-            meta: store.meta.clone(),
-            fulltext: store.db.open_tree("fulltext").unwrap(),
-            held: store.db.open_tree("fulltext_held").unwrap(),
-            held_by_time: store.db.open_tree(HELD_BY_TIME_TREE).unwrap(),
-            pending: store.db.open_tree(PENDING_TREE).unwrap(),
-        };
+        let trees = writer_trees(store, None);
         write_groups(trees, waiting);
         answers
             .into_iter()
@@ -3994,5 +4335,374 @@ mod tests {
             matches!(err, StoreError::UnknownSchema { found: 99, .. }),
             "{err}"
         );
+    }
+
+    /// The trees the writer thread works on, for a group run on the test's
+    /// own thread; `stop_after` stops it there, as a crash would.
+    fn writer_trees(store: &SledStore, stop_after: Option<Step>) -> WriterTrees {
+        WriterTrees {
+            keys: store.keys.clone(),
+            records: store.records.clone(),
+            dates: store.dates.clone(),
+            sources: store.sources.clone(),
+            meta: store.meta.clone(),
+            fulltext: store.db.open_tree("fulltext").unwrap(),
+            held: store.db.open_tree("fulltext_held").unwrap(),
+            held_by_time: store.db.open_tree(HELD_BY_TIME_TREE).unwrap(),
+            pending: store.db.open_tree(PENDING_TREE).unwrap(),
+            journal: store.db.open_tree(JOURNAL_TREE).unwrap(),
+            writes: store.writes.clone(),
+            dirty: Arc::default(),
+            stop_after,
+        }
+    }
+
+    /// A document as `ingest_document` hands it to the writer; every item
+    /// claimed with a hold until `hold_until`, if given.
+    fn doc_of(items: &[Item], feed: &str, hold_until: Option<i64>) -> Doc {
+        let (reply, _) = std::sync::mpsc::sync_channel(1);
+        let mut hashes = FeedHashes::default();
+        let entries = items
+            .iter()
+            .map(|i| Entry {
+                claim: hold_until.is_some(),
+                ..Entry::of(i, &mut hashes)
+            })
+            .collect();
+        Doc {
+            entries,
+            claim: hold_until.map(|until| DocClaim {
+                record: pending_record(feed, until, true),
+                hold_until: Some(until),
+            }),
+            reply,
+        }
+    }
+
+    /// `n` items with long Arabic links (a journal of several parts).
+    fn many_arabic_items(n: usize, feed: &str) -> Vec<Item> {
+        (0..n)
+            .map(|i| {
+                let link = format!("https://big.example/{i}/{}", "خبر-عاجل-من-القاهرة-".repeat(4));
+                let mut it = item(&link, feed, 2_000 + i as i64);
+                it.title = format!("خبر عاجل رقم {i}");
+                it
+            })
+            .collect()
+    }
+
+    /// A document at the parser's cap (1,000 items) whose links are
+    /// Arabic text that packs badly: every journal part stays small enough
+    /// that a journal leaf (at most 17 entries: sled splits past 16) stays
+    /// under sled's blob size, so that recovery's prefix argument holds for
+    /// it after a power loss too.
+    #[test]
+    fn journal_parts_keep_a_leaf_inline_whatever_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let feed = "https://www.youm7.com/rss";
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut letter = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            char::from_u32(0x0621 + ((state >> 33) % 26) as u32).unwrap()
+        };
+        let items: Vec<Item> = (0..1000)
+            .map(|i| {
+                let words: String = (0..160).map(|_| letter()).collect();
+                item(&format!("https://big.example/{i}/{words}"), feed, 3_000 + i)
+            })
+            .collect();
+        let trees = writer_trees(&store, Some(Step::Journal));
+        assert!(commit(&trees, &[doc_of(&items, feed, Some(9_000))]).is_err());
+        let parts: Vec<usize> = trees.journal.iter().values().map(|v| v.unwrap().len()).collect();
+        let largest = parts.iter().copied().max().unwrap();
+        assert!(parts.len() > 17, "{} parts", parts.len());
+        assert!(
+            17 * (largest + 64) < 131_052,
+            "largest stored part {largest} bytes"
+        );
+    }
+
+    #[test]
+    fn a_journal_a_crash_left_is_replayed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let youm7 = "https://www.youm7.com/rss";
+        let other = "https://b.example/feed";
+        // Decoded from windows-1256.
+        let arabic = arabic_records();
+        let wire = item("https://wire.example/خبر-مشترك", "https://a.example/feed", 500);
+        let mut wire_here = wire.clone();
+        wire_here.sources[0].feed_url = youm7.into();
+        let mut first_again = arabic[0].clone();
+        first_again.sources[0].feed_url = other.into();
+        let mut doc1 = arabic.clone();
+        doc1.push(wire_here.clone());
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.ingest(std::slice::from_ref(&wire)).unwrap();
+            let group = vec![
+                doc_of(&doc1, youm7, Some(9_000)),
+                doc_of(std::slice::from_ref(&first_again), other, None),
+            ];
+            let trees = writer_trees(&store, Some(Step::Journal));
+            assert!(commit(&trees, &group).is_err());
+            // The crash's state: the records and the journal, nothing of
+            // it applied.
+            assert_eq!(trees.journal.len(), 1);
+            assert_eq!(record_count(&store), 1 + arabic.len());
+            assert!(!store.contains(&arabic[1].key).unwrap());
+            assert_eq!(store.get(&wire.key).unwrap().unwrap().sources.len(), 1);
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.db.open_tree(JOURNAL_TREE).unwrap().is_empty());
+        let n = 1 + arabic.len();
+        assert_eq!(store.item_count(), n);
+        assert_eq!(
+            stored_count(store.meta.get(COUNT_KEY).unwrap().as_deref()),
+            n as u64
+        );
+        assert_eq!(
+            stored_count(store.meta.get(SEQ_KEY).unwrap().as_deref()),
+            n as u64
+        );
+        assert_eq!((record_count(&store), pair_count(&store)), (n, n));
+        for it in &arabic {
+            let got = store.get(&it.key).unwrap().unwrap();
+            assert_eq!((&got.title, &got.content), (&it.title, &it.content));
+            let claim = store.full_text(&it.key).unwrap().unwrap();
+            assert_eq!(claim.state, FullTextState::Pending);
+            assert!(claim.held);
+        }
+        // Seen twice in the group: stored once, with both feeds.
+        let first: Vec<String> = store
+            .get(&arabic[0].key)
+            .unwrap()
+            .unwrap()
+            .sources
+            .into_iter()
+            .map(|s| s.feed_url)
+            .collect();
+        assert_eq!(first, [youm7, other]);
+        // Known before the group: gained its source, no claim.
+        assert_eq!(store.get(&wire.key).unwrap().unwrap().sources.len(), 2);
+        assert!(store.full_text(&wire.key).unwrap().is_none());
+        assert_eq!(store.full_text_held().unwrap().len(), arabic.len());
+        assert_eq!(store.pending_full_text().unwrap().len(), arabic.len());
+        // Every item once: nothing new the second time.
+        let again = store.ingest(&doc1).unwrap();
+        assert_eq!((again.new, again.merged), (0, 0));
+        assert_eq!(store.item_count(), n);
+
+        // A document whose journal takes several parts, all replayed.
+        let many = many_arabic_items(600, youm7);
+        {
+            let trees = writer_trees(&store, Some(Step::Journal));
+            assert!(commit(&trees, &[doc_of(&many, youm7, Some(9_000))]).is_err());
+            assert!(trees.journal.len() >= 3, "{} parts", trees.journal.len());
+            assert!(!store.contains(&many[599].key).unwrap());
+        }
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.db.open_tree(JOURNAL_TREE).unwrap().is_empty());
+        assert_eq!(store.item_count(), n + many.len());
+        assert_eq!(
+            (record_count(&store), pair_count(&store)),
+            (n + many.len(), n + many.len())
+        );
+        for it in &many {
+            assert_eq!(store.get(&it.key).unwrap().unwrap().title, it.title);
+            assert!(store.full_text(&it.key).unwrap().unwrap().held);
+        }
+        assert_eq!(store.ingest(&many).unwrap().new, 0);
+    }
+
+    #[test]
+    fn a_group_whose_journal_would_be_too_large_is_committed_in_halves() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let youm7 = "https://www.youm7.com/rss";
+        let many = many_arabic_items(400, youm7);
+        let docs: Vec<Vec<Item>> = many.chunks(50).map(<[Item]>::to_vec).collect();
+        let group: Vec<Doc> = docs.iter().map(|d| doc_of(d, youm7, None)).collect();
+        let trees = writer_trees(&store, None);
+        // Together, over the bound: nothing written.
+        assert!(commit(&trees, &group).unwrap().is_none());
+        assert_eq!(record_count(&store), 0);
+        let answers = commit_docs(&trees, &group);
+        assert_eq!(answers.len(), docs.len());
+        for answer in answers {
+            assert_eq!(answer.unwrap().0.new, 50);
+        }
+        assert!(trees.journal.is_empty());
+        assert_eq!((record_count(&store), pair_count(&store)), (400, 400));
+        for it in &many {
+            assert_eq!(store.get(&it.key).unwrap().unwrap().title, it.title);
+        }
+    }
+
+    #[test]
+    fn a_journal_without_its_last_part_is_dropped_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let youm7 = "https://www.youm7.com/rss";
+        let many = many_arabic_items(600, youm7);
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let trees = writer_trees(&store, Some(Step::Journal));
+            assert!(commit(&trees, &[doc_of(&many, youm7, None)]).is_err());
+            // A crash before the commit point: the last part never written.
+            let (last, _) = trees.journal.last().unwrap().unwrap();
+            trees.journal.remove(last).unwrap();
+            assert!(!trees.journal.is_empty());
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.db.open_tree(JOURNAL_TREE).unwrap().is_empty());
+        assert_eq!(store.item_count(), 0);
+        assert_eq!((record_count(&store), pair_count(&store)), (0, 0));
+        assert!(store.keys.is_empty());
+        assert_eq!(store.ingest(&many).unwrap().new, many.len());
+        assert_eq!(store.item_count(), many.len());
+    }
+
+    #[test]
+    fn records_without_a_journal_are_swept_and_the_document_stored_whole_next_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let youm7 = "https://www.youm7.com/rss";
+        let arabic = arabic_records();
+        let before = item("https://a.example/قبل", "https://a.example/feed", 100);
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.ingest(std::slice::from_ref(&before)).unwrap();
+            let trees = writer_trees(&store, Some(Step::Records));
+            assert!(commit(&trees, &[doc_of(&arabic, youm7, Some(9_000))]).is_err());
+            assert_eq!(record_count(&store), 1 + arabic.len());
+            assert!(trees.journal.is_empty());
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        // None of the document: no record, pair, key or claim.
+        assert_eq!(store.item_count(), 1);
+        assert_eq!((record_count(&store), pair_count(&store)), (1, 1));
+        for it in &arabic {
+            assert!(!store.contains(&it.key).unwrap());
+            assert!(store.full_text(&it.key).unwrap().is_none());
+        }
+        // The next ingest stores it whole, under the same numbers.
+        let report = store.ingest(&arabic).unwrap();
+        assert_eq!(report.new, arabic.len());
+        assert_eq!(store.item_count(), 1 + arabic.len());
+        assert_eq!(record_count(&store), 1 + arabic.len());
+        assert_eq!(pair_count(&store), 1 + arabic.len());
+        for it in &arabic {
+            let got = store.get(&it.key).unwrap().unwrap();
+            assert_eq!((&got.title, &got.content), (&it.title, &it.content));
+        }
+        drop(store);
+        assert_eq!(
+            SledStore::open(dir.path()).unwrap().item_count(),
+            1 + arabic.len()
+        );
+    }
+
+    #[test]
+    fn pruning_beside_ingest_loses_and_resurrects_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(1 << 40),
+            max_items: 120,
+            seen_max_age: std::time::Duration::from_secs(1 << 40),
+        };
+        let docs: Vec<Vec<Item>> = (0..80i64)
+            .map(|d| {
+                let feed = format!("https://f{}.example/feed", d % 4);
+                let mut items: Vec<Item> = (0..5)
+                    .map(|i| item(&format!("https://p.example/{d}/{i}/خبر"), &feed, d * 10 + i))
+                    .collect();
+                // A story every feed brings: merged while prune may take it.
+                items.push(item(
+                    &format!("https://wire.example/عاجل/{}", d / 4),
+                    &feed,
+                    d * 10,
+                ));
+                items
+            })
+            .collect();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let pruned = std::thread::scope(|s| {
+            let pruner = s.spawn(|| {
+                let mut pruned = 0;
+                while !done.load(Ordering::Relaxed) {
+                    pruned += store.prune(1_000_000, &policy, 16).unwrap().items;
+                }
+                loop {
+                    let r = store.prune(1_000_000, &policy, 16).unwrap();
+                    pruned += r.items;
+                    if !r.more {
+                        break pruned;
+                    }
+                }
+            });
+            let ingesters: Vec<_> = docs
+                .chunks(20)
+                .map(|docs| {
+                    let store = store.clone();
+                    s.spawn(move || {
+                        for doc in docs {
+                            store.ingest(doc).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for h in ingesters {
+                h.join().unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            pruner.join().unwrap()
+        });
+        let keys: std::collections::BTreeSet<&ItemKey> = docs.iter().flatten().map(|i| &i.key).collect();
+        let stored = keys.iter().filter(|k| store.get(k).unwrap().is_some()).count();
+        // Nothing lost: every key is stored or remembered as pruned.
+        for key in &keys {
+            assert!(store.contains(key).unwrap(), "{key:?} lost");
+        }
+        assert_eq!(stored + pruned, keys.len());
+        assert!(stored <= 120, "{stored}");
+        assert_eq!(store.item_count(), stored);
+        assert_eq!(record_count(&store), stored);
+        assert_eq!(pair_count(&store), stored);
+        let mut walked = 0;
+        store
+            .for_each_item(|_| {
+                walked += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(walked, stored);
+        // Nothing resurrected: every story again, none new.
+        for doc in &docs {
+            assert_eq!(store.ingest(doc).unwrap().new, 0);
+        }
+        assert_eq!(store.item_count(), stored);
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!((store.item_count(), record_count(&store)), (stored, stored));
+    }
+
+    #[test]
+    fn a_version_7_store_becomes_version_8_and_keeps_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let arabic = arabic_records();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.ingest(&arabic).unwrap();
+            store.meta.insert(SCHEMA_KEY, &7u32.to_be_bytes()).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&8u32.to_be_bytes()[..])
+        );
+        assert_eq!(store.item_count(), arabic.len());
+        assert_eq!(store.get(&arabic[0].key).unwrap().unwrap().title, arabic[0].title);
     }
 }
