@@ -858,10 +858,10 @@ fn paragraphs(html: &str) -> Option<String> {
 
 /// The HTML of a cleaned document. ammonia's `to_string` serialises into a
 /// buffer and then copies it through a formatter; this collects the bytes
-/// in the thread's buffer, made room for `len_hint` bytes (the input's
-/// length), checks them once and copies them out at their size: one
-/// allocation per document, where a fresh buffer cost it, its growth and
-/// the copy.
+/// in the thread's buffer (kept up to [`KEEP_SINK`]), made room for
+/// `len_hint` bytes (the input's length), checks them once and copies them
+/// out at their size: one allocation per document, where a fresh buffer
+/// cost it, its growth and the copy.
 pub(crate) fn document_html(document: &ammonia::Document, len_hint: usize) -> String {
     thread_local! {
         static SINK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -883,8 +883,10 @@ pub(crate) fn document_html(document: &ammonia::Document, len_hint: usize) -> St
     })
 }
 
-/// The most a thread's [`document_html`] buffer keeps between documents.
-const KEEP_SINK: usize = 64 << 10;
+/// The most a thread's [`document_html`] buffer keeps between documents:
+/// a summary's or an ordinary content's HTML; a long article's buffer is
+/// let go (see `store::KEEP_PLAIN` for what the buffers cost).
+const KEEP_SINK: usize = 16 << 10;
 
 /// html5ever's serialised output, collected as bytes and checked as UTF-8
 /// once at the end, with SIMD. html5ever writes many small pieces (a tag

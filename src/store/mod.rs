@@ -233,8 +233,11 @@ pub(crate) fn encode(item: &Item) -> Vec<u8> {
 
 /// A plain record buffer up to this size is kept for the thread's next
 /// record; a larger one (a long article) is let go, so that a thread does
-/// not hold the largest record it ever wrote.
-const KEEP_PLAIN: usize = 64 << 10;
+/// not hold the largest record it ever wrote. Nearly every record is
+/// smaller (~1.5 % of real feeds' are over 8 KiB, [`LARGE_RECORD`]), and
+/// with `parse::document_html`'s buffer (also 16 KiB) the ~20 threads of
+/// a full-text round keep at most ~0.7 MB (BENCHMARKS.md, Run 16).
+const KEEP_PLAIN: usize = 16 << 10;
 
 thread_local! {
     // The plain record is written here and only read from here (packed,
