@@ -228,7 +228,36 @@ enum RecordRef<'a> {
 }
 
 pub(crate) fn encode(item: &Item) -> Vec<u8> {
-    postcard::to_stdvec(&RecordRef::V1(item)).expect("items serialise")
+    with_plain(item, <[u8]>::to_vec)
+}
+
+/// A plain record buffer up to this size is kept for the thread's next
+/// record; a larger one (a long article) is let go, so that a thread does
+/// not hold the largest record it ever wrote. Nearly every record is
+/// smaller (~1.5 % of real feeds' are over 8 KiB, [`LARGE_RECORD`]), and
+/// with `parse::document_html`'s buffer (also 16 KiB) the ~20 threads of
+/// a full-text round keep at most ~0.7 MB (BENCHMARKS.md, Run 16).
+const KEEP_PLAIN: usize = 16 << 10;
+
+thread_local! {
+    // The plain record is written here and only read from here (packed,
+    // or copied once at its size): postcard growing a fresh `Vec` for each
+    // record cost ~10 allocations per record (BENCHMARKS.md, Run 16).
+    static PLAIN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `item`'s plain record ([`RecordRef`] in postcard), written
+/// into this thread's buffer.
+fn with_plain<R>(item: &Item, f: impl FnOnce(&[u8]) -> R) -> R {
+    PLAIN.with_borrow_mut(|buf| {
+        buf.clear();
+        let plain = postcard::to_extend(&RecordRef::V1(item), std::mem::take(buf)).expect("items serialise");
+        let result = f(&plain);
+        if plain.capacity() <= KEEP_PLAIN {
+            *buf = plain;
+        }
+        result
+    })
 }
 
 /// The first bytes of a zstd frame (its magic number, little-endian). A
@@ -273,7 +302,11 @@ thread_local! {
 /// own compression recompresses whole pages on every rewrite). A record that
 /// would not shrink stays plain.
 pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
-    let plain = encode(item);
+    with_plain(item, pack)
+}
+
+/// A plain record packed (see [`encode_packed`]).
+fn pack(plain: &[u8]) -> Vec<u8> {
     let packed = PACKER.with(|cell| {
         let mut cell = cell.borrow_mut();
         let packer = match cell.as_mut() {
@@ -289,11 +322,11 @@ pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
         packer
             .set_parameter(zstd::zstd_safe::CParameter::CompressionLevel(level))
             .ok()?;
-        packer.compress(&plain).ok()
+        packer.compress(plain).ok()
     });
     match packed {
         Some(packed) if packed.len() < plain.len() => packed,
-        _ => plain,
+        _ => plain.to_vec(),
     }
 }
 
@@ -922,5 +955,52 @@ mod feed_state_tests {
         // included), reads the same.
         let old = r#"{"etag":"\"v1\"","last_modified":null,"body_hash":null,"last_attempt":1796000100,"last_success":1796000100,"last_status":304,"consecutive_failures":0,"last_error":null,"next_due":1796001000,"permanent_redirect":null,"gone":false,"charset":null,"items_seen":0,"items_new":0,"bytes":0,"title":"أخبار اليوم","site_url":null,"publisher_interval":null,"no_entries":null,"repaired":null,"items_too_old":0,"polled_by":"node-a"}"#;
         assert_eq!(serde_json::from_str::<FeedState>(old).unwrap(), sparse);
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::{decode, encode, encode_packed, Record, KEEP_PLAIN};
+    use crate::item::Item;
+    use crate::parse::{parse_feed, FeedRef, Limits};
+    use chrono::{TimeZone, Utc};
+
+    /// Items of the Arabic fixtures (UTF-8 and windows-1256), and one
+    /// grown past the kept buffer's size.
+    fn arabic_items() -> Vec<Item> {
+        let url = url::Url::parse("https://arabic.example/feed.xml").unwrap();
+        let now = Utc.timestamp_opt(1_780_000_000, 0).unwrap();
+        let mut items = Vec::new();
+        for doc in [
+            &include_bytes!("../../tests/fixtures/aljazeera_rss2.xml")[..],
+            &include_bytes!("../../tests/fixtures/youm7_cp1256.xml")[..],
+        ] {
+            let feed = FeedRef {
+                url: &url,
+                name: "أخبار",
+            };
+            let parsed = parse_feed(feed, doc, None, now, Limits::default()).unwrap();
+            assert!(!parsed.items.is_empty());
+            items.extend(parsed.items);
+        }
+        let mut long = items[0].clone();
+        long.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(2 * KEEP_PLAIN / 60));
+        items.insert(1, long);
+        items
+    }
+
+    /// The thread's reused buffer writes what a fresh `Vec` per record
+    /// wrote, whatever the order of sizes: a record after a larger one (a
+    /// buffer to clear), after one past the kept size (a buffer let go).
+    #[test]
+    fn records_from_the_reused_buffer_are_the_fresh_ones() {
+        let items = arabic_items();
+        for it in items.iter().chain(items.iter().rev()) {
+            let fresh = postcard::to_stdvec(&Record::V1(it.clone())).unwrap();
+            assert_eq!(encode(it), fresh, "{}", it.key.as_str());
+            let packed = encode_packed(it);
+            assert_eq!(&decode(&packed).unwrap(), it);
+            assert!(packed.len() <= fresh.len());
+        }
     }
 }
