@@ -1054,6 +1054,29 @@ fn summary_from_content(html: &str) -> Option<String> {
     Some(format!("{}…", escape_html(head.trim_end())))
 }
 
+/// The items of the Arabic fixtures, Al Jazeera (UTF-8) and Youm7
+/// (windows-1256), parsed as the poller parses them: for the unit tests of
+/// other stages.
+#[cfg(test)]
+pub(crate) fn arabic_fixture_items() -> Vec<crate::item::Item> {
+    let url = Url::parse("https://arabic.example/feed.xml").unwrap();
+    let now = chrono::TimeZone::timestamp_opt(&Utc, 1_780_000_000, 0).unwrap();
+    let mut items = Vec::new();
+    for doc in [
+        &include_bytes!("../../tests/fixtures/aljazeera_rss2.xml")[..],
+        &include_bytes!("../../tests/fixtures/youm7_cp1256.xml")[..],
+    ] {
+        let feed = FeedRef {
+            url: &url,
+            name: "أخبار",
+        };
+        let parsed = parse_feed(feed, doc, None, now, Limits::default()).unwrap();
+        assert!(!parsed.items.is_empty());
+        items.extend(parsed.items);
+    }
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use encoding_rs::Encoding;
@@ -2053,27 +2076,14 @@ mod tests {
     /// windows-1256, sanitised and cleaned again.
     #[test]
     fn document_html_from_the_reused_buffer_is_ammonias() {
-        let url = Url::parse("https://arabic.example/feed.xml").unwrap();
-        let now = chrono::TimeZone::timestamp_opt(&Utc, 1_780_000_000, 0).unwrap();
         let mut texts = Vec::new();
-        for doc in [
-            &include_bytes!("../../tests/fixtures/aljazeera_rss2.xml")[..],
-            &include_bytes!("../../tests/fixtures/youm7_cp1256.xml")[..],
-        ] {
-            let feed = FeedRef {
-                url: &url,
-                name: "أخبار",
-            };
-            let parsed = parse_feed(feed, doc, None, now, Limits::default()).unwrap();
-            assert!(!parsed.items.is_empty());
-            for item in parsed.items {
-                texts.extend(item.summary);
-                texts.extend(item.content);
-                texts.push(format!(
-                    "<b>{}</b> <img src=\"/a.jpg\"> &amp; «{}»",
-                    item.title, item.title
-                ));
-            }
+        for item in super::arabic_fixture_items() {
+            texts.extend(item.summary);
+            texts.extend(item.content);
+            texts.push(format!(
+                "<b>{}</b> <img src=\"/a.jpg\"> &amp; «{}»",
+                item.title, item.title
+            ));
         }
         texts.insert(
             1,

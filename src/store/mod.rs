@@ -962,27 +962,11 @@ mod feed_state_tests {
 mod record_tests {
     use super::{decode, encode, encode_packed, Record, KEEP_PLAIN};
     use crate::item::Item;
-    use crate::parse::{parse_feed, FeedRef, Limits};
-    use chrono::{TimeZone, Utc};
 
     /// Items of the Arabic fixtures (UTF-8 and windows-1256), and one
     /// grown past the kept buffer's size.
     fn arabic_items() -> Vec<Item> {
-        let url = url::Url::parse("https://arabic.example/feed.xml").unwrap();
-        let now = Utc.timestamp_opt(1_780_000_000, 0).unwrap();
-        let mut items = Vec::new();
-        for doc in [
-            &include_bytes!("../../tests/fixtures/aljazeera_rss2.xml")[..],
-            &include_bytes!("../../tests/fixtures/youm7_cp1256.xml")[..],
-        ] {
-            let feed = FeedRef {
-                url: &url,
-                name: "أخبار",
-            };
-            let parsed = parse_feed(feed, doc, None, now, Limits::default()).unwrap();
-            assert!(!parsed.items.is_empty());
-            items.extend(parsed.items);
-        }
+        let mut items = crate::parse::arabic_fixture_items();
         let mut long = items[0].clone();
         long.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(2 * KEEP_PLAIN / 60));
         items.insert(1, long);

@@ -5,9 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use axum::routing::post;
 use feedwire::app::{poll_once, Daemon};
 use reqwest::header;
 use reqwest::StatusCode;
@@ -122,24 +120,11 @@ fn assert_self_link(link: &str, ext: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_arabic_output_is_served_at_its_percent_encoded_paths() {
-    // A WebSub hub on 127.0.0.1 that records the form bodies it is sent.
-    let pings: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let hub = {
-        let pings = pings.clone();
-        let app = axum::Router::new().route(
-            "/hub",
-            post(move |body: String| {
-                pings.lock().unwrap().push(body);
-                let _ = ping_tx.send(());
-                async { axum::http::StatusCode::NO_CONTENT }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}/hub")
-    };
+    let Hub {
+        url: hub,
+        pings,
+        received: mut ping_rx,
+    } = Hub::start().await;
 
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();

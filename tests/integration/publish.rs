@@ -4,9 +4,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::routing::post;
 use feedwire::app::{poll_once, render_all, Daemon};
 use feedwire::store::Store;
 use reqwest::header;
@@ -178,24 +177,11 @@ async fn read_brotli(bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_websub_opml_and_brotli_from_the_daemon() {
-    // A WebSub hub on 127.0.0.1 that records the form bodies it is sent.
-    let pings: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let hub = {
-        let pings = pings.clone();
-        let app = axum::Router::new().route(
-            "/hub",
-            post(move |body: String| {
-                pings.lock().unwrap().push(body);
-                let _ = ping_tx.send(());
-                async { axum::http::StatusCode::NO_CONTENT }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}/hub")
-    };
+    let Hub {
+        url: hub,
+        pings,
+        received: mut ping_rx,
+    } = Hub::start().await;
 
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();

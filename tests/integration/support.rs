@@ -895,3 +895,35 @@ pub async fn pg_database(test: &str) -> Option<String> {
     url.set_path(&name);
     Some(url.to_string())
 }
+
+/// A WebSub hub on 127.0.0.1 that records the form bodies it is sent, and
+/// signals each on `received`.
+pub struct Hub {
+    pub url: String,
+    pub pings: Arc<Mutex<Vec<String>>>,
+    pub received: tokio::sync::mpsc::UnboundedReceiver<()>,
+}
+
+impl Hub {
+    pub async fn start() -> Hub {
+        let pings: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (ping_tx, received) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let recorded = pings.clone();
+        let app = Router::new().route(
+            "/hub",
+            axum::routing::post(move |body: String| {
+                recorded.lock().unwrap().push(body);
+                let _ = ping_tx.send(());
+                async { StatusCode::NO_CONTENT }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Hub {
+            url: format!("http://{addr}/hub"),
+            pings,
+            received,
+        }
+    }
+}
