@@ -17,8 +17,10 @@
 //!    serve, SIGKILL; then `feedwire export` on the crashed store.
 //! 4. A last start: waits until every feed has been polled and is `ok` in
 //!    `/status.json` with its next poll in the future; SIGTERM, exit 0;
-//!    `feedwire export` on the stopped store lists what the running daemon
-//!    listed.
+//!    `feedwire export` on the stopped store lists everything the running
+//!    daemon listed (and may list more: the daemon polls on between its
+//!    listing and the SIGTERM, and with many feeds a round is still
+//!    storing then; 40 kills, seed 20261206, showed it on main `43ec8d0`).
 //!
 //! Checked after every kill: the crashed store opens; its export (every
 //! stored item) holds every item served just before the kill (the outputs
@@ -506,17 +508,19 @@ async fn run(rig: &mut Rig, farm: &Proc, rng: &mut Rng) -> Result<(), String> {
             .push(format!("SIGTERM after the last start: {status}, expected exit 0"));
     }
     let on_disk = rig.export("stopped store")?;
-    if on_disk != stored {
+    let missing = stored.difference(&on_disk).count();
+    if missing > 0 {
         rig.problems.push(format!(
-            "the stopped store lists {} items, the running daemon listed {}",
+            "the stopped store lists {} items and lacks {missing} of the {} the running daemon listed",
             on_disk.len(),
             stored.len()
         ));
     }
     say(&format!(
-        "stop: {status} after {:.2}s; the stopped store opens and lists {} items; {} distinct items served before kills, {lost} of them lost",
+        "stop: {status} after {:.2}s; the stopped store opens and lists {} items ({} stored after the running daemon's listing); {} distinct items served before kills, {lost} of them lost",
         t.elapsed().as_secs_f64(),
         on_disk.len(),
+        on_disk.difference(&stored).count(),
         all_served.len()
     ));
     Ok(())
