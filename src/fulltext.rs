@@ -746,6 +746,15 @@ async fn extract_page(
     if crate::item::ItemKey::from_link(&job.link) == crate::item::ItemKey::from_link(&job.feed.url) {
         return Err(format!("{}: the item links to the feed itself", job.link));
     }
+    // A page other entries of the feed link to too (a section, a day's
+    // posts, an app's routes): extracting it would publish the page, not
+    // this entry.
+    if job.key.shares_its_link() || job.link.fragment().is_some() {
+        return Err(format!(
+            "{}: other entries of the feed link to this page too",
+            job.link
+        ));
+    }
     let host = job.link.host_str().unwrap_or_default().to_owned();
     if let Some((n, until)) = backoff.blocked(&host) {
         let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or_default();

@@ -186,12 +186,13 @@ fn updated(item: &Item) -> i64 {
         .max(item.date)
 }
 
-/// The guid/id subscribers key on: the cleaned link, or for link-less items a
-/// URN built from the dedup key (stable, but not a URL).
+/// The guid/id subscribers key on: the cleaned link, or for link-less items
+/// and items whose link other entries share (readers would show one of
+/// them) a URN built from the dedup key (stable, but not a URL).
 pub fn item_id(item: &Item) -> (String, bool) {
     match &item.link {
-        Some(link) => (link.clone(), true),
-        None => (format!("urn:feedwire:{}", urlencode(item.key.as_str())), false),
+        Some(link) if !item.key.shares_its_link() => (link.clone(), true),
+        _ => (format!("urn:feedwire:{}", urlencode(item.key.as_str())), false),
     }
 }
 

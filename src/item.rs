@@ -15,12 +15,16 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// The deduplication key of an item: a canonical form of its link, or, for
-/// items without a usable link, of its guid.
+/// items without a usable link, of its guid; for an entry whose link other
+/// entries of its feed share, its id within the feed ([`ItemKey::for_entry`]).
 ///
 /// Keys are plain strings so that they can be read in a store dump; they are
 /// never shown to subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemKey(String);
+
+/// The scheme of [`ItemKey::for_entry`]'s keys.
+const ENTRY_SCHEME: &str = "entry:";
 
 impl ItemKey {
     /// Key for an item that has a link. `http` and `https` give the same key.
@@ -46,6 +50,23 @@ impl ItemKey {
             Ok(url) if is_web(&url) => ItemKey::from_link(&url),
             _ => ItemKey(format!("guid:{}#{}", ItemKey::from_link(feed_url).0, guid.trim())),
         }
+    }
+
+    /// Key for an entry whose link names other entries of its feed too
+    /// (see `parse::links`): its id, within its feed. The `entry:` scheme
+    /// also tells [`crate::generate::item_id`] that the link cannot be the
+    /// id subscribers key on.
+    pub fn for_entry(id: &str, feed_url: &Url) -> ItemKey {
+        ItemKey(format!(
+            "{ENTRY_SCHEME}{}#{}",
+            ItemKey::from_link(feed_url).0,
+            id.trim()
+        ))
+    }
+
+    /// Whether the item's link is not its own ([`ItemKey::for_entry`]).
+    pub fn shares_its_link(&self) -> bool {
+        self.0.starts_with(ENTRY_SCHEME)
     }
 
     pub fn as_str(&self) -> &str {

@@ -20,8 +20,11 @@ use url::Url;
 use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Sighting, Source};
 
 pub mod charset;
+mod links;
 mod nfc;
 pub mod recover;
+
+use links::Keying;
 
 use charset::decode;
 pub use charset::{charset_param, decode_xml_text};
@@ -363,14 +366,43 @@ fn build(
         name: &name,
     };
     let mut sightings = Vec::new();
-    let items: Vec<Item> = parsed
-        .entries
+    let mut entries = parsed.entries;
+    entries.truncate(limits.max_items);
+    // Each entry's link, chosen and cleaned once: the key is made from it,
+    // and it is the link published.
+    let originals: Vec<Option<Url>> = entries.iter().map(|e| pick_link(e, feed.url)).collect();
+    let mut links: Vec<Option<Url>> = originals.iter().map(|l| l.as_ref().map(clean_link)).collect();
+    let keyings = {
+        let fragments: Vec<Option<&str>> = originals
+            .iter()
+            .map(|l| l.as_ref().and_then(Url::fragment).filter(|f| !f.is_empty()))
+            .collect();
+        links::keyings(&entries, &links, &fragments, feed.url)
+    };
+    let mut keys: Vec<Option<ItemKey>> = Vec::with_capacity(entries.len());
+    for (i, link) in links.iter_mut().enumerate() {
+        let keying = keyings.as_ref().map_or(&Keying::Link, |k| &k[i]);
+        keys.push(match (keying, link) {
+            (Keying::Link, _) | (_, None) => None,
+            (Keying::Fragment(f), Some(link)) => {
+                link.set_fragment(Some(f));
+                Some(ItemKey::from_clean_link(link))
+            }
+            (Keying::Entry(id), Some(_)) => Some(ItemKey::for_entry(id, feed.url)),
+        });
+    }
+    let items: Vec<Item> = entries
         .into_iter()
-        .take(limits.max_items)
+        .zip(originals.into_iter().zip(links).zip(keys))
         .enumerate()
-        .filter_map(|(i, e)| {
+        .filter_map(|(i, (e, ((original_link, link), key)))| {
             let guid_is_link = guid_links.get(i).copied().unwrap_or(true);
-            match entry_to_item(feed, e, language.as_deref(), now, guid_is_link, known)? {
+            let link = EntryLink {
+                original: original_link,
+                clean: link,
+                key,
+            };
+            match entry_to_item(feed, e, link, language.as_deref(), now, guid_is_link, known)? {
                 Built::Item(item) => Some(item),
                 Built::Known => {
                     skipped += 1;
@@ -447,25 +479,40 @@ fn cut_borrowed(s: &str, max: usize) -> &str {
     }
 }
 
+/// An entry's link as [`build`] settled it.
+struct EntryLink {
+    /// As the document gives it ([`pick_link`]).
+    original: Option<Url>,
+    /// Cleaned ([`clean_link`]); with its fragment when that names the
+    /// entry ([`links::Keying::Fragment`]).
+    clean: Option<Url>,
+    /// The key, when it is not the clean link's ([`links`]).
+    key: Option<ItemKey>,
+}
+
 /// `None`: not an item.
 fn entry_to_item(
     feed: FeedRef<'_>,
     mut entry: Entry,
+    link: EntryLink,
     feed_language: Option<&str>,
     now: i64,
     guid_is_link: bool,
     known: &dyn Fn(&ItemKey) -> Known,
 ) -> Option<Built> {
-    let original_link = pick_link(&entry, feed.url);
-    // Cleaned once: the key is made from it, and it is the link published.
-    let mut link = original_link.as_ref().map(clean_link);
+    let EntryLink {
+        original: original_link,
+        clean: mut link,
+        key,
+    } = link;
     let (given_id, key_id) = entry_id(&entry);
-    let key = match &link {
-        Some(l) => ItemKey::from_clean_link(l),
-        None if !key_id.is_empty() => ItemKey::from_guid(key_id, feed.url),
+    let key = match (key, &link) {
+        (Some(key), _) => key,
+        (None, Some(l)) => ItemKey::from_clean_link(l),
+        (None, None) if !key_id.is_empty() => ItemKey::from_guid(key_id, feed.url),
         // No link, no id, no title: the content is all there is to know the
         // entry again by on the next poll.
-        None => ItemKey::from_guid(&content_digest(&entry)?, feed.url),
+        (None, None) => ItemKey::from_guid(&content_digest(&entry)?, feed.url),
     };
     // A relative guid (`<guid>/2025/11/a</guid>`, `<id>1</id>`) is the
     // item's link as feedparser reads it, resolved against xml:base or

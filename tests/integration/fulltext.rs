@@ -981,3 +981,43 @@ async fn a_killed_poll_once_s_pages_are_counted_by_the_next_run() {
     );
     assert_eq!(store.pending_full_text().unwrap().len(), 1, "still queued");
 }
+
+/// Two items of a feed link to one section page (a ticker's): its page is
+/// not fetched for either, both keep the feed's text, and operators see
+/// why. The feed's item with a page of its own gets its article.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_other_entries_link_to_is_not_taken_as_the_article() {
+    let server = FeedServer::start().await;
+    let section = server.route(
+        "/news/ajel",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let cairo = server.route(
+        "/news/cairo",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let rss = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>عاجل</title><link>https://ajel.example/</link><description>x</description>
+        <item><title>عاجل: البرلمان يقر الموازنة</title><link>{section}</link><guid isPermaLink="false">a-2</guid><description>{TEASER}</description></item>
+        <item><title>عاجل: استئناف المفاوضات</title><link>{section}</link><guid isPermaLink="false">a-1</guid><description>{TEASER}</description></item>
+        <item><title>زيارة القاهرة</title><link>{cairo}</link><description>{TEASER}</description></item>
+        </channel></rss>"#
+    );
+    let feed = server.route("/rss", Route::feed(rss.into_bytes(), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new().feed_with("عاجل", &feed, &[("full_text", "true")]);
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+    wait_render(&daemon, "the article of the item with a page of its own", || {
+        content_of(&daemon, &cairo).is_some_and(|c| c.contains("وصل صدام حفتر"))
+    })
+    .await;
+    let ft = status_of(&daemon, &feed).await.full_text.unwrap();
+    assert_eq!((ft.extracted, ft.failed), (1, 2), "{ft:?}");
+    let error = ft.last_error.unwrap_or_default();
+    assert!(
+        error.contains("other entries of the feed link to this page too"),
+        "{error}"
+    );
+    assert_eq!(server.requests_to("/news/ajel"), 0);
+    daemon.shutdown().await.unwrap();
+}

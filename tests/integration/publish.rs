@@ -371,3 +371,113 @@ async fn an_unchanged_render_keeps_the_served_documents_and_their_compressed_cop
         .unwrap();
     assert_eq!(gunzipped, rss.body);
 }
+
+/// A document served without validators, so that every poll reads it.
+fn fresh(body: Vec<u8>) -> Route {
+    Route::feed(body, "application/rss+xml").no_etag()
+}
+
+/// A ticker's document: one item, linking to the site's root.
+fn ticker(guid: &str, title: &str) -> Vec<u8> {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>شريط</title>\
+         <link>https://shareet.example/</link><item><title>{title}</title><link>https://shareet.example/</link>\
+         <guid isPermaLink=\"false\">{guid}</guid><pubDate>Thu, 20 Nov 2025 13:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_share_a_link_each_reach_subscribers() {
+    // Three shapes of real feeds whose entries share one link: a section page
+    // for every item (windows-1256), a day's page with an anchor per post,
+    // and a ticker pointing at the site's root one item at a time. Each
+    // entry is an item of its own, with an id of its own in the output.
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = [
+        FeedEntry {
+            name: "أخبار عاجلة",
+            url: server.route("/ajel.xml", fresh(fixture("shared_link_section_1256.xml"))),
+            tags: &["politics"],
+        },
+        FeedEntry {
+            name: "مدونة",
+            url: server.route("/day.xml", fresh(fixture("shared_link_day_page.xml"))),
+            tags: &["politics"],
+        },
+        FeedEntry {
+            name: "شريط",
+            url: server.route("/ticker.xml", fresh(ticker("t-1", "الرئيس يستقبل وفداً برلمانياً"))),
+            tags: &["politics"],
+        },
+    ];
+    let config = load_config(&write_config(dir.path(), &feeds));
+    let first = poll_once(&config).await.unwrap();
+    assert_eq!(first.totals.items_new, 7, "{:?}", first.totals);
+
+    // The ticker's next item, alone in its document under the same link.
+    server.set("/ticker.xml", fresh(ticker("t-2", "الحكومة تعلن خطة لدعم الأجور")));
+    let second = poll_once(&config).await.unwrap();
+    assert_eq!(second.totals.items_new, 1, "{:?}", second.totals);
+    // Seen once, never new again: every document is read again (changed
+    // by a comment, so that it is not taken as the same bytes).
+    let again = |mut body: Vec<u8>| {
+        body.extend_from_slice(b"\n<!-- again -->\n");
+        fresh(body)
+    };
+    server.set("/ajel.xml", again(fixture("shared_link_section_1256.xml")));
+    server.set("/day.xml", again(fixture("shared_link_day_page.xml")));
+    server.set("/ticker.xml", again(ticker("t-2", "الحكومة تعلن خطة لدعم الأجور")));
+    let third = poll_once(&config).await.unwrap();
+    assert_eq!(third.totals.items_new, 0, "{:?}", third.totals);
+    assert_eq!(third.totals.not_modified, 0, "{:?}", third.totals);
+
+    let store = Store::open(&config.storage.path).unwrap();
+    let docs = render_all(&config, &store).unwrap();
+    let rss = &docs["politics.rss"].body;
+    let (ids, titles) = entries_of(rss);
+    assert_eq!(ids.len(), 8, "{titles:?}");
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 8, "{ids:?}");
+    for title in [
+        "عاجل: مجلس النواب يقر قانون الموازنة العامة",
+        "عاجل: استئناف المفاوضات في الدوحة غداً",
+        "الرئيس يستقبل وفداً برلمانياً",
+        "الحكومة تعلن خطة لدعم الأجور",
+    ] {
+        assert!(
+            titles.iter().any(|t| t == title),
+            "{title} missing from {titles:?}"
+        );
+    }
+    let text = String::from_utf8_lossy(rss);
+    // The day page's posts keep their anchors: the link leads to the post.
+    for anchor in ["2025/11/20.html#p1", "2025/11/20.html#p2", "2025/11/19.html#p1"] {
+        assert!(
+            text.contains(&format!("<link>https://mudawwana.example/{anchor}</link>")),
+            "{anchor}"
+        );
+    }
+    // The section's items keep the link their publisher gave, and are told
+    // apart by ids that are not links.
+    assert_eq!(
+        text.matches("<link>https://akhbar.example/ajel</link>").count(),
+        3
+    );
+    assert_eq!(
+        text.matches("isPermaLink=\"false\">urn:feedwire:entry").count(),
+        5
+    );
+
+    // Feed readers key on the id too: Python's feedparser reads eight.
+    if let Some(fp) = feedparser(rss, "application/rss+xml") {
+        let ids: std::collections::BTreeSet<&str> = fp["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(ids.len(), 8, "{fp}");
+    }
+}
