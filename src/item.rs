@@ -281,6 +281,13 @@ pub struct Enclosure {
     pub length: Option<u64>,
 }
 
+/// No web page was published before 1990-01-01 (UTC): an entry dated
+/// earlier carries a CMS's placeholder for "no date" (1970-01-01 of a zero
+/// Unix time, 0001-01-01 of Go's and .NET's zero value, 1900-01-01 of
+/// SQL's), and is dated as an undated one, at first sight. Taken at its
+/// word, a new entry would be refused at once as older than the retention.
+pub const PLAUSIBLE_SINCE: i64 = 631_152_000;
+
 /// One story, normalised out of whatever format carried it.
 ///
 /// Times are Unix seconds (UTC). Text is UTF-8 with XML-illegal control
@@ -309,9 +316,14 @@ pub struct Item {
 }
 
 impl Item {
-    /// Chooses the publication date from what the feed said and when we saw it.
+    /// Chooses the publication date from what the feed said and when we
+    /// saw it: `published`, else `updated`, a date before
+    /// [`PLAUSIBLE_SINCE`] counting as none; one in the future is clamped
+    /// to `first_seen` (it would pin the item above every newer one, and
+    /// says the entry is news now: an older `updated` would age it).
     pub fn pick_date(published: Option<i64>, updated: Option<i64>, first_seen: i64) -> i64 {
-        match published.or(updated) {
+        let plausible = |d: &i64| *d >= PLAUSIBLE_SINCE;
+        match published.filter(plausible).or(updated.filter(plausible)) {
             Some(d) if d <= first_seen => d,
             _ => first_seen,
         }
@@ -435,10 +447,36 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(Item::pick_date(Some(10), Some(20), 100), 10);
-        assert_eq!(Item::pick_date(None, Some(20), 100), 20);
-        assert_eq!(Item::pick_date(None, None, 100), 100);
-        assert_eq!(Item::pick_date(Some(500), None, 100), 100);
+        let d = |s: &str| crate::dates::parse_date(s).unwrap().timestamp();
+        let now = d("2026-12-06T03:00:00Z");
+        let (a, b) = (d("2026-12-05T10:00:00Z"), d("2026-12-06T01:00:00Z"));
+        assert_eq!(Item::pick_date(Some(a), Some(b), now), a);
+        assert_eq!(Item::pick_date(None, Some(b), now), b);
+        assert_eq!(Item::pick_date(None, None, now), now);
+        // In the future: not believed.
+        assert_eq!(Item::pick_date(Some(now + 3600), None, now), now);
+        assert_eq!(Item::pick_date(Some(now + 3600), Some(b), now), now);
+        // Arabic dates as outlets write them, read as what they say.
+        let arabic = d("السبت ٥ ديسمبر ٢٠٢٦ ١٠:٠٠ ص");
+        assert_eq!(arabic, a);
+        assert_eq!(Item::pick_date(Some(arabic), None, now), a);
+        // The placeholders CMSs write for "no date": dated at first sight,
+        // or by the other date when that one is plausible.
+        for placeholder in [
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Wed, 31 Dec 1969 19:00:00 -0500",
+            "0001-01-01T00:00:00Z",
+            "1900-01-01T00:00:00Z",
+            "الخميس ١ يناير ١٩٧٠ ٠٠:٠٠",
+        ] {
+            let p = d(placeholder);
+            assert!(p < PLAUSIBLE_SINCE, "{placeholder}");
+            assert_eq!(Item::pick_date(Some(p), None, now), now, "{placeholder}");
+            assert_eq!(Item::pick_date(Some(p), Some(b), now), b, "{placeholder}");
+            assert_eq!(Item::pick_date(None, Some(p), now), now, "{placeholder}");
+        }
+        // The first plausible date is kept, however old.
+        assert_eq!(Item::pick_date(Some(PLAUSIBLE_SINCE), None, now), PLAUSIBLE_SINCE);
     }
 }
 

@@ -212,15 +212,21 @@ impl Metrics {
                         kind: "duplicate".into(),
                     })
                     .inc_by(ingest.duplicate as u64);
-                // Rare: the series appears with the first old entry
+                // Rare: each series appears with the first such entry
                 // rather than as a zero on every feed.
-                if notes.too_old > 0 {
-                    self.items
-                        .get_or_create(&ItemLabels {
-                            feed: feed.clone(),
-                            kind: "too_old".into(),
-                        })
-                        .inc_by(notes.too_old as u64);
+                for (kind, n) in [
+                    ("too_old", notes.too_old),
+                    ("over_limit", notes.over_limit),
+                    ("empty", notes.empty),
+                ] {
+                    if n > 0 {
+                        self.items
+                            .get_or_create(&ItemLabels {
+                                feed: feed.clone(),
+                                kind: kind.into(),
+                            })
+                            .inc_by(n as u64);
+                    }
                 }
                 // A document with entries but none understood is not a
                 // plain success; one that needed repair says so too.
@@ -349,6 +355,8 @@ mod tests {
                 crate::poller::ParseNotes {
                     repaired: Some("1 stray '&'".into()),
                     too_old: 4,
+                    over_limit: 7,
+                    empty: 1,
                     ..Default::default()
                 },
             ),
@@ -381,6 +389,8 @@ mod tests {
             "feedwire_fetches_total{feed=\"heise\",result=\"no_entries\"} 1",
             "feedwire_fetches_total{feed=\"archive\",result=\"repaired\"} 1",
             "feedwire_items_total{feed=\"archive\",kind=\"too_old\"} 4",
+            "feedwire_items_total{feed=\"archive\",kind=\"over_limit\"} 7",
+            "feedwire_items_total{feed=\"archive\",kind=\"empty\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
@@ -422,7 +432,9 @@ mod tests {
         // fetches (updated, not_modified), bytes, items (new, duplicate),
         // failures in a row: six series, however many polls.
         assert_eq!(per_feed, 6 * n, "{}", &text[..2000]);
-        assert!(!text.contains("too_old"), "no zero too_old series");
+        for kind in ["too_old", "over_limit", "empty"] {
+            assert!(!text.contains(kind), "no zero {kind} series");
+        }
         assert!(text.contains(&format!("feedwire_fetch_duration_seconds_count {}", 2 * n)));
         assert!(!text.contains("feedwire_fetch_duration_seconds_bucket{feed"));
     }

@@ -105,6 +105,10 @@ pub struct ParseNotes {
     pub repaired: Option<String>,
     /// Entries older than `[storage] retention`, not stored.
     pub too_old: usize,
+    /// Entries beyond `[poll] max_items`, not read.
+    pub over_limit: usize,
+    /// Entries with no title, text or link, not stored.
+    pub empty: usize,
 }
 
 /// Totals over a set of feed reports.
@@ -118,6 +122,11 @@ pub struct PollReport {
     /// Feeds whose document shows entries but yielded none (counted in
     /// `feeds_ok` too: the fetch worked).
     pub feeds_no_entries: usize,
+    /// Entries not stored by design, by reason (see [`ParseNotes`]): the
+    /// summary names them, so that no entry is lost without a word.
+    pub items_too_old: usize,
+    pub items_over_limit: usize,
+    pub items_empty: usize,
 }
 
 impl PollReport {
@@ -132,6 +141,9 @@ impl PollReport {
                 self.feeds_no_entries += usize::from(notes.no_entries.is_some());
                 self.items_new += ingest.new;
                 self.items_duplicate += ingest.duplicate;
+                self.items_too_old += notes.too_old;
+                self.items_over_limit += notes.over_limit;
+                self.items_empty += notes.empty;
             }
             Outcome::Failed { .. } => self.feeds_failed += 1,
         }
@@ -151,6 +163,16 @@ impl std::fmt::Display for PollReport {
                 "; {} feeds with entries none understood",
                 self.feeds_no_entries
             )?;
+        }
+        let not_stored = [
+            (self.items_too_old, "older than the retention"),
+            (self.items_over_limit, "beyond [poll] max_items"),
+            (self.items_empty, "with no title, text or link"),
+        ];
+        let mut sep = "; not stored:";
+        for (n, reason) in not_stored.into_iter().filter(|(n, _)| *n > 0) {
+            write!(f, "{sep} {n} {reason}")?;
+            sep = ",";
         }
         Ok(())
     }
@@ -736,12 +758,15 @@ async fn process(
     state.charset = Some(parsed.charset.to_owned());
     state.title = parsed.title;
     state.site_url = parsed.site_url;
-    state.items_seen = parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old;
+    let seen = parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old;
+    state.items_seen = seen;
     state.items_new = ingest.new;
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
     state.no_entries = parsed.no_entries.clone();
     state.repaired = parsed.repaired.clone();
     state.items_too_old = too_old;
+    state.items_over_limit = parsed.dropped;
+    state.items_empty = parsed.empty;
     if let Some(reason) = &parsed.no_entries {
         warn!(feed = %feed_name, url = %feed_url, reason = %reason, "Document shows entries but none was understood.");
     }
@@ -751,12 +776,22 @@ async fn process(
     if too_old > 0 {
         tracing::info!(feed = %feed_name, url = %feed_url, too_old, "Entries older than the retention skipped.");
     }
+    if parsed.dropped > 0 {
+        // Entries within the retention, lost unless the cap is raised.
+        warn!(feed = %feed_name, url = %feed_url, over_limit = parsed.dropped, max_items = ctx.limits.max_items,
+              "Entries beyond [poll] max_items not read.");
+    }
+    if parsed.empty > 0 {
+        tracing::info!(feed = %feed_name, url = %feed_url, empty = parsed.empty, "Entries with no title, text or link skipped.");
+    }
     Ok(Outcome::Updated {
-        items: parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old,
+        items: seen,
         notes: ParseNotes {
             no_entries: parsed.no_entries,
             repaired: parsed.repaired,
             too_old,
+            over_limit: parsed.dropped,
+            empty: parsed.empty,
         },
         // Entries skipped as already known are duplicates too.
         ingest: IngestReport {

@@ -45,6 +45,12 @@ pub struct FeedStatus {
     /// stored.
     #[serde(default)]
     pub items_too_old: usize,
+    /// Entries of the last document beyond `[poll] max_items`, not read.
+    #[serde(default)]
+    pub items_over_limit: usize,
+    /// Entries of the last document with no title, text or link, not stored.
+    #[serde(default)]
+    pub items_empty: usize,
     /// The node that polled it last (fleets: which node did what).
     #[serde(default)]
     pub polled_by: Option<String>,
@@ -143,6 +149,8 @@ impl FeedStatus {
             no_entries: s.no_entries.clone(),
             repaired: s.repaired.clone(),
             items_too_old: s.items_too_old,
+            items_over_limit: s.items_over_limit,
+            items_empty: s.items_empty,
             polled_by: s.polled_by.clone(),
             full_text: None,
         }
@@ -165,6 +173,18 @@ impl FeedStatus {
             parts.push(format!(
                 "{} entries older than the retention, not stored",
                 self.items_too_old
+            ));
+        }
+        if self.items_over_limit > 0 {
+            parts.push(format!(
+                "{} entries beyond [poll] max_items, not read",
+                self.items_over_limit
+            ));
+        }
+        if self.items_empty > 0 {
+            parts.push(format!(
+                "{} entries with no title, text or link, not stored",
+                self.items_empty
             ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
@@ -558,17 +578,32 @@ mod tests {
             items_too_old: 4,
             ..base.clone()
         };
+        let capped = FeedState {
+            items_over_limit: 250,
+            items_empty: 2,
+            ..base.clone()
+        };
         let feeds = vec![
             FeedStatus::new("heise", "https://h.example/rdf", Some(&empty)),
             FeedStatus::new("اليوم السابع", "https://y.example/rss", Some(&mended)),
             FeedStatus::new("plain", "https://p.example/rss", Some(&base)),
+            FeedStatus::new("أرشيف", "https://a.example/rss", Some(&capped)),
         ];
         let states: Vec<&str> = feeds.iter().map(|f| f.state.as_str()).collect();
-        assert_eq!(states, ["no_entries", "repaired", "ok"]);
+        assert_eq!(states, ["no_entries", "repaired", "ok", "ok"]);
         assert_eq!(
             feeds[1].note().as_deref(),
             Some("repaired: 1 stray '&'; 4 entries older than the retention, not stored")
         );
+        // Entries a document loses by design are named with their reason.
+        assert_eq!(
+            feeds[3].note().as_deref(),
+            Some(
+                "250 entries beyond [poll] max_items, not read; \
+                 2 entries with no title, text or link, not stored"
+            )
+        );
+        assert_eq!(feeds[2].note(), None);
         let t = table(&feeds);
         assert!(
             t.lines()
@@ -583,6 +618,11 @@ mod tests {
         let json = serde_json::to_value(&feeds[1]).unwrap();
         assert_eq!(json["repaired"], "1 stray '&'");
         assert_eq!(json["items_too_old"], 4);
+        let json = serde_json::to_value(&feeds[3]).unwrap();
+        assert_eq!(
+            (json["items_over_limit"].as_u64(), json["items_empty"].as_u64()),
+            (Some(250), Some(2))
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct ParsedFeed {
     pub dropped: usize,
     /// Entries already known (see [`parse_feed_skipping`]), not built.
     pub skipped: usize,
+    /// Entries with nothing to publish: no title, text or link.
+    pub empty: usize,
     /// What the recovery layer had to mend before the document would read
     /// (`1 stray '&', unclosed CDATA`), for the feed's status.
     pub repaired: Option<String>,
@@ -231,7 +233,12 @@ pub fn parse_feed_skipping(
             _ => vec![!says_not_permalink(&decoded.bytes); parsed.entries.len()],
         }
     };
+    let mut parsed = parsed;
+    media_text_as_entry_text(&mut parsed.entries);
+    pub_date_as_published(&decoded.bytes, &mut parsed.entries);
+    let taken = parsed.entries.len().min(limits.max_items);
     let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, known);
+    out.empty = taken.saturating_sub(out.items.len() + out.sightings.len() + out.skipped);
     out.repaired = repaired;
     if out.items.is_empty()
         && out.sightings.is_empty()
@@ -245,6 +252,124 @@ pub fn parse_feed_skipping(
         ));
     }
     Ok(out)
+}
+
+/// An entry that gives its title or text only in Media RSS
+/// (`<media:title>`, `<media:description>`, in a `<media:group>` or not:
+/// YouTube's feeds, podcast and video feeds) gets them as its own, as
+/// feedparser reads it; without a title, text or link of its own such an
+/// entry would be dropped as empty, and with a title only it would be
+/// published without its description.
+fn media_text_as_entry_text(entries: &mut [Entry]) {
+    let blank = |t: &Option<Text>| t.as_ref().is_none_or(|t| t.content.trim().is_empty());
+    for entry in entries {
+        let no_text = blank(&entry.summary) && entry.content.as_ref().is_none_or(|c| c.body.is_none());
+        if !blank(&entry.title) && !no_text {
+            continue;
+        }
+        let title = entry
+            .media
+            .iter()
+            .find_map(|m| m.title.clone().filter(|t| !t.content.trim().is_empty()));
+        let text = entry
+            .media
+            .iter()
+            .find_map(|m| m.description.clone().filter(|t| !t.content.trim().is_empty()));
+        if blank(&entry.title) {
+            entry.title = title.or(entry.title.take());
+        }
+        if no_text {
+            entry.summary = text.or(entry.summary.take());
+        }
+    }
+}
+
+/// An RSS item with both `<pubDate>` and `<dc:date>`: feed-rs reads both
+/// into `published`, the later in the document winning, and an unreadable
+/// one erasing the other. Publishers (the Guardian) write the last edit in
+/// `dc:date`, hours after the story went out, and some write a Unix
+/// timestamp there (`<dc:date>1518478934</dc:date>`), which left the item
+/// undated. As feedparser reads them: `published` is the pubDate, and the
+/// other date, when it differs, `updated`. Only documents that have both
+/// elements are scanned, and only when the scan finds as many items as
+/// feed-rs did (damaged XML: the dates stay as feed-rs read them).
+fn pub_date_as_published(doc: &[u8], entries: &mut [Entry]) {
+    if memchr::memmem::find(doc, b"<pubDate").is_none() || memchr::memmem::find(doc, b":date>").is_none() {
+        return;
+    }
+    let dates = item_pub_dates(doc);
+    if dates.len() != entries.len() {
+        return;
+    }
+    for (entry, date) in entries.iter_mut().zip(dates) {
+        let Some(date) = date else { continue };
+        if entry.published != Some(date) {
+            if let Some(other) = entry.published {
+                entry.updated = Some(entry.updated.map_or(other, |u| u.max(other)));
+            }
+            entry.published = Some(date);
+        }
+    }
+}
+
+/// For each `<item>` in document order, its `<pubDate>` as read by
+/// [`crate::dates::parse_date`]. Stops at the first XML error.
+fn item_pub_dates(doc: &[u8]) -> Vec<Option<DateTime<Utc>>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(doc);
+    reader.config_mut().check_end_names = false;
+    let mut per_item = Vec::new();
+    let mut buf = Vec::new();
+    // Inside an item's own `<pubDate>`: its text so far.
+    let mut text: Option<String> = None;
+    let mut depth_in_item: Option<usize> = None;
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => {
+                match (e.local_name().into_inner(), depth_in_item) {
+                    ("item", None) => {
+                        per_item.push(None);
+                        depth_in_item = Some(0);
+                        continue;
+                    }
+                    (_, Some(0)) if e.name().into_inner() == "pubDate" => text = Some(String::new()),
+                    _ => {}
+                }
+                if let Some(d) = depth_in_item.as_mut() {
+                    *d += 1;
+                }
+            }
+            Ok(Event::Empty(e)) if e.local_name().into_inner() == "item" && depth_in_item.is_none() => {
+                per_item.push(None);
+            }
+            Ok(Event::Text(t)) => {
+                if let Some(s) = text.as_mut() {
+                    s.push_str(&t.into_inner());
+                }
+            }
+            Ok(Event::CData(t)) => {
+                if let Some(s) = text.as_mut() {
+                    s.push_str(&t.into_inner());
+                }
+            }
+            Ok(Event::End(_)) => match depth_in_item {
+                Some(0) => depth_in_item = None,
+                Some(d) => {
+                    if let (Some(s), 1) = (text.take(), d) {
+                        if let Some(last) = per_item.last_mut() {
+                            *last = crate::dates::parse_date(&s);
+                        }
+                    }
+                    depth_in_item = Some(d - 1);
+                }
+                None => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+    per_item
 }
 
 /// Marks the ids feed-rs makes up for entries that have none, so that
@@ -423,6 +548,7 @@ fn build(
         min_refresh: ttl.max(sy_period),
         dropped: total.saturating_sub(limits.max_items),
         skipped,
+        empty: 0,
         repaired: None,
         no_entries: None,
         items,
@@ -1380,6 +1506,112 @@ mod tests {
             .unwrap()
             .timestamp();
         assert_eq!(f.items[0].published, Some(want));
+    }
+
+    /// An item with both `<pubDate>` and `<dc:date>` is published at its
+    /// pubDate, whichever comes last and whether or not the other reads;
+    /// an item dated at a CMS's "no date" placeholder is dated at first
+    /// sight, not dropped as older than any retention. In UTF-8 and in
+    /// windows-1256, with Arabic dates.
+    #[test]
+    fn pub_date_wins_over_dc_date_and_placeholders_are_no_date() {
+        let items = r#"<item><title>بيان الوزارة</title><link>http://example.com/1</link><pubDate>السبت ٥ ديسمبر ٢٠٢٦ ١٠:٠٠ ص</pubDate><dc:date>2026-12-05T15:42:53Z</dc:date></item><item><title>عاجل</title><link>http://example.com/2</link><pubDate>Sat, 05 Dec 2026 09:00:00 GMT</pubDate><dc:date>1764900000x</dc:date></item><item><title>قديم</title><link>http://example.com/3</link><dc:date>2026-12-05T08:00:00Z</dc:date><pubDate>Sat, 05 Dec 2026 07:00:00 +0000</pubDate></item><item><title>بلا تاريخ</title><link>http://example.com/4</link><pubDate>الخميس ١ يناير ١٩٧٠ ٠٠:٠٠</pubDate></item><item><title>Go</title><link>http://example.com/5</link><pubDate>0001-01-01T00:00:00Z</pubDate><dc:date>2026-12-05T06:00:00Z</dc:date></item>"#;
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        let now = DateTime::parse_from_rfc3339("2026-12-06T03:00:00Z")
+            .unwrap()
+            .to_utc();
+        for (decl, enc) in [
+            ("UTF-8", encoding_rs::UTF_8),
+            ("windows-1256", encoding_rs::WINDOWS_1256),
+        ] {
+            // windows-1256 has no Arabic-Indic digits: its outlets write ASCII ones.
+            let items: String = if enc == encoding_rs::WINDOWS_1256 {
+                items
+                    .chars()
+                    .map(|c| match c {
+                        '\u{660}'..='\u{669}' => char::from(b'0' + (u32::from(c) - 0x660) as u8),
+                        c => c,
+                    })
+                    .collect()
+            } else {
+                items.to_owned()
+            };
+            let body = format!(
+                r#"<?xml version="1.0" encoding="{decl}"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>أخبار</title>{items}</channel></rss>"#
+            );
+            let url = Url::parse("https://example.com/feed.xml").unwrap();
+            let f = parse_feed(
+                FeedRef { url: &url, name: "t" },
+                &encode(&body, enc),
+                None,
+                now,
+                Limits::default(),
+            )
+            .unwrap();
+            let got: Vec<(Option<i64>, Option<i64>, i64)> =
+                f.items.iter().map(|i| (i.published, i.updated, i.date)).collect();
+            let pub1 = t("2026-12-05T10:00:00Z");
+            assert_eq!(
+                got,
+                [
+                    (Some(pub1), Some(t("2026-12-05T15:42:53Z")), pub1),
+                    // The dc:date that does not read is no date at all.
+                    (Some(t("2026-12-05T09:00:00Z")), None, t("2026-12-05T09:00:00Z")),
+                    (
+                        Some(t("2026-12-05T07:00:00Z")),
+                        Some(t("2026-12-05T07:00:00Z")),
+                        t("2026-12-05T07:00:00Z")
+                    ),
+                    (Some(0), Some(0), now.timestamp()),
+                    (
+                        Some(t("0001-01-01T00:00:00Z")),
+                        Some(t("2026-12-05T06:00:00Z")),
+                        t("2026-12-05T06:00:00Z")
+                    ),
+                ],
+                "{decl}"
+            );
+        }
+    }
+
+    /// Entries that give their title and text only in Media RSS (YouTube's
+    /// `<media:group>`) are read with them; an entry with nothing to
+    /// publish is counted, not dropped without a word.
+    #[test]
+    fn media_text_is_entry_text_and_empty_entries_are_counted() {
+        let body = r#"<?xml version="1.0" encoding="windows-1256"?><feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"><title>قناة</title>
+<entry><id>yt:video:1</id><media:group><media:title>خطاب الرئيس كاملا</media:title><media:content url="https://example.com/v/1.mp4" type="video/mp4"/><media:description>نص الخطاب</media:description></media:group></entry>
+<entry><id>yt:video:2</id><title>عنوان</title><link href="https://example.com/v/2"/><media:group><media:content url="https://example.com/v/2.mp4"/><media:description>وصف الفيديو</media:description></media:group></entry>
+<entry></entry>
+<entry><title>مقال</title><link href="https://example.com/a"/><summary>ملخص</summary><media:group><media:title>غير هذا</media:title><media:content url="https://example.com/a.jpg"/><media:description>ولا هذا</media:description></media:group></entry>
+</feed>"#;
+        let f = parse(&encode(body, encoding_rs::WINDOWS_1256), None);
+        let got: Vec<(&str, Option<&str>)> = f
+            .items
+            .iter()
+            .map(|i| (i.title.as_str(), i.summary.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("خطاب الرئيس كاملا", Some("نص الخطاب")),
+                ("عنوان", Some("وصف الفيديو")),
+                ("مقال", Some("ملخص")),
+            ]
+        );
+        assert_eq!((f.empty, f.dropped, f.skipped), (1, 0, 0));
+        let capped = parse_feed(
+            FeedRef {
+                url: &Url::parse("https://example.com/feed.xml").unwrap(),
+                name: "t",
+            },
+            body.as_bytes(),
+            None,
+            Utc::now(),
+            Limits { max_items: 2 },
+        )
+        .unwrap();
+        assert_eq!((capped.items.len(), capped.empty, capped.dropped), (2, 0, 2));
     }
 
     #[test]

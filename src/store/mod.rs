@@ -168,6 +168,13 @@ pub struct FeedState {
     /// not stored at all.
     #[serde(skip_serializing_if = "is_zero")]
     pub items_too_old: usize,
+    /// Entries of the last document beyond `[poll] max_items`: not read.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub items_over_limit: usize,
+    /// Entries of the last document with nothing to publish (no title,
+    /// text or link): not stored.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub items_empty: usize,
     /// The node that polled the feed last (`FEEDWIRE_NODE`, else the host
     /// name); tells operators of a fleet who did what.
     #[serde(skip_serializing_if = "Option::is_none")]

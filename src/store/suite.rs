@@ -430,6 +430,8 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
         no_entries: Some("root <rdf:RDF> (entry markup present)".into()),
         repaired: Some("1 stray '&'".into()),
         items_too_old: 7,
+        items_over_limit: 9,
+        items_empty: 1,
         polled_by: Some("عقدة-1".into()),
     };
     let sparse = FeedState {

@@ -200,3 +200,89 @@ async fn poll_once_exit_codes() {
     let out = Binary::cli(&["poll-once", "--config"], &[&config]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every entry of a document is stored or named, with its reason, in the
+/// summary `poll-once` prints and in the feed's status: older than the
+/// retention, beyond `[poll] max_items`, or with nothing to publish. A
+/// windows-1256 document with Arabic dates: a CMS's 1970 placeholder is
+/// dated at first sight (not refused as too old), a `<dc:date>` after the
+/// pubDate does not replace it, a Go zero-time pubDate gives way to the
+/// dc:date, and a video entry titled only in `<media:title>` is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_names_every_entry_it_does_not_store() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.serve_fixture("/drops.xml", "drops_cp1256.xml", "application/rss+xml");
+    let path = TestConfig::new()
+        .poll("max_items", "6")
+        .feed("أخبار الساعة", &url)
+        .write(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "retention = \"36500d\"",
+        "retention = \"3650d\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let before = chrono::Utc::now().timestamp();
+    let out = Binary::cli(&["poll-once", "--config"], &[&path]);
+    let after = chrono::Utc::now().timestamp();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "feeds: 1 ok (0 not modified), 0 failed; items: 4 new, 0 duplicate; not stored: \
+             1 older than the retention, 2 beyond [poll] max_items, 1 with no title, text or link"
+        ),
+        "{stdout}"
+    );
+
+    let export = Binary::cli(&["export", "--config"], &[&path]);
+    assert_eq!(export.status.code(), Some(0));
+    let items: Vec<serde_json::Value> = String::from_utf8(export.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_title = |title: &str| {
+        items
+            .iter()
+            .find(|i| i["title"] == title)
+            .unwrap_or_else(|| panic!("{title} not stored: {items:#?}"))
+    };
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+    let placeholder = by_title("خبر نشره نظام بلا تاريخ");
+    assert_eq!(placeholder["published"], 0, "the feed's date is kept");
+    let dated = placeholder["date"].as_i64().unwrap();
+    assert!(
+        (before..=after).contains(&dated),
+        "dated at first sight: {placeholder}"
+    );
+    assert_eq!(by_title("بيان الوزارة")["date"], t("2026-11-29T10:00:00Z"));
+    assert_eq!(by_title("بيان الوزارة")["updated"], t("2026-11-29T15:42:53Z"));
+    assert_eq!(by_title("تحديث")["date"], t("2026-11-30T06:00:00Z"));
+    assert_eq!(by_title("خطاب الرئيس كاملا")["summary"], "نص الخطاب");
+    assert_eq!(items.len(), 4, "{items:#?}");
+
+    let config = load_config(&path);
+    let store = feedwire::store::Store::open(&config.storage.path).unwrap();
+    let state = store.feed_state(&url).unwrap().unwrap();
+    assert_eq!(
+        (
+            state.items_seen,
+            state.items_new,
+            state.items_too_old,
+            state.items_over_limit,
+            state.items_empty
+        ),
+        (5, 4, 1, 2, 1)
+    );
+    let status = feedwire::status::FeedStatus::new("أخبار الساعة", &url, Some(&state));
+    assert_eq!(status.state, "ok");
+    assert_eq!(
+        status.note().as_deref(),
+        Some(
+            "1 entries older than the retention, not stored; 2 entries beyond [poll] max_items, not read; \
+             1 entries with no title, text or link, not stored"
+        )
+    );
+}

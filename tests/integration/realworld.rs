@@ -20,7 +20,15 @@
 //! - we find fewer than [`MIN_LINK_SHARE`] of feedparser's distinct links;
 //! - any document yields zero items as a plain success while its bytes hold
 //!   entries (a "silent zero": it must carry a `no entries understood`
-//!   reason instead).
+//!   reason instead);
+//! - a real publisher's document yields fewer entries than feedparser's
+//!   without saying why: every entry feedparser finds must be an item of
+//!   ours or counted as empty or beyond `[poll] max_items` (what the poll
+//!   summary and the feed's status report);
+//! - an item of a real publisher's document is dated otherwise than
+//!   feedparser dates it (its `published_parsed`, else `updated_parsed`),
+//!   outside [`FEEDPARSER_MISREADS`]: a misread date drops an entry as
+//!   older than the retention, or pins it above newer ones.
 //!
 //! Totals and every document where we find fewer links are printed to
 //! stderr on every run, with the reason: fewer entries read, or the same
@@ -73,12 +81,27 @@ fn folder(env: &str, fallback: &str) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// Real documents whose dates feedparser reads wrong and we read right:
+/// there its date is not the reference.
+const FEEDPARSER_MISREADS: &[(&str, &str)] = &[
+    (
+        "Ranchero-Software-RSParser/kc0011.rss",
+        "`2020/1/10 14:33:00`: feedparser reads 2020-12-01",
+    ),
+    (
+        "rometools-rome/yweather.xml",
+        "`Sun, 20 Apr 2014 8:19 pm CEST`: feedparser drops the pm and the zone",
+    ),
+];
+
 /// What feedparser found in one document.
 struct Reference {
     links: Vec<String>,
     entries: u64,
     /// Distinct entries: by id, else by link and title.
     distinct: u64,
+    /// Each entry's date (Unix seconds), in document order.
+    dates: Vec<Option<i64>>,
 }
 
 /// Runs `scripts/feedparser-links` once over `dirs`.
@@ -114,12 +137,19 @@ fn feedparser_links(dirs: &[&Path]) -> Option<HashMap<PathBuf, Reference>> {
             .collect();
         let entries = v["entries"].as_u64().unwrap_or_default();
         let distinct = v["distinct"].as_u64().unwrap_or_default();
+        let dates = v["dates"]
+            .as_array()
+            .expect("dates")
+            .iter()
+            .map(serde_json::Value::as_i64)
+            .collect();
         map.insert(
             file,
             Reference {
                 links,
                 entries,
                 distinct,
+                dates,
             },
         );
     }
@@ -146,6 +176,12 @@ struct Totals {
     reference_entries: u64,
     kept_entries: u64,
     merged: Vec<String>,
+    /// Documents with entries feedparser finds that we neither build nor
+    /// count (empty, over the cap).
+    unaccounted: Vec<String>,
+    /// Items dated otherwise than feedparser dates them.
+    misdated: Vec<String>,
+    dated: usize,
 }
 
 impl Totals {
@@ -164,7 +200,8 @@ impl Totals {
     fn summary(&self) -> String {
         format!(
             "{} documents, {} with linked entries in feedparser; no item from feedwire in {} ({:.1}%); \
-             links {}/{} ({:.1}%); entries kept apart {}/{} ({:.1}%); {} silent zeros; {} repaired",
+             links {}/{} ({:.1}%); entries kept apart {}/{} ({:.1}%); {} silent zeros; {} repaired; \
+             {} entries dated as feedparser dates them, {} otherwise; {} documents with entries unaccounted for",
             self.docs,
             self.docs_with_links,
             self.zero_docs.len(),
@@ -177,6 +214,9 @@ impl Totals {
             self.entry_share() * 100.0,
             self.silent_zeros.len(),
             self.repaired,
+            self.dated,
+            self.misdated.len(),
+            self.unaccounted.len(),
         )
     }
 }
@@ -249,6 +289,34 @@ fn realworld_parity_with_feedparser() {
                 if p.items.is_empty() && p.no_entries.is_none() && has_entry_markup(&bytes) {
                     t.silent_zeros.push(rel.clone());
                 }
+                let reference = &reference[path];
+                let accounted = p.items.len() + p.empty + p.dropped;
+                if p.no_entries.is_none() && (accounted as u64) < reference.entries {
+                    t.unaccounted.push(format!(
+                        "  {rel}: feedparser {} entries, ours {} items + {} empty + {} over the cap",
+                        reference.entries,
+                        p.items.len(),
+                        p.empty,
+                        p.dropped
+                    ));
+                }
+                // Dates compared entry by entry where both read the same
+                // entries in the same order.
+                let misread = FEEDPARSER_MISREADS.iter().any(|(doc, _)| rel.ends_with(doc));
+                if reference.dates.len() == p.items.len() && !misread {
+                    for (item, want) in p.items.iter().zip(&reference.dates) {
+                        let Some(want) = *want else { continue };
+                        let ours = item.published.or(item.updated);
+                        if ours == Some(want) {
+                            t.dated += 1;
+                        } else {
+                            t.misdated.push(format!(
+                                "  {rel}: {:?}: ours {ours:?}, feedparser {want}",
+                                item.title
+                            ));
+                        }
+                    }
+                }
                 let note = match (&p.no_entries, &p.repaired) {
                     (Some(r), _) => format!("no entries understood: {r}"),
                     (None, Some(r)) => format!("{} items, repaired: {r}", p.items.len()),
@@ -316,6 +384,19 @@ fn realworld_parity_with_feedparser() {
             );
             for line in &t.fewer {
                 say!("{line}");
+            }
+        }
+    }
+    for (name, t) in [("realworld", &real), ("feedparser fixtures", &fixtures)] {
+        for (what, list) in [
+            ("entries unaccounted for", &t.unaccounted),
+            ("dated otherwise than feedparser dates them", &t.misdated),
+        ] {
+            if !list.is_empty() {
+                say!("{name}: {what} ({}):", list.len());
+                for line in list.iter().take(20) {
+                    say!("{line}");
+                }
             }
         }
     }
@@ -391,6 +472,26 @@ fn realworld_parity_with_feedparser() {
                 t.silent_zeros
             ));
         }
+    }
+    // Real publishers' documents only: feedparser's fixtures test its own
+    // corners (entries that are only an author; its own date readings).
+    if !real.unaccounted.is_empty() {
+        problems.push(format!(
+            "realworld: entries lost without a word:\n{}",
+            real.unaccounted.join("\n")
+        ));
+    }
+    if !real.misdated.is_empty() {
+        problems.push(format!(
+            "realworld: {} entries dated otherwise than feedparser dates them:\n{}",
+            real.misdated.len(),
+            real.misdated
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
     }
     assert!(problems.is_empty(), "realworld: {problems:#?}");
 }
