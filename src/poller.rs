@@ -695,13 +695,15 @@ async fn process(
             started,
             limits,
             &|key| match &known {
-                Some(keys) if keys.contains(key.as_str()) => Known::FromThisFeed,
-                Some(_) => Known::New,
+                Some(keys) => match keys.get(key.as_str()) {
+                    Some(&date) => Known::FromThisFeed { date: Some(date) },
+                    None => Known::New,
+                },
                 // One lookup per entry. A story another feed brought is
                 // neither built (nor sanitised) again nor read back: the
                 // commit adds this feed to its sources.
                 None => match store.lookup(key, &feed_url) {
-                    Ok(Lookup::Known) => Known::FromThisFeed,
+                    Ok(Lookup::Known { date }) => Known::FromThisFeed { date },
                     Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
                     Ok(Lookup::Unknown) | Err(_) => Known::New,
                 },

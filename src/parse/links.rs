@@ -30,16 +30,20 @@
 //! linking to the site's root or to the feed are keyed on their guid
 //! whatever the document holds.
 //!
-//! The decision is the document's, so a link that stops or starts being
-//! shared between polls changes the keys of its entries: such an entry can
-//! be stored once more under its new key (a duplicate, never a loss). The
-//! common document has no two entries with one link, and costs one sort of
-//! its links' strings.
+//! The decision is the document's, so a link that starts being shared
+//! changes the keys of its entries. The one the store already holds under
+//! the plain link from this feed (stored while the link was its own, or by
+//! an older build) is recognised by its sort date and keeps the link, so
+//! that it is not new a second time; an undated one cannot be told, and
+//! may be stored once more (a duplicate, never a loss), as may an entry
+//! whose link stops being shared. The common document has no two entries
+//! with one link, and costs one sort of its links' strings.
 
 use feed_rs::model::Entry;
 use url::Url;
 
-use super::{content_digest, entry_id};
+use super::{content_digest, entry_id, Known};
+use crate::item::{Item, ItemKey};
 
 /// How one entry is keyed, when not on its canonical link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,12 +61,15 @@ pub(super) enum Keying {
 
 /// The keying of each entry, or `None` when every entry keeps its link
 /// (nearly every document). `links[i]` is entry `i`'s canonical link,
-/// `fragments[i]` the fragment of the link it gave.
+/// `fragments[i]` the fragment of the link it gave; `known` is what the
+/// store holds under a key, `now` the time of this poll.
 pub(super) fn keyings(
     entries: &[Entry],
     links: &[Option<Url>],
     fragments: &[Option<&str>],
     feed_url: &Url,
+    known: &dyn Fn(&ItemKey) -> Known,
+    now: i64,
 ) -> Option<Vec<Keying>> {
     let feed_link = crate::item::clean_link(feed_url);
     let no_page = |l: &Url| is_site_root(l) || *l == feed_link;
@@ -84,10 +91,19 @@ pub(super) fn keyings(
             [one] => vec![vec![*one]],
             _ => classes(entries, group),
         };
-        let page = !no_page(links[group[0]].as_ref().expect("linked"));
+        let link = links[group[0]].as_ref().expect("linked");
+        let page = !no_page(link);
         let by_id = |rep: usize| entry_key_id(&entries[rep]).map_or(Keying::Link, Keying::Entry);
+        // The entry this feed's item under the plain link is (one stored
+        // when the link was still its own, or by an older build): it keeps
+        // the link, so that it is not new a second time.
+        let holder = match classes.len() > 1 || !page || fragments[group[0]].is_some() {
+            true => holder(entries, &classes, &ItemKey::from_clean_link(link), known, now),
+            false => None,
+        };
         if let [class] = &classes[..] {
             let keying = match fragments[class[0]] {
+                _ if holder == Some(0) => Keying::Link,
                 Some(f) if !page => Keying::Fragment(f.to_owned()),
                 Some(_) => {
                     pending.push(class.clone());
@@ -105,9 +121,10 @@ pub(super) fn keyings(
             fragments[rep].filter(|f| classes.iter().filter(|c| fragments[c[0]] == Some(*f)).count() == 1)
         };
         let plain = classes.iter().filter(|c| fragments[c[0]].is_none()).count();
-        for class in &classes {
+        for (n, class) in classes.iter().enumerate() {
             let rep = class[0];
             let keying = match own_fragment(rep) {
+                _ if holder == Some(n) => Keying::Link,
                 Some(f) => {
                     fragments_name_entries = true;
                     Keying::Fragment(f.to_owned())
@@ -132,6 +149,28 @@ pub(super) fn keyings(
         }
     }
     Some(keyings)
+}
+
+/// Which class (by position) the store holds under `key` from this feed:
+/// the one whose entry has the stored item's sort date.
+fn holder(
+    entries: &[Entry],
+    classes: &[Vec<usize>],
+    key: &ItemKey,
+    known: &dyn Fn(&ItemKey) -> Known,
+    now: i64,
+) -> Option<usize> {
+    let Known::FromThisFeed { date: Some(held) } = known(key) else {
+        return None;
+    };
+    let date = |e: &Entry| {
+        Item::pick_date(
+            e.published.map(|d| d.timestamp()),
+            e.updated.map(|d| d.timestamp()),
+            now,
+        )
+    };
+    classes.iter().position(|c| date(&entries[c[0]]) == held)
 }
 
 /// `https://example.com/` (any scheme, no path, no query).
@@ -258,7 +297,7 @@ mod tests {
     use url::Url;
 
     use crate::item::Item;
-    use crate::parse::{parse_feed, FeedRef, Limits};
+    use crate::parse::{parse_feed, FeedRef, Known, Limits};
 
     fn items(doc: &[u8]) -> Vec<Item> {
         let url = Url::parse("https://example.com/feed.xml").unwrap();
@@ -420,6 +459,51 @@ mod tests {
     }
 
     #[test]
+    fn the_entry_stored_under_the_link_keeps_it() {
+        // The page held one post when it was stored (dated 09:00); now a
+        // sponsor's post shares it. The stored one is skipped as known, the
+        // new one keyed on its guid.
+        let doc = rss(
+            "<item><title>[راعٍ] تطبيق</title><link>https://example.com/app</link><guid>s-2</guid>\
+             <pubDate>Fri, 21 Nov 2025 09:00:00 GMT</pubDate></item>\
+             <item><title>تطبيق خرائط</title><link>https://example.com/app</link><guid>l-1</guid>\
+             <pubDate>Thu, 20 Nov 2025 09:00:00 GMT</pubDate></item>",
+        );
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
+        let held = Utc.with_ymd_and_hms(2025, 11, 20, 9, 0, 0).unwrap().timestamp();
+        let parsed = crate::parse::parse_feed_skipping(
+            feed,
+            &doc,
+            None,
+            now,
+            Limits::default(),
+            &|k| match k.as_str() {
+                "//example.com/app" => Known::FromThisFeed { date: Some(held) },
+                _ => Known::New,
+            },
+        )
+        .unwrap();
+        assert_eq!(parsed.skipped, 1);
+        assert_eq!(keys(&parsed.items), ["entry://example.com/feed.xml#s-2"]);
+        // Held with another date (an entry no longer listed): both new.
+        let parsed = crate::parse::parse_feed_skipping(
+            feed,
+            &doc,
+            None,
+            now,
+            Limits::default(),
+            &|k| match k.as_str() {
+                "//example.com/app" => Known::FromThisFeed { date: Some(held - 1) },
+                _ => Known::New,
+            },
+        )
+        .unwrap();
+        assert_eq!(parsed.items.len(), 2);
+    }
+
+    #[test]
     fn a_thousand_entries_on_one_page_are_a_thousand_items() {
         let entries: String = (0..1000)
             .map(|n| format!("<item><title>خبر رقم {n} عن موضوع {}</title><link>https://example.com/ajel</link></item>", n * 7))
@@ -441,7 +525,14 @@ mod tests {
             .map(|e| Some(crate::item::clean_link(&Url::parse(&e.links[0].href).unwrap())))
             .collect();
         assert_eq!(
-            super::keyings(&parsed.entries, &links, &[None, Some("x")], &url),
+            super::keyings(
+                &parsed.entries,
+                &links,
+                &[None, Some("x")],
+                &url,
+                &|_| Known::New,
+                0
+            ),
             None
         );
     }

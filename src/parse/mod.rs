@@ -110,9 +110,10 @@ pub fn parse_feed(
 pub enum Known {
     /// Nothing: the entry is built.
     New,
-    /// An item this feed brought already (or one pruned since): the entry
-    /// is skipped and counted in [`ParsedFeed::skipped`].
-    FromThisFeed,
+    /// An item this feed brought already, with its sort date (or one
+    /// pruned since: `None`): the entry is skipped and counted in
+    /// [`ParsedFeed::skipped`].
+    FromThisFeed { date: Option<i64> },
     /// An item other feeds brought, with its stored sort date. The entry
     /// is not built: storing it again would only add this feed as a
     /// source, so it becomes a [`Sighting`] in [`ParsedFeed::sightings`].
@@ -502,7 +503,7 @@ fn build(
             .iter()
             .map(|l| l.as_ref().and_then(Url::fragment).filter(|f| !f.is_empty()))
             .collect();
-        links::keyings(&entries, &links, &fragments, feed.url)
+        links::keyings(&entries, &links, &fragments, feed.url, known, now)
     };
     let mut keys: Vec<Option<ItemKey>> = Vec::with_capacity(entries.len());
     for (i, link) in links.iter_mut().enumerate() {
@@ -664,7 +665,7 @@ fn entry_to_item(
     };
     match known(&key) {
         Known::New => {}
-        Known::FromThisFeed => return Some(Built::Known),
+        Known::FromThisFeed { .. } => return Some(Built::Known),
         Known::Elsewhere { date } => {
             return Some(Built::Sighting(Sighting {
                 key,
@@ -1714,7 +1715,7 @@ mod tests {
         let key = all.items[0].key.clone();
         let known = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
             if *k == key {
-                Known::FromThisFeed
+                Known::FromThisFeed { date: None }
             } else {
                 Known::New
             }

@@ -1,7 +1,7 @@
 //! The store: the only module that touches a database. This file is the
 //! seam the rest of the crate uses; the backends live beside it:
 //!
-//! - [`sled`](self::sled): embedded, one process per store, nothing to
+//! - [`sled`]: embedded, one process per store, nothing to
 //!   install (the default, `[storage] backend = "sled"`).
 //! - [`postgres`]: a shared PostgreSQL database, so that several `feedwire run`
 //!   nodes share one store, one schedule (leases) and one dedup.
@@ -48,7 +48,7 @@ pub struct FullTextClaim<'a> {
 pub use self::sled::{FullTextRecord, FullTextState, FullTextStats, SiteBackoff, SledStore};
 
 /// The PostgreSQL schema version this build reads and writes (sled has
-/// its own: [`sled::SCHEMA_VERSION`](self::sled::SCHEMA_VERSION)).
+/// its own: [`sled::SCHEMA_VERSION`]).
 pub const SCHEMA_VERSION: u32 = 1;
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -396,9 +396,9 @@ pub fn node_name() -> String {
 pub enum Lookup {
     /// Neither stored nor pruned: ingesting it makes it new.
     Unknown,
-    /// Stored with this feed among its sources, or pruned: ingesting it
-    /// from this feed would change nothing.
-    Known,
+    /// Stored with this feed among its sources (with the item's sort date),
+    /// or pruned (`None`): ingesting it from this feed would change nothing.
+    Known { date: Option<i64> },
     /// Stored, brought by other feeds only, with this sort date: ingesting
     /// a [`Sighting`] of it adds the feed as a source. The record is not
     /// read.
@@ -642,15 +642,16 @@ impl Store {
         dispatch!(self, s => s.lookup(key, feed_url))
     }
 
-    /// The keys of the stored items that `feed_url` is a source of (for a
-    /// shared store, one query instead of a [`Store::knows`] per entry).
-    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+    /// The keys of the stored items that `feed_url` is a source of, with
+    /// their sort dates (for a shared store, one query instead of a
+    /// [`Store::knows`] per entry).
+    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashMap<String, i64>, StoreError> {
         match self {
             Store::Sled(s) => {
-                let mut keys = std::collections::HashSet::new();
+                let mut keys = std::collections::HashMap::new();
                 s.for_each_item(|item| {
                     if item.sources.iter().any(|src| src.feed_url == feed_url) {
-                        keys.insert(item.key.as_str().to_owned());
+                        keys.insert(item.key.as_str().to_owned(), item.date);
                     }
                     true
                 })?;

@@ -710,16 +710,14 @@ impl PgStore {
                          SELECT EXISTS (SELECT 1 FROM item_sources WHERE key = $1 AND feed_url = $2)
                              OR EXISTS (SELECT 1 FROM seen WHERE key = $1) AS known
                      )
-                     SELECT k.known,
-                            CASE WHEN k.known THEN NULL
-                                 ELSE (SELECT date FROM items WHERE key = $1) END
+                     SELECT k.known, (SELECT date FROM items WHERE key = $1)
                      FROM k",
                     &[&key, &feed],
                 )
                 .await
                 .map_err(db_error)?;
             if row.get::<_, bool>(0) {
-                return Ok(super::Lookup::Known);
+                return Ok(super::Lookup::Known { date: row.get(1) });
             }
             match row.get::<_, Option<i64>>(1) {
                 Some(date) => Ok(super::Lookup::Elsewhere { date }),
@@ -728,17 +726,19 @@ impl PgStore {
         })
     }
 
-    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashMap<String, i64>, StoreError> {
         let feed = feed_url.to_owned();
         self.call(move |c| async move {
-            Ok(
-                c.query("SELECT key FROM item_sources WHERE feed_url = $1", &[&feed])
-                    .await
-                    .map_err(db_error)?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect(),
-            )
+            Ok(c
+                .query(
+                    "SELECT s.key, i.date FROM item_sources s JOIN items i ON i.key = s.key WHERE s.feed_url = $1",
+                    &[&feed],
+                )
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
         })
     }
 

@@ -2038,7 +2038,8 @@ impl SledStore {
                     ))),
                 }
             }
-            _ => Ok(super::Lookup::Known),
+            KeyEntry::Stored { date, .. } => Ok(super::Lookup::Known { date }),
+            KeyEntry::Seen { .. } => Ok(super::Lookup::Known { date: None }),
         }
     }
 
@@ -3450,7 +3451,9 @@ mod tests {
             );
             assert_eq!(
                 store.lookup(&items[7].key, "f2").unwrap(),
-                super::super::Lookup::Known
+                super::super::Lookup::Known {
+                    date: Some(items[7].date)
+                }
             );
             // Sources: the record's two, then one gained after the migration.
             let sighting = Sighting {

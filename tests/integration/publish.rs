@@ -253,7 +253,26 @@ async fn files_websub_opml_and_brotli_from_the_daemon() {
         .to_str()
         .unwrap()
         .starts_with("text/x-opml"));
-    let opml = opml.text().await.unwrap();
+    // The site links are the feeds' states: a feed whose items were
+    // rendered may have its site link rendered by the next render (the one
+    // its new site link asks for).
+    let site = "htmlUrl=\"https://www.aljazeera.net/news/politics/\"";
+    let mut opml = opml.text().await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while !opml.contains(site) {
+            renders.changed().await.unwrap();
+            opml = client
+                .get(format!("{base}/feeds.opml"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+        }
+    })
+    .await
+    .expect("an OPML with the site links");
     let feeds = feedwire::opml::parse(&opml).unwrap();
     assert_eq!(feeds.len(), 5);
     assert!(opml.contains("text=\"الجزيرة نت\""), "{opml}");
@@ -377,6 +396,24 @@ fn fresh(body: Vec<u8>) -> Route {
     Route::feed(body, "application/rss+xml").no_etag()
 }
 
+/// A blog's document: a linked post, and (`sponsor`) a sponsor's post
+/// to the same page a day later.
+fn linked_list(sponsor: bool) -> Vec<u8> {
+    let mut items = String::new();
+    if sponsor {
+        items.push_str(
+            "<item><title>[راعٍ] تطبيق الخرائط الجديد</title><link>https://maps.example/app</link>\
+             <guid isPermaLink=\"false\">s-2</guid><pubDate>Fri, 21 Nov 2025 09:00:00 GMT</pubDate></item>",
+        );
+    }
+    items.push_str(
+        "<item><title>تطبيق خرائط يعرض الحدود الجديدة</title><link>https://maps.example/app</link>\
+         <guid isPermaLink=\"false\">l-1</guid><pubDate>Thu, 20 Nov 2025 09:00:00 GMT</pubDate></item>",
+    );
+    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>روابط</title>{items}</channel></rss>")
+        .into_bytes()
+}
+
 /// A ticker's document: one item, linking to the site's root.
 fn ticker(guid: &str, title: &str) -> Vec<u8> {
     format!(
@@ -411,15 +448,23 @@ async fn entries_that_share_a_link_each_reach_subscribers() {
             url: server.route("/ticker.xml", fresh(ticker("t-1", "الرئيس يستقبل وفداً برلمانياً"))),
             tags: &["politics"],
         },
+        FeedEntry {
+            name: "روابط",
+            url: server.route("/linked.xml", fresh(linked_list(false))),
+            tags: &["politics"],
+        },
     ];
     let config = load_config(&write_config(dir.path(), &feeds));
     let first = poll_once(&config).await.unwrap();
-    assert_eq!(first.totals.items_new, 7, "{:?}", first.totals);
+    assert_eq!(first.totals.items_new, 8, "{:?}", first.totals);
 
     // The ticker's next item, alone in its document under the same link.
     server.set("/ticker.xml", fresh(ticker("t-2", "الحكومة تعلن خطة لدعم الأجور")));
+    // The linked post's page gets a sponsor's post: the post stored under
+    // the link while it was its own stays that item, not new again.
+    server.set("/linked.xml", fresh(linked_list(true)));
     let second = poll_once(&config).await.unwrap();
-    assert_eq!(second.totals.items_new, 1, "{:?}", second.totals);
+    assert_eq!(second.totals.items_new, 2, "{:?}", second.totals);
     // Seen once, never new again: every document is read again (changed
     // by a comment, so that it is not taken as the same bytes).
     let again = |mut body: Vec<u8>| {
@@ -429,6 +474,7 @@ async fn entries_that_share_a_link_each_reach_subscribers() {
     server.set("/ajel.xml", again(fixture("shared_link_section_1256.xml")));
     server.set("/day.xml", again(fixture("shared_link_day_page.xml")));
     server.set("/ticker.xml", again(ticker("t-2", "الحكومة تعلن خطة لدعم الأجور")));
+    server.set("/linked.xml", again(linked_list(true)));
     let third = poll_once(&config).await.unwrap();
     assert_eq!(third.totals.items_new, 0, "{:?}", third.totals);
     assert_eq!(third.totals.not_modified, 0, "{:?}", third.totals);
@@ -437,14 +483,16 @@ async fn entries_that_share_a_link_each_reach_subscribers() {
     let docs = render_all(&config, &store).unwrap();
     let rss = &docs["politics.rss"].body;
     let (ids, titles) = entries_of(rss);
-    assert_eq!(ids.len(), 8, "{titles:?}");
+    assert_eq!(ids.len(), 10, "{titles:?}");
     let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
-    assert_eq!(distinct.len(), 8, "{ids:?}");
+    assert_eq!(distinct.len(), 10, "{ids:?}");
     for title in [
         "عاجل: مجلس النواب يقر قانون الموازنة العامة",
         "عاجل: استئناف المفاوضات في الدوحة غداً",
         "الرئيس يستقبل وفداً برلمانياً",
         "الحكومة تعلن خطة لدعم الأجور",
+        "تطبيق خرائط يعرض الحدود الجديدة",
+        "[راعٍ] تطبيق الخرائط الجديد",
     ] {
         assert!(
             titles.iter().any(|t| t == title),
@@ -467,10 +515,12 @@ async fn entries_that_share_a_link_each_reach_subscribers() {
     );
     assert_eq!(
         text.matches("isPermaLink=\"false\">urn:feedwire:entry").count(),
-        5
+        6
     );
+    // The linked post keeps its link as its id.
+    assert!(text.contains("https://maps.example/app</guid>"), "{text}");
 
-    // Feed readers key on the id too: Python's feedparser reads eight.
+    // Feed readers key on the id too: Python's feedparser reads ten.
     if let Some(fp) = feedparser(rss, "application/rss+xml") {
         let ids: std::collections::BTreeSet<&str> = fp["ids"]
             .as_array()
@@ -478,6 +528,6 @@ async fn entries_that_share_a_link_each_reach_subscribers() {
             .iter()
             .filter_map(|v| v.as_str())
             .collect();
-        assert_eq!(ids.len(), 8, "{fp}");
+        assert_eq!(ids.len(), 10, "{fp}");
     }
 }
