@@ -8,7 +8,7 @@
 //! `full_text_timeout` (checked every [`RELEASE_TICK`]; `poll-once`, which
 //! renders once, ends every hold itself, see [`Holds`]); then it is released
 //! and published with the feed's content, and updated when the article
-//! lands. At most [`CONCURRENCY`] pages are in flight; the backlog waits in
+//! lands. At most [`concurrency()`] pages are in flight; the backlog waits in
 //! the channel as small jobs, not as tasks. Page fetches go through the
 //! poller's `Fetcher` (same User-Agent, SSRF guard on every hop, body cap,
 //! timeout, redirect rules) and take a slot of the same per-host limit as

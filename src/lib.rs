@@ -54,6 +54,12 @@
 //!   its feed state, and it is retried with backoff.
 //! - The HTTP path never waits on upstream or on sled: it serves the last
 //!   rendered bytes.
+//!
+//! These docs are the developers' map, private items included: build them
+//! with `cargo doc --no-deps --document-private-items` (CI does, with
+//! warnings as errors), where module docs may link the private items they
+//! explain.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod app;
 pub mod backup;

@@ -570,7 +570,7 @@ impl Doc {
 }
 
 /// Document frequencies of words among a set of items (the items of one
-/// render, see [`group`]): a word's weight is multiplied by
+/// render, see [`super::group`]): a word's weight is multiplied by
 /// `min(1, ln(1 + n / df) / ln(1 + n / 20))`, where `df` is the number of
 /// items holding the word and `n` the number of items, at least
 /// [`IDF_MIN_ITEMS`] ([`IDF_FULL_WEIGHT_ITEMS`] is the 20). A word of at

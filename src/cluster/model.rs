@@ -43,7 +43,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
 ];
 
 /// Bias of the pair model, fit by `examples/cluster_fit.rs` on the tuning
-/// half of the real labelled set. Not used by [`similarity`]: it raises
+/// half of the real labelled set. Not used by [`super::similarity`]: it raises
 /// recall on real feeds but loses precision on the written set (see the
 /// module documentation).
 pub const MODEL_BIAS: f64 = -7.1235;
@@ -269,7 +269,7 @@ pub struct PairTable {
 }
 
 impl PairTable {
-    /// Prepares `items`, with words weighed by `idf` as [`group`] does.
+    /// Prepares `items`, with words weighed by `idf` as [`super::group`] does.
     pub fn new(items: &[Item], outlets: &Outlets, idf: Option<&Idf>) -> PairTable {
         let entries = items
             .iter()
