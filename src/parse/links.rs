@@ -473,33 +473,19 @@ mod tests {
         let feed = FeedRef { url: &url, name: "t" };
         let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
         let held = Utc.with_ymd_and_hms(2025, 11, 20, 9, 0, 0).unwrap().timestamp();
-        let parsed = crate::parse::parse_feed_skipping(
-            feed,
-            &doc,
-            None,
-            now,
-            Limits::default(),
-            &|k| match k.as_str() {
-                "//example.com/app" => Known::FromThisFeed { date: Some(held) },
+        let parse_holding = |date: i64| {
+            crate::parse::parse_feed_skipping(feed, &doc, None, now, Limits::default(), &|k| match k.as_str()
+            {
+                "//example.com/app" => Known::FromThisFeed { date: Some(date) },
                 _ => Known::New,
-            },
-        )
-        .unwrap();
+            })
+            .unwrap()
+        };
+        let parsed = parse_holding(held);
         assert_eq!(parsed.skipped, 1);
         assert_eq!(keys(&parsed.items), ["entry://example.com/feed.xml#s-2"]);
         // Held with another date (an entry no longer listed): both new.
-        let parsed = crate::parse::parse_feed_skipping(
-            feed,
-            &doc,
-            None,
-            now,
-            Limits::default(),
-            &|k| match k.as_str() {
-                "//example.com/app" => Known::FromThisFeed { date: Some(held - 1) },
-                _ => Known::New,
-            },
-        )
-        .unwrap();
+        let parsed = parse_holding(held - 1);
         assert_eq!(parsed.items.len(), 2);
     }
 
