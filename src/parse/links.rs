@@ -12,8 +12,9 @@
 //!   `#ref=rss`), so all of them met in one key;
 //! - **one page for many entries**: every item of a ticker, a capsule or an
 //!   aggregator pointing at one section page;
-//! - **the site's root or the feed itself** as every item's link, met one
-//!   item at a time across polls, not only within a document.
+//! - **the site's root, the feed's own page (its channel link) or the feed
+//!   itself** as every item's link, met one item at a time across polls,
+//!   not only within a document.
 //!
 //! So, per document: entries whose canonical links coincide are sorted
 //! into classes of the *same entry* ([`same_entry`]: an equal guid, an equal
@@ -27,8 +28,8 @@
 //! gave it. Once fragments have told entries apart in a document, every
 //! entry of it whose link has a fragment keeps it, so that a day holding
 //! one post so far is keyed as it will be when the day holds two. Entries
-//! linking to the site's root or to the feed are keyed on their guid
-//! whatever the document holds.
+//! linking to the site's root, the feed's page or the feed are keyed on
+//! their guid whatever the document holds.
 //!
 //! The decision is the document's, so a link that starts being shared
 //! changes the keys of its entries. The one the store already holds under
@@ -61,18 +62,22 @@ pub(super) enum Keying {
 
 /// The keying of each entry, or `None` when every entry keeps its link
 /// (nearly every document). `links[i]` is entry `i`'s canonical link,
-/// `fragments[i]` the fragment of the link it gave; `known` is what the
-/// store holds under a key, `now` the time of this poll.
+/// `fragments[i]` the fragment of the link it gave; `site` is the feed's
+/// own web page (the channel's link); `known` is what the store holds
+/// under a key, `now` the time of this poll.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn keyings(
     entries: &[Entry],
     links: &[Option<Url>],
     fragments: &[Option<&str>],
     feed_url: &Url,
+    site: Option<&Url>,
     known: &dyn Fn(&ItemKey) -> Known,
     now: i64,
 ) -> Option<Vec<Keying>> {
     let feed_link = crate::item::clean_link(feed_url);
-    let no_page = |l: &Url| is_site_root(l) || *l == feed_link;
+    let site_link = site.map(crate::item::clean_link);
+    let no_page = |l: &Url| is_site_root(l) || *l == feed_link || site_link.as_ref() == Some(l);
     let mut order: Vec<usize> = (0..links.len()).filter(|&i| links[i].is_some()).collect();
     let link = |i: usize| links[i].as_ref().map_or("", Url::as_str);
     order.sort_unstable_by(|&a, &b| link(a).cmp(link(b)));
@@ -442,6 +447,23 @@ mod tests {
     }
 
     #[test]
+    fn the_feeds_own_page_is_no_entry_link_even_alone() {
+        // A ticker on a section page, one item a poll: the channel's link.
+        let doc = |guid: &str, title: &str| {
+            format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>عاجل</title>\
+                 <link>https://example.com/ar/ajel/</link><item><title>{title}</title>\
+                 <link>https://example.com/ar/ajel/</link><guid isPermaLink=\"false\">{guid}</guid></item></channel></rss>"
+            )
+            .into_bytes()
+        };
+        let first = items(&doc("a-1", "البرلمان يقر الموازنة"));
+        let second = items(&doc("a-2", "استئناف المفاوضات"));
+        assert_eq!(keys(&first), ["entry://example.com/feed.xml#a-1"]);
+        assert_eq!(keys(&second), ["entry://example.com/feed.xml#a-2"]);
+    }
+
+    #[test]
     fn a_day_page_beside_its_posts_keeps_its_own_link() {
         let items = items(&rss(
             "<item><title>اليوم</title><link>https://example.com/d.html</link><guid>d</guid></item>\
@@ -516,6 +538,7 @@ mod tests {
                 &links,
                 &[None, Some("x")],
                 &url,
+                None,
                 &|_| Known::New,
                 0
             ),

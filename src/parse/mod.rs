@@ -503,7 +503,8 @@ fn build(
             .iter()
             .map(|l| l.as_ref().and_then(Url::fragment).filter(|f| !f.is_empty()))
             .collect();
-        links::keyings(&entries, &links, &fragments, feed.url, known, now)
+        let site = site_url.as_deref().and_then(|s| Url::parse(s).ok());
+        links::keyings(&entries, &links, &fragments, feed.url, site.as_ref(), known, now)
     };
     let mut keys: Vec<Option<ItemKey>> = Vec::with_capacity(entries.len());
     for (i, link) in links.iter_mut().enumerate() {
