@@ -136,8 +136,8 @@ pub(super) fn keyings(
                 }
                 // The one class without a fragment beside classes with
                 // fragments of their own: the page itself (a day's page,
-                // a live page).
-                None if page && plain == 1 && fragments[rep].is_none() => Keying::Link,
+                // a live page), unless another class holds the link.
+                None if page && plain == 1 && fragments[rep].is_none() && holder.is_none() => Keying::Link,
                 None => by_id(rep),
             };
             for &i in class {
@@ -509,6 +509,43 @@ mod tests {
         // Held with another date (an entry no longer listed): both new.
         let parsed = parse_holding(held - 1);
         assert_eq!(parsed.items.len(), 2);
+    }
+
+    #[test]
+    fn a_post_holding_its_day_page_leaves_the_page_entry_a_key_of_its_own() {
+        // An older build stored the 09:00 post under the day page's link;
+        // now the page itself is an entry beside its posts. Both must stay
+        // apart: the post keeps the link it is stored under, the page takes
+        // its guid.
+        let doc = rss(
+            "<item><title>اليوم</title><link>https://example.com/d.html</link><guid>d</guid>\
+             <pubDate>Thu, 20 Nov 2025 23:00:00 GMT</pubDate></item>\
+             <item><title>الأولى</title><link>https://example.com/d.html#a</link><guid>d#a</guid>\
+             <pubDate>Thu, 20 Nov 2025 09:00:00 GMT</pubDate></item>\
+             <item><title>الثانية</title><link>https://example.com/d.html#b</link><guid>d#b</guid>\
+             <pubDate>Thu, 20 Nov 2025 10:00:00 GMT</pubDate></item>",
+        );
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
+        let held = Utc.with_ymd_and_hms(2025, 11, 20, 9, 0, 0).unwrap().timestamp();
+        let parsed = crate::parse::parse_feed_skipping(
+            feed,
+            &doc,
+            None,
+            now,
+            Limits::default(),
+            &|k| match k.as_str() {
+                "//example.com/d.html" => Known::FromThisFeed { date: Some(held) },
+                _ => Known::New,
+            },
+        )
+        .unwrap();
+        assert_eq!(parsed.skipped, 1);
+        assert_eq!(
+            keys(&parsed.items),
+            ["entry://example.com/feed.xml#d", "//example.com/d.html#b"]
+        );
     }
 
     #[test]
