@@ -394,9 +394,10 @@ impl Introspect for DaemonIntrospect {
             let by_url: std::collections::HashMap<&str, &crate::config::FeedConfig> =
                 config.feeds.iter().map(|f| (f.url.as_str(), f)).collect();
             for f in &mut feeds {
-                if by_url.get(f.url.as_str()).is_some_and(|c| c.full_text.is_some()) {
+                if let Some(ft) = by_url.get(f.url.as_str()).and_then(|c| c.full_text.as_ref()) {
                     f.full_text = Some(status::FullTextStatus::new(
                         &self.store.full_text_stats(&f.url).unwrap_or_default(),
+                        ft.auto,
                     ));
                 }
             }

@@ -177,8 +177,8 @@ pub struct FeedConfig {
     /// outlet never have their items merged into one story. `None` means
     /// the registrable domain of the feed's site (see [`crate::cluster`]).
     pub outlet: Option<String>,
-    /// `full_text = true`: each new item's page is fetched and its article
-    /// extracted (see `extract`); `None` when off.
+    /// `full_text = true` (or `"auto"`): each new item's page is fetched
+    /// and its article extracted (see `extract`); `None` when off.
     pub full_text: Option<FullText>,
 }
 
@@ -191,6 +191,10 @@ pub struct FullText {
     /// `full_text_timeout`: how long a new item waits for its article
     /// before it is published with the feed's own content.
     pub timeout: Duration,
+    /// `full_text = "auto"`: only the items whose own text is a teaser
+    /// ([`crate::fulltext::is_teaser`]) have their page fetched; the others
+    /// are published with the feed's text as soon as they are stored.
+    pub auto: bool,
 }
 
 /// Default `full_text_timeout`.
@@ -536,9 +540,17 @@ struct RawFeed {
     interval: Option<Spanned<String>>,
     allow_private_networks: Option<bool>,
     outlet: Option<Spanned<String>>,
-    full_text: Option<Spanned<bool>>,
+    full_text: Option<Spanned<RawFullText>>,
     full_text_selector: Option<Spanned<String>>,
     full_text_timeout: Option<Spanned<String>>,
+}
+
+/// `full_text`: `true`, `false` or `"auto"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFullText {
+    On(bool),
+    Mode(String),
 }
 
 /// One `[[feed]]` table parsed on its own (see [`split`]).
@@ -672,7 +684,17 @@ impl Checker<'_> {
     /// Parses a duration such as "15m"; `floor` is the least allowed value.
     /// A feed's `full_text`, `full_text_selector` and `full_text_timeout`.
     fn full_text(&mut self, f: &RawFeed) -> Option<FullText> {
-        let on = f.full_text.as_ref().is_some_and(|v| *v.get_ref());
+        let (on, auto) = match f.full_text.as_ref() {
+            None => (false, false),
+            Some(v) => match v.get_ref() {
+                RawFullText::On(on) => (*on, false),
+                RawFullText::Mode(m) if m == "auto" => (true, true),
+                RawFullText::Mode(m) => {
+                    self.problem(v, format!("full_text must be true, false or \"auto\", not {m:?}"));
+                    (false, false)
+                }
+            },
+        };
         if let Some(sel) = &f.full_text_selector {
             if sel.get_ref().trim().is_empty() || !crate::extract::valid_selector(sel.get_ref()) {
                 self.problem(sel, format!("invalid CSS selector {:?}", sel.get_ref()));
@@ -683,7 +705,10 @@ impl Checker<'_> {
                 .into_iter()
                 .flatten()
             {
-                self.problem(key, "has no effect without full_text = true in this [[feed]]");
+                self.problem(
+                    key,
+                    "has no effect without full_text = true or \"auto\" in this [[feed]]",
+                );
             }
             return None;
         }
@@ -700,6 +725,7 @@ impl Checker<'_> {
                 .map(|s| s.get_ref().trim().to_owned())
                 .filter(|s| !s.is_empty()),
             timeout,
+            auto,
         })
     }
 
@@ -1276,9 +1302,21 @@ interval = "20m"
             c.feeds[0].full_text,
             Some(FullText {
                 selector: None,
-                timeout: FULL_TEXT_TIMEOUT
+                timeout: FULL_TEXT_TIMEOUT,
+                auto: false,
             })
         );
+        let auto = GOOD.replace(
+            "interval = \"20m\"",
+            "full_text = \"auto\"\nfull_text_selector = \"article\"",
+        );
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &auto).unwrap();
+        let ft = c.feeds[0].full_text.clone().unwrap();
+        assert!(ft.auto);
+        assert_eq!(ft.selector.as_deref(), Some("article"));
+        let off = GOOD.replace("interval = \"20m\"", "full_text = false");
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &off).unwrap();
+        assert_eq!(c.feeds[0].full_text, None);
         let tuned = GOOD.replace(
             "interval = \"20m\"",
             "full_text = true\nfull_text_selector = \"article .story-body\"\nfull_text_timeout = \"5s\"",
@@ -1317,6 +1355,19 @@ interval = "20m"
             "{}",
             p[0]
         );
+        let odd = GOOD.replace("interval = \"20m\"", "full_text = \"sometimes\"");
+        let p = problems(&odd);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("/etc/feedwire/feeds.toml:18:"), "{}", p[0]);
+        assert!(
+            p[0].contains("full_text") && p[0].contains(r#"true, false or "auto", not "sometimes""#),
+            "{}",
+            p[0]
+        );
+        let number = GOOD.replace("interval = \"20m\"", "full_text = 1");
+        let p = problems(&number);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("/etc/feedwire/feeds.toml:18:"), "{}", p[0]);
     }
 
     #[test]

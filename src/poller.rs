@@ -731,11 +731,16 @@ async fn process(
         // so no render shows them before their article had its chance.
         let opts = feed.full_text.as_ref().filter(|_| full_text.is_some());
         let hold_until = opts.map_or(0, |o| add(started, o.timeout).timestamp());
-        let has_link = |item: &crate::item::Item| item.link.as_deref().is_some_and(|l| Url::parse(l).is_ok());
+        // `full_text = "auto"`: an item whose own text is the article is
+        // neither fetched nor held.
+        let wanted = |item: &crate::item::Item| {
+            item.link.as_deref().is_some_and(|l| Url::parse(l).is_ok())
+                && opts.is_some_and(|o| !o.auto || crate::fulltext::is_teaser(item))
+        };
         let claim = opts.map(|_| crate::store::FullTextClaim {
             feed_url: feed.url.as_str(),
             hold_until,
-            wanted: &has_link,
+            wanted: &wanted,
             hold: full_text.as_ref().is_none_or(crate::fulltext::JobSender::holds),
         });
         match store.ingest_document(&parsed.items, &parsed.sightings, claim.as_ref()) {

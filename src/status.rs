@@ -71,11 +71,15 @@ pub struct FullTextStatus {
     pub fallback: u64,
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
+    /// `full_text = "auto"`: only teasers' pages are fetched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto: bool,
 }
 
 impl FullTextStatus {
-    pub fn new(s: &crate::store::FullTextStats) -> FullTextStatus {
+    pub fn new(s: &crate::store::FullTextStats, auto: bool) -> FullTextStatus {
         FullTextStatus {
+            auto,
             extracted: s.extracted,
             failed: s.failed,
             fallback: s.fallback,
@@ -87,8 +91,11 @@ impl FullTextStatus {
     /// One cell for the table and the page.
     fn summary(&self) -> String {
         format!(
-            "{} extracted, {} failed, {} fallback",
-            self.extracted, self.failed, self.fallback
+            "{}{} extracted, {} failed, {} fallback",
+            if self.auto { "teasers only: " } else { "" },
+            self.extracted,
+            self.failed,
+            self.fallback
         )
     }
 }
@@ -100,8 +107,12 @@ pub fn add_full_text(
     stats_of: impl Fn(&str) -> crate::store::FullTextStats,
 ) {
     for (status, feed) in feeds.iter_mut().zip(&config.feeds) {
-        if feed.full_text.is_some() && status.url == feed.url.as_str() {
-            status.full_text = Some(FullTextStatus::new(&stats_of(feed.url.as_str())));
+        if let Some(ft) = feed
+            .full_text
+            .as_ref()
+            .filter(|_| status.url == feed.url.as_str())
+        {
+            status.full_text = Some(FullTextStatus::new(&stats_of(feed.url.as_str()), ft.auto));
         }
     }
 }
@@ -560,6 +571,34 @@ mod tests {
         assert!(lines[4].starts_with("ok       الجزيرة"), "{t}");
         let json = serde_json::to_string(&feeds[0]).unwrap();
         assert!(json.contains("\"consecutive_failures\":0"), "{json}");
+    }
+
+    #[test]
+    fn a_full_text_feed_says_whether_it_fetches_teasers_only() {
+        let ok = FeedState {
+            last_success: Some(1_764_000_000),
+            ..Default::default()
+        };
+        let stats = crate::store::FullTextStats {
+            extracted: 4,
+            ..Default::default()
+        };
+        let mut feeds = vec![
+            FeedStatus::new("اليوم السابع", "https://a.example/rss", Some(&ok)),
+            FeedStatus::new("الجزيرة", "https://b.example/rss", Some(&ok)),
+        ];
+        feeds[0].full_text = Some(FullTextStatus::new(&stats, true));
+        feeds[1].full_text = Some(FullTextStatus::new(&stats, false));
+        let t = table(&feeds);
+        assert!(
+            t.contains("full text: teasers only: 4 extracted, 0 failed"),
+            "{t}"
+        );
+        assert!(t.contains("full text: 4 extracted, 0 failed"), "{t}");
+        let json = serde_json::to_string(&feeds[0]).unwrap();
+        assert!(json.contains("\"auto\":true"), "{json}");
+        let json = serde_json::to_string(&feeds[1]).unwrap();
+        assert!(!json.contains("\"auto\""), "{json}");
     }
 
     #[test]

@@ -1021,3 +1021,73 @@ async fn a_page_other_entries_link_to_is_not_taken_as_the_article() {
     assert_eq!(server.requests_to("/news/ajel"), 0);
     daemon.shutdown().await.unwrap();
 }
+
+/// `full_text = "auto"`: only the items whose own text is a teaser have
+/// their page fetched. A windows-1256 Arabic feed (charset in the XML
+/// declaration only) with a one-line teaser, a long lead cut short with
+/// "…", and a whole article in `content:encoded`: the two teasers are
+/// published extracted, the article as the feed gave it, its page never
+/// asked for, and a second run fetches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_fetches_only_the_pages_of_teasers() {
+    let server = FeedServer::start().await;
+    let (cairo, delta) = arabic_articles(&server);
+    let whole = server.route(
+        "/news/whole",
+        Route::feed(page("cairo-visit.html"), "text/html; charset=utf-8"),
+    );
+    let sentence = "وقال المتحدث باسم وزارة الخارجية إن المحادثات تناولت ملفات التعاون الاقتصادي والأمن الإقليمي وسبل تعزيز العلاقات بين البلدين";
+    let lead = format!("{} …", [sentence; 7].join(". "));
+    let article = [sentence; 12].map(|s| format!("<p>{s}.</p>")).concat();
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="windows-1256"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>سياسة</title><link>https://www.youm7.com/</link><description>x</description>
+<item><title>خطة الدلتا</title><link>{delta}</link><description>{TEASER}</description></item>
+<item><title>زيارة القاهرة</title><link>{cairo}</link><description>{lead}</description></item>
+<item><title>محادثات كاملة</title><link>{whole}</link><description>ملخص</description><content:encoded><![CDATA[{article}]]></content:encoded></item>
+</channel></rss>"#
+    );
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1256.encode(&xml);
+    assert!(!unmappable);
+    let feed = server.route("/rss", Route::feed(bytes.into_owned(), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed_with(
+            "اليوم السابع",
+            &feed,
+            &[("full_text", "\"auto\""), ("full_text_timeout", "\"20s\"")],
+        )
+        .load(dir.path());
+
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 3, "{report:#?}");
+    let items = rendered_items(&config);
+    let content = |url: &str| published_content(&items, url);
+    assert!(content(&cairo).contains("وصل صدام حفتر"), "{items:?}");
+    assert!(content(&delta).contains("أعلنت وزارة الزراعة"), "{items:?}");
+    let kept = content(&whole);
+    assert!(
+        kept.contains(sentence) && !kept.contains("وصل صدام حفتر"),
+        "{kept}"
+    );
+    assert_eq!(
+        server.requests_to("/news/whole"),
+        0,
+        "the article's page is not fetched"
+    );
+    let store = feedwire::app::open_store(&config).unwrap();
+    let stats = store.full_text_stats(&feed).unwrap();
+    assert_eq!(
+        (stats.extracted, stats.failed, stats.fallback),
+        (2, 0, 0),
+        "{stats:?}"
+    );
+    drop(store);
+
+    let report = feedwire::app::poll_once(&config).await.unwrap();
+    assert_eq!(report.totals.items_new, 0, "{report:#?}");
+    for path in ["/news/cairo", "/news/delta"] {
+        assert_eq!(server.requests_to(path), 1, "{path} fetched once");
+    }
+    assert_eq!(server.requests_to("/news/whole"), 0);
+}

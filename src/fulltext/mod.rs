@@ -33,6 +33,9 @@ use crate::item::ItemKey;
 use crate::poller::PollContext;
 use crate::store::SiteBackoff as StoredBackoff;
 
+mod teaser;
+pub use teaser::{is_teaser, CUT_WORDS, TEASER_WORDS};
+
 /// Pages in flight at once (two per core, as feed bodies): the per-host
 /// limit applies within it. Reading a body takes one of the poller's body
 /// slots and extracting it one of its per-core CPU slots, the same ones feed
