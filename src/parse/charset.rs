@@ -16,7 +16,8 @@ pub fn decode_xml_text(body: &[u8]) -> String {
     let utf8 = match decoded.bytes {
         // Transcoded already.
         Cow::Owned(bytes) => bytes,
-        Cow::Borrowed(bytes) => transcode(bytes, decoded.encoding),
+        // Borrowed only when the bytes are UTF-8 and say so.
+        Cow::Borrowed(bytes) => transcode(bytes, encoding_rs::UTF_8),
     };
     String::from_utf8_lossy(&utf8).into_owned()
 }
@@ -24,7 +25,121 @@ pub fn decode_xml_text(body: &[u8]) -> String {
 /// The document after charset decisions: bytes feed-rs will read correctly.
 pub(crate) struct Decoded<'a> {
     pub(crate) bytes: Cow<'a, [u8]>,
-    pub(crate) encoding: &'static Encoding,
+    /// The charset the document was read in (`UTF-8`, `windows-1256`,
+    /// `IBM864`), for the feed's status.
+    pub(crate) charset: &'static str,
+}
+
+/// Charsets outside the WHATWG Encoding Standard (so outside encoding_rs)
+/// that feeds declare and feedparser, with Python's codecs, reads: the
+/// IBM/DOS code pages and UTF-32. Only ever taken from a label or a byte
+/// order mark, never detected.
+#[derive(Clone, Copy)]
+enum Other {
+    Dos(&'static dyn yore::CodePage, &'static str),
+    Utf32 { big_endian: bool },
+}
+
+impl Other {
+    fn name(self) -> &'static str {
+        match self {
+            Other::Dos(_, name) => name,
+            Other::Utf32 { big_endian: true } => "UTF-32BE",
+            Other::Utf32 { big_endian: false } => "UTF-32LE",
+        }
+    }
+
+    fn decode(self, body: &[u8]) -> String {
+        match self {
+            Other::Dos(page, "IBM864") => ibm864_text(&page.decode_lossy(body)),
+            Other::Dos(page, _) => page.decode_lossy(body).into_owned(),
+            Other::Utf32 { big_endian } => body
+                .chunks(4)
+                .map(|c| {
+                    let mut b = [0u8; 4];
+                    b[..c.len()].copy_from_slice(c);
+                    let n = if big_endian {
+                        u32::from_be_bytes(b)
+                    } else {
+                        u32::from_le_bytes(b)
+                    };
+                    char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER)
+                })
+                .collect(),
+        }
+    }
+
+    /// The charset a label names among these (`ibm864`, `cp437`, `850`,
+    /// `cspc8codepage437`, `utf-32le`...: Python's aliases).
+    fn for_label(label: &str) -> Option<Other> {
+        use yore::code_pages::*;
+        let label = label.trim().to_ascii_lowercase().replace('_', "-");
+        let number = label
+            .strip_prefix("csibm")
+            .or_else(|| label.strip_prefix("ibm"))
+            .or_else(|| label.strip_prefix("cp"))
+            .unwrap_or(&label);
+        let dos = |page: &'static dyn yore::CodePage, name| Some(Other::Dos(page, name));
+        match number {
+            "437" | "cspc8codepage437" => dos(&CP437, "IBM437"),
+            "737" => dos(&CP737, "IBM737"),
+            "850" | "cspc850multilingual" => dos(&CP850, "IBM850"),
+            "852" | "cspcp852" => dos(&CP852, "IBM852"),
+            "855" => dos(&CP855, "IBM855"),
+            "857" => dos(&CP857, "IBM857"),
+            "860" => dos(&CP860, "IBM860"),
+            "861" | "-is" => dos(&CP861, "IBM861"),
+            "862" | "cspc862latinhebrew" => dos(&CP862, "IBM862"),
+            "863" => dos(&CP863, "IBM863"),
+            "864" => dos(&CP864, "IBM864"),
+            "865" => dos(&CP865, "IBM865"),
+            "869" | "-gr" => dos(&CP869, "IBM869"),
+            _ => match label.as_str() {
+                "utf-32be" => Some(Other::Utf32 { big_endian: true }),
+                "utf-32le" => Some(Other::Utf32 { big_endian: false }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Text decoded from IBM864 as Arabic is written today. The code page
+/// spells letters as presentation forms (one code point per letter shape:
+/// `ﻡﺹﺭ`), which no keyword, reader search or story word matches; they
+/// become the letters they show (`مصر`, the lam-alef ligature two letters).
+/// And it puts the Arabic percent sign (U+066A) on byte 0x25, where every
+/// other charset has `%`: in a feed that byte is markup and URL escapes
+/// (`%D8%B3`), so it stays `%`.
+fn ibm864_text(decoded: &str) -> String {
+    let mut out = String::with_capacity(decoded.len());
+    for c in decoded.chars() {
+        match c {
+            '\u{066A}' => out.push('%'),
+            '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}' => {
+                unicode_normalization::char::decompose_compatible(c, |d| out.push(d))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// UTF-32 by its byte order mark, or by the shape of `<` in its first four
+/// bytes. Asked before UTF-16's mark, which is the first half of UTF-32LE's.
+fn utf32(body: &[u8]) -> Option<Other> {
+    match body {
+        [0, 0, 0xFE, 0xFF, ..] | [0, 0, 0, b'<', ..] => Some(Other::Utf32 { big_endian: true }),
+        [0xFF, 0xFE, 0, 0, ..] | [b'<', 0, 0, 0, ..] => Some(Other::Utf32 { big_endian: false }),
+        _ => None,
+    }
+}
+
+/// The document read in `other`, as UTF-8 with its declaration rewritten.
+fn transcoded_other<'a>(body: &[u8], other: Other) -> Decoded<'a> {
+    Decoded {
+        bytes: Cow::Owned(rewrite(&other.decode(body))),
+        charset: other.name(),
+    }
 }
 
 /// Settles the charset: BOM first, then the HTTP charset, then the XML
@@ -35,6 +150,9 @@ pub(crate) struct Decoded<'a> {
 /// says, the document is transcoded to UTF-8 and its declaration rewritten,
 /// since feed-rs offers no way to pass an external charset.
 pub(crate) fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
+    if let Some(other) = utf32(body) {
+        return transcoded_other(body, other);
+    }
     if let Some((enc, _)) = Encoding::for_bom(body) {
         return transcoded(body, enc);
     }
@@ -50,11 +168,26 @@ pub(crate) fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<
     // A declaration readable as ASCII cannot be UTF-16 (that was handled
     // above), whatever it says.
     let declared = declared.filter(|e| *e != encoding_rs::UTF_16BE && *e != encoding_rs::UTF_16LE);
-    let label = http.or(declared).unwrap_or(encoding_rs::UTF_8);
     // The whole document, every time: with SIMD (most feeds are UTF-8 and
     // an Arabic one is mostly multi-byte, where std's check goes a character
     // at a time).
     let utf8_ok = simdutf8::basic::from_utf8(body).is_ok();
+    // A DOS code page, named where encoding_rs knows no charset; as for a
+    // single-byte label, bytes that are valid UTF-8 are UTF-8.
+    let other = match http_charset {
+        Some(l) if http.is_none() => Other::for_label(l),
+        Some(_) => None,
+        None => raw_declared
+            .as_deref()
+            .filter(|_| declared.is_none())
+            .and_then(Other::for_label),
+    };
+    if let Some(other @ Other::Dos(..)) = other {
+        if !utf8_ok || body.is_ascii() {
+            return transcoded_other(body, other);
+        }
+    }
+    let label = http.or(declared).unwrap_or(encoding_rs::UTF_8);
 
     let enc = if label == encoding_rs::UTF_8 {
         if utf8_ok || mostly_utf8(body) {
@@ -82,11 +215,20 @@ pub(crate) fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<
     if enc == encoding_rs::UTF_8 && declaration_says_utf8 && utf8_ok && !has_late_declaration(body) {
         Decoded {
             bytes: Cow::Borrowed(body),
-            encoding: enc,
+            charset: enc.name(),
         }
     } else {
         transcoded(body, enc)
     }
+}
+
+/// The name of the charset a label names, as the feed status gives it
+/// (`windows-1256`, `IBM864`, `UTF-32LE`), or `None` for a label we cannot
+/// read.
+pub fn charset_name(label: &str) -> Option<&'static str> {
+    encoding_for(label)
+        .map(Encoding::name)
+        .or_else(|| Other::for_label(label).map(Other::name))
 }
 
 /// The encoding a charset label names, accepting the spellings found in
@@ -118,7 +260,7 @@ fn encoding_for(label: &str) -> Option<&'static Encoding> {
 fn transcoded<'a>(body: &[u8], enc: &'static Encoding) -> Decoded<'a> {
     Decoded {
         bytes: Cow::Owned(transcode(body, enc)),
-        encoding: enc,
+        charset: enc.name(),
     }
 }
 
@@ -181,6 +323,12 @@ fn detect_legacy(body: &[u8]) -> &'static Encoding {
 /// UTF-8 bytes with the declaration rewritten to say so.
 fn transcode(body: &[u8], enc: &'static Encoding) -> Vec<u8> {
     let (text, _, _) = enc.decode(body);
+    rewrite(&text)
+}
+
+/// Decoded text as UTF-8 bytes, its XML declaration saying so and any other
+/// declaration in it removed.
+fn rewrite(text: &str) -> Vec<u8> {
     let text = text.trim_start_matches('\u{FEFF}');
     let mut out = String::with_capacity(text.len() + 40);
     match text

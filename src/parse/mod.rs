@@ -27,7 +27,7 @@ pub mod recover;
 use links::Keying;
 
 use charset::decode;
-pub use charset::{charset_param, decode_xml_text};
+pub use charset::{charset_name, charset_param, decode_xml_text};
 
 /// The feed a document came from, as configured.
 #[derive(Clone, Copy, Debug)]
@@ -154,7 +154,7 @@ pub fn parse_feed_skipping(
             .id_generator(generated_id)
             .build()
     };
-    let charset = decoded.encoding.name();
+    let charset = decoded.charset;
     let shows_entries = |bytes: &[u8]| recover::shows_entries(bytes);
     // Atom 0.3 and RSS 0.90 parse "successfully" as nothing, feed title
     // included: they go to the recovery layer's normalisation directly.
@@ -1382,6 +1382,23 @@ mod tests {
                 "UTF-16LE",
             ),
         ];
+        let utf32 = |big_endian: bool, bom: bool| {
+            let text = doc("UTF-32");
+            let mut v = Vec::new();
+            for c in bom.then_some('\u{FEFF}').into_iter().chain(text.chars()) {
+                let n = c as u32;
+                v.extend_from_slice(&if big_endian {
+                    n.to_be_bytes()
+                } else {
+                    n.to_le_bytes()
+                });
+            }
+            v
+        };
+        let cases = cases.into_iter().chain([
+            ("utf-32le with BOM", utf32(false, true), None, "UTF-32LE"),
+            ("utf-32be without BOM", utf32(true, false), None, "UTF-32BE"),
+        ]);
         for (what, body, ct, charset) in cases {
             let f = parse(&body, ct);
             assert_eq!(f.items.len(), 1, "{what}");
@@ -1390,6 +1407,44 @@ mod tests {
             assert_eq!(f.charset, charset, "{what}");
             assert_eq!(f.items[0].link.as_deref(), Some("http://example.com/a"), "{what}");
         }
+    }
+
+    /// IBM864, the Arabic DOS code page (no browser charset): by its
+    /// declaration or the HTTP charset, its presentation forms read as the
+    /// letters they show, and byte 0x25 (the Arabic percent sign in the
+    /// code page) as `%`, so URL escapes survive. The bytes are what
+    /// Python's `cp864` codec (feedparser's) makes of "مصر تعلن" in
+    /// isolated forms.
+    #[test]
+    fn ibm864_reads_as_arabic_letters() {
+        let title: &[u8] = b"\xef\xbe\xd1 \xaa\xdf\xfb\xf2";
+        let doc = |decl: &str| -> Vec<u8> {
+            [
+                format!(r#"<?xml version="1.0" encoding="{decl}"?><rss version="2.0"><channel><title>t</title><item><title>"#).as_bytes(),
+                title,
+                b"</title><link>http://example.com/%D8%B3?q=100%25</link></item></channel></rss>",
+            ]
+            .concat()
+        };
+        for (body, ct) in [
+            (doc("IBM864"), None),
+            (doc("cp864"), None),
+            (doc("csibm864"), None),
+            (doc("x"), Some("text/xml; charset=ibm864")),
+        ] {
+            let f = parse(&body, ct);
+            assert_eq!(f.charset, "IBM864", "{ct:?}");
+            assert_eq!(f.items[0].title, "مصر تعلن", "{ct:?}");
+            assert_eq!(
+                f.items[0].link.as_deref(),
+                Some("http://example.com/%D8%B3?q=100%25"),
+                "{ct:?}"
+            );
+        }
+        assert_eq!(super::charset_name("ibm864"), Some("IBM864"));
+        assert_eq!(super::charset_name("cspc8codepage437"), Some("IBM437"));
+        assert_eq!(super::charset_name("windows_1256"), Some("windows-1256"));
+        assert_eq!(super::charset_name("ebcdic-cp-us"), None);
     }
 
     #[test]
