@@ -255,6 +255,28 @@ pub fn parse_feed_skipping(
     Ok(out)
 }
 
+/// Cuts a document over `[poll] max_items` to its newest `max` entries.
+/// Feeds list newest first, and the entries past the cap are the oldest;
+/// but a document that lists oldest first (an archive feed, a changelog, a
+/// CMS sorting ascending) would keep its oldest entries and never read a
+/// new one, which it appends at the end. The order is told by the dates of
+/// its first and last dated entries; undated documents keep their first
+/// entries.
+fn keep_newest(entries: &mut Vec<Entry>, max: usize) {
+    if entries.len() <= max {
+        return;
+    }
+    let date = |e: &Entry| e.published.or(e.updated);
+    let first = entries.iter().find_map(date);
+    let last = entries.iter().rev().find_map(date);
+    match (first, last) {
+        (Some(first), Some(last)) if first < last => {
+            entries.drain(..entries.len() - max);
+        }
+        _ => entries.truncate(max),
+    }
+}
+
 /// An entry that gives its title or text only in Media RSS
 /// (`<media:title>`, `<media:description>`, in a `<media:group>` or not:
 /// YouTube's feeds, podcast and video feeds) gets them as its own, as
@@ -493,7 +515,7 @@ fn build(
     };
     let mut sightings = Vec::new();
     let mut entries = parsed.entries;
-    entries.truncate(limits.max_items);
+    keep_newest(&mut entries, limits.max_items);
     // Each entry's link, chosen and cleaned once: the key is made from it,
     // and it is the link published.
     let originals: Vec<Option<Url>> = entries.iter().map(|e| pick_link(e, feed.url)).collect();
@@ -1484,6 +1506,49 @@ mod tests {
         assert_eq!(f.items[0].title, "Débat télévisé: le président répond");
     }
 
+    /// Over `max_items`, the newest entries are read whichever way the
+    /// document lists them: oldest first (a windows-1256 archive whose new
+    /// entry comes last) keeps its last ones.
+    #[test]
+    fn the_cap_keeps_the_newest_entries() {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let doc = |days: &[u32]| -> Vec<u8> {
+            let items: String = days
+                .iter()
+                .map(|d| {
+                    format!(
+                        "<item><title>خبر اليوم {d}</title><link>http://example.com/{d}</link><pubDate>{d:02} Nov 2026 10:00:00 GMT</pubDate></item>"
+                    )
+                })
+                .collect();
+            encode(
+                &format!(
+                    r#"<?xml version="1.0" encoding="windows-1256"?><rss version="2.0"><channel><title>أرشيف</title>{items}</channel></rss>"#
+                ),
+                encoding_rs::WINDOWS_1256,
+            )
+        };
+        let read = |body: &[u8]| -> (Vec<String>, usize) {
+            let f = parse_feed(
+                FeedRef { url: &url, name: "t" },
+                body,
+                None,
+                Utc::now(),
+                Limits { max_items: 2 },
+            )
+            .unwrap();
+            (f.items.iter().map(|i| i.title.clone()).collect(), f.dropped)
+        };
+        assert_eq!(
+            read(&doc(&[1, 2, 3, 4])),
+            (vec!["خبر اليوم 3".to_owned(), "خبر اليوم 4".to_owned()], 2)
+        );
+        assert_eq!(
+            read(&doc(&[4, 3, 2, 1])),
+            (vec!["خبر اليوم 4".to_owned(), "خبر اليوم 3".to_owned()], 2)
+        );
+    }
+
     #[test]
     fn limits_and_refresh_hints() {
         let long_title = "س".repeat(MAX_TITLE_CHARS + 10);
@@ -1504,6 +1569,7 @@ mod tests {
         .unwrap();
         assert_eq!(f.items.len(), 3);
         assert_eq!(f.dropped, 2);
+        assert_eq!(f.items[0].link.as_deref(), Some("http://example.com/0"));
         assert_eq!(f.items[0].title.chars().count(), MAX_TITLE_CHARS);
         assert!(
             f.items[0].title.chars().all(|c| c == 'س'),
