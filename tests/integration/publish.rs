@@ -581,8 +581,9 @@ async fn a_link_a_feed_has_shared_stays_shared_across_polls_and_restarts() {
     //   holds: skipped as known, never stored.
     // - "شريط" (UTF-8, undated): U alone, then V beside U, U alone, W
     //   alone, all three. Before, U was keyed anew beside V (its date is
-    //   its first sight: dates cannot tell it) and stored twice, and W was
-    //   skipped as known.
+    //   its first sight: dates cannot tell it) and stored twice when the
+    //   two polls fell in different seconds (the next test pins that on an
+    //   injected clock), and W was skipped as known.
     const A: (&str, &str) = ("q-9", "البرلمان يقر قانون الموازنة العامة");
     const B: (&str, &str) = ("q-10", "وزير الخارجية يصل إلى عمّان");
     const C: (&str, &str) = ("q-11", "استئناف المفاوضات في الدوحة غداً");
@@ -678,5 +679,75 @@ async fn a_link_a_feed_has_shared_stays_shared_across_polls_and_restarts() {
             .filter_map(|v| v.as_str())
             .collect();
         assert_eq!(ids.len(), 7, "{fp}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undated_entry_holding_a_link_is_not_new_again_when_the_link_starts_being_shared() {
+    // On an injected clock, so that the undated entry's date (its first
+    // sight) and the next poll's time differ as they do in a daemon (in
+    // `poll_once` runs a second apart they may not): dates cannot tell
+    // which entry the store holds under the link, its stored record can.
+    // Windows-1256, and the store is opened again (a restart) midway.
+    const U: (&str, &str) = ("u-1", "الرئيس يستقبل وفداً برلمانياً");
+    const V: (&str, &str) = ("u-2", "انطلاق الحوار الوطني");
+    const W: (&str, &str) = ("u-3", "افتتاح الدورة البرلمانية الجديدة");
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |items: &[(&str, &str)]| fresh(section(items, false, true));
+    let feeds = [FeedEntry {
+        name: "قسم",
+        url: server.route("/qism.xml", doc(&[U])),
+        tags: &["politics"],
+    }];
+    let config = load_config(&write_config(dir.path(), &feeds));
+    let feed = &config.feeds[0];
+    let t0 = chrono::Utc::now() - chrono::Duration::days(1);
+    let clock = std::sync::Arc::new(feedwire::clock::ManualClock::new(t0));
+    let new_in = |report: feedwire::poller::FeedReport| match report.outcome {
+        feedwire::poller::Outcome::Updated { ingest, .. } => ingest.new,
+        other => panic!("{other:?}"),
+    };
+    let context = |store: &Store| {
+        feedwire::poller::PollContext::new(
+            store.clone(),
+            feedwire::fetch::Fetcher::new(&config.poll).unwrap(),
+            clock.clone(),
+            &config,
+        )
+    };
+    let store = Store::open(&config.storage.path).unwrap();
+    let ctx = context(&store);
+    use feedwire::poller::poll_feed;
+    let interval = config.interval_of(feed);
+    assert_eq!(new_in(poll_feed(&ctx, feed, interval).await), 1);
+    clock.advance(std::time::Duration::from_secs(3600));
+    server.set("/qism.xml", doc(&[V, U]));
+    assert_eq!(
+        new_in(poll_feed(&ctx, feed, interval).await),
+        1,
+        "U is not new twice"
+    );
+    drop(ctx);
+    store.flush().unwrap();
+    drop(store);
+
+    let store = Store::open(&config.storage.path).unwrap();
+    let ctx = context(&store);
+    for (items, new) in [(&[U][..], 0), (&[W], 1), (&[V, U, W], 0)] {
+        clock.advance(std::time::Duration::from_secs(3600));
+        server.set("/qism.xml", doc(items));
+        assert_eq!(new_in(poll_feed(&ctx, feed, interval).await), new, "{items:?}");
+    }
+    assert_eq!(store.item_count(), 3);
+    let docs = render_all(&config, &store).unwrap();
+    let (ids, titles) = entries_of(&docs["politics.rss"].body);
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3);
+    for (_, title) in [U, V, W] {
+        assert_eq!(
+            titles.iter().filter(|t| *t == title).count(),
+            1,
+            "{title} in {titles:?}"
+        );
     }
 }
