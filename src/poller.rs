@@ -45,7 +45,7 @@ use url::Url;
 use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
-use crate::parse::{parse_feed_skipping, FeedRef, Known, Limits};
+use crate::parse::{parse_feed_recalling, FeedRef, Known, Limits, Recall};
 use crate::store::{Claim, FeedState, IngestReport, Lookup, Store};
 
 /// How a failed store write starts a feed's error (health checks look for it).
@@ -674,6 +674,8 @@ async fn process(
         .expect("semaphores are never closed");
     let full_text = ctx.full_text.clone().filter(|_| feed.full_text.is_some());
     let job_ctx = ctx.clone();
+    // Empty for nearly every feed (no allocation to copy).
+    let shared_links = state.shared_links.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
         // A shared store answers in round trips: ask once per document for
@@ -685,7 +687,24 @@ async fn process(
             .then(|| store.keys_from(&feed_url))
             .transpose()
             .map_err(|e| FeedFailure::Store(e.to_string()))?;
-        let parsed = parse_feed_skipping(
+        let known = |key: &crate::item::ItemKey| match &known {
+            Some(keys) => match keys.get(key.as_str()) {
+                Some(&date) => Known::FromThisFeed { date: Some(date) },
+                None => Known::New,
+            },
+            // One lookup per entry. A story another feed brought is
+            // neither built (nor sanitised) again nor read back: the
+            // commit adds this feed to its sources.
+            None => match store.lookup(key, &feed_url) {
+                Ok(Lookup::Known { date }) => Known::FromThisFeed { date },
+                Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
+                Ok(Lookup::Unknown) | Err(_) => Known::New,
+            },
+        };
+        // A failed read leaves the entry untold: keyed anew, at worst
+        // stored once more, never lost.
+        let stored = |key: &crate::item::ItemKey| store.get(key).ok().flatten();
+        let parsed = parse_feed_recalling(
             FeedRef {
                 url: &feed.url,
                 name: &feed.name,
@@ -694,19 +713,10 @@ async fn process(
             content_type.as_deref(),
             started,
             limits,
-            &|key| match &known {
-                Some(keys) => match keys.get(key.as_str()) {
-                    Some(&date) => Known::FromThisFeed { date: Some(date) },
-                    None => Known::New,
-                },
-                // One lookup per entry. A story another feed brought is
-                // neither built (nor sanitised) again nor read back: the
-                // commit adds this feed to its sources.
-                None => match store.lookup(key, &feed_url) {
-                    Ok(Lookup::Known { date }) => Known::FromThisFeed { date },
-                    Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
-                    Ok(Lookup::Unknown) | Err(_) => Known::New,
-                },
+            &Recall {
+                known: &known,
+                stored: &stored,
+                shared: &shared_links,
             },
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
@@ -774,6 +784,7 @@ async fn process(
     state.items_too_old = too_old;
     state.items_over_limit = parsed.dropped;
     state.items_empty = parsed.empty;
+    state.shared_links.remember(parsed.shared_links);
     if let Some(reason) = &parsed.no_entries {
         warn!(feed = %feed_name, url = %feed_url, reason = %reason, "Document shows entries but none was understood.");
     }

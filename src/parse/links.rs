@@ -31,19 +31,39 @@
 //! linking to the site's root, the feed's page or the feed are keyed on
 //! their guid whatever the document holds.
 //!
-//! The decision is the document's, so a link that starts being shared
-//! changes the keys of its entries. The one the store already holds under
-//! the plain link from this feed (stored while the link was its own, or by
-//! an older build) is recognised by its sort date and keeps the link, so
-//! that it is not new a second time; an undated one cannot be told, and
-//! may be stored once more (a duplicate, never a loss), as may an entry
-//! whose link stops being shared. The common document has no two entries
-//! with one link, and costs one sort of its links' strings.
+//! A link that starts being shared changes the keys of its entries. The
+//! one the store already holds under the plain link from this feed (stored
+//! while the link was its own, or by an older build) keeps it, so that it
+//! is not new a second time: it is told by its sort date, and when dates
+//! cannot tell (undated entries, whose date is their first sight) by the
+//! stored item's record, read once ([`Recall::stored`]: its title, else
+//! its dates as the feed gave them).
+//!
+//! A document alone cannot tell an entry that is the only one on its page
+//! *today* from one whose link is its own, so the feed remembers the links
+//! it has shared between distinct entries ([`SharedLinks`], in its state:
+//! the last [`SharedLinks::MAX`] used, oldest forgotten first), each with
+//! the entry holding it by id ([`holder_id`]). An entry later met with such
+//! a link is keyed on its id even alone (a section page's ticker showing
+//! one item a poll would otherwise store the first and skip every later one
+//! as known), unless it is the holder, told by its id. A link whose holder
+//! was not listed when the link started being shared is remembered as
+//! *held apart*: no entry takes it unless dated as the stored item. The
+//! memory only grows from documents that share links, and an entry whose
+//! link stops being shared keeps its key while the link is remembered. Two
+//! cases still store an entry once more (a duplicate, never a loss): an
+//! undated holder that was not listed when its link started being shared
+//! (neither its id nor its date can be known), and an entry of a link
+//! forgotten (64 other links used since), decided by its document again.
+//!
+//! The common document has no two entries with one link and its feed
+//! remembers none: it costs one sort of its links' strings.
 
 use feed_rs::model::Entry;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{content_digest, entry_id, Known};
+use super::{content_digest, entry_id, Known, Recall};
 use crate::item::{Item, ItemKey};
 
 /// How one entry is keyed, when not on its canonical link.
@@ -60,11 +80,101 @@ pub(super) enum Keying {
     Entry(String),
 }
 
+/// A link this feed has given to several distinct entries (a section page,
+/// a live page), and the entry the store holds under the plain link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedLink {
+    /// The link's key (`//host/path`, [`ItemKey::from_clean_link`]).
+    pub link: String,
+    /// The id of the entry stored under the plain link from this feed
+    /// ([`holder_id`]: its guid, else feed-rs's id, else its content's
+    /// digest; a long one as its digest), when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// The store holds the plain link from this feed for an entry that was
+    /// not told (absent from the document where the link started being
+    /// shared, or without an id): no entry takes the link unless its date
+    /// is the stored item's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_apart: bool,
+}
+
+/// The links a feed has shared between distinct entries, oldest first, at
+/// most [`SharedLinks::MAX`]: kept in the feed's state (`FeedState`), so
+/// that an entry met alone with such a link later is still keyed as one of
+/// several, and the entry holding the link is told by its id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SharedLinks(Vec<SharedLink>);
+
+impl SharedLinks {
+    /// Links remembered per feed. A link is moved to the newest end each
+    /// time a document uses it, so only links unused while this many
+    /// others were shared are forgotten. Feeds share a few links (a
+    /// ticker's section pages, a capsule's page, one page a day): 64 holds
+    /// two months of a page a day, past the 30 days items are kept by
+    /// default, and bounds the state at a few KiB.
+    pub const MAX: usize = 64;
+
+    pub fn new(links: Vec<SharedLink>) -> SharedLinks {
+        let mut out = SharedLinks::default();
+        out.remember(links);
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn links(&self) -> &[SharedLink] {
+        &self.0
+    }
+
+    /// What the memory holds for a link's key.
+    fn get(&self, key: &str) -> Option<&SharedLink> {
+        self.0.iter().find(|s| s.link == key)
+    }
+
+    /// Takes what a document showed ([`super::ParsedFeed::shared_links`],
+    /// the last the newest): each link goes to the newest end with what the
+    /// document told of its holder; beyond [`SharedLinks::MAX`] the oldest
+    /// are forgotten.
+    pub fn remember(&mut self, seen: Vec<SharedLink>) {
+        if seen.is_empty() {
+            return;
+        }
+        self.0.retain(|old| !seen.iter().any(|s| s.link == old.link));
+        self.0.extend(seen);
+        let over = self.0.len().saturating_sub(SharedLinks::MAX);
+        self.0.drain(..over);
+    }
+}
+
+/// The key part of a clean link ([`ItemKey::from_clean_link`]), without
+/// making the key.
+fn key_of(l: &Url) -> &str {
+    let s = l.as_str();
+    s.split_once(':').map_or(s, |(_, rest)| rest)
+}
+
+/// Who holds a link's plain key among a document's classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// Nobody: the store holds nothing under it from this feed.
+    Free,
+    /// The class at this position.
+    By(usize),
+    /// An entry the store holds under it that is none of the classes (or
+    /// that could not be told).
+    Apart,
+}
+
 /// The keying of each entry, or `None` when every entry keeps its link
-/// (nearly every document). `links[i]` is entry `i`'s canonical link,
-/// `fragments[i]` the fragment of the link it gave; `site` is the feed's
-/// own web page (the channel's link); `known` is what the store holds
-/// under a key, `now` the time of this poll.
+/// (nearly every document); and the links to remember as shared
+/// ([`super::ParsedFeed::shared_links`]). `links[i]` is entry `i`'s
+/// canonical link, `fragments[i]` the fragment of the link it gave; `site`
+/// is the feed's own web page (the channel's link); `recall` is what the
+/// store and the feed's memory hold, `now` the time of this poll.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn keyings(
     entries: &[Entry],
@@ -72,24 +182,40 @@ pub(super) fn keyings(
     fragments: &[Option<&str>],
     feed_url: &Url,
     site: Option<&Url>,
-    known: &dyn Fn(&ItemKey) -> Known,
+    recall: &Recall<'_>,
     now: i64,
-) -> Option<Vec<Keying>> {
+) -> (Option<Vec<Keying>>, Vec<SharedLink>) {
     let feed_link = crate::item::clean_link(feed_url);
     let site_link = site.map(crate::item::clean_link);
     let no_page = |l: &Url| is_site_root(l) || *l == feed_link || site_link.as_ref() == Some(l);
+    let memory = recall.shared;
+    // The memory holds a few links, and is empty for nearly every feed.
+    let remembered = |l: &Url| match memory.is_empty() {
+        true => None,
+        false => memory.get(key_of(l)),
+    };
     let mut order: Vec<usize> = (0..links.len()).filter(|&i| links[i].is_some()).collect();
     let link = |i: usize| links[i].as_ref().map_or("", Url::as_str);
     order.sort_unstable_by(|&a, &b| link(a).cmp(link(b)));
     let shared = order.windows(2).any(|w| link(w[0]) == link(w[1]));
-    if !shared && !links.iter().flatten().any(no_page) {
-        return None;
+    if !shared
+        && !links
+            .iter()
+            .flatten()
+            .any(|l| no_page(l) || remembered(l).is_some())
+    {
+        return (None, Vec::new());
     }
 
     let mut keyings = vec![Keying::Link; links.len()];
+    // Links to remember, by the position of their first entry.
+    let mut seen: Vec<(usize, SharedLink)> = Vec::new();
     // One-class links with a fragment, keyed on it once fragments have
     // told entries apart somewhere in the document.
     let mut pending = Vec::new();
+    // Classes alone with a remembered link, keyed on their id unless
+    // fragments name entries in the document.
+    let mut pending_or_id: Vec<Vec<usize>> = Vec::new();
     let mut fragments_name_entries = false;
     for group in order.chunk_by(|&a, &b| link(a) == link(b)) {
         let classes = match group {
@@ -98,15 +224,39 @@ pub(super) fn keyings(
         };
         let link = links[group[0]].as_ref().expect("linked");
         let page = !no_page(link);
+        // The site's root, the feed's page and the feed are never an
+        // entry's own: they need no memory.
+        let memo = if page { remembered(link) } else { None };
+        let several = classes.len() > 1;
         let by_id = |rep: usize| entry_key_id(&entries[rep]).map_or(Keying::Link, Keying::Entry);
+        let plain_key = || ItemKey::from_clean_link(link);
         // The entry this feed's item under the plain link is (one stored
         // when the link was still its own, or by an older build): it keeps
-        // the link, so that it is not new a second time.
-        let holder = match classes.len() > 1 || !page || fragments[group[0]].is_some() {
-            true => holder(entries, &classes, &ItemKey::from_clean_link(link), known, now),
-            false => None,
+        // the link, so that it is not new a second time. A remembered link
+        // knows its holder by id; a link that starts being shared asks the
+        // store (the date, else the stored record).
+        let held = match memo {
+            Some(SharedLink { holder: Some(id), .. }) => classes
+                .iter()
+                .position(|c| {
+                    c.iter()
+                        .any(|&i| holder_id(&entries[i]).as_deref() == Some(id.as_str()))
+                })
+                .map_or(Held::Apart, Held::By),
+            Some(SharedLink { held_apart: true, .. }) => {
+                holder(entries, &classes, &plain_key(), recall, now, false)
+            }
+            Some(_) => Held::Free,
+            None if several || !page || fragments[group[0]].is_some() => {
+                holder(entries, &classes, &plain_key(), recall, now, page && several)
+            }
+            None => Held::Free,
         };
-        if let [class] = &classes[..] {
+        let holder = match held {
+            Held::By(n) => Some(n),
+            _ => None,
+        };
+        if let (false, None, [class]) = (several, memo, &classes[..]) {
             let keying = match fragments[class[0]] {
                 _ if holder == Some(0) => Keying::Link,
                 Some(f) if !page => Keying::Fragment(f.to_owned()),
@@ -122,51 +272,95 @@ pub(super) fn keyings(
             }
             continue;
         }
+        // Several entries, or a link this feed has shared before (an entry
+        // alone with it is one of several all the same).
         let own_fragment = |rep: usize| {
             fragments[rep].filter(|f| classes.iter().filter(|c| fragments[c[0]] == Some(*f)).count() == 1)
         };
         let plain = classes.iter().filter(|c| fragments[c[0]].is_none()).count();
+        // The class that keeps the plain link.
+        let mut linked = None;
         for (n, class) in classes.iter().enumerate() {
             let rep = class[0];
             let keying = match own_fragment(rep) {
                 _ if holder == Some(n) => Keying::Link,
-                Some(f) => {
+                Some(f) if several => {
                     fragments_name_entries = true;
                     Keying::Fragment(f.to_owned())
                 }
+                // Alone with a remembered link, a fragment names the entry
+                // when fragments do elsewhere in the document (a day's page
+                // with one post left in the list); else it is not told from
+                // noise (`#ref=rss`), and the entry is keyed on its id.
+                Some(_) => {
+                    pending_or_id.push(class.clone());
+                    by_id(rep)
+                }
                 // The one class without a fragment beside classes with
                 // fragments of their own: the page itself (a day's page,
-                // a live page), unless another class holds the link.
-                None if page && plain == 1 && fragments[rep].is_none() && holder.is_none() => Keying::Link,
+                // a live page), unless an entry holds the link.
+                None if several && page && plain == 1 && fragments[rep].is_none() && held == Held::Free => {
+                    Keying::Link
+                }
                 None => by_id(rep),
             };
+            if keying == Keying::Link {
+                linked = Some(n);
+            }
             for &i in class {
                 keyings[i] = keying.clone();
             }
         }
+        if page {
+            // Remembered: the holder by the id it was remembered by, or
+            // the class that keeps the link now.
+            let holder = match (held, memo) {
+                (Held::By(_) | Held::Apart, Some(SharedLink { holder: Some(id), .. })) => Some(id.clone()),
+                _ => linked.and_then(|n| classes[n].iter().find_map(|&i| holder_id(&entries[i]))),
+            };
+            let held_apart = holder.is_none() && (held == Held::Apart || linked.is_some());
+            let first = *group.iter().min().expect("a group has entries");
+            seen.push((
+                first,
+                SharedLink {
+                    link: key_of(link).to_owned(),
+                    holder,
+                    held_apart,
+                },
+            ));
+        }
     }
     if fragments_name_entries {
-        for class in pending {
+        for class in pending.into_iter().chain(pending_or_id) {
             let f = fragments[class[0]].expect("pending classes have a fragment");
             for i in class {
                 keyings[i] = Keying::Fragment(f.to_owned());
             }
         }
     }
-    Some(keyings)
+    // Documents list their newest entries first: those are remembered last,
+    // so that they are the last forgotten.
+    seen.sort_unstable_by_key(|&(first, _)| std::cmp::Reverse(first));
+    (Some(keyings), seen.into_iter().map(|(_, s)| s).collect())
 }
 
 /// Which class (by position) the store holds under `key` from this feed:
-/// the one whose entry has the stored item's sort date.
+/// the one whose entry has the stored item's sort date; when none or
+/// several have it and `read` is set (a link that starts being shared),
+/// the one the stored record names ([`identify`]).
 fn holder(
     entries: &[Entry],
     classes: &[Vec<usize>],
     key: &ItemKey,
-    known: &dyn Fn(&ItemKey) -> Known,
+    recall: &Recall<'_>,
     now: i64,
-) -> Option<usize> {
-    let Known::FromThisFeed { date: Some(held) } = known(key) else {
-        return None;
+    read: bool,
+) -> Held {
+    let held = match (recall.known)(key) {
+        Known::FromThisFeed { date: Some(held) } => held,
+        // Pruned since: its record is gone, and the key is seen.
+        Known::FromThisFeed { date: None } => return Held::Apart,
+        _ => return Held::Free,
     };
     let date = |e: &Entry| {
         Item::pick_date(
@@ -175,7 +369,71 @@ fn holder(
             now,
         )
     };
-    classes.iter().position(|c| date(&entries[c[0]]) == held)
+    let mut dated = classes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| date(&entries[c[0]]) == held);
+    match (dated.next(), dated.next()) {
+        (Some((n, _)), None) => Held::By(n),
+        // Several with that date: the first, unless the record can tell.
+        (Some((n, _)), Some(_)) if !read => Held::By(n),
+        _ if read => (recall.stored)(key)
+            .and_then(|item| identify(entries, classes, &item))
+            .map_or(Held::Apart, Held::By),
+        _ => Held::Apart,
+    }
+}
+
+/// Which class a stored item is: the one with its title (titles that read
+/// the same are one class), else, for an untitled item, the one with its
+/// dates as the feed gave them.
+fn identify(entries: &[Entry], classes: &[Vec<usize>], item: &Item) -> Option<usize> {
+    let one = |found: &mut dyn Iterator<Item = usize>| match (found.next(), found.next()) {
+        (Some(n), None) => Some(n),
+        _ => None,
+    };
+    if !item.title.is_empty() {
+        let title = |e: &Entry| {
+            e.title
+                .clone()
+                .map(|t| super::cut(super::text_to_plain(t), super::MAX_TITLE_CHARS))
+        };
+        return one(&mut (0..classes.len()).filter(|&n| {
+            classes[n]
+                .iter()
+                .any(|&i| title(&entries[i]).as_deref() == Some(item.title.as_str()))
+        }));
+    }
+    if item.published.is_none() && item.updated.is_none() {
+        return None;
+    }
+    let dates = |e: &Entry| {
+        (
+            e.published.map(|d| d.timestamp()),
+            e.updated.map(|d| d.timestamp()),
+        )
+    };
+    one(&mut (0..classes.len()).filter(|&n| {
+        classes[n]
+            .iter()
+            .any(|&i| dates(&entries[i]) == (item.published, item.updated))
+    }))
+}
+
+/// What a link's holder is remembered by: [`entry_key_id`], a long one as
+/// its digest (guids can be whole URLs, or longer).
+fn holder_id(entry: &Entry) -> Option<String> {
+    const LONGEST: usize = 100;
+    let id = entry_key_id(entry)?;
+    if id.len() <= LONGEST {
+        return Some(id);
+    }
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(id.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(format!("sha256:{hex}"))
 }
 
 /// `https://example.com/` (any scheme, no path, no query).
@@ -301,7 +559,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use url::Url;
 
-    use crate::item::Item;
+    use super::{SharedLink, SharedLinks};
+    use crate::item::{Item, ItemKey};
     use crate::parse::{parse_feed, FeedRef, Known, Limits};
 
     fn items(doc: &[u8]) -> Vec<Item> {
@@ -548,6 +807,283 @@ mod tests {
         );
     }
 
+    /// Parses `doc` as the poller does: `held` is what the store holds
+    /// under the section's plain link from this feed (its date and record).
+    fn recalling(doc: &[u8], memory: &SharedLinks, held: Option<(i64, &str)>) -> crate::parse::ParsedFeed {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
+        let plain = "//example.com/ajel";
+        let known = |k: &ItemKey| match (k.as_str(), held) {
+            (key, Some((date, _))) if key == plain => Known::FromThisFeed { date: Some(date) },
+            _ => Known::New,
+        };
+        let reads = std::cell::Cell::new(0);
+        let stored = |k: &ItemKey| {
+            reads.set(reads.get() + 1);
+            let (date, title) = held.filter(|_| k.as_str() == plain)?;
+            Some(Item {
+                key: k.clone(),
+                link: Some("https://example.com/ajel".into()),
+                title: title.into(),
+                summary: None,
+                content: None,
+                authors: vec![],
+                categories: vec![],
+                published: None,
+                updated: None,
+                first_seen: date,
+                date,
+                language: None,
+                enclosure: None,
+                sources: vec![],
+            })
+        };
+        let recall = crate::parse::Recall {
+            known: &known,
+            stored: &stored,
+            shared: memory,
+        };
+        let parsed =
+            crate::parse::parse_feed_recalling(feed, doc, None, now, Limits::default(), &recall).unwrap();
+        // The record is read only when the link starts being shared.
+        assert!(reads.get() <= 1, "{} reads", reads.get());
+        parsed
+    }
+
+    /// A ticker's section page entry (undated unless `date` is given).
+    fn ajel(guid: &str, title: &str) -> String {
+        format!(
+            "<item><title>{title}</title><link>https://example.com/ajel</link>\
+             <guid isPermaLink=\"false\">{guid}</guid></item>"
+        )
+    }
+
+    fn remembered(links: &[(&str, Option<&str>)]) -> SharedLinks {
+        SharedLinks::new(
+            links
+                .iter()
+                .map(|(link, holder)| SharedLink {
+                    link: (*link).into(),
+                    holder: holder.map(str::to_owned),
+                    held_apart: false,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_section_page_shared_once_keys_an_entry_alone_on_its_guid() {
+        // Two entries on the section page: both keyed on their guids, and
+        // the page remembered with no entry holding it.
+        let first = recalling(
+            &rss(&(ajel("a-1", "البرلمان يقر الموازنة") + &ajel("a-2", "استئناف المفاوضات"))),
+            &SharedLinks::default(),
+            None,
+        );
+        assert_eq!(
+            keys(&first.items),
+            [
+                "entry://example.com/feed.xml#a-1",
+                "entry://example.com/feed.xml#a-2"
+            ]
+        );
+        assert_eq!(
+            first.shared_links,
+            remembered(&[("//example.com/ajel", None)]).links()
+        );
+        let mut memory = SharedLinks::default();
+        memory.remember(first.shared_links);
+        // A later document lists one entry on the page: keyed on its guid
+        // too. Without the memory it would take the plain link (stored
+        // once, then every later one skipped as known).
+        let alone = rss(&ajel("a-3", "الحكومة تعلن خطة لدعم الأجور"));
+        let later = recalling(&alone, &memory, None);
+        assert_eq!(keys(&later.items), ["entry://example.com/feed.xml#a-3"]);
+        assert_eq!(later.shared_links, memory.links());
+        assert_eq!(keys(&items(&alone)), ["//example.com/ajel"]);
+    }
+
+    #[test]
+    fn a_remembered_holder_is_told_by_its_guid() {
+        let memory = remembered(&[("//example.com/ajel", Some("a-1"))]);
+        // The holder alone, undated (its date is this poll's): it keeps the
+        // plain link, under which the store holds it.
+        let holder = recalling(
+            &rss(&ajel("a-1", "البرلمان يقر الموازنة")),
+            &memory,
+            Some((1, "x")),
+        );
+        assert_eq!((holder.items.len(), holder.skipped), (0, 1));
+        // Another entry alone: its guid.
+        let other = recalling(&rss(&ajel("a-4", "وصول الوفد")), &memory, Some((1, "x")));
+        assert_eq!(keys(&other.items), ["entry://example.com/feed.xml#a-4"]);
+        assert_eq!(
+            other.shared_links,
+            memory.links(),
+            "the holder is kept while absent"
+        );
+        // Beside others, the same.
+        let both = recalling(
+            &rss(&(ajel("a-4", "وصول الوفد") + &ajel("a-1", "البرلمان يقر الموازنة"))),
+            &memory,
+            Some((1, "x")),
+        );
+        assert_eq!(
+            (keys(&both.items), both.skipped),
+            (vec!["entry://example.com/feed.xml#a-4"], 1)
+        );
+    }
+
+    #[test]
+    fn an_undated_holder_is_told_by_its_stored_record_when_the_link_starts_being_shared() {
+        // Stored alone, undated, at its first sight (an hour ago); now a
+        // second entry joins it. Dates cannot tell (both are dated now):
+        // the stored record's title does, and the holder is remembered.
+        let doc = rss(&(ajel("a-2", "استئناف المفاوضات") + &ajel("a-1", "البرلمان يقر الموازنة")));
+        let an_hour_ago = Utc.with_ymd_and_hms(2025, 11, 21, 23, 0, 0).unwrap().timestamp();
+        let parsed = recalling(
+            &doc,
+            &SharedLinks::default(),
+            Some((an_hour_ago, "البرلمان يقر الموازنة")),
+        );
+        assert_eq!(
+            (keys(&parsed.items), parsed.skipped),
+            (vec!["entry://example.com/feed.xml#a-2"], 1)
+        );
+        assert_eq!(
+            parsed.shared_links,
+            remembered(&[("//example.com/ajel", Some("a-1"))]).links()
+        );
+        // Without the record, the holder is keyed anew: stored twice.
+        let untold = parse_skipping(&doc, an_hour_ago);
+        assert_eq!(untold.items.len(), 2);
+        // A stored record of neither entry: both keyed on their guids,
+        // and the link remembered as held by an entry not listed.
+        let apart = recalling(&doc, &SharedLinks::default(), Some((an_hour_ago, "خبر قديم")));
+        assert_eq!(apart.items.len(), 2);
+        assert!(apart.shared_links[0].held_apart && apart.shared_links[0].holder.is_none());
+    }
+
+    fn parse_skipping(doc: &[u8], held: i64) -> crate::parse::ParsedFeed {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
+        crate::parse::parse_feed_skipping(feed, doc, None, now, Limits::default(), &|k| match k.as_str() {
+            "//example.com/ajel" => Known::FromThisFeed { date: Some(held) },
+            _ => Known::New,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_link_held_apart_is_taken_only_by_the_entry_of_its_date() {
+        let memory = SharedLinks::new(vec![SharedLink {
+            link: "//example.com/ajel".into(),
+            holder: None,
+            held_apart: true,
+        }]);
+        let dated = |guid: &str, title: &str, date: &str| {
+            rss(&format!(
+                "<item><title>{title}</title><link>https://example.com/ajel</link>\
+                 <guid isPermaLink=\"false\">{guid}</guid><pubDate>{date}</pubDate></item>"
+            ))
+        };
+        let held = Utc.with_ymd_and_hms(2025, 11, 20, 9, 0, 0).unwrap().timestamp();
+        let other = recalling(
+            &dated("a-5", "خبر آخر", "Fri, 21 Nov 2025 09:00:00 GMT"),
+            &memory,
+            Some((held, "x")),
+        );
+        assert_eq!(keys(&other.items), ["entry://example.com/feed.xml#a-5"]);
+        assert_eq!(other.shared_links, memory.links());
+        let back = recalling(
+            &dated("a-0", "الخبر المحفوظ", "Thu, 20 Nov 2025 09:00:00 GMT"),
+            &memory,
+            Some((held, "x")),
+        );
+        assert_eq!((back.items.len(), back.skipped), (0, 1));
+        assert_eq!(
+            back.shared_links,
+            remembered(&[("//example.com/ajel", Some("a-0"))]).links(),
+            "told by its date, then remembered by its guid"
+        );
+    }
+
+    #[test]
+    fn a_fragment_alone_with_a_remembered_link_is_no_key() {
+        // `#ref=rss` on every item of a section page: alone, the entry is
+        // keyed on its guid, not on a fragment the next one repeats.
+        let memory = remembered(&[("//example.com/ajel", None)]);
+        let doc = |guid: &str| {
+            rss(&format!(
+                "<item><title>{guid}</title><link>https://example.com/ajel#ref=rss</link><guid isPermaLink=\"false\">{guid}</guid></item>"
+            ))
+        };
+        assert_eq!(
+            keys(&recalling(&doc("n-1"), &memory, None).items),
+            ["entry://example.com/feed.xml#n-1"]
+        );
+        assert_eq!(
+            keys(&recalling(&doc("n-2"), &memory, None).items),
+            ["entry://example.com/feed.xml#n-2"]
+        );
+    }
+
+    #[test]
+    fn the_memory_keeps_the_links_last_used() {
+        let link = |n: usize| SharedLink {
+            link: format!("//example.com/قسم/{n}"),
+            holder: Some(format!("g-{n}")),
+            held_apart: false,
+        };
+        let mut memory = SharedLinks::new((0..SharedLinks::MAX).map(link).collect());
+        assert_eq!(memory.links().len(), SharedLinks::MAX);
+        // Link 0 used again: it moves to the newest end (with its holder as
+        // the document told it), and link 1 is the oldest.
+        memory.remember(vec![SharedLink {
+            holder: None,
+            ..link(0)
+        }]);
+        assert_eq!(memory.links().len(), SharedLinks::MAX);
+        assert_eq!(memory.links()[0], link(1));
+        assert_eq!(memory.links().last().unwrap().holder, None);
+        // New ones push the oldest out.
+        memory.remember(vec![link(100), link(101)]);
+        assert_eq!(memory.links().len(), SharedLinks::MAX);
+        assert_eq!(memory.links()[0], link(3));
+        assert_eq!(memory.links().last(), Some(&link(101)));
+        // A document with more shared links than the memory holds keeps its
+        // first (newest) entries' links.
+        let many: String = (0..100)
+            .map(|n| {
+                ajel(&format!("x-{n}"), "أ").replace("/ajel", &format!("/p/{n}"))
+                    + &ajel(&format!("y-{n}"), "ب").replace("/ajel", &format!("/p/{n}"))
+            })
+            .collect();
+        let parsed = recalling(&rss(&many), &SharedLinks::default(), None);
+        assert_eq!(parsed.items.len(), 200);
+        let mut memory = SharedLinks::default();
+        memory.remember(parsed.shared_links);
+        assert_eq!(memory.links().len(), SharedLinks::MAX);
+        assert_eq!(memory.links().last().unwrap().link, "//example.com/p/0");
+        assert_eq!(
+            memory.links()[0].link,
+            format!("//example.com/p/{}", SharedLinks::MAX - 1)
+        );
+        // Stored as JSON, as it is in the feed's state; long guids as their digest.
+        let text = serde_json::to_string(&memory).unwrap();
+        assert_eq!(serde_json::from_str::<SharedLinks>(&text).unwrap(), memory);
+        let long = "https://example.com/".to_owned() + &"أ".repeat(200);
+        let parsed = recalling(
+            &rss(&(ajel(&long, "أ") + &ajel("b", "ب"))),
+            &SharedLinks::default(),
+            Some((0, "أ")),
+        );
+        let holder = parsed.shared_links[0].holder.as_deref().unwrap();
+        assert!(holder.starts_with("sha256:") && holder.len() == 39, "{holder}");
+    }
+
     #[test]
     fn a_thousand_entries_on_one_page_are_a_thousand_items() {
         let entries: String = (0..1000)
@@ -569,17 +1105,28 @@ mod tests {
             .iter()
             .map(|e| Some(crate::item::clean_link(&Url::parse(&e.links[0].href).unwrap())))
             .collect();
-        assert_eq!(
-            super::keyings(
-                &parsed.entries,
-                &links,
-                &[None, Some("x")],
-                &url,
-                None,
-                &|_| Known::New,
-                0
-            ),
-            None
-        );
+        // Also when the feed remembers links of its own, other than these.
+        for memory in [
+            SharedLinks::default(),
+            remembered(&[("//example.com/ajel", None)]),
+        ] {
+            let recall = crate::parse::Recall {
+                known: &|_| Known::New,
+                stored: &|_| None,
+                shared: &memory,
+            };
+            assert_eq!(
+                super::keyings(
+                    &parsed.entries,
+                    &links,
+                    &[None, Some("x")],
+                    &url,
+                    None,
+                    &recall,
+                    0
+                ),
+                (None, vec![])
+            );
+        }
     }
 }

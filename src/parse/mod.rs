@@ -25,6 +25,7 @@ mod nfc;
 pub mod recover;
 
 use links::Keying;
+pub use links::{SharedLink, SharedLinks};
 
 use charset::decode;
 pub use charset::{charset_name, charset_param, decode_xml_text};
@@ -64,6 +65,11 @@ pub struct ParsedFeed {
     /// Entries other feeds brought already (see [`Known::Elsewhere`]):
     /// the store adds this feed to their sources.
     pub sightings: Vec<Sighting>,
+    /// The links this document gave to several distinct entries, or that
+    /// the feed's memory held and the document used again, with the entry
+    /// that holds each: for [`SharedLinks::remember`]. Empty for nearly
+    /// every document.
+    pub shared_links: Vec<SharedLink>,
 }
 
 /// Caps that keep one document from costing more than its share.
@@ -104,6 +110,20 @@ pub fn parse_feed(
     parse_feed_skipping(feed, body, content_type, now, limits, &|_| Known::New)
 }
 
+/// What the store and the feed's saved state tell the parser about the
+/// feed's entries (see [`parse_feed_recalling`]).
+pub struct Recall<'a> {
+    /// What the store holds under a key.
+    pub known: &'a dyn Fn(&ItemKey) -> Known,
+    /// The item the store holds under a key. Asked only when a link starts
+    /// being shared, the store holds it from this feed, and the entries'
+    /// dates cannot tell which of them it is (undated entries): once per
+    /// such link.
+    pub stored: &'a dyn Fn(&ItemKey) -> Option<Item>,
+    /// The links this feed has given to several distinct entries.
+    pub shared: &'a SharedLinks,
+}
+
 /// What the store holds under an entry's key, asked before the entry is
 /// built (see [`parse_feed_skipping`]).
 #[derive(Debug)]
@@ -142,6 +162,25 @@ pub fn parse_feed_skipping(
     now: DateTime<Utc>,
     limits: Limits,
     known: &dyn Fn(&ItemKey) -> Known,
+) -> Result<ParsedFeed, ParseError> {
+    let recall = Recall {
+        known,
+        stored: &|_| None,
+        shared: &SharedLinks::default(),
+    };
+    parse_feed_recalling(feed, body, content_type, now, limits, &recall)
+}
+
+/// As [`parse_feed_skipping`], with the feed's memory of the links it has
+/// shared between entries and the store's records (see [`links`]): what
+/// the poller calls.
+pub fn parse_feed_recalling(
+    feed: FeedRef<'_>,
+    body: &[u8],
+    content_type: Option<&str>,
+    now: DateTime<Utc>,
+    limits: Limits,
+    recall: &Recall<'_>,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(body, content_type.and_then(charset_param));
     // A fresh parser per attempt: feed-rs 3.0 keeps Media RSS state in the
@@ -238,7 +277,7 @@ pub fn parse_feed_skipping(
     media_text_as_entry_text(&mut parsed.entries);
     pub_date_as_published(&decoded.bytes, &mut parsed.entries);
     let taken = parsed.entries.len().min(limits.max_items);
-    let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, known);
+    let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, recall);
     out.empty = taken.saturating_sub(out.items.len() + out.sightings.len() + out.skipped);
     out.repaired = repaired;
     if out.items.is_empty()
@@ -494,8 +533,9 @@ fn build(
     now: DateTime<Utc>,
     limits: Limits,
     guid_links: &[bool],
-    known: &dyn Fn(&ItemKey) -> Known,
+    recall: &Recall<'_>,
 ) -> ParsedFeed {
+    let known = recall.known;
     let language = parsed.language.as_deref().map(clean_text);
     let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
     let now = now.timestamp();
@@ -520,13 +560,13 @@ fn build(
     // and it is the link published.
     let originals: Vec<Option<Url>> = entries.iter().map(|e| pick_link(e, feed.url)).collect();
     let mut links: Vec<Option<Url>> = originals.iter().map(|l| l.as_ref().map(clean_link)).collect();
-    let keyings = {
+    let (keyings, shared_links) = {
         let fragments: Vec<Option<&str>> = originals
             .iter()
             .map(|l| l.as_ref().and_then(Url::fragment).filter(|f| !f.is_empty()))
             .collect();
         let site = site_url.as_deref().and_then(|s| Url::parse(s).ok());
-        links::keyings(&entries, &links, &fragments, feed.url, site.as_ref(), known, now)
+        links::keyings(&entries, &links, &fragments, feed.url, site.as_ref(), recall, now)
     };
     let mut keys: Vec<Option<ItemKey>> = Vec::with_capacity(entries.len());
     for (i, link) in links.iter_mut().enumerate() {
@@ -577,6 +617,7 @@ fn build(
         no_entries: None,
         items,
         sightings,
+        shared_links,
     }
 }
 

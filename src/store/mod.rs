@@ -179,6 +179,11 @@ pub struct FeedState {
     /// name); tells operators of a fleet who did what.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub polled_by: Option<String>,
+    /// The links this feed has given to several distinct entries, with the
+    /// entry holding each (`parse::links`): an entry met alone with one
+    /// later is still keyed as one of several. Empty for nearly every feed.
+    #[serde(skip_serializing_if = "crate::parse::SharedLinks::is_empty")]
+    pub shared_links: crate::parse::SharedLinks,
 }
 
 /// The one field of a [`FeedState`] a render needs: decoding only it
@@ -951,6 +956,7 @@ mod feed_state_tests {
             "gone",
             "consecutive_failures",
             "permanent_redirect",
+            "shared_links",
             "null",
         ] {
             assert!(!text.contains(absent), "{absent} in {text}");

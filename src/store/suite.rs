@@ -439,6 +439,18 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
         items_over_limit: 9,
         items_empty: 1,
         polled_by: Some("عقدة-1".into()),
+        shared_links: crate::parse::SharedLinks::new(vec![
+            crate::parse::SharedLink {
+                link: "//akhbar.example/عاجل".into(),
+                holder: Some("ajel-101".into()),
+                held_apart: false,
+            },
+            crate::parse::SharedLink {
+                link: "//akhbar.example/ajel".into(),
+                holder: None,
+                held_apart: true,
+            },
+        ]),
     };
     let sparse = FeedState {
         etag: Some("\"v1\"".into()),

@@ -531,3 +531,223 @@ async fn entries_that_share_a_link_each_reach_subscribers() {
         assert_eq!(ids.len(), 10, "{fp}");
     }
 }
+
+/// A section page's document: every item links to the section's page,
+/// which is neither the site's root nor the channel's link. `dated`: each
+/// item dated by its number; else undated (dated at first sight).
+fn section(items: &[(&str, &str)], dated: bool, windows_1256: bool) -> Vec<u8> {
+    let site = match windows_1256 {
+        true => "akhbar.example",
+        false => "shareet.example",
+    };
+    let items: String = items
+        .iter()
+        .map(|(guid, title)| {
+            let date = match dated {
+                true => format!(
+                    "<pubDate>Thu, 20 Nov 2025 {:02}:00:00 GMT</pubDate>",
+                    guid.trim_start_matches(|c: char| !c.is_ascii_digit())
+                        .parse::<u32>()
+                        .unwrap()
+                ),
+                false => String::new(),
+            };
+            format!(
+                "<item><title>{title}</title><link>https://{site}/siyasa/</link>\
+                 <guid isPermaLink=\"false\">{guid}</guid>{date}</item>"
+            )
+        })
+        .collect();
+    let charset = if windows_1256 { "windows-1256" } else { "utf-8" };
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"{charset}\"?><rss version=\"2.0\"><channel><title>أخبار</title>\
+         <link>https://{site}/</link><language>ar</language>{items}</channel></rss>"
+    );
+    if !windows_1256 {
+        return doc.into_bytes();
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1256.encode(&doc);
+    assert!(!unmappable);
+    bytes.into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_a_feed_has_shared_stays_shared_across_polls_and_restarts() {
+    // Two feeds whose items link to one section page, polled five times;
+    // each `poll_once` opens the store and closes it, so what a feed
+    // remembers of its shared links crosses a restart.
+    // - "قسم" (windows-1256, dated): A alone, then B beside A, then C
+    //   alone, D alone, A alone. Before, C and D took the plain link A
+    //   holds: skipped as known, never stored.
+    // - "شريط" (UTF-8, undated): U alone, then V beside U, U alone, W
+    //   alone, all three. Before, U was keyed anew beside V (its date is
+    //   its first sight: dates cannot tell it) and stored twice when the
+    //   two polls fell in different seconds (the next test pins that on an
+    //   injected clock), and W was skipped as known.
+    const A: (&str, &str) = ("q-9", "البرلمان يقر قانون الموازنة العامة");
+    const B: (&str, &str) = ("q-10", "وزير الخارجية يصل إلى عمّان");
+    const C: (&str, &str) = ("q-11", "استئناف المفاوضات في الدوحة غداً");
+    const D: (&str, &str) = ("q-12", "الحكومة تعلن خطة لدعم الأجور");
+    const U: (&str, &str) = ("u-1", "الرئيس يستقبل وفداً برلمانياً");
+    const V: (&str, &str) = ("u-2", "انطلاق الحوار الوطني");
+    const W: (&str, &str) = ("u-3", "افتتاح الدورة البرلمانية الجديدة");
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let qism = |items: &[(&str, &str)]| fresh(section(items, true, true));
+    let shareet = |items: &[(&str, &str)]| fresh(section(items, false, false));
+    let feeds = [
+        FeedEntry {
+            name: "قسم",
+            url: server.route("/qism.xml", qism(&[A])),
+            tags: &["politics"],
+        },
+        FeedEntry {
+            name: "شريط",
+            url: server.route("/shareet.xml", shareet(&[U])),
+            tags: &["politics"],
+        },
+    ];
+    let config = load_config(&write_config(dir.path(), &feeds));
+    // Each poll: the two documents' items, and how many are new.
+    type Items = &'static [(&'static str, &'static str)];
+    let polls: [(Items, Items, usize); 5] = [
+        (&[A], &[U], 2),
+        (&[B, A], &[V, U], 2),
+        (&[C], &[U], 1),
+        (&[D], &[W], 2),
+        (&[A], &[V, U, W], 0),
+    ];
+    for (n, (q, s, wanted)) in polls.iter().enumerate() {
+        server.set("/qism.xml", qism(q));
+        server.set("/shareet.xml", shareet(s));
+        let report = poll_once(&config).await.unwrap();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(
+            report.totals.items_new,
+            *wanted,
+            "poll {}: {:?}",
+            n + 1,
+            report.totals
+        );
+        if n == 1 {
+            // Both feeds remember the section page, and the entry holding it.
+            let store = Store::open(&config.storage.path).unwrap();
+            for (feed, holder, site) in [
+                (feeds[0].url.as_str(), A.0, "akhbar"),
+                (feeds[1].url.as_str(), U.0, "shareet"),
+            ] {
+                let state = store.feed_state(feed).unwrap().unwrap();
+                let links = state.shared_links.links();
+                assert_eq!(links.len(), 1, "{feed}: {links:?}");
+                assert_eq!(links[0].link, format!("//{site}.example/siyasa/"));
+                assert_eq!(links[0].holder.as_deref(), Some(holder), "{feed}");
+            }
+        }
+    }
+
+    let store = Store::open(&config.storage.path).unwrap();
+    assert_eq!(store.item_count(), 7);
+    let docs = render_all(&config, &store).unwrap();
+    let rss = &docs["politics.rss"].body;
+    let (ids, titles) = entries_of(rss);
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (7, 7), "{titles:?}");
+    for (_, title) in [A, B, C, D, U, V, W] {
+        assert_eq!(
+            titles.iter().filter(|t| *t == title).count(),
+            1,
+            "{title} in {titles:?}"
+        );
+    }
+    // The items keep the section's link, told apart by their ids.
+    let text = String::from_utf8_lossy(rss);
+    assert_eq!(
+        text.matches("<link>https://akhbar.example/siyasa/</link>")
+            .count(),
+        4
+    );
+    assert_eq!(
+        text.matches("<link>https://shareet.example/siyasa/</link>")
+            .count(),
+        3
+    );
+    if let Some(fp) = feedparser(rss, "application/rss+xml") {
+        let ids: std::collections::BTreeSet<&str> = fp["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(ids.len(), 7, "{fp}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undated_entry_holding_a_link_is_not_new_again_when_the_link_starts_being_shared() {
+    // On an injected clock, so that the undated entry's date (its first
+    // sight) and the next poll's time differ as they do in a daemon (in
+    // `poll_once` runs a second apart they may not): dates cannot tell
+    // which entry the store holds under the link, its stored record can.
+    // Windows-1256, and the store is opened again (a restart) midway.
+    const U: (&str, &str) = ("u-1", "الرئيس يستقبل وفداً برلمانياً");
+    const V: (&str, &str) = ("u-2", "انطلاق الحوار الوطني");
+    const W: (&str, &str) = ("u-3", "افتتاح الدورة البرلمانية الجديدة");
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |items: &[(&str, &str)]| fresh(section(items, false, true));
+    let feeds = [FeedEntry {
+        name: "قسم",
+        url: server.route("/qism.xml", doc(&[U])),
+        tags: &["politics"],
+    }];
+    let config = load_config(&write_config(dir.path(), &feeds));
+    let feed = &config.feeds[0];
+    let t0 = chrono::Utc::now() - chrono::Duration::days(1);
+    let clock = std::sync::Arc::new(feedwire::clock::ManualClock::new(t0));
+    let new_in = |report: feedwire::poller::FeedReport| match report.outcome {
+        feedwire::poller::Outcome::Updated { ingest, .. } => ingest.new,
+        other => panic!("{other:?}"),
+    };
+    let context = |store: &Store| {
+        feedwire::poller::PollContext::new(
+            store.clone(),
+            feedwire::fetch::Fetcher::new(&config.poll).unwrap(),
+            clock.clone(),
+            &config,
+        )
+    };
+    let store = Store::open(&config.storage.path).unwrap();
+    let ctx = context(&store);
+    use feedwire::poller::poll_feed;
+    let interval = config.interval_of(feed);
+    assert_eq!(new_in(poll_feed(&ctx, feed, interval).await), 1);
+    clock.advance(std::time::Duration::from_secs(3600));
+    server.set("/qism.xml", doc(&[V, U]));
+    assert_eq!(
+        new_in(poll_feed(&ctx, feed, interval).await),
+        1,
+        "U is not new twice"
+    );
+    drop(ctx);
+    store.flush().unwrap();
+    drop(store);
+
+    let store = Store::open(&config.storage.path).unwrap();
+    let ctx = context(&store);
+    for (items, new) in [(&[U][..], 0), (&[W], 1), (&[V, U, W], 0)] {
+        clock.advance(std::time::Duration::from_secs(3600));
+        server.set("/qism.xml", doc(items));
+        assert_eq!(new_in(poll_feed(&ctx, feed, interval).await), new, "{items:?}");
+    }
+    assert_eq!(store.item_count(), 3);
+    let docs = render_all(&config, &store).unwrap();
+    let (ids, titles) = entries_of(&docs["politics.rss"].body);
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3);
+    for (_, title) in [U, V, W] {
+        assert_eq!(
+            titles.iter().filter(|t| *t == title).count(),
+            1,
+            "{title} in {titles:?}"
+        );
+    }
+}
