@@ -25,7 +25,9 @@
 //!   the daemon down for longer, nor on the first success after failures
 //!   (a network outage and a store failure included): entries lost then
 //!   are lost to the failure or the downtime, which is already reported,
-//!   and polling faster would not have saved them;
+//!   and polling faster would not have saved them. (`poll-once` run from
+//!   cron much less often than the feed's interval reports no gap for the
+//!   same reason: its cadence, not the interval, decides what it misses.)
 //! - the document read at least [`MIN_WINDOW`] entries within the
 //!   retention: a feed that shows one entry (a section ticker) replaces it
 //!   at every change, and a changed one-entry document says nothing about
@@ -40,9 +42,10 @@
 //! read" list that is reshuffled whole, shows no known entry once. It is
 //! reported once (a link-scheme change also stores each story again, which
 //! the operator wants to know), the interval is halved once, and the polls
-//! after it overlap again, so it relaxes back (at most [`CALM_POLLS`] ×
-//! [`MAX_SPEEDUP`] extra polls). A feed that keeps doing it keeps being
-//! reported: that is what the operator should see. Entry dates are not
+//! after it overlap again, so it relaxes back after [`CALM_POLLS`] of them
+//! (about two polls more than the configured interval would have made). A
+//! feed that keeps doing it keeps being reported: that is what the operator
+//! should see. Entry dates are not
 //! used: publishers' time zones are too often wrong by hours to tell "all
 //! entries published after the last poll" from an old list re-keyed.
 //!

@@ -2209,3 +2209,132 @@ async fn no_gap_on_a_first_poll_an_overlap_a_304_a_one_entry_feed_or_after_failu
     );
     no_gap(one, "one-entry feed");
 }
+
+/// The numbers behind BENCHMARKS.md Run 18: for several publishing rates
+/// against a window of 20 entries, four hours at a configured 15 minutes,
+/// what a feed whose interval adapts stores against one held to the
+/// configured interval by its publisher's `<ttl>` (the schedule every feed
+/// had before gaps were noticed), and the requests it costs. Printed with
+/// `--nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_stored_at_several_rates_with_and_without_the_speed_up() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let begin = t0();
+    let end = after(begin, Duration::from_secs(4 * 3600));
+    let window = 20;
+    // Entries per configured interval (15 minutes).
+    let rates = [15u64, 30, 60, 120, 200];
+    let names: Vec<(String, String)> = rates
+        .iter()
+        .flat_map(|r| {
+            [
+                (format!("r{r}-adaptive"), format!("/r{r}a.xml")),
+                (format!("r{r}-ttl"), format!("/r{r}t.xml")),
+            ]
+        })
+        .collect();
+    let tickers: Vec<Ticker> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (name, path))| {
+            let rate = rates[i / 2];
+            let every_ms = 900_000 / rate;
+            Ticker {
+                name: name.clone().leak(),
+                path: path.clone().leak(),
+                window,
+                cp1256: i % 4 == 0,
+                ttl: (i % 2 == 1).then_some(15),
+                times: every(
+                    begin - chrono::Duration::milliseconds((window as i64) * every_ms as i64),
+                    end,
+                    Duration::from_millis(every_ms),
+                ),
+            }
+        })
+        .collect();
+    let mut config = TestConfig::new().poll("first_poll_spread", "\"0s\"");
+    for t in &tickers {
+        t.serve(&server, begin);
+        config = config.feed(&format!("شريط {}", t.name), &server.url(t.path));
+    }
+    let config = config.load(dir.path());
+    let clock = Arc::new(ManualClock::new(begin));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+    let with_urls: Vec<(&Ticker, String)> = tickers.iter().map(|t| (t, server.url(t.path))).collect();
+    let mut runs: Vec<TickerRun> = tickers.iter().map(|_| TickerRun::default()).collect();
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &with_urls,
+        end,
+        &mut runs,
+        async |_, _: &TickerRun| {},
+    )
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    eprintln!(
+        "| entries per 15m / window | published | stored, fixed 15m | stored, adaptive | lost, fixed | lost, adaptive | requests, fixed | requests, adaptive | gaps reported, fixed / adaptive | adaptive's last wait |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|---|---|---|");
+    for (k, rate) in rates.iter().enumerate() {
+        let (a, t) = (&runs[2 * k], &runs[2 * k + 1]);
+        let (ta, tt) = (&tickers[2 * k], &tickers[2 * k + 1]);
+        // Published from the first document on up to the last poll of the
+        // pair (the entries after it are not due yet).
+        let last = a.polls.last().unwrap().0.min(t.polls.last().unwrap().0);
+        let first = ta.window_at(begin).start;
+        let published = ta.published(last) - first;
+        let fetched = |run: &TickerRun, tk: &Ticker| {
+            run.fetched
+                .iter()
+                .filter(|e| **e >= first && **e < tk.published(last))
+                .count()
+        };
+        let (sa, st) = (fetched(a, ta), fetched(t, tt));
+        for (run, tk) in [(a, ta), (t, tt)] {
+            assert_eq!(
+                run.stored(),
+                run.fetched.len(),
+                "{}: the store took what was fetched",
+                tk.name
+            );
+        }
+        let requests = |run: &TickerRun| run.polls.iter().filter(|(p, _)| *p <= last).count();
+        let gaps = |run: &TickerRun| run.gaps().len();
+        eprintln!(
+            "| {rate} / {window} | {published} | {st} | {sa} | {} | {} | {} | {} | {} / {} | {} |",
+            published - st,
+            published - sa,
+            requests(t),
+            requests(a),
+            gaps(t),
+            gaps(a),
+            feedwire::poller::gaps::human(a.wait_after(a.polls.len() - 1)),
+        );
+        assert!(sa >= st, "r{rate}: the speed-up never stores less");
+        if (*rate as usize) < window {
+            assert_eq!(
+                (gaps(a), gaps(t)),
+                (0, 0),
+                "r{rate}: no gap when the window holds an interval"
+            );
+            // (Jitter is per feed: one poll more or less by the end.)
+            assert!(
+                requests(a).abs_diff(requests(t)) <= 1,
+                "r{rate}: and no extra request"
+            );
+        } else if *rate <= 8 * window as u64 / 2 {
+            // Within reach of 8x: after the last gap nothing is lost.
+            let adapted = ta.published(*a.gaps().last().unwrap()) - window;
+            assert!(
+                (adapted..ta.published(last)).all(|e| a.fetched.contains(&e)),
+                "r{rate}: lost after adapting"
+            );
+            assert!(gaps(t) > gaps(a), "r{rate}");
+        }
+    }
+}
