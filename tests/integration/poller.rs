@@ -1862,7 +1862,9 @@ impl TickerRun {
 /// `end` in steps of 30 s: before each step the server is given every
 /// ticker's document at the step's end, then the clock moves and each
 /// ticker due by then is polled (its report waited for, bounded).
-/// `check` runs after each poll.
+/// `check` runs after each poll. `due` holds when each ticker is due (the
+/// first call: now), and is left at the next due times.
+#[allow(clippy::too_many_arguments)]
 async fn simulate(
     server: &FeedServer,
     reports: &mut Reports,
@@ -1870,9 +1872,9 @@ async fn simulate(
     tickers: &[(&Ticker, String)],
     end: DateTime<Utc>,
     runs: &mut [TickerRun],
+    due: &mut [Option<DateTime<Utc>>],
     mut check: impl AsyncFnMut(usize, &TickerRun),
 ) {
-    let mut due: Vec<Option<DateTime<Utc>>> = vec![Some(clock.now()); tickers.len()];
     let step = Duration::from_secs(30);
     loop {
         let now = clock.now();
@@ -1950,6 +1952,7 @@ async fn a_feed_that_outruns_its_window_is_reported_and_polled_faster_until_noth
         &tickers,
         end,
         &mut runs,
+        &mut [Some(begin); 3],
         async |i, run: &TickerRun| {
             let n = run.polls.len();
             let (_, r) = &run.polls[n - 1];
@@ -2271,6 +2274,7 @@ async fn entries_stored_at_several_rates_with_and_without_the_speed_up() {
         &with_urls,
         end,
         &mut runs,
+        &mut vec![Some(begin); tickers.len()],
         async |_, _: &TickerRun| {},
     )
     .await;
@@ -2337,4 +2341,94 @@ async fn entries_stored_at_several_rates_with_and_without_the_speed_up() {
             assert!(gaps(t) > gaps(a), "r{rate}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_the_interval_starts_from_the_new_one() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let begin = t0();
+    let slow_from = after(begin, Duration::from_secs(30 * 60));
+    // Half an hour of one entry every 45 s, then one every 5 minutes.
+    let mut times = every(
+        begin - chrono::Duration::seconds(450),
+        slow_from,
+        Duration::from_secs(45),
+    );
+    times.extend(every(
+        slow_from,
+        after(begin, Duration::from_secs(3 * 3600)),
+        Duration::from_secs(300),
+    ));
+    let ticker = Ticker {
+        name: "ahram",
+        path: "/ahram.xml",
+        window: 10,
+        cp1256: true,
+        ttl: None,
+        times,
+    };
+    let url = server.url(ticker.path);
+    ticker.serve(&server, begin);
+    let write = |interval: &str| {
+        TestConfig::new()
+            .poll("first_poll_spread", "\"0s\"")
+            .feed_every("الأهرام", &url, interval)
+            .write(dir.path())
+    };
+    let config = load_config(&write("15m"));
+    let clock = Arc::new(ManualClock::new(begin));
+    let (mut daemon, mut reports) = start(&server, config, &clock).await;
+    let tickers = [(&ticker, url.clone())];
+    let mut runs = [TickerRun::default()];
+    let mut due = [Some(begin)];
+    let at = after(begin, Duration::from_secs(35 * 60));
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &tickers,
+        at,
+        &mut runs,
+        &mut due,
+        async |_, _: &TickerRun| {},
+    )
+    .await;
+    let s = status_of(&daemon, &url).await;
+    assert_eq!((s.gaps, s.interval), (2, Some(225)), "{s:?}");
+
+    write("10m");
+    daemon.reload().await.unwrap();
+    let mut after_reload = [TickerRun::default()];
+    let end = after(at, Duration::from_secs(30 * 60));
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &tickers,
+        end,
+        &mut after_reload,
+        &mut due,
+        async |_, _: &TickerRun| {},
+    )
+    .await;
+    let run = &after_reload[0];
+    assert!(run.polls.len() >= 2, "{:?}", run.polls.len());
+    // Its first poll was due at the sped-up time; from it on, the new
+    // interval, not a halving of it nor of the old one.
+    for p in 0..run.polls.len() {
+        assert_within(
+            "after the reload",
+            run.wait_after(p),
+            Duration::from_secs(600),
+            0.05,
+        );
+    }
+    let s = status_of(&daemon, &url).await;
+    assert_eq!(
+        (s.gaps, s.interval, s.gap.as_deref()),
+        (2, Some(600), None),
+        "{s:?}"
+    );
+    daemon.shutdown().await.unwrap();
 }
