@@ -175,7 +175,7 @@ impl FeedStatus {
                 .clone()
                 .filter(|_| s.speedup > 0)
                 .map(|n| match time(s.last_gap) {
-                    Some(at) => format!("gap at {at}: {n}"),
+                    Some(at) => format!("gaps: {}, the last at {at}: {n}", s.gaps),
                     None => n,
                 }),
             interval: s.interval,
@@ -456,12 +456,16 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
             }
         };
         html.push_str(&format!(
-            "<tr><td class=\"{state}\">{state}{gap}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{by}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
+            "<tr><td class=\"{state}\">{state}{gap}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}{every}</td><td>{by}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
             state = escape_html(&f.state),
             url = escape_html(&f.url),
             name = escape_html(&f.name),
             last = escape_html(f.last_success.as_deref().unwrap_or("never")),
             next = escape_html(f.next_due.as_deref().unwrap_or("-")),
+            every = f
+                .interval
+                .map(|s| format!(" (every {})", crate::poller::gaps::human(std::time::Duration::from_secs(s))))
+                .unwrap_or_default(),
             by = escape_html(f.polled_by.as_deref().unwrap_or("-")),
             gap = if f.gap.is_some() {
                 " <span class=\"gap\">(gap)</span>"
@@ -700,7 +704,7 @@ mod tests {
         assert_eq!(
             feeds[0].note().as_deref(),
             Some(
-                "gap at 2025-11-24T16:00:00Z: none of the 20 entries was in the last poll 15m ago: \
+                "gaps: 3, the last at 2025-11-24T16:00:00Z: none of the 20 entries was in the last poll 15m ago: \
                  entries published in between may have been missed; polling every 7m30s"
             )
         );
@@ -716,7 +720,7 @@ mod tests {
         let row = t.lines().find(|l| l.contains("اليوم السابع")).unwrap();
         assert!(row.starts_with("ok "), "{t}");
         assert!(
-            row.contains(" 7m30s ") && row.contains("gap at 2025-11-24T16:00:00Z"),
+            row.contains(" 7m30s ") && row.contains("the last at 2025-11-24T16:00:00Z"),
             "{t}"
         );
         let html = page(&feeds, &[], 0);
@@ -726,6 +730,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("ok <span class=\"gap\">(gap)</span>"), "{html}");
+        assert!(html.contains("(every 7m30s)"), "{html}");
     }
 
     #[test]
