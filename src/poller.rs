@@ -1300,8 +1300,39 @@ pub async fn run(
         cancel.cancelled().await;
         return;
     }
+    // A change the select below saw (which marks it seen).
+    let mut reloaded = false;
     loop {
         heartbeat.beat();
+        // A reload is applied before anything is popped: a feed due after
+        // the reload returned is polled on the new config (its interval,
+        // which a sped-up feed starts again from), however the wake-ups of
+        // this turn raced.
+        if std::mem::take(&mut reloaded) || config.has_changed().unwrap_or(false) {
+            let new = config.borrow_and_update().clone();
+            if !Arc::ptr_eq(&new, &current) {
+                let new_index = index_feeds(&new);
+                reschedule(
+                    &store,
+                    &current,
+                    &new,
+                    &new_index,
+                    &mut due,
+                    &in_flight,
+                    clock.now(),
+                );
+                match Fetcher::new(&new.poll) {
+                    Ok(f) => {
+                        let full_text = ctx.full_text.take();
+                        ctx = PollContext::new(store.clone(), f, clock.clone(), &new);
+                        ctx.full_text = full_text;
+                    }
+                    Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
+                }
+                current = new;
+                by_url = new_index;
+            }
+        }
         let now = clock.now();
         // At most a window of polls at once (see `poll_all`); the others stay
         // due and start as polls finish, the longest overdue first.
@@ -1323,21 +1354,8 @@ pub async fn run(
         let next_wake = if tasks.len() >= window { None } else { due.next() };
         tokio::select! {
             _ = cancel.cancelled() => break,
-            Ok(()) = config.changed() => {
-                let new = config.borrow_and_update().clone();
-                let new_index = index_feeds(&new);
-                reschedule(&store, &current, &new, &new_index, &mut due, &in_flight, clock.now());
-                match Fetcher::new(&new.poll) {
-                    Ok(f) => {
-                        let full_text = ctx.full_text.take();
-                        ctx = PollContext::new(store.clone(), f, clock.clone(), &new);
-                        ctx.full_text = full_text;
-                    }
-                    Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
-                }
-                current = new;
-                by_url = new_index;
-            }
+            // Applied at the top of the next turn.
+            Ok(()) = config.changed() => reloaded = true,
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let report = match done {
                     Ok(Polled::Skipped { url, next_due }) => {
