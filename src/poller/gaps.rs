@@ -44,10 +44,12 @@
 //! the operator wants to know), the interval is halved once, and the polls
 //! after it overlap again, so it relaxes back after [`CALM_POLLS`] of them
 //! (about two polls more than the configured interval would have made). A
-//! feed that keeps doing it keeps being reported: that is what the operator
-//! should see. Entry dates are not
-//! used: publishers' time zones are too often wrong by hours to tell "all
-//! entries published after the last poll" from an old list re-keyed.
+//! feed that keeps doing it (a link with a session id that changes at every
+//! request) keeps being reported and is polled at the fastest: that is what
+//! the operator should see, as such a feed also stores every entry again.
+//! Entry dates are not used: publishers' time zones are too often wrong by
+//! hours to tell "all entries published after the last poll" from an old
+//! list re-keyed.
 //!
 //! # The interval
 //!
