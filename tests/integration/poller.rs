@@ -2432,3 +2432,87 @@ async fn a_reload_that_changes_the_interval_starts_from_the_new_one() {
     );
     daemon.shutdown().await.unwrap();
 }
+
+/// Feed `a` after feed `b` brought the same stories: entries another feed
+/// brought are new to this one, so a document of them only is a gap; the
+/// next, overlapping, is not. On sled (entries looked up one by one:
+/// sightings) and on PostgreSQL when there is one (this feed's keys read
+/// once: the others are built and found at commit).
+async fn sightings_are_new_to_the_feed_on(
+    config: Config,
+    store: Store,
+    server: &FeedServer,
+    a: &Ticker,
+    b: &Ticker,
+) {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let ctx = PollContext::new(store, fetcher, clock.clone(), &config);
+    let minutes = |m: i64| t0() + chrono::Duration::minutes(m);
+    let first = poll_ticker_at(server, &clock, &ctx, &config, a, minutes(0)).await;
+    assert!(!first.gap);
+    // The mirror brings the next twenty first.
+    let mirrored = poll_ticker_at(server, &clock, &ctx, &config, b, minutes(15)).await;
+    assert!(matches!(&mirrored.outcome, Outcome::Updated { ingest, .. } if ingest.new == 10));
+    let r = poll_ticker_at(server, &clock, &ctx, &config, a, minutes(15)).await;
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { ingest, notes, .. } if ingest.new == 0 && ingest.merged == 10 && notes.known == 0),
+        "{r:?}"
+    );
+    assert!(r.gap, "stories another feed brought are new to this one: {r:?}");
+    let r = poll_ticker_at(server, &clock, &ctx, &config, a, minutes(22)).await;
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { notes, .. } if notes.known == 3 && notes.entries == 10),
+        "{r:?}"
+    );
+    assert!(!r.gap, "{r:?}");
+    let s = ctx.store.feed_state(&r.url).unwrap().unwrap();
+    assert_eq!((s.gaps, s.speedup, s.interval), (1, 1, Some(450)), "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_other_feeds_brought_are_new_to_this_feed_on_both_stores() {
+    let server = FeedServer::start().await;
+    // One entry a minute; the mirror serves the same stories, links and
+    // all, in windows-1256.
+    let times = every(
+        t0() - chrono::Duration::minutes(10),
+        t0() + chrono::Duration::hours(2),
+        Duration::from_secs(60),
+    );
+    let a = Ticker {
+        name: "wire",
+        path: "/wire.xml",
+        window: 10,
+        cp1256: false,
+        ttl: None,
+        times,
+    };
+    let b = Ticker {
+        path: "/mirror.xml",
+        cp1256: true,
+        times: a.times.clone(),
+        ..a
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed("وكالة", &server.url(a.path))
+        .feed("مرآة", &server.url(b.path))
+        .load(dir.path());
+    let store = Store::open(&config.storage.path).unwrap();
+    sightings_are_new_to_the_feed_on(config.clone(), store, &server, &a, &b).await;
+    let Some(db) = pg_database("entries_other_feeds_brought_are_new_to_this_feed_on_both_stores").await
+    else {
+        return;
+    };
+    let mut config = config;
+    config.storage.backend = feedwire::config::Backend::Postgres;
+    config.storage.url = Some(db);
+    let store = tokio::task::spawn_blocking({
+        let storage = config.storage.clone();
+        move || Store::open_storage(&storage).unwrap()
+    })
+    .await
+    .unwrap();
+    sightings_are_new_to_the_feed_on(config, store, &server, &a, &b).await;
+}
