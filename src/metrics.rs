@@ -66,6 +66,7 @@ pub struct Metrics {
     fetch_bytes: Family<FeedLabels, Counter>,
     items: Family<ItemLabels, Counter>,
     consecutive_failures: Family<FeedLabels, Gauge>,
+    gaps: Family<FeedLabels, Counter>,
     store_items: Gauge,
     store_bytes: Gauge,
     render_seconds: Histogram,
@@ -111,6 +112,12 @@ impl Metrics {
             "feed_consecutive_failures",
             "Failures in a row per feed",
             consecutive_failures.clone(),
+        );
+        let gaps = Family::<FeedLabels, Counter>::default();
+        registry.register(
+            "feed_gaps",
+            "Polls whose document held none of the entries of the poll before (entries published in between may have been missed)",
+            gaps.clone(),
         );
         let store_items = Gauge::default();
         registry.register("store_items", "Items in the store", store_items.clone());
@@ -165,6 +172,7 @@ impl Metrics {
             fetch_bytes,
             items,
             consecutive_failures,
+            gaps,
             store_items,
             store_bytes,
             render_seconds,
@@ -247,6 +255,10 @@ impl Metrics {
             })
             .inc();
         let labels = FeedLabels { feed };
+        if r.gap {
+            // Rare: the series appears with the feed's first gap.
+            self.gaps.get_or_create(&labels).inc();
+        }
         self.fetch_seconds.observe(r.duration.as_secs_f64());
         self.fetch_bytes.get_or_create(&labels).inc_by(r.bytes);
         self.consecutive_failures
@@ -334,6 +346,7 @@ mod tests {
             bytes: 1234,
             consecutive_failures: 0,
             site_changed: false,
+            gap: true,
         });
         m.record_render(
             Duration::from_millis(5),
@@ -374,6 +387,7 @@ mod tests {
                 bytes: 10,
                 consecutive_failures: 0,
                 site_changed: false,
+                gap: false,
             });
         }
         let text = m.encode(10, 4096);
@@ -391,6 +405,7 @@ mod tests {
             "feedwire_items_total{feed=\"archive\",kind=\"too_old\"} 4",
             "feedwire_items_total{feed=\"archive\",kind=\"over_limit\"} 7",
             "feedwire_items_total{feed=\"archive\",kind=\"empty\"} 1",
+            "feedwire_feed_gaps_total{feed=\"الجزيرة\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
@@ -424,6 +439,7 @@ mod tests {
                     bytes: 13_000,
                     consecutive_failures: 0,
                     site_changed: false,
+                    gap: false,
                 });
             }
         }
@@ -435,6 +451,7 @@ mod tests {
         for kind in ["too_old", "over_limit", "empty"] {
             assert!(!text.contains(kind), "no zero {kind} series");
         }
+        assert!(!text.contains("feedwire_feed_gaps_total{"), "no zero gap series");
         assert!(text.contains(&format!("feedwire_fetch_duration_seconds_count {}", 2 * n)));
         assert!(!text.contains("feedwire_fetch_duration_seconds_bucket{feed"));
     }

@@ -14,7 +14,10 @@
 //! - 410 Gone stops polling until a restart; 301/308 moves are followed and
 //!   remembered, and the operator is told to update `feeds.toml`;
 //! - when feeds on several hosts fail with network errors and none succeeds,
-//!   it is our network that is down: failures are not counted as backoff.
+//!   it is our network that is down: failures are not counted as backoff;
+//! - a document none of whose entries was in the poll before is a *gap*
+//!   (entries published in between may have been missed): it is reported,
+//!   and the feed is polled faster until polls overlap again ([`gaps`]).
 //!
 //! In a fleet (a shared PostgreSQL store) every node runs this scheduler on
 //! the same feeds.toml; before polling a feed a node takes its lease in the
@@ -48,6 +51,8 @@ use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
 use crate::parse::{parse_feed_recalling, FeedRef, Known, Limits, Recall};
 use crate::store::{Claim, FeedState, IngestReport, Lookup, Store};
 
+pub mod gaps;
+
 /// How a failed store write starts a feed's error (health checks look for it).
 pub const STORE_FAILURE: &str = "store write failed";
 
@@ -78,6 +83,9 @@ pub struct FeedReport {
     /// outlets read it, and the renderer re-reads every feed's site link
     /// only after such a poll (see [`Scheduler::site_links`]).
     pub site_changed: bool,
+    /// This poll showed a gap: none of the document's entries was in the
+    /// poll before ([`gaps`]).
+    pub gap: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +117,10 @@ pub struct ParseNotes {
     pub over_limit: usize,
     /// Entries with no title, text or link, not stored.
     pub empty: usize,
+    /// Entries read within the retention (and `max_items`), and how many
+    /// of them this feed brought before: what [`gaps::judge`] reads.
+    pub entries: usize,
+    pub known: usize,
 }
 
 /// Totals over a set of feed reports.
@@ -127,10 +139,14 @@ pub struct PollReport {
     pub items_too_old: usize,
     pub items_over_limit: usize,
     pub items_empty: usize,
+    /// Feeds whose document held none of the entries of the poll before
+    /// (see [`gaps`]).
+    pub feeds_gap: usize,
 }
 
 impl PollReport {
     pub fn add(&mut self, r: &FeedReport) {
+        self.feeds_gap += usize::from(r.gap);
         match &r.outcome {
             Outcome::NotModified => {
                 self.feeds_ok += 1;
@@ -162,6 +178,13 @@ impl std::fmt::Display for PollReport {
                 f,
                 "; {} feeds with entries none understood",
                 self.feeds_no_entries
+            )?;
+        }
+        if self.feeds_gap > 0 {
+            write!(
+                f,
+                "; {} feeds with a gap (none of their entries was in the poll before: entries may have been missed)",
+                self.feeds_gap
             )?;
         }
         let not_stored = [
@@ -476,6 +499,7 @@ async fn poll_with<P>(
     };
     let started = ctx.clock.now();
     let timer = std::time::Instant::now();
+    let before = gaps::Before::of(&state);
     state.last_attempt = Some(started.timestamp());
     state.gone = false;
     // The body slot comes back inside `fetched` and is held until the
@@ -492,7 +516,7 @@ async fn poll_with<P>(
     drop(permits);
 
     let jitter = fraction(&url, started.timestamp());
-    let result: Result<(Outcome, Duration), FeedFailure> = match fetched {
+    let result: Result<(Outcome, Duration, bool), FeedFailure> = match fetched {
         Ok(f) => {
             note_redirect(feed, &mut state, f.moved_permanently.as_ref());
             let cache = f
@@ -504,8 +528,11 @@ async fn poll_with<P>(
             match process(ctx, feed, &mut state, f, started).await {
                 Ok(outcome) => {
                     let publisher = state.refresh_hint().max(cache);
-                    let next = refresh(interval, publisher, ctx.min_interval, ctx.max_interval, jitter);
-                    Ok((outcome, next))
+                    let (sped, gap) = adapt(
+                        ctx, feed, &mut state, interval, publisher, &before, &outcome, started,
+                    );
+                    let next = refresh(sped, publisher, ctx.min_interval, ctx.max_interval, jitter);
+                    Ok((outcome, next, gap))
                 }
                 Err(failure) => Err(failure),
             }
@@ -516,8 +543,10 @@ async fn poll_with<P>(
         }
     };
 
+    let mut gap = false;
     let (outcome, next_due) = match result {
-        Ok((outcome, next)) => {
+        Ok((outcome, next, was_gap)) => {
+            gap = was_gap;
             ctx.outage.lock().expect("lock poisoned").success();
             state.last_success = Some(started.timestamp());
             state.consecutive_failures = 0;
@@ -599,7 +628,90 @@ async fn poll_with<P>(
         duration: timer.elapsed(),
         consecutive_failures: state.consecutive_failures,
         site_changed: state.site_url != site_before,
+        gap,
     }
+}
+
+/// Judges a successful poll for a gap ([`gaps`]), moves the feed's
+/// speed-up and says what operators must know. Returns the interval to
+/// refresh from (the configured one, sped up after gaps; [`refresh`] still
+/// bounds it) and whether this poll was a gap.
+#[allow(clippy::too_many_arguments)]
+fn adapt(
+    ctx: &PollContext,
+    feed: &FeedConfig,
+    state: &mut FeedState,
+    configured: Duration,
+    publisher: Option<Duration>,
+    before: &gaps::Before,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> (Duration, bool) {
+    let (verdict, entries) = match outcome {
+        Outcome::NotModified => (gaps::Verdict::Calm, 0),
+        Outcome::Updated { notes, .. } => {
+            let window = gaps::Window {
+                entries: notes.entries,
+                known: notes.known,
+                over_limit: notes.over_limit,
+            };
+            (
+                gaps::judge(before, &window, now.timestamp(), configured),
+                notes.entries,
+            )
+        }
+        Outcome::Failed { .. } => (gaps::Verdict::Unknown, 0),
+    };
+    let change = gaps::step(state, configured, verdict, now.timestamp());
+    let sped = gaps::sped_up(configured, state.speedup);
+    let in_force = refresh(sped, publisher, ctx.min_interval, ctx.max_interval, 0.0);
+    state.interval = Some(in_force.as_secs());
+    let every = gaps::human(in_force);
+    match change {
+        gaps::Change::Faster { from, to } => {
+            let ago = before
+                .success_at
+                .map(|t| {
+                    gaps::human(Duration::from_secs(
+                        now.timestamp().saturating_sub(t).max(0) as u64
+                    ))
+                })
+                .unwrap_or_default();
+            let note = format!(
+                "none of the {entries} entries was in the last poll {ago} ago: entries published in between may have been missed"
+            );
+            // Why it is not faster, when it is not.
+            let mut why = String::new();
+            if in_force > sped {
+                match publisher.filter(|p| *p >= in_force) {
+                    Some(p) => why.push_str(&format!(
+                        " (not faster: the publisher asks for one poll every {} at most)",
+                        gaps::human(p)
+                    )),
+                    None => why.push_str(&format!(
+                        " (not faster: [poll] min_interval is {})",
+                        gaps::human(ctx.min_interval)
+                    )),
+                }
+            } else if from == to {
+                why.push_str(&format!(
+                    " (not faster: at most {}x the configured {})",
+                    1u32 << gaps::MAX_SPEEDUP,
+                    gaps::human(configured)
+                ));
+            }
+            warn!(feed = %feed.name, url = %feed.url, gaps = state.gaps, "{note}; polling every {every} now{why}.");
+            state.last_gap_note = Some(format!("{note}; polling every {every}{why}"));
+        }
+        gaps::Change::Slower { .. } => {
+            info!(feed = %feed.name, url = %feed.url, "Polls overlap again since the last gap; polling every {every} now.");
+        }
+        gaps::Change::Reset => {
+            info!(feed = %feed.name, url = %feed.url, "Configured interval changed: the speed-up after gaps starts again from it; polling every {every}.");
+        }
+        gaps::Change::None => {}
+    }
+    (sped, verdict == gaps::Verdict::Gap)
 }
 
 enum FeedFailure {
@@ -810,6 +922,11 @@ async fn process(
             too_old,
             over_limit: parsed.dropped,
             empty: parsed.empty,
+            entries: parsed.items.len() + parsed.sightings.len() + parsed.skipped,
+            // Skipped as known from this feed, or found at commit already
+            // carrying it (stored and not merged: a sighting or a
+            // concurrent commit of this feed's own item).
+            known: parsed.skipped + ingest.duplicate.saturating_sub(ingest.merged),
         },
         // Entries skipped as already known are duplicates too.
         ingest: IngestReport {
@@ -1199,8 +1316,39 @@ pub async fn run(
         cancel.cancelled().await;
         return;
     }
+    // A change the select below saw (which marks it seen).
+    let mut reloaded = false;
     loop {
         heartbeat.beat();
+        // A reload is applied before anything is popped: a feed due after
+        // the reload returned is polled on the new config (its interval,
+        // which a sped-up feed starts again from), however the wake-ups of
+        // this turn raced.
+        if std::mem::take(&mut reloaded) || config.has_changed().unwrap_or(false) {
+            let new = config.borrow_and_update().clone();
+            if !Arc::ptr_eq(&new, &current) {
+                let new_index = index_feeds(&new);
+                reschedule(
+                    &store,
+                    &current,
+                    &new,
+                    &new_index,
+                    &mut due,
+                    &in_flight,
+                    clock.now(),
+                );
+                match Fetcher::new(&new.poll) {
+                    Ok(f) => {
+                        let full_text = ctx.full_text.take();
+                        ctx = PollContext::new(store.clone(), f, clock.clone(), &new);
+                        ctx.full_text = full_text;
+                    }
+                    Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
+                }
+                current = new;
+                by_url = new_index;
+            }
+        }
         let now = clock.now();
         // At most a window of polls at once (see `poll_all`); the others stay
         // due and start as polls finish, the longest overdue first.
@@ -1222,21 +1370,8 @@ pub async fn run(
         let next_wake = if tasks.len() >= window { None } else { due.next() };
         tokio::select! {
             _ = cancel.cancelled() => break,
-            Ok(()) = config.changed() => {
-                let new = config.borrow_and_update().clone();
-                let new_index = index_feeds(&new);
-                reschedule(&store, &current, &new, &new_index, &mut due, &in_flight, clock.now());
-                match Fetcher::new(&new.poll) {
-                    Ok(f) => {
-                        let full_text = ctx.full_text.take();
-                        ctx = PollContext::new(store.clone(), f, clock.clone(), &new);
-                        ctx.full_text = full_text;
-                    }
-                    Err(e) => warn!(error = %e, "Cannot rebuild the HTTP client; keeping the previous one."),
-                }
-                current = new;
-                by_url = new_index;
-            }
+            // Applied at the top of the next turn.
+            Ok(()) = config.changed() => reloaded = true,
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let report = match done {
                     Ok(Polled::Skipped { url, next_due }) => {

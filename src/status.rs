@@ -54,6 +54,22 @@ pub struct FeedStatus {
     /// The node that polled it last (fleets: which node did what).
     #[serde(default)]
     pub polled_by: Option<String>,
+    /// Gaps seen: documents none of whose entries was in the poll before
+    /// (entries published in between may have been missed).
+    #[serde(default)]
+    pub gaps: u64,
+    /// When the last gap was seen.
+    #[serde(default)]
+    pub last_gap: Option<String>,
+    /// What the last gap showed; only while the feed is polled faster
+    /// because of gaps (null once it is back at its configured interval).
+    #[serde(default)]
+    pub gap: Option<String>,
+    /// The interval in force after the last success, seconds (the
+    /// configured one, sped up after gaps, bounded by `[poll]` and the
+    /// publisher's ask); null before the first success.
+    #[serde(default)]
+    pub interval: Option<u64>,
     /// Full-text extraction counts; only for feeds with `full_text = true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_text: Option<FullTextStatus>,
@@ -163,6 +179,17 @@ impl FeedStatus {
             items_over_limit: s.items_over_limit,
             items_empty: s.items_empty,
             polled_by: s.polled_by.clone(),
+            gaps: s.gaps,
+            last_gap: time(s.last_gap),
+            gap: s
+                .last_gap_note
+                .clone()
+                .filter(|_| s.speedup > 0)
+                .map(|n| match time(s.last_gap) {
+                    Some(at) => format!("gaps: {}, the last at {at}: {n}", s.gaps),
+                    None => n,
+                }),
+            interval: s.interval,
             full_text: None,
         }
     }
@@ -197,6 +224,9 @@ impl FeedStatus {
                 "{} entries with no title, text or link, not stored",
                 self.items_empty
             ));
+        }
+        if let Some(gap) = &self.gap {
+            parts.push(gap.clone());
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
@@ -333,8 +363,8 @@ pub fn table(feeds: &[FeedStatus]) -> String {
         .unwrap_or(4)
         .max(4);
     out.push_str(&format!(
-        "{:<8} {:<width$} {:>6} {:>5} {:<20} {:<20} ERROR / URL\n",
-        "STATE", "FEED", "HTTP", "NEW", "LAST SUCCESS", "NEXT POLL"
+        "{:<8} {:<width$} {:>6} {:>5} {:<20} {:<20} {:<9} ERROR / URL\n",
+        "STATE", "FEED", "HTTP", "NEW", "LAST SUCCESS", "NEXT POLL", "EVERY"
     ));
     for f in rows {
         let pad = width - f.name.chars().count();
@@ -351,7 +381,7 @@ pub fn table(feeds: &[FeedStatus]) -> String {
             },
         };
         out.push_str(&format!(
-            "{:<8} {}{} {:>6} {:>5} {:<20} {:<20} {}\n",
+            "{:<8} {}{} {:>6} {:>5} {:<20} {:<20} {:<9} {}\n",
             f.state,
             f.name,
             " ".repeat(pad),
@@ -359,6 +389,9 @@ pub fn table(feeds: &[FeedStatus]) -> String {
             f.items_new,
             f.last_success.as_deref().unwrap_or("never"),
             f.next_due.as_deref().unwrap_or("-"),
+            f.interval
+                .map(|s| crate::poller::gaps::human(std::time::Duration::from_secs(s)))
+                .unwrap_or_else(|| "-".into()),
             detail
         ));
     }
@@ -387,11 +420,17 @@ pub fn page(feeds: &[FeedStatus], outputs: &[OutputSummary], items_stored: usize
 <meta name=\"viewport\" content=\"width=device-width\"><title>feedwire status</title>\
 <style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:2em}\
 th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-align:top}th{background:#f4f4f4}\
-.ok{color:#176d2c}.failing,.gone,.no_entries{color:#b00020;font-weight:bold}.repaired{color:#8a5a00}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
+.ok{color:#176d2c}.failing,.gone,.no_entries{color:#b00020;font-weight:bold}.repaired,.gap{color:#8a5a00}.pending{color:#666}td.err{color:#b00020;max-width:40em}td.t{white-space:nowrap}\
 </style></head><body>\n",
     );
+    let gapped = feeds.iter().filter(|f| f.gap.is_some()).count();
+    let gapped = if gapped > 0 {
+        format!(", <span class=\"gap\">{gapped} polled faster after entries may have been missed between polls</span>")
+    } else {
+        String::new()
+    };
     html.push_str(&format!(
-        "<h1>feedwire</h1>\n<p>{} feeds, <span class=\"{}\">{broken} broken</span>, {items_stored} items stored.</p>\n",
+        "<h1>feedwire</h1>\n<p>{} feeds, <span class=\"{}\">{broken} broken</span>{gapped}, {items_stored} items stored.</p>\n",
         feeds.len(),
         if broken > 0 { "failing" } else { "ok" }
     ));
@@ -428,13 +467,22 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
             }
         };
         html.push_str(&format!(
-            "<tr><td class=\"{state}\">{state}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}</td><td>{by}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
+            "<tr><td class=\"{state}\">{state}{gap}</td><td dir=\"auto\"><a href=\"{url}\">{name}</a></td><td class=\"t\">{last}</td><td class=\"t\">{next}{every}</td><td>{by}</td><td>{new} / {seen}</td><td class=\"err\" dir=\"auto\">{error}</td></tr>\n",
             state = escape_html(&f.state),
             url = escape_html(&f.url),
             name = escape_html(&f.name),
             last = escape_html(f.last_success.as_deref().unwrap_or("never")),
             next = escape_html(f.next_due.as_deref().unwrap_or("-")),
+            every = f
+                .interval
+                .map(|s| format!(" (every {})", crate::poller::gaps::human(std::time::Duration::from_secs(s))))
+                .unwrap_or_default(),
             by = escape_html(f.polled_by.as_deref().unwrap_or("-")),
+            gap = if f.gap.is_some() {
+                " <span class=\"gap\">(gap)</span>"
+            } else {
+                ""
+            },
             new = f.items_new,
             seen = f.items_seen,
         ));
@@ -662,6 +710,66 @@ mod tests {
             (json["items_over_limit"].as_u64(), json["items_empty"].as_u64()),
             (Some(250), Some(2))
         );
+    }
+
+    #[test]
+    fn a_feed_sped_up_after_a_gap_says_so_but_is_not_broken() {
+        let gapped = FeedState {
+            last_attempt: Some(1_764_000_000),
+            last_success: Some(1_764_000_000),
+            last_status: Some(200),
+            gaps: 3,
+            last_gap: Some(1_764_000_000),
+            last_gap_note: Some(
+                "none of the 20 entries was in the last poll 15m ago: entries published in between may have been missed; polling every 7m30s"
+                    .into(),
+            ),
+            speedup: 1,
+            speedup_base: Some(900),
+            interval: Some(450),
+            ..Default::default()
+        };
+        let relaxed = FeedState {
+            speedup: 0,
+            speedup_base: None,
+            interval: Some(900),
+            ..gapped.clone()
+        };
+        let feeds = vec![
+            FeedStatus::new("اليوم السابع", "https://y.example/rss", Some(&gapped)),
+            FeedStatus::new("سكاي نيوز عربية", "https://s.example/rss", Some(&relaxed)),
+        ];
+        assert_eq!(feeds[0].state, "ok", "a gap is not a failure");
+        assert_eq!(
+            feeds[0].note().as_deref(),
+            Some(
+                "gaps: 3, the last at 2025-11-24T16:00:00Z: none of the 20 entries was in the last poll 15m ago: \
+                 entries published in between may have been missed; polling every 7m30s"
+            )
+        );
+        // Back at its configured interval: counted, no longer shown.
+        assert_eq!(feeds[1].note(), None);
+        let json = serde_json::to_value(&feeds).unwrap();
+        assert_eq!(json[0]["gaps"], 3);
+        assert_eq!(json[0]["last_gap"], "2025-11-24T16:00:00Z");
+        assert_eq!(json[0]["interval"], 450);
+        assert_eq!(json[1]["gap"], serde_json::Value::Null);
+        assert_eq!(json[1]["gaps"], 3);
+        let t = table(&feeds);
+        let row = t.lines().find(|l| l.contains("اليوم السابع")).unwrap();
+        assert!(row.starts_with("ok "), "{t}");
+        assert!(
+            row.contains(" 7m30s ") && row.contains("the last at 2025-11-24T16:00:00Z"),
+            "{t}"
+        );
+        let html = page(&feeds, &[], 0);
+        assert!(html.contains("0 broken"), "{html}");
+        assert!(
+            html.contains("1 polled faster after entries may have been missed"),
+            "{html}"
+        );
+        assert!(html.contains("ok <span class=\"gap\">(gap)</span>"), "{html}");
+        assert!(html.contains("(every 7m30s)"), "{html}");
     }
 
     #[test]

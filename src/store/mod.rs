@@ -184,6 +184,34 @@ pub struct FeedState {
     /// later is still keyed as one of several. Empty for nearly every feed.
     #[serde(skip_serializing_if = "crate::parse::SharedLinks::is_empty")]
     pub shared_links: crate::parse::SharedLinks,
+    /// Gaps seen: documents none of whose entries was in the poll before,
+    /// so that entries published in between may have been missed (see
+    /// `poller::gaps`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gaps: u64,
+    /// Unix seconds of the last gap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_gap: Option<i64>,
+    /// What the last gap showed, one line for operators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_gap_note: Option<String>,
+    /// Halvings of the configured interval in force after gaps (0: the
+    /// configured interval).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub speedup: u32,
+    /// The configured interval (seconds) `speedup` halves: a feed whose
+    /// configured interval changed starts from the new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup_base: Option<u64>,
+    /// Comfortable polls in a row (fewer than half the entries new) since
+    /// `speedup` last moved; enough of them take one halving back.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub calm_polls: u32,
+    /// The wait in force after the last success, seconds, before jitter:
+    /// the configured interval as sped up after gaps and bounded by
+    /// `[poll]` and the publisher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
 }
 
 /// The one field of a [`FeedState`] a render needs: decoding only it

@@ -451,6 +451,13 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
                 held_apart: true,
             },
         ]),
+        gaps: 4,
+        last_gap: Some(1_795_999_000),
+        last_gap_note: Some("لا شيء من 20 مدخلاً كان في الاستطلاع السابق".into()),
+        speedup: 2,
+        speedup_base: Some(900),
+        calm_polls: 1,
+        interval: Some(225),
     };
     let sparse = FeedState {
         etag: Some("\"v1\"".into()),

@@ -1747,3 +1747,772 @@ async fn story_outlets_follow_site_links_and_are_kept_while_none_changes() {
     assert!(opml.contains("htmlUrl=\"https://www.bbc.com/arabic\""), "{opml}");
     daemon.shutdown().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Gaps: entries lost between two polls of a fast feed
+
+/// A publisher's ticker: Arabic entries published at given times, of which
+/// the document carries the newest `window`, newest first.
+struct Ticker {
+    name: &'static str,
+    path: &'static str,
+    window: usize,
+    cp1256: bool,
+    /// `<ttl>` in minutes: the publisher's own ask.
+    ttl: Option<u64>,
+    /// When each entry is published, in order.
+    times: Vec<DateTime<Utc>>,
+}
+
+impl Ticker {
+    fn link(&self, i: usize) -> String {
+        format!("https://ticker.example/{}/akhbar/{i}", self.name)
+    }
+
+    fn title(i: usize) -> String {
+        format!("عاجل {i}: مجلس الوزراء يجتمع في القاهرة لبحث الأزمة")
+    }
+
+    /// Entries published by `t`.
+    fn published(&self, t: DateTime<Utc>) -> usize {
+        self.times.iter().take_while(|p| **p <= t).count()
+    }
+
+    /// The entries the document at `t` carries.
+    fn window_at(&self, t: DateTime<Utc>) -> std::ops::Range<usize> {
+        let n = self.published(t);
+        n.saturating_sub(self.window)..n
+    }
+
+    fn document(&self, t: DateTime<Utc>) -> Vec<u8> {
+        let mut items = String::new();
+        for i in self.window_at(t).rev() {
+            items.push_str(&format!(
+                "<item><title>{}</title><link>{}</link><pubDate>{}</pubDate><description>تفاصيل الخبر رقم {i} من مراسلنا</description></item>\n",
+                Ticker::title(i),
+                self.link(i),
+                self.times[i].to_rfc2822(),
+            ));
+        }
+        let ttl = self.ttl.map(|m| format!("<ttl>{m}</ttl>")).unwrap_or_default();
+        let charset = if self.cp1256 { "windows-1256" } else { "utf-8" };
+        let text = format!(
+            "<?xml version=\"1.0\" encoding=\"{charset}\"?>\n<rss version=\"2.0\"><channel><title>شريط الأخبار</title><link>https://ticker.example/</link>{ttl}\n{items}</channel></rss>\n"
+        );
+        if self.cp1256 {
+            let (bytes, _, bad) = encoding_rs::WINDOWS_1256.encode(&text);
+            assert!(!bad);
+            bytes.into_owned()
+        } else {
+            text.into_bytes()
+        }
+    }
+
+    fn serve(&self, server: &FeedServer, t: DateTime<Utc>) {
+        server.set(self.path, Route::feed(self.document(t), RSS));
+    }
+}
+
+/// Publication times: one entry every `every` over `[from, to)`.
+fn every(from: DateTime<Utc>, to: DateTime<Utc>, every: Duration) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t < to {
+        out.push(t);
+        t = after(t, every);
+    }
+    out
+}
+
+/// What one ticker's polls did over a simulated run.
+#[derive(Default)]
+struct TickerRun {
+    /// (poll time, report) in order.
+    polls: Vec<(DateTime<Utc>, FeedReport)>,
+    /// Entries the polled documents carried.
+    fetched: BTreeSet<usize>,
+}
+
+impl TickerRun {
+    fn stored(&self) -> usize {
+        self.polls
+            .iter()
+            .map(|(_, r)| match &r.outcome {
+                Outcome::Updated { ingest, .. } => ingest.new,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn gaps(&self) -> Vec<DateTime<Utc>> {
+        self.polls
+            .iter()
+            .filter(|(_, r)| r.gap)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    fn wait_after(&self, i: usize) -> Duration {
+        let (t, r) = &self.polls[i];
+        gap(*t, r.next_due.unwrap())
+    }
+}
+
+/// Runs the daemon over the tickers' publication times from `t0()` to
+/// `end` in steps of 30 s: before each step the server is given every
+/// ticker's document at the step's end, then the clock moves and each
+/// ticker due by then is polled (its report waited for, bounded).
+/// `check` runs after each poll. `due` holds when each ticker is due (the
+/// first call: now), and is left at the next due times.
+#[allow(clippy::too_many_arguments)]
+async fn simulate(
+    server: &FeedServer,
+    reports: &mut Reports,
+    clock: &ManualClock,
+    tickers: &[(&Ticker, String)],
+    end: DateTime<Utc>,
+    runs: &mut [TickerRun],
+    due: &mut [Option<DateTime<Utc>>],
+    mut check: impl AsyncFnMut(usize, &TickerRun),
+) {
+    let step = Duration::from_secs(30);
+    loop {
+        let now = clock.now();
+        for (i, (ticker, url)) in tickers.iter().enumerate() {
+            if due[i].is_some_and(|d| d <= now) {
+                let r = reports.of(url).await;
+                assert_ok(&r);
+                runs[i].fetched.extend(ticker.window_at(now));
+                due[i] = r.next_due;
+                runs[i].polls.push((now, r));
+                check(i, &runs[i]).await;
+            }
+        }
+        if now >= end {
+            break;
+        }
+        let next = after(now, step);
+        for (ticker, _) in tickers {
+            ticker.serve(server, next);
+        }
+        advance_to(clock, next);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_outruns_its_window_is_reported_and_polled_faster_until_nothing_is_lost() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let begin = t0();
+    // Two hours of one entry every 45 s (20 per configured 15 minutes,
+    // twice the window of 10), then two hours of one every 5 minutes.
+    let fast_end = after(begin, Duration::from_secs(2 * 3600));
+    let end = after(begin, Duration::from_secs(4 * 3600));
+    let mut times = every(
+        begin - chrono::Duration::seconds(10 * 45),
+        fast_end,
+        Duration::from_secs(45),
+    );
+    times.extend(every(fast_end, end, Duration::from_secs(300)));
+    let ticker = |name, path, cp1256, ttl| Ticker {
+        name,
+        path,
+        window: 10,
+        cp1256,
+        ttl,
+        times: times.clone(),
+    };
+    let utf8 = ticker("youm7", "/youm7.xml", false, None);
+    let legacy = ticker("skynews", "/skynews.xml", true, None);
+    // The publisher asks for at most one poll per 15 minutes: the speed-up
+    // is refused, as the poller did before it existed.
+    let bound = ticker("ttl", "/ttl.xml", false, Some(15));
+    let feeds = [
+        ("اليوم السابع", &utf8),
+        ("سكاي نيوز عربية", &legacy),
+        ("شريط مقيد", &bound),
+    ];
+    let mut config = TestConfig::new().poll("first_poll_spread", "\"0s\"");
+    for (name, t) in &feeds {
+        t.serve(&server, begin);
+        config = config.feed(name, &server.url(t.path));
+    }
+    let config = config.load(dir.path());
+    let interval = config.poll.interval;
+    assert_eq!(interval, Duration::from_secs(900));
+    let clock = Arc::new(ManualClock::new(begin));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+    let tickers: Vec<(&Ticker, String)> = feeds.iter().map(|(_, t)| (*t, server.url(t.path))).collect();
+    let mut runs: Vec<TickerRun> = (0..3).map(|_| TickerRun::default()).collect();
+    let addr = daemon.addr;
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &tickers,
+        end,
+        &mut runs,
+        &mut [Some(begin); 3],
+        async |i, run: &TickerRun| {
+            let n = run.polls.len();
+            let (_, r) = &run.polls[n - 1];
+            if n == 2 {
+                // 20 published since the first poll: none of the 10 shown
+                // was in it.
+                assert!(r.gap, "{}: no gap reported: {r:?}", r.url);
+                let status: Vec<FeedStatus> = serde_json::from_slice(
+                    &http_client()
+                        .get(format!("http://{addr}/status.json"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap(),
+                )
+                .unwrap();
+                let s = status.iter().find(|s| s.url == r.url).unwrap();
+                assert_eq!(s.state, "ok", "a gap is not a failure");
+                assert_eq!(s.gaps, 1);
+                assert_eq!(s.last_gap.as_deref().map(rfc3339), Some(run.polls[1].0));
+                let note = s.gap.as_deref().unwrap_or_else(|| panic!("no gap note: {s:?}"));
+                assert!(
+                    note.contains("none of the 10 entries was in the last poll 1")
+                        && note.contains("ago: entries published in between may have been missed"),
+                    "{note}"
+                );
+                let metrics = http_client()
+                    .get(format!("http://{addr}/metrics"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let series = format!("feedwire_feed_gaps_total{{feed=\"{}\"}} 1", feeds[i].0);
+                assert!(metrics.contains(&series), "no {series} in\n{metrics}");
+                if i == 2 {
+                    // Bound by the publisher's <ttl>: not faster, and it says why.
+                    assert_eq!(s.interval, Some(900));
+                    assert!(
+                        note.contains("not faster: the publisher asks for one poll every 15m at most"),
+                        "{note}"
+                    );
+                    assert_within("ttl-bound wait", run.wait_after(1), interval, 0.05);
+                } else {
+                    assert_eq!(s.interval, Some(450), "{s:?}");
+                    assert!(note.ends_with("polling every 7m30s"), "{note}");
+                    assert_within("wait after a gap", run.wait_after(1), interval / 2, 0.05);
+                }
+            }
+        },
+    )
+    .await;
+
+    for (i, run) in runs.iter().enumerate() {
+        let ticker = tickers[i].0;
+        // From the first document on, up to the last poll: the ones before
+        // were never ours to see, the ones after are not due yet.
+        let first = ticker.window_at(begin).start;
+        let published = ticker.published(run.polls.last().unwrap().0);
+        // What the polls fetched is what the store says it took, no more.
+        assert_eq!(run.stored(), run.fetched.len(), "{}", ticker.name);
+        let gaps = run.gaps();
+        let lost: Vec<usize> = (first..published).filter(|e| !run.fetched.contains(e)).collect();
+        eprintln!(
+            "{}: {} published, {} stored, {} polls, gaps at {gaps:?}",
+            ticker.name,
+            published - first,
+            run.stored(),
+            run.polls.len()
+        );
+        if i == 2 {
+            // The publisher's ask holds: every wait is the 15 minutes, a
+            // gap at every fast poll, half the fast entries lost.
+            for p in 0..run.polls.len() {
+                assert_within("ttl-bound", run.wait_after(p), interval, 0.05);
+            }
+            assert!(gaps.len() >= 7, "{gaps:?}");
+            assert!(lost.len() >= 60, "{} lost", lost.len());
+            continue;
+        }
+        // Adapted after two gaps (15m, then 7m30s shows 10 new of 10);
+        // from the second on, nothing is lost, through the fast phase and
+        // the slow one.
+        assert_eq!(gaps.len(), 2, "{}: gaps at {gaps:?}", ticker.name);
+        let adapted = ticker.published(gaps[1]).saturating_sub(ticker.window);
+        assert!(
+            lost.iter().all(|e| *e < adapted),
+            "{}: lost {lost:?} after adapting (entry {adapted} on)",
+            ticker.name
+        );
+        for e in adapted..published {
+            let key = feedwire::item::ItemKey::from_link(&url::Url::parse(&ticker.link(e)).unwrap());
+            let item = daemon
+                .store()
+                .get(&key)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{}: entry {e} not stored", ticker.name));
+            assert_eq!(item.title, Ticker::title(e), "decoded as published");
+        }
+        // At 3m45s in the fast phase (5 new of 10 a poll: busy, not calm).
+        let fast: Vec<Duration> = (0..run.polls.len())
+            .filter(|p| {
+                run.polls[*p].0 > after(gaps[1], Duration::from_secs(1)) && run.polls[*p].0 < fast_end
+            })
+            .map(|p| run.wait_after(p))
+            .collect();
+        assert!(fast.len() > 20, "{fast:?}");
+        for w in &fast {
+            assert_within("adapted wait", *w, interval / 4, 0.05);
+        }
+        // In the slow phase it relaxes back to the configured interval.
+        let last = run.polls.len() - 1;
+        assert_within("relaxed wait", run.wait_after(last), interval, 0.05);
+        let s = status_of(&daemon, &tickers[i].1).await;
+        assert_eq!(
+            (s.gaps, s.interval, s.gap.as_deref()),
+            (2, Some(900), None),
+            "{s:?}"
+        );
+        if ticker.cp1256 {
+            assert_eq!(s.charset.as_deref(), Some("windows-1256"));
+        }
+    }
+    daemon.shutdown().await.unwrap();
+}
+
+/// Serves the ticker's document at `t`, moves the clock there and polls.
+async fn poll_ticker_at(
+    server: &FeedServer,
+    clock: &ManualClock,
+    ctx: &PollContext,
+    config: &Config,
+    ticker: &Ticker,
+    t: DateTime<Utc>,
+) -> FeedReport {
+    ticker.serve(server, t);
+    advance_to(clock, t);
+    poll_url(ctx, config, &server.url(ticker.path)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_gap_on_a_first_poll_an_overlap_a_304_a_one_entry_feed_or_after_failures() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let minutes = |m: i64| t0() + chrono::Duration::minutes(m);
+    // One entry a minute, ten a document, in windows-1256.
+    let ticker = Ticker {
+        name: "masrawy",
+        path: "/masrawy.xml",
+        window: 10,
+        cp1256: true,
+        ttl: None,
+        times: every(minutes(-60), minutes(600), Duration::from_secs(60)),
+    };
+    let single = Ticker {
+        name: "alerts",
+        path: "/alerts.xml",
+        window: 1,
+        ..Ticker {
+            times: ticker.times.clone(),
+            ..ticker
+        }
+    };
+    let url = server.url(ticker.path);
+    single.serve(&server, minutes(0));
+    let config = TestConfig::new()
+        .feed("مصراوي", &url)
+        .feed("تنبيهات", &server.url(single.path))
+        .load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let ctx = context(&config, &clock);
+    let poll = async |t| poll_ticker_at(&server, &clock, &ctx, &config, &ticker, t).await;
+    let no_gap = |r: &FeedReport, what: &str| {
+        assert_ok(r);
+        assert!(!r.gap, "{what}: a gap was reported: {r:?}");
+        let s = state(&ctx, &r.url);
+        assert_eq!((s.gaps, s.speedup), (0, 0), "{what}: {s:?}");
+        assert_within(
+            what,
+            gap(clock.now(), r.next_due.unwrap()),
+            config.poll.interval,
+            0.05,
+        );
+    };
+
+    // A first poll has nothing to compare with.
+    no_gap(&poll(minutes(0)).await, "first poll");
+    // Five minutes on: five new of ten.
+    let r = poll(minutes(5)).await;
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { ingest, .. } if ingest.new == 5),
+        "{r:?}"
+    );
+    no_gap(&r, "overlap");
+    // The same document: a 304, then (no ETag) an identical body.
+    let r = poll(minutes(5) + chrono::Duration::seconds(30)).await;
+    assert_eq!(r.outcome, Outcome::NotModified);
+    no_gap(&r, "304");
+    server.set(
+        ticker.path,
+        Route::feed(ticker.document(minutes(5)), RSS).no_etag(),
+    );
+    advance_to(&clock, minutes(6));
+    let r = poll_url(&ctx, &config, &url).await;
+    assert_eq!(r.outcome, Outcome::NotModified);
+    no_gap(&r, "identical body");
+
+    // Two failures, then a document none of whose entries we saw: lost to
+    // the failures (reported as such), not to the interval.
+    for m in [20, 25] {
+        server.set(ticker.path, Route::status(500));
+        advance_to(&clock, minutes(m));
+        assert!(matches!(
+            poll_url(&ctx, &config, &url).await.outcome,
+            Outcome::Failed { .. }
+        ));
+    }
+    no_gap(&poll(minutes(40)).await, "first success after failures");
+    let single_url = server.url(single.path);
+    single.serve(&server, minutes(40));
+    no_gap(
+        &poll_url(&ctx, &config, &single_url).await,
+        "one-entry feed, first poll",
+    );
+
+    // The control: the same shape fifteen minutes after a success is a gap
+    // (and `poll-once` counts it in its summary).
+    ticker.serve(&server, minutes(55));
+    single.serve(&server, minutes(55));
+    advance_to(&clock, minutes(55));
+    let (report, feeds) = timeout(WAIT, poll_all(&ctx, &config)).await.unwrap();
+    assert_eq!(report.feeds_gap, 1, "{feeds:?}");
+    assert!(
+        report
+            .to_string()
+            .ends_with("; 1 feeds with a gap (none of their entries was in the poll before: entries may have been missed)"),
+        "{report}"
+    );
+    let r = feeds.iter().find(|r| r.url == url).unwrap();
+    assert!(r.gap, "{r:?}");
+    let s = state(&ctx, &url);
+    assert_eq!((s.gaps, s.speedup, s.interval), (1, 1, Some(450)), "{s:?}");
+    assert_within(
+        "after a gap",
+        gap(clock.now(), r.next_due.unwrap()),
+        config.poll.interval / 2,
+        0.05,
+    );
+    // A one-entry feed replaces its entry at every change: never a gap.
+    let one = feeds.iter().find(|r| r.url == single_url).unwrap();
+    assert!(
+        matches!(&one.outcome, Outcome::Updated { ingest, .. } if ingest.new == 1),
+        "{one:?}"
+    );
+    no_gap(one, "one-entry feed");
+}
+
+/// The numbers behind BENCHMARKS.md Run 18: for several publishing rates
+/// against a window of 20 entries, four hours at a configured 15 minutes,
+/// what a feed whose interval adapts stores against one held to the
+/// configured interval by its publisher's `<ttl>` (the schedule every feed
+/// had before gaps were noticed), and the requests it costs. Printed with
+/// `--nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_stored_at_several_rates_with_and_without_the_speed_up() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let begin = t0();
+    let end = after(begin, Duration::from_secs(4 * 3600));
+    let window = 20;
+    // Entries per configured interval (15 minutes).
+    let rates = [15u64, 30, 60, 120, 200];
+    let names: Vec<(String, String)> = rates
+        .iter()
+        .flat_map(|r| {
+            [
+                (format!("r{r}-adaptive"), format!("/r{r}a.xml")),
+                (format!("r{r}-ttl"), format!("/r{r}t.xml")),
+            ]
+        })
+        .collect();
+    let tickers: Vec<Ticker> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (name, path))| {
+            let rate = rates[i / 2];
+            let every_ms = 900_000 / rate;
+            Ticker {
+                name: name.clone().leak(),
+                path: path.clone().leak(),
+                window,
+                cp1256: i % 4 == 0,
+                ttl: (i % 2 == 1).then_some(15),
+                times: every(
+                    begin - chrono::Duration::milliseconds((window as i64) * every_ms as i64),
+                    end,
+                    Duration::from_millis(every_ms),
+                ),
+            }
+        })
+        .collect();
+    let mut config = TestConfig::new().poll("first_poll_spread", "\"0s\"");
+    for t in &tickers {
+        t.serve(&server, begin);
+        config = config.feed(&format!("شريط {}", t.name), &server.url(t.path));
+    }
+    let config = config.load(dir.path());
+    let clock = Arc::new(ManualClock::new(begin));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+    let with_urls: Vec<(&Ticker, String)> = tickers.iter().map(|t| (t, server.url(t.path))).collect();
+    let mut runs: Vec<TickerRun> = tickers.iter().map(|_| TickerRun::default()).collect();
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &with_urls,
+        end,
+        &mut runs,
+        &mut vec![Some(begin); tickers.len()],
+        async |_, _: &TickerRun| {},
+    )
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    eprintln!(
+        "| entries per 15m / window | published | stored, fixed 15m | stored, adaptive | lost, fixed | lost, adaptive | requests, fixed | requests, adaptive | gaps reported, fixed / adaptive | adaptive's last wait |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|---|---|---|");
+    for (k, rate) in rates.iter().enumerate() {
+        let (a, t) = (&runs[2 * k], &runs[2 * k + 1]);
+        let (ta, tt) = (&tickers[2 * k], &tickers[2 * k + 1]);
+        // Published from the first document on up to the last poll of the
+        // pair (the entries after it are not due yet).
+        let last = a.polls.last().unwrap().0.min(t.polls.last().unwrap().0);
+        let first = ta.window_at(begin).start;
+        let published = ta.published(last) - first;
+        let fetched = |run: &TickerRun, tk: &Ticker| {
+            run.fetched
+                .iter()
+                .filter(|e| **e >= first && **e < tk.published(last))
+                .count()
+        };
+        let (sa, st) = (fetched(a, ta), fetched(t, tt));
+        for (run, tk) in [(a, ta), (t, tt)] {
+            assert_eq!(
+                run.stored(),
+                run.fetched.len(),
+                "{}: the store took what was fetched",
+                tk.name
+            );
+        }
+        let requests = |run: &TickerRun| run.polls.iter().filter(|(p, _)| *p <= last).count();
+        let gaps = |run: &TickerRun| run.gaps().len();
+        eprintln!(
+            "| {rate} / {window} | {published} | {st} | {sa} | {} | {} | {} | {} | {} / {} | {} |",
+            published - st,
+            published - sa,
+            requests(t),
+            requests(a),
+            gaps(t),
+            gaps(a),
+            feedwire::poller::gaps::human(a.wait_after(a.polls.len() - 1)),
+        );
+        assert!(sa >= st, "r{rate}: the speed-up never stores less");
+        if (*rate as usize) < window {
+            assert_eq!(
+                (gaps(a), gaps(t)),
+                (0, 0),
+                "r{rate}: no gap when the window holds an interval"
+            );
+            // (Jitter is per feed: one poll more or less by the end.)
+            assert!(
+                requests(a).abs_diff(requests(t)) <= 1,
+                "r{rate}: and no extra request"
+            );
+        } else if *rate <= 8 * window as u64 / 2 {
+            // Within reach of 8x: after the last gap nothing is lost.
+            let adapted = ta.published(*a.gaps().last().unwrap()) - window;
+            assert!(
+                (adapted..ta.published(last)).all(|e| a.fetched.contains(&e)),
+                "r{rate}: lost after adapting"
+            );
+            assert!(gaps(t) > gaps(a), "r{rate}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_the_interval_starts_from_the_new_one() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let begin = t0();
+    let slow_from = after(begin, Duration::from_secs(30 * 60));
+    // Half an hour of one entry every 45 s, then one every 5 minutes.
+    let mut times = every(
+        begin - chrono::Duration::seconds(450),
+        slow_from,
+        Duration::from_secs(45),
+    );
+    times.extend(every(
+        slow_from,
+        after(begin, Duration::from_secs(3 * 3600)),
+        Duration::from_secs(300),
+    ));
+    let ticker = Ticker {
+        name: "ahram",
+        path: "/ahram.xml",
+        window: 10,
+        cp1256: true,
+        ttl: None,
+        times,
+    };
+    let url = server.url(ticker.path);
+    ticker.serve(&server, begin);
+    let write = |interval: &str| {
+        TestConfig::new()
+            .poll("first_poll_spread", "\"0s\"")
+            .feed_every("الأهرام", &url, interval)
+            .write(dir.path())
+    };
+    let config = load_config(&write("15m"));
+    let clock = Arc::new(ManualClock::new(begin));
+    let (mut daemon, mut reports) = start(&server, config, &clock).await;
+    let tickers = [(&ticker, url.clone())];
+    let mut runs = [TickerRun::default()];
+    let mut due = [Some(begin)];
+    let at = after(begin, Duration::from_secs(35 * 60));
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &tickers,
+        at,
+        &mut runs,
+        &mut due,
+        async |_, _: &TickerRun| {},
+    )
+    .await;
+    let s = status_of(&daemon, &url).await;
+    assert_eq!((s.gaps, s.interval), (2, Some(225)), "{s:?}");
+
+    write("10m");
+    daemon.reload().await.unwrap();
+    let mut after_reload = [TickerRun::default()];
+    let end = after(at, Duration::from_secs(30 * 60));
+    simulate(
+        &server,
+        &mut reports,
+        &clock,
+        &tickers,
+        end,
+        &mut after_reload,
+        &mut due,
+        async |_, _: &TickerRun| {},
+    )
+    .await;
+    let run = &after_reload[0];
+    assert!(run.polls.len() >= 2, "{:?}", run.polls.len());
+    // Its first poll was due at the sped-up time; from it on, the new
+    // interval, not a halving of it nor of the old one.
+    for p in 0..run.polls.len() {
+        assert_within(
+            "after the reload",
+            run.wait_after(p),
+            Duration::from_secs(600),
+            0.05,
+        );
+    }
+    let s = status_of(&daemon, &url).await;
+    assert_eq!(
+        (s.gaps, s.interval, s.gap.as_deref()),
+        (2, Some(600), None),
+        "{s:?}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
+/// Feed `a` after feed `b` brought the same stories: entries another feed
+/// brought are new to this one, so a document of them only is a gap; the
+/// next, overlapping, is not. On sled (entries looked up one by one:
+/// sightings) and on PostgreSQL when there is one (this feed's keys read
+/// once: the others are built and found at commit).
+async fn sightings_are_new_to_the_feed_on(
+    config: Config,
+    store: Store,
+    server: &FeedServer,
+    a: &Ticker,
+    b: &Ticker,
+) {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let fetcher = Fetcher::new(&config.poll).unwrap();
+    let ctx = PollContext::new(store, fetcher, clock.clone(), &config);
+    let minutes = |m: i64| t0() + chrono::Duration::minutes(m);
+    let first = poll_ticker_at(server, &clock, &ctx, &config, a, minutes(0)).await;
+    assert!(!first.gap);
+    // The mirror brings the next twenty first.
+    let mirrored = poll_ticker_at(server, &clock, &ctx, &config, b, minutes(15)).await;
+    assert!(matches!(&mirrored.outcome, Outcome::Updated { ingest, .. } if ingest.new == 10));
+    let r = poll_ticker_at(server, &clock, &ctx, &config, a, minutes(15)).await;
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { ingest, notes, .. } if ingest.new == 0 && ingest.merged == 10 && notes.known == 0),
+        "{r:?}"
+    );
+    assert!(r.gap, "stories another feed brought are new to this one: {r:?}");
+    let r = poll_ticker_at(server, &clock, &ctx, &config, a, minutes(22)).await;
+    assert!(
+        matches!(&r.outcome, Outcome::Updated { notes, .. } if notes.known == 3 && notes.entries == 10),
+        "{r:?}"
+    );
+    assert!(!r.gap, "{r:?}");
+    let s = ctx.store.feed_state(&r.url).unwrap().unwrap();
+    assert_eq!((s.gaps, s.speedup, s.interval), (1, 1, Some(450)), "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_other_feeds_brought_are_new_to_this_feed_on_both_stores() {
+    let server = FeedServer::start().await;
+    // One entry a minute; the mirror serves the same stories, links and
+    // all, in windows-1256.
+    let times = every(
+        t0() - chrono::Duration::minutes(10),
+        t0() + chrono::Duration::hours(2),
+        Duration::from_secs(60),
+    );
+    let a = Ticker {
+        name: "wire",
+        path: "/wire.xml",
+        window: 10,
+        cp1256: false,
+        ttl: None,
+        times,
+    };
+    let b = Ticker {
+        path: "/mirror.xml",
+        cp1256: true,
+        times: a.times.clone(),
+        ..a
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::new()
+        .feed("وكالة", &server.url(a.path))
+        .feed("مرآة", &server.url(b.path))
+        .load(dir.path());
+    let store = Store::open(&config.storage.path).unwrap();
+    sightings_are_new_to_the_feed_on(config.clone(), store, &server, &a, &b).await;
+    let Some(db) = pg_database("entries_other_feeds_brought_are_new_to_this_feed_on_both_stores").await
+    else {
+        return;
+    };
+    let mut config = config;
+    config.storage.backend = feedwire::config::Backend::Postgres;
+    config.storage.url = Some(db);
+    let store = tokio::task::spawn_blocking({
+        let storage = config.storage.clone();
+        move || Store::open_storage(&storage).unwrap()
+    })
+    .await
+    .unwrap();
+    sightings_are_new_to_the_feed_on(config, store, &server, &a, &b).await;
+}
