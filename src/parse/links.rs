@@ -452,6 +452,23 @@ fn entry_key_id(entry: &Entry) -> Option<String> {
     }
 }
 
+/// The page an entry keyed apart on a shared link names in its guid: an
+/// http(s) URL on the shared link's host that is not the shared link
+/// itself. The caller checks that the guid is a permalink (RSS, not
+/// `isPermaLink="false"`). El País Brasil's `<link>` sometimes names an
+/// older article while the guid names the item's own: publishing the
+/// shared link would send readers to the wrong story.
+pub(super) fn own_guid_link(entry: &Entry, shared: &Url) -> Option<Url> {
+    let (Some(guid), _) = entry_id(entry) else {
+        return None;
+    };
+    let url = Url::parse(guid).ok()?;
+    let own = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| Some(h) == shared.host_str())
+        && crate::item::clean_link(&url) != *shared;
+    own.then_some(url)
+}
+
 fn has_title(entry: &Entry) -> bool {
     entry.title.as_ref().is_some_and(|t| !t.content.trim().is_empty())
 }
@@ -720,6 +737,66 @@ mod tests {
         let second = items(&doc("a-2", "استئناف المفاوضات"));
         assert_eq!(keys(&first), ["entry://example.com/feed.xml#a-1"]);
         assert_eq!(keys(&second), ["entry://example.com/feed.xml#a-2"]);
+    }
+
+    /// El País Brasil: two items whose `<link>` names one older article,
+    /// each with its own article in a permalink guid on that host. Each is
+    /// keyed and published at its guid (in UTF-8 and windows-1256); a guid
+    /// marked `isPermaLink="false"`, or on another host, keeps the entry
+    /// key and the publisher's link; an item an older build stored under
+    /// its entry key stays there.
+    #[test]
+    fn an_entry_keyed_apart_takes_its_permalink_guid_as_its_link() {
+        let old = "https://brasil.elpais.com/brasil/2020-10-16/dinheiro.html";
+        let doc = rss(&format!(
+            "<item><title>الأولى</title><link>{old}</link><guid>https://brasil.elpais.com/brasil/2020-10-26/chico.html</guid></item>\
+             <item><title>الثانية</title><link>{old}</link><guid>https://brasil.elpais.com/opiniao/2020-10-20/bolsonaro.html?utm_source=rss</guid></item>\
+             <item><title>الثالثة</title><link>{old}</link><guid isPermaLink=\"false\">https://brasil.elpais.com/x/3.html</guid></item>\
+             <item><title>الرابعة</title><link>{old}</link><guid>https://other.example/4.html</guid></item>"
+        ));
+        let want_keys = [
+            "//brasil.elpais.com/brasil/2020-10-26/chico.html",
+            "//brasil.elpais.com/opiniao/2020-10-20/bolsonaro.html",
+            "entry://example.com/feed.xml#https://brasil.elpais.com/x/3.html",
+            "entry://example.com/feed.xml#https://other.example/4.html",
+        ];
+        let text = String::from_utf8(doc.clone()).unwrap().replace(
+            "<?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\" encoding=\"windows-1256\"?>",
+        );
+        let (w1256, _, _) = encoding_rs::WINDOWS_1256.encode(&text);
+        for doc in [doc.clone(), w1256.into_owned()] {
+            let items = items(&doc);
+            assert_eq!(keys(&items), want_keys);
+            let links: Vec<&str> = items.iter().map(|i| i.link.as_deref().unwrap()).collect();
+            assert_eq!(
+                links,
+                [
+                    "https://brasil.elpais.com/brasil/2020-10-26/chico.html",
+                    "https://brasil.elpais.com/opiniao/2020-10-20/bolsonaro.html",
+                    old,
+                    old
+                ]
+            );
+            assert_eq!(items[0].title, "الأولى");
+        }
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 11, 21, 0, 0, 0).unwrap();
+        let stored = "entry://example.com/feed.xml#https://brasil.elpais.com/brasil/2020-10-26/chico.html";
+        let parsed = crate::parse::parse_feed_skipping(
+            FeedRef { url: &url, name: "t" },
+            &doc,
+            None,
+            now,
+            Limits::default(),
+            &|k| match k.as_str() == stored {
+                true => Known::FromThisFeed { date: None },
+                false => Known::New,
+            },
+        )
+        .unwrap();
+        assert_eq!(parsed.skipped, 1);
+        assert_eq!(keys(&parsed.items), want_keys[1..]);
     }
 
     #[test]

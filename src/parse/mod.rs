@@ -277,7 +277,17 @@ pub fn parse_feed_recalling(
     media_text_as_entry_text(&mut parsed.entries);
     pub_date_as_published(&decoded.bytes, &mut parsed.entries);
     let taken = parsed.entries.len().min(limits.max_items);
-    let mut out = build(feed, parsed, charset, hints, now, limits, &guid_links, recall);
+    let mut out = build(
+        feed,
+        parsed,
+        &decoded.bytes,
+        charset,
+        hints,
+        now,
+        limits,
+        &guid_links,
+        recall,
+    );
     out.empty = taken.saturating_sub(out.items.len() + out.sightings.len() + out.skipped);
     out.repaired = repaired;
     if out.items.is_empty()
@@ -301,18 +311,25 @@ pub fn parse_feed_recalling(
 /// new one, which it appends at the end. The order is told by the dates of
 /// its first and last dated entries; undated documents keep their first
 /// entries.
-fn keep_newest(entries: &mut Vec<Entry>, max: usize) {
+/// Returns how many entries went from the front (so that per-entry facts
+/// scanned from the whole document still line up).
+fn keep_newest(entries: &mut Vec<Entry>, max: usize) -> usize {
     if entries.len() <= max {
-        return;
+        return 0;
     }
     let date = |e: &Entry| e.published.or(e.updated);
     let first = entries.iter().find_map(date);
     let last = entries.iter().rev().find_map(date);
     match (first, last) {
         (Some(first), Some(last)) if first < last => {
-            entries.drain(..entries.len() - max);
+            let front = entries.len() - max;
+            entries.drain(..front);
+            front
         }
-        _ => entries.truncate(max),
+        _ => {
+            entries.truncate(max);
+            0
+        }
     }
 }
 
@@ -528,6 +545,7 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 fn build(
     feed: FeedRef<'_>,
     parsed: feed_rs::model::Feed,
+    doc: &[u8],
     charset: &'static str,
     sy_period: Option<Duration>,
     now: DateTime<Utc>,
@@ -554,11 +572,16 @@ fn build(
         name: &name,
     };
     let mut sightings = Vec::new();
+    let rss = matches!(
+        parsed.feed_type,
+        feed_rs::model::FeedType::RSS0 | feed_rs::model::FeedType::RSS1 | feed_rs::model::FeedType::RSS2
+    );
     let mut entries = parsed.entries;
-    keep_newest(&mut entries, limits.max_items);
+    let front = keep_newest(&mut entries, limits.max_items);
+    let guid_is_link = |i: usize| guid_links.get(front + i).copied().unwrap_or(true);
     // Each entry's link, chosen and cleaned once: the key is made from it,
     // and it is the link published.
-    let originals: Vec<Option<Url>> = entries.iter().map(|e| pick_link(e, feed.url)).collect();
+    let mut originals: Vec<Option<Url>> = entries.iter().map(|e| pick_link(e, feed.url)).collect();
     let mut links: Vec<Option<Url>> = originals.iter().map(|l| l.as_ref().map(clean_link)).collect();
     let (keyings, shared_links) = {
         let fragments: Vec<Option<&str>> = originals
@@ -568,6 +591,10 @@ fn build(
         let site = site_url.as_deref().and_then(|s| Url::parse(s).ok());
         links::keyings(&entries, &links, &fragments, feed.url, site.as_ref(), recall, now)
     };
+    // The guids that are permalinks, scanned only when an entry keyed
+    // apart may take its guid as its link (every entry has a link, so
+    // `guid_links` was not scanned).
+    let mut permalinks: Option<Vec<bool>> = None;
     let mut keys: Vec<Option<ItemKey>> = Vec::with_capacity(entries.len());
     for (i, link) in links.iter_mut().enumerate() {
         let keying = keyings.as_ref().map_or(&Keying::Link, |k| &k[i]);
@@ -577,7 +604,28 @@ fn build(
                 link.set_fragment(Some(f));
                 Some(ItemKey::from_clean_link(link))
             }
-            (Keying::Entry(id), Some(_)) => Some(ItemKey::for_entry(id, feed.url)),
+            (Keying::Entry(id), Some(shared)) => {
+                let entry_key = ItemKey::for_entry(id, feed.url);
+                let permalink = rss
+                    && match (guid_links.is_empty(), &permalinks) {
+                        (false, _) => guid_is_link(i),
+                        (true, Some(p)) => p.get(front + i).copied().unwrap_or(false),
+                        (true, None) => {
+                            let p = permalinks.insert(guid_permalinks(doc));
+                            p.len() == total && p[front + i]
+                        }
+                    };
+                match links::own_guid_link(&entries[i], shared).filter(|_| permalink) {
+                    // Keyed apart by an older build: it stays under that key.
+                    Some(_) if matches!(known(&entry_key), Known::FromThisFeed { .. }) => Some(entry_key),
+                    Some(guid) => {
+                        originals[i] = Some(guid.clone());
+                        *shared = clean_link(&guid);
+                        None
+                    }
+                    None => Some(entry_key),
+                }
+            }
         });
     }
     let items: Vec<Item> = entries
@@ -585,7 +633,7 @@ fn build(
         .zip(originals.into_iter().zip(links).zip(keys))
         .enumerate()
         .filter_map(|(i, (e, ((original_link, link), key)))| {
-            let guid_is_link = guid_links.get(i).copied().unwrap_or(true);
+            let guid_is_link = guid_is_link(i);
             let link = EntryLink {
                 original: original_link,
                 clean: link,
