@@ -308,25 +308,33 @@ pub fn parse_feed_recalling(
 /// Feeds list newest first, and the entries past the cap are the oldest;
 /// but a document that lists oldest first (an archive feed, a changelog, a
 /// CMS sorting ascending) would keep its oldest entries and never read a
-/// new one, which it appends at the end. The order is told by the dates of
-/// its first and last dated entries; undated documents keep their first
-/// entries.
+/// new one, which it appends at the end. The order is told by its dated
+/// entries, next to next: ascending when steps up outnumber steps down two
+/// to one (a stray old entry or a CMS's 1970 placeholder among newest-first
+/// ones does not turn the document); otherwise, and undated, the first
+/// entries are kept.
 /// Returns how many entries went from the front (so that per-entry facts
 /// scanned from the whole document still line up).
 fn keep_newest(entries: &mut Vec<Entry>, max: usize) -> usize {
     if entries.len() <= max {
         return 0;
     }
-    let date = |e: &Entry| e.published.or(e.updated);
-    let first = entries.iter().find_map(date);
-    let last = entries.iter().rev().find_map(date);
-    match (first, last) {
-        (Some(first), Some(last)) if first < last => {
+    let dates: Vec<i64> = entries
+        .iter()
+        .filter_map(|e| e.published.or(e.updated))
+        .map(|d| d.timestamp())
+        .filter(|&d| d >= crate::item::PLAUSIBLE_SINCE)
+        .collect();
+    let (up, down) = dates.windows(2).fold((0, 0), |(up, down), w| {
+        (up + usize::from(w[0] < w[1]), down + usize::from(w[0] > w[1]))
+    });
+    match up > 2 * down {
+        true => {
             let front = entries.len() - max;
             entries.drain(..front);
             front
         }
-        _ => {
+        false => {
             entries.truncate(max);
             0
         }
@@ -1635,6 +1643,11 @@ mod tests {
         assert_eq!(
             read(&doc(&[4, 3, 2, 1])),
             (vec!["خبر اليوم 4".to_owned(), "خبر اليوم 3".to_owned()], 2)
+        );
+        // One stray old entry on top of a newest-first list does not turn it.
+        assert_eq!(
+            read(&doc(&[1, 5, 4, 3])),
+            (vec!["خبر اليوم 1".to_owned(), "خبر اليوم 5".to_owned()], 2)
         );
     }
 
