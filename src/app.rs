@@ -479,19 +479,38 @@ impl DaemonIntrospect {
             .collect();
         let items: Vec<(String, usize)> = outputs.iter().map(|o| (o.name.clone(), o.items)).collect();
         self.metrics.record_render(took, &docs, &items);
+        let mut summaries = self.outputs.write().expect("lock poisoned");
         for o in outputs {
             self.metrics
                 .record_clusters(&o.name, o.clusters, o.clustered_items);
+            self.metrics.record_span(&o.name, o.span);
+            // Said once when an output's items start to leave it within
+            // the hour, not at every render.
+            let was_short = summaries
+                .iter()
+                .find(|s| s.name == o.name)
+                .is_some_and(|s| s.span.is_some_and(short_span));
+            if let Some(span) = o.span.filter(|s| short_span(*s) && !was_short) {
+                warn!(output = %o.name, items = o.items, span_seconds = span,
+                    "Output is full and its items span under an hour: subscribers polling less often miss items. Raise its max_items.");
+            }
         }
-        *self.outputs.write().expect("lock poisoned") = outputs
+        *summaries = outputs
             .iter()
             .map(|o| status::OutputSummary {
                 name: o.name.clone(),
                 title: o.title.clone(),
                 items: o.items,
+                span: o.span,
             })
             .collect();
     }
+}
+
+/// A full output whose items all came within this loses items to readers
+/// that poll hourly (Miniflux's default refresh) or less often.
+fn short_span(span: i64) -> bool {
+    span < 3600
 }
 
 /// Clears the flag when the poller task ends, however it ends.

@@ -74,6 +74,7 @@ pub struct Metrics {
     output_items: Family<OutputLabels, Gauge>,
     output_clusters: Family<OutputLabels, Gauge>,
     output_clustered_items: Family<OutputLabels, Gauge>,
+    output_span: Family<OutputLabels, Gauge>,
     requests: Family<RequestLabels, Counter>,
     full_text: Family<FetchLabels, Gauge>,
 }
@@ -147,6 +148,12 @@ impl Metrics {
         );
         let output_items = Family::<OutputLabels, Gauge>::default();
         registry.register("output_items", "Items in each output", output_items.clone());
+        let output_span = Family::<OutputLabels, Gauge>::default();
+        registry.register(
+            "output_span_seconds",
+            "Seconds between the newest and the oldest item of each full output (how long an item stays in it)",
+            output_span.clone(),
+        );
         let output_clusters = Family::<OutputLabels, Gauge>::default();
         registry.register(
             "output_clusters",
@@ -178,6 +185,7 @@ impl Metrics {
             render_seconds,
             output_bytes,
             output_items,
+            output_span,
             output_clusters,
             output_clustered_items,
             requests,
@@ -288,6 +296,22 @@ impl Metrics {
                     output: output.clone(),
                 })
                 .set(*n as i64);
+        }
+    }
+
+    /// Records how long items stay in each output: a full output's span
+    /// (see `RenderedOutput::span`); an output that is not full has none.
+    pub fn record_span(&self, output: &str, span: Option<i64>) {
+        let labels = OutputLabels {
+            output: output.into(),
+        };
+        match span {
+            Some(s) => {
+                self.output_span.get_or_create(&labels).set(s);
+            }
+            None => {
+                self.output_span.remove(&labels);
+            }
         }
     }
 

@@ -41,6 +41,11 @@ pub struct RenderedOutput {
     /// them (0 when clustering is off).
     pub clusters: usize,
     pub clustered_items: usize,
+    /// When the output is full (`max_items` carried), the seconds between
+    /// its newest and its oldest item's date: how long an item stays in
+    /// it. A subscriber polling less often misses items. `None` while the
+    /// output carries every item it selects.
+    pub span: Option<i64>,
 }
 
 /// Served extensions and their media types.
@@ -58,6 +63,15 @@ struct Selected<'a> {
 }
 
 impl Selected<'_> {
+    /// See [`RenderedOutput::span`].
+    fn span(&self, output: &OutputConfig) -> Option<i64> {
+        if self.items.len() < output.max_items {
+            return None;
+        }
+        let dates = self.items.iter().map(|i| i.date);
+        Some(dates.clone().max()? - dates.min()?)
+    }
+
     /// The document in format `ext` (one of [`FORMATS`]).
     fn body(&self, ext: &str) -> Vec<u8> {
         self.write(ext, Vec::new()).expect("writing to a Vec cannot fail")
@@ -159,6 +173,7 @@ pub fn render_outputs_with(
             .into_iter()
             .collect();
         let items = selected.items.len();
+        let span = selected.span(output);
         let (clusters, clustered_items) = selected.clustering.as_ref().map_or((0, 0), |(_, c, m)| (*c, *m));
         drop(selected);
         rendered.push(RenderedOutput {
@@ -169,6 +184,7 @@ pub fn render_outputs_with(
             extra,
             clusters,
             clustered_items,
+            span,
         });
     }
     Ok(rendered)

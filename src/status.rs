@@ -404,6 +404,26 @@ pub struct OutputSummary {
     pub name: String,
     pub title: String,
     pub items: usize,
+    /// See `RenderedOutput::span`.
+    pub span: Option<i64>,
+}
+
+impl OutputSummary {
+    /// How long an item stays in the output, for the page: "the last 3h
+    /// 10m" when it is full, else that it carries every item it selects.
+    fn covers(&self) -> String {
+        match self.span {
+            Some(s) => format!("the last {}", round_duration(s)),
+            None => "every item selected".into(),
+        }
+    }
+}
+
+/// A span in hours and minutes (`3h 10m`), or seconds under a minute.
+fn round_duration(secs: i64) -> String {
+    let secs = u64::try_from(secs).unwrap_or(0);
+    let rounded = if secs < 60 { secs } else { secs / 60 * 60 };
+    humantime::format_duration(std::time::Duration::from_secs(rounded)).to_string()
 }
 
 /// The operator's status page (`GET /`): plain server-rendered HTML, no
@@ -435,17 +455,18 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
         if broken > 0 { "failing" } else { "ok" }
     ));
     html.push_str(
-        "<h2>Outputs</h2>\n<table><tr><th>Output</th><th>Title</th><th>Items</th><th>Formats</th></tr>\n",
+        "<h2>Outputs</h2>\n<table><tr><th>Output</th><th>Title</th><th>Items</th><th>Covers</th><th>Formats</th></tr>\n",
     );
     for o in outputs {
         // Links carry the name percent-encoded, as the server reads it;
         // the cell shows it as text (an Arabic name reads right to left).
         let href = escape_html(&crate::config::name::url_segment(&o.name));
         html.push_str(&format!(
-            "<tr><td dir=\"auto\">{}</td><td dir=\"auto\">{}</td><td>{}</td><td><a href=\"/{href}.rss\">RSS</a> · <a href=\"/{href}.atom\">Atom</a> · <a href=\"/{href}.json\">JSON</a></td></tr>\n",
+            "<tr><td dir=\"auto\">{}</td><td dir=\"auto\">{}</td><td>{}</td><td>{}</td><td><a href=\"/{href}.rss\">RSS</a> · <a href=\"/{href}.atom\">Atom</a> · <a href=\"/{href}.json\">JSON</a></td></tr>\n",
             escape_html(&o.name),
             escape_html(&o.title),
-            o.items
+            o.items,
+            o.covers()
         ));
     }
     html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>Polled by</th><th>New / seen</th><th>Last error</th></tr>\n");
@@ -886,14 +907,18 @@ mod tests {
                 name: "politics".into(),
                 title: "سياسة".into(),
                 items: 42,
+                span: Some(3 * 3600 + 10 * 60 + 42),
             },
             OutputSummary {
                 name: "أخبار-مصر".into(),
                 title: "أخبار <مصر>".into(),
                 items: 7,
+                span: None,
             },
         ];
         let html = page(&feeds, &outputs, 100);
+        assert!(html.contains("<td>42</td><td>the last 3h 10m</td>"), "{html}");
+        assert!(html.contains("<td>7</td><td>every item selected</td>"), "{html}");
         assert!(html.contains("<td dir=\"auto\">politics</td>"));
         assert!(html.contains("<a href=\"/politics.rss\">RSS</a> · <a href=\"/politics.atom\">Atom</a>"));
         // An Arabic name is shown as text and linked percent-encoded.

@@ -382,6 +382,84 @@ async fn metrics_status_page_and_readiness() {
     daemon.shutdown().await.unwrap();
 }
 
+/// A full output says how long an item stays in it (its newest and oldest
+/// items' dates apart), in the metrics and on the status page; an output
+/// with room left carries every item it selects and has no span. A
+/// windows-1256 Arabic feed of five items 20 minutes apart; one output of
+/// three items (40 minutes), one of ten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_output_says_how_long_its_items_stay() {
+    let server = FeedServer::start().await;
+    let now = chrono::Utc::now();
+    let items: String = (1..=5)
+        .map(|i| {
+            let date = http_date(now - chrono::Duration::minutes(20 * i));
+            format!("<item><title>خبر رقم {i}</title><link>https://www.youm7.com/story/{i}</link><pubDate>{date}</pubDate></item>")
+        })
+        .collect();
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="windows-1256"?><rss version="2.0"><channel><title>اليوم السابع</title><link>https://www.youm7.com/</link>{items}</channel></rss>"#
+    );
+    let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode(&xml);
+    let feed = server.route("/rss", Route::feed(bytes.into_owned(), "application/rss+xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = TestConfig::new().feed("اليوم السابع", &feed).write(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[[output]]\nname = \"politics\"\n",
+        "[[output]]\nname = \"أخبار\"\nmax_items = 10\ntags = [\"politics\"]\n\n[[output]]\nname = \"politics\"\nmax_items = 3\n",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let daemon = Daemon::start(load_config(&path)).await.unwrap();
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    tokio::time::timeout(
+        WAIT,
+        renders.wait_for(|_| {
+            published
+                .get("أخبار.atom")
+                .is_some_and(|d| entries_of(&d.body).0.len() == 5)
+        }),
+    )
+    .await
+    .expect("every item rendered")
+    .unwrap();
+    let base = format!("http://{}", daemon.addr);
+    let client = http_client();
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse_exposition(&metrics);
+    let span: Vec<&(String, f64)> = samples
+        .iter()
+        .filter(|(s, _)| s.starts_with("feedwire_output_span_seconds"))
+        .collect();
+    assert_eq!(
+        span,
+        [&(
+            "feedwire_output_span_seconds{output=\"politics\"}".to_owned(),
+            2400.0
+        )],
+        "{metrics}"
+    );
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<td>3</td><td>the last 40m</td>"), "{page}");
+    assert!(page.contains("<td>5</td><td>every item selected</td>"), "{page}");
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_through_the_daemon_and_import_round_trip() {
     let server = FeedServer::start().await;
