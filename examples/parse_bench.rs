@@ -13,30 +13,15 @@
 //! Uses only `parse_feed`'s signature, so that the same file builds against
 //! an older commit for a before/after comparison (BENCHMARKS.md).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use feedwire::parse::{parse_feed, FeedRef, Limits};
 use url::Url;
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|e| matches!(e.to_str(), Some("xml" | "rss" | "rdf" | "atom")))
-        {
-            out.push(p);
-        }
-    }
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
 /// CPU time this thread has run (Linux `/proc/thread-self/schedstat`, in
 /// nanoseconds): on a machine shared with other work, wall time measures
@@ -142,7 +127,7 @@ fn main() {
     let dir = PathBuf::from(args.next().unwrap_or_else(|| "../shared/corpus/realworld".into()));
     let runs: usize = args.next().map_or(15, |r| r.parse().expect("runs"));
     let mut files = Vec::new();
-    walk(&dir, &mut files);
+    corpus::walk(&dir, &["xml", "rss", "rdf", "atom"], &mut files);
     let (mut strict, mut recovery) = (Vec::new(), Vec::new());
     for f in &files {
         let bytes = std::fs::read(f).unwrap();

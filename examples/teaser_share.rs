@@ -6,37 +6,22 @@
 //! cargo run --release --example teaser_share -- ../shared/corpus/realworld [--list]
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use feedwire::fulltext::{is_teaser, CUT_WORDS, TEASER_WORDS};
 use feedwire::parse::{parse_feed, FeedRef, Limits};
 use url::Url;
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|e| matches!(e.to_str(), Some("xml" | "rss" | "rdf" | "atom" | "json")))
-        {
-            out.push(p);
-        }
-    }
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = args.first().expect("usage: teaser_share DIR [--list]");
     let list = args.iter().any(|a| a == "--list");
     let mut paths = Vec::new();
-    walk(Path::new(dir), &mut paths);
+    corpus::walk(Path::new(dir), &["xml", "rss", "rdf", "atom", "json"], &mut paths);
     let url = Url::parse("https://corpus.example/feed.xml").unwrap();
     let now = Utc.timestamp_opt(1_750_000_000, 0).unwrap();
     // Entries by text length: under TEASER_WORDS, up to CUT_WORDS, longer;

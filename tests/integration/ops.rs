@@ -425,15 +425,7 @@ async fn a_full_output_says_how_long_its_items_stay() {
     .expect("every item rendered")
     .unwrap();
     let base = format!("http://{}", daemon.addr);
-    let client = http_client();
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&format!("{base}/metrics")).await;
     let samples = parse_exposition(&metrics);
     let span: Vec<&(String, f64)> = samples
         .iter()
@@ -447,14 +439,7 @@ async fn a_full_output_says_how_long_its_items_stay() {
         )],
         "{metrics}"
     );
-    let page = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&format!("{base}/")).await;
     assert!(page.contains("<td>3</td><td>the last 40m</td>"), "{page}");
     assert!(page.contains("<td>5</td><td>every item selected</td>"), "{page}");
     daemon.shutdown().await.unwrap();
