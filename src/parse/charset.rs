@@ -1,6 +1,11 @@
 //! Which charset a document is in: BOM, HTTP `charset`, XML declaration,
 //! and, when those are missing or do not fit the bytes, detection.
 //!
+//! Charsets are encoding_rs's (the WHATWG Encoding Standard's), plus the
+//! ones feedparser reads that it leaves out, when a label or a byte order
+//! mark names them: the IBM/DOS code pages (IBM864 for Arabic) and UTF-32
+//! ([`Other`]).
+//!
 //! feed-rs decodes by the XML declaration only, so whenever our decision
 //! differs from what the declaration says, the document is handed on
 //! transcoded to UTF-8 with its declaration rewritten.
