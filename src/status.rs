@@ -29,6 +29,10 @@ pub struct FeedStatus {
     pub next_due: Option<String>,
     /// Where a 301/308 chain led: update `url` in `feeds.toml` to this.
     pub permanent_redirect: Option<String>,
+    /// The configured URL is a web page; this is the feed its head links,
+    /// polled instead: put it in `feeds.toml`.
+    #[serde(default)]
+    pub discovered_feed: Option<String>,
     pub charset: Option<String>,
     pub items_seen: usize,
     pub items_new: usize,
@@ -141,6 +145,7 @@ impl FeedStatus {
             last_error: s.last_error.clone(),
             next_due: if s.gone { None } else { time(s.next_due) },
             permanent_redirect: s.permanent_redirect.clone(),
+            discovered_feed: s.discovered_feed.clone(),
             charset: s.charset.clone(),
             items_seen: s.items_seen,
             items_new: s.items_new,
@@ -153,6 +158,18 @@ impl FeedStatus {
             items_empty: s.items_empty,
             polled_by: s.polled_by.clone(),
             full_text: None,
+        }
+    }
+
+    /// Where the feed is polled instead of its configured URL, and what to
+    /// do about it: the feed a web page links, else a permanent move.
+    pub fn moved(&self) -> Option<String> {
+        match (&self.discovered_feed, &self.permanent_redirect) {
+            (Some(found), _) => Some(format!(
+                "a web page; polling the feed it links, {found}: put it in feeds.toml"
+            )),
+            (None, Some(to)) => Some(format!("moved to {to}: update feeds.toml")),
+            (None, None) => None,
         }
     }
 
@@ -327,9 +344,9 @@ pub fn table(feeds: &[FeedStatus]) -> String {
     ));
     for f in rows {
         let pad = width - f.name.chars().count();
-        let detail = match (f.note(), &f.permanent_redirect) {
+        let detail = match (f.note(), f.moved()) {
             (Some(e), _) => format!("{e} ({})", f.url),
-            (None, Some(to)) => format!("moved to {to}: update feeds.toml ({})", f.url),
+            (None, Some(moved)) => format!("{moved} ({})", f.url),
             (None, None) => f.url.clone(),
         };
         let detail = match &f.full_text {
@@ -400,9 +417,9 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
     }
     html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>Polled by</th><th>New / seen</th><th>Last error</th></tr>\n");
     for f in rows {
-        let error = match (f.note(), &f.permanent_redirect) {
+        let error = match (f.note(), f.moved()) {
             (Some(e), _) => escape_html(&e),
-            (None, Some(to)) => format!("moved permanently to {}: update feeds.toml", escape_html(to)),
+            (None, Some(moved)) => escape_html(&moved),
             (None, None) => String::new(),
         };
         let error = match &f.full_text {
