@@ -6,8 +6,9 @@
 //! after decompression, so a huge or endless body (or a gzip bomb) costs at
 //! most `max_body` bytes. Bodies are returned as bytes, never as text:
 //! charset decisions belong to `parse`. A feed poll answered with a web page
-//! (see [`crate::discover`]) reads the page's head only: the feed links are
-//! there, and the rest of a page is often ten times the feed.
+//! (see [`crate::discover`]) reads the page only as far as its feed links:
+//! its head, where they nearly always are, and the rest of a page is often
+//! ten times the feed.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -87,7 +88,8 @@ pub struct Fetched {
     /// dropping it lets the next body in.
     pub body_slot: Option<OwnedSemaphorePermit>,
     /// A feed poll answered with a web page ([`crate::discover::is_page`]);
-    /// `body` holds the page up to the end of its head.
+    /// `body` holds the page up to the end of its head (or, when the head
+    /// names no feed, up to the first feed link after it, or the cap).
     pub page: bool,
 }
 
@@ -459,10 +461,17 @@ impl Fetcher {
                 retry_after: retry_after(&headers),
             });
         }
+        let html = header_str(&headers, header::CONTENT_TYPE).is_some_and(|t| {
+            t.trim_start()
+                .get(..9)
+                .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+        });
         if let Some(len) = resp.content_length() {
             // reqwest drops Content-Length when it decompresses, so a length
-            // here is the real body size: refuse before reading.
-            if len > self.max_body {
+            // here is the real body size: refuse before reading. A feed
+            // poll's web page is read only as far as its feed links, within
+            // the cap, whatever its length.
+            if len > self.max_body && !(html && self.heads_of_pages) {
                 return Err(FetchError::TooLarge { limit: self.max_body });
             }
         }
@@ -490,13 +499,24 @@ impl Fetcher {
         let mut body = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
         let content_type = header_str(&headers, header::CONTENT_TYPE);
         // What the body starts as, once known (feed polls only); then
-        // whether it is a page, and how far its head was searched for its end.
+        // whether it is a page, where its head ends, and how far the head's
+        // end and a feed type were searched for.
         let mut sniffed: Option<discover::Sniffed> = None;
         let mut page = false;
-        let mut searched = 0;
+        let mut head_end: Option<usize> = None;
+        // Where the first feed type named ends ([`discover::feed_type_at`]).
+        let mut named: Option<usize> = None;
+        let (mut searched, mut types_searched) = (0, 0);
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
             if (body.len() + chunk.len()) as u64 > self.max_body {
-                return Err(FetchError::TooLarge { limit: self.max_body });
+                if !page {
+                    return Err(FetchError::TooLarge { limit: self.max_body });
+                }
+                // A page names its feed near its top or not at all: what
+                // fits under the cap is looked at.
+                let room = usize::try_from(self.max_body).unwrap_or(usize::MAX) - body.len();
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                break;
             }
             body.extend_from_slice(&chunk);
             if !self.heads_of_pages {
@@ -507,15 +527,34 @@ impl Fetcher {
                     .or((body.len() >= discover::SNIFF_LEN).then_some(discover::Sniffed::Unknown));
                 page = sniffed.is_some_and(|s| discover::is_page(s, content_type.as_deref()));
             }
-            if page {
-                if let Some(end) = discover::head_end(&body, searched) {
-                    // The rest of the page is left unread; the connection
-                    // is closed with the response (none is pooled).
+            if !page {
+                continue;
+            }
+            if head_end.is_none() {
+                head_end = discover::head_end(&body, searched);
+                // A tag cut by the chunk's end is searched again.
+                searched = body.len().saturating_sub(8);
+            }
+            let Some(end) = head_end else { continue };
+            // Once the head has ended, the rest of the page is left unread
+            // as soon as a feed type is named: in the head, nearly always,
+            // else in the first tag after it that names one (read to its
+            // `>`). The connection is closed with the response (none is
+            // pooled).
+            named = named.or_else(|| discover::feed_type_at(&body, types_searched));
+            types_searched = body.len().saturating_sub(16);
+            match named {
+                Some(at) if at <= end => {
                     body.truncate(end);
                     break;
                 }
-                // A tag cut by the chunk's end is searched again.
-                searched = body.len().saturating_sub(8);
+                Some(at) => {
+                    if let Some(close) = memchr::memchr(b'>', &body[at..]) {
+                        body.truncate(at + close + 1);
+                        break;
+                    }
+                }
+                None => {}
             }
         }
         if self.heads_of_pages && sniffed.is_none() {

@@ -579,6 +579,47 @@ mod tests {
         assert!(json.contains("\"consecutive_failures\":0"), "{json}");
     }
 
+    /// A web page's feed is shown where a permanent move is: the table, the
+    /// page and `/status.json` say which feed is polled and what to do.
+    #[test]
+    fn a_feed_found_in_a_page_is_shown() {
+        let found = FeedState {
+            last_success: Some(1_764_000_000),
+            permanent_redirect: Some("https://www.example/ar/".into()),
+            discovered_feed: Some("https://www.example/ar/أخبار/rss.xml".into()),
+            ..Default::default()
+        };
+        let moved = FeedState {
+            last_success: Some(1_764_000_000),
+            permanent_redirect: Some("https://new.example/rss".into()),
+            ..Default::default()
+        };
+        let feeds = vec![
+            FeedStatus::new("الجزيرة", "https://example/ar", Some(&found)),
+            FeedStatus::new("Moved", "https://old.example/rss", Some(&moved)),
+        ];
+        let t = table(&feeds);
+        assert!(
+            t.contains("a web page; polling the feed it links, https://www.example/ar/أخبار/rss.xml: put it in feeds.toml (https://example/ar)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("moved to https://new.example/rss: update feeds.toml (https://old.example/rss)"),
+            "{t}"
+        );
+        let html = page(&feeds, &[], 0);
+        assert!(
+            html.contains("polling the feed it links, https://www.example/ar/أخبار/rss.xml"),
+            "{html}"
+        );
+        let json = serde_json::to_string(&feeds[0]).unwrap();
+        assert!(
+            json.contains("\"discovered_feed\":\"https://www.example/ar/أخبار/rss.xml\""),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<FeedStatus>(&json).unwrap(), feeds[0]);
+    }
+
     #[test]
     fn documents_with_no_entries_or_repairs_say_so() {
         let base = FeedState {

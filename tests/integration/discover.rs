@@ -149,7 +149,23 @@ async fn poll_once_follows_pages_and_names_pages_without_feeds() {
     // No Content-Type: the markup says it is a page.
     let untyped = server.route("/untyped", Route::feed(page_linking("/rdf.xml").into(), ""));
     let rdf = server.serve_fixture("/rdf.xml", "wire_rdf.xml", "application/rdf+xml");
+    // An app's page whose head tags are streamed into its body.
+    let app = server.route(
+        "/app",
+        Route::feed(
+            format!(
+                "<!DOCTYPE html><html><head><script src=\"/a.js\"></script></head><body><div id=\"root\"></div>{}<link rel=\"alternate\" type=\"application/atom+xml\" href=\"/plain.xml\"/><p>{}</p></body></html>",
+                "<p>خبر</p>".repeat(2000),
+                "<p>خبر</p>".repeat(20_000)
+            )
+            .into(),
+            "text/html; charset=utf-8",
+        )
+        .delivery(Delivery::Chunked),
+    );
     let config = TestConfig::new()
+        .poll("max_body", "\"256KiB\"")
+        .feed("app", &app)
         .feed("untyped", &untyped)
         .feed("مدونة", &blog)
         .feed("الرئيسية", &bare)
@@ -194,6 +210,8 @@ async fn poll_once_follows_pages_and_names_pages_without_feeds() {
     assert_eq!(st(&loop_a).discovered_feed, None);
     assert_eq!(server.requests_to("/loop/a.html"), 1);
     assert_eq!(server.requests_to("/loop/b.html"), 1);
+    // Found after the head, though the whole page is over the body cap.
+    assert_eq!(st(&app).discovered_feed.as_deref(), Some(plain.as_str()));
     assert_eq!(st(&untyped).discovered_feed.as_deref(), Some(rdf.as_str()));
     assert_eq!(st(&untyped).last_error, None);
     // The other feeds went on.
@@ -259,4 +277,46 @@ async fn a_remembered_feed_that_fails_sends_the_poll_back_to_the_page() {
     assert!(!matches!(r.outcome, Outcome::Failed { .. }), "{r:?}");
     assert_eq!(state(&ctx, &page).discovered_feed, None);
     assert_eq!(server.requests_to("/v2.xml"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_command_prints_the_links_a_page_names() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let no_config = dir.path().join("none.toml");
+    let blog = server.route(
+        "/blog/",
+        Route::feed(WORDPRESS.into(), "text/html; charset=UTF-8"),
+    );
+    let bare = server.route("/home", Route::feed(NO_LINK.into(), "text/html"));
+    let run = |url: &str| {
+        let out = Binary::cli(
+            &["discover", "--allow-private-networks", url, "--config"],
+            &[&no_config],
+        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stdout, stderr) = run(&blog);
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "  {}\tapplication/rss+xml\tمدونة الأخبار » Comments Feed",
+                server.url("/blog/comments/feed/")
+            ),
+            format!(
+                "* {}\tapplication/rss+xml\tمدونة الأخبار » الخلاصة",
+                server.url("/blog/feed/")
+            ),
+        ],
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(&bare);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("with no feed link in its head"), "{stderr}");
+    let (code, _, stderr) = run("ftp://127.0.0.1/feed");
+    assert_eq!(code, Some(2), "{stderr}");
 }
