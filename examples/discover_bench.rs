@@ -81,6 +81,8 @@ fn main() {
     let (mut heads, mut wholes) = (Vec::new(), Vec::new());
     let (mut t_head, mut t_whole) = (Vec::new(), Vec::new());
     let (mut past_head, mut no_type) = (0, 0);
+    // Bytes read and page sizes of the pages that name a feed.
+    let (mut linked_read, mut linked_whole) = (Vec::new(), Vec::new());
     let (mut pages, mut no_end, mut with_links, mut with_comments, mut chose_comments, mut differ) =
         (0, 0, 0, 0, 0, 0);
     for path in &paths {
@@ -101,7 +103,10 @@ fn main() {
             Some(at) if at <= end => end,
             Some(at) => {
                 past_head += 1;
-                body[at..].iter().position(|&b| b == b'>').map_or(body.len(), |c| at + c + 1)
+                body[at..]
+                    .iter()
+                    .position(|&b| b == b'>')
+                    .map_or(body.len(), |c| at + c + 1)
             }
             None => {
                 no_type += 1;
@@ -128,6 +133,8 @@ fn main() {
         }
         if !links.is_empty() {
             with_links += 1;
+            linked_read.push(head.len());
+            linked_whole.push(body.len());
         }
         if links.iter().any(|l| l.is_comments()) {
             with_comments += 1;
@@ -153,7 +160,7 @@ fn main() {
     t_whole.sort_by(f64::total_cmp);
     let sum = |v: &[usize]| v.iter().sum::<usize>();
     println!(
-        "pages: {pages} of {} files; no </head> or <body> found: {no_end}",
+        "pages: {pages} of {} files; no </head> or <body> found: {no_end}; read past the head to a feed type: {past_head}; no feed type named, read whole: {no_type}",
         paths.len()
     );
     println!(
@@ -165,6 +172,18 @@ fn main() {
         pct(&wholes, 0.9),
         wholes.last().unwrap(),
         100.0 * sum(&heads) as f64 / sum(&wholes) as f64
+    );
+    linked_read.sort_unstable();
+    linked_whole.sort_unstable();
+    println!(
+        "pages naming a feed: read median {} p90 {} max {} of pages of median {} p90 {} max {}; {:.1}% of their bytes",
+        pct(&linked_read, 0.5),
+        pct(&linked_read, 0.9),
+        linked_read.last().unwrap(),
+        pct(&linked_whole, 0.5),
+        pct(&linked_whole, 0.9),
+        linked_whole.last().unwrap(),
+        100.0 * sum(&linked_read) as f64 / sum(&linked_whole) as f64
     );
     println!(
         "feed links: {with_links} pages name a feed; {with_comments} name a comments feed; the rule picks a comments feed on {chose_comments}; what is read and the whole page pick differently on {differ}"
