@@ -88,6 +88,18 @@ enum Command {
         #[arg(long)]
         allow_private_networks: bool,
     },
+    /// Fetch a web page and print the feeds its head links (`<link
+    /// rel="alternate">`: RSS, Atom, JSON Feed), one per line: URL, type and
+    /// title, tab-separated, the one a feed poll would take marked `*`.
+    /// Exit 1 when it names none.
+    Discover {
+        /// The page's URL.
+        url: String,
+        /// Allow loopback and private addresses (as `allow_private_networks`;
+        /// also on when the config's `[poll]` says so).
+        #[arg(long)]
+        allow_private_networks: bool,
+    },
     /// Load a dump made by `export` into the store (the daemon must be stopped).
     Import {
         /// The JSON-lines file.
@@ -151,6 +163,10 @@ pub fn main() -> ExitCode {
             outlet.as_deref(),
             allow_private_networks,
         ),
+        Command::Discover {
+            url,
+            allow_private_networks,
+        } => discover(&cli.config, &url, allow_private_networks),
         Command::ExportOpml => {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
@@ -315,6 +331,67 @@ fn extract(
             ExitCode::FAILURE
         }
     }
+}
+
+/// `feedwire discover URL`: what a feed poll of the page would find.
+fn discover(path: &std::path::Path, url: &str, allow_private: bool) -> ExitCode {
+    let config = if path.exists() {
+        load(path)
+    } else {
+        // The `[poll]` defaults: a config needs a feed and an output.
+        Config::parse(
+            path,
+            "[[output]]\nname = \"all\"\n\n[[feed]]\nurl = \"https://example.com/feed\"\n",
+        )
+        .ok()
+    };
+    let Some(config) = config else {
+        return ExitCode::from(2);
+    };
+    let url = match url::Url::parse(url) {
+        Ok(u) if crate::item::is_web(&u) => u,
+        _ => {
+            eprintln!("feedwire: {url:?} is not an http or https URL");
+            return ExitCode::from(2);
+        }
+    };
+    let fetcher = match crate::fetch::Fetcher::new(&config.poll) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("feedwire: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let allow_private = allow_private || config.poll.allow_private_networks;
+    // The feed poll's own fetch: a page is read up to the end of its head.
+    let fetched = match block_on(fetcher.fetch(&url, &Default::default(), allow_private)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("feedwire: {url}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let kind = fetched.content_type.as_deref().unwrap_or("no Content-Type");
+    if !fetched.page {
+        println!("{url} is not a web page ({kind}): feed polls read it as a feed");
+        return ExitCode::SUCCESS;
+    }
+    let html = crate::extract::decode(&fetched.body.unwrap_or_default(), fetched.content_type.as_deref());
+    let links = crate::discover::feed_links(&html, &fetched.url);
+    let Some(chosen) = crate::discover::choose(&links) else {
+        eprintln!("feedwire: {url} is a web page ({kind}) with no feed link in its head");
+        return ExitCode::FAILURE;
+    };
+    for l in &links {
+        let mark = if l == chosen { "*" } else { " " };
+        println!(
+            "{mark} {}\t{}\t{}",
+            l.url,
+            l.media_type,
+            l.title.as_deref().unwrap_or("-")
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

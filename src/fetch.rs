@@ -5,7 +5,10 @@
 //! operator. The body is read chunk by chunk and cut off at the cap, counted
 //! after decompression, so a huge or endless body (or a gzip bomb) costs at
 //! most `max_body` bytes. Bodies are returned as bytes, never as text:
-//! charset decisions belong to `parse`.
+//! charset decisions belong to `parse`. A feed poll answered with a web page
+//! (see [`crate::discover`]) reads the page only as far as its feed links:
+//! its head, where they nearly always are, and the rest of a page is often
+//! ten times the feed.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::PollConfig;
+use crate::discover;
 use crate::item::is_web;
 
 mod tls;
@@ -70,6 +74,8 @@ pub enum RetryAfter {
 /// A completed exchange.
 #[derive(Debug)]
 pub struct Fetched {
+    /// Where the answer came from, after every redirect.
+    pub url: Url,
     /// `None` for 304 Not Modified.
     pub body: Option<Bytes>,
     pub content_type: Option<String>,
@@ -81,6 +87,10 @@ pub struct Fetched {
     /// The pipeline slot the body was read under ([`Fetcher::fetch_gated`]);
     /// dropping it lets the next body in.
     pub body_slot: Option<OwnedSemaphorePermit>,
+    /// A feed poll answered with a web page ([`crate::discover::is_page`]);
+    /// `body` holds the page up to the end of its head (or, when the head
+    /// names no feed, up to the first feed link after it, or the cap).
+    pub page: bool,
 }
 
 /// How far [`Fetcher::head`] got.
@@ -96,6 +106,7 @@ struct Pending {
     headers: HeaderMap,
     cache: CacheHints,
     permanent: Option<Url>,
+    url: Url,
 }
 
 /// Why a fetch failed; each variant is something an operator can act on.
@@ -269,6 +280,9 @@ pub struct Fetcher {
     timeout: Duration,
     /// `Accept` sent: feed types, or HTML for article pages.
     accept: &'static str,
+    /// Feed polls: a body that turns out to be a web page is read up to
+    /// the end of its head ([`Fetched::page`]). Article pages are read whole.
+    heads_of_pages: bool,
 }
 
 /// `Accept` for feed polls.
@@ -282,6 +296,7 @@ impl Fetcher {
     pub fn for_pages(&self) -> Fetcher {
         Fetcher {
             accept: PAGE_ACCEPT,
+            heads_of_pages: false,
             ..self.clone()
         }
     }
@@ -315,6 +330,7 @@ impl Fetcher {
             max_body: poll.max_body,
             timeout: poll.timeout,
             accept: FEED_ACCEPT,
+            heads_of_pages: true,
         })
     }
 
@@ -429,12 +445,14 @@ impl Fetcher {
         let cache = cache_hints(&headers);
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Head::Done(Fetched {
+                url: current,
                 body: None,
                 content_type: None,
                 validators: validators.clone(),
                 cache,
                 moved_permanently: permanent,
                 body_slot: None,
+                page: false,
             }));
         }
         if !status.is_success() {
@@ -443,10 +461,17 @@ impl Fetcher {
                 retry_after: retry_after(&headers),
             });
         }
+        let html = header_str(&headers, header::CONTENT_TYPE).is_some_and(|t| {
+            t.trim_start()
+                .get(..9)
+                .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+        });
         if let Some(len) = resp.content_length() {
             // reqwest drops Content-Length when it decompresses, so a length
-            // here is the real body size: refuse before reading.
-            if len > self.max_body {
+            // here is the real body size: refuse before reading. A feed
+            // poll's web page is read only as far as its feed links, within
+            // the cap, whatever its length.
+            if len > self.max_body && !(html && self.heads_of_pages) {
                 return Err(FetchError::TooLarge { limit: self.max_body });
             }
         }
@@ -455,6 +480,7 @@ impl Fetcher {
             headers,
             cache,
             permanent,
+            url: current,
         }))
     }
 
@@ -465,20 +491,81 @@ impl Fetcher {
             headers,
             cache,
             permanent,
+            url,
         } = pending;
         // Sized once from Content-Length when the server sends one (and the
         // body is not compressed), so the buffer does not grow by doubling.
         let hint = resp.content_length().unwrap_or(0).min(self.max_body);
         let mut body = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
+        let content_type = header_str(&headers, header::CONTENT_TYPE);
+        // What the body starts as, once known (feed polls only); then
+        // whether it is a page, where its head ends, and how far the head's
+        // end and a feed type were searched for.
+        let mut sniffed: Option<discover::Sniffed> = None;
+        let mut page = false;
+        let mut head_end: Option<usize> = None;
+        // Where the first feed type named ends ([`discover::feed_type_at`]).
+        let mut named: Option<usize> = None;
+        let (mut searched, mut types_searched) = (0, 0);
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
             if (body.len() + chunk.len()) as u64 > self.max_body {
-                return Err(FetchError::TooLarge { limit: self.max_body });
+                if !page {
+                    return Err(FetchError::TooLarge { limit: self.max_body });
+                }
+                // A page names its feed near its top or not at all: what
+                // fits under the cap is looked at.
+                let room = usize::try_from(self.max_body).unwrap_or(usize::MAX) - body.len();
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                break;
             }
             body.extend_from_slice(&chunk);
+            if !self.heads_of_pages {
+                continue;
+            }
+            if sniffed.is_none() {
+                sniffed = discover::sniff(&body)
+                    .or((body.len() >= discover::SNIFF_LEN).then_some(discover::Sniffed::Unknown));
+                page = sniffed.is_some_and(|s| discover::is_page(s, content_type.as_deref()));
+            }
+            if !page {
+                continue;
+            }
+            if head_end.is_none() {
+                head_end = discover::head_end(&body, searched);
+                // A tag cut by the chunk's end is searched again.
+                searched = body.len().saturating_sub(8);
+            }
+            let Some(end) = head_end else { continue };
+            // Once the head has ended, the rest of the page is left unread
+            // as soon as a feed type is named: in the head, nearly always,
+            // else in the first tag after it that names one (read to its
+            // `>`). The connection is closed with the response (none is
+            // pooled).
+            named = named.or_else(|| discover::feed_type_at(&body, types_searched));
+            types_searched = body.len().saturating_sub(16);
+            match named {
+                Some(at) if at <= end => {
+                    body.truncate(end);
+                    break;
+                }
+                Some(at) => {
+                    if let Some(close) = memchr::memchr(b'>', &body[at..]) {
+                        body.truncate(at + close + 1);
+                        break;
+                    }
+                }
+                None => {}
+            }
+        }
+        if self.heads_of_pages && sniffed.is_none() {
+            let s = discover::sniff(&body).unwrap_or(discover::Sniffed::Unknown);
+            page = discover::is_page(s, content_type.as_deref());
         }
         Ok(Fetched {
+            url,
             body: Some(body.freeze()),
-            content_type: header_str(&headers, header::CONTENT_TYPE),
+            page,
+            content_type,
             validators: Validators {
                 etag: header_str(&headers, header::ETAG),
                 last_modified: header_str(&headers, header::LAST_MODIFIED),

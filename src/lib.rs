@@ -30,6 +30,7 @@
 //! - [`server`]: the only listener; serves pre-rendered documents.
 //! - [`poller`]: per-feed schedule and the fetch→parse→store pipeline, with
 //!   bounded body slots (backpressure) and fleet leases on a shared store.
+//! - [`discover`]: a page's head → the feed it links (`<link rel="alternate">`), pure.
 //! - [`extract`]: article page → readable content (dom_smoothie), pure.
 //! - [`fulltext`]: the task that fetches and extracts new items' pages for
 //!   `full_text` feeds, never blocking polls or renders.
@@ -68,6 +69,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod dates;
+pub mod discover;
 pub mod extract;
 pub mod fetch;
 pub mod fulltext;

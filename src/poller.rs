@@ -13,6 +13,10 @@
 //!   exponentially (capped at six hours) and reset on the first success;
 //! - 410 Gone stops polling until a restart; 301/308 moves are followed and
 //!   remembered, and the operator is told to update `feeds.toml`;
+//! - a URL that answers with a web page is read for the feed its head links
+//!   ([`crate::discover`]), which is fetched in the same poll (one hop, never
+//!   a second page) and remembered as a permanent move is, until it fails
+//!   (404, 410, a page) and the page is read again;
 //! - when feeds on several hosts fail with network errors and none succeeds,
 //!   it is our network that is down: failures are not counted as backoff;
 //! - a document none of whose entries was in the poll before is a *gap*
@@ -472,8 +476,18 @@ fn read_state(ctx: &PollContext, feed: &FeedConfig) -> FeedState {
     }
 }
 
-/// Where to fetch: a permanent redirect is followed directly from then on.
+/// Where to fetch: the feed a page linked, else where a permanent redirect
+/// led, is polled directly from then on.
 fn target_of(feed: &FeedConfig, state: &FeedState) -> Url {
+    state
+        .discovered_feed
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| configured_target(feed, state))
+}
+
+/// The configured URL, or where its permanent redirect led.
+fn configured_target(feed: &FeedConfig, state: &FeedState) -> Url {
     state
         .permanent_redirect
         .as_deref()
@@ -514,11 +528,11 @@ async fn poll_with<P>(
         )
         .await;
     drop(permits);
+    let fetched = follow_page(ctx, feed, &mut state, &target, fetched).await;
 
     let jitter = fraction(&url, started.timestamp());
     let result: Result<(Outcome, Duration, bool), FeedFailure> = match fetched {
         Ok(f) => {
-            note_redirect(feed, &mut state, f.moved_permanently.as_ref());
             let cache = f
                 .cache
                 .max_age
@@ -537,10 +551,7 @@ async fn poll_with<P>(
                 Err(failure) => Err(failure),
             }
         }
-        Err(e) => {
-            state.last_status = e.status();
-            Err(classify(e))
-        }
+        Err(failure) => Err(failure),
     };
 
     let mut gap = false;
@@ -734,6 +745,160 @@ fn classify(e: FetchError) -> FeedFailure {
         } => FeedFailure::RetryAfter(format!("HTTP {status}"), at),
         e if e.is_network() => FeedFailure::Network(e.to_string()),
         e => FeedFailure::Other(e.to_string()),
+    }
+}
+
+/// The feed behind a fetch of `target`: the answer itself when it is a feed
+/// (or a 304), else the feed its page links, fetched now (see
+/// [`crate::discover`]). When `target` is the feed a page linked before
+/// and it is gone (404, 410) or a page now, the configured URL is fetched
+/// once more and its page read again. Permanent moves and the feed found
+/// are noted in `state`.
+async fn follow_page(
+    ctx: &PollContext,
+    feed: &FeedConfig,
+    state: &mut FeedState,
+    target: &Url,
+    fetched: Result<Fetched, FetchError>,
+) -> Result<Fetched, FeedFailure> {
+    let from_page = state.discovered_feed.as_deref() == Some(target.as_str());
+    let lost = |why: &str| {
+        warn!(feed = %feed.name, url = %feed.url, feed_url = %target, why,
+              "The feed found in the configured page fails; reading the page again.");
+    };
+    let page = match fetched {
+        Ok(f) if !f.page => {
+            if from_page {
+                note_moved_feed(feed, state, f.moved_permanently.as_ref());
+            } else {
+                note_redirect(feed, state, f.moved_permanently.as_ref());
+                // The configured URL answers with a feed again.
+                state.discovered_feed = None;
+            }
+            return Ok(f);
+        }
+        Ok(stale) if from_page => {
+            // Its body slot goes before the configured URL takes one.
+            drop(stale);
+            lost("it answers with a web page");
+            None
+        }
+        Err(e) if from_page && matches!(e.status(), Some(404 | 410)) => {
+            lost(&e.to_string());
+            None
+        }
+        Err(e) => {
+            state.last_status = e.status();
+            return Err(classify(e));
+        }
+        Ok(page) => {
+            note_redirect(feed, state, page.moved_permanently.as_ref());
+            Some(page)
+        }
+    };
+    let page = match page {
+        Some(page) => page,
+        None => {
+            state.discovered_feed = None;
+            let configured = configured_target(feed, state);
+            // Validators belong to the feed that failed.
+            match fetch_hop(ctx, feed, &configured, &Validators::default()).await {
+                Ok(f) => {
+                    note_redirect(feed, state, f.moved_permanently.as_ref());
+                    if !f.page {
+                        return Ok(f);
+                    }
+                    f
+                }
+                Err(e) => {
+                    state.last_status = e.status();
+                    return Err(classify(e));
+                }
+            }
+        }
+    };
+    state.last_status = Some(200);
+    let page_url = page.url.clone();
+    let content_type = page.content_type.clone();
+    let body = page.body.clone().unwrap_or_default();
+    let base = page_url.clone();
+    let ct = content_type.clone();
+    let chosen = tokio::task::spawn_blocking(move || {
+        let html = crate::extract::decode(&body, ct.as_deref());
+        crate::discover::choose(&crate::discover::feed_links(&html, &base)).map(|l| l.url.clone())
+    })
+    .await
+    .map_err(|e| FeedFailure::Other(format!("internal error while reading the page: {e}")))?;
+    // The page's body slot goes before the feed takes one.
+    drop(page);
+    let kind = content_type
+        .as_deref()
+        .and_then(|t| t.split(';').next())
+        .map_or("no Content-Type".to_owned(), |t| t.trim().to_owned());
+    let Some(linked) = chosen else {
+        return Err(FeedFailure::Other(format!(
+            "{page_url} is a web page ({kind}) with no feed link in its head: put the feed's URL in feeds.toml"
+        )));
+    };
+    let failed = |e: FetchError| {
+        let say = |m: String| format!("the feed the web page {page_url} links, {linked}, failed: {m}");
+        match classify(e) {
+            FeedFailure::Network(m) => FeedFailure::Network(say(m)),
+            FeedFailure::RetryAfter(m, at) => FeedFailure::RetryAfter(say(m), at),
+            FeedFailure::Gone => FeedFailure::Other(say("HTTP 410 Gone".into())),
+            FeedFailure::Other(m) | FeedFailure::Store(m) => FeedFailure::Other(say(m)),
+        }
+    };
+    match fetch_hop(ctx, feed, &linked, &Validators::default()).await {
+        Err(e) => {
+            state.last_status = e.status();
+            Err(failed(e))
+        }
+        // One hop: a page linking a page is not followed further.
+        Ok(f) if f.page => Err(FeedFailure::Other(format!(
+            "{page_url} is a web page whose feed link, {linked}, is a web page too: not followed further; put the feed's URL in feeds.toml"
+        ))),
+        Ok(f) => {
+            let found = f.moved_permanently.clone().unwrap_or(linked);
+            if state.discovered_feed.as_deref() != Some(found.as_str()) {
+                warn!(feed = %feed.name, url = %feed.url, page = %page_url, feed_url = %found,
+                      "feeds.toml names a web page; polling the feed it links, {found}: put {found} in feeds.toml.");
+                state.discovered_feed = Some(found.to_string());
+            }
+            Ok(f)
+        }
+    }
+}
+
+/// One more fetch within a poll, under the same limits as the first: the
+/// host's slots (fleet-wide on a shared store), the global limit, a body slot.
+async fn fetch_hop(
+    ctx: &PollContext,
+    feed: &FeedConfig,
+    url: &Url,
+    validators: &Validators,
+) -> Result<Fetched, FetchError> {
+    let permits = ctx.permits(url).await;
+    let slot = if ctx.store.is_shared() {
+        ctx.fleet_slot(url).await
+    } else {
+        None
+    };
+    let fetched = ctx
+        .fetcher
+        .fetch_gated(url, validators, feed.allow_private_networks, Some(&ctx.bodies))
+        .await;
+    drop((permits, slot));
+    fetched
+}
+
+/// A feed found in a page that moved permanently: polled where it went.
+fn note_moved_feed(feed: &FeedConfig, state: &mut FeedState, moved: Option<&Url>) {
+    let Some(moved) = moved else { return };
+    if state.discovered_feed.as_deref() != Some(moved.as_str()) {
+        warn!(feed = %feed.name, url = %feed.url, feed_url = %moved,
+              "feeds.toml names a web page; the feed it links moved permanently; polling {moved}: put {moved} in feeds.toml.");
+        state.discovered_feed = Some(moved.to_string());
     }
 }
 

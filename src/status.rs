@@ -29,6 +29,10 @@ pub struct FeedStatus {
     pub next_due: Option<String>,
     /// Where a 301/308 chain led: update `url` in `feeds.toml` to this.
     pub permanent_redirect: Option<String>,
+    /// The configured URL is a web page; this is the feed its head links,
+    /// polled instead: put it in `feeds.toml`.
+    #[serde(default)]
+    pub discovered_feed: Option<String>,
     pub charset: Option<String>,
     pub items_seen: usize,
     pub items_new: usize,
@@ -168,6 +172,7 @@ impl FeedStatus {
             last_error: s.last_error.clone(),
             next_due: if s.gone { None } else { time(s.next_due) },
             permanent_redirect: s.permanent_redirect.clone(),
+            discovered_feed: s.discovered_feed.clone(),
             charset: s.charset.clone(),
             items_seen: s.items_seen,
             items_new: s.items_new,
@@ -191,6 +196,18 @@ impl FeedStatus {
                 }),
             interval: s.interval,
             full_text: None,
+        }
+    }
+
+    /// Where the feed is polled instead of its configured URL, and what to
+    /// do about it: the feed a web page links, else a permanent move.
+    pub fn moved(&self) -> Option<String> {
+        match (&self.discovered_feed, &self.permanent_redirect) {
+            (Some(found), _) => Some(format!(
+                "a web page; polling the feed it links, {found}: put it in feeds.toml"
+            )),
+            (None, Some(to)) => Some(format!("moved to {to}: update feeds.toml")),
+            (None, None) => None,
         }
     }
 
@@ -368,9 +385,9 @@ pub fn table(feeds: &[FeedStatus]) -> String {
     ));
     for f in rows {
         let pad = width - f.name.chars().count();
-        let detail = match (f.note(), &f.permanent_redirect) {
+        let detail = match (f.note(), f.moved()) {
             (Some(e), _) => format!("{e} ({})", f.url),
-            (None, Some(to)) => format!("moved to {to}: update feeds.toml ({})", f.url),
+            (None, Some(moved)) => format!("{moved} ({})", f.url),
             (None, None) => f.url.clone(),
         };
         let detail = match &f.full_text {
@@ -471,9 +488,9 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:start;vertical-
     }
     html.push_str("</table>\n<h2>Feeds</h2>\n<table><tr><th>State</th><th>Feed</th><th>Last success</th><th>Next poll</th><th>Polled by</th><th>New / seen</th><th>Last error</th></tr>\n");
     for f in rows {
-        let error = match (f.note(), &f.permanent_redirect) {
+        let error = match (f.note(), f.moved()) {
             (Some(e), _) => escape_html(&e),
-            (None, Some(to)) => format!("moved permanently to {}: update feeds.toml", escape_html(to)),
+            (None, Some(moved)) => escape_html(&moved),
             (None, None) => String::new(),
         };
         let error = match &f.full_text {
@@ -640,6 +657,47 @@ mod tests {
         assert!(lines[4].starts_with("ok       الجزيرة"), "{t}");
         let json = serde_json::to_string(&feeds[0]).unwrap();
         assert!(json.contains("\"consecutive_failures\":0"), "{json}");
+    }
+
+    /// A web page's feed is shown where a permanent move is: the table, the
+    /// page and `/status.json` say which feed is polled and what to do.
+    #[test]
+    fn a_feed_found_in_a_page_is_shown() {
+        let found = FeedState {
+            last_success: Some(1_764_000_000),
+            permanent_redirect: Some("https://www.example/ar/".into()),
+            discovered_feed: Some("https://www.example/ar/أخبار/rss.xml".into()),
+            ..Default::default()
+        };
+        let moved = FeedState {
+            last_success: Some(1_764_000_000),
+            permanent_redirect: Some("https://new.example/rss".into()),
+            ..Default::default()
+        };
+        let feeds = vec![
+            FeedStatus::new("الجزيرة", "https://example/ar", Some(&found)),
+            FeedStatus::new("Moved", "https://old.example/rss", Some(&moved)),
+        ];
+        let t = table(&feeds);
+        assert!(
+            t.contains("a web page; polling the feed it links, https://www.example/ar/أخبار/rss.xml: put it in feeds.toml (https://example/ar)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("moved to https://new.example/rss: update feeds.toml (https://old.example/rss)"),
+            "{t}"
+        );
+        let html = page(&feeds, &[], 0);
+        assert!(
+            html.contains("polling the feed it links, https://www.example/ar/أخبار/rss.xml"),
+            "{html}"
+        );
+        let json = serde_json::to_string(&feeds[0]).unwrap();
+        assert!(
+            json.contains("\"discovered_feed\":\"https://www.example/ar/أخبار/rss.xml\""),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<FeedStatus>(&json).unwrap(), feeds[0]);
     }
 
     #[test]

@@ -135,6 +135,12 @@ pub struct FeedState {
     /// Where a 301/308 chain led; polled instead of the configured URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permanent_redirect: Option<String>,
+    /// The feed the configured URL's web page links (`<link
+    /// rel="alternate">`, see [`crate::discover`]): polled instead of the
+    /// configured URL, as a permanent redirect is, until it fails (404,
+    /// 410, a page), when the page is read again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovered_feed: Option<String>,
     /// 410 Gone: not polled again until a restart or reload.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub gone: bool,
@@ -985,6 +991,7 @@ mod feed_state_tests {
             "consecutive_failures",
             "permanent_redirect",
             "shared_links",
+            "discovered_feed",
             "null",
         ] {
             assert!(!text.contains(absent), "{absent} in {text}");

@@ -425,6 +425,7 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
         last_error: Some("HTTP 503: الخادم مشغول".into()),
         next_due: Some(-5),
         permanent_redirect: Some("https://جديد.example/feed".into()),
+        discovered_feed: Some("https://جديد.example/أخبار/rss.xml".into()),
         gone: true,
         charset: Some("windows-1256".into()),
         items_seen: 40,

@@ -835,7 +835,7 @@ async fn documents_that_are_not_feeds_fail_cleanly() {
             &server,
             "page.html",
             Route::feed(html.into(), "text/html; charset=utf-8"),
-            fails("not a feed"),
+            fails("is a web page (text/html) with no feed link in its head"),
         ),
         Case::served(
             &server,

@@ -6,6 +6,7 @@ mod cluster;
 mod cluster_labels;
 mod cluster_real;
 mod corpus;
+mod discover;
 mod extract_corpus;
 mod fleet;
 mod fulltext;

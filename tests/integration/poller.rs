@@ -32,7 +32,7 @@ use crate::support::*;
 const RSS: &str = "application/rss+xml";
 
 /// Where the manual clock starts: a fixed moment, unrelated to real time.
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     "2025-11-29T10:00:00Z".parse().unwrap()
 }
 
@@ -47,7 +47,7 @@ fn gap(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
 }
 
 /// Moves the clock forward to `t` (never back).
-fn advance_to(clock: &ManualClock, t: DateTime<Utc>) {
+pub(crate) fn advance_to(clock: &ManualClock, t: DateTime<Utc>) {
     let now = clock.now();
     if t > now {
         clock.advance(gap(now, t));
@@ -92,13 +92,13 @@ fn assert_ok(r: &FeedReport) {
 
 /// Every feed poll's report, for waiting on one feed while keeping the
 /// reports of others for later.
-struct Reports {
+pub(crate) struct Reports {
     rx: broadcast::Receiver<FeedReport>,
     kept: Vec<FeedReport>,
 }
 
 impl Reports {
-    fn new(daemon: &Daemon) -> Reports {
+    pub(crate) fn new(daemon: &Daemon) -> Reports {
         Reports {
             rx: daemon.reports(),
             kept: Vec::new(),
@@ -114,7 +114,7 @@ impl Reports {
     }
 
     /// The next report of the feed configured as `url`.
-    async fn of(&mut self, url: &str) -> FeedReport {
+    pub(crate) async fn of(&mut self, url: &str) -> FeedReport {
         if let Some(i) = self.kept.iter().position(|r| r.url == url) {
             return self.kept.remove(i);
         }
@@ -149,7 +149,11 @@ impl Reports {
 
 /// Starts a daemon on the manual clock. Answers are held until the report
 /// receiver exists, so that no report is missed.
-async fn start(server: &FeedServer, config: Config, clock: &Arc<ManualClock>) -> (Daemon, Reports) {
+pub(crate) async fn start(
+    server: &FeedServer,
+    config: Config,
+    clock: &Arc<ManualClock>,
+) -> (Daemon, Reports) {
     server.hold();
     let daemon = Daemon::start_with_clock(config, clock.clone()).await.unwrap();
     let reports = Reports::new(&daemon);
@@ -158,7 +162,7 @@ async fn start(server: &FeedServer, config: Config, clock: &Arc<ManualClock>) ->
 }
 
 /// `GET /status.json` of a running daemon.
-async fn statuses(daemon: &Daemon) -> Vec<FeedStatus> {
+pub(crate) async fn statuses(daemon: &Daemon) -> Vec<FeedStatus> {
     let resp = http_client()
         .get(format!("http://{}/status.json", daemon.addr))
         .send()
@@ -168,7 +172,7 @@ async fn statuses(daemon: &Daemon) -> Vec<FeedStatus> {
     serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
 }
 
-async fn status_of(daemon: &Daemon, url: &str) -> FeedStatus {
+pub(crate) async fn status_of(daemon: &Daemon, url: &str) -> FeedStatus {
     statuses(daemon)
         .await
         .into_iter()
@@ -178,14 +182,14 @@ async fn status_of(daemon: &Daemon, url: &str) -> FeedStatus {
 
 /// A poll context on the config's store, as `poll-once` builds it, with
 /// the manual clock.
-fn context(config: &Config, clock: &Arc<ManualClock>) -> PollContext {
+pub(crate) fn context(config: &Config, clock: &Arc<ManualClock>) -> PollContext {
     let store = Store::open(&config.storage.path).unwrap();
     let fetcher = Fetcher::new(&config.poll).unwrap();
     PollContext::new(store, fetcher, clock.clone(), config)
 }
 
 /// Polls the feed configured as `url` once (bounded).
-async fn poll_url(ctx: &PollContext, config: &Config, url: &str) -> FeedReport {
+pub(crate) async fn poll_url(ctx: &PollContext, config: &Config, url: &str) -> FeedReport {
     let feed = config
         .feeds
         .iter()
@@ -196,7 +200,7 @@ async fn poll_url(ctx: &PollContext, config: &Config, url: &str) -> FeedReport {
         .unwrap_or_else(|_| panic!("polling {url} took longer than {WAIT:?}"))
 }
 
-fn state(ctx: &PollContext, url: &str) -> FeedState {
+pub(crate) fn state(ctx: &PollContext, url: &str) -> FeedState {
     ctx.store
         .feed_state(url)
         .unwrap()
