@@ -270,6 +270,18 @@ fn load(path: &std::path::Path) -> Option<Config> {
     }
 }
 
+/// The config at `path` for the commands that fetch one page (`extract`,
+/// `discover`), or, when there is no such file, one with the `[poll]`
+/// defaults (a config needs a feed and an output to be valid). `None` after
+/// the problems of a file that does not load are printed.
+fn config_or_defaults(path: &std::path::Path) -> Option<Config> {
+    if path.exists() {
+        return load(path);
+    }
+    let defaults = "[[output]]\nname = \"all\"\n\n[[feed]]\nurl = \"https://example.com/feed\"\n";
+    Some(Config::parse(path, defaults).expect("the built-in defaults are a valid config"))
+}
+
 /// `feedwire extract URL`: fetched with the config's `[poll]` settings
 /// (User-Agent, timeout, body cap), or the defaults when there is no config
 /// file.
@@ -280,12 +292,7 @@ fn extract(
     outlet: Option<&str>,
     allow_private: bool,
 ) -> ExitCode {
-    let config = if path.exists() {
-        load(path)
-    } else {
-        Config::parse(path, "[[feed]]\nurl = \"https://example.com/feed\"\n").ok()
-    };
-    let Some(config) = config else {
+    let Some(config) = config_or_defaults(path) else {
         return ExitCode::from(2);
     };
     let url = match url::Url::parse(url) {
@@ -335,17 +342,7 @@ fn extract(
 
 /// `feedwire discover URL`: what a feed poll of the page would find.
 fn discover(path: &std::path::Path, url: &str, allow_private: bool) -> ExitCode {
-    let config = if path.exists() {
-        load(path)
-    } else {
-        // The `[poll]` defaults: a config needs a feed and an output.
-        Config::parse(
-            path,
-            "[[output]]\nname = \"all\"\n\n[[feed]]\nurl = \"https://example.com/feed\"\n",
-        )
-        .ok()
-    };
-    let Some(config) = config else {
+    let Some(config) = config_or_defaults(path) else {
         return ExitCode::from(2);
     };
     let url = match url::Url::parse(url) {

@@ -571,6 +571,25 @@ async fn extract_command_prints_the_article() {
         "{stdout}"
     );
 
+    // No config file: the `[poll]` defaults (which refuse 127.0.0.1
+    // unless asked).
+    let missing = dir.path().join("none.toml");
+    let page = article.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let missing = missing.to_str().unwrap().to_owned();
+        Binary::cli(
+            &["--config", &missing, "extract", "--allow-private-networks", &page],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("title: صدام حفتر يزور القاهرة"),
+        "{out:?}"
+    );
+
     let out = run(vec!["extract".into(), photo]).await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
