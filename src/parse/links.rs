@@ -455,9 +455,9 @@ fn entry_key_id(entry: &Entry) -> Option<String> {
 /// The page an entry keyed apart on a shared link names in its guid: an
 /// http(s) URL on the shared link's host that is not the shared link
 /// itself. The caller checks that the guid is a permalink (RSS, not
-/// `isPermaLink="false"`). El País Brasil's `<link>` sometimes names an
-/// older article while the guid names the item's own: publishing the
-/// shared link would send readers to the wrong story.
+/// `isPermaLink="false"`). RSS says such a guid is the item's own URL: a
+/// ticker whose `<link>` is its section page and whose guids name each
+/// story sends readers to the story, not the section.
 pub(super) fn own_guid_link(entry: &Entry, shared: &Url) -> Option<Url> {
     let (Some(guid), _) = entry_id(entry) else {
         return None;
@@ -739,8 +739,8 @@ mod tests {
         assert_eq!(keys(&second), ["entry://example.com/feed.xml#a-2"]);
     }
 
-    /// El País Brasil: two items whose `<link>` names one older article,
-    /// each with its own article in a permalink guid on that host. Each is
+    /// Two items whose `<link>` names one page, each with its own article
+    /// in a permalink guid on that host (a section ticker). Each is
     /// keyed and published at its guid (in UTF-8 and windows-1256); a guid
     /// marked `isPermaLink="false"`, or on another host, keeps the entry
     /// key and the publisher's link; an item an older build stored under
