@@ -9,42 +9,14 @@
 //! cargo run --release --example discover_bench -- [CORPUS_DIR] [--rounds N]
 //! ```
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use feedwire::discover::{choose, feed_links, feed_type_at, head_end, is_page, sniff, Sniffed, SNIFF_LEN};
 use url::Url;
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            let name = p.to_string_lossy();
-            if name.ends_with(".html.gz") || name.ends_with(".html") || name.contains("/html/") {
-                out.push(p);
-            }
-        }
-    }
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    let raw = std::fs::read(path).unwrap();
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        raw
-    }
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
 fn pct<T: Copy>(sorted: &[T], p: f64) -> T {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -75,7 +47,7 @@ fn main() {
         }
     }
     let mut paths = Vec::new();
-    walk(&dir, &mut paths);
+    corpus::article_pages(&dir, &mut paths);
     paths.sort();
     let page_url = Url::parse("https://news.example/section/").unwrap();
     let (mut heads, mut wholes) = (Vec::new(), Vec::new());
@@ -86,7 +58,7 @@ fn main() {
     let (mut pages, mut no_end, mut with_links, mut with_comments, mut chose_comments, mut differ) =
         (0, 0, 0, 0, 0, 0);
     for path in &paths {
-        let body = read(path);
+        let body = corpus::read_page(path);
         let sniffed = sniff(&body[..body.len().min(SNIFF_LEN)]).unwrap_or(Sniffed::Unknown);
         if !is_page(sniffed, Some("text/html")) {
             continue;

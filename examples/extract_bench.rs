@@ -15,41 +15,13 @@
 //! `DIR/<page path with / as _>`, so two builds' outputs can be compared
 //! with `diff -r`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use url::Url;
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            let name = p.to_string_lossy();
-            if name.ends_with(".html.gz") || name.ends_with(".html") || name.contains("/html/") {
-                out.push(p);
-            }
-        }
-    }
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    let raw = std::fs::read(path).unwrap();
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        raw
-    }
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -80,9 +52,12 @@ fn main() {
         }
     }
     let mut files = Vec::new();
-    walk(&dir, &mut files);
+    corpus::article_pages(&dir, &mut files);
     files.sort();
-    let pages: Vec<(PathBuf, Vec<u8>)> = files.into_iter().map(|f| (f.clone(), read(&f))).collect();
+    let pages: Vec<(PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .map(|f| (f.clone(), corpus::read_page(&f)))
+        .collect();
     assert!(!pages.is_empty(), "no pages under {}", dir.display());
     let rss_loaded = peak_rss_kib();
     let url = Url::parse("https://news.example/2025/11/article").unwrap();

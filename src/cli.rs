@@ -282,6 +282,19 @@ fn config_or_defaults(path: &std::path::Path) -> Option<Config> {
     Some(Config::parse(path, defaults).expect("the built-in defaults are a valid config"))
 }
 
+/// [`config_or_defaults`] and the page's URL, for `extract` and
+/// `discover`; `None` (exit code 2) once the problem is printed.
+fn config_and_url(path: &std::path::Path, url: &str) -> Option<(Config, url::Url)> {
+    let config = config_or_defaults(path)?;
+    match url::Url::parse(url) {
+        Ok(u) if crate::item::is_web(&u) => Some((config, u)),
+        _ => {
+            eprintln!("feedwire: {url:?} is not an http or https URL");
+            None
+        }
+    }
+}
+
 /// `feedwire extract URL`: fetched with the config's `[poll]` settings
 /// (User-Agent, timeout, body cap), or the defaults when there is no config
 /// file.
@@ -292,15 +305,8 @@ fn extract(
     outlet: Option<&str>,
     allow_private: bool,
 ) -> ExitCode {
-    let Some(config) = config_or_defaults(path) else {
+    let Some((config, url)) = config_and_url(path, url) else {
         return ExitCode::from(2);
-    };
-    let url = match url::Url::parse(url) {
-        Ok(u) if crate::item::is_web(&u) => u,
-        _ => {
-            eprintln!("feedwire: {url:?} is not an http or https URL");
-            return ExitCode::from(2);
-        }
     };
     if let Some(sel) = selector.filter(|s| !crate::extract::valid_selector(s)) {
         eprintln!("feedwire: invalid CSS selector {sel:?}");
@@ -342,15 +348,8 @@ fn extract(
 
 /// `feedwire discover URL`: what a feed poll of the page would find.
 fn discover(path: &std::path::Path, url: &str, allow_private: bool) -> ExitCode {
-    let Some(config) = config_or_defaults(path) else {
+    let Some((config, url)) = config_and_url(path, url) else {
         return ExitCode::from(2);
-    };
-    let url = match url::Url::parse(url) {
-        Ok(u) if crate::item::is_web(&u) => u,
-        _ => {
-            eprintln!("feedwire: {url:?} is not an http or https URL");
-            return ExitCode::from(2);
-        }
     };
     let fetcher = match crate::fetch::Fetcher::new(&config.poll) {
         Ok(f) => f,

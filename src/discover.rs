@@ -161,6 +161,78 @@ pub fn feed_type_at(bytes: &[u8], from: usize) -> Option<usize> {
     xml.into_iter().chain(json).min().map(|i| from + i)
 }
 
+/// How far a feed poll reads a body, fed as it grows (`fetch` reads it
+/// chunk by chunk): once the body is known to be a page, until its feed
+/// links are in (the head, where they nearly always are; else the first tag
+/// after it that names a feed type). The rest of a page is often ten times
+/// a feed, and is left unread.
+pub struct PageCut<'a> {
+    content_type: Option<&'a str>,
+    /// What the body starts as, once known; then whether it is a page.
+    sniffed: Option<Sniffed>,
+    page: bool,
+    head_end: Option<usize>,
+    /// Where the first feed type named ends ([`feed_type_at`]).
+    named: Option<usize>,
+    /// How far the head's end and a feed type were searched for.
+    searched: usize,
+    types_searched: usize,
+}
+
+impl<'a> PageCut<'a> {
+    pub fn new(content_type: Option<&'a str>) -> PageCut<'a> {
+        PageCut {
+            content_type,
+            sniffed: None,
+            page: false,
+            head_end: None,
+            named: None,
+            searched: 0,
+            types_searched: 0,
+        }
+    }
+
+    /// Whether the body read so far is known to be a page.
+    pub fn is_page(&self) -> bool {
+        self.page
+    }
+
+    /// Looks at `body` (everything read so far, grown by a chunk): the
+    /// length to cut it to once its feed links are in, else `None` (read
+    /// on).
+    pub fn read(&mut self, body: &[u8]) -> Option<usize> {
+        if self.sniffed.is_none() {
+            self.sniffed = sniff(body).or((body.len() >= SNIFF_LEN).then_some(Sniffed::Unknown));
+            self.page = self.sniffed.is_some_and(|s| is_page(s, self.content_type));
+        }
+        if !self.page {
+            return None;
+        }
+        if self.head_end.is_none() {
+            self.head_end = head_end(body, self.searched);
+            // A tag cut by the chunk's end is searched again.
+            self.searched = body.len().saturating_sub(8);
+        }
+        let end = self.head_end?;
+        self.named = self.named.or_else(|| feed_type_at(body, self.types_searched));
+        self.types_searched = body.len().saturating_sub(16);
+        match self.named? {
+            at if at <= end => Some(end),
+            // Named after the head: read to that tag's `>`.
+            at => memchr::memchr(b'>', &body[at..]).map(|close| at + close + 1),
+        }
+    }
+
+    /// Whether the whole body read is a page (a body shorter than
+    /// [`SNIFF_LEN`] that [`sniff`] could not tell is judged as it is).
+    pub fn finish(self, body: &[u8]) -> bool {
+        match self.sniffed {
+            Some(_) => self.page,
+            None => is_page(sniff(body).unwrap_or(Sniffed::Unknown), self.content_type),
+        }
+    }
+}
+
 /// One feed a page names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedLink {
@@ -266,6 +338,48 @@ pub fn choose(links: &[FeedLink]) -> Option<&FeedLink> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `doc` to a [`PageCut`] in chunks of `n` bytes, as `fetch`
+    /// reads it: the length it keeps, and whether it is a page.
+    fn cut_in_chunks(doc: &str, content_type: Option<&str>, n: usize) -> (usize, bool) {
+        let mut cut = PageCut::new(content_type);
+        let mut body = Vec::new();
+        for chunk in doc.as_bytes().chunks(n) {
+            body.extend_from_slice(chunk);
+            if let Some(len) = cut.read(&body) {
+                body.truncate(len);
+                break;
+            }
+        }
+        let len = body.len();
+        (len, cut.finish(&body))
+    }
+
+    #[test]
+    fn a_page_is_read_as_far_as_its_feed_links() {
+        let tail = "<p>نص المقال</p>".repeat(500);
+        let head = r#"<!doctype html><html lang="ar"><head><title>سياسة</title><link rel="alternate" type="application/rss+xml" href="/rss"></head>"#;
+        let page = format!("{head}<body>{tail}</body></html>");
+        for n in [7, 64, 4096] {
+            assert_eq!(
+                cut_in_chunks(&page, Some("text/html; charset=utf-8"), n),
+                (head.len() - "</head>".len(), true),
+                "{n}"
+            );
+        }
+        // Named only in the body: read to that tag's end.
+        let link = r#"<link rel="alternate" type="application/atom+xml" href="/atom">"#;
+        let late = format!("<html><head><title>x</title></head><body><p>a</p>{link}{tail}</body></html>");
+        let (len, page) = cut_in_chunks(&late, Some("text/html"), 64);
+        assert!(page && late[..len].ends_with(link), "{}", &late[..len]);
+        // A feed, even one served as HTML, is read whole and is no page.
+        let feed = format!(
+            r#"<?xml version="1.0"?><rss version="2.0"><channel><title>{tail}</title></channel></rss>"#
+        );
+        assert_eq!(cut_in_chunks(&feed, Some("text/html"), 64), (feed.len(), false));
+        // A short page with no type is judged as a whole at the end.
+        assert_eq!(cut_in_chunks("<html><p>x</p></html>", None, 64), (21, true));
+    }
 
     fn page() -> Url {
         Url::parse("https://news.example/section/politics/").unwrap()

@@ -498,18 +498,15 @@ impl Fetcher {
         let hint = resp.content_length().unwrap_or(0).min(self.max_body);
         let mut body = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
         let content_type = header_str(&headers, header::CONTENT_TYPE);
-        // What the body starts as, once known (feed polls only); then
-        // whether it is a page, where its head ends, and how far the head's
-        // end and a feed type were searched for.
-        let mut sniffed: Option<discover::Sniffed> = None;
-        let mut page = false;
-        let mut head_end: Option<usize> = None;
-        // Where the first feed type named ends ([`discover::feed_type_at`]).
-        let mut named: Option<usize> = None;
-        let (mut searched, mut types_searched) = (0, 0);
+        // Feed polls: a body that turns out to be a page is read only as
+        // far as its feed links. (The connection is closed with the
+        // response: none is pooled.)
+        let mut cut = self
+            .heads_of_pages
+            .then(|| discover::PageCut::new(content_type.as_deref()));
         while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
             if (body.len() + chunk.len()) as u64 > self.max_body {
-                if !page {
+                if !cut.as_ref().is_some_and(discover::PageCut::is_page) {
                     return Err(FetchError::TooLarge { limit: self.max_body });
                 }
                 // A page names its feed near its top or not at all: what
@@ -519,48 +516,12 @@ impl Fetcher {
                 break;
             }
             body.extend_from_slice(&chunk);
-            if !self.heads_of_pages {
-                continue;
-            }
-            if sniffed.is_none() {
-                sniffed = discover::sniff(&body)
-                    .or((body.len() >= discover::SNIFF_LEN).then_some(discover::Sniffed::Unknown));
-                page = sniffed.is_some_and(|s| discover::is_page(s, content_type.as_deref()));
-            }
-            if !page {
-                continue;
-            }
-            if head_end.is_none() {
-                head_end = discover::head_end(&body, searched);
-                // A tag cut by the chunk's end is searched again.
-                searched = body.len().saturating_sub(8);
-            }
-            let Some(end) = head_end else { continue };
-            // Once the head has ended, the rest of the page is left unread
-            // as soon as a feed type is named: in the head, nearly always,
-            // else in the first tag after it that names one (read to its
-            // `>`). The connection is closed with the response (none is
-            // pooled).
-            named = named.or_else(|| discover::feed_type_at(&body, types_searched));
-            types_searched = body.len().saturating_sub(16);
-            match named {
-                Some(at) if at <= end => {
-                    body.truncate(end);
-                    break;
-                }
-                Some(at) => {
-                    if let Some(close) = memchr::memchr(b'>', &body[at..]) {
-                        body.truncate(at + close + 1);
-                        break;
-                    }
-                }
-                None => {}
+            if let Some(len) = cut.as_mut().and_then(|c| c.read(&body)) {
+                body.truncate(len);
+                break;
             }
         }
-        if self.heads_of_pages && sniffed.is_none() {
-            let s = discover::sniff(&body).unwrap_or(discover::Sniffed::Unknown);
-            page = discover::is_page(s, content_type.as_deref());
-        }
+        let page = cut.is_some_and(|c| c.finish(&body));
         Ok(Fetched {
             url,
             body: Some(body.freeze()),

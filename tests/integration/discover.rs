@@ -68,14 +68,7 @@ async fn arabic_page_names_its_feed_which_is_polled_from_then_on() {
     assert_eq!(s.last_error, None);
     assert_eq!(s.title.as_deref(), Some("الجزيرة نت - سياسة"));
     assert_eq!(s.charset.as_deref(), Some("UTF-8"));
-    let body = http_client()
-        .get(format!("http://{}/politics.rss", daemon.addr))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = get_bytes(&format!("http://{}/politics.rss", daemon.addr)).await;
     let (_, titles) = entries_of(&body);
     assert!(
         titles.iter().any(|t| t == "وزير الخارجية يزور القاهرة"),

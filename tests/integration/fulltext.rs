@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use feedwire::app::Daemon;
 use feedwire::clock::ManualClock;
-use feedwire::status::FeedStatus;
 use serde_json::Value;
 
+use crate::poller::status_of;
 use crate::support::*;
 
 const TEASER: &str = "التفاصيل بعد قليل..";
@@ -70,19 +70,6 @@ async fn wait_render(daemon: &Daemon, what: &str, ok: impl Fn() -> bool) {
         .await
         .unwrap_or_else(|_| panic!("no render with {what} within {WAIT:?}"))
         .unwrap();
-}
-
-async fn status_of(daemon: &Daemon, url: &str) -> FeedStatus {
-    let body = http_client()
-        .get(format!("http://{}/status.json", daemon.addr))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let all: Vec<FeedStatus> = serde_json::from_slice(&body).unwrap();
-    all.into_iter().find(|s| s.url == url).unwrap()
 }
 
 /// The two Arabic article pages most tests link: the Cairo story (UTF-8,

@@ -1964,17 +1964,8 @@ async fn a_feed_that_outruns_its_window_is_reported_and_polled_faster_until_noth
                 // 20 published since the first poll: none of the 10 shown
                 // was in it.
                 assert!(r.gap, "{}: no gap reported: {r:?}", r.url);
-                let status: Vec<FeedStatus> = serde_json::from_slice(
-                    &http_client()
-                        .get(format!("http://{addr}/status.json"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap(),
-                )
-                .unwrap();
+                let status: Vec<FeedStatus> =
+                    serde_json::from_slice(&get_bytes(&format!("http://{addr}/status.json")).await).unwrap();
                 let s = status.iter().find(|s| s.url == r.url).unwrap();
                 assert_eq!(s.state, "ok", "a gap is not a failure");
                 assert_eq!(s.gaps, 1);
@@ -1985,14 +1976,7 @@ async fn a_feed_that_outruns_its_window_is_reported_and_polled_faster_until_noth
                         && note.contains("ago: entries published in between may have been missed"),
                     "{note}"
                 );
-                let metrics = http_client()
-                    .get(format!("http://{addr}/metrics"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap();
+                let metrics = get_text(&format!("http://{addr}/metrics")).await;
                 let series = format!("feedwire_feed_gaps_total{{feed=\"{}\"}} 1", feeds[i].0);
                 assert!(metrics.contains(&series), "no {series} in\n{metrics}");
                 if i == 2 {

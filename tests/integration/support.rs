@@ -696,6 +696,18 @@ pub async fn get_text(url: &str) -> String {
     http_client().get(url).send().await.unwrap().text().await.unwrap()
 }
 
+/// The body of a GET of `url` (status not checked).
+pub async fn get_bytes(url: &str) -> bytes::Bytes {
+    http_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+}
+
 /// Parses a served document with feed-rs and returns (ids, titles).
 pub fn entries_of(bytes: &[u8]) -> (Vec<String>, Vec<String>) {
     let feed = feed_rs::parser::parse(bytes).expect("output parses with feed-rs");
