@@ -280,6 +280,55 @@ struct DaemonIntrospect {
     metrics: Arc<Metrics>,
     /// What the last render published, for the status page.
     outputs: std::sync::RwLock<Vec<status::OutputSummary>>,
+    /// The render in progress, if any, and how long it may take.
+    render: RenderWatch,
+}
+
+/// When the render in progress started. A render that never ends (sled's
+/// flush blocked for good after a full disk, BENCHMARKS.md Run 15; an
+/// output file on a hung mount) leaves the node serving its last documents
+/// while every other check passes: past `stall` it fails `/healthz` and
+/// withholds the watchdog ping, so that systemd restarts the daemon and a
+/// load balancer takes the node out.
+struct RenderWatch {
+    clock: std::time::Instant,
+    /// Milliseconds from `clock` to the running render's start, plus one;
+    /// 0 while no render runs.
+    since: AtomicU64,
+    stall: std::time::Duration,
+}
+
+impl RenderWatch {
+    /// Ten watchdog intervals (the shipped unit's 60 s: 10 minutes), at
+    /// most [`RENDER_STALL`]: far beyond a render of the largest outputs
+    /// (BENCHMARKS.md: seconds), so a slow machine is never restarted in a
+    /// loop.
+    fn new(watchdog: Option<std::time::Duration>) -> RenderWatch {
+        RenderWatch {
+            clock: std::time::Instant::now(),
+            since: AtomicU64::new(0),
+            stall: watchdog.map_or(RENDER_STALL, |every| (every * 10).min(RENDER_STALL)),
+        }
+    }
+
+    fn start(&self) {
+        let ms = u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.since.store(ms + 1, Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the running render has taken, once that is past `stall`.
+    fn stuck(&self) -> Option<std::time::Duration> {
+        let since = self.since.load(Ordering::Relaxed).checked_sub(1)?;
+        let age = self
+            .clock
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_millis(since));
+        (age > self.stall).then_some(age)
+    }
 }
 
 impl DaemonIntrospect {
@@ -337,9 +386,18 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The poller counts as stuck when its loop has not turned for this long.
 const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// A render counts as stuck after this long at most (see [`RenderWatch`]).
+const RENDER_STALL: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl Introspect for DaemonIntrospect {
     fn health(&self) -> Result<(), String> {
         self.poller_alive()?;
+        if let Some(age) = self.render.stuck() {
+            return Err(format!(
+                "a render has not finished for {}s (store flush or output files): serving the documents of the last render",
+                age.as_secs()
+            ));
+        }
         if !self.store.reachable() {
             return Err("database unreachable (serving the last documents, polling nothing)".into());
         }
@@ -572,6 +630,7 @@ impl Daemon {
             config: config_rx.clone(),
             metrics: Arc::new(Metrics::new()),
             outputs: Default::default(),
+            render: RenderWatch::new(systemd::watchdog_interval()),
         });
         introspect.rendered(&outputs, std::time::Duration::ZERO);
         let server = spawn_server(listener, &published, &introspect, &cancel);
@@ -868,7 +927,8 @@ async fn prune_loop(
 }
 
 /// Pings the systemd watchdog at half its interval, but only while the
-/// poller loop turns and the store answers: a hung daemon gets restarted.
+/// daemon is healthy (the poller loop turns, the store answers, no render
+/// is stuck: [`Introspect::health`]): a hung daemon gets restarted.
 async fn watchdog_loop(
     introspect: Arc<DaemonIntrospect>,
     every: std::time::Duration,
@@ -1041,6 +1101,7 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
             r.published.clone(),
         );
         let started = std::time::Instant::now();
+        r.introspect.render.start();
         let rendered = tokio::task::spawn_blocking(move || {
             // One walk of the feed states when a site link or the config
             // changed, for both the story outlets and the OPML.
@@ -1077,6 +1138,7 @@ async fn render_loop(mut r: Renderer, changed: Arc<Notify>, cancel: Cancellation
             _ = cancel.cancelled() => return,
             rendered = rendered => rendered,
         };
+        r.introspect.render.end();
         let outputs = match rendered {
             Ok(Ok((outputs, docs, sites, opml))) => {
                 r.published.publish(docs);

@@ -64,9 +64,20 @@ impl NotifySocket {
 async fn notified_daemon(
     extra: &[(&str, &std::ffi::OsStr)],
 ) -> (FeedServer, tempfile::TempDir, NotifySocket, Binary) {
+    notified_daemon_with(extra, |_, config| config).await
+}
+
+/// [`notified_daemon`], its config text first passed through `edit` (with
+/// the test's directory).
+async fn notified_daemon_with(
+    extra: &[(&str, &std::ffi::OsStr)],
+    edit: impl FnOnce(&Path, String) -> String,
+) -> (FeedServer, tempfile::TempDir, NotifySocket, Binary) {
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &serve_all_fixtures(&server));
+    let text = edit(dir.path(), std::fs::read_to_string(&config).unwrap());
+    std::fs::write(&config, text).unwrap();
     let notify = NotifySocket::bind(dir.path());
     let mut env = vec![
         ("NOTIFY_SOCKET", notify.path.as_os_str()),
@@ -128,6 +139,70 @@ async fn watchdog_is_withheld_while_the_poller_is_stuck() {
         Some(0),
         "a stalled poller still stops cleanly"
     );
+}
+
+/// A render that never ends: the output's files go through a temporary file
+/// that is here a named pipe nobody reads, so the render blocks in `open`
+/// as it would on a hung network mount (or in sled's flush after a full
+/// disk, BENCHMARKS.md Run 15). The daemon keeps serving its last documents
+/// but stops vouching for itself, so that systemd restarts it; with the
+/// test's 0.4 s watchdog a render counts as stuck after 4 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_that_never_ends_withholds_the_watchdog() {
+    let (_server, dir, notify, daemon) = notified_daemon_with(&[], |dir, config| {
+        let out = dir.join("out");
+        std::fs::create_dir(&out).unwrap();
+        for ext in ["rss", "atom", "json"] {
+            let fifo = out.join(format!("سياسة.{ext}.tmp"));
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+            assert!(made.success(), "mkfifo {}", fifo.display());
+        }
+        let file = format!("tags = [\"politics\"]\nfile = {:?}", out.join("سياسة"));
+        config.replacen("tags = [\"politics\"]", &file, 1)
+    })
+    .await;
+    notify.until("READY=1");
+    // Read every notification as it comes: pings wait four seconds here
+    // before a render counts as stuck, and a socket nobody reads fills up
+    // and blocks the sender.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = notify.socket.try_clone().unwrap();
+    std::thread::spawn({
+        let received = received.clone();
+        move || {
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = reader.recv(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                received.lock().unwrap().push(m);
+            }
+        }
+    });
+    let addr = daemon.wait_listening();
+    let line = daemon.wait_for_line("a render has not finished");
+    assert!(line.contains("Withholding the watchdog ping"), "{line}");
+    // A ping sent just before the first refusal may still be on its way.
+    daemon.wait_for_line("a render has not finished");
+    let stuck_at = received.lock().unwrap().len();
+    daemon.wait_for_line("a render has not finished");
+    daemon.wait_for_line("a render has not finished");
+    let between = received.lock().unwrap()[stuck_at..].to_vec();
+    assert!(
+        between.iter().all(|m| !m.contains("WATCHDOG=1")),
+        "no ping while a render is stuck: {between:?}"
+    );
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let why = health.text().await.unwrap();
+    assert!(why.contains("a render has not finished"), "{why}");
+    // Subscribers still get the documents rendered before.
+    assert_eq!(get(addr, "/politics.rss").await.status(), StatusCode::OK);
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait().code(),
+        Some(0),
+        "a stuck render does not hold up the stop"
+    );
+    drop(dir);
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> reqwest::Response {
