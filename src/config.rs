@@ -180,6 +180,9 @@ pub struct FeedConfig {
     /// `full_text = true` (or `"auto"`): each new item's page is fetched
     /// and its article extracted (see `extract`); `None` when off.
     pub full_text: Option<FullText>,
+    /// `user_agent`: sent instead of `[poll] user_agent` when fetching this
+    /// feed and its articles (a publisher that refuses unknown clients).
+    pub user_agent: Option<String>,
 }
 
 /// A feed's full-text options.
@@ -543,6 +546,7 @@ struct RawFeed {
     full_text: Option<Spanned<RawFullText>>,
     full_text_selector: Option<Spanned<String>>,
     full_text_timeout: Option<Spanned<String>>,
+    user_agent: Option<Spanned<String>>,
 }
 
 /// `full_text`: `true`, `false` or `"auto"`.
@@ -632,6 +636,7 @@ impl RawFeed {
             full_text,
             full_text_selector,
             full_text_timeout,
+            user_agent,
         } = self;
         RawFeed {
             url: shift(url, by),
@@ -643,6 +648,7 @@ impl RawFeed {
             full_text: shift_opt(full_text, by),
             full_text_selector: shift_opt(full_text_selector, by),
             full_text_timeout: shift_opt(full_text_timeout, by),
+            user_agent: shift_opt(user_agent, by),
         }
     }
 }
@@ -655,6 +661,29 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// A `user_agent` (of `[poll]` or of a feed), `VERSION` replaced with
+    /// ours; `None` when unset or refused. It goes into a header as it is,
+    /// so a line break or other control character is refused here rather
+    /// than failing every fetch.
+    fn user_agent(&mut self, value: Option<&Spanned<String>>) -> Option<String> {
+        let v = value?;
+        if v.get_ref().trim().is_empty() {
+            self.problem(v, "user_agent must not be empty");
+            return None;
+        }
+        if let Some(ch) = v.get_ref().chars().find(|c| c.is_control()) {
+            self.problem(
+                v,
+                format!(
+                    "user_agent must be one line without control characters (found U+{:04X})",
+                    ch as u32
+                ),
+            );
+            return None;
+        }
+        Some(v.get_ref().replace("VERSION", env!("CARGO_PKG_VERSION")))
+    }
+
     fn problem<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
         self.problems
             .push(Problem::at(self.file, self.text, at.span(), message));
@@ -926,14 +955,9 @@ impl RawConfig {
                 }
             },
         };
-        let user_agent = match &self.poll.user_agent {
-            None => default_user_agent(),
-            Some(v) if v.get_ref().trim().is_empty() => {
-                c.problem(v, "user_agent must not be empty");
-                default_user_agent()
-            }
-            Some(v) => v.get_ref().replace("VERSION", env!("CARGO_PKG_VERSION")),
-        };
+        let user_agent = c
+            .user_agent(self.poll.user_agent.as_ref())
+            .unwrap_or_else(default_user_agent);
 
         // Sized up front and the raw tables consumed as they are read: with
         // 100,000 feeds, growing by doubling held both the raw and the
@@ -1000,6 +1024,7 @@ impl RawConfig {
                 None => None,
             };
             let full_text = c.full_text(f);
+            let user_agent = c.user_agent(f.user_agent.as_ref());
             feeds.push(FeedConfig {
                 url,
                 name,
@@ -1010,6 +1035,7 @@ impl RawConfig {
                     .unwrap_or(self.poll.allow_private_networks.unwrap_or(false)),
                 outlet,
                 full_text,
+                user_agent,
             });
         }
         if count == 0 {
@@ -1325,6 +1351,41 @@ interval = "20m"
         let ft = c.feeds[0].full_text.clone().unwrap();
         assert_eq!(ft.selector.as_deref(), Some("article .story-body"));
         assert_eq!(ft.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_feed_user_agent_overrides_polls_and_is_one_line() {
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert!(c.feeds.iter().all(|f| f.user_agent.is_none()));
+        let own = GOOD.replace(
+            "interval = \"20m\"",
+            "user_agent = \"Mozilla/5.0 feedwire/VERSION\"",
+        );
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &own).unwrap();
+        let expected = format!("Mozilla/5.0 feedwire/{}", env!("CARGO_PKG_VERSION"));
+        assert_eq!(c.feeds[0].user_agent.as_deref(), Some(expected.as_str()));
+        let bad = GOOD.replace(
+            "interval = \"20m\"",
+            "user_agent = \"Mozilla/5.0\\r\\nX-Evil: 1\"",
+        );
+        let p = problems(&bad);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("/etc/feedwire/feeds.toml:18:14: feed[0].user_agent: "),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[0].contains("user_agent") && p[0].contains("control characters (found U+000D)"),
+            "{}",
+            p[0]
+        );
+        let empty = GOOD.replace("interval = \"20m\"", "user_agent = \" \"");
+        let p = problems(&empty);
+        assert!(
+            p.len() == 1 && p[0].contains("user_agent must not be empty"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -112,11 +112,14 @@ struct Pending {
 /// Why a fetch failed; each variant is something an operator can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// An HTTP error status; 429/503 may carry `Retry-After`.
-    #[error("HTTP {status}")]
+    /// An HTTP error status; 429/503 may carry `Retry-After`. `wall` names
+    /// the bot protection that answered, when its headers say so
+    /// ([`bot_wall`]): the feed is not broken, its publisher refuses us.
+    #[error("HTTP {status}{}", wall.map(|w| format!(": {w}, which refuses automated clients (a [[feed]] user_agent may help, or ask the publisher)")).unwrap_or_default())]
     Status {
         status: u16,
         retry_after: Option<RetryAfter>,
+        wall: Option<&'static str>,
     },
     #[error("timed out")]
     Timeout,
@@ -283,6 +286,8 @@ pub struct Fetcher {
     /// Feed polls: a body that turns out to be a web page is read up to
     /// the end of its head ([`Fetched::page`]). Article pages are read whole.
     heads_of_pages: bool,
+    /// A feed's own `user_agent`, sent instead of the clients' default.
+    user_agent: Option<header::HeaderValue>,
 }
 
 /// `Accept` for feed polls.
@@ -297,6 +302,17 @@ impl Fetcher {
         Fetcher {
             accept: PAGE_ACCEPT,
             heads_of_pages: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same client sending `user_agent` (a feed's own, see
+    /// [`crate::config::FeedConfig::user_agent`]) instead of `[poll]`'s;
+    /// `None` keeps the default. A value no header can carry (the config
+    /// refuses those) is ignored.
+    pub fn with_user_agent(&self, user_agent: Option<&str>) -> Fetcher {
+        Fetcher {
+            user_agent: user_agent.and_then(|ua| header::HeaderValue::from_str(ua).ok()),
             ..self.clone()
         }
     }
@@ -331,6 +347,7 @@ impl Fetcher {
             timeout: poll.timeout,
             accept: FEED_ACCEPT,
             heads_of_pages: true,
+            user_agent: None,
         })
     }
 
@@ -459,6 +476,7 @@ impl Fetcher {
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 retry_after: retry_after(&headers),
+                wall: bot_wall(&headers),
             });
         }
         let html = header_str(&headers, header::CONTENT_TYPE).is_some_and(|t| {
@@ -553,6 +571,7 @@ impl Fetcher {
             Err(FetchError::Status {
                 status: resp.status().as_u16(),
                 retry_after: None,
+                wall: None,
             })
         }
     }
@@ -581,6 +600,9 @@ impl Fetcher {
             &self.public
         };
         let mut req = client.get(url.clone()).header(header::ACCEPT, self.accept);
+        if let Some(ua) = &self.user_agent {
+            req = req.header(header::USER_AGENT, ua.clone());
+        }
         if let Some(etag) = &validators.etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }
@@ -626,6 +648,7 @@ pub async fn get_local_streaming(url: &Url, mut sink: impl FnMut(&[u8]) -> bool)
         return Err(FetchError::Status {
             status: resp.status().as_u16(),
             retry_after: None,
+            wall: None,
         });
     }
     while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
@@ -634,6 +657,36 @@ pub async fn get_local_streaming(url: &Url, mut sink: impl FnMut(&[u8]) -> bool)
         }
     }
     Ok(())
+}
+
+/// The bot protection an error answer came from, told by the headers its
+/// vendor documents: an operator then knows the feed is not broken but
+/// refused, and what to try. Only on error statuses.
+fn bot_wall(headers: &HeaderMap) -> Option<&'static str> {
+    let has = |name: &str| headers.contains_key(name);
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let server = value("server");
+    if value("cf-mitigated") == "challenge" {
+        Some("Cloudflare's bot challenge")
+    } else if has("x-amzn-waf-action") {
+        Some("AWS WAF's bot challenge")
+    } else if has("x-datadome") || server.starts_with("datadome") {
+        Some("DataDome's bot protection")
+    } else if has("x-sucuri-block") {
+        Some("Sucuri's firewall")
+    } else if server == "cloudflare" {
+        Some("Cloudflare's firewall")
+    } else if server.starts_with("akamaighost") {
+        Some("Akamai's firewall")
+    } else {
+        None
+    }
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

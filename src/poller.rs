@@ -520,6 +520,7 @@ async fn poll_with<P>(
     // document is parsed and stored (see `process`).
     let fetched = ctx
         .fetcher
+        .with_user_agent(feed.user_agent.as_deref())
         .fetch_gated(
             &target,
             &validators,
@@ -742,7 +743,15 @@ fn classify(e: FetchError) -> FeedFailure {
         FetchError::Status {
             status: status @ (429 | 503),
             retry_after: Some(at),
-        } => FeedFailure::RetryAfter(format!("HTTP {status}"), at),
+            wall,
+        } => {
+            let why = FetchError::Status {
+                status,
+                retry_after: None,
+                wall,
+            };
+            FeedFailure::RetryAfter(why.to_string(), at)
+        }
         e if e.is_network() => FeedFailure::Network(e.to_string()),
         e => FeedFailure::Other(e.to_string()),
     }
@@ -886,6 +895,7 @@ async fn fetch_hop(
     };
     let fetched = ctx
         .fetcher
+        .with_user_agent(feed.user_agent.as_deref())
         .fetch_gated(url, validators, feed.allow_private_networks, Some(&ctx.bodies))
         .await;
     drop((permits, slot));

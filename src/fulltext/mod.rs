@@ -772,6 +772,7 @@ async fn extract_page(
         job.ctx
             .fetcher
             .for_pages()
+            .with_user_agent(job.feed.user_agent.as_deref())
             .fetch_gated(
                 &job.link,
                 &Validators::default(),

@@ -101,6 +101,39 @@ fn arabic_teaser_feed(server: &FeedServer) -> (String, String, String) {
     (cairo, delta, feed)
 }
 
+/// A feed's own `user_agent` fetches its article pages too: a site that
+/// refuses unknown clients refuses them on its pages as on its feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feeds_own_user_agent_fetches_its_articles() {
+    let server = FeedServer::start().await;
+    let (cairo, _, feed) = arabic_teaser_feed(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let agent = "Mozilla/5.0 (compatible; feedwire-test)";
+    let config = TestConfig::new().feed_with(
+        "الجزيرة",
+        &feed,
+        &[("full_text", "true"), ("user_agent", &format!("{agent:?}"))],
+    );
+    let daemon = Daemon::start(config.load(dir.path())).await.unwrap();
+    wait_render(&daemon, "the article", || {
+        content_of(&daemon, &cairo).is_some_and(|c| c.contains("وصل صدام حفتر"))
+    })
+    .await;
+    let seen = server.requests();
+    for path in ["/rss", "/news/cairo"] {
+        let agents: Vec<_> = seen
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.user_agent.as_deref())
+            .collect();
+        assert!(
+            !agents.is_empty() && agents.iter().all(|a| *a == Some(agent)),
+            "{path}: {agents:?}"
+        );
+    }
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn articles_replace_teasers_once_and_survive_restart() {
     let server = FeedServer::start().await;

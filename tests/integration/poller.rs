@@ -461,6 +461,91 @@ fn backoff_floor(interval: Duration, failures: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
+/// A publisher behind a bot wall answers 403 with its vendor's headers: the
+/// error says who refused and what to try, and a feed's own `user_agent`
+/// is what its requests carry (an Arabic site, in windows-1256, that only
+/// serves browsers), while the other feeds keep `[poll]`'s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_wall_is_named_and_a_feed_sends_its_own_user_agent() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let walled = server.route(
+        "/walled.xml",
+        Route::status(403)
+            .header("Server", "cloudflare")
+            .header("cf-mitigated", "challenge"),
+    );
+    let firewalled = server.route(
+        "/firewalled.xml",
+        Route::status(403).header("Server", "cloudflare"),
+    );
+    let plain = server.route("/plain.xml", Route::status(403));
+    let youm7 = server.serve_fixture("/youm7.xml", "youm7_cp1256.xml", RSS);
+    let browser = "Mozilla/5.0 (X11; Linux x86_64) feedwire-test/VERSION";
+    let config = TestConfig::new()
+        .feed("walled", &walled)
+        .feed("firewalled", &firewalled)
+        .feed("plain", &plain)
+        .feed_with("اليوم السابع", &youm7, &[("user_agent", &format!("{browser:?}"))])
+        .load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+
+    let r = reports.of(&walled).await;
+    assert!(
+        error_of(&r).starts_with("HTTP 403: Cloudflare's bot challenge, which refuses automated clients")
+            && error_of(&r).contains("[[feed]] user_agent"),
+        "{:?}",
+        r.outcome
+    );
+    let s = status_of(&daemon, &walled).await;
+    assert_eq!(s.last_error.as_deref(), Some(error_of(&r)));
+    assert_eq!(s.last_status, Some(403));
+    let r = reports.of(&firewalled).await;
+    assert!(
+        error_of(&r).starts_with("HTTP 403: Cloudflare's firewall"),
+        "{:?}",
+        r.outcome
+    );
+    // Nothing names a wall that did not say so.
+    let r = reports.of(&plain).await;
+    assert_eq!(error_of(&r), "HTTP 403");
+
+    let r = reports.of(&youm7).await;
+    assert_ok(&r);
+    let agents = |path: &str| -> Vec<String> {
+        server
+            .requests()
+            .into_iter()
+            .filter(|q| q.path == path)
+            .map(|q| q.user_agent.unwrap_or_default())
+            .collect()
+    };
+    let own = browser.replace("VERSION", env!("CARGO_PKG_VERSION"));
+    assert_eq!(agents("/youm7.xml"), [own]);
+    let default = agents("/walled.xml");
+    assert!(
+        default.len() == 1 && default[0].starts_with("feedwire/"),
+        "{default:?}"
+    );
+    let mut titles = Vec::new();
+    daemon
+        .store()
+        .for_each_item(|i| {
+            titles.push(i.title);
+            true
+        })
+        .unwrap();
+    assert!(
+        !titles.is_empty()
+            && titles
+                .iter()
+                .all(|t| t.chars().any(|c| ('\u{0621}'..='\u{064A}').contains(&c))),
+        "the windows-1256 feed's Arabic titles are stored: {titles:?}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_back_off_exponentially_and_reset_on_success() {
     let server = FeedServer::start().await;
