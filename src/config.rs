@@ -183,6 +183,49 @@ pub struct FeedConfig {
     /// `user_agent`: sent instead of `[poll] user_agent` when fetching this
     /// feed and its articles (a publisher that refuses unknown clients).
     pub user_agent: Option<String>,
+    /// The user name and password written in the feed's URL, taken out of
+    /// `url` (see [`Credentials`]).
+    pub credentials: Option<Credentials>,
+}
+
+/// A feed URL's user name and password (`https://user:pass@host/feed`),
+/// sent as HTTP Basic authentication to the feed's own host only. They are
+/// taken out of the URL when the config is read, because feedwire shows
+/// feed URLs (logs, the status page) and publishes them (each item's
+/// source, the OPML): a password left in would reach every subscriber.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Splits the user name and password (percent-decoded) off a feed URL.
+fn take_credentials(mut url: Url) -> (Url, Option<Credentials>) {
+    if url.username().is_empty() && url.password().is_none() {
+        return (url, None);
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = Credentials {
+        username: decode(url.username()),
+        password: url.password().map(decode),
+    };
+    // http(s) URLs always have a host, so neither call can fail.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    (url, Some(credentials))
 }
 
 /// A feed's full-text options.
@@ -980,8 +1023,8 @@ impl RawConfig {
                 return RawConfig::parse_whole(file, text, state_dir);
             };
             let f = raw.get_ref();
-            let url = match Url::parse(f.url.get_ref().trim()) {
-                Ok(u) if is_web(&u) => u,
+            let (url, credentials) = match Url::parse(f.url.get_ref().trim()) {
+                Ok(u) if is_web(&u) => take_credentials(u),
                 Ok(u) => {
                     c.problem(
                         &f.url,
@@ -1036,6 +1079,7 @@ impl RawConfig {
                 outlet,
                 full_text,
                 user_agent,
+                credentials,
             });
         }
         if count == 0 {

@@ -21,7 +21,7 @@ use reqwest::{redirect, StatusCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::config::PollConfig;
+use crate::config::{Credentials, PollConfig};
 use crate::discover;
 use crate::item::is_web;
 
@@ -288,6 +288,9 @@ pub struct Fetcher {
     heads_of_pages: bool,
     /// A feed's own `user_agent`, sent instead of the clients' default.
     user_agent: Option<header::HeaderValue>,
+    /// A feed's credentials, with the URL they were given for: sent only
+    /// where [`may_carry_credentials`] allows.
+    credentials: Option<Arc<(Url, Credentials)>>,
 }
 
 /// `Accept` for feed polls.
@@ -313,6 +316,15 @@ impl Fetcher {
     pub fn with_user_agent(&self, user_agent: Option<&str>) -> Fetcher {
         Fetcher {
             user_agent: user_agent.and_then(|ua| header::HeaderValue::from_str(ua).ok()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client sending `credentials` as HTTP Basic authentication
+    /// to `url`'s host (see [`may_carry_credentials`]); `None` sends none.
+    pub fn with_credentials(&self, url: &Url, credentials: Option<&Credentials>) -> Fetcher {
+        Fetcher {
+            credentials: credentials.map(|c| Arc::new((url.clone(), c.clone()))),
             ..self.clone()
         }
     }
@@ -348,6 +360,7 @@ impl Fetcher {
             accept: FEED_ACCEPT,
             heads_of_pages: true,
             user_agent: None,
+            credentials: None,
         })
     }
 
@@ -603,6 +616,11 @@ impl Fetcher {
         if let Some(ua) = &self.user_agent {
             req = req.header(header::USER_AGENT, ua.clone());
         }
+        if let Some((given, c)) = self.credentials.as_deref() {
+            if may_carry_credentials(given, url) {
+                req = req.basic_auth(&c.username, c.password.as_deref());
+            }
+        }
         if let Some(etag) = &validators.etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }
@@ -657,6 +675,21 @@ pub async fn get_local_streaming(url: &Url, mut sink: impl FnMut(&[u8]) -> bool)
         }
     }
     Ok(())
+}
+
+/// Whether a request to `target` may carry the credentials given for the
+/// feed URL `given`: the same host and port, or the same host moved from
+/// `http` to `https` on the default ports. A redirect to another host, or
+/// down to plain `http`, must not hand the password on.
+pub fn may_carry_credentials(given: &Url, target: &Url) -> bool {
+    if given.host_str() != target.host_str() {
+        return false;
+    }
+    match (given.scheme(), target.scheme()) {
+        (a, b) if a == b => given.port_or_known_default() == target.port_or_known_default(),
+        ("http", "https") => given.port().is_none() && target.port().is_none(),
+        _ => false,
+    }
 }
 
 /// The bot protection an error answer came from, told by the headers its
@@ -740,6 +773,60 @@ fn cache_hints(headers: &HeaderMap) -> CacheHints {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn credentials_stay_with_their_host() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let given = url("http://news.example/feed");
+        for (target, ok) in [
+            ("http://news.example/moved", true),
+            ("http://NEWS.example:80/x", true),
+            ("https://news.example/feed", true),
+            ("https://news.example:8443/feed", false),
+            ("http://news.example:8080/feed", false),
+            ("http://cdn.news.example/feed", false),
+            ("https://other.example/feed", false),
+        ] {
+            assert_eq!(may_carry_credentials(&given, &url(target)), ok, "{target}");
+        }
+        let secure = url("https://أخبار.example/feed");
+        assert!(may_carry_credentials(
+            &secure,
+            &url("https://xn--igbicxr.example/x")
+        ));
+        assert!(
+            !may_carry_credentials(&secure, &url("http://أخبار.example/feed")),
+            "never down to http"
+        );
+    }
+
+    #[test]
+    fn bot_walls_are_told_by_their_headers() {
+        let wall = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_str(v).unwrap());
+            }
+            bot_wall(&h)
+        };
+        assert_eq!(
+            wall(&[("cf-mitigated", "challenge"), ("server", "cloudflare")]),
+            Some("Cloudflare's bot challenge")
+        );
+        assert_eq!(wall(&[("server", "cloudflare")]), Some("Cloudflare's firewall"));
+        assert_eq!(
+            wall(&[("x-amzn-waf-action", "captcha")]),
+            Some("AWS WAF's bot challenge")
+        );
+        assert_eq!(
+            wall(&[("x-datadome", "protected")]),
+            Some("DataDome's bot protection")
+        );
+        assert_eq!(wall(&[("x-sucuri-block", "1")]), Some("Sucuri's firewall"));
+        assert_eq!(wall(&[("server", "AkamaiGHost")]), Some("Akamai's firewall"));
+        assert_eq!(wall(&[("server", "nginx")]), None);
+        assert_eq!(wall(&[]), None);
+    }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

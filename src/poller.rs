@@ -518,9 +518,7 @@ async fn poll_with<P>(
     state.gone = false;
     // The body slot comes back inside `fetched` and is held until the
     // document is parsed and stored (see `process`).
-    let fetched = ctx
-        .fetcher
-        .with_user_agent(feed.user_agent.as_deref())
+    let fetched = fetcher_for(ctx, feed)
         .fetch_gated(
             &target,
             &validators,
@@ -879,6 +877,14 @@ async fn follow_page(
     }
 }
 
+/// The fetcher for one feed's own requests: its `user_agent`, and the
+/// credentials of its URL, sent to its host only.
+fn fetcher_for(ctx: &PollContext, feed: &FeedConfig) -> crate::fetch::Fetcher {
+    ctx.fetcher
+        .with_user_agent(feed.user_agent.as_deref())
+        .with_credentials(&feed.url, feed.credentials.as_ref())
+}
+
 /// One more fetch within a poll, under the same limits as the first: the
 /// host's slots (fleet-wide on a shared store), the global limit, a body slot.
 async fn fetch_hop(
@@ -893,9 +899,7 @@ async fn fetch_hop(
     } else {
         None
     };
-    let fetched = ctx
-        .fetcher
-        .with_user_agent(feed.user_agent.as_deref())
+    let fetched = fetcher_for(ctx, feed)
         .fetch_gated(url, validators, feed.allow_private_networks, Some(&ctx.bodies))
         .await;
     drop((permits, slot));

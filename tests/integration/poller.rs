@@ -546,6 +546,94 @@ async fn a_bot_wall_is_named_and_a_feed_sends_its_own_user_agent() {
     daemon.shutdown().await.unwrap();
 }
 
+/// A feed URL with a user name and password (an Arabic user name,
+/// percent-encoded, and a password with an escaped `@`): they go to the
+/// feed's host as HTTP Basic authentication, never to the host a redirect
+/// leads to, and never into what feedwire shows or publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
+    let server = FeedServer::start().await;
+    let elsewhere = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let private = server.serve_fixture("/private.xml", "youm7_cp1256.xml", RSS);
+    let moved = elsewhere.serve_fixture("/moved.xml", "aljazeera_rss2.xml", RSS);
+    let moving = server.route("/moving.xml", Route::redirect(302, &moved));
+    let with_login = |url: &str| url.replacen("http://", "http://%D8%B9%D9%84%D9%8A:s3cr%40t-pw@", 1);
+    let config = TestConfig::new()
+        .feed("خاص", &with_login(&private))
+        .feed("moving", &with_login(&moving))
+        .load(dir.path());
+    assert_eq!(
+        config.feeds[0].url.as_str(),
+        private,
+        "the login is taken out of the URL"
+    );
+    let login = config.feeds[0].credentials.clone().unwrap();
+    assert_eq!(
+        (login.username.as_str(), login.password.as_deref()),
+        ("علي", Some("s3cr@t-pw"))
+    );
+    assert!(!format!("{login:?}").contains("s3cr"), "{login:?}");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+    assert_ok(&reports.of(&private).await);
+    assert_ok(&reports.of(&moving).await);
+
+    // RFC 7617: base64 of "علي:s3cr@t-pw" in UTF-8.
+    let basic = "Basic 2LnZhNmKOnMzY3JAdC1wdw==";
+    let auth_of = |server: &FeedServer, path: &str| -> Vec<Option<String>> {
+        server
+            .requests()
+            .into_iter()
+            .filter(|q| q.path == path)
+            .map(|q| q.authorization)
+            .collect()
+    };
+    assert_eq!(auth_of(&server, "/private.xml"), [Some(basic.to_owned())]);
+    assert_eq!(auth_of(&server, "/moving.xml"), [Some(basic.to_owned())]);
+    assert_eq!(
+        auth_of(&elsewhere, "/moved.xml"),
+        [None],
+        "no password for another host"
+    );
+
+    // What subscribers and operators read names the feed without its login.
+    let published = daemon.published();
+    let mut renders = published.subscribe();
+    let carries_private = |_: &u64| {
+        published
+            .get("politics.rss")
+            .is_some_and(|d| String::from_utf8_lossy(&d.body).contains(&private))
+    };
+    timeout(WAIT, renders.wait_for(carries_private))
+        .await
+        .expect("a render with the private feed's items")
+        .unwrap();
+    let status = http_client()
+        .get(format!("http://{}/status.json", daemon.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (name, text) in ["politics.rss", "politics.atom", "politics.json", "feeds.opml"]
+        .into_iter()
+        .map(|n| {
+            (
+                n,
+                String::from_utf8_lossy(&published.get(n).unwrap().body).into_owned(),
+            )
+        })
+        .chain([("status.json", status)])
+    {
+        for secret in ["s3cr", "%D8%B9%D9%84%D9%8A", "علي"] {
+            assert!(!text.contains(secret), "{name} shows {secret:?}");
+        }
+    }
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_back_off_exponentially_and_reset_on_success() {
     let server = FeedServer::start().await;

@@ -183,6 +183,7 @@ pub struct SeenRequest {
     pub path: String,
     pub if_none_match: Option<String>,
     pub user_agent: Option<String>,
+    pub authorization: Option<String>,
     /// When it arrived.
     pub at: std::time::Instant,
 }
@@ -400,6 +401,7 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
         path: path.clone(),
         if_none_match: if_none_match.clone(),
         user_agent: header(header::USER_AGENT),
+        authorization: header(header::AUTHORIZATION),
         at: std::time::Instant::now(),
     });
     state.arrived.send_modify(|n| *n += 1);
