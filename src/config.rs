@@ -125,6 +125,10 @@ pub struct PollConfig {
     /// Whether feeds may reach loopback, private and link-local addresses
     /// (default: no; a feed can redirect anywhere).
     pub allow_private_networks: bool,
+    /// `proxy`: an HTTP(S) proxy every fetch goes through (the environment's
+    /// `HTTP_PROXY` and friends are not read: an operator's explicit choice
+    /// only, since a proxy changes where the address check can be made).
+    pub proxy: Option<Url>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -546,6 +550,7 @@ struct RawPoll {
     timeout: Option<Spanned<String>>,
     max_body: Option<Spanned<String>>,
     user_agent: Option<Spanned<String>>,
+    proxy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1001,6 +1006,24 @@ impl RawConfig {
         let user_agent = c
             .user_agent(self.poll.user_agent.as_ref())
             .unwrap_or_else(default_user_agent);
+        let proxy = self
+            .poll
+            .proxy
+            .as_ref()
+            .and_then(|v| match Url::parse(v.get_ref().trim()) {
+                Ok(u) if is_web(&u) && u.host_str().is_some() => Some(u),
+                Ok(u) => {
+                    c.problem(
+                        v,
+                        format!("proxy must be an http:// or https:// URL, not {:?}", u.scheme()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    c.problem(v, format!("invalid proxy URL ({e})"));
+                    None
+                }
+            });
 
         // Sized up front and the raw tables consumed as they are read: with
         // 100,000 feeds, growing by doubling held both the raw and the
@@ -1254,6 +1277,7 @@ impl RawConfig {
                 max_items,
                 first_poll_spread,
                 allow_private_networks: self.poll.allow_private_networks.unwrap_or(false),
+                proxy,
             },
             outputs,
             feeds,
@@ -1395,6 +1419,67 @@ interval = "20m"
         let ft = c.feeds[0].full_text.clone().unwrap();
         assert_eq!(ft.selector.as_deref(), Some("article .story-body"));
         assert_eq!(ft.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_proxy_is_an_http_url_and_a_feed_url_login_is_taken_out() {
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), GOOD).unwrap();
+        assert_eq!(c.poll.proxy, None);
+        let with = |proxy: &str| {
+            GOOD.replace(
+                "max_body = \"2MiB\"",
+                &format!("max_body = \"2MiB\"\nproxy = {proxy:?}"),
+            )
+        };
+        let c = Config::parse(
+            Path::new("/etc/feedwire/feeds.toml"),
+            &with("http://squid.internal:3128"),
+        )
+        .unwrap();
+        assert_eq!(c.poll.proxy.unwrap().as_str(), "http://squid.internal:3128/");
+        for (bad, says) in [
+            (
+                "socks5://127.0.0.1:1080",
+                "proxy must be an http:// or https:// URL, not \"socks5\"",
+            ),
+            (
+                "squid:3128",
+                "proxy must be an http:// or https:// URL, not \"squid\"",
+            ),
+            ("http://", "invalid proxy URL"),
+        ] {
+            let p = problems(&with(bad));
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert!(
+                p[0].starts_with("/etc/feedwire/feeds.toml:8:9: poll.proxy: "),
+                "{}",
+                p[0]
+            );
+            assert!(p[0].contains(says), "{bad}: {}", p[0]);
+        }
+
+        let login = GOOD.replace(
+            "https://www.bbc.com/",
+            "https://%D8%B9%D9%84%D9%8A:p%40ss@www.bbc.com/",
+        );
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &login).unwrap();
+        assert_eq!(c.feeds[0].url.as_str(), "https://www.bbc.com/arabic/index.xml");
+        let creds = c.feeds[0].credentials.clone().unwrap();
+        assert_eq!(
+            (creds.username.as_str(), creds.password.as_deref()),
+            ("علي", Some("p@ss"))
+        );
+        let user_only = GOOD.replace("https://www.bbc.com/", "https://reader@www.bbc.com/");
+        let c = Config::parse(Path::new("/etc/feedwire/feeds.toml"), &user_only).unwrap();
+        let creds = c.feeds[0].credentials.clone().unwrap();
+        assert_eq!((creds.username.as_str(), creds.password), ("reader", None));
+        // Two feeds that differ only by a login are one feed.
+        let twice = format!("{login}\n[[feed]]\nurl = \"https://www.bbc.com/arabic/index.xml\"\nname = \"again\"\ntags = [\"politics\"]\n");
+        let p = problems(&twice);
+        assert!(
+            p.len() == 1 && p[0].contains("duplicate feed URL https://www.bbc.com/arabic/index.xml"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -253,6 +253,31 @@ fn refusal(host: &str, ip: IpAddr) -> String {
     )
 }
 
+/// Behind `[poll] proxy` the proxy connects, so [`PublicOnly`] never sees
+/// the feed's addresses: the name is looked up here, and refused when any
+/// of its addresses is private, or when it cannot be looked up (the check
+/// cannot be made; `allow_private_networks` leaves names to the proxy).
+/// The proxy looks the name up again on its own: an answer that changes in
+/// between (DNS rebinding) is for the proxy's own rules to refuse.
+async fn check_public_name(url: &Url) -> Result<(), FetchError> {
+    let Some(url::Host::Domain(host)) = url.host() else {
+        // Addresses written in the URL are checked by the caller.
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| {
+        FetchError::Refused(format!(
+            "cannot look up {host} to check that it is public ({e}); set allow_private_networks = true for this feed to let the proxy resolve it"
+        ))
+    })?;
+    for addr in addrs {
+        if is_private(addr.ip()) {
+            return Err(FetchError::Refused(refusal(host, addr.ip())));
+        }
+    }
+    Ok(())
+}
+
 /// Resolves names and drops private addresses, so that a public name
 /// pointing inside (or DNS rebinding) cannot reach internal services: the
 /// check is on the address actually connected to.
@@ -288,6 +313,8 @@ pub struct Fetcher {
     heads_of_pages: bool,
     /// A feed's own `user_agent`, sent instead of the clients' default.
     user_agent: Option<header::HeaderValue>,
+    /// Fetches go through `[poll] proxy`.
+    proxied: bool,
     /// A feed's credentials, with the URL they were given for: sent only
     /// where [`may_carry_credentials`] allows.
     credentials: Option<Arc<(Url, Credentials)>>,
@@ -330,8 +357,21 @@ impl Fetcher {
     }
 
     pub fn new(poll: &PollConfig) -> Result<Fetcher, FetchError> {
+        let proxy = poll
+            .proxy
+            .as_ref()
+            .map(|p| {
+                reqwest::Proxy::all(p.as_str()).map_err(|e| {
+                    FetchError::Other(format!(
+                        "proxy {}: {}",
+                        crate::config::redact_url(p.as_str()),
+                        error_chain(&e)
+                    ))
+                })
+            })
+            .transpose()?;
         let builder = || {
-            reqwest::Client::builder()
+            let builder = reqwest::Client::builder()
                 // The root certificates are read once, when first needed
                 // (see `tls`), not by each client as it is built.
                 .tls_backend_preconfigured(tls::client_config())
@@ -339,8 +379,6 @@ impl Fetcher {
                 .timeout(poll.timeout)
                 .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
                 .redirect(redirect::Policy::none())
-                // A proxy would connect for us and bypass the address check.
-                .no_proxy()
                 // Feeds are polled minutes apart: an idle pooled connection
                 // only holds its read buffer, grown to the last body's
                 // chunks. With one per host that was 38 MB of a 1,000-host
@@ -349,11 +387,24 @@ impl Fetcher {
                 .pool_max_idle_per_host(0)
                 .gzip(true)
                 .brotli(true)
-                .deflate(true)
+                .deflate(true);
+            // Only the configured proxy, never the environment's.
+            match &proxy {
+                Some(proxy) => builder.proxy(proxy.clone()),
+                None => builder.no_proxy(),
+            }
         };
         let build = |b: reqwest::ClientBuilder| b.build().map_err(|e| FetchError::Other(error_chain(&e)));
+        // Through a proxy the resolver only ever sees the proxy's name
+        // (often a private address): the feed's names are checked in
+        // `request` instead ([`check_public_name`]).
+        let public = match proxy {
+            Some(_) => builder(),
+            None => builder().dns_resolver(PublicOnly),
+        };
         Ok(Fetcher {
-            public: build(builder().dns_resolver(PublicOnly))?,
+            public: build(public)?,
+            proxied: poll.proxy.is_some(),
             any: build(builder())?,
             max_body: poll.max_body,
             timeout: poll.timeout,
@@ -609,6 +660,9 @@ impl Fetcher {
                     url.host_str().unwrap_or_default(),
                     ip,
                 )));
+            }
+            if self.proxied {
+                check_public_name(url).await?;
             }
             &self.public
         };

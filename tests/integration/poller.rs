@@ -634,6 +634,60 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
     daemon.shutdown().await.unwrap();
 }
 
+/// `[poll] proxy`: fetches go through it (here a feed server answering the
+/// absolute-form requests a proxy receives), so a name feedwire cannot
+/// resolve is fetched when the feed lets the proxy resolve it; and a name
+/// that resolves to a loopback address is still refused, before the proxy
+/// is asked, for a feed that may not reach private networks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_go_through_the_proxy_and_names_are_still_checked() {
+    let proxy = FeedServer::start().await;
+    proxy.serve_fixture("/youm7.xml", "youm7_cp1256.xml", RSS);
+    let dir = tempfile::tempdir().unwrap();
+    let through = "http://news.example/youm7.xml";
+    let inside = "http://localhost:9/inside.xml";
+    let config = TestConfig::new()
+        .poll("proxy", &format!("{:?}", proxy.url("/")))
+        .feed("اليوم السابع", through)
+        .feed_with("inside", inside, &[("allow_private_networks", "false")])
+        .load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&proxy, config.clone(), &clock).await;
+
+    assert_ok(&reports.of(through).await);
+    let seen: Vec<(String, String)> = proxy.requests().into_iter().map(|q| (q.host, q.path)).collect();
+    assert_eq!(seen, [("news.example".to_owned(), "/youm7.xml".to_owned())]);
+    let mut titles = Vec::new();
+    daemon
+        .store()
+        .for_each_item(|i| {
+            titles.push(i.title);
+            true
+        })
+        .unwrap();
+    assert!(
+        !titles.is_empty()
+            && titles
+                .iter()
+                .all(|t| t.chars().any(|c| ('\u{0621}'..='\u{064A}').contains(&c))),
+        "the windows-1256 feed's Arabic titles, through the proxy: {titles:?}"
+    );
+
+    daemon.shutdown().await.unwrap();
+
+    // Polled on its own: the refusal needs no server, so under the daemon
+    // its report could come before anyone listens.
+    let ctx = context(&config, &clock);
+    let r = poll_url(&ctx, &config, inside).await;
+    assert!(
+        error_of(&r).starts_with("refused: localhost is ")
+            && error_of(&r).contains("private or local address"),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(proxy.requests().len(), 1, "the proxy was not asked for it");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_back_off_exponentially_and_reset_on_success() {
     let server = FeedServer::start().await;

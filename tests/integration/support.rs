@@ -184,6 +184,8 @@ pub struct SeenRequest {
     pub if_none_match: Option<String>,
     pub user_agent: Option<String>,
     pub authorization: Option<String>,
+    /// The `Host` header without its port.
+    pub host: String,
     /// When it arrived.
     pub at: std::time::Instant,
 }
@@ -402,6 +404,7 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
         if_none_match: if_none_match.clone(),
         user_agent: header(header::USER_AGENT),
         authorization: header(header::AUTHORIZATION),
+        host: host.clone(),
         at: std::time::Instant::now(),
     });
     state.arrived.send_modify(|n| *n += 1);
