@@ -461,6 +461,24 @@ fn backoff_floor(interval: Duration, failures: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
+/// Every stored item has an Arabic title, and there is one: a feed's
+/// windows-1256 document was read (`what` names it).
+fn assert_arabic_titles_stored(daemon: &Daemon, what: &str) {
+    let mut titles = Vec::new();
+    daemon
+        .store()
+        .for_each_item(|i| {
+            titles.push(i.title);
+            true
+        })
+        .unwrap();
+    let arabic = |t: &String| t.chars().any(|c| ('\u{0621}'..='\u{064A}').contains(&c));
+    assert!(
+        !titles.is_empty() && titles.iter().all(arabic),
+        "{what}: Arabic titles stored: {titles:?}"
+    );
+}
+
 /// A publisher behind a bot wall answers 403 with its vendor's headers: the
 /// error says who refused and what to try, and a feed's own `user_agent`
 /// is what its requests carry (an Arabic site, in windows-1256, that only
@@ -528,21 +546,7 @@ async fn a_bot_wall_is_named_and_a_feed_sends_its_own_user_agent() {
         default.len() == 1 && default[0].starts_with("feedwire/"),
         "{default:?}"
     );
-    let mut titles = Vec::new();
-    daemon
-        .store()
-        .for_each_item(|i| {
-            titles.push(i.title);
-            true
-        })
-        .unwrap();
-    assert!(
-        !titles.is_empty()
-            && titles
-                .iter()
-                .all(|t| t.chars().any(|c| ('\u{0621}'..='\u{064A}').contains(&c))),
-        "the windows-1256 feed's Arabic titles are stored: {titles:?}"
-    );
+    assert_arabic_titles_stored(&daemon, "youm7_cp1256.xml");
     daemon.shutdown().await.unwrap();
 }
 
@@ -609,14 +613,7 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
         .await
         .expect("a render with the private feed's items")
         .unwrap();
-    let status = http_client()
-        .get(format!("http://{}/status.json", daemon.addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = get_text(&format!("http://{}/status.json", daemon.addr)).await;
     for (name, text) in ["politics.rss", "politics.atom", "politics.json", "feeds.opml"]
         .into_iter()
         .map(|n| {
@@ -657,21 +654,7 @@ async fn fetches_go_through_the_proxy_and_names_are_still_checked() {
     assert_ok(&reports.of(through).await);
     let seen: Vec<(String, String)> = proxy.requests().into_iter().map(|q| (q.host, q.path)).collect();
     assert_eq!(seen, [("news.example".to_owned(), "/youm7.xml".to_owned())]);
-    let mut titles = Vec::new();
-    daemon
-        .store()
-        .for_each_item(|i| {
-            titles.push(i.title);
-            true
-        })
-        .unwrap();
-    assert!(
-        !titles.is_empty()
-            && titles
-                .iter()
-                .all(|t| t.chars().any(|c| ('\u{0621}'..='\u{064A}').contains(&c))),
-        "the windows-1256 feed's Arabic titles, through the proxy: {titles:?}"
-    );
+    assert_arabic_titles_stored(&daemon, "youm7_cp1256.xml, through the proxy");
 
     daemon.shutdown().await.unwrap();
 
