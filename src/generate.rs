@@ -192,7 +192,26 @@ fn updated(item: &Item) -> i64 {
 pub fn item_id(item: &Item) -> (String, bool) {
     match &item.link {
         Some(link) if !item.key.shares_its_link() => (link.clone(), true),
-        _ => (format!("urn:feedwire:{}", urlencode(item.key.as_str())), false),
+        _ => (
+            format!("urn:feedwire:{}", urlencode(&without_login(item.key.as_str()))),
+            false,
+        ),
+    }
+}
+
+/// `s` (a URL, or a key that holds one) without the `user:password@` of its
+/// first authority. Feed URLs lose their login when the config is read
+/// ([`crate::config::Credentials`]), but items stored by an older build
+/// keep the URL they were stored with, in their sources and in the keys of
+/// link-less items: what is published goes through this.
+fn without_login(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = s.find("//").map(|i| i + 2) else {
+        return s.into();
+    };
+    let authority_end = s[start..].find(['/', '?', '#']).map_or(s.len(), |i| start + i);
+    match s[start..authority_end].rfind('@') {
+        Some(at) => format!("{}{}", &s[..start], &s[start + at + 1..]).into(),
+        None => s.into(),
     }
 }
 
@@ -221,7 +240,7 @@ fn other_sources_rss(item: &Item, related: &[Related]) -> rss::extension::Extens
             name: "feedwire:source".into(),
             value: Some(s.feed_name.clone()),
             attrs: BTreeMap::from([
-                ("url".to_owned(), s.feed_url.clone()),
+                ("url".to_owned(), without_login(&s.feed_url).into_owned()),
                 ("link".to_owned(), published_link(s).unwrap_or_default()),
             ]),
             children: BTreeMap::new(),
@@ -285,7 +304,7 @@ fn rss_item(meta: &OutputMeta<'_>, item: &Item) -> rss::Item {
     let (id, permalink) = item_id(item);
     let (summary, content) = meta.texts(item);
     let source = item.sources.first().map(|s| rss::Source {
-        url: s.feed_url.clone(),
+        url: without_login(&s.feed_url).into_owned(),
         title: Some(s.feed_name.clone()),
     });
     let dublin_core = (!item.authors.is_empty()).then(|| rss::extension::dublincore::DublinCoreExtension {
@@ -393,10 +412,10 @@ fn atom_entry(meta: &OutputMeta<'_>, item: &Item) -> atom_syndication::Entry {
     };
     let source = item.sources.first().map(|s| atom::Source {
         title: atom::Text::plain(s.feed_name.clone()),
-        id: s.feed_url.clone(),
+        id: without_login(&s.feed_url).into_owned(),
         updated: to_datetime(item.first_seen),
         links: vec![atom::Link {
-            href: s.feed_url.clone(),
+            href: without_login(&s.feed_url).into_owned(),
             rel: "self".into(),
             ..Default::default()
         }],
@@ -587,7 +606,7 @@ fn json_item(meta: &OutputMeta<'_>, item: &Item) -> serde_json::Value {
         "date_modified": rfc3339(updated(item)),
         "_feedwire": {
             "sources": item.sources.iter().map(|s| json!({
-                "name": s.feed_name, "feed_url": s.feed_url, "url": published_link(s),
+                "name": s.feed_name, "feed_url": without_login(&s.feed_url), "url": published_link(s),
             })).collect::<Vec<_>>(),
             "related": meta.related_of(item).iter().map(|r| json!({
                 "outlet": r.outlet, "title": r.title, "url": r.link, "score": r.score,
@@ -788,6 +807,50 @@ mod tests {
             "{atom}"
         );
         assert!(atom.contains(r#"<title xml:lang="ar">الانتخابات"#), "{atom}");
+    }
+
+    /// Items an older build stored with a feed URL's login in their sources
+    /// and keys: no document publishes it.
+    #[test]
+    fn a_stored_feed_login_is_never_published() {
+        let meta_out = output();
+        let base = Url::parse("https://news.example/").unwrap();
+        let meta = OutputMeta::new(&meta_out, &base);
+        let feed = Url::parse("https://%D8%B9%D9%84%D9%8A:s3cret@f.example/rss?edition=ar").unwrap();
+        let mut linked = item(1, Some("https://a.example/1"));
+        let mut linkless = item(2, None);
+        linkless.key = ItemKey::from_guid("id-2", &feed);
+        for it in [&mut linked, &mut linkless] {
+            it.sources[0].feed_url = feed.to_string();
+            it.sources.push(Source {
+                feed_url: feed.to_string(),
+                feed_name: "ثانية".into(),
+                link: None,
+            });
+        }
+        let items = vec![linked, linkless];
+        for (format, doc) in [
+            ("rss", render_rss(&meta, &items)),
+            ("atom", render_atom(&meta, &items)),
+            ("json", render_json(&meta, &items)),
+        ] {
+            let doc = String::from_utf8(doc).unwrap();
+            assert!(
+                !doc.contains("s3cret") && !doc.contains("D8%B9"),
+                "{format}: {doc}"
+            );
+            assert!(doc.contains("f.example/rss?edition=ar"), "{format}: {doc}");
+        }
+        assert_eq!(
+            without_login("guid://u:p@f.example/rss#id"),
+            "guid://f.example/rss#id"
+        );
+        assert_eq!(without_login("//f.example/a@b"), "//f.example/a@b");
+        assert_eq!(
+            without_login("https://f.example/rss?mail=a@b"),
+            "https://f.example/rss?mail=a@b"
+        );
+        assert_eq!(without_login("urn:x"), "urn:x");
     }
 
     #[test]
