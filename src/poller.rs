@@ -56,6 +56,7 @@ use crate::parse::{parse_feed_recalling, FeedRef, Known, Limits, Recall};
 use crate::store::{Claim, FeedState, IngestReport, Lookup, Store};
 
 pub mod gaps;
+pub mod validators;
 
 /// How a failed store write starts a feed's error (health checks look for it).
 pub const STORE_FAILURE: &str = "store write failed";
@@ -507,11 +508,8 @@ async fn poll_with<P>(
 ) -> FeedReport {
     let url = feed.url.to_string();
     let site_before = state.site_url.clone();
-    let validators = Validators {
-        etag: state.etag.clone(),
-        last_modified: state.last_modified.clone(),
-    };
     let started = ctx.clock.now();
+    let validators = validators::to_send(&state, started.timestamp());
     let timer = std::time::Instant::now();
     let before = gaps::Before::of(&state);
     state.last_attempt = Some(started.timestamp());
@@ -942,9 +940,17 @@ async fn process(
         return Ok(Outcome::NotModified);
     };
     state.last_status = Some(200);
+    state.last_full = Some(started.timestamp());
     state.bytes = body.len() as u64;
     let hash = format!("{:x}", Sha256::digest(&body));
-    if state.body_hash.as_deref() == Some(hash.as_str()) {
+    let changed = state.body_hash.as_deref() != Some(hash.as_str());
+    if !state.validators_ignored && validators::contradicted(state, &fetched.validators, changed) {
+        state.validators_ignored = true;
+        warn!(feed = %feed.name, url = %feed.url, etag = ?fetched.validators.etag,
+              last_modified = ?fetched.validators.last_modified,
+              "The server sent a changed document with the validators it answered 304 to: they do not follow the document, so it is polled without them from now on.");
+    }
+    if !changed {
         state.etag = fetched.validators.etag;
         state.last_modified = fetched.validators.last_modified;
         return Ok(Outcome::NotModified);

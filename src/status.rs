@@ -74,6 +74,10 @@ pub struct FeedStatus {
     /// publisher's ask); null before the first success.
     #[serde(default)]
     pub interval: Option<u64>,
+    /// The server's ETag / Last-Modified did not follow its document, so
+    /// the feed is polled without them (`poller::validators`).
+    #[serde(default)]
+    pub validators_ignored: bool,
     /// Full-text extraction counts; only for feeds with `full_text = true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_text: Option<FullTextStatus>,
@@ -195,6 +199,7 @@ impl FeedStatus {
                     None => n,
                 }),
             interval: s.interval,
+            validators_ignored: s.validators_ignored,
             full_text: None,
         }
     }
@@ -244,6 +249,11 @@ impl FeedStatus {
         }
         if let Some(gap) = &self.gap {
             parts.push(gap.clone());
+        }
+        if self.validators_ignored {
+            parts.push(
+                "its server answered 304 for a changed document: polled without ETag/Last-Modified".into(),
+            );
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }

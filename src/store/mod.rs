@@ -218,6 +218,15 @@ pub struct FeedState {
     /// `[poll]` and the publisher.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<u64>,
+    /// Unix seconds of the last 200 (a body, identical or not): a day
+    /// later the feed is fetched once without validators
+    /// (`poller::validators`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_full: Option<i64>,
+    /// The server answered a changed document with the validators we held:
+    /// they are not sent any more (`poller::validators`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub validators_ignored: bool,
 }
 
 /// The one field of a [`FeedState`] a render needs: decoding only it

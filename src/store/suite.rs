@@ -459,6 +459,8 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
         speedup_base: Some(900),
         calm_polls: 1,
         interval: Some(225),
+        last_full: Some(1_795_990_000),
+        validators_ignored: true,
     };
     let sparse = FeedState {
         etag: Some("\"v1\"".into()),

@@ -671,6 +671,112 @@ async fn fetches_go_through_the_proxy_and_names_are_still_checked() {
     assert_eq!(proxy.requests().len(), 1, "the proxy was not asked for it");
 }
 
+/// A server whose ETag does not follow its document (one ETag for
+/// whatever it serves, and 304 to it) would keep the feed "not modified"
+/// for good. A day after its last full answer the feed is fetched without
+/// validators; the changed document (Arabic, windows-1256, after a UTF-8
+/// one) is read, and since it came with the ETag we held, the feed is polled
+/// without validators from then on. A server whose ETag follows its
+/// document keeps its conditional requests after the daily check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_etag_does_not_follow_its_document_is_found_out() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let stuck_on_v1 = |fixture_name: &str| Route {
+        etag: Some("\"v1\"".into()),
+        ..Route::feed(fixture(fixture_name), RSS)
+    };
+    let bad = server.route("/bad.xml", stuck_on_v1("aljazeera_rss2.xml"));
+    let good = server.serve_fixture("/good.xml", "aljazeera_rss2.xml", RSS);
+    let config = TestConfig::new()
+        .feed_every("bad", &bad, "6h")
+        .feed_every("good", &good, "6h")
+        .load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (daemon, mut reports) = start(&server, config, &clock).await;
+    let mut due = std::collections::HashMap::new();
+    for url in [&bad, &good] {
+        let r = reports.of(url).await;
+        assert!(matches!(r.outcome, Outcome::Updated { .. }), "{:?}", r.outcome);
+        due.insert(url.clone(), r.next_due.unwrap());
+    }
+    let stored = |daemon: &Daemon| {
+        let mut n = 0;
+        daemon
+            .store()
+            .for_each_item(|_| {
+                n += 1;
+                true
+            })
+            .unwrap();
+        n
+    };
+    let before = stored(&daemon);
+    // The publisher's document changes; its server still says "v1".
+    server.set("/bad.xml", stuck_on_v1("youm7_cp1256.xml"));
+
+    // Poll both until each was polled past a day and a half.
+    let end = after(t0(), Duration::from_secs(36 * 3600));
+    while due.values().any(|t| *t < end) {
+        let (url, at) = due
+            .iter()
+            .min_by_key(|(_, t)| **t)
+            .map(|(u, t)| (u.clone(), *t))
+            .unwrap();
+        advance_to(&clock, at);
+        let r = reports.of(&url).await;
+        assert_ok(&r);
+        due.insert(url, r.next_due.unwrap());
+    }
+    let sent = |path: &str| -> Vec<bool> {
+        server
+            .requests()
+            .into_iter()
+            .filter(|q| q.path == path)
+            .map(|q| q.if_none_match.is_some())
+            .collect()
+    };
+    // First without validators, then conditional (304s, the change unseen)
+    // until a day had passed, then never again.
+    let bad_sent = sent("/bad.xml");
+    let first_plain = bad_sent.iter().skip(1).position(|c| !c).unwrap() + 1;
+    assert!(first_plain >= 4, "conditional for the first day: {bad_sent:?}");
+    assert!(bad_sent[1..first_plain].iter().all(|c| *c), "{bad_sent:?}");
+    assert!(
+        bad_sent[first_plain..].iter().all(|c| !c) && bad_sent.len() > first_plain + 1,
+        "{bad_sent:?}"
+    );
+    assert!(stored(&daemon) > before, "the changed document was read");
+    let s = status_of(&daemon, &bad).await;
+    assert!(s.validators_ignored, "{s:?}");
+    assert!(
+        s.note().unwrap().contains("polled without ETag/Last-Modified"),
+        "{:?}",
+        s.note()
+    );
+
+    // The well-behaved server: one unconditional request a day, then
+    // conditional again.
+    let good_sent = sent("/good.xml");
+    let plain: Vec<usize> = good_sent
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !**c)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        plain.len(),
+        2,
+        "the first request and the daily one: {good_sent:?}"
+    );
+    assert!(
+        plain[1] + 1 < good_sent.len() && good_sent[plain[1] + 1],
+        "{good_sent:?}"
+    );
+    assert!(!status_of(&daemon, &good).await.validators_ignored);
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_back_off_exponentially_and_reset_on_success() {
     let server = FeedServer::start().await;
