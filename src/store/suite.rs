@@ -691,6 +691,61 @@ fn a_claim_brings_the_feed_state_and_its_release_saves_it() {
     });
 }
 
+/// One node per due time, whichever path the claim takes: nodes racing for
+/// a feed that has no lease row yet (the statement's insert) and for one
+/// due again (its `FOR UPDATE SKIP LOCKED` update) are granted it once;
+/// the others are told it is held.
+#[test]
+fn postgres_racing_claims_grant_one_node() {
+    let Some(url) = fresh_database() else { return };
+    let store = Store::connect(&url, &PoolSettings::default()).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    let now = 1_000_000;
+    let race = |feed: &str, at: i64| -> Vec<(String, Claim)> {
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|n| {
+                    let (store, barrier) = (store.clone(), &barrier);
+                    s.spawn(move || {
+                        let node = format!("عقدة-{n}");
+                        barrier.wait();
+                        let claim = store.claim(feed, &node, at, ttl).unwrap();
+                        (node, claim)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    for round in 0..15 {
+        let feed = format!("https://خبر.example/{round}.xml");
+        for at in [now, now + 10] {
+            let claims = race(&feed, at);
+            let granted: Vec<&String> = claims
+                .iter()
+                .filter(|(_, c)| matches!(c, Claim::Granted(_)))
+                .map(|(n, _)| n)
+                .collect();
+            assert_eq!(granted.len(), 1, "round {round} at {at}: {claims:?}");
+            assert!(
+                claims.iter().all(|(_, c)| match c {
+                    Claim::Granted(_) => true,
+                    Claim::Held(t) => *t > at,
+                    Claim::NotDue(_) => false,
+                }),
+                "{claims:?}"
+            );
+            // Due again right away, so the next race takes the update path.
+            let state = FeedState {
+                polled_by: Some(granted[0].clone()),
+                ..FeedState::default()
+            };
+            assert!(store.release(&feed, granted[0], at + 10, &state).unwrap());
+        }
+    }
+}
+
 /// The host slot before a fetch is asked with the feed's lease: the same
 /// statement renews the lease and takes a slot only while the lease is
 /// this node's, so a node whose lease another node took does not fetch.
