@@ -991,15 +991,7 @@ async fn fleet_loop(store: Store, clock: SharedClock, changed: Arc<Notify>, canc
         }
         let (s, n, now) = (store.clone(), node.clone(), clock.now().timestamp());
         let first = !started;
-        let counter = tokio::task::spawn_blocking(move || {
-            if first {
-                s.node_started(&n, now)?;
-            } else {
-                s.heartbeat(&n, now)?;
-            }
-            s.change_counter()
-        })
-        .await;
+        let counter = tokio::task::spawn_blocking(move || s.fleet_tick(&n, now, first)).await;
         match counter {
             Ok(Ok(c)) => {
                 started = true;

@@ -53,7 +53,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, Fetched, Fetcher, RetryAfter, Validators};
 use crate::parse::{parse_feed_recalling, FeedRef, Known, Limits, Recall};
-use crate::store::{Claim, FeedState, IngestReport, Lookup, Store};
+use crate::store::{Claim, FeedState, HostSlot, IngestReport, Lookup, Store};
 
 pub mod gaps;
 pub mod validators;
@@ -296,46 +296,57 @@ impl PollContext {
 
     /// In a fleet, one of the host's `per_host` slots in the store, so that
     /// politeness holds across nodes: waits (polling the store, with a
-    /// little jitter) until one is free. A slot whose node died frees
-    /// itself after the lease. `None` without a fleet, or when the store
-    /// does not answer (the in-process limit still holds).
-    async fn fleet_slot(&self, url: &Url) -> Option<FleetSlot> {
+    /// little jitter) until one is free. Each ask renews this node's lease
+    /// on `feed_url` in the same statement, and takes a slot only while the
+    /// lease is still ours: a node waiting for a busy host keeps its lease,
+    /// and the renewal right before fetching costs no round trip of its
+    /// own. A slot whose node died frees itself after the lease.
+    async fn fleet_slot(&self, url: &Url, feed_url: &str) -> Result<FleetSlot, NoSlot> {
         let host = url.host_str().unwrap_or_default();
         let holder = format!("{}/{url}", self.node);
         let mut wait = Duration::from_millis(20);
         loop {
-            let (store, h, holder2, per_host, ttl) = (
+            let (store, h, holder2, per_host, ttl, feed, node) = (
                 self.store.clone(),
                 host.to_owned(),
                 holder.clone(),
                 self.hosts.per_host,
                 self.lease,
+                feed_url.to_owned(),
+                self.node.clone(),
             );
-            let taken =
-                tokio::task::spawn_blocking(move || store.take_host_slot(&h, per_host, &holder2, ttl))
-                    .await
-                    .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())));
+            let taken = tokio::task::spawn_blocking(move || {
+                store.take_host_slot(&h, per_host, &holder2, ttl, Some((&feed, &node)))
+            })
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())));
             match taken {
-                Ok(Some(slot)) => {
-                    return Some(FleetSlot {
+                Ok(HostSlot::Taken(slot)) => {
+                    return Ok(FleetSlot {
                         store: self.store.clone(),
                         host: host.to_owned(),
                         slot,
                         holder,
                     })
                 }
-                Ok(None) => {
+                Ok(HostSlot::Busy) => {
                     let jitter = fraction(&holder, wait.as_millis() as i64);
                     tokio::time::sleep(wait.mul_f64(1.0 + jitter)).await;
                     wait = (wait * 2).min(Duration::from_millis(250));
                 }
-                Err(e) => {
-                    debug!(%host, error = %e, "No fleet host slot (store unavailable); local limit only.");
-                    return None;
-                }
+                Ok(HostSlot::LeaseLost) => return Err(NoSlot::LeaseLost),
+                Err(e) => return Err(NoSlot::Store(e)),
             }
         }
     }
+}
+
+/// Why a fleet poll got no host slot: it must not fetch.
+enum NoSlot {
+    /// The feed's lease expired and is another node's.
+    LeaseLost,
+    /// The store did not answer.
+    Store(crate::store::StoreError),
 }
 
 /// A fleet-wide fetch slot on one host, given back when dropped.
@@ -463,7 +474,11 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedConfig, interval: Duration)
     let state = read_state(ctx, feed);
     let target = target_of(feed, &state);
     let permits = ctx.permits(&target).await;
-    poll_with(ctx, feed, interval, state, target, permits).await
+    let (report, state) = poll_with(ctx, feed, interval, state, target, permits).await;
+    if let Err(e) = ctx.store.put_feed_state(&report.url, &state) {
+        warn!(feed = %feed.name, url = %report.url, error = %e, "Cannot save feed state.");
+    }
+    report
 }
 
 /// The feed's saved state, or a fresh one (logged) if it cannot be read.
@@ -497,7 +512,8 @@ fn configured_target(feed: &FeedConfig, state: &FeedState) -> Url {
 }
 
 /// The poll itself, once the caller holds the fetch `permits` (dropped
-/// when the fetch ends).
+/// when the fetch ends). Returns the feed's new state for the caller to
+/// save (in a fleet, with the lease's release).
 async fn poll_with<P>(
     ctx: &PollContext,
     feed: &FeedConfig,
@@ -505,7 +521,7 @@ async fn poll_with<P>(
     mut state: FeedState,
     target: Url,
     permits: P,
-) -> FeedReport {
+) -> (FeedReport, FeedState) {
     let url = feed.url.to_string();
     let site_before = state.site_url.clone();
     let started = ctx.clock.now();
@@ -619,10 +635,7 @@ async fn poll_with<P>(
     };
     state.next_due = next_due.map(|t| t.timestamp());
     state.polled_by = Some(ctx.node.to_string());
-    if let Err(e) = ctx.store.put_feed_state(&url, &state) {
-        warn!(feed = %feed.name, url = %url, error = %e, "Cannot save feed state.");
-    }
-    FeedReport {
+    let report = FeedReport {
         url,
         name: feed.name.clone(),
         // `last_status` is set on every attempt; 200 means a body arrived.
@@ -637,7 +650,8 @@ async fn poll_with<P>(
         consecutive_failures: state.consecutive_failures,
         site_changed: state.site_url != site_before,
         gap,
-    }
+    };
+    (report, state)
 }
 
 /// Judges a successful poll for a gap ([`gaps`]), moves the feed's
@@ -892,8 +906,10 @@ async fn fetch_hop(
     validators: &Validators,
 ) -> Result<Fetched, FetchError> {
     let permits = ctx.permits(url).await;
+    // Within a poll whose lease is held (and renewed): without an answer
+    // from the store the in-process limit still holds.
     let slot = if ctx.store.is_shared() {
-        ctx.fleet_slot(url).await
+        ctx.fleet_slot(url, feed.url.as_str()).await.ok()
     } else {
         None
     };
@@ -1157,8 +1173,8 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
             .unwrap_or(now)
             .max(add(now, Duration::from_secs(1)))
     };
-    match claim {
-        Ok(Claim::Granted) => {}
+    let state = match claim {
+        Ok(Claim::Granted(state)) => state.map(|s| *s).unwrap_or_default(),
         Ok(Claim::NotDue(t)) => {
             debug!(feed = %feed.name, %url, "Polled by another node; next due then.");
             return Polled::Skipped { url, next_due: at(t) };
@@ -1177,27 +1193,30 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
                 next_due: add(now, STORE_RETRY),
             };
         }
-    }
-    // Read after the claim: the node that polled last may have been another.
-    let state = read_state(ctx, feed);
-    let target = target_of(feed, &state);
-    let slot = ctx.fleet_slot(&target).await;
-    // Waiting for a host slot may have outlasted the lease: fetch only if
-    // it is still ours, renewed for the fetch.
-    let renewed = {
-        let (store, url, node, ttl) = (ctx.store.clone(), url.clone(), ctx.node.clone(), ctx.lease);
-        tokio::task::spawn_blocking(move || store.renew(&url, &node, ttl))
-            .await
-            .unwrap_or_else(|e| Err(crate::store::StoreError::Database(e.to_string())))
     };
-    if !matches!(renewed, Ok(true)) {
-        debug!(feed = %feed.name, %url, "Lease lost while waiting for a host slot; not polling.");
-        return Polled::Skipped {
-            url,
-            next_due: add(ctx.clock.now(), Duration::from_secs(1)),
-        };
-    }
-    let report = holding_lease(
+    // The state came with the claim: the node that polled last may have
+    // been another.
+    let target = target_of(feed, &state);
+    // Waiting for a host slot may have outlasted the lease: the slot is
+    // taken only while the lease is still ours, renewed for the fetch.
+    let slot = match ctx.fleet_slot(&target, &url).await {
+        Ok(slot) => slot,
+        Err(NoSlot::LeaseLost) => {
+            debug!(feed = %feed.name, %url, "Lease lost while waiting for a host slot; not polling.");
+            return Polled::Skipped {
+                url,
+                next_due: add(ctx.clock.now(), Duration::from_secs(1)),
+            };
+        }
+        Err(NoSlot::Store(e)) => {
+            debug!(feed = %feed.name, %url, error = %e, "Store unavailable; not polling.");
+            return Polled::Skipped {
+                url,
+                next_due: add(ctx.clock.now(), STORE_RETRY),
+            };
+        }
+    };
+    let (report, state) = holding_lease(
         ctx,
         &url,
         poll_with(ctx, feed, interval, state, target, (permits, slot)),
@@ -1210,9 +1229,18 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
         .unwrap_or_else(|| add(now, Duration::from_secs(86_400)))
         .timestamp();
     let (store, node) = (ctx.store.clone(), ctx.node.clone());
-    let released = tokio::task::spawn_blocking(move || store.release(&url, &node, next)).await;
-    if let Ok(Err(e)) = released {
-        warn!(feed = %feed.name, url = %report.url, error = %e, "Cannot release the feed's lease; it expires by itself.");
+    let released = tokio::task::spawn_blocking(move || store.release(&url, &node, next, &state)).await;
+    match released {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            warn!(feed = %feed.name, url = %report.url, "Lost the feed's lease before saving its state; the node that holds it now saves its own.")
+        }
+        Ok(Err(e)) => {
+            warn!(feed = %feed.name, url = %report.url, error = %e, "Cannot release the feed's lease and save its state; the lease expires by itself.")
+        }
+        Err(e) => {
+            warn!(feed = %feed.name, url = %report.url, error = %e, "Lease release task ended abnormally.")
+        }
     }
     Polled::Done(report)
 }

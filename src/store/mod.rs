@@ -454,15 +454,28 @@ pub enum Lookup {
 }
 
 /// Whether this node may poll a feed now (see [`Store::claim`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The lease is ours until the given time (Unix seconds): poll, then
-    /// [`Store::release`].
-    Granted,
+    /// The lease is ours: poll, then [`Store::release`]. With the feed's
+    /// saved state (`None`: never polled), read with the lease, so that a
+    /// fleet poll starts with one round trip to the database.
+    Granted(Option<Box<FeedState>>),
     /// Another node polled it since; it is next due at this time.
     NotDue(i64),
     /// Another node holds a live lease until this time.
     Held(i64),
+}
+
+/// What [`Store::take_host_slot`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostSlot {
+    /// This slot is ours until it is freed or its lease ends.
+    Taken(u32),
+    /// All `per_host` slots are busy: wait and ask again.
+    Busy,
+    /// The feed lease the slot was asked with is no longer ours: do not
+    /// fetch (another node may be polling the feed).
+    LeaseLost,
 }
 
 /// The open store: one of the backends. Cheap to clone.
@@ -885,8 +898,9 @@ impl Store {
     }
 
     /// Asks to poll `feed_url` now, at `now` (Unix seconds), for at most
-    /// `ttl`. sled has one process per store and always grants; PostgreSQL
-    /// grants to one node per due time (see `postgres.rs`).
+    /// `ttl`; when granted, with the feed's saved state. sled has one
+    /// process per store and always grants; PostgreSQL grants to one node
+    /// per due time (see `postgres.rs`), in one statement with the state.
     pub fn claim(
         &self,
         feed_url: &str,
@@ -895,7 +909,7 @@ impl Store {
         ttl: std::time::Duration,
     ) -> Result<Claim, StoreError> {
         match self {
-            Store::Sled(_) => Ok(Claim::Granted),
+            Store::Sled(s) => Ok(Claim::Granted(s.feed_state(feed_url)?.map(Box::new))),
             Store::Postgres(s) => s.claim(feed_url, node, now, ttl),
         }
     }
@@ -910,27 +924,40 @@ impl Store {
         }
     }
 
-    /// Ends this node's lease on `feed_url`, which is next due at `next_due`.
-    pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
+    /// Ends this node's lease on `feed_url`, which is next due at
+    /// `next_due`, and saves the feed's state: both or neither, in one
+    /// round trip (PostgreSQL). False when the lease was no longer ours:
+    /// then nothing is written, as the state belongs to the node that
+    /// holds the lease now (or polled after it). sled: saves the state.
+    pub fn release(
+        &self,
+        feed_url: &str,
+        node: &str,
+        next_due: i64,
+        state: &FeedState,
+    ) -> Result<bool, StoreError> {
         match self {
-            Store::Sled(_) => Ok(()),
-            Store::Postgres(s) => s.release(feed_url, node, next_due),
+            Store::Sled(s) => s.put_feed_state(feed_url, state).map(|()| true),
+            Store::Postgres(s) => s.release(feed_url, node, next_due, state),
         }
     }
 
-    /// Takes one of `per_host` fleet-wide fetch slots for `host`, or None
-    /// when all are busy. sled: no fleet, always a slot (the in-process
-    /// limit applies).
+    /// Takes one of `per_host` fleet-wide fetch slots for `host`. With
+    /// `lease` (feed URL, node), only while that node still holds the
+    /// feed's lease, which the same statement renews for `ttl`: the
+    /// renewal right before fetching costs no round trip of its own.
+    /// sled: no fleet, always a slot (the in-process limit applies).
     pub fn take_host_slot(
         &self,
         host: &str,
         per_host: usize,
         holder: &str,
         ttl: std::time::Duration,
-    ) -> Result<Option<u32>, StoreError> {
+        lease: Option<(&str, &str)>,
+    ) -> Result<HostSlot, StoreError> {
         match self {
-            Store::Sled(_) => Ok(Some(0)),
-            Store::Postgres(s) => s.take_host_slot(host, per_host, holder, ttl),
+            Store::Sled(_) => Ok(HostSlot::Taken(0)),
+            Store::Postgres(s) => s.take_host_slot(host, per_host, holder, ttl, lease),
         }
     }
 
@@ -972,6 +999,16 @@ impl Store {
         match self {
             Store::Sled(_) => Ok(Vec::new()),
             Store::Postgres(s) => s.nodes(),
+        }
+    }
+
+    /// A fleet node's second: [`Store::heartbeat`] (with `started`,
+    /// [`Store::node_started`]) and [`Store::change_counter`] in one round
+    /// trip. sled: nothing to record, and 0.
+    pub fn fleet_tick(&self, node: &str, now: i64, started: bool) -> Result<i64, StoreError> {
+        match self {
+            Store::Sled(_) => Ok(0),
+            Store::Postgres(s) => s.fleet_tick(node, now, started),
         }
     }
 

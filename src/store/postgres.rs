@@ -14,9 +14,14 @@
 //! - `leases`: the fleet's schedule. A node polls a feed only after taking
 //!   its lease (`FOR UPDATE SKIP LOCKED`), which it gets only when the feed
 //!   is due and no live lease exists; releasing stores the next due time. A
-//!   node that dies keeps its leases until they expire.
-//! - `host_slots`: `per_host` rows per host, leased the same way, so that
-//!   politeness holds across the fleet.
+//!   node that dies keeps its leases until they expire. A poll's database
+//!   work is few round trips (on separate machines each is a network
+//!   latency, and they are what caps a fleet): the claim reads the feed's
+//!   state, the release writes it, the host slot renews the lease, each in
+//!   the same statement, and these statements are prepared once per
+//!   connection ([`prepared`]).
+//! - `host_slots`: up to `per_host` rows per host (made on first need),
+//!   leased the same way, so that politeness holds across the fleet.
 //! - `nodes`: heartbeats. `feedwire_meta`: the schema version.
 //! - `fulltext`: item key → JSON [`FullTextRecord`] (`full_text = true`),
 //!   with `hold_until` set while the item is held back from outputs and
@@ -46,7 +51,7 @@ use tokio_postgres::NoTls;
 use tracing::{error, info};
 
 use super::{
-    decode, encode, Claim, FeedState, FullTextRecord, FullTextState, FullTextStats, IngestReport,
+    decode, encode, Claim, FeedState, FullTextRecord, FullTextState, FullTextStats, HostSlot, IngestReport,
     PruneReport, Retention, SiteBackoff, StoreError, SCHEMA_VERSION,
 };
 use crate::item::{Item, ItemKey, Sighting, Source};
@@ -150,8 +155,13 @@ CREATE TABLE IF NOT EXISTS fulltext_sites (host text PRIMARY KEY, backoff text N
 /// The database's clock, in Unix seconds. Lease and slot expiry are set and
 /// compared on it, so that nodes with skewed clocks still agree on when a
 /// lease ends. (Due times stay on the nodes' clocks: they only shift a
-/// poll by the skew.)
-const DB_NOW: &str = "extract(epoch FROM clock_timestamp())::int8";
+/// poll by the skew.) A macro, so that statements using it stay constant
+/// strings (`concat!`) for the prepared-statement cache.
+macro_rules! db_now {
+    () => {
+        "extract(epoch FROM clock_timestamp())::int8"
+    };
+}
 
 /// Arbitrary, fixed: serialises schema creation between nodes.
 const SCHEMA_LOCK: i64 = 0x6665_6564_7769_7265; // "feedwire"
@@ -206,6 +216,14 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
 }
 
 type Client = deadpool_postgres::Object;
+
+/// The statement `sql` prepared on this connection, from the connection's
+/// cache after the first use. A statement given as text is prepared, run
+/// and closed each time: two round trips where one does. The per-poll and
+/// per-second statements go through this; `sql` must be a constant.
+async fn prepared(c: &Client, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+    c.prepare_cached(sql).await.map_err(db_error)
+}
 
 impl PgStore {
     /// Connects, creates the tables if needed and checks the schema version.
@@ -784,16 +802,13 @@ impl PgStore {
     pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
         let url = feed_url.to_owned();
         let text: Option<String> = self.call(move |c| async move {
-            Ok(c.query_opt("SELECT state FROM feeds WHERE url = $1", &[&url])
+            let read = prepared(&c, "SELECT state FROM feeds WHERE url = $1").await?;
+            Ok(c.query_opt(&read, &[&url])
                 .await
                 .map_err(db_error)?
                 .map(|r| r.get(0)))
         })?;
-        text.map(|t| {
-            serde_json::from_str(&t)
-                .map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
-        })
-        .transpose()
+        text.map(|t| parse_state(feed_url, &t)).transpose()
     }
 
     /// Calls `f` with every saved feed state, in URL order, until it returns
@@ -832,13 +847,13 @@ impl PgStore {
         let text = serde_json::to_string(state).expect("feed state serialises");
         let url = feed_url.to_owned();
         let result = self.call(move |c| async move {
-            c.execute(
+            let write = prepared(
+                &c,
                 "INSERT INTO feeds (url, state) VALUES ($1, $2)
                  ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state",
-                &[&url, &text],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
+            c.execute(&write, &[&url, &text]).await.map_err(db_error)?;
             Ok(())
         });
         self.noted(result)
@@ -864,111 +879,196 @@ impl PgStore {
         })
     }
 
-    /// Takes the feed's lease when it is due and nobody holds a live one.
+    /// Takes the feed's lease when it is due and nobody holds a live one,
+    /// and reads the feed's state with it: one statement, one round trip.
     /// `FOR UPDATE SKIP LOCKED`: a node that finds the row being claimed by
-    /// another moves on instead of waiting.
+    /// another moves on instead of waiting. A feed without a lease row yet
+    /// gets one, granted to this node (no node polled it, so it is due).
+    ///
+    /// The statement's parts share one snapshot, and the row it locks may
+    /// be newer (READ COMMITTED re-checks a row another node changed since
+    /// the snapshot): if that node released the lease in between (the due
+    /// time moved), the state read with the snapshot may be older than the
+    /// one it saved with the release, and is read again. A refusal reads
+    /// the snapshot too: a row not there yet, or one due and free but
+    /// locked, is another node's claim in flight, told as held for a lease.
     pub fn claim(&self, feed_url: &str, node: &str, now: i64, ttl: Duration) -> Result<Claim, StoreError> {
+        const CLAIM: &str = concat!(
+            "WITH fresh AS (
+                 INSERT INTO leases (url, next_due, holder, expires) VALUES ($1, $4, $2, ",
+            db_now!(),
+            " + $3)
+                 ON CONFLICT (url) DO NOTHING
+                 RETURNING next_due
+             ), taken AS (
+                 UPDATE leases SET holder = $2, expires = ",
+            db_now!(),
+            " + $3
+                 WHERE url = (SELECT url FROM leases
+                              WHERE url = $1 AND next_due <= $4 AND (holder IS NULL OR expires <= ",
+            db_now!(),
+            ")
+                              FOR UPDATE SKIP LOCKED)
+                 RETURNING next_due
+             ), seen AS (
+                 SELECT next_due, holder, expires - ",
+            db_now!(),
+            " AS remaining FROM leases WHERE url = $1
+             ), granted AS (
+                 SELECT EXISTS (SELECT 1 FROM fresh) OR EXISTS (SELECT 1 FROM taken) AS yes
+             )
+             SELECT g.yes,
+                    (SELECT next_due FROM taken) IS DISTINCT FROM (SELECT next_due FROM seen)
+                        AND EXISTS (SELECT 1 FROM taken),
+                    (SELECT next_due FROM seen),
+                    (SELECT holder FROM seen),
+                    (SELECT remaining FROM seen),
+                    CASE WHEN g.yes THEN (SELECT state FROM feeds WHERE url = $1) END
+             FROM granted g"
+        );
         let (url, node) = (feed_url.to_owned(), node.to_owned());
         let ttl = ttl.as_secs().max(1) as i64;
-        self.call(move |c| async move {
-            c.execute(
-                "INSERT INTO leases (url, next_due) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
-                &[&url, &now],
-            )
-            .await
-            .map_err(db_error)?;
-            let granted = c
-                .query_opt(
-                    &format!(
-                        "UPDATE leases SET holder = $2, expires = {DB_NOW} + $3
-                         WHERE url = (SELECT url FROM leases
-                                      WHERE url = $1 AND next_due <= $4 AND (holder IS NULL OR expires <= {DB_NOW})
-                                      FOR UPDATE SKIP LOCKED)
-                         RETURNING url"
-                    ),
-                    &[&url, &node, &ttl, &now],
-                )
-                .await
-                .map_err(db_error)?;
-            if granted.is_some() {
-                return Ok(Claim::Granted);
-            }
+        let row = self.call(move |c| async move {
+            let claim = prepared(&c, CLAIM).await?;
             let row = c
-                .query_one(
-                    &format!("SELECT next_due, holder, expires - {DB_NOW} FROM leases WHERE url = $1"),
-                    &[&url],
-                )
+                .query_one(&claim, &[&url, &node, &ttl, &now])
                 .await
                 .map_err(db_error)?;
-            let (next_due, holder, left): (i64, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
-            Ok(match holder {
-                // Told in this node's time.
-                Some(_) if left > 0 => Claim::Held(now + left),
-                _ => Claim::NotDue(next_due),
-            })
+            let (granted, moved): (bool, bool) = (row.get(0), row.get(1));
+            let (next_due, holder, left): (Option<i64>, Option<String>, Option<i64>) =
+                (row.get(2), row.get(3), row.get(4));
+            let mut state: Option<String> = row.get(5);
+            if granted && moved {
+                let read = prepared(&c, "SELECT state FROM feeds WHERE url = $1").await?;
+                state = c
+                    .query_opt(&read, &[&url])
+                    .await
+                    .map_err(db_error)?
+                    .map(|r| r.get(0));
+            }
+            Ok((granted, next_due, holder, left, state))
+        })?;
+        let (granted, next_due, holder, left, state) = row;
+        if granted {
+            let state = state.map(|t| parse_state(feed_url, &t)).transpose()?;
+            return Ok(Claim::Granted(state.map(Box::new)));
+        }
+        // Told in this node's time.
+        let held = |left: i64| Claim::Held(now + left);
+        Ok(match (next_due, holder, left) {
+            (Some(_), Some(_), Some(left)) if left > 0 => held(left),
+            (Some(next_due), _, _) if next_due > now => Claim::NotDue(next_due),
+            _ => held(ttl),
         })
     }
 
     /// Extends the lease if this node still holds it.
     pub fn renew(&self, feed_url: &str, node: &str, ttl: Duration) -> Result<bool, StoreError> {
+        const RENEW: &str = concat!(
+            "UPDATE leases SET expires = ",
+            db_now!(),
+            " + $3 WHERE url = $1 AND holder = $2"
+        );
         let (url, node) = (feed_url.to_owned(), node.to_owned());
         let ttl = ttl.as_secs().max(1) as i64;
         self.call(move |c| async move {
-            Ok(c.execute(
-                &format!("UPDATE leases SET expires = {DB_NOW} + $3 WHERE url = $1 AND holder = $2"),
-                &[&url, &node, &ttl],
-            )
-            .await
-            .map_err(db_error)?
-                == 1)
+            let renew = prepared(&c, RENEW).await?;
+            Ok(c.execute(&renew, &[&url, &node, &ttl]).await.map_err(db_error)? == 1)
         })
     }
 
-    pub fn release(&self, feed_url: &str, node: &str, next_due: i64) -> Result<(), StoreError> {
+    /// Ends the lease and saves the state in one statement (so one
+    /// transaction): the state is written only if this node still held
+    /// the lease.
+    pub fn release(
+        &self,
+        feed_url: &str,
+        node: &str,
+        next_due: i64,
+        state: &FeedState,
+    ) -> Result<bool, StoreError> {
+        const RELEASE: &str = "WITH released AS (
+                 UPDATE leases SET holder = NULL, expires = 0, next_due = $3
+                 WHERE url = $1 AND holder = $2
+                 RETURNING url
+             )
+             INSERT INTO feeds (url, state) SELECT url, $4 FROM released
+             ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state";
+        let text = serde_json::to_string(state).expect("feed state serialises");
         let (url, node) = (feed_url.to_owned(), node.to_owned());
-        self.call(move |c| async move {
-            c.execute(
-                "UPDATE leases SET holder = NULL, expires = 0, next_due = $3 WHERE url = $1 AND holder = $2",
-                &[&url, &node, &next_due],
-            )
-            .await
-            .map_err(db_error)?;
-            Ok(())
-        })
+        let result = self.call(move |c| async move {
+            let release = prepared(&c, RELEASE).await?;
+            Ok(c.execute(&release, &[&url, &node, &next_due, &text])
+                .await
+                .map_err(db_error)?
+                == 1)
+        });
+        self.noted(result)
     }
 
+    /// One statement: renews the feed lease (if given), then takes the
+    /// lowest free slot below `per_host`, or creates the lowest missing
+    /// one (slot rows are made on first need, not all up front), only if
+    /// the lease is still ours. Two nodes creating one slot at once: one
+    /// gets it, the other is told busy and asks again.
     pub fn take_host_slot(
         &self,
         host: &str,
         per_host: usize,
         holder: &str,
         ttl: Duration,
-    ) -> Result<Option<u32>, StoreError> {
+        lease: Option<(&str, &str)>,
+    ) -> Result<HostSlot, StoreError> {
+        const TAKE: &str = concat!(
+            "WITH lease AS (
+                 UPDATE leases SET expires = ",
+            db_now!(),
+            " + $4 WHERE url = $5 AND holder = $6 RETURNING url
+             ), ours AS (
+                 SELECT $5::text IS NULL OR EXISTS (SELECT 1 FROM lease) AS yes
+             ), free AS (
+                 UPDATE host_slots SET holder = $3, expires = ",
+            db_now!(),
+            " + $4
+                 WHERE (host, slot) = (SELECT host, slot FROM host_slots
+                                       WHERE host = $1 AND slot < $2 AND (holder IS NULL OR expires <= ",
+            db_now!(),
+            ")
+                                         AND (SELECT yes FROM ours)
+                                       ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING slot
+             ), added AS (
+                 INSERT INTO host_slots (host, slot, holder, expires)
+                 SELECT $1, g, $3, ",
+            db_now!(),
+            " + $4 FROM generate_series(0, $2 - 1) AS g
+                 WHERE (SELECT yes FROM ours) AND NOT EXISTS (SELECT 1 FROM free)
+                   AND NOT EXISTS (SELECT 1 FROM host_slots h WHERE h.host = $1 AND h.slot = g)
+                 ORDER BY g LIMIT 1
+                 ON CONFLICT (host, slot) DO NOTHING
+                 RETURNING slot
+             )
+             SELECT (SELECT yes FROM ours), coalesce((SELECT slot FROM free), (SELECT slot FROM added))"
+        );
         let (host, holder) = (host.to_owned(), holder.to_owned());
+        let (url, node) = match lease {
+            Some((url, node)) => (Some(url.to_owned()), Some(node.to_owned())),
+            None => (None, None),
+        };
         let slots = i32::try_from(per_host).unwrap_or(i32::MAX);
         let ttl = ttl.as_secs().max(1) as i64;
         self.call(move |c| async move {
-            c.execute(
-                "INSERT INTO host_slots (host, slot) SELECT $1, g FROM generate_series(0, $2 - 1) AS g
-                 ON CONFLICT (host, slot) DO NOTHING",
-                &[&host, &slots],
-            )
-            .await
-            .map_err(db_error)?;
+            let take = prepared(&c, TAKE).await?;
             let row = c
-                .query_opt(
-                    &format!(
-                        "UPDATE host_slots SET holder = $3, expires = {DB_NOW} + $4
-                         WHERE (host, slot) = (SELECT host, slot FROM host_slots
-                                               WHERE host = $1 AND slot < $2 AND (holder IS NULL OR expires <= {DB_NOW})
-                                               ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
-                         RETURNING slot"
-                    ),
-                    &[&host, &slots, &holder, &ttl],
-                )
+                .query_one(&take, &[&host, &slots, &holder, &ttl, &url, &node])
                 .await
                 .map_err(db_error)?;
-            Ok(row.map(|r| r.get::<_, i32>(0) as u32))
+            let (ours, slot): (bool, Option<i32>) = (row.get(0), row.get(1));
+            Ok(match slot {
+                _ if !ours => HostSlot::LeaseLost,
+                Some(slot) => HostSlot::Taken(slot as u32),
+                None => HostSlot::Busy,
+            })
         })
     }
 
@@ -976,47 +1076,45 @@ impl PgStore {
         let (host, holder) = (host.to_owned(), holder.to_owned());
         let slot = slot as i32;
         self.call(move |c| async move {
-            c.execute(
+            let free = prepared(
+                &c,
                 "UPDATE host_slots SET holder = NULL, expires = 0 WHERE host = $1 AND slot = $2 AND holder = $3",
-                &[&host, &slot, &holder],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
+            c.execute(&free, &[&host, &slot, &holder]).await.map_err(db_error)?;
             Ok(())
+        })
+    }
+
+    /// A fleet node's second, in one statement: records that `node` is
+    /// alive at `now` (and, when `started`, that it (re)started then),
+    /// drops nodes gone for a week, and reads the change counter.
+    pub fn fleet_tick(&self, node: &str, now: i64, started: bool) -> Result<i64, StoreError> {
+        const TICK: &str = "WITH beat AS (
+                 INSERT INTO nodes (name, started, heartbeat) VALUES ($1, $2, $2)
+                 ON CONFLICT (name) DO UPDATE SET heartbeat = EXCLUDED.heartbeat,
+                     started = CASE WHEN $3 THEN EXCLUDED.started ELSE nodes.started END
+             ), gone AS (
+                 DELETE FROM nodes WHERE heartbeat < $2 - 604800 AND name <> $1
+             )
+             SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM feedwire_changes";
+        let node = node.to_owned();
+        self.call(move |c| async move {
+            let tick = prepared(&c, TICK).await?;
+            Ok(c.query_one(&tick, &[&node, &now, &started])
+                .await
+                .map_err(db_error)?
+                .get(0))
         })
     }
 
     pub fn heartbeat(&self, node: &str, now: i64) -> Result<(), StoreError> {
-        let node = node.to_owned();
-        self.call(move |c| async move {
-            c.execute(
-                "INSERT INTO nodes (name, started, heartbeat) VALUES ($1, $2, $2)
-                 ON CONFLICT (name) DO UPDATE SET heartbeat = EXCLUDED.heartbeat",
-                &[&node, &now],
-            )
-            .await
-            .map_err(db_error)?;
-            // Nodes gone for a week leave the list.
-            c.execute("DELETE FROM nodes WHERE heartbeat < $1", &[&(now - 7 * 86_400)])
-                .await
-                .map_err(db_error)?;
-            Ok(())
-        })
+        self.fleet_tick(node, now, false).map(drop)
     }
 
     /// Marks `node` as (re)started at `now`.
     pub fn node_started(&self, node: &str, now: i64) -> Result<(), StoreError> {
-        let node = node.to_owned();
-        self.call(move |c| async move {
-            c.execute(
-                "INSERT INTO nodes (name, started, heartbeat) VALUES ($1, $2, $2)
-                 ON CONFLICT (name) DO UPDATE SET started = EXCLUDED.started, heartbeat = EXCLUDED.heartbeat",
-                &[&node, &now],
-            )
-            .await
-            .map_err(db_error)?;
-            Ok(())
-        })
+        self.fleet_tick(node, now, true).map(drop)
     }
 
     pub fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError> {
@@ -1132,16 +1230,19 @@ impl PgStore {
     }
 
     pub fn release_expired_full_text(&self, now: i64) -> Result<usize, StoreError> {
+        // Every node asks every second, mostly to hear "none".
         let due: Vec<String> = self.call(move |c| async move {
-            Ok(c.query(
+            let due = prepared(
+                &c,
                 "SELECT key FROM fulltext WHERE hold_until IS NOT NULL AND hold_until <= $1",
-                &[&now],
             )
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
+            .await?;
+            Ok(c.query(&due, &[&now])
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
         })?;
         let mut released = 0;
         for key in due {
@@ -1339,15 +1440,18 @@ impl PgStore {
 
     pub fn change_counter(&self) -> Result<i64, StoreError> {
         self.call(|c| async move {
-            Ok(c.query_one(
+            let read = prepared(
+                &c,
                 "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM feedwire_changes",
-                &[],
             )
-            .await
-            .map_err(db_error)?
-            .get(0))
+            .await?;
+            Ok(c.query_one(&read, &[]).await.map_err(db_error)?.get(0))
         })
     }
+}
+
+fn parse_state(feed_url: &str, text: &str) -> Result<FeedState, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
 }
 
 async fn bump_changes(c: &Client) -> Result<(), StoreError> {

@@ -668,43 +668,183 @@ fn concurrent_ingest_of_one_story_stores_it_once_with_both_sources() {
     });
 }
 
+/// A poll's lease comes with the feed's state and goes with its new state
+/// (one round trip each on PostgreSQL). sled has no leases: every claim is
+/// granted with the saved state, and a release saves the state.
+#[test]
+fn a_claim_brings_the_feed_state_and_its_release_saves_it() {
+    on_both(|store| {
+        let ttl = std::time::Duration::from_secs(60);
+        let (feed, now) = ("https://a.example/أخبار.xml", 1_000_000);
+        assert_eq!(store.claim(feed, "a", now, ttl).unwrap(), Claim::Granted(None));
+        let state = FeedState {
+            etag: Some("\"نسخة-7\"".into()),
+            last_error: Some("تعذر الاتصال".into()),
+            next_due: Some(now + 900),
+            polled_by: Some("a".into()),
+            ..FeedState::default()
+        };
+        assert!(store.release(feed, "a", now + 900, &state).unwrap());
+        assert_eq!(store.feed_state(feed).unwrap().as_ref(), Some(&state));
+        assert_eq!(
+            store.claim(feed, "b", now + 900, ttl).unwrap(),
+            Claim::Granted(Some(Box::new(state)))
+        );
+    });
+}
+
+/// One node per due time, whichever path the claim takes: nodes racing for
+/// a feed that has no lease row yet (the statement's insert) and for one
+/// due again (its `FOR UPDATE SKIP LOCKED` update) are granted it once;
+/// the others are told it is held.
+#[test]
+fn postgres_racing_claims_grant_one_node() {
+    let Some(url) = fresh_database() else { return };
+    let store = Store::connect(&url, &PoolSettings::default()).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    let now = 1_000_000;
+    let race = |feed: &str, at: i64| -> Vec<(String, Claim)> {
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|n| {
+                    let (store, barrier) = (store.clone(), &barrier);
+                    s.spawn(move || {
+                        let node = format!("عقدة-{n}");
+                        barrier.wait();
+                        let claim = store.claim(feed, &node, at, ttl).unwrap();
+                        (node, claim)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    for round in 0..15 {
+        let feed = format!("https://خبر.example/{round}.xml");
+        for at in [now, now + 10] {
+            let claims = race(&feed, at);
+            let granted: Vec<&String> = claims
+                .iter()
+                .filter(|(_, c)| matches!(c, Claim::Granted(_)))
+                .map(|(n, _)| n)
+                .collect();
+            assert_eq!(granted.len(), 1, "round {round} at {at}: {claims:?}");
+            assert!(
+                claims.iter().all(|(_, c)| match c {
+                    Claim::Granted(_) => true,
+                    Claim::Held(t) => *t > at,
+                    Claim::NotDue(_) => false,
+                }),
+                "{claims:?}"
+            );
+            // Due again right away, so the next race takes the update path.
+            let state = FeedState {
+                polled_by: Some(granted[0].clone()),
+                ..FeedState::default()
+            };
+            assert!(store.release(&feed, granted[0], at + 10, &state).unwrap());
+        }
+    }
+}
+
+/// The host slot before a fetch is asked with the feed's lease: the same
+/// statement renews the lease and takes a slot only while the lease is
+/// this node's, so a node whose lease another node took does not fetch.
+#[test]
+fn postgres_host_slot_renews_the_feed_lease_and_needs_it() {
+    let Some(url) = fresh_database() else { return };
+    let store = Store::connect(&url, &PoolSettings::default()).unwrap();
+    let (feed, now) = ("https://أخبار.example/rss", 1_000_000);
+    let short = std::time::Duration::from_secs(2);
+    let long = std::time::Duration::from_secs(600);
+    assert_eq!(store.claim(feed, "a", now, short).unwrap(), Claim::Granted(None));
+    let lost = store
+        .take_host_slot("أخبار.example", 1, "b/feed", long, Some((feed, "b")))
+        .unwrap();
+    assert_eq!(lost, HostSlot::LeaseLost, "b holds no lease: no slot");
+    assert_eq!(
+        store
+            .take_host_slot("أخبار.example", 1, "c/other", long, None)
+            .unwrap(),
+        HostSlot::Taken(0),
+        "b's refused ask took no slot"
+    );
+    store.free_host_slot("أخبار.example", 0, "c/other").unwrap();
+    assert_eq!(
+        store
+            .take_host_slot("أخبار.example", 1, "a/feed", long, Some((feed, "a")))
+            .unwrap(),
+        HostSlot::Taken(0)
+    );
+    // Renewed for `long` (the claim gave `short`): b is told it is held
+    // for about ten minutes, not two seconds.
+    assert!(
+        matches!(store.claim(feed, "b", now, short).unwrap(), Claim::Held(t) if t > now + 300),
+        "the slot's statement renewed a's lease"
+    );
+    assert_eq!(
+        store
+            .take_host_slot("أخبار.example", 1, "a/feed", long, Some((feed, "a")))
+            .unwrap(),
+        HostSlot::Busy,
+        "per_host holds for the lease holder too"
+    );
+}
+
 #[test]
 fn postgres_leases_and_host_slots_admit_one_node_per_due_time() {
     let Some(url) = fresh_database() else { return };
     let store = Store::connect(&url, &PoolSettings::default()).unwrap();
     let ttl = std::time::Duration::from_secs(60);
     let (feed, now) = ("https://a.example/أخبار.xml", 1_000_000);
-    assert_eq!(store.claim(feed, "a", now, ttl).unwrap(), Claim::Granted);
+    let polled = |by: &str| FeedState {
+        polled_by: Some(by.into()),
+        last_error: Some(format!("خطأ من {by}")),
+        ..FeedState::default()
+    };
+    assert_eq!(store.claim(feed, "a", now, ttl).unwrap(), Claim::Granted(None));
+    // Refused: no state comes with a refusal (the variants carry none).
     assert!(matches!(store.claim(feed, "b", now, ttl).unwrap(), Claim::Held(t) if t > now));
     assert!(store.renew(feed, "a", ttl).unwrap());
     assert!(!store.renew(feed, "b", ttl).unwrap(), "only the holder renews");
-    store.release(feed, "b", now + 5).unwrap();
+    // A release by a node that does not hold the lease changes nothing:
+    // neither the schedule nor the state.
+    assert!(!store.release(feed, "b", now + 5, &polled("b")).unwrap());
+    assert_eq!(store.feed_state(feed).unwrap(), None, "b's state was not saved");
     assert!(
         matches!(store.claim(feed, "b", now, ttl).unwrap(), Claim::Held(_)),
         "b cannot release a's lease"
     );
-    store.release(feed, "a", now + 900).unwrap();
+    assert!(store.release(feed, "a", now + 900, &polled("a")).unwrap());
     assert_eq!(
         store.claim(feed, "b", now + 1, ttl).unwrap(),
         Claim::NotDue(now + 900)
     );
-    assert_eq!(store.claim(feed, "b", now + 900, ttl).unwrap(), Claim::Granted);
+    assert_eq!(
+        store.claim(feed, "b", now + 900, ttl).unwrap(),
+        Claim::Granted(Some(Box::new(polled("a"))))
+    );
 
-    let slots: Vec<Option<u32>> = ["x", "y", "z"]
+    let slots: Vec<HostSlot> = ["x", "y", "z"]
         .iter()
-        .map(|h| store.take_host_slot("news.example", 2, h, ttl).unwrap())
+        .map(|h| store.take_host_slot("news.example", 2, h, ttl, None).unwrap())
         .collect();
-    assert_eq!(slots, [Some(0), Some(1), None]);
+    assert_eq!(slots, [HostSlot::Taken(0), HostSlot::Taken(1), HostSlot::Busy]);
     store.free_host_slot("news.example", 0, "x").unwrap();
     assert_eq!(
-        store.take_host_slot("news.example", 2, "z", ttl).unwrap(),
-        Some(0)
+        store.take_host_slot("news.example", 2, "z", ttl, None).unwrap(),
+        HostSlot::Taken(0)
     );
     assert_eq!(
-        store.take_host_slot("other.example", 2, "z", ttl).unwrap(),
-        Some(0)
+        store.take_host_slot("other.example", 2, "z", ttl, None).unwrap(),
+        HostSlot::Taken(0)
     );
-
+    // A reload that raises `per_host` makes the next slot on first need.
+    assert_eq!(
+        store.take_host_slot("news.example", 3, "w", ttl, None).unwrap(),
+        HostSlot::Taken(2)
+    );
     store.node_started("a", now).unwrap();
     store.heartbeat("b", now + 3).unwrap();
     let nodes: Vec<(String, i64)> = store
@@ -723,6 +863,22 @@ fn postgres_leases_and_host_slots_admit_one_node_per_due_time() {
     let c = store.change_counter().unwrap();
     store.ingest(&[item("https://a.example/1", "f1", 1)]).unwrap();
     assert_eq!(store.change_counter().unwrap(), c, "nothing new, no move");
+
+    // A node's second is one statement: its heartbeat (its start, the
+    // first time) and the change counter; nodes gone a week leave.
+    assert_eq!(store.fleet_tick("b", now + 4, false).unwrap(), c);
+    store.ingest(&[item("https://a.example/2", "f1", 2)]).unwrap();
+    assert!(store.fleet_tick("عقدة", now + 5, false).unwrap() > c);
+    store.fleet_tick("عقدة", now + 6, true).unwrap();
+    let day = 86_400;
+    store.fleet_tick("عقدة", now + 8 * day, false).unwrap();
+    let nodes: Vec<(String, i64, i64)> = store
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.name, n.started, n.heartbeat))
+        .collect();
+    assert_eq!(nodes, [("عقدة".to_owned(), now + 6, now + 8 * day)]);
 }
 
 /// Full-text records (`full_text = true`): a page is claimed once (so a
