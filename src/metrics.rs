@@ -234,6 +234,7 @@ impl Metrics {
                     ("too_old", notes.too_old),
                     ("over_limit", notes.over_limit),
                     ("empty", notes.empty),
+                    ("revised", ingest.revised),
                 ] {
                     if n > 0 {
                         self.items
@@ -362,6 +363,7 @@ mod tests {
                     new: 2,
                     duplicate: 1,
                     merged: 0,
+                    revised: 0,
                 },
                 notes: Default::default(),
             },
@@ -449,6 +451,7 @@ mod tests {
                         new: 12,
                         duplicate: 3,
                         merged: 0,
+                        revised: 0,
                     },
                     notes: Default::default(),
                 },

@@ -69,6 +69,13 @@ pub struct FeedStatus {
     /// because of gaps (null once it is back at its configured interval).
     #[serde(default)]
     pub gap: Option<String>,
+    /// Stored items whose text the feed revised (same link and guid, new
+    /// title or text), in all.
+    #[serde(default)]
+    pub revised: u64,
+    /// When the last revision was stored.
+    #[serde(default)]
+    pub last_revision: Option<String>,
     /// The interval in force after the last success, seconds (the
     /// configured one, sped up after gaps, bounded by `[poll]` and the
     /// publisher's ask); null before the first success.
@@ -194,6 +201,8 @@ impl FeedStatus {
                     Some(at) => format!("gaps: {}, the last at {at}: {n}", s.gaps),
                     None => n,
                 }),
+            revised: s.revised,
+            last_revision: time(s.last_revision),
             interval: s.interval,
             full_text: None,
         }
