@@ -153,7 +153,7 @@ pub enum Known {
 enum Built {
     Item(Item),
     /// Known from this feed (or pruned): skipped.
-    Known,
+    Known(ItemKey),
     Sighting(Sighting),
     /// Known from this feed, its text's fingerprint not the stored one.
     Revision(Revision),
@@ -590,6 +590,8 @@ fn build(
     };
     let mut sightings = Vec::new();
     let mut revisions = Vec::new();
+    // The keys of entries known from this feed met so far in the document.
+    let mut met: std::collections::HashSet<ItemKey> = std::collections::HashSet::new();
     let rss = matches!(
         parsed.feed_type,
         feed_rs::model::FeedType::RSS0 | feed_rs::model::FeedType::RSS1 | feed_rs::model::FeedType::RSS2
@@ -659,8 +661,9 @@ fn build(
             };
             match entry_to_item(feed, e, link, language.as_deref(), now, guid_is_link, known)? {
                 Built::Item(item) => Some(item),
-                Built::Known => {
+                Built::Known(key) => {
                     skipped += 1;
+                    met.insert(key);
                     None
                 }
                 Built::Sighting(sighting) => {
@@ -669,7 +672,13 @@ fn build(
                 }
                 Built::Revision(revision) => {
                     skipped += 1;
-                    revisions.push(revision);
+                    // Only the first entry of a key in the document speaks
+                    // for it (as the first is the one stored when the key
+                    // is new): two entries of one key with two texts would
+                    // otherwise revise the item back and forth every poll.
+                    if met.insert(revision.key.clone()) {
+                        revisions.push(revision);
+                    }
                     None
                 }
             }
@@ -806,7 +815,7 @@ fn entry_to_item(
         Known::FromThisFeed {
             print: StoredPrint::NotOurs,
             ..
-        } => return Some(Built::Known),
+        } => return Some(Built::Known(key)),
         Known::FromThisFeed {
             print: StoredPrint::Missing,
             ..
@@ -823,7 +832,7 @@ fn entry_to_item(
             ..
         } => match fingerprint(&entry) {
             // The common case of a known entry: the feed says what it said.
-            same if same == stored => return Some(Built::Known),
+            same if same == stored => return Some(Built::Known(key)),
             changed => (changed, true),
         },
         Known::Elsewhere { date } => {
@@ -2125,6 +2134,43 @@ mod tests {
         // Another feed's text (or pruned): skipped, nothing to hand over.
         let theirs = parse(&known(StoredPrint::NotOurs));
         assert_eq!((theirs.revisions.len(), theirs.skipped), (0, 1));
+    }
+
+    #[test]
+    fn only_the_first_entry_of_a_key_in_a_document_revises_it() {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        // One link and guid twice, with two headlines (a CMS listing a
+        // story under two sections with two titles).
+        let body = r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
+            <item><title>انفجار في المرفأ</title><link>https://e.com/a</link><guid>https://e.com/a</guid></item>
+            <item><title>مقتل 70 في انفجار المرفأ</title><link>https://e.com/a</link><guid>https://e.com/a</guid></item>
+            </channel></rss>"#;
+        let parse = |known: &dyn Fn(&ItemKey) -> Known| {
+            parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), known).unwrap()
+        };
+        let new = parse(&|_| Known::New);
+        assert_eq!(new.items.len(), 2, "both built; the store keeps the first");
+        let first = new.items[0].fingerprint.unwrap();
+        let second = new.items[1].fingerprint.unwrap();
+        assert_ne!(first, second);
+        let stored = |print| {
+            move |_: &ItemKey| Known::FromThisFeed {
+                date: Some(1),
+                print: StoredPrint::Is(print),
+            }
+        };
+        // The first entry's text is stored: the second does not revise it.
+        let again = parse(&stored(first));
+        assert_eq!((again.revisions.len(), again.skipped), (0, 2));
+        // The first entry's text changed: one revision, to the first's text.
+        let changed = parse(&stored(second));
+        assert_eq!(changed.revisions.len(), 1);
+        assert_eq!(changed.revisions[0].print, first);
+        assert_eq!(
+            changed.revisions[0].item.as_ref().unwrap().title,
+            "انفجار في المرفأ"
+        );
     }
 
     #[test]
