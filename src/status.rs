@@ -756,6 +756,8 @@ mod tests {
         let capped = FeedState {
             items_over_limit: 250,
             items_empty: 2,
+            revised: 3,
+            last_revision: Some(1_796_000_000),
             ..base.clone()
         };
         let feeds = vec![
@@ -797,6 +799,14 @@ mod tests {
         assert_eq!(
             (json["items_over_limit"].as_u64(), json["items_empty"].as_u64()),
             (Some(250), Some(2))
+        );
+        // Revisions: how many, and when the last was stored.
+        assert_eq!(json["revised"], 3);
+        assert_eq!(json["last_revision"], "2026-11-30T00:53:20Z");
+        let json = serde_json::to_value(&feeds[2]).unwrap();
+        assert_eq!(
+            (json["revised"].as_u64(), json["last_revision"].is_null()),
+            (Some(0), true)
         );
     }
 
