@@ -155,6 +155,7 @@ fn item(n: usize, outlet: usize, title: &str, summary: &str, arabic: bool, date:
             feed_name: format!("Outlet {outlet}"),
             link: Some(link),
         }],
+        fingerprint: None,
     }
 }
 

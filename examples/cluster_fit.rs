@@ -103,6 +103,7 @@ fn written() -> (Vec<Item>, Vec<(String, String)>) {
                 feed_name: outlet.clone(),
                 link: None,
             }],
+            fingerprint: None,
         });
         gold.push((field("story"), lang));
     }

@@ -48,6 +48,7 @@ fn item(feed: usize, n: usize) -> Item {
             feed_name: feed_url,
             link: Some(link),
         }],
+        fingerprint: None,
     }
 }
 

@@ -91,6 +91,7 @@ fn item(feed: usize, n: usize, now: i64) -> Item {
             feed_name: format!("مصدر {feed}"),
             link: Some(link),
         }],
+        fingerprint: None,
     }
 }
 

@@ -177,13 +177,15 @@ fn to_datetime(ts: i64) -> DateTime<FixedOffset> {
         .fixed_offset()
 }
 
-/// The item's last update as published: its own `updated` when it is not in
-/// the future, never before its date.
+/// The item's last update as published: its own `updated`, never before
+/// its date. The poller stores no `updated` later than the poll that read
+/// it, and a revision sets it to the entry's own or the revision's time
+/// (`store::revised`), so it is never in the future of the store. (Items
+/// stored before that rule may carry a future one until they are pruned;
+/// it was filtered here against `first_seen`, which a revision's time
+/// passes.)
 fn updated(item: &Item) -> i64 {
-    item.updated
-        .filter(|u| *u <= item.first_seen)
-        .unwrap_or(item.date)
-        .max(item.date)
+    item.updated.unwrap_or(item.date).max(item.date)
 }
 
 /// The guid/id subscribers key on: the cleaned link, or for link-less items
@@ -678,6 +680,7 @@ mod tests {
                 feed_name: "الجزيرة".into(),
                 link: link.map(str::to_owned),
             }],
+            fingerprint: None,
         }
     }
 

@@ -272,6 +272,39 @@ pub struct Sighting {
     pub source: Source,
 }
 
+/// What the store holds of the text an item's feed gave it, told to the
+/// parser with the item's key (see `parse::fingerprint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredPrint {
+    /// Nothing this feed may revise: the record carries another feed's
+    /// text (this feed is a later source), or the item was pruned.
+    NotOurs,
+    /// The record carries this feed's text, stored before fingerprints
+    /// were: the first sighting records one and revises nothing (a
+    /// revision must be the publisher's, not our own processing changed
+    /// by an upgrade).
+    Missing,
+    /// The fingerprint of the entry's text when it was stored (or last
+    /// revised).
+    Is(u64),
+}
+
+/// An entry of a stored item, met again in the feed whose text the record
+/// carries, whose fingerprint is not the stored one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Revision {
+    pub key: ItemKey,
+    /// The entry's fingerprint, stored whatever the comparison finds.
+    pub print: u64,
+    /// The entry built anew (sanitised), for the store to compare with the
+    /// record and write over it if its published text differs. `None`
+    /// when the item has no stored fingerprint ([`StoredPrint::Missing`]):
+    /// only the fingerprint is recorded.
+    pub item: Option<Item>,
+    /// The feed that revises it (the record's first source).
+    pub feed_url: String,
+}
+
 /// A media file attached to an item (RSS `<enclosure>`, Atom
 /// `rel="enclosure"`, `media:content`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +346,13 @@ pub struct Item {
     pub enclosure: Option<Enclosure>,
     /// Every feed that carried this link, in the order they were seen.
     pub sources: Vec<Source>,
+    /// The fingerprint of the entry's text as the feed gave it
+    /// (`parse::fingerprint`), set by the parser on a new item. Kept by
+    /// the store beside the record (sled: in its `keys` entry; PostgreSQL:
+    /// a column), not in it: never serialised, and `None` on an item read
+    /// back.
+    #[serde(skip)]
+    pub fingerprint: Option<u64>,
 }
 
 impl Item {

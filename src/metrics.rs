@@ -234,6 +234,7 @@ impl Metrics {
                     ("too_old", notes.too_old),
                     ("over_limit", notes.over_limit),
                     ("empty", notes.empty),
+                    ("revised", ingest.revised),
                 ] {
                     if n > 0 {
                         self.items
@@ -362,6 +363,7 @@ mod tests {
                     new: 2,
                     duplicate: 1,
                     merged: 0,
+                    revised: 1,
                 },
                 notes: Default::default(),
             },
@@ -430,6 +432,7 @@ mod tests {
             "feedwire_items_total{feed=\"archive\",kind=\"over_limit\"} 7",
             "feedwire_items_total{feed=\"archive\",kind=\"empty\"} 1",
             "feedwire_feed_gaps_total{feed=\"الجزيرة\"} 1",
+            "feedwire_items_total{feed=\"الجزيرة\",kind=\"revised\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
@@ -449,6 +452,7 @@ mod tests {
                         new: 12,
                         duplicate: 3,
                         merged: 0,
+                        revised: 0,
                     },
                     notes: Default::default(),
                 },
@@ -472,7 +476,7 @@ mod tests {
         // fetches (updated, not_modified), bytes, items (new, duplicate),
         // failures in a row: six series, however many polls.
         assert_eq!(per_feed, 6 * n, "{}", &text[..2000]);
-        for kind in ["too_old", "over_limit", "empty"] {
+        for kind in ["too_old", "over_limit", "empty", "revised"] {
             assert!(!text.contains(kind), "no zero {kind} series");
         }
         assert!(!text.contains("feedwire_feed_gaps_total{"), "no zero gap series");

@@ -136,6 +136,9 @@ pub struct PollReport {
     pub not_modified: usize,
     pub items_new: usize,
     pub items_duplicate: usize,
+    /// Stored items whose feed revised their text (rewritten in place;
+    /// counted among the duplicates too: they are not new).
+    pub items_revised: usize,
     /// Feeds whose document shows entries but yielded none (counted in
     /// `feeds_ok` too: the fetch worked).
     pub feeds_no_entries: usize,
@@ -162,6 +165,7 @@ impl PollReport {
                 self.feeds_no_entries += usize::from(notes.no_entries.is_some());
                 self.items_new += ingest.new;
                 self.items_duplicate += ingest.duplicate;
+                self.items_revised += ingest.revised;
                 self.items_too_old += notes.too_old;
                 self.items_over_limit += notes.over_limit;
                 self.items_empty += notes.empty;
@@ -178,6 +182,9 @@ impl std::fmt::Display for PollReport {
             "feeds: {} ok ({} not modified), {} failed; items: {} new, {} duplicate",
             self.feeds_ok, self.not_modified, self.feeds_failed, self.items_new, self.items_duplicate
         )?;
+        if self.items_revised > 0 {
+            write!(f, ", {} revised", self.items_revised)?;
+        }
         if self.feeds_no_entries > 0 {
             write!(
                 f,
@@ -1002,14 +1009,17 @@ async fn process(
             .map_err(|e| FeedFailure::Store(e.to_string()))?;
         let known = |key: &crate::item::ItemKey| match &known {
             Some(keys) => match keys.get(key.as_str()) {
-                Some(&date) => Known::FromThisFeed { date: Some(date) },
+                Some(&(date, print)) => Known::FromThisFeed {
+                    date: Some(date),
+                    print,
+                },
                 None => Known::New,
             },
             // One lookup per entry. A story another feed brought is
             // neither built (nor sanitised) again nor read back: the
             // commit adds this feed to its sources.
             None => match store.lookup(key, &feed_url) {
-                Ok(Lookup::Known { date }) => Known::FromThisFeed { date },
+                Ok(Lookup::Known { date, print }) => Known::FromThisFeed { date, print },
                 Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
                 Ok(Lookup::Unknown) | Err(_) => Known::New,
             },
@@ -1034,6 +1044,14 @@ async fn process(
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
         let mut parsed = parsed;
+        // An update time in the future of the poll is not stored (the sort
+        // date passes over it too, `Item::pick_date`): outputs publish
+        // `updated` as the item's last change, and a revision sets it to
+        // its own time, later than the item's first sight, so the render
+        // cannot tell a future one by that.
+        for item in &mut parsed.items {
+            item.updated = item.updated.filter(|&u| u <= item.first_seen);
+        }
         // Stored, they would be pruned at the next retention pass (and
         // `poll-once` would publish them first): counted, not stored.
         let before = parsed.items.len() + parsed.sightings.len();
@@ -1066,16 +1084,39 @@ async fn process(
             wanted: &wanted,
             hold: full_text.as_ref().is_none_or(crate::fulltext::JobSender::holds),
         });
-        match store.ingest_document(&parsed.items, &parsed.sightings, claim.as_ref()) {
-            Ok((ingest, claimed)) => {
-                let jobs = full_text_jobs(&feed, &parsed.items, &claimed, hold_until, &job_ctx);
-                Ok((parsed, ingest, jobs))
+        match store.ingest_parsed(
+            &parsed.items,
+            &parsed.sightings,
+            &parsed.revisions,
+            claim.as_ref(),
+        ) {
+            Ok(ingested) => {
+                let jobs = full_text_jobs(&feed, &parsed.items, &ingested.claimed, hold_until, &job_ctx);
+                Ok((parsed, ingested, jobs))
             }
             Err(e) => Err(FeedFailure::Store(e.to_string())),
         }
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while storing: {e}"))))?;
+    let crate::store::Ingested {
+        report: ingest,
+        revised,
+        ..
+    } = ingest;
+    if !revised.is_empty() {
+        state.revised += revised.len() as u64;
+        state.last_revision = Some(started.timestamp());
+    }
+    for key in &revised {
+        let link = parsed
+            .revisions
+            .iter()
+            .find(|r| &r.key == key)
+            .and_then(|r| r.item.as_ref()?.link.as_deref())
+            .unwrap_or(key.as_str());
+        tracing::info!(feed = %feed_name, url = %feed_url, item = %link, "Entry revised by its feed; stored item rewritten.");
+    }
 
     if let Some(tx) = &ctx.full_text {
         for job in jobs {
@@ -1621,7 +1662,7 @@ pub async fn run(
                     // In a fleet a round may be all feeds other nodes polled.
                     if round != PollReport::default() {
                         info!(ok = round.feeds_ok, failed = round.feeds_failed, not_modified = round.not_modified,
-                              new = round.items_new, duplicate = round.items_duplicate, "Poll round done.");
+                              new = round.items_new, duplicate = round.items_duplicate, revised = round.items_revised, "Poll round done.");
                     }
                     round = PollReport::default();
                     rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -604,7 +604,9 @@ fn clustered(
             let grown = g.others.iter().map(|(i, _)| candidates[*i].first_seen).max();
             if let Some(t) = grown.filter(|t| *t > lead.first_seen) {
                 lead.first_seen = t;
-                lead.updated = Some(t);
+                // A revision of the lead's text later than the join stays
+                // its last update.
+                lead.updated = Some(lead.updated.map_or(t, |u| u.max(t)));
             }
             let related: Vec<Related> = g
                 .others

@@ -357,6 +357,7 @@ mod tests {
             language: language.map(Into::into),
             enclosure: None,
             sources: vec![],
+            fingerprint: None,
         }
     }
 

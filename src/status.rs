@@ -69,6 +69,13 @@ pub struct FeedStatus {
     /// because of gaps (null once it is back at its configured interval).
     #[serde(default)]
     pub gap: Option<String>,
+    /// Stored items whose text the feed revised (same link and guid, new
+    /// title or text), in all.
+    #[serde(default)]
+    pub revised: u64,
+    /// When the last revision was stored.
+    #[serde(default)]
+    pub last_revision: Option<String>,
     /// The interval in force after the last success, seconds (the
     /// configured one, sped up after gaps, bounded by `[poll]` and the
     /// publisher's ask); null before the first success.
@@ -198,6 +205,8 @@ impl FeedStatus {
                     Some(at) => format!("gaps: {}, the last at {at}: {n}", s.gaps),
                     None => n,
                 }),
+            revised: s.revised,
+            last_revision: time(s.last_revision),
             interval: s.interval,
             validators_ignored: s.validators_ignored,
             full_text: None,
@@ -757,6 +766,8 @@ mod tests {
         let capped = FeedState {
             items_over_limit: 250,
             items_empty: 2,
+            revised: 3,
+            last_revision: Some(1_796_000_000),
             ..base.clone()
         };
         let feeds = vec![
@@ -798,6 +809,14 @@ mod tests {
         assert_eq!(
             (json["items_over_limit"].as_u64(), json["items_empty"].as_u64()),
             (Some(250), Some(2))
+        );
+        // Revisions: how many, and when the last was stored.
+        assert_eq!(json["revised"], 3);
+        assert_eq!(json["last_revision"], "2026-11-30T00:53:20Z");
+        let json = serde_json::to_value(&feeds[2]).unwrap();
+        assert_eq!(
+            (json["revised"].as_u64(), json["last_revision"].is_null()),
+            (Some(0), true)
         );
     }
 

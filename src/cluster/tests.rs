@@ -27,6 +27,7 @@ fn item(key: &str, outlet: &str, lang: &str, date: i64, title: &str, summary: &s
             feed_name: outlet.into(),
             link: None,
         }],
+        fingerprint: None,
     }
 }
 

@@ -96,6 +96,7 @@ mod tests {
             language: None,
             enclosure: None,
             sources: vec![],
+            fingerprint: None,
         }
     }
 

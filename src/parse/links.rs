@@ -357,9 +357,9 @@ fn holder(
     read: bool,
 ) -> Held {
     let held = match (recall.known)(key) {
-        Known::FromThisFeed { date: Some(held) } => held,
+        Known::FromThisFeed { date: Some(held), .. } => held,
         // Pruned since: its record is gone, and the key is seen.
-        Known::FromThisFeed { date: None } => return Held::Apart,
+        Known::FromThisFeed { date: None, .. } => return Held::Apart,
         _ => return Held::Free,
     };
     let date = |e: &Entry| {
@@ -577,7 +577,7 @@ mod tests {
     use url::Url;
 
     use super::{SharedLink, SharedLinks};
-    use crate::item::{Item, ItemKey};
+    use crate::item::{Item, ItemKey, StoredPrint};
     use crate::parse::{parse_feed, FeedRef, Known, Limits};
 
     fn items(doc: &[u8]) -> Vec<Item> {
@@ -790,7 +790,10 @@ mod tests {
             now,
             Limits::default(),
             &|k| match k.as_str() == stored {
-                true => Known::FromThisFeed { date: None },
+                true => Known::FromThisFeed {
+                    date: None,
+                    print: StoredPrint::NotOurs,
+                },
                 false => Known::New,
             },
         )
@@ -834,7 +837,10 @@ mod tests {
         let parse_holding = |date: i64| {
             crate::parse::parse_feed_skipping(feed, &doc, None, now, Limits::default(), &|k| match k.as_str()
             {
-                "//example.com/app" => Known::FromThisFeed { date: Some(date) },
+                "//example.com/app" => Known::FromThisFeed {
+                    date: Some(date),
+                    print: StoredPrint::NotOurs,
+                },
                 _ => Known::New,
             })
             .unwrap()
@@ -872,7 +878,10 @@ mod tests {
             now,
             Limits::default(),
             &|k| match k.as_str() {
-                "//example.com/d.html" => Known::FromThisFeed { date: Some(held) },
+                "//example.com/d.html" => Known::FromThisFeed {
+                    date: Some(held),
+                    print: StoredPrint::NotOurs,
+                },
                 _ => Known::New,
             },
         )
@@ -892,7 +901,10 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
         let plain = "//example.com/ajel";
         let known = |k: &ItemKey| match (k.as_str(), held) {
-            (key, Some((date, _))) if key == plain => Known::FromThisFeed { date: Some(date) },
+            (key, Some((date, _))) if key == plain => Known::FromThisFeed {
+                date: Some(date),
+                print: StoredPrint::NotOurs,
+            },
             _ => Known::New,
         };
         let reads = std::cell::Cell::new(0);
@@ -914,6 +926,7 @@ mod tests {
                 language: None,
                 enclosure: None,
                 sources: vec![],
+                fingerprint: None,
             })
         };
         let recall = crate::parse::Recall {
@@ -1047,7 +1060,10 @@ mod tests {
         let feed = FeedRef { url: &url, name: "t" };
         let now = Utc.with_ymd_and_hms(2025, 11, 22, 0, 0, 0).unwrap();
         crate::parse::parse_feed_skipping(feed, doc, None, now, Limits::default(), &|k| match k.as_str() {
-            "//example.com/ajel" => Known::FromThisFeed { date: Some(held) },
+            "//example.com/ajel" => Known::FromThisFeed {
+                date: Some(held),
+                print: StoredPrint::NotOurs,
+            },
             _ => Known::New,
         })
         .unwrap()

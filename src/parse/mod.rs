@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Text};
 use url::Url;
 
-use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Sighting, Source};
+use crate::item::{clean_link, is_web, Enclosure, Item, ItemKey, Revision, Sighting, Source, StoredPrint};
 
 pub mod charset;
 mod links;
@@ -51,7 +51,8 @@ pub struct ParsedFeed {
     pub min_refresh: Option<Duration>,
     /// Entries beyond the per-document cap, dropped.
     pub dropped: usize,
-    /// Entries already known (see [`parse_feed_skipping`]), not built.
+    /// Entries already known (see [`parse_feed_skipping`]), not built
+    /// (or built only to be compared: [`ParsedFeed::revisions`]).
     pub skipped: usize,
     /// Entries with nothing to publish: no title, text or link.
     pub empty: usize,
@@ -65,6 +66,10 @@ pub struct ParsedFeed {
     /// Entries other feeds brought already (see [`Known::Elsewhere`]):
     /// the store adds this feed to their sources.
     pub sightings: Vec<Sighting>,
+    /// Entries this feed brought already whose fingerprint is not the
+    /// stored one (see [`Known::FromThisFeed`]): the store compares and
+    /// revises. Counted in `skipped` too (they are not new).
+    pub revisions: Vec<Revision>,
     /// The links this document gave to several distinct entries, or that
     /// the feed's memory held and the document used again, with the entry
     /// that holds each: for [`SharedLinks::remember`]. Empty for nearly
@@ -132,8 +137,10 @@ pub enum Known {
     New,
     /// An item this feed brought already, with its sort date (or one
     /// pruned since: `None`): the entry is skipped and counted in
-    /// [`ParsedFeed::skipped`].
-    FromThisFeed { date: Option<i64> },
+    /// [`ParsedFeed::skipped`]. When the record carries this feed's text,
+    /// `print` is what the store holds of it: an entry whose
+    /// [`fingerprint`] differs is built and handed over as a [`Revision`].
+    FromThisFeed { date: Option<i64>, print: StoredPrint },
     /// An item other feeds brought, with its stored sort date. The entry
     /// is not built: storing it again would only add this feed as a
     /// source, so it becomes a [`Sighting`] in [`ParsedFeed::sightings`].
@@ -146,8 +153,10 @@ pub enum Known {
 enum Built {
     Item(Item),
     /// Known from this feed (or pruned): skipped.
-    Known,
+    Known(ItemKey),
     Sighting(Sighting),
+    /// Known from this feed, its text's fingerprint not the stored one.
+    Revision(Revision),
 }
 
 /// As [`parse_feed`], but each entry's key is first put to `known`, and
@@ -580,6 +589,9 @@ fn build(
         name: &name,
     };
     let mut sightings = Vec::new();
+    let mut revisions = Vec::new();
+    // The keys of entries known from this feed met so far in the document.
+    let mut met: std::collections::HashSet<ItemKey> = std::collections::HashSet::new();
     let rss = matches!(
         parsed.feed_type,
         feed_rs::model::FeedType::RSS0 | feed_rs::model::FeedType::RSS1 | feed_rs::model::FeedType::RSS2
@@ -649,12 +661,24 @@ fn build(
             };
             match entry_to_item(feed, e, link, language.as_deref(), now, guid_is_link, known)? {
                 Built::Item(item) => Some(item),
-                Built::Known => {
+                Built::Known(key) => {
                     skipped += 1;
+                    met.insert(key);
                     None
                 }
                 Built::Sighting(sighting) => {
                     sightings.push(sighting);
+                    None
+                }
+                Built::Revision(revision) => {
+                    skipped += 1;
+                    // Only the first entry of a key in the document speaks
+                    // for it (as the first is the one stored when the key
+                    // is new): two entries of one key with two texts would
+                    // otherwise revise the item back and forth every poll.
+                    if met.insert(revision.key.clone()) {
+                        revisions.push(revision);
+                    }
                     None
                 }
             }
@@ -673,6 +697,7 @@ fn build(
         no_entries: None,
         items,
         sightings,
+        revisions,
         shared_links,
     }
 }
@@ -783,9 +808,33 @@ fn entry_to_item(
         feed_name: feed.name.to_owned(),
         link: original_link.as_ref().map(Url::to_string),
     };
-    match known(&key) {
-        Known::New => {}
-        Known::FromThisFeed { .. } => return Some(Built::Known),
+    // Hashed only for an entry whose text the store may keep or compare:
+    // an item another feed's text or a pruned one costs nothing more.
+    let (print, revising) = match known(&key) {
+        Known::New => (fingerprint(&entry), false),
+        Known::FromThisFeed {
+            print: StoredPrint::NotOurs,
+            ..
+        } => return Some(Built::Known(key)),
+        Known::FromThisFeed {
+            print: StoredPrint::Missing,
+            ..
+        } => {
+            return Some(Built::Revision(Revision {
+                key,
+                print: fingerprint(&entry),
+                item: None,
+                feed_url: feed.url.to_string(),
+            }))
+        }
+        Known::FromThisFeed {
+            print: StoredPrint::Is(stored),
+            ..
+        } => match fingerprint(&entry) {
+            // The common case of a known entry: the feed says what it said.
+            same if same == stored => return Some(Built::Known(key)),
+            changed => (changed, true),
+        },
         Known::Elsewhere { date } => {
             return Some(Built::Sighting(Sighting {
                 key,
@@ -793,7 +842,7 @@ fn entry_to_item(
                 source: source(),
             }))
         }
-    }
+    };
     let base = link.as_ref().unwrap_or(feed.url);
 
     // The entry's own strings are moved out where they are used last, not
@@ -846,7 +895,7 @@ fn entry_to_item(
     }
 
     let enclosure = pick_enclosure(&entry, base);
-    Some(Built::Item(Item {
+    let item = Item {
         key,
         link: link.map(String::from),
         title,
@@ -865,7 +914,51 @@ fn entry_to_item(
             .or_else(|| feed_language.map(str::to_owned)),
         enclosure,
         sources: vec![source()],
-    }))
+        fingerprint: Some(print),
+    };
+    Some(match revising {
+        true => Built::Revision(Revision {
+            key: item.key.clone(),
+            print,
+            feed_url: feed.url.to_string(),
+            item: Some(item),
+        }),
+        false => Built::Item(item),
+    })
+}
+
+/// Fixed SipHash keys of [`fingerprint`]: the value is persisted, so it
+/// must be the same in every build (std's `DefaultHasher` promises not).
+const PRINT_KEYS: (u64, u64) = (0x6665_6564_7769_7265, 0x7265_7669_7369_6f6e); // "feedwire", "revision"
+
+/// A stable 64-bit hash of what the feed said of an entry: its title,
+/// summary and content as feed-rs gives them (before sanitising, so that
+/// a known entry whose feed says the same costs a hash, not a build),
+/// its authors' names and its categories: the fields an item's published
+/// text is made of. Each field is length-prefixed, so that text moving
+/// from one field to the next changes it. The enclosure is left out:
+/// media URLs carry signed, rotating tokens in many podcast feeds, which
+/// would rebuild those entries on every poll for nothing to publish.
+pub fn fingerprint(entry: &Entry) -> u64 {
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(PRINT_KEYS.0, PRINT_KEYS.1);
+    // Bytes in a fixed order (`write_u64` would hash native-endian ones).
+    let mut field = |tag: u8, text: Option<&str>| {
+        let text = text.unwrap_or_default();
+        h.write(&[tag]);
+        h.write(&(text.len() as u64).to_le_bytes());
+        h.write(text.as_bytes());
+    };
+    field(b't', entry.title.as_ref().map(|t| t.content.as_str()));
+    field(b's', entry.summary.as_ref().map(|t| t.content.as_str()));
+    field(b'c', entry.content.as_ref().and_then(|c| c.body.as_deref()));
+    for a in &entry.authors {
+        field(b'a', a.name.as_deref());
+    }
+    for c in &entry.categories {
+        field(b'k', Some(c.label.as_deref().unwrap_or(&c.term)));
+    }
+    h.finish()
 }
 
 /// A link to the entry's (or feed's) own page: `rel` absent or
@@ -1939,7 +2032,10 @@ mod tests {
         let key = all.items[0].key.clone();
         let known = parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), &|k| {
             if *k == key {
-                Known::FromThisFeed { date: None }
+                Known::FromThisFeed {
+                    date: None,
+                    print: StoredPrint::NotOurs,
+                }
             } else {
                 Known::New
             }
@@ -1964,6 +2060,116 @@ mod tests {
                 date: 42,
                 source: all.items[0].sources[0].clone(),
             }]
+        );
+    }
+
+    /// An entry's fingerprint, as [`fingerprint`] makes it from feed-rs's
+    /// reading of `item` (an RSS `<item>`'s inside).
+    fn print_of(item: &str) -> u64 {
+        let doc = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><item>{item}</item></channel></rss>"#
+        );
+        fingerprint(&feed_rs::parser::parse(doc.as_bytes()).unwrap().entries[0])
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_same_in_every_build_and_tells_the_fields_apart() {
+        let item = "<title>زيارة صدام حفتر للقاهرة</title><link>http://e.com/a</link>\
+                    <description>&lt;p&gt;نص الخبر&lt;/p&gt;</description><category>سياسة</category>";
+        // Persisted beside every item: a value that moved would read every
+        // stored entry as revised, then revise nothing (so a change here
+        // needs a migration, not a new constant).
+        assert_eq!(print_of(item), 0x4005_1e8f_c839_bb20);
+        // The link and dates are not the text.
+        assert_eq!(
+            print_of(&format!(
+                "{item}<pubDate>Sat, 22 Nov 2025 10:00:00 +0000</pubDate>"
+            )),
+            print_of(item)
+        );
+        let differs = |other: &str| assert_ne!(print_of(other), print_of(item), "{other}");
+        differs(&item.replace("حفتر", "حفتر."));
+        differs(&item.replace("نص الخبر", "نص الخبر المحدث"));
+        differs(&item.replace("سياسة", "اقتصاد"));
+        differs(&format!("{item}<author>a@e.com (مراسل)</author>"));
+        // The same words moved from the title to the text are a change.
+        assert_ne!(
+            print_of("<title>a b</title><description>c</description>"),
+            print_of("<title>a</title><description>b c</description>")
+        );
+    }
+
+    #[test]
+    fn an_entry_whose_fingerprint_changed_is_built_as_a_revision() {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        let body = doc("UTF-8");
+        let parse = |known: &dyn Fn(&ItemKey) -> Known| {
+            parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), known).unwrap()
+        };
+        let new = parse(&|_| Known::New);
+        let print = new.items[0]
+            .fingerprint
+            .expect("a new item carries its fingerprint");
+        let known = |print| move |_: &ItemKey| Known::FromThisFeed { date: Some(1), print };
+        // The stored fingerprint: skipped unbuilt, as before.
+        let same = parse(&known(StoredPrint::Is(print)));
+        assert_eq!((same.items.len(), same.revisions.len(), same.skipped), (0, 0, 1));
+        // Another fingerprint: built, handed over as a revision (and still
+        // counted as known, not new).
+        let changed = parse(&known(StoredPrint::Is(print ^ 1)));
+        assert_eq!((changed.items.len(), changed.skipped), (0, 1));
+        let revision = &changed.revisions[0];
+        assert_eq!(
+            (revision.print, revision.feed_url.as_str()),
+            (print, url.as_str())
+        );
+        let built = revision.item.as_ref().expect("built");
+        assert_eq!(built.title, TITLE);
+        assert_eq!(built.key, new.items[0].key);
+        // Stored without a fingerprint: only the fingerprint, nothing built.
+        let missing = parse(&known(StoredPrint::Missing));
+        assert_eq!(missing.revisions[0].item, None);
+        assert_eq!(missing.revisions[0].print, print);
+        // Another feed's text (or pruned): skipped, nothing to hand over.
+        let theirs = parse(&known(StoredPrint::NotOurs));
+        assert_eq!((theirs.revisions.len(), theirs.skipped), (0, 1));
+    }
+
+    #[test]
+    fn only_the_first_entry_of_a_key_in_a_document_revises_it() {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef { url: &url, name: "t" };
+        // One link and guid twice, with two headlines (a CMS listing a
+        // story under two sections with two titles).
+        let body = r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
+            <item><title>انفجار في المرفأ</title><link>https://e.com/a</link><guid>https://e.com/a</guid></item>
+            <item><title>مقتل 70 في انفجار المرفأ</title><link>https://e.com/a</link><guid>https://e.com/a</guid></item>
+            </channel></rss>"#;
+        let parse = |known: &dyn Fn(&ItemKey) -> Known| {
+            parse_feed_skipping(feed, body.as_bytes(), None, Utc::now(), Limits::default(), known).unwrap()
+        };
+        let new = parse(&|_| Known::New);
+        assert_eq!(new.items.len(), 2, "both built; the store keeps the first");
+        let first = new.items[0].fingerprint.unwrap();
+        let second = new.items[1].fingerprint.unwrap();
+        assert_ne!(first, second);
+        let stored = |print| {
+            move |_: &ItemKey| Known::FromThisFeed {
+                date: Some(1),
+                print: StoredPrint::Is(print),
+            }
+        };
+        // The first entry's text is stored: the second does not revise it.
+        let again = parse(&stored(first));
+        assert_eq!((again.revisions.len(), again.skipped), (0, 2));
+        // The first entry's text changed: one revision, to the first's text.
+        let changed = parse(&stored(second));
+        assert_eq!(changed.revisions.len(), 1);
+        assert_eq!(changed.revisions[0].print, first);
+        assert_eq!(
+            changed.revisions[0].item.as_ref().unwrap().title,
+            "انفجار في المرفأ"
         );
     }
 

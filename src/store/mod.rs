@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, ItemKey, Sighting};
+use crate::item::{Item, ItemKey, Revision, Sighting, StoredPrint};
 
 pub mod postgres;
 pub mod sled;
@@ -89,13 +89,70 @@ pub struct IngestReport {
     /// Items already stored; `merged` of them gained this feed as a source.
     pub duplicate: usize,
     pub merged: usize,
+    /// Stored items whose text this document revised ([`Revision`]): the
+    /// record was rewritten, so outputs show the new text.
+    pub revised: usize,
 }
 
 impl IngestReport {
     /// True when outputs may need rendering again.
     pub fn changed(&self) -> bool {
-        self.new > 0 || self.merged > 0
+        self.new > 0 || self.merged > 0 || self.revised > 0
     }
+}
+
+/// What [`Store::ingest_parsed`] did with one document.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub report: IngestReport,
+    /// Keys claimed for their full text.
+    pub claimed: Vec<ItemKey>,
+    /// Keys whose record a [`Revision`] rewrote.
+    pub revised: Vec<ItemKey>,
+}
+
+/// The stored record as a revision by its feed leaves it, or `None` when
+/// the revision's published text (title, summary, content, authors,
+/// categories) is the stored one (markup the sanitiser drops, a tracking
+/// pixel: only the fingerprint changed). Key, link, guid, `first_seen`,
+/// sources, language and the sort date stay: a revision does not move
+/// the item in the feed, since readers sort by that date and a story
+/// corrected an hour later is still the story of its time, not a new one
+/// on top. `updated` becomes the entry's own when it is later than the
+/// stored one, else the revision's time (`entry.first_seen`, the poll's
+/// time). A record whose content is an extracted article (`extracted`)
+/// keeps it: the feed's text goes to the summary, as
+/// `finish_full_text` put it there.
+pub(crate) fn revised(stored: &Item, entry: &Item, extracted: bool) -> Option<Item> {
+    let (summary, content) = match extracted {
+        true => (
+            entry.summary.clone().or_else(|| entry.content.clone()),
+            stored.content.clone(),
+        ),
+        false => (entry.summary.clone(), entry.content.clone()),
+    };
+    if stored.title == entry.title
+        && stored.summary == summary
+        && stored.content == content
+        && stored.authors == entry.authors
+        && stored.categories == entry.categories
+    {
+        return None;
+    }
+    let now = entry.first_seen;
+    let updated = match entry.updated {
+        Some(u) if stored.updated.is_none_or(|s| u > s) && u <= now => u,
+        _ => now,
+    };
+    Some(Item {
+        title: entry.title.clone(),
+        summary,
+        content,
+        authors: entry.authors.clone(),
+        categories: entry.categories.clone(),
+        updated: Some(updated),
+        ..stored.clone()
+    })
 }
 
 /// Per-feed state kept across restarts.
@@ -201,6 +258,13 @@ pub struct FeedState {
     /// What the last gap showed, one line for operators.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_gap_note: Option<String>,
+    /// Stored items whose text this feed revised (see
+    /// [`IngestReport::revised`]), in all.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub revised: u64,
+    /// Unix seconds of the poll that last revised one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_revision: Option<i64>,
     /// Halvings of the configured interval in force after gaps (0: the
     /// configured interval).
     #[serde(skip_serializing_if = "is_zero")]
@@ -445,13 +509,18 @@ pub enum Lookup {
     /// Neither stored nor pruned: ingesting it makes it new.
     Unknown,
     /// Stored with this feed among its sources (with the item's sort date),
-    /// or pruned (`None`): ingesting it from this feed would change nothing.
-    Known { date: Option<i64> },
+    /// or pruned (`None`): ingesting it from this feed would change nothing
+    /// but its text, when the record carries this feed's (`print`).
+    Known { date: Option<i64>, print: StoredPrint },
     /// Stored, brought by other feeds only, with this sort date: ingesting
     /// a [`Sighting`] of it adds the feed as a source. The record is not
     /// read.
     Elsewhere { date: i64 },
 }
+
+/// [`Store::keys_from`]: key → (sort date, what the store holds of the
+/// feed's text).
+pub type KeysFrom = std::collections::HashMap<String, (i64, StoredPrint)>;
 
 /// Whether this node may poll a feed now (see [`Store::claim`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -574,21 +643,20 @@ impl Store {
         self.ingest_document(items, &[], claim)
     }
 
-    /// [`Store::ingest_claiming`] for a whole parsed document: its built
-    /// items and its [`Sighting`]s of stories other feeds brought, in one
-    /// atomic ingest. A sighting adds its feed to the stored item's sources
-    /// (counted as a duplicate, and merged if the feed was not listed); the
-    /// item's record is not read nor written. A sighting of an item no
-    /// longer stored adds nothing.
-    pub fn ingest_document(
+    /// [`Store::ingest_document`] with the document's [`Revision`]s, in the
+    /// same atomic ingest: each records its fingerprint, and a revision
+    /// whose published text differs from the record's rewrites the record
+    /// ([`IngestReport::revised`]; see [`revised`] for what is kept).
+    pub fn ingest_parsed(
         &self,
         items: &[Item],
         sightings: &[Sighting],
+        revisions: &[Revision],
         claim: Option<&FullTextClaim<'_>>,
-    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
+    ) -> Result<Ingested, StoreError> {
         let (s, claim) = match (self, claim) {
-            (Store::Sled(s), claim) => return s.ingest_document(items, sightings, claim),
-            (Store::Postgres(s), None) => return Ok((s.ingest_document(items, sightings)?, Vec::new())),
+            (Store::Sled(s), claim) => return s.ingest_parsed(items, sightings, revisions, claim),
+            (Store::Postgres(s), None) => return s.ingest_parsed(items, sightings, revisions),
             (Store::Postgres(s), Some(claim)) => (s, claim),
         };
         let mut claimed = Vec::new();
@@ -604,8 +672,8 @@ impl Store {
                 }
             }
         }
-        match s.ingest_document(items, sightings) {
-            Ok(report) => Ok((report, claimed)),
+        match s.ingest_parsed(items, sightings, revisions) {
+            Ok(ingested) => Ok(Ingested { claimed, ..ingested }),
             Err(e) => {
                 for key in &claimed {
                     let _ = s.unclaim_full_text(key);
@@ -613,6 +681,22 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// [`Store::ingest_claiming`] for a whole parsed document: its built
+    /// items and its [`Sighting`]s of stories other feeds brought, in one
+    /// atomic ingest. A sighting adds its feed to the stored item's sources
+    /// (counted as a duplicate, and merged if the feed was not listed); the
+    /// item's record is not read nor written. A sighting of an item no
+    /// longer stored adds nothing.
+    pub fn ingest_document(
+        &self,
+        items: &[Item],
+        sightings: &[Sighting],
+        claim: Option<&FullTextClaim<'_>>,
+    ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
+        self.ingest_parsed(items, sightings, &[], claim)
+            .map(|i| (i.report, i.claimed))
     }
 
     /// The last write error, while writes keep failing.
@@ -704,19 +788,29 @@ impl Store {
     }
 
     /// The keys of the stored items that `feed_url` is a source of, with
-    /// their sort dates (for a shared store, one query instead of a
-    /// [`Store::knows`] per entry).
-    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    /// their sort dates and what the store holds of the feed's text (for a
+    /// shared store, one query instead of a [`Store::knows`] per entry).
+    pub fn keys_from(&self, feed_url: &str) -> Result<KeysFrom, StoreError> {
         match self {
             Store::Sled(s) => {
-                let mut keys = std::collections::HashMap::new();
+                let mut keys = Vec::new();
                 s.for_each_item(|item| {
                     if item.sources.iter().any(|src| src.feed_url == feed_url) {
-                        keys.insert(item.key.as_str().to_owned(), item.date);
+                        keys.push(item.key);
                     }
                     true
                 })?;
-                Ok(keys)
+                let mut found = KeysFrom::new();
+                for key in keys {
+                    if let Lookup::Known {
+                        date: Some(date),
+                        print,
+                    } = s.lookup(&key, feed_url)?
+                    {
+                        found.insert(key.as_str().to_owned(), (date, print));
+                    }
+                }
+                Ok(found)
             }
             Store::Postgres(s) => s.keys_from(feed_url),
         }
@@ -1062,6 +1156,10 @@ mod record_tests {
     /// grown past the kept buffer's size.
     fn arabic_items() -> Vec<Item> {
         let mut items = crate::parse::arabic_fixture_items();
+        // As items read back: the fingerprint is kept beside the record.
+        for it in &mut items {
+            it.fingerprint = None;
+        }
         let mut long = items[0].clone();
         long.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(2 * KEEP_PLAIN / 60));
         items.insert(1, long);

@@ -4,7 +4,11 @@
 //! Tables (created on connect, under an advisory lock so that nodes starting
 //! together do not race):
 //! - `items`: key (canonical link, `COLLATE "C"` so it sorts bytewise as in
-//!   sled) → date, first seen, postcard record without its sources. The
+//!   sled) → date, first seen, postcard record without its sources, and
+//!   `print`, the fingerprint of its first feed's text
+//!   (`parse::fingerprint`; NULL for a row written before the column was
+//!   added on connect, or by a build without it, which still reads and
+//!   writes the table: the first sighting records it and revises nothing). The
 //!   primary key is the global dedup: `INSERT … ON CONFLICT DO NOTHING`
 //!   makes concurrent ingest of one story by two nodes store it once.
 //! - `item_sources`: (key, feed URL) unique, ordered by a sequence, so both
@@ -54,7 +58,7 @@ use super::{
     decode, encode, Claim, FeedState, FullTextRecord, FullTextState, FullTextStats, HostSlot, IngestReport,
     PruneReport, Retention, SiteBackoff, StoreError, SCHEMA_VERSION,
 };
-use crate::item::{Item, ItemKey, Sighting, Source};
+use crate::item::{Item, ItemKey, Revision, Sighting, Source, StoredPrint};
 
 /// Connection pool settings (`[storage] pool_size`, `pool_timeout`,
 /// `connect_timeout`, `query_timeout`).
@@ -150,6 +154,13 @@ CREATE INDEX IF NOT EXISTS fulltext_held ON fulltext (hold_until) WHERE hold_unt
 CREATE INDEX IF NOT EXISTS fulltext_pending ON fulltext (key) WHERE pending;
 CREATE TABLE IF NOT EXISTS fulltext_feeds (url text PRIMARY KEY, stats text NOT NULL);
 CREATE TABLE IF NOT EXISTS fulltext_sites (host text PRIMARY KEY, backoff text NOT NULL);
+DO $$ BEGIN
+    -- Asked first: ALTER TABLE locks the table even when the column is there.
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'items' AND column_name = 'print') THEN
+        ALTER TABLE items ADD COLUMN print bigint;
+    END IF;
+END $$;
 "#;
 
 /// The database's clock, in Unix seconds. Lease and slot expiry are set and
@@ -408,9 +419,23 @@ impl PgStore {
         items: &[Item],
         sightings: &[Sighting],
     ) -> Result<IngestReport, StoreError> {
-        if items.is_empty() && sightings.is_empty() {
-            return Ok(IngestReport::default());
+        self.ingest_parsed(items, sightings, &[]).map(|i| i.report)
+    }
+
+    /// [`Self::ingest_document`] with the document's revisions
+    /// ([`super::Store::ingest_parsed`]), in the same transaction: the rows
+    /// they revise are locked, compared and rewritten there.
+    pub fn ingest_parsed(
+        &self,
+        items: &[Item],
+        sightings: &[Sighting],
+        revisions: &[Revision],
+    ) -> Result<super::Ingested, StoreError> {
+        if items.is_empty() && sightings.is_empty() && revisions.is_empty() {
+            return Ok(super::Ingested::default());
         }
+        let revisions = revisions.to_vec();
+        let mut prints = Vec::with_capacity(items.len());
         let mut keys = Vec::with_capacity(items.len());
         let mut dates = Vec::with_capacity(items.len());
         let mut first_seen = Vec::with_capacity(items.len());
@@ -428,6 +453,8 @@ impl PgStore {
             records.push(encode(&bare));
             dates.push(item.date);
             first_seen.push(item.first_seen);
+            // Stored as the bits of a bigint.
+            prints.push(item.fingerprint.map(|p| p as i64));
             keys.push(key);
         }
         for sighting in sightings {
@@ -443,15 +470,15 @@ impl PgStore {
                 .map_err(db_error)?;
             let new: Vec<String> = tx
                 .query(
-                    "INSERT INTO items (key, date, first_seen, record)
-                     SELECT DISTINCT ON (u.key) u.key, u.date, u.first_seen, u.record
-                     FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[]) WITH ORDINALITY
-                          AS u(key, date, first_seen, record, ord)
+                    "INSERT INTO items (key, date, first_seen, record, print)
+                     SELECT DISTINCT ON (u.key) u.key, u.date, u.first_seen, u.record, u.print
+                     FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[]) WITH ORDINALITY
+                          AS u(key, date, first_seen, record, print, ord)
                      WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.key = u.key)
                      ORDER BY u.key, u.ord
                      ON CONFLICT (key) DO NOTHING
                      RETURNING key",
-                    &[&keys, &dates, &first_seen, &records],
+                    &[&keys, &dates, &first_seen, &records, &prints],
                 )
                 .await
                 .map_err(db_error)?
@@ -475,6 +502,10 @@ impl PgStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            let revised = match revisions.is_empty() {
+                true => Vec::new(),
+                false => revise(&tx, &revisions).await?,
+            };
             tx.commit().await.map_err(db_error)?;
             let new_set: std::collections::HashSet<&String> = new.iter().collect();
             let merged: std::collections::HashSet<&String> =
@@ -483,13 +514,18 @@ impl PgStore {
                 new: new.len(),
                 duplicate: total - new.len(),
                 merged: merged.len(),
+                revised: revised.len(),
             };
             if report.changed() {
                 // After the commit, so that a node that sees the counter move
                 // also sees the rows.
                 bump_changes(&c).await?;
             }
-            Ok(report)
+            Ok(super::Ingested {
+                report,
+                claimed: Vec::new(),
+                revised,
+            })
         });
         self.noted(result)
     }
@@ -728,14 +764,19 @@ impl PgStore {
                          SELECT EXISTS (SELECT 1 FROM item_sources WHERE key = $1 AND feed_url = $2)
                              OR EXISTS (SELECT 1 FROM seen WHERE key = $1) AS known
                      )
-                     SELECT k.known, (SELECT date FROM items WHERE key = $1)
-                     FROM k",
+                     SELECT k.known, i.date,
+                            (SELECT feed_url FROM item_sources WHERE key = $1 ORDER BY seq LIMIT 1) = $2,
+                            i.print
+                     FROM k LEFT JOIN items i ON i.key = $1",
                     &[&key, &feed],
                 )
                 .await
                 .map_err(db_error)?;
             if row.get::<_, bool>(0) {
-                return Ok(super::Lookup::Known { date: row.get(1) });
+                return Ok(super::Lookup::Known {
+                    date: row.get(1),
+                    print: stored_print(row.get(2), row.get(3)),
+                });
             }
             match row.get::<_, Option<i64>>(1) {
                 Some(date) => Ok(super::Lookup::Elsewhere { date }),
@@ -744,19 +785,21 @@ impl PgStore {
         })
     }
 
-    pub fn keys_from(&self, feed_url: &str) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    pub fn keys_from(&self, feed_url: &str) -> Result<super::KeysFrom, StoreError> {
         let feed = feed_url.to_owned();
         self.call(move |c| async move {
-            Ok(c
-                .query(
-                    "SELECT s.key, i.date FROM item_sources s JOIN items i ON i.key = s.key WHERE s.feed_url = $1",
-                    &[&feed],
-                )
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect())
+            Ok(c.query(
+                "SELECT s.key, i.date,
+                            NOT EXISTS (SELECT 1 FROM item_sources o WHERE o.key = s.key AND o.seq < s.seq),
+                            i.print
+                     FROM item_sources s JOIN items i ON i.key = s.key WHERE s.feed_url = $1",
+                &[&feed],
+            )
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), stored_print(r.get(2), r.get(3)))))
+            .collect())
         })
     }
 
@@ -1452,6 +1495,94 @@ impl PgStore {
 
 fn parse_state(feed_url: &str, text: &str) -> Result<FeedState, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("feed state of {feed_url}: {e}")))
+}
+
+/// What a row tells a feed of the text it may revise: only its first
+/// source's (`first`; NULL when the row is gone) is the record's.
+fn stored_print(first: Option<bool>, print: Option<i64>) -> StoredPrint {
+    match (first, print) {
+        (Some(true), Some(p)) => StoredPrint::Is(p as u64),
+        (Some(true), None) => StoredPrint::Missing,
+        _ => StoredPrint::NotOurs,
+    }
+}
+
+/// A document's revisions, inside its ingest transaction: the rows whose
+/// first source is the revising feed are locked, then each gets its new
+/// fingerprint, and its record is rewritten when the text differs
+/// ([`super::revised`]). A row without a fingerprint only gains one. The
+/// full-text records are read after the rows are locked, so that an
+/// article finished meanwhile (its finish locks the row too) is kept.
+/// Returns the keys whose record was rewritten.
+async fn revise(
+    tx: &tokio_postgres::Transaction<'_>,
+    revisions: &[Revision],
+) -> Result<Vec<ItemKey>, StoreError> {
+    let keys: Vec<&str> = revisions.iter().map(|r| r.key.as_str()).collect();
+    let feeds: Vec<&str> = revisions.iter().map(|r| r.feed_url.as_str()).collect();
+    let rows = tx
+        .query(
+            "SELECT i.key, i.print, i.record FROM items i
+             JOIN unnest($1::text[], $2::text[]) AS u(key, feed_url) ON u.key = i.key
+             WHERE (SELECT s.feed_url FROM item_sources s WHERE s.key = i.key ORDER BY s.seq LIMIT 1) = u.feed_url
+             FOR UPDATE OF i",
+            &[&keys, &feeds],
+        )
+        .await
+        .map_err(db_error)?;
+    let mut stored: std::collections::HashMap<String, (Option<i64>, Vec<u8>)> = rows
+        .into_iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    let extracted: std::collections::HashSet<String> = tx
+        .query("SELECT key, record FROM fulltext WHERE key = ANY($1)", &[&keys])
+        .await
+        .map_err(db_error)?
+        .iter()
+        .filter(|r| {
+            serde_json::from_str::<FullTextRecord>(r.get(1))
+                .is_ok_and(|f| f.state == FullTextState::Extracted)
+        })
+        .map(|r| r.get(0))
+        .collect();
+    let (mut u_keys, mut u_prints, mut u_records) = (Vec::new(), Vec::new(), Vec::new());
+    let mut revised = Vec::new();
+    for revision in revisions {
+        let k = revision.key.as_str();
+        // Another feed's text, pruned, or a print this revision holds.
+        let Some((print, record)) = stored.get_mut(k) else {
+            continue;
+        };
+        let new_print = revision.print as i64;
+        if *print == Some(new_print) {
+            continue;
+        }
+        let mut rewritten: Option<Vec<u8>> = None;
+        if let (Some(built), Some(_)) = (&revision.item, *print) {
+            let old = decode(record)?;
+            if let Some(new) = super::revised(&old, built, extracted.contains(k)) {
+                let bytes = encode(&new);
+                *record = bytes.clone();
+                rewritten = Some(bytes);
+                revised.push(revision.key.clone());
+            }
+        }
+        *print = Some(new_print);
+        u_keys.push(k);
+        u_prints.push(new_print);
+        u_records.push(rewritten);
+    }
+    if !u_keys.is_empty() {
+        tx.execute(
+            "UPDATE items i SET print = u.print, record = COALESCE(u.record, i.record)
+             FROM unnest($1::text[], $2::int8[], $3::bytea[]) AS u(key, print, record)
+             WHERE i.key = u.key",
+            &[&u_keys, &u_prints, &u_records],
+        )
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(revised)
 }
 
 async fn bump_changes(c: &Client) -> Result<(), StoreError> {

@@ -1,9 +1,13 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 8 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 9 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
-//!   sequence number, its sort date and 8 bytes of the SHA-256 of each
-//!   source feed's URL, in the order the sources came.
+//!   sequence number, its sort date, the fingerprint of its first feed's
+//!   text (`parse::fingerprint`; absent in an entry written before version
+//!   9, see below) and 8 bytes of the SHA-256 of each source feed's URL,
+//!   in the order the sources came. The parser's lookup reads the
+//!   fingerprint with the rest, so that an entry its feed revised is told
+//!   from one it repeats without reading the record.
 //!   For a pruned item: when it was first seen, so that it never comes back
 //!   as new. "Have we seen this story?" and "does this feed carry it
 //!   already?" ([`SledStore::knows`]) are one lookup in a tree of ~100-byte
@@ -59,6 +63,16 @@
 //!   entry it lacks (a store of an older build), and the release passes
 //!   over an entry whose hold is gone ([`SledStore::release_expired_full_text`]).
 //!
+//! Version 9 is version 8 with fingerprints: its `keys` entries of stored
+//! items may carry one (tag [`STORED_PRINTED`]); version 8's (tag
+//! [`STORED_DATED`]) stay as they are and read as items without one,
+//! whose first sighting records it and revises nothing (a revision must be
+//! the publisher's, not our own processing changed by the upgrade). The
+//! journal may hold rewritten records (a revision's, `keyed_records`
+//! values). Opening a version-8 store only writes the new number
+//! ([`migrate_v8`]), which keeps a build of version 8 from reading an entry
+//! or a journal it cannot.
+//!
 //! Version 1 kept each whole record in `items` under its canonical link, with
 //! a `by_date` index and a `seen` tree: every dedup lookup and every insert
 //! pulled a leaf of full records from a random place in the tree (the
@@ -73,7 +87,9 @@
 //! dates as chunks ([`migrate_v5`]); older versions migrate to 5 first. (Version 6, records keyed by date ‖ number, was
 //! built and measured, never released: BENCHMARKS.md, Run 10.)
 //!
-//! Invariants: an item is inserted once and never becomes new again; a
+//! Invariants: an item is inserted once and never becomes new again (a
+//! revision rewrites its record in place: same number, key, date pair and
+//! sources; it is never new again); a
 //! crash (SIGKILL or power loss, at any point) leaves either all of a
 //! fetched document's items (with their index entries, sources, claims and
 //! counts) or none: each group of documents reaches one commit point, the
@@ -149,11 +165,11 @@ use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{decode, encode_packed, FeedState, IngestReport, PruneReport, Retention, StoreError};
-use crate::item::{Item, ItemKey, Sighting, Source};
+use crate::item::{Item, ItemKey, Revision, Sighting, Source, StoredPrint};
 
-/// The sled layout this build reads and writes. Version 1 is migrated when
-/// it is opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 8;
+/// The sled layout this build reads and writes. Older versions are migrated
+/// when opened; anything else is refused.
+pub const SCHEMA_VERSION: u32 = 9;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -285,10 +301,13 @@ fn stored_count(bytes: Option<&[u8]>) -> u64 {
 }
 
 /// `keys` entry tags. `STORED` (versions 2 and 3) has no date; migrated
-/// stores and every entry written since use `STORED_DATED`.
+/// stores and every entry written since use `STORED_DATED`, and since
+/// version 9 `STORED_PRINTED` (a fingerprint after the date) for an item
+/// whose text's fingerprint is known.
 const STORED: u8 = 0;
 const SEEN: u8 = 1;
 const STORED_DATED: u8 = 2;
+const STORED_PRINTED: u8 = 3;
 
 /// What `keys` keeps of a source: the first 8 bytes of the SHA-256 of its
 /// feed URL. Two feeds of one store sharing them (odds ~2⁻⁶⁴ per pair)
@@ -304,11 +323,14 @@ fn feed_hash(feed_url: &str) -> [u8; 8] {
 #[derive(Debug, PartialEq, Eq)]
 enum KeyEntry<'a> {
     /// Stored as record `seq`, sorted by `date` (None only in an entry
-    /// version 3 wrote); `feeds` holds the 8-byte [`feed_hash`] of each
+    /// version 3 wrote), its first feed's text fingerprinted as `print`
+    /// (None in an entry written before version 9, or for an item ingested
+    /// without one); `feeds` holds the 8-byte [`feed_hash`] of each
     /// source, back to back, in the order the sources came.
     Stored {
         seq: u64,
         date: Option<i64>,
+        print: Option<u64>,
         feeds: &'a [u8],
     },
     /// Pruned; first seen at this time (Unix seconds).
@@ -322,13 +344,23 @@ impl<'a> KeyEntry<'a> {
             Some((&STORED, rest)) if rest.len() >= 8 && rest.len() % 8 == 0 => Ok(KeyEntry::Stored {
                 seq: u64::from_be_bytes(word(rest)),
                 date: None,
+                print: None,
                 feeds: &rest[8..],
             }),
             Some((&STORED_DATED, rest)) if rest.len() >= 16 && rest.len() % 8 == 0 => Ok(KeyEntry::Stored {
                 seq: u64::from_be_bytes(word(rest)),
                 date: Some(i64::from_be_bytes(word(&rest[8..]))),
+                print: None,
                 feeds: &rest[16..],
             }),
+            Some((&STORED_PRINTED, rest)) if rest.len() >= 24 && rest.len() % 8 == 0 => {
+                Ok(KeyEntry::Stored {
+                    seq: u64::from_be_bytes(word(rest)),
+                    date: Some(i64::from_be_bytes(word(&rest[8..]))),
+                    print: Some(u64::from_be_bytes(word(&rest[16..]))),
+                    feeds: &rest[24..],
+                })
+            }
             Some((&SEEN, rest)) if rest.len() == 8 => Ok(KeyEntry::Seen {
                 first_seen: i64::from_be_bytes(word(rest)),
             }),
@@ -347,17 +379,41 @@ impl<'a> KeyEntry<'a> {
             KeyEntry::Seen { .. } => true,
         }
     }
+
+    /// What this entry tells `feed` of the text it may revise: only the
+    /// first source's text is the record's.
+    fn print_for(&self, feed: &[u8; 8]) -> StoredPrint {
+        match self {
+            KeyEntry::Stored { print, feeds, .. } if feeds.get(..8) == Some(&feed[..]) => {
+                print.map_or(StoredPrint::Missing, StoredPrint::Is)
+            }
+            _ => StoredPrint::NotOurs,
+        }
+    }
 }
 
-fn stored_entry(seq: u64, date: Option<i64>, feeds: impl IntoIterator<Item = [u8; 8]>) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 + 8 + 8 + 8);
-    match date {
-        Some(date) => {
+/// A stored item's `keys` entry. A fingerprint needs a date (every entry
+/// written since version 4 has one).
+fn stored_entry(
+    seq: u64,
+    date: Option<i64>,
+    print: Option<u64>,
+    feeds: impl IntoIterator<Item = [u8; 8]>,
+) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + 8 + 8 + 8 + 8);
+    match (date, print) {
+        (Some(date), Some(print)) => {
+            v.push(STORED_PRINTED);
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(&date.to_be_bytes());
+            v.extend_from_slice(&print.to_be_bytes());
+        }
+        (Some(date), None) => {
             v.push(STORED_DATED);
             v.extend_from_slice(&seq.to_be_bytes());
             v.extend_from_slice(&date.to_be_bytes());
         }
-        None => {
+        (None, _) => {
             v.push(STORED);
             v.extend_from_slice(&seq.to_be_bytes());
         }
@@ -448,8 +504,9 @@ struct Doc {
     entries: Vec<Entry>,
     /// The document's full-text claim, for its entries marked `claim`.
     claim: Option<DocClaim>,
-    /// The report, and the indexes of the entries claimed.
-    reply: SyncSender<Result<(IngestReport, Vec<usize>), StoreError>>,
+    /// The report, the indexes of the entries claimed, and of the entries
+    /// whose record a revision rewrote.
+    reply: SyncSender<Result<DocReport, StoreError>>,
 }
 
 /// A `full_text` feed's claim on the items of one document that turn out
@@ -477,10 +534,21 @@ struct Entry {
     sources: Vec<Vec<u8>>,
     /// Claimed for its full text if new (see [`DocClaim`]).
     claim: bool,
+    /// A [`Revision`] of a stored item: its new fingerprint, and the entry
+    /// built anew (for an item with a fingerprint). The writer compares it
+    /// with the record and rewrites the record if its text differs: under
+    /// the write lock, so that an article finished meanwhile
+    /// ([`SledStore::finish_full_text`]) is kept. Revisions are rare (a
+    /// few in a hundred known entries of news feeds, BENCHMARKS.md Run
+    /// 19), so the writer's record read, decode and encode for each cost
+    /// it little.
+    revise: Option<(u64, Option<Item>)>,
 }
 
 struct NewRecord {
     date: i64,
+    /// The fingerprint of the item's text, for its `keys` entry.
+    print: Option<u64>,
     /// Its `keyed_records` value ([`keyed_record`]).
     record: Vec<u8>,
 }
@@ -517,10 +585,12 @@ impl Entry {
             key: item.key.as_str().as_bytes().to_vec(),
             new: Some(NewRecord {
                 date: item.date,
+                print: item.fingerprint,
                 record: keyed_record(item.key.as_str().as_bytes(), &encode_packed(item)),
             }),
             feeds: item.sources.iter().map(|s| hashes.of(&s.feed_url)).collect(),
             sources: item.sources.iter().map(encode_source).collect(),
+            revise: None,
         }
     }
 
@@ -531,6 +601,18 @@ impl Entry {
             new: None,
             feeds: vec![hashes.of(&sighting.source.feed_url)],
             sources: vec![encode_source(&sighting.source)],
+            revise: None,
+        }
+    }
+
+    fn revision(revision: &Revision, hashes: &mut FeedHashes) -> Entry {
+        Entry {
+            claim: false,
+            key: revision.key.as_str().as_bytes().to_vec(),
+            new: None,
+            feeds: vec![hashes.of(&revision.feed_url)],
+            sources: Vec::new(),
+            revise: Some((revision.print, revision.item.clone())),
         }
     }
 }
@@ -574,8 +656,9 @@ fn write_groups(trees: WriterTrees, queue: Receiver<Doc>) {
     }
 }
 
-/// A document's report, and the indexes of its entries claimed.
-type DocReport = (IngestReport, Vec<usize>);
+/// A document's report, the indexes of its entries claimed, and of its
+/// entries whose record a revision rewrote.
+type DocReport = (IngestReport, Vec<usize>, Vec<usize>);
 
 /// One answer per document of `group`: committed together, or in halves
 /// when their journal would pass [`JOURNAL_MAX`], or one by one when the
@@ -643,6 +726,8 @@ const J_FULLTEXT: u8 = 4;
 const J_HELD: u8 = 5;
 const J_HELD_BY_TIME: u8 = 6;
 const J_PENDING: u8 = 7;
+/// `keyed_records`: a record a revision rewrote (version 9).
+const J_RECORDS: u8 = 8;
 
 /// A group's journal stays under this many bytes: a group that would pass
 /// it is committed in halves (a document alone may pass it), which bounds
@@ -674,6 +759,7 @@ impl WriterTrees {
             J_HELD => &self.held,
             J_HELD_BY_TIME => &self.held_by_time,
             J_PENDING => &self.pending,
+            J_RECORDS => &self.records,
             _ => return Err(StoreError::Corrupt(format!("journal tree {id}"))),
         })
     }
@@ -889,16 +975,56 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
     // `keys` values this group writes (read back by its later entries).
     let mut key_values: std::collections::BTreeMap<&[u8], Vec<u8>> = std::collections::BTreeMap::new();
     let mut source_values: Vec<([u8; 12], &[u8])> = Vec::new();
+    // Records revisions rewrote, by number (read back by a later revision
+    // of the same item in the group).
+    let mut revised_records: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
     let mut claims = Journal::new();
     for doc in group {
         let mut report = IngestReport::default();
         let mut claimed = Vec::new();
+        let mut revised = Vec::new();
         for (i, entry) in doc.entries.iter().enumerate() {
             let key = entry.key.as_slice();
             let found: Option<sled::IVec> = match key_values.get(key) {
                 Some(v) => Some(v.as_slice().into()),
                 None => keys.get(key)?,
             };
+            if let Some((print, built)) = &entry.revise {
+                // Pruned since the parse (nothing to revise), or another
+                // feed's text: nothing changes.
+                let Some(KeyEntry::Stored {
+                    seq,
+                    date,
+                    print: stored_print,
+                    feeds,
+                }) = found.as_deref().map(KeyEntry::read).transpose()?
+                else {
+                    continue;
+                };
+                if feeds.get(..8) != entry.feeds.first().map(|f| &f[..]) || stored_print == Some(*print) {
+                    continue;
+                }
+                // An item stored without a fingerprint only gains one.
+                if let (Some(built), Some(_)) = (built, stored_print) {
+                    let value = match revised_records.get(&seq) {
+                        Some(v) => Some(sled::IVec::from(v.as_slice())),
+                        None => records.get(seq.to_be_bytes())?,
+                    };
+                    if let Some(value) = value {
+                        let stored = decode(split_record(&value)?.1)?;
+                        if let Some(new) = super::revised(&stored, built, extracted(&trees.fulltext, key)?) {
+                            revised_records.insert(seq, keyed_record(key, &encode_packed(&new)));
+                            report.revised += 1;
+                            revised.push(i);
+                        }
+                    }
+                }
+                let hashes = feeds
+                    .chunks_exact(8)
+                    .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
+                key_values.insert(key, stored_entry(seq, date, Some(*print), hashes));
+                continue;
+            }
             let Some(found) = found else {
                 let Some(new) = &entry.new else {
                     // A sighting whose item went since the parser saw it
@@ -911,7 +1037,7 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
                 next += 1;
                 key_values.insert(
                     key,
-                    stored_entry(seq, Some(new.date), entry.feeds.iter().copied()),
+                    stored_entry(seq, Some(new.date), new.print, entry.feeds.iter().copied()),
                 );
                 new_records.push(&new.record);
                 let floor = dates
@@ -934,7 +1060,13 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
             };
             report.duplicate += 1;
             // Stored once and pruned since (`Seen`): still not new.
-            if let KeyEntry::Stored { seq, date, feeds } = KeyEntry::read(&found)? {
+            if let KeyEntry::Stored {
+                seq,
+                date,
+                print,
+                feeds,
+            } = KeyEntry::read(&found)?
+            {
                 let mut all = feeds.to_vec();
                 for (feed, source) in entry.feeds.iter().zip(&entry.sources) {
                     if !all.chunks_exact(8).any(|f| f == feed) {
@@ -947,16 +1079,22 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
                     let hashes = all
                         .chunks_exact(8)
                         .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
-                    key_values.insert(key, stored_entry(seq, date, hashes));
+                    key_values.insert(key, stored_entry(seq, date, print, hashes));
                     report.merged += 1;
                 }
             }
         }
-        reports.push((report, claimed));
+        reports.push((report, claimed, revised));
     }
     // The journal, in apply order: claims (an item is held before a render
-    // can find it), sources, dates, keys, meta.
+    // can find it), records revisions rewrote (through the journal, not
+    // before it as new records are: they are rewritten in place, and must
+    // be all of their document or none, as its fingerprints are), sources,
+    // dates, keys, meta.
     let mut journal = claims;
+    for (seq, record) in &revised_records {
+        journal.put(J_RECORDS, &seq.to_be_bytes(), record);
+    }
     for (k, v) in &source_values {
         journal.put(J_SOURCES, k, v);
     }
@@ -1050,6 +1188,20 @@ fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, St
     })
 }
 
+/// True when the item's content is an article extracted for it (its
+/// full-text record says so): a revision by its feed keeps it.
+fn extracted(fulltext: &sled::Tree, key: &[u8]) -> Result<bool, StoreError> {
+    Ok(match fulltext.get(key)? {
+        Some(bytes) => {
+            serde_json::from_slice::<FullTextRecord>(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("full-text record: {e}")))?
+                .state
+                == FullTextState::Extracted
+        }
+        None => false,
+    })
+}
+
 /// Rewrites a version-1 store in this layout: every record once under a
 /// new sequence number (oldest date first), its `keys` entry and date
 /// index entry, and a `keys` entry for each pruned item (`seen_by_date` is
@@ -1092,7 +1244,9 @@ fn migrate_v1(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         };
         let item = decode(&bytes)?;
         let feeds = item.sources.iter().map(|s| feed_hash(&s.feed_url));
-        batches.0.insert(key, stored_entry(seq, Some(item.date), feeds));
+        batches
+            .0
+            .insert(key, stored_entry(seq, Some(item.date), None, feeds));
         batches.1.insert(&seq.to_be_bytes(), encode_packed(&item));
         batches.2.insert(k.as_ref(), &seq.to_be_bytes());
         seq += 1;
@@ -1171,7 +1325,7 @@ fn migrate_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         let hashes = feeds
             .chunks_exact(8)
             .map(|f| <[u8; 8]>::try_from(f).expect("8 bytes"));
-        out.insert(key, stored_entry(seq, Some(date_of(&k)), hashes))?;
+        out.insert(key, stored_entry(seq, Some(date_of(&k)), None, hashes))?;
     }
     let dated = out.finish()?;
     set_schema(db, meta, 4)?;
@@ -1298,6 +1452,16 @@ fn migrate_v5(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
 fn migrate_v7(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     set_schema(db, meta, 8)?;
     tracing::info!(version = 8, "Store migrated from schema version 7.");
+    Ok(())
+}
+
+/// Version 9 adds fingerprints to `keys` entries and revised records to
+/// the journal (see the module docs), beside version 8's forms, which
+/// stay valid: nothing is rewritten. The number keeps a build of version 8
+/// from opening the store and failing on an entry it cannot read.
+fn migrate_v8(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    set_schema(db, meta, 9)?;
+    tracing::info!(version = 9, "Store migrated from schema version 8.");
     Ok(())
 }
 
@@ -1444,6 +1608,7 @@ impl SledStore {
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
+                migrate_v8(&db, &meta)?;
             }
             Some(2) => {
                 migrate_v2(&db, &meta)?;
@@ -1451,23 +1616,31 @@ impl SledStore {
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
+                migrate_v8(&db, &meta)?;
             }
             Some(3) => {
                 migrate_v3(&db, &meta)?;
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
+                migrate_v8(&db, &meta)?;
             }
             Some(4) => {
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
+                migrate_v8(&db, &meta)?;
             }
             Some(5) => {
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
+                migrate_v8(&db, &meta)?;
             }
-            Some(7) => migrate_v7(&db, &meta)?,
+            Some(7) => {
+                migrate_v7(&db, &meta)?;
+                migrate_v8(&db, &meta)?;
+            }
+            Some(8) => migrate_v8(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -1624,13 +1797,27 @@ impl SledStore {
         sightings: &[Sighting],
         claim: Option<&super::FullTextClaim<'_>>,
     ) -> Result<(IngestReport, Vec<ItemKey>), StoreError> {
-        if items.is_empty() && sightings.is_empty() {
-            return Ok((IngestReport::default(), Vec::new()));
+        self.ingest_parsed(items, sightings, &[], claim)
+            .map(|i| (i.report, i.claimed))
+    }
+
+    /// [`Self::ingest_document`] with the document's revisions of stored
+    /// items ([`super::Store::ingest_parsed`]), in the same group commit.
+    pub fn ingest_parsed(
+        &self,
+        items: &[Item],
+        sightings: &[Sighting],
+        revisions: &[Revision],
+        claim: Option<&super::FullTextClaim<'_>>,
+    ) -> Result<super::Ingested, StoreError> {
+        if items.is_empty() && sightings.is_empty() && revisions.is_empty() {
+            return Ok(super::Ingested::default());
         }
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let mut hashes = FeedHashes::default();
         let mut entries: Vec<Entry> = items.iter().map(|i| Entry::of(i, &mut hashes)).collect();
         entries.extend(sightings.iter().map(|s| Entry::sighted(s, &mut hashes)));
+        entries.extend(revisions.iter().map(|r| Entry::revision(r, &mut hashes)));
         let doc_claim = claim.map(|c| {
             for (entry, item) in entries.iter_mut().zip(items) {
                 entry.claim = (c.wanted)(item);
@@ -1659,16 +1846,21 @@ impl SledStore {
             Ok(()) => answer.recv().unwrap_or_else(|_| Err(stopped())),
             Err(_) => Err(stopped()),
         };
-        let (report, claimed) = self.noted(result)?;
+        let (report, claimed, revised) = self.noted(result)?;
         self.count.fetch_add(report.new, Ordering::Relaxed);
         if let Some(c) = claim.filter(|c| !c.hold && !claimed.is_empty()) {
             let mut unheld = self.unheld.lock().expect("lock poisoned");
             *unheld.pending.entry(c.feed_url.to_owned()).or_default() += claimed.len() as i64;
         }
-        Ok((
+        let first_revision = items.len() + sightings.len();
+        Ok(super::Ingested {
             report,
-            claimed.into_iter().map(|i| items[i].key.clone()).collect(),
-        ))
+            claimed: claimed.into_iter().map(|i| items[i].key.clone()).collect(),
+            revised: revised
+                .into_iter()
+                .map(|i| revisions[i - first_revision].key.clone())
+                .collect(),
+        })
     }
 
     /// Records a failed write, for [`SledStore::write_failure`]. A write
@@ -2024,22 +2216,28 @@ impl SledStore {
             return Ok(super::Lookup::Unknown);
         };
         let entry = KeyEntry::read(&bytes)?;
+        // Hashed once: a SHA-256 per question was a fifth of the lookup.
+        let feed = feed_hash(feed_url);
         match entry {
-            KeyEntry::Stored { date: Some(date), .. } if !entry.knows(&feed_hash(feed_url)) => {
+            KeyEntry::Stored { date: Some(date), .. } if !entry.knows(&feed) => {
                 Ok(super::Lookup::Elsewhere { date })
             }
             // Only in a version-3 entry, which a migration rewrites.
-            KeyEntry::Stored { seq, date: None, .. } if !entry.knows(&feed_hash(feed_url)) => {
-                match self.record(seq)? {
-                    Some(item) => Ok(super::Lookup::Elsewhere { date: item.date }),
-                    None => Err(StoreError::Corrupt(format!(
-                        "key {} names record {seq}, which is missing",
-                        key.as_str()
-                    ))),
-                }
-            }
-            KeyEntry::Stored { date, .. } => Ok(super::Lookup::Known { date }),
-            KeyEntry::Seen { .. } => Ok(super::Lookup::Known { date: None }),
+            KeyEntry::Stored { seq, date: None, .. } if !entry.knows(&feed) => match self.record(seq)? {
+                Some(item) => Ok(super::Lookup::Elsewhere { date: item.date }),
+                None => Err(StoreError::Corrupt(format!(
+                    "key {} names record {seq}, which is missing",
+                    key.as_str()
+                ))),
+            },
+            KeyEntry::Stored { date, .. } => Ok(super::Lookup::Known {
+                date,
+                print: entry.print_for(&feed),
+            }),
+            KeyEntry::Seen { .. } => Ok(super::Lookup::Known {
+                date: None,
+                print: StoredPrint::NotOurs,
+            }),
         }
     }
 
@@ -3248,6 +3446,9 @@ mod tests {
                 }
                 text.push_str("</p>");
                 it.content = Some(text);
+                // As an item reads back: the fingerprint is kept beside
+                // the record, not in it.
+                it.fingerprint = None;
                 it
             })
             .collect()
@@ -3392,7 +3593,10 @@ mod tests {
         for (key, bytes) in stored.into_iter().take(n) {
             if let KeyEntry::Stored { seq, feeds, .. } = KeyEntry::read(&bytes).unwrap() {
                 let hashes = feeds.chunks_exact(8).map(|f| <[u8; 8]>::try_from(f).unwrap());
-                store.keys.insert(&key, stored_entry(seq, None, hashes)).unwrap();
+                store
+                    .keys
+                    .insert(&key, stored_entry(seq, None, None, hashes))
+                    .unwrap();
             }
         }
     }
@@ -3452,7 +3656,8 @@ mod tests {
             assert_eq!(
                 store.lookup(&items[7].key, "f2").unwrap(),
                 super::super::Lookup::Known {
-                    date: Some(items[7].date)
+                    date: Some(items[7].date),
+                    print: StoredPrint::NotOurs
                 }
             );
             // Sources: the record's two, then one gained after the migration.
@@ -3632,7 +3837,7 @@ mod tests {
         assert_eq!(store.records.iter().next().unwrap().unwrap(), record);
         assert_eq!(store.sources.len(), 2);
         let entry = store.keys.get(a.key.as_str()).unwrap().unwrap();
-        let KeyEntry::Stored { seq, date, feeds } = KeyEntry::read(&entry).unwrap() else {
+        let KeyEntry::Stored { seq, date, feeds, .. } = KeyEntry::read(&entry).unwrap() else {
             panic!("stored entry expected")
         };
         assert_eq!((seq, date, feeds.len()), (0, Some(10), 24));
@@ -3722,7 +3927,7 @@ mod tests {
         write_groups(trees, waiting);
         answers
             .into_iter()
-            .map(|a| a.recv().unwrap().map(|(report, _)| report))
+            .map(|a| a.recv().unwrap().map(|(report, _, _)| report))
             .collect()
     }
 
@@ -3746,17 +3951,20 @@ mod tests {
                 IngestReport {
                     new: 2,
                     duplicate: 0,
-                    merged: 0
+                    merged: 0,
+                    revised: 0,
                 },
                 IngestReport {
                     new: 0,
                     duplicate: 1,
-                    merged: 1
+                    merged: 1,
+                    revised: 0,
                 },
                 IngestReport {
                     new: 1,
                     duplicate: 0,
-                    merged: 0
+                    merged: 0,
+                    revised: 0,
                 },
             ]
         );
@@ -4080,7 +4288,7 @@ mod tests {
             let db = SledStore::open_db_with_grace(dir.path()).unwrap();
             db.open_tree("keys")
                 .unwrap()
-                .insert(b"//stale.example/x", stored_entry(9, None, []))
+                .insert(b"//stale.example/x", stored_entry(9, None, None, []))
                 .unwrap();
             db.open_tree("records")
                 .unwrap()
@@ -4159,7 +4367,7 @@ mod tests {
                     .unwrap();
                 feeds.push(feed_hash("f3"));
             }
-            keys.insert(it.key.as_str(), stored_entry(seq, Some(it.date), feeds))
+            keys.insert(it.key.as_str(), stored_entry(seq, Some(it.date), None, feeds))
                 .unwrap();
             records.insert(seq.to_be_bytes(), encode_packed(it)).unwrap();
             dates
@@ -4691,7 +4899,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_7_store_becomes_version_8_and_keeps_its_items() {
+    fn a_version_7_store_becomes_version_9_and_keeps_its_items() {
         let dir = tempfile::tempdir().unwrap();
         let arabic = arabic_records();
         {
@@ -4703,9 +4911,189 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(
             store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
-            Some(&8u32.to_be_bytes()[..])
+            Some(&9u32.to_be_bytes()[..])
         );
         assert_eq!(store.item_count(), arabic.len());
         assert_eq!(store.get(&arabic[0].key).unwrap().unwrap().title, arabic[0].title);
+    }
+
+    #[test]
+    fn a_revision_a_crash_stopped_after_its_journal_is_replayed_whole_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let youm7 = "https://www.youm7.com/rss";
+        // Decoded from windows-1256.
+        let arabic: Vec<Item> = arabic_records()
+            .into_iter()
+            .enumerate()
+            .map(|(n, it)| Item {
+                fingerprint: Some(n as u64),
+                ..it
+            })
+            .collect();
+        let revision = |it: &Item, print: u64, title: &str| {
+            let mut built = it.clone();
+            built.title = title.into();
+            built.first_seen = it.first_seen + 600;
+            Revision {
+                key: it.key.clone(),
+                print,
+                item: Some(built),
+                feed_url: youm7.into(),
+            }
+        };
+        let revisions = [
+            revision(&arabic[0], 100, "عاجل: الحكومة تعلن استقالتها"),
+            revision(&arabic[1], 101, &arabic[1].title),
+        ];
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.ingest(&arabic).unwrap();
+            let mut hashes = FeedHashes::default();
+            let (reply, _) = std::sync::mpsc::sync_channel(1);
+            let doc = Doc {
+                entries: revisions
+                    .iter()
+                    .map(|r| Entry::revision(r, &mut hashes))
+                    .collect(),
+                claim: None,
+                reply,
+            };
+            let trees = writer_trees(&store, Some(Step::Journal));
+            assert!(commit(&trees, &[doc]).is_err());
+            // Nothing of it applied: the record and the fingerprints are
+            // the old ones until the journal is replayed.
+            assert_eq!(store.get(&arabic[0].key).unwrap().unwrap().title, arabic[0].title);
+            assert_eq!(
+                store.lookup(&arabic[0].key, youm7).unwrap(),
+                super::super::Lookup::Known {
+                    date: Some(arabic[0].date),
+                    print: StoredPrint::Is(0)
+                }
+            );
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.db.open_tree(JOURNAL_TREE).unwrap().is_empty());
+        let got = store.get(&arabic[0].key).unwrap().unwrap();
+        assert_eq!(got.title, "عاجل: الحكومة تعلن استقالتها");
+        assert_eq!((got.first_seen, got.date), (arabic[0].first_seen, arabic[0].date));
+        assert_eq!(got.updated, Some(arabic[0].first_seen + 600));
+        // The one whose text did not change kept its record, and both
+        // carry their new fingerprint.
+        let kept = Item {
+            fingerprint: None,
+            ..arabic[1].clone()
+        };
+        assert_eq!(store.get(&arabic[1].key).unwrap().unwrap(), kept);
+        for (it, print) in [(&arabic[0], 100), (&arabic[1], 101)] {
+            assert_eq!(
+                store.lookup(&it.key, youm7).unwrap(),
+                super::super::Lookup::Known {
+                    date: Some(it.date),
+                    print: StoredPrint::Is(print)
+                }
+            );
+        }
+        assert_eq!(
+            (store.item_count(), record_count(&store)),
+            (arabic.len(), arabic.len())
+        );
+    }
+
+    /// A version-8 store as that build wrote it: `keys` entries without a
+    /// fingerprint (`STORED_DATED`), written with this build's helpers.
+    fn write_v8_store(path: &Path, items: &[Item]) {
+        let store = SledStore::open(path).unwrap();
+        let unprinted: Vec<Item> = items
+            .iter()
+            .cloned()
+            .map(|i| Item {
+                fingerprint: None,
+                ..i
+            })
+            .collect();
+        store.ingest(&unprinted).unwrap();
+        store.meta.insert(SCHEMA_KEY, &8u32.to_be_bytes()).unwrap();
+        for entry in store.keys.iter() {
+            let (_, value) = entry.unwrap();
+            assert_eq!(value[0], STORED_DATED, "version 8's entry form");
+        }
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn a_version_8_store_becomes_version_9_and_its_items_gain_fingerprints_unrevised() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::parse("https://www.youm7.com/rss").unwrap();
+        let feed = crate::parse::FeedRef {
+            url: &url,
+            name: "youm7",
+        };
+        let body = include_bytes!("../../tests/fixtures/youm7_cp1256.xml");
+        let now = chrono::Utc::now();
+        let parse = |known: &dyn Fn(&ItemKey) -> crate::parse::Known| {
+            crate::parse::parse_feed_skipping(feed, body, None, now, crate::parse::Limits::default(), known)
+                .unwrap()
+        };
+        let first = parse(&|_| crate::parse::Known::New);
+        write_v8_store(dir.path(), &first.items);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&9u32.to_be_bytes()[..])
+        );
+        let ingest = |parsed: &crate::parse::ParsedFeed| {
+            store
+                .ingest_parsed(&parsed.items, &parsed.sightings, &parsed.revisions, None)
+                .unwrap()
+        };
+        let lookup = |key: &ItemKey| match store.lookup(key, url.as_str()).unwrap() {
+            super::super::Lookup::Known { date, print } => crate::parse::Known::FromThisFeed { date, print },
+            other => panic!("{other:?}"),
+        };
+        // The same document again: every entry records its fingerprint,
+        // none is a revision (nothing the publisher changed).
+        let again = parse(&lookup);
+        assert_eq!(again.revisions.len(), first.items.len());
+        assert!(again.revisions.iter().all(|r| r.item.is_none()), "not built");
+        let done = ingest(&again);
+        assert_eq!((done.report.revised, done.report.new), (0, 0));
+        for item in &first.items {
+            assert!(matches!(
+                store.lookup(&item.key, url.as_str()).unwrap(),
+                super::super::Lookup::Known {
+                    print: StoredPrint::Is(_),
+                    ..
+                }
+            ));
+        }
+        // Then nothing at all to do for the unchanged document.
+        let third = parse(&lookup);
+        assert!(third.revisions.is_empty() && third.items.is_empty());
+        assert_eq!(third.skipped, first.items.len());
+        // A real change by the publisher (its first headline, in
+        // windows-1256) is the next poll's revision.
+        let title = &first.items[0].title;
+        let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode(title);
+        let (new_bytes, _, _) = encoding_rs::WINDOWS_1256.encode("عاجل: تحديث الخبر");
+        let at = memchr::memmem::find(body, &bytes).expect("the title's bytes");
+        let mut changed = body[..at].to_vec();
+        changed.extend_from_slice(&new_bytes);
+        changed.extend_from_slice(&body[at + bytes.len()..]);
+        let fourth = crate::parse::parse_feed_skipping(
+            feed,
+            &changed,
+            None,
+            now,
+            crate::parse::Limits::default(),
+            &lookup,
+        )
+        .unwrap();
+        assert_eq!(fourth.revisions.len(), 1);
+        let done = ingest(&fourth);
+        assert_eq!(done.report.revised, 1);
+        assert_eq!(
+            store.get(&first.items[0].key).unwrap().unwrap().title,
+            "عاجل: تحديث الخبر"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! skipped, unless `FEEDWIRE_REQUIRE_POSTGRES=1` (CI), where it fails.
 
 use super::*;
-use crate::item::{Item, ItemKey, Sighting, Source};
+use crate::item::{Item, ItemKey, Revision, Sighting, Source, StoredPrint};
 
 pub(crate) fn item(link: &str, feed: &str, date: i64) -> Item {
     let url = url::Url::parse(link).unwrap();
@@ -28,6 +28,7 @@ pub(crate) fn item(link: &str, feed: &str, date: i64) -> Item {
             feed_name: feed.to_owned(),
             link: Some(link.to_owned()),
         }],
+        fingerprint: None,
     }
 }
 
@@ -91,7 +92,8 @@ fn insert_once_merge_sources_and_read_newest_first(store: &Store) {
         IngestReport {
             new: 3,
             duplicate: 0,
-            merged: 0
+            merged: 0,
+            revised: 0,
         }
     );
     let r = store
@@ -105,7 +107,8 @@ fn insert_once_merge_sources_and_read_newest_first(store: &Store) {
         IngestReport {
             new: 0,
             duplicate: 2,
-            merged: 1
+            merged: 1,
+            revised: 0,
         }
     );
     let recent = store.recent(10, usize::MAX, |_| true).unwrap();
@@ -205,7 +208,7 @@ fn never_new_twice_and_knows() {
         assert!(!store.knows(&key, "f1"));
         let keys = store.keys_from("f1").unwrap();
         assert!(
-            keys.get(a.key.as_str()) == Some(&a.date) && keys.len() == 1,
+            keys.get(a.key.as_str()) == Some(&(a.date, StoredPrint::Missing)) && keys.len() == 1,
             "{keys:?}"
         );
         assert!(store.keys_from("f2").unwrap().is_empty());
@@ -232,7 +235,10 @@ fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
         // The feed that brought it: known, the record is not needed.
         assert_eq!(
             store.lookup(&a.key, "https://ar.example/feed").unwrap(),
-            Lookup::Known { date: Some(5) }
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::Missing
+            }
         );
         // Another feed: stored elsewhere, with the item's sort date.
         assert_eq!(
@@ -249,7 +255,10 @@ fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
         assert_eq!(store.ingest(std::slice::from_ref(&b)).unwrap().duplicate, 1);
         assert_eq!(
             store.lookup(&a.key, "https://other.example/rss").unwrap(),
-            Lookup::Known { date: Some(5) }
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::NotOurs
+            }
         );
         assert_eq!(
             store.lookup(&a.key, "https://third.example/").unwrap(),
@@ -267,7 +276,10 @@ fn lookup_answers_knows_and_get_in_one_read_with_arabic() {
         assert_eq!(store.prune(1_000_000, &policy, 100).unwrap().items, 1);
         assert_eq!(
             store.lookup(&a.key, "https://third.example/").unwrap(),
-            Lookup::Known { date: None }
+            Lookup::Known {
+                date: None,
+                print: StoredPrint::NotOurs
+            }
         );
         assert!(store.knows(&a.key, "https://third.example/"));
         assert!(store.get(&a.key).unwrap().is_none());
@@ -306,7 +318,8 @@ fn a_sighting_adds_its_source_to_the_stored_item_with_arabic() {
             IngestReport {
                 new: 1,
                 duplicate: 1,
-                merged: 1
+                merged: 1,
+                revised: 0,
             }
         );
         assert!(claimed.is_empty());
@@ -321,14 +334,17 @@ fn a_sighting_adds_its_source_to_the_stored_item_with_arabic() {
         );
         assert_eq!(
             store.lookup(&a.key, "https://wire.example/ar").unwrap(),
-            Lookup::Known { date: Some(7) }
+            Lookup::Known {
+                date: Some(7),
+                print: StoredPrint::NotOurs
+            }
         );
         assert_eq!(
             store
                 .keys_from("https://wire.example/ar")
                 .unwrap()
                 .get(a.key.as_str()),
-            Some(&7)
+            Some(&(7, StoredPrint::NotOurs))
         );
         // Reads that walk the store see the source too, in order.
         let recent = store.recent(10, usize::MAX, |_| true).unwrap();
@@ -455,6 +471,8 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
         gaps: 4,
         last_gap: Some(1_795_999_000),
         last_gap_note: Some("لا شيء من 20 مدخلاً كان في الاستطلاع السابق".into()),
+        revised: 3,
+        last_revision: Some(1_795_999_500),
         speedup: 2,
         speedup_base: Some(900),
         calm_polls: 1,
@@ -1416,5 +1434,194 @@ fn pending_claims_are_read_back_by_page_passing_over_finished_ones() {
             .iter()
             .all(|r| r.is_ok()));
         assert!(store.pending_full_text_after(None, 4).unwrap().is_empty());
+    });
+}
+
+/// A revision of `a` by `feed`, the entry built with `title` and `summary`
+/// at poll time `now`.
+fn revision_of(a: &Item, feed: &str, print: u64, title: &str, summary: Option<&str>, now: i64) -> Revision {
+    let mut built = a.clone();
+    built.title = title.into();
+    built.summary = summary.map(str::to_owned);
+    built.first_seen = now;
+    built.sources[0].feed_url = feed.into();
+    built.fingerprint = Some(print);
+    Revision {
+        key: a.key.clone(),
+        print,
+        item: Some(built),
+        feed_url: feed.into(),
+    }
+}
+
+#[test]
+fn a_revision_by_the_first_feed_rewrites_the_record_in_place_with_arabic() {
+    on_both(|store| {
+        let (f1, f2) = ("https://ar.example/feed", "https://wire.example/ar");
+        let mut a = item("https://ar.example/أخبار/انفجار-المرفأ", f1, 5);
+        a.title = "انفجار في مرفأ بيروت".into();
+        a.summary = Some("<p>خبر عاجل</p>".into());
+        a.first_seen = 50;
+        a.fingerprint = Some(1);
+        assert_eq!(store.ingest(std::slice::from_ref(&a)).unwrap().new, 1);
+        assert_eq!(
+            store.lookup(&a.key, f1).unwrap(),
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::Is(1)
+            }
+        );
+        // A second outlet brings the same link: a sighting, as ever; its
+        // text is not the record's.
+        let seen = Sighting {
+            key: a.key.clone(),
+            date: 5,
+            source: Source {
+                feed_url: f2.into(),
+                feed_name: "وكالة".into(),
+                link: a.link.clone(),
+            },
+        };
+        store.ingest_document(&[], &[seen], None).unwrap();
+        assert_eq!(
+            store.lookup(&a.key, f2).unwrap(),
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::NotOurs
+            }
+        );
+        assert_eq!(
+            store.keys_from(f1).unwrap()[a.key.as_str()],
+            (5, StoredPrint::Is(1))
+        );
+        assert_eq!(
+            store.keys_from(f2).unwrap()[a.key.as_str()],
+            (5, StoredPrint::NotOurs)
+        );
+        // The second outlet's other text under that link revises nothing.
+        let other = revision_of(&a, f2, 9, "عنوان وكالة أخرى", None, 60);
+        let done = store.ingest_parsed(&[], &[], &[other], None).unwrap();
+        assert_eq!((done.report.revised, done.report.changed()), (0, false));
+        assert_eq!(store.get(&a.key).unwrap().unwrap().title, a.title);
+        // The first feed revises its headline and text.
+        let title = "مقتل 70 على الأقل في انفجار مرفأ بيروت";
+        let fix = revision_of(&a, f1, 2, title, Some("<p>ارتفع عدد القتلى إلى 70</p>"), 100);
+        let done = store.ingest_parsed(&[], &[], &[fix], None).unwrap();
+        assert_eq!(
+            done.report,
+            IngestReport {
+                revised: 1,
+                ..IngestReport::default()
+            }
+        );
+        assert!(done.report.changed(), "outputs render again");
+        assert_eq!(done.revised, [a.key.clone()]);
+        let stored = store.get(&a.key).unwrap().unwrap();
+        assert_eq!(stored.title, title);
+        assert_eq!(stored.summary.as_deref(), Some("<p>ارتفع عدد القتلى إلى 70</p>"));
+        // Same key, link, first sight, sort date and sources; updated is
+        // the revision's time (the entry gave none).
+        assert_eq!(
+            (stored.first_seen, stored.date, stored.published),
+            (50, 5, Some(5))
+        );
+        assert_eq!(stored.updated, Some(100));
+        let feeds: Vec<&str> = stored.sources.iter().map(|s| s.feed_url.as_str()).collect();
+        assert_eq!(feeds, [f1, f2]);
+        assert_eq!(store.item_count(), 1, "never new again");
+        assert_eq!(
+            store.lookup(&a.key, f1).unwrap(),
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::Is(2)
+            }
+        );
+        // Only the raw bytes changed (the same text once sanitised): the
+        // fingerprint is recorded, the record stays.
+        let same = revision_of(&a, f1, 3, title, Some("<p>ارتفع عدد القتلى إلى 70</p>"), 200);
+        let done = store.ingest_parsed(&[], &[], &[same], None).unwrap();
+        assert_eq!(done.report.revised, 0);
+        assert_eq!(store.get(&a.key).unwrap().unwrap(), stored);
+        assert_eq!(
+            store.lookup(&a.key, f1).unwrap(),
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::Is(3)
+            }
+        );
+        // The entry's own later `updated` is taken over the poll's time.
+        let mut own = revision_of(&a, f1, 4, "عنوان ثالث", None, 300);
+        own.item.as_mut().unwrap().updated = Some(250);
+        store.ingest_parsed(&[], &[], &[own], None).unwrap();
+        assert_eq!(store.get(&a.key).unwrap().unwrap().updated, Some(250));
+    });
+}
+
+#[test]
+fn an_item_stored_without_a_fingerprint_gains_one_and_is_not_revised() {
+    on_both(|store| {
+        let f1 = "https://ar.example/feed";
+        let a = item("https://ar.example/أخبار/قديم", f1, 5);
+        assert_eq!(a.fingerprint, None, "as a build before fingerprints stored it");
+        store.ingest(std::slice::from_ref(&a)).unwrap();
+        assert_eq!(
+            store.lookup(&a.key, f1).unwrap(),
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::Missing
+            }
+        );
+        // The parser hands over only the fingerprint for such an item; a
+        // built entry (a race with another poll) is not compared either.
+        let first = Revision {
+            item: None,
+            ..revision_of(&a, f1, 7, "نص آخر", None, 100)
+        };
+        let raced = revision_of(&a, f1, 8, "نص آخر", None, 100);
+        let done = store.ingest_parsed(&[], &[], &[first], None).unwrap();
+        assert_eq!(done.report.revised, 0);
+        assert_eq!(
+            store.lookup(&a.key, f1).unwrap(),
+            Lookup::Known {
+                date: Some(5),
+                print: StoredPrint::Is(7)
+            }
+        );
+        assert_eq!(store.get(&a.key).unwrap().unwrap(), a);
+        // With a fingerprint stored, the next real change revises.
+        let done = store.ingest_parsed(&[], &[], &[raced], None).unwrap();
+        assert_eq!(done.report.revised, 1);
+        assert_eq!(store.get(&a.key).unwrap().unwrap().title, "نص آخر");
+    });
+}
+
+#[test]
+fn a_revision_keeps_an_extracted_article_and_revises_title_and_summary() {
+    on_both(|store| {
+        let f1 = "https://ar.example/feed";
+        let mut a = item("https://ar.example/أخبار/مقال", f1, 5);
+        a.summary = Some("<p>مقدمة</p>".into());
+        a.fingerprint = Some(1);
+        store.ingest(std::slice::from_ref(&a)).unwrap();
+        assert!(store.claim_full_text(&a.key, f1, 0).unwrap());
+        let article = "<p>نص المقال الكامل المستخرج</p>".to_owned();
+        assert!(store.finish_full_text(&a.key, Ok(article.clone()), 60).unwrap());
+        let fix = revision_of(&a, f1, 2, "عنوان مصحح", Some("<p>مقدمة مصححة</p>"), 100);
+        let done = store.ingest_parsed(&[], &[], &[fix], None).unwrap();
+        assert_eq!(done.report.revised, 1);
+        let stored = store.get(&a.key).unwrap().unwrap();
+        assert_eq!(stored.title, "عنوان مصحح");
+        assert_eq!(stored.summary.as_deref(), Some("<p>مقدمة مصححة</p>"));
+        assert_eq!(
+            stored.content.as_deref(),
+            Some(article.as_str()),
+            "the article stays"
+        );
+        // A revision that leaves title and summary as they are changes
+        // nothing, though the feed's content is not the stored one.
+        let mut same = revision_of(&a, f1, 3, "عنوان مصحح", Some("<p>مقدمة مصححة</p>"), 200);
+        same.item.as_mut().unwrap().content = Some("<p>نص الخلاصة</p>".into());
+        let done = store.ingest_parsed(&[], &[], &[same], None).unwrap();
+        assert_eq!(done.report.revised, 0);
     });
 }

@@ -207,9 +207,11 @@ async fn poll_once_follows_pages_and_names_pages_without_feeds() {
     assert_eq!(st(&app).discovered_feed.as_deref(), Some(plain.as_str()));
     assert_eq!(st(&untyped).discovered_feed.as_deref(), Some(rdf.as_str()));
     assert_eq!(st(&untyped).last_error, None);
-    // The other feeds went on.
+    // The other feeds went on. (`app` polls the same document in the same
+    // round: whichever stores it first has its items new, the other finds
+    // them stored, so only what was read is certain.)
     assert_eq!(st(&plain).last_error, None);
-    assert!(st(&plain).items_new > 0);
+    assert!(st(&plain).items_seen > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,4 +20,5 @@ mod poller;
 mod publish;
 mod realworld;
 mod recovery;
+mod revise;
 mod support;
