@@ -967,12 +967,9 @@ async fn process(
     state.bytes = body.len() as u64;
     let hash = format!("{:x}", Sha256::digest(&body));
     let changed = state.body_hash.as_deref() != Some(hash.as_str());
-    if !state.validators_ignored && validators::contradicted(state, &fetched.validators, changed) {
-        state.validators_ignored = true;
-        warn!(feed = %feed.name, url = %feed.url, etag = ?fetched.validators.etag,
-              last_modified = ?fetched.validators.last_modified,
-              "The server sent a changed document with the validators it answered 304 to: they do not follow the document, so it is polled without them from now on.");
-    }
+    // Judged once the document is stored: only entries the validators
+    // kept from us prove them wrong (see `validators`).
+    let suspect = !state.validators_ignored && validators::contradicted(state, &fetched.validators, changed);
     if !changed {
         state.etag = fetched.validators.etag;
         state.last_modified = fetched.validators.last_modified;
@@ -1132,6 +1129,12 @@ async fn process(
     let seen = parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old;
     state.items_seen = seen;
     state.items_new = ingest.new;
+    let unseen = ingest.new + revised.len() + parsed.sightings.len();
+    if suspect && unseen > 0 {
+        state.validators_ignored = true;
+        warn!(feed = %feed_name, url = %feed_url, unseen, etag = ?state.etag, last_modified = ?state.last_modified,
+              "The server sent entries we lacked under the validators it answered 304 to: they do not follow the document, so it is polled without them from now on.");
+    }
     state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
     state.no_entries = parsed.no_entries.clone();
     state.repaired = parsed.repaired.clone();

@@ -81,8 +81,9 @@ pub struct FeedStatus {
     /// publisher's ask); null before the first success.
     #[serde(default)]
     pub interval: Option<u64>,
-    /// The server's ETag / Last-Modified did not follow its document, so
-    /// the feed is polled without them (`poller::validators`).
+    /// The server's ETag / Last-Modified did not follow its document (it
+    /// sent entries we lacked under them), so the feed is polled without
+    /// them (`poller::validators`).
     #[serde(default)]
     pub validators_ignored: bool,
     /// Full-text extraction counts; only for feeds with `full_text = true`.
@@ -261,7 +262,7 @@ impl FeedStatus {
         }
         if self.validators_ignored {
             parts.push(
-                "its server answered 304 for a changed document: polled without ETag/Last-Modified".into(),
+                "its server answered 304 while it had new entries: polled without ETag/Last-Modified".into(),
             );
         }
         (!parts.is_empty()).then(|| parts.join("; "))

@@ -15,11 +15,15 @@
 //! per feed and day: a body identical to the last is still not parsed
 //! again, by its hash). And a 200 whose document differs from the last one
 //! parsed while it carries the very validators we held (the same ETag; or,
-//! where neither side has one, the same Last-Modified) proves them wrong:
-//! the next request with them would have been answered 304 for a document
-//! we do not have. The feed's validators are then ignored for good
-//! ([`FeedState::validators_ignored`], shown in its status), and it is
-//! polled unconditionally.
+//! where neither side has one, the same Last-Modified) makes them suspect
+//! ([`contradicted`]); if that document also brings entries this feed
+//! lacked (new items, revisions, stories other feeds brought), they are
+//! proven wrong: a request with them would have been answered 304 while
+//! those entries were there. The feed's validators are then ignored for
+//! good ([`FeedState::validators_ignored`], shown in its status), and it is
+//! polled unconditionally. A document that changed only outside its
+//! entries (a build date, a comment) under the same validators hid nothing
+//! worth a full download at every poll, so it keeps them.
 
 use std::time::Duration;
 
@@ -52,10 +56,11 @@ pub fn to_send(state: &FeedState, now: i64) -> Validators {
     }
 }
 
-/// Whether a 200 proves the validators `state` holds wrong: its document
+/// Whether a 200 makes the validators `state` holds suspect: its document
 /// differs from the last one parsed (`changed`), yet the answer carries the
 /// same ETag as held, or, where neither has an ETag, the same
-/// Last-Modified.
+/// Last-Modified. (The poller holds them wrong when the document also
+/// brought entries the feed lacked.)
 pub fn contradicted(state: &FeedState, answer: &Validators, changed: bool) -> bool {
     if !changed || state.body_hash.is_none() {
         return false;

@@ -287,8 +287,8 @@ pub struct FeedState {
     /// (`poller::validators`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_full: Option<i64>,
-    /// The server answered a changed document with the validators we held:
-    /// they are not sent any more (`poller::validators`).
+    /// The server sent entries we lacked under the validators it had
+    /// answered 304 to: they are not sent any more (`poller::validators`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub validators_ignored: bool,
 }

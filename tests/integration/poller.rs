@@ -688,14 +688,16 @@ async fn a_server_whose_etag_does_not_follow_its_document_is_found_out() {
     };
     let bad = server.route("/bad.xml", stuck_on_v1("aljazeera_rss2.xml"));
     let good = server.serve_fixture("/good.xml", "aljazeera_rss2.xml", RSS);
+    let cosmetic = server.route("/cosmetic.xml", stuck_on_v1("drops_cp1256.xml"));
     let config = TestConfig::new()
         .feed_every("bad", &bad, "6h")
         .feed_every("good", &good, "6h")
+        .feed_every("cosmetic", &cosmetic, "6h")
         .load(dir.path());
     let clock = Arc::new(ManualClock::new(t0()));
     let (daemon, mut reports) = start(&server, config, &clock).await;
     let mut due = std::collections::HashMap::new();
-    for url in [&bad, &good] {
+    for url in [&bad, &good, &cosmetic] {
         let r = reports.of(url).await;
         assert!(matches!(r.outcome, Outcome::Updated { .. }), "{:?}", r.outcome);
         due.insert(url.clone(), r.next_due.unwrap());
@@ -714,6 +716,16 @@ async fn a_server_whose_etag_does_not_follow_its_document_is_found_out() {
     let before = stored(&daemon);
     // The publisher's document changes; its server still says "v1".
     server.set("/bad.xml", stuck_on_v1("youm7_cp1256.xml"));
+    // Another changes outside its entries only, under the same ETag.
+    let mut touched = fixture("drops_cp1256.xml");
+    touched.extend_from_slice(b"\n<!-- built again -->\n");
+    server.set(
+        "/cosmetic.xml",
+        Route {
+            etag: Some("\"v1\"".into()),
+            ..Route::feed(touched, RSS)
+        },
+    );
 
     // Poll both until each was polled past a day and a half.
     let end = after(t0(), Duration::from_secs(36 * 3600));
@@ -774,6 +786,22 @@ async fn a_server_whose_etag_does_not_follow_its_document_is_found_out() {
         "{good_sent:?}"
     );
     assert!(!status_of(&daemon, &good).await.validators_ignored);
+
+    // Its daily request read a changed document with no entry it lacked:
+    // the validators hid nothing, and stay.
+    let cosmetic_sent = sent("/cosmetic.xml");
+    let plain: Vec<usize> = cosmetic_sent
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !**c)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(plain.len(), 2, "{cosmetic_sent:?}");
+    assert!(
+        plain[1] + 1 < cosmetic_sent.len() && cosmetic_sent[plain[1] + 1],
+        "{cosmetic_sent:?}"
+    );
+    assert!(!status_of(&daemon, &cosmetic).await.validators_ignored);
     daemon.shutdown().await.unwrap();
 }
 
