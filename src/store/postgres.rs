@@ -51,6 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::future::{try_join, try_join4};
 use tokio_postgres::NoTls;
 use tracing::{error, info};
 
@@ -497,25 +498,40 @@ impl PgStore {
                 true => None,
                 false => Some(Revise::prepare(&c).await?),
             };
+            let r_keys: Vec<&str> = revisions.iter().map(|r| r.key.as_str()).collect();
+            let r_feeds: Vec<&str> = revisions.iter().map(|r| r.feed_url.as_str()).collect();
             let tx = c.transaction().await.map_err(db_error)?;
-            tx.execute(&lock, &[&PRUNE_LOCK]).await.map_err(db_error)?;
-            let new: Vec<String> = tx
-                .query(&insert_items, &[&keys, &dates, &first_seen, &records, &prints])
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let gained: Vec<String> = tx
-                .query(&insert_sources, &[&s_keys, &s_feeds, &s_records])
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let revised = match &revise_with {
-                None => Vec::new(),
-                Some(statements) => revise(&tx, statements, &revisions).await?,
+            // Sent together, each without waiting for the answer before
+            // (tokio-postgres sends a query when it is first polled, and
+            // `try_join` polls in order): the server still runs them one
+            // after another, each with its own snapshot, so only the waits
+            // change: one instead of three (five with revisions).
+            let read_revised = async {
+                match &revise_with {
+                    None => Ok(None),
+                    Some(s) => try_join(
+                        tx.query(&s.lock_rows, &[&r_keys, &r_feeds]),
+                        tx.query(&s.full_text, &[&r_keys]),
+                    )
+                    .await
+                    .map(Some),
+                }
+            };
+            let (_, new, gained, read) = try_join4(
+                tx.execute(&lock, &[&PRUNE_LOCK]),
+                tx.query(&insert_items, &[&keys, &dates, &first_seen, &records, &prints]),
+                tx.query(&insert_sources, &[&s_keys, &s_feeds, &s_records]),
+                read_revised,
+            )
+            .await
+            .map_err(db_error)?;
+            let new: Vec<String> = new.iter().map(|r| r.get(0)).collect();
+            let gained: Vec<String> = gained.iter().map(|r| r.get(0)).collect();
+            let revised = match (&revise_with, read) {
+                (Some(statements), Some((locked, full_text))) => {
+                    revise(&tx, statements, &revisions, locked, full_text).await?
+                }
+                _ => Vec::new(),
             };
             tx.commit().await.map_err(db_error)?;
             let new_set: std::collections::HashSet<&String> = new.iter().collect();
@@ -1551,31 +1567,25 @@ impl Revise {
 }
 
 /// A document's revisions, inside its ingest transaction: the rows whose
-/// first source is the revising feed are locked, then each gets its new
-/// fingerprint, and its record is rewritten when the text differs
+/// first source is the revising feed are locked (`locked`, read by
+/// [`Revise::lock_rows`] after the document's inserts), then each gets its
+/// new fingerprint, and its record is rewritten when the text differs
 /// ([`super::revised`]). A row without a fingerprint only gains one. The
-/// full-text records are read after the rows are locked, so that an
-/// article finished meanwhile (its finish locks the row too) is kept.
-/// Returns the keys whose record was rewritten.
+/// full-text records (`full_text`) are read by the statement after the
+/// lock, so that an article finished meanwhile (its finish locks the row
+/// too) is kept. Returns the keys whose record was rewritten.
 async fn revise(
     tx: &tokio_postgres::Transaction<'_>,
     statements: &Revise,
     revisions: &[Revision],
+    locked: Vec<tokio_postgres::Row>,
+    full_text: Vec<tokio_postgres::Row>,
 ) -> Result<Vec<ItemKey>, StoreError> {
-    let keys: Vec<&str> = revisions.iter().map(|r| r.key.as_str()).collect();
-    let feeds: Vec<&str> = revisions.iter().map(|r| r.feed_url.as_str()).collect();
-    let rows = tx
-        .query(&statements.lock_rows, &[&keys, &feeds])
-        .await
-        .map_err(db_error)?;
-    let mut stored: std::collections::HashMap<String, (Option<i64>, Vec<u8>)> = rows
+    let mut stored: std::collections::HashMap<String, (Option<i64>, Vec<u8>)> = locked
         .into_iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
-    let extracted: std::collections::HashSet<String> = tx
-        .query(&statements.full_text, &[&keys])
-        .await
-        .map_err(db_error)?
+    let extracted: std::collections::HashSet<String> = full_text
         .iter()
         .filter(|r| {
             serde_json::from_str::<FullTextRecord>(r.get(1))
