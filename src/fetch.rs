@@ -857,11 +857,11 @@ mod tests {
     #[test]
     fn bot_walls_are_told_by_their_headers() {
         let wall = |pairs: &[(&'static str, &str)]| {
-            let mut h = HeaderMap::new();
-            for (k, v) in pairs {
-                h.insert(*k, HeaderValue::from_str(v).unwrap());
-            }
-            bot_wall(&h)
+            let named: Vec<_> = pairs
+                .iter()
+                .map(|(k, v)| (header::HeaderName::from_static(k), *v))
+                .collect();
+            bot_wall(&headers(&named))
         };
         assert_eq!(
             wall(&[("cf-mitigated", "challenge"), ("server", "cloudflare")]),

@@ -755,22 +755,15 @@ enum FeedFailure {
 }
 
 fn classify(e: FetchError) -> FeedFailure {
-    match e {
+    match &e {
         FetchError::Status { status: 410, .. } => FeedFailure::Gone,
         FetchError::Status {
-            status: status @ (429 | 503),
+            status: 429 | 503,
             retry_after: Some(at),
-            wall,
-        } => {
-            let why = FetchError::Status {
-                status,
-                retry_after: None,
-                wall,
-            };
-            FeedFailure::RetryAfter(why.to_string(), at)
-        }
-        e if e.is_network() => FeedFailure::Network(e.to_string()),
-        e => FeedFailure::Other(e.to_string()),
+            ..
+        } => FeedFailure::RetryAfter(e.to_string(), *at),
+        _ if e.is_network() => FeedFailure::Network(e.to_string()),
+        _ => FeedFailure::Other(e.to_string()),
     }
 }
 

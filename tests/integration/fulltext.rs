@@ -119,13 +119,9 @@ async fn a_feeds_own_user_agent_fetches_its_articles() {
         content_of(&daemon, &cairo).is_some_and(|c| c.contains("وصل صدام حفتر"))
     })
     .await;
-    let seen = server.requests();
     for path in ["/rss", "/news/cairo"] {
-        let agents: Vec<_> = seen
-            .iter()
-            .filter(|r| r.path == path)
-            .map(|r| r.user_agent.as_deref())
-            .collect();
+        let seen = server.requests_for(path);
+        let agents: Vec<_> = seen.iter().map(|r| r.user_agent.as_deref()).collect();
         assert!(
             !agents.is_empty() && agents.iter().all(|a| *a == Some(agent)),
             "{path}: {agents:?}"

@@ -532,10 +532,8 @@ async fn a_bot_wall_is_named_and_a_feed_sends_its_own_user_agent() {
     let r = reports.of(&youm7).await;
     assert_ok(&r);
     let agents = |path: &str| -> Vec<String> {
-        server
-            .requests()
-            .into_iter()
-            .filter(|q| q.path == path)
+        let seen = server.requests_for(path);
+        seen.into_iter()
             .map(|q| q.user_agent.unwrap_or_default())
             .collect()
     };
@@ -586,12 +584,8 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
     // RFC 7617: base64 of "علي:s3cr@t-pw" in UTF-8.
     let basic = "Basic 2LnZhNmKOnMzY3JAdC1wdw==";
     let auth_of = |server: &FeedServer, path: &str| -> Vec<Option<String>> {
-        server
-            .requests()
-            .into_iter()
-            .filter(|q| q.path == path)
-            .map(|q| q.authorization)
-            .collect()
+        let seen = server.requests_for(path);
+        seen.into_iter().map(|q| q.authorization).collect()
     };
     assert_eq!(auth_of(&server, "/private.xml"), [Some(basic.to_owned())]);
     assert_eq!(auth_of(&server, "/moving.xml"), [Some(basic.to_owned())]);
@@ -741,12 +735,8 @@ async fn a_server_whose_etag_does_not_follow_its_document_is_found_out() {
         due.insert(url, r.next_due.unwrap());
     }
     let sent = |path: &str| -> Vec<bool> {
-        server
-            .requests()
-            .into_iter()
-            .filter(|q| q.path == path)
-            .map(|q| q.if_none_match.is_some())
-            .collect()
+        let seen = server.requests_for(path);
+        seen.iter().map(|q| q.if_none_match.is_some()).collect()
     };
     // First without validators, then conditional (304s, the change unseen)
     // until a day had passed, then never again.

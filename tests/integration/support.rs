@@ -312,6 +312,12 @@ impl FeedServer {
         self.state.seen.lock().unwrap().clone()
     }
 
+    /// The requests for `path` so far, in the order they arrived.
+    pub fn requests_for(&self, path: &str) -> Vec<SeenRequest> {
+        let seen = self.state.seen.lock().unwrap();
+        seen.iter().filter(|r| r.path == path).cloned().collect()
+    }
+
     /// How many requests for `path` arrived so far.
     /// Waits, at most `bound`, until the request log satisfies `done`
     /// (checked on every arrival); panics naming `what` otherwise.
