@@ -124,7 +124,6 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
-            crate::fulltext::tune_allocator(&config);
             match block_on(crate::app::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -215,7 +214,6 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
-            crate::fulltext::tune_allocator(&config);
             match block_on(crate::app::poll_once(&config)) {
                 Ok(r) => {
                     for (url, error) in &r.failures {

@@ -105,25 +105,6 @@ impl Workers {
     }
 }
 
-/// glibc malloc arenas the process may use once a feed has `full_text` on
-/// (see [`tune_allocator`]).
-pub const ARENAS: i32 = 1;
-
-/// Sets the allocator up for a config with `full_text` feeds: glibc's arenas
-/// capped at [`ARENAS`] (`memory::limit_arenas`; an operator's
-/// `MALLOC_ARENA_MAX` wins). Call before the runtime starts. A cold round
-/// with full text runs parsing on the blocking pool, extraction and the
-/// task's store work on threads of their own, and renders: with an arena
-/// per thread (glibc's default, up to eight per core), each kept the free
-/// and fragmented pages of its own bursts, 20–30 MiB of the full-text farm's
-/// peak (BENCHMARKS.md, Run 7). Without `full_text` feeds `memory::tune`'s
-/// cap (issue 12's choice for a plain poll round) stands.
-pub fn tune_allocator(config: &Config) {
-    if config.feeds.iter().any(|f| f.full_text.is_some()) {
-        crate::memory::limit_arenas(ARENAS);
-    }
-}
-
 /// Pages extracted between two allocator trims during a long burst.
 const TRIM_EVERY: usize = 512;
 

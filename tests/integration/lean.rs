@@ -304,3 +304,29 @@ async fn poll_once_writes_the_documents_the_server_publishes() {
         "no Arabic title stored"
     );
 }
+
+/// The shipped binary allocates with jemalloc under feedwire's options
+/// (`src/memory.rs`), not with its defaults: jemalloc prints its options
+/// at exit when asked to through the environment.
+#[cfg(not(target_env = "msvc"))]
+#[test]
+fn the_binary_runs_on_jemalloc_with_our_options() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedwire"))
+        .arg("--version")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for option in [
+        "opt.narenas: 1\n",
+        "opt.tcache_max: 128\n",
+        "opt.dirty_decay_ms: 300 ",
+        "opt.muzzy_decay_ms: 0 ",
+    ] {
+        assert!(
+            stats.contains(option),
+            "{option:?} not in jemalloc's statistics:\n{stats}"
+        );
+    }
+}
