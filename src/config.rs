@@ -551,6 +551,7 @@ struct RawPoll {
     max_body: Option<Spanned<String>>,
     user_agent: Option<Spanned<String>>,
     proxy: Option<Spanned<String>>,
+    full_text: Option<Spanned<RawFullText>>,
 }
 
 #[derive(Deserialize)]
@@ -759,18 +760,25 @@ impl Checker<'_> {
     }
 
     /// Parses a duration such as "15m"; `floor` is the least allowed value.
-    /// A feed's `full_text`, `full_text_selector` and `full_text_timeout`.
-    fn full_text(&mut self, f: &RawFeed) -> Option<FullText> {
+    /// A `full_text` value: whether it is on, and whether `"auto"`.
+    fn full_text_mode(&mut self, v: &Spanned<RawFullText>) -> (bool, bool) {
+        match v.get_ref() {
+            RawFullText::On(on) => (*on, false),
+            RawFullText::Mode(m) if m == "auto" => (true, true),
+            RawFullText::Mode(m) => {
+                self.problem(v, format!("full_text must be true, false or \"auto\", not {m:?}"));
+                (false, false)
+            }
+        }
+    }
+
+    /// A feed's `full_text`, `full_text_selector` and `full_text_timeout`;
+    /// a feed without `full_text` of its own takes `[poll]`'s (`inherited`,
+    /// already read by [`Checker::full_text_mode`]).
+    fn full_text(&mut self, f: &RawFeed, inherited: (bool, bool)) -> Option<FullText> {
         let (on, auto) = match f.full_text.as_ref() {
-            None => (false, false),
-            Some(v) => match v.get_ref() {
-                RawFullText::On(on) => (*on, false),
-                RawFullText::Mode(m) if m == "auto" => (true, true),
-                RawFullText::Mode(m) => {
-                    self.problem(v, format!("full_text must be true, false or \"auto\", not {m:?}"));
-                    (false, false)
-                }
-            },
+            None => inherited,
+            Some(v) => self.full_text_mode(v),
         };
         if let Some(sel) = &f.full_text_selector {
             if sel.get_ref().trim().is_empty() || !crate::extract::valid_selector(sel.get_ref()) {
@@ -784,7 +792,7 @@ impl Checker<'_> {
             {
                 self.problem(
                     key,
-                    "has no effect without full_text = true or \"auto\" in this [[feed]]",
+                    "has no effect without full_text = true or \"auto\" in this [[feed]] or in [poll]",
                 );
             }
             return None;
@@ -1006,6 +1014,11 @@ impl RawConfig {
         let user_agent = c
             .user_agent(self.poll.user_agent.as_ref())
             .unwrap_or_else(default_user_agent);
+        // Every feed's default `full_text` (each feed may set its own).
+        let poll_full_text = match self.poll.full_text.as_ref() {
+            Some(v) => c.full_text_mode(v),
+            None => (false, false),
+        };
         let proxy = self
             .poll
             .proxy
@@ -1089,7 +1102,7 @@ impl RawConfig {
                 Some(o) => Some(o.get_ref().trim().to_lowercase()),
                 None => None,
             };
-            let full_text = c.full_text(f);
+            let full_text = c.full_text(f, poll_full_text);
             let user_agent = c.user_agent(f.user_agent.as_ref());
             feeds.push(FeedConfig {
                 url,
@@ -1419,6 +1432,63 @@ interval = "20m"
         let ft = c.feeds[0].full_text.clone().unwrap();
         assert_eq!(ft.selector.as_deref(), Some("article .story-body"));
         assert_eq!(ft.timeout, Duration::from_secs(5));
+    }
+
+    /// `[poll] full_text` is every feed's default; a feed's own value,
+    /// `false` included, wins, and its selector and timeout apply to the
+    /// inherited mode.
+    #[test]
+    fn poll_full_text_is_every_feeds_default() {
+        let second = "\n[[feed]]\nurl = \"https://www.aljazeera.net/rss\"\nname = \"الجزيرة\"\n";
+        let with = |poll: &str, feed: &str| {
+            let mut text = GOOD.replace("max_body = \"2MiB\"", &format!("max_body = \"2MiB\"\n{poll}"));
+            text = text.replace("interval = \"20m\"", feed);
+            text.push_str(second);
+            text
+        };
+        let auto = Config::parse(
+            Path::new("/etc/feedwire/feeds.toml"),
+            &with("full_text = \"auto\"", "full_text_timeout = \"5s\""),
+        )
+        .unwrap();
+        let ft: Vec<_> = auto.feeds.iter().map(|f| f.full_text.clone()).collect();
+        assert_eq!(
+            ft,
+            [
+                Some(FullText {
+                    selector: None,
+                    timeout: Duration::from_secs(5),
+                    auto: true,
+                }),
+                Some(FullText {
+                    selector: None,
+                    timeout: FULL_TEXT_TIMEOUT,
+                    auto: true,
+                }),
+            ]
+        );
+        let own = Config::parse(
+            Path::new("/etc/feedwire/feeds.toml"),
+            &with("full_text = true", "full_text = false"),
+        )
+        .unwrap();
+        assert_eq!(own.feeds[0].full_text, None, "the feed's own false wins");
+        assert!(own.feeds[1].full_text.as_ref().is_some_and(|f| !f.auto));
+        let off = Config::parse(
+            Path::new("/etc/feedwire/feeds.toml"),
+            &with("full_text = false", ""),
+        )
+        .unwrap();
+        assert!(off.feeds.iter().all(|f| f.full_text.is_none()));
+        // A bad value is named once, at its line in [poll].
+        let p = problems(&with("full_text = \"always\"", ""));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("/etc/feedwire/feeds.toml:8:"), "{}", p[0]);
+        assert!(
+            p[0].contains("full_text must be true, false or \"auto\""),
+            "{}",
+            p[0]
+        );
     }
 
     #[test]

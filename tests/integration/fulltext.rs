@@ -1065,6 +1065,31 @@ async fn a_page_other_entries_link_to_is_not_taken_as_the_article() {
 /// asked for, and a second run fetches nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_fetches_only_the_pages_of_teasers() {
+    teasers_fetched_with(|config, feed| {
+        config.feed_with(
+            "اليوم السابع",
+            feed,
+            &[("full_text", "\"auto\""), ("full_text_timeout", "\"20s\"")],
+        )
+    })
+    .await;
+}
+
+/// The same with `[poll] full_text = "auto"` (the shipped config's) and
+/// nothing but a timeout in the `[[feed]]`: the feed inherits the mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_full_text_auto_is_the_feeds_mode() {
+    teasers_fetched_with(|config, feed| {
+        config.poll("full_text", "\"auto\"").feed_with(
+            "اليوم السابع",
+            feed,
+            &[("full_text_timeout", "\"20s\"")],
+        )
+    })
+    .await;
+}
+
+async fn teasers_fetched_with(configure: impl FnOnce(TestConfig, &str) -> TestConfig) {
     let server = FeedServer::start().await;
     let (cairo, delta) = arabic_articles(&server);
     let whole = server.route(
@@ -1086,13 +1111,7 @@ async fn auto_fetches_only_the_pages_of_teasers() {
     assert!(!unmappable);
     let feed = server.route("/rss", Route::feed(bytes.into_owned(), "application/rss+xml"));
     let dir = tempfile::tempdir().unwrap();
-    let config = TestConfig::new()
-        .feed_with(
-            "اليوم السابع",
-            &feed,
-            &[("full_text", "\"auto\""), ("full_text_timeout", "\"20s\"")],
-        )
-        .load(dir.path());
+    let config = configure(TestConfig::new(), &feed).load(dir.path());
 
     let report = feedwire::app::poll_once(&config).await.unwrap();
     assert_eq!(report.totals.items_new, 3, "{report:#?}");
