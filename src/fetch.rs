@@ -28,8 +28,6 @@ use crate::item::is_web;
 mod chain;
 mod tls;
 
-pub use chain::MissingIntermediate;
-
 /// At most this many redirects per fetch.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -751,7 +749,7 @@ impl Fetcher {
     /// Returns the URL and the subject of a certificate not kept before.
     async fn learn_intermediate(
         &self,
-        missing: &MissingIntermediate,
+        missing: &chain::MissingIntermediate,
         allow_private: bool,
     ) -> Result<Option<(Url, String)>, FetchError> {
         let fetcher = Fetcher {

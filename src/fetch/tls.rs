@@ -12,6 +12,13 @@
 //! 1,000 feeds whose requests cost 67 M (BENCHMARKS.md, Run 14 "warm
 //! poll"), and a feed list on plain `http` never needs it at all. The
 //! verification itself is the platform verifier's, unchanged.
+//!
+//! The verifier also completes chains that servers send without their
+//! intermediate ([`chain`]): only after the platform verifier has refused a
+//! chain as "unknown issuer", so a complete chain costs nothing more. It
+//! cannot fetch (verification is synchronous, inside the handshake, and
+//! only `fetch` talks to the network): it names what is missing in its
+//! error, and `fetch` gets it and retries.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
