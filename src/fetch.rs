@@ -334,7 +334,7 @@ pub struct Fetcher {
 /// A chain is completed through AIA at most this many levels up (each a
 /// request, then a new handshake): one for nearly every incomplete chain,
 /// two where a CA's intermediate is itself signed by another intermediate.
-pub const MAX_AIA_LEVELS: usize = 3;
+const MAX_AIA_LEVELS: usize = 3;
 
 /// `Accept` for feed polls.
 const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
