@@ -31,7 +31,7 @@ use url::Url;
 use x509_cert::certificate::{CertificateInner, Raw};
 use x509_cert::der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::AuthorityInfoAccessSyntax;
+use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, SubjectKeyIdentifier};
 
 /// At most this many intermediates are kept per process; the oldest goes
 /// first. A few hundred CAs issue nearly all the web's certificates.
@@ -50,7 +50,8 @@ type Certificate = CertificateInner<Raw>;
 
 /// The intermediates learned through AIA, matched to a chain by subject
 /// name (the issuer name a certificate carries), as the platform verifier
-/// (webpki) builds its paths: by name, then by signature.
+/// (webpki) builds its paths, and by key id where both certificates name
+/// one (a CA that renewed its intermediate under the same name).
 #[derive(Debug, Default)]
 pub(super) struct Intermediates {
     kept: Mutex<VecDeque<Kept>>,
@@ -102,6 +103,8 @@ pub struct MissingIntermediate {
     pub(super) issuer: Vec<u8>,
     /// The same, as text for the operator (RFC 4514).
     pub(super) issuer_text: String,
+    /// The issuer's key id, when the certificate names it (AKI).
+    pub(super) key_id: Option<Vec<u8>>,
     /// The `caIssuers` URLs (http or https), in the certificate's order.
     pub(super) urls: Vec<Url>,
 }
@@ -138,26 +141,26 @@ pub(super) fn walk(leaf: &[u8], sent: &[CertificateDer<'_>], kept: &Intermediate
         .collect();
     let mut extra: Vec<CertificateDer<'static>> = Vec::new();
     for _ in 0..MAX_DEPTH {
-        let issuer = name_der(top.tbs_certificate().issuer());
         if self_issued(&top) {
             break;
         }
-        if let Some(next) = sent
-            .iter()
-            .find(|c| name_der(c.tbs_certificate().subject()) == issuer)
-        {
+        let issuer = name_der(top.tbs_certificate().issuer());
+        let key_id = authority_key_id(&top);
+        if let Some(next) = sent.iter().find(|c| may_issue(c, &issuer, key_id.as_deref())) {
             top = next.clone();
             continue;
         }
-        let named: Vec<_> = kept
+        let named: Vec<(CertificateDer<'static>, Certificate)> = kept
             .named(&issuer)
             .into_iter()
-            .filter(|c| !extra.contains(c))
+            .filter(|der| !extra.contains(der))
+            .filter_map(|der| Certificate::from_der(&der).ok().map(|c| (der, c)))
+            .filter(|(_, c)| may_issue(c, &issuer, key_id.as_deref()))
             .collect();
-        let Some(next) = named.first().and_then(|c| Certificate::from_der(c).ok()) else {
+        let Some(next) = named.first().map(|(_, c)| c.clone()) else {
             break;
         };
-        extra.extend(named);
+        extra.extend(named.into_iter().map(|(der, _)| der));
         top = next;
     }
     let missing = (!self_issued(&top))
@@ -166,6 +169,7 @@ pub(super) fn walk(leaf: &[u8], sent: &[CertificateDer<'_>], kept: &Intermediate
             (!urls.is_empty()).then(|| MissingIntermediate {
                 issuer: name_der(top.tbs_certificate().issuer()),
                 issuer_text: top.tbs_certificate().issuer().to_string(),
+                key_id: authority_key_id(&top),
                 urls,
             })
         })
@@ -175,6 +179,36 @@ pub(super) fn walk(leaf: &[u8], sent: &[CertificateDer<'_>], kept: &Intermediate
 
 fn name_der(name: &x509_cert::name::Name) -> Vec<u8> {
     name.to_der().unwrap_or_default()
+}
+
+/// Whether `candidate` can be the issuer named `issuer` (DER) with key id
+/// `key_id`: the names are equal, and so are the key ids where both
+/// certificates give one. (The signature is the platform verifier's to
+/// check.)
+fn may_issue(candidate: &Certificate, issuer: &[u8], key_id: Option<&[u8]>) -> bool {
+    name_der(candidate.tbs_certificate().subject()) == issuer
+        && match (key_id, subject_key_id(candidate)) {
+            (Some(wanted), Some(has)) => wanted == has.as_slice(),
+            _ => true,
+        }
+}
+
+/// The key id a certificate gives for its issuer's key (AKI).
+fn authority_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    let (_, aki) = cert
+        .tbs_certificate()
+        .get_extension::<AuthorityKeyIdentifier>()
+        .ok()??;
+    aki.key_identifier.map(|k| k.as_bytes().to_vec())
+}
+
+/// The key id a certificate gives for its own key (SKI).
+fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    let (_, ski) = cert
+        .tbs_certificate()
+        .get_extension::<SubjectKeyIdentifier>()
+        .ok()??;
+    Some(ski.0.as_bytes().to_vec())
 }
 
 fn self_issued(cert: &Certificate) -> bool {
@@ -230,10 +264,16 @@ pub(super) fn issuer_from(
     };
     let Some((der, cert)) = parsed
         .iter()
-        .find(|(_, c)| name_der(c.tbs_certificate().subject()) == missing.issuer)
+        .find(|(_, c)| may_issue(c, &missing.issuer, missing.key_id.as_deref()))
     else {
+        let same_name = parsed
+            .iter()
+            .any(|(_, c)| name_der(c.tbs_certificate().subject()) == missing.issuer);
         return Err(Served::WrongIssuer {
-            found: first.1.tbs_certificate().subject().to_string(),
+            found: match same_name {
+                true => format!("{} with another key", missing.issuer_text),
+                false => first.1.tbs_certificate().subject().to_string(),
+            },
             wanted: missing.issuer_text.clone(),
         });
     };
@@ -464,6 +504,8 @@ mod tests {
     fn ca_params(name: &str, aia_url: Option<&str>) -> CertificateParams {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // As real CAs issue them: each names its issuer's key id.
+        params.use_authority_key_identifier_extension = true;
         params.distinguished_name.push(DnType::CommonName, name);
         params.custom_extensions.extend(aia_url.map(aia));
         params
@@ -486,6 +528,7 @@ mod tests {
             CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
         params.distinguished_name.push(DnType::CommonName, "feeds.test");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
         params.custom_extensions.extend(aia_url.map(aia));
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, by).unwrap();
@@ -627,6 +670,36 @@ mod tests {
         assert_eq!(aia_server.asked.lock().unwrap().len(), 2);
     }
 
+    /// A CA renews its intermediate under the same name: servers with
+    /// certificates from either omit theirs, and both are learned, told
+    /// apart by key id.
+    #[tokio::test]
+    async fn intermediates_of_one_name_are_told_apart_by_key() {
+        let aia_server = Server::start(None).await;
+        let root = root("feedwire test root");
+        let old = intermediate("feedwire test intermediate", None, &root);
+        let new = intermediate("feedwire test intermediate", None, &root);
+        aia_server.set("/old.crt", 200, old.der().to_vec());
+        aia_server.set("/new.crt", 200, new.der().to_vec());
+        let before = feed_server(leaf(Some(&aia_server.url("http", "/old.crt")), &old)).await;
+        let after = feed_server(leaf(Some(&aia_server.url("http", "/new.crt")), &new)).await;
+        let (fetcher, verifier) = fetcher(&root);
+        get(&fetcher, &before.url("https", "/feed.xml"))
+            .await
+            .expect("the old one");
+        get(&fetcher, &after.url("https", "/feed.xml"))
+            .await
+            .expect("the new one");
+        get(&fetcher, &before.url("https", "/feed.xml"))
+            .await
+            .expect("the old one, kept");
+        assert_eq!(
+            (aia_server.asked("/old.crt"), aia_server.asked("/new.crt")),
+            (1, 1)
+        );
+        assert_eq!(verifier.intermediates.len(), 2);
+    }
+
     #[tokio::test]
     async fn a_failing_aia_url_is_named_in_the_error() {
         let aia_server = Server::start(None).await;
@@ -634,6 +707,9 @@ mod tests {
         let int = intermediate("feedwire test intermediate", None, &root);
         let other = intermediate("someone else", None, &root);
         aia_server.set("/other.crt", 200, other.der().to_vec());
+        // The same name, another key: what a CA's renewed intermediate is.
+        let renewed = intermediate("feedwire test intermediate", None, &root);
+        aia_server.set("/renewed.crt", 200, renewed.der().to_vec());
         aia_server.set("/junk.crt", 200, "<html>not here</html>");
         let (fetcher, verifier) = fetcher(&root);
         for (path, why) in [
@@ -642,6 +718,10 @@ mod tests {
             (
                 "/other.crt",
                 "it holds CN=someone else, not the intermediate CN=feedwire test intermediate",
+            ),
+            (
+                "/renewed.crt",
+                "it holds CN=feedwire test intermediate with another key, not the intermediate CN=feedwire test intermediate",
             ),
         ] {
             let url = aia_server.url("http", path);
