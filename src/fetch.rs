@@ -752,6 +752,11 @@ impl Fetcher {
         missing: &chain::MissingIntermediate,
         allow_private: bool,
     ) -> Result<Option<(Url, String)>, FetchError> {
+        let turn = self.verifier.intermediates.turn(&missing.urls[0]);
+        let _turn = turn.lock().await;
+        if self.verifier.intermediates.has(missing) {
+            return Ok(None);
+        }
         let fetcher = Fetcher {
             accept: CERT_ACCEPT,
             heads_of_pages: false,

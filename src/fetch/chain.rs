@@ -21,9 +21,9 @@
 //! fails, and the one request it saves is made once per intermediate per
 //! process.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -55,6 +55,11 @@ type Certificate = CertificateInner<Raw>;
 #[derive(Debug, Default)]
 pub(super) struct Intermediates {
     kept: Mutex<VecDeque<Kept>>,
+    /// One AIA request per URL at a time: fetches that meet the same
+    /// missing intermediate together (a round's first minute after a
+    /// start) wait for the first to learn it. Entries no fetch holds are
+    /// dropped at the next call.
+    learning: Mutex<HashMap<Url, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug)]
@@ -85,6 +90,22 @@ impl Intermediates {
             .filter(|k| k.subject == name)
             .map(|k| k.der.clone())
             .collect()
+    }
+
+    /// The turn to fetch `url`, to hold while learning from it.
+    pub(super) fn turn(&self, url: &Url) -> Arc<tokio::sync::Mutex<()>> {
+        let mut learning = self.learning.lock().expect("learning lock");
+        learning.retain(|_, turn| Arc::strong_count(turn) > 1);
+        learning.entry(url.clone()).or_default().clone()
+    }
+
+    /// True when the issuer `missing` lacks is kept (learned by another
+    /// fetch since this one's handshake failed).
+    pub(super) fn has(&self, missing: &MissingIntermediate) -> bool {
+        self.named(&missing.issuer).iter().any(|der| {
+            Certificate::from_der(der)
+                .is_ok_and(|c| may_issue(&c, &missing.issuer, missing.key_id.as_deref()))
+        })
     }
 
     #[cfg(test)]
@@ -599,6 +620,27 @@ mod tests {
         // Another server omitting the same intermediate needs no request.
         let other = feed_server(leaf(Some(&aia_server.url("http", "/int.crt")), &int)).await;
         get(&fetcher, &other.url("https", "/feed.xml")).await.unwrap();
+        assert_eq!(aia_server.asked("/int.crt"), 1);
+    }
+
+    /// Servers omitting the same intermediate, fetched together (a round
+    /// after a start): one AIA request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fetches_that_miss_the_same_intermediate_together_make_one_request() {
+        let aia_server = Server::start(None).await;
+        let root = root("feedwire test root");
+        let int = intermediate("feedwire test intermediate", None, &root);
+        aia_server.set("/int.crt", 200, int.der().to_vec());
+        let mut feeds = Vec::new();
+        for _ in 0..4 {
+            feeds.push(feed_server(leaf(Some(&aia_server.url("http", "/int.crt")), &int)).await);
+        }
+        let (fetcher, _) = fetcher(&root);
+        let urls: Vec<String> = feeds.iter().map(|f| f.url("https", "/feed.xml")).collect();
+        let fetches = urls.iter().map(|url| get(&fetcher, url));
+        for got in futures_util::future::join_all(fetches).await {
+            got.expect("completed");
+        }
         assert_eq!(aia_server.asked("/int.crt"), 1);
     }
 
