@@ -34,8 +34,9 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, SubjectKeyIdentifier};
 
 /// At most this many intermediates are kept per process; the oldest goes
-/// first. A few hundred CAs issue nearly all the web's certificates.
-pub(super) const CAPACITY: usize = 256;
+/// first. Bounded because AIA servers are not ours; a process meets far
+/// fewer incomplete chains than this.
+const CAPACITY: usize = 256;
 /// A chain is followed up at most this many certificates from the leaf
 /// (real ones have one or two intermediates).
 const MAX_DEPTH: usize = 6;
