@@ -352,10 +352,10 @@ fn pkcs7_pem(body: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The certificates of a PKCS#7 (CMS, RFC 5652) `SignedData` that carries
-/// only certificates, as CAs publish chains (`.p7c`): ContentInfo {
-/// signedData OID, [0] SignedData { version, digestAlgorithms,
-/// encapContentInfo, [0] IMPLICIT certificates, ... } }. `None` when
-/// `der` is not one.
+/// only certificates, as CAs publish chains (`.p7c`):
+/// `ContentInfo { signedData OID, [0] SignedData { version,
+/// digestAlgorithms, encapContentInfo, [0] IMPLICIT certificates, ... } }`.
+/// `None` when `der` is not one.
 fn pkcs7_certificates(der: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
     use x509_cert::der::asn1::{AnyRef, ObjectIdentifier};
     let content_info = AnyRef::from_der(der).ok()?;
