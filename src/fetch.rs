@@ -25,6 +25,7 @@ use crate::config::{Credentials, PollConfig};
 use crate::discover;
 use crate::item::is_web;
 
+mod chain;
 mod tls;
 
 /// At most this many redirects per fetch.
@@ -160,6 +161,10 @@ impl FetchError {
                 return FetchError::Refused(r.0.clone());
             }
             cur = err.source();
+        }
+        if let Some(missing) = tls::missing_intermediate(&e) {
+            // Where no AIA fetch is made (the WebSub ping).
+            return FetchError::Other(format!("{missing} (AIA URL: {})", missing.urls[0]));
         }
         if e.is_timeout() {
             FetchError::Timeout
@@ -318,12 +323,27 @@ pub struct Fetcher {
     /// A feed's credentials, with the URL they were given for: sent only
     /// where [`may_carry_credentials`] allows.
     credentials: Option<Arc<(Url, Credentials)>>,
+    /// The clients' certificate verifier, whose intermediates an AIA
+    /// fetch adds to.
+    verifier: Arc<tls::LazyPlatformVerifier>,
+    /// A chain missing its intermediate is completed through AIA; off for
+    /// the AIA requests themselves.
+    aia: bool,
 }
+
+/// A chain is completed through AIA at most this many levels up (each a
+/// request, then a new handshake): one for nearly every incomplete chain,
+/// two where a CA's intermediate is itself signed by another intermediate.
+const MAX_AIA_LEVELS: usize = 3;
 
 /// `Accept` for feed polls.
 const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
 /// `Accept` for article pages (`full_text`, `feedwire extract`).
 const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
+/// `Accept` for a CA certificate at an AIA URL (RFC 5280 4.2.2.1: DER, or
+/// a PKCS#7 bundle).
+const CERT_ACCEPT: &str =
+    "application/pkix-cert, application/x-x509-ca-cert, application/pkcs7-mime, */*;q=0.5";
 
 impl Fetcher {
     /// The same client (User-Agent, limits, SSRF guard, pooled
@@ -357,6 +377,13 @@ impl Fetcher {
     }
 
     pub fn new(poll: &PollConfig) -> Result<Fetcher, FetchError> {
+        Fetcher::with_verifier(poll, tls::verifier())
+    }
+
+    fn with_verifier(
+        poll: &PollConfig,
+        verifier: Arc<tls::LazyPlatformVerifier>,
+    ) -> Result<Fetcher, FetchError> {
         let proxy = poll
             .proxy
             .as_ref()
@@ -374,7 +401,7 @@ impl Fetcher {
             let builder = reqwest::Client::builder()
                 // The root certificates are read once, when first needed
                 // (see `tls`), not by each client as it is built.
-                .tls_backend_preconfigured(tls::client_config())
+                .tls_backend_preconfigured(tls::config_with(verifier.clone()))
                 .user_agent(poll.user_agent.clone())
                 .timeout(poll.timeout)
                 .connect_timeout(poll.timeout.min(Duration::from_secs(10)))
@@ -412,6 +439,8 @@ impl Fetcher {
             heads_of_pages: true,
             user_agent: None,
             credentials: None,
+            verifier,
+            aia: true,
         })
     }
 
@@ -681,7 +710,94 @@ impl Fetcher {
         if let Some(lm) = &validators.last_modified {
             req = req.header(header::IF_MODIFIED_SINCE, lm);
         }
-        req.send().await.map_err(FetchError::from_reqwest)
+        let mut levels = 0;
+        let mut learned = Vec::new();
+        loop {
+            let attempt = req.try_clone().expect("a GET has no streaming body");
+            let e = match attempt.send().await {
+                Ok(resp) => {
+                    // Said once: the next handshakes verify without AIA.
+                    for (aia, subject) in learned {
+                        tracing::info!(
+                            url = %crate::config::redact_url(url.as_str()),
+                            aia = %aia,
+                            intermediate = %subject,
+                            "The server does not send its intermediate certificate: learned it from the certificate's AIA URL"
+                        );
+                    }
+                    return Ok(resp);
+                }
+                Err(e) => e,
+            };
+            let missing = match tls::missing_intermediate(&e) {
+                Some(missing) if self.aia => missing,
+                _ => return Err(FetchError::from_reqwest(e)),
+            };
+            if levels == MAX_AIA_LEVELS {
+                return Err(FetchError::Other(format!(
+                    "{missing}: its AIA URLs were followed {MAX_AIA_LEVELS} intermediates up without reaching a trusted root"
+                )));
+            }
+            levels += 1;
+            learned.extend(self.learn_intermediate(&missing, allow_private).await?);
+        }
+    }
+
+    /// Gets the intermediate certificate `missing` names from its AIA URLs
+    /// (through this fetcher: same address guard, proxy and timeout, a
+    /// certificate-sized body cap) and keeps it for every later handshake.
+    /// Returns the URL and the subject of a certificate not kept before.
+    async fn learn_intermediate(
+        &self,
+        missing: &chain::MissingIntermediate,
+        allow_private: bool,
+    ) -> Result<Option<(Url, String)>, FetchError> {
+        let turn = self.verifier.intermediates.turn(&missing.urls[0]);
+        let _turn = turn.lock().await;
+        if self.verifier.intermediates.has(missing) {
+            return Ok(None);
+        }
+        let fetcher = Fetcher {
+            accept: CERT_ACCEPT,
+            heads_of_pages: false,
+            max_body: chain::MAX_CERT_BODY,
+            credentials: None,
+            aia: false,
+            ..self.clone()
+        };
+        let mut failure = None;
+        for aia in &missing.urls {
+            // Boxed: this future is part of `fetch`'s own.
+            let fetched = Box::pin(fetcher.fetch(aia, &Validators::default(), allow_private)).await;
+            let body = match fetched {
+                Ok(fetched) => fetched.body.unwrap_or_default(),
+                Err(e) => {
+                    let refused = matches!(e, FetchError::Refused(_));
+                    failure = Some((aia, e.to_string(), refused));
+                    continue;
+                }
+            };
+            match chain::issuer_from(&body, missing) {
+                Ok((der, subject)) => {
+                    let name = chain::subject_of(&der).unwrap_or_default();
+                    let new = self.verifier.intermediates.insert(name, der);
+                    return Ok(new.then(|| (aia.clone(), subject)));
+                }
+                Err(chain::Served::UntrustedRoot(root)) => {
+                    return Err(FetchError::Other(format!(
+                        "invalid peer certificate: UnknownIssuer: the chain, completed from the AIA URL {aia}, ends at {root}, a root this machine does not trust"
+                    )));
+                }
+                Err(e) => failure = Some((aia, e.to_string(), false)),
+            }
+        }
+        let (aia, why, refused) = failure.expect("a MissingIntermediate names at least one URL");
+        let message = format!("{missing}, and its AIA URL {aia} failed: {why}");
+        Err(if refused {
+            FetchError::Refused(message)
+        } else {
+            FetchError::Other(message)
+        })
     }
 }
 

@@ -12,6 +12,13 @@
 //! 1,000 feeds whose requests cost 67 M (BENCHMARKS.md, Run 14 "warm
 //! poll"), and a feed list on plain `http` never needs it at all. The
 //! verification itself is the platform verifier's, unchanged.
+//!
+//! The verifier also completes chains that servers send without their
+//! intermediate ([`chain`]): only after the platform verifier has refused a
+//! chain as "unknown issuer", so a complete chain costs nothing more. It
+//! cannot fetch (verification is synchronous, inside the handshake, and
+//! only `fetch` talks to the network): it names what is missing in its
+//! error, and `fetch` gets it and retries.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -19,7 +26,33 @@ use std::sync::{Arc, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
+
+use super::chain::{self, Intermediates, MissingIntermediate};
+
+/// The [`MissingIntermediate`] a handshake failed with, found in a fetch
+/// error's causes. (rustls' error travels inside an `io::Error`, whose
+/// `source` skips it: its inner error is looked at too.)
+pub(super) fn missing_intermediate(e: &(dyn std::error::Error + 'static)) -> Option<MissingIntermediate> {
+    // Bounded: error chains are a few links long.
+    fn find(err: &(dyn std::error::Error + 'static), depth: usize) -> Option<MissingIntermediate> {
+        if depth == 0 {
+            return None;
+        }
+        if let Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(other)))) =
+            err.downcast_ref::<rustls::Error>()
+        {
+            return other.downcast_ref::<MissingIntermediate>().cloned();
+        }
+        // hyper-rustls wraps tokio-rustls' `io::Error` in another.
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| find(inner, depth - 1));
+        inner.or_else(|| err.source().and_then(|source| find(source, depth - 1)))
+    }
+    find(e, 16)
+}
 
 /// The rustls client configuration for a reqwest client
 /// (`ClientBuilder::tls_backend_preconfigured`): what reqwest builds for
@@ -27,21 +60,29 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 /// `http/1.1`: reqwest is built without HTTP/2), with the process's one
 /// [`LazyPlatformVerifier`].
 pub(super) fn client_config() -> rustls::ClientConfig {
+    config_with(verifier())
+}
+
+/// The process's one [`LazyPlatformVerifier`], with its intermediates
+/// learned through AIA.
+pub(super) fn verifier() -> Arc<LazyPlatformVerifier> {
+    static VERIFIER: OnceLock<Arc<LazyPlatformVerifier>> = OnceLock::new();
+    VERIFIER
+        .get_or_init(|| Arc::new(LazyPlatformVerifier::new(provider(), Vec::new())))
+        .clone()
+}
+
+fn provider() -> Arc<CryptoProvider> {
     // reqwest is built without a default crypto provider (ring builds a
     // minute faster than aws-lc); installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let provider = CryptoProvider::get_default()
+    CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    static VERIFIER: OnceLock<Arc<LazyPlatformVerifier>> = OnceLock::new();
-    let verifier = VERIFIER
-        .get_or_init(|| Arc::new(LazyPlatformVerifier::new(provider.clone(), Vec::new())))
-        .clone();
-    config_with(provider, verifier)
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
-fn config_with(provider: Arc<CryptoProvider>, verifier: Arc<LazyPlatformVerifier>) -> rustls::ClientConfig {
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+pub(super) fn config_with(verifier: Arc<LazyPlatformVerifier>) -> rustls::ClientConfig {
+    let mut config = rustls::ClientConfig::builder_with_provider(verifier.provider.clone())
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .expect("the ring provider supports every rustls protocol version")
         .dangerous()
@@ -55,19 +96,64 @@ fn config_with(provider: Arc<CryptoProvider>, verifier: Arc<LazyPlatformVerifier
 /// is asked to verify. A system without usable root certificates fails
 /// each `https` handshake with the platform verifier's own error (before,
 /// it failed every fetch client at start, `http` feeds included).
+///
+/// A chain that fails for want of an intermediate is verified again with
+/// the intermediates learned through AIA ([`chain`]); when they do not
+/// complete it either and its top certificate names its issuer's URL, the
+/// error is a [`MissingIntermediate`] for `fetch` to act on.
 pub(super) struct LazyPlatformVerifier {
     provider: Arc<CryptoProvider>,
     /// Extra roots trusted beside the platform's (tests: their own CA).
     extra_roots: Vec<CertificateDer<'static>>,
     inner: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+    /// Offered as intermediates only, never as roots.
+    pub(super) intermediates: Intermediates,
 }
 
 impl LazyPlatformVerifier {
-    fn new(provider: Arc<CryptoProvider>, extra_roots: Vec<CertificateDer<'static>>) -> LazyPlatformVerifier {
+    pub(super) fn new(
+        provider: Arc<CryptoProvider>,
+        extra_roots: Vec<CertificateDer<'static>>,
+    ) -> LazyPlatformVerifier {
         LazyPlatformVerifier {
             provider,
             extra_roots,
             inner: OnceLock::new(),
+            intermediates: Intermediates::default(),
+        }
+    }
+
+    /// The chain failed with "unknown issuer": the learned intermediates
+    /// that continue it are offered, then what is still missing is named.
+    fn complete(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+        unknown: rustls::Error,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(walk) = chain::walk(end_entity, intermediates, &self.intermediates) else {
+            return Err(unknown);
+        };
+        let mut unknown = unknown;
+        if !walk.extra.is_empty() {
+            let mut all: Vec<CertificateDer<'_>> = intermediates.to_vec();
+            all.extend(walk.extra);
+            match self
+                .inner()?
+                .verify_server_cert(end_entity, &all, server_name, ocsp_response, now)
+            {
+                Err(e @ rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => unknown = e,
+                done => return done,
+            }
+        }
+        match walk.missing {
+            Some(missing) => Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                OtherError(Arc::new(missing)),
+            ))),
+            None => Err(unknown),
         }
     }
 
@@ -107,8 +193,17 @@ impl ServerCertVerifier for LazyPlatformVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner()?
+        match self
+            .inner()?
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            // A complete chain costs nothing more: only a failed one is
+            // read here.
+            Err(e @ rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+                self.complete(end_entity, intermediates, server_name, ocsp_response, now, e)
+            }
+            done => done,
+        }
     }
 
     fn verify_tls12_signature(
@@ -231,7 +326,7 @@ mod tests {
         let (addr, server) = serve_once();
         let verifier = Arc::new(LazyPlatformVerifier::new(provider(), vec![cert(CA)]));
         let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(config_with(provider(), verifier.clone()))
+            .tls_backend_preconfigured(config_with(verifier.clone()))
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();

@@ -22,3 +22,4 @@ mod realworld;
 mod recovery;
 mod revise;
 mod support;
+mod tls_chain;
