@@ -130,6 +130,12 @@ pub enum FetchError {
     Redirect(String),
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The TLS handshake failed: the server's certificate is not one we can
+    /// trust (expired, for another name, an issuer this machine does not
+    /// know) or it speaks no TLS we accept. The server's fault, never a sign
+    /// of our own outage, however many feeds it hits.
+    #[error("{0}")]
+    Tls(String),
     /// Server-side request forgery guard: the target is on a private,
     /// loopback or link-local network and `allow_private_networks` is off.
     #[error("refused: {0}")]
@@ -164,10 +170,12 @@ impl FetchError {
         }
         if let Some(missing) = tls::missing_intermediate(&e) {
             // Where no AIA fetch is made (the WebSub ping).
-            return FetchError::Other(format!("{missing} (AIA URL: {})", missing.urls[0]));
+            return FetchError::Tls(format!("{missing} (AIA URL: {})", missing.urls[0]));
         }
         if e.is_timeout() {
             FetchError::Timeout
+        } else if tls::rustls_error(&e).is_some() {
+            FetchError::Tls(format!("TLS: {}", error_chain(&e)))
         } else if e.is_connect() {
             FetchError::Connect(error_chain(&e))
         } else {
@@ -734,7 +742,7 @@ impl Fetcher {
                 _ => return Err(FetchError::from_reqwest(e)),
             };
             if levels == MAX_AIA_LEVELS {
-                return Err(FetchError::Other(format!(
+                return Err(FetchError::Tls(format!(
                     "{missing}: its AIA URLs were followed {MAX_AIA_LEVELS} intermediates up without reaching a trusted root"
                 )));
             }
@@ -784,7 +792,7 @@ impl Fetcher {
                     return Ok(new.then(|| (aia.clone(), subject)));
                 }
                 Err(chain::Served::UntrustedRoot(root)) => {
-                    return Err(FetchError::Other(format!(
+                    return Err(FetchError::Tls(format!(
                         "invalid peer certificate: UnknownIssuer: the chain, completed from the AIA URL {aia}, ends at {root}, a root this machine does not trust"
                     )));
                 }
@@ -796,7 +804,7 @@ impl Fetcher {
         Err(if refused {
             FetchError::Refused(message)
         } else {
-            FetchError::Other(message)
+            FetchError::Tls(message)
         })
     }
 }

@@ -794,6 +794,8 @@ mod tests {
         let feed = feed_server(leaf(Some(&aia_server.url("http", "/int.crt")), &int)).await;
         let (fetcher, _) = fetcher(&trusted);
         let e = get(&fetcher, &feed.url("https", "/feed.xml")).await.unwrap_err();
+        // The server's fault, never counted towards a network outage.
+        assert!(matches!(e, FetchError::Tls(_)) && !e.is_network(), "{e:?}");
         let e = e.to_string();
         assert!(e.contains("UnknownIssuer"), "{e}");
         assert!(
@@ -811,6 +813,7 @@ mod tests {
         .await;
         whole.set("/feed.xml", 200, FEED);
         let e = get(&fetcher, &whole.url("https", "/feed.xml")).await.unwrap_err();
+        assert!(matches!(e, FetchError::Tls(_)) && !e.is_network(), "{e:?}");
         assert!(e.to_string().contains("UnknownIssuer"), "{e}");
     }
 
@@ -822,8 +825,10 @@ mod tests {
         let feed = feed_server(leaf(None, &int)).await;
         let (fetcher, _) = fetcher(&root);
         let e = get(&fetcher, &feed.url("https", "/feed.xml")).await.unwrap_err();
-        assert!(
-            e.to_string().contains("invalid peer certificate: UnknownIssuer"),
+        assert!(matches!(e, FetchError::Tls(_)) && !e.is_network(), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "TLS: invalid peer certificate: UnknownIssuer",
             "{e}"
         );
         assert!(aia_server.asked.lock().unwrap().is_empty());

@@ -34,15 +34,23 @@ use super::chain::{self, Intermediates, MissingIntermediate};
 /// error's causes. (rustls' error travels inside an `io::Error`, whose
 /// `source` skips it: its inner error is looked at too.)
 pub(super) fn missing_intermediate(e: &(dyn std::error::Error + 'static)) -> Option<MissingIntermediate> {
+    match rustls_error(e)? {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(other))) => {
+            other.downcast_ref::<MissingIntermediate>().cloned()
+        }
+        _ => None,
+    }
+}
+
+/// The rustls error a failed request carries, if its handshake failed.
+pub(super) fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     // Bounded: error chains are a few links long.
-    fn find(err: &(dyn std::error::Error + 'static), depth: usize) -> Option<MissingIntermediate> {
+    fn find<'a>(err: &'a (dyn std::error::Error + 'static), depth: usize) -> Option<&'a rustls::Error> {
         if depth == 0 {
             return None;
         }
-        if let Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(other)))) =
-            err.downcast_ref::<rustls::Error>()
-        {
-            return other.downcast_ref::<MissingIntermediate>().cloned();
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
         }
         // hyper-rustls wraps tokio-rustls' `io::Error` in another.
         let inner = err

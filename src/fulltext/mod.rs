@@ -820,7 +820,8 @@ async fn extract_page(
 fn site_fault(e: &FetchError) -> bool {
     match e {
         FetchError::Status { status, .. } => *status == 429 || *status >= 500,
-        FetchError::Timeout | FetchError::Connect(_) => true,
+        // A certificate the site's every page fails with.
+        FetchError::Timeout | FetchError::Connect(_) | FetchError::Tls(_) => true,
         _ => false,
     }
 }
