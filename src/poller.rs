@@ -21,7 +21,10 @@
 //!   it is our network that is down: failures are not counted as backoff;
 //! - a document none of whose entries was in the poll before is a *gap*
 //!   (entries published in between may have been missed): it is reported,
-//!   and the feed is polled faster until polls overlap again ([`gaps`]).
+//!   and the feed is polled faster until polls overlap again ([`gaps`]);
+//!   when its document names a next page (RFC 5005), the pages are read
+//!   until they reach the entries of the poll before, within `[poll]
+//!   gap_pages` ([`pages`]).
 //!
 //! In a fleet (a shared PostgreSQL store) every node runs this scheduler on
 //! the same feeds.toml; before polling a feed a node takes its lease in the
@@ -599,15 +602,23 @@ async fn poll_with<P>(
                 .max();
             let answered_from = f.url.clone();
             match process(ctx, feed, &mut state, f, started).await {
-                Ok(mut outcome) => {
+                Ok((mut outcome, stored_keys)) => {
                     let verdict = verdict_of(&before, &outcome, started, interval);
                     let recovery = match (&mut outcome, verdict) {
                         (Outcome::Updated { notes, ingest, .. }, gaps::Verdict::Gap) => {
                             match notes.next_page.clone().filter(|_| ctx.gap_pages > 0) {
                                 Some(next) => {
                                     let read = [&target, &answered_from];
-                                    let rec =
-                                        pages::recover(ctx, feed, &mut state, &read, next, started).await;
+                                    let rec = pages::recover(
+                                        ctx,
+                                        feed,
+                                        &mut state,
+                                        &read,
+                                        next,
+                                        stored_keys,
+                                        started,
+                                    )
+                                    .await;
                                     ingest.new += rec.ingest.new;
                                     ingest.duplicate += rec.ingest.duplicate;
                                     ingest.merged += rec.ingest.merged;
@@ -1048,12 +1059,12 @@ async fn process(
     state: &mut FeedState,
     fetched: Fetched,
     started: DateTime<Utc>,
-) -> Result<Outcome, FeedFailure> {
+) -> Result<(Outcome, Vec<crate::item::ItemKey>), FeedFailure> {
     // Held to the end: the next body is read only when this one is stored.
     let _body_slot = fetched.body_slot;
     let Some(body) = fetched.body else {
         state.last_status = Some(304);
-        return Ok(Outcome::NotModified);
+        return Ok((Outcome::NotModified, Vec::new()));
     };
     state.last_status = Some(200);
     state.last_full = Some(started.timestamp());
@@ -1066,7 +1077,7 @@ async fn process(
     if !changed {
         state.etag = fetched.validators.etag;
         state.last_modified = fetched.validators.last_modified;
-        return Ok(Outcome::NotModified);
+        return Ok((Outcome::NotModified, Vec::new()));
     }
     let stored = parse_and_store(
         ctx,
@@ -1075,15 +1086,31 @@ async fn process(
         fetched.content_type,
         started,
         state.shared_links.clone(),
+        None,
     )
     .await?;
     count_revised(state, &stored.revised, started);
     let (entries, known, report) = (stored.entries(), stored.known(), stored.report());
+    // A document that may be a gap with a next page: the keys it stored,
+    // so that its next pages tell its entries from those of the poll
+    // before (`pages`). Nothing is kept for any other document.
+    let stored_keys = if known == 0 && stored.parsed.next_page.is_some() {
+        stored
+            .parsed
+            .items
+            .iter()
+            .map(|i| i.key.clone())
+            .chain(stored.parsed.sightings.iter().map(|s| s.key.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let Stored {
         parsed,
         too_old,
         ingest,
         revised,
+        ..
     } = stored;
     // Resolved against where the document came from (after redirects).
     let next_page = parsed
@@ -1130,7 +1157,7 @@ async fn process(
     if parsed.empty > 0 {
         tracing::info!(feed = %feed_name, url = %feed_url, empty = parsed.empty, "Entries with no title, text or link skipped.");
     }
-    Ok(Outcome::Updated {
+    let outcome = Outcome::Updated {
         items: seen,
         notes: ParseNotes {
             no_entries: parsed.no_entries,
@@ -1143,7 +1170,8 @@ async fn process(
             next_page,
         },
         ingest: report,
-    })
+    };
+    Ok((outcome, stored_keys))
 }
 
 /// One document parsed and stored as this feed's.
@@ -1156,6 +1184,9 @@ struct Stored {
     ingest: IngestReport,
     /// Keys whose record the document's revisions rewrote.
     revised: Vec<crate::item::ItemKey>,
+    /// With `this_poll` given: an entry this feed brought before this
+    /// poll (a key the store holds from it, not one of `this_poll`).
+    older: bool,
 }
 
 impl Stored {
@@ -1194,6 +1225,9 @@ async fn parse_and_store(
     started: DateTime<Utc>,
     // Empty for nearly every feed (no allocation to copy).
     shared_links: crate::parse::SharedLinks,
+    // A next page's: the keys this poll stored already, told apart from
+    // the entries the feed brought before (see `Stored::older`).
+    this_poll: Option<Arc<HashSet<crate::item::ItemKey>>>,
 ) -> Result<Stored, FeedFailure> {
     let store = ctx.store.clone();
     let (feed_name, feed_url) = (feed.name.clone(), feed.url.clone());
@@ -1221,7 +1255,8 @@ async fn parse_and_store(
             .then(|| store.keys_from(&feed_url))
             .transpose()
             .map_err(|e| FeedFailure::Store(e.to_string()))?;
-        let known = |key: &crate::item::ItemKey| match &known {
+        let older = std::cell::Cell::new(false);
+        let lookup = |key: &crate::item::ItemKey| match &known {
             Some(keys) => match keys.get(key.as_str()) {
                 Some(&(date, print)) => Known::FromThisFeed {
                     date: Some(date),
@@ -1237,6 +1272,15 @@ async fn parse_and_store(
                 Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
                 Ok(Lookup::Unknown) | Err(_) => Known::New,
             },
+        };
+        let known = |key: &crate::item::ItemKey| {
+            let k = lookup(key);
+            if let (Known::FromThisFeed { .. }, Some(this_poll)) = (&k, &this_poll) {
+                if !this_poll.contains(key) {
+                    older.set(true);
+                }
+            }
+            k
         };
         // A failed read leaves the entry untold: keyed anew, at worst
         // stored once more, never lost.
@@ -1272,11 +1316,12 @@ async fn parse_and_store(
         parsed.items.retain(|i| i.date >= oldest);
         parsed.sightings.retain(|s| s.date >= oldest);
         let too_old = before - parsed.items.len() - parsed.sightings.len();
-        Ok::<_, FeedFailure>((parsed, too_old, store, feed))
+        let older = older.get();
+        Ok::<_, FeedFailure>((parsed, too_old, store, feed, older))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
-    let (parsed, too_old, store, feed) = parsed;
+    let (parsed, too_old, store, feed, older) = parsed;
     // The core is free for the next document while this one waits for its
     // commit (the store groups the documents that wait together); the body
     // slot is still held, so what is in flight stays bounded.
@@ -1338,6 +1383,7 @@ async fn parse_and_store(
         too_old,
         ingest,
         revised,
+        older,
     })
 }
 

@@ -40,6 +40,7 @@
 //! `fh:complete`) are not read: a complete feed has no next page.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
@@ -48,6 +49,7 @@ use url::Url;
 use super::{count_revised, fetch_hop, parse_and_store, PollContext};
 use crate::config::FeedConfig;
 use crate::fetch::Validators;
+use crate::item::ItemKey;
 use crate::store::{FeedState, IngestReport};
 
 /// `[poll] gap_pages` when unset: pages read after one gap at most.
@@ -96,16 +98,24 @@ impl Recovery {
 /// Reads the next pages of `feed` from `first` after a gap, storing their
 /// entries as the feed's, within the bounds of the module doc. `read`
 /// holds the URLs already read in this poll (the target and where its
-/// answer came from).
+/// answer came from), `stored` the keys its document stored.
+///
+/// The overlap is an entry the feed brought *before this poll*: an entry
+/// of this poll met again (a publisher that put out more between two page
+/// reads shifts its pages; a server that ignores the page parameter serves
+/// page 1 again) proves nothing, and the walk goes on.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn recover(
     ctx: &PollContext,
     feed: &FeedConfig,
     state: &mut FeedState,
     read: &[&Url],
     first: Url,
+    stored: Vec<ItemKey>,
     started: DateTime<Utc>,
 ) -> Recovery {
     let mut rec = Recovery::default();
+    let mut this_poll: HashSet<ItemKey> = stored.into_iter().collect();
     let mut seen: HashSet<Url> = read.iter().map(|u| without_fragment(u)).collect();
     let mut next = Some(first);
     while let Some(url) = next.take() {
@@ -157,6 +167,7 @@ pub(super) async fn recover(
             fetched.content_type,
             started,
             state.shared_links.clone(),
+            Some(Arc::new(this_poll.clone())),
         )
         .await
         {
@@ -176,10 +187,12 @@ pub(super) async fn recover(
         rec.ingest.revised += report.revised;
         state.shared_links.remember(stored.parsed.shared_links);
         debug!(feed = %feed.name, page = %url, entries, known, "Read a next page after a gap.");
-        if known > 0 {
+        if stored.older {
             rec.overlap = true;
             break;
         }
+        this_poll.extend(stored.parsed.items.iter().map(|i| i.key.clone()));
+        this_poll.extend(stored.parsed.sightings.iter().map(|s| s.key.clone()));
         if entries == 0 {
             rec.stopped = Some(format!("page {n}, {url}, holds no entry within the retention"));
             break;

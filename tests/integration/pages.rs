@@ -301,8 +301,9 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
 
 /// Where paging stops: no next link (as before), a loop, a failing page
 /// (page 1's entries kept, the feed ok, a WARN), the `gap_pages` bound
-/// (still a possible loss), `gap_pages = 0` (off); and the summary counts
-/// those gaps as "may have been missed".
+/// (still a possible loss); a page that repeats this poll's entries is
+/// not the overlap; and the summary counts those gaps as "may have been
+/// missed".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_stops_at_a_loop_a_failing_page_the_bound_or_no_next_link() {
     let server = FeedServer::start().await;
@@ -313,9 +314,14 @@ async fn paging_stops_at_a_loop_a_failing_page_the_bound_or_no_next_link() {
         per_page: 10,
         kind: Kind::Rss,
     };
-    let (plain, looping, failing, bounded) =
-        (paged("/plain"), paged("/loop"), paged("/fail"), paged("/bound"));
-    let all = [plain, looping, failing, bounded];
+    let (plain, looping, failing, bounded, same) = (
+        paged("/plain"),
+        paged("/loop"),
+        paged("/fail"),
+        paged("/bound"),
+        paged("/same"),
+    );
+    let all = [plain, looping, failing, bounded, same];
     let mut cfg = TestConfig::new().poll("gap_pages", "2");
     for f in &all {
         f.serve(&server, 10, base);
@@ -325,7 +331,7 @@ async fn paging_stops_at_a_loop_a_failing_page_the_bound_or_no_next_link() {
     let clock = Arc::new(ManualClock::new(t0()));
     let ctx = context(&config, &clock);
     let (report, _) = timeout(WAIT, poll_all(&ctx, &config)).await.unwrap();
-    assert_eq!(report.items_new, 40);
+    assert_eq!(report.items_new, 50);
 
     // 60 more published on each.
     for f in &all {
@@ -347,6 +353,12 @@ async fn paging_stops_at_a_loop_a_failing_page_the_bound_or_no_next_link() {
         ),
     );
     server.set(&failing.path(2), Route::status(500));
+    // A server that ignores the page parameter: page 2 is page 1 again,
+    // whose entries this poll stored; that is no overlap.
+    server.set(
+        &same.path(2),
+        Route::feed(same.document(70, 1, base, Some(&server.url(&same.path(3)))), RSS),
+    );
     advance_to(&clock, t0() + Minutes::minutes(15));
     let (report, feeds) = timeout(WAIT, poll_all(&ctx, &config)).await.unwrap();
     let of = |f: &Paged| feeds.iter().find(|r| r.url == f.url(&server)).unwrap();
@@ -411,14 +423,18 @@ async fn paging_stops_at_a_loop_a_failing_page_the_bound_or_no_next_link() {
         "{s:?}"
     );
 
+    let rec = recovery(of(&same));
+    assert_eq!((rec.pages, rec.entries, rec.overlap), (2, 10, false), "{rec:?}");
+    assert_eq!(new_of(of(&same)), 20, "page 1's 10, page 3's 10");
+
     let stored = stored(&ctx.store);
     assert!(stored.values().all(|(_, n)| *n == 1), "nothing stored twice");
-    assert_eq!(stored.len(), 40 + 10 + 20 + 10 + 30);
-    assert_eq!((report.feeds_gap, report.feeds_gap_closed), (4, 0));
-    assert_eq!((report.items_recovered, report.pages_read), (30, 3));
+    assert_eq!(stored.len(), 50 + 10 + 20 + 10 + 30 + 20);
+    assert_eq!((report.feeds_gap, report.feeds_gap_closed), (5, 0));
+    assert_eq!((report.items_recovered, report.pages_read), (40, 5));
     assert!(
         report.to_string().ends_with(
-            "; 4 feeds with a gap (none of their entries was in the poll before: entries may have been missed); 30 entries recovered from 3 next pages after gaps"
+            "; 5 feeds with a gap (none of their entries was in the poll before: entries may have been missed); 40 entries recovered from 5 next pages after gaps"
         ),
         "{report}"
     );
