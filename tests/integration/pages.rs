@@ -536,3 +536,88 @@ async fn a_next_page_on_a_private_address_is_refused_unless_allowed() {
         .collect();
     assert_eq!(asked, ["10.0.0.7"]);
 }
+
+/// On a shared PostgreSQL store (a fleet), where a document's known keys
+/// come in one query per page (`keys_from`): the same recovery, and a
+/// page that repeats this poll's entries is still no overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_after_a_gap_on_postgres() {
+    let Some(db) = pg_database("pages_after_a_gap_on_postgres").await else {
+        return;
+    };
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = t0() - Minutes::days(1);
+    let (paged, same) = (
+        Paged {
+            dir: "/pg",
+            per_page: 10,
+            kind: Kind::Rss1256,
+        },
+        Paged {
+            dir: "/pgsame",
+            per_page: 10,
+            kind: Kind::Atom,
+        },
+    );
+    for f in [&paged, &same] {
+        f.serve(&server, 10, base);
+    }
+    let path = TestConfig::new()
+        .poll("gap_pages", "2")
+        .feed("الصفحات", &paged.url(&server))
+        .feed("نفسها", &same.url(&server))
+        .write(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[storage]\n",
+        &format!("[storage]\nbackend = \"postgres\"\nurl = {db:?}\n"),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let config = load_config(&path);
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = Store::open_storage(&config.storage).unwrap();
+    assert!(store.is_shared());
+    let ctx = feedwire::poller::PollContext::new(
+        store,
+        feedwire::fetch::Fetcher::new(&config.poll).unwrap(),
+        clock.clone(),
+        &config,
+    );
+    for f in [&paged, &same] {
+        assert_eq!(new_of(&poll_url(&ctx, &config, &f.url(&server)).await), 10);
+        f.serve(&server, 35, base);
+    }
+    server.set(
+        &same.path(2),
+        Route::feed(
+            same.document(35, 1, base, Some(&server.url(&same.path(3)))),
+            same.content_type(),
+        ),
+    );
+    advance_to(&clock, t0() + Minutes::minutes(15));
+    let r = poll_url(&ctx, &config, &paged.url(&server)).await;
+    let rec = recovery(&r);
+    assert_eq!((rec.pages, rec.entries, rec.overlap), (2, 15, true), "{rec:?}");
+    assert_eq!(new_of(&r), 25);
+    let r = poll_url(&ctx, &config, &same.url(&server)).await;
+    let rec = recovery(&r);
+    assert_eq!(
+        (rec.pages, rec.overlap),
+        (2, true),
+        "page 3 reaches the poll before: {rec:?}"
+    );
+    assert_eq!(rec.entries, 5, "page 2 repeated page 1; page 3 held 5 new");
+    let items = stored(&ctx.store);
+    assert_eq!(items.len(), 35 + 25);
+    assert!(items.values().all(|(_, n)| *n == 1));
+    for i in 0..35 {
+        assert_eq!(
+            items[&paged.link(i)].0,
+            Paged::title(i),
+            "windows-1256 headline {i}"
+        );
+    }
+    let s = state(&ctx, &paged.url(&server));
+    assert_eq!((s.recovered, s.last_recovered), (15, Some(15)));
+}
