@@ -109,8 +109,14 @@ impl Paged {
     /// Serves every page of the feed as it is when `published` entries
     /// are out: each page names the next while older entries remain.
     fn serve(&self, server: &FeedServer, published: usize, base: DateTime<Utc>) {
+        self.serve_upto(server, published, base, usize::MAX);
+    }
+
+    /// [`Paged::serve`], only the first `most` pages (the others stay as
+    /// they were last served: never read when `most` exceeds the bound).
+    fn serve_upto(&self, server: &FeedServer, published: usize, base: DateTime<Utc>, most: usize) {
         let pages = published.div_ceil(self.per_page).max(1);
-        for page in 1..=pages + 2 {
+        for page in 1..=(pages + 2).min(most) {
             let next = (page < pages).then(|| server.url(&self.path(page + 1)));
             let route = if page <= pages {
                 Route::feed(
@@ -620,4 +626,115 @@ async fn pages_after_a_gap_on_postgres() {
     }
     let s = state(&ctx, &paged.url(&server));
     assert_eq!((s.recovered, s.last_recovered), (15, Some(15)));
+}
+
+/// Entries stored at several publishing rates, with and without the next
+/// pages (`[poll] gap_pages` 5 and 0), for BENCHMARKS.md, Run 20: the
+/// poller on a manual clock, each polled when its report says it is due
+/// (the gap speed-up as it is), four simulated hours, a paged publisher
+/// whose pages hold 20 entries (the first poll's window full). Printed
+/// with `--nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_stored_at_several_rates_with_and_without_pages() {
+    const WINDOW: usize = 20;
+    let rates = [15usize, 30, 60, 120, 200];
+    let server = FeedServer::start().await;
+    let base = t0() - Minutes::days(1);
+    let dirs: Vec<&'static str> = rates
+        .iter()
+        .flat_map(|r| [format!("/r{r}/on"), format!("/r{r}/off")])
+        .map(|d| &*Box::leak(d.into_boxed_str()))
+        .collect();
+    let feeds: Vec<Paged> = dirs
+        .iter()
+        .map(|dir| Paged {
+            dir,
+            per_page: WINDOW,
+            kind: Kind::Rss1256,
+        })
+        .collect();
+    // Entry i of a feed publishing `rate` per 15 minutes is out at
+    // t0 + i * 15m / rate, less a first window already out at t0.
+    let published = |rate: usize, t: DateTime<Utc>| {
+        let secs = (t - t0()).num_seconds().max(0) as usize;
+        WINDOW + secs * rate / 900
+    };
+    let (on_dir, off_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut on = TestConfig::new().poll("gap_pages", "5");
+    let mut off = TestConfig::new().poll("gap_pages", "0");
+    for (i, f) in feeds.iter().enumerate() {
+        f.serve_upto(&server, WINDOW, base, 8);
+        if i % 2 == 0 {
+            on = on.feed(f.dir, &f.url(&server));
+        } else {
+            off = off.feed(f.dir, &f.url(&server));
+        }
+    }
+    let (on, off) = (on.load(on_dir.path()), off.load(off_dir.path()));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (ctx_on, ctx_off) = (context(&on, &clock), context(&off, &clock));
+    let end = t0() + Minutes::hours(4);
+    // Next due time per feed; polled in time order.
+    let mut due: Vec<DateTime<Utc>> = vec![t0(); feeds.len()];
+    let mut gaps = vec![0usize; feeds.len()];
+    let mut last = vec![WINDOW; feeds.len()];
+    loop {
+        let (i, t) = due.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap();
+        if t > end {
+            break;
+        }
+        advance_to(&clock, t);
+        let f = &feeds[i];
+        let rate = rates[i / 2];
+        let n = published(rate, t);
+        f.serve_upto(&server, n, base, 8);
+        let (ctx, config) = if i % 2 == 0 {
+            (&ctx_on, &on)
+        } else {
+            (&ctx_off, &off)
+        };
+        let r = poll_url(ctx, config, &f.url(&server)).await;
+        gaps[i] += usize::from(r.gap);
+        last[i] = n;
+        due[i] = r.next_due.unwrap();
+    }
+    let mut lost_on = Vec::new();
+    eprintln!("| entries per 15m / window | published | stored, no pages | stored, pages | lost, no pages | lost, pages | requests, no pages | requests, pages | gaps, no pages / pages |");
+    eprintln!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (k, rate) in rates.iter().enumerate() {
+        let (fon, foff) = (&feeds[2 * k], &feeds[2 * k + 1]);
+        let count = |ctx: &feedwire::poller::PollContext, f: &Paged| {
+            stored(&ctx.store)
+                .keys()
+                .filter(|l| l.starts_with(&format!("https://paged.example{}/", f.dir)))
+                .count()
+        };
+        let requests = |f: &Paged| (1..=8).map(|p| f.requests(&server, p)).sum::<usize>();
+        let (s_on, s_off) = (count(&ctx_on, fon), count(&ctx_off, foff));
+        // From the first document's oldest entry to each feed's last poll.
+        let (p_on, p_off) = (last[2 * k], last[2 * k + 1]);
+        lost_on.push((*rate, p_on - s_on, p_off - s_off));
+        eprintln!(
+            "| {rate} / {WINDOW} | {p_on} / {p_off} | {s_off} | {s_on} | {} | {} | {} | {} | {} / {} |",
+            p_off - s_off,
+            p_on - s_on,
+            requests(foff),
+            requests(fon),
+            gaps[2 * k + 1],
+            gaps[2 * k]
+        );
+    }
+    // Within 5 pages a poll's gap is read back whole: nothing is lost while
+    // a poll finds at most 6 windows new (at 120 per 15m the first gap
+    // is 6 windows plus the poll's jitter, at the bound), and the pages
+    // never lose more than the feed without them.
+    for (rate, lost, without) in &lost_on {
+        if *rate <= 60 {
+            assert_eq!(*lost, 0, "{rate} per 15m lost {lost} with pages");
+        }
+        assert!(
+            lost <= without,
+            "{rate} per 15m: {lost} lost with pages, {without} without"
+        );
+    }
 }
