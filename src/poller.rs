@@ -1112,7 +1112,8 @@ async fn process(
         revised,
         ..
     } = stored;
-    // Resolved against where the document came from (after redirects).
+    // feed-rs resolved it against the feed's URL (xml:base first); an
+    // href it left relative resolves against where the document came from.
     let next_page = parsed
         .next_page
         .as_deref()
