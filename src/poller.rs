@@ -133,8 +133,12 @@ pub struct ParseNotes {
     /// of them this feed brought before: what [`gaps::judge`] reads.
     pub entries: usize,
     pub known: usize,
-    /// The document's next page (RFC 5005), resolved: read after a gap.
+    /// The document's next page (RFC 5005), resolved, or for a WordPress
+    /// document that names none its `?paged=2` ([`pages::wordpress_next`]):
+    /// read after a gap.
     pub next_page: Option<Url>,
+    /// `next_page` is WordPress's, not named by the document.
+    pub next_page_guessed: bool,
 }
 
 /// Totals over a set of feed reports.
@@ -615,6 +619,7 @@ async fn poll_with<P>(
                                         &mut state,
                                         &read,
                                         next,
+                                        notes.next_page_guessed,
                                         stored_keys,
                                         started,
                                     )
@@ -1091,10 +1096,23 @@ async fn process(
     .await?;
     count_revised(state, &stored.revised, started);
     let (entries, known, report) = (stored.entries(), stored.known(), stored.report());
+    // feed-rs resolved it against the feed's URL (xml:base first); an
+    // href it left relative resolves against where the document came from.
+    let named = stored
+        .parsed
+        .next_page
+        .as_deref()
+        .and_then(|href| fetched.url.join(href).ok());
+    let next_page_guessed = named.is_none() && stored.parsed.wordpress;
+    let next_page = named.or_else(|| {
+        next_page_guessed
+            .then(|| pages::wordpress_next(&fetched.url))
+            .flatten()
+    });
     // A document that may be a gap with a next page: the keys it stored,
     // so that its next pages tell its entries from those of the poll
     // before (`pages`). Nothing is kept for any other document.
-    let stored_keys = if known == 0 && stored.parsed.next_page.is_some() {
+    let stored_keys = if known == 0 && next_page.is_some() {
         stored
             .parsed
             .items
@@ -1112,12 +1130,6 @@ async fn process(
         revised,
         ..
     } = stored;
-    // feed-rs resolved it against the feed's URL (xml:base first); an
-    // href it left relative resolves against where the document came from.
-    let next_page = parsed
-        .next_page
-        .as_deref()
-        .and_then(|href| fetched.url.join(href).ok());
     let (feed_name, feed_url) = (&feed.name, &feed.url);
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;
@@ -1169,6 +1181,7 @@ async fn process(
             entries,
             known,
             next_page,
+            next_page_guessed,
         },
         ingest: report,
     };

@@ -81,6 +81,10 @@ pub struct ParsedFeed {
     /// else the feed's URL): the poller follows it after a gap
     /// (`poller::pages`).
     pub next_page: Option<String>,
+    /// The document's generator is WordPress (`<generator>` naming
+    /// wordpress.org): its older pages are `?paged=2`, `?paged=3`... even
+    /// when it names none (`poller::pages`).
+    pub wordpress: bool,
 }
 
 /// Caps that keep one document from costing more than its share.
@@ -589,6 +593,12 @@ fn build(
         .find_map(|l| feed.url.join(l.href.trim()).ok().filter(is_web))
         .map(String::from);
     let next_page = next_page(&parsed.links);
+    let wordpress = parsed.generator.as_ref().is_some_and(|g| {
+        [Some(g.content.as_str()), g.uri.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|t| t.to_ascii_lowercase().contains("wordpress"))
+    });
     // Every item's source names the feed: cleaned once, not per entry.
     let name = text_only(feed.name);
     let feed = FeedRef {
@@ -707,6 +717,7 @@ fn build(
         revisions,
         shared_links,
         next_page,
+        wordpress,
     }
 }
 
@@ -1569,6 +1580,29 @@ mod tests {
             parse(relative.as_bytes(), None).next_page.as_deref(),
             Some("https://example.com/feed.xml?paged=2")
         );
+        assert!(!p.wordpress);
+    }
+
+    /// WordPress is told by its generator, as RSS (its `?v=` URL) and Atom
+    /// (`uri`, or `WordPress` as text) write it.
+    #[test]
+    fn a_wordpress_document_is_told_by_its_generator() {
+        let rss = |g: &str| {
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>موقع</title><link>https://news.example/</link>{g}<item><title>خبر</title><link>https://news.example/1</link></item></channel></rss>"#
+            )
+        };
+        assert!(
+            parse(
+                rss("<generator>https://wordpress.org/?v=6.8.1</generator>").as_bytes(),
+                None
+            )
+            .wordpress
+        );
+        assert!(!parse(rss("<generator>Blogger</generator>").as_bytes(), None).wordpress);
+        assert!(!parse(rss("").as_bytes(), None).wordpress);
+        let atom = r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>موقع</title><id>x</id><generator uri="https://wordpress.org/" version="6.8.1">WordPress</generator><entry><id>1</id><title>خبر</title><link href="https://news.example/1"/></entry></feed>"#;
+        assert!(parse(atom.as_bytes(), None).wordpress);
     }
 
     fn encode(s: &str, enc: &'static Encoding) -> Vec<u8> {

@@ -5,8 +5,11 @@
 //! a paged feed (RFC 5005 section 3) names its next page, older entries of
 //! the same feed, with `<link rel="next">` (Atom) or `<atom:link
 //! rel="next">` in an RSS channel (Blogger's `?start-index=26`, CMSs,
-//! GitHub and GitLab, podcast hosts). This module owns that walk: after a
-//! poll judged a gap, whose document names a next page, it reads page
+//! GitHub and GitLab, podcast hosts). WordPress serves any feed's older
+//! posts at `?paged=2`, `?paged=3`... without naming them: a document
+//! whose generator is WordPress and that names no next page is paged that
+//! way ([`wordpress_next`]). This module owns that walk: after a poll
+//! judged a gap, whose document has a next page, it reads page
 //! after page as the feed's own document (the one parse-and-store path of
 //! the poller, so the store's lookups, the retention, revisions and
 //! full-text claims are the feed's), until a page holds an entry this feed
@@ -25,7 +28,9 @@
 //!   User-Agent and its credentials, which go only where
 //!   `fetch::may_carry_credentials` lets them; no validators;
 //! - only http(s) pages; a page already read (the poll's own document, a
-//!   page naming itself or an earlier one, a redirect back) stops it;
+//!   page naming itself or an earlier one, a redirect back), or a body
+//!   read already under another URL (a site that ignores `paged`) stops
+//!   it; a WordPress page past the last (its 404) ends it quietly;
 //! - a page that fails (an HTTP error, a web page, a document that does
 //!   not parse, the store refusing it) stops it with a WARN line; what
 //!   the poll and the pages before it stored stays, and the poll is still
@@ -43,6 +48,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 use url::Url;
 
@@ -111,10 +117,17 @@ pub(super) async fn recover(
     state: &mut FeedState,
     read: &[&Url],
     first: Url,
+    // `first` is WordPress's `?paged=2`, not a link the document named.
+    guessed: bool,
     stored: Vec<ItemKey>,
     started: DateTime<Utc>,
 ) -> Recovery {
     let mut rec = Recovery::default();
+    let mut guessed = guessed;
+    // The documents read, by their SHA-256 as the feed state keeps it: a
+    // page that is one of them again (a site that ignores the page
+    // parameter) ends the walk.
+    let mut bodies: HashSet<String> = state.body_hash.iter().cloned().collect();
     let mut this_poll: HashSet<ItemKey> = stored.into_iter().collect();
     let mut seen: HashSet<Url> = read.iter().map(|u| without_fragment(u)).collect();
     let mut next = Some(first);
@@ -142,6 +155,14 @@ pub(super) async fn recover(
                 break;
             }
             Ok(f) => f,
+            // WordPress answers a page past its last with a 404: the end
+            // of the feed, not a failure.
+            Err(e) if guessed && e.status() == Some(404) => {
+                rec.stopped = Some(format!(
+                    "page {n}, {url}, is past the feed's last page (HTTP 404)"
+                ));
+                break;
+            }
             Err(e) => {
                 failed(&mut rec, e.to_string());
                 break;
@@ -160,6 +181,10 @@ pub(super) async fn recover(
             failed(&mut rec, "no body (304)".into());
             break;
         };
+        if !bodies.insert(format!("{:x}", Sha256::digest(&body))) {
+            rec.stopped = Some(format!("page {n}, {url}, is a document read already"));
+            break;
+        }
         let stored = match parse_and_store(
             ctx,
             feed,
@@ -197,6 +222,7 @@ pub(super) async fn recover(
             rec.stopped = Some(format!("page {n}, {url}, holds no entry within the retention"));
             break;
         }
+        guessed = false;
         next = match stored.parsed.next_page.as_deref() {
             Some(href) => match fetched.url.join(href) {
                 Ok(u) => Some(u),
@@ -207,6 +233,10 @@ pub(super) async fn recover(
                     break;
                 }
             },
+            None if stored.parsed.wordpress => {
+                guessed = true;
+                wordpress_next(&url)
+            }
             None => {
                 rec.stopped = Some(format!("page {n}, the last, names no next page"));
                 None
@@ -214,6 +244,33 @@ pub(super) async fn recover(
         };
     }
     rec
+}
+
+/// WordPress's next page of the feed at `url`: its `paged` query
+/// parameter (1 when absent) plus one, the other parameters kept, as
+/// WordPress serves any feed's older posts (`/feed/?paged=2`) without
+/// naming the page. `None` past a page number that makes no sense.
+pub fn wordpress_next(url: &Url) -> Option<Url> {
+    let mut page: u64 = 1;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in url.query_pairs() {
+        if k == "paged" {
+            page = v.trim().parse().ok().filter(|p| *p >= 1)?;
+        } else {
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+    }
+    let mut next = url.clone();
+    next.set_fragment(None);
+    {
+        let mut q = next.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(k, v);
+        }
+        q.append_pair("paged", &(page.checked_add(1)?).to_string());
+    }
+    Some(next)
 }
 
 /// Pages are told apart without their fragment (`#x` is never sent).
@@ -250,6 +307,24 @@ mod tests {
             .describe()
             .contains("(1 page) without reaching entries it had (the bound"));
         assert!(open.describe().ends_with("may still have been missed"));
+    }
+
+    #[test]
+    fn wordpress_pages_count_up_and_keep_the_other_parameters() {
+        let next = |u: &str| wordpress_next(&Url::parse(u).unwrap()).map(String::from);
+        assert_eq!(
+            next("https://akhbar.example/feed/").as_deref(),
+            Some("https://akhbar.example/feed/?paged=2")
+        );
+        assert_eq!(
+            next("https://akhbar.example/?feed=rss2&paged=2&cat=5").as_deref(),
+            Some("https://akhbar.example/?feed=rss2&cat=5&paged=3")
+        );
+        assert_eq!(
+            next("https://akhbar.example/category/%D8%A3%D8%AE%D8%A8%D8%A7%D8%B1/feed/?paged=3#x").as_deref(),
+            Some("https://akhbar.example/category/%D8%A3%D8%AE%D8%A8%D8%A7%D8%B1/feed/?paged=4")
+        );
+        assert_eq!(next("https://akhbar.example/feed/?paged=abc"), None);
     }
 
     #[test]

@@ -738,3 +738,123 @@ async fn entries_stored_at_several_rates_with_and_without_pages() {
         );
     }
 }
+
+/// Adds WordPress's generator to an RSS document (bytes of any charset).
+fn wordpress(doc: Vec<u8>) -> Vec<u8> {
+    let at = doc
+        .windows(9)
+        .position(|w| w == b"<channel>")
+        .expect("an RSS channel")
+        + 9;
+    let mut out = doc[..at].to_vec();
+    out.extend_from_slice(b"<generator>https://wordpress.org/?v=6.8.1</generator>");
+    out.extend_from_slice(&doc[at..]);
+    out
+}
+
+/// WordPress serves a feed's older posts at `?paged=2`, `?paged=3`...
+/// without naming them: after a gap, a document whose generator is
+/// WordPress is paged that way (Arabic, windows-1256). A page past the
+/// last one (WordPress answers 404) ends the walk quietly; a site that
+/// ignores the parameter (page 1 again) ends it too, and the gap is then
+/// a possible loss, never "none missed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wordpress_feeds_are_paged_with_paged_n() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = t0() - Minutes::days(1);
+    let posts = |dir| Paged {
+        dir,
+        per_page: 10,
+        kind: Kind::Rss1256,
+    };
+    let (wp, renewed, ignoring) = (posts("/wp"), posts("/renewed"), posts("/ignoring"));
+    // `/renewed` deletes its posts and publishes 15 others; the new ones
+    // have links of their own.
+    let others = posts("/renewed-2026");
+    let serve = |f: &Paged, content: &Paged, published: usize, pages: usize| {
+        let feed = format!("{}/feed/", f.dir);
+        server.set(
+            &feed,
+            Route::feed(wordpress(content.document(published, 1, base, None)), RSS),
+        );
+        for p in 2..=pages {
+            server.set(
+                &format!("{feed}?paged={p}"),
+                Route::feed(wordpress(content.document(published, p, base, None)), RSS),
+            );
+        }
+        for p in pages + 1..=pages + 3 {
+            server.set(&format!("{feed}?paged={p}"), Route::status(404));
+        }
+    };
+    let url = |f: &Paged| server.url(&format!("{}/feed/", f.dir));
+    for f in [&wp, &renewed, &ignoring] {
+        serve(f, f, 10, 1);
+    }
+    let config = TestConfig::new()
+        .feed("ووردبريس", &url(&wp))
+        .feed("متجدد", &url(&renewed))
+        .feed("يتجاهل", &url(&ignoring))
+        .load(dir.path());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let ctx = context(&config, &clock);
+    for f in [&wp, &renewed, &ignoring] {
+        assert_eq!(new_of(&poll_url(&ctx, &config, &url(f)).await), 10);
+    }
+    let asked = |f: &Paged| -> Vec<String> {
+        server
+            .requests_for(&format!("{}/feed/", f.dir))
+            .into_iter()
+            .filter_map(|q| q.query)
+            .collect()
+    };
+    assert!(asked(&wp).is_empty(), "a first poll pages nothing");
+
+    serve(&wp, &wp, 35, 4);
+    serve(&renewed, &others, 15, 2);
+    // Ignores `paged`: every query gets page 1.
+    serve(&ignoring, &ignoring, 35, 1);
+    for p in 2..=4 {
+        server.set(
+            &format!("/ignoring/feed/?paged={p}"),
+            Route::feed(wordpress(ignoring.document(35, 1, base, None)), RSS),
+        );
+    }
+    advance_to(&clock, t0() + Minutes::minutes(15));
+
+    let r = poll_url(&ctx, &config, &url(&wp)).await;
+    let rec = recovery(&r);
+    assert_eq!((rec.pages, rec.entries, rec.overlap), (2, 15, true), "{rec:?}");
+    assert_eq!(asked(&wp), ["paged=2", "paged=3"]);
+    let items = stored(&ctx.store);
+    for i in 0..35 {
+        assert_eq!(items[&wp.link(i)], (Paged::title(i), 1), "entry {i}");
+    }
+
+    let r = poll_url(&ctx, &config, &url(&renewed)).await;
+    let rec = recovery(&r);
+    assert_eq!((rec.pages, rec.entries, rec.overlap), (1, 5, false), "{rec:?}");
+    assert!(
+        rec.stopped
+            .as_deref()
+            .unwrap()
+            .contains("is past the feed's last page (HTTP 404)"),
+        "{rec:?}"
+    );
+    assert_eq!(new_of(&r), 15);
+
+    let r = poll_url(&ctx, &config, &url(&ignoring)).await;
+    let rec = recovery(&r);
+    assert_eq!((rec.pages, rec.overlap), (0, false), "{rec:?}");
+    assert!(
+        rec.stopped
+            .as_deref()
+            .unwrap()
+            .contains("is a document read already"),
+        "{rec:?}"
+    );
+    assert_eq!(asked(&ignoring), ["paged=2"]);
+    let note = state(&ctx, &url(&ignoring)).last_gap_note.unwrap();
+    assert!(note.contains("may still have been missed"), "{note}");
+}
