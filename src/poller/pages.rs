@@ -13,8 +13,8 @@
 //! after page as the feed's own document (the one parse-and-store path of
 //! the poller, so the store's lookups, the retention, revisions and
 //! full-text claims are the feed's), until a page holds an entry this feed
-//! brought before: the overlap, so nothing published in between is
-//! missing.
+//! brought before this poll: the overlap, so nothing published in between
+//! is missing (an entry this poll stored, met again, is no overlap).
 //!
 //! Bounds, so that a gap costs a few requests and never a crawl:
 //! - at most `[poll] gap_pages` pages per gap (default
