@@ -122,6 +122,8 @@ pub struct PollConfig {
     /// Feeds never polled before get their first poll spread over this
     /// window, so that a first start is not a burst.
     pub first_poll_spread: Duration,
+    /// Next pages read after a gap at most (`poller::pages`); 0: none.
+    pub gap_pages: usize,
     /// Whether feeds may reach loopback, private and link-local addresses
     /// (default: no; a feed can redirect anywhere).
     pub allow_private_networks: bool,
@@ -543,6 +545,7 @@ struct RawPoll {
     min_interval: Option<Spanned<String>>,
     max_interval: Option<Spanned<String>>,
     first_poll_spread: Option<Spanned<String>>,
+    gap_pages: Option<Spanned<i64>>,
     allow_private_networks: Option<bool>,
     per_host: Option<Spanned<i64>>,
     max_items: Option<Spanned<i64>>,
@@ -994,6 +997,12 @@ impl RawConfig {
         let concurrency = c.count(&self.poll.concurrency, 16, 1..=4096, "concurrency");
         let per_host = c.count(&self.poll.per_host, 2, 1..=256, "per_host");
         let max_items = c.count(&self.poll.max_items, 1000, 1..=1_000_000, "max_items");
+        let gap_pages = c.count(
+            &self.poll.gap_pages,
+            crate::poller::pages::DEFAULT_GAP_PAGES,
+            0..=100,
+            "gap_pages",
+        );
         let max_body = match &self.poll.max_body {
             None => 10 * 1024 * 1024,
             Some(v) => match v.get_ref().parse::<bytesize::ByteSize>() {
@@ -1289,6 +1298,7 @@ impl RawConfig {
                 per_host,
                 max_items,
                 first_poll_spread,
+                gap_pages,
                 allow_private_networks: self.poll.allow_private_networks.unwrap_or(false),
                 proxy,
             },

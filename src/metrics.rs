@@ -235,6 +235,9 @@ impl Metrics {
                     ("over_limit", notes.over_limit),
                     ("empty", notes.empty),
                     ("revised", ingest.revised),
+                    // Entries a gap's next pages gave back (counted as
+                    // new or duplicate too).
+                    ("recovered", r.recovery.as_ref().map_or(0, |rec| rec.entries)),
                 ] {
                     if n > 0 {
                         self.items
@@ -373,6 +376,12 @@ mod tests {
             consecutive_failures: 0,
             site_changed: false,
             gap: true,
+            recovery: Some(Box::new(crate::poller::pages::Recovery {
+                pages: 2,
+                entries: 15,
+                overlap: true,
+                ..Default::default()
+            })),
         });
         m.record_render(
             Duration::from_millis(5),
@@ -414,6 +423,7 @@ mod tests {
                 consecutive_failures: 0,
                 site_changed: false,
                 gap: false,
+                recovery: None,
             });
         }
         let text = m.encode(10, 4096);
@@ -432,6 +442,7 @@ mod tests {
             "feedwire_items_total{feed=\"archive\",kind=\"over_limit\"} 7",
             "feedwire_items_total{feed=\"archive\",kind=\"empty\"} 1",
             "feedwire_feed_gaps_total{feed=\"الجزيرة\"} 1",
+            "feedwire_items_total{feed=\"الجزيرة\",kind=\"recovered\"} 15",
             "feedwire_items_total{feed=\"الجزيرة\",kind=\"revised\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
@@ -468,6 +479,7 @@ mod tests {
                     consecutive_failures: 0,
                     site_changed: false,
                     gap: false,
+                    recovery: None,
                 });
             }
         }

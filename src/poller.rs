@@ -21,7 +21,10 @@
 //!   it is our network that is down: failures are not counted as backoff;
 //! - a document none of whose entries was in the poll before is a *gap*
 //!   (entries published in between may have been missed): it is reported,
-//!   and the feed is polled faster until polls overlap again ([`gaps`]).
+//!   and the feed is polled faster until polls overlap again ([`gaps`]);
+//!   when its document names a next page (RFC 5005), the pages are read
+//!   until they reach the entries of the poll before, within `[poll]
+//!   gap_pages` ([`pages`]).
 //!
 //! In a fleet (a shared PostgreSQL store) every node runs this scheduler on
 //! the same feeds.toml; before polling a feed a node takes its lease in the
@@ -56,6 +59,7 @@ use crate::parse::{parse_feed_recalling, FeedRef, Known, Limits, Recall};
 use crate::store::{Claim, FeedState, HostSlot, IngestReport, Lookup, Store};
 
 pub mod gaps;
+pub mod pages;
 pub mod validators;
 
 /// How a failed store write starts a feed's error (health checks look for it).
@@ -91,6 +95,9 @@ pub struct FeedReport {
     /// This poll showed a gap: none of the document's entries was in the
     /// poll before ([`gaps`]).
     pub gap: bool,
+    /// What the feed's next pages gave back after the gap ([`pages`]);
+    /// `None` when there was no gap, or its document named no next page.
+    pub recovery: Option<Box<pages::Recovery>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +133,12 @@ pub struct ParseNotes {
     /// of them this feed brought before: what [`gaps::judge`] reads.
     pub entries: usize,
     pub known: usize,
+    /// The document's next page (RFC 5005), resolved, or for a WordPress
+    /// document that names none its `?paged=2` ([`pages::wordpress_next`]):
+    /// read after a gap.
+    pub next_page: Option<Url>,
+    /// `next_page` is WordPress's, not named by the document.
+    pub next_page_guessed: bool,
 }
 
 /// Totals over a set of feed reports.
@@ -148,13 +161,25 @@ pub struct PollReport {
     pub items_over_limit: usize,
     pub items_empty: usize,
     /// Feeds whose document held none of the entries of the poll before
-    /// (see [`gaps`]).
+    /// (see [`gaps`]), their next pages' recovery included.
     pub feeds_gap: usize,
+    /// Of them, feeds whose next pages reached the entries of the poll
+    /// before: nothing was missed ([`pages`]).
+    pub feeds_gap_closed: usize,
+    /// Entries the next pages gave back after gaps, and the pages read
+    /// (counted in `items_new` too, when new to the store).
+    pub items_recovered: usize,
+    pub pages_read: usize,
 }
 
 impl PollReport {
     pub fn add(&mut self, r: &FeedReport) {
         self.feeds_gap += usize::from(r.gap);
+        if let Some(rec) = &r.recovery {
+            self.feeds_gap_closed += usize::from(rec.overlap);
+            self.items_recovered += rec.entries;
+            self.pages_read += rec.pages;
+        }
         match &r.outcome {
             Outcome::NotModified => {
                 self.feeds_ok += 1;
@@ -192,11 +217,27 @@ impl std::fmt::Display for PollReport {
                 self.feeds_no_entries
             )?;
         }
-        if self.feeds_gap > 0 {
+        // A gap whose next pages reached the poll before lost nothing:
+        // it is not among the feeds that "may have missed" entries.
+        let open = self.feeds_gap.saturating_sub(self.feeds_gap_closed);
+        if open > 0 {
             write!(
                 f,
-                "; {} feeds with a gap (none of their entries was in the poll before: entries may have been missed)",
-                self.feeds_gap
+                "; {open} feeds with a gap (none of their entries was in the poll before: entries may have been missed)"
+            )?;
+        }
+        if self.feeds_gap_closed > 0 {
+            write!(
+                f,
+                "; {} feeds with a gap closed by their next pages (nothing missed)",
+                self.feeds_gap_closed
+            )?;
+        }
+        if self.pages_read > 0 {
+            write!(
+                f,
+                "; {} entries recovered from {} next pages after gaps",
+                self.items_recovered, self.pages_read
             )?;
         }
         let not_stored = [
@@ -239,6 +280,8 @@ pub struct PollContext {
     pub node: Arc<str>,
     /// How long a lease or fleet host slot lasts (`[storage] lease`).
     lease: Duration,
+    /// `[poll] gap_pages`: next pages read after a gap at most ([`pages`]).
+    gap_pages: usize,
     /// Where new items of `full_text` feeds are sent (the daemon's
     /// full-text task); `None` for one-shot polls.
     pub full_text: Option<crate::fulltext::JobSender>,
@@ -270,6 +313,7 @@ impl PollContext {
             })),
             node: crate::store::node_name().into(),
             lease: config.storage.lease,
+            gap_pages: config.poll.gap_pages,
             full_text: None,
         }
     }
@@ -551,7 +595,8 @@ async fn poll_with<P>(
     let fetched = follow_page(ctx, feed, &mut state, &target, fetched).await;
 
     let jitter = fraction(&url, started.timestamp());
-    let result: Result<(Outcome, Duration, bool), FeedFailure> = match fetched {
+    type Polled = (Outcome, Duration, bool, Option<pages::Recovery>);
+    let result: Result<Polled, FeedFailure> = match fetched {
         Ok(f) => {
             let cache = f
                 .cache
@@ -559,14 +604,50 @@ async fn poll_with<P>(
                 .into_iter()
                 .chain(f.cache.fresh_for(started))
                 .max();
+            let answered_from = f.url.clone();
             match process(ctx, feed, &mut state, f, started).await {
-                Ok(outcome) => {
+                Ok((mut outcome, stored_keys)) => {
+                    let verdict = verdict_of(&before, &outcome, started, interval);
+                    let recovery = match (&mut outcome, verdict) {
+                        (Outcome::Updated { notes, ingest, .. }, gaps::Verdict::Gap) => {
+                            match notes.next_page.clone().filter(|_| ctx.gap_pages > 0) {
+                                Some(next) => {
+                                    let read = [&target, &answered_from];
+                                    let rec = pages::recover(
+                                        ctx,
+                                        feed,
+                                        &mut state,
+                                        &read,
+                                        next,
+                                        notes.next_page_guessed,
+                                        stored_keys,
+                                        started,
+                                    )
+                                    .await;
+                                    ingest.new += rec.ingest.new;
+                                    ingest.duplicate += rec.ingest.duplicate;
+                                    ingest.merged += rec.ingest.merged;
+                                    ingest.revised += rec.ingest.revised;
+                                    Some(rec)
+                                }
+                                None => None,
+                            }
+                        }
+                        _ => None,
+                    };
                     let publisher = state.refresh_hint().max(cache);
                     let (sped, gap) = adapt(
-                        ctx, feed, &mut state, interval, publisher, &before, &outcome, started,
+                        ctx,
+                        feed,
+                        &mut state,
+                        interval,
+                        publisher,
+                        &before,
+                        (verdict, &outcome, recovery.as_ref()),
+                        started,
                     );
                     let next = refresh(sped, publisher, ctx.min_interval, ctx.max_interval, jitter);
-                    Ok((outcome, next, gap))
+                    Ok((outcome, next, gap, recovery))
                 }
                 Err(failure) => Err(failure),
             }
@@ -575,9 +656,11 @@ async fn poll_with<P>(
     };
 
     let mut gap = false;
+    let mut recovery = None;
     let (outcome, next_due) = match result {
-        Ok((outcome, next, was_gap)) => {
+        Ok((outcome, next, was_gap, recovered)) => {
             gap = was_gap;
+            recovery = recovered.map(Box::new);
             ctx.outage.lock().expect("lock poisoned").success();
             state.last_success = Some(started.timestamp());
             state.consecutive_failures = 0;
@@ -657,8 +740,30 @@ async fn poll_with<P>(
         consecutive_failures: state.consecutive_failures,
         site_changed: state.site_url != site_before,
         gap,
+        recovery,
     };
     (report, state)
+}
+
+/// What a successful poll says about its feed's interval ([`gaps::judge`]).
+fn verdict_of(
+    before: &gaps::Before,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    configured: Duration,
+) -> gaps::Verdict {
+    match outcome {
+        Outcome::NotModified => gaps::Verdict::Calm,
+        Outcome::Updated { notes, .. } => {
+            let window = gaps::Window {
+                entries: notes.entries,
+                known: notes.known,
+                over_limit: notes.over_limit,
+            };
+            gaps::judge(before, &window, now.timestamp(), configured)
+        }
+        Outcome::Failed { .. } => gaps::Verdict::Unknown,
+    }
 }
 
 /// Judges a successful poll for a gap ([`gaps`]), moves the feed's
@@ -673,23 +778,12 @@ fn adapt(
     configured: Duration,
     publisher: Option<Duration>,
     before: &gaps::Before,
-    outcome: &Outcome,
+    (verdict, outcome, recovery): (gaps::Verdict, &Outcome, Option<&pages::Recovery>),
     now: DateTime<Utc>,
 ) -> (Duration, bool) {
-    let (verdict, entries) = match outcome {
-        Outcome::NotModified => (gaps::Verdict::Calm, 0),
-        Outcome::Updated { notes, .. } => {
-            let window = gaps::Window {
-                entries: notes.entries,
-                known: notes.known,
-                over_limit: notes.over_limit,
-            };
-            (
-                gaps::judge(before, &window, now.timestamp(), configured),
-                notes.entries,
-            )
-        }
-        Outcome::Failed { .. } => (gaps::Verdict::Unknown, 0),
+    let entries = match outcome {
+        Outcome::Updated { notes, .. } => notes.entries,
+        Outcome::NotModified | Outcome::Failed { .. } => 0,
     };
     let change = gaps::step(state, configured, verdict, now.timestamp());
     let sped = gaps::sped_up(configured, state.speedup);
@@ -706,9 +800,13 @@ fn adapt(
                     ))
                 })
                 .unwrap_or_default();
-            let note = format!(
-                "none of the {entries} entries was in the last poll {ago} ago: entries published in between may have been missed"
-            );
+            let none = format!("none of the {entries} entries was in the last poll {ago} ago");
+            let note = match recovery {
+                Some(rec) => format!("{none}; {}", rec.describe()),
+                None => format!("{none}: entries published in between may have been missed"),
+            };
+            state.last_recovered = recovery.map(|r| r.entries);
+            state.recovered += recovery.map_or(0, |r| r.entries as u64);
             // Why it is not faster, when it is not.
             let mut why = String::new();
             if in_force > sped {
@@ -729,7 +827,12 @@ fn adapt(
                     gaps::human(configured)
                 ));
             }
-            warn!(feed = %feed.name, url = %feed.url, gaps = state.gaps, "{note}; polling every {every} now{why}.");
+            if recovery.is_some_and(|r| r.overlap) {
+                // Nothing was lost: the feed only outran its interval.
+                info!(feed = %feed.name, url = %feed.url, gaps = state.gaps, "{note}; polling every {every} now{why}.");
+            } else {
+                warn!(feed = %feed.name, url = %feed.url, gaps = state.gaps, "{note}; polling every {every} now{why}.");
+            }
             state.last_gap_note = Some(format!("{note}; polling every {every}{why}"));
         }
         gaps::Change::Slower { .. } => {
@@ -752,6 +855,19 @@ enum FeedFailure {
     RetryAfter(String, RetryAfter),
     Network(String),
     Other(String),
+}
+
+impl FeedFailure {
+    /// What operators are told.
+    fn message(&self) -> &str {
+        match self {
+            FeedFailure::Store(m)
+            | FeedFailure::RetryAfter(m, _)
+            | FeedFailure::Network(m)
+            | FeedFailure::Other(m) => m,
+            FeedFailure::Gone => "HTTP 410 Gone",
+        }
+    }
 }
 
 fn classify(e: FetchError) -> FeedFailure {
@@ -948,12 +1064,12 @@ async fn process(
     state: &mut FeedState,
     fetched: Fetched,
     started: DateTime<Utc>,
-) -> Result<Outcome, FeedFailure> {
+) -> Result<(Outcome, Vec<crate::item::ItemKey>), FeedFailure> {
     // Held to the end: the next body is read only when this one is stored.
     let _body_slot = fetched.body_slot;
     let Some(body) = fetched.body else {
         state.last_status = Some(304);
-        return Ok(Outcome::NotModified);
+        return Ok((Outcome::NotModified, Vec::new()));
     };
     state.last_status = Some(200);
     state.last_full = Some(started.timestamp());
@@ -966,14 +1082,172 @@ async fn process(
     if !changed {
         state.etag = fetched.validators.etag;
         state.last_modified = fetched.validators.last_modified;
-        return Ok(Outcome::NotModified);
+        return Ok((Outcome::NotModified, Vec::new()));
     }
+    let stored = parse_and_store(
+        ctx,
+        feed,
+        body,
+        fetched.content_type,
+        started,
+        state.shared_links.clone(),
+        None,
+    )
+    .await?;
+    count_revised(state, &stored.revised, started);
+    let (entries, known, report) = (stored.entries(), stored.known(), stored.report());
+    // feed-rs resolved it against the feed's URL (xml:base first); an
+    // href it left relative resolves against where the document came from.
+    let named = stored
+        .parsed
+        .next_page
+        .as_deref()
+        .and_then(|href| fetched.url.join(href).ok());
+    let next_page_guessed = named.is_none() && stored.parsed.wordpress;
+    let next_page = named.or_else(|| {
+        next_page_guessed
+            .then(|| pages::wordpress_next(&fetched.url))
+            .flatten()
+    });
+    // A document that may be a gap with a next page: the keys it stored,
+    // so that its next pages tell its entries from those of the poll
+    // before (`pages`). Nothing is kept for any other document.
+    let stored_keys = if known == 0 && next_page.is_some() {
+        stored
+            .parsed
+            .items
+            .iter()
+            .map(|i| i.key.clone())
+            .chain(stored.parsed.sightings.iter().map(|s| s.key.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let Stored {
+        parsed,
+        too_old,
+        ingest,
+        revised,
+        ..
+    } = stored;
+    let (feed_name, feed_url) = (&feed.name, &feed.url);
+    state.etag = fetched.validators.etag;
+    state.last_modified = fetched.validators.last_modified;
+    state.body_hash = Some(hash);
+    state.charset = Some(parsed.charset.to_owned());
+    state.title = parsed.title;
+    state.site_url = parsed.site_url;
+    let seen = parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old;
+    state.items_seen = seen;
+    state.items_new = ingest.new;
+    let unseen = ingest.new + revised.len() + parsed.sightings.len();
+    if suspect && unseen > 0 {
+        state.validators_ignored = true;
+        warn!(feed = %feed_name, url = %feed_url, unseen, etag = ?state.etag, last_modified = ?state.last_modified,
+              "The server sent entries we lacked under the validators it answered 304 to: they do not follow the document, so it is polled without them from now on.");
+    }
+    state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
+    state.no_entries = parsed.no_entries.clone();
+    state.repaired = parsed.repaired.clone();
+    state.items_too_old = too_old;
+    state.items_over_limit = parsed.dropped;
+    state.items_empty = parsed.empty;
+    state.shared_links.remember(parsed.shared_links);
+    if let Some(reason) = &parsed.no_entries {
+        warn!(feed = %feed_name, url = %feed_url, reason = %reason, "Document shows entries but none was understood.");
+    }
+    if let Some(repairs) = &parsed.repaired {
+        warn!(feed = %feed_name, url = %feed_url, repaired = %repairs, "Document was not well-formed; read after repair.");
+    }
+    if too_old > 0 {
+        tracing::info!(feed = %feed_name, url = %feed_url, too_old, "Entries older than the retention skipped.");
+    }
+    if parsed.dropped > 0 {
+        // Entries within the retention, lost unless the cap is raised.
+        warn!(feed = %feed_name, url = %feed_url, over_limit = parsed.dropped, max_items = ctx.limits.max_items,
+              "Entries beyond [poll] max_items not read.");
+    }
+    if parsed.empty > 0 {
+        tracing::info!(feed = %feed_name, url = %feed_url, empty = parsed.empty, "Entries with no title, text or link skipped.");
+    }
+    let outcome = Outcome::Updated {
+        items: seen,
+        notes: ParseNotes {
+            no_entries: parsed.no_entries,
+            repaired: parsed.repaired,
+            too_old,
+            over_limit: parsed.dropped,
+            empty: parsed.empty,
+            entries,
+            known,
+            next_page,
+            next_page_guessed,
+        },
+        ingest: report,
+    };
+    Ok((outcome, stored_keys))
+}
+
+/// One document parsed and stored as this feed's.
+struct Stored {
+    parsed: crate::parse::ParsedFeed,
+    /// Entries dated older than the retention, not stored.
+    too_old: usize,
+    /// What the store did, as it reports it (entries skipped at parse as
+    /// known are not in it).
+    ingest: IngestReport,
+    /// Keys whose record the document's revisions rewrote.
+    revised: Vec<crate::item::ItemKey>,
+    /// With `this_poll` given: an entry this feed brought before this
+    /// poll (a key the store holds from it, not one of `this_poll`).
+    older: bool,
+}
+
+impl Stored {
+    /// Entries read within the retention (and `max_items`).
+    fn entries(&self) -> usize {
+        self.parsed.items.len() + self.parsed.sightings.len() + self.parsed.skipped
+    }
+
+    /// Of them, entries this feed brought before: skipped as known from
+    /// this feed, or found at commit already carrying it (stored and not
+    /// merged: a sighting or a concurrent commit of this feed's own item).
+    fn known(&self) -> usize {
+        self.parsed.skipped + self.ingest.duplicate.saturating_sub(self.ingest.merged)
+    }
+
+    /// The ingest as reported: entries skipped as already known are
+    /// duplicates too.
+    fn report(&self) -> IngestReport {
+        IngestReport {
+            duplicate: self.ingest.duplicate + self.parsed.skipped,
+            ..self.ingest
+        }
+    }
+}
+
+/// Parses `body` as `feed`'s document and stores its entries: the one
+/// path from bytes to the store for a feed's document and its next pages
+/// ([`pages`]), with the store's lookups, the retention, revisions and
+/// the full-text claims of new items. Takes a core while parsing; the
+/// caller holds the document's body slot.
+async fn parse_and_store(
+    ctx: &PollContext,
+    feed: &FeedConfig,
+    body: bytes::Bytes,
+    content_type: Option<String>,
+    started: DateTime<Utc>,
+    // Empty for nearly every feed (no allocation to copy).
+    shared_links: crate::parse::SharedLinks,
+    // A next page's: the keys this poll stored already, told apart from
+    // the entries the feed brought before (see `Stored::older`).
+    this_poll: Option<Arc<HashSet<crate::item::ItemKey>>>,
+) -> Result<Stored, FeedFailure> {
     let store = ctx.store.clone();
     let (feed_name, feed_url) = (feed.name.clone(), feed.url.clone());
     let feed = feed.clone();
     let limits = ctx.limits;
     let oldest = started.timestamp() - i64::try_from(ctx.retention.as_secs()).unwrap_or(i64::MAX);
-    let content_type = fetched.content_type;
     // Parsing and sled writes are CPU and blocking I/O: keep them off the
     // async workers so that serving and other fetches go on.
     let cpu = ctx
@@ -984,8 +1258,6 @@ async fn process(
         .expect("semaphores are never closed");
     let full_text = ctx.full_text.clone().filter(|_| feed.full_text.is_some());
     let job_ctx = ctx.clone();
-    // Empty for nearly every feed (no allocation to copy).
-    let shared_links = state.shared_links.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let feed_url = feed.url.to_string();
         // A shared store answers in round trips: ask once per document for
@@ -997,7 +1269,8 @@ async fn process(
             .then(|| store.keys_from(&feed_url))
             .transpose()
             .map_err(|e| FeedFailure::Store(e.to_string()))?;
-        let known = |key: &crate::item::ItemKey| match &known {
+        let older = std::cell::Cell::new(false);
+        let lookup = |key: &crate::item::ItemKey| match &known {
             Some(keys) => match keys.get(key.as_str()) {
                 Some(&(date, print)) => Known::FromThisFeed {
                     date: Some(date),
@@ -1013,6 +1286,15 @@ async fn process(
                 Ok(Lookup::Elsewhere { date }) => Known::Elsewhere { date },
                 Ok(Lookup::Unknown) | Err(_) => Known::New,
             },
+        };
+        let known = |key: &crate::item::ItemKey| {
+            let k = lookup(key);
+            if let (Known::FromThisFeed { .. }, Some(this_poll)) = (&k, &this_poll) {
+                if !this_poll.contains(key) {
+                    older.set(true);
+                }
+            }
+            k
         };
         // A failed read leaves the entry untold: keyed anew, at worst
         // stored once more, never lost.
@@ -1048,11 +1330,12 @@ async fn process(
         parsed.items.retain(|i| i.date >= oldest);
         parsed.sightings.retain(|s| s.date >= oldest);
         let too_old = before - parsed.items.len() - parsed.sightings.len();
-        Ok::<_, FeedFailure>((parsed, too_old, store, feed))
+        let older = older.get();
+        Ok::<_, FeedFailure>((parsed, too_old, store, feed, older))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
-    let (parsed, too_old, store, feed) = parsed;
+    let (parsed, too_old, store, feed, older) = parsed;
     // The core is free for the next document while this one waits for its
     // commit (the store groups the documents that wait together); the body
     // slot is still held, so what is in flight stays bounded.
@@ -1094,10 +1377,6 @@ async fn process(
         revised,
         ..
     } = ingest;
-    if !revised.is_empty() {
-        state.revised += revised.len() as u64;
-        state.last_revision = Some(started.timestamp());
-    }
     for key in &revised {
         let link = parsed
             .revisions
@@ -1113,70 +1392,26 @@ async fn process(
             let _ = tx.send(job);
         }
     }
-    state.etag = fetched.validators.etag;
-    state.last_modified = fetched.validators.last_modified;
-    state.body_hash = Some(hash);
-    state.charset = Some(parsed.charset.to_owned());
-    state.title = parsed.title;
-    state.site_url = parsed.site_url;
-    let seen = parsed.items.len() + parsed.sightings.len() + parsed.skipped + too_old;
-    state.items_seen = seen;
-    state.items_new = ingest.new;
-    let unseen = ingest.new + revised.len() + parsed.sightings.len();
-    if suspect && unseen > 0 {
-        state.validators_ignored = true;
-        warn!(feed = %feed_name, url = %feed_url, unseen, etag = ?state.etag, last_modified = ?state.last_modified,
-              "The server sent entries we lacked under the validators it answered 304 to: they do not follow the document, so it is polled without them from now on.");
-    }
-    state.publisher_interval = parsed.min_refresh.map(|d| d.as_secs());
-    state.no_entries = parsed.no_entries.clone();
-    state.repaired = parsed.repaired.clone();
-    state.items_too_old = too_old;
-    state.items_over_limit = parsed.dropped;
-    state.items_empty = parsed.empty;
-    state.shared_links.remember(parsed.shared_links);
-    if let Some(reason) = &parsed.no_entries {
-        warn!(feed = %feed_name, url = %feed_url, reason = %reason, "Document shows entries but none was understood.");
-    }
-    if let Some(repairs) = &parsed.repaired {
-        warn!(feed = %feed_name, url = %feed_url, repaired = %repairs, "Document was not well-formed; read after repair.");
-    }
-    if too_old > 0 {
-        tracing::info!(feed = %feed_name, url = %feed_url, too_old, "Entries older than the retention skipped.");
-    }
-    if parsed.dropped > 0 {
-        // Entries within the retention, lost unless the cap is raised.
-        warn!(feed = %feed_name, url = %feed_url, over_limit = parsed.dropped, max_items = ctx.limits.max_items,
-              "Entries beyond [poll] max_items not read.");
-    }
-    if parsed.empty > 0 {
-        tracing::info!(feed = %feed_name, url = %feed_url, empty = parsed.empty, "Entries with no title, text or link skipped.");
-    }
-    Ok(Outcome::Updated {
-        items: seen,
-        notes: ParseNotes {
-            no_entries: parsed.no_entries,
-            repaired: parsed.repaired,
-            too_old,
-            over_limit: parsed.dropped,
-            empty: parsed.empty,
-            entries: parsed.items.len() + parsed.sightings.len() + parsed.skipped,
-            // Skipped as known from this feed, or found at commit already
-            // carrying it (stored and not merged: a sighting or a
-            // concurrent commit of this feed's own item).
-            known: parsed.skipped + ingest.duplicate.saturating_sub(ingest.merged),
-        },
-        // Entries skipped as already known are duplicates too.
-        ingest: IngestReport {
-            duplicate: ingest.duplicate + parsed.skipped,
-            ..ingest
-        },
+    Ok(Stored {
+        parsed,
+        too_old,
+        ingest,
+        revised,
+        older,
     })
+}
+
+/// Counts the revisions a document's ingest made.
+fn count_revised(state: &mut FeedState, revised: &[crate::item::ItemKey], started: DateTime<Utc>) {
+    if !revised.is_empty() {
+        state.revised += revised.len() as u64;
+        state.last_revision = Some(started.timestamp());
+    }
 }
 
 /// What the scheduler gets back from one due feed.
 enum Polled {
-    Done(FeedReport),
+    Done(Box<FeedReport>),
     /// Not polled here: another node holds its lease or polled it already,
     /// or the store is unreachable. Due again (for this node) at `next_due`.
     Skipped {
@@ -1192,7 +1427,7 @@ const STORE_RETRY: Duration = Duration::from_secs(5);
 /// then releases the lease with the feed's next due time.
 async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -> Polled {
     if !ctx.store.is_shared() {
-        return Polled::Done(poll_feed(ctx, feed, interval).await);
+        return Polled::Done(Box::new(poll_feed(ctx, feed, interval).await));
     }
     // This node's own limits first, so that it claims only what it can
     // fetch now: a lease is not held while queueing behind local work.
@@ -1279,7 +1514,7 @@ async fn poll_leased(ctx: &PollContext, feed: &FeedConfig, interval: Duration) -
             warn!(feed = %feed.name, url = %report.url, error = %e, "Lease release task ended abnormally.")
         }
     }
-    Polled::Done(report)
+    Polled::Done(Box::new(report))
 }
 
 /// Runs `poll` while renewing this node's lease on `url` every third of
@@ -1647,7 +1882,7 @@ pub async fn run(
                         if let (Some(t), Some(f)) = (report.next_due, by_url.get(report.url.as_str())) {
                             due.insert(&report.url, t, f.rank);
                         }
-                        Some(report)
+                        Some(*report)
                     }
                     Err(e) => {
                         warn!(error = %e, "Poll task ended abnormally.");

@@ -69,6 +69,13 @@ pub struct FeedStatus {
     /// because of gaps (null once it is back at its configured interval).
     #[serde(default)]
     pub gap: Option<String>,
+    /// Entries the feed's next pages gave back after its gaps, in all.
+    #[serde(default)]
+    pub recovered: u64,
+    /// Entries its next pages gave back after the last gap; null when that
+    /// gap's document named no next page (or there was no gap).
+    #[serde(default)]
+    pub last_recovered: Option<usize>,
     /// Stored items whose text the feed revised (same link and guid, new
     /// title or text), in all.
     #[serde(default)]
@@ -206,6 +213,8 @@ impl FeedStatus {
                     Some(at) => format!("gaps: {}, the last at {at}: {n}", s.gaps),
                     None => n,
                 }),
+            recovered: s.recovered,
+            last_recovered: s.last_recovered,
             revised: s.revised,
             last_revision: time(s.last_revision),
             interval: s.interval,

@@ -75,6 +75,16 @@ pub struct ParsedFeed {
     /// that holds each: for [`SharedLinks::remember`]. Empty for nearly
     /// every document.
     pub shared_links: Vec<SharedLink>,
+    /// The document's next page (RFC 5005 section 3: `<link rel="next">`
+    /// in Atom, `<atom:link rel="next">` in an RSS channel): older entries
+    /// of the same feed, resolved as every link of the document (xml:base,
+    /// else the feed's URL): the poller follows it after a gap
+    /// (`poller::pages`).
+    pub next_page: Option<String>,
+    /// The document's generator is WordPress (`<generator>` naming
+    /// wordpress.org): its older pages are `?paged=2`, `?paged=3`... even
+    /// when it names none (`poller::pages`).
+    pub wordpress: bool,
 }
 
 /// Caps that keep one document from costing more than its share.
@@ -582,6 +592,13 @@ fn build(
         .filter(|l| is_alternate(l))
         .find_map(|l| feed.url.join(l.href.trim()).ok().filter(is_web))
         .map(String::from);
+    let next_page = next_page(&parsed.links);
+    let wordpress = parsed.generator.as_ref().is_some_and(|g| {
+        [Some(g.content.as_str()), g.uri.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|t| t.to_ascii_lowercase().contains("wordpress"))
+    });
     // Every item's source names the feed: cleaned once, not per entry.
     let name = text_only(feed.name);
     let feed = FeedRef {
@@ -699,7 +716,26 @@ fn build(
         sightings,
         revisions,
         shared_links,
+        next_page,
+        wordpress,
     }
+}
+
+/// The feed's first `rel="next"` link (RFC 5005 paging; the IANA URI
+/// form of the relation too), resolved by feed-rs. feed-rs keeps the rel of
+/// Atom's links and of the `atom:link`s of an RSS channel.
+fn next_page(links: &[feed_rs::model::Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| {
+            l.rel.as_deref().is_some_and(|r| {
+                let r = r.trim();
+                r.eq_ignore_ascii_case("next")
+                    || r.eq_ignore_ascii_case("http://www.iana.org/assignments/relation/next")
+            })
+        })
+        .map(|l| l.href.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 /// `sy:updatePeriod` / `sy:updateFrequency` (RSS 1.0 syndication module),
@@ -1488,6 +1524,85 @@ mod tests {
             Limits::default(),
         )
         .unwrap()
+    }
+
+    /// RFC 5005 paging: the next page of an RSS channel (`atom:link`
+    /// under any prefix bound to Atom, Blogger's shape), of an Atom feed
+    /// (relative, with xml:base), and none where only `self`/`alternate`
+    /// or an item's own `next` link are given.
+    #[test]
+    fn the_next_page_is_read_from_rss_and_atom() {
+        let rss = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>مدونة</title>
+<link>https://blog.example/</link>
+<atom:link rel="self" type="application/rss+xml" href="https://blog.example/feeds/posts/default?alt=rss"/>
+<atom:link rel='next' type="application/rss+xml" href="https://blog.example/feeds/posts/default?alt=rss&amp;start-index=26&amp;max-results=25"/>
+<item><title>خبر</title><link>https://blog.example/1</link></item></channel></rss>"#;
+        let p = parse(rss.as_bytes(), None);
+        assert_eq!(
+            p.next_page.as_deref(),
+            Some("https://blog.example/feeds/posts/default?alt=rss&start-index=26&max-results=25")
+        );
+        assert_eq!(
+            p.site_url.as_deref(),
+            Some("https://blog.example/"),
+            "next is not the site"
+        );
+        let prefixed = rss
+            .replace("xmlns:atom=", "xmlns:a10=")
+            .replace("<atom:link", "<a10:link");
+        assert_eq!(parse(prefixed.as_bytes(), None).next_page, p.next_page);
+
+        let atom = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://git.example/org/repo/"><title>الإصدارات</title><id>tag:git.example,2026:repo</id>
+<link rel="alternate" href="https://git.example/org/repo"/>
+<link rel="NEXT" href="releases.atom?page=2"/>
+<entry><id>tag:git.example,2026:1</id><title>الإصدار 1</title><link href="https://git.example/org/repo/1"/><link rel="next" href="https://git.example/entry-next"/></entry></feed>"#;
+        assert_eq!(
+            parse(atom.as_bytes(), None).next_page.as_deref(),
+            Some("https://git.example/org/repo/releases.atom?page=2")
+        );
+        let without = atom.replace(r#"<link rel="NEXT" href="releases.atom?page=2"/>"#, "");
+        assert_eq!(
+            parse(without.as_bytes(), None).next_page,
+            None,
+            "an entry's link is not the feed's"
+        );
+        let plain = rss.replace("rel='next'", "rel='previous'");
+        assert_eq!(parse(plain.as_bytes(), None).next_page, None);
+        // A relative href with no xml:base resolves against the feed's
+        // URL, as every link of the document does.
+        let relative = rss.replace(
+            "https://blog.example/feeds/posts/default?alt=rss&amp;start-index=26&amp;max-results=25",
+            "?paged=2",
+        );
+        assert_eq!(
+            parse(relative.as_bytes(), None).next_page.as_deref(),
+            Some("https://example.com/feed.xml?paged=2")
+        );
+        assert!(!p.wordpress);
+    }
+
+    /// WordPress is told by its generator, as RSS (its `?v=` URL) and Atom
+    /// (`uri`, or `WordPress` as text) write it.
+    #[test]
+    fn a_wordpress_document_is_told_by_its_generator() {
+        let rss = |g: &str| {
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>موقع</title><link>https://news.example/</link>{g}<item><title>خبر</title><link>https://news.example/1</link></item></channel></rss>"#
+            )
+        };
+        assert!(
+            parse(
+                rss("<generator>https://wordpress.org/?v=6.8.1</generator>").as_bytes(),
+                None
+            )
+            .wordpress
+        );
+        assert!(!parse(rss("<generator>Blogger</generator>").as_bytes(), None).wordpress);
+        assert!(!parse(rss("").as_bytes(), None).wordpress);
+        let atom = r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>موقع</title><id>x</id><generator uri="https://wordpress.org/" version="6.8.1">WordPress</generator><entry><id>1</id><title>خبر</title><link href="https://news.example/1"/></entry></feed>"#;
+        assert!(parse(atom.as_bytes(), None).wordpress);
     }
 
     fn encode(s: &str, enc: &'static Encoding) -> Vec<u8> {

@@ -51,6 +51,11 @@
 //! hours to tell "all entries published after the last poll" from an old
 //! list re-keyed.
 //!
+//! What a gap lost may still be read back: when the document names its
+//! next page, the poller reads the pages after it (`poller::pages`). The
+//! gap is counted and speeds the feed up all the same: the feed outran
+//! its polls, and the pages are a repair with a bound.
+//!
 //! # The interval
 //!
 //! After a gap the interval in force is halved (the configured interval

@@ -258,6 +258,14 @@ pub struct FeedState {
     /// What the last gap showed, one line for operators.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_gap_note: Option<String>,
+    /// Entries the feed's next pages gave back after its gaps, in all
+    /// (`poller::pages`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub recovered: u64,
+    /// What its next pages gave back after the last gap; `None` when that
+    /// gap's document named no next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_recovered: Option<usize>,
     /// Stored items whose text this feed revised (see
     /// [`IngestReport::revised`]), in all.
     #[serde(skip_serializing_if = "is_zero")]

@@ -471,6 +471,8 @@ pub(crate) fn full_and_sparse_states() -> [FeedState; 2] {
         gaps: 4,
         last_gap: Some(1_795_999_000),
         last_gap_note: Some("لا شيء من 20 مدخلاً كان في الاستطلاع السابق".into()),
+        recovered: 25,
+        last_recovered: Some(15),
         revised: 3,
         last_revision: Some(1_795_999_500),
         speedup: 2,

@@ -15,6 +15,7 @@ mod http;
 mod lean;
 mod names;
 mod ops;
+mod pages;
 mod pipeline;
 mod poller;
 mod publish;

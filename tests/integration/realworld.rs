@@ -490,3 +490,65 @@ fn realworld_parity_with_feedparser() {
     }
     assert!(problems.is_empty(), "realworld: {problems:#?}");
 }
+
+/// The real documents that name a next page (RFC 5005 paging): every one
+/// in which the bytes show `rel="next"` or `rel='next'` yields it from our
+/// parse (all three are Blogger's, feed-level `start-index` links; none of
+/// the corpus's RSS channels has one). Counts are printed for BENCHMARKS.md,
+/// Run 20.
+#[test]
+fn real_paged_feeds_name_their_next_page() {
+    let mut with_next = Vec::new();
+    let mut docs = 0;
+    for (env, fallback) in [
+        ("FEEDWIRE_REALWORLD", "../shared/corpus/realworld"),
+        ("FEEDWIRE_CORPUS", "../shared/corpus/feedparser"),
+    ] {
+        let Some(dir) = folder(env, fallback) else {
+            say!("{fallback}: corpus not found (set {env}); skipped");
+            continue;
+        };
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                docs += 1;
+                let names_next = [&b"rel=\"next\""[..], &b"rel='next'"[..]]
+                    .iter()
+                    .any(|n| bytes.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)));
+                if names_next {
+                    with_next.push((path, bytes));
+                }
+            }
+        }
+    }
+    say!("paged feeds: {} of {docs} files show rel=next", with_next.len());
+    let url = Url::parse("https://example.com/feed.xml").unwrap();
+    for (path, bytes) in &with_next {
+        let parsed = parse_feed(
+            FeedRef {
+                url: &url,
+                name: "paged",
+            },
+            bytes,
+            None,
+            Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap(),
+            Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let next = parsed
+            .next_page
+            .unwrap_or_else(|| panic!("{}: no next page read", path.display()));
+        say!("  {}: {next}", path.display());
+        assert!(
+            next.starts_with("http://") && next.contains("start-index=26&max-results=25"),
+            "{}: {next}",
+            path.display()
+        );
+    }
+}

@@ -181,6 +181,8 @@ fn fxhash(bytes: &[u8]) -> u64 {
 #[derive(Clone, Debug)]
 pub struct SeenRequest {
     pub path: String,
+    /// The query, without its `?` (`paged=2`), if any.
+    pub query: Option<String>,
     pub if_none_match: Option<String>,
     pub user_agent: Option<String>,
     pub authorization: Option<String>,
@@ -396,6 +398,7 @@ impl FeedServer {
 
 async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
     let headers = req.headers().clone();
     // `Request` is not `Sync`: keep only owned data across the await below.
     drop(req);
@@ -407,6 +410,7 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
     let _in_flight = InFlight::enter(&state, &path, &host);
     state.seen.lock().unwrap().push(SeenRequest {
         path: path.clone(),
+        query: query.clone(),
         if_none_match: if_none_match.clone(),
         user_agent: header(header::USER_AGENT),
         authorization: header(header::AUTHORIZATION),
@@ -420,7 +424,17 @@ async fn answer(State(state): State<Arc<ServerState>>, req: Request) -> Response
         pass = state.passes.acquire() => pass.unwrap().forget(),
     }
 
-    let Some(route) = state.routes.lock().unwrap().get(&path).cloned() else {
+    // A route set for `path?query` answers that query only (a WordPress
+    // feed's `?paged=2`); else the path's route answers any query.
+    let route = {
+        let routes = state.routes.lock().unwrap();
+        query
+            .as_ref()
+            .and_then(|q| routes.get(&format!("{path}?{q}")))
+            .or_else(|| routes.get(&path))
+            .cloned()
+    };
+    let Some(route) = route else {
         return (StatusCode::NOT_FOUND, "no such feed").into_response();
     };
     if let Some(delay) = route.delay {
