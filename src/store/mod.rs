@@ -388,7 +388,7 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// (its [`Record`] variant index, 0) nor the first of zstd's magic. The tag
 /// is followed by the plain length (u32, little-endian), then the block.
 /// Records below [`LARGE_RECORD`] are packed so (schema 10): lz4 packs and
-/// unpacks a farm record in about half of zstd -1's instructions (−9 % of a
+/// unpacks a farm record in about half of zstd -1's instructions (−8 % of a
 /// cold round's, with the journal's parts) for records ~4 % (real feeds) to
 /// 15 % (the farm) larger (BENCHMARKS.md, Run 20 "lz4 packing"). zstd frames
 /// of any level, what older builds wrote, still read.
