@@ -21,7 +21,8 @@
 //! fast match finder's step), `hN` / `wN` / `mN` hash log,
 //! window log, minimum match, `minN` records under N bytes stay plain,
 //! `bigN` records of N bytes and more are packed at level 1 (as the store does
-//! from 8 KiB: `l-1,big8192`).
+//! from 8 KiB: `l-1,big8192`), `lz4` lz4 blocks (`lz4_flex`, its unsafe paths)
+//! instead of zstd frames (with `bigN`: zstd level 1 from N bytes).
 //! Records are `[0] ++ postcard(item)`, as `store::encode` writes them.
 
 #[path = "support/farm.rs"]
@@ -117,6 +118,8 @@ struct Variant {
     min: usize,
     /// Records of at least this many bytes are packed at level 1.
     big: usize,
+    /// lz4 blocks below `big` instead of zstd frames.
+    lz4: bool,
 }
 
 impl Variant {
@@ -128,10 +131,13 @@ impl Variant {
             params: Vec::new(),
             min: 0,
             big: usize::MAX,
+            lz4: false,
         };
         for part in spec.split(',') {
             let num = |prefix: &str| part[prefix.len()..].parse::<i64>().expect("number");
-            if let Some(n) = part.strip_prefix("big") {
+            if part == "lz4" {
+                v.lz4 = true;
+            } else if let Some(n) = part.strip_prefix("big") {
                 v.big = n.parse().expect("big");
             } else if let Some(n) = part.strip_prefix("min") {
                 v.min = n.parse().expect("min");
@@ -172,6 +178,19 @@ impl Variant {
         if plain.len() < self.min {
             return None;
         }
+        if self.lz4 && plain.len() < self.big {
+            // Tagged as the store would (one byte, 0xff), so sizes compare.
+            let mut out = Vec::with_capacity(1 + 4 + lz4_flex::block::get_maximum_output_size(plain.len()));
+            out.push(LZ4_TAG);
+            out.extend((plain.len() as u32).to_le_bytes());
+            let at = out.len();
+            out.resize(out.capacity(), 0);
+            let n = LZ4_TABLE
+                .with_borrow_mut(|t| lz4_flex::block::compress_into_with_table(plain, &mut out[at..], t))
+                .expect("lz4");
+            out.truncate(at + n);
+            return (out.len() < plain.len()).then_some(out);
+        }
         let level = if plain.len() >= self.big { 1 } else { self.level };
         packer
             .set_parameter(zstd::zstd_safe::CParameter::CompressionLevel(level))
@@ -193,12 +212,29 @@ fn variant_unpack_all(plain: &[Vec<u8>], packed: &[Option<Vec<u8>>]) -> usize {
     let mut n = 0;
     for (p, z) in plain.iter().zip(packed) {
         if let Some(z) = z {
-            let out = unpacker.decompress(z, p.len()).expect("unpack");
+            let out = if z[0] == LZ4_TAG {
+                let size = u32::from_le_bytes(z[1..5].try_into().expect("size")) as usize;
+                let mut out = vec![0; size];
+                let got = lz4_flex::block::decompress_into(&z[5..], &mut out).expect("lz4");
+                assert_eq!(got, size);
+                out
+            } else {
+                unpacker.decompress(z, p.len()).expect("unpack")
+            };
             assert_eq!(&out, p);
             n += out.len();
         }
     }
     n
+}
+
+/// First byte of an lz4-packed record in this comparison.
+const LZ4_TAG: u8 = 0xff;
+
+thread_local! {
+    // lz4's hash table, reused as a store would (a new one is 8 KB zeroed).
+    static LZ4_TABLE: std::cell::RefCell<lz4_flex::block::CompressTable> =
+        std::cell::RefCell::new(lz4_flex::block::CompressTable::default());
 }
 
 /// The variants `--variants` compares, unless named on the command line.
@@ -218,6 +254,9 @@ const VARIANTS: &[&str] = &[
     "l1,min512",
     "l1,min1024",
     "l1,min2048",
+    "l-1,big8192",
+    "lz4,big8192",
+    "lz4",
 ];
 
 fn records(items: &[Item]) -> Vec<Vec<u8>> {

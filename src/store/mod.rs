@@ -392,23 +392,25 @@ fn with_plain<R>(item: &Item, f: impl FnOnce(&[u8]) -> R) -> R {
 /// variant index (0), so [`decode`] reads both without a tag of its own.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-/// zstd level of packed records: -1, zstd's fastest standard match finder
-/// with literals left raw. Huffman-coding the literals (level 1, what every
-/// record was packed with before Run 15) took ~30 % of the instructions of
-/// packing a record of a few KB and ~35–55 % of unpacking it, for records
-/// 16–23 % smaller; the store keeps well under its disk target without
-/// them (BENCHMARKS.md, Run 6: store; Run 15: packing records). Frames of
-/// any level read alike: older records need nothing.
-const PACK_LEVEL: i32 = -1;
+/// First byte of a record packed as an lz4 block: never a plain record's
+/// (its [`Record`] variant index, 0) nor the first of zstd's magic. The tag
+/// is followed by the plain length (u32, little-endian), then the block.
+/// Records below [`LARGE_RECORD`] are packed so (schema 10): lz4 packs and
+/// unpacks a farm record in about half of zstd -1's instructions (−8 % of a
+/// cold round's, with the journal's parts) for records ~4 % (real feeds) to
+/// 15 % (the farm) larger (BENCHMARKS.md, Run 20 "lz4 packing"). zstd frames
+/// of any level, what older builds wrote, still read.
+pub(crate) const LZ4_TAG: u8 = 0xff;
 
-/// Records of at least this many bytes are packed at [`LARGE_PACK_LEVEL`].
+/// Records of at least this many bytes are packed with zstd at
+/// [`LARGE_PACK_LEVEL`], the rest with lz4 ([`LZ4_TAG`]).
 /// They are ~1.5 % of real feeds' records but ~10 % of their bytes (long
 /// articles), and without entropy coding text with few repeats shrinks
-/// little: 22 KB of Arabic letters packs to 17.4 KB at level -1 and to
+/// little: 22 KB of Arabic letters packs to 17.4 KB at zstd level -1 and to
 /// 11.5 KB at level 1. The farm's records (at most 6.6 KB) are all below it.
 const LARGE_RECORD: usize = 8 << 10;
 
-/// zstd level of records from [`LARGE_RECORD`] up (see [`PACK_LEVEL`]).
+/// zstd level of records from [`LARGE_RECORD`] up.
 const LARGE_PACK_LEVEL: i32 = 1;
 
 /// A record larger than this after unpacking is taken as corrupt rather than
@@ -417,15 +419,15 @@ const MAX_RECORD: u64 = 64 << 20;
 
 thread_local! {
     // One zstd context per thread, reused: creating one costs more than
-    // compressing a record of a few KB.
+    // compressing a record.
     static PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
         const { std::cell::RefCell::new(None) };
     static UNPACKER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { std::cell::RefCell::new(None) };
 }
 
-/// [`encode`], then zstd: how the sled backend stores records. Each record is
-/// compressed once, by the thread that encodes it, and never again (sled's
+/// [`encode`], then packed: how the sled backend stores records. Each record
+/// is compressed once, by the thread that encodes it, and never again (sled's
 /// own compression recompresses whole pages on every rewrite). A record that
 /// would not shrink stays plain.
 pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
@@ -434,33 +436,79 @@ pub(crate) fn encode_packed(item: &Item) -> Vec<u8> {
 
 /// A plain record packed (see [`encode_packed`]).
 fn pack(plain: &[u8]) -> Vec<u8> {
-    let packed = PACKER.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let packer = match cell.as_mut() {
-            Some(p) => p,
-            None => cell.insert(zstd::bulk::Compressor::new(PACK_LEVEL).ok()?),
-        };
-        // The context's level is a parameter read at each frame's start.
-        let level = if plain.len() >= LARGE_RECORD {
-            LARGE_PACK_LEVEL
-        } else {
-            PACK_LEVEL
-        };
-        packer
-            .set_parameter(zstd::zstd_safe::CParameter::CompressionLevel(level))
-            .ok()?;
-        packer.compress(plain).ok()
-    });
+    let packed = if plain.len() < LARGE_RECORD {
+        Some(lz4_pack(plain))
+    } else {
+        PACKER.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let packer = match cell.as_mut() {
+                Some(p) => p,
+                None => cell.insert(zstd::bulk::Compressor::new(LARGE_PACK_LEVEL).ok()?),
+            };
+            packer.compress(plain).ok()
+        })
+    };
     match packed {
         Some(packed) if packed.len() < plain.len() => packed,
         _ => plain.to_vec(),
     }
 }
 
-/// Reads a record written by [`encode`] or [`encode_packed`].
+thread_local! {
+    // lz4's hash table (8 KB, zeroed per block) and a block buffer of the
+    // largest bound seen up to `KEEP_PLAIN`, reused: the packed bytes are
+    // copied out at their own size.
+    static LZ4: std::cell::RefCell<(lz4_flex::block::CompressTable, Vec<u8>)> =
+        std::cell::RefCell::new((lz4_flex::block::CompressTable::default(), Vec::new()));
+}
+
+/// `plain` as [`LZ4_TAG`], its length and an lz4 block (records, and the
+/// journal's parts in `sled`).
+pub(crate) fn lz4_pack(plain: &[u8]) -> Vec<u8> {
+    LZ4.with_borrow_mut(|(table, scratch)| {
+        let bound = lz4_flex::block::get_maximum_output_size(plain.len());
+        if scratch.len() < bound {
+            scratch.resize(bound, 0);
+        }
+        let n = lz4_flex::block::compress_into_with_table(plain, scratch, table).expect("the bound fits");
+        let mut out = Vec::with_capacity(5 + n);
+        out.push(LZ4_TAG);
+        out.extend_from_slice(&u32::try_from(plain.len()).expect("under 4 GiB").to_le_bytes());
+        out.extend_from_slice(&scratch[..n]);
+        if scratch.len() > KEEP_PLAIN {
+            *scratch = Vec::new();
+        }
+        out
+    })
+}
+
+/// What [`lz4_pack`] wrote, unpacked; `None` if `bytes` do not start with
+/// [`LZ4_TAG`].
+pub(crate) fn lz4_unpack(bytes: &[u8]) -> Option<Result<Vec<u8>, String>> {
+    let rest = bytes.strip_prefix(&[LZ4_TAG])?;
+    Some((|| {
+        let (size, block) = rest.split_first_chunk::<4>().ok_or("no length")?;
+        let size = u64::from(u32::from_le_bytes(*size));
+        if size > MAX_RECORD {
+            return Err(format!("{size} bytes unpacked"));
+        }
+        let mut out = vec![0; size as usize];
+        let got = lz4_flex::block::decompress_into(block, &mut out).map_err(|e| e.to_string())?;
+        if got != out.len() {
+            return Err(format!("{got} of {size} bytes unpacked"));
+        }
+        Ok(out)
+    })())
+}
+
+/// Reads a record written by [`encode`] or [`encode_packed`], of this build
+/// or an older one.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
     if bytes.starts_with(&ZSTD_MAGIC) {
         return decode_plain(&unpack(bytes)?);
+    }
+    if let Some(plain) = lz4_unpack(bytes) {
+        return decode_plain(&plain.map_err(|e| StoreError::Corrupt(format!("packed record: {e}")))?);
     }
     decode_plain(bytes)
 }

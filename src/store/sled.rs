@@ -1,6 +1,6 @@
 //! The embedded backend: sled, one process per store (the default).
 //!
-//! Layout, schema version 9 ([`SCHEMA_VERSION`]):
+//! Layout, schema version 10 ([`SCHEMA_VERSION`]):
 //! - `keys`: [`ItemKey`] → a small entry. For a stored item: its record's
 //!   sequence number, its sort date, the fingerprint of its first feed's
 //!   text (`parse::fingerprint`; absent in an entry written before version
@@ -15,7 +15,8 @@
 //! - `keyed_records`: sequence number (big-endian u64) → the item's key
 //!   (big-endian u32 length, then the key, so that readers skip an item by
 //!   key without decoding it) and its versioned postcard record, packed
-//!   with zstd by the thread that encodes it ([`encode_packed`]). Numbers
+//!   (lz4 below 8 KiB, zstd above; zstd only before version 10) by the
+//!   thread that encodes it ([`encode_packed`]). Numbers
 //!   are handed out in insertion order, so new records are appended at the
 //!   tree's right edge. One entry per record, not chunks of them: sled 0.34
 //!   splits a leaf only past 16 entries, whatever their size, and writes
@@ -48,7 +49,8 @@
 //!   sequence number (kept by the group commits that add items and the
 //!   transactions that prune them, so that opening the store walks nothing).
 //! - `journal`: part number (big-endian u32) → a part of one group's final
-//!   values, packed with zstd (see "Group commit" below); empty between
+//!   values, packed with lz4 (zstd before version 10; see "Group commit"
+//!   below); empty between
 //!   groups. Version 8 is
 //!   version 7 with this tree ([`migrate_v7`]).
 //! - `fulltext`, `fulltext_held`, `fulltext_feeds`, `fulltext_sites`: the
@@ -169,7 +171,7 @@ use crate::item::{Item, ItemKey, Revision, Sighting, Source, StoredPrint};
 
 /// The sled layout this build reads and writes. Older versions are migrated
 /// when opened; anything else is refused.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 /// `meta` key of the item count (big-endian u64).
@@ -733,8 +735,8 @@ const J_RECORDS: u8 = 8;
 /// it is committed in halves (a document alone may pass it), which bounds
 /// the bytes one group holds in memory and writes twice.
 const JOURNAL_MAX: usize = 96 * 1024;
-/// A journal part holds at most this many bytes (before packing; zstd
-/// never grows it by more than a few bytes), unless one value alone is
+/// A journal part holds at most this many bytes (before packing; lz4
+/// grows an incompressible part by ~30 bytes, zstd by a few), unless one value alone is
 /// larger. sled writes a node over a
 /// quarter of its 512 KiB segment (131,052 bytes) as a blob file of its
 /// own, and neither fsyncs a blob nor stops its recovery at a missing one
@@ -838,44 +840,33 @@ fn journal_values(part: &[u8]) -> Result<Vec<JournalValue<'_>>, StoreError> {
     Ok(out)
 }
 
-/// zstd level of a journal part as stored: keys and date pairs pack to
-/// about a third, and every byte the journal writes is a byte sled's log
-/// writes, then cleans (BENCHMARKS.md, Run 16).
-const JOURNAL_LEVEL: i32 = 1;
-
-thread_local! {
-    /// The writer's zstd context, reused (creating one per group cost more
-    /// than packing a part).
-    static JOURNAL_PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// A part as `journal` stores it: its flag byte, then its values packed.
+/// A part as `journal` stores it: its flag byte, then its values packed with
+/// lz4 (`store::lz4_pack`). zstd level 1 packed them smaller (a cold
+/// 1,000-feed store is ~4 % larger with lz4 parts) but cost the writer, the
+/// round's serial section, twice the instructions
+/// (BENCHMARKS.md, Run 20 "lz4 packing"); parts an older build left in
+/// zstd still replay.
 fn pack_part(part: &[u8]) -> Result<Vec<u8>, StoreError> {
     let (flag, values) = part.split_first().expect("a part starts with its flag");
-    let packed = JOURNAL_PACKER.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let packer = match cell.as_mut() {
-            Some(p) => p,
-            None => cell.insert(zstd::bulk::Compressor::new(JOURNAL_LEVEL)?),
-        };
-        packer.compress(values)
-    });
-    let packed = packed.map_err(|e| StoreError::Sled(e.into()))?;
+    let packed = super::lz4_pack(values);
     let mut out = Vec::with_capacity(1 + packed.len());
     out.push(*flag);
     out.extend_from_slice(&packed);
     Ok(out)
 }
 
-/// A stored part as [`pack_part`] wrote it, unpacked.
+/// A stored part as [`pack_part`] (or an older build, in zstd) wrote it,
+/// unpacked.
 fn unpack_part(stored: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let corrupt = |e: std::io::Error| StoreError::Corrupt(format!("journal part: {e}"));
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("journal part: {e}"));
     let (flag, packed) = stored
         .split_first()
         .ok_or_else(|| StoreError::Corrupt("empty journal part".into()))?;
     let mut part = vec![*flag];
-    part.extend_from_slice(&zstd::stream::decode_all(packed).map_err(corrupt)?);
+    match super::lz4_unpack(packed) {
+        Some(values) => part.extend_from_slice(&values.map_err(|e| corrupt(&e))?),
+        None => part.extend_from_slice(&zstd::stream::decode_all(packed).map_err(|e| corrupt(&e))?),
+    }
     Ok(part)
 }
 
@@ -1465,6 +1456,16 @@ fn migrate_v8(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 10 packs records below 8 KiB and journal parts with lz4
+/// (`store::LZ4_TAG`) beside version 9's zstd frames, which stay valid:
+/// nothing is rewritten. The number keeps a build of version 9 from opening
+/// the store and taking an lz4 record for a corrupt plain one.
+fn migrate_v9(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    set_schema(db, meta, 10)?;
+    tracing::info!(version = 10, "Store migrated from schema version 9.");
+    Ok(())
+}
+
 /// A migration's writes into one tree, applied [`Batched::SIZE`] entries
 /// at a time: bounded in memory, each batch atomic, and a migration cut
 /// short between two batches is one that its next run writes again.
@@ -1609,6 +1610,7 @@ impl SledStore {
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
                 migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
             }
             Some(2) => {
                 migrate_v2(&db, &meta)?;
@@ -1617,6 +1619,7 @@ impl SledStore {
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
                 migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
             }
             Some(3) => {
                 migrate_v3(&db, &meta)?;
@@ -1624,23 +1627,31 @@ impl SledStore {
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
                 migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
             }
             Some(4) => {
                 migrate_v4(&db, &meta)?;
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
                 migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
             }
             Some(5) => {
                 migrate_v5(&db, &meta)?;
                 migrate_v7(&db, &meta)?;
                 migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
             }
             Some(7) => {
                 migrate_v7(&db, &meta)?;
                 migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
             }
-            Some(8) => migrate_v8(&db, &meta)?,
+            Some(8) => {
+                migrate_v8(&db, &meta)?;
+                migrate_v9(&db, &meta)?;
+            }
+            Some(9) => migrate_v9(&db, &meta)?,
             Some(SCHEMA_VERSION) => {}
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -3363,7 +3374,7 @@ mod tests {
         it.title = "عاجل: اجتماع وزراء الخارجية العرب في القاهرة".into();
         it.content = Some("<p dir=\"rtl\">نص الخبر، فقرة بعد فقرة.</p>".repeat(40));
         let (plain, packed) = (encode(&it), encode_packed(&it));
-        assert!(packed.starts_with(&super::super::ZSTD_MAGIC));
+        assert_eq!(packed[0], super::super::LZ4_TAG);
         assert!(
             packed.len() * 4 < plain.len(),
             "{} vs {}",
@@ -3387,6 +3398,16 @@ mod tests {
         assert!(decode(&flipped).map_or(true, |got| got != it));
         let huge = zstd::bulk::compress(&vec![0u8; 65 << 20], 1).unwrap();
         assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
+        let mut huge = vec![super::super::LZ4_TAG];
+        huge.extend((65u32 << 20).to_le_bytes());
+        huge.extend(&packed[5..]);
+        assert!(matches!(decode(&huge), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode(&packed[..3]), Err(StoreError::Corrupt(_))));
+    }
+
+    /// Packed by this build (lz4) or an older one (zstd).
+    fn is_packed(record: &[u8]) -> bool {
+        record.starts_with(&super::super::ZSTD_MAGIC) || record.first() == Some(&super::super::LZ4_TAG)
     }
 
     /// The literals section type of a zstd frame's first block (RFC 8878,
@@ -3455,16 +3476,14 @@ mod tests {
     }
 
     #[test]
-    fn records_are_packed_with_raw_literals() {
+    fn records_below_8_kib_are_lz4_blocks_and_long_ones_zstd_level_1() {
         for it in arabic_records() {
             let (plain, packed) = (encode(&it), encode_packed(&it));
-            // Huffman-coding the literals costs more CPU than the bytes it
-            // saves are worth (BENCHMARKS.md, Run 15).
-            assert_eq!(literals_type(&packed), Some(0));
+            // zstd's entropy coding costs more CPU than the bytes it saves
+            // are worth (BENCHMARKS.md, Run 15 and Run 20 "lz4 packing").
+            assert_eq!(packed[0], super::super::LZ4_TAG);
             assert!(packed.len() < plain.len());
             assert_eq!(decode(&packed).unwrap(), it);
-            // Level 1, which stores kept until Run 15, coded them.
-            assert_eq!(literals_type(&zstd::bulk::compress(&plain, 1).unwrap()), Some(2));
         }
         // A long record keeps them coded: raw, dense Arabic would barely shrink.
         let mut long = arabic_records().remove(0);
@@ -3483,24 +3502,31 @@ mod tests {
     }
 
     #[test]
-    fn records_packed_at_level_1_still_read() {
+    fn records_packed_with_zstd_still_read_and_the_store_becomes_version_10() {
         let items = arabic_records();
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.ingest(&items).unwrap().new, items.len());
-            // Repack every record as a store written before Run 15 has it.
+            // Repack the records as older stores have them: level 1
+            // (before Run 15) and level -1 (schema 9).
             let values: Vec<_> = store.records.iter().map(Result::unwrap).collect();
-            for (seq, value) in values {
+            for (i, (seq, value)) in values.into_iter().enumerate() {
                 let (key, packed) = split_record(&value).unwrap();
-                assert_eq!(literals_type(packed), Some(0));
-                let old = zstd::bulk::compress(&encode(&decode(packed).unwrap()), 1).unwrap();
-                assert_eq!(literals_type(&old), Some(2));
+                assert_eq!(packed[0], super::super::LZ4_TAG);
+                let level = if i % 2 == 0 { 1 } else { -1 };
+                let old = zstd::bulk::compress(&encode(&decode(packed).unwrap()), level).unwrap();
+                assert_eq!(literals_type(&old), Some(if level == 1 { 2 } else { 0 }));
                 store.records.insert(seq, keyed_record(key, &old)).unwrap();
             }
+            store.meta.insert(SCHEMA_KEY, &9u32.to_be_bytes()).unwrap();
             store.flush().unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
+            Some(&10u32.to_be_bytes()[..])
+        );
         let read = |store: &SledStore| {
             let mut got = store.recent(100, usize::MAX, |_| true).unwrap();
             got.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
@@ -3510,7 +3536,10 @@ mod tests {
         want.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
         assert_eq!(read(&store), want);
         for (_, value) in store.records.iter().map(Result::unwrap) {
-            assert_eq!(literals_type(split_record(&value).unwrap().1), Some(2));
+            assert!(split_record(&value)
+                .unwrap()
+                .1
+                .starts_with(&super::super::ZSTD_MAGIC));
         }
         // A record written now, next to them, is packed the new way.
         let mut fresh = items[0].clone();
@@ -3521,7 +3550,7 @@ mod tests {
             .records
             .iter()
             .map(Result::unwrap)
-            .filter(|(_, value)| literals_type(split_record(value).unwrap().1) == Some(0))
+            .filter(|(_, value)| split_record(value).unwrap().1[0] == super::super::LZ4_TAG)
             .count();
         assert_eq!(raw, 1);
         want.push(fresh);
@@ -3869,7 +3898,7 @@ mod tests {
                 let records = make_version_2(&store, plain);
                 let plain_now = records
                     .iter()
-                    .filter(|e| !e.as_ref().unwrap().1.starts_with(&super::super::ZSTD_MAGIC))
+                    .filter(|e| !is_packed(&e.as_ref().unwrap().1))
                     .count();
                 assert_eq!(plain_now, plain);
             }
@@ -3880,10 +3909,7 @@ mod tests {
             );
             for value in store.records.iter().values() {
                 let value = value.unwrap();
-                assert!(split_record(&value)
-                    .unwrap()
-                    .1
-                    .starts_with(&super::super::ZSTD_MAGIC));
+                assert!(is_packed(split_record(&value).unwrap().1));
             }
             assert_eq!(record_count(&store), 40);
             assert_eq!(store.item_count(), 40);
@@ -4728,6 +4754,52 @@ mod tests {
     }
 
     #[test]
+    fn journal_parts_are_lz4_and_zstd_parts_an_older_build_left_still_replay() {
+        let youm7 = "https://www.youm7.com/rss";
+        // Decoded from windows-1256, and many more over several parts.
+        let mut items = arabic_records();
+        items.extend(many_arabic_items(600, youm7));
+        for old in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let store = SledStore::open(dir.path()).unwrap();
+                let trees = writer_trees(&store, Some(Step::Journal));
+                assert!(commit(&trees, &[doc_of(&items, youm7, Some(9_000))]).is_err());
+                assert!(trees.journal.len() >= 3, "{} parts", trees.journal.len());
+                let parts: Vec<_> = trees.journal.iter().map(Result::unwrap).collect();
+                for (key, stored) in parts {
+                    assert_eq!(stored[1], super::super::LZ4_TAG);
+                    assert!(stored.len() < unpack_part(&stored).unwrap().len());
+                    if old {
+                        // As schema 9's `pack_part` wrote it: zstd level 1.
+                        let part = unpack_part(&stored).unwrap();
+                        let mut zstd_part = vec![part[0]];
+                        zstd_part.extend(zstd::bulk::compress(&part[1..], 1).unwrap());
+                        assert_eq!(unpack_part(&zstd_part).unwrap(), part);
+                        trees.journal.insert(key, zstd_part).unwrap();
+                    }
+                }
+                if old {
+                    store.meta.insert(SCHEMA_KEY, &9u32.to_be_bytes()).unwrap();
+                }
+                store.flush().unwrap();
+            }
+            let store = SledStore::open(dir.path()).unwrap();
+            assert!(store.db.open_tree(JOURNAL_TREE).unwrap().is_empty());
+            assert_eq!(store.item_count(), items.len());
+            for it in &items {
+                let got = store.get(&it.key).unwrap().unwrap();
+                assert_eq!((&got.title, &got.content), (&it.title, &it.content));
+                assert!(store.full_text(&it.key).unwrap().unwrap().held);
+            }
+        }
+        // A damaged part is an error, not a panic.
+        let mut cut = pack_part(&[PART_LAST, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]).unwrap();
+        cut.truncate(cut.len() - 4);
+        assert!(matches!(unpack_part(&cut), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
     fn a_group_whose_journal_would_be_too_large_is_committed_in_halves() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
@@ -4899,7 +4971,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_7_store_becomes_version_9_and_keeps_its_items() {
+    fn a_version_7_store_becomes_version_10_and_keeps_its_items() {
         let dir = tempfile::tempdir().unwrap();
         let arabic = arabic_records();
         {
@@ -4911,7 +4983,7 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(
             store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
-            Some(&9u32.to_be_bytes()[..])
+            Some(&10u32.to_be_bytes()[..])
         );
         assert_eq!(store.item_count(), arabic.len());
         assert_eq!(store.get(&arabic[0].key).unwrap().unwrap().title, arabic[0].title);
@@ -5021,7 +5093,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_8_store_becomes_version_9_and_its_items_gain_fingerprints_unrevised() {
+    fn a_version_8_store_becomes_version_10_and_its_items_gain_fingerprints_unrevised() {
         let dir = tempfile::tempdir().unwrap();
         let url = url::Url::parse("https://www.youm7.com/rss").unwrap();
         let feed = crate::parse::FeedRef {
@@ -5039,7 +5111,7 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(
             store.meta.get(SCHEMA_KEY).unwrap().as_deref(),
-            Some(&9u32.to_be_bytes()[..])
+            Some(&10u32.to_be_bytes()[..])
         );
         let ingest = |parsed: &crate::parse::ParsedFeed| {
             store
