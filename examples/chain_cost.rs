@@ -38,6 +38,9 @@ use x509_cert::der::Encode;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
 const BODY: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>أخبار</title></channel></rss>";
 
 fn ca_params(name: &str) -> CertificateParams {
@@ -132,24 +135,10 @@ async fn answer(
     let _ = s.shutdown().await;
 }
 
-/// CPU time of this thread (`CLOCK_THREAD_CPUTIME_ID`): the runtime has
-/// one thread, so client and servers both.
+/// CPU time of this thread: the runtime has one thread, so client and
+/// servers both.
 fn cpu() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: plain syscall with a valid pointer.
-    unsafe {
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts);
-    }
-    Duration::new(ts.sec as u64, ts.nsec as u32)
+    Duration::from_secs_f64(cpu::thread_cpu())
 }
 
 fn main() {

@@ -1,5 +1,5 @@
 //! The calling thread's CPU time, for the examples that measure one piece
-//! of work in-process (`record_codec`, `fulltext_tick`, `outlets_render`).
+//! of work in-process (`record_codec`, `fulltext_tick`, `outlets_render`, `chain_cost`).
 //! No libc crate: one syscall.
 
 /// CPU seconds the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`).

@@ -27,6 +27,33 @@ fn ca_params(name: &str) -> CertificateParams {
     params
 }
 
+/// A root and an intermediate named `name` that it signed, the
+/// intermediate served by `aia` at `/int.crt` (whose URL is returned).
+fn root_and_intermediate(aia: &FeedServer, name: &str) -> (Ca, Ca, String) {
+    let root =
+        CertifiedIssuer::self_signed(ca_params("feedwire test root"), KeyPair::generate().unwrap()).unwrap();
+    let int = CertifiedIssuer::signed_by(ca_params(name), KeyPair::generate().unwrap(), &root).unwrap();
+    let url = aia.route(
+        "/int.crt",
+        Route::feed(int.der().to_vec(), "application/pkix-cert"),
+    );
+    (root, int, url)
+}
+
+/// The real binary's `poll-once` of the config at `path`, trusting `root`
+/// alone (written into `dir`).
+fn poll_once_trusting(root: &Ca, path: &std::path::Path, dir: &std::path::Path) -> std::process::Output {
+    let roots = dir.join("roots.pem");
+    std::fs::write(&roots, root.pem()).unwrap();
+    Binary::command()
+        .env("SSL_CERT_FILE", &roots)
+        .env_remove("SSL_CERT_DIR")
+        .args(["poll-once", "--config"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 /// A leaf for 127.0.0.1 signed by `by`, whose AIA extension names `aia`
 /// as the URL of its issuer's certificate.
 fn leaf(aia: &str, by: &Ca) -> (CertificateDer<'static>, KeyPair) {
@@ -100,18 +127,7 @@ async fn https_feed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_behind_an_incomplete_chain_are_polled_through_aia() {
     let aia = FeedServer::start().await;
-    let root =
-        CertifiedIssuer::self_signed(ca_params("feedwire test root"), KeyPair::generate().unwrap()).unwrap();
-    let int: Ca = CertifiedIssuer::signed_by(
-        ca_params("وكالة الشهادات الوسيطة"),
-        KeyPair::generate().unwrap(),
-        &root,
-    )
-    .unwrap();
-    let int_url = aia.route(
-        "/int.crt",
-        Route::feed(int.der().to_vec(), "application/pkix-cert"),
-    );
+    let (root, int, int_url) = root_and_intermediate(&aia, "وكالة الشهادات الوسيطة");
 
     let aj = https_feed(
         leaf(&int_url, &int),
@@ -122,21 +138,13 @@ async fn feeds_behind_an_incomplete_chain_are_polled_through_aia() {
     let youm7 = https_feed(leaf(&int_url, &int), fixture("youm7_cp1256.xml"), "text/xml").await;
 
     let dir = tempfile::tempdir().unwrap();
-    let roots = dir.path().join("roots.pem");
-    std::fs::write(&roots, root.pem()).unwrap();
     // One feed at a time: the second must verify with what the first learned.
     let path = TestConfig::new()
         .poll("concurrency", "1")
         .feed("الجزيرة نت", &aj)
         .feed("اليوم السابع", &youm7)
         .write(dir.path());
-    let out = Binary::command()
-        .env("SSL_CERT_FILE", &roots)
-        .env_remove("SSL_CERT_DIR")
-        .args(["poll-once", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = poll_once_trusting(&root, &path, dir.path());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -172,20 +180,9 @@ async fn feeds_behind_an_incomplete_chain_are_polled_through_aia() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_chain_must_still_end_at_a_trusted_root() {
     let aia = FeedServer::start().await;
-    let root =
-        CertifiedIssuer::self_signed(ca_params("feedwire test root"), KeyPair::generate().unwrap()).unwrap();
+    let (_, int, int_url) = root_and_intermediate(&aia, "feedwire test intermediate");
     let other =
         CertifiedIssuer::self_signed(ca_params("another root"), KeyPair::generate().unwrap()).unwrap();
-    let int: Ca = CertifiedIssuer::signed_by(
-        ca_params("feedwire test intermediate"),
-        KeyPair::generate().unwrap(),
-        &root,
-    )
-    .unwrap();
-    let int_url = aia.route(
-        "/int.crt",
-        Route::feed(int.der().to_vec(), "application/pkix-cert"),
-    );
     let aj = https_feed(
         leaf(&int_url, &int),
         fixture("aljazeera_rss2.xml"),
@@ -194,16 +191,8 @@ async fn a_completed_chain_must_still_end_at_a_trusted_root() {
     .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let roots = dir.path().join("roots.pem");
-    std::fs::write(&roots, other.pem()).unwrap();
     let path = TestConfig::new().feed("الجزيرة نت", &aj).write(dir.path());
-    let out = Binary::command()
-        .env("SSL_CERT_FILE", &roots)
-        .env_remove("SSL_CERT_DIR")
-        .args(["poll-once", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = poll_once_trusting(&other, &path, dir.path());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains(&format!("failed: {aj}")), "{stdout}");
