@@ -17,9 +17,13 @@
 //!   `full_text`, the extraction threads share partly used pages; the
 //!   thread caches keep them from queueing on its lock (two arenas: ~2 %
 //!   less CPU, 1.3 MB more at the peak; with `full_text`, 3 MB more);
-//! - `tcache_max:128`: each thread caches freed blocks of at most 128 bytes
+//! - `tcache_max:512`: each thread caches freed blocks of at most 512 bytes
 //!   (the default caches up to 32 KiB, blocks that then sit idle in the
-//!   caches of threads that made them);
+//!   caches of threads that made them). 128 kept ~2 MB less at a cold
+//!   round's peak, but sent every block of 129–512 bytes (sled's nodes and
+//!   values, parsed text) to the one arena's lock: 4 % more instructions
+//!   and the two parse threads queueing on it (BENCHMARKS.md, Run 21
+//!   "thread caches");
 //! - `dirty_decay_ms:300,muzzy_decay_ms:0`: freed pages go back to the
 //!   system 0.3 s after they were last used, in one step;
 //!
@@ -97,7 +101,7 @@ pub fn release() {
 
 /// jemalloc's options (see the module doc), NUL-terminated as jemalloc
 /// reads them.
-pub const JEMALLOC_CONF: &[u8] = b"narenas:1,tcache_max:128,dirty_decay_ms:300,muzzy_decay_ms:0\0";
+pub const JEMALLOC_CONF: &[u8] = b"narenas:1,tcache_max:512,dirty_decay_ms:300,muzzy_decay_ms:0\0";
 
 #[cfg(not(target_env = "msvc"))]
 mod jemalloc {
@@ -161,7 +165,7 @@ mod tests {
             return;
         }
         assert_eq!(opt::<u32>("opt.narenas"), 1);
-        assert_eq!(opt::<usize>("opt.tcache_max"), 128);
+        assert_eq!(opt::<usize>("opt.tcache_max"), 512);
         assert_eq!(opt::<isize>("opt.dirty_decay_ms"), 300);
         assert_eq!(opt::<isize>("opt.muzzy_decay_ms"), 0);
         // And the Rust heap is jemalloc's: its count of allocated bytes

@@ -320,7 +320,7 @@ fn the_binary_runs_on_jemalloc_with_our_options() {
     let stats = String::from_utf8_lossy(&out.stderr);
     for option in [
         "opt.narenas: 1\n",
-        "opt.tcache_max: 128\n",
+        "opt.tcache_max: 512\n",
         "opt.dirty_decay_ms: 300 ",
         "opt.muzzy_decay_ms: 0 ",
     ] {
