@@ -208,10 +208,13 @@ const DATES_MAX: usize = 32;
 /// inserts passes through the cache, so a large cache mostly holds a cold
 /// round's writes. sled's accounting counts a node's encoded size, and
 /// the nodes it holds take about twice that in memory (BENCHMARKS.md, Run
-/// 13 "store cache"): 2 MiB against 8 took 2-3 MB off a cold full-text
-/// `poll-once` of 1,000 feeds, the last part over its 48 MiB limit, and
-/// ~5 MB off 10,000 feeds, for no CPU change beyond this machine's noise.
-pub const CACHE_CAPACITY: u64 = 2 * 1024 * 1024;
+/// 13 "store cache": 2 MiB against 8 then took 2-3 MB off a cold
+/// full-text `poll-once` of 1,000 feeds and ~5 MB off 10,000 feeds). Since
+/// the journal, jemalloc and lz4 (Runs 16, 20), 8 MiB costs a cold
+/// 1,000-feed round ~1 MB of peak (plain and full text) and saves most of
+/// the pages sled read back from disk: 60 % fewer `pread`s, 7 % of the
+/// writer's instructions, 2 % of the round's (Run 21 "the store writer").
+pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 /// At most this many documents are committed together.
 pub const GROUP_DOCS: usize = 32;
