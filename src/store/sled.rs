@@ -210,10 +210,11 @@ const DATES_MAX: usize = 32;
 /// the nodes it holds take about twice that in memory (BENCHMARKS.md, Run
 /// 13 "store cache": 2 MiB against 8 then took 2-3 MB off a cold
 /// full-text `poll-once` of 1,000 feeds and ~5 MB off 10,000 feeds). Since
-/// the journal, jemalloc and lz4 (Runs 16, 20), 8 MiB costs a cold
-/// 1,000-feed round ~1 MB of peak (plain and full text) and saves most of
-/// the pages sled read back from disk: 60 % fewer `pread`s, 7 % of the
-/// writer's instructions, 2 % of the round's (Run 21 "the store writer").
+/// the journal, jemalloc and lz4 (Runs 16, 20), 8 MiB costs a cold round
+/// 1-2 MB of peak at 1,000 feeds (plain and full text) and 4-6 MB at
+/// 10,000, and saves most of the pages sled read back from disk: ~55 %
+/// fewer `pread`s, 7 % of the writer's instructions and 2 % of the
+/// round's at 1,000 feeds (Run 21 "the store writer").
 pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 /// At most this many documents are committed together.
@@ -270,13 +271,14 @@ struct Writing {
     /// The keys of `date_chunks`, kept by the writer so that a new pair's
     /// chunk (the floor of its pair) is found here: a reverse range read
     /// in sled per new item was ~1 % of a cold round's instructions at 150
-    /// feeds and 2.5 % of its CPU samples at 1,000 (BENCHMARKS.md, Run 21
-    /// "the store writer"). About 1 byte per stored item (a key per ~24
-    /// pairs). Read from the tree when a group first needs it; the writer
-    /// adds the chunks a group creates once they are applied; `None` again
-    /// whenever anything else may have changed the set: [`SledStore::prune`]
-    /// (which deletes the chunks it empties) and a journal replayed after a
-    /// failed group.
+    /// and 1,000 feeds, and 2.5 % of its CPU samples at 1,000 (BENCHMARKS.md,
+    /// Run 21 "the store writer"). 1-2 bytes per stored item (a key per 16
+    /// to 32 pairs). Read from the tree when a group needs it and finds
+    /// `None`; a group takes the set and puts it back, with the chunks it
+    /// created, only when it ends with `date_chunks` as the set says (so a
+    /// group that fails, whose journal a later group or open replays,
+    /// leaves it to be read again); [`SledStore::prune`], which deletes
+    /// the chunks it empties, sets it to `None`.
     chunk_keys: Option<std::collections::BTreeSet<sled::IVec>>,
 }
 
