@@ -208,10 +208,14 @@ const DATES_MAX: usize = 32;
 /// inserts passes through the cache, so a large cache mostly holds a cold
 /// round's writes. sled's accounting counts a node's encoded size, and
 /// the nodes it holds take about twice that in memory (BENCHMARKS.md, Run
-/// 13 "store cache"): 2 MiB against 8 took 2-3 MB off a cold full-text
-/// `poll-once` of 1,000 feeds, the last part over its 48 MiB limit, and
-/// ~5 MB off 10,000 feeds, for no CPU change beyond this machine's noise.
-pub const CACHE_CAPACITY: u64 = 2 * 1024 * 1024;
+/// 13 "store cache": 2 MiB against 8 then took 2-3 MB off a cold
+/// full-text `poll-once` of 1,000 feeds and ~5 MB off 10,000 feeds). Since
+/// the journal, jemalloc and lz4 (Runs 16, 20), 8 MiB costs a cold round
+/// 1-2 MB of peak at 1,000 feeds (plain and full text) and 4-6 MB at
+/// 10,000, and saves most of the pages sled read back from disk: ~55 %
+/// fewer `pread`s, 7 % of the writer's instructions and 2 % of the
+/// round's at 1,000 feeds (Run 21 "the store writer").
+pub const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 /// At most this many documents are committed together.
 pub const GROUP_DOCS: usize = 32;
@@ -257,7 +261,25 @@ pub struct SledStore {
     /// method that writes a tree a group writes (see the module docs), so
     /// that none interleaves with a group, and a journal replayed after a
     /// crash overwrites nothing written after it.
-    writes: Arc<std::sync::Mutex<()>>,
+    writes: Arc<std::sync::Mutex<Writing>>,
+}
+
+/// What the write lock ([`SledStore::writes`]) guards besides the order
+/// of writes.
+#[derive(Debug, Default)]
+struct Writing {
+    /// The keys of `date_chunks`, kept by the writer so that a new pair's
+    /// chunk (the floor of its pair) is found here: a reverse range read
+    /// in sled per new item was ~1 % of a cold round's instructions at 150
+    /// and 1,000 feeds, and 2.5 % of its CPU samples at 1,000 (BENCHMARKS.md,
+    /// Run 21 "the store writer"). 1-2 bytes per stored item (a key per 16
+    /// to 32 pairs). Read from the tree when a group needs it and finds
+    /// `None`; a group takes the set and puts it back, with the chunks it
+    /// created, only when it ends with `date_chunks` as the set says (so a
+    /// group that fails, whose journal a later group or open replays,
+    /// leaves it to be read again); [`SledStore::prune`], which deletes
+    /// the chunks it empties, sets it to `None`.
+    chunk_keys: Option<std::collections::BTreeSet<sled::IVec>>,
 }
 
 /// The claims without a hold ([`super::FullTextClaim::hold`]) that are
@@ -702,7 +724,7 @@ struct WriterTrees {
     journal: sled::Tree,
     /// The store's write lock ([`SledStore::writes`]), held by a group from
     /// its first read to its journal's removal.
-    writes: Arc<std::sync::Mutex<()>>,
+    writes: Arc<std::sync::Mutex<Writing>>,
     /// A group failed after its journal was begun: the next one replays
     /// (or clears) it first.
     dirty: Arc<std::sync::atomic::AtomicBool>,
@@ -942,8 +964,9 @@ fn sweep_unreachable(trees: &WriterTrees) -> Result<usize, StoreError> {
 /// `None` (before anything is written) when the group holds more than one
 /// document and its journal would pass [`JOURNAL_MAX`].
 fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, StoreError> {
-    let _writing = trees.writes.lock().expect("lock poisoned");
+    let mut writing = trees.writes.lock().expect("lock poisoned");
     if trees.dirty.load(Ordering::Relaxed) {
+        writing.chunk_keys = None;
         replay_journal(trees)?;
     }
     let WriterTrees {
@@ -953,13 +976,19 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
         meta,
         ..
     } = trees;
+    // Put back only where the group ends with `date_chunks` as the set
+    // says: any failure leaves it to be read again.
+    let mut chunk_keys = match writing.chunk_keys.take() {
+        Some(keys) => keys,
+        None => dates.iter().keys().collect::<Result<_, _>>()?,
+    };
     let first = stored_count(meta.get(SEQ_KEY)?.as_deref());
     let mut next = first;
     let mut reports = Vec::with_capacity(group.len());
     let mut new_records: Vec<&[u8]> = Vec::new();
-    // New date pairs by the chunk they fall in (its key, found in the
-    // stored tree: every new number is above every stored one, so the
-    // floor of date ‖ u64::MAX is the floor of the pair), so that each
+    // New date pairs by the chunk they fall in (its key, found among the
+    // stored chunks' keys: every new number is above every stored one, so
+    // the floor of date ‖ u64::MAX is the floor of the pair), so that each
     // chunk is written once.
     let mut dated: std::collections::BTreeMap<Option<sled::IVec>, Vec<[u8; 16]>> =
         std::collections::BTreeMap::new();
@@ -1031,11 +1060,13 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
                     stored_entry(seq, Some(new.date), new.print, entry.feeds.iter().copied()),
                 );
                 new_records.push(&new.record);
-                let floor = dates
-                    .range(..=date_pair(new.date, u64::MAX))
+                let floor = chunk_keys
+                    .range::<[u8], _>((
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Included(&date_pair(new.date, u64::MAX)[..]),
+                    ))
                     .next_back()
-                    .transpose()?
-                    .map(|(k, _)| k);
+                    .cloned();
                 dated.entry(floor).or_default().push(date_pair(new.date, seq));
                 report.new += 1;
                 if let (true, Some(claim)) = (entry.claim, &doc.claim) {
@@ -1092,12 +1123,26 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
     // Dates: each chunk touched rewritten once, cut when too large. No
     // floor: the pairs start a chunk at their first pair, still in order
     // (the chunk before holds only smaller pairs).
+    // Chunks this group creates, for the writer's keys once applied.
+    let mut new_chunks: Vec<sled::IVec> = Vec::new();
     for (floor, mut pairs) in dated {
         pairs.sort_unstable();
         let old = match floor {
-            Some(k) => dates.get(&k)?.map(|old| (k.to_vec(), old)),
+            Some(k) => match dates.get(&k)? {
+                Some(old) => Some((k.to_vec(), old)),
+                None => {
+                    // Only the writer and prune (which forgets the keys)
+                    // change the set under this lock: a key without its
+                    // chunk means the set is wrong. It is read again for
+                    // the documents' retries.
+                    return Err(StoreError::Corrupt(
+                        "date chunk gone from the writer's keys".into(),
+                    ));
+                }
+            },
             None => None,
         };
+        let existed = old.is_some();
         let (key, mut all) = match old {
             Some((key, old)) => {
                 let pairs: Vec<[u8; 16]> = chunk_pairs(&old)?
@@ -1110,6 +1155,9 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
         all.extend_from_slice(&pairs);
         all.sort_unstable();
         for (k, v) in date_chunk_pieces(&key, &all) {
+            if k != key.as_slice() || !existed {
+                new_chunks.push(k.into());
+            }
             journal.put(J_DATES, k, &v);
         }
     }
@@ -1123,6 +1171,7 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
     }
     let journal_bytes = journal.len();
     if group.len() > 1 && journal_bytes > JOURNAL_MAX {
+        writing.chunk_keys = Some(chunk_keys);
         return Ok(None);
     }
     tracing::debug!(
@@ -1140,6 +1189,7 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
     }
     let parts = journal.finish();
     if parts.is_empty() {
+        writing.chunk_keys = Some(chunk_keys);
         return Ok(Some(reports));
     }
     // From here a failure leaves a journal for the next group to settle.
@@ -1162,7 +1212,11 @@ fn commit(trees: &WriterTrees, group: &[Doc]) -> Result<Option<Vec<DocReport>>, 
         Ok(())
     });
     match applied {
-        Ok(()) => trees.dirty.store(false, Ordering::Relaxed),
+        Ok(()) => {
+            trees.dirty.store(false, Ordering::Relaxed);
+            chunk_keys.extend(new_chunks);
+            writing.chunk_keys = Some(chunk_keys);
+        }
         Err(e) => tracing::warn!(error = %e, "A committed group is left to its journal."),
     }
     Ok(Some(reports))
@@ -1670,7 +1724,7 @@ impl SledStore {
         let records = db.open_tree(RECORD_TREE)?;
         let dates = db.open_tree(DATE_TREE)?;
         let sources = db.open_tree("sources")?;
-        let writes = Arc::new(std::sync::Mutex::new(()));
+        let writes = Arc::new(std::sync::Mutex::new(Writing::default()));
         let trees = WriterTrees {
             keys: keys.clone(),
             records: records.clone(),
@@ -1896,7 +1950,9 @@ impl SledStore {
     /// expired seen records go. At most `batch` of each per call, so a caller
     /// can interleave passes with other work.
     pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
-        let _writing = self.writes.lock().expect("lock poisoned");
+        let mut writing = self.writes.lock().expect("lock poisoned");
+        // It may delete chunks: the writer reads their keys again.
+        writing.chunk_keys = None;
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
         let over = self.item_count().saturating_sub(policy.max_items);
@@ -4844,6 +4900,73 @@ mod tests {
         assert!(store.keys.is_empty());
         assert_eq!(store.ingest(&many).unwrap().new, many.len());
         assert_eq!(store.item_count(), many.len());
+    }
+
+    /// Every date chunk is sorted, starts at or above its key and ends
+    /// below the next chunk's key.
+    fn assert_chunks_in_order(store: &SledStore) {
+        let chunks: Vec<(sled::IVec, sled::IVec)> = store.dates.iter().collect::<Result<_, _>>().unwrap();
+        for (n, (key, value)) in chunks.iter().enumerate() {
+            let pairs: Vec<&[u8]> = chunk_pairs(value).unwrap().collect();
+            assert!(!pairs.is_empty(), "chunk {n} empty");
+            assert!(pairs.windows(2).all(|w| w[0] < w[1]), "chunk {n} out of order");
+            assert!(key.as_ref() <= pairs[0], "chunk {n} starts below its key");
+            if let Some((next, _)) = chunks.get(n + 1) {
+                assert!(
+                    *pairs.last().unwrap() < next.as_ref(),
+                    "chunk {n} runs into chunk {}",
+                    n + 1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_writers_chunk_keys_follow_a_replayed_journal_and_a_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let youm7 = "https://www.youm7.com/rss";
+        let dated = |dates: std::ops::Range<i64>, tag: &str| -> Vec<Item> {
+            dates
+                .map(|d| item(&format!("https://www.youm7.com/{tag}/{d}/خبر-عاجل"), youm7, d))
+                .collect()
+        };
+        // The writer reads the chunks' keys for this group and keeps them.
+        assert_eq!(store.ingest(&dated(0..100, "old")).unwrap().new, 100);
+        // A group that failed after its commit point (its chunks from date
+        // 1,000 written only to the journal), replayed before the next one
+        // as a later group or the next open does.
+        let trees = writer_trees(&store, Some(Step::Journal));
+        assert!(commit(&trees, &[doc_of(&dated(1_000..1_100, "late"), youm7, None)]).is_err());
+        assert!(replay_journal(&trees).unwrap() > 0);
+        // The handle counts what its own ingests report, not this commit's.
+        store.count.fetch_add(100, Ordering::Relaxed);
+        // These pairs fall in the replayed chunks: a writer that missed
+        // them would put the pairs in the last chunk below 1,000.
+        assert_eq!(store.ingest(&dated(1_040..1_060, "between")).unwrap().new, 20);
+        assert_chunks_in_order(&store);
+        // Prune empties and deletes the chunks below 1,000; new pairs there
+        // start chunks of their own.
+        let policy = Retention {
+            max_age: std::time::Duration::from_secs(1 << 40),
+            max_items: 120,
+            seen_max_age: std::time::Duration::from_secs(1 << 40),
+        };
+        assert_eq!(store.prune(10_000, &policy, 1_000).unwrap().items, 100);
+        assert_eq!(store.ingest(&dated(10..30, "again")).unwrap().new, 20);
+        assert_chunks_in_order(&store);
+        assert_eq!(store.item_count(), 140);
+        assert_eq!((record_count(&store), pair_count(&store)), (140, 140));
+        let newest: Vec<i64> = store.date_pairs(true).map(|p| p.unwrap().0).collect();
+        let mut want: Vec<i64> = (10..30).chain(1_000..1_100).chain(1_040..1_060).collect();
+        want.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(newest, want);
+        for it in dated(1_040..1_060, "between")
+            .iter()
+            .chain(&dated(10..30, "again"))
+        {
+            assert_eq!(store.get(&it.key).unwrap().unwrap().title, it.title);
+        }
     }
 
     #[test]
