@@ -278,7 +278,8 @@ struct Writing {
     /// created, only when it ends with `date_chunks` as the set says (so a
     /// group that fails, whose journal a later group or open replays,
     /// leaves it to be read again); [`SledStore::prune`], which deletes
-    /// the chunks it empties, sets it to `None`.
+    /// the chunks it empties, takes it out of the set (a chunk it keeps
+    /// keeps its key), or leaves `None` when it fails.
     chunk_keys: Option<std::collections::BTreeSet<sled::IVec>>,
 }
 
@@ -1951,8 +1952,11 @@ impl SledStore {
     /// can interleave passes with other work.
     pub fn prune(&self, now: i64, policy: &Retention, batch: usize) -> Result<PruneReport, StoreError> {
         let mut writing = self.writes.lock().expect("lock poisoned");
-        // It may delete chunks: the writer reads their keys again.
-        writing.chunk_keys = None;
+        // Taken: put back below, without the chunks this pass deletes, once
+        // its transaction is through; a failure leaves the writer to read
+        // the keys again. (Forgetting them at every pass made the writer
+        // read every chunk key again after each batch of a large prune.)
+        let chunk_keys = writing.chunk_keys.take();
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(secs(policy.max_age));
         let over = self.item_count().saturating_sub(policy.max_items);
@@ -2037,7 +2041,17 @@ impl SledStore {
                 meta.insert(COUNT_KEY, &left.to_be_bytes())?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(keys_gone)
             });
-        for key in unwrap_tx(moved)? {
+        let moved = unwrap_tx(moved)?;
+        if let Some(mut chunk_keys) = chunk_keys {
+            let touched: std::collections::BTreeSet<&sled::IVec> = victims.iter().map(|(c, _)| c).collect();
+            for chunk in touched {
+                if !self.dates.contains_key(chunk)? {
+                    chunk_keys.remove(chunk);
+                }
+            }
+            writing.chunk_keys = Some(chunk_keys);
+        }
+        for key in moved {
             report.items += 1;
             self.count.fetch_sub(1, Ordering::Relaxed);
             self.forget_full_text(&key)?;
