@@ -173,6 +173,13 @@ pub struct PollReport {
 }
 
 impl PollReport {
+    /// Feeds with a gap their next pages did not close. A gap whose next
+    /// pages reached the poll before lost nothing: it is not among the
+    /// feeds that "may have missed" entries.
+    pub fn open_gaps(&self) -> usize {
+        self.feeds_gap.saturating_sub(self.feeds_gap_closed)
+    }
+
     pub fn add(&mut self, r: &FeedReport) {
         self.feeds_gap += usize::from(r.gap);
         if let Some(rec) = &r.recovery {
@@ -217,9 +224,7 @@ impl std::fmt::Display for PollReport {
                 self.feeds_no_entries
             )?;
         }
-        // A gap whose next pages reached the poll before lost nothing:
-        // it is not among the feeds that "may have missed" entries.
-        let open = self.feeds_gap.saturating_sub(self.feeds_gap_closed);
+        let open = self.open_gaps();
         if open > 0 {
             write!(
                 f,
@@ -1892,8 +1897,15 @@ pub async fn run(
                 if tasks.is_empty() {
                     // In a fleet a round may be all feeds other nodes polled.
                     if round != PollReport::default() {
+                        // The counts `poll-once`'s summary names, as fields: what
+                        // was not stored and why, and the gaps, so that an
+                        // operator reading the journal sees entries that may
+                        // have been missed without a line per feed.
                         info!(ok = round.feeds_ok, failed = round.feeds_failed, not_modified = round.not_modified,
-                              new = round.items_new, duplicate = round.items_duplicate, revised = round.items_revised, "Poll round done.");
+                              new = round.items_new, duplicate = round.items_duplicate, revised = round.items_revised,
+                              no_entries = round.feeds_no_entries, gaps = round.open_gaps(), gaps_closed = round.feeds_gap_closed,
+                              recovered = round.items_recovered, too_old = round.items_too_old,
+                              over_limit = round.items_over_limit, empty = round.items_empty, "Poll round done.");
                     }
                     round = PollReport::default();
                     rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -285,4 +285,26 @@ async fn poll_once_names_every_entry_it_does_not_store() {
              1 entries with no title, text or link, not stored"
         )
     );
+    drop(store);
+
+    // The daemon's round line carries the same counts, on a fresh store.
+    // (The store's default path is beside the config.)
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::copy(&path, fresh.join("feeds.toml")).unwrap();
+    let daemon = Binary::run(&fresh.join("feeds.toml"));
+    let line = daemon.wait_for_line("Poll round done.");
+    daemon.signal("TERM");
+    assert!(daemon.wait().success());
+    for field in [
+        "ok=1 ",
+        "new=4 ",
+        "no_entries=0 ",
+        "gaps=0 ",
+        "too_old=1 ",
+        "over_limit=2 ",
+        "empty=1",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
 }
