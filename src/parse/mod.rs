@@ -76,7 +76,8 @@ pub struct ParsedFeed {
     /// every document.
     pub shared_links: Vec<SharedLink>,
     /// The document's next page (RFC 5005 section 3: `<link rel="next">`
-    /// in Atom, `<atom:link rel="next">` in an RSS channel): older entries
+    /// in Atom, `<atom:link rel="next">` in an RSS channel; a JSON Feed's
+    /// `next_url`): older entries
     /// of the same feed, resolved as every link of the document (xml:base,
     /// else the feed's URL): the poller follows it after a gap
     /// (`poller::pages`).
@@ -309,6 +310,9 @@ pub fn parse_feed_recalling(
     );
     out.empty = taken.saturating_sub(out.items.len() + out.sightings.len() + out.skipped);
     out.repaired = repaired;
+    if out.next_page.is_none() && !is_xml(&decoded.bytes) {
+        out.next_page = json_next_url(&decoded.bytes, feed.url);
+    }
     if out.items.is_empty()
         && out.sightings.is_empty()
         && out.skipped == 0
@@ -736,6 +740,25 @@ fn next_page(links: &[feed_rs::model::Link]) -> Option<String> {
         })
         .map(|l| l.href.trim().to_owned())
         .filter(|h| !h.is_empty())
+}
+
+/// A JSON Feed's `next_url` (JSON Feed 1.0 and 1.1: "the URL of a feed
+/// that provides the next n items", its paging), which feed-rs does not
+/// keep. Resolved against the feed's URL (the spec asks for an absolute
+/// URL; a relative one is read as a browser would). Only documents naming
+/// it are read a second time, and only for that key.
+fn json_next_url(doc: &[u8], feed_url: &Url) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Paging {
+        next_url: Option<String>,
+    }
+    memchr::memmem::find(doc, b"\"next_url\"")?;
+    let next = serde_json::from_slice::<Paging>(doc).ok()?.next_url?;
+    let next = next.trim();
+    (!next.is_empty())
+        .then(|| feed_url.join(next).ok())
+        .flatten()
+        .map(String::from)
 }
 
 /// `sy:updatePeriod` / `sy:updateFrequency` (RSS 1.0 syndication module),
@@ -1581,6 +1604,30 @@ mod tests {
             Some("https://example.com/feed.xml?paged=2")
         );
         assert!(!p.wordpress);
+    }
+
+    /// A JSON Feed pages with its top-level `next_url` (absolute, or
+    /// relative to the feed's URL); an item's key of that name, a blank
+    /// one, or none give no next page.
+    #[test]
+    fn the_next_page_is_read_from_a_json_feed() {
+        let json = |next: &str| {
+            format!(
+                r#"{{"version": "https://jsonfeed.org/version/1.1", "title": "أخبار",{next}
+                "items": [{{"id": "1", "url": "https://news.example/1", "title": "خبر عاجل", "next_url": "https://news.example/item-next"}}]}}"#
+            )
+        };
+        let next = |doc: String| parse(doc.as_bytes(), Some("application/feed+json")).next_page;
+        assert_eq!(
+            next(json(r#" "next_url": "https://news.example/feed.json?page=2","#)).as_deref(),
+            Some("https://news.example/feed.json?page=2")
+        );
+        assert_eq!(
+            next(json(r#" "next_url": "feed.json?page=2","#)).as_deref(),
+            Some("https://example.com/feed.json?page=2")
+        );
+        assert_eq!(next(json(r#" "next_url": "  ","#)), None);
+        assert_eq!(next(json("")), None, "an item's key is not the feed's");
     }
 
     /// WordPress is told by its generator, as RSS (its `?v=` URL) and Atom

@@ -5,7 +5,7 @@
 //! a paged feed (RFC 5005 section 3) names its next page, older entries of
 //! the same feed, with `<link rel="next">` (Atom) or `<atom:link
 //! rel="next">` in an RSS channel (Blogger's `?start-index=26`, CMSs,
-//! GitHub and GitLab, podcast hosts). WordPress serves any feed's older
+//! GitHub and GitLab, podcast hosts), or `next_url` in a JSON Feed. WordPress serves any feed's older
 //! posts at `?paged=2`, `?paged=3`... without naming them: a document
 //! whose generator is WordPress and that names no next page is paged that
 //! way ([`wordpress_next`]). This module owns that walk: after a poll

@@ -35,6 +35,8 @@ enum Kind {
     Atom,
     /// RSS 2.0 in windows-1256, labelled in its XML declaration only.
     Rss1256,
+    /// JSON Feed 1.1, paged by `next_url`.
+    Json,
 }
 
 impl Paged {
@@ -58,6 +60,29 @@ impl Paged {
     fn document(&self, published: usize, page: usize, base: DateTime<Utc>, next: Option<&str>) -> Vec<u8> {
         let newest = published.saturating_sub((page - 1) * self.per_page);
         let entries = (newest.saturating_sub(self.per_page)..newest).rev();
+        if self.kind == Kind::Json {
+            let items: Vec<serde_json::Value> = entries
+                .map(|i| {
+                    serde_json::json!({
+                        "id": self.link(i),
+                        "url": self.link(i),
+                        "title": Paged::title(i),
+                        "content_text": format!("تفاصيل الخبر رقم {i}"),
+                        "date_published": (base + Minutes::minutes(i as i64)).to_rfc3339(),
+                    })
+                })
+                .collect();
+            let mut feed = serde_json::json!({
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "مدونة الأخبار",
+                "home_page_url": "https://paged.example/",
+                "items": items,
+            });
+            if let Some(next) = next {
+                feed["next_url"] = next.into();
+            }
+            return serde_json::to_vec(&feed).unwrap();
+        }
         let atom = self.kind == Kind::Atom;
         let mut body = String::new();
         for i in entries {
@@ -134,6 +159,7 @@ impl Paged {
         match self.kind {
             Kind::Atom => "application/atom+xml",
             Kind::Rss | Kind::Rss1256 => "application/rss+xml",
+            Kind::Json => "application/feed+json",
         }
     }
 
@@ -178,11 +204,11 @@ fn new_of(r: &FeedReport) -> usize {
 /// Poll 1 sees entries 0–9 of each feed; then 25 more are published.
 /// Poll 2's first page holds the newest 10 (a gap), its next page the 10
 /// before, and the third page reaches entries poll 1 stored: all 35 are
-/// stored once each, with their Arabic headlines (windows-1256 too), the
-/// outputs carry them, and the summary says nothing was missed. The first
+/// stored once each, with their Arabic headlines (windows-1256 too; a JSON
+/// Feed pages by `next_url`), the outputs carry them, and the summary says nothing was missed. The first
 /// poll, which also saw next links, read no page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
+async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_json_and_windows_1256() {
     let server = FeedServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let base = Utc::now() - Minutes::days(1);
@@ -202,6 +228,11 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
             per_page: 10,
             kind: Kind::Rss1256,
         },
+        Paged {
+            dir: "/micro",
+            per_page: 10,
+            kind: Kind::Json,
+        },
     ];
     let mut cfg = TestConfig::new();
     for (i, f) in feeds.iter().enumerate() {
@@ -217,7 +248,7 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
     let config = cfg.load(dir.path());
 
     let first = poll_once(&config).await.unwrap();
-    assert_eq!(first.totals.items_new, 30, "{}", first.totals);
+    assert_eq!(first.totals.items_new, 40, "{}", first.totals);
     assert_eq!((first.totals.feeds_gap, first.totals.pages_read), (0, 0));
     for f in &feeds {
         assert_eq!(
@@ -231,13 +262,13 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
 
     let second = poll_once(&config).await.unwrap();
     let t = &second.totals;
-    assert_eq!(t.items_new, 75, "the 25 new of each feed: {t}");
-    assert_eq!((t.feeds_gap, t.feeds_gap_closed), (3, 3), "{t}");
-    assert_eq!((t.items_recovered, t.pages_read), (45, 6), "{t}");
+    assert_eq!(t.items_new, 100, "the 25 new of each feed: {t}");
+    assert_eq!((t.feeds_gap, t.feeds_gap_closed), (4, 4), "{t}");
+    assert_eq!((t.items_recovered, t.pages_read), (60, 8), "{t}");
     let summary = t.to_string();
     assert!(
         summary.ends_with(
-            "; 3 feeds with a gap closed by their next pages (nothing missed); 45 entries recovered from 6 next pages after gaps"
+            "; 4 feeds with a gap closed by their next pages (nothing missed); 60 entries recovered from 8 next pages after gaps"
         ),
         "{summary}"
     );
@@ -257,7 +288,7 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
 
     let store = Store::open(&config.storage.path).unwrap();
     let items = stored(&store);
-    assert_eq!(items.len(), 105, "35 per feed");
+    assert_eq!(items.len(), 140, "35 per feed");
     for f in &feeds {
         for i in 0..35 {
             let (title, n) = items
@@ -289,7 +320,7 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
     // The outputs carry every entry, each once.
     let rendered = render_all(&config, &store).unwrap();
     let (links, titles) = entries_of(&rendered["politics.rss"].body);
-    assert_eq!(links.len(), 105);
+    assert_eq!(links.len(), 140);
     for f in &feeds {
         for i in 0..35 {
             assert!(
@@ -301,7 +332,7 @@ async fn a_gap_is_filled_from_the_next_pages_in_rss_atom_and_windows_1256() {
     }
     for i in 0..35 {
         let n = titles.iter().filter(|t| t.contains(&Paged::title(i))).count();
-        assert_eq!(n, 3, "headline {i} once from each feed: {titles:?}");
+        assert_eq!(n, 4, "headline {i} once from each feed: {titles:?}");
     }
 }
 
