@@ -170,7 +170,7 @@ pub fn main() -> ExitCode {
             let Some(config) = load(&cli.config) else {
                 return ExitCode::from(2);
             };
-            print!("{}", crate::opml::export(&config, &Default::default()));
+            print!("{}", crate::opml::export(&config, &Default::default(), false));
             ExitCode::SUCCESS
         }
         Command::Export {

@@ -195,10 +195,60 @@ pub fn item_id(item: &Item) -> (String, bool) {
     match &item.link {
         Some(link) if !item.key.shares_its_link() => (link.clone(), true),
         _ => (
-            format!("urn:feedwire:{}", urlencode(&without_login(item.key.as_str()))),
+            format!("urn:feedwire:{}", urlencode(&published_url(item.key.as_str()))),
             false,
         ),
     }
+}
+
+/// Query parameters whose value is a credential, by name (matched
+/// case-insensitively): private and paid feeds put their token in the URL
+/// (GitHub's `?token=`, GitLab's `feed_token`, Patreon's `auth`, Redmine's
+/// and Inoreader's `key`...). Names ending in `token`, `secret` or
+/// `password` count too.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "key",
+    "apikey",
+    "api_key",
+    "api-key",
+    "auth",
+    "sig",
+    "signature",
+    "pass",
+    "passwd",
+    "pwd",
+];
+
+/// What of a feed URL (or of a key that holds one) may be published: no
+/// login (see [`without_login`]) and no query parameter holding a
+/// credential ([`CREDENTIAL_PARAMS`]), so that a private feed's token,
+/// needed to fetch it, never reaches subscribers through an item's
+/// source, a link-less item's id or the OPML. The other parameters stay,
+/// in their order. (A token in the path cannot be told from a path.)
+pub fn published_url(s: &str) -> std::borrow::Cow<'_, str> {
+    let s = without_login(s);
+    // A key holds its entry's guid after the first `#`; a URL its fragment.
+    let end = s.find('#').unwrap_or(s.len());
+    let Some(q) = s[..end].find('?') else {
+        return s;
+    };
+    let is_credential = |param: &str| {
+        let name = param.split('=').next().unwrap_or_default().to_ascii_lowercase();
+        CREDENTIAL_PARAMS.contains(&name.as_str())
+            || ["token", "secret", "password"].iter().any(|t| name.ends_with(t))
+    };
+    let params: Vec<&str> = s[q + 1..end].split('&').collect();
+    if !params.iter().any(|p| is_credential(p)) {
+        return s;
+    }
+    let kept: Vec<&str> = params.into_iter().filter(|p| !is_credential(p)).collect();
+    let mut out = s[..q].to_owned();
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    out.push_str(&s[end..]);
+    out.into()
 }
 
 /// `s` (a URL, or a key that holds one) without the `user:password@` of its
@@ -242,7 +292,7 @@ fn other_sources_rss(item: &Item, related: &[Related]) -> rss::extension::Extens
             name: "feedwire:source".into(),
             value: Some(s.feed_name.clone()),
             attrs: BTreeMap::from([
-                ("url".to_owned(), without_login(&s.feed_url).into_owned()),
+                ("url".to_owned(), published_url(&s.feed_url).into_owned()),
                 ("link".to_owned(), published_link(s).unwrap_or_default()),
             ]),
             children: BTreeMap::new(),
@@ -306,7 +356,7 @@ fn rss_item(meta: &OutputMeta<'_>, item: &Item) -> rss::Item {
     let (id, permalink) = item_id(item);
     let (summary, content) = meta.texts(item);
     let source = item.sources.first().map(|s| rss::Source {
-        url: without_login(&s.feed_url).into_owned(),
+        url: published_url(&s.feed_url).into_owned(),
         title: Some(s.feed_name.clone()),
     });
     let dublin_core = (!item.authors.is_empty()).then(|| rss::extension::dublincore::DublinCoreExtension {
@@ -414,10 +464,10 @@ fn atom_entry(meta: &OutputMeta<'_>, item: &Item) -> atom_syndication::Entry {
     };
     let source = item.sources.first().map(|s| atom::Source {
         title: atom::Text::plain(s.feed_name.clone()),
-        id: without_login(&s.feed_url).into_owned(),
+        id: published_url(&s.feed_url).into_owned(),
         updated: to_datetime(item.first_seen),
         links: vec![atom::Link {
-            href: without_login(&s.feed_url).into_owned(),
+            href: published_url(&s.feed_url).into_owned(),
             rel: "self".into(),
             ..Default::default()
         }],
@@ -608,7 +658,7 @@ fn json_item(meta: &OutputMeta<'_>, item: &Item) -> serde_json::Value {
         "date_modified": rfc3339(updated(item)),
         "_feedwire": {
             "sources": item.sources.iter().map(|s| json!({
-                "name": s.feed_name, "feed_url": without_login(&s.feed_url), "url": published_link(s),
+                "name": s.feed_name, "feed_url": published_url(&s.feed_url), "url": published_link(s),
             })).collect::<Vec<_>>(),
             "related": meta.related_of(item).iter().map(|r| json!({
                 "outlet": r.outlet, "title": r.title, "url": r.link, "score": r.score,
@@ -854,6 +904,60 @@ mod tests {
             "https://f.example/rss?mail=a@b"
         );
         assert_eq!(without_login("urn:x"), "urn:x");
+    }
+
+    /// A private feed's token in its URL's query (GitHub's `token`, GitLab's
+    /// `feed_token`, an `api_key`) is in no document: not in the item's
+    /// source, the other sources nor a link-less item's id. The feed's
+    /// other parameters (an Arabic one too) stay.
+    #[test]
+    fn a_feed_token_in_the_query_is_never_published() {
+        let meta_out = output();
+        let base = Url::parse("https://news.example/").unwrap();
+        let meta = OutputMeta::new(&meta_out, &base);
+        let feed =
+            Url::parse("https://f.example/rss?edition=ar&token=t0k3n&Feed_Token=f33d&api_key=k3y&قسم=سياسة")
+                .unwrap();
+        let mut linked = item(1, Some("https://a.example/1"));
+        let mut linkless = item(2, None);
+        linkless.key = ItemKey::from_guid("خبر-2?token=guid-part", &feed);
+        for it in [&mut linked, &mut linkless] {
+            it.sources[0].feed_url = feed.to_string();
+            it.sources.push(Source {
+                feed_url: feed.to_string(),
+                feed_name: "ثانية".into(),
+                link: None,
+            });
+        }
+        let items = vec![linked, linkless];
+        for (format, doc) in [
+            ("rss", render_rss(&meta, &items)),
+            ("atom", render_atom(&meta, &items)),
+            ("json", render_json(&meta, &items)),
+        ] {
+            let doc = String::from_utf8(doc).unwrap();
+            for secret in ["t0k3n", "f33d", "k3y"] {
+                assert!(!doc.contains(secret), "{format}: {secret} in {doc}");
+            }
+            assert!(doc.contains("edition=ar"), "{format}: {doc}");
+        }
+        // After the `#` is the entry's guid, not the feed's query: kept.
+        let (id, _) = item_id(&items[1]);
+        assert!(id.ends_with("%3Ftoken%3Dguid%2Dpart"), "{id}");
+        assert_eq!(
+            published_url("https://f.example/rss?token=a&edition=ar&private_token=b#top"),
+            "https://f.example/rss?edition=ar#top"
+        );
+        assert_eq!(
+            published_url("https://u:p@f.example/rss?auth=x"),
+            "https://f.example/rss"
+        );
+        assert_eq!(
+            published_url("https://f.example/rss?keyword=x&monkey=y"),
+            "https://f.example/rss?keyword=x&monkey=y",
+            "only whole names, and suffixes of token, secret, password"
+        );
+        assert_eq!(published_url("urn:x?token"), "urn:x");
     }
 
     #[test]

@@ -98,7 +98,12 @@ pub enum OpmlError {
 /// `<outline type="rss" text title xmlUrl htmlUrl? category?>`, tags joined
 /// by commas. A tag containing `,` or `/` reads back as several tags, since
 /// OPML uses both as separators.
-pub fn export(config: &Config, html_urls: &HashMap<String, String>) -> String {
+///
+/// `published`: for subscribers (`GET /feeds.opml`), each `xmlUrl` without
+/// a credential of its query ([`crate::generate::published_url`]: a private
+/// feed's token is the operator's); for the operator (`export-opml`), as
+/// configured.
+pub fn export(config: &Config, html_urls: &HashMap<String, String>, published: bool) -> String {
     let sites: HashMap<ItemKey, &str> = html_urls
         .iter()
         .filter_map(|(feed, site)| {
@@ -125,7 +130,12 @@ pub fn export(config: &Config, html_urls: &HashMap<String, String>) -> String {
                     outline.push_attribute(("type", "rss"));
                     outline.push_attribute(("text", name.as_str()));
                     outline.push_attribute(("title", name.as_str()));
-                    outline.push_attribute(("xmlUrl", feed.url.as_str()));
+                    let url = if published {
+                        crate::generate::published_url(feed.url.as_str())
+                    } else {
+                        feed.url.as_str().into()
+                    };
+                    outline.push_attribute(("xmlUrl", url.as_ref()));
                     if let Some(site) = sites.get(&ItemKey::from_link(&feed.url)) {
                         outline.push_attribute(("htmlUrl", attr_text(site).as_str()));
                     }
@@ -627,7 +637,7 @@ url = "https://www.theguardian.com/politics/rss"
             "http://FEEDS.bbci.co.uk/arabic/rss.xml?utm_source=x".to_owned(),
             "https://www.bbc.com/arabic".to_owned(),
         );
-        let xml = export(&config(), &sites);
+        let xml = export(&config(), &sites, false);
         assert_well_formed(&xml);
         assert!(
             xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">"),
@@ -654,13 +664,13 @@ url = "https://www.theguardian.com/politics/rss"
             "{xml}"
         );
         assert!(!xml.contains("dateCreated"), "deterministic: {xml}");
-        assert_eq!(xml, export(&config(), &sites));
+        assert_eq!(xml, export(&config(), &sites, false));
     }
 
     #[test]
     fn export_parses_back() {
         let c = config();
-        let feeds = parse(&export(&c, &HashMap::new())).unwrap();
+        let feeds = parse(&export(&c, &HashMap::new(), false)).unwrap();
         assert_eq!(feeds.len(), c.feeds.len());
         for (got, want) in feeds.iter().zip(&c.feeds) {
             assert_eq!(got.url, want.url);
@@ -669,18 +679,37 @@ url = "https://www.theguardian.com/politics/rss"
         }
     }
 
+    /// `/feeds.opml` (published) leaves a private feed's token out of its
+    /// `xmlUrl`; `export-opml`, the operator's, keeps the URL as configured.
+    #[test]
+    fn the_published_export_leaves_feed_tokens_out() {
+        let mut c = config();
+        c.feeds.truncate(1);
+        c.feeds[0].url = Url::parse("https://github.com/ali.private.atom?token=AB12&lang=ar").unwrap();
+        let published = export(&c, &HashMap::new(), true);
+        assert_well_formed(&published);
+        assert!(!published.contains("AB12"), "{published}");
+        let feeds = parse(&published).unwrap();
+        assert_eq!(
+            feeds[0].url.as_str(),
+            "https://github.com/ali.private.atom?lang=ar"
+        );
+        let own = export(&c, &HashMap::new(), false);
+        assert_eq!(parse(&own).unwrap()[0].url, c.feeds[0].url);
+    }
+
     #[test]
     fn export_of_no_feeds_and_odd_characters() {
         let mut c = config();
         c.feeds.truncate(1);
         c.feeds[0].name = "bad\u{1}\u{FFFE} line\nbreak".into();
         c.feeds[0].tags = vec!["a".into(), " ".into()];
-        let xml = export(&c, &HashMap::new());
+        let xml = export(&c, &HashMap::new(), false);
         assert_well_formed(&xml);
         assert!(xml.contains(r#"text="bad line break""#), "{xml}");
         assert!(xml.contains(r#"category="a"/>"#), "{xml}");
         c.feeds.clear();
-        let xml = export(&c, &HashMap::new());
+        let xml = export(&c, &HashMap::new(), false);
         assert_well_formed(&xml);
         assert_eq!(parse(&xml).unwrap(), vec![]);
     }
@@ -948,7 +977,7 @@ name = 'Tom "T" \ Jerry'
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let c = Config::parse(&path, &text).unwrap();
-        let feeds = parse(&export(&c, &HashMap::new())).unwrap();
+        let feeds = parse(&export(&c, &HashMap::new(), false)).unwrap();
         assert_eq!(feeds.len(), c.feeds.len());
         // Everything exported is already configured.
         let out = add_feeds(&text, &feeds).unwrap();

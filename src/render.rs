@@ -315,7 +315,7 @@ pub const OPML_FILE: &str = "feeds.opml";
 pub fn opml_document(config: &Config, sites: &FeedSites) -> Arc<Representation> {
     Arc::new(Representation::new(
         OPML_TYPE,
-        opml::export(config, &sites.by_feed).into_bytes(),
+        opml::export(config, &sites.by_feed, true).into_bytes(),
         None,
     ))
 }

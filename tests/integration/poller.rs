@@ -551,7 +551,8 @@ async fn a_bot_wall_is_named_and_a_feed_sends_its_own_user_agent() {
 /// A feed URL with a user name and password (an Arabic user name,
 /// percent-encoded, and a password with an escaped `@`): they go to the
 /// feed's host as HTTP Basic authentication, never to the host a redirect
-/// leads to, and never into what feedwire shows or publishes.
+/// leads to, and never into what feedwire shows or publishes. A token in
+/// a feed URL's query (a private feed's) is sent and never published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
     let server = FeedServer::start().await;
@@ -560,10 +561,12 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
     let private = server.serve_fixture("/private.xml", "youm7_cp1256.xml", RSS);
     let moved = elsewhere.serve_fixture("/moved.xml", "aljazeera_rss2.xml", RSS);
     let moving = server.route("/moving.xml", Route::redirect(302, &moved));
+    let tokened = server.serve_fixture("/tokened.xml", "drops_cp1256.xml", RSS) + "?lang=ar&Feed_Token=T0K3N";
     let with_login = |url: &str| url.replacen("http://", "http://%D8%B9%D9%84%D9%8A:s3cr%40t-pw@", 1);
     let config = TestConfig::new()
         .feed("خاص", &with_login(&private))
         .feed("moving", &with_login(&moving))
+        .feed("برمز", &tokened)
         .load(dir.path());
     assert_eq!(
         config.feeds[0].url.as_str(),
@@ -580,6 +583,17 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
     let (daemon, mut reports) = start(&server, config, &clock).await;
     assert_ok(&reports.of(&private).await);
     assert_ok(&reports.of(&moving).await);
+    assert_ok(&reports.of(&tokened).await);
+    let queries: Vec<Option<String>> = server
+        .requests_for("/tokened.xml")
+        .into_iter()
+        .map(|q| q.query)
+        .collect();
+    assert_eq!(
+        queries,
+        [Some("lang=ar&Feed_Token=T0K3N".to_owned())],
+        "sent as written"
+    );
 
     // RFC 7617: base64 of "علي:s3cr@t-pw" in UTF-8.
     let basic = "Basic 2LnZhNmKOnMzY3JAdC1wdw==";
@@ -598,10 +612,12 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
     // What subscribers and operators read names the feed without its login.
     let published = daemon.published();
     let mut renders = published.subscribe();
+    let untokened = tokened.replace("&Feed_Token=T0K3N", "").replace('&', "&amp;");
     let carries_private = |_: &u64| {
-        published
-            .get("politics.rss")
-            .is_some_and(|d| String::from_utf8_lossy(&d.body).contains(&private))
+        published.get("politics.rss").is_some_and(|d| {
+            let rss = String::from_utf8_lossy(&d.body);
+            rss.contains(&private) && rss.contains(&untokened)
+        })
     };
     timeout(WAIT, renders.wait_for(carries_private))
         .await
@@ -621,6 +637,8 @@ async fn credentials_in_a_feed_url_go_to_its_host_only_and_are_never_shown() {
         for secret in ["s3cr", "%D8%B9%D9%84%D9%8A", "علي"] {
             assert!(!text.contains(secret), "{name} shows {secret:?}");
         }
+        // The status is the operator's: it shows the URL as configured.
+        assert_eq!(text.contains("T0K3N"), name == "status.json", "{name}");
     }
     daemon.shutdown().await.unwrap();
 }
