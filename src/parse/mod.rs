@@ -1428,6 +1428,12 @@ fn collapse_whitespace_owned(s: String) -> String {
 /// newline and carriage return, lone surrogates cannot occur in a `str`, and
 /// the non-characters U+FFFE/U+FFFF). Readers reject documents with them.
 ///
+/// C1 controls (U+0080–U+009F) are read as the windows-1252 characters of
+/// those bytes (see [`from_c1`]): in feed text they are windows-1252
+/// punctuation that a publisher's software converted as if it were
+/// Latin-1 (`don\u{92}t` for `don’t`, curly quotes, dashes, `…`), which
+/// readers show as nothing or as boxes. feedparser does the same.
+///
 /// The text is also put in NFC, so that the same Arabic word typed with
 /// precomposed or combining hamza is the same bytes for readers and search.
 pub fn clean_text(s: &str) -> String {
@@ -1447,8 +1453,11 @@ pub fn clean_text_owned(s: String) -> String {
 /// answers the plain characters from a table), which does not allocate.
 fn cleaned(s: &str) -> Option<String> {
     use unicode_normalization::{IsNormalized, UnicodeNormalization};
-    let legal =
-        |c: &char| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}');
+    let legal = |c: &char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || (*c >= ' ' && !('\u{80}'..='\u{9F}').contains(c) && *c != '\u{FFFE}' && *c != '\u{FFFF}')
+    };
+    let kept = |c: char| if legal(&c) { Some(c) } else { from_c1(c) };
     let (nfc, clean) = match nfc::scan(s) {
         // Plain characters are NFC, and the only illegal ones are ASCII.
         Some(legal) => (true, legal),
@@ -1464,14 +1473,28 @@ fn cleaned(s: &str) -> Option<String> {
         return (trimmed.len() != s.len()).then(|| trimmed.to_owned());
     }
     let out: String = if nfc {
-        s.chars().filter(legal).collect()
+        s.chars().filter_map(kept).collect()
     } else {
-        s.nfc().filter(legal).collect()
+        // A C1 control is a starter, as is what it stands for: mapped after
+        // the normalisation, it changes nothing the NFC form depends on.
+        s.nfc().filter_map(kept).collect()
     };
     Some(match out.trim() {
         trimmed if trimmed.len() == out.len() => out,
         trimmed => trimmed.to_owned(),
     })
+}
+
+/// The windows-1252 character of a C1 control's byte (U+0092 is `’`), as
+/// WHATWG's windows-1252 decoder reads it; `None` for the five bytes it
+/// leaves undefined (dropped, as controls) and for any other character.
+fn from_c1(c: char) -> Option<char> {
+    let byte = u8::try_from(u32::from(c))
+        .ok()
+        .filter(|b| (0x80..=0x9F).contains(b))?;
+    let byte = [byte];
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+    text.chars().next().filter(|d| *d != c)
 }
 
 /// Characters of content text used as the summary when the feed has none.
@@ -1781,6 +1804,39 @@ mod tests {
             assert_eq!(f.charset, charset, "{what}");
             assert_eq!(f.items[0].link.as_deref(), Some("http://example.com/a"), "{what}");
         }
+    }
+
+    /// Windows-1252 punctuation in text whose bytes were read as C1
+    /// controls: an ISO-8859-6 document with windows-1256 quotes and an
+    /// ellipsis (0x93, 0x94, 0x85: the same bytes in windows-1256 and
+    /// windows-1252; U+0085 is white space to feed-rs, which trims it at
+    /// the end of a text), and a UTF-8 one whose CMS converted `’` as Latin-1
+    /// (C2 92) in a title and in HTML content. Readers get the punctuation.
+    #[test]
+    fn c1_controls_are_read_as_windows_1252() {
+        let iso6 = [
+            encode(
+                r#"<?xml version="1.0" encoding="ISO-8859-6"?><rss version="2.0"><channel><title>أخبار</title><item><title>"#,
+                encoding_rs::ISO_8859_6,
+            ),
+            b"\x93".to_vec(),
+            encode("الوزير", encoding_rs::ISO_8859_6),
+            b"\x94 ".to_vec(),
+            encode("يصل", encoding_rs::ISO_8859_6),
+            b"\x85".to_vec(),
+            encode(
+                " اليوم</title><link>http://example.com/a</link></item></channel></rss>",
+                encoding_rs::ISO_8859_6,
+            ),
+        ]
+        .concat();
+        let f = parse(&iso6, None);
+        assert_eq!(f.charset, "ISO-8859-6");
+        assert_eq!(f.items[0].title, "“الوزير” يصل… اليوم");
+        let utf8 = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><channel><title>News</title><item><title>Minister\u{92}s visit</title><link>http://example.com/b</link><content:encoded><![CDATA[<p>It\u{92}s \u{93}done\u{94}</p>]]></content:encoded></item></channel></rss>";
+        let item = &parse(utf8.as_bytes(), None).items[0];
+        assert_eq!(item.title, "Minister’s visit");
+        assert_eq!(item.content.as_deref(), Some("<p>It’s “done”</p>"));
     }
 
     /// IBM864, the Arabic DOS code page (no browser charset): by its
@@ -2580,6 +2636,12 @@ mod tests {
             ("a\u{7}b", "ab"),
             ("\u{0627}\u{0654}\u{0}", "\u{0623}"),
             ("", ""),
+            // C1 controls are windows-1252's characters; its five
+            // undefined bytes are dropped.
+            ("don\u{92}t", "don’t"),
+            ("قال \u{93}الوزير\u{94} \u{96} عاجل\u{85}", "قال “الوزير” – عاجل…"),
+            ("a\u{81}b\u{9D}", "ab"),
+            ("\u{0627}\u{0654}\u{92}", "\u{0623}’"),
         ];
         for (input, want) in cases {
             assert_eq!(clean_text(input), want, "{input:?}");

@@ -59,9 +59,10 @@ pub(crate) fn quick_check(chars: impl Iterator<Item = char>) -> IsNormalized {
 /// when some character is not plain, or is one of the non-characters
 /// U+FFFE/U+FFFF, which XML forbids (the text then goes to
 /// [`quick_check`]); otherwise the text is in NFC (the quick check says
-/// Yes), and `Some(legal)` says whether its ASCII is all legal in XML (no
-/// C0 control other than tab, newline and carriage return), the only
-/// characters of plain text that can be illegal.
+/// Yes), and `Some(legal)` says whether it is all kept as it is: no C0
+/// control other than tab, newline and carriage return (XML forbids them)
+/// and no C1 control (U+0080–U+009F, which [`super::clean_text`] reads as
+/// windows-1252), the only characters of plain text that are not.
 ///
 /// Read a byte at a time without decoding characters, and ASCII eight
 /// bytes at a time: this is what nearly all feed text is, Arabic included,
@@ -100,6 +101,8 @@ pub(crate) fn scan(s: &str) -> Option<bool> {
             }
             // `s` is valid UTF-8, so the continuation bytes are there.
             0xC0..=0xDF => {
+                // U+0080–U+009F are C2 80–C2 9F.
+                legal &= lead != 0xC2 || b[i + 1] >= 0xA0;
                 let word = plain.0[usize::from(lead & 0x1F)];
                 if word & (1 << (b[i + 1] & 0x3F)) == 0 {
                     return None;
@@ -185,10 +188,11 @@ mod tests {
         fn scan_is_the_table_and_the_control_check_per_character(s in prop_oneof![
             any::<String>(),
             "[\\u{0}-\\u{7f}\\u{0600}-\\u{06FF}\\u{0300}-\\u{036F}\\u{00A0}-\\u{024F}\\u{0800}-\\u{0FFF}\\u{FB50}-\\u{FFFF}\\u{1F300}-\\u{1F310}]{0,40}",
-            "([ -~]{0,20}[\\u{0}-\\u{1f}\\u{7f}]?[ -~]{0,12}[\\u{0621}-\\u{064A}\\u{0651}\\u{FFFE}]?){0,6}",
+            "([ -~]{0,20}[\\u{0}-\\u{1f}\\u{7f}-\\u{a0}]?[ -~]{0,12}[\\u{0621}-\\u{064A}\\u{0651}\\u{FFFE}]?){0,6}",
         ]) {
             let per_char = s.chars().all(|c| c < '\u{FFFE}' && PLAIN.contains(c));
-            let legal = s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'));
+            let legal = s.bytes().all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'))
+                && !s.chars().any(|c| ('\u{80}'..='\u{9F}').contains(&c));
             prop_assert_eq!(scan(&s), per_char.then_some(legal), "{:?}", s);
             if per_char {
                 prop_assert_eq!(is_nfc_quick(s.chars()), IsNormalized::Yes);
