@@ -862,17 +862,15 @@ mod tests {
         assert!(atom.contains(r#"<title xml:lang="ar">الانتخابات"#), "{atom}");
     }
 
-    /// Items an older build stored with a feed URL's login in their sources
-    /// and keys: no document publishes it.
-    #[test]
-    fn a_stored_feed_login_is_never_published() {
+    /// A linked and a link-less item (keyed by `guid`), each with two sources
+    /// from `feed`, and the three documents that publish them.
+    fn published_from(feed: &Url, guid: &str) -> (Vec<Item>, [(&'static str, String); 3]) {
         let meta_out = output();
         let base = Url::parse("https://news.example/").unwrap();
         let meta = OutputMeta::new(&meta_out, &base);
-        let feed = Url::parse("https://%D8%B9%D9%84%D9%8A:s3cret@f.example/rss?edition=ar").unwrap();
         let mut linked = item(1, Some("https://a.example/1"));
         let mut linkless = item(2, None);
-        linkless.key = ItemKey::from_guid("id-2", &feed);
+        linkless.key = ItemKey::from_guid(guid, feed);
         for it in [&mut linked, &mut linkless] {
             it.sources[0].feed_url = feed.to_string();
             it.sources.push(Source {
@@ -882,12 +880,22 @@ mod tests {
             });
         }
         let items = vec![linked, linkless];
-        for (format, doc) in [
-            ("rss", render_rss(&meta, &items)),
-            ("atom", render_atom(&meta, &items)),
-            ("json", render_json(&meta, &items)),
-        ] {
-            let doc = String::from_utf8(doc).unwrap();
+        let text = |doc: Vec<u8>| String::from_utf8(doc).unwrap();
+        let docs = [
+            ("rss", text(render_rss(&meta, &items))),
+            ("atom", text(render_atom(&meta, &items))),
+            ("json", text(render_json(&meta, &items))),
+        ];
+        (items, docs)
+    }
+
+    /// Items an older build stored with a feed URL's login in their sources
+    /// and keys: no document publishes it.
+    #[test]
+    fn a_stored_feed_login_is_never_published() {
+        let feed = Url::parse("https://%D8%B9%D9%84%D9%8A:s3cret@f.example/rss?edition=ar").unwrap();
+        let (_, docs) = published_from(&feed, "id-2");
+        for (format, doc) in docs {
             assert!(
                 !doc.contains("s3cret") && !doc.contains("D8%B9"),
                 "{format}: {doc}"
@@ -912,30 +920,11 @@ mod tests {
     /// other parameters (an Arabic one too) stay.
     #[test]
     fn a_feed_token_in_the_query_is_never_published() {
-        let meta_out = output();
-        let base = Url::parse("https://news.example/").unwrap();
-        let meta = OutputMeta::new(&meta_out, &base);
         let feed =
             Url::parse("https://f.example/rss?edition=ar&token=t0k3n&Feed_Token=f33d&api_key=k3y&قسم=سياسة")
                 .unwrap();
-        let mut linked = item(1, Some("https://a.example/1"));
-        let mut linkless = item(2, None);
-        linkless.key = ItemKey::from_guid("خبر-2?token=guid-part", &feed);
-        for it in [&mut linked, &mut linkless] {
-            it.sources[0].feed_url = feed.to_string();
-            it.sources.push(Source {
-                feed_url: feed.to_string(),
-                feed_name: "ثانية".into(),
-                link: None,
-            });
-        }
-        let items = vec![linked, linkless];
-        for (format, doc) in [
-            ("rss", render_rss(&meta, &items)),
-            ("atom", render_atom(&meta, &items)),
-            ("json", render_json(&meta, &items)),
-        ] {
-            let doc = String::from_utf8(doc).unwrap();
+        let (items, docs) = published_from(&feed, "خبر-2?token=guid-part");
+        for (format, doc) in docs {
             for secret in ["t0k3n", "f33d", "k3y"] {
                 assert!(!doc.contains(secret), "{format}: {secret} in {doc}");
             }
