@@ -25,6 +25,7 @@
 //! SHOW_UNCOMPARED=1 THRESHOLDS=0.42 cargo run --release --example cluster_fit -- test  # and the pairs above it never compared
 //! JOIN_MIN_P=0.7 JOINRULES="avg,0,0;avgs,0,0.2,0" cargo run --release --example cluster_fit -- join  # simulated join rules (tuning + written)
 //! REFIT=1 FIT_L2=3 FIT_DROP=title_grams cargo run --release --example cluster_fit -- join  # the same with the model refit
+//! cargo run --release --example cluster_fit -- export > pairs.jsonl  # every pair, for scoring outside (see `export`)
 //! ```
 //!
 //! Every mode first prints the *reachable pairs* of each half: how many
@@ -262,6 +263,10 @@ fn main() {
     let idf = Idf::from_items(&items);
     let table = PairTable::new(&items, &outlets, Some(&idf));
     let window = DEFAULT_WINDOW;
+    if mode == "export" {
+        export(&labels, &items, &outlets, &idf, &table);
+        return;
+    }
 
     let mut samples = Vec::new();
     let mut positives = [0usize; 3];
@@ -1148,6 +1153,202 @@ fn simulate(
         members[a].extend(moved);
     }
     group
+}
+
+/// `export`: one JSON line per pair of the real set (both halves) and of the
+/// written set, for scoring pairs with other tools (Run 22 scored them with
+/// sentence embeddings). Nothing is printed but the lines.
+///
+/// Every pair that passes the hard rules (language, outlet, window, places)
+/// is a line, with `block` telling why `cluster_fit`'s samples leave it out
+/// (`commentary`, `coverage`, `no shared word`; empty for a sample), its
+/// features as the other modes print them (`dice`, `coverage`, `p` the
+/// shipped pair model, `agreement` the rare-word agreement, `hours`,
+/// `similarity` the shipped edge or null), and two verdicts of the shipped
+/// clustering (`Clusterer` with the default settings over the whole set in
+/// order): `merged` (one cluster) and `taken` (the other item's cluster
+/// already holds a report of this item's outlet, so no similarity of this
+/// pair could join it; see `misses`). Same-story pairs of two outlets that a
+/// hard rule keeps apart are lines too (`block` the rule, no features), so
+/// the lines with `gold` are every same-story pair the scores count. Items
+/// are given as feedwire parsed them: title and summary as text.
+fn export(labels: &[Label], items: &[Item], outlets: &Outlets, idf: &Idf, table: &PairTable) {
+    let window = DEFAULT_WINDOW;
+    let text = |it: &Item| -> String {
+        it.summary
+            .as_deref()
+            .map(feedwire::select::html_to_text)
+            .unwrap_or_default()
+    };
+    let shipped_ids = |c: &Clusterer, items: &[Item]| -> Vec<feedwire::cluster::ClusterId> {
+        items.iter().map(|it| c.cluster_of(&it.key).unwrap().id).collect()
+    };
+    let taken = |ids: &[feedwire::cluster::ClusterId], outlet: &[Option<String>], i: usize, j: usize| {
+        (0..ids.len()).any(|k| {
+            (k != i && ids[k] == ids[j] && outlet[k] == outlet[i])
+                || (k != j && ids[k] == ids[i] && outlet[k] == outlet[j])
+        })
+    };
+    // One line; `f` is None for a pair a hard rule keeps apart.
+    #[allow(clippy::too_many_arguments)]
+    let line = |set: &str,
+                split: &str,
+                (a, b): (&Item, &Item),
+                (oa, ob): (&str, &str),
+                gold: bool,
+                merged: bool,
+                taken: bool,
+                f: Option<&feedwire::cluster::PairFeatures>,
+                shares_word: bool,
+                block: &str,
+                similarity: Option<f64>| {
+        let v = serde_json::json!({
+            "set": set,
+            "split": split,
+            "a": {"link": a.link, "outlet": oa, "lang": a.language, "title": a.title, "summary": text(a), "date": a.date},
+            "b": {"link": b.link, "outlet": ob, "lang": b.language, "title": b.title, "summary": text(b), "date": b.date},
+            "gold": gold,
+            "merged": merged,
+            "taken": taken,
+            "shares_word": shares_word,
+            "block": block,
+            "dice": f.map(|f| f.dice),
+            "coverage": f.map(|f| f.coverage),
+            "p": f.map(|f| model_score(&f.values)),
+            "agreement": f.map(|f| f.rare_cover),
+            "anchored": f.map(|f| f.anchored),
+            "commentary": f.map(|f| f.commentary),
+            "hours": f.map(|f| f.gap_hours),
+            "similarity": similarity,
+        });
+        println!("{v}");
+    };
+    let why = |f: &feedwire::cluster::PairFeatures, shares: bool| -> &'static str {
+        if f.commentary && f.dice < COMMENTARY_MIN_SIMILARITY {
+            "commentary"
+        } else if f.coverage < MIN_MODEL_COVERAGE {
+            "coverage"
+        } else if !shares {
+            "no shared word"
+        } else {
+            ""
+        }
+    };
+
+    let mut c = Clusterer::with_outlets(ClusterConfig::default(), outlets.clone()).with_idf(idf.clone());
+    for it in items {
+        c.add(it);
+    }
+    let ids = shipped_ids(&c, items);
+    let outlet: Vec<Option<String>> = items.iter().map(|it| outlets.of(it)).collect();
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            let (a, b) = (&labels[i], &labels[j]);
+            let gold = a.story != "-" && a.story == b.story && outlet[i] != outlet[j];
+            let split = match (a.test_half, b.test_half) {
+                (false, false) => "tuning",
+                (true, true) => "test",
+                _ => "across",
+            };
+            let pair = (&items[i], &items[j]);
+            let names = (
+                outlet[i].as_deref().unwrap_or(""),
+                outlet[j].as_deref().unwrap_or(""),
+            );
+            let (merged, tk) = (ids[i] == ids[j], taken(&ids, &outlet, i, j));
+            match table.features(i, j, window) {
+                Ok(f) => {
+                    let shares = table.share_a_word(i, j);
+                    let sim = table.similarity(i, j, window);
+                    line(
+                        "real",
+                        split,
+                        pair,
+                        names,
+                        gold,
+                        merged,
+                        tk,
+                        Some(&f),
+                        shares,
+                        why(&f, shares),
+                        sim,
+                    );
+                }
+                Err(e) if gold => line(
+                    "real",
+                    split,
+                    pair,
+                    names,
+                    gold,
+                    merged,
+                    tk,
+                    None,
+                    false,
+                    &format!("{e:?}"),
+                    None,
+                ),
+                Err(_) => {}
+            }
+        }
+    }
+
+    let (w_items, w_gold) = written();
+    let w_idf = Idf::from_items(&w_items);
+    let w_outlets = Outlets::new();
+    let w_table = PairTable::new(&w_items, &w_outlets, Some(&w_idf));
+    let mut c = Clusterer::new(ClusterConfig::default()).with_idf(w_idf.clone());
+    for it in &w_items {
+        c.add(it);
+    }
+    let ids = shipped_ids(&c, &w_items);
+    let outlet: Vec<Option<String>> = w_items
+        .iter()
+        .map(|it| Some(it.sources[0].feed_name.clone()))
+        .collect();
+    for i in 0..w_items.len() {
+        for j in i + 1..w_items.len() {
+            let gold = w_gold[i] == w_gold[j];
+            let pair = (&w_items[i], &w_items[j]);
+            let names = (
+                outlet[i].as_deref().unwrap_or(""),
+                outlet[j].as_deref().unwrap_or(""),
+            );
+            let (merged, tk) = (ids[i] == ids[j], taken(&ids, &outlet, i, j));
+            match w_table.features(i, j, window) {
+                Ok(f) => {
+                    let shares = w_table.share_a_word(i, j);
+                    let sim = w_table.similarity(i, j, window);
+                    line(
+                        "written",
+                        "written",
+                        pair,
+                        names,
+                        gold,
+                        merged,
+                        tk,
+                        Some(&f),
+                        shares,
+                        why(&f, shares),
+                        sim,
+                    );
+                }
+                Err(e) if gold => line(
+                    "written",
+                    "written",
+                    pair,
+                    names,
+                    gold,
+                    merged,
+                    tk,
+                    None,
+                    false,
+                    &format!("{e:?}"),
+                    None,
+                ),
+                Err(_) => {}
+            }
+        }
+    }
 }
 
 /// The ceiling of pair recall under the rules that no similarity can
