@@ -149,7 +149,7 @@ pub fn add_full_text(
         if let Some(ft) = feed
             .full_text
             .as_ref()
-            .filter(|_| status.url == feed.url.as_str())
+            .filter(|_| status.url == crate::generate::published_url(feed.url.as_str()))
         {
             status.full_text = Some(FullTextStatus::new(&stats_of(feed.url.as_str()), ft.auto));
         }
@@ -176,22 +176,35 @@ pub fn state_label(state: Option<&FeedState>) -> &'static str {
 }
 
 impl FeedStatus {
+    /// The status of the feed at `url` (as configured). The status is
+    /// served beside the outputs, so it shows what may be published of the
+    /// URL ([`crate::generate::published_url`]: no credential of its query),
+    /// in its error and its moves too.
     pub fn new(name: &str, url: &str, state: Option<&FeedState>) -> FeedStatus {
         let default = FeedState::default();
         let s = state.unwrap_or(&default);
         let label = state_label(state);
+        let shown = crate::generate::published_url(url);
+        let hide = |text: &String| {
+            if shown == url {
+                text.clone()
+            } else {
+                text.replace(url, &shown)
+            }
+        };
+        let published = |u: &String| crate::generate::published_url(u).into_owned();
         FeedStatus {
             name: name.to_owned(),
-            url: url.to_owned(),
+            url: shown.clone().into_owned(),
             state: label.to_owned(),
             last_attempt: time(s.last_attempt),
             last_success: time(s.last_success),
             last_status: s.last_status,
             consecutive_failures: s.consecutive_failures,
-            last_error: s.last_error.clone(),
+            last_error: s.last_error.as_ref().map(hide),
             next_due: if s.gone { None } else { time(s.next_due) },
-            permanent_redirect: s.permanent_redirect.clone(),
-            discovered_feed: s.discovered_feed.clone(),
+            permanent_redirect: s.permanent_redirect.as_ref().map(published),
+            discovered_feed: s.discovered_feed.as_ref().map(published),
             charset: s.charset.clone(),
             items_seen: s.items_seen,
             items_new: s.items_new,
@@ -648,6 +661,35 @@ pub fn with_fleet(page: String, fleet: &Fleet) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A credential in a feed URL's query is not shown: not in the URL,
+    /// nor in an error or a move that names it (an Arabic feed).
+    #[test]
+    fn a_feed_token_is_not_shown() {
+        let url = "https://a.example/rss?lang=ar&token=T0K3N";
+        let state = FeedState {
+            consecutive_failures: 1,
+            last_error: Some(format!(
+                "the feed the web page {url} links, https://a.example/f.xml, failed: HTTP 500"
+            )),
+            permanent_redirect: Some("https://b.example/rss?feed_token=T0K3N".into()),
+            ..FeedState::default()
+        };
+        let status = FeedStatus::new("الجزيرة", url, Some(&state));
+        let json = serde_json::to_string(&status).unwrap();
+        assert!(!json.contains("T0K3N"), "{json}");
+        assert_eq!(status.url, "https://a.example/rss?lang=ar");
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some("the feed the web page https://a.example/rss?lang=ar links, https://a.example/f.xml, failed: HTTP 500")
+        );
+        assert_eq!(
+            status.permanent_redirect.as_deref(),
+            Some("https://b.example/rss")
+        );
+        let plain = FeedStatus::new("الجزيرة", "https://a.example/rss?lang=ar", Some(&state));
+        assert_eq!(plain.last_error, state.last_error, "nothing to hide");
+    }
 
     #[test]
     fn states_and_table() {
