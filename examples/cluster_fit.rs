@@ -1235,62 +1235,67 @@ fn export(labels: &[Label], items: &[Item], outlets: &Outlets, idf: &Idf, table:
         }
     };
 
-    let mut c = Clusterer::with_outlets(ClusterConfig::default(), outlets.clone()).with_idf(idf.clone());
-    for it in items {
-        c.add(it);
-    }
-    let ids = shipped_ids(&c, items);
-    let outlet: Vec<Option<String>> = items.iter().map(|it| outlets.of(it)).collect();
-    for i in 0..items.len() {
-        for j in i + 1..items.len() {
-            let (a, b) = (&labels[i], &labels[j]);
-            let gold = a.story != "-" && a.story == b.story && outlet[i] != outlet[j];
-            let split = match (a.test_half, b.test_half) {
-                (false, false) => "tuning",
-                (true, true) => "test",
-                _ => "across",
-            };
-            let pair = (&items[i], &items[j]);
-            let names = (
-                outlet[i].as_deref().unwrap_or(""),
-                outlet[j].as_deref().unwrap_or(""),
-            );
-            let (merged, tk) = (ids[i] == ids[j], taken(&ids, &outlet, i, j));
-            match table.features(i, j, window) {
-                Ok(f) => {
-                    let shares = table.share_a_word(i, j);
-                    let sim = table.similarity(i, j, window);
-                    line(
-                        "real",
-                        split,
-                        pair,
-                        names,
-                        gold,
-                        merged,
-                        tk,
-                        Some(&f),
-                        shares,
-                        why(&f, shares),
-                        sim,
-                    );
-                }
-                Err(e) if gold => line(
-                    "real",
+    // Every pair of one set: a line for each that passes the hard rules,
+    // and for each same-story pair a hard rule keeps apart.
+    #[allow(clippy::too_many_arguments)]
+    let pairs = |set: &str,
+                 items: &[Item],
+                 table: &PairTable,
+                 c: &Clusterer,
+                 outlet: &[Option<String>],
+                 gold_of: &dyn Fn(usize, usize) -> bool,
+                 split_of: &dyn Fn(usize, usize) -> &'static str| {
+        let ids = shipped_ids(c, items);
+        for i in 0..items.len() {
+            for j in i + 1..items.len() {
+                let (gold, split) = (gold_of(i, j), split_of(i, j));
+                let pair = (&items[i], &items[j]);
+                let names = (
+                    outlet[i].as_deref().unwrap_or(""),
+                    outlet[j].as_deref().unwrap_or(""),
+                );
+                let (merged, tk) = (ids[i] == ids[j], taken(&ids, outlet, i, j));
+                let (f, shares, block, sim) = match table.features(i, j, window) {
+                    Ok(f) => {
+                        let shares = table.share_a_word(i, j);
+                        let block = why(&f, shares).to_owned();
+                        (Some(f), shares, block, table.similarity(i, j, window))
+                    }
+                    Err(e) if gold => (None, false, format!("{e:?}"), None),
+                    Err(_) => continue,
+                };
+                line(
+                    set,
                     split,
                     pair,
                     names,
                     gold,
                     merged,
                     tk,
-                    None,
-                    false,
-                    &format!("{e:?}"),
-                    None,
-                ),
-                Err(_) => {}
+                    f.as_ref(),
+                    shares,
+                    &block,
+                    sim,
+                );
             }
         }
+    };
+
+    let mut c = Clusterer::with_outlets(ClusterConfig::default(), outlets.clone()).with_idf(idf.clone());
+    for it in items {
+        c.add(it);
     }
+    let outlet: Vec<Option<String>> = items.iter().map(|it| outlets.of(it)).collect();
+    let gold = |i: usize, j: usize| {
+        let (a, b) = (&labels[i], &labels[j]);
+        a.story != "-" && a.story == b.story && outlet[i] != outlet[j]
+    };
+    let split = |i: usize, j: usize| match (labels[i].test_half, labels[j].test_half) {
+        (false, false) => "tuning",
+        (true, true) => "test",
+        _ => "across",
+    };
+    pairs("real", items, table, &c, &outlet, &gold, &split);
 
     let (w_items, w_gold) = written();
     let w_idf = Idf::from_items(&w_items);
@@ -1300,55 +1305,14 @@ fn export(labels: &[Label], items: &[Item], outlets: &Outlets, idf: &Idf, table:
     for it in &w_items {
         c.add(it);
     }
-    let ids = shipped_ids(&c, &w_items);
     let outlet: Vec<Option<String>> = w_items
         .iter()
         .map(|it| Some(it.sources[0].feed_name.clone()))
         .collect();
-    for i in 0..w_items.len() {
-        for j in i + 1..w_items.len() {
-            let gold = w_gold[i] == w_gold[j];
-            let pair = (&w_items[i], &w_items[j]);
-            let names = (
-                outlet[i].as_deref().unwrap_or(""),
-                outlet[j].as_deref().unwrap_or(""),
-            );
-            let (merged, tk) = (ids[i] == ids[j], taken(&ids, &outlet, i, j));
-            match w_table.features(i, j, window) {
-                Ok(f) => {
-                    let shares = w_table.share_a_word(i, j);
-                    let sim = w_table.similarity(i, j, window);
-                    line(
-                        "written",
-                        "written",
-                        pair,
-                        names,
-                        gold,
-                        merged,
-                        tk,
-                        Some(&f),
-                        shares,
-                        why(&f, shares),
-                        sim,
-                    );
-                }
-                Err(e) if gold => line(
-                    "written",
-                    "written",
-                    pair,
-                    names,
-                    gold,
-                    merged,
-                    tk,
-                    None,
-                    false,
-                    &format!("{e:?}"),
-                    None,
-                ),
-                Err(_) => {}
-            }
-        }
-    }
+    let gold = |i: usize, j: usize| w_gold[i] == w_gold[j];
+    pairs("written", &w_items, &w_table, &c, &outlet, &gold, &|_, _| {
+        "written"
+    });
 }
 
 /// The ceiling of pair recall under the rules that no similarity can
