@@ -1991,6 +1991,9 @@ impl SledStore {
             .transaction(|(keys, records, dates, sources, seen_by_date, meta)| {
                 // The pairs still there (another pass may have taken some).
                 let mut gone: Vec<u64> = Vec::new();
+                // Chunks no longer in the tree (emptied here, or gone
+                // already): out of the writer's chunk keys afterwards.
+                let mut emptied: Vec<sled::IVec> = Vec::new();
                 let mut by_chunk: std::collections::BTreeMap<&[u8], Vec<&[u8; 16]>> =
                     std::collections::BTreeMap::new();
                 for (chunk, pair) in &victims {
@@ -1998,6 +2001,7 @@ impl SledStore {
                 }
                 for (chunk, pairs) in by_chunk {
                     let Some(old) = dates.get(chunk)? else {
+                        emptied.push(chunk.into());
                         continue;
                     };
                     let mut kept = Vec::with_capacity(old.len());
@@ -2010,6 +2014,7 @@ impl SledStore {
                     }
                     if kept.is_empty() {
                         dates.remove(chunk)?;
+                        emptied.push(chunk.into());
                     } else if kept.len() < old.len() {
                         dates.insert(chunk, kept)?;
                     }
@@ -2039,15 +2044,12 @@ impl SledStore {
                 let count = stored_count(meta.get(COUNT_KEY)?.as_deref());
                 let left = count.saturating_sub(keys_gone.len() as u64);
                 meta.insert(COUNT_KEY, &left.to_be_bytes())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(keys_gone)
+                Ok::<_, ConflictableTransactionError<StoreError>>((keys_gone, emptied))
             });
-        let moved = unwrap_tx(moved)?;
+        let (moved, emptied) = unwrap_tx(moved)?;
         if let Some(mut chunk_keys) = chunk_keys {
-            let touched: std::collections::BTreeSet<&sled::IVec> = victims.iter().map(|(c, _)| c).collect();
-            for chunk in touched {
-                if !self.dates.contains_key(chunk)? {
-                    chunk_keys.remove(chunk);
-                }
+            for chunk in &emptied {
+                chunk_keys.remove(chunk);
             }
             writing.chunk_keys = Some(chunk_keys);
         }
