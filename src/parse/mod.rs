@@ -755,10 +755,10 @@ fn json_next_url(doc: &[u8], feed_url: &Url) -> Option<String> {
     memchr::memmem::find(doc, b"\"next_url\"")?;
     let next = serde_json::from_slice::<Paging>(doc).ok()?.next_url?;
     let next = next.trim();
-    (!next.is_empty())
-        .then(|| feed_url.join(next).ok())
-        .flatten()
-        .map(String::from)
+    if next.is_empty() {
+        return None;
+    }
+    feed_url.join(next).ok().map(String::from)
 }
 
 /// `sy:updatePeriod` / `sy:updateFrequency` (RSS 1.0 syndication module),
