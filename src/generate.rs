@@ -251,6 +251,60 @@ pub fn published_url(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// `text` (an error, a note) with every `http(s)://` URL in it as
+/// [`published_url`] has it. The status is served beside the outputs, and
+/// its texts may name URLs other than the feed's own (a redirect's target,
+/// the feed a page links, an article page): each can carry a credential
+/// of its own. A URL ends at white space, a quote or an angle bracket, and
+/// not with the punctuation of the sentence around it (`.`, `,`, `;`, `:`,
+/// `!`, or a `)` it did not open).
+pub fn published_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::new();
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let colon = from + found;
+        let scheme = text[..colon]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !c.is_ascii_alphabetic())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = text[colon..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            .map_or(text.len(), |i| colon + i);
+        let mut url = &text[scheme..end];
+        loop {
+            let trimmed = url.trim_end_matches(['.', ',', ';', ':', '!']);
+            let trimmed = match trimmed.strip_suffix(')') {
+                Some(t) if !t.contains('(') => t,
+                _ => trimmed,
+            };
+            if trimmed.len() == url.len() {
+                break;
+            }
+            url = trimmed;
+        }
+        from = scheme + url.len().max(colon + 3 - scheme);
+        if !matches!(
+            text[scheme..colon].to_ascii_lowercase().as_str(),
+            "http" | "https"
+        ) {
+            continue;
+        }
+        let shown = published_url(url);
+        if shown != url {
+            out.push_str(&text[done..scheme]);
+            out.push_str(&shown);
+            done = scheme + url.len();
+        }
+    }
+    if done == 0 {
+        return text.into();
+    }
+    out.push_str(&text[done..]);
+    out.into()
+}
+
 /// `s` (a URL, or a key that holds one) without the `user:password@` of its
 /// first authority. Feed URLs lose their login when the config is read
 /// ([`crate::config::Credentials`]), but items stored by an older build
@@ -947,6 +1001,45 @@ mod tests {
             "only whole names, and suffixes of token, secret, password"
         );
         assert_eq!(published_url("urn:x?token"), "urn:x");
+    }
+
+    /// Every URL an error or a note names is published without its
+    /// credentials, wherever it stands in the sentence; other text, other
+    /// schemes and URLs without credentials are left as they are.
+    #[test]
+    fn urls_in_a_text_lose_their_credentials() {
+        let cases = [
+            (
+                "error sending request for url (https://a.example/rss?token=T0K3N&lang=ar)",
+                "error sending request for url (https://a.example/rss?lang=ar)",
+            ),
+            (
+                "moved to HTTPS://b.example/خبر?api_key=K3Y: HTTP 404. فشل",
+                "moved to HTTPS://b.example/خبر: HTTP 404. فشل",
+            ),
+            (
+                "the page https://u:p@c.example/ links \"http://c.example/f.xml?sig=S1G\", failed",
+                "the page https://c.example/ links \"http://c.example/f.xml\", failed",
+            ),
+            (
+                "<https://d.example/q?(a)=1&pwd=P>, ftp://e.example/?token=kept",
+                "<https://d.example/q?(a)=1>, ftp://e.example/?token=kept",
+            ),
+            (
+                "HTTP 500 من https://a.example/rss?lang=ar.",
+                "HTTP 500 من https://a.example/rss?lang=ar.",
+            ),
+            ("فشلhttps://a.example/?token=x", "فشلhttps://a.example/"),
+            ("no URL here: a://", "no URL here: a://"),
+            ("://?token=x https://", "://?token=x https://"),
+        ];
+        for (text, shown) in cases {
+            assert_eq!(published_text(text), shown, "{text}");
+        }
+        assert!(matches!(
+            published_text("HTTP 500 https://a.example/"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

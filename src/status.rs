@@ -122,7 +122,10 @@ impl FullTextStatus {
             extracted: s.extracted,
             failed: s.failed,
             fallback: s.fallback,
-            last_error: s.last_error.clone(),
+            last_error: s
+                .last_error
+                .as_deref()
+                .map(|e| crate::generate::published_text(e).into_owned()),
             last_error_at: time(s.last_error_at),
         }
     }
@@ -179,23 +182,18 @@ impl FeedStatus {
     /// The status of the feed at `url` (as configured). The status is
     /// served beside the outputs, so it shows what may be published of the
     /// URL ([`crate::generate::published_url`]: no credential of its query),
-    /// in its error and its moves too.
+    /// in its moves too, and of every URL its error and notes name
+    /// ([`crate::generate::published_text`]: a redirect's target or a
+    /// page's feed may carry a credential of its own).
     pub fn new(name: &str, url: &str, state: Option<&FeedState>) -> FeedStatus {
         let default = FeedState::default();
         let s = state.unwrap_or(&default);
         let label = state_label(state);
-        let shown = crate::generate::published_url(url);
-        let hide = |text: &String| {
-            if shown == url {
-                text.clone()
-            } else {
-                text.replace(url, &shown)
-            }
-        };
         let published = |u: &String| crate::generate::published_url(u).into_owned();
+        let hide = |text: &String| crate::generate::published_text(text).into_owned();
         FeedStatus {
             name: name.to_owned(),
-            url: shown.clone().into_owned(),
+            url: crate::generate::published_url(url).into_owned(),
             state: label.to_owned(),
             last_attempt: time(s.last_attempt),
             last_success: time(s.last_success),
@@ -210,8 +208,8 @@ impl FeedStatus {
             items_new: s.items_new,
             bytes: s.bytes,
             title: s.title.clone(),
-            no_entries: s.no_entries.clone(),
-            repaired: s.repaired.clone(),
+            no_entries: s.no_entries.as_ref().map(hide),
+            repaired: s.repaired.as_ref().map(hide),
             items_too_old: s.items_too_old,
             items_over_limit: s.items_over_limit,
             items_empty: s.items_empty,
@@ -220,7 +218,8 @@ impl FeedStatus {
             last_gap: time(s.last_gap),
             gap: s
                 .last_gap_note
-                .clone()
+                .as_ref()
+                .map(hide)
                 .filter(|_| s.speedup > 0)
                 .map(|n| match time(s.last_gap) {
                     Some(at) => format!("gaps: {}, the last at {at}: {n}", s.gaps),
@@ -687,8 +686,40 @@ mod tests {
             status.permanent_redirect.as_deref(),
             Some("https://b.example/rss")
         );
-        let plain = FeedStatus::new("الجزيرة", "https://a.example/rss?lang=ar", Some(&state));
-        assert_eq!(plain.last_error, state.last_error, "nothing to hide");
+        // A feed URL without a credential, whose error, notes and article
+        // error name other URLs that carry one.
+        let other = FeedState {
+            consecutive_failures: 1,
+            last_error: Some(
+                "error sending request for url (https://b.example/خبر?Feed_Token=T0K3N&lang=ar)".into(),
+            ),
+            no_entries: Some("لا مدخلات: see https://b.example/help?apikey=T0K3N.".into()),
+            repaired: Some("mended https://u:T0K3N@b.example/rss".into()),
+            ..FeedState::default()
+        };
+        let plain = FeedStatus::new("الجزيرة", "https://a.example/rss?lang=ar", Some(&other));
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("T0K3N"), "{json}");
+        assert_eq!(
+            plain.last_error.as_deref(),
+            Some("error sending request for url (https://b.example/خبر?lang=ar)")
+        );
+        assert_eq!(
+            plain.no_entries.as_deref(),
+            Some("لا مدخلات: see https://b.example/help.")
+        );
+        assert_eq!(plain.repaired.as_deref(), Some("mended https://b.example/rss"));
+        let article = FullTextStatus::new(
+            &crate::store::FullTextStats {
+                last_error: Some("HTTP 403 for https://c.example/مقال?sig=T0K3N".into()),
+                ..Default::default()
+            },
+            false,
+        );
+        assert_eq!(
+            article.last_error.as_deref(),
+            Some("HTTP 403 for https://c.example/مقال")
+        );
     }
 
     #[test]
