@@ -265,10 +265,9 @@ pub struct PollContext {
     pub store: Store,
     pub fetcher: Fetcher,
     pub clock: SharedClock,
+    /// `[poll] max_items`, and `[storage] retention`: entries dated older
+    /// are neither built nor stored (the pruner would drop them again).
     limits: Limits,
-    /// `[storage] retention`: entries dated older are not stored at all
-    /// (the pruner would drop them again).
-    retention: Duration,
     min_interval: Duration,
     max_interval: Duration,
     global: Arc<Semaphore>,
@@ -301,8 +300,8 @@ impl PollContext {
             clock,
             limits: Limits {
                 max_items: config.poll.max_items,
+                retention: Some(config.storage.retention),
             },
-            retention: config.storage.retention,
             min_interval: config.poll.min_interval,
             max_interval: config.poll.max_interval.max(config.poll.min_interval),
             global: Arc::new(Semaphore::new(config.poll.concurrency)),
@@ -1130,11 +1129,11 @@ async fn process(
     };
     let Stored {
         parsed,
-        too_old,
         ingest,
         revised,
         ..
     } = stored;
+    let too_old = parsed.too_old;
     let (feed_name, feed_url) = (&feed.name, &feed.url);
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;
@@ -1195,9 +1194,9 @@ async fn process(
 
 /// One document parsed and stored as this feed's.
 struct Stored {
+    /// With the entries dated older than the retention counted
+    /// (`too_old`), neither built nor stored.
     parsed: crate::parse::ParsedFeed,
-    /// Entries dated older than the retention, not stored.
-    too_old: usize,
     /// What the store did, as it reports it (entries skipped at parse as
     /// known are not in it).
     ingest: IngestReport,
@@ -1252,7 +1251,6 @@ async fn parse_and_store(
     let (feed_name, feed_url) = (feed.name.clone(), feed.url.clone());
     let feed = feed.clone();
     let limits = ctx.limits;
-    let oldest = started.timestamp() - i64::try_from(ctx.retention.as_secs()).unwrap_or(i64::MAX);
     // Parsing and sled writes are CPU and blocking I/O: keep them off the
     // async workers so that serving and other fetches go on.
     let cpu = ctx
@@ -1321,6 +1319,10 @@ async fn parse_and_store(
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
         let mut parsed = parsed;
+        // Entries older than the retention were counted and left out by
+        // the parser (`Limits::retention`): stored, they would be pruned at
+        // the next retention pass (and `poll-once` would publish them
+        // first).
         // An update time in the future of the poll is not stored (the sort
         // date passes over it too, `Item::pick_date`): outputs publish
         // `updated` as the item's last change, and a revision sets it to
@@ -1329,18 +1331,12 @@ async fn parse_and_store(
         for item in &mut parsed.items {
             item.updated = item.updated.filter(|&u| u <= item.first_seen);
         }
-        // Stored, they would be pruned at the next retention pass (and
-        // `poll-once` would publish them first): counted, not stored.
-        let before = parsed.items.len() + parsed.sightings.len();
-        parsed.items.retain(|i| i.date >= oldest);
-        parsed.sightings.retain(|s| s.date >= oldest);
-        let too_old = before - parsed.items.len() - parsed.sightings.len();
         let older = older.get();
-        Ok::<_, FeedFailure>((parsed, too_old, store, feed, older))
+        Ok::<_, FeedFailure>((parsed, store, feed, older))
     })
     .await
     .unwrap_or_else(|e| Err(FeedFailure::Other(format!("internal error while parsing: {e}"))))?;
-    let (parsed, too_old, store, feed, older) = parsed;
+    let (parsed, store, feed, older) = parsed;
     // The core is free for the next document while this one waits for its
     // commit (the store groups the documents that wait together); the body
     // slot is still held, so what is in flight stays bounded.
@@ -1399,7 +1395,6 @@ async fn parse_and_store(
     }
     Ok(Stored {
         parsed,
-        too_old,
         ingest,
         revised,
         older,

@@ -362,13 +362,7 @@ fn holder(
         Known::FromThisFeed { date: None, .. } => return Held::Apart,
         _ => return Held::Free,
     };
-    let date = |e: &Entry| {
-        Item::pick_date(
-            e.published.map(|d| d.timestamp()),
-            e.updated.map(|d| d.timestamp()),
-            now,
-        )
-    };
+    let date = |e: &Entry| super::EntryDates::of(e, now).date;
     let mut dated = classes
         .iter()
         .enumerate()

@@ -56,6 +56,14 @@ pub struct ParsedFeed {
     pub skipped: usize,
     /// Entries with nothing to publish: no title, text or link.
     pub empty: usize,
+    /// Entries dated before [`Limits::retention`] (new ones by their own
+    /// date, sightings by the stored item's), counted and left out:
+    /// stored, they would be pruned at the next retention pass. An entry
+    /// known from this feed is `skipped` whatever its date.
+    pub too_old: usize,
+    /// Entries built into an item (sanitised, cleaned, fingerprinted): the
+    /// new ones and the revised ones. What a poll's parse costs, per entry.
+    pub built: usize,
     /// What the recovery layer had to mend before the document would read
     /// (`1 stray '&', unclosed CDATA`), for the feed's status.
     pub repaired: Option<String>,
@@ -93,11 +101,28 @@ pub struct ParsedFeed {
 pub struct Limits {
     /// Entries taken from one document (the first ones, usually the newest).
     pub max_items: usize,
+    /// `[storage] retention`: an entry dated before `now` less this is
+    /// counted in [`ParsedFeed::too_old`] and not built. Archives and
+    /// podcasts list years of entries that are never stored, so the store
+    /// never knows them: without the bound each change of such a document
+    /// would build them all again only to drop them. `None`: no bound.
+    pub retention: Option<Duration>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_items: 1000 }
+        Limits {
+            max_items: 1000,
+            retention: None,
+        }
+    }
+}
+
+impl Limits {
+    /// The oldest sort date kept for a document read at `now`.
+    fn oldest(&self, now: i64) -> Option<i64> {
+        let retention = self.retention?;
+        Some(now.saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX)))
     }
 }
 
@@ -163,6 +188,8 @@ pub enum Known {
 #[allow(clippy::large_enum_variant)]
 enum Built {
     Item(Item),
+    /// New, and dated before the retention bound: not built.
+    TooOld,
     /// Known from this feed (or pruned): skipped.
     Known(ItemKey),
     Sighting(Sighting),
@@ -308,7 +335,7 @@ pub fn parse_feed_recalling(
         &guid_links,
         recall,
     );
-    out.empty = taken.saturating_sub(out.items.len() + out.sightings.len() + out.skipped);
+    out.empty = taken.saturating_sub(out.items.len() + out.sightings.len() + out.skipped + out.too_old);
     out.repaired = repaired;
     if out.next_page.is_none() && !is_xml(&decoded.bytes) {
         out.next_page = json_next_url(&decoded.bytes, feed.url);
@@ -316,6 +343,7 @@ pub fn parse_feed_recalling(
     if out.items.is_empty()
         && out.sightings.is_empty()
         && out.skipped == 0
+        && out.too_old == 0
         && out.dropped == 0
         && shows_entries(&decoded.bytes)
     {
@@ -588,8 +616,14 @@ fn build(
     let language = parsed.language.as_deref().map(clean_text);
     let ttl = parsed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60));
     let now = now.timestamp();
+    let when = When {
+        now,
+        oldest: limits.oldest(now),
+    };
     let total = parsed.entries.len();
     let mut skipped = 0;
+    let mut too_old = 0;
+    let mut built = 0;
     let site_url = parsed
         .links
         .iter()
@@ -680,11 +714,31 @@ fn build(
                 clean: link,
                 key,
             };
-            match entry_to_item(feed, e, link, language.as_deref(), now, guid_is_link, known)? {
-                Built::Item(item) => Some(item),
+            match entry_to_item(feed, e, link, language.as_deref(), when, guid_is_link, known)? {
+                // Built all the same: an old entry whose emptiness only
+                // its built text can tell (see `entry_to_item`).
+                Built::Item(item) if when.too_old(item.date) => {
+                    built += 1;
+                    too_old += 1;
+                    None
+                }
+                Built::Item(item) => {
+                    built += 1;
+                    Some(item)
+                }
+                Built::TooOld => {
+                    too_old += 1;
+                    None
+                }
                 Built::Known(key) => {
                     skipped += 1;
                     met.insert(key);
+                    None
+                }
+                // The stored item's date decides: it is what the store
+                // would keep and prune by.
+                Built::Sighting(sighting) if when.too_old(sighting.date) => {
+                    too_old += 1;
                     None
                 }
                 Built::Sighting(sighting) => {
@@ -692,6 +746,7 @@ fn build(
                     None
                 }
                 Built::Revision(revision) => {
+                    built += usize::from(revision.item.is_some());
                     skipped += 1;
                     // Only the first entry of a key in the document speaks
                     // for it (as the first is the one stored when the key
@@ -714,6 +769,8 @@ fn build(
         dropped: total.saturating_sub(limits.max_items),
         skipped,
         empty: 0,
+        too_old,
+        built,
         repaired: None,
         no_entries: None,
         items,
@@ -821,16 +878,57 @@ struct EntryLink {
     key: Option<ItemKey>,
 }
 
+/// When a document is read: the first-seen time of its new items, and
+/// the oldest sort date kept ([`Limits::retention`]).
+#[derive(Clone, Copy)]
+struct When {
+    now: i64,
+    oldest: Option<i64>,
+}
+
+impl When {
+    /// A sort date before the retention's bound.
+    fn too_old(&self, date: i64) -> bool {
+        self.oldest.is_some_and(|oldest| date < oldest)
+    }
+}
+
+/// An entry's dates as its item holds them: `published` and `updated` as
+/// the document gives them (once [`pub_date_as_published`] has read
+/// them), and the sort date [`Item::pick_date`] makes of them for an item
+/// first seen at `first_seen`. The one rule for the item built, for the
+/// retention bound checked before building it, and for telling which
+/// entry a stored item is (`links`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EntryDates {
+    pub published: Option<i64>,
+    pub updated: Option<i64>,
+    pub date: i64,
+}
+
+impl EntryDates {
+    pub(crate) fn of(entry: &Entry, first_seen: i64) -> EntryDates {
+        let published = entry.published.map(|d| d.timestamp());
+        let updated = entry.updated.map(|d| d.timestamp());
+        EntryDates {
+            published,
+            updated,
+            date: Item::pick_date(published, updated, first_seen),
+        }
+    }
+}
+
 /// `None`: not an item.
 fn entry_to_item(
     feed: FeedRef<'_>,
     mut entry: Entry,
     link: EntryLink,
     feed_language: Option<&str>,
-    now: i64,
+    when: When,
     guid_is_link: bool,
     known: &dyn Fn(&ItemKey) -> Known,
 ) -> Option<Built> {
+    let now = when.now;
     let EntryLink {
         original: original_link,
         clean: mut link,
@@ -867,9 +965,17 @@ fn entry_to_item(
         feed_name: feed.name.to_owned(),
         link: original_link.as_ref().map(Url::to_string),
     };
+    let dates = EntryDates::of(&entry, now);
     // Hashed only for an entry whose text the store may keep or compare:
     // an item another feed's text or a pruned one costs nothing more.
     let (print, revising) = match known(&key) {
+        // Older than the retention: it would be built only to be dropped.
+        // Unless the built text alone can say whether it is empty (no
+        // link, no title: its summary or content may sanitise to nothing),
+        // which counts it as empty instead (`build` drops it after).
+        Known::New if when.too_old(dates.date) && (link.is_some() || has_title(&entry)) => {
+            return Some(Built::TooOld)
+        }
         Known::New => (fingerprint(&entry), false),
         Known::FromThisFeed {
             print: StoredPrint::NotOurs,
@@ -935,8 +1041,11 @@ fn entry_to_item(
         return None;
     }
 
-    let published = entry.published.map(|d| d.timestamp());
-    let updated = entry.updated.map(|d| d.timestamp());
+    let EntryDates {
+        published,
+        updated,
+        date,
+    } = dates;
     let authors = entry
         .authors
         .iter_mut()
@@ -965,7 +1074,7 @@ fn entry_to_item(
         published,
         updated,
         first_seen: now,
-        date: Item::pick_date(published, updated, now),
+        date,
         language: entry
             .language
             .as_deref()
@@ -984,6 +1093,15 @@ fn entry_to_item(
         }),
         false => Built::Item(item),
     })
+}
+
+/// Whether the entry's item would have a title ([`entry_to_item`]'s rule;
+/// the text copied, as it is asked only of old entries without a link).
+fn has_title(entry: &Entry) -> bool {
+    entry
+        .title
+        .as_ref()
+        .is_some_and(|t| !text_to_plain(t.clone()).is_empty())
 }
 
 /// Fixed SipHash keys of [`fingerprint`]: the value is persisted, so it
@@ -1942,7 +2060,10 @@ mod tests {
                 body,
                 None,
                 Utc::now(),
-                Limits { max_items: 2 },
+                Limits {
+                    max_items: 2,
+                    ..Limits::default()
+                },
             )
             .unwrap();
             (f.items.iter().map(|i| i.title.clone()).collect(), f.dropped)
@@ -1977,7 +2098,10 @@ mod tests {
             body.as_bytes(),
             None,
             Utc::now(),
-            Limits { max_items: 3 },
+            Limits {
+                max_items: 3,
+                ..Limits::default()
+            },
         )
         .unwrap();
         assert_eq!(f.items.len(), 3);
@@ -2144,7 +2268,10 @@ mod tests {
             body.as_bytes(),
             None,
             Utc::now(),
-            Limits { max_items: 2 },
+            Limits {
+                max_items: 2,
+                ..Limits::default()
+            },
         )
         .unwrap();
         assert_eq!((capped.items.len(), capped.empty, capped.dropped), (2, 0, 2));
@@ -3030,5 +3157,195 @@ mod tests {
             assert_eq!(document_html(&builder.clean(text), text.len()), want);
             assert_eq!(document_html(&builder.clean(text), 0), want);
         }
+    }
+
+    /// A poll's reading of a document, with the retention's bound: the
+    /// items, sightings and revisions kept and every count.
+    #[derive(Debug, PartialEq)]
+    struct Kept {
+        items: Vec<Item>,
+        sightings: Vec<Sighting>,
+        revisions: Vec<Revision>,
+        /// skipped, empty, dropped, too_old
+        counts: [usize; 4],
+        no_entries: Option<String>,
+    }
+
+    /// `poller_oldest` given, the old path: the parser built every entry
+    /// and the poller dropped the items and sightings dated before the
+    /// bound afterwards, counting them.
+    fn kept(mut f: ParsedFeed, poller_oldest: Option<i64>) -> Kept {
+        let mut too_old = f.too_old;
+        if let Some(oldest) = poller_oldest {
+            let before = f.items.len() + f.sightings.len();
+            f.items.retain(|i| i.date >= oldest);
+            f.sightings.retain(|s| s.date >= oldest);
+            too_old += before - f.items.len() - f.sightings.len();
+        }
+        Kept {
+            items: f.items,
+            sightings: f.sightings,
+            revisions: f.revisions,
+            counts: [f.skipped, f.empty, f.dropped, too_old],
+            no_entries: f.no_entries,
+        }
+    }
+
+    /// Reads `body` at `now` with a 30-day retention both ways: the
+    /// parser told the bound, and (the old path) the parser not told and
+    /// the poller's filter after it. Returns the reading, the same both
+    /// ways, and the entries each way built.
+    fn old_and_new(body: &[u8], max_items: usize, known: &dyn Fn(&ItemKey) -> Known) -> (Kept, usize, usize) {
+        let url = Url::parse("https://example.com/feed.xml").unwrap();
+        let feed = FeedRef {
+            url: &url,
+            name: "أرشيف",
+        };
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let retention = Duration::from_secs(30 * 86_400);
+        let oldest = now.timestamp() - 30 * 86_400;
+        let limits = |retention| Limits { max_items, retention };
+        let read = |limits| parse_feed_skipping(feed, body, None, now, limits, known).unwrap();
+        let (old, new) = (read(limits(None)), read(limits(Some(retention))));
+        let (old_built, new_built) = (old.built, new.built);
+        let new = kept(new, None);
+        assert_eq!(kept(old, Some(oldest)), new);
+        (new, old_built, new_built)
+    }
+
+    /// What the store holds of the entries of [`aged_rss`] whose link ends
+    /// in `/seen-old`, `/seen-new`, `/known-old` and `/revised-old`.
+    fn aged_known(k: &ItemKey) -> Known {
+        let date = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        match k.as_str().rsplit('/').next() {
+            Some("seen-old") => Known::Elsewhere {
+                date: date("2026-10-01T00:00:00Z"),
+            },
+            Some("seen-new") => Known::Elsewhere {
+                date: date("2026-11-20T00:00:00Z"),
+            },
+            Some("known-old") => Known::FromThisFeed {
+                date: Some(date("2024-05-01T00:00:00Z")),
+                print: StoredPrint::NotOurs,
+            },
+            Some("revised-old") => Known::FromThisFeed {
+                date: Some(date("2024-05-02T00:00:00Z")),
+                print: StoredPrint::Is(1),
+            },
+            _ => Known::New,
+        }
+    }
+
+    /// An archive's RSS document read on 2026-12-01, newest first: every
+    /// way an entry's date is decided (pubDate, a later dc:date, a 1970
+    /// placeholder, the future, none), old entries with and without a
+    /// link or a title, one that sanitises to nothing, stories other feeds
+    /// brought (one stored long ago), entries this feed brought and one
+    /// it revised (both old), and an old one past `max_items` = 14.
+    fn aged_rss(encoding: &str) -> String {
+        let item = |inner: &str| format!("<item>{inner}</item>");
+        let items = [
+            item("<title>خبر جديد عن الانتخابات</title><link>https://example.com/new</link><pubDate>Sun, 29 Nov 2026 10:00:00 GMT</pubDate><description>&lt;p&gt;نص &lt;b&gt;الخبر&lt;/b&gt; الكامل&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;</description>"),
+            item("<title>خبر من المستقبل</title><link>https://example.com/future</link><pubDate>Mon, 01 Feb 2027 10:00:00 GMT</pubDate>"),
+            item("<title>خبر نشره نظام بلا تاريخ</title><link>https://example.com/placeholder</link><pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate>"),
+            item("<title>خبر غير مؤرخ</title><link>https://example.com/undated</link>"),
+            item("<title>أرشيف الوزارة</title><link>https://example.com/old</link><pubDate>Tue, 02 Jan 2024 10:00:00 GMT</pubDate><description>&lt;p&gt;بيان &lt;a href=\"/x?utm_source=rss\"&gt;قديم&lt;/a&gt;&lt;/p&gt;</description>"),
+            item("<title>تحديث قديم</title><link>https://example.com/old-updated</link><pubDate>Wed, 01 Jan 2025 10:00:00 GMT</pubDate><dc:date>2026-11-30T06:00:00Z</dc:date>"),
+            item("<title>تاريخ نظام ثم تاريخ قديم</title><link>https://example.com/old-dc</link><pubDate>Thu, 01 Jan 1970 00:00:00 GMT</pubDate><dc:date>2025-06-01T00:00:00Z</dc:date>"),
+            item("<title>حلقة قديمة بلا رابط</title><guid isPermaLink=\"false\">episode-8</guid><pubDate>Sun, 01 Jan 2023 10:00:00 GMT</pubDate>"),
+            item("<guid isPermaLink=\"false\">episode-9</guid><pubDate>Sun, 01 Jan 2023 09:00:00 GMT</pubDate><description>&lt;script&gt;x()&lt;/script&gt;</description>"),
+            item("<guid isPermaLink=\"false\">episode-10</guid><pubDate>Sun, 01 Jan 2023 08:00:00 GMT</pubDate><description>&lt;p&gt;نص حلقة قديمة&lt;/p&gt;</description>"),
+            item("<title>قصة نقلتها صحيفة أخرى قديما</title><link>https://example.com/seen-old</link><pubDate>Sat, 28 Nov 2026 10:00:00 GMT</pubDate>"),
+            item("<title>قصة نقلتها صحيفة أخرى</title><link>https://example.com/seen-new</link><pubDate>Fri, 20 Nov 2026 10:00:00 GMT</pubDate>"),
+            item("<title>خبر قديم معروف</title><link>https://example.com/known-old</link><pubDate>Wed, 01 May 2024 10:00:00 GMT</pubDate>"),
+            item("<title>خبر قديم منقح</title><link>https://example.com/revised-old</link><pubDate>Thu, 02 May 2024 10:00:00 GMT</pubDate>"),
+            item("<title>أقدم خبر</title><link>https://example.com/dropped</link><pubDate>Wed, 01 Jan 2020 10:00:00 GMT</pubDate>"),
+        ]
+        .concat();
+        format!(
+            r#"<?xml version="1.0" encoding="{encoding}"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>أرشيف</title><link>https://example.com/</link>{items}</channel></rss>"#
+        )
+    }
+
+    /// Entries dated before the retention's bound are counted as too old
+    /// and not built, and the poll reads the document as it did when they
+    /// were built and dropped after: the same items (byte for byte),
+    /// sightings, revisions and counts, in UTF-8 and windows-1256. Only an
+    /// old entry with neither link nor title is built (whether it is empty
+    /// is its built text's to say), and a revision whatever its date.
+    #[test]
+    fn entries_older_than_the_retention_are_not_built() {
+        let utf8 = aged_rss("UTF-8");
+        let legacy = encode(&aged_rss("windows-1256"), encoding_rs::WINDOWS_1256);
+        for body in [utf8.as_bytes(), &legacy[..]] {
+            let (kept, old_built, new_built) = old_and_new(body, 14, &aged_known);
+            let titles: Vec<&str> = kept.items.iter().map(|i| i.title.as_str()).collect();
+            assert_eq!(
+                titles,
+                [
+                    "خبر جديد عن الانتخابات",
+                    "خبر من المستقبل",
+                    "خبر نشره نظام بلا تاريخ",
+                    "خبر غير مؤرخ"
+                ]
+            );
+            assert_eq!(
+                kept.items[0].summary.as_deref(),
+                Some("<p>نص <b>الخبر</b> الكامل</p>")
+            );
+            let sighted: Vec<&str> = kept.sightings.iter().map(|s| s.key.as_str()).collect();
+            assert_eq!(sighted, ["//example.com/seen-new"]);
+            let revised: Vec<&str> = kept.revisions.iter().map(|r| r.key.as_str()).collect();
+            assert_eq!(revised, ["//example.com/revised-old"]);
+            // skipped (known, revised), empty (episode 9), dropped (the
+            // oldest, past max_items before any date is looked at), too
+            // old (4 new entries with a link or a title, episode 10 and
+            // the sighting of an item stored long ago).
+            assert_eq!(kept.counts, [2, 1, 1, 6]);
+            assert_eq!(kept.no_entries, None);
+            // Built: the 4 items, episode 10 (no link, no title) and the
+            // revision; before, the 4 old entries with a link or a title too.
+            assert_eq!((old_built, new_built), (10, 6));
+        }
+    }
+
+    /// A document of old entries only reads as such, not as one whose
+    /// entries were not understood; and JSON Feed's dates decide as RSS's
+    /// do (`date_published`, else `date_modified`; a placeholder counts as
+    /// none).
+    #[test]
+    fn old_documents_and_json_feed_dates() {
+        let old: String = (1..=5)
+            .map(|d| {
+                format!(
+                    "<item><title>خبر أرشيف {d}</title><link>https://example.com/a{d}</link><pubDate>{d:02} Jan 2025 10:00:00 GMT</pubDate></item>"
+                )
+            })
+            .collect();
+        let body = encode(
+            &format!(
+                r#"<?xml version="1.0" encoding="windows-1256"?><rss version="2.0"><channel><title>أرشيف</title>{old}</channel></rss>"#
+            ),
+            encoding_rs::WINDOWS_1256,
+        );
+        let (kept, old_built, new_built) = old_and_new(&body, 1000, &|_| Known::New);
+        assert!(kept.items.is_empty());
+        assert_eq!((kept.counts, kept.no_entries), ([0, 0, 0, 5], None));
+        assert_eq!((old_built, new_built), (5, 0));
+
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "أرشيف", "items": [
+            {"id": "https://example.com/j1", "url": "https://example.com/j1", "title": "خبر جديد", "date_published": "2026-11-29T10:00:00Z", "content_html": "<p>نص</p>"},
+            {"id": "https://example.com/j2", "url": "https://example.com/j2", "title": "خبر قديم", "date_published": "2024-11-29T10:00:00Z", "date_modified": "2026-11-29T10:00:00Z"},
+            {"id": "https://example.com/j3", "url": "https://example.com/j3", "title": "تعديل قديم", "date_modified": "2025-11-29T10:00:00Z"},
+            {"id": "https://example.com/j4", "url": "https://example.com/j4", "title": "تاريخ نظام", "date_published": "1970-01-01T00:00:00Z", "date_modified": "2026-11-30T10:00:00Z"},
+            {"id": "https://example.com/j5", "url": "https://example.com/j5", "title": "تاريخ نظام قديم", "date_published": "1970-01-01T00:00:00Z", "date_modified": "2025-11-30T10:00:00Z"}
+        ]}"#;
+        let (kept, old_built, new_built) = old_and_new(json.as_bytes(), 1000, &|_| Known::New);
+        let titles: Vec<&str> = kept.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["خبر جديد", "تاريخ نظام"]);
+        assert_eq!(kept.counts, [0, 0, 0, 3]);
+        assert_eq!((old_built, new_built), (5, 2));
     }
 }

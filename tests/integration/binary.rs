@@ -308,3 +308,123 @@ async fn poll_once_names_every_entry_it_does_not_store() {
         assert!(line.contains(field), "{field} in {line}");
     }
 }
+
+/// An archive feed of mostly old entries (windows-1256, Arabic), read with
+/// the default 30-day retention: `poll-once` names every entry it does not
+/// store with its reason, and the feed's state keeps the counts, on the
+/// first poll and after the document changed (a new entry on top, a new
+/// `lastBuildDate`): the old entries are older than the retention each
+/// time (the parser no longer builds them: the counts are what they were
+/// when it built them and the poller dropped them), the known ones are
+/// duplicates, and the cap takes the oldest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_once_counts_an_archive_of_old_entries() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let ago = |secs: i64| (now - chrono::Duration::seconds(secs)).to_rfc2822();
+    let document = |new: usize| {
+        let mut items = String::new();
+        for n in (1..=new).rev() {
+            items.push_str(&format!(
+                "<item><title>خبر جديد رقم {n}</title><link>http://news.example/new/{n}</link>\
+                 <pubDate>{}</pubDate><description>&lt;p&gt;نص &lt;b&gt;الخبر&lt;/b&gt; {n}&lt;/p&gt;</description></item>",
+                ago(3600 * (10 - n as i64))
+            ));
+        }
+        for n in 0..60 {
+            items.push_str(&format!(
+                "<item><title>من الأرشيف {n}</title><link>http://news.example/archive/{n}</link>\
+                 <pubDate>{}</pubDate><description>&lt;p dir=\"rtl\"&gt;بيان &lt;a href=\"/x/{n}?utm_source=rss\"&gt;قديم&lt;/a&gt;&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;</description></item>",
+                ago(31 * 86_400 + n * 7 * 86_400)
+            ));
+            let old = ago(40 * 86_400 + n);
+            match n {
+                // Old, no link: with a title, with text only, with text
+                // that sanitises to nothing (empty).
+                10 => items.push_str(&format!(
+                    "<item><title>حلقة قديمة</title><guid isPermaLink=\"false\">episode-1</guid><pubDate>{old}</pubDate></item>"
+                )),
+                20 => items.push_str(&format!(
+                    "<item><guid isPermaLink=\"false\">episode-2</guid><pubDate>{old}</pubDate><description>&lt;p&gt;نص حلقة&lt;/p&gt;</description></item>"
+                )),
+                30 => items.push_str(&format!(
+                    "<item><guid isPermaLink=\"false\">episode-3</guid><pubDate>{old}</pubDate><description>&lt;script&gt;x()&lt;/script&gt;</description></item>"
+                )),
+                _ => {}
+            }
+        }
+        let text = format!(
+            "<?xml version=\"1.0\" encoding=\"windows-1256\"?><rss version=\"2.0\"><channel><title>أرشيف الأخبار</title>\
+             <link>http://news.example/</link><lastBuildDate>{}</lastBuildDate>{items}</channel></rss>",
+            ago(60 * new as i64)
+        );
+        let (encoded, _, unmappable) = encoding_rs::WINDOWS_1256.encode(&text);
+        assert!(!unmappable);
+        encoded.into_owned()
+    };
+    let url = server.route("/archive.xml", Route::feed(document(3), "application/rss+xml"));
+    let path = TestConfig::new()
+        .poll("max_items", "64")
+        .feed("أرشيف الأخبار", &url)
+        .write(dir.path());
+    let text =
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen("retention = \"36500d\"", "retention = \"30d\"", 1);
+    std::fs::write(&path, text).unwrap();
+    let poll = || {
+        let out = Binary::cli(&["poll-once", "--config"], &[&path]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        let config = load_config(&path);
+        let store = feedwire::store::Store::open(&config.storage.path).unwrap();
+        let state = store.feed_state(&url).unwrap().unwrap();
+        let counts = (
+            state.items_seen,
+            state.items_new,
+            state.items_too_old,
+            state.items_over_limit,
+            state.items_empty,
+        );
+        (stdout, counts)
+    };
+    // 66 entries: 2 past the cap (the oldest), 1 empty, 60 older than
+    // the retention (58 with a link, 2 without), 3 new.
+    let (stdout, counts) = poll();
+    assert!(
+        stdout.contains(
+            "feeds: 1 ok (0 not modified), 0 failed; items: 3 new, 0 duplicate; not stored: \
+             60 older than the retention, 2 beyond [poll] max_items, 1 with no title, text or link"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(counts, (63, 3, 60, 2, 1));
+
+    // One new entry on top: one more old one past the cap.
+    server.set("/archive.xml", Route::feed(document(4), "application/rss+xml"));
+    let (stdout, counts) = poll();
+    assert!(
+        stdout.contains(
+            "feeds: 1 ok (0 not modified), 0 failed; items: 1 new, 3 duplicate; not stored: \
+             59 older than the retention, 3 beyond [poll] max_items, 1 with no title, text or link"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(counts, (63, 1, 59, 3, 1));
+
+    let export = Binary::cli(&["export", "--config"], &[&path]);
+    assert_eq!(export.status.code(), Some(0));
+    let titles: BTreeSet<String> = String::from_utf8(export.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["title"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let want: BTreeSet<String> = (1..=4).map(|n| format!("خبر جديد رقم {n}")).collect();
+    assert_eq!(titles, want);
+}
