@@ -1270,16 +1270,53 @@ pub fn sanitize(html: &str, base: &Url) -> String {
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        document_html(&builder.clean(html), html.len())
+        let html = unwrap_noscript(html);
+        document_html(&builder.clean(&html), html.len())
     });
     clean_text_owned(cleaned)
 }
 
 /// The elements [`sanitize`] drops with their content: those whose content
 /// html5ever reads as raw text. (`noscript` is one too, ammonia parsing
-/// with scripting on, but its content is usually the image a lazy loader
-/// shows without script, and dropping it would lose the image.)
+/// with scripting on; [`unwrap_noscript`] keeps its content instead.)
 const RAW_TEXT_ELEMENTS: [&str; 4] = ["iframe", "noembed", "noframes", "xmp"];
+
+/// `html` without its `<noscript>` and `</noscript>` tags. ammonia parses
+/// with scripting on, where a `<noscript>`'s content is raw text: a lazy
+/// loader's fallback `<noscript><img src=...></noscript>` was published as
+/// the characters `<img src=...>`. Unwrapped, the content is parsed and
+/// sanitised as any other markup (as feedparser keeps it, and as a
+/// browser without script shows it).
+fn unwrap_noscript(html: &str) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    // Where each `<noscript` or `</noscript` tag starts and ends.
+    let tags = memchr::memchr_iter(b'<', bytes).filter_map(|at| {
+        let rest = &bytes[at + 1..];
+        let name = rest.strip_prefix(b"/").unwrap_or(rest);
+        let named =
+            name.len() > 8 && name[..8].eq_ignore_ascii_case(b"noscript") && !name[8].is_ascii_alphanumeric();
+        named.then(|| {
+            (
+                at,
+                memchr::memchr(b'>', &bytes[at..]).map_or(bytes.len(), |end| at + end + 1),
+            )
+        })
+    });
+    let mut out = String::new();
+    let mut copied = 0;
+    for (start, end) in tags {
+        if start < copied {
+            continue;
+        }
+        out.push_str(&html[copied..start]);
+        copied = end;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(html);
+    }
+    out.push_str(&html[copied..]);
+    Cow::Owned(out)
+}
 
 /// What ammonia makes of `html` when it holds no markup at all: no tag, no
 /// character reference (no `<`, no `&`), and nothing html5ever's input
@@ -2391,6 +2428,14 @@ mod tests {
             assert_eq!(item.summary.as_deref(), Some("حيث بدأت الفكرة."), "{}", f.charset);
         }
         let base = Url::parse("https://example.com/").unwrap();
+        // A lazy loader's fallback image is an image, not its markup as text.
+        assert_eq!(
+            sanitize(
+                "<p>نص</p><NoScript class=\"x\"><img src=\"/a.jpg\" alt=\"صورة\"></noscript >",
+                &base
+            ),
+            "<p>نص</p><img src=\"https://example.com/a.jpg\" alt=\"صورة\">"
+        );
         for tag in RAW_TEXT_ELEMENTS {
             let html = format!("<p>نص</p><{tag}><b>إعلان</b></{tag}>");
             assert_eq!(sanitize(&html, &base), "<p>نص</p>", "{tag}");
