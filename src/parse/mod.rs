@@ -322,6 +322,10 @@ pub fn parse_feed_recalling(
     };
     let mut parsed = parsed;
     media_text_as_entry_text(&mut parsed.entries);
+    rss1_descriptions_as_html(
+        parsed.feed_type == feed_rs::model::FeedType::RSS1,
+        &mut parsed.entries,
+    );
     pub_date_as_published(&decoded.bytes, &mut parsed.entries);
     let taken = parsed.entries.len().min(limits.max_items);
     let mut out = build(
@@ -418,6 +422,23 @@ fn media_text_as_entry_text(entries: &mut [Entry]) {
         }
         if no_text {
             entry.summary = text.or(entry.summary.take());
+        }
+    }
+}
+
+/// RSS 1.0 descriptions are HTML, as RSS 2.0's are. feed-rs takes an RSS
+/// 1.0 `<description>` (and `dc:description`) as plain text; but RSS 1.0
+/// publishers (Slashdot, Debian's advisories, InfoQ, RubyForge) escape
+/// HTML into it as RSS 2.0 publishers do, and as plain text its `<i>`,
+/// `<p>`, `&mdash;` and tracking `<img>` reached subscribers as
+/// characters. feedparser reads it as HTML too.
+fn rss1_descriptions_as_html(rss1: bool, entries: &mut [Entry]) {
+    if !rss1 {
+        return;
+    }
+    for summary in entries.iter_mut().filter_map(|e| e.summary.as_mut()) {
+        if !is_html(summary) {
+            summary.content_type = "text/html".parse().expect("a valid media type");
         }
     }
 }
@@ -1266,8 +1287,12 @@ const TEXT_ONLY_ROUNDS: usize = 4;
 /// Many readers render an RSS `<title>` as HTML (RSS 2.0 never said which
 /// it is), so a publisher's `<img src=x onerror=alert(1)> headline`,
 /// republished as text, would run there; feedparser sanitises titles too.
-/// Only text that holds something tag-like goes through the HTML parser,
-/// so `a < b`, `5 > 3` and `AT&T` stay as written.
+/// Only text that holds something tag-like or a character reference goes
+/// through the HTML parser, so `a < b`, `5 > 3` and `AT&T` stay as written.
+/// A reference left in the text is escaping done twice by the publisher
+/// (`Aren&amp;#039;t`, `J&amp;amp;K` in CDATA): it is decoded, as
+/// feedparser decodes it, where it would otherwise reach subscribers as
+/// `Aren&#039;t`.
 pub fn text_only(s: &str) -> String {
     markup_to_text(clean_text(s))
 }
@@ -1281,10 +1306,17 @@ fn text_only_owned(s: String) -> String {
 /// The markup rounds of [`text_only`], on text already cleaned.
 fn markup_to_text(mut text: String) -> String {
     for _ in 0..TEXT_ONLY_ROUNDS {
-        if !looks_like_markup(&text) {
+        let tags = looks_like_markup(&text);
+        if !tags && !has_char_ref(&text) {
             return text;
         }
-        text = clean_text(&html_to_text(&text));
+        let plain = clean_text(&html_to_text(&text));
+        // A reference-like `&word;` that names nothing stays as it is:
+        // nothing more to decode.
+        if !tags && plain == text {
+            return text;
+        }
+        text = plain;
     }
     // Still tag-like after several rounds: nested escaping meant to get
     // through. Break every tag opening.
@@ -1299,10 +1331,33 @@ fn looks_like_markup(s: &str) -> bool {
         .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?')))
 }
 
-/// Feed text as sanitised HTML.
+/// True when `s` holds what an HTML parser reads as a character reference
+/// ending in `;`: `&name;`, `&#39;`, `&#x2019;`. (HTML also reads a few
+/// names without the `;`, `&copy`, but text meant as text holds those:
+/// `&copy2` is left alone unless a real reference is there too.)
+fn has_char_ref(s: &str) -> bool {
+    memchr::memchr_iter(b'&', s.as_bytes()).any(|i| {
+        let rest = &s.as_bytes()[i + 1..];
+        let (digits, body): (fn(&u8) -> bool, &[u8]) = match rest {
+            [b'#', b'x' | b'X', body @ ..] => (u8::is_ascii_hexdigit, body),
+            [b'#', body @ ..] => (u8::is_ascii_digit, body),
+            [first, ..] if first.is_ascii_alphabetic() => (u8::is_ascii_alphanumeric, rest),
+            _ => return false,
+        };
+        let len = body.iter().take_while(|b| digits(b)).count();
+        len > 0 && body.get(len) == Some(&b';')
+    })
+}
+
+/// Feed text as sanitised HTML. Plain text that holds a character
+/// reference (`&#252;`, `&amp;` in a `type="text"` summary whose publisher
+/// escaped it twice) has its references decoded, as [`text_only`] decodes
+/// them in titles, and only them: a `<b>` in it stays text.
 fn text_to_html(text: &str, html: bool, base: &Url) -> String {
     if html {
         sanitize(text, base)
+    } else if has_char_ref(text) {
+        escape_html(&clean_text(&html_to_text(&text.replace('<', "&lt;"))))
     } else {
         escape_html(&clean_text(text))
     }
@@ -1322,14 +1377,63 @@ pub fn sanitize(html: &str, base: &Url) -> String {
         static SANITIZER: std::cell::RefCell<ammonia::Builder<'static>> = std::cell::RefCell::new({
             let mut builder = ammonia::Builder::default();
             builder.add_generic_attributes(["dir", "lang"]);
+            // Elements whose content HTML reads as raw text, never as
+            // markup: were only the tag dropped, as for other elements
+            // outside the list, that content would be published as text,
+            // markup and all (`<iframe .../></p>`, the `/>` not closing an
+            // iframe in HTML, left a `</p>` to read).
+            builder.add_clean_content_tags(RAW_TEXT_ELEMENTS);
             builder
         });
     }
     let cleaned = SANITIZER.with_borrow_mut(|builder| {
         builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
-        document_html(&builder.clean(html), html.len())
+        let html = unwrap_noscript(html);
+        document_html(&builder.clean(&html), html.len())
     });
     clean_text_owned(cleaned)
+}
+
+/// The elements [`sanitize`] drops with their content: those whose content
+/// html5ever reads as raw text. (`noscript` is one too, ammonia parsing
+/// with scripting on; [`unwrap_noscript`] keeps its content instead.)
+const RAW_TEXT_ELEMENTS: [&str; 4] = ["iframe", "noembed", "noframes", "xmp"];
+
+/// `html` without its `<noscript>` and `</noscript>` tags. ammonia parses
+/// with scripting on, where a `<noscript>`'s content is raw text: a lazy
+/// loader's fallback `<noscript><img src=...></noscript>` was published as
+/// the characters `<img src=...>`. Unwrapped, the content is parsed and
+/// sanitised as any other markup (as feedparser keeps it, and as a
+/// browser without script shows it).
+fn unwrap_noscript(html: &str) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    // Where each `<noscript` or `</noscript` tag starts and ends.
+    let tags = memchr::memchr_iter(b'<', bytes).filter_map(|at| {
+        let rest = &bytes[at + 1..];
+        let name = rest.strip_prefix(b"/").unwrap_or(rest);
+        let named =
+            name.len() > 8 && name[..8].eq_ignore_ascii_case(b"noscript") && !name[8].is_ascii_alphanumeric();
+        named.then(|| {
+            (
+                at,
+                memchr::memchr(b'>', &bytes[at..]).map_or(bytes.len(), |end| at + end + 1),
+            )
+        })
+    });
+    let mut out = String::new();
+    let mut copied = 0;
+    for (start, end) in tags {
+        if start < copied {
+            continue;
+        }
+        out.push_str(&html[copied..start]);
+        copied = end;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(html);
+    }
+    out.push_str(&html[copied..]);
+    Cow::Owned(out)
 }
 
 /// What ammonia makes of `html` when it holds no markup at all: no tag, no
@@ -1491,7 +1595,8 @@ fn html_to_text(html: &str) -> String {
         static TEXT_ONLY: ammonia::Builder<'static> = ammonia::Builder::empty();
     }
     // ammonia with no tags allowed keeps only text; it re-escapes that text,
-    // so unescape the five XML entities it produces.
+    // so unescape the references it writes (`&nbsp;` for U+00A0 too: left,
+    // it reached subscribers as the six characters).
     let escaped = TEXT_ONLY.with(|builder| document_html(&builder.clean(html), html.len()));
     // Each `replace` writes a new string: text with no reference (most)
     // is returned as it is.
@@ -1503,6 +1608,7 @@ fn html_to_text(html: &str) -> String {
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
+        .replace("&nbsp;", "\u{a0}")
         .replace("&amp;", "&")
 }
 
@@ -1615,12 +1721,82 @@ fn from_c1(c: char) -> Option<char> {
     text.chars().next().filter(|d| *d != c)
 }
 
+/// Elements that end a line of text where they start or end: their text
+/// is not run into the text beside them (`<p>…downloaded.</p><h3>General`
+/// read `downloaded.General`).
+const BLOCKS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "caption",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+/// Sanitised HTML with a space before each tag that opens or closes a
+/// block ([`BLOCKS`]), so that its text reads as separate words. Only
+/// for [`sanitize`]'s output, where every `<` in text is written `&lt;`
+/// and every `<` starts a tag.
+fn block_breaks(html: &str) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let is_block = |at: usize| {
+        let name = &bytes[at + 1..];
+        let name = name.strip_prefix(b"/").unwrap_or(name);
+        let len = name.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+        BLOCKS
+            .iter()
+            .any(|b| b.as_bytes().eq_ignore_ascii_case(&name[..len]))
+    };
+    let mut breaks = memchr::memchr_iter(b'<', bytes)
+        .filter(|&i| is_block(i))
+        .peekable();
+    if breaks.peek().is_none() {
+        return Cow::Borrowed(html);
+    }
+    let mut out = String::with_capacity(html.len() + 16);
+    let mut copied = 0;
+    for i in breaks {
+        out.push_str(&html[copied..i]);
+        out.push(' ');
+        copied = i;
+    }
+    out.push_str(&html[copied..]);
+    Cow::Owned(out)
+}
+
 /// Characters of content text used as the summary when the feed has none.
 pub const SUMMARY_FROM_CONTENT_CHARS: usize = 300;
 
 /// A summary made from content HTML: its text, cut on a word boundary.
 fn summary_from_content(html: &str) -> Option<String> {
-    let text = collapse_whitespace(&html_to_text(html));
+    let text = collapse_whitespace(&html_to_text(&block_breaks(html)));
     if text.is_empty() {
         return None;
     }
@@ -2294,6 +2470,138 @@ mod tests {
             summary_from_content("<p>قصير &amp; واضح</p>").as_deref(),
             Some("قصير &amp; واضح")
         );
+    }
+
+    /// Each document of these tests in UTF-8 and in windows-1256.
+    fn parse_both(doc: &str) -> Vec<ParsedFeed> {
+        ["utf-8", "windows-1256"]
+            .into_iter()
+            .map(|decl| {
+                let doc = doc.replace(
+                    "<?xml version=\"1.0\"?>",
+                    &format!("<?xml version=\"1.0\" encoding=\"{decl}\"?>"),
+                );
+                let enc = Encoding::for_label(decl.as_bytes()).unwrap();
+                parse(&encode(&doc, enc), None)
+            })
+            .collect()
+    }
+
+    /// Titles escaped twice by their publisher (`&amp;#039;`, `&amp;amp;`
+    /// inside CDATA, `&amp;nbsp;`) read as feedparser reads them, not with
+    /// the references as text; a `&word;` that names nothing, and
+    /// ampersands of plain text, stay as written.
+    #[test]
+    fn titles_escaped_twice_are_read_once_with_arabic() {
+        let doc = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>أخبار &amp;amp; تقارير</title>
+<item><title>الوزير يقول &amp;quot;لا&amp;quot; &amp;#8211; ويغادر&amp;nbsp;اليوم</title><link>http://example.com/1</link></item>
+<item><title><![CDATA[استقالة رئيس التحرير &amp; ترتيبات مؤقتة]]></title><link>http://example.com/2</link></item>
+<item><title>شركة AT&amp;T و R&amp;D &amp;foo; كما هي</title><link>http://example.com/3</link></item>
+</channel></rss>"#;
+        for f in parse_both(doc) {
+            let titles: Vec<&str> = f.items.iter().map(|i| i.title.as_str()).collect();
+            assert_eq!(
+                titles,
+                [
+                    "الوزير يقول \"لا\" – ويغادر اليوم",
+                    "استقالة رئيس التحرير & ترتيبات مؤقتة",
+                    "شركة AT&T و R&D &foo; كما هي",
+                ],
+                "{}",
+                f.charset
+            );
+            assert_eq!(f.title.as_deref(), Some("أخبار & تقارير"));
+        }
+        assert_eq!(text_only("Aren&#039;t"), "Aren't");
+        assert_eq!(text_only("a&nbsp;b"), "a\u{a0}b");
+    }
+
+    /// RSS 1.0 descriptions are HTML, as RSS 2.0's: escaped markup is
+    /// sanitised, not published as characters (`<i>`, `&mdash;`, a
+    /// tracking `<img>`).
+    #[test]
+    fn rss1_descriptions_are_html_with_arabic() {
+        let doc = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="http://example.com/"><title>أخبار</title><link>http://example.com/</link><description>d</description></channel>
+<item rdf:about="http://example.com/1"><title>خبر</title><link>http://example.com/1</link>
+<description>قال &lt;i&gt;الوزير&lt;/i&gt; &amp;mdash; اليوم&lt;img src="/pixel?g=1"/&gt;</description></item>
+</rdf:RDF>"#;
+        for f in parse_both(doc) {
+            let summary = f.items[0].summary.as_deref().unwrap();
+            assert_eq!(
+                summary, "قال <i>الوزير</i> — اليوم<img src=\"http://example.com/pixel?g=1\">",
+                "{}",
+                f.charset
+            );
+        }
+    }
+
+    /// What HTML reads as raw text inside `<iframe>` (an XHTML-style
+    /// `<iframe/>` does not close it) is dropped with it, not published
+    /// as text with its markup.
+    #[test]
+    fn raw_text_elements_leave_no_markup_as_text() {
+        let doc = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>مدونة</title><id>x</id>
+<entry><id>1</id><title>الفصل الثالث</title><link href="http://example.com/1"/>
+<content type="html">&lt;p&gt;حيث بدأت الفكرة.&lt;/p&gt;&lt;p&gt;&lt;iframe src='https://video.example/v' /&gt;&lt;/p&gt;</content></entry></feed>"#;
+        for f in parse_both(doc) {
+            let item = &f.items[0];
+            assert_eq!(
+                item.content.as_deref(),
+                Some("<p>حيث بدأت الفكرة.</p><p></p>"),
+                "{}",
+                f.charset
+            );
+            assert_eq!(item.summary.as_deref(), Some("حيث بدأت الفكرة."), "{}", f.charset);
+        }
+        let base = Url::parse("https://example.com/").unwrap();
+        // A lazy loader's fallback image is an image, not its markup as text.
+        assert_eq!(
+            sanitize(
+                "<p>نص</p><NoScript class=\"x\"><img src=\"/a.jpg\" alt=\"صورة\"></noscript >",
+                &base
+            ),
+            "<p>نص</p><img src=\"https://example.com/a.jpg\" alt=\"صورة\">"
+        );
+        for tag in RAW_TEXT_ELEMENTS {
+            let html = format!("<p>نص</p><{tag}><b>إعلان</b></{tag}>");
+            assert_eq!(sanitize(&html, &base), "<p>نص</p>", "{tag}");
+        }
+    }
+
+    /// A summary made from content keeps its blocks' words apart and
+    /// reads a non-breaking space as a space, not as `&nbsp;`.
+    #[test]
+    fn summary_from_content_keeps_words_apart() {
+        let doc = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>مدونة</title><id>x</id>
+<entry><id>1</id><title>تحديث</title><link href="http://example.com/1"/>
+<content type="html">&lt;p&gt;صدر تحديث جديد.&lt;/p&gt;&lt;h3&gt;عام&lt;/h3&gt;&lt;ul&gt;&lt;li&gt;إصلاح&lt;/li&gt;&lt;li&gt;تحسين&amp;nbsp;&lt;b&gt;الأداء&lt;/b&gt;&lt;/li&gt;&lt;/ul&gt;&amp;nbsp;•&amp;nbsp;</content></entry></feed>"#;
+        for f in parse_both(doc) {
+            assert_eq!(
+                f.items[0].summary.as_deref(),
+                Some("صدر تحديث جديد. عام إصلاح تحسين الأداء •"),
+                "{}",
+                f.charset
+            );
+        }
+    }
+
+    /// A summary declared plain text whose publisher escaped it twice
+    /// (`&#252;` inside CDATA) has its references decoded; its `<b>` stays
+    /// text, escaped.
+    #[test]
+    fn plain_summaries_escaped_twice_are_read_once() {
+        let doc = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>مدونة</title><id>x</id>
+<entry><id>1</id><title>بيان</title><link href="http://example.com/1"/>
+<summary type="text"><![CDATA[قال &quot;الوزير&quot; &#1604;&#1575; &amp; <b>نعم</b>]]></summary></entry></feed>"#;
+        for f in parse_both(doc) {
+            assert_eq!(
+                f.items[0].summary.as_deref(),
+                Some("قال &quot;الوزير&quot; لا &amp; &lt;b&gt;نعم&lt;/b&gt;"),
+                "{}",
+                f.charset
+            );
+        }
     }
 
     #[test]

@@ -28,7 +28,14 @@
 //! - an item of a real publisher's document is dated otherwise than
 //!   feedparser dates it (its `published_parsed`, else `updated_parsed`),
 //!   outside [`FEEDPARSER_MISREADS`]: a misread date drops an entry as
-//!   older than the retention, or pins it above newer ones.
+//!   older than the retention, or pins it above newer ones;
+//! - an item's title is not the text feedparser gives the entry (its
+//!   `title`, reduced to text when feedparser typed it HTML, C1 controls
+//!   read as windows-1252, NFC, white space collapsed: what a reader
+//!   shows), in a real document or a fixture, where both read the same
+//!   entries, outside [`TITLE_DIFFERENCES`]: a title with references left
+//!   as text (`Aren&#039;t`), markup, or a wrong charset is what every
+//!   subscriber sees first.
 //!
 //! Totals and every document where we find fewer links are printed to
 //! stderr on every run, with the reason: fewer entries read, or the same
@@ -45,7 +52,7 @@ use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use feedwire::item::ItemKey;
-use feedwire::parse::{parse_feed, FeedRef, Limits};
+use feedwire::parse::{parse_feed, FeedRef, Limits, MAX_TITLE_CHARS};
 use url::Url;
 
 use crate::corpus::read_header;
@@ -94,6 +101,40 @@ const FEEDPARSER_MISREADS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Documents (a path's part) whose entries we title otherwise than
+/// feedparser, each with the cause: feedparser's reading, or a difference
+/// we chose. None is a real publisher's; all are feedparser's fixtures,
+/// which test its own corners.
+const TITLE_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "feedparser/illformed/chardet/",
+        "undeclared EUC-JP, EUC-KR, GB2312, KOI8-R, Shift_JIS: feedparser without chardet reads them as \
+         windows-1252 mojibake; we detect the charset",
+    ),
+    (
+        "_base64",
+        "Atom 0.3 `mode=\"base64\"`: feedparser decodes it, feed-rs does not (no real document uses it)",
+    ),
+    (
+        "entry_title_text_plain_brackets.xml",
+        "a plain-text title naming a tag (`History of the <blink> tag`): tag-like text in titles is \
+         reduced to its text (`parse::text_only`), as many readers render titles as HTML",
+    ),
+    (
+        "entry_title_inline_markup_2.xml",
+        "an XHTML title with an escaped tag: the same reduction as above",
+    ),
+    (
+        "atom/entry_title_naked_markup.xml",
+        "an untyped Atom 0.3 title holding elements (`Example <b>Atom</b>`): feed-rs keeps the text \
+         before the first element",
+    ),
+    (
+        "sanitize/entry_title_crazy.xml",
+        "a `<script>` in an HTML title: feedparser keeps its text, we drop it with the script",
+    ),
+];
+
 /// What feedparser found in one document.
 struct Reference {
     links: Vec<String>,
@@ -102,6 +143,8 @@ struct Reference {
     distinct: u64,
     /// Each entry's date (Unix seconds), in document order.
     dates: Vec<Option<i64>>,
+    /// Each entry's title as a reader shows it (see `scripts/feedparser-links`).
+    titles: Vec<String>,
 }
 
 /// Runs `scripts/feedparser-links` once over `dirs`.
@@ -143,6 +186,12 @@ fn feedparser_links(dirs: &[&Path]) -> Option<HashMap<PathBuf, Reference>> {
             .iter()
             .map(serde_json::Value::as_i64)
             .collect();
+        let titles = v["titles"]
+            .as_array()
+            .expect("titles")
+            .iter()
+            .map(|t| t.as_str().unwrap_or_default().to_owned())
+            .collect();
         map.insert(
             file,
             Reference {
@@ -150,6 +199,7 @@ fn feedparser_links(dirs: &[&Path]) -> Option<HashMap<PathBuf, Reference>> {
                 entries,
                 distinct,
                 dates,
+                titles,
             },
         );
     }
@@ -182,6 +232,9 @@ struct Totals {
     /// Items dated otherwise than feedparser dates them.
     misdated: Vec<String>,
     dated: usize,
+    /// Items titled otherwise than feedparser titles them, and as it does.
+    mistitled: Vec<String>,
+    titled: usize,
 }
 
 impl Totals {
@@ -201,7 +254,8 @@ impl Totals {
         format!(
             "{} documents, {} with linked entries in feedparser; no item from feedwire in {} ({:.1}%); \
              links {}/{} ({:.1}%); entries kept apart {}/{} ({:.1}%); {} silent zeros; {} repaired; \
-             {} entries dated as feedparser dates them, {} otherwise; {} documents with entries unaccounted for",
+             {} entries dated as feedparser dates them, {} otherwise; {} titled as feedparser titles them, {} otherwise; \
+             {} documents with entries unaccounted for",
             self.docs,
             self.docs_with_links,
             self.zero_docs.len(),
@@ -216,6 +270,8 @@ impl Totals {
             self.repaired,
             self.dated,
             self.misdated.len(),
+            self.titled,
+            self.mistitled.len(),
             self.unaccounted.len(),
         )
     }
@@ -317,6 +373,21 @@ fn realworld_parity_with_feedparser() {
                         }
                     }
                 }
+                // Titles likewise, as a reader shows them.
+                let titles_differ = TITLE_DIFFERENCES.iter().any(|(doc, _)| rel.contains(doc));
+                if reference.titles.len() == p.items.len() && !titles_differ {
+                    for (item, want) in p.items.iter().zip(&reference.titles) {
+                        let ours = item.title.split_whitespace().collect::<Vec<_>>().join(" ");
+                        // A title over the cap is kept cut.
+                        let cut = item.title.chars().count() == MAX_TITLE_CHARS && want.starts_with(&ours);
+                        if ours == *want || cut {
+                            t.titled += 1;
+                        } else {
+                            t.mistitled
+                                .push(format!("  {rel}: ours {ours:?}, feedparser {want:?}"));
+                        }
+                    }
+                }
                 let note = match (&p.no_entries, &p.repaired) {
                     (Some(r), _) => format!("no entries understood: {r}"),
                     (None, Some(r)) => format!("{} items, repaired: {r}", p.items.len()),
@@ -391,6 +462,7 @@ fn realworld_parity_with_feedparser() {
         for (what, list) in [
             ("entries unaccounted for", &t.unaccounted),
             ("dated otherwise than feedparser dates them", &t.misdated),
+            ("titled otherwise than feedparser titles them", &t.mistitled),
             (
                 "documents where feedwire keys fewer entries apart than feedparser",
                 &t.merged,
@@ -487,6 +559,22 @@ fn realworld_parity_with_feedparser() {
                 .collect::<Vec<_>>()
                 .join("\n")
         ));
+    }
+    // Titles in both: the fixtures' differences are listed with their
+    // causes.
+    for (name, t) in [("realworld", &real), ("feedparser fixtures", &fixtures)] {
+        if !t.mistitled.is_empty() {
+            problems.push(format!(
+                "{name}: {} entries titled otherwise than feedparser titles them:\n{}",
+                t.mistitled.len(),
+                t.mistitled
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
     }
     assert!(problems.is_empty(), "realworld: {problems:#?}");
 }
