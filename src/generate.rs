@@ -284,7 +284,8 @@ pub fn published_text(text: &str) -> std::borrow::Cow<'_, str> {
             }
             url = trimmed;
         }
-        from = scheme + url.len().max(colon + 3 - scheme);
+        // Past this URL, and at least past its `://`.
+        from = (scheme + url.len()).max(colon + 3);
         if !matches!(
             text[scheme..colon].to_ascii_lowercase().as_str(),
             "http" | "https"

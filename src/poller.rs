@@ -1310,6 +1310,9 @@ async fn parse_and_store(
             &body,
             content_type.as_deref(),
             started,
+            // With `[storage] retention`: older entries are counted
+            // (`too_old`), not built. Stored, they would be pruned at the
+            // next retention pass (and `poll-once` would publish them first).
             limits,
             &Recall {
                 known: &known,
@@ -1319,10 +1322,6 @@ async fn parse_and_store(
         )
         .map_err(|e| FeedFailure::Other(e.to_string()))?;
         let mut parsed = parsed;
-        // Entries older than the retention were counted and left out by
-        // the parser (`Limits::retention`): stored, they would be pruned at
-        // the next retention pass (and `poll-once` would publish them
-        // first).
         // An update time in the future of the poll is not stored (the sort
         // date passes over it too, `Item::pick_date`): outputs publish
         // `updated` as the item's last change, and a revision sets it to

@@ -214,15 +214,10 @@ async fn poll_once_names_every_entry_it_does_not_store() {
     let dir = tempfile::tempdir().unwrap();
     let url = server.serve_fixture("/drops.xml", "drops_cp1256.xml", "application/rss+xml");
     let path = TestConfig::new()
+        .retention("3650d")
         .poll("max_items", "6")
         .feed("أخبار الساعة", &url)
         .write(dir.path());
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
-        "retention = \"36500d\"",
-        "retention = \"3650d\"",
-        1,
-    );
-    std::fs::write(&path, text).unwrap();
     let before = chrono::Utc::now().timestamp();
     let out = Binary::cli(&["poll-once", "--config"], &[&path]);
     let after = chrono::Utc::now().timestamp();
@@ -365,53 +360,46 @@ async fn poll_once_counts_an_archive_of_old_entries() {
     };
     let url = server.route("/archive.xml", Route::feed(document(3), "application/rss+xml"));
     let path = TestConfig::new()
+        .retention("30d")
         .poll("max_items", "64")
         .feed("أرشيف الأخبار", &url)
         .write(dir.path());
-    let text =
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .replacen("retention = \"36500d\"", "retention = \"30d\"", 1);
-    std::fs::write(&path, text).unwrap();
-    let poll = || {
+    // One poll-once: its summary, then the feed state's counts (seen, new,
+    // too old, over the cap, empty).
+    let poll = |summary: &str, counts: (usize, usize, usize, usize, usize)| {
         let out = Binary::cli(&["poll-once", "--config"], &[&path]);
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains(summary), "{stdout}");
         let config = load_config(&path);
         let store = feedwire::store::Store::open(&config.storage.path).unwrap();
         let state = store.feed_state(&url).unwrap().unwrap();
-        let counts = (
-            state.items_seen,
-            state.items_new,
-            state.items_too_old,
-            state.items_over_limit,
-            state.items_empty,
+        assert_eq!(
+            (
+                state.items_seen,
+                state.items_new,
+                state.items_too_old,
+                state.items_over_limit,
+                state.items_empty,
+            ),
+            counts
         );
-        (stdout, counts)
     };
     // 66 entries: 2 past the cap (the oldest), 1 empty, 60 older than
     // the retention (58 with a link, 2 without), 3 new.
-    let (stdout, counts) = poll();
-    assert!(
-        stdout.contains(
-            "feeds: 1 ok (0 not modified), 0 failed; items: 3 new, 0 duplicate; not stored: \
-             60 older than the retention, 2 beyond [poll] max_items, 1 with no title, text or link"
-        ),
-        "{stdout}"
+    poll(
+        "feeds: 1 ok (0 not modified), 0 failed; items: 3 new, 0 duplicate; not stored: \
+         60 older than the retention, 2 beyond [poll] max_items, 1 with no title, text or link",
+        (63, 3, 60, 2, 1),
     );
-    assert_eq!(counts, (63, 3, 60, 2, 1));
 
     // One new entry on top: one more old one past the cap.
     server.set("/archive.xml", Route::feed(document(4), "application/rss+xml"));
-    let (stdout, counts) = poll();
-    assert!(
-        stdout.contains(
-            "feeds: 1 ok (0 not modified), 0 failed; items: 1 new, 3 duplicate; not stored: \
-             59 older than the retention, 3 beyond [poll] max_items, 1 with no title, text or link"
-        ),
-        "{stdout}"
+    poll(
+        "feeds: 1 ok (0 not modified), 0 failed; items: 1 new, 3 duplicate; not stored: \
+         59 older than the retention, 3 beyond [poll] max_items, 1 with no title, text or link",
+        (63, 1, 59, 3, 1),
     );
-    assert_eq!(counts, (63, 1, 59, 3, 1));
 
     let export = Binary::cli(&["export", "--config"], &[&path]);
     assert_eq!(export.status.code(), Some(0));

@@ -561,6 +561,8 @@ pub struct TestConfig {
     listen: String,
     /// `[storage] path`; `dir/data` when unset.
     store: Option<PathBuf>,
+    /// `[storage] retention`; [`FIXTURE_STORAGE`]'s when unset.
+    retention: Option<String>,
     poll: Vec<(String, String)>,
     feeds: Vec<String>,
 }
@@ -570,6 +572,7 @@ impl Default for TestConfig {
         TestConfig {
             listen: "127.0.0.1:0".into(),
             store: None,
+            retention: None,
             poll: vec![
                 ("interval".into(), "\"15m\"".into()),
                 ("timeout".into(), "\"10s\"".into()),
@@ -593,6 +596,13 @@ impl TestConfig {
     /// Puts the store at `path` instead of `dir/data`.
     pub fn store_at(mut self, path: &Path) -> TestConfig {
         self.store = Some(path.to_owned());
+        self
+    }
+
+    /// Sets `[storage] retention` (e.g. `"30d"`) instead of the fixtures'
+    /// 100 years.
+    pub fn retention(mut self, retention: &str) -> TestConfig {
+        self.retention = Some(retention.to_owned());
         self
     }
 
@@ -631,12 +641,15 @@ impl TestConfig {
 
     /// Writes `dir/feeds.toml` and returns its path.
     pub fn write(&self, dir: &Path) -> PathBuf {
-        let storage = match &self.store {
+        let mut storage = match &self.store {
             Some(path) => {
                 FIXTURE_STORAGE.replacen("[storage]\n", &format!("[storage]\npath = {path:?}\n"), 1)
             }
             None => FIXTURE_STORAGE.to_owned(),
         };
+        if let Some(retention) = &self.retention {
+            storage = storage.replacen("retention = \"36500d\"", &format!("retention = {retention:?}"), 1);
+        }
         let mut text = format!(
             "[server]\nlisten = {:?}\nbase_url = \"http://feeds.test/\"\n\n{storage}[poll]\nallow_private_networks = true\n",
             self.listen
