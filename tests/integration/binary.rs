@@ -201,6 +201,26 @@ async fn poll_once_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// The feed's state as the last `poll-once` saved it (the store opened and
+/// closed again, so that the next command can take it).
+fn saved_state(config: &std::path::Path, url: &str) -> feedwire::store::FeedState {
+    let config = load_config(config);
+    let store = feedwire::store::Store::open(&config.storage.path).unwrap();
+    store.feed_state(url).unwrap().unwrap()
+}
+
+/// A feed state's entry counts: seen, new, older than the retention,
+/// beyond `[poll] max_items`, empty.
+fn entry_counts(state: &feedwire::store::FeedState) -> (usize, usize, usize, usize, usize) {
+    (
+        state.items_seen,
+        state.items_new,
+        state.items_too_old,
+        state.items_over_limit,
+        state.items_empty,
+    )
+}
+
 /// Every entry of a document is stored or named, with its reason, in the
 /// summary `poll-once` prints and in the feed's status: older than the
 /// retention, beyond `[poll] max_items`, or with nothing to publish. A
@@ -258,19 +278,8 @@ async fn poll_once_names_every_entry_it_does_not_store() {
     assert_eq!(by_title("خطاب الرئيس كاملا")["summary"], "نص الخطاب");
     assert_eq!(items.len(), 4, "{items:#?}");
 
-    let config = load_config(&path);
-    let store = feedwire::store::Store::open(&config.storage.path).unwrap();
-    let state = store.feed_state(&url).unwrap().unwrap();
-    assert_eq!(
-        (
-            state.items_seen,
-            state.items_new,
-            state.items_too_old,
-            state.items_over_limit,
-            state.items_empty
-        ),
-        (5, 4, 1, 2, 1)
-    );
+    let state = saved_state(&path, &url);
+    assert_eq!(entry_counts(&state), (5, 4, 1, 2, 1));
     let status = feedwire::status::FeedStatus::new("أخبار الساعة", &url, Some(&state));
     assert_eq!(status.state, "ok");
     assert_eq!(
@@ -280,7 +289,6 @@ async fn poll_once_names_every_entry_it_does_not_store() {
              1 entries with no title, text or link, not stored"
         )
     );
-    drop(store);
 
     // The daemon's round line carries the same counts, on a fresh store.
     // (The store's default path is beside the config.)
@@ -371,19 +379,7 @@ async fn poll_once_counts_an_archive_of_old_entries() {
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert_eq!(out.status.code(), Some(0), "{stdout}");
         assert!(stdout.contains(summary), "{stdout}");
-        let config = load_config(&path);
-        let store = feedwire::store::Store::open(&config.storage.path).unwrap();
-        let state = store.feed_state(&url).unwrap().unwrap();
-        assert_eq!(
-            (
-                state.items_seen,
-                state.items_new,
-                state.items_too_old,
-                state.items_over_limit,
-                state.items_empty,
-            ),
-            counts
-        );
+        assert_eq!(entry_counts(&saved_state(&path, &url)), counts);
     };
     // 66 entries: 2 past the cap (the oldest), 1 empty, 60 older than
     // the retention (58 with a link, 2 without), 3 new.
